@@ -1,0 +1,254 @@
+"""Binding: IR arguments to a component's typed parameters, with an error at every bad argument.
+
+Positional values fill parameters by what they are: numbers, shapes and strings fill the next
+positional parameter whose type takes them; a bare name binds to the one positional parameter
+that claims it (an activation name fills ``activation``, a regularizer ``kernel_regularizer``,
+an option such as ``same`` the parameter that allows it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from . import ir
+from .components import REQUIRED, Component, Param, Ref
+from .errors import NetdslArgumentError, NetdslError, NetdslNameError, Note, Span
+from .registry import Registry, suggest
+from .types import Problem, describe_value
+
+__all__ = ["Binder", "substitute", "article"]
+
+
+def article(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def substitute(value: ir.Node, subst: Mapping[str, ir.Value]) -> Any:
+    """Replace block parameters (bare names) inside a value by the values given at the use."""
+    if not subst:
+        return value
+    if isinstance(value, ir.Name) and value.value in subst:
+        return subst[value.value]
+    if isinstance(value, ir.Arg):
+        return ir.Arg(substitute(value.value, subst), value.key, value.span, value.key_span)
+    if isinstance(value, (ir.Tuple, ir.List)):
+        return type(value)(tuple(substitute(v, subst) for v in value.items), value.span)
+    if isinstance(value, ir.Call):
+        return ir.Call(value.name, tuple(substitute(a, subst) for a in value.args), value.span,
+                       value.name_span)
+    return value
+
+
+class Binder:
+    """Binds arguments against a registry, collecting every error instead of stopping at one."""
+
+    def __init__(self, registry: Registry, notes: Sequence[Note] = ()) -> None:
+        self.registry = registry
+        self.errors: list[NetdslError] = []
+        self.notes = tuple(notes)  # added to every error (e.g. "in this use of block `conv`")
+
+    def error(self, err: NetdslError) -> None:
+        if self.notes:
+            err.notes = err.notes + self.notes
+        self.errors.append(err)
+
+    # --- components -----------------------------------------------------------------------------
+    def bind(self, component: Component, args: Sequence[ir.Arg], where: Span | None) -> dict[str, Any] | None:
+        """Bound values by parameter name (defaults filled), or None if any argument failed."""
+        params = component.params
+        by_name = {p.name: p for p in params}
+        given: dict[str, tuple[ir.Arg, Any]] = {}
+        ok = True
+        for arg in args:
+            param = self._param_for(component, arg, by_name, given)
+            if param is None:
+                ok = False
+                continue
+            if param.name in given:
+                first = given[param.name][0]
+                self.error(NetdslArgumentError(
+                    f"`{component.name}` gets `{param.name}` twice", arg.span,
+                    label=f"second `{param.name}`", code="NDL006",
+                    notes=[Note(first.span, "first given here")] if first.span else [],
+                    help=f"give `{param.name}` once"))
+                ok = False
+                continue
+            try:
+                given[param.name] = (arg, param.type.convert(arg.value, self))
+            except Problem as p:
+                self._problem(p, arg, param, component)
+                given[param.name] = (arg, None)
+                ok = False
+            except NetdslError as e:  # from a nested reference, already located
+                self.error(e)
+                given[param.name] = (arg, None)
+                ok = False
+        out: dict[str, Any] = {}
+        for p in params:
+            if p.name in given:
+                out[p.name] = given[p.name][1]
+            elif p.default is REQUIRED:
+                self._missing(component, p, where)
+                ok = False
+            else:
+                out[p.name] = p.default
+        return out if ok else None
+
+    def _param_for(self, component: Component, arg: ir.Arg, by_name: Mapping[str, Param],
+                   given: Mapping[str, Any]) -> Param | None:
+        if arg.key is not None:
+            param = by_name.get(arg.key)
+            if param is None:
+                close = suggest(arg.key, by_name)
+                self.error(NetdslArgumentError(
+                    f"`{component.name}` has no parameter `{arg.key}`", arg.key_span or arg.span,
+                    label="unknown parameter", code="NDL007",
+                    expected=_names(by_name) or f"no arguments (`{component.name}` takes none)",
+                    help=f"did you mean `{close}`?" if close else None))
+            return param
+        value = arg.value
+        positional = [p for p in component.params if p.positional]
+        if isinstance(value, (ir.Name, ir.Call)):
+            name = value.value if isinstance(value, ir.Name) else value.name
+            claims = [p for p in positional if p.type.claims(name, self)]
+            if len(claims) == 1:
+                return claims[0]
+            if len(claims) > 1:
+                self.error(NetdslArgumentError(
+                    f"`{name}` could be {' or '.join(f'`{p.name}`' for p in claims)} of `{component.name}`",
+                    arg.span, label="ambiguous", code="NDL006",
+                    help=f"say which: `{claims[0].name}={name}`"))
+                return None
+            self._unknown_name(component, name, value, positional)
+            return None
+        for p in positional:
+            if p.name not in given and p.type.takes(value):
+                return p
+        taken = [p for p in positional if p.type.takes(value)]
+        if taken and all(p.name in given for p in taken):
+            p = taken[-1]
+            first = given[p.name][0]
+            self.error(NetdslArgumentError(
+                f"too many values for `{component.name}`: `{p.name}` is already given", arg.span,
+                label="one value too many", code="NDL006",
+                notes=[Note(first.span, f"`{p.name}` given here")] if first.span else [],
+                help=f"give `{p.name}` once"))
+            return None
+        self.error(NetdslArgumentError(
+            f"`{component.name}` takes no positional argument like {describe_value(value)}", arg.span,
+            label="unexpected argument", code="NDL005",
+            expected=_positional_words(component) or _names({p.name: p for p in component.params}),
+            help=f"name the parameter: `key={_fmt(value)}`" if component.params else None))
+        return None
+
+    def _unknown_name(self, component: Component, name: str, value: ir.Node,
+                      positional: Sequence[Param]) -> None:
+        span = value.name_span if isinstance(value, ir.Call) else value.span  # type: ignore[union-attr]
+        pool = [n for p in positional for n in p.type.names(self)]
+        wanted = _positional_words(component, names_only=True)
+        kinds = self.registry.kinds_of(name)
+        close = suggest(name, pool)
+        if kinds:
+            msg = f"`{name}` is {article(kinds[0])}, which `{component.name}` does not take"
+            label = f"{article(kinds[0])}"
+        elif not wanted:
+            msg = f"`{component.name}` takes no name here, found `{name}`"
+            label = "unexpected name"
+        else:
+            msg = f"unknown name `{name}` for `{component.name}`"
+            label = f"not {_or([article(w) for w in wanted])}"
+        self.error(NetdslNameError(
+            msg, span, label=label, code="NDL003",
+            expected=_or([article(w) for w in wanted]) if wanted else None,
+            help=f"did you mean `{close}`?" if close else None))
+
+    def _missing(self, component: Component, p: Param, where: Span | None) -> None:
+        how = f"`{component.name} <{p.name}>`" if p.positional else f"`{p.name}=...`"
+        self.error(NetdslArgumentError(
+            f"`{component.name}` needs `{p.name}` ({p.type.label})", where,
+            label=f"missing `{p.name}`", code="NDL007", help=f"give it as {how}"))
+
+    def _problem(self, p: Problem, arg: ir.Arg, param: Param, component: Component) -> None:
+        node = p.node if p.node is not None and getattr(p.node, "span", None) else arg
+        self.error(NetdslArgumentError(
+            f"bad `{param.name}` for `{component.name}`: {p.message}", node.span,  # type: ignore[union-attr]
+            label=f"expected {p.expected}" if p.expected else None, code="NDL005",
+            help=p.help))
+
+    # --- references (called by types.Ref) -------------------------------------------------------
+    def bind_ref(self, kind: str, value: ir.Value) -> Ref:
+        """``relu`` or ``l2(0.01)`` to a bound reference of ``kind``; raises NetdslError if unknown."""
+        if isinstance(value, (ir.Name, ir.Str)):
+            name, args, span = value.value, (), value.span
+        else:
+            assert isinstance(value, ir.Call)
+            name, args, span = value.name, value.args, value.name_span
+        entry = self.registry.entry(kind, name)
+        if entry is None:
+            raise _unknown(self.registry, kind, name, span)
+        component = entry.component
+        inner = Binder(self.registry)
+        bound = inner.bind(component, args, span)
+        if inner.errors:
+            from .errors import NetdslErrors
+
+            raise NetdslErrors(inner.errors)
+        return Ref(kind, component.name, tuple((bound or {}).items()))
+
+
+def _unknown(registry: Registry, kind: str, name: str, span: Span | None) -> NetdslNameError:
+    close = registry.suggest(kind, name)
+    kinds = registry.kinds_of(name)
+    msg = (f"`{name}` is {article(kinds[0])}, not {article(kind)}" if kinds
+           else f"unknown {kind} `{name}`")
+    names = registry.names(kind)
+    return NetdslNameError(
+        msg, span, label=f"not {article(kind)}", code="NDL003",
+        expected=f"{article(kind)}: " + ", ".join(f"`{n}`" for n in names[:8]) + (", …" if len(names) > 8 else ""),
+        help=f"did you mean `{close}`?" if close else f"`netdsl plugins --all` lists every {kind}")
+
+
+def unknown_name(registry: Registry, kind: str, name: str, span: Span | None,
+                 extra: Sequence[str] = ()) -> NetdslNameError:
+    """The error for a name not found in ``kind`` (``extra``: more candidates, e.g. blocks)."""
+    err = _unknown(registry, kind, name, span)
+    if extra and not (err.help or "").startswith("did you"):
+        close = suggest(name, [*registry.names(kind, aliases=True), *extra])
+        if close:
+            err.help = f"did you mean `{close}`?"
+    return err
+
+
+def _or(words: Sequence[str]) -> str:
+    words = list(dict.fromkeys(words))
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _names(by_name: Mapping[str, Param]) -> str:
+    return ", ".join(f"`{n}`" for n in by_name)
+
+
+def _positional_words(component: Component, names_only: bool = False) -> list[str] | str:
+    words: list[str] = []
+    for p in component.params:
+        if not p.positional:
+            continue
+        t = p.type
+        kind = getattr(t, "kind", None)
+        if kind:
+            words.append(kind)
+        elif getattr(t, "choices", None):
+            words.append(f"option ({', '.join(t.choices)})" if names_only else p.name)  # type: ignore[attr-defined]
+        elif not names_only:
+            words.append(f"`{p.name}` ({t.label})")
+    if names_only:
+        return words
+    return ", ".join(words)
+
+
+def _fmt(value: ir.Node) -> str:
+    from .formatter import format_value
+
+    return format_value(value)

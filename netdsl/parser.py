@@ -1,0 +1,402 @@
+"""Text to IR: the Lark grammar (LALR) and one Transformer that builds frozen IR nodes.
+
+``parse`` needs no registry and never imports TensorFlow. Syntax errors become
+:class:`NetdslSyntaxError` with a span, words for what was expected, and for an unclosed
+bracket a note pointing at where it was opened.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import ir
+from .errors import NetdslSyntaxError, Note, Span
+
+__all__ = ["parse", "grammar_text", "MAX_DEPTH"]
+
+#: deepest nesting of groups, branches, wrappers and brackets a program may use
+MAX_DEPTH = 100
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def grammar_text() -> str:
+    """The grammar: from the installed wheel, else from the source tree's ``grammar/``."""
+    packaged = resources.files("netdsl").joinpath("grammar/netdsl.lark")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "grammar" / "netdsl.lark").read_text("utf-8")
+
+
+# --- spans ------------------------------------------------------------------------------------
+
+def _tok_span(tok: Token, file: str | None, skip: int = 0) -> Span:
+    return Span(tok.start_pos + skip, tok.end_pos, tok.line, tok.column + skip,  # type: ignore[operator]
+                tok.end_line, tok.end_column, file)  # type: ignore[arg-type]
+
+
+def _join(a: Span | None, b: Span | None) -> Span | None:
+    if a is None or b is None:
+        return a or b
+    return Span(a.start, b.end, a.line, a.column, b.end_line, b.end_column, a.file)
+
+
+def _span_of(x: Any, file: str | None) -> Span | None:
+    if isinstance(x, Token):
+        return _tok_span(x, file)
+    return getattr(x, "span", None)
+
+
+# --- the transformer --------------------------------------------------------------------------
+
+class _ToIR(Transformer):
+    """Parse tree → IR. Runs inside the LALR parser (no tree is built)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.file: str | None = None
+        self.depth: dict[int, int] = {}
+
+    def reset(self, file: str | None) -> None:
+        self.file = file
+        self.depth = {}
+
+    # depth bookkeeping: every node remembers how deep it nests, so recursion stays bounded
+    def _nest(self, node: Any, children: Any) -> Any:
+        d = 1 + max((self.depth.get(id(c), 0) for c in children), default=0)
+        if d > MAX_DEPTH:
+            raise NetdslSyntaxError(
+                f"nesting is deeper than {MAX_DEPTH} levels", node.span,
+                label="too deeply nested", code="NDL012",
+                help="flatten the structure, or use repetition `(...) * N` instead of nesting")
+        self.depth[id(node)] = d
+        return node
+
+    def _s(self, tok: Token) -> Span:
+        return _tok_span(tok, self.file)
+
+    # values
+    def int(self, c: list[Token]) -> ir.Int:
+        return ir.Int(int(c[0]), self._s(c[0]))
+
+    def float(self, c: list[Token]) -> ir.Float:
+        return ir.Float(float(c[0]), self._s(c[0]))
+
+    def true(self, c: list[Token]) -> ir.Bool:
+        return ir.Bool(True, self._s(c[0]))
+
+    def false(self, c: list[Token]) -> ir.Bool:
+        return ir.Bool(False, self._s(c[0]))
+
+    def string(self, c: list[Token]) -> ir.Str:
+        raw = str(c[0])[1:-1]
+        text = _ESCAPE.sub(r"\1", raw) if "\\" in raw else raw
+        return ir.Str(text, self._s(c[0]))
+
+    def shape(self, c: list[Token]) -> ir.Shape:
+        return ir.Shape(tuple(int(d) for d in str(c[0]).split("x")), self._s(c[0]))
+
+    def name(self, c: list[Token]) -> ir.Name:
+        return ir.Name(str(c[0]), self._s(c[0]))
+
+    def call(self, c: list[Any]) -> ir.Call:
+        head, *args, close = c
+        span = _join(self._s(head), self._s(close))
+        node = ir.Call(str(head)[:-1], tuple(_as_arg(a) for a in args if a is not None),
+                       span, _name_span(head, self.file))
+        return self._nest(node, args)
+
+    def tuple(self, c: list[Any]) -> ir.Tuple:
+        items = tuple(v for v in c[1:-1] if v is not None)
+        return self._nest(ir.Tuple(items, _join(self._s(c[0]), self._s(c[-1]))), items)
+
+    def list(self, c: list[Any]) -> ir.List:
+        items = tuple(v for v in c[1:-1] if v is not None)
+        return self._nest(ir.List(items, _join(self._s(c[0]), self._s(c[-1]))), items)
+
+    def kwarg(self, c: list[Any]) -> ir.Arg:
+        key, value = c
+        return ir.Arg(value, str(key), _join(self._s(key), value.span), self._s(key))
+
+    # network
+    def layer(self, c: list[Any]) -> ir.Layer:
+        head, *args = c
+        args_ = tuple(_as_arg(a) for a in args)
+        span = _join(self._s(head), args_[-1].span if args_ else None)
+        return self._nest(ir.Layer(str(head), args_, span=span, name_span=self._s(head)), args_)
+
+    def call_layer(self, c: list[Any]) -> ir.Layer:
+        head = c[0]
+        close_at = next(i for i, x in enumerate(c) if isinstance(x, Token) and x.type == "RPAR")
+        inner = [x for x in c[1:close_at] if x is not None]
+        after = [_as_arg(a) for a in c[close_at + 1:]]
+        args = [x if isinstance(x, ir.Arg) else ir.Arg(x, span=x.span)
+                for x in inner if not isinstance(x, ir.Chain)] + after
+        body = tuple(x for x in inner if isinstance(x, ir.Chain))
+        end = after[-1].span if after else self._s(c[close_at])
+        node = ir.Layer(str(head)[:-1], tuple(args), body, True,
+                        _join(self._s(head), end), _name_span(head, self.file))
+        return self._nest(node, [*inner, *after])
+
+    def chain(self, c: list[Any]) -> ir.Chain:
+        steps = tuple(x for x in c if not isinstance(x, Token))
+        return self._nest(ir.Chain(steps, _join(steps[0].span, steps[-1].span)), steps)
+
+    def group(self, c: list[Any]) -> ir.Repeat:
+        open_, chain, close, *rest = c
+        times_tok = rest[0] if rest else None
+        span = _join(self._s(open_), self._s(times_tok) if times_tok else self._s(close))
+        node = ir.Repeat(chain, int(times_tok) if times_tok else 1, span,
+                         self._s(times_tok) if times_tok else None)
+        return self._nest(node, [chain])
+
+    def branches(self, c: list[Any]) -> ir.Branches:
+        chains = tuple(x for x in c if isinstance(x, ir.Chain))
+        close = next(x for x in c if isinstance(x, Token) and x.type == "RSQB")
+        merge = c[-1] if isinstance(c[-1], Token) and c[-1].type == "NAME" else None
+        span = _join(self._s(c[0]), self._s(merge) if merge else self._s(close))
+        node = ir.Branches(chains, str(merge) if merge else None, span,
+                           self._s(merge) if merge else None)
+        return self._nest(node, chains)
+
+    # program
+    def setting(self, c: list[Any]) -> ir.Setting:
+        key, value = c
+        return ir.Setting(str(key), value, _join(self._s(key), value.span), self._s(key))
+
+    def params(self, c: list[Any]) -> tuple[Token, ...]:
+        return tuple(t for t in c if t is not None)
+
+    def block(self, c: list[Any]) -> ir.BlockDef:
+        head = c[0]
+        params: tuple[Token, ...] = c[1] if len(c) > 2 else ()
+        body: ir.Chain = c[-1]
+        name = str(head)[:-1] if head.type == "CALL_NAME" else str(head)
+        span = _join(self._s(head), body.span)
+        return ir.BlockDef(name, tuple(str(p) for p in params), body, span, _name_span(head, self.file))
+
+    def start(self, c: list[Any]) -> ir.Program:
+        settings = tuple(x for x in c if isinstance(x, ir.Setting))
+        blocks = tuple(x for x in c if isinstance(x, ir.BlockDef))
+        chains = [x for x in c if isinstance(x, ir.Chain)]
+        if len(chains) > 1:
+            first, second = chains[0], chains[1]
+            raise NetdslSyntaxError(
+                "a program has one network, and this line starts a second one",
+                second.steps[0].span, label="second network starts here",
+                expected="`->` between layers", code="NDL002",
+                notes=[Note(first.span, "the network started here")],  # type: ignore[arg-type]
+                help="join the layers with `->` (it may start the next line)")
+        return ir.Program(settings, blocks, chains[0] if chains else None, self.file)
+
+
+def _name_span(tok: Token, file: str | None) -> Span:
+    """The span of a call's name, without its ``(``."""
+    s = _tok_span(tok, file)
+    return Span(s.start, s.end - 1, s.line, s.column, s.end_line, s.end_column - 1, file)
+
+
+def _as_arg(x: Any) -> ir.Arg:
+    return x if isinstance(x, ir.Arg) else ir.Arg(x, span=x.span)
+
+
+# --- the parser -------------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_parser: tuple[Lark, _ToIR] | None = None
+
+
+def _get_parser() -> tuple[Lark, _ToIR]:
+    global _parser
+    if _parser is None:
+        transformer = _ToIR()
+        lark = Lark(grammar_text(), parser="lalr", lexer="contextual", transformer=transformer,
+                    maybe_placeholders=True)
+        _parser = (lark, transformer)
+    return _parser
+
+
+def parse(text: str | bytes, filename: str | None = None) -> ir.Program:
+    """Parse netdsl source into an IR :class:`~netdsl.ir.Program` (syntax only, no registry).
+
+    Raises :class:`~netdsl.errors.NetdslSyntaxError` (with a span) on any bad input,
+    including bytes that are not UTF-8.
+    """
+    source = decode(text, filename) if isinstance(text, (bytes, bytearray)) else text
+    if source.startswith("\ufeff"):
+        source = " " + source[1:]  # keep offsets; a BOM reads as a space
+    with _lock:
+        lark, transformer = _get_parser()
+        transformer.reset(filename)
+        try:
+            program: ir.Program = lark.parse(source)
+        except UnexpectedInput as e:
+            raise _syntax_error(e, source, filename) from None
+        except NetdslSyntaxError as e:
+            e.source = source
+            raise
+        except RecursionError:  # pragma: no cover - MAX_DEPTH keeps us far from this
+            raise NetdslSyntaxError("program is nested too deeply", Span.point(source, 0, filename),
+                                    code="NDL012") from None
+    return ir.Program(program.settings, program.blocks, program.network, filename,
+                      tuple(_comments(source, filename)), source)
+
+
+def _comments(source: str, file: str | None) -> list[ir.Comment]:
+    """Every ``# ...`` comment with its span (strings skipped), for the formatter."""
+    out: list[ir.Comment] = []
+    if "#" not in source:
+        return out
+    line, line_start, i, n = 1, 0, 0, len(source)
+    while i < n:
+        ch = source[i]
+        if ch == "\n":
+            line, line_start = line + 1, i + 1
+        elif ch == '"':
+            j = i + 1
+            while j < n and source[j] not in '"\n':
+                j += 2 if source[j] == "\\" else 1
+            i = j if j < n and source[j] == "\n" else j + 1
+            continue
+        elif ch == "#":
+            j = source.find("\n", i)
+            j = n if j < 0 else j
+            text = source[i:j].rstrip("\r \t")
+            col = i - line_start + 1
+            out.append(ir.Comment(text, Span(i, i + len(text), line, col, line, col + len(text), file)))
+            i = j
+            continue
+        i += 1
+    return out
+
+
+def decode(data: bytes | bytearray, filename: str | None = None) -> str:
+    """UTF-8 bytes to text; a bad byte is a syntax error at its line and column."""
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError as e:
+        good = bytes(data[: e.start]).decode("utf-8", errors="replace")
+        shown = good + "\ufffd" + bytes(data[e.end:]).decode("utf-8", errors="replace")
+        span = Span.point(shown, len(good), filename)
+        err = NetdslSyntaxError(
+            f"the file is not valid UTF-8 (byte 0x{data[e.start]:02x})", span,
+            label="not UTF-8", expected="UTF-8 text", code="NDL009",
+            help="save the file as UTF-8")
+        err.source = shown
+        raise err from None
+
+
+# --- syntax errors in words -------------------------------------------------------------------
+
+_WORDS = {
+    "NAME": "a name", "CALL_NAME": "a name", "INT": "a value", "FLOAT": "a value",
+    "SHAPE": "a value", "STRING": "a value", "TRUE": "a value", "FALSE": "a value",
+    "ARROW": "`->`", "_NL": "a new line", "$END": "the end of the file", "LPAR": "`(`",
+    "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "COMMA": "`,`", "COLON": "`:`",
+    "EQUAL": "`=`", "STAR": "`*`", "VBAR": "`|`", "BLOCK": "`block`",
+}
+_ORDER = list(dict.fromkeys(_WORDS.values()))
+_CLOSERS = {"(": ")", "[": "]"}
+
+
+def _expected(names: set[str], after: Token | None) -> str:
+    if after is not None and after.type in ("ARROW", "VBAR"):
+        return "a layer"
+    words = {_WORDS.get(n, n) for n in names}
+    if after is not None and after.type == "EQUAL":
+        return "a value"
+    if "a value" in words:
+        words -= {"`(`", "`[`"}
+    ordered = [w for w in _ORDER if w in words] + sorted(words - set(_ORDER))
+    if len(ordered) > 5:
+        ordered = ordered[:5] + ["…"]
+    if len(ordered) <= 1:
+        return "".join(ordered)
+    return ", ".join(ordered[:-1]) + " or " + ordered[-1]
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "$END":
+        return "the end of the file"
+    if tok.type == "_NL":
+        return "the end of the line"
+    if tok.type == "ARROW":
+        return "`->`"
+    text = str(tok)
+    return f"`{text[:-1] if tok.type == 'CALL_NAME' else text}`"
+
+
+def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSyntaxError:
+    if isinstance(e, UnexpectedCharacters):
+        ch = source[e.pos_in_stream] if e.pos_in_stream < len(source) else ""
+        span = Span.point(source, e.pos_in_stream, file)
+        words = _expected(set(e.allowed or ()), None)
+        shown = repr(ch)[1:-1] if not ch.isprintable() or ch in "\t" else ch
+        err = NetdslSyntaxError(
+            f"unexpected character `{shown}`", span, label="not part of the language",
+            expected=words or None, code="NDL002", notes=_unclosed(source, e.pos_in_stream, file))
+    else:
+        tok: Token | None = getattr(e, "token", None)
+        if isinstance(e, UnexpectedEOF) or tok is None or tok.type == "$END":
+            pos = len(source.rstrip())
+            span = Span.point(source, pos, file, width=0)
+            found = "the end of the file"
+        else:
+            skip = len(str(tok)) - 2 if tok.type == "ARROW" else 0
+            if tok.type == "_NL":
+                span = Span.point(source, tok.start_pos, file, width=0)  # type: ignore[arg-type]
+            else:
+                span = _tok_span(tok, file, skip)
+            found = _describe_token(tok)
+        prev = _previous_token(e)
+        expected = _expected(set(getattr(e, "expected", ()) or ()), prev)
+        notes = _unclosed(source, span.start, file)
+        msg = f"expected {expected}, found {found}" if expected else f"unexpected {found}"
+        if notes and ("`)`" in expected or "`]`" in expected):
+            msg = f"unclosed `{notes[0].label[1]}`: " + msg
+        err = NetdslSyntaxError(msg, span, label=f"expected {expected}" if expected else None,
+                                expected=expected or None, notes=notes)
+    err.source = source
+    return err
+
+
+def _previous_token(e: UnexpectedInput) -> Token | None:
+    state = getattr(e, "state", None) or getattr(getattr(e, "interactive_parser", None), "parser_state", None)
+    stack = getattr(state, "value_stack", None)
+    if not stack:
+        return None
+    last = stack[-1]
+    return last if isinstance(last, Token) else None
+
+
+def _unclosed(source: str, upto: int, file: str | None) -> list[Note]:
+    """Notes for brackets opened before ``upto`` and not closed (strings and comments skipped)."""
+    stack: list[int] = []
+    i, n = 0, min(upto, len(source))
+    while i < n:
+        ch = source[i]
+        if ch == "#":
+            j = source.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if ch == '"':
+            j = i + 1
+            while j < n and source[j] not in '"\n':
+                j += 2 if source[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch in "([":
+            stack.append(i)
+        elif ch in ")]" and stack:
+            stack.pop()
+        i += 1
+    return [Note(Span.point(source, p, file), f"`{source[p]}` opened here") for p in reversed(stack[-1:])]
+
+
+_ = Callable  # keep typing import used for readers of the signature docs

@@ -1,0 +1,320 @@
+"""The host-owned registry of names, filled by pluggy plugins (built-ins first, then entry points).
+
+Each name records the plugin that supplied it. Duplicates are refused unless a plugin says
+``override=True``. A plugin that fails to import or register is reported and skipped (or,
+with ``strict``, raises), so one broken distribution never takes netdsl down.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import re
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable, Iterable, Iterator
+
+import pluggy
+
+from . import hookspecs
+from .components import KINDS, Component
+from .errors import NetdslPluginError
+
+__all__ = [
+    "Provider", "Entry", "PluginInfo", "Registry", "PluginWarning", "load_registry",
+    "default_registry", "suggest", "ENTRY_POINT_GROUP", "BUILTIN_MODULES",
+]
+
+ENTRY_POINT_GROUP = "netdsl"
+BUILTIN_PACKAGE = "netdsl_builtins"
+BUILTIN_MODULES = ("activations", "losses", "optimizers", "regularizers", "metrics", "layers",
+                   "datasets")
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class PluginWarning(UserWarning):
+    """A third-party plugin was skipped or part of it was refused (not fatal without ``strict``)."""
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Who supplied a name: a distribution (name, version) and the plugin module inside it."""
+
+    distribution: str
+    version: str
+    plugin: str
+    builtin: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.distribution} {self.version}" + (" (built-in)" if self.builtin else "")
+
+
+@dataclass(frozen=True)
+class Entry:
+    component: Component
+    provider: Provider
+
+
+@dataclass
+class PluginInfo:
+    """One loaded plugin, for ``netdsl plugins``: its provider, hooks and the names it gave."""
+
+    provider: Provider
+    hooks: list[str] = field(default_factory=list)
+    names: dict[str, list[str]] = field(default_factory=dict)
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest candidate at a small edit distance, or None (used for "did you mean")."""
+    pool = sorted(set(candidates))
+    if not pool:
+        return None
+    lowered = name.lower()
+    if lowered != name and lowered in pool:
+        return lowered
+    cutoff = 0.75 if len(name) <= 4 else 0.7
+    close = difflib.get_close_matches(lowered, pool, n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+class Registry:
+    """Every name the language knows, by kind (see :data:`netdsl.components.KINDS`)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+        self._aliases: dict[str, dict[str, str]] = {k: {} for k in KINDS}
+        self.plugins: list[PluginInfo] = []
+        self.problems: list[NetdslPluginError] = []
+
+    # --- reading ------------------------------------------------------------------------------
+    def get(self, kind: str, name: str) -> Component | None:
+        entry = self.entry(kind, name)
+        return entry.component if entry else None
+
+    def entry(self, kind: str, name: str) -> Entry | None:
+        table = self._entries.get(kind)
+        if table is None:
+            return None
+        if name in table:
+            return table[name]
+        canonical = self._aliases[kind].get(name)
+        return table.get(canonical) if canonical else None
+
+    def names(self, kind: str, aliases: bool = False) -> list[str]:
+        out = list(self._entries.get(kind, {}))
+        if aliases:
+            out += list(self._aliases.get(kind, {}))
+        return sorted(out)
+
+    def kinds_of(self, name: str) -> list[str]:
+        """Every kind in which ``name`` (or an alias of that name) is known."""
+        return [k for k in KINDS if self.entry(k, name) is not None]
+
+    def entries(self, kind: str | None = None) -> Iterator[Entry]:
+        for k in ([kind] if kind else list(KINDS)):
+            yield from self._entries[k].values()
+
+    def suggest(self, kind: str, name: str) -> str | None:
+        return suggest(name, self.names(kind, aliases=True))
+
+    # --- writing ------------------------------------------------------------------------------
+    def add(self, component: Component, provider: Provider, *, override: bool = False) -> None:
+        """Register one declaration; raises NetdslPluginError for a bad or duplicate name."""
+        kind = component.kind
+        if kind not in self._entries:
+            raise NetdslPluginError(f"{provider}: {component!r} is not a component declaration")
+        names = (component.name, *component.aliases)
+        for n in names:
+            if not _NAME.match(n):
+                raise NetdslPluginError(
+                    f"{provider}: {kind} name `{n}` must be lowercase letters, digits and `_`")
+        for n in names:
+            other = self.entry(kind, n)
+            if other is not None and not override:
+                raise NetdslPluginError(
+                    f"{provider} registers {kind} `{n}`, already provided by {other.provider}; "
+                    f"two plugins cannot both provide it",
+                    help="pass override=True to register() to replace it on purpose",
+                    code="NDL201",
+                )
+        if override:
+            for n in names:
+                self._remove(kind, n)
+        self._entries[kind][component.name] = Entry(component, provider)
+        for a in component.aliases:
+            self._aliases[kind][a] = component.name
+
+    def _remove(self, kind: str, name: str) -> None:
+        canonical = self._aliases[kind].pop(name, None) or name
+        entry = self._entries[kind].pop(canonical, None)
+        if entry:
+            for a in entry.component.aliases:
+                self._aliases[kind].pop(a, None)
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+def _netdsl_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _builtin_plugins() -> list[tuple[Any, Provider]]:
+    out = []
+    version = _netdsl_version()
+    for mod in BUILTIN_MODULES:
+        module = importlib.import_module(f"{BUILTIN_PACKAGE}.{mod}")
+        out.append((module, Provider("netdsl", version, f"{BUILTIN_PACKAGE}.{mod}", builtin=True)))
+    return out
+
+
+def _allowed(env: str | None, only: Iterable[str] | None) -> set[str] | None:
+    if only is not None:
+        return {_norm(d) for d in only}
+    if env is None:
+        return None
+    return {_norm(d) for d in env.split(",") if d.strip()}
+
+
+def _norm(dist: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist.strip()).lower()
+
+
+def load_registry(
+    *,
+    plugins: Iterable[str] | None = None,
+    third_party: bool = True,
+    strict: bool | None = None,
+    on_problem: Callable[[NetdslPluginError], None] | None = None,
+) -> Registry:
+    """Build a registry: built-ins, then third-party plugins from the ``netdsl`` entry points.
+
+    ``plugins`` (or ``NETDSL_PLUGINS``, comma-separated distribution names; empty for none)
+    limits which third-party distributions load; ``third_party=False`` loads none.
+    ``strict`` (or ``NETDSL_STRICT_PLUGINS=1``) makes any plugin problem raise.
+    """
+    if strict is None:
+        strict = os.environ.get("NETDSL_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+    registry = Registry()
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    providers: dict[int, Provider] = {}
+
+    def problem(err: NetdslPluginError) -> None:
+        if strict:
+            raise err
+        registry.problems.append(err)
+        if on_problem is not None:
+            on_problem(err)
+        else:
+            warnings.warn(err.message, PluginWarning, stacklevel=3)
+
+    candidates = _builtin_plugins()
+    if third_party:
+        candidates += _entry_point_plugins(_allowed(os.environ.get("NETDSL_PLUGINS"), plugins), problem)
+    for obj, provider in candidates:
+        if _register(pm, obj, provider, problem):
+            providers[id(obj)] = provider
+            registry.plugins.append(PluginInfo(provider))
+    infos = {p.provider: p for p in registry.plugins}
+    for hook, kind in hookspecs.HOOKS.items():
+        for impl in getattr(pm.hook, hook).get_hookimpls()[::-1]:  # registration order
+            provider = providers[id(impl.plugin)]
+            info = infos[provider]
+            info.hooks.append(hook)
+            _call_hook(registry, impl.function, hook, kind, provider, info, problem)
+    return registry
+
+
+def _entry_point_plugins(allowed: set[str] | None, problem: Callable[[NetdslPluginError], None]
+                         ) -> list[tuple[Any, Provider]]:
+    out = []
+    seen: set[tuple[str, str]] = set()
+    for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = ep.dist
+        dist_name = dist.metadata["Name"] if dist is not None else ep.module
+        version = dist.version if dist is not None else "?"
+        if (dist_name, ep.name) in seen:
+            continue
+        seen.add((dist_name, ep.name))
+        if allowed is not None and _norm(dist_name) not in allowed:
+            continue
+        provider = Provider(dist_name, version, ep.value)
+        try:
+            obj = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not take the host down
+            problem(_plugin_failed(provider, "failed to import", exc))
+            continue
+        out.append((obj, provider))
+    return out
+
+
+def _plugin_failed(provider: Provider, what: str, exc: BaseException) -> NetdslPluginError:
+    err = NetdslPluginError(
+        f"plugin {provider.distribution} {provider.version} {what}: {type(exc).__name__}: {exc}",
+        code="NDL202",
+    )
+    err.traceback = "".join(traceback.format_exception(exc))  # type: ignore[attr-defined]
+    return err
+
+
+def _register(pm: pluggy.PluginManager, obj: Any, provider: Provider,
+              problem: Callable[[NetdslPluginError], None]) -> bool:
+    unknown = [n for n in dir(obj)
+               if n.startswith("register_") and n not in hookspecs.HOOKS
+               and pm.parse_hookimpl_opts(obj, n) is not None]
+    for name in unknown:
+        close = suggest(name, hookspecs.HOOKS)
+        problem(NetdslPluginError(
+            f"plugin {provider.distribution} {provider.version} implements `{name}`, "
+            "which is not a netdsl hook" + (f"; did you mean `{close}`?" if close else ""),
+            code="NDL203",
+        ))
+    try:
+        pm.register(obj, name=f"{provider.distribution}:{provider.plugin}")
+        pm.check_pending()
+    except Exception as exc:  # noqa: BLE001 - pluggy validation errors, reported per plugin
+        pm.unregister(obj) if pm.is_registered(obj) else None
+        if not unknown:
+            problem(_plugin_failed(provider, "could not be registered", exc))
+        return False
+    return True
+
+
+def _call_hook(registry: Registry, function: Callable[..., Any], hook: str, kind: str,
+               provider: Provider, info: PluginInfo,
+               problem: Callable[[NetdslPluginError], None]) -> None:
+    def register(component: Component, *, override: bool = False) -> None:
+        if not isinstance(component, KINDS[kind]):
+            raise NetdslPluginError(
+                f"{hook} must register {KINDS[kind].__name__} declarations, got {component!r}")
+        try:
+            registry.add(component, provider, override=override)
+        except NetdslPluginError as err:
+            problem(err)
+            return
+        info.names.setdefault(kind, []).append(component.name)
+
+    try:
+        function(register=register)
+    except NetdslPluginError as err:
+        if err in registry.problems:
+            return
+        problem(err)
+    except Exception as exc:  # noqa: BLE001 - a plugin raising must not take the host down
+        problem(_plugin_failed(provider, f"raised in {hook}", exc))
+
+
+_DEFAULT: dict[tuple[Any, ...], Registry] = {}
+
+
+def default_registry() -> Registry:
+    """The registry for the current environment (``NETDSL_PLUGINS`` etc.), loaded once."""
+    key = (os.environ.get("NETDSL_PLUGINS"), os.environ.get("NETDSL_STRICT_PLUGINS"))
+    if key not in _DEFAULT:
+        _DEFAULT[key] = load_registry()
+    return _DEFAULT[key]

@@ -1,0 +1,139 @@
+"""Built-in core layers: dense, dropout, flatten, reshape, activation, batchnorm.
+
+Each declaration carries its pure-Python shape and parameter-count rule (``infer``) so that
+``netdsl check`` and ``summary`` agree with Keras without importing it.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import Any, Mapping
+
+from netdsl import types as T
+from netdsl.components import Layer, Param, ShapeProblem, keras_factory
+from netdsl.hookspecs import hookimpl
+
+Shape = tuple
+INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+                "lecun_normal", "zeros", "ones", "random_normal", "random_uniform",
+                "truncated_normal", "orthogonal", "identity", "variance_scaling")
+
+
+def _dense(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
+    n = shape[-1]
+    if n is None:
+        raise ShapeProblem("dense needs a known input size", help="give the input a fixed size")
+    return (*shape[:-1], a["units"]), n * a["units"] + (a["units"] if a["use_bias"] else 0)
+
+
+def _same(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
+    return shape, 0
+
+
+def _flatten(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
+    return (None if any(d is None for d in shape) else prod(shape),), 0
+
+
+def _reshape(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
+    target = a["target_shape"]
+    if any(d is None for d in shape):
+        return tuple(None if d == -1 else d for d in target), 0
+    total, known = prod(shape), prod(d for d in target if d != -1)
+    if -1 in target:
+        if total % known:
+            raise ShapeProblem(f"cannot reshape {total} values into {_dims(target)}", "target_shape")
+        return tuple(total // known if d == -1 else d for d in target), 0
+    if known != total:
+        raise ShapeProblem(
+            f"cannot reshape {_dims(shape)} ({total} values) into {_dims(target)} ({known} values)",
+            "target_shape")
+    return tuple(target), 0
+
+
+def _batchnorm(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
+    c = shape[a["axis"]] if -len(shape) <= a["axis"] < len(shape) else None
+    if c is None:
+        raise ShapeProblem(f"axis {a['axis']} does not exist in an input of shape {_dims(shape)}", "axis")
+    return shape, c * (2 + int(a["center"]) + int(a["scale"]))
+
+
+def _dims(shape: Shape) -> str:
+    return "x".join("?" if d is None else str(d) for d in shape)
+
+
+_REG = T.Ref("regularizer")
+_INIT = T.Choice(INITIALIZERS)
+
+DENSE = Layer(
+    name="dense",
+    description="fully connected layer: units outputs, each a weighted sum of all inputs",
+    params=(
+        Param("units", T.Int(min=1), positional=True, help="number of outputs"),
+        Param("activation", T.Ref("activation"), None, positional=True),
+        Param("use_bias", T.Bool(), True),
+        Param("kernel_initializer", _INIT, "glorot_uniform"),
+        Param("bias_initializer", _INIT, "zeros"),
+        Param("kernel_regularizer", _REG, None, positional=True),
+        Param("bias_regularizer", _REG, None),
+        Param("activity_regularizer", _REG, None),
+    ),
+    infer=_dense,
+    accepts="vector",
+    build=keras_factory("layers.Dense"),
+)
+
+DROPOUT = Layer(
+    name="dropout",
+    description="randomly zero a fraction `rate` of inputs while training (fights over-fitting)",
+    params=(Param("rate", T.Float(min=0, max=1, max_open=True), positional=True),
+            Param("seed", T.Int(min=0), None)),
+    infer=_same,
+    build=keras_factory("layers.Dropout"),
+)
+
+FLATTEN = Layer(
+    name="flatten",
+    description="flatten every axis but the batch into one vector",
+    infer=_flatten,
+    build=keras_factory("layers.Flatten"),
+)
+
+RESHAPE = Layer(
+    name="reshape",
+    description="reshape to target_shape (same number of values; one -1 is inferred)",
+    params=(Param("target_shape", T.ShapeT(allow_unknown=True), positional=True),),
+    infer=_reshape,
+    build=keras_factory("layers.Reshape"),
+)
+
+ACTIVATION = Layer(
+    name="activation",
+    description="apply an activation function on its own",
+    params=(Param("activation", T.Ref("activation"), positional=True),),
+    infer=_same,
+    build=keras_factory("layers.Activation"),
+)
+
+BATCHNORM = Layer(
+    name="batchnorm",
+    aliases=("batch_normalization",),
+    description="normalise each channel over the batch (4 parameters per channel)",
+    params=(
+        Param("axis", T.Int(), -1),
+        Param("momentum", T.Float(min=0, max=1), 0.99, positional=True),
+        Param("epsilon", T.Float(min=0, min_open=True), 0.001),
+        Param("center", T.Bool(), True),
+        Param("scale", T.Bool(), True),
+    ),
+    infer=_batchnorm,
+    build=keras_factory("layers.BatchNormalization"),
+)
+
+CORE = (DENSE, DROPOUT, FLATTEN, RESHAPE, ACTIVATION, BATCHNORM)
+
+
+@hookimpl
+def register_layers(register: Any) -> None:
+    """The core layers."""
+    for layer in CORE:
+        register(layer)
