@@ -337,6 +337,7 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
         ch = source[e.pos_in_stream] if e.pos_in_stream < len(source) else ""
         span = Span.point(source, e.pos_in_stream, file)
         words = _expected(set(e.allowed or ()), None)
+        words = words if words.count(",") < 2 else ""  # a long list of tokens helps nobody here
         shown = repr(ch)[1:-1] if not ch.isprintable() or ch in "\t" else ch
         err = NetdslSyntaxError(
             f"unexpected character `{shown}`", span, label="not part of the language",

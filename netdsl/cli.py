@@ -1,0 +1,268 @@
+"""The ``netdsl`` command: a thin layer that turns terminal input into library calls and back.
+
+Nothing heavy is imported at module level: ``netdsl --help`` and ``netdsl check`` never load
+TensorFlow; ``netdsl run`` does, through :mod:`netdsl.train`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from . import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .errors import NetdslError
+    from .registry import Registry
+
+__all__ = ["main"]
+
+
+class _State:
+    """Options shared by every verb, and the registry, loaded on first use."""
+
+    def __init__(self, verbose: bool, no_plugins: bool, strict: bool) -> None:
+        self.verbose = verbose
+        self.no_plugins = no_plugins
+        self.strict = strict or None
+        self._registry: Registry | None = None
+
+    @property
+    def registry(self) -> "Registry":
+        if self._registry is None:
+            from .errors import NetdslError
+            from .registry import load_registry
+
+            try:
+                self._registry = load_registry(third_party=not self.no_plugins, strict=self.strict,
+                                               on_problem=self._warn)
+            except NetdslError as e:
+                _fail([e])
+        return self._registry
+
+    def _warn(self, err: "NetdslError") -> None:
+        click.echo(_styled(f"warning: {err.message}", "yellow"), err=True)
+        tb = getattr(err, "traceback", None)
+        if self.verbose and tb:
+            click.echo(tb.rstrip(), err=True)
+
+
+def _color() -> bool:
+    return "NO_COLOR" not in os.environ and sys.stderr.isatty()
+
+
+def _styled(text: str, fg: str) -> str:
+    return click.style(text, fg=fg, bold=True) if _color() else text
+
+
+def _fail(errors: "list[NetdslError]", code: int = 1) -> NoReturn:
+    from .diagnostics import render_all
+
+    click.echo(render_all(errors, color=_color()), err=True)
+    sys.exit(code)
+
+
+def _read(path: str) -> tuple[bytes, str]:
+    """The bytes of a file (``-`` is standard input) and the name errors should show."""
+    if path == "-":
+        return click.get_binary_stream("stdin").read(), "<stdin>"
+    try:
+        with open(path, "rb") as f:
+            return f.read(), path
+    except OSError as e:
+        raise click.FileError(path, hint=e.strerror) from None
+
+
+def _load(path: str) -> Any:
+    from .parser import parse
+
+    data, name = _read(path)
+    return parse(data, name)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="netdsl")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of failing plugins.")
+@click.option("--no-plugins", is_flag=True, help="Load only the built-in vocabulary.")
+@click.option("--strict-plugins", is_flag=True, envvar="NETDSL_STRICT_PLUGINS",
+              help="Make any plugin problem fatal (also NETDSL_STRICT_PLUGINS=1).")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, no_plugins: bool, strict_plugins: bool) -> None:
+    """Describe, check and train neural networks from one line of text.
+
+    \b
+      netdsl check model.net       check a model, with compiler-grade errors
+      netdsl summary model.net     layers, output shapes, parameter counts
+      netdsl run model.net         train on MNIST, evaluate, save
+    """
+    ctx.obj = _State(verbose, no_plugins, strict_plugins)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON on stdout.")
+@click.pass_obj
+def check(state: _State, files: tuple[str, ...], as_json: bool) -> None:
+    """Check FILES (``-`` for stdin); exit 1 if any has an error."""
+    from .checker import check as check_program
+    from .diagnostics import render_all
+    from .errors import NetdslError
+
+    results: list[dict[str, Any]] = []
+    failed: list[NetdslError] = []
+    for path in files:
+        try:
+            model = check_program(_load(path), state.registry)
+        except NetdslError as e:
+            failed.extend(e.errors)
+            results.append({"file": path, "ok": False, "errors": [x.to_dict() for x in e.errors]})
+            continue
+        results.append({"file": path, "ok": True, "errors": [], "layers": len(model.nodes),
+                        "params": model.total_params})
+        if not as_json:
+            click.echo(f"{path}: ok ({len(model.nodes)} layers, {model.total_params:,} parameters)")
+    if as_json:
+        click.echo(json.dumps({"files": results}, indent=2))
+    elif failed:
+        click.echo(render_all(failed, color=_color()), err=True)
+    if failed:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--check", "check_only", is_flag=True, help="Exit 1 if a file is not canonical.")
+@click.option("--write", is_flag=True, help="Rewrite each file in place (comments are kept).")
+def fmt(files: tuple[str, ...], check_only: bool, write: bool) -> None:
+    """Print FILES in canonical form (``-`` for stdin)."""
+    from .errors import NetdslError
+    from .formatter import format as format_program
+
+    if check_only and write:
+        raise click.UsageError("--check and --write do not go together")
+    if write and "-" in files:
+        raise click.UsageError("--write cannot rewrite standard input")
+    changed, errors = [], []
+    for path in files:
+        try:
+            program = _load(path)
+        except NetdslError as e:
+            errors.extend(e.errors)
+            continue
+        text = format_program(program)
+        original = program.source or ""
+        crlf = "\r\n" in original
+        if crlf:
+            text = text.replace("\n", "\r\n")
+        if text != original:
+            changed.append(path)
+        if check_only:
+            continue
+        if write:
+            if text != original:
+                _write_atomic(path, text)
+                click.echo(f"formatted {path}", err=True)
+        else:
+            click.echo(text, nl=False)
+    if errors:
+        _fail(errors)
+    if check_only and changed:
+        for path in changed:
+            click.echo(f"would reformat {path}", err=True)
+        sys.exit(1)
+
+
+def _write_atomic(path: str, text: str) -> None:
+    tmp = f"{path}.netdsl-tmp"
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+@main.command()
+@click.argument("file", type=click.Path(allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the checked model as JSON.")
+@click.pass_obj
+def summary(state: _State, file: str, as_json: bool) -> None:
+    """Show FILE's layers, output shapes and parameter counts."""
+    from .checker import check as check_program
+    from .errors import NetdslError
+    from .summary import summary_text
+
+    try:
+        model = check_program(_load(file), state.registry)
+    except NetdslError as e:
+        _fail(list(e.errors))
+    if as_json:
+        click.echo(json.dumps(model.to_dict(), indent=2))
+    else:
+        click.echo(summary_text(model))
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--all", "show_all", is_flag=True, help="Include the built-in vocabulary.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def plugins(state: _State, name: str | None, show_all: bool, as_json: bool) -> None:
+    """List plugins and the names they add, or show the component NAME."""
+    from .plugins_view import component_text, components_json, plugins_json, plugins_text
+
+    registry = state.registry
+    if name:
+        found = components_json(registry, name)
+        if not found:
+            from .registry import suggest
+
+            pool = [e.component.name for e in registry.entries()]
+            close = suggest(name, pool)
+            click.echo(f"error: no component named `{name}`"
+                       + (f"; did you mean `{close}`?" if close else ""), err=True)
+            sys.exit(1)
+        click.echo(json.dumps(found, indent=2) if as_json else component_text(registry, name))
+        return
+    if as_json:
+        click.echo(json.dumps(plugins_json(registry, show_all), indent=2))
+    else:
+        click.echo(plugins_text(registry, show_all))
+
+
+@main.command()
+@click.argument("file", type=click.Path(allow_dash=True))
+@click.option("--epochs", type=click.IntRange(min=1), help="Override the file's epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Override the file's batch_size.")
+@click.option("--data", type=click.Path(), help="Folder with the MNIST IDX .gz files or an mnist.npz "
+              "(default: $NETDSL_DATA, then Keras's cache).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs", show_default=True,
+              help="Where run folders are created.")
+@click.option("--seed", type=click.IntRange(min=0), help="Random seed (same seed, same weights on CPU).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.pass_obj
+def run(state: _State, file: str, epochs: int | None, batch_size: int | None, data: str | None,
+        out_dir: str, seed: int | None, quiet: bool) -> None:
+    """Train FILE's model, evaluate it on the test set and save the run."""
+    from .checker import check as check_program
+    from .errors import NetdslError
+
+    try:
+        model = check_program(_load(file), state.registry)
+        overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed))
+                     if v is not None}
+        model = model.replace(**overrides)
+        from .train import run_model
+
+        report = run_model(model, data=data, out_dir=out_dir, quiet=quiet,
+                           echo=lambda text: click.echo(text, err=True))
+    except NetdslError as e:
+        _fail(list(e.errors))
+    click.echo(report.text())
+    if report.stopped:
+        sys.exit(130 if report.stopped == "interrupted" else 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

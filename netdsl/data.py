@@ -1,0 +1,363 @@
+"""The MNIST loader: official IDX files or Keras's ``mnist.npz``, read and checked with NumPy alone.
+
+Where it looks, in order: the ``source`` argument (``netdsl run --data PATH``), the
+``NETDSL_DATA`` environment variable, Keras's cache (``$KERAS_HOME`` or ``~/.keras``, then
+``datasets/mnist.npz``), and last ``keras.datasets.mnist.load_data()`` (a download). A path the
+user gave that does not hold MNIST is an error at once; it never falls through to the others.
+
+A path names either a folder holding the four IDX files (``train-images-idx3-ubyte.gz`` and
+friends, gzip-compressed or not) or ``mnist.npz``, or the ``.npz`` file itself. Every defect
+(corrupt gzip, wrong magic, truncation, extra bytes, count mismatch, label out of range) is a
+:class:`~netdsl.errors.NetdslDataError` that names the file. Arrays come back raw (``uint8``)
+and read-only, since decoded files are cached in-process; :func:`scale_images` and
+:func:`encode_labels` turn them into what a model takes. TensorFlow is imported only for the
+download.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zipfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+
+from .errors import NetdslDataError
+
+__all__ = [
+    "MnistArrays", "load_mnist", "read_idx", "load_npz", "keras_cache_paths", "download_mnist",
+    "scale_images", "encode_labels", "prepare", "clear_cache",
+    "ENV_VAR", "IDX_FILES", "NPZ_NAME", "IMAGE_SIZE", "NUM_CLASSES",
+]
+
+ENV_VAR = "NETDSL_DATA"
+NPZ_NAME = "mnist.npz"
+IMAGE_SIZE = (28, 28)
+NUM_CLASSES = 10
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+#: array name -> official IDX file name (without ``.gz``)
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+_IDX_UBYTE = 0x08
+_IDX_TYPES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int",
+              0x0D: "float", 0x0E: "double"}
+_HOW_TO = (
+    "Point netdsl at a copy with `--data PATH` or `NETDSL_DATA=PATH`, where PATH is a folder\n"
+    "holding the four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
+    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) or mnist.npz, or mnist.npz itself."
+)
+
+_CacheKey = tuple[tuple[str, int, int], ...]
+_CACHE: dict[_CacheKey, "MnistArrays"] = {}
+_CACHE_SIZE = 4
+
+
+class MnistArrays(NamedTuple):
+    """MNIST as raw read-only arrays: images ``uint8 (N, 28, 28)``, labels ``uint8 (N,)``."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def load_mnist(source: str | os.PathLike[str] | None = None) -> MnistArrays:
+    """MNIST from ``source``, else ``$NETDSL_DATA``, else Keras's cache, else a Keras download."""
+    if source is not None:
+        return _load_path(Path(os.fspath(source)).expanduser(), f"data source {os.fspath(source)}")
+    env = os.environ.get(ENV_VAR, "")
+    if env.strip():
+        return _load_path(Path(env).expanduser(), f"{ENV_VAR}={env}")
+    looked = [f"{ENV_VAR}: not set"]
+    for path in keras_cache_paths():
+        if path.is_file():
+            return load_npz(path)
+        looked.append(f"Keras cache: {path} (not there)")
+    try:
+        arrays = download_mnist()
+    except Exception as exc:  # noqa: BLE001 - any failure to download is reported, not raised
+        looked.append(f"download via keras.datasets.mnist.load_data(): {_describe(exc)}")
+        raise NetdslDataError(_not_found_message(looked)) from exc
+    return _checked(dict(zip(KEYS, arrays)), "keras.datasets.mnist.load_data()")
+
+
+def _not_found_message(looked: Sequence[str]) -> str:
+    """The multi-line "MNIST not found" message: every place looked, then how to fix it."""
+    lines = "\n".join(f"  - {place}" for place in looked)
+    return f"MNIST not found. Looked in:\n{lines}\n{_HOW_TO}"
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as one short line: its type and first line of text."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def keras_cache_paths() -> list[Path]:
+    """Where Keras keeps ``mnist.npz``: ``$KERAS_HOME`` or ``~/.keras`` (``/tmp/.keras`` fallback)."""
+    home = os.environ.get("KERAS_HOME")
+    base = Path(home).expanduser() if home else Path.home() / ".keras"
+    paths = [base / "datasets" / NPZ_NAME]
+    fallback = Path("/tmp/.keras/datasets") / NPZ_NAME
+    if not os.access(base, os.W_OK) and fallback not in paths:
+        paths.append(fallback)  # where Keras downloads when its home is not writable
+    return paths
+
+
+def download_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Download MNIST with Keras (imports TensorFlow); ``(x_train, y_train, x_test, y_test)``."""
+    import keras  # noqa: PLC0415 - TensorFlow only when nothing local was found
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    return x_train, y_train, x_test, y_test
+
+
+def _load_path(path: Path, origin: str) -> MnistArrays:
+    """MNIST from a path the user named (a folder, or an ``.npz`` file); errors, never falls through."""
+    if not path.exists():
+        raise NetdslDataError(f"{origin}: {path}: no such file or folder", help=_HOW_TO)
+    if path.is_file():
+        if path.name.removesuffix(".gz") in IDX_FILES.values():
+            raise NetdslDataError(
+                f"{origin}: {path} is a single IDX file; MNIST needs all four",
+                help=f"pass the folder that holds it: {path.parent}",
+            )
+        return load_npz(path)
+    found = {key: _find_idx(path, name) for key, name in IDX_FILES.items()}
+    if all(found.values()):
+        return _load_idx_folder({k: p for k, p in found.items() if p is not None})
+    if (path / NPZ_NAME).is_file():
+        return load_npz(path / NPZ_NAME)
+    present = [p.name for p in found.values() if p is not None]
+    if present:
+        missing = ", ".join(f"{n}[.gz]" for k, n in IDX_FILES.items() if found[k] is None)
+        raise NetdslDataError(
+            f"{origin}: {path} holds {', '.join(present)} but is missing {missing}", help=_HOW_TO
+        )
+    raise NetdslDataError(
+        f"{origin}: {path} holds neither the four MNIST IDX files nor {NPZ_NAME}", help=_HOW_TO
+    )
+
+
+def _find_idx(folder: Path, name: str) -> Path | None:
+    """The IDX file ``name`` in ``folder``: uncompressed if present (faster), else ``name.gz``."""
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _cache_key(paths: Sequence[Path]) -> _CacheKey:
+    """Identity of a set of files for the in-process cache: path, size, modification time."""
+    out = []
+    for p in paths:
+        st = p.stat()
+        out.append((str(p.resolve()), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _remember(key: _CacheKey, arrays: MnistArrays) -> MnistArrays:
+    """Store decoded arrays in the small in-process cache (oldest entry dropped first)."""
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = arrays
+    return arrays
+
+
+def clear_cache() -> None:
+    """Forget every decoded dataset held in this process."""
+    _CACHE.clear()
+
+
+def _load_idx_folder(files: dict[str, Path]) -> MnistArrays:
+    """The four IDX files, decoded in parallel (zlib releases the GIL) and checked as pairs."""
+    key = _cache_key([files[k] for k in KEYS])
+    if key in _CACHE:
+        return _CACHE[key]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {k: pool.submit(read_idx, files[k], ndim=3 if k.startswith("x") else 1)
+                   for k in KEYS}
+        arrays = {k: f.result() for k, f in futures.items()}
+    for part in ("train", "test"):
+        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
+        if len(x) != len(y):
+            raise NetdslDataError(
+                f"{files[f'x_{part}']} holds {len(x)} images but {files[f'y_{part}'].name} "
+                f"holds {len(y)} labels; they must match one to one"
+            )
+    return _remember(key, MnistArrays(*(arrays[k] for k in KEYS)))
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's contents, gunzipped when its name ends in ``.gz``."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise NetdslDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if path.suffix != ".gz":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise NetdslDataError(f"{path}: not a valid gzip file ({_describe(exc)})",
+                              help="download it again; the copy is damaged") from exc
+
+
+def read_idx(path: str | os.PathLike[str], *, ndim: int) -> np.ndarray:
+    """One MNIST IDX file (``ndim`` 3 for images, 1 for labels) as a read-only uint8 array."""
+    path = Path(path)
+    data = _read_bytes(path)
+    what = "images" if ndim == 3 else "labels"
+    if len(data) < 4:
+        raise NetdslDataError(f"{path}: {len(data)} bytes is too short for an IDX header")
+    magic = data[:4]
+    expected_magic = bytes((0, 0, _IDX_UBYTE, ndim))
+    if magic[:2] != b"\0\0":
+        raise NetdslDataError(
+            f"{path}: not an IDX file: magic bytes are {magic.hex(' ')}, "
+            f"expected {expected_magic.hex(' ')}"
+        )
+    if magic[2] != _IDX_UBYTE:
+        kind = _IDX_TYPES.get(magic[2], "unknown")
+        raise NetdslDataError(
+            f"{path}: IDX data type is 0x{magic[2]:02x} ({kind}); MNIST {what} are "
+            f"0x{_IDX_UBYTE:02x} (unsigned byte)"
+        )
+    if magic[3] != ndim:
+        raise NetdslDataError(
+            f"{path}: IDX file has {magic[3]} dimension(s); MNIST {what} have {ndim}"
+        )
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise NetdslDataError(f"{path}: truncated: the IDX header needs {header} bytes, "
+                              f"the file has {len(data)}")
+    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
+    if ndim == 3 and dims[1:] != IMAGE_SIZE:
+        raise NetdslDataError(
+            f"{path}: images are {dims[1]}x{dims[2]}; MNIST images are "
+            f"{IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}"
+        )
+    if dims[0] == 0:
+        raise NetdslDataError(f"{path}: the header declares 0 {what}")
+    declared = int(np.prod(dims))
+    follow = len(data) - header
+    if follow != declared:
+        shape = f" of {dims[1]}x{dims[2]}" if ndim == 3 else ""
+        problem = "truncated" if follow < declared else "extra bytes"
+        raise NetdslDataError(
+            f"{path}: {problem}: header declares {dims[0]} {what}{shape} "
+            f"({declared} bytes) but {follow} follow"
+        )
+    array = np.frombuffer(data, np.uint8, offset=header).reshape(dims)
+    if ndim == 1:
+        _check_labels(array, str(path))
+    return array
+
+
+def _check_labels(y: np.ndarray, where: str) -> None:
+    """Refuse labels outside ``0..9``, naming the first offender."""
+    bad = np.flatnonzero((y < 0) | (y >= NUM_CLASSES))
+    if bad.size:
+        i = int(bad[0])
+        raise NetdslDataError(
+            f"{where}: label {int(y[i])} at index {i} is out of range 0..{NUM_CLASSES - 1} "
+            f"({bad.size} such label{'s' if bad.size != 1 else ''})"
+        )
+
+
+def load_npz(path: str | os.PathLike[str]) -> MnistArrays:
+    """``mnist.npz`` as Keras stores it (keys x_train, y_train, x_test, y_test), pickles refused."""
+    path = Path(path)
+    key = _cache_key([path])
+    if key in _CACHE:
+        return _CACHE[key]
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in KEYS if k not in npz.files]
+            if missing:
+                raise NetdslDataError(
+                    f"{path}: missing array(s) {', '.join(missing)}; an MNIST .npz holds "
+                    f"{', '.join(KEYS)} (found: {', '.join(npz.files) or 'nothing'})"
+                )
+            arrays = {k: npz[k] for k in KEYS}
+    except NetdslDataError:
+        raise
+    except AttributeError as exc:  # np.load gave a single array: a .npy file, not an .npz
+        raise NetdslDataError(f"{path}: a single .npy array, not an .npz archive of "
+                              f"{', '.join(KEYS)}") from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise NetdslDataError(f"{path}: cannot read as an MNIST .npz: {_describe(exc)}",
+                              help=_HOW_TO) from exc
+    return _remember(key, _checked(arrays, str(path)))
+
+
+def _checked(arrays: dict[str, Any], where: str) -> MnistArrays:
+    """Validate four arrays as MNIST (dtype, rank, 28x28, label range, pairs) and freeze them."""
+    out = {}
+    for k in KEYS:
+        a = np.asarray(arrays[k])
+        image = k.startswith("x")
+        if a.dtype == object or not np.issubdtype(a.dtype, np.integer):
+            raise NetdslDataError(f"{where}: {k} has dtype {a.dtype}; expected uint8")
+        if image and (a.ndim != 3 or a.shape[1:] != IMAGE_SIZE):
+            raise NetdslDataError(f"{where}: {k} has shape {a.shape}; expected (N, 28, 28)")
+        if not image and a.ndim != 1:
+            raise NetdslDataError(f"{where}: {k} has shape {a.shape}; expected (N,)")
+        if len(a) == 0:
+            raise NetdslDataError(f"{where}: {k} is empty")
+        if image and a.dtype != np.uint8:
+            if a.min() < 0 or a.max() > 255:
+                raise NetdslDataError(f"{where}: {k} has pixel values outside 0..255")
+        if not image:
+            _check_labels(a, f"{where}: {k}")
+        a = a.astype(np.uint8, copy=False)
+        a.setflags(write=False)
+        out[k] = a
+    for part in ("train", "test"):
+        nx, ny = len(out[f"x_{part}"]), len(out[f"y_{part}"])
+        if nx != ny:
+            raise NetdslDataError(
+                f"{where}: x_{part} holds {nx} images but y_{part} holds {ny} labels; "
+                "they must match one to one"
+            )
+    return MnistArrays(**out)
+
+
+def scale_images(x: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
+    """Pixels 0..255 as float32 in [0, 1], shaped ``(N, *input_shape)`` (e.g. ``(N, 28, 28, 1)``)."""
+    shape = (len(x), *input_shape)
+    if int(np.prod(shape)) != x.size:
+        raise NetdslDataError(
+            f"cannot shape {len(x)} images of {'x'.join(map(str, x.shape[1:]))} as "
+            f"{tuple(input_shape)}"
+        )
+    out = x.astype(np.float32).reshape(shape)
+    out /= 255.0
+    return out
+
+
+def encode_labels(y: np.ndarray, num_classes: int, *, one_hot: bool) -> np.ndarray:
+    """Integer labels as one-hot float32 ``(N, num_classes)``, or as int32 ``(N,)``."""
+    y = np.asarray(y)
+    if y.size and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise NetdslDataError(
+            f"labels run {int(y.min())}..{int(y.max())} but the model has {num_classes} classes"
+        )
+    if one_hot:
+        return np.eye(num_classes, dtype=np.float32)[y]
+    return y.astype(np.int32)
+
+
+def prepare(
+    x: np.ndarray, y: np.ndarray, *, input_shape: Sequence[int], num_classes: int, one_hot: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale_images(x), encode_labels(y))``: one split ready for ``model.fit``."""
+    return scale_images(x, input_shape), encode_labels(y, num_classes, one_hot=one_hot)

@@ -1,0 +1,188 @@
+"""Built-in metrics: every per-batch training metric of Keras 3, under its Keras name.
+
+``build(**kwargs)`` returns the Keras metric object (``keras.metrics.AUC(...)``), importing
+Keras only when called; ``accuracy`` builds to the string ``"accuracy"`` so that Keras picks the
+binary, categorical or sparse variant from the loss. Not declared: ``name``, ``dtype``, ``axis``.
+Not offered: ``Mean``/``Sum`` (they aggregate values, not targets and predictions) and
+``MeanMetricWrapper`` (it wraps a Python function).
+"""
+
+from __future__ import annotations
+
+from netdsl import types as T
+from netdsl.components import REQUIRED, Metric, Param, keras_factory
+from netdsl.hookspecs import Register, hookimpl
+
+__all__ = ["METRICS", "register_metrics"]
+
+_UNIT = T.Float(min=0, max=1)  # a number in [0, 1]
+
+_FROM_LOGITS = Param("from_logits", T.Bool(), False,
+                     help="whether predictions are logits rather than probabilities")
+_THRESHOLDS = Param("thresholds", T.ListOf(_UNIT), None,
+                    help="prediction threshold(s) in [0, 1] above which a prediction is positive")
+_CLASS_ID = Param("class_id", T.Int(min=0), None, help="measure only this class")
+_NUM_THRESHOLDS = Param("num_thresholds", T.Int(min=1), 200,
+                        help="thresholds used to approximate the curve")
+_NUM_CLASSES = Param("num_classes", T.Int(min=1), REQUIRED, positional=True,
+                     help="how many classes the labels can take")
+_TARGET_CLASS_IDS = Param("target_class_ids", T.ListOf(T.Int(min=0)), REQUIRED,
+                          help="the class ids whose IoU is averaged")
+_IGNORE_CLASS = Param("ignore_class", T.Int(), None, help="a class id left out of the metric")
+_SPARSE_Y_PRED = Param("sparse_y_pred", T.Bool(), True,
+                       help="whether predictions are class ids (else per-class scores)")
+_SPARSE_Y_TRUE = Param("sparse_y_true", T.Bool(), True,
+                       help="whether targets are class ids (else one-hot rows)")
+_AVERAGE = Param("average", T.Choice(("micro", "macro", "weighted")), None,
+                 help="how per-class scores are combined (none: one score per class)")
+_SCORE_THRESHOLD = Param("threshold", T.Float(min=0, max=1, min_open=True), None,
+                         help="predictions above this count as 1 (none: the top class)")
+
+
+def _metric(name: str, keras_class: str, description: str, *params: Param,
+            aliases: tuple[str, ...] = ()) -> Metric:
+    """A metric built as ``keras.metrics.<keras_class>(**kwargs)``."""
+    return Metric(name=name, params=params, description=description, aliases=aliases,
+                  build=keras_factory(f"metrics.{keras_class}"))
+
+
+def _accuracy() -> str:
+    """Keras's ``"accuracy"``: resolved at compile time to the variant that fits the loss."""
+    return "accuracy"
+
+
+#: every built-in metric
+METRICS: tuple[Metric, ...] = (
+    # --- accuracy ---------------------------------------------------------------------------
+    Metric(name="accuracy", build=_accuracy,
+           description="fraction of correct predictions (Keras picks the variant from the loss)"),
+    _metric("binary_accuracy", "BinaryAccuracy",
+            "fraction of 0/1 targets matched by predictions above a threshold",
+            Param("threshold", _UNIT, 0.5, positional=True,
+                  help="predictions above this count as 1")),
+    _metric("categorical_accuracy", "CategoricalAccuracy",
+            "fraction of one-hot targets whose class has the highest prediction"),
+    _metric("sparse_categorical_accuracy", "SparseCategoricalAccuracy",
+            "fraction of integer targets whose class has the highest prediction"),
+    _metric("top_k_categorical_accuracy", "TopKCategoricalAccuracy",
+            "fraction of one-hot targets whose class is among the k highest predictions",
+            Param("k", T.Int(min=1), 5, positional=True, help="how many top predictions count")),
+    _metric("sparse_top_k_categorical_accuracy", "SparseTopKCategoricalAccuracy",
+            "fraction of integer targets whose class is among the k highest predictions",
+            Param("k", T.Int(min=1), 5, positional=True, help="how many top predictions count"),
+            Param("from_sorted_ids", T.Bool(), False,
+                  help="whether predictions are already the top class ids, best first")),
+    # --- classification quality -------------------------------------------------------------
+    _metric("auc", "AUC", "area under the ROC or precision-recall curve",
+            _NUM_THRESHOLDS,
+            Param("curve", T.Choice(("ROC", "PR", "PRGAIN")), "ROC", help="which curve"),
+            Param("summation_method", T.Choice(("interpolation", "majoring", "minoring")),
+                  "interpolation", help="how the area is summed"),
+            _THRESHOLDS,
+            Param("multi_label", T.Bool(), False,
+                  help="one curve per label (multi-label data) instead of one overall"),
+            Param("num_labels", T.Int(min=1), None, help="number of labels with multi_label"),
+            _FROM_LOGITS),
+    _metric("precision", "Precision", "fraction of positive predictions that are right",
+            _THRESHOLDS, Param("top_k", T.Int(min=1), None, help="count only the top k scores"),
+            _CLASS_ID),
+    _metric("recall", "Recall", "fraction of positive targets that are found",
+            _THRESHOLDS, Param("top_k", T.Int(min=1), None, help="count only the top k scores"),
+            _CLASS_ID),
+    _metric("true_positives", "TruePositives", "number of true positives", _THRESHOLDS),
+    _metric("false_positives", "FalsePositives", "number of false positives", _THRESHOLDS),
+    _metric("true_negatives", "TrueNegatives", "number of true negatives", _THRESHOLDS),
+    _metric("false_negatives", "FalseNegatives", "number of false negatives", _THRESHOLDS),
+    _metric("precision_at_recall", "PrecisionAtRecall",
+            "best precision with recall at least the given value",
+            Param("recall", _UNIT, REQUIRED, positional=True, help="the recall to reach"),
+            _NUM_THRESHOLDS, _CLASS_ID),
+    _metric("recall_at_precision", "RecallAtPrecision",
+            "best recall with precision at least the given value",
+            Param("precision", _UNIT, REQUIRED, positional=True, help="the precision to reach"),
+            _NUM_THRESHOLDS, _CLASS_ID),
+    _metric("sensitivity_at_specificity", "SensitivityAtSpecificity",
+            "best sensitivity with specificity at least the given value",
+            Param("specificity", _UNIT, REQUIRED, positional=True,
+                  help="the specificity to reach"),
+            _NUM_THRESHOLDS, _CLASS_ID),
+    _metric("specificity_at_sensitivity", "SpecificityAtSensitivity",
+            "best specificity with sensitivity at least the given value",
+            Param("sensitivity", _UNIT, REQUIRED, positional=True,
+                  help="the sensitivity to reach"),
+            _NUM_THRESHOLDS, _CLASS_ID),
+    _metric("f1_score", "F1Score", "harmonic mean of precision and recall (one-hot targets)",
+            _AVERAGE, _SCORE_THRESHOLD),
+    _metric("fbeta_score", "FBetaScore", "F-beta score: recall weighted beta times precision",
+            Param("beta", T.Float(min=0, min_open=True), 1.0, positional=True,
+                  help="weight of recall relative to precision"),
+            _AVERAGE, _SCORE_THRESHOLD),
+    # --- probabilistic ----------------------------------------------------------------------
+    _metric("binary_crossentropy", "BinaryCrossentropy", "binary cross-entropy of the predictions",
+            _FROM_LOGITS,
+            Param("label_smoothing", _UNIT, 0.0, help="squeeze targets towards 0.5 by this much"),
+            aliases=("bce",)),
+    _metric("categorical_crossentropy", "CategoricalCrossentropy",
+            "cross-entropy against one-hot targets",
+            _FROM_LOGITS,
+            Param("label_smoothing", _UNIT, 0.0,
+                  help="squeeze targets towards 1/classes by this much")),
+    _metric("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy",
+            "cross-entropy against integer targets", _FROM_LOGITS, _IGNORE_CLASS),
+    _metric("kl_divergence", "KLDivergence",
+            "Kullback-Leibler divergence between target and predicted distributions"),
+    _metric("poisson", "Poisson", "Poisson loss p - y * log(p) of the predictions"),
+    # --- hinge ------------------------------------------------------------------------------
+    _metric("hinge", "Hinge", "hinge loss max(1 - y * p, 0) of the predictions"),
+    _metric("squared_hinge", "SquaredHinge", "squared hinge loss of the predictions"),
+    _metric("categorical_hinge", "CategoricalHinge", "categorical hinge loss of the predictions"),
+    # --- regression -------------------------------------------------------------------------
+    _metric("mean_squared_error", "MeanSquaredError", "mean of squared differences",
+            aliases=("mse",)),
+    _metric("root_mean_squared_error", "RootMeanSquaredError",
+            "square root of the mean squared difference"),
+    _metric("mean_absolute_error", "MeanAbsoluteError", "mean of absolute differences",
+            aliases=("mae",)),
+    _metric("mean_absolute_percentage_error", "MeanAbsolutePercentageError",
+            "mean absolute difference as a percentage of the target", aliases=("mape",)),
+    _metric("mean_squared_logarithmic_error", "MeanSquaredLogarithmicError",
+            "mean squared difference of log(1 + value)", aliases=("msle",)),
+    _metric("log_cosh_error", "LogCoshError", "mean of log(cosh(difference))"),
+    _metric("cosine_similarity", "CosineSimilarity",
+            "cosine similarity between targets and predictions"),
+    _metric("r2_score", "R2Score", "coefficient of determination of a regression",
+            Param("class_aggregation", T.Choice(("uniform_average", "variance_weighted_average")),
+                  "uniform_average", help="how the scores of several outputs are combined"),
+            Param("num_regressors", T.Int(min=0), 0,
+                  help="independent variables, for the adjusted R^2 (0: plain R^2)")),
+    _metric("pearson_correlation", "PearsonCorrelation",
+            "Pearson correlation between targets and predictions"),
+    _metric("concordance_correlation", "ConcordanceCorrelation",
+            "concordance correlation (agreement) between targets and predictions"),
+    # --- segmentation -----------------------------------------------------------------------
+    _metric("binary_iou", "BinaryIoU", "intersection over union of thresholded 0/1 predictions",
+            Param("target_class_ids", T.ListOf(T.Int(min=0, max=1)), (0, 1),
+                  help="which of the classes 0 and 1 are averaged"),
+            Param("threshold", _UNIT, 0.5, help="predictions above this count as 1")),
+    _metric("iou", "IoU", "intersection over union of chosen classes (integer targets)",
+            _NUM_CLASSES, _TARGET_CLASS_IDS, _IGNORE_CLASS, _SPARSE_Y_TRUE, _SPARSE_Y_PRED),
+    _metric("mean_iou", "MeanIoU", "intersection over union averaged over all classes",
+            _NUM_CLASSES, _IGNORE_CLASS, _SPARSE_Y_TRUE, _SPARSE_Y_PRED),
+    _metric("one_hot_iou", "OneHotIoU",
+            "intersection over union of chosen classes (one-hot targets)",
+            _NUM_CLASSES, _TARGET_CLASS_IDS, _IGNORE_CLASS,
+            Param("sparse_y_pred", T.Bool(), False,
+                  help="whether predictions are class ids (else per-class scores)")),
+    _metric("one_hot_mean_iou", "OneHotMeanIoU",
+            "intersection over union averaged over all classes (one-hot targets)",
+            _NUM_CLASSES, _IGNORE_CLASS,
+            Param("sparse_y_pred", T.Bool(), False,
+                  help="whether predictions are class ids (else per-class scores)")),
+)
+
+
+@hookimpl
+def register_metrics(register: Register) -> None:
+    """Register every built-in metric."""
+    for metric in METRICS:
+        register(metric)
