@@ -420,7 +420,7 @@ class _Checker:
 
     def _infer_node(self, component: Layer, bound: Mapping[str, Any], inputs: tuple[int, ...],
                     shape: Any, span: Span | None, text: str, ctx: _Ctx, *, args_ir: Sequence[ir.Arg] = (),
-                    merge_args: bool = False, **extra: Any) -> _Out:
+                    merge_args: bool = False, inner_node: Node | None = None, **extra: Any) -> _Out:
         try:
             out, params = component.infer(shape, bound, **extra)
         except ShapeProblem as p:
@@ -433,11 +433,12 @@ class _Checker:
                 label=f"input is {format_shape(shape) if not merge_args else ', '.join(map(format_shape, shape))}",
                 code="NDL008", help=p.help), ctx)
             return inputs, _UNKNOWN
-        return self._add(component, bound, inputs, shape, tuple(out), params, span, text, ctx, **extra)
+        return self._add(component, bound, inputs, shape, tuple(out), params, span, text, ctx,
+                         inner=inner_node)
 
     def _add(self, component: Layer, bound: Mapping[str, Any], inputs: tuple[int, ...], in_shape: Any,
              out: Shape, params: int, span: Span | None, text: str, ctx: _Ctx, *,
-             implicit: bool = False, inner: Node | None = None, **_: Any) -> _Out:
+             implicit: bool = False, inner: Node | None = None) -> _Out:
         node = Node(len(self.nodes), component.name, tuple(bound.items()), tuple(inputs), in_shape,
                     out, params, text, span, implicit, ctx.depth, inner, component)
         self.nodes.append(node)
