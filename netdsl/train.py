@@ -1,0 +1,250 @@
+"""Train, evaluate and save: what ``netdsl run`` does, as library calls.
+
+TensorFlow is imported here (through :func:`netdsl.compiler.import_keras`) and nowhere on the
+parse/check path. A run folder is always new; Ctrl-C keeps the finished epochs; a NaN loss
+stops training with an error instead of saving a garbage model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Sequence
+
+import numpy as np
+
+from . import __version__, ir
+from .checker import CheckedModel
+from .compiler import build, import_keras
+from .data import encode_labels
+from .errors import NetdslDataError, NetdslTrainingError
+from .formatter import format as format_program
+
+__all__ = ["Data", "RunReport", "load_data", "train", "evaluate", "run_model", "spec_text"]
+
+
+class Data(NamedTuple):
+    """One dataset ready for Keras: x shaped like the model input, y encoded for its loss."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -> Data:
+    """Load the model's dataset (``data`` is a user-given path) and encode labels for its loss."""
+    component = model.registry.get("dataset", model.dataset.name)
+    if component is None:
+        raise NetdslDataError(f"dataset `{model.dataset.name}` is not available")
+    x_train, y_train, x_test, y_test = component.load(os.fspath(data) if data is not None else None)  # type: ignore[attr-defined]
+    one_hot = model.labels == "categorical"
+    return Data(_shape(x_train, model.input_shape), encode_labels(y_train, model.num_classes, one_hot=one_hot),
+                _shape(x_test, model.input_shape), encode_labels(y_test, model.num_classes, one_hot=one_hot))
+
+
+def _shape(x: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
+    if tuple(x.shape[1:]) == tuple(input_shape):
+        return x
+    if int(np.prod(x.shape[1:])) != int(np.prod(input_shape)):
+        raise NetdslDataError(
+            f"the data has examples of shape {'x'.join(map(str, x.shape[1:]))}, which cannot be "
+            f"the model input {'x'.join(map(str, input_shape))}",
+            help="remove the `input:` setting or give one with the same number of values")
+    return x.reshape((len(x), *input_shape))
+
+
+class _Recorder:
+    """Keras callback (made lazily): per-epoch logs, the last good weights, NaN detection."""
+
+    def __new__(cls, keras: Any) -> Any:
+        class Recorder(keras.callbacks.Callback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.history: list[dict[str, float]] = []
+                self.good_weights: list[Any] | None = None
+                self.nan_epoch: int | None = None
+
+            def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+                row = {k: float(v) for k, v in (logs or {}).items()}
+                self.history.append(row)
+                if not math.isfinite(row.get("loss", 0.0)):
+                    self.nan_epoch = epoch + 1
+                    self.model.stop_training = True
+                else:
+                    self.good_weights = self.model.get_weights()
+
+        return Recorder()
+
+
+def seed_everything(seed: int | None) -> None:
+    """Same seed, same weights on this machine: seeds Python, NumPy and TF, deterministic ops."""
+    if seed is None:
+        return
+    keras = import_keras()
+    keras.utils.set_random_seed(seed)
+    import tensorflow as tf  # noqa: PLC0415
+
+    tf.config.experimental.enable_op_determinism()
+
+
+def train(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | str = "auto",
+          callbacks: Sequence[Any] = ()) -> tuple[Any, list[dict[str, float]], str | None]:
+    """Fit the model. Returns the Keras model, per-epoch history and how it stopped
+    (None when all epochs ran, "interrupted" on Ctrl-C). A NaN loss raises NetdslTrainingError."""
+    keras = import_keras()
+    seed_everything(model.seed)
+    net = net if net is not None else build(model)
+    recorder = _Recorder(keras)
+    stopped = None
+    try:
+        net.fit(data.x_train, data.y_train, epochs=model.epochs, batch_size=model.batch_size,
+                validation_split=model.validation_split, verbose=verbose,
+                callbacks=[recorder, *callbacks])
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+        if recorder.good_weights is not None:
+            net.set_weights(recorder.good_weights)
+    if recorder.nan_epoch is not None:
+        raise NetdslTrainingError(
+            f"the loss became NaN in epoch {recorder.nan_epoch}; training stopped",
+            help="lower the learning rate, e.g. `optimizer: adam(learning_rate=1e-4)`, "
+                 "or check the data for NaN values", code="NDL303")
+    return net, recorder.history, stopped
+
+
+def evaluate(net: Any, model: CheckedModel, data: Data) -> dict[str, float]:
+    """Test-set loss and metrics, by Keras's names (``loss``, ``accuracy``, ...)."""
+    values = net.evaluate(data.x_test, data.y_test, batch_size=max(model.batch_size, 256),
+                          verbose=0, return_dict=True)
+    return {k: float(v) for k, v in values.items()}
+
+
+def spec_text(model: CheckedModel) -> str:
+    """The canonical spec with the settings the run really used (CLI overrides written in)."""
+    program = model.program
+    wanted = {"epochs": model.epochs, "batch_size": model.batch_size, "seed": model.seed}
+    settings = list(program.settings)
+    for key, value in wanted.items():
+        current = program.setting(key)
+        if value is None or (current is not None and getattr(current.value, "value", None) == value):
+            continue
+        new = ir.Setting(key, ir.Int(value))
+        if current is None:
+            from .checker import SETTINGS
+
+            if SETTINGS[key].default == value:
+                continue
+            settings.append(new)
+        else:
+            settings[settings.index(current)] = dataclasses.replace(new, span=current.span,
+                                                                    key_span=current.key_span)
+    return format_program(dataclasses.replace(program, settings=tuple(settings)))
+
+
+@dataclass
+class RunReport:
+    """What a run did and where it put things."""
+
+    folder: Path
+    status: str
+    epochs_done: int
+    wall_seconds: float
+    test: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def stopped(self) -> str | None:
+        return None if self.status == "completed" else self.status
+
+    def text(self) -> str:
+        lines = []
+        if self.test:
+            acc = self.test.get("accuracy", self.test.get("compile_metrics"))
+            parts = [f"test loss {self.test['loss']:.4f}"]
+            if acc is not None:
+                parts.append(f"test accuracy {100 * acc:.2f}%")
+            lines.append(" · ".join(parts))
+        if self.status == "interrupted":
+            lines.append(f"interrupted after {self.epochs_done} finished epoch(s); they are saved")
+        lines.append(f"{self.epochs_done} epoch(s) in {_duration(self.wall_seconds)}")
+        lines.append(f"saved in {self.folder}/")
+        return "\n".join(lines)
+
+
+def _duration(s: float) -> str:
+    return f"{s:.1f} s" if s < 60 else f"{int(s // 60)} min {s % 60:.0f} s"
+
+
+def new_run_folder(out_dir: str | os.PathLike[str], stem: str) -> Path:
+    """A fresh folder ``out_dir/stem-YYYYmmdd-HHMMSS[-N]``; never reuses an existing one."""
+    base = Path(out_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 10_000):
+        folder = base / (f"{stem}-{stamp}" + (f"-{n}" if n > 1 else ""))
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise NetdslTrainingError(f"could not create a new run folder in {base}")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None,
+              out_dir: str | os.PathLike[str] = "runs", quiet: bool = False,
+              echo: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> RunReport:
+    """Load data, build, train, evaluate, save: ``netdsl run``."""
+    started = time.perf_counter()
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    arrays = load_data(model, data)
+    stem = Path(model.program.filename or "model").stem if model.program.filename not in (None, "<stdin>") else "model"
+    folder = new_run_folder(out_dir, stem)
+    (folder / "model.net").write_text(spec_text(model), encoding="utf-8")
+    if not quiet:
+        echo(f"training {stem}: {len(model.nodes)} layers, {model.total_params:,} parameters on "
+             f"{model.dataset.name} ({len(arrays.x_train):,} train / {len(arrays.x_test):,} test), "
+             f"{model.epochs} epochs, batch size {model.batch_size}")
+    verbose: int | str = 0 if quiet else (1 if sys.stdout.isatty() else 2)
+    meta = {"started": when, "file": model.program.filename, "params": model.total_params,
+            "settings": model.settings(), "versions": _versions()}
+    try:
+        net, history, stopped = train(model, arrays, verbose=verbose)
+    except NetdslTrainingError as e:
+        _write_json(folder / "metrics.json", {**meta, "status": "nan", "error": e.message})
+        e.help = (e.help or "") + f"; the run folder {folder}/ records it (no model saved)"
+        raise
+    _write_json(folder / "history.json", {"epochs": history})
+    test: dict[str, float] = {}
+    if stopped is None:
+        test = evaluate(net, model, arrays)
+    if history:
+        net.save(folder / "model.keras")
+    status = stopped or "completed"
+    wall = time.perf_counter() - started
+    _write_json(folder / "metrics.json", {
+        **meta, "status": status, "epochs_completed": len(history), "epochs_planned": model.epochs,
+        "test": test, "wall_seconds": round(wall, 3),
+    })
+    if stopped:
+        (folder / "STOPPED").write_text(f"{status} after {len(history)} epoch(s)\n", encoding="utf-8")
+    return RunReport(folder, status, len(history), wall, test)
+
+
+def _versions() -> dict[str, str]:
+    keras = import_keras()
+    import tensorflow as tf  # noqa: PLC0415
+
+    return {"netdsl": __version__, "keras": keras.__version__, "tensorflow": tf.__version__,
+            "python": platform.python_version()}
