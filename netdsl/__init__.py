@@ -23,8 +23,8 @@ _LAZY = {
     "CheckedModel": ("checker", "CheckedModel"),
     "format": ("formatter", "format"),
     "build": ("compiler", "build"),
-    "train": ("train", "train"),
-    "evaluate": ("train", "evaluate"),
+    "train": ("training", "train"),
+    "evaluate": ("training", "evaluate"),
     "Program": ("ir", "Program"),
     "Registry": ("registry", "Registry"),
     "load_registry": ("registry", "load_registry"),
@@ -58,4 +58,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .ir import Program
     from .parser import parse
     from .registry import Registry, default_registry, load_registry
-    from .train import evaluate, train
+    from .training import evaluate, train

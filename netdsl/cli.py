@@ -1,7 +1,7 @@
 """The ``netdsl`` command: a thin layer that turns terminal input into library calls and back.
 
 Nothing heavy is imported at module level: ``netdsl --help`` and ``netdsl check`` never load
-TensorFlow; ``netdsl run`` does, through :mod:`netdsl.train`.
+TensorFlow; ``netdsl run`` does, through :mod:`netdsl.training`.
 """
 
 from __future__ import annotations
@@ -253,7 +253,7 @@ def run(state: _State, file: str, epochs: int | None, batch_size: int | None, da
         overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed))
                      if v is not None}
         model = model.replace(**overrides)
-        from .train import run_model
+        from .training import run_model
 
         report = run_model(model, data=data, out_dir=out_dir, quiet=quiet,
                            echo=lambda text: click.echo(text, err=True))

@@ -221,8 +221,11 @@ def load_registry(
             providers[id(obj)] = provider
             registry.plugins.append(PluginInfo(provider))
     infos = {p.provider: p for p in registry.plugins}
+    order = {id(obj): i for i, (obj, _) in enumerate(candidates)}
     for hook, kind in hookspecs.HOOKS.items():
-        for impl in getattr(pm.hook, hook).get_hookimpls()[::-1]:  # registration order
+        # built-ins first, then third-party, so a plugin cannot silently take a built-in name
+        impls = sorted(getattr(pm.hook, hook).get_hookimpls(), key=lambda i: order[id(i.plugin)])
+        for impl in impls:
             provider = providers[id(impl.plugin)]
             info = infos[provider]
             info.hooks.append(hook)
@@ -254,8 +257,10 @@ def _entry_point_plugins(allowed: set[str] | None, problem: Callable[[NetdslPlug
 
 
 def _plugin_failed(provider: Provider, what: str, exc: BaseException) -> NetdslPluginError:
-    err = NetdslPluginError(
-        f"plugin {provider.distribution} {provider.version} {what}: {type(exc).__name__}: {exc}",
+    detail = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    err = NetdslPluginError(  # one line: the CLI prints it as one `warning:` line
+        f"plugin {provider.distribution} {provider.version} {what}: {type(exc).__name__}"
+        + (f": {detail}" if detail else ""),
         code="NDL202",
     )
     err.traceback = "".join(traceback.format_exception(exc))  # type: ignore[attr-defined]
