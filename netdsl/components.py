@@ -133,9 +133,11 @@ class Layer(Component):
     ``accepts`` is the input it needs: "vector" (rank 1; images are flattened for it),
     "sequence" (rank 2; a one-channel image is read row by row), "image" (rank 3; a
     rank-2 image gains a channel axis) or "any". A ``merge`` layer takes several inputs and
-    its ``infer`` gets a list of shapes. A ``wrapper`` encloses a body (``bidirectional(lstm 64)``)
-    and its ``infer`` gets ``inner=(output_shape, params)`` of a single inner layer, or for a
-    structural wrapper (``residual``) the body's output shape.
+    its ``infer`` gets a list of shapes. A ``wrapper="layer"`` encloses one layer
+    (``bidirectional(lstm 64)``): its ``infer(shape, args, inner, inner_layer)`` gets ``inner``, a
+    callable ``shape -> (output_shape, params)`` running the wrapped layer's rule, and
+    ``inner_layer``, its declaration. A ``wrapper="chain"`` encloses a sub-network
+    (``residual(...)``): its ``infer`` gets ``[input_shape, body_output_shape]``.
     """
 
     kind: ClassVar[str] = "layer"

@@ -31,7 +31,7 @@ __all__ = [
 ENTRY_POINT_GROUP = "netdsl"
 BUILTIN_PACKAGE = "netdsl_builtins"
 BUILTIN_MODULES = ("activations", "losses", "optimizers", "regularizers", "metrics", "layers",
-                   "datasets")
+                   "advanced", "datasets")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -239,8 +239,8 @@ def _entry_point_plugins(allowed: set[str] | None, problem: Callable[[NetdslPlug
     seen: set[tuple[str, str]] = set()
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         dist = ep.dist
-        dist_name = dist.metadata["Name"] if dist is not None else ep.module
-        version = dist.version if dist is not None else "?"
+        dist_name = (dist.metadata["Name"] if dist is not None else None) or ep.module
+        version = (dist.version if dist is not None else None) or "?"
         if (dist_name, ep.name) in seen:
             continue
         seen.add((dist_name, ep.name))
@@ -296,7 +296,8 @@ def _call_hook(registry: Registry, function: Callable[..., Any], hook: str, kind
     def register(component: Component, *, override: bool = False) -> None:
         if not isinstance(component, KINDS[kind]):
             raise NetdslPluginError(
-                f"{hook} must register {KINDS[kind].__name__} declarations, got {component!r}")
+                f"plugin {provider.distribution} {provider.version}: {hook} must register "
+                f"{KINDS[kind].__name__} declarations, got {component!r}", code="NDL204")
         try:
             registry.add(component, provider, override=override)
         except NetdslPluginError as err:

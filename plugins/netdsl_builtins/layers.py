@@ -51,9 +51,13 @@ def _reshape(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
 
 
 def _batchnorm(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
-    c = shape[a["axis"]] if -len(shape) <= a["axis"] < len(shape) else None
+    full = len(shape) + 1  # Keras counts the batch axis: axis=1 is the first axis of `shape`
+    axis = a["axis"]
+    if not -full <= axis < full or axis % full == 0:
+        raise ShapeProblem(f"axis {axis} is not a feature axis of an input of shape {_dims(shape)}", "axis")
+    c = shape[axis % full - 1]
     if c is None:
-        raise ShapeProblem(f"axis {a['axis']} does not exist in an input of shape {_dims(shape)}", "axis")
+        raise ShapeProblem(f"axis {axis} has an unknown size in {_dims(shape)}", "axis")
     return shape, c * (2 + int(a["center"]) + int(a["scale"]))
 
 
