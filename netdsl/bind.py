@@ -83,7 +83,8 @@ class Binder:
                 self.error(e)
                 given[param.name] = (arg, None)
                 ok = False
-        out: dict[str, Any] = {}
+        out = _Bound()
+        out.sources = {name: arg for name, (arg, _) in given.items()}
         for p in params:
             if p.name in given:
                 out[p.name] = given[p.name][1]
@@ -125,6 +126,12 @@ class Binder:
             if p.name not in given and p.type.takes(value):
                 return p
         taken = [p for p in positional if p.type.takes(value)]
+        if not taken:
+            # a value of the wrong kind where a required parameter is still open (`dense 1.5`,
+            # `dropout "a"`): a type error at this argument, not "missing" plus "unexpected"
+            open_ = [p for p in positional if p.name not in given and p.required]
+            if open_:
+                return open_[0]
         if taken and all(p.name in given for p in taken):
             p = taken[-1]
             first = given[p.name][0]
@@ -170,10 +177,16 @@ class Binder:
 
     def _problem(self, p: Problem, arg: ir.Arg, param: Param, component: Component) -> None:
         node = p.node if p.node is not None and getattr(p.node, "span", None) else arg
+        help_ = p.help
+        if help_ is None and isinstance(node, (ir.Name, ir.Str)):
+            close = suggest(node.value, param.type.names(self))
+            help_ = f"did you mean `{close}`?" if close and close != node.value else None
+        label = f"expected {p.expected}" if p.expected else None
+        if label and len(label) > 48 and p.expected in p.message:
+            label = "not allowed here"  # a long list of choices reads once, in the message
         self.error(NetdslArgumentError(
             f"bad `{param.name}` for `{component.name}`: {p.message}", node.span,  # type: ignore[union-attr]
-            label=f"expected {p.expected}" if p.expected else None, code="NDL005",
-            help=p.help))
+            label=label, code="NDL005", help=help_))
 
     # --- references (called by types.Ref) -------------------------------------------------------
     def bind_ref(self, kind: str, value: ir.Value) -> Ref:
@@ -194,6 +207,12 @@ class Binder:
 
             raise NetdslErrors(inner.errors)
         return Ref(kind, component.name, tuple((bound or {}).items()))
+
+
+class _Bound(dict):  # type: ignore[type-arg]
+    """Bound values by parameter name; ``sources`` maps each given one to its argument (for carets)."""
+
+    sources: dict[str, ir.Arg]
 
 
 def _unknown(registry: Registry, kind: str, name: str, span: Span | None) -> NetdslNameError:

@@ -21,10 +21,15 @@ from .formatter import format_step, format_value
 from .parser import parse
 from .registry import Registry, default_registry, suggest
 
-__all__ = ["check", "CheckedModel", "Node", "SETTINGS", "format_shape", "MAX_BLOCK_DEPTH"]
+__all__ = ["check", "CheckedModel", "Node", "SETTINGS", "format_shape", "MAX_BLOCK_DEPTH", "MAX_LAYERS",
+           "MAX_NESTING"]
 
 #: how deep block uses may nest (a block using a block using a block ...)
 MAX_BLOCK_DEPTH = 50
+#: how deep the walk may go through brackets and block uses together
+MAX_NESTING = 100
+#: the most layers a network may expand to (repetition multiplies; this keeps `* 10**9` from hanging)
+MAX_LAYERS = 10_000
 
 SETTINGS: dict[str, Param] = {p.name: p for p in (
     Param("dataset", T.Ref("dataset"), "mnist", help="the data to train and evaluate on"),
@@ -146,15 +151,57 @@ def check(program_or_text: ir.Program | str | bytes, registry: Registry | None =
     program = (program_or_text if isinstance(program_or_text, ir.Program)
                else parse(program_or_text, filename))
     checker = _Checker(program, registry or default_registry())
-    model = checker.run()
+    try:
+        model = checker.run()
+    except RecursionError:  # a safety net: MAX_NESTING should stop every walk long before
+        net = program.network
+        err = NetdslShapeError(
+            "the network nests too deeply to check", net.span if net else None,
+            label="too deeply nested", code="NDL012",
+            help="use blocks and brackets less deeply")
+        err.source = program.source
+        raise err from None
     if checker.errors:
         for group in checker.errors:
             for e in group.errors:
                 if e.source is None:
                     e.source = program.source
-        raise checker.errors[0] if len(checker.errors) == 1 else NetdslErrors(checker.errors)
+        errors = _merge_duplicates(checker.errors)
+        raise errors[0] if len(errors) == 1 else NetdslErrors(errors)
     assert model is not None
     return model
+
+
+def _chain_value(chain: ir.Chain) -> ir.Value | None:
+    """Inside ``name(...)`` a bare name or call parses as a one-step chain; read it as the value
+    it stands for (``relu``, ``l2(0.01)``), or None for a real sub-network."""
+    step = chain.steps[0]
+    if len(chain.steps) != 1 or not isinstance(step, ir.Layer):
+        return None
+    if not step.call:
+        return None if step.args or step.body else ir.Name(step.name, step.span)
+    inner = [_chain_value(c) for c in step.body]
+    if any(v is None for v in inner):
+        return None
+    args = (*step.args, *(ir.Arg(v, span=v.span) for v in inner))  # type: ignore[union-attr]
+    return ir.Call(step.name, args, step.span, step.name_span)
+
+
+def _merge_duplicates(errors: Sequence[NetdslError]) -> list[NetdslError]:
+    """One error per mistake: the same error found again (a block used twice) keeps its first
+    report and gains the other's notes, so it points at the definition and at every use."""
+    out: list[NetdslError] = []
+    seen: dict[tuple[Any, ...], NetdslError] = {}
+    for group in errors:
+        for e in group.errors:
+            key = (e.code, e.message, e.span.start if e.span else None, e.span.end if e.span else None)
+            first = seen.get(key)
+            if first is None:
+                seen[key] = e
+                out.append(e)
+            else:
+                first.notes = first.notes + tuple(n for n in e.notes if n not in first.notes)
+    return out
 
 
 @dataclass(frozen=True)
@@ -177,6 +224,10 @@ class _Checker:
         self.errors: list[NetdslError] = []
         self.nodes: list[Node] = []
         self.blocks: dict[str, ir.BlockDef] = {}
+        self.broken: set[str] = set()  # blocks whose definition is in error: uses are not checked
+        self.too_big = False  # MAX_LAYERS was passed (and reported)
+        self.nesting = 0  # chains being walked, one inside the other
+        self.too_deep = False  # MAX_NESTING was passed (and reported)
         self._steps: dict[type, Callable[[Any, _Out, _Ctx], _Out]] = {
             ir.Layer: self._layer, ir.Repeat: self._repeat, ir.Branches: self._branches,
         }
@@ -236,6 +287,7 @@ class _Checker:
             if s.key in seen:
                 self.error(NetdslSettingError(
                     f"`{s.key}` is set twice", s.key_span, label="second setting", code="NDL004",
+                    help=f"keep one `{s.key}:` line",
                     notes=[Note(seen[s.key].key_span, "first set here")]))  # type: ignore[arg-type]
                 continue
             seen[s.key] = s
@@ -281,15 +333,42 @@ class _Checker:
             dup = [p for i, p in enumerate(b.params) if p in b.params[:i]]
             if dup:
                 self.error(NetdslNameError(f"block `{b.name}` names parameter `{dup[0]}` twice",
-                                           b.name_span, code="NDL011"))
+                                           b.name_span, label=f"`{dup[0]}` twice", code="NDL011",
+                                           help="give each parameter its own name"))
+                self.broken.add(b.name)
                 continue
             self.blocks[b.name] = b
 
     # --- the network --------------------------------------------------------------------------
     def _chain(self, chain: ir.Chain, inp: _Out, ctx: _Ctx) -> _Out:
-        for step in chain.steps:
-            inp = self._steps[type(step)](step, inp, ctx)
-        return inp
+        if self.nesting >= MAX_NESTING:
+            if not self.too_deep:
+                self.too_deep = True
+                self.error(NetdslShapeError(
+                    f"brackets and block uses nest more than {MAX_NESTING} levels deep", chain.span,
+                    label="too deeply nested", code="NDL012",
+                    help="use blocks and brackets less deeply"), ctx)
+            return inp[0], _UNKNOWN
+        self.nesting += 1
+        try:
+            for step in chain.steps:
+                if self._too_big(step.span, "one layer too many", ctx):
+                    return inp[0], _UNKNOWN
+                inp = self._steps[type(step)](step, inp, ctx)
+            return inp
+        finally:
+            self.nesting -= 1
+
+    def _too_big(self, span: Span | None, label: str, ctx: _Ctx) -> bool:
+        """Whether the network has grown past MAX_LAYERS (reported once, where it happened)."""
+        if len(self.nodes) <= MAX_LAYERS:
+            return False
+        if not self.too_big:
+            self.too_big = True
+            self.error(NetdslShapeError(
+                f"the network expands to more than {MAX_LAYERS:,} layers", span, label=label,
+                code="NDL012", help="repeat fewer times, or use blocks less deeply"), ctx)
+        return True
 
     def _repeat(self, rep: ir.Repeat, inp: _Out, ctx: _Ctx) -> _Out:
         if rep.times < 1:
@@ -297,6 +376,8 @@ class _Checker:
                                          rep.times_span, label="expected an integer >= 1", code="NDL005"), ctx)
             return inp[0], _UNKNOWN
         for _ in range(rep.times):
+            if self._too_big(rep.times_span or rep.span, "repeats too often", ctx):
+                return inp[0], _UNKNOWN
             before = len(self.errors)
             inp = self._chain(rep.chain, inp, ctx)
             if len(self.errors) > before:
@@ -328,6 +409,8 @@ class _Checker:
     def _layer(self, layer: ir.Layer, inp: _Out, ctx: _Ctx) -> _Out:
         if layer.name in self.blocks:
             return self._use_block(layer, inp, ctx)
+        if layer.name in self.broken:
+            return inp[0], _UNKNOWN  # its definition is already reported
         component = self.registry.get("layer", layer.name)
         if component is None:
             self._unknown_layer(layer, ctx)
@@ -362,9 +445,9 @@ class _Checker:
         """``dense(64, relu)``: a body that is one bare name is an argument, not a sub-network."""
         out = []
         for chain in layer.body:
-            step = chain.steps[0]
-            if len(chain.steps) == 1 and isinstance(step, ir.Layer) and not step.args and not step.body and not step.call:
-                out.append(substitute(ir.Arg(ir.Name(step.name, step.span), span=step.span), ctx.subst))
+            value = _chain_value(chain)
+            if value is not None:
+                out.append(substitute(ir.Arg(value, span=value.span), ctx.subst))
             else:
                 self.error(NetdslSyntaxError(
                     f"`{layer.name}` takes values, not layers", chain.span, label="a sub-network",
@@ -380,6 +463,9 @@ class _Checker:
         err = unknown_name(self.registry, "layer", layer.name, layer.name_span, extra=list(self.blocks))
         if self.registry.get("activation", layer.name) is not None:
             err.help = f"to apply an activation on its own, write `activation {layer.name}`"
+        elif layer.name in SETTINGS and not layer.call and not layer.body:
+            value = " ".join(format_value(a) for a in layer.args) or "..."
+            err.help = f"`{layer.name}` is a setting: write `{layer.name}: {value}`"
         self.error(err, ctx)
 
     def _adapt(self, component: Layer, inp: _Out, layer: ir.Layer, ctx: _Ctx) -> _Out:
@@ -399,7 +485,7 @@ class _Checker:
                  "image": "an image (height x width x channels)"}[want]
         hint = {
             "vector": "end the sequence first: `return_sequences=false` on the recurrent layer, "
-                      "`global_avgpool`, or `flatten`",
+                      "`global_avgpool1d`, or `flatten`",
             "sequence": "a sequence layer reads steps x features; reshape first, e.g. `reshape 28x28`",
             "image": "reshape to height x width x channels first, e.g. `reshape 28x28x1`",
         }[want]
@@ -425,9 +511,9 @@ class _Checker:
             out, params = component.infer(shape, bound, **extra)
         except ShapeProblem as p:
             where = span
-            for a in args_ir:
-                if p.param and a.key == p.param:
-                    where = a.span
+            source = getattr(bound, "sources", {}).get(p.param) if p.param else None
+            if source is not None and source.span is not None:
+                where = source.span
             self.error(NetdslShapeError(
                 f"`{component.name}` cannot take its input: {p.message}", where,
                 label=f"input is {format_shape(shape) if not merge_args else ', '.join(map(format_shape, shape))}",
@@ -451,7 +537,8 @@ class _Checker:
             self.error(NetdslNameError(
                 f"block `{layer.name}` uses itself" if layer.name in ctx.blocks
                 else f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels",
-                layer.name_span, label="recursive use", code="NDL011",
+                layer.name_span, label="recursive use" if layer.name in ctx.blocks else "too deeply nested",
+                code="NDL011" if layer.name in ctx.blocks else "NDL012",
                 notes=[Note(block.name_span, "defined here")]), ctx)  # type: ignore[arg-type]
             return inp[0], _UNKNOWN
         args = [substitute(a, ctx.subst) for a in (*layer.args, *self._body_values(layer, ctx))]
@@ -478,7 +565,8 @@ class _Checker:
                 ok = False
             elif arg.key in subst:
                 self.error(NetdslNameError(f"block `{block.name}` gets `{arg.key}` twice", arg.span,
-                                           code="NDL006"), ctx)
+                                           label=f"second `{arg.key}`", code="NDL006",
+                                           help=f"give `{arg.key}` once"), ctx)
                 ok = False
             else:
                 subst[arg.key] = arg.value
@@ -535,7 +623,7 @@ class _Checker:
         inner_bound = self._bind_plain(inner_c, inner_args, step.name_span, ctx)
         if bound is None or inner_bound is None or inp[1] is _UNKNOWN:
             return inp[0], _UNKNOWN
-        inp = self._adapt(inner_c, inp, step, ctx) if component.accepts == "any" else self._adapt(component, inp, layer, ctx)
+        inp = self._adapt(component, inp, layer, ctx)
         if inp[1] is _UNKNOWN:
             return inp
         inner_node = Node(-1, inner_c.name, tuple(inner_bound.items()), (), None, (), 0,
@@ -545,7 +633,7 @@ class _Checker:
             return inner_c.infer(shape, inner_bound)
 
         return self._infer_node(component, bound, inp[0], inp[1], layer.span, self._text(layer, ctx),
-                                ctx, args_ir=args, inner=inner, inner_node=inner_node)
+                                ctx, args_ir=args, inner=inner, inner_layer=inner_c, inner_node=inner_node)
 
     # --- the end of the network ---------------------------------------------------------------
     def _loss(self, settings: Mapping[str, Any], ds: Any) -> tuple[Ref, str]:
@@ -563,8 +651,8 @@ class _Checker:
     def _final_activation(self) -> str | None:
         for node in reversed(self.nodes):
             act = node.kwargs.get("activation")
-            if isinstance(act, Ref):
-                return act.name
+            if isinstance(act, (Ref, str)):
+                return act.name if isinstance(act, Ref) else act
             if node.layer not in ("dropout", "flatten", "reshape"):
                 return None
         return None

@@ -69,7 +69,9 @@ def _fail(errors: "list[NetdslError]", code: int = 1) -> NoReturn:
 def _read(path: str) -> tuple[bytes, str]:
     """The bytes of a file (``-`` is standard input) and the name errors should show."""
     if path == "-":
-        return click.get_binary_stream("stdin").read(), "<stdin>"
+        stream = getattr(sys.stdin, "buffer", None)  # bytes: the parser reports bad UTF-8 itself
+        data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+        return data, "<stdin>"
     try:
         with open(path, "rb") as f:
             return f.read(), path
@@ -107,7 +109,7 @@ def main(ctx: click.Context, verbose: bool, no_plugins: bool, strict_plugins: bo
 @click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON on stdout.")
 @click.pass_obj
 def check(state: _State, files: tuple[str, ...], as_json: bool) -> None:
-    """Check FILES (``-`` for stdin); exit 1 if any has an error."""
+    """Check FILES (`-` reads standard input); exit 1 if any has an error."""
     from .checker import check as check_program
     from .diagnostics import render_all
     from .errors import NetdslError
@@ -138,7 +140,7 @@ def check(state: _State, files: tuple[str, ...], as_json: bool) -> None:
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if a file is not canonical.")
 @click.option("--write", is_flag=True, help="Rewrite each file in place (comments are kept).")
 def fmt(files: tuple[str, ...], check_only: bool, write: bool) -> None:
-    """Print FILES in canonical form (``-`` for stdin)."""
+    """Print FILES in canonical form (`-` reads standard input)."""
     from .errors import NetdslError
     from .formatter import format as format_program
 
@@ -146,7 +148,7 @@ def fmt(files: tuple[str, ...], check_only: bool, write: bool) -> None:
         raise click.UsageError("--check and --write do not go together")
     if write and "-" in files:
         raise click.UsageError("--write cannot rewrite standard input")
-    changed, errors = [], []
+    changed, errors, unwritten = [], [], []
     for path in files:
         try:
             program = _load(path)
@@ -164,12 +166,19 @@ def fmt(files: tuple[str, ...], check_only: bool, write: bool) -> None:
             continue
         if write:
             if text != original:
-                _write_atomic(path, text)
+                try:
+                    _write_atomic(path, text)
+                except OSError as e:
+                    click.echo(f"error: cannot write {path}: {e.strerror or e}", err=True)
+                    unwritten.append(path)
+                    continue
                 click.echo(f"formatted {path}", err=True)
         else:
             click.echo(text, nl=False)
     if errors:
         _fail(errors)
+    if unwritten:
+        sys.exit(1)
     if check_only and changed:
         for path in changed:
             click.echo(f"would reformat {path}", err=True)
@@ -177,10 +186,26 @@ def fmt(files: tuple[str, ...], check_only: bool, write: bool) -> None:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.netdsl-tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """Write a sibling temporary file (same permissions), then rename it over ``path``: a crash
+    or a full disk leaves either the old file or the new one, never half of one."""
+    import shutil
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=".netdsl-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        try:
+            shutil.copymode(path, tmp)
+        except OSError:
+            pass
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 @main.command()
@@ -188,7 +213,7 @@ def _write_atomic(path: str, text: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the checked model as JSON.")
 @click.pass_obj
 def summary(state: _State, file: str, as_json: bool) -> None:
-    """Show FILE's layers, output shapes and parameter counts."""
+    """Show FILE's layers, output shapes and parameter counts (`-` reads standard input)."""
     from .checker import check as check_program
     from .errors import NetdslError
     from .summary import summary_text
@@ -241,10 +266,24 @@ def plugins(state: _State, name: str | None, show_all: bool, as_json: bool) -> N
               help="Where run folders are created.")
 @click.option("--seed", type=click.IntRange(min=0), help="Random seed (same seed, same weights on CPU).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--steps-per-execution", type=click.IntRange(min=1),
+              help="Batches per call of the compiled training step (default 16). Higher is faster "
+                   "for small models (see BENCHMARKS.md); same weights for a given seed, coarser "
+                   "progress bar.")
+@click.option("--jit/--no-jit", "jit", default=None,
+              help="Compile the training step with XLA. Default: Keras's choice (off on a CPU-only "
+                   "machine, where it measured no faster; see BENCHMARKS.md).")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="TensorFlow threads (intra- and inter-op). Default: TensorFlow's (every core).")
 @click.pass_obj
 def run(state: _State, file: str, epochs: int | None, batch_size: int | None, data: str | None,
-        out_dir: str, seed: int | None, quiet: bool) -> None:
-    """Train FILE's model, evaluate it on the test set and save the run."""
+        out_dir: str, seed: int | None, quiet: bool, steps_per_execution: int | None, jit: bool | None,
+        threads: int | None) -> None:
+    """Train FILE's model, evaluate it on the test set and save the run.
+
+    --steps-per-execution, --jit and --threads change how fast training runs on this machine,
+    never what the model is; metrics.json records them.
+    """
     from .checker import check as check_program
     from .errors import NetdslError
 
@@ -253,10 +292,12 @@ def run(state: _State, file: str, epochs: int | None, batch_size: int | None, da
         overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed))
                      if v is not None}
         model = model.replace(**overrides)
-        from .training import run_model
+        from .training import TrainOptions, run_model
 
+        speed = {"steps_per_execution": steps_per_execution} if steps_per_execution else {}
+        options = TrainOptions(**speed, jit_compile=jit, threads=threads)
         report = run_model(model, data=data, out_dir=out_dir, quiet=quiet,
-                           echo=lambda text: click.echo(text, err=True))
+                           echo=lambda text: click.echo(text, err=True), options=options)
     except NetdslError as e:
         _fail(list(e.errors))
     click.echo(report.text())

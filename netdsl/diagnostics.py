@@ -117,7 +117,7 @@ def _snippet(source: str, marks: list[tuple[Span, str, str]], file: str | None, 
             out.append(_c("...", "gutter", color))
         prev = n
         text = lines[n - 1] if 0 < n <= len(lines) else ""
-        out.append(f"{_c(str(n).rjust(gw), 'gutter', color)} {bar} {_display(text)}")
+        out.append(f"{_c(str(n).rjust(gw), 'gutter', color)} {bar}" + (f" {_display(text)}" if text else ""))
         for sp, kind, label in sorted(by_line[n], key=lambda m: m[1] != "primary"):
             start = _width(text[: sp.column - 1])
             last = sp.end_column - 1 if sp.end_line == sp.line else len(text) + 1

@@ -70,9 +70,14 @@ def _layer(layer: ir.Layer) -> str:
     n = 0  # arguments that can stand inside the parentheses: literals and key=value
     while n < len(layer.args) and (layer.args[n].key or isinstance(layer.args[n].value, _LITERALS)):
         n += 1
-    inside = [format_chain(c) for c in layer.body]
-    inside += [format_value(a) for a in layer.args[:n] if not a.key]
-    inside += [format_value(a) for a in layer.args[:n] if a.key]
+    # positional values first, then the enclosed chains, then the rest in their order (an
+    # argument never moves past another argument: `f(x=1, 2)` stays as written)
+    lead = 0
+    while lead < n and not layer.args[lead].key:
+        lead += 1
+    inside = [format_value(a) for a in layer.args[:lead]]
+    inside += [format_chain(c) for c in layer.body]
+    inside += [format_value(a) for a in layer.args[lead:n]]
     rest = [format_value(a) for a in layer.args[n:]]
     return " ".join([f"{layer.name}(" + ", ".join(inside) + ")", *rest])
 
@@ -109,11 +114,14 @@ def _network(chain: ir.Chain, comments: "_Comments") -> list[str]:
         limit = steps[i + 1].span.start if i + 1 < len(steps) and steps[i + 1].span else None
         before = comments.before(s.span)
         placed.append((before, format_step(s), comments.trailing(s.span, limit)))
+    head = placed[0][0]  # comments above the network stay above it, wherever it breaks
+    placed[0] = ([], placed[0][1], placed[0][2])
     one_line = " -> ".join(text for _, text, _ in placed)
-    if len(one_line) <= WIDTH and not any(b or t for b, _, t in placed[:-1]) and not placed[-1][0]:
+    fits = len(one_line) <= WIDTH and not any(b or t for b, _, t in placed[:-1])
+    if fits and (len(placed) == 1 or not placed[-1][0]):
         trailing = placed[-1][2]
-        return [one_line + (f"  {trailing}" if trailing else "")]
-    out: list[str] = []
+        return [*head, one_line + (f"  {trailing}" if trailing else "")]
+    out: list[str] = list(head)
     for i, (before, text, trailing) in enumerate(placed):
         indent = "" if i == 0 else "  "
         out += [indent + c for c in before]

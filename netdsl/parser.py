@@ -21,8 +21,9 @@ from .errors import NetdslSyntaxError, Note, Span
 
 __all__ = ["parse", "grammar_text", "MAX_DEPTH"]
 
-#: deepest nesting of groups, branches, wrappers and brackets a program may use
-MAX_DEPTH = 100
+#: deepest nesting of brackets (groups, branches, calls, wrappers, tuples, lists) a program may
+#: use; every later pass (format, check, to_dict, ==) recurses about 8 frames per level
+MAX_DEPTH = 50
 _ESCAPE = re.compile(r"\\(.)")
 
 
@@ -67,15 +68,21 @@ class _ToIR(Transformer):
         self.file = file
         self.depth = {}
 
-    # depth bookkeeping: every node remembers how deep it nests, so recursion stays bounded
-    def _nest(self, node: Any, children: Any) -> Any:
-        d = 1 + max((self.depth.get(id(c), 0) for c in children), default=0)
+    # depth bookkeeping: every node remembers how many brackets it sits in, so recursion stays
+    # bounded; ``bracket`` is False for nodes that open none (a plain layer, a chain)
+    def _nest(self, node: Any, children: Any, bracket: bool = True) -> Any:
+        d = int(bracket) + max((self.depth.get(id(c), 0) for c in children), default=0)
         if d > MAX_DEPTH:
+            span = getattr(node, "name_span", None) or node.span
+            if getattr(node, "name_span", None) is None and span is not None:
+                span = Span(span.start, span.start + 1, span.line, span.column, span.line,
+                            span.column + 1, span.file)  # the opening bracket
             raise NetdslSyntaxError(
-                f"nesting is deeper than {MAX_DEPTH} levels", node.span,
-                label="too deeply nested", code="NDL012",
+                f"brackets nest more than {MAX_DEPTH} levels deep", span,
+                label=f"level {d} opens here", code="NDL012",
                 help="flatten the structure, or use repetition `(...) * N` instead of nesting")
-        self.depth[id(node)] = d
+        if d:
+            self.depth[id(node)] = d
         return node
 
     def _s(self, tok: Token) -> Span:
@@ -108,9 +115,9 @@ class _ToIR(Transformer):
     def call(self, c: list[Any]) -> ir.Call:
         head, *args, close = c
         span = _join(self._s(head), self._s(close))
-        node = ir.Call(str(head)[:-1], tuple(_as_arg(a) for a in args if a is not None),
-                       span, _name_span(head, self.file))
-        return self._nest(node, args)
+        args_ = tuple(_as_arg(a) for a in args if a is not None)
+        node = ir.Call(str(head)[:-1], args_, span, _name_span(head, self.file))
+        return self._nest(node, [a.value for a in args_])
 
     def tuple(self, c: list[Any]) -> ir.Tuple:
         items = tuple(v for v in c[1:-1] if v is not None)
@@ -129,7 +136,8 @@ class _ToIR(Transformer):
         head, *args = c
         args_ = tuple(_as_arg(a) for a in args)
         span = _join(self._s(head), args_[-1].span if args_ else None)
-        return self._nest(ir.Layer(str(head), args_, span=span, name_span=self._s(head)), args_)
+        return self._nest(ir.Layer(str(head), args_, span=span, name_span=self._s(head)),
+                          [a.value for a in args_], bracket=False)
 
     def call_layer(self, c: list[Any]) -> ir.Layer:
         head = c[0]
@@ -142,11 +150,11 @@ class _ToIR(Transformer):
         end = after[-1].span if after else self._s(c[close_at])
         node = ir.Layer(str(head)[:-1], tuple(args), body, True,
                         _join(self._s(head), end), _name_span(head, self.file))
-        return self._nest(node, [*inner, *after])
+        return self._nest(node, [x.value if isinstance(x, ir.Arg) else x for x in [*inner, *after]])
 
     def chain(self, c: list[Any]) -> ir.Chain:
         steps = tuple(x for x in c if not isinstance(x, Token))
-        return self._nest(ir.Chain(steps, _join(steps[0].span, steps[-1].span)), steps)
+        return self._nest(ir.Chain(steps, _join(steps[0].span, steps[-1].span)), steps, bracket=False)
 
     def group(self, c: list[Any]) -> ir.Repeat:
         open_, chain, close, *rest = c
@@ -174,11 +182,11 @@ class _ToIR(Transformer):
         return tuple(t for t in c if t is not None)
 
     def block(self, c: list[Any]) -> ir.BlockDef:
-        head = c[0]
-        params: tuple[Token, ...] = c[1] if len(c) > 2 else ()
+        keyword, head, *rest = c
+        params: tuple[Token, ...] = rest[0] if len(rest) > 1 else ()
         body: ir.Chain = c[-1]
         name = str(head)[:-1] if head.type == "CALL_NAME" else str(head)
-        span = _join(self._s(head), body.span)
+        span = _join(self._s(keyword), body.span)
         return ir.BlockDef(name, tuple(str(p) for p in params), body, span, _name_span(head, self.file))
 
     def start(self, c: list[Any]) -> ir.Program:
@@ -187,13 +195,27 @@ class _ToIR(Transformer):
         chains = [x for x in c if isinstance(x, ir.Chain)]
         if len(chains) > 1:
             first, second = chains[0], chains[1]
+            help_ = "join the layers with `->` (it may start the next line)"
+            step = first.steps[0]
+            if len(first.steps) == 1 and isinstance(step, ir.Layer) and not step.call:
+                from .checker import SETTINGS  # here, not at import: the checker imports the parser
+
+                if step.name in SETTINGS:
+                    value = " ".join(_arg_text(a) for a in step.args) or "..."
+                    help_ = f"`{step.name}` is a setting: write `{step.name}: {value}`"
             raise NetdslSyntaxError(
                 "a program has one network, and this line starts a second one",
                 second.steps[0].span, label="second network starts here",
                 expected="`->` between layers", code="NDL002",
                 notes=[Note(first.span, "the network started here")],  # type: ignore[arg-type]
-                help="join the layers with `->` (it may start the next line)")
+                help=help_)
         return ir.Program(settings, blocks, chains[0] if chains else None, self.file)
+
+
+def _arg_text(arg: ir.Arg) -> str:
+    from .formatter import format_value
+
+    return format_value(arg)
 
 
 def _name_span(tok: Token, file: str | None) -> Span:
@@ -230,7 +252,7 @@ def parse(text: str | bytes, filename: str | None = None) -> ir.Program:
     """
     source = decode(text, filename) if isinstance(text, (bytes, bytearray)) else text
     if source.startswith("\ufeff"):
-        source = " " + source[1:]  # keep offsets; a BOM reads as a space
+        source = source[1:]  # editors hide the BOM: lines and columns count from after it
     with _lock:
         lark, transformer = _get_parser()
         transformer.reset(filename)
@@ -339,9 +361,15 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
         words = _expected(set(e.allowed or ()), None)
         words = words if words.count(",") < 2 else ""  # a long list of tokens helps nobody here
         shown = repr(ch)[1:-1] if not ch.isprintable() or ch in "\t" else ch
-        err = NetdslSyntaxError(
-            f"unexpected character `{shown}`", span, label="not part of the language",
-            expected=words or None, code="NDL002", notes=_unclosed(source, e.pos_in_stream, file))
+        if ch == '"':
+            err = NetdslSyntaxError(
+                "unclosed string: it has no closing `\"` on its line", span,
+                label="the string starts here", code="NDL002",
+                help='close it with `"` before the end of the line')
+        else:
+            err = NetdslSyntaxError(
+                f"unexpected character `{shown}`", span, label="not part of the language",
+                expected=words or None, code="NDL002", notes=_unclosed(source, e.pos_in_stream, file))
     else:
         tok: Token | None = getattr(e, "token", None)
         if isinstance(e, UnexpectedEOF) or tok is None or tok.type == "$END":
@@ -356,8 +384,17 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
                 span = _tok_span(tok, file, skip)
             found = _describe_token(tok)
         prev = _previous_token(e)
-        expected = _expected(set(getattr(e, "expected", ()) or ()), prev)
         notes = _unclosed(source, span.start, file)
+        names = set(getattr(e, "expected", ()) or ())
+        if notes:  # inside `[` a `)` cannot be what is missing, and the other way round
+            names.discard("RPAR" if notes[0].label[1] == "[" else "RSQB")
+        expected = _expected(names, prev)
+        if tok is not None and tok.type == "COMMA" and not notes:
+            err = NetdslSyntaxError(
+                "unexpected `,` outside brackets", span, label="not inside `(...)` or `[...]`",
+                help="separate a layer's arguments with spaces (`dense 64 relu`), layers with `->`")
+            err.source = source
+            return err
         msg = f"expected {expected}, found {found}" if expected else f"unexpected {found}"
         if notes and ("`)`" in expected or "`]`" in expected):
             msg = f"unclosed `{notes[0].label[1]}`: " + msg
@@ -370,10 +407,11 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
 def _previous_token(e: UnexpectedInput) -> Token | None:
     state = getattr(e, "state", None) or getattr(getattr(e, "interactive_parser", None), "parser_state", None)
     stack = getattr(state, "value_stack", None)
-    if not stack:
-        return None
-    last = stack[-1]
-    return last if isinstance(last, Token) else None
+    for last in reversed(stack or ()):
+        if isinstance(last, Token) and last.type == "_NL":
+            continue  # `->` then a line break: what came before the break decides
+        return last if isinstance(last, Token) else None
+    return None
 
 
 def _unclosed(source: str, upto: int, file: str | None) -> list[Note]:

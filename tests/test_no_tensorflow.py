@@ -1,0 +1,175 @@
+"""parse, check, fmt, summary, plugins and --help never import TensorFlow or Keras.
+
+The paths run in fresh interpreters (this test process may well have imported TensorFlow
+already): one interpreter runs the library paths one after the other, one runs the CLI paths
+through ``netdsl.cli.main``, and after every path each reports the heavy modules it has loaded so
+far, so a failure names the first path that pulled one in. ``python -m netdsl.cli`` is watched
+with ``-X importtime``. ``netdsl check`` of the seed model, as a real process, must also stay
+fast (it is about 0.2 s; the bound is generous).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from conftest import EXAMPLES, ROOT, SEED
+
+HEAVY = ("tensorflow", "keras", "tf_keras", "jax", "torch")
+SEED_FILE = str(EXAMPLES / "mnist.net")
+REPORT = "@@HEAVY@@"
+
+LIBRARY_PATHS = {
+    "import": "import netdsl",
+    "parse": f"netdsl.parse({SEED!r})",
+    "parse-bytes": f"netdsl.parse({SEED.encode()!r})",
+    "check": f"assert netdsl.check({SEED!r}).total_params == 50890",
+    "format": f"netdsl.format(netdsl.parse({SEED!r}))",
+    "summary": f"from netdsl.summary import summary_text; summary_text(netdsl.check({SEED!r}))",
+    "errors": "\n".join([
+        "try:",
+        "    netdsl.check('epochz: 1\\ndense 64 relu6x -> dense 10 softmax')",
+        "except netdsl.NetdslError as e:",
+        "    netdsl.render(e, color=True); e.to_dict()",
+    ]),
+    "json": f"import json; json.dumps(netdsl.check({SEED!r}).to_dict())",
+    "registry": "r = netdsl.load_registry(); r.names('layer'); netdsl.default_registry()",
+}
+
+CLI_PATHS = {
+    "help": ["--help"],
+    "version": ["--version"],
+    "check": ["check", SEED_FILE],
+    "check-json": ["check", "--json", SEED_FILE],
+    "check-error": ["check", str(ROOT / "tests" / "golden" / "three_errors.net")],
+    "fmt": ["fmt", SEED_FILE],
+    "fmt-check": ["fmt", "--check", SEED_FILE],
+    "summary": ["summary", SEED_FILE],
+    "summary-json": ["summary", "--json", SEED_FILE],
+    "plugins": ["plugins", "--all"],
+    "plugins-one": ["plugins", "dense"],
+    **{f"{verb}-help": [verb, "--help"] for verb in ("check", "fmt", "summary", "plugins", "run")},
+}
+
+M_PATHS = {"help": ["--help"], "check": ["check", SEED_FILE], "summary": ["summary", SEED_FILE],
+           "fmt": ["fmt", SEED_FILE]}
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
+    env.update(extra)
+    return env
+
+
+def _report(name: str) -> str:
+    """Code that writes the heavy modules loaded so far, tagged with the path's name."""
+    return textwrap.dedent(f"""
+        sys.stderr.write("\\n" + {REPORT!r} + json.dumps([{name!r}, sorted(
+            m for m in sys.modules if m.split(".")[0] in {HEAVY!r})]) + "\\n")
+    """)
+
+
+def _start(steps: dict[str, str], *, pythonpath: str | None = None) -> subprocess.Popen[str]:
+    script = "import sys, json\n" + "".join(textwrap.dedent(code) + "\n" + _report(name)
+                                            for name, code in steps.items())
+    env = _env(**({"PYTHONPATH": pythonpath} if pythonpath else {}))
+    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+
+
+def _collect(proc: subprocess.Popen[str]) -> dict[str, list[str]]:
+    """Path name -> heavy modules loaded once that path had run."""
+    _, err = proc.communicate(timeout=120)
+    out = {}
+    for line in err.splitlines():
+        if line.startswith(REPORT):
+            name, modules = json.loads(line[len(REPORT):])
+            out[name] = modules
+    assert out, err[-3000:]
+    return out
+
+
+def _cli_step(args: list[str]) -> str:
+    return textwrap.dedent(f"""
+        try:
+            main({args!r}, prog_name="netdsl")
+        except SystemExit as e:
+            assert e.code in (0, 1, None), e.code
+    """)
+
+
+@pytest.fixture(scope="module")
+def reports() -> Iterator[dict[str, Any]]:
+    """Start every interpreter at once (they run in parallel), then gather their reports."""
+    lib = _start({"import": "import netdsl", **{k: v for k, v in LIBRARY_PATHS.items() if k != "import"}})
+    cli = _start({"import-cli": "from netdsl.cli import main",
+                  **{k: _cli_step(v) for k, v in CLI_PATHS.items()}})
+    mods = {k: subprocess.Popen([sys.executable, "-X", "importtime", "-m", "netdsl.cli", *v],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                env=_env()) for k, v in M_PATHS.items()}
+    try:
+        out: dict[str, Any] = {"lib": _collect(lib), "cli": _collect(cli)}
+        for k, p in mods.items():
+            _, err = p.communicate(timeout=120)
+            out[f"m:{k}"] = (p.returncode, err)
+        yield out
+    finally:
+        for p in (lib, cli, *mods.values()):
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+
+
+@pytest.mark.parametrize("name", LIBRARY_PATHS)
+def test_library_paths_do_not_import_tensorflow(name: str, reports: dict[str, Any]) -> None:
+    assert name in reports["lib"], f"the {name} path did not finish"
+    assert reports["lib"][name] == []
+
+
+@pytest.mark.parametrize("name", CLI_PATHS)
+def test_cli_paths_do_not_import_tensorflow(name: str, reports: dict[str, Any]) -> None:
+    assert name in reports["cli"], f"the {name} path did not finish"
+    assert reports["cli"][name] == []
+
+
+@pytest.mark.parametrize("name", M_PATHS)
+def test_python_m_netdsl_cli_does_not_import_tensorflow(name: str, reports: dict[str, Any]) -> None:
+    """The real module entry point, watched with ``-X importtime`` (every import is listed)."""
+    returncode, err = reports[f"m:{name}"]
+    assert returncode == 0, err[-2000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if "import time:" in line]
+    assert "netdsl" in imported  # (netdsl.cli itself runs as __main__)
+    assert [m for m in imported if m.split(".")[0] in HEAVY] == []
+
+
+def test_the_guard_notices_a_heavy_import(tmp_path: Path) -> None:
+    """The checks above can fail: a (fake, instant) ``keras`` module is seen once imported."""
+    (tmp_path / "keras").mkdir()
+    (tmp_path / "keras" / "__init__.py").write_text("")
+    seen = _collect(_start({"before": "import netdsl", "after": "import keras"}, pythonpath=str(tmp_path)))
+    assert seen == {"before": [], "after": ["keras"]}
+
+
+def _netdsl_script() -> list[str]:
+    script = Path(sys.executable).parent / "netdsl"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "netdsl.cli"]
+
+
+def test_check_of_the_seed_is_fast() -> None:
+    cmd = [*_netdsl_script(), "check", SEED_FILE]
+    best = float("inf")
+    for _ in range(2):  # the best of two: the first may pay for a cold disk cache
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=60)
+        best = min(best, time.perf_counter() - start)
+        assert proc.returncode == 0, proc.stderr
+        assert "50,890 parameters" in proc.stdout
+    assert best < 2.0, f"netdsl check took {best:.2f} s"
