@@ -29,7 +29,7 @@ MAX_BLOCK_DEPTH = 50
 #: how deep the walk may go through brackets and block uses together
 MAX_NESTING = 100
 #: the most layers a network may expand to (repetition multiplies; this keeps `* 10**9` from hanging)
-MAX_LAYERS = 10_000
+MAX_LAYERS = 100_000  # far above real networks; bounds `(a) * 10**20`
 
 SETTINGS: dict[str, Param] = {p.name: p for p in (
     Param("dataset", T.Ref("dataset"), "mnist", help="the data to train and evaluate on"),
