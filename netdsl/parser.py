@@ -17,7 +17,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ir
-from .errors import NetdslSyntaxError, Note, Span
+from .errors import NetdslErrors, NetdslSyntaxError, Note, Span
 
 __all__ = ["parse", "grammar_text", "MAX_DEPTH"]
 
@@ -253,21 +253,93 @@ def parse(text: str | bytes, filename: str | None = None) -> ir.Program:
     source = decode(text, filename) if isinstance(text, (bytes, bytearray)) else text
     if source.startswith("\ufeff"):
         source = source[1:]  # editors hide the BOM: lines and columns count from after it
-    with _lock:
-        lark, transformer = _get_parser()
-        transformer.reset(filename)
-        try:
-            program: ir.Program = lark.parse(source)
-        except UnexpectedInput as e:
-            raise _syntax_error(e, source, filename) from None
-        except NetdslSyntaxError as e:
-            e.source = source
-            raise
-        except RecursionError:  # pragma: no cover - MAX_DEPTH keeps us far from this
-            raise NetdslSyntaxError("program is nested too deeply", Span.point(source, 0, filename),
-                                    code="NDL012") from None
+    program = _parse_reporting_all(source, filename)
     return ir.Program(program.settings, program.blocks, program.network, filename,
                       tuple(_comments(source, filename)), source)
+
+
+#: syntax errors reported from one file before giving up
+MAX_SYNTAX_ERRORS = 20
+
+
+def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
+    """Parse; on a syntax error, blank out the statement it is in and go on, so one pass
+    reports the syntax errors of every statement (one each), not only the first."""
+    errors: list[NetdslSyntaxError] = []
+    text = source
+    while True:
+        with _lock:
+            lark, transformer = _get_parser()
+            transformer.reset(filename)
+            try:
+                program: ir.Program = lark.parse(text)
+                break
+            except UnexpectedInput as e:
+                err = _syntax_error(e, text, filename)  # brackets of blanked statements are gone
+            except NetdslSyntaxError as e:
+                err = e
+            except RecursionError:  # pragma: no cover - the nesting limit keeps us far from this
+                err = NetdslSyntaxError("program is nested too deeply", Span.point(source, 0, filename),
+                                        code="NDL012")
+        err.source = source
+        errors.append(err)
+        start, end = _statement(text, err.span.start if err.span else 0)
+        if err.code not in ("NDL001", "NDL002") or err.message.startswith("unclosed string"):
+            break  # too deep, or a string running on: what follows would only echo this error
+        if end <= start or len(errors) >= MAX_SYNTAX_ERRORS or not text[start:end].strip():
+            break
+        text = text[:start] + "".join(c if c == "\n" else " " for c in text[start:end]) + text[end:]
+    if errors:
+        if len(errors) == 1:
+            raise errors[0]
+        raise NetdslErrors(errors)
+    return program
+
+
+def _code(line: str) -> str:
+    """A line without its comment (strings kept), stripped."""
+    out, quoted = [], False
+    for i, ch in enumerate(line):
+        if ch == '"' and (i == 0 or line[i - 1] != "\\"):
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            break
+        out.append(ch)
+    return "".join(out).strip()
+
+
+def _statement(text: str, offset: int) -> tuple[int, int]:
+    """The offsets of the statement (setting, block or network, with its `->` continuation
+    lines) holding ``offset``."""
+    lines = text.split("\n")
+    starts, at = [], 0
+    for line in lines:
+        starts.append(at)
+        at += len(line) + 1
+    k = max(0, min(len(lines) - 1, text.count("\n", 0, min(offset, len(text)))))
+    if not _code(lines[k]) and k > 0 and offset >= len(text.rstrip()):
+        k = max(i for i in range(k + 1) if _code(lines[i]) or i == 0)  # error at the end of the file
+
+    def joined(a: int, b: int) -> bool:  # line b continues line a's statement
+        return _code(lines[a]).endswith("->") or _code(lines[b]).startswith("->")
+
+    first = k
+    while first > 0:
+        prev = first - 1
+        while prev > 0 and not _code(lines[prev]):
+            prev -= 1
+        if not _code(lines[prev]) or not joined(prev, first):
+            break
+        first = prev
+    last = k
+    while last + 1 < len(lines):
+        nxt = last + 1
+        while nxt + 1 < len(lines) and not _code(lines[nxt]):
+            nxt += 1
+        if not _code(lines[nxt]) or not joined(last, nxt):
+            break
+        last = nxt
+    return starts[first], starts[last] + len(lines[last])
 
 
 def _comments(source: str, file: str | None) -> list[ir.Comment]:
@@ -373,7 +445,8 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
     else:
         tok: Token | None = getattr(e, "token", None)
         if isinstance(e, UnexpectedEOF) or tok is None or tok.type == "$END":
-            pos = len(source.rstrip())
+            last = _previous_token(e)
+            pos = last.end_pos if last is not None and last.end_pos is not None else len(source.rstrip())
             span = Span.point(source, pos, file, width=0)
             found = "the end of the file"
         else:
