@@ -276,7 +276,8 @@ def _register(pm: pluggy.PluginManager, obj: Any, provider: Provider,
         close = suggest(name, hookspecs.HOOKS)
         problem(NetdslPluginError(
             f"plugin {provider.distribution} {provider.version} implements `{name}`, "
-            "which is not a netdsl hook" + (f"; did you mean `{close}`?" if close else ""),
+            "which is not a netdsl hook" + (f" (did you mean `{close}`?)" if close else "")
+            + "; the plugin was skipped",
             code="NDL203",
         ))
     try:
@@ -298,11 +299,17 @@ def _call_hook(registry: Registry, function: Callable[..., Any], hook: str, kind
             raise NetdslPluginError(
                 f"plugin {provider.distribution} {provider.version}: {hook} must register "
                 f"{KINDS[kind].__name__} declarations, got {component!r}", code="NDL204")
+        replaced = registry.entry(kind, component.name) if override else None
         try:
             registry.add(component, provider, override=override)
         except NetdslPluginError as err:
             problem(err)
             return
+        if replaced is not None:  # the name now belongs to this plugin alone
+            for other in registry.plugins:
+                names = other.names.get(kind, [])
+                if other.provider == replaced.provider and replaced.component.name in names:
+                    names.remove(replaced.component.name)
         info.names.setdefault(kind, []).append(component.name)
 
     try:

@@ -251,6 +251,14 @@ def test_duplicates_are_refused_unless_overridden(site: Site, case: str) -> None
         assert problems[0].code == "NDL201"
 
 
+def test_an_overridden_name_is_listed_under_its_new_provider_only(site: Site) -> None:
+    site.add("dist-b", layers_plugin("dense", override=True), version="2.0", entry="b")
+    registry, problems = load()
+    owners = [info.provider.distribution for info in registry.plugins
+              if "dense" in info.names.get("layer", [])]
+    assert (owners, problems) == (["dist-b"], [])
+
+
 def test_duplicate_in_strict_mode_raises(site: Site) -> None:
     site.add("dist-a", layers_plugin("shared"), entry="a")
     site.add("dist-b", layers_plugin("shared"), entry="b")
