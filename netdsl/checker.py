@@ -8,6 +8,7 @@ one pass; on success it returns a :class:`CheckedModel`: the network as a graph 
 from __future__ import annotations
 
 import dataclasses
+import gc
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -151,6 +152,8 @@ def check(program_or_text: ir.Program | str | bytes, registry: Registry | None =
     program = (program_or_text if isinstance(program_or_text, ir.Program)
                else parse(program_or_text, filename))
     checker = _Checker(program, registry or default_registry())
+    gc_was_on = gc.isenabled()
+    gc.disable()  # checking makes many small objects and no cycles: collecting is pure cost
     try:
         model = checker.run()
     except RecursionError:  # a safety net: MAX_NESTING should stop every walk long before
@@ -161,6 +164,9 @@ def check(program_or_text: ir.Program | str | bytes, registry: Registry | None =
             help="use blocks and brackets less deeply")
         err.source = program.source
         raise err from None
+    finally:
+        if gc_was_on:
+            gc.enable()
     if checker.errors:
         for group in checker.errors:
             for e in group.errors:

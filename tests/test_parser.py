@@ -450,3 +450,22 @@ def test_deepest_allowed_nesting_of_each_bracket_checks_and_formats(registry: An
             netdsl.check(p, registry)
         except NetdslError:
             pass
+
+
+def test_packaged_lalr_tables_are_built_from_this_grammar() -> None:
+    """`netdsl check` loads prebuilt tables; stale ones would silently cost ~30 ms a process."""
+    from netdsl import parser
+
+    fresh = parser._load_tables(parser.grammar_text(), parser._ToIR())
+    assert fresh is not None, "grammar changed: run `python -m netdsl.parser` to rebuild the tables"
+
+
+def test_stale_tables_are_ignored_not_trusted(tmp_path, monkeypatch) -> None:
+    from netdsl import parser
+
+    stale = tmp_path / "tables.pickle"
+    monkeypatch.setattr(parser, "TABLES", stale)
+    parser.write_tables(stale)
+    assert parser._load_tables(parser.grammar_text() + "\n// edited\n", parser._ToIR()) is None
+    stale.write_bytes(b"not a pickle")
+    assert parser._load_tables(parser.grammar_text(), parser._ToIR()) is None

@@ -6,22 +6,26 @@ Loading is NumPy only; TensorFlow is imported solely if MNIST must be downloaded
 from __future__ import annotations
 
 import os
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from netdsl.components import Dataset
-from netdsl.data import NUM_CLASSES, load_mnist, scale_images
 from netdsl.hookspecs import Register, hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover - NumPy loads with the data, not with `netdsl check`
+    import numpy as np
 
 __all__ = ["register_datasets", "MNIST_SHAPE", "load_mnist_for_training"]
 
 MNIST_SHAPE = (28, 28, 1)
+MNIST_CLASSES = 10
 
 
 def load_mnist_for_training(
     source: str | os.PathLike[str] | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> "tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]":
     """MNIST as ``(x_train, y_train, x_test, y_test)``: x float32 in [0, 1] ``(N, 28, 28, 1)``, y uint8."""
+    from netdsl.data import load_mnist, scale_images
+
     m = load_mnist(source)
     return (scale_images(m.x_train, MNIST_SHAPE), m.y_train,
             scale_images(m.x_test, MNIST_SHAPE), m.y_test)
@@ -33,7 +37,7 @@ def register_datasets(register: Register) -> None:
     register(Dataset(
         name="mnist",
         input_shape=MNIST_SHAPE,
-        num_classes=NUM_CLASSES,
+        num_classes=MNIST_CLASSES,
         load=load_mnist_for_training,
         description=(
             "MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28 grey, "
