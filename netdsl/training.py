@@ -31,9 +31,10 @@ from .formatter import format as format_program
 __all__ = ["Data", "RunReport", "TrainOptions", "load_data", "train", "evaluate", "run_model",
            "spec_text", "DEFAULT_STEPS_PER_EXECUTION"]
 
-#: batches per call into the compiled train step. Measured on a 2-core CPU (BENCHMARKS.md):
-#: the seed MLP at batch 32 trains about 2.5x faster with 16 than with Keras's 1, and the weights
-#: are bit-identical for the same seed; beyond 16 nothing more is gained.
+#: batches per call into the compiled train step (Keras's default is 1). Measured on a 2-core
+#: CPU (BENCHMARKS.md, 4a): a steady epoch of the seed MLP at batch 32 runs about 2x faster with
+#: 16, 4 and 64 gain no more; the weights are bit-identical for the same seed. Models with long
+#: steps (the CNN) neither gain nor lose.
 DEFAULT_STEPS_PER_EXECUTION = 16
 
 

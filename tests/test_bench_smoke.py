@@ -1,0 +1,37 @@
+"""The benchmark suite's code runs: ``bench/run.py --smoke`` (tiny sizes, no training, < 30 s).
+
+Benchmarks are not tests; this only keeps bench/ from rotting. It checks that the report is
+generated with its sections and that no figure is missing, not what the figures are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(not (ROOT / "bench" / "run.py").exists(), reason="bench/ not in this tree")
+def test_bench_smoke_writes_a_report(tmp_path: Path) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--output", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = out.read_text()
+    for heading in ("# netdsl benchmarks", "## Summary", "## 1. Feedback latency", "## 2. Front-end scaling"):
+        assert heading in text
+    assert "`netdsl check examples/mnist.net`" in text
+    assert "| flat | 100 |" in text
+    assert not re.search(r"\bnan\b", text, re.IGNORECASE), "a figure came out as NaN"
+    raw = ROOT / next(line.split("`")[1] for line in text.splitlines() if "bench/results/" in line and "`" in line)
+    data = json.loads(raw.read_text())
+    assert data["mode"] == "smoke"
+    assert data["latency"]["rows"][0]["ratio"]["median"] > 1, "netdsl check must beat importing TensorFlow"
+    assert data["frontend"]["families"]["flat"]["rows"][-1]["nodes"] == 100
+    raw.unlink()
