@@ -51,8 +51,9 @@ def _layer(node: Node, model: CheckedModel) -> Any:
     return component.build(**kwargs)
 
 
-def build(model: CheckedModel, *, compile: bool = True) -> Any:
-    """The Keras functional model for a checked model (compiled with its loss, optimizer, metrics)."""
+def build(model: CheckedModel, *, compile: bool = True, **compile_options: Any) -> Any:
+    """The Keras functional model for a checked model, compiled with its loss, optimizer and
+    metrics; ``compile_options`` (``steps_per_execution``, ``jit_compile``) go to ``compile``."""
     keras = import_keras()
     inputs = keras.Input(shape=tuple(model.input_shape))
     tensors: list[Any] = []
@@ -68,6 +69,7 @@ def build(model: CheckedModel, *, compile: bool = True) -> Any:
             optimizer=materialise(model.optimizer, model),
             loss=materialise(model.loss, model),
             metrics=[materialise(m, model) for m in model.metrics],
+            **compile_options,
         )
     return net
 

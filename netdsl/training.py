@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__, ir
 from .checker import CheckedModel
-from .compiler import build, import_keras, materialise
+from .compiler import build, import_keras
 from .data import encode_labels
 from .errors import NetdslDataError, NetdslTrainingError
 from .formatter import format as format_program
@@ -160,15 +160,8 @@ def set_threads(threads: int | None) -> None:
 def compile_net(model: CheckedModel, options: TrainOptions | None = None) -> Any:
     """The Keras model for ``model``, compiled with its loss, optimizer, metrics and ``options``."""
     options = options or TrainOptions()
-    net = build(model, compile=False)
-    net.compile(
-        optimizer=materialise(model.optimizer, model),
-        loss=materialise(model.loss, model),
-        metrics=[materialise(m, model) for m in model.metrics],
-        steps_per_execution=options.steps_per_execution,
-        jit_compile="auto" if options.jit_compile is None else options.jit_compile,
-    )
-    return net
+    return build(model, steps_per_execution=options.steps_per_execution,
+                 jit_compile="auto" if options.jit_compile is None else options.jit_compile)
 
 
 def train(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | str = "auto",

@@ -230,3 +230,21 @@ def test_learns_real_mnist_in_a_few_hundred_steps(tmp_path: Path) -> None:
     (folder,) = (tmp_path / "runs").iterdir()
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] > 0.85, metrics["test"]
+
+
+def test_speed_options_change_speed_not_weights_and_are_recorded(tmp_path: Path, tiny_mnist: Path) -> None:
+    from netdsl.training import TrainOptions
+
+    checked = netdsl.check("epochs: 2\nseed: 5\ndense 16 relu -> dense 10 softmax", REG)
+    data = load_data(checked, tiny_mnist)
+    one = netdsl.train(checked, data, verbose=0, options=TrainOptions(steps_per_execution=1))[0]
+    many = netdsl.train(checked, data, verbose=0, options=TrainOptions(steps_per_execution=16))[0]
+    assert all(np.array_equal(x, y) for x, y in zip(one.get_weights(), many.get_weights()))
+    spec = tmp_path / "m.net"
+    spec.write_text("epochs: 1\ndense 16 relu -> dense 10 softmax\n")
+    result = _run([str(spec), "--data", str(tiny_mnist), "--out", str(tmp_path / "runs"), "-q",
+                   "--steps-per-execution", "4", "--no-jit"])
+    assert result.exit_code == 0, result.output
+    (folder,) = (tmp_path / "runs").iterdir()
+    recorded = json.loads((folder / "metrics.json").read_text())
+    assert "steps_per_execution" in json.dumps(recorded) and '"jit_compile": false' in json.dumps(recorded)
