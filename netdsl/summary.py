@@ -39,8 +39,10 @@ def summary_text(model: CheckedModel) -> str:
                  format_shape(model.input_shape), ""))
     for n in model.nodes:
         label = "  " * n.depth + n.text
-        if len(n.inputs) > 1:
+        if len(n.inputs) > 1 or (n.inputs and n.inputs[0] != n.index - 1):
             label += "  <- " + ", ".join("input" if i < 0 else f"#{i}" for i in n.inputs)
+        elif not n.inputs and n.index > 0:
+            label += "  <- input"  # a branch that starts at the model input
         rows.append((str(n.index), label, format_shape(n.output_shape), f"{n.params:,}"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     widths[1] = min(widths[1], 60)
