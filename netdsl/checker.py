@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import gc
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from . import ir
 from . import types as T
-from .bind import Binder, article, substitute, unknown_name
+from .bind import Binder, substitute, unknown_name
 from .components import Dataset, Layer, Param, Ref, ShapeProblem, to_json
 from .errors import (NetdslError, NetdslErrors, NetdslNameError, NetdslSettingError,
                      NetdslShapeError, NetdslSyntaxError, Note, Span)
@@ -676,5 +676,3 @@ class _Checker:
                 last.span, label=f"output {format_shape(shape)}", code="NDL013",
                 help=f"end with `dense {n} softmax`"))
 
-
-_ = (Iterator, article)

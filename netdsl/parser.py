@@ -14,13 +14,13 @@ import re
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lark import Lark, Token, Transformer
 from lark import __version__ as lark_version
 from lark.grammar import Rule
 from lark.lexer import TerminalDef
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ir
 from .errors import NetdslErrors, NetdslSyntaxError, Note, Span
@@ -553,8 +553,6 @@ def _unclosed(source: str, upto: int, file: str | None) -> list[Note]:
         i += 1
     return [Note(Span.point(source, p, file), f"`{source[p]}` opened here") for p in reversed(stack[-1:])]
 
-
-_ = Callable  # keep typing import used for readers of the signature docs
 
 
 if __name__ == "__main__":  # python -m netdsl.parser: rebuild the packaged LALR tables

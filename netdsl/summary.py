@@ -7,14 +7,7 @@ from typing import Any
 from .checker import CheckedModel, format_shape
 from .components import Ref
 
-__all__ = ["summary_text", "format_ref"]
-
-
-def format_ref(ref: Any) -> str:
-    """``adam(learning_rate=0.01)``: a bound reference, showing only non-default arguments."""
-    if not isinstance(ref, Ref):
-        return str(ref)
-    return ref.name  # defaults are filled in at binding; the name reads best in one line
+__all__ = ["summary_text"]
 
 
 def _ref_with_changes(model: CheckedModel, ref: Ref) -> str:
