@@ -53,21 +53,39 @@ class Binder:
         self.errors.append(err)
 
     # --- components -----------------------------------------------------------------------------
-    def bind(self, component: Component, args: Sequence[ir.Arg], where: Span | None) -> dict[str, Any] | None:
-        """Bound values by parameter name (defaults filled), or None if any argument failed."""
+    def bind(self, component: Component, args: Sequence[ir.Arg], where: Span | None, *,
+             partial: bool = False, by_position: bool = False) -> dict[str, Any] | None:
+        """Bound values by parameter name (defaults filled), or None if any argument failed.
+
+        ``partial``: after errors (which are still reported), return the values that did bind,
+        with defaults for the arguments that failed, so later checks can go on; None only when
+        a required parameter has no value. ``by_position``: positional arguments fill the
+        positional parameters in order (block parameters), whatever their values are.
+        """
         params = component.params
         by_name = {p.name: p for p in params}
         given: dict[str, tuple[ir.Arg, Any]] = {}
         ok = True
+        failed: set[str] = set()
+        position = iter([p for p in params if p.positional])
         for arg in args:
-            param = self._param_for(component, arg, by_name, given)
+            if by_position and arg.key is None:
+                param = next(position, None)
+                if param is None:
+                    self.error(NetdslArgumentError(
+                        f"{_what(component)} takes {_count(component)}", arg.span,
+                        label="one too many", code="NDL005"))
+                    ok = False
+                    continue
+            else:
+                param = self._param_for(component, arg, by_name, given)
             if param is None:
                 ok = False
                 continue
             if param.name in given:
                 first = given[param.name][0]
                 self.error(NetdslArgumentError(
-                    f"`{component.name}` gets `{param.name}` twice", arg.span,
+                    f"{_what(component)} gets `{param.name}` twice", arg.span,
                     label=f"second `{param.name}`", code="NDL006",
                     notes=[Note(first.span, "first given here")] if first.span else [],
                     help=f"give `{param.name}` once"))
@@ -78,22 +96,28 @@ class Binder:
             except Problem as p:
                 self._problem(p, arg, param, component)
                 given[param.name] = (arg, None)
+                failed.add(param.name)
                 ok = False
             except NetdslError as e:  # from a nested reference, already located
                 self.error(e)
                 given[param.name] = (arg, None)
+                failed.add(param.name)
                 ok = False
         out = _Bound()
         out.sources = {name: arg for name, (arg, _) in given.items()}
+        complete = True
         for p in params:
-            if p.name in given:
+            if p.name in given and p.name not in failed:
                 out[p.name] = given[p.name][1]
             elif p.default is REQUIRED:
-                self._missing(component, p, where)
-                ok = False
+                if p.name not in failed:
+                    self._missing(component, p, where)
+                ok = complete = False
             else:
                 out[p.name] = p.default
-        return out if ok else None
+        if ok or (partial and complete):
+            return out
+        return None
 
     def _param_for(self, component: Component, arg: ir.Arg, by_name: Mapping[str, Param],
                    given: Mapping[str, Any]) -> Param | None:
@@ -102,9 +126,9 @@ class Binder:
             if param is None:
                 close = suggest(arg.key, by_name)
                 self.error(NetdslArgumentError(
-                    f"`{component.name}` has no parameter `{arg.key}`", arg.key_span or arg.span,
+                    f"{_what(component)} has no parameter `{arg.key}`", arg.key_span or arg.span,
                     label="unknown parameter", code="NDL007",
-                    expected=_names(by_name) or f"no arguments (`{component.name}` takes none)",
+                    expected=_names(by_name) or f"no arguments ({_what(component)} takes none)",
                     help=f"did you mean `{close}`?" if close else None))
             return param
         value = arg.value
@@ -116,7 +140,7 @@ class Binder:
                 return claims[0]
             if len(claims) > 1:
                 self.error(NetdslArgumentError(
-                    f"`{name}` could be {' or '.join(f'`{p.name}`' for p in claims)} of `{component.name}`",
+                    f"`{name}` could be {' or '.join(f'`{p.name}`' for p in claims)} of {_what(component)}",
                     arg.span, label="ambiguous", code="NDL006",
                     help=f"say which: `{claims[0].name}={name}`"))
                 return None
@@ -136,13 +160,13 @@ class Binder:
             p = taken[-1]
             first = given[p.name][0]
             self.error(NetdslArgumentError(
-                f"too many values for `{component.name}`: `{p.name}` is already given", arg.span,
+                f"too many values for {_what(component)}: `{p.name}` is already given", arg.span,
                 label="one value too many", code="NDL006",
                 notes=[Note(first.span, f"`{p.name}` given here")] if first.span else [],
                 help=f"give `{p.name}` once"))
             return None
         self.error(NetdslArgumentError(
-            f"`{component.name}` takes no positional argument like {describe_value(value)}", arg.span,
+            f"{_what(component)} takes no positional argument like {describe_value(value)}", arg.span,
             label="unexpected argument", code="NDL005",
             expected=_positional_words(component) or _names({p.name: p for p in component.params}),
             help=f"name the parameter: `key={_fmt(value)}`" if component.params else None))
@@ -156,13 +180,13 @@ class Binder:
         kinds = self.registry.kinds_of(name)
         close = suggest(name, pool)
         if kinds:
-            msg = f"`{name}` is {article(kinds[0])}, which `{component.name}` does not take"
+            msg = f"`{name}` is {article(kinds[0])}, which {_what(component)} does not take"
             label = f"{article(kinds[0])}"
         elif not wanted:
-            msg = f"`{component.name}` takes no name here, found `{name}`"
+            msg = f"{_what(component)} takes no name here, found `{name}`"
             label = "unexpected name"
         else:
-            msg = f"unknown name `{name}` for `{component.name}`"
+            msg = f"unknown name `{name}` for {_what(component)}"
             label = f"not {_or([article(w) for w in wanted])}"
         self.error(NetdslNameError(
             msg, span, label=label, code="NDL003",
@@ -172,7 +196,7 @@ class Binder:
     def _missing(self, component: Component, p: Param, where: Span | None) -> None:
         how = f"`{component.name} <{p.name}>`" if p.positional else f"`{p.name}=...`"
         self.error(NetdslArgumentError(
-            f"`{component.name}` needs `{p.name}` ({p.type.label})", where,
+            f"{_what(component)} needs `{p.name}` ({p.type.label})", where,
             label=f"missing `{p.name}`", code="NDL007", help=f"give it as {how}"))
 
     def _problem(self, p: Problem, arg: ir.Arg, param: Param, component: Component) -> None:
@@ -185,7 +209,7 @@ class Binder:
         if label and len(label) > 48 and p.expected in p.message:
             label = "not allowed here"  # a long list of choices reads once, in the message
         self.error(NetdslArgumentError(
-            f"bad `{param.name}` for `{component.name}`: {p.message}", node.span,  # type: ignore[union-attr]
+            f"bad `{param.name}` for {_what(component)}: {p.message}", node.span,  # type: ignore[union-attr]
             label=label, code="NDL005", help=help_))
 
     # --- references (called by types.Ref) -------------------------------------------------------
@@ -206,7 +230,17 @@ class Binder:
             from .errors import NetdslErrors
 
             raise NetdslErrors(inner.errors)
-        return Ref(kind, component.name, tuple((bound or {}).items()))
+        return Ref(kind, component.name, tuple((bound or {}).items()), component)
+
+
+def _what(component: Component) -> str:
+    """How messages name a component: "`dense`", or "block `hidden`" for a block's parameters."""
+    return f"{component.kind} `{component.name}`" if component.kind == "block" else f"`{component.name}`"
+
+
+def _count(component: Component) -> str:
+    n = sum(1 for p in component.params if p.positional)
+    return f"{n} argument{'s' * (n != 1)}" if n else "no arguments"
 
 
 class _Bound(dict):  # type: ignore[type-arg]

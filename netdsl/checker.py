@@ -1,28 +1,35 @@
 """Check: resolve names against the registry, bind arguments, infer shapes and parameter counts.
 
 Everything here is pure Python (no TensorFlow). ``check`` reports every error it can find in
-one pass; on success it returns a :class:`CheckedModel`: the network as a graph of
-:class:`Node` in topological order plus the resolved training settings.
+one pass; on success it returns a :class:`~netdsl.graph.CheckedModel`. The stages, in order:
+the settings (read by the table in :mod:`netdsl.settings`), the dataset's answers (its
+``describe``, never its data), the shape walk over the network (blocks, repetition, branches,
+wrappers and implicit adapters, all declared by components), and the training target (the loss,
+metrics and output the dataset's target calls for, in :mod:`netdsl.target`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import gc
+import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from . import ir
 from . import types as T
 from .bind import Binder, substitute, unknown_name
-from .components import Dataset, Layer, Param, Ref, ShapeProblem, to_json
+from .components import (INPUT_KINDS, Component, DataInfo, DataRequest, Dataset, Layer, Param,
+                         ShapeProblem)
 from .errors import (NetdslError, NetdslErrors, NetdslNameError, NetdslSettingError,
                      NetdslShapeError, NetdslSyntaxError, Note, Span)
 from .formatter import format_step, format_value
+from .graph import CheckedModel, Node, Shape, format_shape
 from .parser import parse
 from .registry import Registry, default_registry, suggest
+from .settings import SETTINGS, TABLE, Settings, value_to_ir
+from .target import training_target
 
-__all__ = ["check", "CheckedModel", "Node", "SETTINGS", "format_shape", "MAX_BLOCK_DEPTH", "MAX_LAYERS",
+__all__ = ["check", "CheckedModel", "Node", "format_shape", "MAX_BLOCK_DEPTH", "MAX_LAYERS",
            "MAX_NESTING"]
 
 #: how deep block uses may nest (a block using a block using a block ...)
@@ -32,128 +39,20 @@ MAX_NESTING = 100
 #: the most layers a network may expand to (repetition multiplies; this keeps `* 10**9` from hanging)
 MAX_LAYERS = 100_000  # far above real networks; bounds `(a) * 10**20`
 
-SETTINGS: dict[str, Param] = {p.name: p for p in (
-    Param("dataset", T.Ref("dataset"), "mnist", help="the data to train and evaluate on"),
-    Param("input", T.ShapeT(), None, help="input shape without the batch axis (default: the dataset's)"),
-    Param("loss", T.Ref("loss"), None, help="default: categorical_crossentropy for a classifier"),
-    Param("optimizer", T.Ref("optimizer"), "adam", help="an optimizer, e.g. adam(learning_rate=1e-3)"),
-    Param("metrics", T.ListOf(T.Ref("metric")), ("accuracy",), help="metrics to report"),
-    Param("epochs", T.Int(min=1), 10, help="passes over the training data"),
-    Param("batch_size", T.Int(min=1), 32, help="examples per training step"),
-    Param("validation_split", T.Float(min=0, max=1, max_open=True), 0.0,
-          help="fraction of the training data held out for validation"),
-    Param("seed", T.Int(min=0), None, help="random seed for a reproducible run"),
-)}
-
-Shape = tuple
 _UNKNOWN: Any = None  # the shape after an error: later layers are still bound, not inferred
 
 
-def format_shape(shape: Sequence[Any] | None) -> str:
-    """``(None, 784)``-style text the way Keras prints shapes (batch axis first)."""
-    if shape is None:
-        return "?"
-    dims = ", ".join("None" if d is None else str(d) for d in (None, *shape))
-    return f"({dims})"
-
-
-@dataclass(frozen=True)
-class Node:
-    """One layer in the checked graph. ``inputs`` are node indices; ``()`` is the model input."""
-
-    index: int
-    layer: str
-    args: tuple[tuple[str, Any], ...]
-    inputs: tuple[int, ...]
-    input_shape: Any
-    output_shape: Shape
-    params: int
-    text: str
-    span: Span | None = field(default=None, compare=False)
-    implicit: bool = False
-    depth: int = 0
-    inner: "Node | None" = None
-    component: Layer | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        return dict(self.args)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index, "layer": self.layer, "text": self.text,
-            "args": {k: to_json(v) for k, v in self.args},
-            "inputs": list(self.inputs), "output_shape": list(self.output_shape),
-            "params": self.params, "implicit": self.implicit, "depth": self.depth,
-            "inner": self.inner.to_dict() if self.inner else None,
-            "span": self.span.to_dict() if self.span else None,
-        }
-
-
-@dataclass(frozen=True)
-class CheckedModel:
-    """A program with every name resolved, every argument bound and every shape known."""
-
-    program: ir.Program
-    nodes: tuple[Node, ...]
-    input_shape: Shape
-    dataset: Ref
-    loss: Ref
-    optimizer: Ref
-    metrics: tuple[Ref, ...]
-    epochs: int
-    batch_size: int
-    validation_split: float
-    seed: int | None
-    labels: str  # "categorical" (one-hot) or "sparse" (integer)
-    num_classes: int
-    registry: Registry = field(compare=False, repr=False)
-
-    @property
-    def output_shape(self) -> Shape:
-        return self.nodes[-1].output_shape if self.nodes else self.input_shape
-
-    @property
-    def total_params(self) -> int:
-        return sum(n.params for n in self.nodes)
-
-    def replace(self, **changes: Any) -> "CheckedModel":
-        """A copy with some settings changed (the CLI's ``--epochs`` etc.), re-validated."""
-        for key, value in changes.items():
-            if key in ("epochs", "batch_size") and (not isinstance(value, int) or value < 1):
-                raise NetdslSettingError(f"{key} must be an integer >= 1, got {value!r}")
-            if key == "seed" and value is not None and (not isinstance(value, int) or value < 0):
-                raise NetdslSettingError(f"seed must be an integer >= 0, got {value!r}")
-        return dataclasses.replace(self, **changes)
-
-    def settings(self) -> dict[str, Any]:
-        return {
-            "dataset": to_json(self.dataset), "input": list(self.input_shape),
-            "loss": to_json(self.loss), "optimizer": to_json(self.optimizer),
-            "metrics": [to_json(m) for m in self.metrics], "epochs": self.epochs,
-            "batch_size": self.batch_size, "validation_split": self.validation_split,
-            "seed": self.seed, "labels": self.labels,
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.program.filename,
-            "settings": self.settings(),
-            "input_shape": list(self.input_shape),
-            "output_shape": list(self.output_shape),
-            "layers": [n.to_dict() for n in self.nodes],
-            "total_params": self.total_params,
-        }
-
-
 def check(program_or_text: ir.Program | str | bytes, registry: Registry | None = None, *,
-          filename: str | None = None) -> CheckedModel:
-    """Check a program (or source text); raise every error found, else return the checked model."""
+          filename: str | None = None, data: str | os.PathLike[str] | None = None) -> CheckedModel:
+    """Check a program (or source text); raise every error found, else return the checked model.
+
+    ``data`` is the file or folder the user pointed the program's dataset at (``--data``); the
+    dataset reads only its metadata here.
+    """
     program = (program_or_text if isinstance(program_or_text, ir.Program)
                else parse(program_or_text, filename))
-    checker = _Checker(program, registry or default_registry())
-    gc_was_on = gc.isenabled()
-    gc.disable()  # checking makes many small objects and no cycles: collecting is pure cost
+    checker = _Checker(program, registry or default_registry(),
+                       os.fspath(data) if data is not None else None)
     try:
         model = checker.run()
     except RecursionError:  # a safety net: MAX_NESTING should stop every walk long before
@@ -164,13 +63,10 @@ def check(program_or_text: ir.Program | str | bytes, registry: Registry | None =
             help="use blocks and brackets less deeply")
         err.source = program.source
         raise err from None
-    finally:
-        if gc_was_on:
-            gc.enable()
     if checker.errors:
         for group in checker.errors:
             for e in group.errors:
-                if e.source is None:
+                if e.source is None and (e.span is None or e.span.file == program.filename):
                     e.source = program.source
         errors = _merge_duplicates(checker.errors)
         raise errors[0] if len(errors) == 1 else NetdslErrors(errors)
@@ -189,7 +85,7 @@ def _chain_value(chain: ir.Chain) -> ir.Value | None:
     inner = [_chain_value(c) for c in step.body]
     if any(v is None for v in inner):
         return None
-    args = (*step.args, *(ir.Arg(v, span=v.span) for v in inner))  # type: ignore[union-attr]
+    args = (*step.args, *(ir.Arg(v, span=v.span) for v in inner if v is not None))
     return ir.Call(step.name, args, step.span, step.name_span)
 
 
@@ -221,12 +117,40 @@ class _Ctx:
 
 
 _Out = tuple[tuple[int, ...], Any]  # (input node indices, shape)
+_AnyValue = T.OneOf((T.Int(), T.Float(), T.Bool(), T.Str(), T.ShapeT(allow_unknown=True)))
+
+
+class _RawValue(T.ParamType):
+    """A block parameter: any value, kept as written (it is substituted into the body)."""
+
+    label = "a value"
+    forms = (ir.Int, ir.Float, ir.Bool, ir.Str, ir.Shape, ir.Tuple, ir.List, ir.Name, ir.Call)
+
+    def claims(self, name: str, binder: T.Binder) -> bool:
+        return True
+
+    def convert(self, value: ir.Value, binder: T.Binder) -> Any:
+        return value
+
+
+class _Block(Component):
+    """A block's parameters, as the binder sees them (messages say "block `name`")."""
+
+    kind: ClassVar[str] = "block"
+
+
+def _block_component(block: ir.BlockDef) -> Component:
+    """A block seen as a component whose parameters are its names (bound by position), so
+    binding a use gives the binder's own errors: unknown, given twice, missing, one too many."""
+    return _Block(name=block.name, params=tuple(Param(p, _RawValue(), positional=True)
+                                                   for p in block.params))
 
 
 class _Checker:
-    def __init__(self, program: ir.Program, registry: Registry) -> None:
+    def __init__(self, program: ir.Program, registry: Registry, data: str | None) -> None:
         self.program = program
         self.registry = registry
+        self.data_path = data
         self.errors: list[NetdslError] = []
         self.nodes: list[Node] = []
         self.blocks: dict[str, ir.BlockDef] = {}
@@ -250,11 +174,17 @@ class _Checker:
 
     # --- the whole program --------------------------------------------------------------------
     def run(self) -> CheckedModel | None:
-        settings = self._settings()
+        values = self._settings()
         self._blocks()
-        dataset = settings.get("dataset")
-        ds = self.registry.get("dataset", dataset.name) if isinstance(dataset, Ref) else None
-        input_shape = settings.get("input") or (tuple(ds.input_shape) if isinstance(ds, Dataset) else None)
+        info = self._describe(values.get("dataset"), values.get("input"))
+        input_shape = values.get("input") or (info.input_shape if info else None)
+        if info is not None and values.get("input") and not _same_size(values["input"], info.input_shape):
+            where = self.program.setting("input")
+            self.error(NetdslSettingError(
+                f"`input: {'x'.join(map(str, values['input']))}` does not fit `{values['dataset'].name}`, "
+                f"whose examples are {'x'.join(map(str, info.input_shape))}",
+                where.value.span if where else None, label="not the dataset's size", code="NDL005",
+                help=f"remove the line, or give a shape of {_size(info.input_shape):,} values"))
         if self.program.network is None:
             src = self.program.source or ""
             at = len(src) - len(src.lstrip()) if src.strip() else 0
@@ -264,72 +194,104 @@ class _Checker:
                 label="expected a layer", expected="at least one layer, e.g. `dense 10 softmax`",
                 code="NDL010", help="a whole program can be one line: `dense 64 relu -> dense 10 softmax`"))
             return None
-        out = self._chain(self.program.network, ((), tuple(input_shape) if input_shape else _UNKNOWN), _Ctx())
+        start = ((), tuple(input_shape) if input_shape else _UNKNOWN)
+        out = self._chain(self.program.network, start, _Ctx())
+        if info is None or "dataset" not in values:
+            return None
+        target = training_target(values, info, self.nodes, out[1], self.registry, self.binder(_Ctx()),
+                                 self.program)
+        self.errors.extend(target.errors)
         if self.errors:
             return None
-        loss, labels = self._loss(settings, ds)
-        self._output(out[1], ds, loss)
-        if self.errors:
-            return None
-        return CheckedModel(
-            self.program, tuple(self.nodes), tuple(input_shape), dataset, loss,
-            settings["optimizer"], tuple(settings["metrics"]), settings["epochs"],
-            settings["batch_size"], settings["validation_split"], settings["seed"], labels,
-            ds.num_classes if isinstance(ds, Dataset) else 0, self.registry)
+        values.update(input=tuple(input_shape), loss=target.loss, metrics=target.metrics)
+        return CheckedModel(self.program, tuple(self.nodes), Settings(values), info, target.labels)
 
     def _settings(self) -> dict[str, Any]:
         seen: dict[str, ir.Setting] = {}
         binder = self.binder(_Ctx())
         values: dict[str, Any] = {}
         for s in self.program.settings:
-            param = SETTINGS.get(s.key)
-            if param is None:
-                close = suggest(s.key, SETTINGS)
+            row = TABLE.get(s.key)
+            if row is None:
+                close = suggest(s.key, TABLE)
                 self.error(NetdslSettingError(
                     f"unknown setting `{s.key}`", s.key_span, label="not a setting", code="NDL004",
-                    expected=", ".join(f"`{k}`" for k in SETTINGS),
+                    expected=", ".join(f"`{k}`" for k in TABLE),
                     help=f"did you mean `{close}`?" if close else None))
                 continue
             if s.key in seen:
                 self.error(NetdslSettingError(
                     f"`{s.key}` is set twice", s.key_span, label="second setting", code="NDL004",
                     help=f"keep one `{s.key}:` line",
-                    notes=[Note(seen[s.key].key_span, "first set here")]))  # type: ignore[arg-type]
+                    notes=[Note(seen[s.key].key_span, "first set here")] if seen[s.key].key_span else []))
                 continue
             seen[s.key] = s
             try:
-                values[s.key] = param.type.convert(s.value, binder)
+                values[s.key] = row.type.convert(s.value, binder)
             except T.Problem as p:
                 node = p.node if p.node is not None and getattr(p.node, "span", None) else s.value
                 self.error(NetdslSettingError(
-                    f"bad `{s.key}`: {p.message}", node.span, label=f"expected {p.expected}",  # type: ignore[union-attr]
-                    code="NDL005", help=p.help))
+                    f"bad `{s.key}`: {p.message}", getattr(node, "span", None),
+                    label=f"expected {p.expected}", code="NDL005", help=p.help))
             except NetdslError as e:
                 self.error(e)
-        for key, param in SETTINGS.items():
-            if key in values or key in seen:
+        for row in SETTINGS:
+            if row.name in seen:
                 continue
-            default = param.default
-            if isinstance(param.type, (T.Ref, T.ListOf)) and default is not None:
+            default = row.default
+            if isinstance(row.type, (T.Ref, T.ListOf)) and default is not None:
                 names = default if isinstance(default, tuple) else (default,)
+                kind = row.type.kind if isinstance(row.type, T.Ref) else row.type.item.kind  # type: ignore[attr-defined]
                 try:
-                    refs = [binder.bind_ref(getattr(param.type, "kind", None) or param.type.item.kind,  # type: ignore[attr-defined]
-                                            ir.Name(n)) for n in names]
+                    refs = [binder.bind_ref(kind, ir.Name(n)) for n in names]
                 except NetdslError as e:
-                    self.error(NetdslSettingError(f"the default {key} is not available: {e.message}",
+                    self.error(NetdslSettingError(f"the default {row.name} is not available: {e.message}",
                                                   help="set it explicitly or install its plugin"))
                     continue
-                values[key] = refs if isinstance(default, tuple) else refs[0]
+                values[row.name] = refs if isinstance(default, tuple) else refs[0]
             else:
-                values[key] = default
+                values[row.name] = default
         return values
+
+    def _describe(self, dataset: Any, input_shape: Shape | None) -> DataInfo | None:
+        """The dataset's answers (input shape, target), from its metadata only."""
+        if dataset is None or not isinstance(dataset.component, Dataset):
+            return None
+        component: Dataset = dataset.component
+        args = dataset.kwargs
+        path = args.get("path") or self.data_path
+        request = DataRequest(component.name, args, os.fspath(path) if path else None, component.env,
+                              input_shape)
+        where = self.program.setting("dataset")
+        try:
+            info = component.describe(request)
+        except NetdslError as e:
+            if e.span is None and where is not None:
+                e.span = where.value.span
+            self.error(e)
+            return None
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug is reported, never a traceback
+            from .errors import NetdslPluginError
+
+            self.error(NetdslPluginError(
+                f"dataset `{component.name}` failed to describe its data: {type(exc).__name__}: {exc}",
+                where.value.span if where else None, code="NDL205"))
+            return None
+        if not isinstance(info, DataInfo) or not info.input_shape:
+            from .errors import NetdslPluginError
+
+            self.error(NetdslPluginError(
+                f"dataset `{component.name}` answered {info!r}, not a DataInfo with an input shape",
+                where.value.span if where else None, code="NDL205"))
+            return None
+        return info
 
     def _blocks(self) -> None:
         for b in self.program.blocks:
             if b.name in self.blocks:
                 self.error(NetdslNameError(
                     f"block `{b.name}` is defined twice", b.name_span, label="second definition",
-                    code="NDL011", notes=[Note(self.blocks[b.name].name_span, "first defined here")]))  # type: ignore[arg-type]
+                    code="NDL011", notes=_note(self.blocks[b.name].name_span, "first defined here")))
                 continue
             if self.registry.get("layer", b.name) is not None:
                 self.error(NetdslNameError(
@@ -393,24 +355,27 @@ class _Checker:
     def _branches(self, br: ir.Branches, inp: _Out, ctx: _Ctx) -> _Out:
         inner = dataclasses.replace(ctx, depth=ctx.depth + 1)
         outs = [self._chain(c, inp, inner) for c in br.chains]
-        merge_name = br.merge or "concat"
-        merge = self.registry.get("layer", merge_name)
-        if merge is None or not merge.merge:
-            candidates = [e.component.name for e in self.registry.entries("layer") if e.component.merge]
-            close = suggest(merge_name, candidates)
+        merges = [e.component for e in self.registry.entries("layer") if isinstance(e.component, Layer)
+                  and e.component.merge]
+        merge_name = br.merge or next((m.name for m in merges if m.default_merge), None)
+        merge = self.registry.get("layer", merge_name) if merge_name else None
+        if not isinstance(merge, Layer) or not merge.merge:
+            names = [m.name for m in merges]
+            close = suggest(merge_name, names) if merge_name else None
             self.error(NetdslNameError(
-                f"`{merge_name}` cannot merge branches", br.merge_span or br.span,
-                label="not a merge layer", code="NDL003",
-                expected=", ".join(f"`{c}`" for c in candidates) or "a merge layer",
+                f"`{merge_name}` cannot merge branches" if merge_name
+                else "these branches need a merge layer after `]`", br.merge_span or br.span,
+                label="not a merge layer" if merge_name else "no merge", code="NDL003",
+                expected=", ".join(f"`{c}`" for c in names) or "a merge layer",
                 help=f"did you mean `{close}`?" if close else None), ctx)
             return (), _UNKNOWN
         shapes = [o[1] for o in outs]
         inputs = tuple(o[0][0] if o[0] else -1 for o in outs)
-        args = self._bind_plain(merge, (), br.merge_span, ctx) or {}
+        args = self.binder(ctx).bind(merge, (), br.merge_span) or {}
         if any(s is _UNKNOWN for s in shapes):
             return (), _UNKNOWN
         return self._infer_node(merge, args, inputs, shapes, br.merge_span or br.span,
-                                f"{merge_name} ({len(outs)} branches)", ctx, merge_args=True)
+                                f"{merge.name} ({len(outs)} branches)", ctx, merge_args=True)
 
     def _layer(self, layer: ir.Layer, inp: _Out, ctx: _Ctx) -> _Out:
         if layer.name in self.blocks:
@@ -418,11 +383,12 @@ class _Checker:
         if layer.name in self.broken:
             return inp[0], _UNKNOWN  # its definition is already reported
         component = self.registry.get("layer", layer.name)
-        if component is None:
+        if not isinstance(component, Layer):
             self._unknown_layer(layer, ctx)
             return inp[0], _UNKNOWN
-        assert isinstance(component, Layer)
         args = tuple(substitute(a, ctx.subst) for a in layer.args)
+        if self._missing_arrow(component, layer, args, ctx):
+            return inp[0], _UNKNOWN
         if component.merge:
             self.error(NetdslShapeError(
                 f"`{layer.name}` merges branches and cannot stand alone", layer.name_span,
@@ -434,18 +400,34 @@ class _Checker:
         if component.wrapper == "layer":
             return self._wrap_layer(component, layer, args, inp, ctx)
         args = (*args, *self._body_values(layer, ctx))
-        bound = self._bind_plain(component, args, layer.name_span, ctx)
+        bound = self.binder(ctx).bind(component, args, layer.name_span, partial=True)
         if bound is None or inp[1] is _UNKNOWN:
             return inp[0], _UNKNOWN
         inp = self._adapt(component, inp, layer, ctx)
         if inp[1] is _UNKNOWN:
             return inp
-        return self._infer_node(component, bound, inp[0], inp[1], layer.span,
-                                self._text(layer, ctx), ctx, args_ir=args)
+        return self._infer_node(component, bound, inp[0], inp[1], layer.span, self._text(layer, ctx), ctx)
 
-    def _bind_plain(self, component: Layer, args: Sequence[ir.Arg], span: Span | None,
-                    ctx: _Ctx) -> dict[str, Any] | None:
-        return self.binder(ctx).bind(component, args, span)
+    def _missing_arrow(self, component: Layer, layer: ir.Layer, args: Sequence[ir.Arg], ctx: _Ctx) -> bool:
+        """``dropout 0.2 dense 10``: a layer name among another layer's arguments, which no
+        parameter of that layer takes, is a missing ``->`` (one error, not one per argument)."""
+        positional = [p for p in component.params if p.positional]
+        binder = self.binder(ctx)
+        for arg in args:
+            value = arg.value
+            if arg.key is not None or not isinstance(value, ir.Name) or arg.span is None:
+                continue
+            if self.registry.get("layer", value.value) is None and value.value not in self.blocks:
+                continue
+            if any(p.type.claims(value.value, binder) for p in positional):
+                continue
+            self.error(NetdslSyntaxError(
+                f"`{value.value}` starts another layer, but nothing joins it to `{layer.name}`",
+                value.span, label="a new layer starts here", code="NDL002",
+                expected="`->` between layers",
+                help=f"write `->` before `{value.value}`"), ctx)
+            return True
+        return False
 
     def _body_values(self, layer: ir.Layer, ctx: _Ctx) -> list[ir.Arg]:
         """``dense(64, relu)``: a body that is one bare name is an argument, not a sub-network."""
@@ -469,49 +451,89 @@ class _Checker:
         err = unknown_name(self.registry, "layer", layer.name, layer.name_span, extra=list(self.blocks))
         if self.registry.get("activation", layer.name) is not None:
             err.help = f"to apply an activation on its own, write `activation {layer.name}`"
-        elif layer.name in SETTINGS and not layer.call and not layer.body:
+        elif layer.name in TABLE and not layer.call and not layer.body:
             value = " ".join(format_value(a) for a in layer.args) or "..."
             err.help = f"`{layer.name}` is a setting: write `{layer.name}: {value}`"
         self.error(err, ctx)
 
+    # --- implicit adapters --------------------------------------------------------------------
+    def _adapters(self, want: str) -> list[tuple[Layer, Any]]:
+        return [(e.component, a) for e in self.registry.entries("layer") if isinstance(e.component, Layer)
+                for a in e.component.adapters if a.to == want]
+
     def _adapt(self, component: Layer, inp: _Out, layer: ir.Layer, ctx: _Ctx) -> _Out:
-        """Insert the implicit flatten/reshape a layer needs, or explain why it cannot be fed."""
-        shape = inp[1]
-        want = component.accepts
-        rank = len(shape)
-        if want == "any" or (want, rank) in (("vector", 1), ("sequence", 2), ("image", 3)):
+        """Insert the implicit adapter a layer's input needs (declared by the adapter layers),
+        or explain why it cannot be fed, with a step that would make it fit."""
+        shape, want = inp[1], component.accepts
+        if want == "any" or len(shape) == INPUT_KINDS[want][0]:
             return inp
-        if want == "vector" and rank >= 3:
-            return self._implicit("flatten", {}, inp, layer, ctx)
-        if want == "sequence" and rank == 3 and shape[-1] == 1:
-            return self._implicit("reshape", {"target_shape": tuple(shape[:2])}, inp, layer, ctx)
-        if want == "image" and rank == 2:
-            return self._implicit("reshape", {"target_shape": (*shape, 1)}, inp, layer, ctx)
-        needs = {"vector": "a vector (rank 1)", "sequence": "a sequence (steps x features)",
-                 "image": "an image (height x width x channels)"}[want]
-        hint = {
-            "vector": "end the sequence first: `return_sequences=false` on the recurrent layer, "
-                      "`global_avgpool1d`, or `flatten`",
-            "sequence": "a sequence layer reads steps x features; reshape first, e.g. `reshape 28x28`",
-            "image": "reshape to height x width x channels first, e.g. `reshape 28x28x1`",
-        }[want]
+        for adapter_layer, adapter in self._adapters(want):
+            args = adapter.args(shape) if adapter.implicit else None
+            if args is not None:
+                return self._implicit(adapter_layer, dict(args), inp, layer, ctx)
+        needs = INPUT_KINDS[want][1]
+        hints = [h for h in (self._switch_hint(want, inp[0]), self._adapter_hint(want, shape)) if h]
         self.error(NetdslShapeError(
             f"`{layer.name}` needs {needs}, but its input has shape {format_shape(shape)}",
-            layer.name_span, label=f"input is {format_shape(shape)}", code="NDL008", help=hint), ctx)
+            layer.name_span, label=f"input is {format_shape(shape)}", code="NDL008",
+            help="; or ".join(hints) or None), ctx)
         return inp[0], _UNKNOWN
 
-    def _implicit(self, name: str, args: dict[str, Any], inp: _Out, layer: ir.Layer, ctx: _Ctx) -> _Out:
-        component = self.registry.get("layer", name)
-        assert isinstance(component, Layer)
+    def _switch_hint(self, want: str, inputs: tuple[int, ...]) -> str | None:
+        """``return_sequences=false``: a true/false argument of the layer before that would make
+        its output what this layer needs (found by running its shape rule, not by name)."""
+        if len(inputs) != 1 or not 0 <= inputs[0] < len(self.nodes):
+            return None
+        node = self.nodes[inputs[0]]
+        component = node.component
+        if component is None or component.wrapper or component.merge or node.implicit:
+            return None
+        for p in component.params:
+            value = node.kwargs.get(p.name)
+            if not isinstance(p.type, T.Bool) or not isinstance(value, bool):
+                continue
+            try:
+                out, _ = component.infer(node.input_shape, {**node.kwargs, p.name: not value})
+            except Exception:  # noqa: BLE001 - only a working rule gives a hint
+                continue
+            if len(out) == INPUT_KINDS[want][0]:
+                return f"set `{p.name}={str(not value).lower()}` on `{node.layer}`"
+        return None
+
+    def _adapter_hint(self, want: str, shape: Shape) -> str | None:
+        """Steps the user can write to turn ``shape`` into ``want``, each checked to work."""
+        steps: list[str] = []
+        for adapter_layer, adapter in self._adapters(want):
+            args = adapter.args(shape)
+            if args is None:
+                continue
+            full = {p.name: p.default for p in adapter_layer.params}
+            full.update(args)
+            try:
+                out, _ = adapter_layer.infer(shape, full)
+            except ShapeProblem:
+                continue
+            written = ir.Layer(adapter_layer.name, tuple(ir.Arg(value_to_ir(v)) for v in args.values()))
+            step = f"`{format_step(written)}`"
+            if len(out) == INPUT_KINDS[want][0] and step not in steps:
+                steps.append(step)
+        if not steps:
+            return None
+        return f"add {' or '.join(steps[:3])} before it"
+
+    def _implicit(self, component: Layer, args: dict[str, Any], inp: _Out, layer: ir.Layer,
+                  ctx: _Ctx) -> _Out:
         full = {p.name: p.default for p in component.params}
         full.update(args)
         shape, params = component.infer(inp[1], full)
-        text = f"{name} (implicit)" if not args else f"{name} {'x'.join(map(str, args['target_shape']))} (implicit)"
+        written = ir.Layer(component.name, tuple(ir.Arg(value_to_ir(v)) for v in args.values()))
+        text = f"{format_step(written)} (implicit)"
         return self._add(component, full, inp[0], inp[1], shape, params, layer.name_span, text, ctx,
                          implicit=True)
 
+    # --- nodes --------------------------------------------------------------------------------
     def _infer_node(self, component: Layer, bound: Mapping[str, Any], inputs: tuple[int, ...],
-                    shape: Any, span: Span | None, text: str, ctx: _Ctx, *, args_ir: Sequence[ir.Arg] = (),
+                    shape: Any, span: Span | None, text: str, ctx: _Ctx, *,
                     merge_args: bool = False, inner_node: Node | None = None, **extra: Any) -> _Out:
         try:
             out, params = component.infer(shape, bound, **extra)
@@ -525,14 +547,32 @@ class _Checker:
                 label=f"input is {format_shape(shape) if not merge_args else ', '.join(map(format_shape, shape))}",
                 code="NDL008", help=p.help), ctx)
             return inputs, _UNKNOWN
+        except Exception as exc:  # noqa: BLE001 - a plugin's shape rule must not crash `check`
+            self._plugin_rule_failed(component, f"raised {type(exc).__name__}: {exc}", span, ctx)
+            return inputs, _UNKNOWN
+        if not _is_shape(out) or not isinstance(params, int) or isinstance(params, bool) or params < 0:
+            self._plugin_rule_failed(component, f"returned {(out, params)!r}, not (shape, parameter count)",
+                                     span, ctx)
+            return inputs, _UNKNOWN
         return self._add(component, bound, inputs, shape, tuple(out), params, span, text, ctx,
                          inner=inner_node)
+
+    def _plugin_rule_failed(self, component: Layer, what: str, span: Span | None, ctx: _Ctx) -> None:
+        from .errors import NetdslPluginError
+
+        entry = self.registry.entry("layer", component.name)
+        self.error(NetdslPluginError(
+            f"the shape rule of `{component.name}` ({entry.provider if entry else '?'}) {what}", span,
+            label="plugin error", code="NDL206",
+            help="this is a bug in the plugin that provides the layer; report it there"), ctx)
 
     def _add(self, component: Layer, bound: Mapping[str, Any], inputs: tuple[int, ...], in_shape: Any,
              out: Shape, params: int, span: Span | None, text: str, ctx: _Ctx, *,
              implicit: bool = False, inner: Node | None = None) -> _Out:
+        entry = self.registry.entry("layer", component.name)
         node = Node(len(self.nodes), component.name, tuple(bound.items()), tuple(inputs), in_shape,
-                    out, params, text, span, implicit, ctx.depth, inner, component)
+                    out, params, text, span, implicit, ctx.depth, inner, component,
+                    str(entry.provider) if entry else "")
         self.nodes.append(node)
         return (node.index,), out
 
@@ -540,52 +580,23 @@ class _Checker:
     def _use_block(self, layer: ir.Layer, inp: _Out, ctx: _Ctx) -> _Out:
         block = self.blocks[layer.name]
         if layer.name in ctx.blocks or len(ctx.blocks) >= MAX_BLOCK_DEPTH:
+            recursive = layer.name in ctx.blocks
             self.error(NetdslNameError(
-                f"block `{layer.name}` uses itself" if layer.name in ctx.blocks
+                f"block `{layer.name}` uses itself" if recursive
                 else f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels",
-                layer.name_span, label="recursive use" if layer.name in ctx.blocks else "too deeply nested",
-                code="NDL011" if layer.name in ctx.blocks else "NDL012",
-                notes=[Note(block.name_span, "defined here")]), ctx)  # type: ignore[arg-type]
+                layer.name_span, label="recursive use" if recursive else "too deeply nested",
+                code="NDL011" if recursive else "NDL012",
+                notes=_note(block.name_span, "defined here")), ctx)
             return inp[0], _UNKNOWN
         args = [substitute(a, ctx.subst) for a in (*layer.args, *self._body_values(layer, ctx))]
-        subst: dict[str, ir.Value] = {}
-        positional = [a for a in args if a.key is None]
-        ok = True
-        for name, arg in zip(block.params, positional):
-            subst[name] = arg.value
-        for arg in positional[len(block.params):]:
-            ok = False
-            self.error(NetdslNameError(
-                f"block `{block.name}` takes {len(block.params)} argument{'s' * (len(block.params) != 1)}",
-                arg.span, label="one too many", code="NDL005",
-                notes=[Note(block.name_span, "defined here")]), ctx)  # type: ignore[arg-type]
-        for arg in args:
-            if arg.key is None:
-                continue
-            if arg.key not in block.params:
-                close = suggest(arg.key, block.params)
-                self.error(NetdslNameError(
-                    f"block `{block.name}` has no parameter `{arg.key}`", arg.key_span,
-                    label="unknown parameter", code="NDL007",
-                    help=f"did you mean `{close}`?" if close else None), ctx)
-                ok = False
-            elif arg.key in subst:
-                self.error(NetdslNameError(f"block `{block.name}` gets `{arg.key}` twice", arg.span,
-                                           label=f"second `{arg.key}`", code="NDL006",
-                                           help=f"give `{arg.key}` once"), ctx)
-                ok = False
-            else:
-                subst[arg.key] = arg.value
-        missing = [p for p in block.params if p not in subst]
-        if missing:
-            self.error(NetdslNameError(
-                f"block `{block.name}` needs `{missing[0]}`", layer.span, label=f"missing `{missing[0]}`",
-                code="NDL007", notes=[Note(block.name_span, "defined here")]), ctx)  # type: ignore[arg-type]
-            ok = False
-        if not ok:
+        defined = _note(block.name_span, "defined here")
+        bound = Binder(self.registry, (*defined, *ctx.notes))
+        bound.errors = self.errors
+        subst = bound.bind(_block_component(block), args, layer.span, by_position=True)
+        if subst is None:
             return inp[0], _UNKNOWN
-        use = Note(layer.span, f"in this use of `{block.name}`")  # type: ignore[arg-type]
-        inner = _Ctx(subst, (use, *ctx.notes), (*ctx.blocks, block.name), ctx.depth)
+        use = Note(layer.span, f"in this use of `{block.name}`") if layer.span else None
+        inner = _Ctx(dict(subst), (*([use] if use else []), *ctx.notes), (*ctx.blocks, block.name), ctx.depth)
         return self._chain(block.body, inp, inner)
 
     def _single_body(self, layer: ir.Layer, ctx: _Ctx) -> ir.Chain | None:
@@ -599,7 +610,7 @@ class _Checker:
     def _wrap_chain(self, component: Layer, layer: ir.Layer, args: Sequence[ir.Arg], inp: _Out,
                     ctx: _Ctx) -> _Out:
         body = self._single_body(layer, ctx)
-        bound = self._bind_plain(component, args, layer.name_span, ctx)
+        bound = self.binder(ctx).bind(component, args, layer.name_span)
         if body is None:
             return inp[0], _UNKNOWN
         out = self._chain(body, inp, dataclasses.replace(ctx, depth=ctx.depth + 1))
@@ -607,17 +618,18 @@ class _Checker:
             return inp[0], _UNKNOWN
         inputs = (inp[0][0] if inp[0] else -1, out[0][0] if out[0] else -1)
         return self._infer_node(component, bound, inputs, [inp[1], out[1]], layer.name_span,
-                                f"{layer.name} (adds its input)", ctx, args_ir=args, merge_args=True)
+                                f"{layer.name} (adds its input)", ctx, merge_args=True)
 
     def _wrap_layer(self, component: Layer, layer: ir.Layer, args: Sequence[ir.Arg], inp: _Out,
                     ctx: _Ctx) -> _Out:
         body = self._single_body(layer, ctx)
-        bound = self._bind_plain(component, args, layer.name_span, ctx)
+        bound = self.binder(ctx).bind(component, args, layer.name_span)
         if body is None:
             return inp[0], _UNKNOWN
         step = body.steps[0]
         inner_c = self.registry.get("layer", step.name) if isinstance(step, ir.Layer) else None
-        if len(body.steps) != 1 or not isinstance(step, ir.Layer) or not isinstance(inner_c, Layer) or inner_c.wrapper:
+        if (len(body.steps) != 1 or not isinstance(step, ir.Layer) or not isinstance(inner_c, Layer)
+                or inner_c.wrapper):
             if isinstance(step, ir.Layer) and inner_c is None and len(body.steps) == 1:
                 self._unknown_layer(step, ctx)
             else:
@@ -626,53 +638,40 @@ class _Checker:
                     label="not one layer", code="NDL005"), ctx)
             return inp[0], _UNKNOWN
         inner_args = tuple(substitute(a, ctx.subst) for a in step.args)
-        inner_bound = self._bind_plain(inner_c, inner_args, step.name_span, ctx)
+        inner_bound = self.binder(ctx).bind(inner_c, inner_args, step.name_span)
         if bound is None or inner_bound is None or inp[1] is _UNKNOWN:
             return inp[0], _UNKNOWN
         inp = self._adapt(component, inp, layer, ctx)
         if inp[1] is _UNKNOWN:
             return inp
+        entry = self.registry.entry("layer", inner_c.name)
         inner_node = Node(-1, inner_c.name, tuple(inner_bound.items()), (), None, (), 0,
-                          self._text(step, ctx), step.span, component=inner_c)
+                          self._text(step, ctx), step.span, component=inner_c,
+                          provider=str(entry.provider) if entry else "")
+        layer_c: Layer = inner_c
 
         def inner(shape: Shape) -> tuple[Shape, int]:
-            return inner_c.infer(shape, inner_bound)
+            return layer_c.infer(shape, inner_bound)
 
         return self._infer_node(component, bound, inp[0], inp[1], layer.span, self._text(layer, ctx),
-                                ctx, args_ir=args, inner=inner, inner_layer=inner_c, inner_node=inner_node)
+                                ctx, inner=inner, inner_layer=inner_c, inner_node=inner_node)
 
-    # --- the end of the network ---------------------------------------------------------------
-    def _loss(self, settings: Mapping[str, Any], ds: Any) -> tuple[Ref, str]:
-        loss: Ref | None = settings.get("loss")
-        if loss is None:
-            component = self.registry.get("loss", "categorical_crossentropy")
-            args: dict[str, Any] = {p.name: p.default for p in component.params} if component else {}
-            if "from_logits" in args and self._final_activation() in (None, "linear"):
-                args["from_logits"] = True
-            loss = Ref("loss", "categorical_crossentropy", tuple(args.items()))
-        component = self.registry.get("loss", loss.name)
-        labels = getattr(component, "labels", "any")
-        return loss, "sparse" if labels == "sparse" else "categorical"
 
-    def _final_activation(self) -> str | None:
-        for node in reversed(self.nodes):
-            act = node.kwargs.get("activation")
-            if isinstance(act, (Ref, str)):
-                return act.name if isinstance(act, Ref) else act
-            if node.layer not in ("dropout", "flatten", "reshape"):
-                return None
-        return None
+def _note(span: Span | None, label: str) -> list[Note]:
+    return [Note(span, label)] if span is not None else []
 
-    def _output(self, shape: Any, ds: Any, loss: Ref) -> None:
-        if not isinstance(ds, Dataset) or ds.num_classes <= 0 or shape is _UNKNOWN or not self.nodes:
-            return
-        last = self.nodes[-1]
-        n = ds.num_classes
-        if tuple(shape) != (n,):
-            units = f"`{last.layer}` gives {format_shape(shape)}"
-            self.error(NetdslShapeError(
-                f"the network must end with one score per class of `{ds.name}`: "
-                f"{format_shape((n,))}, but {units}",
-                last.span, label=f"output {format_shape(shape)}", code="NDL013",
-                help=f"end with `dense {n} softmax`"))
 
+def _size(shape: Sequence[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _same_size(a: Sequence[int], b: Sequence[int]) -> bool:
+    return -1 not in a and _size(a) == _size(b)
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 0) for d in value)

@@ -99,7 +99,7 @@ def main(ctx: click.Context, verbose: bool, no_plugins: bool, strict_plugins: bo
     \b
       netdsl check model.net       check a model, with compiler-grade errors
       netdsl summary model.net     layers, output shapes, parameter counts
-      netdsl run model.net         train on MNIST, evaluate, save
+      netdsl run model.net         train, evaluate, save
     """
     ctx.obj = _State(verbose, no_plugins, strict_plugins)
 
@@ -107,8 +107,9 @@ def main(ctx: click.Context, verbose: bool, no_plugins: bool, strict_plugins: bo
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON on stdout.")
+@click.option("--data", type=click.Path(), help="The file or folder holding the dataset (its metadata is read).")
 @click.pass_obj
-def check(state: _State, files: tuple[str, ...], as_json: bool) -> None:
+def check(state: _State, files: tuple[str, ...], as_json: bool, data: str | None) -> None:
     """Check FILES (`-` reads standard input); exit 1 if any has an error."""
     from .checker import check as check_program
     from .diagnostics import render_all
@@ -118,7 +119,7 @@ def check(state: _State, files: tuple[str, ...], as_json: bool) -> None:
     failed: list[NetdslError] = []
     for path in files:
         try:
-            model = check_program(_load(path), state.registry)
+            model = check_program(_load(path), state.registry, data=data)
         except NetdslError as e:
             failed.extend(e.errors)
             results.append({"file": path, "ok": False, "errors": [x.to_dict() for x in e.errors]})
@@ -211,15 +212,16 @@ def _write_atomic(path: str, text: str) -> None:
 @main.command()
 @click.argument("file", type=click.Path(allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the checked model as JSON.")
+@click.option("--data", type=click.Path(), help="The file or folder holding the dataset (its metadata is read).")
 @click.pass_obj
-def summary(state: _State, file: str, as_json: bool) -> None:
+def summary(state: _State, file: str, as_json: bool, data: str | None) -> None:
     """Show FILE's layers, output shapes and parameter counts (`-` reads standard input)."""
     from .checker import check as check_program
     from .errors import NetdslError
     from .summary import summary_text
 
     try:
-        model = check_program(_load(file), state.registry)
+        model = check_program(_load(file), state.registry, data=data)
     except NetdslError as e:
         _fail(list(e.errors))
     if as_json:
@@ -256,29 +258,40 @@ def plugins(state: _State, name: str | None, show_all: bool, as_json: bool) -> N
         click.echo(plugins_text(registry, show_all))
 
 
+def _setting_options(command: Any) -> Any:
+    """One ``--NAME`` override per setting the table marks as a flag; the table's own type
+    validates the value (click only reads a number)."""
+    from .settings import SETTINGS
+    from . import types as T
+
+    for row in reversed([r for r in SETTINGS if r.flag]):
+        kind = int if isinstance(row.type, T.Int) else float if isinstance(row.type, T.Float) else str
+        command = click.option(row.option, row.name, type=kind, default=None,
+                               help=f"Override the program's `{row.name}:` ({row.help}).")(command)
+    return command
+
+
 @main.command()
 @click.argument("file", type=click.Path(allow_dash=True))
-@click.option("--epochs", type=click.IntRange(min=1), help="Override the file's epochs.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Override the file's batch_size.")
-@click.option("--data", type=click.Path(), help="Folder with the MNIST IDX .gz files or an mnist.npz "
-              "(default: $NETDSL_DATA, then Keras's cache).")
+@_setting_options
+@click.option("--data", type=click.Path(),
+              help="The file or folder holding the program's dataset (default: the dataset's own "
+                   "environment variable, e.g. $NETDSL_MNIST, then Keras's cache).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs", show_default=True,
               help="Where run folders are created.")
-@click.option("--seed", type=click.IntRange(min=0), help="Random seed (same seed, same weights on CPU).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-@click.option("--steps-per-execution", type=click.IntRange(min=1),
+@click.option("--steps-per-execution", type=click.IntRange(min=1, max=1 << 20),
               help="Batches per call of the compiled training step (default 16). Higher is faster "
                    "for small models (see BENCHMARKS.md); same weights for a given seed, coarser "
                    "progress bar.")
 @click.option("--jit/--no-jit", "jit", default=None,
               help="Compile the training step with XLA. Default: Keras's choice (off on a CPU-only "
                    "machine, where it measured no faster; see BENCHMARKS.md).")
-@click.option("--threads", type=click.IntRange(min=1),
+@click.option("--threads", type=click.IntRange(min=1, max=4096),
               help="TensorFlow threads (intra- and inter-op). Default: TensorFlow's (every core).")
 @click.pass_obj
-def run(state: _State, file: str, epochs: int | None, batch_size: int | None, data: str | None,
-        out_dir: str, seed: int | None, quiet: bool, steps_per_execution: int | None, jit: bool | None,
-        threads: int | None) -> None:
+def run(state: _State, file: str, data: str | None, out_dir: str, quiet: bool,
+        steps_per_execution: int | None, jit: bool | None, threads: int | None, **overrides: Any) -> None:
     """Train FILE's model, evaluate it on the test set and save the run.
 
     --steps-per-execution, --jit and --threads change how fast training runs on this machine,
@@ -287,11 +300,13 @@ def run(state: _State, file: str, epochs: int | None, batch_size: int | None, da
     from .checker import check as check_program
     from .errors import NetdslError
 
+    if not state.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines: with -v only
+    else:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     try:
-        model = check_program(_load(file), state.registry)
-        overrides = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("seed", seed))
-                     if v is not None}
-        model = model.replace(**overrides)
+        model = check_program(_load(file), state.registry, data=data)
+        model = model.replace(**{k: v for k, v in overrides.items() if v is not None})
         from .training import TrainOptions, run_model
 
         speed = {"steps_per_execution": steps_per_execution} if steps_per_execution else {}

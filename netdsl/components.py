@@ -8,13 +8,16 @@ imports TensorFlow inside the call, never at module import).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+import re
+from typing import Any, Callable, ClassVar, Literal, Mapping, Sequence, get_args
 
 from . import types as T
 
 __all__ = [
     "REQUIRED", "Param", "Ref", "Component", "Activation", "Loss", "Optimizer", "Regularizer",
-    "Metric", "Layer", "Dataset", "ShapeProblem", "KINDS", "Shape", "keras_factory",
+    "Metric", "Layer", "Dataset", "ShapeProblem", "KINDS", "Shape", "keras_factory", "Adapter",
+    "InputKind", "INPUT_KINDS", "Labels", "TargetKind", "Wrapper", "Target", "DataInfo",
+    "DataRequest",
 ]
 
 Shape = tuple  # a shape without the batch axis, e.g. (28, 28, 1); None marks an unknown size
@@ -50,6 +53,8 @@ class Ref:
     kind: str
     name: str
     args: tuple[tuple[str, Any], ...] = ()
+    #: the declaration it was resolved to (set by the checker, so later stages never look it up)
+    component: "Component | None" = field(default=None, compare=False, repr=False)
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -78,6 +83,26 @@ class ShapeProblem(Exception):
         self.help = help
 
 
+#: what a layer takes as input: any shape, or one of the input kinds below
+InputKind = Literal["any", "vector", "sequence", "image"]
+#: input kind -> (rank without the batch axis, words for messages)
+INPUT_KINDS: Mapping[str, tuple[int, str]] = {
+    "vector": (1, "a vector (rank 1)"),
+    "sequence": (2, "a sequence (steps x features)"),
+    "image": (3, "an image (height x width x channels)"),
+}
+#: how a loss or metric wants the labels: one-hot rows, integer class ids, or as the data gives them
+Labels = Literal["categorical", "sparse", "any"]
+#: what a dataset's target is, and so which loss, metrics and output the network needs
+TargetKind = Literal["classes", "binary", "regression"]
+#: what a wrapper layer encloses: one layer (``bidirectional(lstm 64)``) or a sub-network
+Wrapper = Literal["layer", "chain"]
+
+_ENUMS: Mapping[str, tuple[str, ...]] = {
+    "accepts": get_args(InputKind), "labels": get_args(Labels), "wrapper": (*get_args(Wrapper), None),
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Component:
     """Base declaration: a unique lowercase name, aliases, typed params, a description, a factory."""
@@ -95,6 +120,30 @@ class Component:
                 return p
         return None
 
+    def problems(self) -> list[str]:
+        """What is wrong with this declaration, as ``field: reason`` lines (checked at registration)."""
+        out: list[str] = []
+        if not isinstance(self.params, tuple) or not all(isinstance(p, Param) for p in self.params):
+            out.append("params: must be a tuple of netdsl.components.Param")
+        else:
+            names = [p.name for p in self.params]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                out.append(f"params: `{dup[0]}` is declared twice")
+            for p in self.params:
+                if not isinstance(p.type, T.ParamType):
+                    out.append(f"params: `{p.name}` has no netdsl.types type")
+        if not isinstance(self.description, str):
+            out.append("description: must be a string")
+        if self.build is not None and not callable(self.build):
+            out.append("build: must be callable")
+        for name, allowed in _ENUMS.items():
+            if hasattr(self, name) and getattr(self, name) not in allowed:
+                value = getattr(self, name)
+                choices = ", ".join(repr(a) for a in allowed)
+                out.append(f"{name}: {value!r} is not one of {choices}")
+        return out
+
 
 @dataclass(frozen=True, kw_only=True)
 class Activation(Component):
@@ -105,60 +154,171 @@ class Activation(Component):
 
 @dataclass(frozen=True, kw_only=True)
 class Loss(Component):
-    """A loss; ``labels`` says how the data's labels must be encoded for it."""
+    """A loss; ``labels`` says how the data's labels must be encoded for it; ``default_for`` the
+    targets for which it is the loss when the program names none."""
 
     kind: ClassVar[str] = "loss"
-    labels: str = "any"  # "categorical" (one-hot), "sparse" (integers), "any"
+    labels: Labels = "any"
+    default_for: tuple[TargetKind, ...] = ()
+
+    def problems(self) -> list[str]:
+        return [*super().problems(), *_target_problems(self.default_for)]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Optimizer(Component):
+    """An optimizer with its hyperparameters; ``build()`` returns the Keras optimizer."""
+
     kind: ClassVar[str] = "optimizer"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Regularizer(Component):
+    """A weight regularizer (``l2(0.01)``); ``build()`` returns the Keras regularizer."""
+
     kind: ClassVar[str] = "regularizer"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Metric(Component):
+    """A training metric; ``default_for`` the targets it is reported for when none is named."""
+
     kind: ClassVar[str] = "metric"
+    labels: Labels = "any"
+    default_for: tuple[TargetKind, ...] = ()
+
+    def problems(self) -> list[str]:
+        return [*super().problems(), *_target_problems(self.default_for)]
+
+
+def _target_problems(targets: Any) -> list[str]:
+    allowed = get_args(TargetKind)
+    if not isinstance(targets, tuple) or any(t not in allowed for t in targets):
+        return [f"default_for: must be a tuple of {', '.join(map(repr, allowed))}"]
+    return []
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """How a layer turns an input into ``to`` (``flatten`` makes vectors): ``args(shape)`` gives
+    the layer's arguments for that input, or None if it can't. An ``implicit`` adapter is
+    inserted by the checker on its own; another is only suggested in the error's help."""
+
+    to: InputKind
+    args: Callable[[Shape], Mapping[str, Any] | None]
+    implicit: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
 class Layer(Component):
     """A layer: ``infer(shape, args) -> (output_shape, parameter_count)`` in pure Python.
 
-    ``accepts`` is the input it needs: "vector" (rank 1; images are flattened for it),
-    "sequence" (rank 2; a one-channel image is read row by row), "image" (rank 3; a
-    rank-2 image gains a channel axis) or "any". A ``merge`` layer takes several inputs and
-    its ``infer`` gets a list of shapes. A ``wrapper="layer"`` encloses one layer
-    (``bidirectional(lstm 64)``): its ``infer(shape, args, inner, inner_layer)`` gets ``inner``, a
-    callable ``shape -> (output_shape, params)`` running the wrapped layer's rule, and
+    ``accepts`` is the input it needs (see :data:`INPUT_KINDS`); another input is fed through an
+    implicit adapter layer when one declares it can (``adapters``), else it is an error. A
+    ``merge`` layer takes several inputs and its ``infer`` gets a list of shapes; the one with
+    ``default_merge`` joins branches written without a merge. A ``wrapper="layer"`` encloses one
+    layer (``bidirectional(lstm 64)``): its ``infer(shape, args, inner, inner_layer)`` gets
+    ``inner``, a callable ``shape -> (output_shape, params)`` running the wrapped layer's rule, and
     ``inner_layer``, its declaration. A ``wrapper="chain"`` encloses a sub-network
-    (``residual(...)``): its ``infer`` gets ``[input_shape, body_output_shape]``.
+    (``residual(...)``): its ``infer`` gets ``[input_shape, body_output_shape]``. ``transparent``
+    layers only move or mask values (``dropout``, ``flatten``): the activation before them still
+    decides what the network outputs.
     """
 
     kind: ClassVar[str] = "layer"
     infer: Callable[..., tuple[Shape, int]] = field(compare=False, repr=False)
-    accepts: str = "any"
+    accepts: InputKind = "any"
     merge: bool = False
-    wrapper: str | None = None  # None, "layer" (wraps one layer) or "chain" (wraps a sub-network)
+    default_merge: bool = False
+    wrapper: Wrapper | None = None
+    adapters: tuple[Adapter, ...] = ()
+    transparent: bool = False
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if not callable(self.infer):
+            out.append("infer: must be callable: (shape, args) -> (output_shape, params)")
+        if self.build is None:
+            out.append("build: a layer needs a build function that returns the Keras layer")
+        if self.default_merge and not self.merge:
+            out.append("default_merge: only a merge layer can be the default merge")
+        if not isinstance(self.adapters, tuple) or not all(
+                isinstance(a, Adapter) and a.to in INPUT_KINDS and callable(a.args) for a in self.adapters):
+            out.append("adapters: must be a tuple of Adapter(to=<input kind>, args=<callable>)")
+        return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a dataset's labels are: ``classes`` (``num_classes`` ids), ``binary`` (0/1), or
+    ``regression`` (real values of ``shape``)."""
+
+    kind: TargetKind
+    num_classes: int = 0
+    shape: Shape = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "num_classes": self.num_classes, "shape": list(self.shape)}
+
+    @property
+    def output_shape(self) -> Shape:
+        """The network output this target needs (without the batch axis)."""
+        if self.kind == "classes":
+            return (self.num_classes,)
+        if self.kind == "binary":
+            return (1,)
+        return self.shape or (1,)
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What ``check`` needs of a dataset, answered from metadata alone (never by loading it)."""
+
+    input_shape: Shape
+    target: Target
+    train_size: int | None = None  # examples available for training, when known cheaply
+    class_names: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"input_shape": list(self.input_shape), "target": self.target.to_json(),
+                "train_size": self.train_size, "class_names": list(self.class_names)}
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """A dataset as the program asks for it: its bound arguments, and ``path``, the file or
+    folder the user pointed at (the dataset's own ``path`` argument, else ``--data``), or None."""
+
+    name: str
+    args: Mapping[str, Any]
+    path: str | None = None
+    env: str | None = None  # the dataset's own environment variable (e.g. NETDSL_MNIST)
+    input_shape: Shape | None = None  # the program's `input:`, for datasets shaped by it
 
 
 @dataclass(frozen=True, kw_only=True)
 class Dataset(Component):
-    """A dataset: its input shape and class count (for checking), and ``load(source)``.
+    """A dataset: ``describe(request) -> DataInfo`` (metadata only, for ``check``) and
+    ``load(request, info)`` for training, returning ``(x_train, y_train, x_test, y_test)`` arrays
+    (x shaped like ``info.input_shape``, y as its target says: class ids or values).
 
-    ``load(source)`` returns ``(x_train, y_train, x_test, y_test)`` NumPy arrays, x scaled to
-    floats of ``input_shape`` and y integer class labels; ``source`` is a user-given path or None.
+    ``env`` names the environment variable that may point at this dataset's files; no other
+    dataset reads it, so two datasets never read each other's files.
     """
 
     kind: ClassVar[str] = "dataset"
-    input_shape: Shape
-    num_classes: int
-    load: Callable[[str | None], Sequence[Any]] = field(compare=False, repr=False)
+    describe: Callable[[DataRequest], DataInfo] = field(compare=False, repr=False)
+    load: Callable[[DataRequest, DataInfo], Sequence[Any]] = field(compare=False, repr=False)
+    env: str | None = None
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        for name in ("describe", "load"):
+            if not callable(getattr(self, name)):
+                out.append(f"{name}: must be callable")
+        if self.env is not None and not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(self.env)):
+            out.append(f"env: {self.env!r} is not an environment variable name")
+        return out
 
 
 KINDS: Mapping[str, type[Component]] = {

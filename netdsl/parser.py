@@ -204,9 +204,9 @@ class _ToIR(Transformer):
             help_ = "join the layers with `->` (it may start the next line)"
             step = first.steps[0]
             if len(first.steps) == 1 and isinstance(step, ir.Layer) and not step.call:
-                from .checker import SETTINGS  # here, not at import: the checker imports the parser
+                from .settings import TABLE
 
-                if step.name in SETTINGS:
+                if step.name in TABLE:
                     value = " ".join(_arg_text(a) for a in step.args) or "..."
                     help_ = f"`{step.name}` is a setting: write `{step.name}: {value}`"
             raise NetdslSyntaxError(

@@ -68,8 +68,7 @@ def components_json(registry: Registry, name: str) -> list[dict[str, Any]]:
         if isinstance(c, Layer):
             item["accepts"] = c.accepts
         if isinstance(c, Dataset):
-            item["input_shape"] = list(c.input_shape)
-            item["num_classes"] = c.num_classes
+            item["env"] = c.env
         out.append(item)
     return out
 
@@ -83,15 +82,16 @@ def component_text(registry: Registry, name: str) -> str:
                  + (" (built-in)" if prov["builtin"] else "")]
         if item["aliases"]:
             lines.append(f"  aliases: {', '.join(item['aliases'])}")
-        if "input_shape" in item:
-            lines.append(f"  input {'x'.join(map(str, item['input_shape']))}, {item['num_classes']} classes")
+        if item.get("env"):
+            lines.append(f"  its files may also be given with ${item['env']}")
         if item["params"]:
             lines.append("  parameters (positional ones can be written without `name=`):")
             width = max(len(p["name"]) for p in item["params"])
             for p in item["params"]:
                 pos = " positional" if p["positional"] else ""
                 doc = f" — {p['help']}" if p["help"] else ""
-                lines.append(f"    {p['name']:<{width}}  {p['type']}, default {p['default']}{pos}{doc}")
+                default = "required" if p["default"] == "required" else f"default {p['default']}"
+                lines.append(f"    {p['name']:<{width}}  {p['type']}, {default}{pos}{doc}")
         else:
             lines.append("  no parameters")
         blocks.append("\n".join(lines))

@@ -12,6 +12,7 @@ import importlib
 import os
 import re
 import traceback
+import types
 import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -142,12 +143,13 @@ class Registry:
                 )
         if override:
             for n in names:
-                self._remove(kind, n)
+                self.remove(kind, n)
         self._entries[kind][component.name] = Entry(component, provider)
         for a in component.aliases:
             self._aliases[kind][a] = component.name
 
-    def _remove(self, kind: str, name: str) -> None:
+    def remove(self, kind: str, name: str) -> None:
+        """Take a name (and its aliases) out of the registry."""
         canonical = self._aliases[kind].pop(name, None) or name
         entry = self._entries[kind].pop(canonical, None)
         if entry:
@@ -184,6 +186,25 @@ def _norm(dist: str) -> str:
     return re.sub(r"[-_.]+", "-", dist.strip()).lower()
 
 
+def env_flag(name: str, default: bool = False) -> bool:
+    """A boolean environment switch as people write it (``1/0``, ``true/false``, ``on/off``,
+    ``yes/no``, any case); anything else is an error naming the variable."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise NetdslPluginError(f"{name}={raw!r} is not a boolean", code="NDL207",
+                            help=f"use one of {', '.join(sorted(_TRUE | _FALSE))}")
+
+
+_TRUE = {"1", "true", "on", "yes", "y"}
+_FALSE = {"0", "false", "off", "no", "n"}
+
+
 def load_registry(
     *,
     plugins: Iterable[str] | None = None,
@@ -196,13 +217,15 @@ def load_registry(
     ``plugins`` (or ``NETDSL_PLUGINS``, comma-separated distribution names; empty for none)
     limits which third-party distributions load; ``third_party=False`` loads none.
     ``strict`` (or ``NETDSL_STRICT_PLUGINS=1``) makes any plugin problem raise.
+    Hooks are called through pluggy (``pm.hook``), so ``tryfirst``/``trylast``, wrappers and
+    tracing apply; each implementation is guarded so that a plugin that raises is reported and
+    skipped without stopping the others.
     """
     if strict is None:
-        strict = os.environ.get("NETDSL_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+        strict = env_flag("NETDSL_STRICT_PLUGINS")
     registry = Registry()
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    providers: dict[int, Provider] = {}
 
     def problem(err: NetdslPluginError) -> None:
         if strict:
@@ -213,24 +236,61 @@ def load_registry(
         else:
             warnings.warn(err.message, PluginWarning, stacklevel=3)
 
-    candidates = _builtin_plugins()
-    if third_party:
-        candidates += _entry_point_plugins(_allowed(os.environ.get("NETDSL_PLUGINS"), plugins), problem)
-    for obj, provider in candidates:
-        if _register(pm, obj, provider, problem):
-            providers[id(obj)] = provider
-            registry.plugins.append(PluginInfo(provider))
-    infos = {p.provider: p for p in registry.plugins}
-    order = {id(obj): i for i, (obj, _) in enumerate(candidates)}
+    builtins = _builtin_plugins()
+    others = (_entry_point_plugins(_allowed(os.environ.get("NETDSL_PLUGINS"), plugins), problem)
+              if third_party else [])
+    current: list[PluginInfo] = []
+    loaded: list[PluginInfo] = []
+    # pluggy calls the last registered first: third-party plugins go in first, so that the
+    # built-ins register their names before any plugin can (a plugin's tryfirst is handled
+    # in `register`: the built-in keeps its name)
+    for obj, provider in [*reversed(others), *reversed(builtins)]:
+        info = PluginInfo(provider)
+        if _register(pm, _guarded(obj, info, current, problem), obj, provider, problem):
+            loaded.append(info)
+    registry.plugins.extend(reversed(loaded))
     for hook, kind in hookspecs.HOOKS.items():
-        # built-ins first, then third-party, so a plugin cannot silently take a built-in name
-        impls = sorted(getattr(pm.hook, hook).get_hookimpls(), key=lambda i: order[id(i.plugin)])
-        for impl in impls:
-            provider = providers[id(impl.plugin)]
-            info = infos[provider]
-            info.hooks.append(hook)
-            _call_hook(registry, impl.function, hook, kind, provider, info, problem)
+        getattr(pm.hook, hook)(register=_register_function(registry, hook, kind, current, problem))
     return registry
+
+
+def _guarded(obj: Any, info: PluginInfo, current: list[PluginInfo],
+             problem: Callable[[NetdslPluginError], None]) -> Any:
+    """What pluggy registers for a plugin: its hook implementations (same options), each run
+    with ``current`` naming the plugin and with its exceptions reported, never raised."""
+    proxy = types.SimpleNamespace()
+    marker = hookspecs.PROJECT + "_impl"
+    for hook in hookspecs.HOOKS:
+        function = getattr(obj, hook, None)
+        opts = getattr(function, marker, None)
+        if function is None or opts is None:
+            continue
+        if opts.get("wrapper") or opts.get("hookwrapper"):
+            setattr(proxy, hook, function)  # wraps the others: runs as written
+            continue
+        setattr(proxy, hook, hookspecs.hookimpl(
+            tryfirst=bool(opts.get("tryfirst")), trylast=bool(opts.get("trylast")),
+        )(_guard(function, hook, info, current, problem)))
+    return proxy
+
+
+def _guard(function: Callable[..., Any], hook: str, info: PluginInfo, current: list[PluginInfo],
+           problem: Callable[[NetdslPluginError], None]) -> Callable[..., None]:
+    def impl(register: Any) -> None:
+        current[:] = [info]
+        if hook not in info.hooks:
+            info.hooks.append(hook)
+        try:
+            function(register=register)
+        except NetdslPluginError as err:
+            problem(err)
+        except Exception as exc:  # noqa: BLE001 - a plugin raising must not take the host down
+            problem(_plugin_failed(info.provider, f"raised in {hook}", exc))
+        finally:
+            current[:] = []
+
+    impl.__name__ = hook
+    return impl
 
 
 def _entry_point_plugins(allowed: set[str] | None, problem: Callable[[NetdslPluginError], None]
@@ -267,11 +327,12 @@ def _plugin_failed(provider: Provider, what: str, exc: BaseException) -> NetdslP
     return err
 
 
-def _register(pm: pluggy.PluginManager, obj: Any, provider: Provider,
+def _register(pm: pluggy.PluginManager, proxy: Any, obj: Any, provider: Provider,
               problem: Callable[[NetdslPluginError], None]) -> bool:
+    marker = hookspecs.PROJECT + "_impl"
     unknown = [n for n in dir(obj)
                if n.startswith("register_") and n not in hookspecs.HOOKS
-               and pm.parse_hookimpl_opts(obj, n) is not None]
+               and getattr(getattr(obj, n, None), marker, None) is not None]
     for name in unknown:
         close = suggest(name, hookspecs.HOOKS)
         problem(NetdslPluginError(
@@ -280,46 +341,68 @@ def _register(pm: pluggy.PluginManager, obj: Any, provider: Provider,
             + "; the plugin was skipped",
             code="NDL203",
         ))
+    if unknown:
+        return False
     try:
-        pm.register(obj, name=f"{provider.distribution}:{provider.plugin}")
-        pm.check_pending()
+        validator = pluggy.PluginManager(hookspecs.PROJECT)  # pluggy's checks on the plugin itself
+        validator.add_hookspecs(hookspecs)
+        validator.register(obj)
+        validator.check_pending()
+        pm.register(proxy, name=f"{provider.distribution}:{provider.plugin}")
     except Exception as exc:  # noqa: BLE001 - pluggy validation errors, reported per plugin
-        pm.unregister(obj) if pm.is_registered(obj) else None
-        if not unknown:
-            problem(_plugin_failed(provider, "could not be registered", exc))
+        pm.unregister(proxy) if pm.is_registered(proxy) else None
+        problem(_plugin_failed(provider, "could not be registered", exc))
         return False
     return True
 
 
-def _call_hook(registry: Registry, function: Callable[..., Any], hook: str, kind: str,
-               provider: Provider, info: PluginInfo,
-               problem: Callable[[NetdslPluginError], None]) -> None:
+def _register_function(registry: Registry, hook: str, kind: str, current: list[PluginInfo],
+                       problem: Callable[[NetdslPluginError], None]) -> Callable[..., None]:
+    """The ``register`` a hook receives: validates each declaration and records its plugin."""
+
     def register(component: Component, *, override: bool = False) -> None:
+        info = current[0]
+        provider = info.provider
         if not isinstance(component, KINDS[kind]):
             raise NetdslPluginError(
                 f"plugin {provider.distribution} {provider.version}: {hook} must register "
                 f"{KINDS[kind].__name__} declarations, got {component!r}", code="NDL204")
+        bad = component.problems()
+        for line in bad:
+            problem(NetdslPluginError(
+                f"plugin {provider.distribution} {provider.version}: {kind} `{component.name}`: "
+                f"{line}; it was not registered", code="NDL204"))
+        if bad:
+            return
+        existing = registry.entry(kind, component.name)
+        if existing is not None and not override and provider.builtin and not existing.provider.builtin:
+            # a plugin that ran first (tryfirst) cannot take a built-in name: the built-in keeps it
+            _forget(registry, existing)
+            registry.remove(kind, component.name)
+            problem(NetdslPluginError(
+                f"{existing.provider} registers {kind} `{component.name}`, already provided by "
+                f"{provider}; two plugins cannot both provide it", code="NDL201",
+                help="pass override=True to register() to replace it on purpose"))
         replaced = registry.entry(kind, component.name) if override else None
         try:
             registry.add(component, provider, override=override)
         except NetdslPluginError as err:
             problem(err)
             return
-        if replaced is not None:  # the name now belongs to this plugin alone
-            for other in registry.plugins:
-                names = other.names.get(kind, [])
-                if other.provider == replaced.provider and replaced.component.name in names:
-                    names.remove(replaced.component.name)
+        if replaced is not None:
+            _forget(registry, replaced)
         info.names.setdefault(kind, []).append(component.name)
 
-    try:
-        function(register=register)
-    except NetdslPluginError as err:
-        if err in registry.problems:
-            return
-        problem(err)
-    except Exception as exc:  # noqa: BLE001 - a plugin raising must not take the host down
-        problem(_plugin_failed(provider, f"raised in {hook}", exc))
+    return register
+
+
+def _forget(registry: Registry, entry: Entry) -> None:
+    """Take a replaced name out of its old provider's listing."""
+    kind = entry.component.kind
+    for other in registry.plugins:
+        names = other.names.get(kind, [])
+        if other.provider == entry.provider and entry.component.name in names:
+            names.remove(entry.component.name)
 
 
 _DEFAULT: dict[tuple[Any, ...], Registry] = {}

@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from .checker import CheckedModel, format_shape
-from .components import Ref
+from .formatter import format_value
+from .graph import CheckedModel, format_shape
+from .settings import value_to_ir
 
 __all__ = ["summary_text"]
 
 
-def _ref_with_changes(model: CheckedModel, ref: Ref) -> str:
-    component = model.registry.get(ref.kind, ref.name)
-    defaults = {p.name: p.default for p in component.params} if component else {}
-    changed = [f"{k}={_value(v)}" for k, v in ref.args if defaults.get(k, object()) != v]
-    return ref.name + (f"({', '.join(changed)})" if changed else "")
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, Ref):
-        return v.name
-    return repr(v) if isinstance(v, str) else str(v)
+def _setting(model: CheckedModel, name: str) -> str:
+    """A setting's value as a program would write it (references without their defaults)."""
+    value = model.settings[name]
+    if isinstance(value, list):
+        return ", ".join(format_value(value_to_ir(v)) for v in value) or "none"
+    return format_value(value_to_ir(value))
 
 
 def summary_text(model: CheckedModel) -> str:
     """A readable table; branches and wrapped sub-networks are indented."""
     rows = [("#", "layer", "output shape", "params")]
-    rows.append(("", "input" + (f" ({model.dataset.name})" if model.dataset else ""),
-                 format_shape(model.input_shape), ""))
+    rows.append(("", f"input ({model.dataset.name})", format_shape(model.input_shape), ""))
     for n in model.nodes:
         label = "  " * n.depth + n.text
         if len(n.inputs) > 1 or (n.inputs and n.inputs[0] != n.index - 1):
@@ -48,11 +39,11 @@ def summary_text(model: CheckedModel) -> str:
     total = f"{model.total_params:,}"
     out.append("-" * len(out[0]))
     out.append(f"{'total parameters':<{len(out[0]) - len(total) - 1}} {total}")
-    metrics = ", ".join(_ref_with_changes(model, m) for m in model.metrics) or "none"
+    settings = model.settings
     out.append("")
-    out.append(f"loss {_ref_with_changes(model, model.loss)} · optimizer "
-               f"{_ref_with_changes(model, model.optimizer)} · metrics {metrics}")
-    out.append(f"{model.epochs} epochs · batch size {model.batch_size}"
-               + (f" · validation split {model.validation_split:g}" if model.validation_split else "")
-               + (f" · seed {model.seed}" if model.seed is not None else ""))
+    out.append(f"loss {_setting(model, 'loss')} · optimizer {_setting(model, 'optimizer')} · "
+               f"metrics {_setting(model, 'metrics')}")
+    out.append(f"{settings['epochs']} epoch{'s' * (settings['epochs'] != 1)} · batch size {settings['batch_size']}"
+               + (f" · validation split {settings['validation_split']:g}" if settings["validation_split"] else "")
+               + (f" · seed {settings['seed']}" if settings["seed"] is not None else ""))
     return "\n".join(out)

@@ -21,12 +21,12 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from . import __version__, ir
-from .checker import CheckedModel
+from . import __version__
 from .compiler import build, import_keras
-from .data import encode_labels
-from .errors import NetdslDataError, NetdslTrainingError
+from .components import DataRequest, Dataset
+from .errors import NetdslDataError, NetdslError, NetdslPluginError, NetdslTrainingError
 from .formatter import format as format_program
+from .graph import CheckedModel
 
 __all__ = ["Data", "RunReport", "TrainOptions", "load_data", "train", "evaluate", "run_model",
            "spec_text", "DEFAULT_STEPS_PER_EXECUTION"]
@@ -78,14 +78,46 @@ class Data(NamedTuple):
 
 
 def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -> Data:
-    """Load the model's dataset (``data`` is a user-given path) and encode labels for its loss."""
-    component = model.registry.get("dataset", model.dataset.name)
-    if component is None:
-        raise NetdslDataError(f"dataset `{model.dataset.name}` is not available")
-    x_train, y_train, x_test, y_test = component.load(os.fspath(data) if data is not None else None)  # type: ignore[attr-defined]
-    one_hot = model.labels == "categorical"
-    return Data(_shape(x_train, model.input_shape), encode_labels(y_train, model.num_classes, one_hot=one_hot),
-                _shape(x_test, model.input_shape), encode_labels(y_test, model.num_classes, one_hot=one_hot))
+    """Load the model's dataset and encode its labels for the loss. ``data`` is the path given
+    with ``--data`` (the dataset's own ``path`` argument wins)."""
+    ref = model.dataset
+    component = ref.component
+    if not isinstance(component, Dataset):
+        raise NetdslDataError(f"dataset `{ref.name}` is not available")
+    path = ref.kwargs.get("path") or (os.fspath(data) if data is not None else None)
+    request = DataRequest(component.name, ref.kwargs, path, component.env, model.input_shape)
+    try:
+        arrays = component.load(request, model.data)
+    except NetdslError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's loader bug is named, not a traceback
+        raise NetdslPluginError(
+            f"dataset `{ref.name}` failed to load: {type(exc).__name__}: {exc}", code="NDL205") from None
+    if not isinstance(arrays, (tuple, list)) or len(arrays) != 4:
+        raise NetdslPluginError(f"dataset `{ref.name}` returned {type(arrays).__name__}, not "
+                                "(x_train, y_train, x_test, y_test)", code="NDL205")
+    x_train, y_train, x_test, y_test = (np.asarray(a) for a in arrays)
+    for x, y, split in ((x_train, y_train, "training"), (x_test, y_test, "test")):
+        if len(x) != len(y):
+            raise NetdslPluginError(f"dataset `{ref.name}` returned {len(x):,} {split} examples but "
+                                    f"{len(y):,} labels", code="NDL205")
+    target = model.data.target
+    return Data(_shape(x_train, model.input_shape), encode_labels(y_train, target.num_classes, model.labels),
+                _shape(x_test, model.input_shape), encode_labels(y_test, target.num_classes, model.labels))
+
+
+def encode_labels(y: np.ndarray, num_classes: int, labels: str) -> np.ndarray:
+    """Class ids as one-hot float32 rows (``labels="categorical"``) or int32 ids (``"sparse"``);
+    any other target (binary, regression) as float32 values."""
+    y = np.asarray(y)
+    if labels not in ("categorical", "sparse"):
+        return y.astype(np.float32)
+    if y.size and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise NetdslDataError(
+            f"labels run {int(y.min())}..{int(y.max())} but the model has {num_classes} classes")
+    if labels == "categorical":
+        return np.eye(num_classes, dtype=np.float32)[y.astype(np.int64)]
+    return y.astype(np.int32)
 
 
 def _shape(x: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
@@ -175,13 +207,14 @@ def train(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | st
     keras = import_keras()
     options = options or TrainOptions()
     set_threads(options.threads)
-    seed_everything(model.seed)
+    seed_everything(model.settings["seed"])
+    settings = model.settings
     net = net if net is not None else compile_net(model, options)
     recorder = _Recorder(keras)
     stopped = None
     try:
-        net.fit(data.x_train, data.y_train, epochs=model.epochs, batch_size=model.batch_size,
-                validation_split=model.validation_split, verbose=verbose,
+        net.fit(data.x_train, data.y_train, epochs=settings["epochs"], batch_size=settings["batch_size"],
+                validation_split=settings["validation_split"], verbose=verbose,
                 callbacks=[recorder, *callbacks])
     except KeyboardInterrupt:
         stopped = "interrupted"
@@ -197,31 +230,19 @@ def train(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | st
 
 def evaluate(net: Any, model: CheckedModel, data: Data) -> dict[str, float]:
     """Test-set loss and metrics, by Keras's names (``loss``, ``accuracy``, ...)."""
-    values = net.evaluate(data.x_test, data.y_test, batch_size=max(model.batch_size, 256),
+    values = net.evaluate(data.x_test, data.y_test, batch_size=max(model.settings["batch_size"], 256),
                           verbose=0, return_dict=True)
     return {k: float(v) for k, v in values.items()}
 
 
 def spec_text(model: CheckedModel) -> str:
-    """The canonical spec with the settings the run really used (CLI overrides written in)."""
-    program = model.program
-    wanted = {"epochs": model.epochs, "batch_size": model.batch_size, "seed": model.seed}
-    settings = list(program.settings)
-    for key, value in wanted.items():
-        current = program.setting(key)
-        if value is None or (current is not None and getattr(current.value, "value", None) == value):
-            continue
-        new = ir.Setting(key, ir.Int(value))
-        if current is None:
-            from .checker import SETTINGS
-
-            if SETTINGS[key].default == value:
-                continue
-            settings.append(new)
-        else:
-            settings[settings.index(current)] = dataclasses.replace(new, span=current.span,
-                                                                    key_span=current.key_span)
-    return format_program(dataclasses.replace(program, settings=tuple(settings)))
+    """The program as run: every effective setting written out (defaults, the dataset's answers
+    and command-line overrides included), then its blocks and network."""
+    effective = {s.key: s for s in model.settings.to_ir()}
+    written = [dataclasses.replace(effective.pop(s.key), span=s.span, key_span=s.key_span)
+               for s in model.program.settings if s.key in effective]  # comments stay in place
+    program = dataclasses.replace(model.program, settings=(*written, *effective.values()))
+    return format_program(program)
 
 
 @dataclass
@@ -289,12 +310,13 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
     folder = new_run_folder(out_dir, stem)
     (folder / "model.net").write_text(spec_text(model), encoding="utf-8")
     if not quiet:
+        epochs = model.settings["epochs"]
         echo(f"training {stem}: {len(model.nodes)} layers, {model.total_params:,} parameters on "
              f"{model.dataset.name} ({len(arrays.x_train):,} train / {len(arrays.x_test):,} test), "
-             f"{model.epochs} epochs, batch size {model.batch_size}")
+             f"{epochs} epoch{'s' * (epochs != 1)}, batch size {model.settings['batch_size']}")
     verbose: int | str = 0 if quiet else (1 if sys.stdout.isatty() else 2)
     meta = {"started": when, "file": model.program.filename, "params": model.total_params,
-            "settings": model.settings(), "options": options.to_dict(), "versions": _versions()}
+            "settings": model.settings.to_dict(), "options": options.to_dict(), "versions": _versions()}
     try:
         net, history, stopped = train(model, arrays, verbose=verbose, options=options)
     except NetdslTrainingError as e:
@@ -310,7 +332,7 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
     status = stopped or "completed"
     wall = time.perf_counter() - started
     _write_json(folder / "metrics.json", {
-        **meta, "status": status, "epochs_completed": len(history), "epochs_planned": model.epochs,
+        **meta, "status": status, "epochs_completed": len(history), "epochs_planned": model.settings["epochs"],
         "test": test, "wall_seconds": round(wall, 3),
     })
     if stopped:

@@ -76,12 +76,17 @@ class ParamType:
         return Problem(f"expected {self.label}, found {describe_value(value)}", self.label, value)
 
 
+def _number(x: float) -> str:
+    """A bound as people write it: ``1``, ``0.5``, ``16777216`` (integers in full)."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e18 else f"{x:g}"
+
+
 def _bound_words(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
     parts = []
     if lo is not None:
-        parts.append(f"{'>' if lo_open else '>='} {lo:g}")
+        parts.append(f"{'>' if lo_open else '>='} {_number(lo)}")
     if hi is not None:
-        parts.append(f"{'<' if hi_open else '<='} {hi:g}")
+        parts.append(f"{'<' if hi_open else '<='} {_number(hi)}")
     return " and ".join(parts)
 
 

@@ -27,7 +27,7 @@ from conftest import SEED, has_layers, needs_layers
 GOOD: list[Any] = [
     ("seed", SEED, [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))], 50_890),
     ("one-layer", "dense 10 softmax", [("flatten", (784,)), ("dense", (10,))], 7_850),
-    ("no-bias", "input: 100\ndense 10 softmax use_bias=false", [("dense", (10,))], 1_000),
+    ("no-bias", "dataset: synthetic\ninput: 100\ndense 10 softmax use_bias=false", [("dense", (10,))], 1_000),
     ("dropout", "dense 64 relu -> dropout 0.5 -> dense 10 softmax",
      [("flatten", (784,)), ("dense", (64,)), ("dropout", (64,)), ("dense", (10,))], 50_890),
     ("keywords", "dense units=64 activation=relu kernel_regularizer=l2(0.01) -> dense 10 softmax",
@@ -53,7 +53,7 @@ GOOD: list[Any] = [
      [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))], 50_890),
     ("call-form-layer", "dense(64, relu) -> dense(10, softmax)",
      [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))], 50_890),
-    ("batchnorm", "input: 20\nbatchnorm -> dense 10 softmax", [("batchnorm", (20,)), ("dense", (10,))],
+    ("batchnorm", "dataset: synthetic\ninput: 20\nbatchnorm -> dense 10 softmax", [("batchnorm", (20,)), ("dense", (10,))],
      20 * 4 + 210),
     ("reshape", "reshape 784 -> dense 10 softmax", [("reshape", (784,)), ("dense", (10,))], 7_850),
     ("reshape-unknown-axis", "reshape (-1, 28) -> flatten -> dense 10 softmax",
@@ -79,13 +79,13 @@ GOOD: list[Any] = [
     pytest.param("lstm", "lstm 32 -> dense 10 softmax",
                  [("reshape", (28, 28)), ("lstm", (32,)), ("dense", (10,))], 4 * (32 * (28 + 32) + 32) + 330,
                  marks=needs_layers("lstm"), id="lstm"),
-    pytest.param("residual", "input: 64\nresidual(dense 64 relu) -> dense 10 softmax",
+    pytest.param("residual", "dataset: synthetic\ninput: 64\nresidual(dense 64 relu) -> dense 10 softmax",
                  [("dense", (64,)), ("residual", (64,)), ("dense", (10,))], 64 * 64 + 64 + 650,
                  marks=needs_layers("residual"), id="residual"),
-    pytest.param("concat", "input: 16\n[dense 8 | dense 4] concat -> dense 10 softmax",
+    pytest.param("concat", "dataset: synthetic\ninput: 16\n[dense 8 | dense 4] concat -> dense 10 softmax",
                  [("dense", (8,)), ("dense", (4,)), ("concat", (12,)), ("dense", (10,))], 136 + 68 + 130,
                  marks=needs_layers("concat"), id="concat"),
-    pytest.param("add", "input: 16\n[dense 8 | dense 8 relu] add -> dense 10 softmax",
+    pytest.param("add", "dataset: synthetic\ninput: 16\n[dense 8 | dense 8 relu] add -> dense 10 softmax",
                  [("dense", (8,)), ("dense", (8,)), ("add", (8,)), ("dense", (10,))], 136 + 136 + 90,
                  marks=needs_layers("add"), id="add"),
 ]
@@ -141,12 +141,13 @@ def test_seed_file_on_disk(registry: Any) -> None:
 
 def test_settings_defaults(registry: Any) -> None:
     m = netdsl.check(SEED, registry)
-    assert (m.epochs, m.batch_size, m.validation_split, m.seed) == (10, 32, 0.0, None)
-    assert m.dataset.name == "mnist" and m.optimizer.name == "adam"
-    assert [x.name for x in m.metrics] == ["accuracy"]
-    assert m.loss.name == "categorical_crossentropy" and m.labels == "categorical"
-    assert m.num_classes == 10
-    assert m.loss.kwargs.get("from_logits") in (False, None)
+    st = m.settings
+    assert (st["epochs"], st["batch_size"], st["validation_split"], st["seed"]) == (10, 32, 0.0, None)
+    assert st["dataset"].name == "mnist" and st["optimizer"].name == "adam"
+    assert [x.name for x in st["metrics"]] == ["accuracy"]
+    assert st["loss"].name == "categorical_crossentropy" and m.labels == "categorical"
+    assert m.data.target.num_classes == 10 and st["input"] == (28, 28, 1)
+    assert st["loss"].kwargs.get("from_logits") in (False, None)
 
 
 def test_settings_given(registry: Any) -> None:
@@ -154,22 +155,23 @@ def test_settings_given(registry: Any) -> None:
         "dataset: mnist\ninput: 28x28x1\nloss: sparse_categorical_crossentropy\n"
         "optimizer: sgd(learning_rate=0.1, momentum=0.9)\nmetrics: [accuracy, auc]\nepochs: 3\n"
         "batch_size: 128\nvalidation_split: 0.2\nseed: 7\n" + SEED, registry)
-    assert (m.epochs, m.batch_size, m.validation_split, m.seed) == (3, 128, 0.2, 7)
-    assert m.labels == "sparse" and m.loss.name == "sparse_categorical_crossentropy"
-    assert m.optimizer.name == "sgd" and m.optimizer.kwargs["learning_rate"] == 0.1
-    assert m.optimizer.kwargs["momentum"] == 0.9
-    assert [x.name for x in m.metrics] == ["accuracy", "auc"]
-    settings = m.settings()
-    assert settings["epochs"] == 3 and settings["optimizer"]["name"] == "sgd"
+    st = m.settings
+    assert (st["epochs"], st["batch_size"], st["validation_split"], st["seed"]) == (3, 128, 0.2, 7)
+    assert m.labels == "sparse" and st["loss"].name == "sparse_categorical_crossentropy"
+    assert st["optimizer"].name == "sgd" and st["optimizer"].kwargs["learning_rate"] == 0.1
+    assert st["optimizer"].kwargs["momentum"] == 0.9
+    assert [x.name for x in st["metrics"]] == ["accuracy", "auc"]
+    as_json = st.to_dict()
+    assert as_json["epochs"] == 3 and as_json["optimizer"]["name"] == "sgd"
 
 
 def test_metrics_may_be_one_name(registry: Any) -> None:
-    assert [x.name for x in netdsl.check("metrics: auc\n" + SEED, registry).metrics] == ["auc"]
+    assert [x.name for x in netdsl.check("metrics: auc\n" + SEED, registry).settings["metrics"]] == ["auc"]
 
 
 def test_logits_get_from_logits(registry: Any) -> None:
     m = netdsl.check("dense 64 relu -> dense 10", registry)
-    assert m.loss.kwargs["from_logits"] is True
+    assert m.settings["loss"].kwargs["from_logits"] is True
 
 
 def test_check_takes_text_bytes_or_program(registry: Any) -> None:
@@ -188,9 +190,11 @@ def test_default_registry_is_used_when_none_given() -> None:
 
 def test_model_replace_validates(registry: Any) -> None:
     m = netdsl.check(SEED, registry)
-    assert m.replace(epochs=2).epochs == 2
-    with pytest.raises(NetdslError):
-        m.replace(epochs=0)
+    assert m.replace(epochs=2).settings["epochs"] == 2
+    for bad in ({"epochs": 0}, {"seed": 2**32}, {"batch_size": 10**20}, {"epochs": "x"},
+                {"no_such": 1}):
+        with pytest.raises(NetdslError):
+            m.replace(**bad)
 
 
 # --- bad programs -------------------------------------------------------------------------------------
@@ -230,7 +234,7 @@ BAD: list[Any] = [
     ("unknown-loss", "loss: crossentropy\n" + SEED, ["NDL003"]),
     ("class-count", "dense 64 relu -> dense 12 softmax", ["NDL013"]),
     ("reshape-mismatch", "reshape 5x5 -> dense 10 softmax", ["NDL008"]),
-    ("batchnorm-axis", "input: 10\nbatchnorm axis=5 -> dense 10 softmax", ["NDL008"]),
+    ("batchnorm-axis", "dataset: synthetic\ninput: 10\nbatchnorm axis=5 -> dense 10 softmax", ["NDL008"]),
     ("dense-on-2d", "input: 28x28\ndense 10 softmax", ["NDL008"]),
     ("repeat-zero", "(dense 10) * 0 -> dense 10 softmax", ["NDL005"]),
     ("no-network", "epochs: 3\n", ["NDL010"]),
@@ -267,7 +271,7 @@ BAD: list[Any] = [
                  marks=needs_layers("concat"), id="unknown-merge"),
     pytest.param("merge-alone", "add -> dense 10 softmax", ["NDL008"], marks=needs_layers("add"),
                  id="merge-alone"),
-    pytest.param("add-mismatch", "input: 16\n[dense 8 | dense 4] add -> dense 10 softmax", ["NDL008"],
+    pytest.param("add-mismatch", "dataset: synthetic\ninput: 16\n[dense 8 | dense 4] add -> dense 10 softmax", ["NDL008"],
                  marks=needs_layers("add"), id="add-mismatch"),
     pytest.param("unknown-option", "conv2d 32 3 samee -> flatten -> dense 10 softmax", ["NDL003"],
                  marks=needs_layers("conv2d"), id="unknown-option"),

@@ -112,7 +112,7 @@ def test_check_several_files(seed: Path, bad: Path) -> None:
 def test_check_stdin() -> None:
     r = run("check", "-", stdin=SEED)
     assert r.exit_code == 0 and r.stdout == "-: ok (3 layers, 50,890 parameters)\n"
-    r = run("check", "-", stdin="dense 64 relu6x\n")
+    r = run("check", "-", stdin="dense 10 relu6x\n")
     assert r.exit_code == 1 and r.stderr.startswith("<stdin>:1:10: error[NDL003]")
 
 
@@ -219,7 +219,9 @@ def test_summary_json(seed: Path) -> None:
     r = run("summary", "--json", str(seed))
     assert r.exit_code == 0
     data = json.loads(r.stdout)
-    assert set(data) == {"file", "settings", "input_shape", "output_shape", "layers", "total_params"}
+    assert set(data) == {"file", "settings", "data", "labels", "input_shape", "output_shape", "layers",
+                         "total_params"}
+    assert data["data"]["target"] == {"kind": "classes", "num_classes": 10, "shape": []}
     assert data["total_params"] == 50890 and data["input_shape"] == [28, 28, 1]
     assert data["output_shape"] == [10]
     assert [(x["layer"], x["output_shape"], x["params"]) for x in data["layers"]] == [

@@ -9,13 +9,14 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from typing import Callable
 
 import numpy as np
 import pytest
 
-from netdsl import data
-from netdsl.data import IDX_FILES, MnistArrays, load_mnist
+from netdsl_builtins import mnist_files as data
+from netdsl_builtins.mnist_files import IDX_FILES, MnistArrays, load_mnist
 from netdsl.errors import NetdslDataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ REAL_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No NETDSL_DATA, an empty Keras home, no download, no cached arrays from another test."""
+    """No NETDSL_MNIST, an empty Keras home, no download, no cached arrays from another test."""
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     (tmp_path / "keras_home").mkdir()
@@ -109,20 +110,20 @@ def test_folder_holding_npz(tmp_path: Path) -> None:
 
 def test_netdsl_data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     want = fake_mnist(seed=4)
-    monkeypatch.setenv("NETDSL_DATA", str(write_idx_folder(tmp_path / "m", want)))
+    monkeypatch.setenv("NETDSL_MNIST", str(write_idx_folder(tmp_path / "m", want)))
     assert_same(load_mnist(), want)
 
 
 def test_argument_beats_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env, arg = fake_mnist(seed=5), fake_mnist(seed=6)
-    monkeypatch.setenv("NETDSL_DATA", str(write_idx_folder(tmp_path / "env", env)))
+    monkeypatch.setenv("NETDSL_MNIST", str(write_idx_folder(tmp_path / "env", env)))
     assert_same(load_mnist(write_npz(tmp_path / "arg.npz", arg)), arg)
 
 
 def test_env_beats_keras_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env, cached = fake_mnist(seed=7), fake_mnist(seed=8)
     write_npz(tmp_path / "keras_home" / "datasets" / "mnist.npz", cached)
-    monkeypatch.setenv("NETDSL_DATA", str(write_npz(tmp_path / "env.npz", env)))
+    monkeypatch.setenv("NETDSL_MNIST", str(write_npz(tmp_path / "env.npz", env)))
     assert_same(load_mnist(), env)
 
 
@@ -155,8 +156,8 @@ def test_bad_download_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_user_path_never_falls_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_npz(tmp_path / "keras_home" / "datasets" / "mnist.npz", fake_mnist())
-    monkeypatch.setenv("NETDSL_DATA", str(tmp_path / "missing"))
-    with pytest.raises(NetdslDataError, match="NETDSL_DATA=.*missing.*no such file"):
+    monkeypatch.setenv("NETDSL_MNIST", str(tmp_path / "missing"))
+    with pytest.raises(NetdslDataError, match="NETDSL_MNIST=.*missing.*no such file"):
         load_mnist()
 
 
@@ -363,10 +364,10 @@ def test_nothing_found_lists_every_place(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(NetdslDataError) as info:
         load_mnist()
     msg = info.value.message
-    assert "NETDSL_DATA: not set" in msg
+    assert "NETDSL_MNIST: not set" in msg
     assert str(tmp_path / "keras_home" / "datasets" / "mnist.npz") in msg
     assert "load_data()" in msg and "OSError: [Errno -3] Temporary failure" in msg
-    assert "--data PATH" in msg and "NETDSL_DATA=PATH" in msg
+    assert "--data PATH" in msg and "NETDSL_MNIST=PATH" in msg
     assert "train-images-idx3-ubyte.gz" in msg and "mnist.npz" in msg
     assert len(msg.splitlines()) >= 5
 
@@ -395,23 +396,23 @@ def test_scale_images_refuses_a_wrong_shape() -> None:
         data.scale_images(np.zeros((1, 28, 28), np.uint8), (32, 32, 1))
 
 
-def test_encode_labels() -> None:
+@pytest.mark.parametrize("labels, dtype, shape", [
+    ("categorical", np.float32, (3, 10)), ("sparse", np.int32, (3,)), ("any", np.float32, (3,)),
+], ids=["one-hot", "class-ids", "values"])
+def test_encode_labels(labels: str, dtype: Any, shape: tuple[int, ...]) -> None:
+    from netdsl.training import encode_labels
+
     y = np.array([0, 3, 9], dtype=np.uint8)
-    hot = data.encode_labels(y, 10, one_hot=True)
-    assert hot.dtype == np.float32 and hot.shape == (3, 10)
-    np.testing.assert_array_equal(hot.argmax(axis=1), y)
-    assert hot.sum() == 3
-    ints = data.encode_labels(y, 10, one_hot=False)
-    assert ints.dtype == np.int32 and ints.tolist() == [0, 3, 9]
+    out = encode_labels(y, 10, labels)
+    assert out.dtype == dtype and out.shape == shape
+    np.testing.assert_array_equal(out.argmax(axis=1) if out.ndim == 2 else out, y)
+
+
+def test_encode_labels_refuses_a_class_out_of_range() -> None:
+    from netdsl.training import encode_labels
+
     with pytest.raises(NetdslDataError, match="10 classes"):
-        data.encode_labels(np.array([10]), 10, one_hot=True)
-
-
-def test_prepare() -> None:
-    m = fake_mnist()
-    x, y = data.prepare(m.x_train, m.y_train, input_shape=(784,), num_classes=10, one_hot=True)
-    assert x.shape == (12, 784) and y.shape == (12, 10)
-    assert 0.0 <= x.min() and x.max() <= 1.0
+        encode_labels(np.array([10]), 10, "categorical")
 
 
 # ---------------------------------------------------------------- the plugin
@@ -423,11 +424,15 @@ def test_plugin_registers_mnist(tmp_path: Path) -> None:
 
     got: list[Dataset] = []
     datasets.register_datasets(got.append)
-    (mnist,) = got
-    assert (mnist.name, mnist.input_shape, mnist.num_classes, mnist.params) == (
-        "mnist", (28, 28, 1), 10, ())
+    mnist = next(d for d in got if d.name == "mnist")
+    from netdsl.components import DataRequest, Target
+
+    request = DataRequest("mnist", {}, str(write_idx_folder(tmp_path / "m", fake_mnist())), mnist.env)
+    info = mnist.describe(request)
+    assert (mnist.name, info.input_shape, info.target, mnist.env) == (
+        "mnist", (28, 28, 1), Target("classes", 10), "NETDSL_MNIST")
     want = fake_mnist()
-    x_train, y_train, x_test, y_test = mnist.load(str(write_idx_folder(tmp_path / "m", want)))
+    x_train, y_train, x_test, y_test = mnist.load(request, info)
     assert x_train.shape == (12, 28, 28, 1) and x_test.shape == (5, 28, 28, 1)
     assert x_train.dtype == np.float32 and 0.0 <= x_train.min() and x_train.max() <= 1.0
     np.testing.assert_allclose(x_train[..., 0] * 255, want.x_train, atol=1e-3)
@@ -436,7 +441,7 @@ def test_plugin_registers_mnist(tmp_path: Path) -> None:
 
 
 def test_no_tensorflow_at_import() -> None:
-    code = ("import sys, netdsl.data, netdsl_builtins.datasets; "
+    code = ("import sys, netdsl_builtins.mnist_files, netdsl_builtins.datasets; "
             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})

@@ -205,7 +205,7 @@ def test_colour_only_when_asked() -> None:
 
 
 def test_render_without_a_file_name_says_input() -> None:
-    err = _expect_error("dense 64 relu6x\n", filename=None)
+    err = _expect_error("dense 10 relu6x\n", filename=None)
     assert render(err).startswith("<input>:1:10: error[NDL003]: ")
 
 
@@ -269,7 +269,7 @@ def test_wide_characters_shift_the_caret_by_their_width() -> None:
     # "漢字" takes four columns on a terminal: the caret sits 2 further right than len() says
     assert carets.index("^") == shown.index("x") + 2
     # and a span over wide characters gets one caret per column
-    err = _expect_error('dense 64 kernel_initializer="漢字"\n')
+    err = _expect_error('dense 10 kernel_initializer="漢字"\n')
     carets = render(err).splitlines()[3]
     assert carets.split()[1] == "^" * 6
 

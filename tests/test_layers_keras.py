@@ -399,7 +399,7 @@ def test_importing_and_registering_does_not_import_tensorflow() -> None:
 #: (program, the text the first error's span must start at — the argument to blame when there
 #: is one, else the layer — and words in its message)
 CHECK_ERRORS: list[tuple[str, str, str]] = [
-    ("input: 4x4x1\nconv2d 8 5 -> flatten -> dense 10 softmax", "5 -> flatten", "larger than the input 4x4"),
+    ("dataset: synthetic\ninput: 4x4x1\nconv2d 8 5 -> flatten -> dense 10 softmax", "5 -> flatten", "larger than the input 4x4"),
     ("conv2d 32 3 relu -> maxpool 2 -> conv2d 64 3 relu -> maxpool 2 -> conv2d 64 7 -> flatten "
      "-> dense 10 softmax", "7 -> flatten", "kernel 7x7 is larger than the input 5x5"),
     ("maxpool 2 -> maxpool 2 -> maxpool 2 -> maxpool 2 -> maxpool 2 -> flatten -> dense 10 softmax",
@@ -416,7 +416,7 @@ CHECK_ERRORS: list[tuple[str, str, str]] = [
      "changes the shape from 28x28x16 to 28x28x8"),
     ("lstm 32 -> lstm 32 -> dense 10 softmax", "lstm 32 -> dense", "needs a sequence"),
     ("gru 16 -> global_avgpool1d -> dense 10 softmax", "global_avgpool1d", "needs a sequence"),
-    ("input: 28x28x3\nlstm 32 -> dense 10 softmax", "lstm", "needs a sequence"),
+    ("dataset: synthetic\ninput: 28x28x3\nlstm 32 -> dense 10 softmax", "lstm", "needs a sequence"),
     ("timedistributed(conv2d 4 3) -> flatten -> dense 10 softmax", "timedistributed",
      "expected an image"),
     ("bidirectional(lstm 8) -> bidirectional(lstm 8) -> dense 10 softmax",
@@ -463,7 +463,7 @@ MODELS: dict[str, str] = {
                    "-> simple_rnn 16 -> dense 10 softmax",
     "conv1d_gru": "conv1d 32 3 relu same -> maxpool1d 2 -> gru 32 return_sequences=true -> layernorm "
                   "-> global_maxpool1d -> dense 10 softmax",
-    "embedding": "input: 20\nembedding 100 8 -> conv1d 8 3 causal -> global_avgpool1d -> dense 10 softmax",
+    "embedding": "dataset: synthetic\ninput: 20\nembedding 100 8 -> conv1d 8 3 causal -> global_avgpool1d -> dense 10 softmax",
     "kitchen_sink": "separable_conv2d 16 3 relu same -> depthwise_conv2d 3 depth_multiplier=2 "
                     "-> conv2d_transpose 8 3 strides=2 same -> upsample2d 2 -> zeropad2d 1 "
                     "-> spatial_dropout2d 0.1 -> gaussian_noise 0.1 -> avgpool 4 -> layernorm "

@@ -43,6 +43,12 @@ from netdsl.hookspecs import hookimpl
 def same(shape, args):
     return shape, 0
 
+
+def build(**kwargs):
+    import keras
+
+    return keras.layers.Identity()
+
 '''
 
 GOOD = HEADER + '''
@@ -53,14 +59,14 @@ def register_activations(register):
 
 @hookimpl
 def register_layers(register):
-    register(Layer(name="good_layer", description="a good layer", infer=same,
+    register(Layer(name="good_layer", description="a good layer", infer=same, build=build,
                    params=(Param("units", T.Int(min=1), 1, positional=True, help="outputs"),)))
 '''
 
 
 def layers_plugin(*names: str, override: bool = False, aliases: tuple[str, ...] = ()) -> str:
     """Source of a plugin whose ``register_layers`` registers a shape-preserving layer per name."""
-    body = "".join(f"    register(Layer(name={n!r}, aliases={aliases!r}, infer=same), "
+    body = "".join(f"    register(Layer(name={n!r}, aliases={aliases!r}, infer=same, build=build), "
                    f"override={override})\n" for n in names)
     return HEADER + f"@hookimpl\ndef register_layers(register):\n{body}"
 
@@ -82,7 +88,7 @@ BROKEN: dict[str, tuple[str, tuple[str, ...]]] = {
                             ("could not be registered", "PluginValidationError", "'reg'")),
     "not a declaration": (hook_body("register_layers", "register('dense')"),
                           ("register_layers must register Layer declarations",)),
-    "bad name": (hook_body("register_layers", "register(Layer(name='Bad-Name', infer=same))"),
+    "bad name": (hook_body("register_layers", "register(Layer(name='Bad-Name', infer=same, build=build))"),
                  ("layer name `Bad-Name` must be lowercase",)),
 }
 
@@ -361,7 +367,7 @@ def test_cli_shows_one_component() -> None:
     out = result.stdout
     assert out.startswith("dense (layer) — ")
     assert "provided by netdsl 0.1.0 (built-in)" in out
-    assert "units" in out and "an integer >= 1, default required positional" in out
+    assert "units" in out and "an integer >= 1, required positional" in out
 
 
 def test_cli_shows_a_third_party_component_as_json(site: Site) -> None:

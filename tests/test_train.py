@@ -1,7 +1,7 @@
 """Compile and train: equivalence with hand-written Keras, the run folder, Ctrl-C, NaN, seeds.
 
 Small IDX files made here stand in for MNIST, so these pass on a fresh machine; the last test
-trains on the real MNIST when NETDSL_DATA or ../shared/data/mnist holds it.
+trains on the real MNIST when NETDSL_MNIST or ../shared/data/mnist holds it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from netdsl.training import load_data
 
 keras = pytest.importorskip("keras")
 REG = load_registry(third_party=False)
-REAL_MNIST = Path(os.environ.get("NETDSL_DATA") or Path(__file__).resolve().parents[2] / "shared/data/mnist")
+REAL_MNIST = Path(os.environ.get("NETDSL_MNIST") or Path(__file__).resolve().parents[2] / "shared/data/mnist")
 
 
 def _idx(path: Path, array: np.ndarray) -> None:
@@ -128,8 +128,8 @@ def test_optimizer_loss_and_regularizer_configs_reach_keras() -> None:
 
 def test_logits_output_gets_from_logits_loss() -> None:
     checked = netdsl.check("dense 32 relu -> dense 10", REG)
-    assert dict(checked.loss.args)["from_logits"] is True
-    assert dict(netdsl.check("dense 10 softmax", REG).loss.args)["from_logits"] is False
+    assert dict(checked.settings["loss"].args)["from_logits"] is True
+    assert dict(netdsl.check("dense 10 softmax", REG).settings["loss"].args)["from_logits"] is False
 
 
 # --- netdsl run --------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def test_run_trains_evaluates_and_saves_a_fresh_folder(tmp_path: Path, tiny_mnis
     assert "batch_size: 64" in (a / "model.net").read_text()
     assert "# a comment the saved spec keeps" in (a / "model.net").read_text()
     assert "epochs: 1" in (b / "model.net").read_text()
-    assert netdsl.check((a / "model.net").read_text(), REG).batch_size == 64
+    assert netdsl.check((a / "model.net").read_text(), REG).settings["batch_size"] == 64
     reloaded = keras.saving.load_model(a / "model.keras")
     assert reloaded.count_params() == 25_450
     assert "test accuracy" in first.output

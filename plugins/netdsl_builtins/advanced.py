@@ -11,7 +11,7 @@ from math import prod
 from typing import Any, Callable, Mapping, Sequence
 
 from netdsl import types as T
-from netdsl.components import REQUIRED, Layer, Param, ShapeProblem, keras_factory
+from netdsl.components import Adapter, REQUIRED, Layer, Param, ShapeProblem, keras_factory
 from netdsl.hookspecs import hookimpl
 from netdsl_builtins.layers import INITIALIZERS
 
@@ -425,6 +425,9 @@ def _global_layer(name: str, alias: str | None, what: str, rank: int, path: str)
         params=(Param("keepdims", T.Bool(), False),),
         infer=_global1d if rank == 1 else _global2d,
         accepts="sequence" if rank == 1 else "image",
+        # suggested (never inserted) to end a sequence or an image where a vector is needed
+        adapters=(Adapter("vector", lambda s: {} if len(s) == rank + 1 else None, implicit=False),)
+        if what == "average" else (),
         build=keras_factory(path),
     )
 
@@ -443,10 +446,10 @@ def _pool_layer(name: str, alias: str | None, what: str, rank: int, default: Any
 
 
 def _merge_layer(name: str, what: str, path: str, infer: Callable[..., tuple[Shape, int]] = _elementwise,
-                 params: tuple[Param, ...] = (), aliases: tuple[str, ...] = ()) -> Layer:
+                 params: tuple[Param, ...] = (), aliases: tuple[str, ...] = (), default: bool = False) -> Layer:
     """A merge declaration (``[a | b] name``)."""
     return Layer(name=name, aliases=aliases, description=what, params=params, infer=infer,
-                 merge=True, build=keras_factory(path))
+                 merge=True, default_merge=default, build=keras_factory(path))
 
 
 CONV1D = Layer(
@@ -677,8 +680,9 @@ MERGES = (
     _merge_layer("average", "average the branches value by value", "layers.Average"),
     _merge_layer("maximum", "the largest of the branches, value by value", "layers.Maximum"),
     _merge_layer("minimum", "the smallest of the branches, value by value", "layers.Minimum"),
-    _merge_layer("concat", "join the branches along axis (the channels by default)",
-                 "layers.Concatenate", _concat, (Param("axis", T.Int(), -1),), ("concatenate",)),
+    _merge_layer("concat", "join the branches along axis (the channels by default); the merge of "
+                 "branches written without one", "layers.Concatenate", _concat,
+                 (Param("axis", T.Int(), -1),), ("concatenate",), default=True),
 )
 
 ADVANCED = (

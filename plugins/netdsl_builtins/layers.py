@@ -10,7 +10,7 @@ from math import prod
 from typing import Any, Mapping
 
 from netdsl import types as T
-from netdsl.components import Layer, Param, ShapeProblem, keras_factory
+from netdsl.components import Adapter, Layer, Param, ShapeProblem, keras_factory
 from netdsl.hookspecs import hookimpl
 
 Shape = tuple
@@ -92,6 +92,7 @@ DROPOUT = Layer(
     params=(Param("rate", T.Float(min=0, max=1, max_open=True), positional=True),
             Param("seed", T.Int(min=0), None)),
     infer=_same,
+    transparent=True,
     build=keras_factory("layers.Dropout"),
 )
 
@@ -99,6 +100,11 @@ FLATTEN = Layer(
     name="flatten",
     description="flatten every axis but the batch into one vector",
     infer=_flatten,
+    transparent=True,
+    adapters=(
+        Adapter("vector", lambda shape: {} if len(shape) >= 3 else None),  # images
+        Adapter("vector", lambda shape: {} if len(shape) == 2 else None, implicit=False),  # sequences
+    ),
     build=keras_factory("layers.Flatten"),
 )
 
@@ -107,6 +113,14 @@ RESHAPE = Layer(
     description="reshape to target_shape (same number of values; one -1 is inferred)",
     params=(Param("target_shape", T.ShapeT(allow_unknown=True), positional=True),),
     infer=_reshape,
+    transparent=True,
+    adapters=(
+        # a one-channel image is read row by row; another rank-3 input only gets the suggestion
+        Adapter("sequence", lambda s: {"target_shape": tuple(s[:2])} if len(s) == 3 and s[-1] == 1 else None),
+        Adapter("sequence", lambda s: {"target_shape": (s[0], prod(s[1:]))} if len(s) >= 2 and None not in s
+                else None, implicit=False),
+        Adapter("image", lambda s: {"target_shape": (*s, 1)} if len(s) == 2 else None),
+    ),
     build=keras_factory("layers.Reshape"),
 )
 

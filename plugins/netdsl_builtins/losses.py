@@ -10,7 +10,7 @@ network's).
 from __future__ import annotations
 
 from netdsl import types as T
-from netdsl.components import Loss, Param, keras_factory
+from netdsl.components import Labels, Loss, Param, TargetKind, keras_factory
 from netdsl.hookspecs import Register, hookimpl
 
 __all__ = ["LOSSES", "register_losses"]
@@ -26,11 +26,11 @@ _GAMMA_FOCAL = Param("gamma", T.Float(min=0), 2.0,
                      help="focusing power: larger values down-weight easy examples")
 
 
-def _loss(name: str, keras_class: str, description: str, *params: Param, labels: str = "any",
-          aliases: tuple[str, ...] = ()) -> Loss:
+def _loss(name: str, keras_class: str, description: str, *params: Param, labels: Labels = "any",
+          aliases: tuple[str, ...] = (), default_for: tuple[TargetKind, ...] = ()) -> Loss:
     """A loss built as ``keras.losses.<keras_class>(**kwargs)``."""
     return Loss(name=name, params=params, description=description, aliases=aliases,
-                labels=labels, build=keras_factory(f"losses.{keras_class}"))
+                labels=labels, default_for=default_for, build=keras_factory(f"losses.{keras_class}"))
 
 
 #: every built-in loss
@@ -38,7 +38,7 @@ LOSSES: tuple[Loss, ...] = (
     # --- classification ---------------------------------------------------------------------
     _loss("categorical_crossentropy", "CategoricalCrossentropy",
           "cross-entropy between one-hot targets and predicted class probabilities",
-          _FROM_LOGITS, _LABEL_SMOOTHING, labels="categorical"),
+          _FROM_LOGITS, _LABEL_SMOOTHING, labels="categorical", default_for=("classes",)),
     _loss("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy",
           "cross-entropy between integer class ids and predicted class probabilities",
           _FROM_LOGITS,
@@ -46,7 +46,7 @@ LOSSES: tuple[Loss, ...] = (
           labels="sparse"),
     _loss("binary_crossentropy", "BinaryCrossentropy",
           "cross-entropy for 0/1 targets (binary or multi-label)",
-          _FROM_LOGITS, _LABEL_SMOOTHING, aliases=("bce",)),
+          _FROM_LOGITS, _LABEL_SMOOTHING, aliases=("bce",), default_for=("binary",)),
     _loss("binary_focal_crossentropy", "BinaryFocalCrossentropy",
           "binary cross-entropy that down-weights well-classified examples",
           Param("apply_class_balancing", T.Bool(), False,
@@ -70,7 +70,7 @@ LOSSES: tuple[Loss, ...] = (
     _loss("poisson", "Poisson", "Poisson loss p - y * log(p) for count targets"),
     # --- regression -------------------------------------------------------------------------
     _loss("mean_squared_error", "MeanSquaredError", "mean of squared differences",
-          aliases=("mse",)),
+          aliases=("mse",), default_for=("regression",)),
     _loss("mean_absolute_error", "MeanAbsoluteError", "mean of absolute differences",
           aliases=("mae",)),
     _loss("mean_absolute_percentage_error", "MeanAbsolutePercentageError",

@@ -10,7 +10,7 @@ Not offered: ``Mean``/``Sum`` (they aggregate values, not targets and prediction
 from __future__ import annotations
 
 from netdsl import types as T
-from netdsl.components import REQUIRED, Metric, Param, keras_factory
+from netdsl.components import REQUIRED, Labels, Metric, Param, TargetKind, keras_factory
 from netdsl.hookspecs import Register, hookimpl
 
 __all__ = ["METRICS", "register_metrics"]
@@ -40,10 +40,11 @@ _SCORE_THRESHOLD = Param("threshold", T.Float(min=0, max=1, min_open=True), None
 
 
 def _metric(name: str, keras_class: str, description: str, *params: Param,
-            aliases: tuple[str, ...] = ()) -> Metric:
+            aliases: tuple[str, ...] = (), labels: Labels = "any",
+            default_for: tuple[TargetKind, ...] = ()) -> Metric:
     """A metric built as ``keras.metrics.<keras_class>(**kwargs)``."""
     return Metric(name=name, params=params, description=description, aliases=aliases,
-                  build=keras_factory(f"metrics.{keras_class}"))
+                  labels=labels, default_for=default_for, build=keras_factory(f"metrics.{keras_class}"))
 
 
 def _accuracy() -> str:
@@ -54,24 +55,27 @@ def _accuracy() -> str:
 #: every built-in metric
 METRICS: tuple[Metric, ...] = (
     # --- accuracy ---------------------------------------------------------------------------
-    Metric(name="accuracy", build=_accuracy,
+    Metric(name="accuracy", build=_accuracy, default_for=("classes", "binary"),
            description="fraction of correct predictions (Keras picks the variant from the loss)"),
     _metric("binary_accuracy", "BinaryAccuracy",
             "fraction of 0/1 targets matched by predictions above a threshold",
             Param("threshold", _UNIT, 0.5, positional=True,
                   help="predictions above this count as 1")),
     _metric("categorical_accuracy", "CategoricalAccuracy",
-            "fraction of one-hot targets whose class has the highest prediction"),
+            "fraction of one-hot targets whose class has the highest prediction",
+            labels="categorical"),
     _metric("sparse_categorical_accuracy", "SparseCategoricalAccuracy",
-            "fraction of integer targets whose class has the highest prediction"),
+            "fraction of integer targets whose class has the highest prediction", labels="sparse"),
     _metric("top_k_categorical_accuracy", "TopKCategoricalAccuracy",
             "fraction of one-hot targets whose class is among the k highest predictions",
-            Param("k", T.Int(min=1), 5, positional=True, help="how many top predictions count")),
+            Param("k", T.Int(min=1), 5, positional=True, help="how many top predictions count"),
+            labels="categorical"),
     _metric("sparse_top_k_categorical_accuracy", "SparseTopKCategoricalAccuracy",
             "fraction of integer targets whose class is among the k highest predictions",
             Param("k", T.Int(min=1), 5, positional=True, help="how many top predictions count"),
             Param("from_sorted_ids", T.Bool(), False,
-                  help="whether predictions are already the top class ids, best first")),
+                  help="whether predictions are already the top class ids, best first"),
+            labels="sparse"),
     # --- classification quality -------------------------------------------------------------
     _metric("auc", "AUC", "area under the ROC or precision-recall curve",
             _NUM_THRESHOLDS,
@@ -142,6 +146,7 @@ METRICS: tuple[Metric, ...] = (
     _metric("root_mean_squared_error", "RootMeanSquaredError",
             "square root of the mean squared difference"),
     _metric("mean_absolute_error", "MeanAbsoluteError", "mean of absolute differences",
+            default_for=("regression",),
             aliases=("mae",)),
     _metric("mean_absolute_percentage_error", "MeanAbsolutePercentageError",
             "mean absolute difference as a percentage of the target", aliases=("mape",)),

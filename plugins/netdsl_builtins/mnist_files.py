@@ -1,7 +1,7 @@
-"""The MNIST loader: official IDX files or Keras's ``mnist.npz``, read and checked with NumPy alone.
+"""The MNIST files (part of the built-in ``mnist`` dataset): official IDX files or Keras's ``mnist.npz``, read and checked with NumPy alone.
 
 Where it looks, in order: the ``source`` argument (``netdsl run --data PATH``), the
-``NETDSL_DATA`` environment variable, Keras's cache (``$KERAS_HOME`` or ``~/.keras``, then
+``NETDSL_MNIST`` environment variable (the dataset's own), Keras's cache (``$KERAS_HOME`` or ``~/.keras``, then
 ``datasets/mnist.npz``), and last ``keras.datasets.mnist.load_data()`` (a download). A path the
 user gave that does not hold MNIST is an error at once; it never falls through to the others.
 
@@ -10,7 +10,7 @@ friends, gzip-compressed or not) or ``mnist.npz``, or the ``.npz`` file itself. 
 (corrupt gzip, wrong magic, truncation, extra bytes, count mismatch, label out of range) is a
 :class:`~netdsl.errors.NetdslDataError` that names the file. Arrays come back raw (``uint8``)
 and read-only, since decoded files are cached in-process; :func:`scale_images` and
-:func:`encode_labels` turn them into what a model takes. TensorFlow is imported only for the
+training encodes the labels for the loss. TensorFlow is imported only for the
 download.
 """
 
@@ -26,15 +26,15 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from .errors import NetdslDataError
+from netdsl.errors import NetdslDataError
 
 __all__ = [
     "MnistArrays", "load_mnist", "read_idx", "load_npz", "keras_cache_paths", "download_mnist",
-    "scale_images", "encode_labels", "prepare", "clear_cache",
+    "scale_images", "clear_cache",
     "ENV_VAR", "IDX_FILES", "NPZ_NAME", "IMAGE_SIZE", "NUM_CLASSES",
 ]
 
-ENV_VAR = "NETDSL_DATA"
+ENV_VAR = "NETDSL_MNIST"
 NPZ_NAME = "mnist.npz"
 IMAGE_SIZE = (28, 28)
 NUM_CLASSES = 10
@@ -50,7 +50,7 @@ _IDX_UBYTE = 0x08
 _IDX_TYPES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int",
               0x0D: "float", 0x0E: "double"}
 _HOW_TO = (
-    "Point netdsl at a copy with `--data PATH` or `NETDSL_DATA=PATH`, where PATH is a folder\n"
+    "Point netdsl at a copy with `--data PATH` or `NETDSL_MNIST=PATH`, where PATH is a folder\n"
     "holding the four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
     "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) or mnist.npz, or mnist.npz itself."
 )
@@ -69,14 +69,14 @@ class MnistArrays(NamedTuple):
     y_test: np.ndarray
 
 
-def load_mnist(source: str | os.PathLike[str] | None = None) -> MnistArrays:
-    """MNIST from ``source``, else ``$NETDSL_DATA``, else Keras's cache, else a Keras download."""
+def load_mnist(source: str | os.PathLike[str] | None = None, *, env: str = ENV_VAR) -> MnistArrays:
+    """MNIST from ``source``, else ``$NETDSL_MNIST``, else Keras's cache, else a Keras download."""
     if source is not None:
         return _load_path(Path(os.fspath(source)).expanduser(), f"data source {os.fspath(source)}")
-    env = os.environ.get(ENV_VAR, "")
-    if env.strip():
-        return _load_path(Path(env).expanduser(), f"{ENV_VAR}={env}")
-    looked = [f"{ENV_VAR}: not set"]
+    value = os.environ.get(env, "")
+    if value.strip():
+        return _load_path(Path(value).expanduser(), f"{env}={value}")
+    looked = [f"{env}: not set"]
     for path in keras_cache_paths():
         if path.is_file():
             return load_npz(path)
@@ -342,22 +342,3 @@ def scale_images(x: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
     out = x.astype(np.float32).reshape(shape)
     out /= 255.0
     return out
-
-
-def encode_labels(y: np.ndarray, num_classes: int, *, one_hot: bool) -> np.ndarray:
-    """Integer labels as one-hot float32 ``(N, num_classes)``, or as int32 ``(N,)``."""
-    y = np.asarray(y)
-    if y.size and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        raise NetdslDataError(
-            f"labels run {int(y.min())}..{int(y.max())} but the model has {num_classes} classes"
-        )
-    if one_hot:
-        return np.eye(num_classes, dtype=np.float32)[y]
-    return y.astype(np.int32)
-
-
-def prepare(
-    x: np.ndarray, y: np.ndarray, *, input_shape: Sequence[int], num_classes: int, one_hot: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(scale_images(x), encode_labels(y))``: one split ready for ``model.fit``."""
-    return scale_images(x, input_shape), encode_labels(y, num_classes, one_hot=one_hot)
