@@ -440,6 +440,7 @@ def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
     errors: list[NetdslSyntaxError] = []
     text = source
     prior: ir.Chain | None = None  # a network in the blanked part, for the "second network" error
+    blanked = 0  # text[:blanked] is blank (and was looked through for a network)
     while True:
         with _lock:
             lark, transformer = _get_parser()
@@ -462,8 +463,9 @@ def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
             break  # too deep, or a string running on: what follows would only echo this error
         if end <= start or len(errors) >= MAX_SYNTAX_ERRORS or not text[start:end].strip():
             break
-        prior = prior or _network_before(text, start, chains)
+        prior = prior or _network_before(text, blanked, start, chains)
         text = _NOT_NL.sub(" ", text[:end]) + text[end:]
+        blanked = end
     if errors:
         if len(errors) == 1:
             raise errors[0]
@@ -471,11 +473,12 @@ def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
     return program
 
 
-def _network_before(text: str, upto: int, chains: dict[int, ir.Chain]) -> ir.Chain | None:
-    """The network among the statements before ``upto`` (parsed whole before the error), if any:
-    the chain that starts where a statement that is not a setting or a block starts."""
-    at, continued = 0, False
-    for line in text[:upto].split("\n"):
+def _network_before(text: str, since: int, upto: int, chains: dict[int, ir.Chain]) -> ir.Chain | None:
+    """The network among the statements in ``text[since:upto]`` (parsed whole before the
+    error; ``since`` starts a line), if any: the chain that starts where a statement that is
+    not a setting or a block starts."""
+    at, continued = since, False
+    for line in text[since:upto].split("\n"):
         code = _code(line)
         if code and not continued and not code.startswith("->"):
             if not _SETTING_LINE.match(code) and not re.match(r"block\b", code):
@@ -490,6 +493,8 @@ def _network_before(text: str, upto: int, chains: dict[int, ir.Chain]) -> ir.Cha
 
 def _code(line: str) -> str:
     """A line without its comment (strings kept), stripped."""
+    if '"' not in line:
+        return line.split("#", 1)[0].strip()
     out, quoted = [], False
     for i, ch in enumerate(line):
         if ch == '"' and (i == 0 or line[i - 1] != "\\"):
@@ -618,7 +623,38 @@ def _describe_token(tok: Token) -> str:
     return f"`{text[:-1] if tok.type == 'CALL_NAME' else text}`"
 
 
+#: arrows people type (or paste from prose) for `->`
+_LOOKALIKE_ARROWS = ("\u2192", "\u27f6", "\u2014>", "\u2013>", "=>", "\u21d2", "\u27f9")
+
+
+def _lookalike_arrow(source: str, pos: int) -> tuple[int, str] | None:
+    """The offset and text of an arrow-like sequence at (or ending just after) ``pos``."""
+    for arrow in _LOOKALIKE_ARROWS:
+        for at in (pos, pos - len(arrow) + 1):
+            if at >= 0 and source.startswith(arrow, at):
+                return at, arrow
+    return None
+
+
+def _arrow_error(source: str, found: tuple[int, str], file: str | None) -> NetdslSyntaxError:
+    at, arrow = found
+    err = NetdslSyntaxError(
+        f"`{arrow}` is not an arrow in netdsl: write `->`", Span.point(source, at, file, len(arrow)),
+        label="write `->` here", expected="`->` between layers", code="NDL002",
+        help="layers are joined with the two characters `-` and `>`")
+    err.source = source
+    return err
+
+
 def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSyntaxError:
+    pos = getattr(e, "pos_in_stream", None)
+    tok_ = getattr(e, "token", None)
+    if isinstance(tok_, Token) and tok_.start_pos is not None:
+        pos = tok_.start_pos
+    if isinstance(pos, int) and pos < len(source) and source[pos] in "\u2192\u27f6\u2014\u2013=>\u21d2\u27f9":
+        found = _lookalike_arrow(source, pos)
+        if found is not None:
+            return _arrow_error(source, found, file)
     if isinstance(e, UnexpectedCharacters):
         ch = source[e.pos_in_stream] if e.pos_in_stream < len(source) else ""
         span = Span.point(source, e.pos_in_stream, file)
