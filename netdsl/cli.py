@@ -201,7 +201,9 @@ def fmt(files: tuple[str, ...], check_only: bool, write: bool) -> None:
         raise click.UsageError("--check and --write do not go together")
     if write and "-" in files:
         raise click.UsageError("--write cannot rewrite standard input")
-    changed, errors, unwritten = [], [], []
+    changed: list[str] = []
+    errors: list[NetdslError] = []
+    unwritten: list[str] = []
     for path in files:
         try:
             program = _load(path)

@@ -50,9 +50,14 @@ def grammar_text() -> str:
 
 # --- spans ------------------------------------------------------------------------------------
 
+def _i(v: int | None) -> int:
+    """A token position (the lexer always sets them; Lark types them optional)."""
+    return v if v is not None else 0
+
+
 def _tok_span(tok: Token, file: str | None, skip: int = 0) -> Span:
-    return Span(tok.start_pos + skip, tok.end_pos, tok.line, tok.column + skip,  # type: ignore[operator]
-                tok.end_line, tok.end_column, file)  # type: ignore[arg-type]
+    return Span(_i(tok.start_pos) + skip, _i(tok.end_pos), _i(tok.line), _i(tok.column) + skip,
+                _i(tok.end_line), _i(tok.end_column), file)
 
 
 def _join(a: Span | None, b: Span | None) -> Span | None:
@@ -130,9 +135,8 @@ class _ToIR(Transformer):
         if "\\" in raw:
             for m in _ESCAPE.finditer(raw):
                 if m.group(1) not in ESCAPES:
-                    at = c[0].start_pos + 1 + m.start()  # type: ignore[operator]
-                    span = Span(at, at + 2, c[0].line, c[0].column + 1 + m.start(),  # type: ignore[arg-type,operator]
-                                c[0].line, c[0].column + 3 + m.start(), self.file)  # type: ignore[arg-type,operator]
+                    at, line, col = _i(c[0].start_pos) + 1 + m.start(), _i(c[0].line), _i(c[0].column)
+                    span = Span(at, at + 2, line, col + 1 + m.start(), line, col + 3 + m.start(), self.file)
                     shown = m.group(0) if m.group(1).isprintable() else repr(m.group(1))[1:-1]
                     raise NetdslSyntaxError(
                         f"unknown escape `{shown}` in a string", span, label="not an escape",
@@ -146,8 +150,8 @@ class _ToIR(Transformer):
         for d in str(c[0]).split("x"):
             if len(d) > MAX_INT_DIGITS:
                 tok = c[0]
-                span = Span(tok.start_pos + at, tok.start_pos + at + len(d), tok.line,  # type: ignore[operator]
-                            tok.column + at, tok.line, tok.column + at + len(d), self.file)  # type: ignore[arg-type,operator]
+                begin, line, col = _i(tok.start_pos) + at, _i(tok.line), _i(tok.column) + at
+                span = Span(begin, begin + len(d), line, col, line, col + len(d), self.file)
                 raise _too_many_digits(d, span)
             dims.append(int(d))
             at += len(d) + 1
@@ -446,7 +450,7 @@ def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
             lark, transformer = _get_parser()
             transformer.reset(filename, prior)
             try:
-                program: ir.Program = lark.parse(text)
+                program: ir.Program = lark.parse(text)  # type: ignore[assignment]  # the transformer's
                 break
             except UnexpectedInput as e:
                 err = _syntax_error(e, text, filename)  # brackets of blanked statements are gone
@@ -652,12 +656,13 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
     if isinstance(tok_, Token) and tok_.start_pos is not None:
         pos = tok_.start_pos
     if isinstance(pos, int) and pos < len(source) and source[pos] in "\u2192\u27f6\u2014\u2013=>\u21d2\u27f9":
-        found = _lookalike_arrow(source, pos)
-        if found is not None:
-            return _arrow_error(source, found, file)
+        arrow = _lookalike_arrow(source, pos)
+        if arrow is not None:
+            return _arrow_error(source, arrow, file)
     if isinstance(e, UnexpectedCharacters):
-        ch = source[e.pos_in_stream] if e.pos_in_stream < len(source) else ""
-        span = Span.point(source, e.pos_in_stream, file)
+        at = _i(e.pos_in_stream)
+        ch = source[at] if at < len(source) else ""
+        span = Span.point(source, at, file)
         words = _expected(set(e.allowed or ()), None)
         words = words if words.count(",") < 2 else ""  # a long list of tokens helps nobody here
         shown = repr(ch)[1:-1] if not ch.isprintable() or ch in "\t" else ch
@@ -669,7 +674,7 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
         else:
             err = NetdslSyntaxError(
                 f"unexpected character `{shown}`", span, label="not part of the language",
-                expected=words or None, code="NDL002", notes=_unclosed(source, e.pos_in_stream, file))
+                expected=words or None, code="NDL002", notes=_unclosed(source, at, file))
     else:
         tok: Token | None = getattr(e, "token", None)
         if isinstance(e, UnexpectedEOF) or tok is None or tok.type == "$END":
@@ -680,7 +685,7 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
         else:
             skip = len(str(tok)) - 2 if tok.type == "ARROW" else 0
             if tok.type == "_NL":
-                span = Span.point(source, tok.start_pos, file, width=0)  # type: ignore[arg-type]
+                span = Span.point(source, _i(tok.start_pos), file, width=0)
             else:
                 span = _tok_span(tok, file, skip)
             found = _describe_token(tok)
