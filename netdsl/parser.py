@@ -462,13 +462,13 @@ def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
             chains = transformer.chains
         err.source = source
         errors.append(err)
-        start, end = _statement(text, err.span.start if err.span else 0)
+        start, end = _statement(text, err.span.start if err.span else 0, blanked)
         if err.code not in ("NDL001", "NDL002", "NDL005") or err.message.startswith("unclosed string"):
             break  # too deep, or a string running on: what follows would only echo this error
         if end <= start or len(errors) >= MAX_SYNTAX_ERRORS or not text[start:end].strip():
             break
         prior = prior or _network_before(text, blanked, start, chains)
-        text = _NOT_NL.sub(" ", text[:end]) + text[end:]
+        text = text[:blanked] + _NOT_NL.sub(" ", text[blanked:end]) + text[end:]  # the rest is blank
         blanked = end
     if errors:
         if len(errors) == 1:
@@ -509,9 +509,12 @@ def _code(line: str) -> str:
     return "".join(out).strip()
 
 
-def _statement(text: str, offset: int) -> tuple[int, int]:
+def _statement(text: str, offset: int, floor: int = 0) -> tuple[int, int]:
     """The offsets of the statement (setting, block or network, with its `->` continuation
-    lines) holding ``offset``."""
+    lines) holding ``offset``; ``text[:floor]`` (blank, ending at a line break) is not looked at."""
+    if 0 < floor <= offset:
+        start, end = _statement(text[floor:], offset - floor)
+        return start + floor, end + floor
     lines = text.split("\n")
     starts, at = [], 0
     for line in lines:
@@ -720,11 +723,18 @@ def _previous_token(e: UnexpectedInput) -> Token | None:
     return None
 
 
+_BRACKETY = re.compile(r'[#"()\[\]]')
+
+
 def _unclosed(source: str, upto: int, file: str | None) -> list[Note]:
     """Notes for brackets opened before ``upto`` and not closed (strings and comments skipped)."""
     stack: list[int] = []
     i, n = 0, min(upto, len(source))
     while i < n:
+        m = _BRACKETY.search(source, i, n)  # jump over the plain text (a blanked prefix is long)
+        if m is None:
+            break
+        i = m.start()
         ch = source[i]
         if ch == "#":
             j = source.find("\n", i)
