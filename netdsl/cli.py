@@ -67,16 +67,28 @@ def _fail(errors: "list[NetdslError]", code: int = 1) -> NoReturn:
 
 
 def _read(path: str) -> tuple[bytes, str]:
-    """The bytes of a file (``-`` is standard input) and the name errors should show."""
+    """The bytes of a file (``-`` is standard input) and the name errors should show.
+
+    Reads at most one byte more than :data:`netdsl.parser.MAX_INPUT_BYTES` (10 MB), so
+    ``/dev/zero`` or a huge file is refused (``NDL012``) without being read whole."""
+    from .parser import MAX_INPUT_BYTES, check_size
+
     if path == "-":
         stream = getattr(sys.stdin, "buffer", None)  # bytes: the parser reports bad UTF-8 itself
-        data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
-        return data, "<stdin>"
-    try:
-        with open(path, "rb") as f:
-            return f.read(), path
-    except OSError as e:
-        raise click.FileError(path, hint=e.strerror) from None
+        if stream is not None:
+            data = stream.read(MAX_INPUT_BYTES + 1)
+        else:
+            data = sys.stdin.read(MAX_INPUT_BYTES + 1).encode("utf-8", "surrogateescape")
+        name = "<stdin>"
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_INPUT_BYTES + 1)
+        except OSError as e:
+            raise click.FileError(path, hint=e.strerror) from None
+        name = path
+    check_size(len(data), name)
+    return data, name
 
 
 def _load(path: str) -> Any:
@@ -137,6 +149,47 @@ def check(state: _State, files: tuple[str, ...], as_json: bool, data: str | None
 
 
 @main.command()
+@click.argument("file", type=click.Path(allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the IR as JSON (Program.to_dict()).")
+def parse(file: str, as_json: bool) -> None:
+    """Parse FILE (syntax only, no registry; `-` reads standard input) and print what it holds:
+    a short account, or with --json the IR. Exit 1 with diagnostics on stderr if it does not parse."""
+    from .errors import NetdslError
+
+    try:
+        program = _load(file)
+    except NetdslError as e:
+        _fail(list(e.errors))
+    if as_json:
+        click.echo(json.dumps(program.to_dict(), indent=2))
+        return
+    steps = _count_steps(program.network) if program.network else 0
+    parts = [f"{len(program.settings)} setting{'s' if len(program.settings) != 1 else ''}",
+             f"{len(program.blocks)} block{'s' if len(program.blocks) != 1 else ''}",
+             f"a network of {steps} step{'s' if steps != 1 else ''}" if program.network else "no network"]
+    click.echo(f"{file}: parsed ({', '.join(parts)})")
+    from .formatter import format as format_program
+
+    click.echo(format_program(program), nl=False)
+
+
+def _count_steps(chain: Any) -> int:
+    """Steps in a chain, counting those inside groups, branches and wrappers."""
+    from . import ir
+
+    total = 0
+    for step in chain.steps:
+        total += 1
+        if isinstance(step, ir.Repeat):
+            total += _count_steps(step.chain)
+        elif isinstance(step, ir.Branches):
+            total += sum(_count_steps(c) for c in step.chains)
+        elif isinstance(step, ir.Layer):
+            total += sum(_count_steps(c) for c in step.body)
+    return total
+
+
+@main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if a file is not canonical.")
 @click.option("--write", is_flag=True, help="Rewrite each file in place (comments are kept).")
@@ -149,7 +202,9 @@ def fmt(files: tuple[str, ...], check_only: bool, write: bool) -> None:
         raise click.UsageError("--check and --write do not go together")
     if write and "-" in files:
         raise click.UsageError("--write cannot rewrite standard input")
-    changed, errors, unwritten = [], [], []
+    changed: list[str] = []
+    errors: list[NetdslError] = []
+    unwritten: list[str] = []
     for path in files:
         try:
             program = _load(path)

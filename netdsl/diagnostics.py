@@ -13,12 +13,13 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from typing import Any, Iterable
 
 from .errors import NetdslError, Span
 
-__all__ = ["render", "render_all", "to_json"]
+__all__ = ["render", "render_all", "to_json", "visible", "MAX_RENDERED"]
 
 _STYLE = {
     "error": "\x1b[1;31m", "warning": "\x1b[1;33m", "primary": "\x1b[1;31m",
@@ -31,75 +32,142 @@ def _c(text: str, style: str, color: bool) -> str:
     return f"{_STYLE[style]}{text}{_STYLE['reset']}" if color and text else text
 
 
-def _width(text: str) -> int:
-    """Display width: tabs to the next stop of 4, wide (CJK) characters count 2."""
-    col = 0
-    for ch in text:
-        if ch == "\t":
-            col += _TAB - col % _TAB
-        elif unicodedata.combining(ch):
-            continue
-        else:
-            col += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-    return col
+#: errors drawn by :func:`render_all` before a closing "… and N more errors not shown" line
+MAX_RENDERED = 50
+#: a source line wider than this is shown as a window around its marks, cut with "…"
+MAX_LINE_WIDTH = 160
+_CONTEXT = 40  # characters kept either side of the marks in a cut line
 
 
-def _display(line: str) -> str:
-    out, col = [], 0
+def _char_width(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def _safe(ch: str) -> bool:
+    """A character a terminal shows as itself (no control, format, or line/paragraph break)."""
+    return ch.isprintable() or ch == " "
+
+
+def _escape(ch: str) -> str:
+    o = ord(ch)
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every character a terminal would act on (ESC, BEL, bidi overrides, ...)
+    written as an escape such as ``\\x1b``: messages, labels and file names go through this."""
+    if all(_safe(ch) for ch in text):
+        return text
+    return "".join(ch if _safe(ch) else _escape(ch) for ch in text)
+
+
+def _shown(ch: str, col: int) -> str:
+    """How one source character is drawn at display column ``col``."""
+    if ch == "\t":
+        return " " * (_TAB - col % _TAB)
+    if _safe(ch):
+        return ch
+    o = ord(ch)
+    if o < 0x20:
+        return chr(0x2400 + o)  # control pictures: ESC is drawn ␛, NUL ␀
+    if o == 0x7F:
+        return "\u2421"  # ␡
+    return _escape(ch)
+
+
+def _display(line: str, col: int = 0) -> tuple[str, int]:
+    """A source line as drawn (tabs expanded, controls made visible) and its end column."""
+    out = []
     for ch in line:
-        if ch == "\t":
-            pad = _TAB - col % _TAB
-            out.append(" " * pad)
-            col += pad
-        elif ch.isprintable() or ch == " ":
-            out.append(ch)
-            col += _width(ch)
-        else:
-            out.append("\ufffd")
-            col += 1
-    return "".join(out)
+        shown = _shown(ch, col)
+        out.append(shown)
+        col += len(shown) if ch == "\t" or not _safe(ch) else _char_width(ch)
+    return "".join(out), col
 
 
-def _lines(source: str) -> list[str]:
-    return [ln.rstrip("\r") for ln in source.split("\n")]
+def _width(text: str, col: int = 0) -> int:
+    """Display columns ``text`` takes when drawn from column ``col``."""
+    return _display(text, col)[1] - col
+
+
+class _Source:
+    """A source text with its line starts indexed once, so each error costs only its lines."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def line(self, n: int) -> str:
+        if not 0 < n <= len(self.starts):
+            return ""
+        start = self.starts[n - 1]
+        end = self.starts[n] - 1 if n < len(self.starts) else len(self.text)
+        return self.text[start:end].rstrip("\r")
 
 
 def render(error: NetdslError, source: str | None = None, *, color: bool = False) -> str:
     """Render one error (or every error of a group) as text for a terminal."""
     if len(error.errors) > 1 or error.errors[0] is not error:
         return render_all(error.errors, source, color=color)
-    return _render_one(error, source if source is not None else error.source, color)
+    text = source if source is not None else error.source
+    return _render_one(error, _Source(text) if text is not None else None, color)
 
 
-def render_all(errors: Iterable[NetdslError], source: str | None = None, *, color: bool = False) -> str:
-    """Render several errors, blank line between, with a count at the end."""
+def render_all(errors: Iterable[NetdslError], source: str | None = None, *, color: bool = False,
+               limit: int = MAX_RENDERED) -> str:
+    """Render several errors, blank line between, with a count at the end. Only the first
+    ``limit`` are drawn (a line says how many more there are); each source is indexed once."""
     errs = list(errors)
-    parts = [_render_one(e, source if source is not None else e.source, color) for e in errs]
+    indexed: dict[int, _Source] = {}
+    parts = []
+    for e in errs[:limit]:
+        text = source if source is not None else e.source
+        src = None
+        if text is not None:
+            src = indexed.get(id(text))
+            if src is None or src.text is not text:
+                src = indexed[id(text)] = _Source(text)
+        parts.append(_render_one(e, src, color))
+    if len(errs) > limit:
+        more = len(errs) - limit
+        parts.append(f"… and {more:,} more error{'s' if more != 1 else ''} not shown")
     if len(errs) > 1:
         parts.append(_c(f"{len(errs)} errors", "error", color))
     return "\n\n".join(parts)
 
 
-def _render_one(error: NetdslError, source: str | None, color: bool) -> str:
+def _render_one(error: NetdslError, source: _Source | None, color: bool) -> str:
     span = error.span
-    where = f"{span.file or '<input>'}:{span.line}:{span.column}: " if span else ""
-    head = f"{where}{_c(f'{error.kind}[{error.code}]', error.kind, color)}: {_c(error.message, 'bold', color)}"
+    where = f"{visible(span.file or '<input>')}:{span.line}:{span.column}: " if span else ""
+    message = visible(error.message)
+    head = f"{where}{_c(f'{error.kind}[{error.code}]', error.kind, color)}: {_c(message, 'bold', color)}"
     out = [head]
     marks: list[tuple[Span, str, str]] = []
     if span is not None:
-        marks.append((span, "primary", error.label or ""))
-    marks += [(n.span, "secondary", n.label) for n in error.notes]
+        marks.append((span, "primary", visible(error.label or "")))
+    marks += [(n.span, "secondary", visible(n.label)) for n in error.notes]
     if source is not None and marks:
         out += _snippet(source, marks, span.file if span else None, color)
     if error.expected and error.expected not in (error.label or "") and error.expected not in error.message:
-        out.append(f"  {_c('=', 'gutter', color)} expected: {error.expected}")
+        out.append(f"  {_c('=', 'gutter', color)} expected: {visible(error.expected)}")
     if error.help:
-        out.append(f"  {_c('=', 'gutter', color)} help: {error.help}")
+        out.append(f"  {_c('=', 'gutter', color)} help: {visible(error.help)}")
     return "\n".join(out)
 
 
-def _snippet(source: str, marks: list[tuple[Span, str, str]], file: str | None, color: bool) -> list[str]:
-    lines = _lines(source)
+def _window(text: str, marks: list[tuple[Span, str, str]]) -> tuple[int, int]:
+    """The characters of a long line to show: about :data:`MAX_LINE_WIDTH` of them from a
+    little before its primary mark (else its first)."""
+    if len(text) <= MAX_LINE_WIDTH:
+        return 0, len(text)
+    anchor = next((sp for sp, kind, _ in marks if kind == "primary"), marks[0][0])
+    a = max(0, min(anchor.column - 1, len(text)) - _CONTEXT)
+    return a, min(len(text), a + MAX_LINE_WIDTH)
+
+
+def _snippet(source: _Source, marks: list[tuple[Span, str, str]], file: str | None, color: bool) -> list[str]:
     by_line: dict[int, list[tuple[Span, str, str]]] = {}
     other_files = []
     for m in marks:
@@ -116,17 +184,26 @@ def _snippet(source: str, marks: list[tuple[Span, str, str]], file: str | None, 
         if prev is not None and n > prev + 1:
             out.append(_c("...", "gutter", color))
         prev = n
-        text = lines[n - 1] if 0 < n <= len(lines) else ""
-        out.append(f"{_c(str(n).rjust(gw), 'gutter', color)} {bar}" + (f" {_display(text)}" if text else ""))
-        for sp, kind, label in sorted(by_line[n], key=lambda m: m[1] != "primary"):
-            start = _width(text[: sp.column - 1])
+        text = source.line(n)
+        a, b = _window(text, by_line[n])
+        shown = [m for m in by_line[n] if a <= m[0].column - 1 <= b]
+        other_files += [m for m in by_line[n] if m not in shown]  # off the cut line: by position
+        lead = "…" if a > 0 else ""
+        drawn, _ = _display(text[a:b], len(lead))
+        drawn = lead + drawn + ("…" if b < len(text) else "")
+        out.append(f"{_c(str(n).rjust(gw), 'gutter', color)} {bar}" + (f" {drawn}" if text else ""))
+        for sp, kind, label in sorted(shown, key=lambda m: m[1] != "primary"):
+            c0 = min(max(sp.column - 1, a), b)
             last = sp.end_column - 1 if sp.end_line == sp.line else len(text) + 1
-            width = max(1, _width(text[sp.column - 1: max(last, sp.column - 1)]))
+            c1 = min(max(last, c0), b)
+            start = len(lead) + _width(text[a:c0], len(lead))
+            width = max(1, _width(text[c0:c1], start))
             mark = ("^" if kind == "primary" else "-") * width
             under = " " * start + _c(mark + (" " + label if label else ""), kind, color)
             out.append(f"{' ' * gw} {bar} {under}")
     for sp, _kind, label in other_files:
-        out.append(f"{' ' * gw} {_c(':::', 'gutter', color)} {sp.file}:{sp.line}:{sp.column}: {label}")
+        place = visible(sp.file or file or "<input>")
+        out.append(f"{' ' * gw} {_c(':::', 'gutter', color)} {place}:{sp.line}:{sp.column}: {label}")
     return out
 
 

@@ -111,7 +111,8 @@ def _network(chain: ir.Chain, comments: "_Comments") -> list[str]:
     steps = chain.steps
     placed = []
     for i, s in enumerate(steps):
-        limit = steps[i + 1].span.start if i + 1 < len(steps) and steps[i + 1].span else None
+        following = steps[i + 1].span if i + 1 < len(steps) else None
+        limit = following.start if following is not None else None
         before = comments.before(s.span)
         placed.append((before, format_step(s), comments.trailing(s.span, limit)))
     head = placed[0][0]  # comments above the network stay above it, wherever it breaks
@@ -154,7 +155,7 @@ class _Comments:
         line, end = getattr(span, "end_line", None), getattr(span, "end", None)
         found = []
         while (self.i < len(self.items) and line is not None and end is not None
-               and self.items[self.i].span.line == line and self._at(self.i) >= end
+               and getattr(self.items[self.i].span, "line", None) == line and self._at(self.i) >= end
                and (limit is None or self._at(self.i) < limit)):
             found.append(self.items[self.i].text)
             self.i += 1

@@ -7,14 +7,14 @@ bracket a note pointing at where it was opened.
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import pickle
+import json
+import math
 import re
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from lark import Lark, Token, Transformer
 from lark import __version__ as lark_version
@@ -25,11 +25,18 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import ir
 from .errors import NetdslErrors, NetdslSyntaxError, Note, Span
 
-__all__ = ["parse", "grammar_text", "MAX_DEPTH"]
+__all__ = ["parse", "grammar_text", "MAX_DEPTH", "MAX_INPUT_BYTES", "MAX_INT_DIGITS"]
 
 #: deepest nesting of brackets (groups, branches, calls, wrappers, tuples, lists) a program may
 #: use; every later pass (format, check, to_dict, ==) recurses about 8 frames per level
 MAX_DEPTH = 50
+#: the largest program ``parse`` (and ``netdsl``'s commands) accept, in bytes of UTF-8
+MAX_INPUT_BYTES = 10 * 1024 * 1024
+#: the most digits an integer literal (or one dimension of a shape) may have: 18 digits always
+#: fit a 64-bit integer, which is what every layer parameter ends up as
+MAX_INT_DIGITS = 18
+#: the escapes a string literal may use (``\"`` and ``\\``); any other backslash is an error
+ESCAPES = {'"': '"', "\\": "\\"}
 _ESCAPE = re.compile(r"\\(.)")
 
 
@@ -43,9 +50,14 @@ def grammar_text() -> str:
 
 # --- spans ------------------------------------------------------------------------------------
 
+def _i(v: int | None) -> int:
+    """A token position (the lexer always sets them; Lark types them optional)."""
+    return v if v is not None else 0
+
+
 def _tok_span(tok: Token, file: str | None, skip: int = 0) -> Span:
-    return Span(tok.start_pos + skip, tok.end_pos, tok.line, tok.column + skip,  # type: ignore[operator]
-                tok.end_line, tok.end_column, file)  # type: ignore[arg-type]
+    return Span(_i(tok.start_pos) + skip, _i(tok.end_pos), _i(tok.line), _i(tok.column) + skip,
+                _i(tok.end_line), _i(tok.end_column), file)
 
 
 def _join(a: Span | None, b: Span | None) -> Span | None:
@@ -69,10 +81,15 @@ class _ToIR(Transformer):
         super().__init__()
         self.file: str | None = None
         self.depth: dict[int, int] = {}
+        self.chains: dict[int, ir.Chain] = {}
+        self.prior: ir.Chain | None = None
 
-    def reset(self, file: str | None) -> None:
+    def reset(self, file: str | None, prior: ir.Chain | None = None) -> None:
+        """Start a parse; ``prior`` is a network in a part of the text blanked after an error."""
         self.file = file
         self.depth = {}
+        self.chains = {}  # every chain by where it starts (the outermost wins), see _network_before
+        self.prior = prior
 
     # depth bookkeeping: every node remembers how many brackets it sits in, so recursion stays
     # bounded; ``bracket`` is False for nodes that open none (a plain layer, a chain)
@@ -95,11 +112,17 @@ class _ToIR(Transformer):
         return _tok_span(tok, self.file)
 
     # values
-    def int(self, c: list[Token]) -> ir.Int:
-        return ir.Int(int(c[0]), self._s(c[0]))
+    def int_lit(self, c: list[Token]) -> ir.Int:
+        return ir.Int(_int(c[0], self.file), self._s(c[0]))
 
-    def float(self, c: list[Token]) -> ir.Float:
-        return ir.Float(float(c[0]), self._s(c[0]))
+    def float_lit(self, c: list[Token]) -> ir.Float:
+        value = float(c[0])
+        if math.isinf(value):
+            raise NetdslSyntaxError(
+                f"the number `{_clip(str(c[0]))}` is too large: it overflows to infinity", self._s(c[0]),
+                label="too large for a float", code="NDL005",
+                help="write a number below 1.8e308 (every layer parameter is far smaller)")
+        return ir.Float(value, self._s(c[0]))
 
     def true(self, c: list[Token]) -> ir.Bool:
         return ir.Bool(True, self._s(c[0]))
@@ -109,11 +132,30 @@ class _ToIR(Transformer):
 
     def string(self, c: list[Token]) -> ir.Str:
         raw = str(c[0])[1:-1]
-        text = _ESCAPE.sub(r"\1", raw) if "\\" in raw else raw
-        return ir.Str(text, self._s(c[0]))
+        if "\\" in raw:
+            for m in _ESCAPE.finditer(raw):
+                if m.group(1) not in ESCAPES:
+                    at, line, col = _i(c[0].start_pos) + 1 + m.start(), _i(c[0].line), _i(c[0].column)
+                    span = Span(at, at + 2, line, col + 1 + m.start(), line, col + 3 + m.start(), self.file)
+                    shown = m.group(0) if m.group(1).isprintable() else repr(m.group(1))[1:-1]
+                    raise NetdslSyntaxError(
+                        f"unknown escape `{shown}` in a string", span, label="not an escape",
+                        expected='`\\"` or `\\\\`', code="NDL002",
+                        help='a string may escape only `"` (as `\\"`) and `\\` (as `\\\\`)')
+            raw = _ESCAPE.sub(lambda m: ESCAPES[m.group(1)], raw)
+        return ir.Str(raw, self._s(c[0]))
 
     def shape(self, c: list[Token]) -> ir.Shape:
-        return ir.Shape(tuple(int(d) for d in str(c[0]).split("x")), self._s(c[0]))
+        dims, at = [], 0
+        for d in str(c[0]).split("x"):
+            if len(d) > MAX_INT_DIGITS:
+                tok = c[0]
+                begin, line, col = _i(tok.start_pos) + at, _i(tok.line), _i(tok.column) + at
+                span = Span(begin, begin + len(d), line, col, line, col + len(d), self.file)
+                raise _too_many_digits(d, span)
+            dims.append(int(d))
+            at += len(d) + 1
+        return ir.Shape(tuple(dims), self._s(c[0]))
 
     def name(self, c: list[Token]) -> ir.Name:
         return ir.Name(str(c[0]), self._s(c[0]))
@@ -125,11 +167,11 @@ class _ToIR(Transformer):
         node = ir.Call(str(head)[:-1], args_, span, _name_span(head, self.file))
         return self._nest(node, [a.value for a in args_])
 
-    def tuple(self, c: list[Any]) -> ir.Tuple:
+    def tuple_lit(self, c: list[Any]) -> ir.Tuple:
         items = tuple(v for v in c[1:-1] if v is not None)
         return self._nest(ir.Tuple(items, _join(self._s(c[0]), self._s(c[-1]))), items)
 
-    def list(self, c: list[Any]) -> ir.List:
+    def list_lit(self, c: list[Any]) -> ir.List:
         items = tuple(v for v in c[1:-1] if v is not None)
         return self._nest(ir.List(items, _join(self._s(c[0]), self._s(c[-1]))), items)
 
@@ -160,13 +202,16 @@ class _ToIR(Transformer):
 
     def chain(self, c: list[Any]) -> ir.Chain:
         steps = tuple(x for x in c if not isinstance(x, Token))
-        return self._nest(ir.Chain(steps, _join(steps[0].span, steps[-1].span)), steps, bracket=False)
+        chain = ir.Chain(steps, _join(steps[0].span, steps[-1].span))
+        if chain.span is not None:
+            self.chains[chain.span.start] = chain
+        return self._nest(chain, steps, bracket=False)
 
     def group(self, c: list[Any]) -> ir.Repeat:
         open_, chain, close, *rest = c
         times_tok = rest[0] if rest else None
         span = _join(self._s(open_), self._s(times_tok) if times_tok else self._s(close))
-        node = ir.Repeat(chain, int(times_tok) if times_tok else 1, span,
+        node = ir.Repeat(chain, _int(times_tok, self.file) if times_tok else 1, span,
                          self._s(times_tok) if times_tok else None)
         return self._nest(node, [chain])
 
@@ -199,6 +244,8 @@ class _ToIR(Transformer):
         settings = tuple(x for x in c if isinstance(x, ir.Setting))
         blocks = tuple(x for x in c if isinstance(x, ir.BlockDef))
         chains = [x for x in c if isinstance(x, ir.Chain)]
+        if self.prior is not None and chains:
+            chains.insert(0, self.prior)
         if len(chains) > 1:
             first, second = chains[0], chains[1]
             help_ = "join the layers with `->` (it may start the next line)"
@@ -216,6 +263,28 @@ class _ToIR(Transformer):
                 notes=[Note(first.span, "the network started here")],  # type: ignore[arg-type]
                 help=help_)
         return ir.Program(settings, blocks, chains[0] if chains else None, self.file)
+
+
+def _clip(text: str, keep: int = 12) -> str:
+    """A long literal shortened for a message: its first and last digits."""
+    return text if len(text) <= 2 * keep + 1 else f"{text[:keep]}…{text[-keep:]}"
+
+
+def _too_many_digits(digits: str, span: Span) -> NetdslSyntaxError:
+    n = len(digits.lstrip("-"))
+    return NetdslSyntaxError(
+        f"the number `{_clip(digits)}` is too large: {n:,} digits, at most {MAX_INT_DIGITS}", span,
+        label="too many digits", code="NDL005",
+        help="every layer parameter fits in 18 digits; was a character left out between two numbers?")
+
+
+def _int(tok: Token, file: str | None) -> int:
+    """An integer literal's value; more than :data:`MAX_INT_DIGITS` digits is an error at it
+    (Python itself refuses 4,301 or more, and no parameter needs 19)."""
+    text = str(tok)
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _too_many_digits(text, _tok_span(tok, file))
+    return int(text)
 
 
 def _arg_text(arg: ir.Arg) -> str:
@@ -240,10 +309,18 @@ _lock = threading.Lock()
 _parser: tuple[Lark, _ToIR] | None = None
 
 
-#: the LALR tables of grammar/netdsl.lark, built ahead of time (``python -m netdsl.parser``):
-#: loading them takes ~2 ms where building them takes ~30 ms, in every `netdsl check`
-TABLES = Path(__file__).with_name("_grammar_tables.pickle")
+#: the LALR tables of grammar/netdsl.lark, built ahead of time (``python -m netdsl.parser``) and
+#: kept as plain JSON data: loading them takes a few ms where building them takes ~90 ms, in
+#: every `netdsl check`. They are used only when their key (a hash of the grammar's text and
+#: the installed Lark's version) matches; otherwise the parser is built from the grammar.
+TABLES = Path(__file__).with_name("_grammar_tables.json")
 _OPTIONS: dict[str, Any] = {"parser": "lalr", "lexer": "contextual", "maybe_placeholders": True}
+#: tags of the JSON form for what JSON has no word for: tuples, and dicts keyed by integers
+_TUPLE, _PAIRS = "\u0000tuple", "\u0000pairs"
+
+
+def _grammar_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _tables_key(text: str) -> str:
@@ -251,23 +328,65 @@ def _tables_key(text: str) -> str:
     return hashlib.sha256(f"{lark_version}\0{text}".encode()).hexdigest()
 
 
-def _load_tables(text: str, transformer: _ToIR) -> Lark | None:
-    """The packaged tables, if they were built from this very grammar with this Lark; else None."""
+def _to_json(x: Any) -> Any:
+    if isinstance(x, dict):
+        if all(isinstance(k, str) and not k.startswith("\0") for k in x):
+            return {k: _to_json(v) for k, v in x.items()}
+        return {_PAIRS: [[_to_json(k), _to_json(v)] for k, v in x.items()]}
+    if isinstance(x, tuple):
+        return {_TUPLE: [_to_json(v) for v in x]}
+    if isinstance(x, list):
+        return [_to_json(v) for v in x]
+    if x is None or isinstance(x, (str, int, float, bool)):
+        return x
+    raise TypeError(f"the LALR tables hold a {type(x).__name__}, which JSON cannot carry")
+
+
+def _from_json(x: Any) -> Any:
+    if isinstance(x, dict):
+        if _TUPLE in x:
+            return tuple(_from_json(v) for v in x[_TUPLE])
+        if _PAIRS in x:
+            return {_from_json(k): _from_json(v) for k, v in x[_PAIRS]}
+        return {k: _from_json(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_from_json(v) for v in x]
+    return x
+
+
+def _load_tables(text: str, transformer: _ToIR, path: Path | None = None) -> Lark | None:
+    """The packaged tables, if they were built from this very grammar with this Lark; else None.
+
+    The file is plain JSON (never unpickled); its key is checked before anything in it is used,
+    and a file that does not load for any reason is ignored (the caller builds the parser)."""
     try:
-        blob = pickle.loads(TABLES.read_bytes())  # our own package file, never a user's
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+        blob = json.loads((path or TABLES).read_bytes())
+    except (OSError, ValueError):
         return None
     if not isinstance(blob, dict) or blob.get("key") != _tables_key(text):
         return None
-    return Lark._load_from_dict(blob["data"], blob["memo"], transformer=transformer)
+    try:
+        # the loader Lark's own standalone parsers use; same Lark version as wrote it (the key)
+        return Lark._load_from_dict(_from_json(blob["data"]), _from_json(blob["memo"]),
+                                    transformer=transformer)
+    except Exception:  # noqa: BLE001 - a damaged file is no reason to fail: build instead
+        return None
+
+
+def _tables_blob(text: str) -> dict[str, Any]:
+    lark = Lark(text, **_OPTIONS)
+    data, memo = lark.memo_serialize([TerminalDef, Rule])
+    blob = {"key": _tables_key(text), "lark": lark_version, "grammar": _grammar_hash(text),
+            "data": _to_json(data), "memo": _to_json(memo)}
+    if _from_json(blob["data"]) != data or _from_json(blob["memo"]) != memo:  # pragma: no cover
+        raise RuntimeError("the LALR tables do not survive a JSON round trip")
+    return blob
 
 
 def write_tables(path: Path = TABLES) -> Path:
-    """Build the LALR tables from the grammar and save them next to this module."""
-    text = grammar_text()
-    lark = Lark(text, **_OPTIONS)
-    data, memo = lark.memo_serialize([TerminalDef, Rule])
-    path.write_bytes(pickle.dumps({"key": _tables_key(text), "data": data, "memo": memo}, protocol=4))
+    """Build the LALR tables from the grammar and save them (JSON) next to this module."""
+    blob = _tables_blob(grammar_text())
+    path.write_text(json.dumps(blob, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 
@@ -285,37 +404,53 @@ def parse(text: str | bytes, filename: str | None = None) -> ir.Program:
     """Parse netdsl source into an IR :class:`~netdsl.ir.Program` (syntax only, no registry).
 
     Raises :class:`~netdsl.errors.NetdslSyntaxError` (with a span) on any bad input,
-    including bytes that are not UTF-8.
+    including bytes that are not UTF-8 and input over :data:`MAX_INPUT_BYTES`.
     """
-    source = decode(text, filename) if isinstance(text, (bytes, bytearray)) else text
+    if isinstance(text, (bytes, bytearray)):
+        check_size(len(text), filename)
+        source = decode(text, filename)
+    else:
+        if len(text) > MAX_INPUT_BYTES // 4:  # only then can its UTF-8 form be over the limit
+            check_size(len(text.encode("utf-8", "surrogatepass")), filename)
+        source = text
     if source.startswith("\ufeff"):
         source = source[1:]  # editors hide the BOM: lines and columns count from after it
-    gc_was_on = gc.isenabled()
-    gc.disable()  # parsing makes many small objects and no cycles: collecting is pure cost
-    try:
-        program = _parse_reporting_all(source, filename)
-    finally:
-        if gc_was_on:
-            gc.enable()
+    program = _parse_reporting_all(source, filename)
     return ir.Program(program.settings, program.blocks, program.network, filename,
                       tuple(_comments(source, filename)), source)
 
 
+def check_size(size: int, filename: str | None = None) -> None:
+    """Refuse input over :data:`MAX_INPUT_BYTES` (``size`` in bytes; the CLI passes what it
+    read, which is at most one byte over, so it never holds a huge file whole)."""
+    if size > MAX_INPUT_BYTES:
+        raise NetdslSyntaxError(
+            f"the input is too large: over {MAX_INPUT_BYTES // (1024 * 1024)} MB "
+            f"({MAX_INPUT_BYTES:,} bytes is the limit)", Span(0, 0, 1, 1, 1, 1, filename),
+            code="NDL012", help="a netdsl program is a few lines; is this the right file?")
+
+
 #: syntax errors reported from one file before giving up
 MAX_SYNTAX_ERRORS = 20
+_NOT_NL = re.compile(r"[^\n]")
+_SETTING_LINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*[ \t]*:")
 
 
 def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
-    """Parse; on a syntax error, blank out the statement it is in and go on, so one pass
-    reports the syntax errors of every statement (one each), not only the first."""
+    """Parse; on a syntax error, blank out everything up to the end of the statement it is in
+    and go on, so one pass reports the syntax errors of every statement (one each), not only
+    the first. Blanking the statements already parsed too keeps the work linear: each retry
+    parses only what follows the last error (a blank prefix is one token)."""
     errors: list[NetdslSyntaxError] = []
     text = source
+    prior: ir.Chain | None = None  # a network in the blanked part, for the "second network" error
+    blanked = 0  # text[:blanked] is blank (and was looked through for a network)
     while True:
         with _lock:
             lark, transformer = _get_parser()
-            transformer.reset(filename)
+            transformer.reset(filename, prior)
             try:
-                program: ir.Program = lark.parse(text)
+                program: ir.Program = lark.parse(text)  # type: ignore[assignment]  # the transformer's
                 break
             except UnexpectedInput as e:
                 err = _syntax_error(e, text, filename)  # brackets of blanked statements are gone
@@ -324,14 +459,17 @@ def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
             except RecursionError:  # pragma: no cover - the nesting limit keeps us far from this
                 err = NetdslSyntaxError("program is nested too deeply", Span.point(source, 0, filename),
                                         code="NDL012")
+            chains = transformer.chains
         err.source = source
         errors.append(err)
-        start, end = _statement(text, err.span.start if err.span else 0)
-        if err.code not in ("NDL001", "NDL002") or err.message.startswith("unclosed string"):
+        start, end = _statement(text, err.span.start if err.span else 0, blanked)
+        if err.code not in ("NDL001", "NDL002", "NDL005") or err.message.startswith("unclosed string"):
             break  # too deep, or a string running on: what follows would only echo this error
         if end <= start or len(errors) >= MAX_SYNTAX_ERRORS or not text[start:end].strip():
             break
-        text = text[:start] + "".join(c if c == "\n" else " " for c in text[start:end]) + text[end:]
+        prior = prior or _network_before(text, blanked, start, chains)
+        text = text[:blanked] + _NOT_NL.sub(" ", text[blanked:end]) + text[end:]  # the rest is blank
+        blanked = end
     if errors:
         if len(errors) == 1:
             raise errors[0]
@@ -339,8 +477,28 @@ def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
     return program
 
 
+def _network_before(text: str, since: int, upto: int, chains: dict[int, ir.Chain]) -> ir.Chain | None:
+    """The network among the statements in ``text[since:upto]`` (parsed whole before the
+    error; ``since`` starts a line), if any: the chain that starts where a statement that is
+    not a setting or a block starts."""
+    at, continued = since, False
+    for line in text[since:upto].split("\n"):
+        code = _code(line)
+        if code and not continued and not code.startswith("->"):
+            if not _SETTING_LINE.match(code) and not re.match(r"block\b", code):
+                chain = chains.get(at + len(line) - len(line.lstrip(" \t")))
+                if chain is not None:
+                    return chain
+        if code:
+            continued = code.endswith("->")
+        at += len(line) + 1
+    return None
+
+
 def _code(line: str) -> str:
     """A line without its comment (strings kept), stripped."""
+    if '"' not in line:
+        return line.split("#", 1)[0].strip()
     out, quoted = [], False
     for i, ch in enumerate(line):
         if ch == '"' and (i == 0 or line[i - 1] != "\\"):
@@ -351,9 +509,12 @@ def _code(line: str) -> str:
     return "".join(out).strip()
 
 
-def _statement(text: str, offset: int) -> tuple[int, int]:
+def _statement(text: str, offset: int, floor: int = 0) -> tuple[int, int]:
     """The offsets of the statement (setting, block or network, with its `->` continuation
-    lines) holding ``offset``."""
+    lines) holding ``offset``; ``text[:floor]`` (blank, ending at a line break) is not looked at."""
+    if 0 < floor <= offset:
+        start, end = _statement(text[floor:], offset - floor)
+        return start + floor, end + floor
     lines = text.split("\n")
     starts, at = [], 0
     for line in lines:
@@ -469,10 +630,42 @@ def _describe_token(tok: Token) -> str:
     return f"`{text[:-1] if tok.type == 'CALL_NAME' else text}`"
 
 
+#: arrows people type (or paste from prose) for `->`
+_LOOKALIKE_ARROWS = ("\u2192", "\u27f6", "\u2014>", "\u2013>", "=>", "\u21d2", "\u27f9")
+
+
+def _lookalike_arrow(source: str, pos: int) -> tuple[int, str] | None:
+    """The offset and text of an arrow-like sequence at (or ending just after) ``pos``."""
+    for arrow in _LOOKALIKE_ARROWS:
+        for at in (pos, pos - len(arrow) + 1):
+            if at >= 0 and source.startswith(arrow, at):
+                return at, arrow
+    return None
+
+
+def _arrow_error(source: str, found: tuple[int, str], file: str | None) -> NetdslSyntaxError:
+    at, arrow = found
+    err = NetdslSyntaxError(
+        f"`{arrow}` is not an arrow in netdsl: write `->`", Span.point(source, at, file, len(arrow)),
+        label="write `->` here", expected="`->` between layers", code="NDL002",
+        help="layers are joined with the two characters `-` and `>`")
+    err.source = source
+    return err
+
+
 def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSyntaxError:
+    pos = getattr(e, "pos_in_stream", None)
+    tok_ = getattr(e, "token", None)
+    if isinstance(tok_, Token) and tok_.start_pos is not None:
+        pos = tok_.start_pos
+    if isinstance(pos, int) and pos < len(source) and source[pos] in "\u2192\u27f6\u2014\u2013=>\u21d2\u27f9":
+        arrow = _lookalike_arrow(source, pos)
+        if arrow is not None:
+            return _arrow_error(source, arrow, file)
     if isinstance(e, UnexpectedCharacters):
-        ch = source[e.pos_in_stream] if e.pos_in_stream < len(source) else ""
-        span = Span.point(source, e.pos_in_stream, file)
+        at = _i(e.pos_in_stream)
+        ch = source[at] if at < len(source) else ""
+        span = Span.point(source, at, file)
         words = _expected(set(e.allowed or ()), None)
         words = words if words.count(",") < 2 else ""  # a long list of tokens helps nobody here
         shown = repr(ch)[1:-1] if not ch.isprintable() or ch in "\t" else ch
@@ -484,7 +677,7 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
         else:
             err = NetdslSyntaxError(
                 f"unexpected character `{shown}`", span, label="not part of the language",
-                expected=words or None, code="NDL002", notes=_unclosed(source, e.pos_in_stream, file))
+                expected=words or None, code="NDL002", notes=_unclosed(source, at, file))
     else:
         tok: Token | None = getattr(e, "token", None)
         if isinstance(e, UnexpectedEOF) or tok is None or tok.type == "$END":
@@ -495,7 +688,7 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
         else:
             skip = len(str(tok)) - 2 if tok.type == "ARROW" else 0
             if tok.type == "_NL":
-                span = Span.point(source, tok.start_pos, file, width=0)  # type: ignore[arg-type]
+                span = Span.point(source, _i(tok.start_pos), file, width=0)
             else:
                 span = _tok_span(tok, file, skip)
             found = _describe_token(tok)
@@ -530,11 +723,18 @@ def _previous_token(e: UnexpectedInput) -> Token | None:
     return None
 
 
+_BRACKETY = re.compile(r'[#"()\[\]]')
+
+
 def _unclosed(source: str, upto: int, file: str | None) -> list[Note]:
     """Notes for brackets opened before ``upto`` and not closed (strings and comments skipped)."""
     stack: list[int] = []
     i, n = 0, min(upto, len(source))
     while i < n:
+        m = _BRACKETY.search(source, i, n)  # jump over the plain text (a blanked prefix is long)
+        if m is None:
+            break
+        i = m.start()
         ch = source[i]
         if ch == "#":
             j = source.find("\n", i)

@@ -29,7 +29,7 @@ CANONICAL: list[tuple[str, str, str]] = [
     ("settings-keep-their-order", "seed: 1\nepochs: 2\ndense 10", "seed: 1\nepochs: 2\n\ndense 10\n"),
     ("values", 'f 1.0 1e-3 .5 1E5 -0.0 2.50 (1,) [ ] "a\\"b" (1,2) g( k = 1 ) 28x28 true',
      'f 1.0 0.001 0.5 100000.0 -0.0 2.5 (1,) [] "a\\"b" (1, 2) g(k=1) 28x28 true\n'),
-    ("float-extremes", "f 1e999 -1e999 1e-7", "f 1e999 -1e999 1e-07\n"),
+    ("float-extremes", "f 1e308 -1.7e308 1e-7", "f 1e+308 -1.7e+308 1e-07\n"),
     ("kwargs", "dense 64 use_bias = false   activation=relu", "dense 64 use_bias=false activation=relu\n"),
     ("groups-and-branches", "(dense 3)*1 -> ( dense 4 ) * 2 -> [a|b]   concat -> [ c | d ]",
      "(dense 3) -> (dense 4) * 2 -> [a | b] concat -> [c | d]\n"),

@@ -43,9 +43,9 @@ names = st.one_of(
     st.tuples(st.sampled_from(_HEAD), st.text(_HEAD + string.digits, max_size=6)).map("".join),
 ).filter(lambda n: n not in RESERVED)
 
-ints = st.one_of(st.integers(-1000, 1000), st.integers(-(10**30), 10**30))
+ints = st.one_of(st.integers(-1000, 1000), st.integers(-(10**18 - 1), 10**18 - 1))  # 18 digits at most
 floats = st.one_of(
-    st.floats(allow_nan=False),  # includes +-inf, written 1e999
+    st.floats(allow_nan=False, allow_infinity=False),  # 1e999 (infinity) is an error
     st.sampled_from([0.0, 0.5, 1e-3, 2.5e10, 1e16, 1e-7, 5e-324]),
 )
 # a string may hold anything but a line break; `"` and `\` are escaped by the formatter
@@ -335,3 +335,71 @@ def test_the_corpus_is_valid_where_the_registry_allows() -> None:
     if has_layers("conv2d", "residual", "concat", "lstm", "global_avgpool2d"):
         for text in CORPUS[4:6]:
             netdsl.check(text, builtin_registry())
+
+
+# --- from_dict on anything -------------------------------------------------------------------------
+
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8),
+                         st.sampled_from(list(ir._NODE_TYPES) + ["start", "end", "line", "column"]))
+json_data = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.sampled_from(["type", "value", "items", "args", "name", "key", "span", "steps",
+                                         "network", "settings", "chains", "chain", "times", "dims",
+                                         "body", "params", "comments", "text", "call", "merge", "x"]),
+                        inner, max_size=5)),
+    max_leaves=30)
+_SEED = netdsl.parse("epochs: 2\nblock b(f) = dense f\n(b(3) -> [dense 1 | dense 2] add) * 2 -> "
+                     "residual(dense 4 l2(0.1)) -> conv2d 3 3x3 (1, 2) [a] \"s\" true # c\n").to_dict()
+
+
+def _mutate(data: Any, path: list[Any], new: Any) -> Any:
+    """``data`` with the item at ``path`` (keys and indexes) replaced by ``new``."""
+    if not path:
+        return new
+    if isinstance(data, dict):
+        return {**data, path[0]: _mutate(data[path[0]], path[1:], new)}
+    return [(_mutate(x, path[1:], new) if i == path[0] else x) for i, x in enumerate(data)]
+
+
+def _paths(data: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [at]
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out += _paths(v, (*at, k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            out += _paths(v, (*at, i))
+    return out
+
+
+_SEED_PATHS = _paths(_SEED)
+
+
+@FAST
+@given(data=json_data)
+@example(data={"type": "program", "network": {"type": "chain", "steps": []}})
+@example(data={"type": "program", "settings": [{"type": "setting", "key": "x", "value": 3}]})
+@example(data={"type": "program", "version": True})
+def test_from_dict_of_random_data_raises_only_its_error(data: Any) -> None:
+    if isinstance(data, dict) and data.get("type") != "program" and data:
+        data = {**data, "type": "program"}
+    try:
+        program = ir.Program.from_dict(data)
+    except ir.NetdslIRError as e:
+        assert isinstance(e, ValueError) and isinstance(e, NetdslError) and e.code == "NDL014"
+        return
+    assert netdsl.parse(netdsl.format(program)) == program  # whatever it accepts is a real program
+
+
+@FAST
+@given(where=st.sampled_from(_SEED_PATHS), new=json_data)
+def test_from_dict_of_a_damaged_program_raises_only_its_error(where: tuple[Any, ...], new: Any) -> None:
+    data = _mutate(_SEED, list(where), new)
+    try:
+        program = ir.Program.from_dict(data)
+    except ir.NetdslIRError as e:
+        assert e.message.split(":")[0].startswith(("program", "not a netdsl program", "filename"))
+        return
+    assert netdsl.parse(netdsl.format(program)) == program

@@ -16,7 +16,7 @@ def test_wheel_ships_grammar_tables_and_builtin_plugins(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("netdsl-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "netdsl/grammar/netdsl.lark" in names
-    assert "netdsl/_grammar_tables.pickle" in names
+    assert "netdsl/_grammar_tables.json" in names
     assert {f"netdsl_builtins/{m}.py" for m in ("layers", "advanced", "activations", "datasets")} <= names
     packaged = zipfile.ZipFile(wheel).read("netdsl/grammar/netdsl.lark").decode()
     assert packaged == (ROOT / "grammar" / "netdsl.lark").read_text()
