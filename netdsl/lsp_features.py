@@ -47,11 +47,13 @@ _KIND_ITEM = {
 
 def settings_params() -> dict[str, Any]:
     """The settings a program may have (name -> Param), from the checker."""
-    try:
-        from .checker import SETTINGS
-    except ImportError:  # pragma: no cover - the settings may move out of checker.py
-        from .settings import SETTINGS  # type: ignore[import-not-found,no-redef]
-    return dict(SETTINGS)
+    import importlib
+
+    for module in ("netdsl.checker", "netdsl.settings"):  # the settings may move out of checker.py
+        found = getattr(importlib.import_module(module), "SETTINGS", None)
+        if found is not None:
+            return dict(found)
+    return {}  # pragma: no cover
 
 
 class Positions:
