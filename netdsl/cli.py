@@ -375,5 +375,18 @@ def run(state: _State, file: str, data: str | None, out_dir: str, quiet: bool,
         sys.exit(130 if report.stopped == "interrupted" else 1)
 
 
+@main.command()
+@click.option("--stdio", is_flag=True, help="Talk over standard input/output (the default and only transport).")
+@click.pass_obj
+def lsp(state: _State, stdio: bool) -> None:
+    """Run the language server (for editors) on standard input/output."""
+    try:
+        from .lsp import main as serve
+    except ImportError as e:
+        click.echo(f"error: the language server needs pygls ({e.name or e}): pip install 'netdsl[lsp]'", err=True)
+        sys.exit(1)
+    serve(third_party=not state.no_plugins, strict=state.strict)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -42,6 +42,17 @@ LIBRARY_PATHS = {
     ]),
     "json": f"import json; json.dumps(netdsl.check({SEED!r}).to_dict())",
     "registry": "r = netdsl.load_registry(); r.names('layer'); netdsl.default_registry()",
+    # the language server: build it, and run every feature on a document
+    "lsp": "\n".join([
+        "from netdsl.lsp import create_server",
+        "from netdsl.lsp_features import analyze",
+        "from lsprotocol.types import Position, Range",
+        "create_server()",
+        "a = analyze('file:///m.net', 'input: 28x28x1\\nconv2d 8 3 relux -> flatten -> dense 10 softmax', netdsl.default_registry())",
+        "a.diagnostics(); a.completion(Position(1, 9)); a.hover(Position(1, 1)); a.symbols(); a.formatting()",
+        "a.code_actions(Range(Position(1, 0), Position(1, 20))); a.definition(Position(1, 1))",
+    ]),
+    "highlight": "from netdsl.highlight import NetdslLexer; list(NetdslLexer().get_tokens('dense 10 softmax'))",
 }
 
 CLI_PATHS = {
