@@ -46,14 +46,10 @@ _KIND_ITEM = {
 
 
 def settings_params() -> dict[str, Any]:
-    """The settings a program may have (name -> Param), from the checker."""
-    import importlib
+    """The settings a program may have (name -> its row of the settings table)."""
+    from .settings import TABLE
 
-    for module in ("netdsl.checker", "netdsl.settings"):  # the settings may move out of checker.py
-        found = getattr(importlib.import_module(module), "SETTINGS", None)
-        if found is not None:
-            return dict(found)
-    return {}  # pragma: no cover
+    return dict(TABLE)
 
 
 class Positions:

@@ -234,7 +234,8 @@ from netdsl.hookspecs import hookimpl
 
 @hookimpl
 def register_layers(register):
-    register(Layer(name="twice", description="doubles its input", infer=lambda s, a: (s, 0)))
+    register(Layer(name="twice", description="doubles its input", infer=lambda s, a: (s, 0),
+                   build=lambda **kw: None))
 """
 
 
