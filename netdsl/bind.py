@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from . import ir
 from .components import REQUIRED, Component, Param, Ref
+from .hints import quoted_name_help
 from .errors import NetdslArgumentError, NetdslError, NetdslNameError, Note, Span
 from .registry import Registry, suggest
 from .types import Problem, describe_value
@@ -169,8 +170,15 @@ class Binder:
             f"{_what(component)} takes no positional argument like {describe_value(value)}", arg.span,
             label="unexpected argument", code="NDL005",
             expected=_positional_words(component) or _names({p.name: p for p in component.params}),
-            help=f"name the parameter: `key={_fmt(value)}`" if component.params else None))
+            help=self._positional_help(component, value)))
         return None
+
+    def _positional_help(self, component: Component, value: ir.Node) -> str | None:
+        """``dense 64 "relu"``: a quoted name a positional parameter would take unquoted."""
+        if isinstance(value, ir.Str) and any(p.positional and p.type.claims(value.value, self)
+                                             for p in component.params):
+            return quoted_name_help(value)
+        return f"name the parameter: `key={_fmt(value)}`" if component.params else None
 
     def _unknown_name(self, component: Component, name: str, value: ir.Node,
                       positional: Sequence[Param]) -> None:

@@ -24,6 +24,7 @@ from .errors import (NetdslError, NetdslErrors, NetdslNameError, NetdslSettingEr
                      NetdslShapeError, NetdslSyntaxError, Note, Span)
 from .formatter import format_step, format_value
 from .graph import CheckedModel, Node, Shape, format_shape
+from .hints import missing_arrow
 from .parser import parse
 from .registry import Registry, default_registry, suggest
 from .settings import SETTINGS, TABLE, Settings, value_to_ir
@@ -413,21 +414,20 @@ class _Checker:
         parameter of that layer takes, is a missing ``->`` (one error, not one per argument)."""
         positional = [p for p in component.params if p.positional]
         binder = self.binder(ctx)
-        for arg in args:
-            value = arg.value
-            if arg.key is not None or not isinstance(value, ir.Name) or arg.span is None:
-                continue
-            if self.registry.get("layer", value.value) is None and value.value not in self.blocks:
-                continue
-            if any(p.type.claims(value.value, binder) for p in positional):
-                continue
-            self.error(NetdslSyntaxError(
-                f"`{value.value}` starts another layer, but nothing joins it to `{layer.name}`",
-                value.span, label="a new layer starts here", code="NDL002",
-                expected="`->` between layers",
-                help=f"write `->` before `{value.value}`"), ctx)
-            return True
-        return False
+
+        def starts_a_layer(name: str) -> bool:
+            known = self.registry.get("layer", name) is not None or name in self.blocks
+            return known and not any(p.type.claims(name, binder) for p in positional)
+
+        arg = missing_arrow(dataclasses.replace(layer, args=tuple(args)), starts_a_layer)
+        if arg is None or not isinstance(arg.value, ir.Name):
+            return False
+        name = arg.value.value
+        self.error(NetdslSyntaxError(
+            f"`{name}` starts another layer, but nothing joins it to `{layer.name}`",
+            arg.value.span, label="a new layer starts here", code="NDL002",
+            expected="`->` between layers", help=f"write `->` before `{name}`"), ctx)
+        return True
 
     def _body_values(self, layer: ir.Layer, ctx: _Ctx) -> list[ir.Arg]:
         """``dense(64, relu)``: a body that is one bare name is an argument, not a sub-network."""
