@@ -20,8 +20,8 @@ from . import types as T
 from .bind import Binder, substitute, unknown_name
 from .components import (INPUT_KINDS, Component, DataInfo, DataRequest, Dataset, Layer, Param,
                          ShapeProblem)
-from .errors import (NetdslError, NetdslErrors, NetdslNameError, NetdslSettingError,
-                     NetdslShapeError, NetdslSyntaxError, Note, Span)
+from .errors import (NetdslArgumentError, NetdslError, NetdslErrors, NetdslLimitError, NetdslNameError,
+                     NetdslSettingError, NetdslShapeError, NetdslSyntaxError, Note, Span)
 from .formatter import format_step, format_value
 from .graph import CheckedModel, Node, Shape, format_shape
 from .hints import missing_arrow
@@ -58,7 +58,7 @@ def check(program_or_text: ir.Program | str | bytes, registry: Registry | None =
         model = checker.run()
     except RecursionError:  # a safety net: MAX_NESTING should stop every walk long before
         net = program.network
-        err = NetdslShapeError(
+        err = NetdslLimitError(
             "the network nests too deeply to check", net.span if net else None,
             label="too deeply nested", code="NDL012",
             help="use blocks and brackets less deeply")
@@ -181,7 +181,7 @@ class _Checker:
         input_shape = values.get("input") or (info.input_shape if info else None)
         if info is not None and values.get("input") and not _same_size(values["input"], info.input_shape):
             where = self.program.setting("input")
-            self.error(NetdslSettingError(
+            self.error(NetdslArgumentError(
                 f"`input: {'x'.join(map(str, values['input']))}` does not fit `{values['dataset'].name}`, "
                 f"whose examples are {'x'.join(map(str, info.input_shape))}",
                 where.value.span if where else None, label="not the dataset's size", code="NDL005",
@@ -231,7 +231,7 @@ class _Checker:
                 values[s.key] = row.type.convert(s.value, binder)
             except T.Problem as p:
                 node = p.node if p.node is not None and getattr(p.node, "span", None) else s.value
-                self.error(NetdslSettingError(
+                self.error(NetdslArgumentError(
                     f"bad `{s.key}`: {p.message}", getattr(node, "span", None),
                     label=f"expected {p.expected}", code="NDL005", help=p.help))
             except NetdslError as e:
@@ -313,7 +313,7 @@ class _Checker:
         if self.nesting >= MAX_NESTING:
             if not self.too_deep:
                 self.too_deep = True
-                self.error(NetdslShapeError(
+                self.error(NetdslLimitError(
                     f"brackets and block uses nest more than {MAX_NESTING} levels deep", chain.span,
                     label="too deeply nested", code="NDL012",
                     help="use blocks and brackets less deeply"), ctx)
@@ -334,14 +334,14 @@ class _Checker:
             return False
         if not self.too_big:
             self.too_big = True
-            self.error(NetdslShapeError(
+            self.error(NetdslLimitError(
                 f"the network expands to more than {MAX_LAYERS:,} layers", span, label=label,
                 code="NDL012", help="repeat fewer times, or use blocks less deeply"), ctx)
         return True
 
     def _repeat(self, rep: ir.Repeat, inp: _Out, ctx: _Ctx) -> _Out:
         if rep.times < 1:
-            self.error(NetdslSyntaxError(f"a group repeats at least once, not {rep.times} times",
+            self.error(NetdslArgumentError(f"a group repeats at least once, not {rep.times} times",
                                          rep.times_span, label="expected an integer >= 1", code="NDL005"), ctx)
             return inp[0], _UNKNOWN
         for _ in range(rep.times):
@@ -437,7 +437,7 @@ class _Checker:
             if value is not None:
                 out.append(substitute(ir.Arg(value, span=value.span), ctx.subst))
             else:
-                self.error(NetdslSyntaxError(
+                self.error(NetdslArgumentError(
                     f"`{layer.name}` takes values, not layers", chain.span, label="a sub-network",
                     code="NDL005", help="only wrappers such as `residual(...)` enclose layers"), ctx)
         return out
@@ -579,14 +579,15 @@ class _Checker:
     # --- blocks and wrappers ------------------------------------------------------------------
     def _use_block(self, layer: ir.Layer, inp: _Out, ctx: _Ctx) -> _Out:
         block = self.blocks[layer.name]
-        if layer.name in ctx.blocks or len(ctx.blocks) >= MAX_BLOCK_DEPTH:
-            recursive = layer.name in ctx.blocks
+        if layer.name in ctx.blocks:
             self.error(NetdslNameError(
-                f"block `{layer.name}` uses itself" if recursive
-                else f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels",
-                layer.name_span, label="recursive use" if recursive else "too deeply nested",
-                code="NDL011" if recursive else "NDL012",
-                notes=_note(block.name_span, "defined here")), ctx)
+                f"block `{layer.name}` uses itself", layer.name_span, label="recursive use",
+                code="NDL011", notes=_note(block.name_span, "defined here")), ctx)
+            return inp[0], _UNKNOWN
+        if len(ctx.blocks) >= MAX_BLOCK_DEPTH:
+            self.error(NetdslLimitError(
+                f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels", layer.name_span,
+                label="too deeply nested", code="NDL012", notes=_note(block.name_span, "defined here")), ctx)
             return inp[0], _UNKNOWN
         args = [substitute(a, ctx.subst) for a in (*layer.args, *self._body_values(layer, ctx))]
         defined = _note(block.name_span, "defined here")
@@ -601,7 +602,7 @@ class _Checker:
 
     def _single_body(self, layer: ir.Layer, ctx: _Ctx) -> ir.Chain | None:
         if len(layer.body) != 1:
-            self.error(NetdslSyntaxError(
+            self.error(NetdslArgumentError(
                 f"`{layer.name}` wraps one sub-network: `{layer.name}(a -> b)`", layer.span,
                 label=f"{len(layer.body)} given", code="NDL005"), ctx)
             return None
@@ -633,7 +634,7 @@ class _Checker:
             if isinstance(step, ir.Layer) and inner_c is None and len(body.steps) == 1:
                 self._unknown_layer(step, ctx)
             else:
-                self.error(NetdslSyntaxError(
+                self.error(NetdslArgumentError(
                     f"`{layer.name}` wraps exactly one layer, e.g. `{layer.name}(lstm 64)`", body.span,
                     label="not one layer", code="NDL005"), ctx)
             return inp[0], _UNKNOWN

@@ -7,7 +7,7 @@ Errors are data: an embedder reads ``code``, ``message``, ``span``, ``label``, `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, ClassVar, Iterable
 
 __all__ = [
     "Span",
@@ -18,6 +18,8 @@ __all__ = [
     "NetdslArgumentError",
     "NetdslShapeError",
     "NetdslSettingError",
+    "NetdslLimitError",
+    "error_codes",
     "NetdslDataError",
     "NetdslPluginError",
     "NetdslTrainingError",
@@ -63,9 +65,6 @@ class Span:
         end = min(offset + width, len(text)) if offset < len(text) else offset
         return cls(offset, end, line, column, line, column + max(end - offset, 0), file)
 
-    def with_file(self, file: str | None) -> "Span":
-        return Span(self.start, self.end, self.line, self.column, self.end_line, self.end_column, file)
-
 
 @dataclass(frozen=True)
 class Note:
@@ -80,6 +79,8 @@ class NetdslError(Exception):
 
     code = "NDL000"
     kind = "error"
+    #: the codes this class owns, with their meaning (the README's table is checked against them)
+    codes: ClassVar[dict[str, str]]
 
     def __init__(
         self,
@@ -102,6 +103,9 @@ class NetdslError(Exception):
         self.notes = tuple(notes)
         self.source = source
         if code is not None:
+            owned = type(self).__dict__.get("codes")
+            if owned is not None and code not in owned:
+                raise ValueError(f"{code} is not a code of {type(self).__name__} ({', '.join(owned)})")
             self.code = code
 
     def __str__(self) -> str:
@@ -137,48 +141,109 @@ class NetdslSyntaxError(NetdslError):
     """The text is not a netdsl program (bad token, unclosed bracket, bad encoding)."""
 
     code = "NDL001"
+    codes = {
+        "NDL001": "unexpected token",
+        "NDL002": "unexpected character, a second network, or layers not joined by `->`",
+        "NDL009": "the file is not UTF-8",
+        "NDL010": "the program has no network",
+    }
 
 
 class NetdslNameError(NetdslError):
-    """A name that no plugin provides in the kind it is used as."""
+    """A name that no plugin provides in the kind it is used as, or a block defined wrongly."""
 
     code = "NDL003"
+    codes = {
+        "NDL003": "unknown name, or a name of the wrong kind",
+        "NDL011": "a block defined twice, named like a layer, or using itself",
+    }
 
 
 class NetdslArgumentError(NetdslError):
-    """An argument that does not bind: wrong type, out of range, twice, missing, ambiguous."""
+    """An argument or value that does not bind: wrong type, out of range, twice, missing, ambiguous."""
 
     code = "NDL005"
+    codes = {
+        "NDL005": "wrong type or out of range (also a number literal too large)",
+        "NDL006": "given twice, or ambiguous",
+        "NDL007": "missing or unknown parameter",
+    }
 
 
 class NetdslShapeError(NetdslError):
-    """A layer that cannot take the shape flowing into it."""
+    """A layer that cannot take the shape flowing into it, or an output that does not fit the data."""
 
     code = "NDL008"
+    codes = {
+        "NDL008": "a layer cannot take its input shape",
+        "NDL013": "the network's output does not fit the dataset's target",
+    }
 
 
 class NetdslSettingError(NetdslError):
-    """A settings line with an unknown key or a bad value."""
+    """A settings line with an unknown or repeated key, or a setting that cannot be changed."""
 
     code = "NDL004"
+    codes = {"NDL004": "unknown, repeated or unchangeable setting"}
+
+
+class NetdslLimitError(NetdslError):
+    """Input beyond what netdsl accepts: nesting, expansion or size limits (each documented)."""
+
+    code = "NDL012"
+    codes = {"NDL012": "nested too deeply, too many layers, or input over the size limit"}
 
 
 class NetdslDataError(NetdslError):
     """Data that cannot be found or read: missing, corrupt, truncated or mismatched files."""
 
     code = "NDL100"
+    codes = {"NDL100": "data not found, unreadable, corrupt or not what the program needs"}
 
 
 class NetdslPluginError(NetdslError):
-    """A plugin that fails to load, registers a duplicate name, or misspells a hook."""
+    """A plugin that fails to load, registers a bad or duplicate declaration, or misbehaves."""
 
     code = "NDL200"
+    codes = {
+        "NDL200": "a plugin problem",
+        "NDL201": "two plugins provide the same name",
+        "NDL202": "a plugin failed to import, register or run a hook",
+        "NDL203": "a plugin implements a hook netdsl does not have",
+        "NDL204": "a plugin registered a malformed declaration",
+        "NDL205": "a dataset's describe or load failed or answered garbage",
+        "NDL206": "a layer's shape rule or build failed",
+        "NDL207": "an environment switch that is not a boolean",
+        "NDL208": "a layer's shape rule disagrees with the Keras layer it builds",
+    }
 
 
 class NetdslTrainingError(NetdslError):
-    """Training that cannot go on (a NaN loss, TensorFlow missing)."""
+    """Training that cannot go on (a NaN loss, TensorFlow missing, a component that cannot build)."""
 
     code = "NDL300"
+    codes = {
+        "NDL300": "training cannot go on",
+        "NDL301": "TensorFlow (Keras) is not installed",
+        "NDL302": "a component has nothing to build",
+        "NDL303": "the loss became NaN",
+    }
+
+
+def error_codes() -> dict[str, tuple[str, str]]:
+    """Every code: ``{code: (error class name, meaning)}``, from the classes that own them."""
+    import importlib
+
+    importlib.import_module(".ir", __package__)  # defines NetdslIRError
+
+    out: dict[str, tuple[str, str]] = {}
+    todo = list(NetdslError.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        for code, meaning in cls.__dict__.get("codes", {}).items():
+            out[code] = (cls.__name__, meaning)
+    return dict(sorted(out.items()))
 
 
 class NetdslErrors(NetdslError):

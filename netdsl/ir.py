@@ -29,6 +29,7 @@ class NetdslIRError(NetdslError, ValueError):
     """
 
     code = "NDL014"
+    codes = {"NDL014": "`Program.from_dict` data that is not a netdsl IR"}
 
 
 def _span() -> Any:

@@ -14,7 +14,7 @@ import re
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lark import Lark, Token, Transformer
 from lark import __version__ as lark_version
@@ -23,7 +23,7 @@ from lark.lexer import TerminalDef
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ir
-from .errors import NetdslErrors, NetdslSyntaxError, Note, Span
+from .errors import NetdslArgumentError, NetdslError, NetdslErrors, NetdslLimitError, NetdslSyntaxError, Note, Span
 
 __all__ = ["parse", "grammar_text", "MAX_DEPTH", "MAX_INPUT_BYTES", "MAX_INT_DIGITS"]
 
@@ -100,7 +100,7 @@ class _ToIR(Transformer):
             if getattr(node, "name_span", None) is None and span is not None:
                 span = Span(span.start, span.start + 1, span.line, span.column, span.line,
                             span.column + 1, span.file)  # the opening bracket
-            raise NetdslSyntaxError(
+            raise NetdslLimitError(
                 f"brackets nest more than {MAX_DEPTH} levels deep", span,
                 label=f"level {d} opens here", code="NDL012",
                 help="flatten the structure, or use repetition `(...) * N` instead of nesting")
@@ -118,7 +118,7 @@ class _ToIR(Transformer):
     def float_lit(self, c: list[Token]) -> ir.Float:
         value = float(c[0])
         if math.isinf(value):
-            raise NetdslSyntaxError(
+            raise NetdslArgumentError(
                 f"the number `{_clip(str(c[0]))}` is too large: it overflows to infinity", self._s(c[0]),
                 label="too large for a float", code="NDL005",
                 help="write a number below 1.8e308 (every layer parameter is far smaller)")
@@ -272,7 +272,7 @@ def _clip(text: str, keep: int = 12) -> str:
 
 def _too_many_digits(digits: str, span: Span) -> NetdslSyntaxError:
     n = len(digits.lstrip("-"))
-    return NetdslSyntaxError(
+    return NetdslArgumentError(
         f"the number `{_clip(digits)}` is too large: {n:,} digits, at most {MAX_INT_DIGITS}", span,
         label="too many digits", code="NDL005",
         help="every layer parameter fits in 18 digits; was a character left out between two numbers?")
@@ -403,8 +403,10 @@ def _get_parser() -> tuple[Lark, _ToIR]:
 def parse(text: str | bytes, filename: str | None = None) -> ir.Program:
     """Parse netdsl source into an IR :class:`~netdsl.ir.Program` (syntax only, no registry).
 
-    Raises :class:`~netdsl.errors.NetdslSyntaxError` (with a span) on any bad input,
-    including bytes that are not UTF-8 and input over :data:`MAX_INPUT_BYTES`.
+    Raises a :class:`~netdsl.errors.NetdslError` with a span on any bad input: a
+    ``NetdslSyntaxError`` for text that is not a program (bytes that are not UTF-8 included),
+    ``NetdslArgumentError`` for a number literal too large, ``NetdslLimitError`` for nesting
+    deeper than :data:`MAX_DEPTH` or input over :data:`MAX_INPUT_BYTES`.
     """
     if isinstance(text, (bytes, bytearray)):
         check_size(len(text), filename)
@@ -424,7 +426,7 @@ def check_size(size: int, filename: str | None = None) -> None:
     """Refuse input over :data:`MAX_INPUT_BYTES` (``size`` in bytes; the CLI passes what it
     read, which is at most one byte over, so it never holds a huge file whole)."""
     if size > MAX_INPUT_BYTES:
-        raise NetdslSyntaxError(
+        raise NetdslLimitError(
             f"the input is too large: over {MAX_INPUT_BYTES // (1024 * 1024)} MB "
             f"({MAX_INPUT_BYTES:,} bytes is the limit)", Span(0, 0, 1, 1, 1, 1, filename),
             code="NDL012", help="a netdsl program is a few lines; is this the right file?")
@@ -441,7 +443,7 @@ def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
     and go on, so one pass reports the syntax errors of every statement (one each), not only
     the first. Blanking the statements already parsed too keeps the work linear: each retry
     parses only what follows the last error (a blank prefix is one token)."""
-    errors: list[NetdslSyntaxError] = []
+    errors: list[NetdslError] = []
     text = source
     prior: ir.Chain | None = None  # a network in the blanked part, for the "second network" error
     blanked = 0  # text[:blanked] is blank (and was looked through for a network)
@@ -454,10 +456,10 @@ def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
                 break
             except UnexpectedInput as e:
                 err = _syntax_error(e, text, filename)  # brackets of blanked statements are gone
-            except NetdslSyntaxError as e:
+            except (NetdslSyntaxError, NetdslArgumentError, NetdslLimitError) as e:
                 err = e
             except RecursionError:  # pragma: no cover - the nesting limit keeps us far from this
-                err = NetdslSyntaxError("program is nested too deeply", Span.point(source, 0, filename),
+                err = NetdslLimitError("program is nested too deeply", Span.point(source, 0, filename),
                                         code="NDL012")
             chains = transformer.chains
         err.source = source

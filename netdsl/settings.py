@@ -99,7 +99,7 @@ class Settings(Mapping[str, Any]):
     def replace(self, **changes: Any) -> "Settings":
         """A copy with ``changes`` (Python values, e.g. from the command line), each checked by
         its row's type; raises :class:`~netdsl.errors.NetdslSettingError` naming the setting."""
-        from .errors import NetdslSettingError
+        from .errors import NetdslArgumentError, NetdslSettingError
 
         values = dict(self._values)
         for key, value in changes.items():
@@ -114,7 +114,7 @@ class Settings(Mapping[str, Any]):
                 values[key] = row.type.convert(node, _NO_REFERENCES)
             except (T.Problem, TypeError) as p:
                 message = p.message if isinstance(p, T.Problem) else str(p)
-                raise NetdslSettingError(f"bad {row.option}: {message}", code="NDL005") from None
+                raise NetdslArgumentError(f"bad {row.option}: {message}", code="NDL005") from None
         return Settings(values)
 
     def to_dict(self) -> dict[str, Any]:

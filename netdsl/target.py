@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 from . import ir
 from .bind import Binder
 from .components import DataInfo, Loss, Metric, Ref
-from .errors import NetdslError, NetdslSettingError, NetdslShapeError
+from .errors import NetdslArgumentError, NetdslError, NetdslSettingError, NetdslShapeError
 from .graph import Node, Shape, format_shape
 from .registry import Registry
 
@@ -93,7 +93,7 @@ def _check_metric_labels(out: TrainingTarget, program: ir.Program) -> None:
         if wants in ("any", out.labels):
             continue
         loss = out.loss.name if out.loss else "the loss"
-        out.errors.append(NetdslSettingError(
+        out.errors.append(NetdslArgumentError(
             f"metric `{metric.name}` reads {_LABEL_WORDS[wants]}, but `{loss}` trains on "
             f"{_LABEL_WORDS[out.labels]}", setting.value.span if setting else None,
             label=f"wants {_LABEL_WORDS[wants]}", code="NDL005",

@@ -10,7 +10,7 @@ import pytest
 
 import netdsl
 from netdsl import ir
-from netdsl.errors import NetdslError, NetdslSyntaxError, Span
+from netdsl.errors import NetdslError, NetdslLimitError, NetdslSyntaxError, Span
 from netdsl.parser import MAX_DEPTH
 
 from conftest import strip_spans
@@ -432,7 +432,8 @@ def test_syntax_error(text: str | bytes, code: str, where: tuple[int, int], word
     with pytest.raises(NetdslError) as info:
         netdsl.parse(text, "bad.net")
     err = info.value
-    assert isinstance(err, NetdslSyntaxError)
+    owner = NetdslLimitError if code == "NDL012" else NetdslSyntaxError  # each code has one class
+    assert isinstance(err, owner)
     assert err.code == code
     assert (err.span.line, err.span.column) == where, err.message
     assert words in err.message

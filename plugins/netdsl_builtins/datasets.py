@@ -66,10 +66,10 @@ def register_datasets(register: Register) -> None:
 
 def describe_synthetic(request: DataRequest) -> DataInfo:
     """Shaped by the program's ``input:``; the target by ``task`` (and ``classes``/``outputs``)."""
-    from netdsl.errors import NetdslSettingError
+    from netdsl.errors import NetdslArgumentError
 
     if request.input_shape is None:
-        raise NetdslSettingError(
+        raise NetdslArgumentError(
             "`synthetic` makes examples of the program's input shape, and the program gives none",
             label="no `input:`", code="NDL005", help="add a line such as `input: 28x28x1`")
     a = request.args
