@@ -107,15 +107,15 @@ class Binder:
         out = _Bound()
         out.sources = {name: arg for name, (arg, _) in given.items()}
         complete = True
-        for p in params:
-            if p.name in given and p.name not in failed:
-                out[p.name] = given[p.name][1]
-            elif p.default is REQUIRED:
-                if p.name not in failed:
-                    self._missing(component, p, where)
+        for param in params:
+            if param.name in given and param.name not in failed:
+                out[param.name] = given[param.name][1]
+            elif param.default is REQUIRED:
+                if param.name not in failed:
+                    self._missing(component, param, where)
                 ok = complete = False
             else:
-                out[p.name] = p.default
+                out[param.name] = param.default
         if ok or (partial and complete):
             return out
         return None
@@ -169,7 +169,7 @@ class Binder:
         self.error(NetdslArgumentError(
             f"{_what(component)} takes no positional argument like {describe_value(value)}", arg.span,
             label="unexpected argument", code="NDL005",
-            expected=_positional_words(component) or _names({p.name: p for p in component.params}),
+            expected=str(_positional_words(component)) or _names({p.name: p for p in component.params}),
             help=self._positional_help(component, value)))
         return None
 
@@ -182,7 +182,7 @@ class Binder:
 
     def _unknown_name(self, component: Component, name: str, value: ir.Node,
                       positional: Sequence[Param]) -> None:
-        span = value.name_span if isinstance(value, ir.Call) else value.span  # type: ignore[union-attr]
+        span = value.name_span if isinstance(value, ir.Call) else getattr(value, "span", None)
         pool = [n for p in positional for n in p.type.names(self)]
         wanted = _positional_words(component, names_only=True)
         kinds = self.registry.kinds_of(name)
@@ -214,17 +214,18 @@ class Binder:
             close = suggest(node.value, param.type.names(self))
             help_ = f"did you mean `{close}`?" if close and close != node.value else None
         label = f"expected {p.expected}" if p.expected else None
-        if label and len(label) > 48 and p.expected in p.message:
+        if label and len(label) > 48 and p.expected and p.expected in p.message:
             label = "not allowed here"  # a long list of choices reads once, in the message
         self.error(NetdslArgumentError(
-            f"bad `{param.name}` for {_what(component)}: {p.message}", node.span,  # type: ignore[union-attr]
+            f"bad `{param.name}` for {_what(component)}: {p.message}", getattr(node, "span", None),
             label=label, code="NDL005", help=help_))
 
     # --- references (called by types.Ref) -------------------------------------------------------
     def bind_ref(self, kind: str, value: ir.Value) -> Ref:
         """``relu`` or ``l2(0.01)`` to a bound reference of ``kind``; raises NetdslError if unknown."""
+        args: tuple[ir.Arg, ...] = ()
         if isinstance(value, (ir.Name, ir.Str)):
-            name, args, span = value.value, (), value.span
+            name, span = value.value, value.span
         else:
             assert isinstance(value, ir.Call)
             name, args, span = value.name, value.args, value.name_span
@@ -251,7 +252,7 @@ def _count(component: Component) -> str:
     return f"{n} argument{'s' * (n != 1)}" if n else "no arguments"
 
 
-class _Bound(dict):  # type: ignore[type-arg]
+class _Bound(dict[str, Any]):
     """Bound values by parameter name; ``sources`` maps each given one to its argument (for carets)."""
 
     sources: dict[str, ir.Arg]

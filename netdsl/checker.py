@@ -204,7 +204,7 @@ class _Checker:
         self.errors.extend(target.errors)
         if self.errors:
             return None
-        values.update(input=tuple(input_shape), loss=target.loss, metrics=target.metrics)
+        values.update(input=tuple(input_shape or ()), loss=target.loss, metrics=target.metrics)
         return CheckedModel(self.program, tuple(self.nodes), Settings(values), info, target.labels)
 
     def _settings(self) -> dict[str, Any]:
@@ -224,7 +224,7 @@ class _Checker:
                 self.error(NetdslSettingError(
                     f"`{s.key}` is set twice", s.key_span, label="second setting", code="NDL004",
                     help=f"keep one `{s.key}:` line",
-                    notes=[Note(seen[s.key].key_span, "first set here")] if seen[s.key].key_span else []))
+                    notes=_note(seen[s.key].key_span, "first set here")))
                 continue
             seen[s.key] = s
             try:

@@ -98,7 +98,7 @@ TargetKind = Literal["classes", "binary", "regression"]
 #: what a wrapper layer encloses: one layer (``bidirectional(lstm 64)``) or a sub-network
 Wrapper = Literal["layer", "chain"]
 
-_ENUMS: Mapping[str, tuple[str, ...]] = {
+_ENUMS: Mapping[str, tuple[str | None, ...]] = {
     "accepts": get_args(InputKind), "labels": get_args(Labels), "wrapper": (*get_args(Wrapper), None),
 }
 

@@ -95,7 +95,7 @@ class CheckedModel:
 
     @property
     def dataset(self) -> Ref:
-        return self.settings["dataset"]  # type: ignore[no-any-return]
+        return self.settings["dataset"]
 
     def replace(self, **changes: Any) -> "CheckedModel":
         """A copy with some settings changed (``netdsl run --epochs 2``), validated by the table."""

@@ -270,7 +270,7 @@ def _clip(text: str, keep: int = 12) -> str:
     return text if len(text) <= 2 * keep + 1 else f"{text[:keep]}…{text[-keep:]}"
 
 
-def _too_many_digits(digits: str, span: Span) -> NetdslSyntaxError:
+def _too_many_digits(digits: str, span: Span) -> NetdslArgumentError:
     n = len(digits.lstrip("-"))
     return NetdslArgumentError(
         f"the number `{_clip(digits)}` is too large: {n:,} digits, at most {MAX_INT_DIGITS}", span,
@@ -448,6 +448,7 @@ def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
     prior: ir.Chain | None = None  # a network in the blanked part, for the "second network" error
     blanked = 0  # text[:blanked] is blank (and was looked through for a network)
     while True:
+        err: NetdslError
         with _lock:
             lark, transformer = _get_parser()
             transformer.reset(filename, prior)

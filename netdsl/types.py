@@ -234,7 +234,7 @@ class Size(ParamType):
         elif isinstance(value, ir.Shape):
             dims = value.dims
         elif isinstance(value, ir.Tuple) and all(isinstance(i, ir.Int) for i in value.items):
-            dims = tuple(i.value for i in value.items)  # type: ignore[union-attr]
+            dims = tuple(i.value for i in value.items if isinstance(i, ir.Int))
         else:
             raise self.fail(value)
         if len(dims) != self.rank or any(d < self.min for d in dims):
@@ -256,7 +256,7 @@ class ShapeT(ParamType):
         elif isinstance(value, ir.Shape):
             dims = value.dims
         elif isinstance(value, ir.Tuple) and value.items and all(isinstance(i, ir.Int) for i in value.items):
-            dims = tuple(i.value for i in value.items)  # type: ignore[union-attr]
+            dims = tuple(i.value for i in value.items if isinstance(i, ir.Int))
         else:
             raise self.fail(value)
         unknown = sum(1 for d in dims if d == -1)

@@ -34,7 +34,9 @@ def _dims(shape: Sequence[int | None]) -> str:
 
 def _axes(value: int | Sequence[int], rank: int) -> tuple[int, ...]:
     """A Keras size argument (one integer, or one per axis) as one integer per axis."""
-    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * rank
+    if isinstance(value, int):
+        return (value,) * rank
+    return tuple(int(v) for v in value)
 
 
 def _bias(a: Args, n: int) -> int:
