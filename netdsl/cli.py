@@ -100,7 +100,8 @@ def _load(path: str) -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="netdsl")
-@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks of failing plugins.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show tracebacks of failing plugins and TensorFlow's own log lines.")
 @click.option("--no-plugins", is_flag=True, help="Load only the built-in vocabulary.")
 @click.option("--strict-plugins", is_flag=True, envvar="NETDSL_STRICT_PLUGINS",
               help="Make any plugin problem fatal (also NETDSL_STRICT_PLUGINS=1).")
@@ -355,10 +356,9 @@ def run(state: _State, file: str, data: str | None, out_dir: str, quiet: bool,
     from .checker import check as check_program
     from .errors import NetdslError
 
-    if not state.verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log lines: with -v only
-    else:
+    if state.verbose:  # TensorFlow's own log lines: shown with -v only
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        os.environ["NETDSL_TF_LOGS"] = "1"
     try:
         model = check_program(_load(file), state.registry, data=data)
         model = model.replace(**{k: v for k, v in overrides.items() if v is not None})

@@ -9,21 +9,61 @@ compared with what its plugin's shape rule said, so a wrong rule is an error nam
 from __future__ import annotations
 
 import os
-from typing import Any
+import re
+import sys
+import tempfile
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from .components import Ref
 from .errors import NetdslPluginError, NetdslTrainingError
 from .graph import CheckedModel, Node, format_shape
 
-__all__ = ["build", "materialise", "import_keras", "verify_shapes"]
+__all__ = ["build", "materialise", "import_keras", "verify_shapes", "quiet_native_logs"]
+
+
+#: lines TensorFlow's C++ runtime writes to the terminal that say nothing actionable
+_TF_NOISE = re.compile(
+    r"absl::InitializeLog|oneDNN custom operations|use_unbounded_threadpool|cpu_feature_guard"
+    r"|This TensorFlow binary is optimized|rebuild TensorFlow with the appropriate compiler flags"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered"
+    r"|TF-TRT Warning|successful NUMA node read|Could not find cuda drivers")
+
+
+@contextmanager
+def quiet_native_logs() -> Iterator[None]:
+    """Hold what native code writes to stderr (file descriptor 2) and pass on all but the
+    known noise. ``NETDSL_TF_LOGS=1`` (``netdsl -v``) shows everything as it comes."""
+    if os.environ.get("NETDSL_TF_LOGS", "") not in ("", "0"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [line for line in held.read().decode("utf-8", "replace").splitlines(keepends=True)
+                    if not _TF_NOISE.search(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
 
 
 def import_keras() -> Any:
     """Import Keras (TensorFlow backend) quietly, or explain how to install it."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
     try:
-        import keras  # noqa: PLC0415
+        with quiet_native_logs():
+            import keras  # noqa: PLC0415
     except ImportError as e:
         raise NetdslTrainingError(
             f"TensorFlow is needed to build and train models, and it is not installed ({e})",

@@ -66,12 +66,6 @@ def _join(a: Span | None, b: Span | None) -> Span | None:
     return Span(a.start, b.end, a.line, a.column, b.end_line, b.end_column, a.file)
 
 
-def _span_of(x: Any, file: str | None) -> Span | None:
-    if isinstance(x, Token):
-        return _tok_span(x, file)
-    return getattr(x, "span", None)
-
-
 # --- the transformer --------------------------------------------------------------------------
 
 class _ToIR(Transformer):

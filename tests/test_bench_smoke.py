@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds or trains real Keras models
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -21,6 +21,8 @@ from netdsl.errors import NetdslPluginError
 from netdsl.registry import load_registry
 from netdsl_builtins import activations, losses, metrics, optimizers, regularizers
 
+pytestmark = pytest.mark.slow  # builds or trains real Keras models
+
 #: kind -> the built-in module that registers it
 MODULES: dict[str, ModuleType] = {
     "activation": activations, "loss": losses, "optimizer": optimizers,

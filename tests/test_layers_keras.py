@@ -27,6 +27,8 @@ from netdsl.errors import NetdslError
 from netdsl.registry import load_registry
 from netdsl_builtins import advanced
 
+pytestmark = pytest.mark.slow  # builds or trains real Keras models
+
 REG = load_registry(third_party=False)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 Shape = tuple

@@ -22,6 +22,8 @@ from netdsl.errors import NetdslTrainingError
 from netdsl.registry import load_registry
 from netdsl.training import load_data
 
+pytestmark = pytest.mark.slow  # builds or trains real Keras models
+
 keras = pytest.importorskip("keras")
 REG = load_registry(third_party=False)
 REAL_MNIST = Path(os.environ.get("NETDSL_MNIST") or Path(__file__).resolve().parents[2] / "shared/data/mnist")
