@@ -239,7 +239,7 @@ class Binder:
             from .errors import NetdslErrors
 
             raise NetdslErrors(inner.errors)
-        return Ref(kind, component.name, tuple((bound or {}).items()), component)
+        return Ref(kind, component.name, tuple((bound or {}).items()), component, str(entry.provider))
 
 
 def _what(component: Component) -> str:

@@ -19,7 +19,7 @@ from . import ir
 from . import types as T
 from .bind import Binder, substitute, unknown_name
 from .components import (INPUT_KINDS, Component, DataInfo, DataRequest, Dataset, Layer, Param,
-                         ShapeProblem)
+                         ShapeProblem, Target)
 from .errors import (NetdslArgumentError, NetdslError, NetdslErrors, NetdslLimitError, NetdslNameError,
                      NetdslSettingError, NetdslShapeError, NetdslSyntaxError, Note, Span)
 from .formatter import format_step, format_value
@@ -264,6 +264,7 @@ class _Checker:
         request = DataRequest(component.name, args, os.fspath(path) if path else None, component.env,
                               input_shape)
         where = self.program.setting("dataset")
+        who = dataset.provider or "unknown plugin"
         try:
             info = component.describe(request)
         except NetdslError as e:
@@ -271,19 +272,23 @@ class _Checker:
                 e.span = where.value.span
             self.error(e)
             return None
-        except Exception as exc:  # noqa: BLE001 - a plugin's bug is reported, never a traceback
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's bug is reported, never a traceback
             from .errors import NetdslPluginError
 
             self.error(NetdslPluginError(
-                f"dataset `{component.name}` failed to describe its data: {type(exc).__name__}: {exc}",
-                where.value.span if where else None, code="NDL205"))
+                f"dataset `{component.name}` ({who}) failed to describe its data: "
+                f"{type(exc).__name__}: {exc}", where.value.span if where else None, code="NDL205"))
             return None
-        if not isinstance(info, DataInfo) or not info.input_shape:
+        if (not isinstance(info, DataInfo) or not isinstance(info.input_shape, tuple) or not info.input_shape
+                or not all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0)
+                           for d in info.input_shape)
+                or not isinstance(info.target, Target)):
             from .errors import NetdslPluginError
 
             self.error(NetdslPluginError(
-                f"dataset `{component.name}` answered {info!r}, not a DataInfo with an input shape",
-                where.value.span if where else None, code="NDL205"))
+                f"dataset `{component.name}` ({who}) answered {info!r}, not a DataInfo with an input "
+                "shape of positive sizes and a Target", where.value.span if where else None,
+                code="NDL205", help="this is a bug in the plugin that provides the dataset; report it there"))
             return None
         return info
 
@@ -468,9 +473,16 @@ class _Checker:
         if want == "any" or len(shape) == INPUT_KINDS[want][0]:
             return inp
         for adapter_layer, adapter in self._adapters(want):
-            args = adapter.args(shape) if adapter.implicit else None
+            try:
+                args = adapter.args(shape) if adapter.implicit else None
+                if args is not None:
+                    args = dict(args)
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's adapter must not crash `check`
+                self._plugin_rule_failed(adapter_layer, f"(its adapter to {want}) raised {type(exc).__name__}: {exc}",
+                                         layer.name_span, ctx)
+                return inp[0], _UNKNOWN
             if args is not None:
-                return self._implicit(adapter_layer, dict(args), inp, layer, ctx)
+                return self._implicit(adapter_layer, args, inp, layer, ctx)
         needs = INPUT_KINDS[want][1]
         hints = [h for h in (self._switch_hint(want, inp[0]), self._adapter_hint(want, shape)) if h]
         self.error(NetdslShapeError(
@@ -494,7 +506,8 @@ class _Checker:
                 continue
             try:
                 out, _ = component.infer(node.input_shape, {**node.kwargs, p.name: not value})
-            except Exception:  # noqa: BLE001 - only a working rule gives a hint
+                len(out)
+            except (Exception, SystemExit):  # noqa: BLE001 - only a working rule gives a hint
                 continue
             if len(out) == INPUT_KINDS[want][0]:
                 return f"set `{p.name}={str(not value).lower()}` on `{node.layer}`"
@@ -504,14 +517,15 @@ class _Checker:
         """Steps the user can write to turn ``shape`` into ``want``, each checked to work."""
         steps: list[str] = []
         for adapter_layer, adapter in self._adapters(want):
-            args = adapter.args(shape)
-            if args is None:
-                continue
-            full = {p.name: p.default for p in adapter_layer.params}
-            full.update(args)
             try:
+                args = adapter.args(shape)
+                if args is None:
+                    continue
+                full = {p.name: p.default for p in adapter_layer.params}
+                full.update(args)
                 out, _ = adapter_layer.infer(shape, full)
-            except ShapeProblem:
+                len(out)
+            except (Exception, SystemExit):  # noqa: BLE001 - only a working rule gives a hint
                 continue
             written = ir.Layer(adapter_layer.name, tuple(ir.Arg(value_to_ir(v)) for v in args.values()))
             step = f"`{format_step(written)}`"
@@ -525,7 +539,12 @@ class _Checker:
                   ctx: _Ctx) -> _Out:
         full = {p.name: p.default for p in component.params}
         full.update(args)
-        shape, params = component.infer(inp[1], full)
+        try:
+            shape, params = component.infer(inp[1], full)
+            shape = tuple(shape)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's shape rule must not crash `check`
+            self._plugin_rule_failed(component, f"raised {type(exc).__name__}: {exc}", layer.name_span, ctx)
+            return inp[0], _UNKNOWN
         written = ir.Layer(component.name, tuple(ir.Arg(value_to_ir(v)) for v in args.values()))
         text = f"{format_step(written)} (implicit)"
         return self._add(component, full, inp[0], inp[1], shape, params, layer.name_span, text, ctx,
@@ -536,7 +555,7 @@ class _Checker:
                     shape: Any, span: Span | None, text: str, ctx: _Ctx, *,
                     merge_args: bool = False, inner_node: Node | None = None, **extra: Any) -> _Out:
         try:
-            out, params = component.infer(shape, bound, **extra)
+            result = component.infer(shape, bound, **extra)
         except ShapeProblem as p:
             where = span
             source = getattr(bound, "sources", {}).get(p.param) if p.param else None
@@ -547,11 +566,16 @@ class _Checker:
                 label=f"input is {format_shape(shape) if not merge_args else ', '.join(map(format_shape, shape))}",
                 code="NDL008", help=p.help), ctx)
             return inputs, _UNKNOWN
-        except Exception as exc:  # noqa: BLE001 - a plugin's shape rule must not crash `check`
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's shape rule must not crash `check`
             self._plugin_rule_failed(component, f"raised {type(exc).__name__}: {exc}", span, ctx)
             return inputs, _UNKNOWN
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            self._plugin_rule_failed(component, f"returned {_short(result)}, not (shape, parameter count)",
+                                     span, ctx)
+            return inputs, _UNKNOWN
+        out, params = result
         if not _is_shape(out) or not isinstance(params, int) or isinstance(params, bool) or params < 0:
-            self._plugin_rule_failed(component, f"returned {(out, params)!r}, not (shape, parameter count)",
+            self._plugin_rule_failed(component, f"returned {_short((out, params))}, not (shape, parameter count)",
                                      span, ctx)
             return inputs, _UNKNOWN
         return self._add(component, bound, inputs, shape, tuple(out), params, span, text, ctx,
@@ -671,6 +695,15 @@ def _size(shape: Sequence[int]) -> int:
 
 def _same_size(a: Sequence[int], b: Sequence[int]) -> bool:
     return -1 not in a and _size(a) == _size(b)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a plugin may return anything, of any size)."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a plugin's object whose repr fails
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_shape(value: Any) -> bool:

@@ -39,10 +39,17 @@ class _State:
 
             try:
                 self._registry = load_registry(third_party=not self.no_plugins, strict=self.strict,
-                                               on_problem=self._warn)
+                                               on_problem=self._warn, on_notice=self._notice)
             except NetdslError as e:
                 _fail([e])
+            if self.verbose:
+                for info in self._registry.slow_plugins():
+                    click.echo(f"note: plugin {info.provider} took {info.seconds:.1f} s to load "
+                               f"({info.provider.plugin})", err=True)
         return self._registry
+
+    def _notice(self, message: str) -> None:
+        click.echo(_styled(f"warning: {message}", "yellow"), err=True)
 
     def _warn(self, err: "NetdslError") -> None:
         click.echo(_styled(f"warning: {err.message}", "yellow"), err=True)
@@ -103,8 +110,8 @@ def _load(path: str) -> Any:
 @click.option("-v", "--verbose", is_flag=True,
               help="Show tracebacks of failing plugins and TensorFlow's own log lines.")
 @click.option("--no-plugins", is_flag=True, help="Load only the built-in vocabulary.")
-@click.option("--strict-plugins", is_flag=True, envvar="NETDSL_STRICT_PLUGINS",
-              help="Make any plugin problem fatal (also NETDSL_STRICT_PLUGINS=1).")
+@click.option("--strict-plugins", is_flag=True,
+              help="Make any plugin problem fatal (also NETDSL_STRICT_PLUGINS=1/true/on/yes).")
 @click.pass_context
 def main(ctx: click.Context, verbose: bool, no_plugins: bool, strict_plugins: bool) -> None:
     """Describe, check and train neural networks from one line of text.
@@ -197,7 +204,9 @@ def _count_steps(chain: Any) -> int:
 def fmt(files: tuple[str, ...], check_only: bool, write: bool) -> None:
     """Print FILES in canonical form (`-` reads standard input)."""
     from .errors import NetdslError
+    from .files import BOM, rewrite
     from .formatter import format as format_program
+    from .parser import parse
 
     if check_only and write:
         raise click.UsageError("--check and --write do not go together")
@@ -205,64 +214,37 @@ def fmt(files: tuple[str, ...], check_only: bool, write: bool) -> None:
         raise click.UsageError("--write cannot rewrite standard input")
     changed: list[str] = []
     errors: list[NetdslError] = []
-    unwritten: list[str] = []
     for path in files:
         try:
-            program = _load(path)
+            data, name = _read(path)
+            program = parse(data, name)
         except NetdslError as e:
             errors.extend(e.errors)
             continue
         text = format_program(program)
         original = program.source or ""
-        crlf = "\r\n" in original
-        if crlf:
+        if "\r\n" in original:
             text = text.replace("\n", "\r\n")
+        bom = BOM if data.startswith(BOM.encode("utf-8")) else ""  # kept: some tools need it
         if text != original:
             changed.append(path)
         if check_only:
             continue
-        if write:
-            if text != original:
-                try:
-                    _write_atomic(path, text)
-                except OSError as e:
-                    click.echo(f"error: cannot write {path}: {e.strerror or e}", err=True)
-                    unwritten.append(path)
-                    continue
-                click.echo(f"formatted {path}", err=True)
-        else:
+        if not write:
             click.echo(text, nl=False)
+        elif text != original:
+            try:
+                rewrite(path, bom + text)
+            except NetdslError as e:
+                errors.append(e)
+                continue
+            click.echo(f"formatted {path}", err=True)
     if errors:
         _fail(errors)
-    if unwritten:
-        sys.exit(1)
     if check_only and changed:
         for path in changed:
             click.echo(f"would reformat {path}", err=True)
         sys.exit(1)
-
-
-def _write_atomic(path: str, text: str) -> None:
-    """Write a sibling temporary file (same permissions), then rename it over ``path``: a crash
-    or a full disk leaves either the old file or the new one, never half of one."""
-    import shutil
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=".netdsl-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        try:
-            shutil.copymode(path, tmp)
-        except OSError:
-            pass
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 @main.command()

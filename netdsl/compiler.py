@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from .components import Ref
-from .errors import NetdslPluginError, NetdslTrainingError
+from .errors import NetdslError, NetdslPluginError, NetdslTrainingError
 from .graph import CheckedModel, Node, format_shape
 
 __all__ = ["build", "materialise", "import_keras", "verify_shapes", "quiet_native_logs"]
@@ -77,8 +77,17 @@ def materialise(value: Any) -> Any:
     if isinstance(value, Ref):
         component = value.component
         if component is None or component.build is None:
-            raise NetdslTrainingError(f"{value.kind} `{value.name}` cannot be built", code="NDL302")
-        return component.build(**{k: materialise(v) for k, v in value.args})
+            raise NetdslTrainingError(f"{value.kind} `{value.name}` ({value.provider or 'unknown plugin'}) "
+                                      "has no build function", code="NDL302")
+        kwargs = {k: materialise(v) for k, v in value.args}
+        try:
+            return component.build(**kwargs)
+        except NetdslError:
+            raise
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's build error is named
+            raise NetdslPluginError(
+                f"{value.kind} `{value.name}` ({value.provider or 'unknown plugin'}) failed to build: "
+                f"{type(exc).__name__}: {exc}", code="NDL206") from None
     if isinstance(value, list):
         return [materialise(v) for v in value]
     return value
@@ -93,9 +102,9 @@ def _layer(node: Node) -> Any:
         kwargs["layer"] = _layer(node.inner)
     try:
         return component.build(**kwargs)
-    except NetdslTrainingError:
+    except NetdslError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a plugin's build error is named, not a traceback
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's build error is named, not a traceback
         raise NetdslPluginError(
             f"layer `{node.layer}` ({node.provider}) failed to build: {type(exc).__name__}: {exc}",
             node.span, code="NDL206") from None

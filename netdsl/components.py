@@ -55,6 +55,8 @@ class Ref:
     args: tuple[tuple[str, Any], ...] = ()
     #: the declaration it was resolved to (set by the checker, so later stages never look it up)
     component: "Component | None" = field(default=None, compare=False, repr=False)
+    #: who supplied it (``str(Provider)``), so that a later failure names the plugin
+    provider: str = field(default="", compare=False, repr=False)
 
     @property
     def kwargs(self) -> dict[str, Any]:

@@ -215,6 +215,7 @@ class NetdslPluginError(NetdslError):
         "NDL206": "a layer's shape rule or build failed",
         "NDL207": "an environment switch that is not a boolean",
         "NDL208": "a layer's shape rule disagrees with the Keras layer it builds",
+        "NDL209": "`NETDSL_PLUGINS` names a distribution that provides no netdsl plugin",
     }
 
 
@@ -234,7 +235,8 @@ def error_codes() -> dict[str, tuple[str, str]]:
     """Every code: ``{code: (error class name, meaning)}``, from the classes that own them."""
     import importlib
 
-    importlib.import_module(".ir", __package__)  # defines NetdslIRError
+    for module in (".ir", ".files"):  # NetdslIRError, NetdslFileError
+        importlib.import_module(module, __package__)
 
     out: dict[str, tuple[str, str]] = {}
     todo = list(NetdslError.__subclasses__())

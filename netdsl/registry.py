@@ -7,10 +7,15 @@ with ``strict``, raises), so one broken distribution never takes netdsl down.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import os
 import re
+import signal
+import sys
+import threading
+import time
 import traceback
 import types
 import warnings
@@ -26,7 +31,8 @@ from .errors import NetdslPluginError
 
 __all__ = [
     "Provider", "Entry", "PluginInfo", "Registry", "PluginWarning", "load_registry",
-    "default_registry", "suggest", "ENTRY_POINT_GROUP", "BUILTIN_MODULES",
+    "default_registry", "suggest", "env_flag", "ENTRY_POINT_GROUP", "BUILTIN_MODULES",
+    "SLOW_PLUGIN_SECONDS",
 ]
 
 ENTRY_POINT_GROUP = "netdsl"
@@ -34,6 +40,8 @@ BUILTIN_PACKAGE = "netdsl_builtins"
 BUILTIN_MODULES = ("activations", "losses", "optimizers", "regularizers", "metrics", "layers",
                    "advanced", "datasets")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+#: a plugin whose import and hooks take longer than this is named, with its time, under ``-v``
+SLOW_PLUGIN_SECONDS = 1.0
 
 
 class PluginWarning(UserWarning):
@@ -66,6 +74,7 @@ class PluginInfo:
     provider: Provider
     hooks: list[str] = field(default_factory=list)
     names: dict[str, list[str]] = field(default_factory=dict)
+    seconds: float = 0.0  # spent importing it and running its hooks
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:
@@ -89,6 +98,11 @@ class Registry:
         self._aliases: dict[str, dict[str, str]] = {k: {} for k in KINDS}
         self.plugins: list[PluginInfo] = []
         self.problems: list[NetdslPluginError] = []
+        self.notices: list[str] = []  # not problems: e.g. a plugin overriding a name on purpose
+
+    def slow_plugins(self, limit: float = SLOW_PLUGIN_SECONDS) -> list[PluginInfo]:
+        """Plugins that took longer than ``limit`` seconds to import and register."""
+        return [p for p in self.plugins if p.seconds > limit]
 
     # --- reading ------------------------------------------------------------------------------
     def get(self, kind: str, name: str) -> Component | None:
@@ -211,15 +225,21 @@ def load_registry(
     third_party: bool = True,
     strict: bool | None = None,
     on_problem: Callable[[NetdslPluginError], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> Registry:
     """Build a registry: built-ins, then third-party plugins from the ``netdsl`` entry points.
 
     ``plugins`` (or ``NETDSL_PLUGINS``, comma-separated distribution names; empty for none)
-    limits which third-party distributions load; ``third_party=False`` loads none.
-    ``strict`` (or ``NETDSL_STRICT_PLUGINS=1``) makes any plugin problem raise.
+    limits which third-party distributions load; a name that matches no installed plugin is a
+    problem (with a "did you mean"). ``third_party=False`` loads none.
+    ``strict`` (or ``NETDSL_STRICT_PLUGINS``, read by :func:`env_flag`) makes any plugin problem
+    raise. ``on_notice`` hears what is not a problem but must be said, once (a plugin overriding
+    a name on purpose); without it that is a :class:`PluginWarning`.
     Hooks are called through pluggy (``pm.hook``), so ``tryfirst``/``trylast``, wrappers and
-    tracing apply; each implementation is guarded so that a plugin that raises is reported and
-    skipped without stopping the others.
+    tracing apply; each implementation is guarded so that a plugin that raises (anything, even
+    ``SystemExit`` or a ``KeyboardInterrupt`` of its own) is reported and skipped without
+    stopping the others. While plugins import and register, what they print goes to standard
+    error, so it never mixes with a command's output (``check --json``).
     """
     if strict is None:
         strict = env_flag("NETDSL_STRICT_PLUGINS")
@@ -236,26 +256,81 @@ def load_registry(
         else:
             warnings.warn(err.message, PluginWarning, stacklevel=3)
 
-    builtins = _builtin_plugins()
-    others = (_entry_point_plugins(_allowed(os.environ.get("NETDSL_PLUGINS"), plugins), problem)
-              if third_party else [])
-    current: list[PluginInfo] = []
-    loaded: list[PluginInfo] = []
-    # pluggy calls the last registered first: third-party plugins go in first, so that the
-    # built-ins register their names before any plugin can (a plugin's tryfirst is handled
-    # in `register`: the built-in keeps its name)
-    for obj, provider in [*reversed(others), *reversed(builtins)]:
-        info = PluginInfo(provider)
-        if _register(pm, _guarded(obj, info, current, problem), obj, provider, problem):
-            loaded.append(info)
-    registry.plugins.extend(reversed(loaded))
-    for hook, kind in hookspecs.HOOKS.items():
-        getattr(pm.hook, hook)(register=_register_function(registry, hook, kind, current, problem))
+    def notice(message: str) -> None:
+        registry.notices.append(message)
+        if on_notice is not None:
+            on_notice(message)
+        else:
+            warnings.warn(message, PluginWarning, stacklevel=3)
+
+    with _plugin_output_to_stderr(), _interrupts() as interrupted:
+        builtins = [(obj, provider, 0.0) for obj, provider in _builtin_plugins()]
+        others = (_entry_point_plugins(_allowed(os.environ.get("NETDSL_PLUGINS"), plugins), problem,
+                                       interrupted, "plugins=" if plugins is not None else "NETDSL_PLUGINS")
+                  if third_party else [])
+        current: list[PluginInfo] = []
+        loaded: list[PluginInfo] = []
+        # pluggy calls the last registered first: third-party plugins go in first, so that the
+        # built-ins register their names before any plugin can (a plugin's tryfirst is handled
+        # in `register`: the built-in keeps its name)
+        for obj, provider, seconds in [*reversed(others), *reversed(builtins)]:
+            info = PluginInfo(provider, seconds=seconds)
+            if _register(pm, _guarded(obj, info, current, problem, interrupted), obj, provider, problem):
+                loaded.append(info)
+        registry.plugins.extend(reversed(loaded))
+        for hook, kind in hookspecs.HOOKS.items():
+            getattr(pm.hook, hook)(register=_register_function(registry, hook, kind, current, problem,
+                                                               notice))
     return registry
 
 
+@contextlib.contextmanager
+def _plugin_output_to_stderr() -> Iterator[None]:
+    """Send what plugins print (``print``, ``sys.stdout.write``) to standard error meanwhile."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[threading.Event]:
+    """An event set when the user really presses Ctrl-C (SIGINT) meanwhile, so that a plugin
+    raising ``KeyboardInterrupt`` itself is told apart from the user stopping netdsl."""
+    seen = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+    except (ValueError, OSError):  # pragma: no cover - no signals here
+        yield seen
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        seen.set()
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except (ValueError, OSError):  # pragma: no cover
+        yield seen
+        return
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _reraise_if_user(exc: BaseException, interrupted: threading.Event) -> None:
+    """Re-raise ``exc`` when it is the user's own Ctrl-C (not a plugin's), else return."""
+    if isinstance(exc, KeyboardInterrupt) and interrupted.is_set():
+        raise exc
+
+
 def _guarded(obj: Any, info: PluginInfo, current: list[PluginInfo],
-             problem: Callable[[NetdslPluginError], None]) -> Any:
+             problem: Callable[[NetdslPluginError], None], interrupted: threading.Event) -> Any:
     """What pluggy registers for a plugin: its hook implementations (same options), each run
     with ``current`` naming the plugin and with its exceptions reported, never raised."""
     proxy = types.SimpleNamespace()
@@ -270,49 +345,64 @@ def _guarded(obj: Any, info: PluginInfo, current: list[PluginInfo],
             continue
         setattr(proxy, hook, hookspecs.hookimpl(
             tryfirst=bool(opts.get("tryfirst")), trylast=bool(opts.get("trylast")),
-        )(_guard(function, hook, info, current, problem)))
+        )(_guard(function, hook, info, current, problem, interrupted)))
     return proxy
 
 
 def _guard(function: Callable[..., Any], hook: str, info: PluginInfo, current: list[PluginInfo],
-           problem: Callable[[NetdslPluginError], None]) -> Callable[..., None]:
+           problem: Callable[[NetdslPluginError], None], interrupted: threading.Event
+           ) -> Callable[..., None]:
     def impl(register: Any) -> None:
         current[:] = [info]
         if hook not in info.hooks:
             info.hooks.append(hook)
+        start = time.perf_counter()
         try:
             function(register=register)
         except NetdslPluginError as err:
             problem(err)
-        except Exception as exc:  # noqa: BLE001 - a plugin raising must not take the host down
+        except BaseException as exc:  # noqa: BLE001 - a plugin raising must not take the host down
+            _reraise_if_user(exc, interrupted)
             problem(_plugin_failed(info.provider, f"raised in {hook}", exc))
         finally:
             current[:] = []
+            info.seconds += time.perf_counter() - start
 
     impl.__name__ = hook
     return impl
 
 
-def _entry_point_plugins(allowed: set[str] | None, problem: Callable[[NetdslPluginError], None]
-                         ) -> list[tuple[Any, Provider]]:
+def _entry_point_plugins(allowed: set[str] | None, problem: Callable[[NetdslPluginError], None],
+                         interrupted: threading.Event, origin: str = "NETDSL_PLUGINS"
+                         ) -> list[tuple[Any, Provider, float]]:
     out = []
     seen: set[tuple[str, str]] = set()
+    installed: set[str] = set()
     for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         dist = ep.dist
         dist_name = (dist.metadata["Name"] if dist is not None else None) or ep.module
         version = (dist.version if dist is not None else None) or "?"
+        installed.add(dist_name)
         if (dist_name, ep.name) in seen:
             continue
         seen.add((dist_name, ep.name))
         if allowed is not None and _norm(dist_name) not in allowed:
             continue
         provider = Provider(dist_name, version, ep.value)
+        start = time.perf_counter()
         try:
             obj = ep.load()
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not take the host down
+        except BaseException as exc:  # noqa: BLE001 - a broken plugin must not take the host down
+            _reraise_if_user(exc, interrupted)
             problem(_plugin_failed(provider, "failed to import", exc))
             continue
-        out.append((obj, provider))
+        out.append((obj, provider, time.perf_counter() - start))
+    for name in sorted((allowed or set()) - {_norm(d) for d in installed}):
+        close = suggest(name, {_norm(d) for d in installed})
+        problem(NetdslPluginError(
+            f"{origin} names `{name}`, but no installed distribution provides netdsl plugins "
+            "under that name" + (f"; did you mean `{close}`?" if close else ""), code="NDL209",
+            help="installed: " + (", ".join(sorted(installed)) or "none")))
     return out
 
 
@@ -357,7 +447,8 @@ def _register(pm: pluggy.PluginManager, proxy: Any, obj: Any, provider: Provider
 
 
 def _register_function(registry: Registry, hook: str, kind: str, current: list[PluginInfo],
-                       problem: Callable[[NetdslPluginError], None]) -> Callable[..., None]:
+                       problem: Callable[[NetdslPluginError], None],
+                       notice: Callable[[str], None]) -> Callable[..., None]:
     """The ``register`` a hook receives: validates each declaration and records its plugin."""
 
     def register(component: Component, *, override: bool = False) -> None:
@@ -391,6 +482,8 @@ def _register_function(registry: Registry, hook: str, kind: str, current: list[P
             return
         if replaced is not None:
             _forget(registry, replaced)
+            notice(f"plugin {provider.distribution} {provider.version} overrides {kind} "
+                   f"`{component.name}` of {replaced.provider}")
         info.names.setdefault(kind, []).append(component.name)
 
     return register

@@ -71,7 +71,7 @@ def _with_logits(loss: Ref, nodes: Sequence[Node]) -> Ref:
     args = dict(loss.args)
     if "from_logits" in args and _final_activation(nodes) in (None, "linear"):
         args["from_logits"] = True
-        return Ref(loss.kind, loss.name, tuple(args.items()), loss.component)
+        return Ref(loss.kind, loss.name, tuple(args.items()), loss.component, loss.provider)
     return loss
 
 

@@ -86,21 +86,31 @@ def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -
         raise NetdslDataError(f"dataset `{ref.name}` is not available")
     path = ref.kwargs.get("path") or (os.fspath(data) if data is not None else None)
     request = DataRequest(component.name, ref.kwargs, path, component.env, model.input_shape)
+    who = ref.provider or "unknown plugin"
     try:
         arrays = component.load(request, model.data)
     except NetdslError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a plugin's loader bug is named, not a traceback
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's loader bug is named, not a traceback
         raise NetdslPluginError(
-            f"dataset `{ref.name}` failed to load: {type(exc).__name__}: {exc}", code="NDL205") from None
+            f"dataset `{ref.name}` ({who}) failed to load: {type(exc).__name__}: {exc}", code="NDL205") from None
     if not isinstance(arrays, (tuple, list)) or len(arrays) != 4:
-        raise NetdslPluginError(f"dataset `{ref.name}` returned {type(arrays).__name__}, not "
+        raise NetdslPluginError(f"dataset `{ref.name}` ({who}) returned {type(arrays).__name__}, not "
                                 "(x_train, y_train, x_test, y_test)", code="NDL205")
-    x_train, y_train, x_test, y_test = (np.asarray(a) for a in arrays)
+    try:
+        x_train, y_train, x_test, y_test = (np.asarray(a) for a in arrays)
+    except (TypeError, ValueError) as exc:
+        raise NetdslPluginError(f"dataset `{ref.name}` ({who}) returned something that is not an "
+                                f"array: {type(exc).__name__}: {exc}", code="NDL205") from None
     for x, y, split in ((x_train, y_train, "training"), (x_test, y_test, "test")):
+        if x.ndim == 0 or y.ndim == 0:
+            raise NetdslPluginError(f"dataset `{ref.name}` ({who}) returned a single value as its "
+                                    f"{split} {'examples' if x.ndim == 0 else 'labels'}, not an array",
+                                    code="NDL205")
         if len(x) != len(y):
-            raise NetdslPluginError(f"dataset `{ref.name}` returned {len(x):,} {split} examples but "
-                                    f"{len(y):,} labels", code="NDL205")
+            raise NetdslPluginError(
+                f"dataset `{ref.name}` ({who}) returned {len(x):,} {split} examples but "
+                f"{len(y):,} labels; they must match one to one", code="NDL205")
     target = model.data.target
     return Data(_shape(x_train, model.input_shape), encode_labels(y_train, target.num_classes, model.labels),
                 _shape(x_test, model.input_shape), encode_labels(y_test, target.num_classes, model.labels))

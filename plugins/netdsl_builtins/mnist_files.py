@@ -22,7 +22,7 @@ import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, BinaryIO, NamedTuple, Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from netdsl.errors import NetdslDataError
 __all__ = [
     "MnistArrays", "load_mnist", "read_idx", "load_npz", "keras_cache_paths", "download_mnist",
     "scale_images", "clear_cache",
-    "ENV_VAR", "IDX_FILES", "NPZ_NAME", "IMAGE_SIZE", "NUM_CLASSES",
+    "ENV_VAR", "IDX_FILES", "NPZ_NAME", "IMAGE_SIZE", "NUM_CLASSES", "MAX_BYTES",
 ]
 
 ENV_VAR = "NETDSL_MNIST"
@@ -46,6 +46,11 @@ IDX_FILES = {
     "x_test": "t10k-images-idx3-ubyte",
     "y_test": "t10k-labels-idx1-ubyte",
 }
+#: the most bytes one MNIST input may hold, on disk or decompressed (an IDX body, an .npz
+#: member); anything larger is refused before it is read or decompressed
+MAX_BYTES = 256 * 2**20
+_LARGEST_IDX = 16 + 60_000 * 28 * 28  # train-images-idx3-ubyte
+_EXTRA_PROBE = 2**20  # bytes read past the declared end to say how many extra follow
 _IDX_UBYTE = 0x08
 _IDX_TYPES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int",
               0x0D: "float", 0x0E: "double"}
@@ -196,29 +201,50 @@ def _load_idx_folder(files: dict[str, Path]) -> MnistArrays:
     return _remember(key, MnistArrays(*(arrays[k] for k in KEYS)))
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's contents, gunzipped when its name ends in ``.gz``."""
+def _too_large(path: Path, size: int, what: str) -> NetdslDataError:
+    return NetdslDataError(
+        f"{path}: {what} {size:,} bytes, over the {MAX_BYTES:,}-byte limit for one MNIST file "
+        f"(MNIST's largest is {_LARGEST_IDX:,} bytes uncompressed); refused without reading it",
+        help="this is not MNIST, or the file is damaged")
+
+
+def _open_idx(path: Path) -> "BinaryIO | gzip.GzipFile":
+    """The IDX file as a stream of its (decompressed) bytes; refuses a file over the limit first."""
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise _too_large(path, size, "the file is")
+        # a GzipFile decompresses as it is read, never the whole file at once
+        return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
     except OSError as exc:
         raise NetdslDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    if path.suffix != ".gz":
-        return raw
+
+
+def _read(stream: "BinaryIO | gzip.GzipFile", n: int, path: Path) -> bytes:
+    """At most ``n`` bytes of the stream; a damaged gzip stream is a NetdslDataError."""
     try:
-        return gzip.decompress(raw)
+        return stream.read(n)
     except (OSError, EOFError, zlib.error) as exc:
         raise NetdslDataError(f"{path}: not a valid gzip file ({_describe(exc)})",
                               help="download it again; the copy is damaged") from exc
 
 
 def read_idx(path: str | os.PathLike[str], *, ndim: int) -> np.ndarray:
-    """One MNIST IDX file (``ndim`` 3 for images, 1 for labels) as a read-only uint8 array."""
+    """One MNIST IDX file (``ndim`` 3 for images, 1 for labels) as a read-only uint8 array.
+
+    Bounded by what the header declares: the header is read first, then exactly the bytes it
+    declares (and at most :data:`_EXTRA_PROBE` more, to report extra bytes), so a gzip bomb costs
+    no more memory than an honest file; a declaration over :data:`MAX_BYTES` is refused."""
     path = Path(path)
-    data = _read_bytes(path)
+    with _open_idx(path) as stream:
+        return _read_idx(stream, path, ndim)
+
+
+def _read_idx(stream: "BinaryIO | gzip.GzipFile", path: Path, ndim: int) -> np.ndarray:
     what = "images" if ndim == 3 else "labels"
-    if len(data) < 4:
-        raise NetdslDataError(f"{path}: {len(data)} bytes is too short for an IDX header")
-    magic = data[:4]
+    magic = _read(stream, 4, path)
+    if len(magic) < 4:
+        raise NetdslDataError(f"{path}: {len(magic)} bytes is too short for an IDX header")
     expected_magic = bytes((0, 0, _IDX_UBYTE, ndim))
     if magic[:2] != b"\0\0":
         raise NetdslDataError(
@@ -236,10 +262,11 @@ def read_idx(path: str | os.PathLike[str], *, ndim: int) -> np.ndarray:
             f"{path}: IDX file has {magic[3]} dimension(s); MNIST {what} have {ndim}"
         )
     header = 4 + 4 * ndim
-    if len(data) < header:
+    rest = _read(stream, header - 4, path)
+    if len(rest) < header - 4:
         raise NetdslDataError(f"{path}: truncated: the IDX header needs {header} bytes, "
-                              f"the file has {len(data)}")
-    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
+                              f"the file has {4 + len(rest)}")
+    dims = tuple(int(d) for d in np.frombuffer(rest, ">u4", count=ndim))
     if ndim == 3 and dims[1:] != IMAGE_SIZE:
         raise NetdslDataError(
             f"{path}: images are {dims[1]}x{dims[2]}; MNIST images are "
@@ -247,16 +274,23 @@ def read_idx(path: str | os.PathLike[str], *, ndim: int) -> np.ndarray:
         )
     if dims[0] == 0:
         raise NetdslDataError(f"{path}: the header declares 0 {what}")
-    declared = int(np.prod(dims))
-    follow = len(data) - header
-    if follow != declared:
-        shape = f" of {dims[1]}x{dims[2]}" if ndim == 3 else ""
-        problem = "truncated" if follow < declared else "extra bytes"
+    declared = int(np.prod(dims, dtype=np.int64))
+    shape = f" of {dims[1]}x{dims[2]}" if ndim == 3 else ""
+    if declared > MAX_BYTES:
+        raise _too_large(path, declared, f"the header declares {dims[0]:,} {what}{shape},")
+    data = _read(stream, declared, path)
+    extra = _read(stream, _EXTRA_PROBE, path) if len(data) == declared else b""
+    if len(data) != declared or extra:
+        if len(data) < declared:
+            problem, follow = "truncated", f"{len(data)}"
+        else:
+            more = declared + len(extra)
+            problem, follow = "extra bytes", f"{more}" if len(extra) < _EXTRA_PROBE else f"more than {more}"
         raise NetdslDataError(
             f"{path}: {problem}: header declares {dims[0]} {what}{shape} "
             f"({declared} bytes) but {follow} follow"
         )
-    array = np.frombuffer(data, np.uint8, offset=header).reshape(dims)
+    array = np.frombuffer(data, np.uint8).reshape(dims)
     if ndim == 1:
         _check_labels(array, str(path))
     return array
@@ -279,6 +313,7 @@ def load_npz(path: str | os.PathLike[str]) -> MnistArrays:
     key = _cache_key([path])
     if key in _CACHE:
         return _CACHE[key]
+    _check_npz(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in KEYS if k not in npz.files]
@@ -290,13 +325,63 @@ def load_npz(path: str | os.PathLike[str]) -> MnistArrays:
             arrays = {k: npz[k] for k in KEYS}
     except NetdslDataError:
         raise
-    except AttributeError as exc:  # np.load gave a single array: a .npy file, not an .npz
-        raise NetdslDataError(f"{path}: a single .npy array, not an .npz archive of "
-                              f"{', '.join(KEYS)}") from exc
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise NetdslDataError(f"{path}: cannot read as an MNIST .npz: {_describe(exc)}",
                               help=_HOW_TO) from exc
     return _remember(key, _checked(arrays, str(path)))
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip
+
+
+def _check_npz(path: Path) -> None:
+    """Refuse what is not an .npz before NumPy sees it: a single ``.npy`` array, a file that is
+    not a zip archive (NumPy would take it for a pickle), or members whose declared sizes are
+    over :data:`MAX_BYTES` (a zip bomb: zipfile never decompresses past a member's declared size)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise _too_large(path, size, "the file is")
+        with open(path, "rb") as f:
+            head = f.read(len(_NPY_MAGIC))
+    except OSError as exc:
+        raise NetdslDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if head.startswith(_NPY_MAGIC):
+        raise NetdslDataError(f"{path}: a single .npy array, not an .npz archive of {', '.join(KEYS)}",
+                              help=_HOW_TO)
+    if not head.startswith(_ZIP_MAGICS):
+        shown = head[:4].hex(" ") if head else "nothing"
+        raise NetdslDataError(f"{path}: cannot read as an MNIST .npz: not a zip archive "
+                              f"(it starts with {shown}; an .npz starts with 50 4b 03 04)", help=_HOW_TO)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            total = sum(m.file_size for m in members)
+            if total > MAX_BYTES:
+                raise _too_large(path, total, "the archive's members declare")
+            for member in members:  # NumPy allocates what an array header declares: check it first
+                declared = _npy_declared_bytes(archive, member)
+                if declared > MAX_BYTES:
+                    raise _too_large(path, declared, f"array {member.filename} declares")
+    except NetdslDataError:
+        raise
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError, zlib.error) as exc:
+        raise NetdslDataError(f"{path}: cannot read as an MNIST .npz: {_describe(exc)}",
+                              help=_HOW_TO) from exc
+
+
+def _npy_declared_bytes(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> int:
+    """The bytes the ``.npy`` header of ``member`` declares (0 when it is not an .npy array)."""
+    if not member.filename.endswith(".npy"):
+        return 0
+    with archive.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=10_000)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=10_000)
+    return int(np.prod(shape, dtype=np.float64)) * max(int(dtype.itemsize), 1)
 
 
 def _checked(arrays: dict[str, Any], where: str) -> MnistArrays:
