@@ -1,7 +1,7 @@
 """netdsl: describe, check and train neural networks from one line of text.
 
 ``import netdsl`` is cheap: nothing heavy loads until it is used, and TensorFlow loads only
-in :func:`build`, :func:`train` and :func:`evaluate`.
+in :func:`build`, :func:`train`, :func:`evaluate` and :func:`load_model`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
-    "parse", "check", "format", "build", "train", "evaluate",
+    "parse", "check", "format", "build", "train", "evaluate", "load_model",
     "Program", "CheckedModel", "Registry", "load_registry", "default_registry",
     "NetdslError", "render",
 ]
@@ -25,6 +25,7 @@ _LAZY = {
     "build": ("compiler", "build"),
     "train": ("training", "train"),
     "evaluate": ("training", "evaluate"),
+    "load_model": ("saving", "load_model"),
     "Program": ("ir", "Program"),
     "Registry": ("registry", "Registry"),
     "load_registry": ("registry", "load_registry"),
@@ -58,4 +59,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .ir import Program
     from .parser import parse
     from .registry import Registry, default_registry, load_registry
+    from .saving import load_model
     from .training import evaluate, train

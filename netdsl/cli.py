@@ -120,6 +120,8 @@ def main(ctx: click.Context, verbose: bool, no_plugins: bool, strict_plugins: bo
       netdsl check model.net       check a model, with compiler-grade errors
       netdsl summary model.net     layers, output shapes, parameter counts
       netdsl run model.net         train, evaluate, save
+      netdsl predict runs/NAME/ x.png   classify inputs with a trained model
+      netdsl export runs/NAME/ --format onnx   export for deployment
     """
     ctx.obj = _State(verbose, no_plugins, strict_plugins)
 
@@ -355,6 +357,73 @@ def run(state: _State, file: str, data: str | None, out_dir: str, quiet: bool,
     click.echo(report.text())
     if report.stopped:
         sys.exit(130 if report.stopped == "interrupted" else 1)
+
+
+def _quiet_tensorflow(state: _State) -> None:
+    """TensorFlow's C++ log lines only with -v."""
+    if not state.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    else:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+
+
+@main.command()
+@click.argument("source", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["savedmodel", "onnx", "litert"]), required=True,
+              help="savedmodel (TensorFlow Serving), onnx (ONNX Runtime), litert (.tflite, mobile).")
+@click.option("-o", "--output", type=click.Path(),
+              help="Where to write (default: beside the model: model_savedmodel/, model.onnx, model.tflite).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@click.pass_obj
+def export(state: _State, source: str, fmt: str, output: str | None, as_json: bool) -> None:
+    """Export SOURCE (a run folder or a .keras file) for deployment, through Keras's
+    Model.export. The artefact is then loaded by its own runtime and checked against the
+    Keras model; a layer the format cannot take is an error naming it."""
+    from pathlib import Path
+
+    from .errors import NetdslError
+
+    _quiet_tensorflow(state)
+    try:
+        from .export import default_output, export_model
+        from .saving import load_model, resolve_model_file
+
+        resolve_model_file(source)  # a clear error before TensorFlow loads
+        net = load_model(source, state.registry, compile=False)
+        out = Path(output) if output else default_output(Path(source), fmt)
+        report = export_model(net, fmt, out)
+    except NetdslError as e:
+        _fail(list(e.errors))
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.text())
+
+
+@main.command()
+@click.argument("run_folder", type=click.Path())
+@click.argument("inputs", nargs=-1, required=True, type=click.Path())
+@click.option("--top", "-k", type=click.IntRange(min=1), default=3, show_default=True,
+              help="How many classes to show per input.")
+@click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
+@click.pass_obj
+def predict(state: _State, run_folder: str, inputs: tuple[str, ...], top: int, as_json: bool) -> None:
+    """Run the model of RUN_FOLDER on INPUTS: image files (PNG, JPEG, ...; converted and resized
+    to the model's input, pixels scaled to [0, 1]), .npy/.npz arrays (one input or a batch) or
+    .csv files (one input per row). Prints the top classes with probabilities, or the values
+    of a regression."""
+    from .errors import NetdslError
+
+    _quiet_tensorflow(state)
+    try:
+        from .predict import load_predictor, read_inputs, results_text
+
+        predictor = load_predictor(run_folder, state.registry)
+        examples = read_inputs(inputs, predictor.input_shape)
+        results = predictor.predict(examples, top=top)
+    except NetdslError as e:
+        _fail(list(e.errors))
+    if as_json:
+        click.echo(json.dumps({"run": run_folder, "predictions": results}, indent=2))
+    else:
+        click.echo(results_text(results))
 
 
 @main.command()

@@ -115,6 +115,9 @@ def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, **c
     metrics; ``compile_options`` (``steps_per_execution``, ``jit_compile``) go to ``compile``.
     ``verify`` compares every layer with its shape rule (:func:`verify_shapes`)."""
     keras = import_keras()
+    from .saving import model_components, register_custom_objects
+
+    register_custom_objects(model_components(model))  # saved under names load_model finds
     inputs = keras.Input(shape=tuple(model.input_shape))
     tensors: list[Any] = []
     layers: list[Any] = []

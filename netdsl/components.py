@@ -20,6 +20,7 @@ __all__ = [
     "DataRequest",
 ]
 
+_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 Shape = tuple  # a shape without the batch axis, e.g. (28, 28, 1); None marks an unknown size
 
 
@@ -115,6 +116,11 @@ class Component:
     description: str = ""
     aliases: tuple[str, ...] = ()
     build: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    #: the plugin's own Python objects that ``build`` puts into a model (a custom activation
+    #: function, a Layer subclass), as ``"module:attribute"`` import paths: netdsl imports and
+    #: registers them with Keras only when it builds or loads a model, so a saved ``.keras`` file
+    #: reloads (:func:`netdsl.load_model`) and the plugin never imports Keras at module import
+    custom_objects: tuple[str, ...] = ()
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -139,6 +145,9 @@ class Component:
             out.append("description: must be a string")
         if self.build is not None and not callable(self.build):
             out.append("build: must be callable")
+        if not isinstance(self.custom_objects, tuple) or not all(
+                isinstance(c, str) and _IMPORT_PATH.fullmatch(c) for c in self.custom_objects):
+            out.append('custom_objects: must be a tuple of "module:attribute" import paths')
         for name, allowed in _ENUMS.items():
             if hasattr(self, name) and getattr(self, name) not in allowed:
                 value = getattr(self, name)

@@ -216,6 +216,7 @@ class NetdslPluginError(NetdslError):
         "NDL207": "an environment switch that is not a boolean",
         "NDL208": "a layer's shape rule disagrees with the Keras layer it builds",
         "NDL209": "`NETDSL_PLUGINS` names a distribution that provides no netdsl plugin",
+        "NDL220": "a component's custom Keras object cannot be imported",
     }
 
 
@@ -228,6 +229,8 @@ class NetdslTrainingError(NetdslError):
         "NDL301": "TensorFlow (Keras) is not installed",
         "NDL302": "a component has nothing to build",
         "NDL303": "the loss became NaN",
+        "NDL310": "a saved model does not load back (it is kept as model.unloadable.keras)",
+        "NDL311": "not a .keras file or a run folder",
     }
 
 
@@ -235,7 +238,7 @@ def error_codes() -> dict[str, tuple[str, str]]:
     """Every code: ``{code: (error class name, meaning)}``, from the classes that own them."""
     import importlib
 
-    for module in (".ir", ".files"):  # NetdslIRError, NetdslFileError
+    for module in (".ir", ".files", ".export", ".predict"):  # the classes defined beside their verbs
         importlib.import_module(module, __package__)
 
     out: dict[str, tuple[str, str]] = {}

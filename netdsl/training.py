@@ -27,6 +27,7 @@ from .components import DataRequest, Dataset
 from .errors import NetdslDataError, NetdslError, NetdslPluginError, NetdslTrainingError
 from .formatter import format as format_program
 from .graph import CheckedModel
+from .saving import verify_reload
 
 __all__ = ["Data", "RunReport", "TrainOptions", "load_data", "train", "evaluate", "run_model",
            "spec_text", "DEFAULT_STEPS_PER_EXECUTION"]
@@ -347,6 +348,8 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
     })
     if stopped:
         (folder / "STOPPED").write_text(f"{status} after {len(history)} epoch(s)\n", encoding="utf-8")
+    if history:
+        verify_reload(folder / "model.keras", net)  # never report "saved" for a file that does not load
     return RunReport(folder, status, len(history), wall, test)
 
 

@@ -1,0 +1,50 @@
+"""Cost of the reload check after saving (netdsl.saving.verify_reload) against the save itself.
+
+For the seed MLP and the CNN, LSTM and residual examples (untrained; the cost does not depend
+on the weights' values): the median over 5 rounds of ``net.save`` and of ``verify_reload`` (a
+full ``keras.saving.load_model`` plus a comparison of every weight), run side by side.
+
+    PYTHONPATH=.:plugins python bench/reload_cost.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+
+import netdsl  # noqa: E402
+from netdsl.registry import load_registry  # noqa: E402
+from netdsl.saving import verify_reload  # noqa: E402
+
+MODELS = {"mlp": "dense 64 relu l2 -> dense 10 softmax",
+          **{n: (ROOT / f"examples/{n}.net").read_text() for n in ("cnn", "lstm", "residual")}}
+
+
+def main() -> None:
+    reg = load_registry(third_party=False)
+    print("| model | parameters | save (s) | reload check (s) | check / save |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, spec in MODELS.items():
+        net = netdsl.build(netdsl.check(spec, reg))
+        saves, checks = [], []
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(5):
+                path = Path(tmp) / f"m{i}.keras"
+                t = time.perf_counter()
+                net.save(path)
+                saves.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                verify_reload(path, net)
+                checks.append(time.perf_counter() - t)
+        s, c = statistics.median(saves), statistics.median(checks)
+        print(f"| {name} | {net.count_params():,} | {s:.3f} | {c:.3f} | {c / s:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()
