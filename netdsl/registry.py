@@ -32,7 +32,7 @@ __all__ = [
 ENTRY_POINT_GROUP = "netdsl"
 BUILTIN_PACKAGE = "netdsl_builtins"
 BUILTIN_MODULES = ("activations", "losses", "optimizers", "regularizers", "metrics", "layers",
-                   "advanced", "datasets")
+                   "advanced", "datasets", "callbacks", "schedules")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 

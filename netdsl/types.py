@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "ParamType", "Problem", "Int", "Float", "Bool", "Str", "Choice", "Ref", "Size", "ShapeT",
-    "ListOf", "OneOf", "describe_value",
+    "ListOf", "OneOf", "Quantity", "describe_value",
 ]
 
 
@@ -211,6 +211,22 @@ class Ref(ParamType):
     def convert(self, value: ir.Value, binder: Binder) -> Any:
         if isinstance(value, (ir.Name, ir.Call, ir.Str)):
             return binder.bind_ref(self.kind, value)
+        raise self.fail(value)
+
+
+@dataclass(frozen=True)
+class Quantity(ParamType):
+    """A quantity training logs, by its log name: ``val_loss``, ``accuracy`` (bare or quoted).
+
+    The type only reads a word; ``check`` verifies the program logs it (see
+    :func:`netdsl.target.check_monitors`)."""
+
+    label = "a logged quantity such as `val_loss`"
+    forms = (ir.Str,)
+
+    def convert(self, value: ir.Value, binder: Binder) -> str:
+        if isinstance(value, (ir.Name, ir.Str)) and str(value.value).isidentifier():
+            return str(value.value)
         raise self.fail(value)
 
 
