@@ -174,13 +174,17 @@ def _execute(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str
     def wall() -> float:
         return round(before + time.perf_counter() - started, 3)
 
+    bookkeeping = [0.0]  # seconds spent on checkpoints, history files and TensorBoard logs
+
     def on_epoch(done: int, model_arrays: list[np.ndarray], optimizer_arrays: list[np.ndarray]) -> None:
+        t0 = time.perf_counter()
         folder.save_checkpoint(Checkpoint(done, model_arrays, optimizer_arrays, list(history),
                                           int(folder.meta["shuffle_seed"])))
         folder.write_history(history)
         if tensorboard is not None:
             tensorboard.write(done, history[-1])
         folder.set_status("running", phase="fitting", epochs_completed=done, wall_seconds=wall())
+        bookkeeping[0] += time.perf_counter() - t0
 
     def save_model() -> None:
         nonlocal saved
@@ -197,7 +201,8 @@ def _execute(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str
     def finish(status: str, **fields: Any) -> None:
         if history:
             folder.write_history(history)  # a signal may have cut the last epoch's write short
-        extra = {"epochs_completed": len(history), "wall_seconds": wall()}
+        extra = {"epochs_completed": len(history), "wall_seconds": wall(),
+                 "run_folder_seconds": round(bookkeeping[0], 4)}
         folder.set_status(status, **{**extra, **fields})
 
     with signals_stop():

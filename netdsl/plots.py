@@ -60,7 +60,7 @@ def plot_curves(folders: Sequence[Path], output: Path) -> Path:
                     continue
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, style, marker="o", markersize=3, color=colour,
-                        label=f"{label} {part}".strip() if name != "learning_rate" else label or part)
+                        label=f"{label} {part}".strip() if name != "learning_rate" else label or "learning rate")
         ax.set_title(name.replace("_", " "))
         ax.set_xlabel("epoch")
         ax.set_ylabel(name.replace("_", " "))

@@ -200,7 +200,7 @@ class RunFolder:
 
         def save(f: Any) -> None:
             buf = io.BytesIO()
-            np.savez(buf, **arrays)
+            np.savez(buf, **arrays)  # type: ignore[arg-type]
             data = buf.getvalue()
             digest.update(data)
             f.write(data)
