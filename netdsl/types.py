@@ -323,9 +323,14 @@ class OneOf(ParamType):
 
     def convert(self, value: ir.Value, binder: Binder) -> Any:
         first: Problem | None = None
+        fitting: Problem | None = None  # from the one option that takes this form of value
         for o in self.options:
             try:
                 return o.convert(value, binder)
             except Problem as p:
                 first = first or p
+                if o.takes(value) and fitting is None:
+                    fitting = p
+        if fitting is not None and sum(o.takes(value) for o in self.options) == 1:
+            raise fitting  # `-0.1` for a number or a schedule: say what is wrong with the number
         raise Problem(f"expected {self.label}, found {describe_value(value)}", self.label, value)
