@@ -28,7 +28,7 @@ from .hints import missing_arrow
 from .parser import parse
 from .registry import Registry, default_registry, suggest
 from .settings import SETTINGS, TABLE, Settings, value_to_ir
-from .target import training_target
+from .target import check_monitors, training_target
 
 __all__ = ["check", "CheckedModel", "Node", "format_shape", "MAX_BLOCK_DEPTH", "MAX_LAYERS",
            "MAX_NESTING"]
@@ -202,6 +202,7 @@ class _Checker:
         target = training_target(values, info, self.nodes, out[1], self.registry, self.binder(_Ctx()),
                                  self.program)
         self.errors.extend(target.errors)
+        self.errors.extend(check_monitors({**values, "metrics": target.metrics}, self.program))
         if self.errors:
             return None
         values.update(input=tuple(input_shape or ()), loss=target.loss, metrics=target.metrics)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -312,13 +313,16 @@ def _setting_options(command: Any) -> Any:
 
 
 @main.command()
-@click.argument("file", type=click.Path(allow_dash=True))
+@click.argument("file", type=click.Path(allow_dash=True), required=False)
 @_setting_options
 @click.option("--data", type=click.Path(),
               help="The file or folder holding the program's dataset (default: the dataset's own "
                    "environment variable, e.g. $NETDSL_MNIST, then Keras's cache).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="runs", show_default=True,
+@click.option("--out", "out_dir", type=click.Path(), default="runs", show_default=True,
               help="Where run folders are created.")
+@click.option("--resume", "resume", type=click.Path(file_okay=False), metavar="RUN_FOLDER",
+              help="Finish a killed or stopped run in its folder, from its last finished epoch "
+                   "(FILE is then the folder's model.net).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--steps-per-execution", type=click.IntRange(min=1, max=1 << 20),
               help="Batches per call of the compiled training step (default 16). Higher is faster "
@@ -330,12 +334,13 @@ def _setting_options(command: Any) -> Any:
 @click.option("--threads", type=click.IntRange(min=1, max=4096),
               help="TensorFlow threads (intra- and inter-op). Default: TensorFlow's (every core).")
 @click.pass_obj
-def run(state: _State, file: str, data: str | None, out_dir: str, quiet: bool,
+def run(state: _State, file: str | None, data: str | None, out_dir: str, resume: str | None, quiet: bool,
         steps_per_execution: int | None, jit: bool | None, threads: int | None, **overrides: Any) -> None:
     """Train FILE's model, evaluate it on the test set and save the run.
 
     --steps-per-execution, --jit and --threads change how fast training runs on this machine,
-    never what the model is; metrics.json records them.
+    never what the model is; metrics.json records them. Exit status: 0 finished, 1 failed,
+    130 stopped by Ctrl-C, 143 stopped by SIGTERM (finished epochs are kept either way).
     """
     from .checker import check as check_program
     from .errors import NetdslError
@@ -343,20 +348,89 @@ def run(state: _State, file: str, data: str | None, out_dir: str, quiet: bool,
     if state.verbose:  # TensorFlow's own log lines: shown with -v only
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
         os.environ["NETDSL_TF_LOGS"] = "1"
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if resume is not None:
+        if file is not None or given:
+            raise click.UsageError("--resume continues a run as it was: give no FILE and no setting overrides")
+        file = os.path.join(resume, "model.net")
+        if not os.path.isfile(file):
+            _fail_text(f"{resume} is not a run folder (it has no model.net)")
+    elif file is None:
+        raise click.UsageError("give a FILE to train, or --resume RUN_FOLDER")
     try:
         model = check_program(_load(file), state.registry, data=data)
-        model = model.replace(**{k: v for k, v in overrides.items() if v is not None})
-        from .training import TrainOptions, run_model
+        model = model.replace(**given)
+        from .driver import resume_run, run_model
+        from .training import TrainOptions
 
         speed = {"steps_per_execution": steps_per_execution} if steps_per_execution else {}
-        options = TrainOptions(**speed, jit_compile=jit, threads=threads)
-        report = run_model(model, data=data, out_dir=out_dir, quiet=quiet,
-                           echo=lambda text: click.echo(text, err=True), options=options)
+        options = TrainOptions(**speed, jit_compile=jit, threads=threads) if speed or jit is not None or threads \
+            else (None if resume else TrainOptions())
+        echo = lambda text: click.echo(text, err=True)  # noqa: E731
+        if resume is not None:
+            report = resume_run(resume, model, data=data, quiet=quiet, echo=echo, options=options)
+        else:
+            report = run_model(model, data=data, out_dir=out_dir, quiet=quiet, echo=echo, options=options)
     except NetdslError as e:
+        tb = getattr(e, "traceback", None)
+        if state.verbose and tb:
+            click.echo(tb.rstrip(), err=True)
         _fail(list(e.errors))
     click.echo(report.text())
     if report.stopped:
-        sys.exit(130 if report.stopped == "interrupted" else 1)
+        from .runs import EXIT_CODES
+
+        sys.exit(EXIT_CODES.get(report.stopped, 1))
+
+
+def _fail_text(message: str) -> NoReturn:
+    click.echo(_styled("error", "red") + f": {message}", err=True)
+    sys.exit(1)
+
+
+@main.command()
+@click.argument("root", default="runs", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@click.option("--status", "status", type=click.Choice(["running", "finished", "stopped", "failed", "crashed",
+                                                       "resumed"]),
+              help="Only runs with this status (resumed: runs resumed at least once).")
+@click.option("--sort", "sort", type=click.Choice(["date", "name", "accuracy", "loss", "wall"]), default="date",
+              show_default=True, help="Order of the rows (date: newest first).")
+def runs(root: str, as_json: bool, status: str | None, sort: str) -> None:
+    """List the run folders under ROOT (default: runs/): name, date, spec, epochs, status, test
+    metrics, wall time."""
+    from .runs import list_runs
+    from .runs_view import filter_sort, runs_table
+
+    rows = filter_sort(list_runs(root), status, sort)
+    if as_json:
+        click.echo(json.dumps({"runs": rows}, indent=2))
+    elif not rows:
+        click.echo(f"no runs in {root}/" + (f" with status {status}" if status else ""), err=True)
+    else:
+        click.echo(runs_table(rows))
+
+
+@main.command()
+@click.argument("folders", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), default="curves.png", show_default=True,
+              help="The picture of the curves; a classifier's confusion matrix goes beside it "
+                   "(NAME-confusion.png, one per run).")
+def plot(folders: tuple[str, ...], output: str) -> None:
+    """Plot the loss and metric curves (training and validation) of one or more run FOLDERS,
+    overlaid and labelled, and each classifier run's test-set confusion matrix."""
+    from .errors import NetdslError
+
+    try:
+        from .plots import plot_runs
+    except ImportError as e:  # pragma: no cover - exercised by test with matplotlib hidden
+        _fail_text(f"`netdsl plot` needs matplotlib ({e.name or e}): pip install 'netdsl[plot]'")
+    try:
+        written = plot_runs([Path(f) for f in folders], Path(output))
+    except NetdslError as e:
+        _fail([e])
+    for path in written:
+        click.echo(f"wrote {path}")
 
 
 def _quiet_tensorflow(state: _State) -> None:

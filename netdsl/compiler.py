@@ -8,6 +8,7 @@ compared with what its plugin's shape rule said, so a wrong rule is an error nam
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -15,11 +16,11 @@ import tempfile
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from .components import Ref
+from .components import Callback, Ref, Schedule
 from .errors import NetdslError, NetdslPluginError, NetdslTrainingError
 from .graph import CheckedModel, Node, format_shape
 
-__all__ = ["build", "materialise", "import_keras", "verify_shapes", "quiet_native_logs"]
+__all__ = ["build", "materialise", "import_keras", "verify_shapes", "quiet_native_logs", "total_steps"]
 
 
 #: lines TensorFlow's C++ runtime writes to the terminal that say nothing actionable
@@ -72,24 +73,42 @@ def import_keras() -> Any:
     return keras
 
 
-def materialise(value: Any) -> Any:
-    """A bound argument as Keras takes it: references are built, tuples stay tuples."""
+def total_steps(model: CheckedModel, train_examples: int | None = None) -> int:
+    """Optimizer steps of the whole run: ``ceil(examples x (1 - validation_split) / batch_size) x
+    epochs``, the examples being those loaded (else the dataset's ``train_size``, else 1 batch)."""
+    settings = model.settings
+    n = train_examples if train_examples is not None else (model.data.train_size or settings["batch_size"])
+    fit = math.ceil(n * (1.0 - settings["validation_split"]))
+    return max(1, math.ceil(fit / settings["batch_size"])) * settings["epochs"]
+
+
+def materialise(value: Any, steps: int | None = None) -> Any:
+    """A bound argument as Keras takes it: references are built, tuples stay tuples. A schedule
+    that ``uses_steps`` is given ``total_steps=steps``."""
     if isinstance(value, Ref):
         component = value.component
         if component is None or component.build is None:
             raise NetdslTrainingError(f"{value.kind} `{value.name}` ({value.provider or 'unknown plugin'}) "
                                       "has no build function", code="NDL302")
-        kwargs = {k: materialise(v) for k, v in value.args}
+        kwargs = {k: materialise(v, steps) for k, v in value.args}
+        if isinstance(component, Schedule) and component.uses_steps:
+            kwargs["total_steps"] = steps or 1
         try:
             return component.build(**kwargs)
         except NetdslError:
             raise
+        except (ValueError, TypeError) as exc:
+            if isinstance(component, (Schedule, Callback)):  # arguments Keras refuses together
+                raise NetdslTrainingError(f"{value.kind} `{value.name}`: {exc}", code="NDL302") from None
+            raise NetdslPluginError(
+                f"{value.kind} `{value.name}` ({value.provider or 'unknown plugin'}) failed to build: "
+                f"{type(exc).__name__}: {exc}", code="NDL206") from None
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's build error is named
             raise NetdslPluginError(
                 f"{value.kind} `{value.name}` ({value.provider or 'unknown plugin'}) failed to build: "
                 f"{type(exc).__name__}: {exc}", code="NDL206") from None
     if isinstance(value, list):
-        return [materialise(v) for v in value]
+        return [materialise(v, steps) for v in value]
     return value
 
 
@@ -110,10 +129,12 @@ def _layer(node: Node) -> Any:
             node.span, code="NDL206") from None
 
 
-def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, **compile_options: Any) -> Any:
+def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, train_examples: int | None = None,
+          **compile_options: Any) -> Any:
     """The Keras functional model for a checked model, compiled with its loss, optimizer and
     metrics; ``compile_options`` (``steps_per_execution``, ``jit_compile``) go to ``compile``.
-    ``verify`` compares every layer with its shape rule (:func:`verify_shapes`)."""
+    ``verify`` compares every layer with its shape rule (:func:`verify_shapes`);
+    ``train_examples`` sizes schedules that decay over the run (:func:`total_steps`)."""
     keras = import_keras()
     from .saving import model_components, register_custom_objects
 
@@ -135,7 +156,7 @@ def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, **c
     if compile:
         settings = model.settings
         net.compile(
-            optimizer=materialise(settings["optimizer"]),
+            optimizer=materialise(settings["optimizer"], total_steps(model, train_examples)),
             loss=materialise(settings["loss"]),
             metrics=[materialise(m) for m in settings["metrics"]],
             **compile_options,

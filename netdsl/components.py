@@ -17,7 +17,7 @@ __all__ = [
     "REQUIRED", "Param", "Ref", "Component", "Activation", "Loss", "Optimizer", "Regularizer",
     "Metric", "Layer", "Dataset", "ShapeProblem", "KINDS", "Shape", "keras_factory", "Adapter",
     "InputKind", "INPUT_KINDS", "Labels", "TargetKind", "Wrapper", "Target", "DataInfo",
-    "DataRequest",
+    "DataRequest", "Callback", "Schedule",
 ]
 
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -332,8 +332,38 @@ class Dataset(Component):
         return out
 
 
+@dataclass(frozen=True, kw_only=True)
+class Callback(Component):
+    """A training callback (``early_stopping(patience=3)``); ``build(**kwargs)`` returns the Keras
+    callback. A parameter of type :class:`netdsl.types.Quantity` names a logged quantity
+    (``val_loss``); ``check`` verifies the program logs it. ``sets_learning_rate``: it changes
+    the optimizer's learning rate, which a schedule already decides (``check`` refuses both)."""
+
+    kind: ClassVar[str] = "callback"
+    sets_learning_rate: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Schedule(Component):
+    """A learning-rate schedule, usable wherever a learning rate goes. ``build(**kwargs)`` returns
+    a ``keras.optimizers.schedules.LearningRateSchedule``. With ``uses_steps``, ``build`` is also
+    given ``total_steps=`` (optimizer steps of the whole run: batches per epoch x epochs)."""
+
+    kind: ClassVar[str] = "schedule"
+    uses_steps: bool = False
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if not isinstance(self.uses_steps, bool):
+            out.append("uses_steps: must be true or false")
+        if self.build is None:
+            out.append("build: a schedule needs a build function that returns the Keras schedule")
+        return out
+
+
 KINDS: Mapping[str, type[Component]] = {
-    cls.kind: cls for cls in (Activation, Loss, Optimizer, Regularizer, Metric, Layer, Dataset)
+    cls.kind: cls for cls in (Activation, Loss, Optimizer, Regularizer, Metric, Layer, Dataset,
+                              Callback, Schedule)
 }
 
 

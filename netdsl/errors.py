@@ -229,6 +229,10 @@ class NetdslTrainingError(NetdslError):
         "NDL301": "TensorFlow (Keras) is not installed",
         "NDL302": "a component has nothing to build",
         "NDL303": "the loss became NaN",
+        "NDL304": "the run crashed on an unexpected error (its run folder records it)",
+        "NDL305": "the run folder cannot be written (disk full, `--out` not a folder, no permission)",
+        "NDL306": "a run cannot be resumed (not a run folder, no usable checkpoint, finished)",
+        "NDL307": "a folder with no training history to plot",
         "NDL310": "a saved model does not load back (it is kept as model.unloadable.keras)",
         "NDL311": "not a .keras file or a run folder",
     }

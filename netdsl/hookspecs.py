@@ -54,6 +54,16 @@ def register_metrics(register: Register) -> None:
     """Register training metrics (``accuracy``, ``auc``, …) as ``Metric`` declarations."""
 
 
+@hookspec
+def register_callbacks(register: Register) -> None:
+    """Register training callbacks (``early_stopping``, …) as ``Callback`` declarations."""
+
+
+@hookspec
+def register_schedules(register: Register) -> None:
+    """Register learning-rate schedules (``cosine_decay``, …) as ``Schedule`` declarations."""
+
+
 #: hook name -> the component kind it registers
 HOOKS = {
     "register_activations": "activation",
@@ -63,4 +73,6 @@ HOOKS = {
     "register_layers": "layer",
     "register_datasets": "dataset",
     "register_metrics": "metric",
+    "register_callbacks": "callback",
+    "register_schedules": "schedule",
 }

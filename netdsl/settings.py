@@ -58,6 +58,8 @@ SETTINGS: tuple[Setting, ...] = (
             flag=True),
     Setting("validation_split", T.Float(min=0, max=0.99), 0.0,
             "fraction of the training data held out for validation", "train", flag=True),
+    Setting("callbacks", T.ListOf(T.Ref("callback")), None,
+            "training callbacks, e.g. [early_stopping(monitor=val_loss, patience=3)]", "train"),
     Setting("seed", T.Int(min=0, max=2**32 - 1), None, "random seed for a reproducible run", "train",
             flag=True),
 )

@@ -18,7 +18,7 @@ from .errors import NetdslArgumentError, NetdslError, NetdslSettingError, Netdsl
 from .graph import Node, Shape, format_shape
 from .registry import Registry
 
-__all__ = ["TrainingTarget", "training_target"]
+__all__ = ["TrainingTarget", "training_target", "check_monitors", "logged_quantities"]
 
 
 @dataclass
@@ -118,3 +118,64 @@ def _check_output(out: TrainingTarget, info: DataInfo, last: Node, shape: Shape,
         f"the network must end with {what}: {format_shape(want)}, but `{last.layer}` gives "
         f"{format_shape(shape)}", last.span, label=f"output {format_shape(shape)}", code="NDL013",
         help=f"end with `{fix}`"))
+
+
+def logged_quantities(settings: Mapping[str, Any]) -> list[str]:
+    """What training logs each epoch, by Keras's names: ``loss``, each metric, and with
+    validation data ``val_`` of each."""
+    base = ["loss", *[m.name for m in settings.get("metrics") or ()]]
+    val = [f"val_{q}" for q in base] if settings.get("validation_split") else []
+    return [*base, *val]
+
+
+def check_monitors(settings: Mapping[str, Any], program: ir.Program | None = None) -> list[NetdslError]:
+    """Every callback argument naming a logged quantity (a ``Quantity`` parameter) names one
+    this program logs: ``val_*`` needs validation data, a metric's name needs that metric."""
+    from . import types as T  # noqa: PLC0415
+    from .components import Callback  # noqa: PLC0415
+
+    errors: list[NetdslError] = []
+    optimizer = settings.get("optimizer")
+    rate = optimizer.kwargs.get("learning_rate") if isinstance(optimizer, Ref) else None
+    setting = program.setting("callbacks") if program is not None else None
+    written = list(setting.value.items) if setting is not None and isinstance(setting.value, ir.List) \
+        else [setting.value] if setting is not None else []
+    for i, ref in enumerate(settings.get("callbacks") or ()):
+        if isinstance(ref.component, Callback) and ref.component.sets_learning_rate and isinstance(rate, Ref):
+            errors.append(NetdslArgumentError(
+                f"`{ref.name}` changes the learning rate, which the schedule `{rate.name}` already decides",
+                getattr(written[i], "span", None) if i < len(written) else None,
+                label="conflicts with the schedule",
+                code="NDL005", help="use a plain learning rate with it, or drop the callback"))
+    logged = logged_quantities(settings)
+    for i, ref in enumerate(settings.get("callbacks") or ()):
+        component = ref.component
+        if component is None:
+            continue
+        for param in component.params:
+            value = ref.kwargs.get(param.name)
+            if not isinstance(param.type, T.Quantity) or value is None or value in logged:
+                continue
+            span = _arg_span(written[i] if i < len(written) else None, param.name) or \
+                (setting.value.span if setting is not None else None)
+            if value.startswith("val_") and value[4:] in logged:
+                msg = f"`{ref.name}` watches `{value}`, but the program has no validation data"
+                fix = "add `validation_split: 0.1` (or pass --validation-split 0.1)"
+            else:
+                from .registry import suggest  # noqa: PLC0415
+
+                close = suggest(value, logged)
+                msg = f"`{ref.name}` watches `{value}`, which training does not log"
+                fix = (f"did you mean `{close}`? " if close else "") + \
+                    f"logged: {', '.join(f'`{q}`' for q in logged)}"
+            errors.append(NetdslArgumentError(msg, span, label="not logged", code="NDL005", help=fix))
+    return errors
+
+
+def _arg_span(value: Any, key: str) -> Any:
+    if isinstance(value, ir.Call):
+        for arg in value.args:
+            if arg.key == key:
+                return arg.value.span
+        return value.span
+    return getattr(value, "span", None)

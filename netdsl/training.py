@@ -1,36 +1,31 @@
-"""Train, evaluate and save: what ``netdsl run`` does, as library calls.
+"""Fit and evaluate: load the data, order the batches, train, resume from saved state.
 
 TensorFlow is imported here (through :func:`netdsl.compiler.import_keras`) and nowhere on the
-parse/check path. A run folder is always new; Ctrl-C keeps the finished epochs; a NaN loss
-stops training with an error instead of saving a garbage model.
+parse/check path. Each epoch visits the examples in an order fixed by the run's seed and the
+epoch number, so a resumed run computes what the uninterrupted one would. Ctrl-C keeps the
+finished epochs; a NaN loss stops training with an error instead of keeping a garbage model.
+The run folder around all this is :mod:`netdsl.driver` and :mod:`netdsl.runs`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
-import platform
-import sys
-import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
-from . import __version__
-from .compiler import build, import_keras
+from .compiler import build, import_keras, materialise
 from .components import DataRequest, Dataset
 from .errors import NetdslDataError, NetdslError, NetdslPluginError, NetdslTrainingError
 from .formatter import format as format_program
 from .graph import CheckedModel
-from .saving import verify_reload
 
-__all__ = ["Data", "RunReport", "TrainOptions", "load_data", "train", "evaluate", "run_model",
-           "spec_text", "DEFAULT_STEPS_PER_EXECUTION"]
+__all__ = ["Data", "Fit", "TrainOptions", "load_data", "train", "fit", "evaluate", "confusion",
+           "spec_text", "split_validation", "epoch_order", "batches", "restore_state", "EpochClock",
+           "DEFAULT_STEPS_PER_EXECUTION"]
 
 #: batches per call into the compiled train step (Keras's default is 1). Measured on a 2-core
 #: CPU (BENCHMARKS.md, 4a): a steady epoch of the seed MLP at batch 32 runs about 2x faster with
@@ -142,29 +137,6 @@ def _shape(x: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
     return x.reshape((len(x), *input_shape))
 
 
-class _Recorder:
-    """Keras callback (made lazily): per-epoch logs, the last good weights, NaN detection."""
-
-    def __new__(cls, keras: Any) -> Any:
-        class Recorder(keras.callbacks.Callback):
-            def __init__(self) -> None:
-                super().__init__()
-                self.history: list[dict[str, float]] = []
-                self.good_weights: list[Any] | None = None
-                self.nan_epoch: int | None = None
-
-            def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-                row = {k: float(v) for k, v in (logs or {}).items()}
-                self.history.append(row)
-                if not math.isfinite(row.get("loss", 0.0)):
-                    self.nan_epoch = epoch + 1
-                    self.model.stop_training = True
-                else:
-                    self.good_weights = self.model.get_weights()
-
-        return Recorder()
-
-
 def seed_everything(seed: int | None) -> None:
     """Same seed, same weights on this machine: seeds Python, NumPy and TF, deterministic ops."""
     if seed is None:
@@ -200,43 +172,187 @@ def set_threads(threads: int | None) -> None:
                       RuntimeWarning, stacklevel=3)
 
 
-def compile_net(model: CheckedModel, options: TrainOptions | None = None) -> Any:
-    """The Keras model for ``model``, compiled with its loss, optimizer, metrics and ``options``."""
+def compile_net(model: CheckedModel, options: TrainOptions | None = None,
+                train_examples: int | None = None) -> Any:
+    """The Keras model for ``model``, compiled with its loss, optimizer, metrics and ``options``;
+    ``train_examples`` sizes schedules that decay over the run."""
     options = options or TrainOptions()
-    return build(model, steps_per_execution=options.steps_per_execution,
+    return build(model, train_examples=train_examples, steps_per_execution=options.steps_per_execution,
                  jit_compile="auto" if options.jit_compile is None else options.jit_compile)
+
+
+def split_validation(data: Data, fraction: float) -> tuple[Data, tuple[np.ndarray, np.ndarray] | None]:
+    """Hold out the last ``fraction`` of the training examples for validation, as Keras's
+    ``validation_split`` does (before any shuffling)."""
+    if not fraction:
+        return data, None
+    at = int(math.ceil(len(data.x_train) * (1.0 - fraction)))
+    if at < 1 or at >= len(data.x_train):
+        raise NetdslTrainingError(f"validation_split {fraction} leaves no training or no validation "
+                                  f"examples out of {len(data.x_train):,}", code="NDL304")
+    return (data._replace(x_train=data.x_train[:at], y_train=data.y_train[:at]),
+            (data.x_train[at:], data.y_train[at:]))
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order in which epoch ``epoch`` (0-based) visits ``n`` examples: a function of the
+    run's shuffling seed and the epoch alone, so a resumed run visits them as the original."""
+    return np.random.default_rng([seed, epoch]).permutation(n).astype(np.int64)
+
+
+class EpochClock:
+    """Which epoch the batch pipeline is serving; a Keras callback (made lazily) sets it at each
+    epoch's start, before Keras opens that epoch's iterator."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+
+    def callback(self, keras: Any) -> Any:
+        clock = self
+
+        class Clock(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+                clock.epoch = epoch
+
+        return Clock()
+
+
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, clock: EpochClock) -> Any:
+    """A ``tf.data`` pipeline of one epoch's batches, in :func:`epoch_order` of ``seed`` and
+    ``clock.epoch`` (read when Keras opens the epoch's iterator)."""
+    import_keras()
+    import tensorflow as tf  # noqa: PLC0415
+
+    n = len(x)
+    xs, ys = tf.constant(x), tf.constant(y)
+
+    def order(_: Any) -> np.ndarray:
+        return epoch_order(seed, clock.epoch, n)
+
+    def one_epoch(dummy: Any) -> Any:
+        indices = tf.reshape(tf.numpy_function(order, [dummy], tf.int64, stateful=True), [n])
+        return tf.data.Dataset.from_tensor_slices(indices).batch(batch_size)
+
+    ds = tf.data.Dataset.range(1).flat_map(one_epoch).apply(
+        tf.data.experimental.assert_cardinality(math.ceil(n / batch_size)))
+    return ds.map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)),
+                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+class _Recorder:
+    """Keras callback (made lazily), last in the list: records each epoch's logs and learning
+    rate, stops on a NaN loss, and hands every good epoch's state to ``on_epoch`` (the run
+    folder's checkpoint). Keeps the last good state for an interrupted run."""
+
+    def __new__(cls, keras: Any, history: list[dict[str, float]],
+                on_epoch: Callable[[int, list[np.ndarray], list[np.ndarray]], None] | None) -> Any:
+        class Recorder(keras.callbacks.Callback):
+            def __init__(self) -> None:
+                super().__init__()
+                self.history = history
+                self.good: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+                self.nan_epoch: int | None = None
+
+            def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+                row = {k: float(v) for k, v in (logs or {}).items()}
+                if not math.isfinite(row.get("loss", 0.0)):
+                    self.nan_epoch = epoch + 1
+                    self.model.stop_training = True
+                    return
+                optimizer = self.model.optimizer
+                row.setdefault("learning_rate", float(np.asarray(optimizer.learning_rate)))
+                self.history.append(row)
+                self.good = ([v.numpy() for v in self.model.variables],
+                             [v.numpy() for v in optimizer.variables])
+                if on_epoch is not None:
+                    on_epoch(epoch + 1, *self.good)
+
+        return Recorder()
+
+
+def restore_state(net: Any, model_arrays: Sequence[np.ndarray], optimizer_arrays: Sequence[np.ndarray]) -> None:
+    """Put saved variables back into a compiled model and its optimizer (built first)."""
+    optimizer = net.optimizer
+    if not optimizer.built:
+        optimizer.build(net.trainable_variables)
+    targets = [*net.variables, *optimizer.variables]
+    arrays = [*model_arrays, *optimizer_arrays]
+    if len(net.variables) != len(model_arrays) or len(targets) != len(arrays) or any(
+            tuple(v.shape) != a.shape for v, a in zip(targets, arrays)):
+        raise NetdslTrainingError("the checkpoint does not fit this model (was model.net edited?)",
+                                  code="NDL306")
+    for v, a in zip(targets, arrays):
+        v.assign(a)
+
+
+@dataclass
+class Fit:
+    """What :func:`fit` did: the Keras model, every finished epoch's logs, and how it ended
+    (``stopped``: None when it ran its epochs or a callback ended it, else the reason)."""
+
+    net: Any
+    history: list[dict[str, float]]
+    stopped: str | None = None
+
+
+def fit(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | str = "auto",
+        callbacks: Sequence[Any] = (), options: TrainOptions | None = None,
+        history: Sequence[dict[str, float]] = (), initial_epoch: int = 0, shuffle_seed: int | None = None,
+        on_epoch: Callable[[int, list[np.ndarray], list[np.ndarray]], None] | None = None,
+        state: tuple[Sequence[np.ndarray], Sequence[np.ndarray]] | None = None) -> Fit:
+    """Fit from ``initial_epoch`` (with the saved ``state`` and ``history`` when resuming).
+    Epoch ``e`` visits the examples in :func:`epoch_order` of ``shuffle_seed`` (default: the
+    program's seed, else 0), so a resumed run computes what the uninterrupted one would. The
+    program's callbacks run, then ``callbacks``; ``on_epoch(epochs_done, model_arrays,
+    optimizer_arrays)`` after each good epoch. Ctrl-C or SIGTERM ends it with the last good
+    epoch's weights; a NaN loss raises ``NDL303``."""
+    keras = import_keras()
+    options = options or TrainOptions()
+    set_threads(options.threads)
+    settings = model.settings
+    seed_everything(settings["seed"])
+    train_part, validation = split_validation(data, settings["validation_split"])
+    net = net if net is not None else compile_net(model, options, len(data.x_train))
+    if state is not None:
+        restore_state(net, *state)
+    done = history if isinstance(history, list) else list(history)  # the caller's list grows
+    recorder = _Recorder(keras, done, on_epoch)
+    program_callbacks = materialise(list(settings["callbacks"] or []))
+    epochs = settings["epochs"]
+    seed = shuffle_seed if shuffle_seed is not None else (settings["seed"] or 0)
+    result = Fit(net, done)
+    if initial_epoch >= epochs:
+        return result
+    batch = settings["batch_size"]
+    clock = EpochClock()
+    try:
+        net.fit(batches(train_part.x_train, train_part.y_train, batch, seed, clock),
+                epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
+                validation_data=validation, validation_batch_size=max(batch, 256), verbose=verbose,
+                callbacks=[clock.callback(keras), *program_callbacks, *callbacks, recorder])
+    except KeyboardInterrupt as e:
+        result.stopped = getattr(e, "reason", "interrupt")
+        if recorder.good is not None:
+            restore_state(net, *recorder.good)
+        elif state is not None:
+            restore_state(net, *state)
+    if recorder.nan_epoch is not None:
+        raise NetdslTrainingError(
+            f"the loss became NaN in epoch {recorder.nan_epoch}; training stopped",
+            help="lower the learning rate, e.g. `optimizer: adam(learning_rate=1e-4)`, "
+                 "or check the data for NaN values", code="NDL303")
+    return result
 
 
 def train(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | str = "auto",
           callbacks: Sequence[Any] = (), options: TrainOptions | None = None,
           ) -> tuple[Any, list[dict[str, float]], str | None]:
     """Fit the model. Returns the Keras model, per-epoch history and how it stopped
-    (None when all epochs ran, "interrupted" on Ctrl-C). A NaN loss raises NetdslTrainingError.
-
-    ``options`` (:class:`TrainOptions`) set how fast it runs; a ``net`` given already compiled
-    keeps its own compile settings (``options.threads`` still applies)."""
-    keras = import_keras()
-    options = options or TrainOptions()
-    set_threads(options.threads)
-    seed_everything(model.settings["seed"])
-    settings = model.settings
-    net = net if net is not None else compile_net(model, options)
-    recorder = _Recorder(keras)
-    stopped = None
-    try:
-        net.fit(data.x_train, data.y_train, epochs=settings["epochs"], batch_size=settings["batch_size"],
-                validation_split=settings["validation_split"], verbose=verbose,
-                callbacks=[recorder, *callbacks])
-    except KeyboardInterrupt:
-        stopped = "interrupted"
-        if recorder.good_weights is not None:
-            net.set_weights(recorder.good_weights)
-    if recorder.nan_epoch is not None:
-        raise NetdslTrainingError(
-            f"the loss became NaN in epoch {recorder.nan_epoch}; training stopped",
-            help="lower the learning rate, e.g. `optimizer: adam(learning_rate=1e-4)`, "
-                 "or check the data for NaN values", code="NDL303")
-    return net, recorder.history, stopped
+    (None when it ran to its end, "interrupt" on Ctrl-C, "SIGTERM"). A NaN loss raises
+    NetdslTrainingError. ``options`` (:class:`TrainOptions`) set how fast it runs; a ``net``
+    given already compiled keeps its own compile settings."""
+    result = fit(model, data, net=net, verbose=verbose, callbacks=callbacks, options=options)
+    return result.net, result.history, result.stopped
 
 
 def evaluate(net: Any, model: CheckedModel, data: Data) -> dict[str, float]:
@@ -244,6 +360,21 @@ def evaluate(net: Any, model: CheckedModel, data: Data) -> dict[str, float]:
     values = net.evaluate(data.x_test, data.y_test, batch_size=max(model.settings["batch_size"], 256),
                           verbose=0, return_dict=True)
     return {k: float(v) for k, v in values.items()}
+
+
+def confusion(net: Any, model: CheckedModel, data: Data) -> dict[str, Any] | None:
+    """The test set's confusion matrix (rows: true class, columns: predicted) for a classifier,
+    else None."""
+    target = model.data.target
+    if target.kind != "classes":
+        return None
+    scores = net.predict(data.x_test, batch_size=max(model.settings["batch_size"], 256), verbose=0)
+    predicted = np.argmax(scores, axis=-1)
+    true = data.y_test if data.y_test.ndim == 1 else np.argmax(data.y_test, axis=-1)
+    k = target.num_classes
+    matrix = np.bincount(true.astype(np.int64) * k + predicted, minlength=k * k).reshape(k, k)
+    names = list(model.data.class_names) or [str(i) for i in range(k)]
+    return {"classes": names, "matrix": matrix.tolist()}
 
 
 def spec_text(model: CheckedModel) -> str:
@@ -256,106 +387,10 @@ def spec_text(model: CheckedModel) -> str:
     return format_program(program)
 
 
-@dataclass
-class RunReport:
-    """What a run did and where it put things."""
+def __getattr__(name: str) -> Any:
+    """``run_model`` and ``RunReport`` moved to :mod:`netdsl.driver`; still importable from here."""
+    if name in ("run_model", "RunReport"):
+        from . import driver  # noqa: PLC0415
 
-    folder: Path
-    status: str
-    epochs_done: int
-    wall_seconds: float
-    test: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def stopped(self) -> str | None:
-        return None if self.status == "completed" else self.status
-
-    def text(self) -> str:
-        lines = []
-        if self.test:
-            acc = self.test.get("accuracy", self.test.get("compile_metrics"))
-            parts = [f"test loss {self.test['loss']:.4f}"]
-            if acc is not None:
-                parts.append(f"test accuracy {100 * acc:.2f}%")
-            lines.append(" · ".join(parts))
-        if self.status == "interrupted":
-            lines.append(f"interrupted after {self.epochs_done} finished epoch(s); they are saved")
-        lines.append(f"{self.epochs_done} epoch(s) in {_duration(self.wall_seconds)}")
-        lines.append(f"saved in {self.folder}/")
-        return "\n".join(lines)
-
-
-def _duration(s: float) -> str:
-    return f"{s:.1f} s" if s < 60 else f"{int(s // 60)} min {s % 60:.0f} s"
-
-
-def new_run_folder(out_dir: str | os.PathLike[str], stem: str) -> Path:
-    """A fresh folder ``out_dir/stem-YYYYmmdd-HHMMSS[-N]``; never reuses an existing one."""
-    base = Path(out_dir)
-    base.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for n in range(1, 10_000):
-        folder = base / (f"{stem}-{stamp}" + (f"-{n}" if n > 1 else ""))
-        try:
-            folder.mkdir()
-            return folder
-        except FileExistsError:
-            continue
-    raise NetdslTrainingError(f"could not create a new run folder in {base}")
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-
-
-def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None,
-              out_dir: str | os.PathLike[str] = "runs", quiet: bool = False,
-              echo: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
-              options: TrainOptions | None = None) -> RunReport:
-    """Load data, build, train, evaluate, save: ``netdsl run``."""
-    options = options or TrainOptions()
-    started = time.perf_counter()
-    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    arrays = load_data(model, data)
-    stem = Path(model.program.filename or "model").stem if model.program.filename not in (None, "<stdin>") else "model"
-    folder = new_run_folder(out_dir, stem)
-    (folder / "model.net").write_text(spec_text(model), encoding="utf-8")
-    if not quiet:
-        epochs = model.settings["epochs"]
-        echo(f"training {stem}: {len(model.nodes)} layers, {model.total_params:,} parameters on "
-             f"{model.dataset.name} ({len(arrays.x_train):,} train / {len(arrays.x_test):,} test), "
-             f"{epochs} epoch{'s' * (epochs != 1)}, batch size {model.settings['batch_size']}")
-    verbose: int | str = 0 if quiet else (1 if sys.stdout.isatty() else 2)
-    meta = {"started": when, "file": model.program.filename, "params": model.total_params,
-            "settings": model.settings.to_dict(), "options": options.to_dict(), "versions": _versions()}
-    try:
-        net, history, stopped = train(model, arrays, verbose=verbose, options=options)
-    except NetdslTrainingError as e:
-        _write_json(folder / "metrics.json", {**meta, "status": "nan", "error": e.message})
-        e.help = (e.help or "") + f"; the run folder {folder}/ records it (no model saved)"
-        raise
-    _write_json(folder / "history.json", {"epochs": history})
-    test: dict[str, float] = {}
-    if stopped is None:
-        test = evaluate(net, model, arrays)
-    if history:
-        net.save(folder / "model.keras")
-    status = stopped or "completed"
-    wall = time.perf_counter() - started
-    _write_json(folder / "metrics.json", {
-        **meta, "status": status, "epochs_completed": len(history), "epochs_planned": model.settings["epochs"],
-        "test": test, "wall_seconds": round(wall, 3),
-    })
-    if stopped:
-        (folder / "STOPPED").write_text(f"{status} after {len(history)} epoch(s)\n", encoding="utf-8")
-    if history:
-        verify_reload(folder / "model.keras", net)  # never report "saved" for a file that does not load
-    return RunReport(folder, status, len(history), wall, test)
-
-
-def _versions() -> dict[str, str]:
-    keras = import_keras()
-    import tensorflow as tf  # noqa: PLC0415
-
-    return {"netdsl": __version__, "keras": keras.__version__, "tensorflow": tf.__version__,
-            "python": platform.python_version()}
+        return getattr(driver, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

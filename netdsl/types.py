@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "ParamType", "Problem", "Int", "Float", "Bool", "Str", "Choice", "Ref", "Size", "ShapeT",
-    "ListOf", "OneOf", "describe_value",
+    "ListOf", "OneOf", "Quantity", "describe_value",
 ]
 
 
@@ -215,6 +215,22 @@ class Ref(ParamType):
 
 
 @dataclass(frozen=True)
+class Quantity(ParamType):
+    """A quantity training logs, by its log name: ``val_loss``, ``accuracy`` (bare or quoted).
+
+    The type only reads a word; ``check`` verifies the program logs it (see
+    :func:`netdsl.target.check_monitors`)."""
+
+    label = "a logged quantity such as `val_loss`"
+    forms = (ir.Str,)
+
+    def convert(self, value: ir.Value, binder: Binder) -> str:
+        if isinstance(value, (ir.Name, ir.Str)) and str(value.value).isidentifier():
+            return str(value.value)
+        raise self.fail(value)
+
+
+@dataclass(frozen=True)
 class Size(ParamType):
     """A window or stride: one integer for every axis (``3``) or one per axis (``3x3``, ``(3, 3)``)."""
 
@@ -307,9 +323,14 @@ class OneOf(ParamType):
 
     def convert(self, value: ir.Value, binder: Binder) -> Any:
         first: Problem | None = None
+        fitting: Problem | None = None  # from the one option that takes this form of value
         for o in self.options:
             try:
                 return o.convert(value, binder)
             except Problem as p:
                 first = first or p
+                if o.takes(value) and fitting is None:
+                    fitting = p
+        if fitting is not None and sum(o.takes(value) for o in self.options) == 1:
+            raise fitting  # `-0.1` for a number or a schedule: say what is wrong with the number
         raise Problem(f"expected {self.label}, found {describe_value(value)}", self.label, value)

@@ -67,7 +67,11 @@ CLI_PATHS = {
     "summary-json": ["summary", "--json", SEED_FILE],
     "plugins": ["plugins", "--all"],
     "plugins-one": ["plugins", "dense"],
-    **{f"{verb}-help": [verb, "--help"] for verb in ("check", "fmt", "summary", "plugins", "run", "export", "predict")},
+    "check-schedules": ["check", str(ROOT / "examples" / "cnn_fast.net")],
+    "runs": ["runs", str(ROOT / "examples")],
+    "runs-json": ["runs", "--json", str(ROOT / "examples")],
+    **{f"{verb}-help": [verb, "--help"] for verb in ("check", "fmt", "summary", "plugins", "run", "runs", "plot",
+                                                     "export", "predict")},
 }
 
 M_PATHS = {"help": ["--help"], "check": ["check", SEED_FILE], "summary": ["summary", SEED_FILE],

@@ -152,9 +152,10 @@ def test_run_trains_evaluates_and_saves_a_fresh_folder(tmp_path: Path, tiny_mnis
     assert len(folders) == 2, "a second run must never reuse the first run's folder"
     a, b = folders
     for folder in folders:
-        assert {p.name for p in folder.iterdir()} == {"model.keras", "model.net", "history.json", "metrics.json"}
+        assert {p.name for p in folder.iterdir()} == {"model.keras", "model.net", "history.json", "history.csv",
+                                                      "metrics.json", "confusion.json", "checkpoints", "tensorboard"}
     metrics = json.loads((a / "metrics.json").read_text())
-    assert metrics["status"] == "completed" and metrics["epochs_completed"] == 3
+    assert metrics["status"] == "finished" and metrics["epochs_completed"] == 3
     assert metrics["test"]["accuracy"] > 0.5, "the tiny task is learnable; the model must learn it"
     assert len(json.loads((a / "history.json").read_text())["epochs"]) == 3
     assert "batch_size: 64" in (a / "model.net").read_text()
@@ -177,23 +178,22 @@ def test_same_seed_gives_same_weights(tiny_mnist: Path) -> None:
 
 
 def test_ctrl_c_keeps_the_finished_epochs(tmp_path: Path, tiny_mnist: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from netdsl import training as train_module
+    from netdsl import driver
 
     class InterruptInEpoch3(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             if epoch == 2:
                 raise KeyboardInterrupt
 
-    real_train = train_module.train
-    monkeypatch.setattr(train_module, "train",
-                        lambda *a, **k: real_train(*a, **k, callbacks=[InterruptInEpoch3()]))
+    real_fit = driver.fit
+    monkeypatch.setattr(driver, "fit", lambda *a, **k: real_fit(*a, **k, callbacks=[InterruptInEpoch3()]))
     spec = tmp_path / "m.net"
     spec.write_text("epochs: 5\ndense 16 relu -> dense 10 softmax\n")
     result = _run([str(spec), "--data", str(tiny_mnist), "--out", str(tmp_path / "runs"), "-q"])
     assert result.exit_code == 130
     (folder,) = (tmp_path / "runs").iterdir()
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["status"] == "interrupted" and metrics["epochs_completed"] == 2
+    assert metrics["status"] == "stopped" and metrics["reason"] == "interrupt" and metrics["epochs_completed"] == 2
     assert (folder / "STOPPED").exists() and (folder / "model.keras").exists()
     assert "interrupted after 2" in result.output
 
@@ -207,7 +207,8 @@ def test_nan_loss_stops_with_a_clear_error(tmp_path: Path, tiny_mnist: Path) -> 
     assert "error[NDL303]: the loss became NaN in epoch 1" in result.output
     assert "Traceback" not in result.output
     (folder,) = (tmp_path / "runs").iterdir()
-    assert json.loads((folder / "metrics.json").read_text())["status"] == "nan"
+    recorded = json.loads((folder / "metrics.json").read_text())
+    assert recorded["status"] == "failed" and recorded["code"] == "NDL303"
     assert not (folder / "model.keras").exists()
 
 
@@ -217,7 +218,9 @@ def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--no-plugins", "run", str(spec), "--data", str(tmp_path / "nowhere"),
                                        "--out", str(tmp_path / "runs")])
     assert result.exit_code == 1 and "nowhere" in result.output and "Traceback" not in result.output
-    assert not (tmp_path / "runs").exists(), "no run folder is made before the data is found"
+    (folder,) = (tmp_path / "runs").iterdir()  # the folder says what happened
+    recorded = json.loads((folder / "metrics.json").read_text())
+    assert recorded["status"] == "failed" and recorded["phase"] == "loading" and "nowhere" in recorded["error"]
 
 
 # --- the real thing ------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 ``build(**kwargs)`` returns the Keras optimizer (``keras.optimizers.Adam(...)``), importing
 Keras only when called. The first parameter, ``learning_rate``, is positional: ``adam(0.001)``.
-Not declared: ``name`` and learning-rate schedules or callables (not literals). Not offered:
+The learning rate is a number or a schedule (:mod:`netdsl_builtins.schedules`). Not declared:
+``name``. Not offered:
 ``LossScaleOptimizer`` and ``MultiOptimizer``, which wrap other optimizer objects.
 """
 
@@ -20,7 +21,8 @@ _DECAY_RATE = T.Float(min=0, max=1, max_open=True)  # a moving-average rate in [
 
 
 def _learning_rate(default: float = 0.001) -> Param:
-    return Param("learning_rate", _POSITIVE, default, positional=True, help="the step size")
+    return Param("learning_rate", T.OneOf((_POSITIVE, T.Ref("schedule"))), default, positional=True,
+                 help="the step size: a number or a schedule, e.g. cosine_decay(1e-3)")
 
 
 def _beta_1(default: float = 0.9, name: str = "beta_1") -> Param:
