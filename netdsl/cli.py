@@ -375,6 +375,48 @@ def run(state: _State, file: str, data: str | None, out_dir: str, quiet: bool,
         sys.exit(130 if report.stopped == "interrupted" else 1)
 
 
+def _write_new(path: str, data: str | bytes, force: bool) -> None:
+    """Write an output file; an existing file is kept unless ``--force`` (nothing is lost)."""
+    if os.path.exists(path) and not force:
+        click.echo(f"error: {path} exists; choose another -o or pass --force to replace it", err=True)
+        sys.exit(1)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    try:
+        with open(path, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8"})) as f:
+            f.write(data)
+    except OSError as e:
+        raise click.FileError(path, hint=e.strerror) from None
+
+
+@main.command()
+@click.argument("file", type=click.Path(allow_dash=True))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the program here (default: print it).")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.pass_obj
+def emit(state: _State, file: str, output: str | None, force: bool) -> None:
+    """Write FILE's model as a standalone Keras program (no netdsl needed to run it).
+
+    The program builds the same model (Sequential for a chain, functional where it branches),
+    compiles it, loads the dataset and trains and evaluates with FILE's settings and seed:
+    `python model.py [--data PATH] [--epochs N]`.
+    """
+    from .checker import check as check_program
+    from .emit import emit_program
+    from .errors import NetdslError
+
+    try:
+        program = _load(file)
+        model = check_program(program, state.registry)
+        text = emit_program(model, None if file == "-" else file)
+    except NetdslError as e:
+        _fail(list(e.errors))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    _write_new(output, text, force)
+    click.echo(f"wrote {output}", err=True)
+
+
 @main.command()
 @click.option("--stdio", is_flag=True, help="Talk over standard input/output (the default and only transport).")
 @click.pass_obj

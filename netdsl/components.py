@@ -17,7 +17,7 @@ __all__ = [
     "REQUIRED", "Param", "Ref", "Component", "Activation", "Loss", "Optimizer", "Regularizer",
     "Metric", "Layer", "Dataset", "ShapeProblem", "KINDS", "Shape", "keras_factory", "Adapter",
     "InputKind", "INPUT_KINDS", "Labels", "TargetKind", "Wrapper", "Target", "DataInfo",
-    "DataRequest",
+    "DataRequest", "Code", "keras_value",
 ]
 
 Shape = tuple  # a shape without the batch axis, e.g. (28, 28, 1); None marks an unknown size
@@ -113,6 +113,10 @@ class Component:
     description: str = ""
     aliases: tuple[str, ...] = ()
     build: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    #: how ``netdsl emit`` writes it as plain Keras code, when ``build`` is neither
+    #: :func:`keras_factory` nor :func:`keras_value`: ``emit(args) -> str | Code``, ``args``
+    #: mapping each argument to its Python source (a dataset's: see :class:`Dataset`)
+    emit: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -137,6 +141,8 @@ class Component:
             out.append("description: must be a string")
         if self.build is not None and not callable(self.build):
             out.append("build: must be callable")
+        if self.emit is not None and not callable(self.emit):
+            out.append("emit: must be callable")
         for name, allowed in _ENUMS.items():
             if hasattr(self, name) and getattr(self, name) not in allowed:
                 value = getattr(self, name)
@@ -233,6 +239,10 @@ class Layer(Component):
     wrapper: Wrapper | None = None
     adapters: tuple[Adapter, ...] = ()
     transparent: bool = False
+    #: multiply-accumulates of one example (``netdsl summary --flops``):
+    #: ``macs(input_shape, output_shape, args) -> int`` (a merge gets a list of input shapes; a
+    #: ``wrapper="layer"`` also gets ``inner``, a callable ``shape -> MACs of the wrapped layer``)
+    macs: Callable[..., int] | None = field(default=None, compare=False, repr=False)
 
     def problems(self) -> list[str]:
         out = super().problems()
@@ -245,6 +255,8 @@ class Layer(Component):
         if not isinstance(self.adapters, tuple) or not all(
                 isinstance(a, Adapter) and a.to in INPUT_KINDS and callable(a.args) for a in self.adapters):
             out.append("adapters: must be a tuple of Adapter(to=<input kind>, args=<callable>)")
+        if self.macs is not None and not callable(self.macs):
+            out.append("macs: must be callable: (input_shape, output_shape, args) -> int")
         return out
 
 
@@ -304,6 +316,10 @@ class Dataset(Component):
 
     ``env`` names the environment variable that may point at this dataset's files; no other
     dataset reads it, so two datasets never read each other's files.
+
+    ``emit(request, info) -> Code`` (optional) is what ``netdsl emit`` writes instead: the source
+    of a function ``load_data(path)`` (``path`` the program's ``--data``, or None) that returns
+    the same four arrays as ``load``, using NumPy, Keras and the standard library only.
     """
 
     kind: ClassVar[str] = "dataset"
@@ -324,6 +340,27 @@ class Dataset(Component):
 KINDS: Mapping[str, type[Component]] = {
     cls.kind: cls for cls in (Activation, Loss, Optimizer, Regularizer, Metric, Layer, Dataset)
 }
+
+
+@dataclass(frozen=True)
+class Code:
+    """Python source written by a component's ``emit``: ``source`` (an expression, or a
+    dataset's ``load_data`` function) and the ``imports`` lines it needs (``import gzip``)."""
+
+    source: str
+    imports: tuple[str, ...] = ()
+
+
+def keras_value(value: str) -> Callable[[], str]:
+    """A ``build`` for a component Keras knows by name (``"relu"``, ``"accuracy"``): returns
+    ``value``; ``netdsl emit`` writes it as that string."""
+
+    def build() -> str:
+        return value
+
+    build.__qualname__ = f"keras_value({value!r})"
+    build.keras_value = value  # type: ignore[attr-defined]
+    return build
 
 
 def keras_factory(path: str, **fixed: Any) -> Callable[..., Any]:
