@@ -268,21 +268,31 @@ def _write_atomic(path: str, text: str) -> None:
 @click.argument("file", type=click.Path(allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the checked model as JSON.")
 @click.option("--data", type=click.Path(), help="The file or folder holding the dataset (its metadata is read).")
+@click.option("--flops", is_flag=True,
+              help="Add multiply-accumulates (MACs) per layer and in total, for one example.")
 @click.pass_obj
-def summary(state: _State, file: str, as_json: bool, data: str | None) -> None:
+def summary(state: _State, file: str, as_json: bool, data: str | None, flops: bool) -> None:
     """Show FILE's layers, output shapes and parameter counts (`-` reads standard input)."""
     from .checker import check as check_program
     from .errors import NetdslError
+    from .flops import model_macs
     from .summary import summary_text
 
     try:
         model = check_program(_load(file), state.registry, data=data)
     except NetdslError as e:
         _fail(list(e.errors))
+    macs = model_macs(model) if flops else None
     if as_json:
-        click.echo(json.dumps(model.to_dict(), indent=2))
+        data_out = model.to_dict()
+        if macs is not None:
+            for layer, m in zip(data_out["layers"], macs.per_layer):
+                layer["macs"] = m
+            data_out["total_macs"] = macs.total
+            data_out["macs_unknown_layers"] = macs.unknown
+        click.echo(json.dumps(data_out, indent=2))
     else:
-        click.echo(summary_text(model))
+        click.echo(summary_text(model, macs))
 
 
 @main.command()
