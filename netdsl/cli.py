@@ -428,6 +428,43 @@ def emit(state: _State, file: str, output: str | None, force: bool) -> None:
 
 
 @main.command()
+@click.argument("file", type=click.Path(allow_dash=True))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write here; the extension picks the format: .svg, .png, .dot or .mmd.")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "dot", "mmd"]),
+              help="The format (default: from -o's extension; DOT when printing).")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.pass_obj
+def diagram(state: _State, file: str, output: str | None, fmt: str | None, force: bool) -> None:
+    """Draw FILE's network: every layer with its arguments, output shape and parameters.
+
+    Branches and residual blocks are drawn as a graph; layers the checker inserted are dashed.
+    .dot (Graphviz) and .mmd (Mermaid) are text and need nothing; .svg and .png need
+    `pip install 'netdsl[diagram]'` and Graphviz's `dot` program.
+    """
+    from .checker import check as check_program
+    from .diagram import format_for, render
+    from .errors import NetdslError
+
+    try:
+        model = check_program(_load(file), state.registry)
+        picture = render(model, format_for(output, fmt))
+    except NetdslError as e:
+        _fail(list(e.errors))
+    if output is None:
+        if isinstance(picture, bytes):
+            if sys.stdout.isatty():
+                click.echo("error: not writing a binary picture to the terminal; use -o FILE", err=True)
+                sys.exit(1)
+            click.get_binary_stream("stdout").write(picture)
+        else:
+            click.echo(picture, nl=False)
+        return
+    _write_new(output, picture, force)
+    click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
 @click.option("--stdio", is_flag=True, help="Talk over standard input/output (the default and only transport).")
 @click.pass_obj
 def lsp(state: _State, stdio: bool) -> None:
