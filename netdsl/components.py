@@ -115,7 +115,8 @@ class Component:
     build: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     #: how ``netdsl emit`` writes it as plain Keras code, when ``build`` is neither
     #: :func:`keras_factory` nor :func:`keras_value`: ``emit(args) -> str | Code``, ``args``
-    #: mapping each argument to its Python source (a dataset's: see :class:`Dataset`)
+    #: mapping every argument (defaults included) to its Python source (a dataset's: see
+    #: :class:`Dataset`)
     emit: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     def param(self, name: str) -> Param | None:

@@ -128,7 +128,7 @@ def _mermaid_text(text: str) -> str:
 def _graphviz(model: CheckedModel, fmt: str) -> bytes:
     """SVG or PNG drawn by Graphviz's ``dot`` (through the ``graphviz`` package)."""
     try:
-        import graphviz  # noqa: PLC0415 - an optional extra, only for pictures
+        import graphviz  # type: ignore[import-untyped]  # noqa: PLC0415 - the diagram extra
     except ImportError:
         raise DiagramError(f"drawing .{fmt} needs the graphviz package, which is not installed",
                            help="pip install 'netdsl[diagram]' (and Graphviz's `dot`); "

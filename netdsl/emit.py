@@ -47,7 +47,7 @@ class _Src:
 class _Call:
     """``func(key=value, ...)``; a None key is a positional argument."""
 
-    func: "str | _Call"
+    func: "str | _Expr"
     args: tuple[tuple[str | None, "_Expr"], ...] = ()
 
 
@@ -92,7 +92,7 @@ def _layout(e: _Expr, indent: int, prefix: str = "", suffix: str = "") -> list[s
         head = f"{pad}{prefix}{opener}"
     else:
         closer = ")"
-        if isinstance(e.func, _Call):  # layer(...)(x): open the layer's call, keep the input short
+        if not isinstance(e.func, str):  # layer(...)(x): open the layer's call, keep the input short
             return _layout(e.func, indent, prefix, suffix=f"({', '.join(_flat(v) for _, v in e.args)}){suffix}")
         items = list(e.args)
         head = f"{pad}{prefix}{e.func}("
@@ -146,9 +146,10 @@ class _Writer:
                  or type(defaults[k]) is not type(v)]
         given += list(extra)
         build = component.build
-        if component.emit is not None:
+        if component.emit is not None:  # a hook gets every argument, defaults included
+            every = [(k, self.value(v)) for k, v in args] + list(extra)
             try:
-                out = component.emit({k: _flat(v) for k, v in given})
+                out = component.emit({k: _flat(v) for k, v in every})
             except Exception as exc:  # noqa: BLE001 - a plugin's emit bug is named, not a traceback
                 raise EmitError(f"{kind} `{name}`{where}: its emit hook failed: "
                                 f"{type(exc).__name__}: {exc}") from None

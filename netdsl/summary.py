@@ -30,11 +30,13 @@ def summary_text(model: CheckedModel, macs: MacsReport | None = None) -> str:
         elif not n.inputs and n.index > 0:
             label += "  <- input"  # a branch that starts at the model input
         rows.append((str(n.index), label, format_shape(n.output_shape), f"{n.params:,}"))
+    totals: tuple[str, ...] = ()
     if macs is not None:
         rows = [(*rows[0], "MACs"), (*rows[1], ""),
                 *[(*r, "?" if m is None else f"{m:,}") for r, m in zip(rows[2:], macs.per_layer)]]
+        totals = ("", "total (MACs per example)", "", f"{model.total_params:,}", f"{macs.total:,}")
     columns = len(rows[0])
-    widths = [max(len(r[i]) for r in rows) for i in range(columns)]
+    widths = [max(len(r[i]) for r in (*rows, *([totals] if totals else []))) for i in range(columns)]
     widths[1] = min(widths[1], 60)
 
     def line(r: tuple[str, ...]) -> str:
@@ -49,7 +51,7 @@ def summary_text(model: CheckedModel, macs: MacsReport | None = None) -> str:
     if macs is None:
         out.append(f"{'total parameters':<{len(out[0]) - len(total) - 1}} {total}")
     else:
-        out.append(line(("", "total (MACs per example)", "", total, f"{macs.total:,}")))
+        out.append(line(totals))
         if macs.unknown:
             out.append(f"  leaves out {len(macs.unknown)} layer(s) whose declaration gives no MACs "
                        f"rule: " + ", ".join(f"#{i}" for i in macs.unknown))
