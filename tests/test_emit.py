@@ -319,3 +319,42 @@ def test_the_emitted_program_runs_as_a_script_without_netdsl(tmp_path: Path, tin
                           env=env, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "test accuracy:" in proc.stdout and "test loss:" in proc.stdout
+
+
+@pytest.mark.slow
+def test_built_in_defaults_are_keras_defaults() -> None:
+    """emit leaves out arguments at their declared default, so every built-in declaration built
+    with keras_factory must declare the default of the Keras class it builds."""
+    import inspect
+
+    keras = pytest.importorskip("keras")
+    from netdsl.components import REQUIRED
+    from netdsl.registry import load_registry
+
+    def same(a: object, b: object) -> bool:
+        a, b = (tuple(v) if isinstance(v, list) else v for v in (a, b))
+        if isinstance(a, tuple) and not isinstance(b, tuple):
+            a, b = b, a
+        return a == b or (isinstance(b, tuple) and len(set(b)) == 1 and a == b[0])
+
+    registry = load_registry(third_party=False)
+    checked, wrong = 0, []
+    for kind in ("layer", "optimizer", "loss", "metric", "regularizer"):
+        for name in registry.names(kind):
+            component = registry.get(kind, name)
+            path = getattr(component.build, "keras_path", None) if component else None
+            if component is None or path is None:
+                continue
+            target = keras
+            for part in path.split("."):
+                target = getattr(target, part)
+            signature = inspect.signature(target)
+            for p in component.params:
+                if p.default is REQUIRED:
+                    continue
+                keras_param = signature.parameters.get(p.name)
+                checked += 1
+                if keras_param is None or not same(p.default, keras_param.default):
+                    wrong.append(f"{kind} {name}: {p.name}={p.default!r}, Keras "
+                                 f"{'has none' if keras_param is None else repr(keras_param.default)}")
+    assert checked > 200 and wrong == []
