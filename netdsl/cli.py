@@ -254,21 +254,31 @@ def fmt(files: tuple[str, ...], check_only: bool, write: bool) -> None:
 @click.argument("file", type=click.Path(allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the checked model as JSON.")
 @click.option("--data", type=click.Path(), help="The file or folder holding the dataset (its metadata is read).")
+@click.option("--flops", is_flag=True,
+              help="Add multiply-accumulates (MACs) per layer and in total, for one example.")
 @click.pass_obj
-def summary(state: _State, file: str, as_json: bool, data: str | None) -> None:
+def summary(state: _State, file: str, as_json: bool, data: str | None, flops: bool) -> None:
     """Show FILE's layers, output shapes and parameter counts (`-` reads standard input)."""
     from .checker import check as check_program
     from .errors import NetdslError
+    from .flops import model_macs
     from .summary import summary_text
 
     try:
         model = check_program(_load(file), state.registry, data=data)
     except NetdslError as e:
         _fail(list(e.errors))
+    macs = model_macs(model) if flops else None
     if as_json:
-        click.echo(json.dumps(model.to_dict(), indent=2))
+        data_out = model.to_dict()
+        if macs is not None:
+            for layer, m in zip(data_out["layers"], macs.per_layer):
+                layer["macs"] = m
+            data_out["total_macs"] = macs.total
+            data_out["macs_unknown_layers"] = macs.unknown
+        click.echo(json.dumps(data_out, indent=2))
     else:
-        click.echo(summary_text(model))
+        click.echo(summary_text(model, macs))
 
 
 @main.command()
@@ -498,6 +508,88 @@ def predict(state: _State, run_folder: str, inputs: tuple[str, ...], top: int, a
         click.echo(json.dumps({"run": run_folder, "predictions": results}, indent=2))
     else:
         click.echo(results_text(results))
+
+
+def _write_new(path: str, data: str | bytes, force: bool) -> None:
+    """Write an output file; an existing file is kept unless ``--force`` (nothing is lost)."""
+    if os.path.exists(path) and not force:
+        click.echo(f"error: {path} exists; choose another -o or pass --force to replace it", err=True)
+        sys.exit(1)
+    try:
+        if isinstance(data, bytes):
+            with open(path, "wb") as fb:
+                fb.write(data)
+        else:
+            with open(path, "w", encoding="utf-8") as ft:
+                ft.write(data)
+    except OSError as e:
+        raise click.FileError(path, hint=e.strerror) from None
+
+
+@main.command()
+@click.argument("file", type=click.Path(allow_dash=True))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the program here (default: print it).")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.pass_obj
+def emit(state: _State, file: str, output: str | None, force: bool) -> None:
+    """Write FILE's model as a standalone Keras program (no netdsl needed to run it).
+
+    The program builds the same model (Sequential for a chain, functional where it branches),
+    compiles it, loads the dataset and trains and evaluates with FILE's settings and seed:
+    `python model.py [--data PATH] [--epochs N]`.
+    """
+    from .checker import check as check_program
+    from .emit import emit_program
+    from .errors import NetdslError
+
+    try:
+        program = _load(file)
+        model = check_program(program, state.registry)
+        text = emit_program(model, None if file == "-" else file)
+    except NetdslError as e:
+        _fail(list(e.errors))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    _write_new(output, text, force)
+    click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@click.argument("file", type=click.Path(allow_dash=True))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write here; the extension picks the format: .svg, .png, .dot or .mmd.")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png", "dot", "mmd"]),
+              help="The format (default: from -o's extension; DOT when printing).")
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.pass_obj
+def diagram(state: _State, file: str, output: str | None, fmt: str | None, force: bool) -> None:
+    """Draw FILE's network: every layer with its arguments, output shape and parameters.
+
+    Branches and residual blocks are drawn as a graph; layers the checker inserted are dashed.
+    .dot (Graphviz) and .mmd (Mermaid) are text and need nothing; .svg and .png need
+    `pip install 'netdsl[diagram]'` and Graphviz's `dot` program.
+    """
+    from .checker import check as check_program
+    from .diagram import format_for, render
+    from .errors import NetdslError
+
+    try:
+        model = check_program(_load(file), state.registry)
+        picture = render(model, format_for(output, fmt))
+    except NetdslError as e:
+        _fail(list(e.errors))
+    if output is None:
+        if isinstance(picture, bytes):
+            if sys.stdout.isatty():
+                click.echo("error: not writing a binary picture to the terminal; use -o FILE", err=True)
+                sys.exit(1)
+            sys.stdout.buffer.write(picture)
+        else:
+            click.echo(picture, nl=False)
+        return
+    _write_new(output, picture, force)
+    click.echo(f"wrote {output}", err=True)
 
 
 @main.command()

@@ -17,7 +17,7 @@ __all__ = [
     "REQUIRED", "Param", "Ref", "Component", "Activation", "Loss", "Optimizer", "Regularizer",
     "Metric", "Layer", "Dataset", "ShapeProblem", "KINDS", "Shape", "keras_factory", "Adapter",
     "InputKind", "INPUT_KINDS", "Labels", "TargetKind", "Wrapper", "Target", "DataInfo",
-    "DataRequest", "Callback", "Schedule",
+    "DataRequest", "Callback", "Schedule", "Code", "keras_value",
 ]
 
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -121,6 +121,11 @@ class Component:
     #: registers them with Keras only when it builds or loads a model, so a saved ``.keras`` file
     #: reloads (:func:`netdsl.load_model`) and the plugin never imports Keras at module import
     custom_objects: tuple[str, ...] = ()
+    #: how ``netdsl emit`` writes it as plain Keras code, when ``build`` is neither
+    #: :func:`keras_factory` nor :func:`keras_value`: ``emit(args) -> str | Code``, ``args``
+    #: mapping every argument (defaults included) to its Python source (a dataset's: see
+    #: :class:`Dataset`)
+    emit: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -148,6 +153,8 @@ class Component:
         if not isinstance(self.custom_objects, tuple) or not all(
                 isinstance(c, str) and _IMPORT_PATH.fullmatch(c) for c in self.custom_objects):
             out.append('custom_objects: must be a tuple of "module:attribute" import paths')
+        if self.emit is not None and not callable(self.emit):
+            out.append("emit: must be callable")
         for name, allowed in _ENUMS.items():
             if hasattr(self, name) and getattr(self, name) not in allowed:
                 value = getattr(self, name)
@@ -244,6 +251,10 @@ class Layer(Component):
     wrapper: Wrapper | None = None
     adapters: tuple[Adapter, ...] = ()
     transparent: bool = False
+    #: multiply-accumulates of one example (``netdsl summary --flops``):
+    #: ``macs(input_shape, output_shape, args) -> int`` (a merge gets a list of input shapes; a
+    #: ``wrapper="layer"`` also gets ``inner``, a callable ``shape -> MACs of the wrapped layer``)
+    macs: Callable[..., int] | None = field(default=None, compare=False, repr=False)
 
     def problems(self) -> list[str]:
         out = super().problems()
@@ -256,6 +267,8 @@ class Layer(Component):
         if not isinstance(self.adapters, tuple) or not all(
                 isinstance(a, Adapter) and a.to in INPUT_KINDS and callable(a.args) for a in self.adapters):
             out.append("adapters: must be a tuple of Adapter(to=<input kind>, args=<callable>)")
+        if self.macs is not None and not callable(self.macs):
+            out.append("macs: must be callable: (input_shape, output_shape, args) -> int")
         return out
 
 
@@ -315,6 +328,10 @@ class Dataset(Component):
 
     ``env`` names the environment variable that may point at this dataset's files; no other
     dataset reads it, so two datasets never read each other's files.
+
+    ``emit(request, info) -> Code`` (optional) is what ``netdsl emit`` writes instead: the source
+    of a function ``load_data(path)`` (``path`` the program's ``--data``, or None) that returns
+    the same four arrays as ``load``, using NumPy, Keras and the standard library only.
     """
 
     kind: ClassVar[str] = "dataset"
@@ -365,6 +382,27 @@ KINDS: Mapping[str, type[Component]] = {
     cls.kind: cls for cls in (Activation, Loss, Optimizer, Regularizer, Metric, Layer, Dataset,
                               Callback, Schedule)
 }
+
+
+@dataclass(frozen=True)
+class Code:
+    """Python source written by a component's ``emit``: ``source`` (an expression, or a
+    dataset's ``load_data`` function) and the ``imports`` lines it needs (``import gzip``)."""
+
+    source: str
+    imports: tuple[str, ...] = ()
+
+
+def keras_value(value: str) -> Callable[[], str]:
+    """A ``build`` for a component Keras knows by name (``"relu"``, ``"accuracy"``): returns
+    ``value``; ``netdsl emit`` writes it as that string."""
+
+    def build() -> str:
+        return value
+
+    build.__qualname__ = f"keras_value({value!r})"
+    build.keras_value = value  # type: ignore[attr-defined]
+    return build
 
 
 def keras_factory(path: str, **fixed: Any) -> Callable[..., Any]:

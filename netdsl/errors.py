@@ -242,7 +242,7 @@ def error_codes() -> dict[str, tuple[str, str]]:
     """Every code: ``{code: (error class name, meaning)}``, from the classes that own them."""
     import importlib
 
-    for module in (".ir", ".files", ".export", ".predict"):  # the classes defined beside their verbs
+    for module in (".ir", ".files", ".export", ".predict", ".emit", ".diagram"):  # the classes defined beside their verbs
         importlib.import_module(module, __package__)
 
     out: dict[str, tuple[str, str]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .flops import MacsReport
 from .formatter import format_value
 from .graph import CheckedModel, format_shape
 from .settings import value_to_ir
@@ -17,9 +18,10 @@ def _setting(model: CheckedModel, name: str) -> str:
     return format_value(value_to_ir(value))
 
 
-def summary_text(model: CheckedModel) -> str:
-    """A readable table; branches and wrapped sub-networks are indented."""
-    rows = [("#", "layer", "output shape", "params")]
+def summary_text(model: CheckedModel, macs: MacsReport | None = None) -> str:
+    """A readable table; branches and wrapped sub-networks are indented. With ``macs``
+    (``--flops``), a column of multiply-accumulates per example and their total."""
+    rows: list[tuple[str, ...]] = [("#", "layer", "output shape", "params")]
     rows.append(("", f"input ({model.dataset.name})", format_shape(model.input_shape), ""))
     for n in model.nodes:
         label = "  " * n.depth + n.text
@@ -28,17 +30,32 @@ def summary_text(model: CheckedModel) -> str:
         elif not n.inputs and n.index > 0:
             label += "  <- input"  # a branch that starts at the model input
         rows.append((str(n.index), label, format_shape(n.output_shape), f"{n.params:,}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    totals: tuple[str, ...] = ()
+    if macs is not None:
+        rows = [(*rows[0], "MACs"), (*rows[1], ""),
+                *[(*r, "?" if m is None else f"{m:,}") for r, m in zip(rows[2:], macs.per_layer)]]
+        totals = ("", "total (MACs per example)", "", f"{model.total_params:,}", f"{macs.total:,}")
+    columns = len(rows[0])
+    widths = [max(len(r[i]) for r in (*rows, *([totals] if totals else []))) for i in range(columns)]
     widths[1] = min(widths[1], 60)
 
-    def line(r: tuple[str, str, str, str]) -> str:
-        return f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}".rstrip()
+    def line(r: tuple[str, ...]) -> str:
+        cells = [f"{r[0]:>{widths[0]}}", f"{r[1]:<{widths[1]}}", f"{r[2]:<{widths[2]}}",
+                 *(f"{c:>{w}}" for c, w in zip(r[3:], widths[3:]))]
+        return "  ".join(cells).rstrip()
 
     out = [line(rows[0]), "-" * len(line(rows[0]))]
     out += [line(r) for r in rows[1:]]
     total = f"{model.total_params:,}"
     out.append("-" * len(out[0]))
-    out.append(f"{'total parameters':<{len(out[0]) - len(total) - 1}} {total}")
+    if macs is None:
+        out.append(f"{'total parameters':<{len(out[0]) - len(total) - 1}} {total}")
+    else:
+        out.append(line(totals))
+        if macs.unknown:
+            out.append(f"  leaves out {len(macs.unknown)} layer(s) whose declaration gives no MACs "
+                       f"rule: " + ", ".join(f"#{i}" for i in macs.unknown))
+        out.append("  (about twice as many FLOPs; activations not counted)")
     settings = model.settings
     out.append("")
     out.append(f"loss {_setting(model, 'loss')} · optimizer {_setting(model, 'optimizer')} · "

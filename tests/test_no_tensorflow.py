@@ -1,4 +1,4 @@
-"""parse, check, fmt, summary, plugins and --help never import TensorFlow or Keras.
+"""parse, check, fmt, summary (--flops), emit, diagram, plugins and --help never import TensorFlow or Keras.
 
 The paths run in fresh interpreters (this test process may well have imported TensorFlow
 already): one interpreter runs the library paths one after the other, one runs the CLI paths
@@ -53,6 +53,9 @@ LIBRARY_PATHS = {
         "a.code_actions(Range(Position(1, 0), Position(1, 20))); a.definition(Position(1, 1))",
     ]),
     "highlight": "from netdsl.highlight import NetdslLexer; list(NetdslLexer().get_tokens('dense 10 softmax'))",
+    "emit": f"from netdsl.emit import emit_program; emit_program(netdsl.check({SEED!r}))",
+    "diagram": f"from netdsl.diagram import to_dot, to_mermaid; m = netdsl.check({SEED!r}); to_dot(m); to_mermaid(m)",
+    "flops": f"from netdsl.flops import model_macs; model_macs(netdsl.check({SEED!r}))",
 }
 
 CLI_PATHS = {
@@ -70,12 +73,18 @@ CLI_PATHS = {
     "check-schedules": ["check", str(ROOT / "examples" / "cnn_fast.net")],
     "runs": ["runs", str(ROOT / "examples")],
     "runs-json": ["runs", "--json", str(ROOT / "examples")],
+    "summary-flops": ["summary", "--flops", "--json", SEED_FILE],
+    "emit": ["emit", str(EXAMPLES / "inception.net")],
+    "emit-residual": ["emit", str(EXAMPLES / "residual.net")],
+    "diagram-dot": ["diagram", str(EXAMPLES / "inception.net")],
+    "diagram-mmd": ["diagram", "--format", "mmd", str(EXAMPLES / "residual.net")],
+    "diagram-svg": ["diagram", "--format", "svg", SEED_FILE],  # exits 1 without Graphviz: still no TF
     **{f"{verb}-help": [verb, "--help"] for verb in ("check", "fmt", "summary", "plugins", "run", "runs", "plot",
-                                                     "export", "predict")},
+                                                     "export", "predict", "emit", "diagram")},
 }
 
 M_PATHS = {"help": ["--help"], "check": ["check", SEED_FILE], "summary": ["summary", SEED_FILE],
-           "fmt": ["fmt", SEED_FILE]}
+           "fmt": ["fmt", SEED_FILE], "emit": ["emit", SEED_FILE], "diagram": ["diagram", SEED_FILE]}
 
 
 def _env(**extra: str) -> dict[str, str]:

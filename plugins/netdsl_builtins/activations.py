@@ -7,27 +7,15 @@ arguments (``threshold``, ``default_value``) that a bare name cannot carry.
 
 from __future__ import annotations
 
-from typing import Callable
-
-from netdsl.components import Activation
+from netdsl.components import Activation, keras_value
 from netdsl.hookspecs import Register, hookimpl
 
 __all__ = ["ACTIVATIONS", "register_activations"]
 
 
-def _named(name: str) -> Callable[[], str]:
-    """A ``build`` that returns the Keras activation name ``name``."""
-
-    def build() -> str:
-        return name
-
-    build.__qualname__ = f"keras_activation({name!r})"
-    return build
-
-
 def _activation(name: str, description: str, aliases: tuple[str, ...] = ()) -> Activation:
     """An activation Keras knows by ``name``."""
-    return Activation(name=name, description=description, aliases=aliases, build=_named(name))
+    return Activation(name=name, description=description, aliases=aliases, build=keras_value(name))
 
 
 #: every built-in activation, in the order ``netdsl`` lists them

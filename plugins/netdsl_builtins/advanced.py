@@ -354,6 +354,77 @@ def _concat(shapes: Sequence[Shape], a: Args) -> tuple[Shape, int]:
     return (*rest[:i], total, *rest[i:]), 0
 
 
+# --- multiply-accumulates per example (``netdsl summary --flops``) -------------------------------
+# A layer's main arithmetic for one example: matrix products and convolutions, every element of
+# a pooling window, one per value for a merge or normalisation. Activations are not counted.
+
+def _conv_macs(shape: Shape, out: Shape, a: Args) -> int:
+    """Every output position: a kernel over every input channel, for each filter."""
+    rank = len(shape) - 1
+    return prod(out[:-1]) * prod(_axes(a["kernel_size"], rank)) * shape[-1] * a["filters"]
+
+
+def _depthwise_macs(shape: Shape, out: Shape, a: Args) -> int:
+    """Every output position and channel: one kernel window."""
+    return prod(out) * prod(_axes(a["kernel_size"], 2))
+
+
+def _separable_macs(shape: Shape, out: Shape, a: Args) -> int:
+    """The depthwise windows, then a 1x1 convolution of the depthwise channels."""
+    channels = shape[-1] * a["depth_multiplier"]
+    return prod(out[:-1]) * channels * (prod(_axes(a["kernel_size"], 2)) + a["filters"])
+
+
+def _transpose_macs(shape: Shape, out: Shape, a: Args) -> int:
+    """Every input position spreads a kernel for each filter over every input channel."""
+    return prod(shape[:-1]) * prod(_axes(a["kernel_size"], 2)) * shape[-1] * a["filters"]
+
+
+def _pool_macs(shape: Shape, out: Shape, a: Args) -> int:
+    """Every output value reads its whole window."""
+    return prod(out) * prod(_axes(a["pool_size"], len(shape) - 1))
+
+
+def _read_all(shape: Shape, out: Shape, a: Args) -> int:
+    """Every input value once (global pooling)."""
+    return prod(shape)
+
+
+def _per_value(shape: Shape, out: Shape, a: Args) -> int:
+    """One multiply-add per output value (a normalisation, or the add of a residual block)."""
+    return prod(out)
+
+
+def _no_macs(shape: Any, out: Shape, a: Args) -> int:
+    """Copies, pads, looks up or masks values: no arithmetic."""
+    return 0
+
+
+def _recurrent_macs(gates: int) -> Callable[[Shape, Shape, Args], int]:
+    """Every step: each gate's kernel over the features and recurrent kernel over the state."""
+
+    def macs(shape: Shape, out: Shape, a: Args) -> int:
+        u = a["units"]
+        return shape[0] * gates * u * (shape[1] + u)
+
+    return macs
+
+
+def _bidirectional_macs(shape: Shape, out: Shape, a: Args, inner: Callable[[Shape], int]) -> int:
+    """The wrapped layer twice."""
+    return 2 * inner(shape)
+
+
+def _timedistributed_macs(shape: Shape, out: Shape, a: Args, inner: Callable[[Shape], int]) -> int:
+    """The wrapped layer once per step."""
+    return shape[0] * inner(tuple(shape[1:]))
+
+
+def _merge_macs(shapes: Sequence[Shape], out: Shape, a: Args) -> int:
+    """Combining n inputs value by value: n - 1 operations per output value."""
+    return (len(shapes) - 1) * prod(out)
+
+
 # --- declarations -------------------------------------------------------------------------------
 
 _REG = T.Ref("regularizer")
@@ -426,6 +497,7 @@ def _global_layer(name: str, alias: str | None, what: str, rank: int, path: str)
         description=f"the {what} of each channel over all {'steps' if rank == 1 else 'positions'}",
         params=(Param("keepdims", T.Bool(), False),),
         infer=_global1d if rank == 1 else _global2d,
+        macs=_read_all,
         accepts="sequence" if rank == 1 else "image",
         # suggested (never inserted) to end a sequence or an image where a vector is needed
         adapters=(Adapter("vector", lambda s: {} if len(s) == rank + 1 else None, implicit=False),)
@@ -442,6 +514,7 @@ def _pool_layer(name: str, alias: str | None, what: str, rank: int, default: Any
         description=f"the {what} of each pool_size window per channel (shrinks by strides)",
         params=_pool_params(rank, default),
         infer=_pool1d if rank == 1 else _pool2d,
+        macs=_pool_macs,
         accepts="sequence" if rank == 1 else "image",
         build=keras_factory(path),
     )
@@ -451,7 +524,8 @@ def _merge_layer(name: str, what: str, path: str, infer: Callable[..., tuple[Sha
                  params: tuple[Param, ...] = (), aliases: tuple[str, ...] = (), default: bool = False) -> Layer:
     """A merge declaration (``[a | b] name``)."""
     return Layer(name=name, aliases=aliases, description=what, params=params, infer=infer,
-                 merge=True, default_merge=default, build=keras_factory(path))
+                 macs=_no_macs if infer is _concat else _merge_macs, merge=True,
+                 default_merge=default, build=keras_factory(path))
 
 
 CONV1D = Layer(
@@ -461,6 +535,7 @@ CONV1D = Layer(
     infer=_conv1d,
     accepts="sequence",
     build=keras_factory("layers.Conv1D"),
+    macs=_conv_macs,
 )
 
 CONV2D = Layer(
@@ -470,6 +545,7 @@ CONV2D = Layer(
     infer=_conv2d,
     accepts="image",
     build=keras_factory("layers.Conv2D"),
+    macs=_conv_macs,
 )
 
 SEPARABLE_CONV2D = Layer(
@@ -495,6 +571,7 @@ SEPARABLE_CONV2D = Layer(
     infer=_separable,
     accepts="image",
     build=keras_factory("layers.SeparableConv2D"),
+    macs=_separable_macs,
 )
 
 DEPTHWISE_CONV2D = Layer(
@@ -515,6 +592,7 @@ DEPTHWISE_CONV2D = Layer(
     infer=_depthwise,
     accepts="image",
     build=keras_factory("layers.DepthwiseConv2D"),
+    macs=_depthwise_macs,
 )
 
 CONV2D_TRANSPOSE = Layer(
@@ -536,6 +614,7 @@ CONV2D_TRANSPOSE = Layer(
     infer=_conv_transpose,
     accepts="image",
     build=keras_factory("layers.Conv2DTranspose"),
+    macs=_transpose_macs,
 )
 
 POOLS = (
@@ -560,6 +639,7 @@ UPSAMPLE2D = Layer(
     infer=_upsample,
     accepts="image",
     build=keras_factory("layers.UpSampling2D"),
+    macs=_no_macs,
 )
 
 ZEROPAD2D = Layer(
@@ -570,6 +650,7 @@ ZEROPAD2D = Layer(
     infer=_zeropad,
     accepts="image",
     build=keras_factory("layers.ZeroPadding2D"),
+    macs=_no_macs,
 )
 
 LAYERNORM = Layer(
@@ -584,6 +665,7 @@ LAYERNORM = Layer(
     ),
     infer=_layernorm,
     build=keras_factory("layers.LayerNormalization"),
+    macs=_per_value,
 )
 
 EMBEDDING = Layer(
@@ -599,6 +681,7 @@ EMBEDDING = Layer(
     infer=_embedding,
     accepts="vector",
     build=keras_factory("layers.Embedding"),
+    macs=_no_macs,
 )
 
 _RECURRENT_ACTIVATION = Param("recurrent_activation", _ACT, "sigmoid")
@@ -610,6 +693,7 @@ SIMPLE_RNN = Layer(
     infer=_simple_rnn,
     accepts="sequence",
     build=keras_factory("layers.SimpleRNN"),
+    macs=_recurrent_macs(1),
 )
 
 LSTM = Layer(
@@ -619,6 +703,7 @@ LSTM = Layer(
     infer=_lstm,
     accepts="sequence",
     build=keras_factory("layers.LSTM"),
+    macs=_recurrent_macs(4),
 )
 
 GRU = Layer(
@@ -628,6 +713,7 @@ GRU = Layer(
     infer=_gru,
     accepts="sequence",
     build=keras_factory("layers.GRU"),
+    macs=_recurrent_macs(3),
 )
 
 BIDIRECTIONAL = Layer(
@@ -638,6 +724,7 @@ BIDIRECTIONAL = Layer(
     accepts="sequence",
     wrapper="layer",
     build=keras_factory("layers.Bidirectional"),
+    macs=_bidirectional_macs,
 )
 
 TIMEDISTRIBUTED = Layer(
@@ -648,6 +735,7 @@ TIMEDISTRIBUTED = Layer(
     accepts="any",
     wrapper="layer",
     build=keras_factory("layers.TimeDistributed"),
+    macs=_timedistributed_macs,
 )
 
 GAUSSIAN_NOISE = Layer(
@@ -656,6 +744,7 @@ GAUSSIAN_NOISE = Layer(
     params=(Param("stddev", T.Float(min=0), positional=True), Param("seed", T.Int(min=0), None)),
     infer=_same,
     build=keras_factory("layers.GaussianNoise"),
+    macs=_no_macs,
 )
 
 SPATIAL_DROPOUT2D = Layer(
@@ -665,6 +754,7 @@ SPATIAL_DROPOUT2D = Layer(
     infer=_spatial_dropout,
     accepts="image",
     build=keras_factory("layers.SpatialDropout2D"),
+    macs=_no_macs,
 )
 
 RESIDUAL = Layer(
@@ -673,6 +763,7 @@ RESIDUAL = Layer(
     infer=_residual,
     wrapper="chain",
     build=keras_factory("layers.Add"),
+    macs=_per_value,
 )
 
 MERGES = (

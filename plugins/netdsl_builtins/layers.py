@@ -61,6 +61,23 @@ def _batchnorm(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
     return shape, c * (2 + int(a["center"]) + int(a["scale"]))
 
 
+# --- multiply-accumulates per example (``netdsl summary --flops``) -------------------------------
+
+def _dense_macs(shape: Shape, out: Shape, a: Mapping[str, Any]) -> int:
+    """One multiply-add per input feature and unit, at every position."""
+    return prod(shape) * a["units"]
+
+
+def _no_macs(shape: Shape, out: Shape, a: Mapping[str, Any]) -> int:
+    """Moves, masks or reshapes values: no arithmetic (an activation is not counted)."""
+    return 0
+
+
+def _per_value(shape: Shape, out: Shape, a: Mapping[str, Any]) -> int:
+    """One multiply-add per value (a normalisation at inference: scale and shift)."""
+    return prod(out)
+
+
 def _dims(shape: Shape) -> str:
     return "x".join("?" if d is None else str(d) for d in shape)
 
@@ -84,6 +101,7 @@ DENSE = Layer(
     infer=_dense,
     accepts="vector",
     build=keras_factory("layers.Dense"),
+    macs=_dense_macs,
 )
 
 DROPOUT = Layer(
@@ -94,6 +112,7 @@ DROPOUT = Layer(
     infer=_same,
     transparent=True,
     build=keras_factory("layers.Dropout"),
+    macs=_no_macs,
 )
 
 FLATTEN = Layer(
@@ -106,6 +125,7 @@ FLATTEN = Layer(
         Adapter("vector", lambda shape: {} if len(shape) == 2 else None, implicit=False),  # sequences
     ),
     build=keras_factory("layers.Flatten"),
+    macs=_no_macs,
 )
 
 RESHAPE = Layer(
@@ -122,6 +142,7 @@ RESHAPE = Layer(
         Adapter("image", lambda s: {"target_shape": (*s, 1)} if len(s) == 2 else None),
     ),
     build=keras_factory("layers.Reshape"),
+    macs=_no_macs,
 )
 
 ACTIVATION = Layer(
@@ -130,6 +151,7 @@ ACTIVATION = Layer(
     params=(Param("activation", T.Ref("activation"), positional=True),),
     infer=_same,
     build=keras_factory("layers.Activation"),
+    macs=_no_macs,
 )
 
 BATCHNORM = Layer(
@@ -145,6 +167,7 @@ BATCHNORM = Layer(
     ),
     infer=_batchnorm,
     build=keras_factory("layers.BatchNormalization"),
+    macs=_per_value,
 )
 
 CORE = (DENSE, DROPOUT, FLATTEN, RESHAPE, ACTIVATION, BATCHNORM)

@@ -10,7 +10,7 @@ Not offered: ``Mean``/``Sum`` (they aggregate values, not targets and prediction
 from __future__ import annotations
 
 from netdsl import types as T
-from netdsl.components import REQUIRED, Labels, Metric, Param, TargetKind, keras_factory
+from netdsl.components import REQUIRED, Labels, Metric, Param, TargetKind, keras_factory, keras_value
 from netdsl.hookspecs import Register, hookimpl
 
 __all__ = ["METRICS", "register_metrics"]
@@ -47,15 +47,11 @@ def _metric(name: str, keras_class: str, description: str, *params: Param,
                   labels=labels, default_for=default_for, build=keras_factory(f"metrics.{keras_class}"))
 
 
-def _accuracy() -> str:
-    """Keras's ``"accuracy"``: resolved at compile time to the variant that fits the loss."""
-    return "accuracy"
-
-
 #: every built-in metric
 METRICS: tuple[Metric, ...] = (
     # --- accuracy ---------------------------------------------------------------------------
-    Metric(name="accuracy", build=_accuracy, default_for=("classes", "binary"),
+    Metric(name="accuracy", build=keras_value("accuracy"),  # Keras picks the variant for the loss
+           default_for=("classes", "binary"),
            description="fraction of correct predictions (Keras picks the variant from the loss)"),
     _metric("binary_accuracy", "BinaryAccuracy",
             "fraction of 0/1 targets matched by predictions above a threshold",
