@@ -8,6 +8,7 @@ an option such as ``same`` the parameter that allows it).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from . import ir
@@ -16,11 +17,31 @@ from .errors import NetdslArgumentError, NetdslError, NetdslNameError, Note, Spa
 from .registry import Registry, suggest
 from .types import Problem, describe_value
 
-__all__ = ["Binder", "substitute", "article"]
+__all__ = ["Binder", "Placeholder", "substitute", "article"]
 
 
 def article(word: str) -> str:
     return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """A block parameter whose value is unknown (a block checked on its own, with no use):
+    it binds to whatever parameter it is given for, and nothing about it is checked."""
+
+    value: str
+    span: Span | None = None
+
+
+def has_placeholder(value: Any) -> bool:
+    """Whether an IR value contains a :class:`Placeholder` anywhere."""
+    if isinstance(value, Placeholder):
+        return True
+    if isinstance(value, (ir.Tuple, ir.List)):
+        return any(has_placeholder(v) for v in value.items)
+    if isinstance(value, ir.Call):
+        return any(has_placeholder(a.value) for a in value.args)
+    return False
 
 
 def substitute(value: ir.Node, subst: Mapping[str, ir.Value]) -> Any:
@@ -67,8 +88,13 @@ class Binder:
         given: dict[str, tuple[ir.Arg, Any]] = {}
         ok = True
         failed: set[str] = set()
+        deferred: list[ir.Arg] = []  # positional placeholders: they fill what stays open
         position = iter([p for p in params if p.positional])
         for arg in args:
+            unknown = has_placeholder(arg.value)
+            if unknown and arg.key is None and not by_position and not isinstance(arg.value, ir.Call):
+                deferred.append(arg)
+                continue
             if by_position and arg.key is None:
                 param = next(position, None)
                 if param is None:
@@ -91,6 +117,9 @@ class Binder:
                     help=f"give `{param.name}` once"))
                 ok = False
                 continue
+            if unknown:
+                given[param.name] = (arg, None)
+                continue
             try:
                 given[param.name] = (arg, param.type.convert(arg.value, self))
             except Problem as p:
@@ -103,6 +132,11 @@ class Binder:
                 given[param.name] = (arg, None)
                 failed.add(param.name)
                 ok = False
+        still_open = iter([p for p in params if p.positional and p.name not in given])
+        for arg in deferred:
+            param = next(still_open, None)
+            if param is not None:
+                given[param.name] = (arg, None)
         out = _Bound()
         out.sources = {name: arg for name, (arg, _) in given.items()}
         complete = True
@@ -110,7 +144,7 @@ class Binder:
             if p.name in given and p.name not in failed:
                 out[p.name] = given[p.name][1]
             elif p.default is REQUIRED:
-                if p.name not in failed:
+                if p.name not in failed and not deferred:
                     self._missing(component, p, where)
                 ok = complete = False
             else:
