@@ -11,6 +11,7 @@ metrics and output the dataset's target calls for, in :mod:`netdsl.target`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Sequence
@@ -206,6 +207,8 @@ class _Checker:
                 f"whose examples are {'x'.join(map(str, info.input_shape))}",
                 where.value.span if where else None, label="not the dataset's size", code="NDL005",
                 help=f"remove the line, or give a shape of {_size(info.input_shape):,} values"))
+        if info is not None:
+            self._check_split(values.get("validation_split"), info)
         if self.program.network is None:
             src = self.program.source or ""
             at = len(src) - len(src.lstrip()) if src.strip() else 0
@@ -283,6 +286,22 @@ class _Checker:
             else:
                 values[row.name] = default
         return values
+
+    def _check_split(self, split: Any, info: DataInfo) -> None:
+        """Keras refuses a validation split that leaves no example on one side (it floors)."""
+        n = info.train_size
+        if not split or not n:
+            return
+        keep = math.floor(n * (1.0 - split))
+        if 0 < keep < n:
+            return
+        where = self.program.setting("validation_split")
+        side = "training" if keep == 0 else "validation"
+        self.error(NetdslSettingError(
+            f"`validation_split: {split:g}` of the {n:,} training examples leaves none for {side}",
+            where.value.span if where else None, label=f"no {side} examples", code="NDL005",
+            help="use a split that keeps at least one example on each side"
+                 + (f", e.g. {max(1, n // 5) / n:.2g}" if n > 1 else "")))
 
     def _describe(self, dataset: Any, input_shape: Shape | None) -> DataInfo | None:
         """The dataset's answers (input shape, target), from its metadata only."""
@@ -699,6 +718,8 @@ class _Checker:
         except ShapeProblem as p:
             where = span
             source = getattr(bound, "sources", {}).get(p.param) if p.param else None
+            if source is None and p.param and "inner" in extra:  # an argument of the wrapped layer
+                source = getattr(getattr(extra["inner"], "args", None), "sources", {}).get(p.param)
             if source is not None and source.span is not None:
                 where = source.span
             self.error(NetdslShapeError(
@@ -818,6 +839,8 @@ class _Checker:
 
         def inner(shape: Shape) -> tuple[Shape, int]:
             return layer_c.infer(shape, inner_bound)
+
+        inner.args = inner_bound  # type: ignore[attr-defined]  # the wrapped layer's arguments
 
         return self._infer_node(component, bound, inp[0], inp[1], layer.span, self._text(layer, ctx),
                                 ctx, inner=inner, inner_layer=inner_c, inner_node=inner_node)

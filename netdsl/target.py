@@ -43,6 +43,8 @@ def training_target(values: Mapping[str, Any], info: DataInfo, nodes: Sequence[N
     if metrics is None:
         metrics = [m for m in (_default(registry, "metric", kind, binder, out, required=False),) if m]
     out.loss, out.metrics = loss, list(metrics)
+    if loss is not None and isinstance(loss.component, Loss) and kind not in loss.component.targets:
+        _wrong_target(out, loss, kind, values["dataset"].name, program)
     wanted = loss.component.labels if loss is not None and isinstance(loss.component, Loss) else "any"
     out.labels = ("sparse" if wanted == "sparse" else "categorical") if kind == "classes" else "any"
     if kind == "classes":
@@ -99,6 +101,22 @@ def _check_metric_labels(out: TrainingTarget, program: ir.Program) -> None:
             label=f"wants {_LABEL_WORDS[wants]}", code="NDL005",
             help="use a metric for the same labels (e.g. `accuracy`, which reads either)"))
 
+
+def _wrong_target(out: TrainingTarget, loss: Ref, kind: str, dataset: str, program: ir.Program) -> None:
+    """A loss that cannot train on the dataset's target (``ctc`` needs label sequences, a sparse
+    loss needs class ids)."""
+    assert isinstance(loss.component, Loss)
+    can = loss.component.targets
+    setting = program.setting("loss")
+    out.errors.append(NetdslSettingError(
+        f"loss `{loss.name}` cannot train on `{dataset}`, whose target is {_TARGET_WORDS[kind]}",
+        setting.value.span if setting else None, label="not for this target", code="NDL005",
+        expected=(" or ".join(_TARGET_WORDS[t] for t in can) if can
+                  else "a target that no netdsl dataset gives (label sequences)"),
+        help="leave out `loss:` for the default, or pick a loss for this target"))
+
+
+_TARGET_WORDS = {"classes": "class ids", "binary": "0/1 labels", "regression": "real values"}
 
 _LABEL_WORDS = {"sparse": "integer class ids", "categorical": "one-hot labels", "any": "any labels"}
 
