@@ -297,6 +297,7 @@ class Stats:
     hangs: list[dict[str, Any]] = field(default_factory=list)
     worst_time: dict[str, tuple[float, int, str]] = field(default_factory=dict)
     worst_mem: dict[str, tuple[float, int, str]] = field(default_factory=dict)
+    worst_cpu: dict[str, tuple[float, int, str]] = field(default_factory=dict)
     measured_mem: int = 0
     per_class: dict[str, int] = field(default_factory=dict)
     built: int = 0
@@ -308,6 +309,27 @@ class Stats:
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def merge(paths: list[Path]) -> Stats:
+    """Several saved runs as one (counts added, worst cases kept, findings listed together)."""
+    total = Stats()
+    for path in paths:
+        data = json.loads(path.read_text())
+        for name in ("tried", "parsed", "accepted", "measured_mem", "built", "build_timeouts"):
+            setattr(total, name, getattr(total, name) + data[name])
+        for name in ("front_seconds", "build_seconds"):
+            setattr(total, name, getattr(total, name) + data[name])
+        for name in ("escapes", "hangs", "build_failures", "disagreements"):
+            getattr(total, name).extend(data[name])
+        for label, n in data["per_class"].items():
+            total.per_class[label] = total.per_class.get(label, 0) + n
+        for name in ("worst_time", "worst_mem", "worst_cpu"):
+            worst = getattr(total, name)
+            for label, value in data.get(name, {}).items():
+                if value[0] > worst.get(label, (0, 0, ""))[0]:
+                    worst[label] = tuple(value)
+    return total
 
 
 def _size_class(n: int) -> str:
@@ -326,8 +348,8 @@ def front(text: str, stats: Stats, timeout: float, measure_memory: bool) -> Any:
     model = None
     if measure_memory:
         tracemalloc.start()
-    signal.setitimer(signal.ITIMER_REAL, timeout)
-    start = time.perf_counter()
+    signal.setitimer(signal.ITIMER_PROF, timeout)  # CPU time: the machine is shared
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         program = netdsl.parse(text)
         stats.parsed += 1
@@ -345,16 +367,20 @@ def front(text: str, stats: Stats, timeout: float, measure_memory: bool) -> Any:
             raise
         stats.escapes.append({"program": text[:2000], "error": f"{type(exc).__name__}: {exc}"[:500]})
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_PROF, 0)
         elapsed = time.perf_counter() - start
+        used = time.process_time() - cpu
         if measure_memory:
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
             stats.measured_mem += 1
             if peak > stats.worst_mem.get(label, (0, 0, ""))[0]:
                 stats.worst_mem[label] = (peak, size, text[:300])
-        elif elapsed > stats.worst_time.get(label, (0.0, 0, ""))[0]:
-            stats.worst_time[label] = (elapsed, size, text[:300])
+        else:
+            if elapsed > stats.worst_time.get(label, (0.0, 0, ""))[0]:
+                stats.worst_time[label] = (elapsed, size, text[:300])
+            if used > stats.worst_cpu.get(label, (0.0, 0, ""))[0]:
+                stats.worst_cpu[label] = (used, size, text[:300])
     return model
 
 
@@ -364,7 +390,7 @@ def run_front(programs: int, seed: int, timeout: float = 10.0, stats: Stats | No
     """Stage 1 over ``programs`` programs; returns the stats and up to ``keep`` accepted programs
     with a dataset (the build sample), taken evenly through the run. ``save``: write the stats
     there every 1,000 programs (a long run stopped early keeps what it measured)."""
-    signal.signal(signal.SIGALRM, _alarm)
+    signal.signal(signal.SIGPROF, _alarm)
     gen = Generator(seed)
     stats = stats or Stats()
     sample: list[str] = []
@@ -513,28 +539,30 @@ MARK_END = "<!-- fuzz:end -->"
 
 def report(stats: Stats, args: argparse.Namespace) -> str:
     lines = [MARK_START, "## Reliability: fuzz harness (`bench/fuzz.py`)", "",
-             f"Measured with `python bench/fuzz.py --programs {args.programs} --build {args.build} "
-             f"--seed {args.seed}` on the shared 2-core machine (other engineers' jobs running at the "
-             "same time, so times are upper bounds). Time: `time.perf_counter` around parse + format + "
-             "check + rendering the errors, per program, in one process; memory: `tracemalloc` peak on "
-             "every 10th program (not timed).", "",
+             f"Measured with {args.how or f'`python bench/fuzz.py --programs {args.programs} --build {args.build} --seed {args.seed}`'}"
+             " on the shared 2-core machine (other engineers' jobs running at the "
+             "same time, so wall times are upper bounds; CPU time, `time.process_time`, is the fairer "
+             "figure). Time: around parse + format + check + rendering the errors, per program, in one "
+             "process; memory: `tracemalloc` peak on every 10th program (not timed).", "",
              "| figure | value | goal |", "|---|---|---|",
              f"| programs tried (parse → format → check) | {stats.tried:,} | ≥ 100,000 |",
              f"| of which parsed / accepted by check | {stats.parsed:,} / {stats.accepted:,} | |",
              f"| exceptions other than `NetdslError` | {len(stats.escapes)} | 0 |",
-             f"| programs over the {args.timeout:g} s limit | {len(stats.hangs)} | 0 |",
+             f"| programs over the {args.timeout:g} s CPU-time limit | {len(stats.hangs)} | 0 |",
              f"| accepted programs built, run on real tensors and trained an epoch | {stats.built:,} | ≥ 2,000 |",
              f"| of which failed in Keras (accepted but failed) | {len(stats.build_failures)} | 0 |",
              f"| shape or parameter disagreements against real tensors | {len(stats.disagreements)} | 0 |",
-             "", "| input size | programs | worst time | its size | worst memory (tracemalloc) | its size |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "", "| input size | programs | worst CPU time | its size | worst wall time | worst memory (tracemalloc) | its size |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for _, label in SIZE_CLASSES:
         if label not in stats.per_class:
             continue
+        c = stats.worst_cpu.get(label)
         t = stats.worst_time.get(label)
         m = stats.worst_mem.get(label)
         lines.append(f"| {label} | {stats.per_class[label]:,} | "
-                     + (f"{t[0] * 1000:.1f} ms | {t[1]:,} B" if t else "– | –") + " | "
+                     + (f"{c[0] * 1000:.1f} ms | {c[1]:,} B" if c else "– | –") + " | "
+                     + (f"{t[0] * 1000:.1f} ms" if t else "–") + " | "
                      + (f"{m[0] / 2**20:.1f} MB | {m[1]:,} B" if m else "– | –") + " |")
     lines += ["", f"Stage 1 took {stats.front_seconds:.0f} s, stage 2 {stats.build_seconds:.0f} s "
               f"({stats.build_timeouts} build timeouts at {args.build_timeout:g} s)."]
@@ -572,10 +600,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="generate only programs for the build sample, until --build are accepted")
     parser.add_argument("--merge", type=Path, nargs="*", default=None,
                         help="report from these saved results instead of running")
+    parser.add_argument("--how", default=None, help="how the merged runs were made (for the report)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker_main()
+        return 0
+    if args.merge:
+        stats = merge(args.merge)
+        if args.report:
+            write_report(args.report, report(stats, args))
         return 0
     only = args.build_only
     stats, sample = run_front(10**9 if only else args.programs, args.seed, args.timeout, keep=args.build,

@@ -166,6 +166,7 @@ class Binder:
         ok = True
         names = {p.name for p in component.params}
         for rule in component.rules:
+            found: list[Any]
             try:
                 found = list(rule(bound))
             except Exception as exc:  # noqa: BLE001 - a plugin's rule must not crash `check`

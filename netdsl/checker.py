@@ -14,6 +14,7 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from . import ir
@@ -41,6 +42,7 @@ MAX_NESTING = 100
 MAX_LAYERS = 100_000  # far above real networks; bounds `(a) * 10**20`
 
 _UNKNOWN: Any = None  # the shape after an error: later layers are still bound, not inferred
+_NO_ARGS: Mapping[str, ir.Value] = MappingProxyType({})  # the block parameters of a use without any
 
 
 def check(program_or_text: ir.Program | str | bytes, registry: Registry | None = None, *,
@@ -450,7 +452,7 @@ class _Checker:
             if name in self.walked:
                 continue
             self.walked.add(name)
-            subst = {p: Placeholder(p) for p in block.params}
+            subst: dict[str, Any] = {p: Placeholder(p) for p in block.params}
             self._chain(block.body, ((), _UNKNOWN), _Ctx(subst, (), (name,), 0))
         del self.nodes[count:]
 
@@ -772,18 +774,23 @@ class _Checker:
                 code="NDL011" if recursive else "NDL012",
                 notes=_note(block.name_span, "defined here")), ctx)
             return inp[0], _UNKNOWN
-        args = [substitute(a, ctx.subst) for a in (*layer.args, *self._body_values(layer, ctx))]
-        defined = _note(block.name_span, "defined here")
-        bound = Binder(self.registry, (*defined, *ctx.notes))
-        bound.errors = self.errors
-        subst = bound.bind(_block_component(block), args, layer.span, by_position=True)
-        if subst is None:
-            return inp[0], _UNKNOWN
+        if block.params or layer.args or layer.body:  # a use without arguments has nothing to bind
+            args = [substitute(a, ctx.subst) for a in (*layer.args, *self._body_values(layer, ctx))]
+            defined = _note(block.name_span, "defined here")
+            bound = Binder(self.registry, (*defined, *ctx.notes))
+            bound.errors = self.errors
+            subst = bound.bind(_block_component(block), args, layer.span, by_position=True)
+            if subst is None:
+                return inp[0], _UNKNOWN
+        else:
+            subst = {}
         if self.shallow:
             return inp[0], _UNKNOWN  # its body is checked once on its own (_unused_blocks)
         self.walked.add(block.name)
         use = Note(layer.span, f"in this use of `{block.name}`") if layer.span else None
-        inner = _Ctx(dict(subst), (*([use] if use else []), *ctx.notes), (*ctx.blocks, block.name), ctx.depth)
+        values = dict(subst) if subst else _NO_ARGS  # one mapping for every use without arguments,
+        # so a block used many times (blocks using blocks) binds each of its layers once
+        inner = _Ctx(values, (*([use] if use else []), *ctx.notes), (*ctx.blocks, block.name), ctx.depth)
         return self._chain(block.body, inp, inner)
 
     def _single_body(self, layer: ir.Layer, ctx: _Ctx) -> ir.Chain | None:

@@ -71,7 +71,9 @@ def _shaping_activation(node: Node) -> Any:
     """The Keras layer for a node's activation when that activation changes the shape (``glu``):
     it runs as its own layer after the node's, so Keras sees the shape it really gives."""
     ref = node.kwargs.get("activation")
-    component = ref.component if isinstance(ref, Ref) else None
+    if not isinstance(ref, Ref):
+        return None
+    component = ref.component
     if not isinstance(component, Activation) or component.shape is None or component.build is None:
         return None
     return component.build(**ref.kwargs)

@@ -49,6 +49,8 @@ def training_target(values: Mapping[str, Any], info: DataInfo, nodes: Sequence[N
     out.labels = ("sparse" if wanted == "sparse" else "categorical") if kind == "classes" else "any"
     if kind == "classes":
         _check_metric_labels(out, program)
+    else:
+        _check_sparse_metrics(out, kind, values["dataset"].name, program)
     if output is not None and nodes:
         _check_output(out, info, nodes[-1], output, values["dataset"].name)
     return out
@@ -100,6 +102,18 @@ def _check_metric_labels(out: TrainingTarget, program: ir.Program) -> None:
             f"{_LABEL_WORDS[out.labels]}", setting.value.span if setting else None,
             label=f"wants {_LABEL_WORDS[wants]}", code="NDL005",
             help="use a metric for the same labels (e.g. `accuracy`, which reads either)"))
+
+
+def _check_sparse_metrics(out: TrainingTarget, kind: str, dataset: str, program: ir.Program) -> None:
+    """A metric that reads integer class ids needs a target of class ids."""
+    setting = program.setting("metrics")
+    for metric in out.metrics:
+        if isinstance(metric.component, Metric) and metric.component.labels == "sparse":
+            out.errors.append(NetdslSettingError(
+                f"metric `{metric.name}` reads integer class ids, but `{dataset}`'s target is "
+                f"{_TARGET_WORDS[kind]}", setting.value.span if setting else None,
+                label="wants integer class ids", code="NDL005",
+                help="use a metric for this target, or leave out `metrics:` for the default"))
 
 
 def _wrong_target(out: TrainingTarget, loss: Ref, kind: str, dataset: str, program: ir.Program) -> None:

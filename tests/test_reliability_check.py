@@ -148,6 +148,10 @@ KERAS_REFUSES = [
      "target_class_ids=[0, 5]", "class id 5"),
     ("sparse-metric-with-one-hot-loss", "metrics: [sparse_categorical_accuracy]\ndense 10 softmax\n",
      "[sparse_categorical_accuracy]", "integer class ids"),
+    ("sparse-metric-on-regression", "input: 8\ndataset: synthetic(regression)\n"
+     "metrics: [sparse_categorical_crossentropy]\ndense 1\n", "[sparse_categorical_crossentropy]", "real values"),
+    ("one-hot-metric-with-sparse-loss", "loss: sparse_categorical_crossentropy\n"
+     "metrics: [categorical_crossentropy]\ndense 10 softmax\n", "[categorical_crossentropy]", "one-hot labels"),
     ("loss-ctc", "loss: ctc\ndense 10 softmax\n", "ctc", "cannot train"),
     ("sparse-loss-on-regression", "input: 8\ndataset: synthetic(regression)\nloss: sparse_categorical_crossentropy\n"
      "dense 1\n", "sparse_categorical_crossentropy", "real values"),

@@ -47,8 +47,7 @@ def shape_keeping_activations(*params: str) -> Rule:
     def rule(args: Mapping[str, Any]) -> Iterable[Violation]:
         for name in params:
             ref = args.get(name)
-            component = ref.component if isinstance(ref, Ref) else None
-            if isinstance(component, Activation) and component.shape is not None:
+            if isinstance(ref, Ref) and isinstance(ref.component, Activation) and ref.component.shape:
                 yield Violation(name, f"`{ref.name}` changes the shape of what it is applied to, and "
                                       "this activation runs inside the layer's cell",
                                 help="use an activation that keeps the shape, e.g. `tanh`")
