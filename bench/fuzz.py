@@ -311,17 +311,26 @@ class Stats:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def merge(paths: list[Path]) -> Stats:
-    """Several saved runs as one (counts added, worst cases kept, findings listed together)."""
+FRONT_FIELDS = ("tried", "parsed", "accepted", "measured_mem", "front_seconds", "escapes", "hangs",
+                "per_class", "worst_time", "worst_mem", "worst_cpu")
+
+
+def merge(paths: list[Path], build_paths: list[Path] = ()) -> Stats:  # type: ignore[assignment]
+    """Several saved runs as one (counts added, worst cases kept, findings listed together);
+    from ``build_paths`` only their stage 2 (a build-only run's own stage 1 generates its sample)."""
     total = Stats()
-    for path in paths:
+    for path in [*paths, *build_paths]:
         data = json.loads(path.read_text())
-        for name in ("tried", "parsed", "accepted", "measured_mem", "built", "build_timeouts"):
-            setattr(total, name, getattr(total, name) + data[name])
-        for name in ("front_seconds", "build_seconds"):
-            setattr(total, name, getattr(total, name) + data[name])
+        front = path in paths
+        for name in ("tried", "parsed", "accepted", "measured_mem", "built", "build_timeouts",
+                     "front_seconds", "build_seconds"):
+            if front or name not in FRONT_FIELDS:
+                setattr(total, name, getattr(total, name) + data[name])
         for name in ("escapes", "hangs", "build_failures", "disagreements"):
-            getattr(total, name).extend(data[name])
+            if front or name not in FRONT_FIELDS:
+                getattr(total, name).extend(data[name])
+        if not front:
+            continue
         for label, n in data["per_class"].items():
             total.per_class[label] = total.per_class.get(label, 0) + n
         for name in ("worst_time", "worst_mem", "worst_cpu"):
@@ -552,8 +561,9 @@ def report(stats: Stats, args: argparse.Namespace) -> str:
              f"| accepted programs built, run on real tensors and trained an epoch | {stats.built:,} | ≥ 2,000 |",
              f"| of which failed in Keras (accepted but failed) | {len(stats.build_failures)} | 0 |",
              f"| shape or parameter disagreements against real tensors | {len(stats.disagreements)} | 0 |",
-             "", "| input size | programs | worst CPU time | its size | worst wall time | worst memory (tracemalloc) | its size |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "", "| input size | programs | worst CPU time | its size | that program begins | worst wall time | "
+                 "worst memory (tracemalloc) | its size |",
+             "|---|---:|---:|---:|---|---:|---:|---:|"]
     for _, label in SIZE_CLASSES:
         if label not in stats.per_class:
             continue
@@ -561,7 +571,7 @@ def report(stats: Stats, args: argparse.Namespace) -> str:
         t = stats.worst_time.get(label)
         m = stats.worst_mem.get(label)
         lines.append(f"| {label} | {stats.per_class[label]:,} | "
-                     + (f"{c[0] * 1000:.1f} ms | {c[1]:,} B" if c else "– | –") + " | "
+                     + (f"{c[0] * 1000:.1f} ms | {c[1]:,} B | `{_short(c[2])}`" if c else "– | – | –") + " | "
                      + (f"{t[0] * 1000:.1f} ms" if t else "–") + " | "
                      + (f"{m[0] / 2**20:.1f} MB | {m[1]:,} B" if m else "– | –") + " |")
     lines += ["", f"Stage 1 took {stats.front_seconds:.0f} s, stage 2 {stats.build_seconds:.0f} s "
@@ -575,6 +585,12 @@ def report(stats: Stats, args: argparse.Namespace) -> str:
                 lines.append(f"- `{prog}`: {str(item.get('error', ''))[:300].replace('|', '/')}")
     lines.append(MARK_END)
     return "\n".join(lines) + "\n"
+
+
+def _short(program: str, n: int = 50) -> str:
+    """The start of a program on one table cell."""
+    text = program.replace("\n", "⏎").replace("|", "\\|").replace("`", "'")
+    return "".join(c if c.isprintable() else "?" for c in text[:n]) + ("…" if len(text) > n else "")
 
 
 def write_report(path: Path, section: str) -> None:
@@ -600,14 +616,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="generate only programs for the build sample, until --build are accepted")
     parser.add_argument("--merge", type=Path, nargs="*", default=None,
                         help="report from these saved results instead of running")
+    parser.add_argument("--build-results", type=Path, nargs="*", default=None,
+                        help="with --merge: saved runs whose stage 2 (only) is added")
     parser.add_argument("--how", default=None, help="how the merged runs were made (for the report)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker_main()
         return 0
-    if args.merge:
-        stats = merge(args.merge)
+    if args.merge is not None:
+        stats = merge(args.merge, args.build_results or [])
         if args.report:
             write_report(args.report, report(stats, args))
         return 0

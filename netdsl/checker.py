@@ -32,12 +32,16 @@ from .settings import SETTINGS, TABLE, Settings, value_to_ir
 from .target import training_target
 
 __all__ = ["check", "CheckedModel", "Node", "format_shape", "MAX_BLOCK_DEPTH", "MAX_LAYERS",
-           "MAX_NESTING"]
+           "MAX_NESTING", "MAX_PARAMS", "MAX_VALUES"]
 
 #: how deep block uses may nest (a block using a block using a block ...)
 MAX_BLOCK_DEPTH = 50
 #: how deep the walk may go through brackets and block uses together
 MAX_NESTING = 100
+#: the most parameters a layer or a network may have (8 GB of float32 weights): more is a typo
+MAX_PARAMS = 2**31 - 1
+#: the most values one layer may output per example (TensorFlow's tensors index them with int32)
+MAX_VALUES = 2**31 - 1
 #: the most layers a network may expand to (repetition multiplies; this keeps `* 10**9` from hanging)
 MAX_LAYERS = 100_000  # far above real networks; bounds `(a) * 10**20`
 
@@ -232,6 +236,12 @@ class _Checker:
         target = training_target(values, info, self.nodes, out[1], self.registry, self.binder(_Ctx()),
                                  self.program)
         self.errors.extend(target.errors)
+        total = sum(n.params for n in self.nodes)
+        if total > MAX_PARAMS:
+            self.error(NetdslShapeError(
+                f"the network has {total:,} parameters ({total * 4 / 2**30:,.0f} GB of weights), more "
+                f"than netdsl builds ({MAX_PARAMS:,})", self.program.network.span, label="too large",
+                code="NDL012", help="use fewer or smaller layers"))
         if self.errors:
             return None
         values.update(input=tuple(input_shape), loss=target.loss, metrics=target.metrics)
@@ -735,6 +745,15 @@ class _Checker:
         if not _is_shape(out) or not isinstance(params, int) or isinstance(params, bool) or params < 0:
             self._plugin_rule_failed(component, f"returned {(out, params)!r}, not (shape, parameter count)",
                                      span, ctx)
+            return inputs, _UNKNOWN
+        values = _size(tuple(d for d in out if d is not None))
+        if params > MAX_PARAMS or values > MAX_VALUES:
+            what = (f"{params:,} parameters ({params * 4 / 2**30:,.0f} GB of weights)" if params > MAX_PARAMS
+                    else f"an output of {values:,} values per example ({format_shape(tuple(out))})")
+            self.error(NetdslShapeError(
+                f"`{component.name}` would have {what}, more than netdsl builds "
+                f"({MAX_PARAMS if params > MAX_PARAMS else MAX_VALUES:,})", span, label="too large",
+                code="NDL012", help="use fewer units, filters or a smaller size"), ctx)
             return inputs, _UNKNOWN
         return self._add(component, bound, inputs, shape, tuple(out), params, span, text, ctx,
                          inner=inner_node)

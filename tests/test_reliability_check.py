@@ -173,6 +173,8 @@ KERAS_REFUSES = [
     ("mean-iou-100000", "metrics: [mean_iou(100000)]\ndense 10 softmax\n", "100000", "<= 4096"),
     ("one-hot-mean-iou-2**31", "metrics: [one_hot_mean_iou(2147483647)]\ndense 10 softmax\n", "2147483647",
      "<= 4096"),
+    ("dense-2**32-units", "dense 4294967296 -> dense 10 softmax\n", "dense 4294967296", "parameters"),
+    ("upsample-to-10**12-values", HEAD + "upsample2d 100000" + TAIL, "upsample2d 100000", "values per example"),
     ("glu-odd-outputs", "dense 21 glu -> dense 10 softmax\n", "glu", "21 values"),
     ("glu-inside-a-recurrent-cell", SEQ + "lstm 4 glu" + TAIL, "glu", "inside the layer's cell"),
 ]
@@ -184,6 +186,12 @@ def test_keras_refusals_are_check_errors_at_the_argument(text: str, at: str, wor
     assert len(errs) == 1, [e.message for e in errs]
     assert marked(text, errs[0]) == at
     assert words in errs[0].message
+
+
+def test_a_network_of_absurd_size_is_refused_as_a_whole() -> None:
+    text = "(dense 40000) * 3 -> dense 10 softmax\n"
+    (err,) = errors_of(text)
+    assert err.code == "NDL012" and "3,231,880,010 parameters" in err.message
 
 
 def test_every_bad_metric_in_a_list_is_reported() -> None:
