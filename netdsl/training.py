@@ -323,6 +323,16 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
         _write_json(folder / "metrics.json", {**meta, "status": "nan", "error": e.message})
         e.help = (e.help or "") + f"; the run folder {folder}/ records it (no model saved)"
         raise
+    except NetdslError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - what check let through and Keras refused: a diagnostic
+        message = " ".join(f"{type(exc).__name__}: {exc}".split())[:600]
+        _write_json(folder / "metrics.json", {**meta, "status": "error", "error": message})
+        raise NetdslTrainingError(
+            f"Keras refused the model that `check` accepted: {message}", model.program.network.span
+            if model.program.network else None, code="NDL304",
+            help=f"this is a gap in netdsl's checks (or a plugin's): please report it with the program; "
+                 f"the run folder {folder}/ records it (no model saved)") from None
     _write_json(folder / "history.json", {"epochs": history})
     test: dict[str, float] = {}
     if stopped is None:

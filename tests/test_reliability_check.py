@@ -267,3 +267,30 @@ def test_a_broken_rule_is_a_plugin_error_not_a_traceback(rule: Any, words: str) 
 def test_rules_must_be_callables() -> None:
     layer = Layer(name="pad", infer=_same, build=lambda **kw: None, rules=("not callable",))  # type: ignore[arg-type]
     assert any(p.startswith("rules:") for p in layer.problems())
+
+
+# --- what still slips through is a diagnostic, never a traceback ---------------------------------------
+
+def _boom_layer(**kwargs: Any) -> Any:
+    import keras
+
+    def fail(x: Any) -> Any:
+        raise ValueError("this layer refuses every input")
+
+    return keras.layers.Lambda(fail)
+
+
+@pytest.mark.slow
+def test_a_keras_refusal_check_missed_is_a_training_error_with_the_run_folder(tmp_path: Any) -> None:
+    from netdsl.errors import NetdslTrainingError
+    from netdsl.training import run_model
+
+    registry = copy.deepcopy(load_registry(third_party=False))
+    registry.add(Layer(name="boom", infer=_same, build=_boom_layer), Provider("test-plugin", "1.0", "test"))
+    model = netdsl.check("input: 4\ndataset: synthetic(train_size=8, test_size=4)\nepochs: 1\n"
+                         "boom -> dense 10 softmax\n", registry)
+    with pytest.raises(NetdslTrainingError) as info:
+        run_model(model, out_dir=tmp_path, quiet=True)
+    assert info.value.code == "NDL304" and "Lambda" in info.value.message
+    (folder,) = tmp_path.iterdir()
+    assert '"status": "error"' in (folder / "metrics.json").read_text()
