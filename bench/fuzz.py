@@ -311,6 +311,38 @@ class Stats:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+def recheck(stats: Stats, timeout: float) -> list[dict[str, Any]]:
+    """Every accepted-but-failed program of a run made at an earlier commit, again with this
+    tree: refused by ``check`` now (the error says where), or built again (passes, or still fails).
+    The failures still failing stay in ``stats.build_failures``; the others are returned."""
+    import netdsl
+    from netdsl.errors import NetdslError
+
+    fixed: list[dict[str, Any]] = []
+    remaining: list[dict[str, Any]] = []
+    again: list[dict[str, Any]] = []
+    for item in stats.build_failures:
+        try:
+            netdsl.check(item["program"])
+        except NetdslError as e:
+            first = e.errors[0]
+            fixed.append({**item, "now": f"refused by check: {first.code} {first.message}"})
+            continue
+        again.append(item)
+    worker = BuildWorker(timeout)
+    try:
+        for item in again:
+            result = worker.run(item["program"])
+            if result is not None and result.get("ok"):
+                fixed.append({**item, "now": "builds and trains now"})
+            else:
+                remaining.append({**item, "now": (result or {}).get("error", "timed out")})
+    finally:
+        worker.close()
+    stats.build_failures = remaining
+    return fixed
+
+
 FRONT_FIELDS = ("tried", "parsed", "accepted", "measured_mem", "front_seconds", "escapes", "hangs",
                 "per_class", "worst_time", "worst_mem", "worst_cpu")
 
@@ -559,7 +591,8 @@ def report(stats: Stats, args: argparse.Namespace) -> str:
              f"| exceptions other than `NetdslError` | {len(stats.escapes)} | 0 |",
              f"| programs over the {args.timeout:g} s CPU-time limit | {len(stats.hangs)} | 0 |",
              f"| accepted programs built, run on real tensors and trained an epoch | {stats.built:,} | ≥ 2,000 |",
-             f"| of which failed in Keras (accepted but failed) | {len(stats.build_failures)} | 0 |",
+             f"| of which failed in Keras (accepted but failed{', still after the fixes listed below' if getattr(args, 'fixed', None) else ''}) "
+             f"| {len(stats.build_failures)} | 0 |",
              f"| shape or parameter disagreements against real tensors | {len(stats.disagreements)} | 0 |",
              "", "| input size | programs | worst CPU time | its size | that program begins | worst wall time | "
                  "worst memory (tracemalloc) | its size |",
@@ -576,6 +609,14 @@ def report(stats: Stats, args: argparse.Namespace) -> str:
                      + (f"{m[0] / 2**20:.1f} MB | {m[1]:,} B" if m else "– | –") + " |")
     lines += ["", f"Stage 1 took {stats.front_seconds:.0f} s, stage 2 {stats.build_seconds:.0f} s "
               f"({stats.build_timeouts} build timeouts at {args.build_timeout:g} s)."]
+    fixed = getattr(args, "fixed", None) or []
+    if fixed:
+        lines += ["", f"Accepted but failed when the sample was built, at an earlier commit of this branch, "
+                      f"and since fixed ({len(fixed)}; rechecked with `--recheck`):", ""]
+        for item in fixed:
+            prog = _short(item["program"], 200)
+            lines.append(f"- `{prog}`: was {str(item['error'])[:160].replace('|', '/')}; **now** "
+                         f"{item['now'][:200].replace('|', '/')}")
     for title, items in (("Escapes", stats.escapes), ("Accepted but failed", stats.build_failures),
                          ("Disagreements", stats.disagreements), ("Over the time limit", stats.hangs)):
         if items:
@@ -618,6 +659,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="report from these saved results instead of running")
     parser.add_argument("--build-results", type=Path, nargs="*", default=None,
                         help="with --merge: saved runs whose stage 2 (only) is added")
+    parser.add_argument("--recheck", action="store_true",
+                        help="with --merge: run the accepted-but-failed programs again with this tree")
     parser.add_argument("--how", default=None, help="how the merged runs were made (for the report)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -626,6 +669,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.merge is not None:
         stats = merge(args.merge, args.build_results or [])
+        if args.recheck:
+            args.fixed = recheck(stats, args.build_timeout)
         if args.report:
             write_report(args.report, report(stats, args))
         return 0
