@@ -152,6 +152,8 @@ KERAS_REFUSES = [
      "metrics: [sparse_categorical_crossentropy]\ndense 1\n", "[sparse_categorical_crossentropy]", "real values"),
     ("one-hot-metric-with-sparse-loss", "loss: sparse_categorical_crossentropy\n"
      "metrics: [categorical_crossentropy]\ndense 10 softmax\n", "[categorical_crossentropy]", "one-hot labels"),
+    ("elementwise-metric-with-sparse-loss", "loss: categorical_generalized_cross_entropy\nmetrics: [hinge]\n"
+     "dense 10 softmax\n", "[hinge]", "one-hot labels"),
     ("loss-ctc", "loss: ctc\ndense 10 softmax\n", "ctc", "cannot train"),
     ("sparse-loss-on-regression", "input: 8\ndataset: synthetic(regression)\nloss: sparse_categorical_crossentropy\n"
      "dense 1\n", "sparse_categorical_crossentropy", "real values"),
@@ -201,6 +203,10 @@ def test_every_bad_metric_in_a_list_is_reported() -> None:
 
 @pytest.mark.parametrize("text", [
     pytest.param("optimizer: adam(clipnorm=1)\ndense 10 softmax\n", id="one-clip"),
+    pytest.param("loss: sparse_categorical_crossentropy\nmetrics: [accuracy, sparse_top_k_categorical_accuracy]\n"
+                 "dense 10 softmax\n", id="sparse-loss-sparse-metrics"),
+    pytest.param("input: 8\ndataset: synthetic(regression)\nmetrics: [hinge, mean_squared_error]\ndense 1\n",
+                 id="elementwise-metrics-on-regression"),
     pytest.param("metrics: [auc(num_labels=3, multi_label=true)]\ndense 10 softmax\n", id="auc-multi-label"),
     pytest.param("metrics: [iou(3, target_class_ids=[0, 2])]\ndense 10 softmax\n", id="iou-in-range"),
     pytest.param("dense 10 softmax kernel_initializer=identity kernel_regularizer=orthogonal_regularizer\n",

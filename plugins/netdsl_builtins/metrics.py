@@ -57,9 +57,11 @@ _SCORE_THRESHOLD = Param("threshold", T.Float(min=0, max=1, min_open=True), None
 
 
 def _metric(name: str, keras_class: str, description: str, *params: Param,
-            aliases: tuple[str, ...] = (), labels: Labels = "any",
+            aliases: tuple[str, ...] = (), labels: Labels = "categorical",
             default_for: tuple[TargetKind, ...] = (), rules: tuple[Rule, ...] = ()) -> Metric:
-    """A metric built as ``keras.metrics.<keras_class>(**kwargs)``."""
+    """A metric built as ``keras.metrics.<keras_class>(**kwargs)``. Most compare targets with
+    predictions element by element, so for a class target they read one-hot rows
+    (``labels="categorical"``, the default here; a sparse loss's integer ids would not fit)."""
     return Metric(name=name, params=params, description=description, aliases=aliases,
                   labels=labels, default_for=default_for, build=keras_factory(f"metrics.{keras_class}"),
                   rules=rules)
@@ -189,19 +191,19 @@ METRICS: tuple[Metric, ...] = (
             Param("threshold", _UNIT, 0.5, help="predictions above this count as 1")),
     _metric("iou", "IoU", "intersection over union of chosen classes (integer targets)",
             _NUM_CLASSES, _TARGET_CLASS_IDS, _IGNORE_CLASS, _SPARSE_Y_TRUE, _SPARSE_Y_PRED,
-            rules=_IOU_RULES),
+            labels="any", rules=_IOU_RULES),
     _metric("mean_iou", "MeanIoU", "intersection over union averaged over all classes",
-            _NUM_CLASSES, _IGNORE_CLASS, _SPARSE_Y_TRUE, _SPARSE_Y_PRED),
+            _NUM_CLASSES, _IGNORE_CLASS, _SPARSE_Y_TRUE, _SPARSE_Y_PRED, labels="any"),
     _metric("one_hot_iou", "OneHotIoU",
             "intersection over union of chosen classes (one-hot targets)",
             _NUM_CLASSES, _TARGET_CLASS_IDS, _IGNORE_CLASS,
             Param("sparse_y_pred", T.Bool(), False,
-                  help="whether predictions are class ids (else per-class scores)"), rules=_IOU_RULES),
+                  help="whether predictions are class ids (else per-class scores)"), labels="any", rules=_IOU_RULES),
     _metric("one_hot_mean_iou", "OneHotMeanIoU",
             "intersection over union averaged over all classes (one-hot targets)",
             _NUM_CLASSES, _IGNORE_CLASS,
             Param("sparse_y_pred", T.Bool(), False,
-                  help="whether predictions are class ids (else per-class scores)")),
+                  help="whether predictions are class ids (else per-class scores)"), labels="any"),
 )
 
 
