@@ -8,6 +8,7 @@ an option such as ``same`` the parameter that allows it).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from . import ir
@@ -17,11 +18,31 @@ from .errors import NetdslArgumentError, NetdslError, NetdslNameError, Note, Spa
 from .registry import Registry, suggest
 from .types import Problem, describe_value
 
-__all__ = ["Binder", "substitute", "article"]
+__all__ = ["Binder", "Placeholder", "substitute", "article"]
 
 
 def article(word: str) -> str:
     return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """A block parameter whose value is unknown (a block checked on its own, with no use):
+    it binds to whatever parameter it is given for, and nothing about it is checked."""
+
+    value: str
+    span: Span | None = None
+
+
+def has_placeholder(value: Any) -> bool:
+    """Whether an IR value contains a :class:`Placeholder` anywhere."""
+    if isinstance(value, Placeholder):
+        return True
+    if isinstance(value, (ir.Tuple, ir.List)):
+        return any(has_placeholder(v) for v in value.items)
+    if isinstance(value, ir.Call):
+        return any(has_placeholder(a.value) for a in value.args)
+    return False
 
 
 def substitute(value: ir.Node, subst: Mapping[str, ir.Value]) -> Any:
@@ -68,8 +89,14 @@ class Binder:
         given: dict[str, tuple[ir.Arg, Any]] = {}
         ok = True
         failed: set[str] = set()
+        unknowns = False  # a placeholder was given: the component's rules cannot be judged
+        deferred: list[ir.Arg] = []  # positional placeholders: they fill what stays open
         position = iter([p for p in params if p.positional])
         for arg in args:
+            unknown = has_placeholder(arg.value)
+            if unknown and arg.key is None and not by_position and not isinstance(arg.value, ir.Call):
+                deferred.append(arg)
+                continue
             if by_position and arg.key is None:
                 param = next(position, None)
                 if param is None:
@@ -92,6 +119,10 @@ class Binder:
                     help=f"give `{param.name}` once"))
                 ok = False
                 continue
+            if unknown:
+                given[param.name] = (arg, None)
+                unknowns = True
+                continue
             try:
                 given[param.name] = (arg, param.type.convert(arg.value, self))
             except Problem as p:
@@ -104,6 +135,11 @@ class Binder:
                 given[param.name] = (arg, None)
                 failed.add(param.name)
                 ok = False
+        still_open = iter([p for p in params if p.positional and p.name not in given])
+        for arg in deferred:
+            param = next(still_open, None)
+            if param is not None:
+                given[param.name] = (arg, None)
         out = _Bound()
         out.sources = {name: arg for name, (arg, _) in given.items()}
         complete = True
@@ -111,14 +147,49 @@ class Binder:
             if param.name in given and param.name not in failed:
                 out[param.name] = given[param.name][1]
             elif param.default is REQUIRED:
-                if param.name not in failed:
+                if param.name not in failed and not deferred:
                     self._missing(component, param, where)
                 ok = complete = False
             else:
                 out[param.name] = param.default
+        if ok and component.rules and not unknowns and not deferred:
+            ok = self._rules(component, out, where)
         if ok or (partial and complete):
             return out
         return None
+
+    def _rules(self, component: Component, bound: "_Bound", where: Span | None) -> bool:
+        """Run the component's cross-parameter rules; each violation is an error at the argument
+        it names (or at the component when that argument was left to its default)."""
+        from .components import Violation
+        from .errors import NetdslPluginError
+
+        ok = True
+        names = {p.name for p in component.params}
+        for rule in component.rules:
+            found: list[Any]
+            try:
+                found = list(rule(bound))
+            except Exception as exc:  # noqa: BLE001 - a plugin's rule must not crash `check`
+                found = [exc]
+            for v in found:
+                if not isinstance(v, Violation) or v.param not in names:
+                    what = (f"raised {type(v).__name__}: {v}" if isinstance(v, Exception)
+                            else f"returned {v!r}, not a Violation naming a parameter")
+                    self.error(NetdslPluginError(
+                        f"a rule of {_what(component)} ({getattr(rule, '__qualname__', rule)}) {what}",
+                        where, code="NDL206", label="plugin error",
+                        help="this is a bug in the plugin that declares it; report it there"))
+                    ok = False
+                    continue
+                arg = bound.sources.get(v.param)
+                self.error(NetdslArgumentError(
+                    f"bad `{v.param}` for {_what(component)}: {v.message}",
+                    arg.span if arg is not None and arg.span is not None else where,
+                    label="not allowed here" if arg is not None else f"`{v.param}` by default",
+                    code="NDL005", help=v.help))
+                ok = False
+        return ok
 
     def _param_for(self, component: Component, arg: ir.Arg, by_name: Mapping[str, Param],
                    given: Mapping[str, Any]) -> Param | None:

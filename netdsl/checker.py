@@ -11,14 +11,16 @@ metrics and output the dataset's target calls for, in :mod:`netdsl.target`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from . import ir
 from . import types as T
-from .bind import Binder, substitute, unknown_name
-from .components import (INPUT_KINDS, Component, DataInfo, DataRequest, Dataset, Layer, Param,
+from .bind import Binder, Placeholder, substitute, unknown_name
+from .components import (INPUT_KINDS, KINDS, Component, DataInfo, DataRequest, Dataset, Layer, Param,
                          ShapeProblem, Target)
 from .errors import (NetdslArgumentError, NetdslError, NetdslErrors, NetdslLimitError, NetdslNameError,
                      NetdslSettingError, NetdslShapeError, NetdslSyntaxError, Note, Span)
@@ -31,16 +33,21 @@ from .settings import SETTINGS, TABLE, Settings, value_to_ir
 from .target import check_monitors, training_target
 
 __all__ = ["check", "CheckedModel", "Node", "format_shape", "MAX_BLOCK_DEPTH", "MAX_LAYERS",
-           "MAX_NESTING"]
+           "MAX_NESTING", "MAX_PARAMS", "MAX_VALUES"]
 
 #: how deep block uses may nest (a block using a block using a block ...)
 MAX_BLOCK_DEPTH = 50
 #: how deep the walk may go through brackets and block uses together
 MAX_NESTING = 100
+#: the most parameters a layer or a network may have (8 GB of float32 weights): more is a typo
+MAX_PARAMS = 2**31 - 1
+#: the most values one layer may output per example (TensorFlow's tensors index them with int32)
+MAX_VALUES = 2**31 - 1
 #: the most layers a network may expand to (repetition multiplies; this keeps `* 10**9` from hanging)
 MAX_LAYERS = 100_000  # far above real networks; bounds `(a) * 10**20`
 
 _UNKNOWN: Any = None  # the shape after an error: later layers are still bound, not inferred
+_NO_ARGS: Mapping[str, ir.Value] = MappingProxyType({})  # the block parameters of a use without any
 
 
 def check(program_or_text: ir.Program | str | bytes, registry: Registry | None = None, *,
@@ -147,6 +154,19 @@ def _block_component(block: ir.BlockDef) -> Component:
                                                    for p in block.params))
 
 
+class _BoundStep:
+    """A layer step bound once for its block arguments; its shape rule's answers by input shape."""
+
+    __slots__ = ("layer", "subst", "component", "bound", "text", "items", "shapes")
+
+    def __init__(self, layer: ir.Layer, subst: Mapping[str, ir.Value], component: Layer,
+                 bound: Mapping[str, Any]) -> None:
+        self.layer, self.subst, self.component, self.bound = layer, subst, component, bound
+        self.text: str | None = None
+        self.items = tuple(bound.items())
+        self.shapes: dict[Any, tuple[Shape, int]] = {}
+
+
 class _Checker:
     def __init__(self, program: ir.Program, registry: Registry, data: str | None) -> None:
         self.program = program
@@ -159,6 +179,14 @@ class _Checker:
         self.too_big = False  # MAX_LAYERS was passed (and reported)
         self.nesting = 0  # chains being walked, one inside the other
         self.too_deep = False  # MAX_NESTING was passed (and reported)
+        #: walk without expanding: repetitions once, block uses bound but not entered (used when
+        #: the network expands past MAX_LAYERS, and for blocks no use reached)
+        self.shallow = False
+        self.walked: set[str] = set()  # blocks whose body the walk entered
+        self._sizes: dict[str, int] = {}
+        self._known_words: frozenset[str] | None = None
+        self._bound: dict[tuple[int, int], _BoundStep] = {}  # (layer, block arguments) -> bound once
+        self._providers: dict[str, str] = {}  # block name -> expanded layer count (capped)
         self._steps: dict[type, Callable[[Any, _Out, _Ctx], _Out]] = {
             ir.Layer: self._layer, ir.Repeat: self._repeat, ir.Branches: self._branches,
         }
@@ -186,6 +214,8 @@ class _Checker:
                 f"whose examples are {'x'.join(map(str, info.input_shape))}",
                 where.value.span if where else None, label="not the dataset's size", code="NDL005",
                 help=f"remove the line, or give a shape of {_size(info.input_shape):,} values"))
+        if info is not None:
+            self._check_split(values.get("validation_split"), info)
         if self.program.network is None:
             src = self.program.source or ""
             at = len(src) - len(src.lstrip()) if src.strip() else 0
@@ -196,13 +226,24 @@ class _Checker:
                 code="NDL010", help="a whole program can be one line: `dense 64 relu -> dense 10 softmax`"))
             return None
         start = ((), tuple(input_shape) if input_shape else _UNKNOWN)
+        if self._size_chain(self.program.network) > MAX_LAYERS:
+            self._too_many(self.program.network, ())
+            self.shallow = True  # still check every name and argument, once each
+            start = ((), _UNKNOWN)
         out = self._chain(self.program.network, start, _Ctx())
+        self._unused_blocks()
         if info is None or "dataset" not in values:
             return None
         target = training_target(values, info, self.nodes, out[1], self.registry, self.binder(_Ctx()),
                                  self.program)
         self.errors.extend(target.errors)
         self.errors.extend(check_monitors({**values, "metrics": target.metrics}, self.program))
+        total = sum(n.params for n in self.nodes)
+        if total > MAX_PARAMS:
+            self.error(NetdslLimitError(
+                f"the network has {total:,} parameters ({total * 4 / 2**30:,.0f} GB of weights), more "
+                f"than netdsl builds ({MAX_PARAMS:,})", self.program.network.span, label="too large",
+                code="NDL012", help="use fewer or smaller layers"))
         if self.errors:
             return None
         values.update(input=tuple(input_shape or ()), loss=target.loss, metrics=target.metrics)
@@ -210,6 +251,7 @@ class _Checker:
 
     def _settings(self) -> dict[str, Any]:
         seen: dict[str, ir.Setting] = {}
+        again: dict[str, list[ir.Setting]] = {}  # settings given more than once: one error each
         binder = self.binder(_Ctx())
         values: dict[str, Any] = {}
         for s in self.program.settings:
@@ -222,10 +264,7 @@ class _Checker:
                     help=f"did you mean `{close}`?" if close else None))
                 continue
             if s.key in seen:
-                self.error(NetdslSettingError(
-                    f"`{s.key}` is set twice", s.key_span, label="second setting", code="NDL004",
-                    help=f"keep one `{s.key}:` line",
-                    notes=_note(seen[s.key].key_span, "first set here")))
+                again.setdefault(s.key, []).append(s)
                 continue
             seen[s.key] = s
             try:
@@ -237,6 +276,13 @@ class _Checker:
                     label=f"expected {p.expected}", code="NDL005", help=p.help))
             except NetdslError as e:
                 self.error(e)
+        for key, extra in again.items():
+            times = len(extra) + 1
+            self.error(NetdslSettingError(
+                f"`{key}` is set twice" if times == 2 else f"`{key}` is set {times:,} times",
+                extra[0].key_span, label="second setting", code="NDL004",
+                help=f"keep one `{key}:` line",
+                notes=_note(seen[key].key_span, "first set here")))
         for row in SETTINGS:
             if row.name in seen:
                 continue
@@ -254,6 +300,22 @@ class _Checker:
             else:
                 values[row.name] = default
         return values
+
+    def _check_split(self, split: Any, info: DataInfo) -> None:
+        """Keras refuses a validation split that leaves no example on one side (it floors)."""
+        n = info.train_size
+        if not split or not n:
+            return
+        keep = math.floor(n * (1.0 - split))
+        if 0 < keep < n:
+            return
+        where = self.program.setting("validation_split")
+        side = "training" if keep == 0 else "validation"
+        self.error(NetdslArgumentError(
+            f"`validation_split: {split:g}` of the {n:,} training examples leaves none for {side}",
+            where.value.span if where else None, label=f"no {side} examples", code="NDL005",
+            help="use a split that keeps at least one example on each side"
+                 + (f", e.g. {max(1, n // 5) / n:.2g}" if n > 1 else "")))
 
     def _describe(self, dataset: Any, input_shape: Shape | None) -> DataInfo | None:
         """The dataset's answers (input shape, target), from its metadata only."""
@@ -334,6 +396,83 @@ class _Checker:
         finally:
             self.nesting -= 1
 
+    # --- expansion size, worked out before anything is expanded ----------------------------------
+    def _size_chain(self, chain: ir.Chain) -> int:
+        """How many layers ``chain`` expands to (blocks, repetition, branches, wrapped bodies),
+        by arithmetic over the text: capped just past MAX_LAYERS, memoised per block."""
+        total = 0
+        for step in chain.steps:
+            total += self._size_step(step)
+            if total > MAX_LAYERS:
+                return MAX_LAYERS + 1
+        return total
+
+    def _size_step(self, step: ir.Step) -> int:
+        if isinstance(step, ir.Repeat):
+            return min(max(step.times, 1) * self._size_chain(step.chain), MAX_LAYERS + 1)
+        if isinstance(step, ir.Branches):
+            return min(1 + sum(self._size_chain(c) for c in step.chains), MAX_LAYERS + 1)
+        if step.name in self.blocks:
+            return self._size_block(step.name)
+        return min(1 + sum(self._size_chain(c) for c in step.body), MAX_LAYERS + 1)
+
+    def _size_block(self, name: str) -> int:
+        size = self._sizes.get(name)
+        if size is None:
+            self._sizes[name] = 1  # a recursive use counts once here (the walk reports it)
+            size = self._sizes[name] = self._size_chain(self.blocks[name].body)
+        return size
+
+    def _too_many(self, chain: ir.Chain, notes: tuple[Note, ...]) -> None:
+        """Report the step where ``chain`` passes MAX_LAYERS, going into the repetition, block or
+        branch that alone is too big, so the caret is on what to change."""
+        total = 0
+        for step in chain.steps:
+            size = self._size_step(step)
+            if size > MAX_LAYERS:
+                if isinstance(step, ir.Repeat):
+                    if self._size_chain(step.chain) > MAX_LAYERS:
+                        return self._too_many(step.chain, notes)
+                    return self._report_too_many(
+                        step.times_span or step.span, f"{self._size_chain(step.chain):,} layers "
+                        f"{step.times:,} times", notes)
+                if isinstance(step, ir.Branches):
+                    big = next((c for c in step.chains if self._size_chain(c) > MAX_LAYERS), None)
+                    if big is not None:
+                        return self._too_many(big, notes)
+                    return self._report_too_many(step.merge_span or step.span, "too many layers", notes)
+                if step.name in self.blocks:
+                    use = _note(step.span, f"in this use of `{step.name}`")
+                    return self._too_many(self.blocks[step.name].body, (*use, *notes))
+                big = next((c for c in step.body if self._size_chain(c) > MAX_LAYERS), None)
+                if big is not None:
+                    return self._too_many(big, notes)
+            total += size
+            if total > MAX_LAYERS:
+                label = (f"block `{step.name}` adds {size:,} layers" if isinstance(step, ir.Layer)
+                         and step.name in self.blocks else "one step too many")
+                return self._report_too_many(step.span, label, notes)
+        return None
+
+    def _report_too_many(self, span: Span | None, label: str, notes: tuple[Note, ...]) -> None:
+        self.too_big = True
+        self.error(NetdslLimitError(
+            f"the network expands to more than {MAX_LAYERS:,} layers", span, label=label,
+            code="NDL012", help="repeat fewer times, or use blocks less deeply", notes=list(notes)))
+
+    def _unused_blocks(self) -> None:
+        """Check every block body the walk did not enter (unused, or not expanded), once, with
+        its parameters unknown: names and arguments that do not depend on them."""
+        self.shallow = True
+        count = len(self.nodes)
+        for name, block in self.blocks.items():
+            if name in self.walked:
+                continue
+            self.walked.add(name)
+            subst: dict[str, Any] = {p: Placeholder(p) for p in block.params}
+            self._chain(block.body, ((), _UNKNOWN), _Ctx(subst, (), (name,), 0))
+        del self.nodes[count:]
+
     def _too_big(self, span: Span | None, label: str, ctx: _Ctx) -> bool:
         """Whether the network has grown past MAX_LAYERS (reported once, where it happened)."""
         if len(self.nodes) <= MAX_LAYERS:
@@ -350,13 +489,13 @@ class _Checker:
             self.error(NetdslArgumentError(f"a group repeats at least once, not {rep.times} times",
                                          rep.times_span, label="expected an integer >= 1", code="NDL005"), ctx)
             return inp[0], _UNKNOWN
-        for _ in range(rep.times):
+        for _ in range(1 if self.shallow else rep.times):
             if self._too_big(rep.times_span or rep.span, "repeats too often", ctx):
                 return inp[0], _UNKNOWN
             before = len(self.errors)
             inp = self._chain(rep.chain, inp, ctx)
-            if len(self.errors) > before:
-                break  # the same mistake in every copy is reported once
+            if len(self.errors) > before or inp[1] is _UNKNOWN:
+                break  # the same mistake in every copy is reported once; unknown stays unknown
         return inp
 
     def _branches(self, br: ir.Branches, inp: _Out, ctx: _Ctx) -> _Out:
@@ -385,6 +524,9 @@ class _Checker:
                                 f"{merge.name} ({len(outs)} branches)", ctx, merge_args=True)
 
     def _layer(self, layer: ir.Layer, inp: _Out, ctx: _Ctx) -> _Out:
+        hit = self._bound.get((id(layer), id(ctx.subst)))
+        if hit is not None and hit.layer is layer and hit.subst is ctx.subst:
+            return self._apply(hit, inp, ctx)  # a repeated step: bound once, inferred per input
         if layer.name in self.blocks:
             return self._use_block(layer, inp, ctx)
         if layer.name in self.broken:
@@ -392,6 +534,7 @@ class _Checker:
         component = self.registry.get("layer", layer.name)
         if not isinstance(component, Layer):
             self._unknown_layer(layer, ctx)
+            self._unknown_words(layer, ctx)
             return inp[0], _UNKNOWN
         args = tuple(substitute(a, ctx.subst) for a in layer.args)
         if self._missing_arrow(component, layer, args, ctx):
@@ -407,13 +550,34 @@ class _Checker:
         if component.wrapper == "layer":
             return self._wrap_layer(component, layer, args, inp, ctx)
         args = (*args, *self._body_values(layer, ctx))
+        before = len(self.errors)
         bound = self.binder(ctx).bind(component, args, layer.name_span, partial=True)
-        if bound is None or inp[1] is _UNKNOWN:
+        if bound is None:
             return inp[0], _UNKNOWN
-        inp = self._adapt(component, inp, layer, ctx)
+        step = _BoundStep(layer, ctx.subst, component, bound)
+        if len(self.errors) == before:
+            self._bound[(id(layer), id(ctx.subst))] = step
+        return self._apply(step, inp, ctx)
+
+    def _apply(self, step: "_BoundStep", inp: _Out, ctx: _Ctx) -> _Out:
+        """A bound layer on its input: adapter if needed, then its shape rule (memoised per input
+        shape, so a repeated step costs a dictionary look-up and a node)."""
+        if inp[1] is _UNKNOWN:
+            return inp[0], _UNKNOWN
+        inp = self._adapt(step.component, inp, step.layer, ctx)
         if inp[1] is _UNKNOWN:
             return inp
-        return self._infer_node(component, bound, inp[0], inp[1], layer.span, self._text(layer, ctx), ctx)
+        if step.text is None:
+            step.text = self._text(step.layer, ctx)
+        known = step.shapes.get(inp[1])
+        if known is not None:
+            return self._add(step.component, step.bound, inp[0], inp[1], known[0], known[1],
+                             step.layer.span, step.text, ctx, items=step.items)
+        out = self._infer_node(step.component, step.bound, inp[0], inp[1], step.layer.span, step.text, ctx)
+        if out[1] is not _UNKNOWN:
+            node = self.nodes[-1]
+            step.shapes[inp[1]] = (node.output_shape, node.params)
+        return out
 
     def _missing_arrow(self, component: Layer, layer: ir.Layer, args: Sequence[ir.Arg], ctx: _Ctx) -> bool:
         """``dropout 0.2 dense 10``: a layer name among another layer's arguments, which no
@@ -461,6 +625,32 @@ class _Checker:
             value = " ".join(format_value(a) for a in layer.args) or "..."
             err.help = f"`{layer.name}` is a setting: write `{layer.name}: {value}`"
         self.error(err, ctx)
+
+    def _unknown_words(self, layer: ir.Layer, ctx: _Ctx) -> None:
+        """An unknown layer's arguments cannot be bound, but a bare name among them that no
+        component and no parameter of any layer knows is a mistake of its own (``relux``)."""
+        for arg in layer.args:
+            value = arg.value
+            if arg.key is not None or not isinstance(value, ir.Name) or value.value in ctx.subst:
+                continue
+            words = self._words()
+            if value.value in words or value.value in self.blocks:
+                continue
+            close = suggest(value.value, sorted(words))
+            self.error(NetdslNameError(
+                f"unknown name `{value.value}`", value.span, label="not a known name", code="NDL003",
+                help=f"did you mean `{close}`?" if close else None), ctx)
+
+    def _words(self) -> frozenset[str]:
+        """Every name an argument may be: components of every kind, and every option word."""
+        if self._known_words is None:
+            binder = self.binder(_Ctx())
+            words = {n for kind in KINDS for n in self.registry.names(kind, aliases=True)}
+            for entry in self.registry.entries():
+                for p in entry.component.params:
+                    words.update(p.type.names(binder))
+            self._known_words = frozenset(words)
+        return self._known_words
 
     # --- implicit adapters --------------------------------------------------------------------
     def _adapters(self, want: str) -> list[tuple[Layer, Any]]:
@@ -560,6 +750,8 @@ class _Checker:
         except ShapeProblem as p:
             where = span
             source = getattr(bound, "sources", {}).get(p.param) if p.param else None
+            if source is None and p.param and "inner" in extra:  # an argument of the wrapped layer
+                source = getattr(getattr(extra["inner"], "args", None), "sources", {}).get(p.param)
             if source is not None and source.span is not None:
                 where = source.span
             self.error(NetdslShapeError(
@@ -579,6 +771,15 @@ class _Checker:
             self._plugin_rule_failed(component, f"returned {_short((out, params))}, not (shape, parameter count)",
                                      span, ctx)
             return inputs, _UNKNOWN
+        values = _size(tuple(d for d in out if d is not None))
+        if params > MAX_PARAMS or values > MAX_VALUES:
+            what = (f"{params:,} parameters ({params * 4 / 2**30:,.0f} GB of weights)" if params > MAX_PARAMS
+                    else f"an output of {values:,} values per example ({format_shape(tuple(out))})")
+            self.error(NetdslLimitError(
+                f"`{component.name}` would have {what}, more than netdsl builds "
+                f"({MAX_PARAMS if params > MAX_PARAMS else MAX_VALUES:,})", span, label="too large",
+                code="NDL012", help="use fewer units, filters or a smaller size"), ctx)
+            return inputs, _UNKNOWN
         return self._add(component, bound, inputs, shape, tuple(out), params, span, text, ctx,
                          inner=inner_node)
 
@@ -593,11 +794,15 @@ class _Checker:
 
     def _add(self, component: Layer, bound: Mapping[str, Any], inputs: tuple[int, ...], in_shape: Any,
              out: Shape, params: int, span: Span | None, text: str, ctx: _Ctx, *,
-             implicit: bool = False, inner: Node | None = None) -> _Out:
-        entry = self.registry.entry("layer", component.name)
-        node = Node(len(self.nodes), component.name, tuple(bound.items()), tuple(inputs), in_shape,
-                    out, params, text, span, implicit, ctx.depth, inner, component,
-                    str(entry.provider) if entry else "")
+             implicit: bool = False, inner: Node | None = None,
+             items: tuple[tuple[str, Any], ...] | None = None) -> _Out:
+        provider = self._providers.get(component.name)
+        if provider is None:
+            entry = self.registry.entry("layer", component.name)
+            provider = self._providers[component.name] = str(entry.provider) if entry else ""
+        node = Node.make(len(self.nodes), component.name,
+                         items if items is not None else tuple(bound.items()), tuple(inputs), in_shape,
+                         out, params, text, span, implicit, ctx.depth, inner, component, provider)
         self.nodes.append(node)
         return (node.index,), out
 
@@ -614,15 +819,23 @@ class _Checker:
                 f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels", layer.name_span,
                 label="too deeply nested", code="NDL012", notes=_note(block.name_span, "defined here")), ctx)
             return inp[0], _UNKNOWN
-        args = [substitute(a, ctx.subst) for a in (*layer.args, *self._body_values(layer, ctx))]
-        defined = _note(block.name_span, "defined here")
-        bound = Binder(self.registry, (*defined, *ctx.notes))
-        bound.errors = self.errors
-        subst = bound.bind(_block_component(block), args, layer.span, by_position=True)
-        if subst is None:
-            return inp[0], _UNKNOWN
+        if block.params or layer.args or layer.body:  # a use without arguments has nothing to bind
+            args = [substitute(a, ctx.subst) for a in (*layer.args, *self._body_values(layer, ctx))]
+            defined = _note(block.name_span, "defined here")
+            bound = Binder(self.registry, (*defined, *ctx.notes))
+            bound.errors = self.errors
+            subst = bound.bind(_block_component(block), args, layer.span, by_position=True)
+            if subst is None:
+                return inp[0], _UNKNOWN
+        else:
+            subst = {}
+        if self.shallow:
+            return inp[0], _UNKNOWN  # its body is checked once on its own (_unused_blocks)
+        self.walked.add(block.name)
         use = Note(layer.span, f"in this use of `{block.name}`") if layer.span else None
-        inner = _Ctx(dict(subst), (*([use] if use else []), *ctx.notes), (*ctx.blocks, block.name), ctx.depth)
+        values = dict(subst) if subst else _NO_ARGS  # one mapping for every use without arguments,
+        # so a block used many times (blocks using blocks) binds each of its layers once
+        inner = _Ctx(values, (*([use] if use else []), *ctx.notes), (*ctx.blocks, block.name), ctx.depth)
         return self._chain(block.body, inp, inner)
 
     def _single_body(self, layer: ir.Layer, ctx: _Ctx) -> ir.Chain | None:
@@ -678,6 +891,8 @@ class _Checker:
 
         def inner(shape: Shape) -> tuple[Shape, int]:
             return layer_c.infer(shape, inner_bound)
+
+        inner.args = inner_bound  # type: ignore[attr-defined]  # the wrapped layer's arguments
 
         return self._infer_node(component, bound, inp[0], inp[1], layer.span, self._text(layer, ctx),
                                 ctx, inner=inner, inner_layer=inner_c, inner_node=inner_node)

@@ -16,11 +16,11 @@ import tempfile
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from .components import Callback, Ref, Schedule
+from .components import Activation, Callback, Ref, Schedule
 from .errors import NetdslError, NetdslPluginError, NetdslTrainingError
 from .graph import CheckedModel, Node, format_shape
 
-__all__ = ["build", "materialise", "import_keras", "verify_shapes", "quiet_native_logs", "total_steps"]
+__all__ = ["build", "build_layers", "materialise", "import_keras", "verify_shapes", "quiet_native_logs", "total_steps"]
 
 
 #: lines TensorFlow's C++ runtime writes to the terminal that say nothing actionable
@@ -119,7 +119,13 @@ def _layer(node: Node) -> Any:
     kwargs = {k: materialise(v) for k, v in node.args}
     if node.inner is not None:
         kwargs["layer"] = _layer(node.inner)
+    after = _shaping_activation(node)
+    if after is not None:
+        kwargs["activation"] = None  # Keras's layers assume their activation keeps the shape
     try:
+        if after is not None:
+            keras = import_keras()
+            return keras.Sequential([component.build(**kwargs), after])
         return component.build(**kwargs)
     except NetdslError:
         raise
@@ -127,6 +133,18 @@ def _layer(node: Node) -> Any:
         raise NetdslPluginError(
             f"layer `{node.layer}` ({node.provider}) failed to build: {type(exc).__name__}: {exc}",
             node.span, code="NDL206") from None
+
+
+def _shaping_activation(node: Node) -> Any:
+    """The Keras layer for a node's activation when that activation changes the shape (``glu``):
+    it runs as its own layer after the node's, so Keras sees the shape it really gives."""
+    ref = node.kwargs.get("activation")
+    if not isinstance(ref, Ref):
+        return None
+    component = ref.component
+    if not isinstance(component, Activation) or component.shape is None or component.build is None:
+        return None
+    return component.build(**ref.kwargs)
 
 
 def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, train_examples: int | None = None,
@@ -139,16 +157,7 @@ def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, tra
     from .saving import model_components, register_custom_objects
 
     register_custom_objects(model_components(model))  # saved under names load_model finds
-    inputs = keras.Input(shape=tuple(model.input_shape))
-    tensors: list[Any] = []
-    layers: list[Any] = []
-    for node in model.nodes:
-        sources = [inputs if i < 0 else tensors[i] for i in node.inputs] or [inputs]
-        layer = _layer(node)
-        component = node.component
-        merge = component is not None and (component.merge or component.wrapper == "chain")
-        tensors.append(layer(sources if merge else sources[0]))
-        layers.append(layer)
+    inputs, layers, tensors = build_layers(model)
     outputs = tensors[-1] if tensors else inputs
     net = keras.Model(inputs, outputs, name=_model_name(model))
     if verify:
@@ -162,6 +171,23 @@ def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, tra
             **compile_options,
         )
     return net
+
+
+def build_layers(model: CheckedModel) -> tuple[Any, list[Any], list[Any]]:
+    """The Keras input, and every node's layer and output tensor, in node order (what
+    :func:`build` joins into a model; tests also run real data through the tensors)."""
+    keras = import_keras()
+    inputs = keras.Input(shape=tuple(model.input_shape))
+    tensors: list[Any] = []
+    layers: list[Any] = []
+    for node in model.nodes:
+        sources = [inputs if i < 0 else tensors[i] for i in node.inputs] or [inputs]
+        layer = _layer(node)
+        component = node.component
+        merge = component is not None and (component.merge or component.wrapper == "chain")
+        tensors.append(layer(sources if merge else sources[0]))
+        layers.append(layer)
+    return inputs, layers, tensors
 
 
 def verify_shapes(model: CheckedModel, layers: list[Any], tensors: list[Any]) -> None:

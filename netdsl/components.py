@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import re
-from typing import Any, Callable, ClassVar, Literal, Mapping, Sequence, get_args
+from typing import Any, Callable, ClassVar, Iterable, Literal, Mapping, Sequence, get_args
 
 from . import types as T
 
@@ -17,7 +17,7 @@ __all__ = [
     "REQUIRED", "Param", "Ref", "Component", "Activation", "Loss", "Optimizer", "Regularizer",
     "Metric", "Layer", "Dataset", "ShapeProblem", "KINDS", "Shape", "keras_factory", "Adapter",
     "InputKind", "INPUT_KINDS", "Labels", "TargetKind", "Wrapper", "Target", "DataInfo",
-    "DataRequest", "Callback", "Schedule", "Code", "keras_value",
+    "DataRequest", "Callback", "Schedule", "Code", "keras_value", "DataRequest", "Rule", "Violation", "at_most_one", "needs",
 ]
 
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -30,6 +30,48 @@ class _Required:
 
 
 REQUIRED: Any = _Required()
+
+
+@dataclass(frozen=True)
+class Violation:
+    """What a :data:`Rule` found: the parameter to point the caret at, what is wrong (words that
+    follow "bad `param` for `name`: "), and how to fix it."""
+
+    param: str
+    message: str
+    help: str | None = None
+
+
+#: a rule across a component's parameters, checked after they bind: the bound arguments (every
+#: parameter, defaults filled) to the violations found (none when the arguments are fine)
+Rule = Callable[[Mapping[str, Any]], Iterable[Violation]]
+
+
+def at_most_one(*names: str) -> Rule:
+    """A rule: at most one of ``names`` may be given (Keras refuses the others together)."""
+
+    def rule(args: Mapping[str, Any]) -> Iterable[Violation]:
+        given = [n for n in names if args.get(n) is not None]
+        if len(given) > 1:
+            yield Violation(given[1], f"`{given[0]}` and `{given[1]}` cannot be given together",
+                            help=f"give one of {', '.join(f'`{n}`' for n in names)}")
+
+    rule.__qualname__ = f"at_most_one{names!r}"
+    return rule
+
+
+def needs(name: str, other: str, value: Any = True) -> Rule:
+    """A rule: ``name`` may only be given when ``other`` is ``value`` (``num_labels`` needs
+    ``multi_label=true``)."""
+
+    def rule(args: Mapping[str, Any]) -> Iterable[Violation]:
+        if args.get(name) is not None and args.get(other) != value:
+            written = str(value).lower() if isinstance(value, bool) else value
+            yield Violation(name, f"`{name}` needs `{other}={written}`",
+                            help=f"add `{other}={written}`, or leave out `{name}`")
+
+    rule.__qualname__ = f"needs({name!r}, {other!r})"
+    return rule
 
 
 @dataclass(frozen=True)
@@ -108,7 +150,12 @@ _ENUMS: Mapping[str, tuple[str | None, ...]] = {
 
 @dataclass(frozen=True, kw_only=True)
 class Component:
-    """Base declaration: a unique lowercase name, aliases, typed params, a description, a factory."""
+    """Base declaration: a unique lowercase name, aliases, typed params, a description, a factory.
+
+    ``rules`` check what one parameter's type cannot: parameters that exclude or need each
+    other, values that depend on another (see :data:`Rule`); the binder runs them once every
+    argument has bound, and reports each violation at the argument it names.
+    """
 
     kind: ClassVar[str] = "component"
     name: str
@@ -126,6 +173,7 @@ class Component:
     #: mapping every argument (defaults included) to its Python source (a dataset's: see
     #: :class:`Dataset`)
     emit: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    rules: tuple[Rule, ...] = field(default=(), compare=False, repr=False)
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -155,6 +203,8 @@ class Component:
             out.append('custom_objects: must be a tuple of "module:attribute" import paths')
         if self.emit is not None and not callable(self.emit):
             out.append("emit: must be callable")
+        if not isinstance(self.rules, tuple) or not all(callable(r) for r in self.rules):
+            out.append("rules: must be a tuple of callables (bound arguments) -> Violations")
         for name, allowed in _ENUMS.items():
             if hasattr(self, name) and getattr(self, name) not in allowed:
                 value = getattr(self, name)
@@ -165,22 +215,37 @@ class Component:
 
 @dataclass(frozen=True, kw_only=True)
 class Activation(Component):
-    """An activation function; ``build()`` returns what Keras accepts as ``activation=``."""
+    """An activation function; ``build()`` returns what Keras accepts as ``activation=``.
+
+    ``shape`` says how it changes the shape it is applied to (``glu`` halves the last axis;
+    raise :class:`ShapeProblem` for one it cannot take); None: it keeps the shape. Layers apply
+    it to their output in their ``infer``. Keras's layers assume their activation keeps the
+    shape, so one with a ``shape`` must ``build()`` to a Keras layer (with the right
+    ``compute_output_shape``); the compiler runs it after the layer it is given to."""
 
     kind: ClassVar[str] = "activation"
+    shape: Callable[[Shape], Shape] | None = field(default=None, compare=False, repr=False)
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if self.shape is not None and not callable(self.shape):
+            out.append("shape: must be callable: (input shape) -> output shape")
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
 class Loss(Component):
     """A loss; ``labels`` says how the data's labels must be encoded for it; ``default_for`` the
-    targets for which it is the loss when the program names none."""
+    targets for which it is the loss when the program names none; ``targets`` the targets it can
+    train on at all (a ``sparse`` loss needs class ids; ``()``: none netdsl's datasets give)."""
 
     kind: ClassVar[str] = "loss"
     labels: Labels = "any"
     default_for: tuple[TargetKind, ...] = ()
+    targets: tuple[TargetKind, ...] = get_args(TargetKind)
 
     def problems(self) -> list[str]:
-        return [*super().problems(), *_target_problems(self.default_for)]
+        return [*super().problems(), *_target_problems(self.default_for), *_target_problems(self.targets, "targets")]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,10 +274,10 @@ class Metric(Component):
         return [*super().problems(), *_target_problems(self.default_for)]
 
 
-def _target_problems(targets: Any) -> list[str]:
+def _target_problems(targets: Any, name: str = "default_for") -> list[str]:
     allowed = get_args(TargetKind)
     if not isinstance(targets, tuple) or any(t not in allowed for t in targets):
-        return [f"default_for: must be a tuple of {', '.join(map(repr, allowed))}"]
+        return [f"{name}: must be a tuple of {', '.join(map(repr, allowed))}"]
     return []
 
 
@@ -237,7 +302,8 @@ class Layer(Component):
     ``default_merge`` joins branches written without a merge. A ``wrapper="layer"`` encloses one
     layer (``bidirectional(lstm 64)``): its ``infer(shape, args, inner, inner_layer)`` gets
     ``inner``, a callable ``shape -> (output_shape, params)`` running the wrapped layer's rule, and
-    ``inner_layer``, its declaration. A ``wrapper="chain"`` encloses a sub-network
+    ``inner_layer``, its declaration (``inner.args`` holds the wrapped layer's bound arguments; a
+    :class:`ShapeProblem` naming one of them puts the caret on it). A ``wrapper="chain"`` encloses a sub-network
     (``residual(...)``): its ``infer`` gets ``[input_shape, body_output_shape]``. ``transparent``
     layers only move or mask values (``dropout``, ``flatten``): the activation before them still
     decides what the network outputs.

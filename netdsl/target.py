@@ -43,10 +43,14 @@ def training_target(values: Mapping[str, Any], info: DataInfo, nodes: Sequence[N
     if metrics is None:
         metrics = [m for m in (_default(registry, "metric", kind, binder, out, required=False),) if m]
     out.loss, out.metrics = loss, list(metrics)
+    if loss is not None and isinstance(loss.component, Loss) and kind not in loss.component.targets:
+        _wrong_target(out, loss, kind, values["dataset"].name, program)
     wanted = loss.component.labels if loss is not None and isinstance(loss.component, Loss) else "any"
     out.labels = ("sparse" if wanted == "sparse" else "categorical") if kind == "classes" else "any"
     if kind == "classes":
         _check_metric_labels(out, program)
+    else:
+        _check_sparse_metrics(out, kind, values["dataset"].name, program)
     if output is not None and nodes:
         _check_output(out, info, nodes[-1], output, values["dataset"].name)
     return out
@@ -99,6 +103,34 @@ def _check_metric_labels(out: TrainingTarget, program: ir.Program) -> None:
             label=f"wants {_LABEL_WORDS[wants]}", code="NDL005",
             help="use a metric for the same labels (e.g. `accuracy`, which reads either)"))
 
+
+def _check_sparse_metrics(out: TrainingTarget, kind: str, dataset: str, program: ir.Program) -> None:
+    """A metric that reads integer class ids needs a target of class ids."""
+    setting = program.setting("metrics")
+    for metric in out.metrics:
+        if isinstance(metric.component, Metric) and metric.component.labels == "sparse":
+            out.errors.append(NetdslArgumentError(
+                f"metric `{metric.name}` reads integer class ids, but `{dataset}`'s target is "
+                f"{_TARGET_WORDS[kind]}", setting.value.span if setting else None,
+                label="wants integer class ids", code="NDL005",
+                help="use a metric for this target, or leave out `metrics:` for the default"))
+
+
+def _wrong_target(out: TrainingTarget, loss: Ref, kind: str, dataset: str, program: ir.Program) -> None:
+    """A loss that cannot train on the dataset's target (``ctc`` needs label sequences, a sparse
+    loss needs class ids)."""
+    assert isinstance(loss.component, Loss)
+    can = loss.component.targets
+    setting = program.setting("loss")
+    out.errors.append(NetdslArgumentError(
+        f"loss `{loss.name}` cannot train on `{dataset}`, whose target is {_TARGET_WORDS[kind]}",
+        setting.value.span if setting else None, label="not for this target", code="NDL005",
+        expected=(" or ".join(_TARGET_WORDS[t] for t in can) if can
+                  else "a target that no netdsl dataset gives (label sequences)"),
+        help="leave out `loss:` for the default, or pick a loss for this target"))
+
+
+_TARGET_WORDS = {"classes": "class ids", "binary": "0/1 labels", "regression": "real values"}
 
 _LABEL_WORDS = {"sparse": "integer class ids", "categorical": "one-hot labels", "any": "any labels"}
 

@@ -298,8 +298,18 @@ class ListOf(ParamType):
         return self.item.names(binder)
 
     def convert(self, value: ir.Value, binder: Binder) -> list[Any]:
+        from .errors import NetdslError, NetdslErrors
+
         items = value.items if isinstance(value, ir.List) else (value,)
-        return [self.item.convert(v, binder) for v in items]
+        out, errors = [], []
+        for v in items:  # every bad item is reported, not only the first
+            try:
+                out.append(self.item.convert(v, binder))
+            except NetdslError as e:
+                errors.append(e)
+        if errors:
+            raise errors[0] if len(errors) == 1 else NetdslErrors(errors)
+        return out
 
 
 @dataclass(frozen=True)

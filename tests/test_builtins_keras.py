@@ -169,8 +169,9 @@ def test_params_match_keras_signature(keras: ModuleType, component: Component) -
 def test_builds_with_defaults(keras: ModuleType, component: Component) -> None:
     assert component.build is not None
     built = component.build(**_defaults(component))
+    shaping = getattr(component, "shape", None) is not None  # builds a layer: see Activation.shape
     expected = {
-        "activation": str, "loss": keras.losses.Loss, "optimizer": keras.optimizers.Optimizer,
+        "activation": keras.layers.Layer if shaping else str, "loss": keras.losses.Loss, "optimizer": keras.optimizers.Optimizer,
         "regularizer": keras.regularizers.Regularizer,
         "metric": str if component.name == "accuracy" else keras.metrics.Metric,
     }[component.kind]
@@ -180,6 +181,14 @@ def test_builds_with_defaults(keras: ModuleType, component: Component) -> None:
 @pytest.mark.parametrize("component", [c for c in COMPONENTS if c.kind == "activation"], ids=_id)
 def test_activation_is_accepted_by_keras(keras: ModuleType, component: Component) -> None:
     assert component.build is not None
+    if getattr(component, "shape", None) is not None:  # a layer: the same values, the shape it says
+        import numpy as np
+
+        x = np.arange(24, dtype="float32").reshape(2, 3, 4) / 10
+        layer = component.build()
+        assert np.allclose(layer(x), keras.activations.get(component.name)(x))
+        assert tuple(layer.compute_output_shape((None, 3, 4))) == (None, *component.shape((3, 4)))
+        return
     fn = keras.activations.get(component.build())
     assert fn is keras.activations.get(component.name)
     for alias in component.aliases:

@@ -153,14 +153,15 @@ def test_settings_defaults(registry: Any) -> None:
 def test_settings_given(registry: Any) -> None:
     m = netdsl.check(
         "dataset: mnist\ninput: 28x28x1\nloss: sparse_categorical_crossentropy\n"
-        "optimizer: sgd(learning_rate=0.1, momentum=0.9)\nmetrics: [accuracy, auc]\nepochs: 3\n"
+        "optimizer: sgd(learning_rate=0.1, momentum=0.9)\nmetrics: [accuracy, sparse_top_k_categorical_accuracy]\n"
+        "epochs: 3\n"
         "batch_size: 128\nvalidation_split: 0.2\nseed: 7\n" + SEED, registry)
     st = m.settings
     assert (st["epochs"], st["batch_size"], st["validation_split"], st["seed"]) == (3, 128, 0.2, 7)
     assert m.labels == "sparse" and st["loss"].name == "sparse_categorical_crossentropy"
     assert st["optimizer"].name == "sgd" and st["optimizer"].kwargs["learning_rate"] == 0.1
     assert st["optimizer"].kwargs["momentum"] == 0.9
-    assert [x.name for x in st["metrics"]] == ["accuracy", "auc"]
+    assert [x.name for x in st["metrics"]] == ["accuracy", "sparse_top_k_categorical_accuracy"]
     as_json = st.to_dict()
     assert as_json["epochs"] == 3 and as_json["optimizer"]["name"] == "sgd"
 

@@ -7,15 +7,52 @@ arguments (``threshold``, ``default_value``) that a bare name cannot carry.
 
 from __future__ import annotations
 
-from netdsl.components import Activation, keras_value
+from typing import Any
+
+from netdsl.components import Activation, ShapeProblem, keras_value
 from netdsl.hookspecs import Register, hookimpl
 
 __all__ = ["ACTIVATIONS", "register_activations"]
 
 
-def _activation(name: str, description: str, aliases: tuple[str, ...] = ()) -> Activation:
+def _activation(name: str, description: str, aliases: tuple[str, ...] = (),
+                shape: Any = None) -> Activation:
     """An activation Keras knows by ``name``."""
-    return Activation(name=name, description=description, aliases=aliases, build=keras_value(name))
+    return Activation(name=name, description=description, aliases=aliases, build=keras_value(name),
+                      shape=shape)
+
+
+_GLU_LAYER: Any = None
+
+
+def _glu_layer() -> Any:
+    """``glu`` as a Keras layer whose ``compute_output_shape`` halves the last axis, as its call
+    does (Keras's own layers assume an activation keeps the shape)."""
+    global _GLU_LAYER
+    if _GLU_LAYER is None:
+        import keras  # noqa: PLC0415 - only when a model is built
+
+        @keras.saving.register_keras_serializable(package="netdsl")
+        class GLU(keras.layers.Layer):  # type: ignore[misc]
+            """Gated linear unit over the last axis: a * sigmoid(b) for its two halves."""
+
+            def call(self, x: Any) -> Any:
+                return keras.activations.glu(x)
+
+            def compute_output_shape(self, shape: Any) -> Any:
+                return (*shape[:-1], None if shape[-1] is None else shape[-1] // 2)
+
+        _GLU_LAYER = GLU
+    return _GLU_LAYER()
+
+
+def _halve_last(shape: tuple) -> tuple:
+    """``glu``: the last axis is split in two halves, a * sigmoid(b)."""
+    n = shape[-1] if shape else None
+    if n is not None and n % 2:
+        raise ShapeProblem(f"`glu` splits the last axis in two halves, and it has {n} values",
+                           help="give the layer an even number of outputs")
+    return (*shape[:-1], None if n is None else n // 2)
 
 
 #: every built-in activation, in the order ``netdsl`` lists them
@@ -46,7 +83,8 @@ ACTIVATIONS: tuple[Activation, ...] = (
     _activation("squareplus", "smooth relu: (x + sqrt(x^2 + 4)) / 2"),
     _activation("exponential", "exp(x)"),
     _activation("linear", "identity: x unchanged (no activation)"),
-    _activation("glu", "gated linear unit: halves the last axis, a * sigmoid(b)"),
+    Activation(name="glu", description="gated linear unit: halves the last axis, a * sigmoid(b)",
+               build=_glu_layer, shape=_halve_last),
     _activation("soft_shrink", "soft shrinkage: x - 0.5 if x > 0.5, x + 0.5 if x < -0.5, else 0"),
     _activation("hard_shrink", "hard shrinkage: x if abs(x) > 0.5 else 0"),
     _activation("tanh_shrink", "x - tanh(x)"),

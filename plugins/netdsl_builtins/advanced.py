@@ -14,6 +14,8 @@ from netdsl import types as T
 from netdsl.components import Adapter, REQUIRED, Layer, Param, ShapeProblem, keras_factory
 from netdsl.hookspecs import hookimpl
 from netdsl_builtins.layers import INITIALIZERS
+from netdsl_builtins.rules import (SEED_MAX, activated, initializer_ranks, matrix_regularizers,
+                                   shape_keeping_activations)
 
 Shape = tuple
 Args = Mapping[str, Any]
@@ -109,7 +111,7 @@ def _conv(shape: Shape, a: Args, rank: int) -> tuple[Shape, int]:
     c = _channels(shape, rank + 1)
     sizes = _sliding(shape, a, rank, dilation_ok=False)
     f = a["filters"]
-    return (*sizes, f), prod(_axes(a["kernel_size"], rank)) * c * f + _bias(a, f)
+    return activated((*sizes, f), a["activation"]), prod(_axes(a["kernel_size"], rank)) * c * f + _bias(a, f)
 
 
 def _conv1d(shape: Shape, a: Args) -> tuple[Shape, int]:
@@ -128,7 +130,7 @@ def _separable(shape: Shape, a: Args) -> tuple[Shape, int]:
     sizes = _sliding(shape, a, 2)
     f, m = a["filters"], a["depth_multiplier"]
     depthwise = prod(_axes(a["kernel_size"], 2)) * c * m
-    return (*sizes, f), depthwise + c * m * f + _bias(a, f)
+    return activated((*sizes, f), a["activation"]), depthwise + c * m * f + _bias(a, f)
 
 
 def _depthwise(shape: Shape, a: Args) -> tuple[Shape, int]:
@@ -136,7 +138,7 @@ def _depthwise(shape: Shape, a: Args) -> tuple[Shape, int]:
     c = _channels(shape, 3)
     sizes = _sliding(shape, a, 2)
     out = c * a["depth_multiplier"]
-    return (*sizes, out), prod(_axes(a["kernel_size"], 2)) * out + _bias(a, out)
+    return activated((*sizes, out), a["activation"]), prod(_axes(a["kernel_size"], 2)) * out + _bias(a, out)
 
 
 def _transpose_length(n: int | None, k: int, s: int, d: int, padding: str,
@@ -164,7 +166,7 @@ def _conv_transpose(shape: Shape, a: Args) -> tuple[Shape, int]:
     sizes = tuple(_transpose_length(shape[i], k[i], s[i], d[i], a["padding"],
                                     None if extra is None else extra[i]) for i in range(2))
     f = a["filters"]
-    return (*sizes, f), prod(k) * c * f + _bias(a, f)
+    return activated((*sizes, f), a["activation"]), prod(k) * c * f + _bias(a, f)
 
 
 # --- pooling and resizing -----------------------------------------------------------------------
@@ -278,6 +280,9 @@ def _bidirectional(shape: Shape, a: Args, inner: Inner, inner_layer: Layer) -> t
     if inner_layer.param("go_backwards") is None:
         raise ShapeProblem(f"bidirectional wraps a recurrent layer (lstm, gru, simple_rnn), not "
                            f"`{inner_layer.name}`", help="e.g. `bidirectional(lstm 64)`")
+    if getattr(inner, "args", {}).get("go_backwards"):
+        raise ShapeProblem("bidirectional runs the wrapped layer both ways itself, so it cannot be "
+                           "`go_backwards=true`", "go_backwards", help="leave out `go_backwards`")
     out, params = inner(shape)
     if a["merge_mode"] == "concat":
         out = (*out[:-1], 2 * out[-1])
@@ -457,6 +462,23 @@ def _conv_params(rank: int, padding: T.Choice = _PADDING) -> tuple[Param, ...]:
     )
 
 
+def _conv_rules(rank: int) -> tuple[Any, ...]:
+    """What Keras refuses in a convolution's arguments: weights of rank+2 dimensions."""
+    return (initializer_ranks(kernel_initializer=rank + 2, bias_initializer=1),
+            matrix_regularizers(kernel_regularizer=rank + 2, bias_regularizer=1,
+                                activity_regularizer=rank + 2))
+
+
+def _rnn_activity(a: Mapping[str, Any]) -> Any:
+    """The activity regularizer sees every step (3-D) with return_sequences, else the last (2-D)."""
+    return matrix_regularizers(activity_regularizer=3 if a["return_sequences"] else 2)(a)
+
+
+_RNN_RULES = (initializer_ranks(kernel_initializer=2, recurrent_initializer=2, bias_initializer=1),
+              matrix_regularizers(bias_regularizer=1), _rnn_activity,
+              shape_keeping_activations("activation", "recurrent_activation"))
+
+
 def _pool_params(rank: int, default: Any) -> tuple[Param, ...]:
     """The parameters of a max/average pooling layer."""
     return (
@@ -483,7 +505,7 @@ def _rnn_params(*extra: Param) -> tuple[Param, ...]:
         Param("activity_regularizer", _REG, None),
         Param("dropout", _RATE, 0.0, help="dropout on the inputs"),
         Param("recurrent_dropout", _RATE, 0.0, help="dropout on the recurrent state"),
-        Param("seed", T.Int(min=0), None),
+        Param("seed", T.Int(min=0, max=SEED_MAX), None),
         Param("return_sequences", T.Bool(), False, help="output every step, not just the last"),
         Param("go_backwards", T.Bool(), False),
     )
@@ -534,6 +556,7 @@ CONV1D = Layer(
     params=_conv_params(1, T.Choice(("valid", "same", "causal"))),
     infer=_conv1d,
     accepts="sequence",
+    rules=_conv_rules(1),
     build=keras_factory("layers.Conv1D"),
     macs=_conv_macs,
 )
@@ -544,6 +567,7 @@ CONV2D = Layer(
     params=_conv_params(2),
     infer=_conv2d,
     accepts="image",
+    rules=_conv_rules(2),
     build=keras_factory("layers.Conv2D"),
     macs=_conv_macs,
 )
@@ -570,6 +594,9 @@ SEPARABLE_CONV2D = Layer(
     ),
     infer=_separable,
     accepts="image",
+    rules=(initializer_ranks(depthwise_initializer=4, pointwise_initializer=4, bias_initializer=1),
+           matrix_regularizers(depthwise_regularizer=4, pointwise_regularizer=4, bias_regularizer=1,
+                               activity_regularizer=4)),
     build=keras_factory("layers.SeparableConv2D"),
     macs=_separable_macs,
 )
@@ -591,6 +618,8 @@ DEPTHWISE_CONV2D = Layer(
     ),
     infer=_depthwise,
     accepts="image",
+    rules=(initializer_ranks(depthwise_initializer=4, bias_initializer=1),
+           matrix_regularizers(depthwise_regularizer=4, bias_regularizer=1, activity_regularizer=4)),
     build=keras_factory("layers.DepthwiseConv2D"),
     macs=_depthwise_macs,
 )
@@ -613,6 +642,7 @@ CONV2D_TRANSPOSE = Layer(
     ),
     infer=_conv_transpose,
     accepts="image",
+    rules=_conv_rules(2),
     build=keras_factory("layers.Conv2DTranspose"),
     macs=_transpose_macs,
 )
@@ -692,6 +722,7 @@ SIMPLE_RNN = Layer(
     params=_rnn_params(),
     infer=_simple_rnn,
     accepts="sequence",
+    rules=_RNN_RULES,
     build=keras_factory("layers.SimpleRNN"),
     macs=_recurrent_macs(1),
 )
@@ -702,6 +733,7 @@ LSTM = Layer(
     params=_rnn_params(_RECURRENT_ACTIVATION, Param("unit_forget_bias", T.Bool(), True)),
     infer=_lstm,
     accepts="sequence",
+    rules=_RNN_RULES,
     build=keras_factory("layers.LSTM"),
     macs=_recurrent_macs(4),
 )
@@ -712,6 +744,7 @@ GRU = Layer(
     params=(*_rnn_params(_RECURRENT_ACTIVATION), Param("reset_after", T.Bool(), True)),
     infer=_gru,
     accepts="sequence",
+    rules=_RNN_RULES,
     build=keras_factory("layers.GRU"),
     macs=_recurrent_macs(3),
 )
@@ -741,7 +774,8 @@ TIMEDISTRIBUTED = Layer(
 GAUSSIAN_NOISE = Layer(
     name="gaussian_noise",
     description="add zero-mean noise of standard deviation stddev while training",
-    params=(Param("stddev", T.Float(min=0), positional=True), Param("seed", T.Int(min=0), None)),
+    params=(Param("stddev", T.Float(min=0, max=1), positional=True, help="Keras takes 0 to 1"),
+            Param("seed", T.Int(min=0, max=SEED_MAX), None)),
     infer=_same,
     build=keras_factory("layers.GaussianNoise"),
     macs=_no_macs,
@@ -750,7 +784,7 @@ GAUSSIAN_NOISE = Layer(
 SPATIAL_DROPOUT2D = Layer(
     name="spatial_dropout2d",
     description="randomly drop a fraction `rate` of whole channels while training",
-    params=(Param("rate", _RATE, positional=True), Param("seed", T.Int(min=0), None)),
+    params=(Param("rate", _RATE, positional=True), Param("seed", T.Int(min=0, max=SEED_MAX), None)),
     infer=_spatial_dropout,
     accepts="image",
     build=keras_factory("layers.SpatialDropout2D"),

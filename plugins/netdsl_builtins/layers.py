@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from netdsl import types as T
 from netdsl.components import Adapter, Layer, Param, ShapeProblem, keras_factory
 from netdsl.hookspecs import hookimpl
+from netdsl_builtins.rules import SEED_MAX, activated, initializer_ranks, matrix_regularizers
 
 Shape = tuple
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
@@ -23,11 +24,16 @@ def _dense(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
     n = shape[-1]
     if n is None:
         raise ShapeProblem("dense needs a known input size", help="give the input a fixed size")
-    return (*shape[:-1], a["units"]), n * a["units"] + (a["units"] if a["use_bias"] else 0)
+    out = activated((*shape[:-1], a["units"]), a["activation"])
+    return out, n * a["units"] + (a["units"] if a["use_bias"] else 0)
 
 
 def _same(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
     return shape, 0
+
+
+def _activation(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
+    return activated(shape, a["activation"]), 0
 
 
 def _flatten(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
@@ -100,6 +106,8 @@ DENSE = Layer(
     ),
     infer=_dense,
     accepts="vector",
+    rules=(initializer_ranks(kernel_initializer=2, bias_initializer=1),
+           matrix_regularizers(bias_regularizer=1)),
     build=keras_factory("layers.Dense"),
     macs=_dense_macs,
 )
@@ -108,7 +116,7 @@ DROPOUT = Layer(
     name="dropout",
     description="randomly zero a fraction `rate` of inputs while training (fights over-fitting)",
     params=(Param("rate", T.Float(min=0, max=1, max_open=True), positional=True),
-            Param("seed", T.Int(min=0), None)),
+            Param("seed", T.Int(min=0, max=SEED_MAX), None)),
     infer=_same,
     transparent=True,
     build=keras_factory("layers.Dropout"),
@@ -149,7 +157,7 @@ ACTIVATION = Layer(
     name="activation",
     description="apply an activation function on its own",
     params=(Param("activation", T.Ref("activation"), positional=True),),
-    infer=_same,
+    infer=_activation,
     build=keras_factory("layers.Activation"),
     macs=_no_macs,
 )

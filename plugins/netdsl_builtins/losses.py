@@ -27,10 +27,14 @@ _GAMMA_FOCAL = Param("gamma", T.Float(min=0), 2.0,
 
 
 def _loss(name: str, keras_class: str, description: str, *params: Param, labels: Labels = "any",
-          aliases: tuple[str, ...] = (), default_for: tuple[TargetKind, ...] = ()) -> Loss:
-    """A loss built as ``keras.losses.<keras_class>(**kwargs)``."""
+          aliases: tuple[str, ...] = (), default_for: tuple[TargetKind, ...] = (),
+          targets: tuple[TargetKind, ...] | None = None) -> Loss:
+    """A loss built as ``keras.losses.<keras_class>(**kwargs)``; a ``sparse`` one trains on class
+    ids only (``targets``)."""
     return Loss(name=name, params=params, description=description, aliases=aliases,
-                labels=labels, default_for=default_for, build=keras_factory(f"losses.{keras_class}"))
+                labels=labels, default_for=default_for, build=keras_factory(f"losses.{keras_class}"),
+                targets=targets if targets is not None else
+                ("classes",) if labels == "sparse" else ("classes", "binary", "regression"))
 
 
 #: every built-in loss
@@ -96,7 +100,7 @@ LOSSES: tuple[Loss, ...] = (
                 help="leave out each embedding's similarity with itself"),
           labels="sparse"),
     _loss("ctc", "CTC", "connectionist temporal classification for unaligned integer sequences",
-          labels="sparse"),
+          labels="sparse", targets=()),
 )
 
 

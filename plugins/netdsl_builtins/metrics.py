@@ -10,7 +10,10 @@ Not offered: ``Mean``/``Sum`` (they aggregate values, not targets and prediction
 from __future__ import annotations
 
 from netdsl import types as T
-from netdsl.components import REQUIRED, Labels, Metric, Param, TargetKind, keras_factory, keras_value
+from typing import Any, Iterable, Mapping
+
+from netdsl.components import (REQUIRED, Labels, Metric, Param, Rule, TargetKind, Violation,
+                               keras_factory, keras_value, needs)
 from netdsl.hookspecs import Register, hookimpl
 
 __all__ = ["METRICS", "register_metrics"]
@@ -24,8 +27,22 @@ _THRESHOLDS = Param("thresholds", T.ListOf(_UNIT), None,
 _CLASS_ID = Param("class_id", T.Int(min=0), None, help="measure only this class")
 _NUM_THRESHOLDS = Param("num_thresholds", T.Int(min=1), 200,
                         help="thresholds used to approximate the curve")
-_NUM_CLASSES = Param("num_classes", T.Int(min=1), REQUIRED, positional=True,
-                     help="how many classes the labels can take")
+#: IoU metrics keep a num_classes x num_classes confusion matrix: 4,096 classes is 64 MB of it
+_MAX_IOU_CLASSES = 4096
+_NUM_CLASSES = Param("num_classes", T.Int(min=1, max=_MAX_IOU_CLASSES), REQUIRED, positional=True,
+                     help="how many classes the labels can take (its square is kept in memory)")
+
+
+def _class_ids_below_num_classes(args: Mapping[str, Any]) -> Iterable[Violation]:
+    """Keras refuses target class ids outside [0, num_classes)."""
+    n = args.get("num_classes")
+    bad = [i for i in args.get("target_class_ids") or () if n is not None and i >= n]
+    if bad and n is not None:
+        yield Violation("target_class_ids", f"class id {bad[0]} is not below num_classes={n}",
+                        help=f"use class ids 0 to {n - 1}")
+
+
+_IOU_RULES: tuple[Rule, ...] = (_class_ids_below_num_classes,)
 _TARGET_CLASS_IDS = Param("target_class_ids", T.ListOf(T.Int(min=0)), REQUIRED,
                           help="the class ids whose IoU is averaged")
 _IGNORE_CLASS = Param("ignore_class", T.Int(), None, help="a class id left out of the metric")
@@ -40,11 +57,14 @@ _SCORE_THRESHOLD = Param("threshold", T.Float(min=0, max=1, min_open=True), None
 
 
 def _metric(name: str, keras_class: str, description: str, *params: Param,
-            aliases: tuple[str, ...] = (), labels: Labels = "any",
-            default_for: tuple[TargetKind, ...] = ()) -> Metric:
-    """A metric built as ``keras.metrics.<keras_class>(**kwargs)``."""
+            aliases: tuple[str, ...] = (), labels: Labels = "categorical",
+            default_for: tuple[TargetKind, ...] = (), rules: tuple[Rule, ...] = ()) -> Metric:
+    """A metric built as ``keras.metrics.<keras_class>(**kwargs)``. Most compare targets with
+    predictions element by element, so for a class target they read one-hot rows
+    (``labels="categorical"``, the default here; a sparse loss's integer ids would not fit)."""
     return Metric(name=name, params=params, description=description, aliases=aliases,
-                  labels=labels, default_for=default_for, build=keras_factory(f"metrics.{keras_class}"))
+                  labels=labels, default_for=default_for, build=keras_factory(f"metrics.{keras_class}"),
+                  rules=rules)
 
 
 #: every built-in metric
@@ -82,7 +102,7 @@ METRICS: tuple[Metric, ...] = (
             Param("multi_label", T.Bool(), False,
                   help="one curve per label (multi-label data) instead of one overall"),
             Param("num_labels", T.Int(min=1), None, help="number of labels with multi_label"),
-            _FROM_LOGITS),
+            _FROM_LOGITS, rules=(needs("num_labels", "multi_label"),)),
     _metric("precision", "Precision", "fraction of positive predictions that are right",
             _THRESHOLDS, Param("top_k", T.Int(min=1), None, help="count only the top k scores"),
             _CLASS_ID),
@@ -126,9 +146,9 @@ METRICS: tuple[Metric, ...] = (
             "cross-entropy against one-hot targets",
             _FROM_LOGITS,
             Param("label_smoothing", _UNIT, 0.0,
-                  help="squeeze targets towards 1/classes by this much")),
+                  help="squeeze targets towards 1/classes by this much"), labels="categorical"),
     _metric("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy",
-            "cross-entropy against integer targets", _FROM_LOGITS, _IGNORE_CLASS),
+            "cross-entropy against integer targets", _FROM_LOGITS, _IGNORE_CLASS, labels="sparse"),
     _metric("kl_divergence", "KLDivergence",
             "Kullback-Leibler divergence between target and predicted distributions"),
     _metric("poisson", "Poisson", "Poisson loss p - y * log(p) of the predictions"),
@@ -166,19 +186,20 @@ METRICS: tuple[Metric, ...] = (
                   help="which of the classes 0 and 1 are averaged"),
             Param("threshold", _UNIT, 0.5, help="predictions above this count as 1")),
     _metric("iou", "IoU", "intersection over union of chosen classes (integer targets)",
-            _NUM_CLASSES, _TARGET_CLASS_IDS, _IGNORE_CLASS, _SPARSE_Y_TRUE, _SPARSE_Y_PRED),
+            _NUM_CLASSES, _TARGET_CLASS_IDS, _IGNORE_CLASS, _SPARSE_Y_TRUE, _SPARSE_Y_PRED,
+            labels="any", rules=_IOU_RULES),
     _metric("mean_iou", "MeanIoU", "intersection over union averaged over all classes",
-            _NUM_CLASSES, _IGNORE_CLASS, _SPARSE_Y_TRUE, _SPARSE_Y_PRED),
+            _NUM_CLASSES, _IGNORE_CLASS, _SPARSE_Y_TRUE, _SPARSE_Y_PRED, labels="any"),
     _metric("one_hot_iou", "OneHotIoU",
             "intersection over union of chosen classes (one-hot targets)",
             _NUM_CLASSES, _TARGET_CLASS_IDS, _IGNORE_CLASS,
             Param("sparse_y_pred", T.Bool(), False,
-                  help="whether predictions are class ids (else per-class scores)")),
+                  help="whether predictions are class ids (else per-class scores)"), labels="any", rules=_IOU_RULES),
     _metric("one_hot_mean_iou", "OneHotMeanIoU",
             "intersection over union averaged over all classes (one-hot targets)",
             _NUM_CLASSES, _IGNORE_CLASS,
             Param("sparse_y_pred", T.Bool(), False,
-                  help="whether predictions are class ids (else per-class scores)")),
+                  help="whether predictions are class ids (else per-class scores)"), labels="any"),
 )
 
 

@@ -10,7 +10,7 @@ The learning rate is a number or a schedule (:mod:`netdsl_builtins.schedules`). 
 from __future__ import annotations
 
 from netdsl import types as T
-from netdsl.components import Optimizer, Param, keras_factory
+from netdsl.components import Optimizer, Param, keras_factory, at_most_one
 from netdsl.hookspecs import Register, hookimpl
 
 __all__ = ["OPTIMIZERS", "register_optimizers"]
@@ -70,7 +70,8 @@ def _optimizer(name: str, keras_class: str, description: str, *params: Param,
                aliases: tuple[str, ...] = ()) -> Optimizer:
     """An optimizer built as ``keras.optimizers.<keras_class>(**kwargs)``."""
     return Optimizer(name=name, params=params, description=description, aliases=aliases,
-                     build=keras_factory(f"optimizers.{keras_class}"))
+                     build=keras_factory(f"optimizers.{keras_class}"),
+                     rules=(at_most_one("clipnorm", "clipvalue", "global_clipnorm"),))
 
 
 #: every built-in optimizer

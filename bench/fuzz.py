@@ -1,0 +1,694 @@
+"""Fuzz harness: generated and mutated programs through parse → check → format, and a sample of
+the accepted ones built in Keras, run on real tensors and trained for a step on tiny data.
+
+    python bench/fuzz.py [--programs N] [--build N] [--seed S] [--timeout SECONDS]
+                         [--out results.json] [--report BENCHMARKS.md]
+
+Stage 1 (in this process, no TensorFlow): every program is parsed, checked and formatted; any
+exception that is not a ``NetdslError`` is an *escape* (goal 0). Time per program is measured
+with ``time.perf_counter`` and peak memory with ``tracemalloc`` on every 10th program (tracing
+slows Python down, so it is not on for the timed ones); both are reported per input size.
+A program over the time limit is stopped (SIGALRM) and counted as a hang.
+
+Stage 2 (one long-lived worker process, restarted after a timeout and every 250 models): a
+sample of the accepted programs is built (``compiler.build_layers``), a real batch is run
+through every layer (each node's output shape and parameter count against its shape rule: a
+*disagreement*, goal 0), then compiled and trained for one epoch on tiny synthetic data and
+evaluated. Any failure there is *accepted but failed* (goal 0) and listed with its message.
+
+Programs come from a grammar- and registry-aware generator (every layer, argument type and
+setting the registry declares, blocks with parameters, repetition, residual, branches,
+wrappers, doubling blocks, deep nesting, huge numbers) and from mutations of generated
+programs (characters and tokens deleted, duplicated, swapped; odd whitespace; random bytes).
+Everything is seeded: the same ``--seed`` gives the same programs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import select
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+for _p in (str(ROOT), str(ROOT / "plugins")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+__all__ = ["Generator", "Stats", "run_front", "BuildWorker", "main"]
+
+#: input sizes the figures are grouped by (bytes)
+SIZE_CLASSES = ((1_000, "≤ 1 KB"), (10_000, "≤ 10 KB"), (100_000, "≤ 100 KB"), (10**9, "> 100 KB"))
+INPUTS = {"vector": ["8", "12"], "sequence": ["6x4", "5x3"], "image": ["8x8x1", "6x6x2"]}
+BUILD_DATA = "dataset: synthetic({task}, train_size={n}, test_size=8{extra})"
+
+
+# --- generation --------------------------------------------------------------------------------------
+
+class Generator:
+    """Random programs from the registry's vocabulary (seeded: the same seed, the same programs)."""
+
+    def __init__(self, seed: int) -> None:
+        from netdsl import types as T
+        from netdsl.components import Layer
+        from netdsl.registry import default_registry
+
+        self.T = T
+        self.rng = random.Random(seed)
+        self.registry = default_registry()
+        self.layers = [e.component for e in self.registry.entries("layer") if isinstance(e.component, Layer)]
+        self.plain = [c for c in self.layers if not c.merge and not c.wrapper]
+        self.wrapped = [c for c in self.plain if c.accepts == "sequence" and c.name in ("lstm", "gru", "simple_rnn")]
+        self.merges = [c.name for c in self.layers if c.merge]
+        self.names = {k: self.registry.names(k) for k in ("activation", "regularizer", "optimizer", "loss",
+                                                           "metric")}
+
+    # values
+    def number(self, lo: float | None, hi: float | None, integer: bool) -> str:
+        r = self.rng.random()
+        if r < 0.04:
+            return self.rng.choice(["99999999999999999", "4294967296", "2147483647", "-1", "0",
+                                    "1e300", "1e-300", "100000"])
+        if r < 0.12 and (lo is not None or hi is not None):  # at or just past a bound
+            b = self.rng.choice([x for x in (lo, hi) if x is not None])
+            if integer:
+                return str(int(b) + self.rng.choice([-1, 0, 0, 1]))
+            return repr(float(b) + self.rng.choice([-1e-6, 0.0, 0.0, 1e-6]))
+        lo_ = lo if lo is not None else (0 if integer else 0.0)
+        hi_ = hi if hi is not None else (lo_ + 8 if integer else lo_ + 1.0)
+        hi_ = min(hi_, lo_ + (16 if integer else 2.0))
+        if integer:
+            return str(self.rng.randint(int(lo_), int(max(lo_, hi_))))
+        return repr(round(self.rng.uniform(lo_, hi_), 4))
+
+    def value(self, t: Any) -> str:
+        T, rng = self.T, self.rng
+        if isinstance(t, T.Int):
+            return self.number(t.min, t.max, True)
+        if isinstance(t, T.Float):
+            return self.number(t.min, t.max, False)
+        if isinstance(t, T.Bool):
+            return rng.choice(["true", "false"])
+        if isinstance(t, T.Choice):
+            return rng.choice(t.choices)
+        if isinstance(t, T.Ref):
+            names = self.registry.names(t.kind) or ["x"]
+            name = rng.choice(names)
+            component = self.registry.get(t.kind, name)
+            if component is not None and component.params and rng.random() < 0.3:
+                p = rng.choice(component.params)
+                return f"{name}({p.name}={self.value(p.type)})"
+            return name
+        if isinstance(t, T.Size):
+            return "x".join(str(rng.randint(1, 3)) for _ in range(t.rank)) if rng.random() < 0.3 and t.rank > 1 \
+                else str(rng.randint(t.min, 3))
+        if isinstance(t, T.ShapeT):
+            return rng.choice(["8", "2x4", "4x2x1", "-1", "2x2x2"])
+        if isinstance(t, T.ListOf):
+            return "[" + ", ".join(self.value(t.item) for _ in range(rng.randint(1, 3))) + "]"
+        if isinstance(t, T.OneOf):
+            return self.value(rng.choice(t.options))
+        return rng.choice(["1", "0.5", "true", '"a"', "relu"])
+
+    # steps
+    def layer(self, depth: int) -> str:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.05 and depth < 3:
+            return f"residual({self.chain(depth + 1, rng.randint(1, 2))})"
+        if r < 0.08 and self.wrapped:
+            inner = rng.choice(self.wrapped)
+            extra = " go_backwards=true" if rng.random() < 0.1 else ""
+            return f"{rng.choice(['bidirectional', 'timedistributed'])}({inner.name} {rng.randint(1, 6)}{extra})"
+        c = rng.choice(self.plain)
+        parts = [c.name]
+        for p in c.params:
+            if p.required or rng.random() < 0.15:
+                v = self.value(p.type)
+                parts.append(v if p.positional and rng.random() < 0.6 else f"{p.name}={v}")
+        return " ".join(parts)
+
+    def step(self, depth: int, blocks: list[tuple[str, int]]) -> str:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.08 and depth < 4:
+            times = rng.choice(["2", "3", "1", str(rng.randint(1, 40))])
+            return f"({self.chain(depth + 1, rng.randint(1, 3), blocks)}) * {times}"
+        if r < 0.14 and depth < 4:
+            merge = rng.choice(self.merges + [""])
+            arms = " | ".join(self.chain(depth + 1, rng.randint(1, 2), blocks) for _ in range(rng.randint(2, 3)))
+            return f"[{arms}]{' ' + merge if merge else ''}"
+        if r < 0.24 and blocks:
+            name, n = rng.choice(blocks)
+            args = [self.number(1, 16, True) for _ in range(n)]
+            return f"{name}({', '.join(args)})" if args else name
+        return self.layer(depth)
+
+    def chain(self, depth: int, n: int, blocks: list[tuple[str, int]] | None = None) -> str:
+        return " -> ".join(self.step(depth, blocks or []) for _ in range(n))
+
+    def program(self, build: bool = False) -> str:
+        """A program; ``build``: with a small synthetic dataset so the accepted ones can train."""
+        rng = self.rng
+        kind = rng.choice(list(INPUTS))
+        lines = [f"input: {rng.choice(INPUTS[kind])}"]
+        task = rng.choice(["classes", "classes", "binary", "regression"])
+        extra = f", classes={rng.randint(2, 5)}" if task == "classes" else ""
+        lines.append(BUILD_DATA.format(task=task, n=rng.choice([16, 20]), extra=extra))
+        lines.append("epochs: 1")
+        if rng.random() < 0.5:
+            lines.append(f"batch_size: {rng.choice([4, 8, 16, 100])}")
+        if rng.random() < 0.4:
+            lines.append(f"optimizer: {self.value(self.T.Ref('optimizer'))}")
+        if rng.random() < 0.3:
+            lines.append(f"loss: {self.value(self.T.Ref('loss'))}")
+        if rng.random() < 0.3:
+            lines.append(f"metrics: {self.value(self.T.ListOf(self.T.Ref('metric')))}")
+        if rng.random() < 0.1:
+            lines.append(f"validation_split: {rng.choice(['0.25', '0.5', '0.9', '0.99'])}")
+        if rng.random() < 0.1:
+            lines.append(f"seed: {self.number(0, 2**32 - 1, True)}")
+        blocks: list[tuple[str, int]] = []
+        for i in range(rng.choice([0, 0, 1, 2])):
+            params = [f"p{j}" for j in range(rng.randint(0, 2))]
+            body = " -> ".join(
+                [f"dense {params[0]} relu"] if params else []) or self.chain(1, rng.randint(1, 2), blocks)
+            head = f"block blk{i}({', '.join(params)})" if params else f"block blk{i}"
+            lines.append(f"{head} = {body}")
+            blocks.append((f"blk{i}", len(params)))
+        if kind == "image" and rng.random() < 0.5:
+            start = f"conv2d {rng.randint(1, 4)} 3 relu padding=same -> "
+        elif kind == "sequence" and rng.random() < 0.5:
+            start = f"lstm {rng.randint(1, 4)} return_sequences=true -> " if rng.random() < 0.3 else ""
+        else:
+            start = ""
+        head = self.output(task, extra)
+        lines.append(start + self.chain(0, rng.randint(1, 4), blocks) + " -> " + head)
+        text = "\n".join(lines) + "\n"
+        return text if build else self.distort(text)
+
+    def output(self, task: str, extra: str) -> str:
+        n = int(extra.split("=")[1].rstrip(")")) if extra else 1
+        if task == "classes":
+            return f"flatten -> dense {n} softmax"
+        if task == "binary":
+            return "flatten -> dense 1 sigmoid"
+        return "flatten -> dense 1"
+
+    # adversarial shapes and mutations
+    def adversarial(self) -> str:
+        rng = self.rng
+        k = rng.randrange(9)
+        if k == 0:  # blocks that double per level
+            depth = rng.randint(5, 60)
+            lines = [f"block b{i} = b{i + 1} -> b{i + 1}" for i in range(depth)]
+            lines.append(f"block b{depth} = dense {rng.randint(1, 9)}")
+            return "\n".join(lines) + "\nb0 -> dense 10 softmax\n"
+        if k == 1:  # huge repetition, maybe after an error
+            times = rng.choice(["1000000000", "99999999999999999", "100001", "50000", "99999999999999999999"])
+            head = rng.choice(["dense -> ", "", "input: 8\n", "nope 3 -> "])
+            return f"{head}(dense 10) * {times}\n"
+        if k == 2:  # nested repetition
+            n = rng.randint(5, 40)
+            return "(" * n + "dense 4" + ") * 2" * n + "\n"
+        if k == 3:  # deep nesting of brackets or residuals
+            n = rng.randint(50, 400)
+            inner = rng.choice(["(", "residual(", "["])
+            close = {"(": ")", "residual(": ")", "[": "]"}[inner]
+            return inner * n + "dense 4" + close * n + "\n"
+        n = rng.randint(100, 3000) if rng.random() < 0.1 else rng.randint(5, 100)
+        if k == 4:  # many repeated settings / arguments
+            return rng.choice(["epochs: 1\n" * n + "dense 10 softmax\n",
+                               "dense 10 softmax" + " use_bias=true" * n + "\n"])
+        if k == 5:  # a long valid chain
+            return "input: 8\n" + " -> ".join(["dense 8 relu"] * n) + " -> dense 10 softmax\n"
+        if k == 6:  # huge numbers everywhere
+            big = "9" * rng.randint(15, 5000)
+            return rng.choice([f"dense {big}\n", f"input: {big}x{big}\ndense 1\n", f"dense 10 -> (dense 2) * {big}\n",
+                               f"dropout 0.{big}\n", f"seed: {big}\ndense 10 softmax\n"])
+        if k == 7:  # random bytes
+            raw = bytes(rng.randrange(256) for _ in range(rng.randint(0, 300)))
+            return raw.decode("latin-1")
+        many = rng.randint(2, 200)  # many blocks, each using the previous
+        lines = ["block c0 = dense 4 relu"] + [f"block c{i} = c{i - 1} -> c{i - 1}" for i in range(1, many)]
+        return "\n".join(lines) + f"\nc{many - 1} -> dense 10 softmax\n"
+
+    def distort(self, text: str) -> str:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.45:
+            return text
+        if r < 0.55:
+            return self.adversarial()
+        out = list(text)
+        for _ in range(rng.randint(1, 4)):
+            if not out:
+                break
+            i = rng.randrange(len(out))
+            op = rng.randrange(7)
+            if op == 0:
+                del out[i]
+            elif op == 1:
+                out.insert(i, rng.choice(list("()[]|->*=:,.\"\\#xe0123456789 \t\n\r") + ["\u00a0", "\u2192", "\x00",
+                                                                                     "\ufeff", "é"]))
+            elif op == 2:
+                j = rng.randrange(len(out))
+                out[i], out[j] = out[j], out[i]
+            elif op == 3:
+                j = min(len(out), i + rng.randint(1, 30))
+                out[i:i] = out[i:j]  # duplicate a span
+            elif op == 4:
+                out.insert(i, rng.choice(["9999999999999999999", " * 1000000", "block z = ", "->", " relux ",
+                                          "(", ")", "[", "]", "\\q", '"\\n"', "1e999", "-"]))
+            elif op == 5:
+                out[i] = chr(rng.randrange(1, 0x3000))
+            else:
+                del out[i:i + rng.randint(1, 20)]
+        return "".join(out)
+
+
+# --- stage 1: parse, check, format ------------------------------------------------------------------
+
+class _Hang(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise _Hang()
+
+
+@dataclass
+class Stats:
+    """Counts and worst cases of a run (what goes into BENCHMARKS.md)."""
+
+    tried: int = 0
+    parsed: int = 0
+    accepted: int = 0
+    escapes: list[dict[str, Any]] = field(default_factory=list)
+    hangs: list[dict[str, Any]] = field(default_factory=list)
+    worst_time: dict[str, tuple[float, int, str]] = field(default_factory=dict)
+    worst_mem: dict[str, tuple[float, int, str]] = field(default_factory=dict)
+    worst_cpu: dict[str, tuple[float, int, str]] = field(default_factory=dict)
+    measured_mem: int = 0
+    per_class: dict[str, int] = field(default_factory=dict)
+    built: int = 0
+    build_failures: list[dict[str, Any]] = field(default_factory=list)
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
+    build_timeouts: int = 0
+    build_seconds: float = 0.0
+    front_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def recheck(stats: Stats, timeout: float) -> list[dict[str, Any]]:
+    """Every accepted-but-failed program of a run made at an earlier commit, again with this
+    tree: refused by ``check`` now (the error says where), or built again (passes, or still fails).
+    The failures still failing stay in ``stats.build_failures``; the others are returned."""
+    import netdsl
+    from netdsl.errors import NetdslError
+
+    fixed: list[dict[str, Any]] = []
+    remaining: list[dict[str, Any]] = []
+    again: list[dict[str, Any]] = []
+    for item in stats.build_failures:
+        try:
+            netdsl.check(item["program"])
+        except NetdslError as e:
+            first = e.errors[0]
+            fixed.append({**item, "now": f"refused by check: {first.code} {first.message}"})
+            continue
+        again.append(item)
+    worker = BuildWorker(timeout)
+    try:
+        for item in again:
+            result = worker.run(item["program"])
+            if result is not None and result.get("ok"):
+                fixed.append({**item, "now": "builds and trains now"})
+            else:
+                remaining.append({**item, "now": (result or {}).get("error", "timed out")})
+    finally:
+        worker.close()
+    stats.build_failures = remaining
+    return fixed
+
+
+FRONT_FIELDS = ("tried", "parsed", "accepted", "measured_mem", "front_seconds", "escapes", "hangs",
+                "per_class", "worst_time", "worst_mem", "worst_cpu")
+
+
+def merge(paths: list[Path], build_paths: list[Path] = ()) -> Stats:  # type: ignore[assignment]
+    """Several saved runs as one (counts added, worst cases kept, findings listed together);
+    from ``build_paths`` only their stage 2 (a build-only run's own stage 1 generates its sample)."""
+    total = Stats()
+    for path in [*paths, *build_paths]:
+        data = json.loads(path.read_text())
+        front = path in paths
+        for name in ("tried", "parsed", "accepted", "measured_mem", "built", "build_timeouts",
+                     "front_seconds", "build_seconds"):
+            if front or name not in FRONT_FIELDS:
+                setattr(total, name, getattr(total, name) + data[name])
+        for name in ("escapes", "hangs", "build_failures", "disagreements"):
+            if front or name not in FRONT_FIELDS:
+                getattr(total, name).extend(data[name])
+        if not front:
+            continue
+        for label, n in data["per_class"].items():
+            total.per_class[label] = total.per_class.get(label, 0) + n
+        for name in ("worst_time", "worst_mem", "worst_cpu"):
+            worst = getattr(total, name)
+            for label, value in data.get(name, {}).items():
+                if value[0] > worst.get(label, (0, 0, ""))[0]:
+                    worst[label] = tuple(value)
+    return total
+
+
+def _size_class(n: int) -> str:
+    return next(label for limit, label in SIZE_CLASSES if n <= limit)
+
+
+def front(text: str, stats: Stats, timeout: float, measure_memory: bool) -> Any:
+    """One program through parse → check → format; the checked model if accepted."""
+    import netdsl
+    from netdsl.errors import NetdslError
+
+    size = len(text.encode("utf-8", "surrogatepass"))
+    label = _size_class(size)
+    stats.tried += 1
+    stats.per_class[label] = stats.per_class.get(label, 0) + 1
+    model = None
+    if measure_memory:
+        tracemalloc.start()
+    signal.setitimer(signal.ITIMER_PROF, timeout)  # CPU time: the machine is shared
+    start, cpu = time.perf_counter(), time.process_time()
+    try:
+        program = netdsl.parse(text)
+        stats.parsed += 1
+        netdsl.format(program)
+        model = netdsl.check(program)
+        stats.accepted += 1
+    except NetdslError as e:
+        from netdsl.diagnostics import render
+
+        render(e, color=False)
+    except _Hang:
+        stats.hangs.append({"program": text[:2000], "size": size})
+    except BaseException as exc:  # noqa: BLE001 - an escape is what the harness is looking for
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        stats.escapes.append({"program": text[:2000], "error": f"{type(exc).__name__}: {exc}"[:500]})
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        elapsed = time.perf_counter() - start
+        used = time.process_time() - cpu
+        if measure_memory:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            stats.measured_mem += 1
+            if peak > stats.worst_mem.get(label, (0, 0, ""))[0]:
+                stats.worst_mem[label] = (peak, size, text[:300])
+        else:
+            if elapsed > stats.worst_time.get(label, (0.0, 0, ""))[0]:
+                stats.worst_time[label] = (elapsed, size, text[:300])
+            if used > stats.worst_cpu.get(label, (0.0, 0, ""))[0]:
+                stats.worst_cpu[label] = (used, size, text[:300])
+    return model
+
+
+def run_front(programs: int, seed: int, timeout: float = 10.0, stats: Stats | None = None,
+              keep: int = 0, only_build: bool = False,
+              save: Path | None = None) -> tuple[Stats, list[str]]:
+    """Stage 1 over ``programs`` programs; returns the stats and up to ``keep`` accepted programs
+    with a dataset (the build sample), taken evenly through the run. ``save``: write the stats
+    there every 1,000 programs (a long run stopped early keeps what it measured)."""
+    signal.signal(signal.SIGPROF, _alarm)
+    gen = Generator(seed)
+    stats = stats or Stats()
+    sample: list[str] = []
+    start = time.perf_counter()
+    for i in range(programs):
+        if only_build and len(sample) >= keep:
+            break
+        if save is not None and i % 1000 == 999:
+            stats.front_seconds = time.perf_counter() - start
+            save.write_text(json.dumps(stats.to_json(), indent=1))
+        build = keep and len(sample) < keep and (only_build or i % 2 == 0)
+        text = gen.program(build=bool(build))
+        model = front(text, stats, timeout, measure_memory=i % 10 == 9)
+        if build and model is not None:
+            sample.append(text)
+    stats.front_seconds = time.perf_counter() - start
+    return stats, sample
+
+
+# --- stage 2: build, real tensors, one epoch -------------------------------------------------------------
+
+WORKER_RESTART = 250
+
+
+def worker_main() -> None:
+    """The build worker: one program per stdin line (JSON), one result per stdout line."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import dataclasses
+
+    import numpy as np
+
+    import netdsl
+    from netdsl.compiler import build_layers, import_keras, materialise
+    from netdsl.training import load_data, seed_everything
+
+    keras = import_keras()
+    eager = os.environ.get("NETDSL_FUZZ_GRAPH") != "1"  # eager steps: no tracing per model
+    out = sys.stdout
+    sys.stdout = sys.stderr  # Keras prints; the protocol owns the real stdout
+    for line in sys.stdin:
+        text = json.loads(line)
+        result: dict[str, Any] = {"ok": True}
+        try:
+            model = netdsl.check(text)
+            model = dataclasses.replace(model, settings=model.settings.replace(epochs=1))
+            seed_everything(model.settings["seed"])
+            data = load_data(model)
+            inputs, layers, tensors = build_layers(model)
+            probe = keras.Model(inputs, tensors)
+            real = probe(data.x_train[:2])
+            real = real if isinstance(real, (list, tuple)) else [real]
+            for node, layer, value in zip(model.nodes, layers, real):
+                shape = tuple(np.shape(value)[1:])
+                params = int(layer.count_params())
+                if shape != tuple(node.output_shape) or params != node.params:
+                    result = {"ok": False, "disagree": True, "layer": node.text,
+                              "error": f"rule {node.output_shape}/{node.params:,}, real {shape}/{params:,}"}
+                    break
+            if result["ok"]:
+                net = keras.Model(inputs, tensors[-1])
+                settings = model.settings
+                net.compile(optimizer=materialise(settings["optimizer"]), loss=materialise(settings["loss"]),
+                            metrics=[materialise(m) for m in settings["metrics"]],
+                            run_eagerly=eager)
+                net.fit(data.x_train, data.y_train, epochs=1, batch_size=settings["batch_size"],
+                        validation_split=settings["validation_split"], verbose=0)
+                net.evaluate(data.x_test, data.y_test, verbose=0)
+        except BaseException as exc:  # noqa: BLE001 - every failure is a finding
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+            result = {"ok": False, "error": msg[:400]}
+        keras.backend.clear_session()
+        out.write(json.dumps(result) + "\n")
+        out.flush()
+
+
+class BuildWorker:
+    """The long-lived build worker process, with a per-program timeout (then restarted)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.proc: subprocess.Popen[str] | None = None
+        self.count = 0
+
+    def _start(self) -> subprocess.Popen[str]:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "plugins")]),
+                   TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+        return subprocess.Popen([sys.executable, __file__, "--worker"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+
+    def run(self, text: str) -> dict[str, Any] | None:
+        """The worker's result for one program, or None after a timeout."""
+        if self.proc is None or self.count >= WORKER_RESTART:
+            self.close()
+            self.proc, self.count = self._start(), 0
+        proc = self.proc
+        assert proc.stdin and proc.stdout
+        proc.stdin.write(json.dumps(text) + "\n")
+        proc.stdin.flush()
+        self.count += 1
+        limit = self.timeout + (60 if self.count == 1 else 0)  # the first includes importing TensorFlow
+        ready, _, _ = select.select([proc.stdout], [], [], limit)
+        line = proc.stdout.readline() if ready else ""
+        if not line:
+            self.close()
+            return None
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+def run_build(sample: list[str], stats: Stats, timeout: float, save: Path | None = None) -> None:
+    """Stage 2 over ``sample``; ``save``: write the stats there every 20 programs (a long run
+    stopped early keeps what it measured)."""
+    worker = BuildWorker(timeout)
+    start = time.perf_counter()
+    try:
+        for i, text in enumerate(sample):
+            if save is not None and i % 20 == 0:
+                stats.build_seconds = time.perf_counter() - start
+                save.write_text(json.dumps(stats.to_json(), indent=1))
+            result = worker.run(text)
+            stats.built += 1
+            if result is None:
+                stats.build_timeouts += 1
+                stats.build_failures.append({"program": text, "error": f"timed out after {timeout:g} s"})
+            elif result.get("disagree"):
+                stats.disagreements.append({"program": text, **result})
+            elif not result["ok"]:
+                stats.build_failures.append({"program": text, "error": result["error"]})
+    finally:
+        worker.close()
+        stats.build_seconds += time.perf_counter() - start
+
+
+# --- report -------------------------------------------------------------------------------------------
+
+MARK_START = "<!-- fuzz:start -->"
+MARK_END = "<!-- fuzz:end -->"
+
+
+def report(stats: Stats, args: argparse.Namespace) -> str:
+    lines = [MARK_START, "## Reliability: fuzz harness (`bench/fuzz.py`)", "",
+             f"Measured with {args.how or f'`python bench/fuzz.py --programs {args.programs} --build {args.build} --seed {args.seed}`'}"
+             " on the shared 2-core machine (other engineers' jobs running at the "
+             "same time, so wall times are upper bounds; CPU time, `time.process_time`, is the fairer "
+             "figure). Time: around parse + format + check + rendering the errors, per program, in one "
+             "process; memory: `tracemalloc` peak on every 10th program (not timed).", "",
+             "| figure | value | goal |", "|---|---|---|",
+             f"| programs tried (parse → format → check) | {stats.tried:,} | ≥ 100,000 |",
+             f"| of which parsed / accepted by check | {stats.parsed:,} / {stats.accepted:,} | |",
+             f"| exceptions other than `NetdslError` | {len(stats.escapes)} | 0 |",
+             f"| programs over the {args.timeout:g} s CPU-time limit | {len(stats.hangs)} | 0 |",
+             f"| accepted programs built, run on real tensors and trained an epoch | {stats.built:,} | ≥ 2,000 |",
+             f"| of which failed in Keras (accepted but failed{', still after the fixes listed below' if getattr(args, 'fixed', None) else ''}) "
+             f"| {len(stats.build_failures)} | 0 |",
+             f"| shape or parameter disagreements against real tensors | {len(stats.disagreements)} | 0 |",
+             "", "| input size | programs | worst CPU time | its size | that program begins | worst wall time | "
+                 "worst memory (tracemalloc) | its size |",
+             "|---|---:|---:|---:|---|---:|---:|---:|"]
+    for _, label in SIZE_CLASSES:
+        if label not in stats.per_class:
+            continue
+        c = stats.worst_cpu.get(label)
+        t = stats.worst_time.get(label)
+        m = stats.worst_mem.get(label)
+        lines.append(f"| {label} | {stats.per_class[label]:,} | "
+                     + (f"{c[0] * 1000:.1f} ms | {c[1]:,} B | `{_short(c[2])}`" if c else "– | – | –") + " | "
+                     + (f"{t[0] * 1000:.1f} ms" if t else "–") + " | "
+                     + (f"{m[0] / 2**20:.1f} MB | {m[1]:,} B" if m else "– | –") + " |")
+    lines += ["", f"Stage 1 took {stats.front_seconds:.0f} s, stage 2 {stats.build_seconds:.0f} s "
+              f"({stats.build_timeouts} build timeouts at {args.build_timeout:g} s)."]
+    fixed = getattr(args, "fixed", None) or []
+    if fixed:
+        lines += ["", f"Accepted but failed when the sample was built, at an earlier commit of this branch, "
+                      f"and since fixed ({len(fixed)}; rechecked with `--recheck`):", ""]
+        for item in fixed:
+            prog = _short(item["program"], 200)
+            lines.append(f"- `{prog}`: was {str(item['error'])[:160].replace('|', '/')}; **now** "
+                         f"{item['now'][:200].replace('|', '/')}")
+    for title, items in (("Escapes", stats.escapes), ("Accepted but failed", stats.build_failures),
+                         ("Disagreements", stats.disagreements), ("Over the time limit", stats.hangs)):
+        if items:
+            lines += ["", f"{title} ({len(items)}; first 10):", ""]
+            for item in items[:10]:
+                prog = item["program"][:300].replace("\n", "⏎").replace("|", "\\|")
+                lines.append(f"- `{prog}`: {str(item.get('error', ''))[:300].replace('|', '/')}")
+    lines.append(MARK_END)
+    return "\n".join(lines) + "\n"
+
+
+def _short(program: str, n: int = 50) -> str:
+    """The start of a program on one table cell."""
+    text = program.replace("\n", "⏎").replace("|", "\\|").replace("`", "'")
+    return "".join(c if c.isprintable() else "?" for c in text[:n]) + ("…" if len(text) > n else "")
+
+
+def write_report(path: Path, section: str) -> None:
+    text = path.read_text() if path.exists() else ""
+    if MARK_START in text and MARK_END in text:
+        head, rest = text.split(MARK_START, 1)
+        text = head + section.rstrip("\n") + rest.split(MARK_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--programs", type=int, default=2_000)
+    parser.add_argument("--build", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=10.0, help="per program, stage 1")
+    parser.add_argument("--build-timeout", type=float, default=60.0, help="per program, stage 2")
+    parser.add_argument("--out", type=Path, default=None, help="write the raw results as JSON")
+    parser.add_argument("--report", type=Path, default=None, help="update this BENCHMARKS.md section")
+    parser.add_argument("--build-only", action="store_true",
+                        help="generate only programs for the build sample, until --build are accepted")
+    parser.add_argument("--merge", type=Path, nargs="*", default=None,
+                        help="report from these saved results instead of running")
+    parser.add_argument("--build-results", type=Path, nargs="*", default=None,
+                        help="with --merge: saved runs whose stage 2 (only) is added")
+    parser.add_argument("--recheck", action="store_true",
+                        help="with --merge: run the accepted-but-failed programs again with this tree")
+    parser.add_argument("--how", default=None, help="how the merged runs were made (for the report)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker_main()
+        return 0
+    if args.merge is not None:
+        stats = merge(args.merge, args.build_results or [])
+        if args.recheck:
+            args.fixed = recheck(stats, args.build_timeout)
+        if args.report:
+            write_report(args.report, report(stats, args))
+        return 0
+    only = args.build_only
+    stats, sample = run_front(10**9 if only else args.programs, args.seed, args.timeout, keep=args.build,
+                              only_build=only, save=args.out)
+    print(f"stage 1: {stats.tried:,} programs, {len(stats.escapes)} escapes, {len(stats.hangs)} hangs, "
+          f"{stats.front_seconds:.0f} s; building {len(sample)}", flush=True)
+    if sample:
+        run_build(sample, stats, args.build_timeout, args.out)
+    print(f"stage 2: {stats.built:,} built, {len(stats.build_failures)} failed, "
+          f"{len(stats.disagreements)} disagreements, {stats.build_seconds:.0f} s", flush=True)
+    if args.out:
+        args.out.write_text(json.dumps(stats.to_json(), indent=1))
+    if args.report:
+        write_report(args.report, report(stats, args))
+    return 0 if not stats.escapes and not stats.hangs else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
