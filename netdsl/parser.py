@@ -348,21 +348,30 @@ def _from_json(x: Any) -> Any:
     return x
 
 
+def _json_hook(d: dict[str, Any]) -> Any:
+    """``json.loads``'s object hook: the tagged tuples and int-keyed dicts, decoded as read
+    (one pass in the JSON decoder instead of a second walk over the tables)."""
+    if _TUPLE in d:
+        return tuple(d[_TUPLE])
+    if _PAIRS in d:
+        return {k: v for k, v in d[_PAIRS]}
+    return d
+
+
 def _load_tables(text: str, transformer: _ToIR, path: Path | None = None) -> Lark | None:
     """The packaged tables, if they were built from this very grammar with this Lark; else None.
 
     The file is plain JSON (never unpickled); its key is checked before anything in it is used,
     and a file that does not load for any reason is ignored (the caller builds the parser)."""
     try:
-        blob = json.loads((path or TABLES).read_bytes())
-    except (OSError, ValueError):
+        blob = json.loads((path or TABLES).read_bytes(), object_hook=_json_hook)
+    except (OSError, ValueError, TypeError):
         return None
     if not isinstance(blob, dict) or blob.get("key") != _tables_key(text):
         return None
     try:
         # the loader Lark's own standalone parsers use; same Lark version as wrote it (the key)
-        return Lark._load_from_dict(_from_json(blob["data"]), _from_json(blob["memo"]),
-                                    transformer=transformer)
+        return Lark._load_from_dict(blob["data"], blob["memo"], transformer=transformer)
     except Exception:  # noqa: BLE001 - a damaged file is no reason to fail: build instead
         return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib
+import inspect
 import os
 import re
 import signal
@@ -434,16 +435,34 @@ def _register(pm: pluggy.PluginManager, proxy: Any, obj: Any, provider: Provider
     if unknown:
         return False
     try:
-        validator = pluggy.PluginManager(hookspecs.PROJECT)  # pluggy's checks on the plugin itself
-        validator.add_hookspecs(hookspecs)
-        validator.register(obj)
-        validator.check_pending()
+        _validate(obj, provider)  # what pluggy would refuse in the plugin itself (the proxy always fits)
         pm.register(proxy, name=f"{provider.distribution}:{provider.plugin}")
     except Exception as exc:  # noqa: BLE001 - pluggy validation errors, reported per plugin
         pm.unregister(proxy) if pm.is_registered(proxy) else None
         problem(_plugin_failed(provider, "could not be registered", exc))
         return False
     return True
+
+
+def _validate(obj: Any, provider: Provider) -> None:
+    """Pluggy's own check of a plugin's hook implementations: every argument they declare must
+    be one the hook passes (``register``); raises ``pluggy.PluginValidationError``."""
+    marker = hookspecs.PROJECT + "_impl"
+    for hook in hookspecs.HOOKS:
+        function = getattr(obj, hook, None)
+        if getattr(function, marker, None) is None:
+            continue
+        if not callable(function):
+            raise pluggy.PluginValidationError(obj, f"Plugin {provider.plugin!r}: {hook} is not a function")
+        params = inspect.signature(function).parameters.values()
+        declared = [p.name for p in params if p.default is p.empty and p.name != "self"
+                    and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        unknown = [n for n in declared if n != "register"]
+        if unknown:
+            raise pluggy.PluginValidationError(
+                obj, f"Plugin {provider.plugin!r} for hook {hook!r}\nhookimpl definition: "
+                     f"{hook}{inspect.signature(function)}\nArgument(s) {set(unknown)} are declared in "
+                     "the hookimpl but can not be found in the hookspec")
 
 
 def _register_function(registry: Registry, hook: str, kind: str, current: list[PluginInfo],

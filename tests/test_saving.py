@@ -143,7 +143,7 @@ def test_unregistered_custom_activation_is_never_reported_saved(tmp_path: Path, 
     assert "cannot be loaded back" in output and "swishy" in output and "custom_objects" in output
     assert not (folder / "model.keras").exists()
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["status"] == "unloadable" and "swishy" in metrics["error"]
+    assert (metrics["status"], metrics["code"]) == ("failed", "NDL310") and "swishy" in metrics["error"]
     with pytest.raises(NetdslError, match="could not be loaded back"):
         netdsl.load_model(folder)
 
