@@ -15,7 +15,11 @@ from .components import Ref
 from .errors import NetdslPluginError, NetdslTrainingError
 from .graph import CheckedModel, Node, format_shape
 
-__all__ = ["build", "materialise", "import_keras", "verify_shapes"]
+__all__ = ["build", "materialise", "import_keras", "verify_shapes", "NORMALIZE_LAYER"]
+
+#: the name of the Normalization layer ``normalize: true`` puts before the network; training
+#: adapts it on the training data (:func:`netdsl.training.adapt_normalization`)
+NORMALIZE_LAYER = "normalize"
 
 
 def import_keras() -> Any:
@@ -67,16 +71,19 @@ def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, **c
     ``verify`` compares every layer with its shape rule (:func:`verify_shapes`)."""
     keras = import_keras()
     inputs = keras.Input(shape=tuple(model.input_shape))
+    first = inputs
+    if model.settings["normalize"]:
+        first = keras.layers.Normalization(axis=-1, name=NORMALIZE_LAYER)(inputs)
     tensors: list[Any] = []
     layers: list[Any] = []
     for node in model.nodes:
-        sources = [inputs if i < 0 else tensors[i] for i in node.inputs] or [inputs]
+        sources = [first if i < 0 else tensors[i] for i in node.inputs] or [first]
         layer = _layer(node)
         component = node.component
         merge = component is not None and (component.merge or component.wrapper == "chain")
         tensors.append(layer(sources if merge else sources[0]))
         layers.append(layer)
-    outputs = tensors[-1] if tensors else inputs
+    outputs = tensors[-1] if tensors else first
     net = keras.Model(inputs, outputs, name=_model_name(model))
     if verify:
         verify_shapes(model, layers, tensors)

@@ -22,6 +22,7 @@ __all__ = [
     "NetdslPluginError",
     "NetdslTrainingError",
     "NetdslErrors",
+    "SourceLines",
 ]
 
 
@@ -67,6 +68,11 @@ class Span:
         return Span(self.start, self.end, self.line, self.column, self.end_line, self.end_column, file)
 
 
+class SourceLines(dict[int, str]):
+    """Some lines of a file too big to hold, by 1-based line number: the ``source`` an error
+    about a data file (a CSV row) carries, so the renderer can draw that line with its caret."""
+
+
 @dataclass(frozen=True)
 class Note:
     """A secondary span with a short label, e.g. "`(` opened here"."""
@@ -91,7 +97,7 @@ class NetdslError(Exception):
         help: str | None = None,
         notes: Iterable[Note] = (),
         code: str | None = None,
-        source: str | None = None,
+        source: "str | SourceLines | None" = None,
     ) -> None:
         super().__init__(message)
         self.message = message

@@ -23,12 +23,13 @@ import numpy as np
 
 from . import __version__
 from .compiler import build, import_keras
-from .components import DataRequest, Dataset
-from .errors import NetdslDataError, NetdslError, NetdslPluginError, NetdslTrainingError
+from .components import DataRequest, Dataset, Streams
+from .errors import (NetdslDataError, NetdslError, NetdslPluginError, NetdslSettingError,
+                     NetdslTrainingError)
 from .formatter import format as format_program
 from .graph import CheckedModel
 
-__all__ = ["Data", "RunReport", "TrainOptions", "load_data", "train", "evaluate", "run_model",
+__all__ = ["Data", "StreamData", "RunReport", "TrainOptions", "load_data", "train", "evaluate", "run_model",
            "spec_text", "DEFAULT_STEPS_PER_EXECUTION"]
 
 #: batches per call into the compiled train step (Keras's default is 1). Measured on a 2-core
@@ -76,8 +77,57 @@ class Data(NamedTuple):
     x_test: np.ndarray
     y_test: np.ndarray
 
+    @property
+    def train_size(self) -> int:
+        return len(self.x_train)
 
-def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -> Data:
+    @property
+    def test_size(self) -> int:
+        return len(self.x_test)
+
+
+@dataclass(frozen=True)
+class StreamData:
+    """A dataset read batch by batch through ``tf.data`` (a :class:`~netdsl.components.Streams`),
+    with the label encoding its loss wants applied to every batch."""
+
+    streams: Streams
+    labels: str
+    num_classes: int
+
+    @property
+    def train_size(self) -> int:
+        return self.streams.train_size
+
+    @property
+    def test_size(self) -> int:
+        return self.streams.test_size
+
+    def _encoded(self, ds: Any) -> Any:
+        import tensorflow as tf  # noqa: PLC0415
+
+        if self.labels == "categorical":
+            n = self.num_classes
+            return ds.map(lambda x, y: (x, tf.one_hot(tf.reshape(tf.cast(y, tf.int32), [-1]), n)),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+        if self.labels == "sparse":
+            return ds.map(lambda x, y: (x, tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.map(lambda x, y: (x, tf.cast(y, tf.float32)), num_parallel_calls=tf.data.AUTOTUNE)
+
+    def train(self, batch_size: int, seed: int | None) -> Any:
+        """The training pipeline, labels encoded, prefetching."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        return self._encoded(self.streams.train(batch_size, seed)).prefetch(tf.data.AUTOTUNE)
+
+    def test(self, batch_size: int) -> Any:
+        """The test pipeline, labels encoded, prefetching."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        return self._encoded(self.streams.test(batch_size)).prefetch(tf.data.AUTOTUNE)
+
+
+def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -> "Data | StreamData":
     """Load the model's dataset and encode its labels for the loss. ``data`` is the path given
     with ``--data`` (the dataset's own ``path`` argument wins)."""
     ref = model.dataset
@@ -93,6 +143,8 @@ def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -
     except Exception as exc:  # noqa: BLE001 - a plugin's loader bug is named, not a traceback
         raise NetdslPluginError(
             f"dataset `{ref.name}` failed to load: {type(exc).__name__}: {exc}", code="NDL205") from None
+    if isinstance(arrays, Streams):
+        return StreamData(arrays, model.labels, model.data.target.num_classes)
     if not isinstance(arrays, (tuple, list)) or len(arrays) != 4:
         raise NetdslPluginError(f"dataset `{ref.name}` returned {type(arrays).__name__}, not "
                                 "(x_train, y_train, x_test, y_test)", code="NDL205")
@@ -102,8 +154,11 @@ def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -
             raise NetdslPluginError(f"dataset `{ref.name}` returned {len(x):,} {split} examples but "
                                     f"{len(y):,} labels", code="NDL205")
     target = model.data.target
-    return Data(_shape(x_train, model.input_shape), encode_labels(y_train, target.num_classes, model.labels),
-                _shape(x_test, model.input_shape), encode_labels(y_test, target.num_classes, model.labels))
+    y_train, y_test = (encode_labels(y, target.num_classes, model.labels) for y in (y_train, y_test))
+    if target.kind != "classes":  # one value per example: a column, as the (N, 1) output gives
+        y_train, y_test = (y.reshape((len(y), *target.output_shape)) if y.ndim == 1 else y
+                           for y in (y_train, y_test))
+    return Data(_shape(x_train, model.input_shape), y_train, _shape(x_test, model.input_shape), y_test)
 
 
 def encode_labels(y: np.ndarray, num_classes: int, labels: str) -> np.ndarray:
@@ -196,7 +251,7 @@ def compile_net(model: CheckedModel, options: TrainOptions | None = None) -> Any
                  jit_compile="auto" if options.jit_compile is None else options.jit_compile)
 
 
-def train(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | str = "auto",
+def train(model: CheckedModel, data: "Data | StreamData", *, net: Any = None, verbose: int | str = "auto",
           callbacks: Sequence[Any] = (), options: TrainOptions | None = None,
           ) -> tuple[Any, list[dict[str, float]], str | None]:
     """Fit the model. Returns the Keras model, per-epoch history and how it stopped
@@ -210,12 +265,22 @@ def train(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | st
     seed_everything(model.settings["seed"])
     settings = model.settings
     net = net if net is not None else compile_net(model, options)
+    if isinstance(data, StreamData):
+        if settings["validation_split"]:
+            raise NetdslSettingError(
+                f"`validation_split` needs the data in memory, and `{model.dataset.name}` streams it",
+                code="NDL005", help="remove `validation_split:`; the dataset's test split is "
+                                    "evaluated after training")
+        # the pipeline shuffles itself (seeded); Keras's own shuffle applies to arrays only
+        fit_data: dict[str, Any] = {"x": data.train(settings["batch_size"], settings["seed"]), "shuffle": False}
+    else:
+        fit_data = {"x": data.x_train, "y": data.y_train, "batch_size": settings["batch_size"],
+                    "validation_split": settings["validation_split"]}
+    adapt_normalization(net, data, settings["batch_size"])
     recorder = _Recorder(keras)
     stopped = None
     try:
-        net.fit(data.x_train, data.y_train, epochs=settings["epochs"], batch_size=settings["batch_size"],
-                validation_split=settings["validation_split"], verbose=verbose,
-                callbacks=[recorder, *callbacks])
+        net.fit(**fit_data, epochs=settings["epochs"], verbose=verbose, callbacks=[recorder, *callbacks])
     except KeyboardInterrupt:
         stopped = "interrupted"
         if recorder.good_weights is not None:
@@ -228,10 +293,28 @@ def train(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | st
     return net, recorder.history, stopped
 
 
-def evaluate(net: Any, model: CheckedModel, data: Data) -> dict[str, float]:
+def adapt_normalization(net: Any, data: "Data | StreamData", batch_size: int) -> None:
+    """Adapt the model's ``normalize`` layer (``normalize: true``) on the training inputs: the
+    mean and variance it learns are saved with the model, so ``predict`` needs no extra step."""
+    from .compiler import NORMALIZE_LAYER  # noqa: PLC0415
+
+    try:
+        layer = net.get_layer(NORMALIZE_LAYER)
+    except ValueError:
+        return
+    if isinstance(data, StreamData):
+        layer.adapt(data.streams.train(max(batch_size, 1024), 0).map(lambda x, y: x))
+    else:
+        layer.adapt(data.x_train)
+
+
+def evaluate(net: Any, model: CheckedModel, data: "Data | StreamData") -> dict[str, float]:
     """Test-set loss and metrics, by Keras's names (``loss``, ``accuracy``, ...)."""
-    values = net.evaluate(data.x_test, data.y_test, batch_size=max(model.settings["batch_size"], 256),
-                          verbose=0, return_dict=True)
+    batch = max(model.settings["batch_size"], 256)
+    if isinstance(data, StreamData):
+        values = net.evaluate(data.test(batch), verbose=0, return_dict=True)
+    else:
+        values = net.evaluate(data.x_test, data.y_test, batch_size=batch, verbose=0, return_dict=True)
     return {k: float(v) for k, v in values.items()}
 
 
@@ -309,10 +392,11 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
     stem = Path(model.program.filename or "model").stem if model.program.filename not in (None, "<stdin>") else "model"
     folder = new_run_folder(out_dir, stem)
     (folder / "model.net").write_text(spec_text(model), encoding="utf-8")
+    write_data_record(folder, model, arrays, data)
     if not quiet:
         epochs = model.settings["epochs"]
         echo(f"training {stem}: {len(model.nodes)} layers, {model.total_params:,} parameters on "
-             f"{model.dataset.name} ({len(arrays.x_train):,} train / {len(arrays.x_test):,} test), "
+             f"{model.dataset.name} ({arrays.train_size:,} train / {arrays.test_size:,} test), "
              f"{epochs} epoch{'s' * (epochs != 1)}, batch size {model.settings['batch_size']}")
     verbose: int | str = 0 if quiet else (1 if sys.stdout.isatty() else 2)
     meta = {"started": when, "file": model.program.filename, "params": model.total_params,
@@ -338,6 +422,23 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
     if stopped:
         (folder / "STOPPED").write_text(f"{status} after {len(history)} epoch(s)\n", encoding="utf-8")
     return RunReport(folder, status, len(history), wall, test)
+
+
+def write_data_record(folder: Path, model: CheckedModel, data: "Data | StreamData",
+                      path: str | os.PathLike[str] | None = None) -> None:
+    """``data.json`` (the dataset, its arguments, where it was read, the split sizes and how
+    the split was made) and, for named classes, ``labels.json`` (class name -> the id the
+    network's output uses), so predictions can be read back as names."""
+    record: dict[str, Any] = {"dataset": model.dataset.to_json(), "data_path": os.fspath(path) if path else None,
+                              "train_size": data.train_size, "test_size": data.test_size,
+                              "target": model.data.target.to_json()}
+    names = model.data.class_names
+    if isinstance(data, StreamData):
+        record.update(data.streams.record)
+        names = data.streams.class_names or names
+    _write_json(folder / "data.json", record)
+    if names:
+        _write_json(folder / "labels.json", {name: i for i, name in enumerate(names)})
 
 
 def _versions() -> dict[str, str]:

@@ -1,8 +1,11 @@
-"""Built-in datasets: ``mnist`` (official IDX files or Keras's ``mnist.npz``; see
-:mod:`netdsl_builtins.mnist_files`).
+"""Built-in datasets, registered here: every dataset of ``keras.datasets`` by its name
+(:mod:`netdsl_builtins.keras_datasets`), the user's own tables and arrays (``csv``, ``npz``:
+:mod:`netdsl_builtins.tabular`) and image folders (``images``: :mod:`netdsl_builtins.images`),
+and ``synthetic``.
 
-``describe`` answers from constants (no file is touched by ``netdsl check``); loading is NumPy
-only, and TensorFlow is imported solely if MNIST must be downloaded.
+``describe`` answers from constants, arguments and file headers (no data is read by
+``netdsl check``); loading is NumPy only, and TensorFlow is imported solely to stream CSV and
+image folders through ``tf.data`` or to download a Keras dataset.
 """
 
 from __future__ import annotations
@@ -13,53 +16,23 @@ from netdsl import types as T
 from netdsl.components import DataInfo, DataRequest, Dataset, Param, Target
 from netdsl.hookspecs import Register, hookimpl
 
+from .images import IMAGES
+from .keras_datasets import KERAS_DATASETS, MNIST
+from .tabular import CSV, NPZ
+
 if TYPE_CHECKING:  # pragma: no cover - NumPy loads with the data, not with `netdsl check`
     import numpy as np
 
-__all__ = ["register_datasets", "MNIST", "SYNTHETIC", "MNIST_SHAPE", "load_mnist_for_training"]
+__all__ = ["register_datasets", "MNIST", "SYNTHETIC", "MNIST_SHAPE"]
 
 MNIST_SHAPE = (28, 28, 1)
-MNIST_CLASSES = 10
-MNIST_ENV = "NETDSL_MNIST"
-
-
-def describe_mnist(request: DataRequest) -> DataInfo:
-    """MNIST's shape and classes, known without reading it."""
-    return DataInfo(MNIST_SHAPE, Target("classes", MNIST_CLASSES), train_size=60_000,
-                    class_names=tuple(str(d) for d in range(MNIST_CLASSES)))
-
-
-def load_mnist_for_training(
-    request: DataRequest, info: DataInfo,
-) -> "tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]":
-    """MNIST as ``(x_train, y_train, x_test, y_test)``: x float32 in [0, 1] ``(N, 28, 28, 1)``, y uint8."""
-    from .mnist_files import load_mnist, scale_images
-
-    m = load_mnist(request.path, env=request.env or MNIST_ENV)
-    return (scale_images(m.x_train, MNIST_SHAPE), m.y_train,
-            scale_images(m.x_test, MNIST_SHAPE), m.y_test)
-
-
-MNIST = Dataset(
-    name="mnist",
-    describe=describe_mnist,
-    load=load_mnist_for_training,
-    env=MNIST_ENV,
-    description=(
-        "MNIST handwritten digits: 60,000 training and 10,000 test images, 28x28 grey, "
-        f"10 classes. Read from its path argument or --data PATH, else ${MNIST_ENV} (the four "
-        "IDX .gz files or mnist.npz), else Keras's cache, else downloaded by Keras."
-    ),
-    params=(Param("path", T.Str(), None, positional=True,
-                  help="a folder with the four IDX files or mnist.npz, or the .npz itself"),),
-)
 
 
 @hookimpl
 def register_datasets(register: Register) -> None:
-    """Register ``mnist`` and ``synthetic``."""
-    register(MNIST)
-    register(SYNTHETIC)
+    """Register the Keras datasets, ``csv``, ``npz``, ``images`` and ``synthetic``."""
+    for dataset in (*KERAS_DATASETS, CSV, NPZ, IMAGES, SYNTHETIC):
+        register(dataset)
 
 
 # --- synthetic ----------------------------------------------------------------------------------
