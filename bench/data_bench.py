@@ -100,7 +100,8 @@ def worker(args: argparse.Namespace) -> None:
         from netdsl.compiler import build
 
         net = build(model)
-        ds = data.train(model.settings["batch_size"], 0) if isinstance(data, StreamData) else None
+        assert isinstance(data, StreamData), "--steps measures a streamed dataset"
+        ds = data.train(model.settings["batch_size"], 0)
         start = time.perf_counter()
         net.fit(ds.take(args.steps), epochs=1, verbose=0)
         net.evaluate(data.test(256).take(args.steps), verbose=0)

@@ -325,7 +325,7 @@ class Dataset(Component):
 
     kind: ClassVar[str] = "dataset"
     describe: Callable[[DataRequest], DataInfo] = field(compare=False, repr=False)
-    load: Callable[[DataRequest, DataInfo], Sequence[Any]] = field(compare=False, repr=False)
+    load: Callable[[DataRequest, DataInfo], "Sequence[Any] | Streams"] = field(compare=False, repr=False)
     env: str | None = None
 
     def problems(self) -> list[str]:

@@ -449,3 +449,36 @@ def test_pickle_module_not_needed_for_plain_files(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(kd, "_unpickle", refuse)
     np.savez(tmp_path / "b.npz", x=np.zeros((10, 13)), y=np.zeros(10))
     assert load("boston_housing", tmp_path / "b.npz")[0].shape == (8, 13)
+
+
+@pytest.mark.parametrize("name", ["imdb", "boston_housing", "cifar10"])
+def test_own_environment_variable_then_keras_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    if name == "cifar10":
+        path = write_cifar_archive(tmp_path / "env" / "cifar-10-python.tar.gz")
+        trust(monkeypatch, path, name)
+    elif name == "imdb":
+        path = write_sequence_npz(tmp_path / "env" / "imdb.npz")
+        trust(monkeypatch, path, name)
+    else:
+        path = tmp_path / "env" / "boston_housing.npz"
+        path.parent.mkdir()
+        np.savez(path, x=np.zeros((10, 13)), y=np.arange(10.0))
+    monkeypatch.setenv(f"NETDSL_{name.upper()}", str(path.parent))
+    assert len(load(name)[0]) > 0
+    monkeypatch.setenv(f"NETDSL_{name.upper()}", str(tmp_path / "missing"))
+    with pytest.raises(NetdslDataError, match=f"NETDSL_{name.upper()}=.*missing.*no such file"):
+        load(name)
+    monkeypatch.delenv(f"NETDSL_{name.upper()}")
+    cache = tmp_path / "keras_home" / "datasets" / kd.FILES[name].cache_name
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    path.rename(cache)
+    assert len(load(name)[0]) > 0
+
+
+@pytest.mark.parametrize("rows,kind", [("1,2,3\n4,5,7\n", "ints"), ("1,2,a\n4,5,b\n", "names")],
+                         ids=["int-labels", "name-labels"])
+def test_csv_layout_kinds(tmp_path: Path, rows: str, kind: str) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n" + rows)
+    layout = tabular.read_layout(request("csv", path, label="y"))
+    assert layout.label_kind == kind and layout.features == (0, 1)

@@ -81,7 +81,7 @@ def _npz(name: str, pickled: bool) -> KerasFile:
                      {"fname": f"{name}.npz", "file_hash": sha}, pickled)
 
 
-def _cifar(name: str, archive: str, url: str) -> KerasFile:
+def _cifar_file(name: str, archive: str, url: str) -> KerasFile:
     sha = next(h for h, (d, _) in KNOWN_SHA256.items() if d == name)
     target = archive.replace("-python.tar.gz", "-batches-py-target" if name == "cifar10" else "-python-target")
     return KerasFile(name, (archive, f"{target}_archive"), f"{target}_archive", url,
@@ -90,8 +90,8 @@ def _cifar(name: str, archive: str, url: str) -> KerasFile:
 
 #: dataset -> where its file lives (the IDX datasets have their own rules in mnist_files)
 FILES: Mapping[str, KerasFile] = {f.dataset: f for f in (
-    _cifar("cifar10", "cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
-    _cifar("cifar100", "cifar-100-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
+    _cifar_file("cifar10", "cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
+    _cifar_file("cifar100", "cifar-100-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
     _npz("imdb", True), _npz("reuters", True),
     _npz("boston_housing", False), _npz("california_housing", False),
 )}
@@ -112,12 +112,14 @@ def find_file(spec: KerasFile, request: DataRequest,
     looked: list[str] = []
     given = request.path
     origin = "data source"
-    if not given:
+    if given:
+        origin = "data source"
+    else:
         value = os.environ.get(request.env or spec.env, "")
         if value.strip():
-            given, origin = value, f"{request.env or env}"
+            given, origin = value, f"{request.env or spec.env}={value}:"
         else:
-            looked.append(f"{request.env or env}: not set")
+            looked.append(f"{request.env or spec.env}: not set")
     if given:
         path = Path(given).expanduser()
         if path.is_file():

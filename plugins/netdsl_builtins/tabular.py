@@ -223,11 +223,12 @@ def _target(path: Path, header: tuple[str, ...], label: int, delimiter: str,
             labels: list[tuple[str, int, int, str]], task: str, whole: bool) -> CsvLayout:
     numbers = [_number(v) for v, *_ in labels]
     name = header[label]
+    names: tuple[str, ...] = ()
     if all(x is not None and math.isfinite(x) for x in numbers):
         values = [float(x) for x in numbers if x is not None]
         integral = all(x.is_integer() for x in values)
         if task == "regression" or (task == "auto" and not integral):
-            target, kind, names = Target("regression", shape=(1,)), "reals", ()
+            target, kind = Target("regression", shape=(1,)), "reals"
         else:
             if not integral:
                 v, n, col, text = next(t for t, x in zip(labels, values) if not x.is_integer())
@@ -246,7 +247,7 @@ def _target(path: Path, header: tuple[str, ...], label: int, delimiter: str,
                 raise _cell_error(path, n, text, col, len(v), f"label `{v}`: a binary target is 0 or 1",
                                   "not 0 or 1")
             target = Target("binary") if binary else Target("classes", max(top + 1, 2))
-            kind, names = "ints", ()
+            kind = "ints"
     else:
         if task == "regression":
             v, n, col, text = next(t for t, x in zip(labels, numbers) if x is None or not math.isfinite(x))
