@@ -482,3 +482,24 @@ def test_csv_layout_kinds(tmp_path: Path, rows: str, kind: str) -> None:
     path.write_text("a,b,y\n" + rows)
     layout = tabular.read_layout(request("csv", path, label="y"))
     assert layout.label_kind == kind and layout.features == (0, 1)
+
+
+# ------------------------------------------------------------------- examples/data
+
+EXAMPLE_DATA = {"tabular": ("iris.csv", "classes"), "regression": ("houses.csv", "regression"),
+                "images": ("shapes", "classes"), "imdb": (None, "binary")}
+
+
+@pytest.mark.parametrize("name", EXAMPLE_DATA, ids=list(EXAMPLE_DATA))
+def test_data_examples_check_on_generated_data(tmp_path: Path, name: str) -> None:
+    from conftest import EXAMPLES
+
+    write_csv(tmp_path / "iris.csv", 30, seed=1)
+    write_csv(tmp_path / "houses.csv", 30, features=8, task="reals", seed=2)
+    write_image_folder(tmp_path / "shapes", classes=("dark", "mid", "light"), per_class=1, size=4)
+    data, kind = EXAMPLE_DATA[name]
+    path = EXAMPLES / "data" / f"{name}.net"
+    text = path.read_text()
+    assert text.startswith("#") and "test " in text, "each example's header gives the figures it reaches"
+    m = netdsl.check(text, builtin_registry(), filename=str(path), data=str(tmp_path / data) if data else None)
+    assert m.data.target.kind == kind
