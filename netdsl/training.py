@@ -281,6 +281,8 @@ def train(model: CheckedModel, data: "Data | StreamData", *, net: Any = None, ve
     stopped = None
     try:
         net.fit(**fit_data, epochs=settings["epochs"], verbose=verbose, callbacks=[recorder, *callbacks])
+    except Exception as exc:
+        raise _stream_error(exc, model) from None
     except KeyboardInterrupt:
         stopped = "interrupted"
         if recorder.good_weights is not None:
@@ -291,6 +293,17 @@ def train(model: CheckedModel, data: "Data | StreamData", *, net: Any = None, ve
             help="lower the learning rate, e.g. `optimizer: adam(learning_rate=1e-4)`, "
                  "or check the data for NaN values", code="NDL303")
     return net, recorder.history, stopped
+
+
+def _stream_error(exc: Exception, model: CheckedModel) -> Exception:
+    """A TensorFlow error from reading a streamed file (a picture that does not decode, a row
+    TensorFlow cannot parse) as a data error naming the dataset; any other error as it is."""
+    if not type(exc).__module__.startswith("tensorflow"):
+        return exc
+    text = (getattr(exc, "message", None) or str(exc)).strip().splitlines()
+    return NetdslDataError(f"reading `{model.dataset.name}` while training failed: "
+                           f"{text[0] if text else type(exc).__name__}",
+                           help="a file in the dataset is damaged or not in the expected format")
 
 
 def adapt_normalization(net: Any, data: "Data | StreamData", batch_size: int) -> None:
@@ -312,7 +325,10 @@ def evaluate(net: Any, model: CheckedModel, data: "Data | StreamData") -> dict[s
     """Test-set loss and metrics, by Keras's names (``loss``, ``accuracy``, ...)."""
     batch = max(model.settings["batch_size"], 256)
     if isinstance(data, StreamData):
-        values = net.evaluate(data.test(batch), verbose=0, return_dict=True)
+        try:
+            values = net.evaluate(data.test(batch), verbose=0, return_dict=True)
+        except Exception as exc:
+            raise _stream_error(exc, model) from None
     else:
         values = net.evaluate(data.x_test, data.y_test, batch_size=batch, verbose=0, return_dict=True)
     return {k: float(v) for k, v in values.items()}

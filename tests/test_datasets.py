@@ -503,3 +503,15 @@ def test_data_examples_check_on_generated_data(tmp_path: Path, name: str) -> Non
     assert text.startswith("#") and "test " in text, "each example's header gives the figures it reaches"
     m = netdsl.check(text, builtin_registry(), filename=str(path), data=str(tmp_path / data) if data else None)
     assert m.data.target.kind == kind
+
+
+@pytest.mark.slow
+def test_a_picture_that_does_not_decode_is_a_data_error(tmp_path: Path) -> None:
+    from netdsl.training import load_data, train
+
+    write_image_folder(tmp_path / "p", per_class=4, size=8)
+    (tmp_path / "p" / "cats" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    m = netdsl.check(f'dataset: images("{tmp_path / "p"}", size=8x8, test_split=0.5)\nepochs: 1\n'
+                     "flatten -> dense 2 softmax", builtin_registry())
+    with pytest.raises(NetdslDataError, match="reading `images` while training failed"):
+        train(m, load_data(m), verbose=0)

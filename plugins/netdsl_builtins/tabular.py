@@ -276,6 +276,14 @@ def describe_csv(request: DataRequest) -> DataInfo:
 def _locate(layout: CsvLayout, bad: Callable[[str], bool] | None = None) -> None:
     """Scan the file in Python for the first bad row (a cell that is no number, a missing value,
     a wrong cell count, or a label ``bad`` says is unknown) and raise its error at file:line:col."""
+    try:
+        _scan(layout, bad)
+    except UnicodeDecodeError as exc:
+        raise NetdslDataError(f"{layout.path}: not UTF-8 text ({exc.reason} at byte {exc.start} "
+                              "of a line past the first rows)") from None
+
+
+def _scan(layout: CsvLayout, bad: Callable[[str], bool] | None) -> None:
     for n, text in _lines(layout.path, None):
         if n == 1 or not text.strip():
             continue
