@@ -515,3 +515,19 @@ def test_a_picture_that_does_not_decode_is_a_data_error(tmp_path: Path) -> None:
                      "flatten -> dense 2 softmax", builtin_registry())
     with pytest.raises(NetdslDataError, match="reading `images` while training failed"):
         train(m, load_data(m), verbose=0)
+
+
+@pytest.mark.parametrize("late,message", [("1,2,3,4,daisy", "label `daisy` is not one of the classes"),
+                                          ("1,2,3,4,", "missing value in label column")],
+                         ids=["unknown-class", "empty-label"])
+def test_a_bad_label_past_the_sample_is_found_at_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       late: str, message: str) -> None:
+    monkeypatch.setattr(tabular, "SAMPLE_BYTES", 300)
+    path = write_csv(tmp_path / "big.csv", 50)
+    with open(path, "a") as f:
+        f.write(late + "\n")
+    netdsl.check(f'dataset: csv("{path}")\ndense 3 softmax', builtin_registry())
+    with pytest.raises(NetdslDataError) as info:
+        load("csv", path)
+    assert message in info.value.message and info.value.span.line == 52
+    assert f"52 | {late}" in render(info.value)

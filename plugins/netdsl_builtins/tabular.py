@@ -364,25 +364,31 @@ def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo) -> tuple[int, in
     train = test = 0
     kind = info.target.kind
     top = info.target.num_classes - 1 if kind == "classes" else 1
+
+    def fail(bad: Callable[[str], bool] | None, what: str) -> None:
+        _locate(layout, bad)  # raises at the row's file:line:col
+        raise NetdslDataError(f"{layout.path}: {what}, but no row could be pointed at",
+                              help="check the file for cells TensorFlow's CSV reader and Python read differently")
+
     try:
         for x, y, is_test in chunks:
             k = int(tf.reduce_sum(tf.cast(is_test, tf.int32)))
             test += k
             train += int(tf.size(is_test)) - k
             if not bool(tf.reduce_all(tf.math.is_finite(x))):
-                _locate(layout)
+                fail(None, "a feature is NaN or infinite")
             if layout.label_kind == "names":
                 if bool(tf.reduce_any(y < 0)):
                     names = set(layout.class_names)
-                    _locate(layout, lambda v: v not in names)
+                    fail(lambda v: v not in names, "a label is not a known class")
             elif kind in ("classes", "binary"):
                 yv = y.numpy()
                 if not np.all(np.isfinite(yv)) or (yv.size and (yv.min() < 0 or yv.max() > top
                                                                 or not np.all(yv == np.round(yv)))):
-                    _locate(layout, lambda v: not (_number(v) is not None and float(v).is_integer()
-                                                   and 0 <= float(v) <= top))
+                    fail(lambda v: not (_number(v) is not None and float(v).is_integer()
+                                        and 0 <= float(v) <= top), "a label is not a known class id")
             elif not bool(tf.reduce_all(tf.math.is_finite(y))):
-                _locate(layout, lambda v: not math.isfinite(_number(v) or math.nan))
+                fail(lambda v: not math.isfinite(_number(v) or math.nan), "a target is NaN or infinite")
     except tf.errors.OpError as exc:
         _locate(layout)
         raise NetdslDataError(f"{layout.path}: cannot be read as CSV: {exc.message.splitlines()[0]}") from None
