@@ -12,16 +12,22 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import builtin_registry
+from datafiles import (
+    write_cifar_archive,
+    write_csv,
+    write_idx_folder,
+    write_image_folder,
+    write_png,
+    write_sequence_npz,
+)
+from netdsl_builtins import keras_datasets as kd
+from netdsl_builtins import mnist_files, tabular
 
 import netdsl
-from conftest import builtin_registry
-from datafiles import (write_cifar_archive, write_csv, write_idx_folder, write_image_folder,
-                       write_png, write_sequence_npz)
 from netdsl.components import DataRequest, Streams
 from netdsl.diagnostics import render
 from netdsl.errors import NetdslDataError, NetdslError
-from netdsl_builtins import keras_datasets as kd
-from netdsl_builtins import mnist_files, tabular
 
 
 @pytest.fixture(autouse=True)

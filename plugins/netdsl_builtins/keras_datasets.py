@@ -347,7 +347,6 @@ def _cifar(name: str, classes: Callable[[Mapping[str, Any]], int], train: tuple[
                         class_names=names if len(names) == n else ())
 
     def load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
-        import numpy as np  # noqa: PLC0415 - only when data is read
         path = find_file(spec, request)
         key = label_key(request.args)
         x_train, y_train = _cifar_batches(path, spec, train, key)
