@@ -149,6 +149,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the script runs")
+    ap.add_argument("--skip", default="", help="parts not to measure: check,throughput,memory")
     args = ap.parse_args()
     if args.cmd == "worker":
         worker(args)
@@ -157,16 +158,18 @@ def main() -> None:
         args.csv_mb, args.images, args.mem_mb, args.rows, args.pictures, args.repeats = 2, 300, "1,2", 3000, 300, 1
     tmp = Path(tempfile.mkdtemp(prefix="netdsl-data-bench-"))
     rows: dict[str, Any] = {"machine": machine(), "args": vars(args)}
-    try:
-        rows["check"] = measure_check(tmp, args)
-        rows["throughput"] = measure_throughput(tmp, args)
-        rows["memory"] = measure_memory(tmp, args)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     raw = ROOT / "bench" / "results" / f"data-{time.strftime('%Y%m%d-%H%M%S')}.json"
     raw.parent.mkdir(exist_ok=True)
-    raw.write_text(json.dumps(rows, indent=1, default=str))
-    write_report(Path(args.output), rows, args)
+    try:  # the report is rewritten after each part, so a long run that is stopped keeps what it measured
+        for part, measure in (("check", measure_check), ("throughput", measure_throughput),
+                              ("memory", measure_memory)):
+            if part in args.skip.split(","):
+                continue
+            rows[part] = measure(tmp, args)
+            raw.write_text(json.dumps(rows, indent=1, default=str))
+            write_report(Path(args.output), rows, args)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def measure_check(tmp: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -230,18 +233,18 @@ def write_report(path: Path, rows: dict[str, Any], args: argparse.Namespace) -> 
              "Median (min–max) of the runs. All files were generated under /tmp and deleted.", "",
              "**`netdsl check` latency** (whole process, warm page cache):", "",
              "| data | wall time |", "| --- | --- |"]
-    lines += [f"| {r['what']} | {med(r['s'], ' s', digits=3)} |" for r in rows["check"]]
+    lines += [f"| {r['what']} | {med(r['s'], ' s', digits=3)} |" for r in rows.get("check", [])]
     lines += ["", "**Training throughput**, examples per second of the second (steady) epoch, "
               f"batch 64: the same rows streamed through `tf.data` from the file vs held as NumPy arrays "
               f"(CSV: {args.rows:,} rows, `{MLP}`; images: {args.pictures:,} 16x16 PNGs, `{CNN}`):", "",
               "| data | streamed | in-memory NumPy | ratio streamed / NumPy (goal ≥ 0.8) |", "| --- | --- | --- | --- |"]
     lines += [f"| {r['what']} | {med(r['stream'], digits=0)} | {med(r['numpy'], digits=0)} | "
-              f"{med(r['ratio'])} |" for r in rows["throughput"]]
+              f"{med(r['ratio'])} |" for r in rows.get("throughput", [])]
     lines += ["", "**Peak memory** (resident, whole process) of `load_data` — which reads the whole CSV once "
               "to count and check it — then 300 training steps and 300 test batches, streamed:", "",
               "| CSV size | rows | peak RSS | wall time |", "| --- | --- | --- | --- |"]
     lines += [f"| {r['mb']:,.0f} MB | {r['rows']:,} train | {r['peak_mb']:,.0f} MB | {r['wall_s']:,.0f} s |"
-              for r in rows["memory"]]
+              for r in rows.get("memory", [])]
     lines += ["", END]
     block = "\n".join(lines)
     text = path.read_text() if path.exists() else ""
