@@ -20,7 +20,12 @@ from .components import Activation, Callback, Ref, Schedule
 from .errors import NetdslError, NetdslPluginError, NetdslTrainingError
 from .graph import CheckedModel, Node, format_shape
 
-__all__ = ["build", "build_layers", "materialise", "import_keras", "verify_shapes", "quiet_native_logs", "total_steps"]
+__all__ = ["build", "build_layers", "materialise", "import_keras", "verify_shapes", "quiet_native_logs", "total_steps",
+           "NORMALIZE_LAYER"]
+
+#: the name of the Normalization layer ``normalize: true`` puts before the network; training
+#: adapts it on the training data (:func:`netdsl.training.adapt_normalization`)
+NORMALIZE_LAYER = "normalize"
 
 
 #: lines TensorFlow's C++ runtime writes to the terminal that say nothing actionable
@@ -178,10 +183,13 @@ def build_layers(model: CheckedModel) -> tuple[Any, list[Any], list[Any]]:
     :func:`build` joins into a model; tests also run real data through the tensors)."""
     keras = import_keras()
     inputs = keras.Input(shape=tuple(model.input_shape))
+    first = inputs
+    if model.settings["normalize"]:
+        first = keras.layers.Normalization(axis=-1, name=NORMALIZE_LAYER)(inputs)
     tensors: list[Any] = []
     layers: list[Any] = []
     for node in model.nodes:
-        sources = [inputs if i < 0 else tensors[i] for i in node.inputs] or [inputs]
+        sources = [first if i < 0 else tensors[i] for i in node.inputs] or [first]
         layer = _layer(node)
         component = node.component
         merge = component is not None and (component.merge or component.wrapper == "chain")

@@ -17,7 +17,7 @@ __all__ = [
     "REQUIRED", "Param", "Ref", "Component", "Activation", "Loss", "Optimizer", "Regularizer",
     "Metric", "Layer", "Dataset", "ShapeProblem", "KINDS", "Shape", "keras_factory", "Adapter",
     "InputKind", "INPUT_KINDS", "Labels", "TargetKind", "Wrapper", "Target", "DataInfo",
-    "DataRequest", "Callback", "Schedule", "Code", "keras_value", "DataRequest", "Rule", "Violation", "at_most_one", "needs",
+    "DataRequest", "Callback", "Schedule", "Code", "keras_value", "Rule", "Violation", "at_most_one", "needs", "Streams",
 ]
 
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -386,11 +386,28 @@ class DataRequest:
     input_shape: Shape | None = None  # the program's `input:`, for datasets shaped by it
 
 
+@dataclass(frozen=True)
+class Streams:
+    """Data read while training instead of held in memory (what ``load`` may return for big
+    files): ``train(batch_size, seed)`` and ``test(batch_size)`` each return a fresh
+    ``tf.data.Dataset`` of ``(x, y)`` batches, x shaped like the model input, y class ids or
+    values as the target says. ``record`` is written to the run folder's ``data.json`` (where the
+    data came from, how it was split, with which seed); ``class_names`` as ``labels.json``."""
+
+    train: Callable[[int, int | None], Any]
+    test: Callable[[int], Any]
+    train_size: int
+    test_size: int
+    class_names: tuple[str, ...] = ()
+    record: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Dataset(Component):
     """A dataset: ``describe(request) -> DataInfo`` (metadata only, for ``check``) and
     ``load(request, info)`` for training, returning ``(x_train, y_train, x_test, y_test)`` arrays
-    (x shaped like ``info.input_shape``, y as its target says: class ids or values).
+    (x shaped like ``info.input_shape``, y as its target says: class ids or values), or a
+    :class:`Streams` whose ``tf.data`` pipelines read the data batch by batch.
 
     ``env`` names the environment variable that may point at this dataset's files; no other
     dataset reads it, so two datasets never read each other's files.
@@ -402,7 +419,7 @@ class Dataset(Component):
 
     kind: ClassVar[str] = "dataset"
     describe: Callable[[DataRequest], DataInfo] = field(compare=False, repr=False)
-    load: Callable[[DataRequest, DataInfo], Sequence[Any]] = field(compare=False, repr=False)
+    load: Callable[[DataRequest, DataInfo], "Sequence[Any] | Streams"] = field(compare=False, repr=False)
     env: str | None = None
 
     def problems(self) -> list[str]:

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from typing import Any, Iterable
 
-from .errors import NetdslError, Span
+from .errors import NetdslError, SourceLines, Span
 
 __all__ = ["render", "render_all", "to_json", "visible", "MAX_RENDERED"]
 
@@ -93,13 +93,18 @@ def _width(text: str, col: int = 0) -> int:
 
 
 class _Source:
-    """A source text with its line starts indexed once, so each error costs only its lines."""
+    """A source text with its line starts indexed once, so each error costs only its lines
+    (or, for a big data file, just the lines an error carries: :class:`SourceLines`)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: "str | SourceLines") -> None:
         self.text = text
-        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.lines = text if isinstance(text, SourceLines) else None
+        self.starts = [] if self.lines is not None else [0] + [m.end() for m in re.finditer("\n", str(text))]
 
     def line(self, n: int) -> str:
+        if self.lines is not None:
+            return self.lines.get(n, "").rstrip("\r\n")
+        assert isinstance(self.text, str)
         if not 0 < n <= len(self.starts):
             return ""
         start = self.starts[n - 1]
@@ -107,7 +112,7 @@ class _Source:
         return self.text[start:end].rstrip("\r")
 
 
-def render(error: NetdslError, source: str | None = None, *, color: bool = False) -> str:
+def render(error: NetdslError, source: "str | SourceLines | None" = None, *, color: bool = False) -> str:
     """Render one error (or every error of a group) as text for a terminal."""
     if len(error.errors) > 1 or error.errors[0] is not error:
         return render_all(error.errors, source, color=color)
@@ -115,7 +120,7 @@ def render(error: NetdslError, source: str | None = None, *, color: bool = False
     return _render_one(error, _Source(text) if text is not None else None, color)
 
 
-def render_all(errors: Iterable[NetdslError], source: str | None = None, *, color: bool = False,
+def render_all(errors: Iterable[NetdslError], source: "str | SourceLines | None" = None, *, color: bool = False,
                limit: int = MAX_RENDERED) -> str:
     """Render several errors, blank line between, with a count at the end. Only the first
     ``limit`` are drawn (a line says how many more there are); each source is indexed once."""

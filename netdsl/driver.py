@@ -29,7 +29,7 @@ from .graph import CheckedModel
 from .runs import Checkpoint, RunFolder, Stopped, create_run_folder, signals_stop, write_atomic
 from .target import check_monitors
 from .saving import verify_reload
-from .training import TrainOptions, confusion, evaluate, fit, load_data, spec_text
+from .training import TrainOptions, confusion, evaluate, fit, load_data, spec_text, write_data_record
 
 __all__ = ["RunReport", "run_model", "resume_run"]
 
@@ -210,12 +210,13 @@ def _execute(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str
     with signals_stop():
         try:
             arrays = load_data(model, data)
+            write_data_record(folder.path, model, arrays, data)
             folder.meta.setdefault("versions", _versions())
             if not quiet:
                 epochs = model.settings["epochs"]
                 echo(f"training {_stem(model)}: {len(model.nodes)} layers, {model.total_params:,} "
-                     f"parameters on {model.dataset.name} ({len(arrays.x_train):,} train / "
-                     f"{len(arrays.x_test):,} test), {epochs} epoch{'s' * (epochs != 1)}, batch size "
+                     f"parameters on {model.dataset.name} ({arrays.train_size:,} train / "
+                     f"{arrays.test_size:,} test), {epochs} epoch{'s' * (epochs != 1)}, batch size "
                      f"{model.settings['batch_size']}" + (f", from epoch {checkpoint.epoch + 1}" if checkpoint else ""))
             phase = "fitting"
             folder.set_status("running", phase=phase, epochs_completed=len(history), wall_seconds=wall())

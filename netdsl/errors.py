@@ -24,6 +24,7 @@ __all__ = [
     "NetdslPluginError",
     "NetdslTrainingError",
     "NetdslErrors",
+    "SourceLines",
 ]
 
 
@@ -66,6 +67,11 @@ class Span:
         return cls(offset, end, line, column, line, column + max(end - offset, 0), file)
 
 
+class SourceLines(dict[int, str]):
+    """Some lines of a file too big to hold, by 1-based line number: the ``source`` an error
+    about a data file (a CSV row) carries, so the renderer can draw that line with its caret."""
+
+
 @dataclass(frozen=True)
 class Note:
     """A secondary span with a short label, e.g. "`(` opened here"."""
@@ -92,7 +98,7 @@ class NetdslError(Exception):
         help: str | None = None,
         notes: Iterable[Note] = (),
         code: str | None = None,
-        source: str | None = None,
+        source: "str | SourceLines | None" = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -198,7 +204,10 @@ class NetdslDataError(NetdslError):
     """Data that cannot be found or read: missing, corrupt, truncated or mismatched files."""
 
     code = "NDL100"
-    codes = {"NDL100": "data not found, unreadable, corrupt or not what the program needs"}
+    codes = {
+        "NDL100": "data not found, unreadable, corrupt or not what the program needs",
+        "NDL101": "a bad cell, missing value or unknown label in a CSV file (at its line and column)",
+    }
 
 
 class NetdslPluginError(NetdslError):

@@ -45,6 +45,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dataset", T.Ref("dataset"), "mnist", "the data to train and evaluate on", "data"),
     Setting("input", T.ShapeT(), None, "input shape without the batch axis (default: the dataset's)",
             "check"),
+    Setting("normalize", T.Bool(), False,
+            "standardise the input features: a Keras Normalization layer adapted on the training "
+            "data, saved inside the model", "train"),
     Setting("loss", T.Ref("loss"), None,
             "the loss (default: the one the dataset's target calls for, e.g. "
             "categorical_crossentropy for classes)", "train"),

@@ -53,6 +53,8 @@ def training_target(values: Mapping[str, Any], info: DataInfo, nodes: Sequence[N
         _check_sparse_metrics(out, kind, values["dataset"].name, program)
     if output is not None and nodes:
         _check_output(out, info, nodes[-1], output, values["dataset"].name)
+        if not out.errors:
+            _check_activation(out, info, nodes, values["dataset"].name, values.get("loss") is None)
     return out
 
 
@@ -211,3 +213,51 @@ def _arg_span(value: Any, key: str) -> Any:
                 return arg.value.span
         return value.span
     return getattr(value, "span", None)
+
+
+#: (target kind, final activation) -> (why it cannot work, the fix); None stands for "any other
+#: activation than the allowed ones" of that target. Checked only when the loss is the default
+#: one (a loss the program names is trusted), except rows marked always.
+_ALLOWED = {"classes": ("softmax", "linear", None), "binary": ("sigmoid", "linear", None)}
+_ACTIVATION_RULES: Mapping[tuple[str, str | None], tuple[str, str, bool]] = {
+    ("regression", "softmax"): (
+        "softmax makes the outputs sum to 1 (a single unit always outputs 1.0), so it cannot "
+        "follow real-valued targets", "end with a linear output: `dense {units}`", True),
+    ("classes", "sigmoid"): (
+        "sigmoid scores each class on its own, but the default loss `{loss}` reads one "
+        "probability distribution over the classes", "end with `dense {units} softmax`", False),
+    ("classes", None): (
+        "`{act}` does not give class probabilities; the default loss `{loss}` needs softmax "
+        "(or no activation, read as logits)", "end with `dense {units} softmax`", False),
+    ("binary", "softmax"): (
+        "softmax over one unit always outputs 1.0, so the network could never say 0",
+        "end with `dense 1 sigmoid`", False),
+    ("binary", None): (
+        "`{act}` does not give a probability in [0, 1]; the default loss `{loss}` needs sigmoid "
+        "(or no activation, read as logits)", "end with `dense 1 sigmoid`", False),
+}
+
+
+def _check_activation(out: TrainingTarget, info: DataInfo, nodes: Sequence[Node], dataset: str,
+                      default_loss: bool) -> None:
+    """The network's final activation against the target: softmax on a regression output,
+    sigmoid on a multi-class one, and the like are errors with the fix."""
+    kind, act = info.target.kind, _final_activation(nodes)
+    if act is None:
+        return
+    rule = _ACTIVATION_RULES.get((kind, act))
+    if rule is None and act not in _ALLOWED.get(kind, (act,)):
+        rule = _ACTIVATION_RULES.get((kind, None))
+    if rule is None or not (default_loss or rule[2]):
+        return
+    why, fix, _always = rule
+    last = nodes[-1]
+    units = info.target.output_shape[-1]
+    loss = out.loss.name if out.loss else "loss"
+    what = {"classes": f"{info.target.num_classes} classes", "binary": "a binary target",
+            "regression": "a regression target"}[kind]
+    out.errors.append(NetdslShapeError(
+        f"the network ends with `{act}`, but `{dataset}` has {what}: "
+        + why.format(act=act, loss=loss, units=units),
+        last.span, label=f"`{act}` output for {what}", code="NDL013",
+        help=fix.format(units=units)))

@@ -10,20 +10,23 @@ The run folder around all this is :mod:`netdsl.driver` and :mod:`netdsl.runs`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
 from .compiler import build, import_keras, materialise
-from .components import DataRequest, Dataset
-from .errors import NetdslDataError, NetdslError, NetdslPluginError, NetdslTrainingError
+from .components import DataRequest, Dataset, Streams
+from .errors import (NetdslDataError, NetdslError, NetdslPluginError, NetdslSettingError,
+                     NetdslTrainingError)
 from .formatter import format as format_program
 from .graph import CheckedModel
 
-__all__ = ["Data", "Fit", "TrainOptions", "load_data", "train", "fit", "evaluate", "confusion",
+__all__ = ["Data", "StreamData", "Fit", "write_data_record", "TrainOptions", "load_data", "train", "fit", "evaluate", "confusion",
            "spec_text", "split_validation", "epoch_order", "batches", "restore_state", "EpochClock",
            "DEFAULT_STEPS_PER_EXECUTION"]
 
@@ -72,8 +75,57 @@ class Data(NamedTuple):
     x_test: np.ndarray
     y_test: np.ndarray
 
+    @property
+    def train_size(self) -> int:
+        return len(self.x_train)
 
-def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -> Data:
+    @property
+    def test_size(self) -> int:
+        return len(self.x_test)
+
+
+@dataclass(frozen=True)
+class StreamData:
+    """A dataset read batch by batch through ``tf.data`` (a :class:`~netdsl.components.Streams`),
+    with the label encoding its loss wants applied to every batch."""
+
+    streams: Streams
+    labels: str
+    num_classes: int
+
+    @property
+    def train_size(self) -> int:
+        return self.streams.train_size
+
+    @property
+    def test_size(self) -> int:
+        return self.streams.test_size
+
+    def _encoded(self, ds: Any) -> Any:
+        import tensorflow as tf  # noqa: PLC0415
+
+        if self.labels == "categorical":
+            n = self.num_classes
+            return ds.map(lambda x, y: (x, tf.one_hot(tf.reshape(tf.cast(y, tf.int32), [-1]), n)),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+        if self.labels == "sparse":
+            return ds.map(lambda x, y: (x, tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.map(lambda x, y: (x, tf.cast(y, tf.float32)), num_parallel_calls=tf.data.AUTOTUNE)
+
+    def train(self, batch_size: int, seed: int | None) -> Any:
+        """The training pipeline, labels encoded, prefetching."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        return self._encoded(self.streams.train(batch_size, seed)).prefetch(tf.data.AUTOTUNE)
+
+    def test(self, batch_size: int) -> Any:
+        """The test pipeline, labels encoded, prefetching."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        return self._encoded(self.streams.test(batch_size)).prefetch(tf.data.AUTOTUNE)
+
+
+def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -> "Data | StreamData":
     """Load the model's dataset and encode its labels for the loss. ``data`` is the path given
     with ``--data`` (the dataset's own ``path`` argument wins)."""
     ref = model.dataset
@@ -90,6 +142,8 @@ def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's loader bug is named, not a traceback
         raise NetdslPluginError(
             f"dataset `{ref.name}` ({who}) failed to load: {type(exc).__name__}: {exc}", code="NDL205") from None
+    if isinstance(arrays, Streams):
+        return StreamData(arrays, model.labels, model.data.target.num_classes)
     if not isinstance(arrays, (tuple, list)) or len(arrays) != 4:
         raise NetdslPluginError(f"dataset `{ref.name}` ({who}) returned {type(arrays).__name__}, not "
                                 "(x_train, y_train, x_test, y_test)", code="NDL205")
@@ -108,8 +162,11 @@ def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -
                 f"dataset `{ref.name}` ({who}) returned {len(x):,} {split} examples but "
                 f"{len(y):,} labels; they must match one to one", code="NDL205")
     target = model.data.target
-    return Data(_shape(x_train, model.input_shape), encode_labels(y_train, target.num_classes, model.labels),
-                _shape(x_test, model.input_shape), encode_labels(y_test, target.num_classes, model.labels))
+    y_train, y_test = (encode_labels(y, target.num_classes, model.labels) for y in (y_train, y_test))
+    if target.kind != "classes":  # one value per example: a column, as the (N, 1) output gives
+        y_train, y_test = (y.reshape((len(y), *target.output_shape)) if y.ndim == 1 else y
+                           for y in (y_train, y_test))
+    return Data(_shape(x_train, model.input_shape), y_train, _shape(x_test, model.input_shape), y_test)
 
 
 def encode_labels(y: np.ndarray, num_classes: int, labels: str) -> np.ndarray:
@@ -295,7 +352,7 @@ class Fit:
     stopped: str | None = None
 
 
-def fit(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | str = "auto",
+def fit(model: CheckedModel, data: "Data | StreamData", *, net: Any = None, verbose: int | str = "auto",
         callbacks: Sequence[Any] = (), options: TrainOptions | None = None,
         history: Sequence[dict[str, float]] = (), initial_epoch: int = 0, shuffle_seed: int | None = None,
         on_epoch: Callable[[int, list[np.ndarray], list[np.ndarray]], None] | None = None,
@@ -311,8 +368,17 @@ def fit(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | str 
     set_threads(options.threads)
     settings = model.settings
     seed_everything(settings["seed"])
-    train_part, validation = split_validation(data, settings["validation_split"])
-    net = net if net is not None else compile_net(model, options, len(data.x_train))
+    if isinstance(data, StreamData) and settings["validation_split"]:
+        raise NetdslSettingError(
+            f"`validation_split` needs the data in memory, and `{model.dataset.name}` streams it",
+            code="NDL004", help="remove `validation_split:`; the dataset's test split is "
+                                "evaluated after training")
+    validation = None
+    if isinstance(data, Data):
+        data, validation = split_validation(data, settings["validation_split"])
+    net = net if net is not None else compile_net(model, options, data.train_size + (
+        len(validation[0]) if validation is not None else 0))
+    adapt_normalization(net, data, settings["batch_size"])
     if state is not None:
         restore_state(net, *state)
     done = history if isinstance(history, list) else list(history)  # the caller's list grows
@@ -326,10 +392,15 @@ def fit(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | str 
     batch = settings["batch_size"]
     clock = EpochClock()
     try:
-        net.fit(batches(train_part.x_train, train_part.y_train, batch, seed, clock),
+        net.fit(data.train(batch, seed) if isinstance(data, StreamData)
+                else batches(data.x_train, data.y_train, batch, seed, clock),
                 epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
                 validation_data=validation, validation_batch_size=max(batch, 256), verbose=verbose,
                 callbacks=[clock.callback(keras), *program_callbacks, *callbacks, recorder])
+    except Exception as exc:
+        if isinstance(data, StreamData):
+            raise _stream_error(exc, model) from None
+        raise
     except KeyboardInterrupt as e:
         result.stopped = getattr(e, "reason", "interrupt")
         if recorder.good is not None:
@@ -344,7 +415,7 @@ def fit(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | str 
     return result
 
 
-def train(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | str = "auto",
+def train(model: CheckedModel, data: "Data | StreamData", *, net: Any = None, verbose: int | str = "auto",
           callbacks: Sequence[Any] = (), options: TrainOptions | None = None,
           ) -> tuple[Any, list[dict[str, float]], str | None]:
     """Fit the model. Returns the Keras model, per-epoch history and how it stopped
@@ -355,18 +426,50 @@ def train(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | st
     return result.net, result.history, result.stopped
 
 
-def evaluate(net: Any, model: CheckedModel, data: Data) -> dict[str, float]:
+def _stream_error(exc: Exception, model: CheckedModel) -> Exception:
+    """A TensorFlow error from reading a streamed file (a picture that does not decode, a row
+    TensorFlow cannot parse) as a data error naming the dataset; any other error as it is."""
+    if not type(exc).__module__.startswith("tensorflow"):
+        return exc
+    text = (getattr(exc, "message", None) or str(exc)).strip().splitlines()
+    return NetdslDataError(f"reading `{model.dataset.name}` while training failed: "
+                           f"{text[0] if text else type(exc).__name__}",
+                           help="a file in the dataset is damaged or not in the expected format")
+
+
+def adapt_normalization(net: Any, data: "Data | StreamData", batch_size: int) -> None:
+    """Adapt the model's ``normalize`` layer (``normalize: true``) on the training inputs: the
+    mean and variance it learns are saved with the model, so ``predict`` needs no extra step."""
+    from .compiler import NORMALIZE_LAYER  # noqa: PLC0415
+
+    try:
+        layer = net.get_layer(NORMALIZE_LAYER)
+    except ValueError:
+        return
+    if isinstance(data, StreamData):
+        layer.adapt(data.streams.train(max(batch_size, 1024), 0).map(lambda x, y: x))
+    else:
+        layer.adapt(data.x_train)
+
+
+def evaluate(net: Any, model: CheckedModel, data: "Data | StreamData") -> dict[str, float]:
     """Test-set loss and metrics, by Keras's names (``loss``, ``accuracy``, ...)."""
-    values = net.evaluate(data.x_test, data.y_test, batch_size=max(model.settings["batch_size"], 256),
-                          verbose=0, return_dict=True)
+    batch = max(model.settings["batch_size"], 256)
+    if isinstance(data, StreamData):
+        try:
+            values = net.evaluate(data.test(batch), verbose=0, return_dict=True)
+        except Exception as exc:
+            raise _stream_error(exc, model) from None
+    else:
+        values = net.evaluate(data.x_test, data.y_test, batch_size=batch, verbose=0, return_dict=True)
     return {k: float(v) for k, v in values.items()}
 
 
-def confusion(net: Any, model: CheckedModel, data: Data) -> dict[str, Any] | None:
-    """The test set's confusion matrix (rows: true class, columns: predicted) for a classifier,
-    else None."""
+def confusion(net: Any, model: CheckedModel, data: "Data | StreamData") -> dict[str, Any] | None:
+    """The test set's confusion matrix (rows: true class, columns: predicted) for a classifier
+    held in memory, else None (a streamed test set is not read a second time for it)."""
     target = model.data.target
-    if target.kind != "classes":
+    if target.kind != "classes" or isinstance(data, StreamData):
         return None
     scores = net.predict(data.x_test, batch_size=max(model.settings["batch_size"], 256), verbose=0)
     predicted = np.argmax(scores, axis=-1)
@@ -375,6 +478,25 @@ def confusion(net: Any, model: CheckedModel, data: Data) -> dict[str, Any] | Non
     matrix = np.bincount(true.astype(np.int64) * k + predicted, minlength=k * k).reshape(k, k)
     names = list(model.data.class_names) or [str(i) for i in range(k)]
     return {"classes": names, "matrix": matrix.tolist()}
+
+
+def write_data_record(folder: Path, model: CheckedModel, data: "Data | StreamData",
+                      path: str | os.PathLike[str] | None = None) -> None:
+    """``data.json`` (the dataset, its arguments, where it was read, the split sizes and how
+    the split was made) and, for named classes, ``labels.json`` (class name -> the id the
+    network's output uses), so predictions can be read back as names."""
+    from .runs import write_atomic  # noqa: PLC0415
+
+    record: dict[str, Any] = {"dataset": model.dataset.to_json(), "data_path": os.fspath(path) if path else None,
+                              "train_size": data.train_size, "test_size": data.test_size,
+                              "target": model.data.target.to_json()}
+    names = model.data.class_names
+    if isinstance(data, StreamData):
+        record.update(data.streams.record)
+        names = data.streams.class_names or names
+    write_atomic(folder / "data.json", json.dumps(record, indent=2) + "\n")
+    if names:
+        write_atomic(folder / "labels.json", json.dumps({name: i for i, name in enumerate(names)}, indent=2) + "\n")
 
 
 def spec_text(model: CheckedModel) -> str:

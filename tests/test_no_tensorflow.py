@@ -56,6 +56,21 @@ LIBRARY_PATHS = {
     "emit": f"from netdsl.emit import emit_program; emit_program(netdsl.check({SEED!r}))",
     "diagram": f"from netdsl.diagram import to_dot, to_mermaid; m = netdsl.check({SEED!r}); to_dot(m); to_mermaid(m)",
     "flops": f"from netdsl.flops import model_macs; model_macs(netdsl.check({SEED!r}))",
+    # the data sets: check reads a CSV header, lists an image folder, reads npz headers
+    "check-data": "\n".join([
+        "import tempfile, pathlib, numpy",
+        "d = pathlib.Path(tempfile.mkdtemp())",
+        "(d / 't.csv').write_text('a,b,y\\n1,2,x\\n3,4,z\\n')",
+        "(d / 'p' / 'cats').mkdir(parents=True); (d / 'p' / 'dogs').mkdir()",
+        "numpy.savez(d / 'a.npz', x=numpy.zeros((4, 3)), y=numpy.arange(4))",
+        "netdsl.check(f'dataset: csv(\"{d}/t.csv\")\\ndense 2 softmax')",
+        "netdsl.check(f'dataset: images(\"{d}/p\", size=8x8)\\nflatten -> dense 2 softmax')",
+        "netdsl.check(f'dataset: npz(\"{d}/a.npz\")\\ndense 4 softmax')",
+        "for name in ('fashion_mnist', 'cifar10', 'cifar100', 'reuters'):",
+        "    netdsl.check(f'dataset: {name}\\nflatten -> dense 256 relu -> dense ' + ('46' if name == 'reuters' else '100' if name == 'cifar100' else '10') + ' softmax')",
+        "netdsl.check('dataset: imdb\\nembedding 10000 8 -> flatten -> dense 1 sigmoid')",
+        "netdsl.check('dataset: boston_housing\\ndense 1')",
+    ]),
 }
 
 CLI_PATHS = {

@@ -1,9 +1,16 @@
-"""The MNIST files (part of the built-in ``mnist`` dataset): official IDX files or Keras's ``mnist.npz``, read and checked with NumPy alone.
+"""IDX datasets of 28x28 grey images (``mnist``, ``fashion_mnist``): the official IDX files or
+Keras's ``mnist.npz``, read and checked with NumPy alone. One :class:`IdxSpec` per dataset says
+its name, environment variable, where Keras caches it, and how to download it.
 
-Where it looks, in order: the ``source`` argument (``netdsl run --data PATH``), the
-``NETDSL_MNIST`` environment variable (the dataset's own), Keras's cache (``$KERAS_HOME`` or ``~/.keras``, then
-``datasets/mnist.npz``), and last ``keras.datasets.mnist.load_data()`` (a download). A path the
-user gave that does not hold MNIST is an error at once; it never falls through to the others.
+Where it looks, in order: the ``source`` argument (``netdsl run --data PATH``), the dataset's own
+environment variable (``NETDSL_MNIST``, ``NETDSL_FASHION_MNIST``), Keras's cache (``$KERAS_HOME``
+or ``~/.keras``, then ``datasets/mnist.npz`` or ``datasets/fashion-mnist/``, the layout Keras
+writes), and last Keras's ``load_data()`` (a download). A path the user gave that does not hold
+the dataset is an error at once; it never falls through to the others.
+
+MNIST and Fashion-MNIST use the same four IDX file names. They are told apart by where they
+live (each has its own variable and cache folder) and by content: a ``.gz`` file whose MD5 is
+the published one of the *other* dataset (:data:`KNOWN_IDX_MD5`) is refused.
 
 A path names either a folder holding the four IDX files (``train-images-idx3-ubyte.gz`` and
 friends, gzip-compressed or not) or ``mnist.npz``, or the ``.npz`` file itself. Every defect
@@ -17,10 +24,12 @@ download.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, Sequence
 
@@ -29,7 +38,8 @@ import numpy as np
 from netdsl.errors import NetdslDataError
 
 __all__ = [
-    "MnistArrays", "load_mnist", "read_idx", "load_npz", "keras_cache_paths", "download_mnist",
+    "MnistArrays", "IdxSpec", "MNIST_SPEC", "FASHION_MNIST_SPEC", "KNOWN_IDX_MD5", "load_mnist",
+    "load_idx_dataset", "download_fashion_mnist", "read_idx", "load_npz", "keras_cache_paths", "download_mnist",
     "scale_images", "clear_cache",
     "ENV_VAR", "IDX_FILES", "NPZ_NAME", "IMAGE_SIZE", "NUM_CLASSES", "MAX_BYTES",
 ]
@@ -54,15 +64,54 @@ _EXTRA_PROBE = 2**20  # bytes read past the declared end to say how many extra f
 _IDX_UBYTE = 0x08
 _IDX_TYPES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int",
               0x0D: "float", 0x0E: "double"}
-_HOW_TO = (
-    "Point netdsl at a copy with `--data PATH` or `NETDSL_MNIST=PATH`, where PATH is a folder\n"
-    "holding the four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
-    "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) or mnist.npz, or mnist.npz itself."
-)
 
 _CacheKey = tuple[tuple[str, int, int], ...]
-_CACHE: dict[_CacheKey, "MnistArrays"] = {}
+_CACHE: dict[tuple[str, _CacheKey], "MnistArrays"] = {}
 _CACHE_SIZE = 4
+
+#: the MD5 of each official ``.gz`` IDX file -> (dataset, file name), as published by the authors
+#: (Yann LeCun's MNIST page; Zalando's Fashion-MNIST README). A file with another dataset's MD5
+#: is refused. Tests extend this table to stand in for the real files.
+KNOWN_IDX_MD5: dict[str, tuple[str, str]] = {
+    "f68b3c2dcbeaaa9fbdd348bbdeb94873": ("mnist", "train-images-idx3-ubyte.gz"),
+    "d53e105ee54ea40749a09fcbcd1e9432": ("mnist", "train-labels-idx1-ubyte.gz"),
+    "9fb629c4189551a2d022fa330f9573f3": ("mnist", "t10k-images-idx3-ubyte.gz"),
+    "ec29112dd5afa0611ce80d1b7f02629c": ("mnist", "t10k-labels-idx1-ubyte.gz"),
+    "8d4fb7e6c68d591d4c3dfef9ec88bf0d": ("fashion_mnist", "train-images-idx3-ubyte.gz"),
+    "25c81989df183df01b3e8a0aad5dffbe": ("fashion_mnist", "train-labels-idx1-ubyte.gz"),
+    "bef4ecab320f06d8554ea6380940ec79": ("fashion_mnist", "t10k-images-idx3-ubyte.gz"),
+    "bb300cfdad3c16e7a12a480ee83cd310": ("fashion_mnist", "t10k-labels-idx1-ubyte.gz"),
+}
+
+
+@dataclass(frozen=True)
+class IdxSpec:
+    """One IDX dataset: its name, title for messages, variable, Keras cache entry (a file or a
+    folder under ``datasets/``), whether an ``.npz`` is accepted, and the download function's
+    name in this module (looked up at call time, so tests can replace it)."""
+
+    name: str
+    title: str
+    env: str
+    cache_entry: str
+    npz_name: str | None
+    download: str
+
+    @property
+    def how_to(self) -> str:
+        """How to point netdsl at a copy of this dataset."""
+        npz = f" or {self.npz_name}, or {self.npz_name} itself" if self.npz_name else ""
+        return (
+            f"Point netdsl at a copy with `--data PATH` or `{self.env}=PATH`, where PATH is a folder\n"
+            "holding the four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,\n"
+            f"t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz){npz}."
+        )
+
+
+MNIST_SPEC = IdxSpec("mnist", "MNIST", ENV_VAR, NPZ_NAME, NPZ_NAME, "download_mnist")
+FASHION_MNIST_SPEC = IdxSpec("fashion_mnist", "Fashion-MNIST", "NETDSL_FASHION_MNIST",
+                             "fashion-mnist", None, "download_fashion_mnist")
+_HOW_TO = MNIST_SPEC.how_to
 
 
 class MnistArrays(NamedTuple):
@@ -76,28 +125,35 @@ class MnistArrays(NamedTuple):
 
 def load_mnist(source: str | os.PathLike[str] | None = None, *, env: str = ENV_VAR) -> MnistArrays:
     """MNIST from ``source``, else ``$NETDSL_MNIST``, else Keras's cache, else a Keras download."""
+    return load_idx_dataset(MNIST_SPEC, source, env=env)
+
+
+def load_idx_dataset(spec: IdxSpec, source: str | os.PathLike[str] | None = None, *,
+                     env: str | None = None) -> MnistArrays:
+    """The dataset ``spec`` from ``source``, else its variable, else Keras's cache, else a download."""
+    env = env or spec.env
     if source is not None:
-        return _load_path(Path(os.fspath(source)).expanduser(), f"data source {os.fspath(source)}")
+        return _load_path(spec, Path(os.fspath(source)).expanduser(), f"data source {os.fspath(source)}")
     value = os.environ.get(env, "")
     if value.strip():
-        return _load_path(Path(value).expanduser(), f"{env}={value}")
+        return _load_path(spec, Path(value).expanduser(), f"{env}={value}")
     looked = [f"{env}: not set"]
-    for path in keras_cache_paths():
-        if path.is_file():
-            return load_npz(path)
+    for path in keras_cache_paths(spec.cache_entry):
+        if path.exists():
+            return _load_path(spec, path, f"Keras cache {path}")
         looked.append(f"Keras cache: {path} (not there)")
     try:
-        arrays = download_mnist()
+        arrays = globals()[spec.download]()
     except Exception as exc:  # noqa: BLE001 - any failure to download is reported, not raised
-        looked.append(f"download via keras.datasets.mnist.load_data(): {_describe(exc)}")
-        raise NetdslDataError(_not_found_message(looked)) from exc
-    return _checked(dict(zip(KEYS, arrays)), "keras.datasets.mnist.load_data()")
+        looked.append(f"download via keras.datasets.{spec.name}.load_data(): {_describe(exc)}")
+        raise NetdslDataError(_not_found_message(looked, spec)) from exc
+    return _checked(dict(zip(KEYS, arrays)), f"keras.datasets.{spec.name}.load_data()", spec)
 
 
-def _not_found_message(looked: Sequence[str]) -> str:
+def _not_found_message(looked: Sequence[str], spec: IdxSpec = MNIST_SPEC) -> str:
     """The multi-line "MNIST not found" message: every place looked, then how to fix it."""
     lines = "\n".join(f"  - {place}" for place in looked)
-    return f"MNIST not found. Looked in:\n{lines}\n{_HOW_TO}"
+    return f"{spec.title} not found. Looked in:\n{lines}\n{spec.how_to}"
 
 
 def _describe(exc: BaseException) -> str:
@@ -106,12 +162,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def keras_cache_paths() -> list[Path]:
-    """Where Keras keeps ``mnist.npz``: ``$KERAS_HOME`` or ``~/.keras`` (``/tmp/.keras`` fallback)."""
+def keras_cache_paths(entry: str = NPZ_NAME) -> list[Path]:
+    """Where Keras keeps ``datasets/<entry>``: ``$KERAS_HOME`` or ``~/.keras`` (``/tmp/.keras``
+    fallback, where Keras downloads when its home is not writable)."""
     home = os.environ.get("KERAS_HOME")
     base = Path(home).expanduser() if home else Path.home() / ".keras"
-    paths = [base / "datasets" / NPZ_NAME]
-    fallback = Path("/tmp/.keras/datasets") / NPZ_NAME
+    paths = [base / "datasets" / entry]
+    fallback = Path("/tmp/.keras/datasets") / entry
     if not os.access(base, os.W_OK) and fallback not in paths:
         paths.append(fallback)  # where Keras downloads when its home is not writable
     return paths
@@ -125,31 +182,59 @@ def download_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x_train, y_train, x_test, y_test
 
 
-def _load_path(path: Path, origin: str) -> MnistArrays:
-    """MNIST from a path the user named (a folder, or an ``.npz`` file); errors, never falls through."""
+def download_fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Download Fashion-MNIST with Keras (imports TensorFlow)."""
+    import keras  # noqa: PLC0415 - TensorFlow only when nothing local was found
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+    return x_train, y_train, x_test, y_test
+
+
+def _load_path(spec: IdxSpec, path: Path, origin: str) -> MnistArrays:
+    """The dataset from a path the user named (a folder, or an ``.npz`` file); errors, never falls through."""
+    how_to = spec.how_to
     if not path.exists():
-        raise NetdslDataError(f"{origin}: {path}: no such file or folder", help=_HOW_TO)
+        raise NetdslDataError(f"{origin}: {path}: no such file or folder", help=how_to)
     if path.is_file():
         if path.name.removesuffix(".gz") in IDX_FILES.values():
             raise NetdslDataError(
-                f"{origin}: {path} is a single IDX file; MNIST needs all four",
+                f"{origin}: {path} is a single IDX file; {spec.title} needs all four",
                 help=f"pass the folder that holds it: {path.parent}",
             )
+        if spec.npz_name is None:
+            raise NetdslDataError(f"{origin}: {path} is a file; {spec.title} is a folder of four "
+                                  "IDX files", help=how_to)
         return load_npz(path)
     found = {key: _find_idx(path, name) for key, name in IDX_FILES.items()}
     if all(found.values()):
-        return _load_idx_folder({k: p for k, p in found.items() if p is not None})
-    if (path / NPZ_NAME).is_file():
-        return load_npz(path / NPZ_NAME)
+        return _load_idx_folder({k: p for k, p in found.items() if p is not None}, spec)
+    if spec.npz_name and (path / spec.npz_name).is_file():
+        return load_npz(path / spec.npz_name)
     present = [p.name for p in found.values() if p is not None]
     if present:
         missing = ", ".join(f"{n}[.gz]" for k, n in IDX_FILES.items() if found[k] is None)
         raise NetdslDataError(
-            f"{origin}: {path} holds {', '.join(present)} but is missing {missing}", help=_HOW_TO
+            f"{origin}: {path} holds {', '.join(present)} but is missing {missing}", help=how_to
         )
-    raise NetdslDataError(
-        f"{origin}: {path} holds neither the four MNIST IDX files nor {NPZ_NAME}", help=_HOW_TO
-    )
+    holds = f"the four {spec.title} IDX files" + (f" nor {spec.npz_name}" if spec.npz_name else "")
+    raise NetdslDataError(f"{origin}: {path} holds neither {holds}" if spec.npz_name
+                          else f"{origin}: {path} does not hold {holds}", help=how_to)
+
+
+def _refuse_foreign(files: dict[str, Path], spec: IdxSpec) -> None:
+    """Refuse a ``.gz`` file whose MD5 is another dataset's published one (MNIST given as
+    Fashion-MNIST, or the reverse: same file names, different data)."""
+    for path in files.values():
+        if path.suffix != ".gz":
+            continue
+        digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+        owner = KNOWN_IDX_MD5.get(digest)
+        if owner is not None and owner[0] != spec.name:
+            raise NetdslDataError(
+                f"{path} is {owner[0]}'s {owner[1]} (its MD5 {digest} is the published one), "
+                f"not {spec.title}'s",
+                help=f"`{spec.name}` and `{owner[0]}` use the same file names; point "
+                     f"`--data`/{spec.env} at a folder with {spec.title}'s own files")
 
 
 def _find_idx(folder: Path, name: str) -> Path | None:
@@ -169,7 +254,7 @@ def _cache_key(paths: Sequence[Path]) -> _CacheKey:
     return tuple(out)
 
 
-def _remember(key: _CacheKey, arrays: MnistArrays) -> MnistArrays:
+def _remember(key: tuple[str, _CacheKey], arrays: MnistArrays) -> MnistArrays:
     """Store decoded arrays in the small in-process cache (oldest entry dropped first)."""
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
@@ -182,11 +267,12 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def _load_idx_folder(files: dict[str, Path]) -> MnistArrays:
+def _load_idx_folder(files: dict[str, Path], spec: IdxSpec = MNIST_SPEC) -> MnistArrays:
     """The four IDX files, decoded in parallel (zlib releases the GIL) and checked as pairs."""
     key = _cache_key([files[k] for k in KEYS])
-    if key in _CACHE:
-        return _CACHE[key]
+    if (spec.name, key) in _CACHE:
+        return _CACHE[(spec.name, key)]
+    _refuse_foreign(files, spec)
     with ThreadPoolExecutor(max_workers=4) as pool:
         futures = {k: pool.submit(read_idx, files[k], ndim=3 if k.startswith("x") else 1)
                    for k in KEYS}
@@ -198,7 +284,7 @@ def _load_idx_folder(files: dict[str, Path]) -> MnistArrays:
                 f"{files[f'x_{part}']} holds {len(x)} images but {files[f'y_{part}'].name} "
                 f"holds {len(y)} labels; they must match one to one"
             )
-    return _remember(key, MnistArrays(*(arrays[k] for k in KEYS)))
+    return _remember((spec.name, key), MnistArrays(*(arrays[k] for k in KEYS)))
 
 
 def _too_large(path: Path, size: int, what: str) -> NetdslDataError:
@@ -310,7 +396,7 @@ def _check_labels(y: np.ndarray, where: str) -> None:
 def load_npz(path: str | os.PathLike[str]) -> MnistArrays:
     """``mnist.npz`` as Keras stores it (keys x_train, y_train, x_test, y_test), pickles refused."""
     path = Path(path)
-    key = _cache_key([path])
+    key = ("npz", _cache_key([path]))
     if key in _CACHE:
         return _CACHE[key]
     _check_npz(path)
@@ -384,7 +470,7 @@ def _npy_declared_bytes(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> in
     return int(np.prod(shape, dtype=np.float64)) * max(int(dtype.itemsize), 1)
 
 
-def _checked(arrays: dict[str, Any], where: str) -> MnistArrays:
+def _checked(arrays: dict[str, Any], where: str, spec: IdxSpec = MNIST_SPEC) -> MnistArrays:
     """Validate four arrays as MNIST (dtype, rank, 28x28, label range, pairs) and freeze them."""
     out = {}
     for k in KEYS:

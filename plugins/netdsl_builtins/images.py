@@ -1,0 +1,140 @@
+"""The user's own pictures: ``images("photos/")``, one sub-folder per class, as Keras's
+``image_dataset_from_directory`` reads them (PNG, JPEG, GIF, BMP).
+
+Two layouts: ``photos/<class>/*.png`` split by ``test_split`` (seeded), or ``photos/train/<class>``
+and ``photos/test/<class>``. ``netdsl check`` lists the class folders only (never the files);
+training streams the images through ``tf.data``, resized to ``size`` and scaled to [0, 1].
+The size and colour default to the program's ``input:`` (e.g. ``input: 64x64x1``), else Keras's
+256x256 RGB.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from netdsl import types as T
+from netdsl.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
+from netdsl.errors import NetdslDataError
+
+__all__ = ["IMAGES", "COLORS", "class_folders"]
+
+#: colour mode -> channels
+COLORS = {"grayscale": 1, "rgb": 3, "rgba": 4}
+_DEFAULT_SIZE = (256, 256)
+
+
+def _root(request: DataRequest) -> Path:
+    if not request.path:
+        raise NetdslDataError("`images` needs a folder: `dataset: images(\"photos/\")` or "
+                              "`netdsl run --data photos/`")
+    root = Path(request.path).expanduser()
+    if not root.exists():
+        raise NetdslDataError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise NetdslDataError(f"{root} is a file; `images` reads a folder with one sub-folder per class")
+    return root
+
+
+def _subfolders(folder: Path) -> list[str]:
+    with os.scandir(folder) as it:
+        return sorted(e.name for e in it if e.is_dir(follow_symlinks=True) and not e.name.startswith("."))
+
+
+def class_folders(request: DataRequest) -> tuple[Path, Path | None, tuple[str, ...]]:
+    """The training folder, the test folder (``test/`` layout) or None, and the class names."""
+    root = _root(request)
+    subs = _subfolders(root)
+    train, test = root, None
+    if "train" in subs and "test" in subs:
+        train, test = root / "train", root / "test"
+        subs = _subfolders(train)
+        extra = sorted(set(_subfolders(test)) - set(subs))
+        if extra:
+            raise NetdslDataError(f"{test} has class folder(s) {', '.join(extra)} that {train} lacks",
+                                  help="the test classes must be the training classes")
+    if len(subs) < 2:
+        raise NetdslDataError(
+            f"{train} holds {len(subs)} sub-folder(s); `images` needs one sub-folder per class, "
+            "at least two", help=f"e.g. {train}/cats/*.jpg and {train}/dogs/*.jpg")
+    return train, test, tuple(subs)
+
+
+def _shape(request: DataRequest) -> tuple[int, int, int]:
+    a = request.args
+    given = request.input_shape if request.input_shape and len(request.input_shape) == 3 else None
+    color = a.get("color") or next((c for c, n in COLORS.items() if given and n == given[2]), None) or "rgb"
+    size = a.get("size") or (tuple(given[:2]) if given else _DEFAULT_SIZE)
+    if len(size) != 2:
+        raise NetdslDataError(f"`size` is height x width, e.g. 64x64, not {'x'.join(map(str, size))}")
+    return int(size[0]), int(size[1]), COLORS[color]
+
+
+def describe_images(request: DataRequest) -> DataInfo:
+    """Class names from the sub-folders; the shape from the arguments or the program's ``input:``."""
+    _train, _test, names = class_folders(request)
+    return DataInfo(_shape(request), Target("classes", len(names)), class_names=names)
+
+
+def load_images(request: DataRequest, info: DataInfo) -> Streams:
+    """The folders as ``tf.data`` pipelines (Keras's ``image_dataset_from_directory``)."""
+    import keras  # noqa: PLC0415 - streaming is TensorFlow's
+    import tensorflow as tf  # noqa: PLC0415
+
+    train_dir, test_dir, names = class_folders(request)
+    a = request.args
+    height, width, channels = info.input_shape
+    color = next(c for c, n in COLORS.items() if n == channels)
+    common = dict(labels="inferred", label_mode="int", class_names=list(names), color_mode=color,
+                  image_size=(height, width), batch_size=None, verbose=False)
+    try:
+        if test_dir is None:
+            train_ds, test_ds = keras.utils.image_dataset_from_directory(
+                str(train_dir), shuffle=True, seed=a["seed"], validation_split=a["test_split"],
+                subset="both", **common)
+        else:
+            train_ds = keras.utils.image_dataset_from_directory(str(train_dir), shuffle=True,
+                                                                seed=a["seed"], **common)
+            test_ds = keras.utils.image_dataset_from_directory(str(test_dir), shuffle=False, **common)
+    except ValueError as exc:  # Keras: no images found, a class folder empty, ...
+        raise NetdslDataError(f"{train_dir}: {str(exc).splitlines()[0]}",
+                              help="each class folder needs image files (.png, .jpg, .gif, .bmp)") from None
+    sizes = [len(getattr(ds, "file_paths", ())) for ds in (train_ds, test_ds)]
+    if not all(sizes):
+        raise NetdslDataError(f"{train_dir}: the split leaves {sizes[0]} training and {sizes[1]} "
+                              "test images", help="add images, or another test_split")
+
+    def scaled(ds: Any) -> Any:
+        return ds.map(lambda x, y: (x / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
+
+    def train(batch_size: int, seed: int | None) -> Any:
+        return scaled(train_ds.batch(batch_size))
+
+    def test(batch_size: int) -> Any:
+        return scaled(test_ds.batch(batch_size))
+
+    record = {"source": str(request.path), "format": "images", "streamed": True,
+              "test_folder": str(test_dir) if test_dir else None,
+              "split": None if test_dir else {"test_split": a["test_split"], "seed": a["seed"],
+                                              "method": "keras.utils.image_dataset_from_directory(validation_split, seed)"},
+              "image_size": [height, width], "color": color}
+    return Streams(train, test, sizes[0], sizes[1], names, record)
+
+
+IMAGES = Dataset(
+    name="images", describe=describe_images, load=load_images,
+    description="your own pictures: a folder with one sub-folder per class (or train/ and test/ "
+                "folders of class folders), resized to `size` and scaled to [0, 1], streamed "
+                "through tf.data; `netdsl check` lists the class folders only",
+    params=(
+        Param("path", T.Str(), None, positional=True, help="the folder (else --data PATH)"),
+        Param("size", T.Size(), None,
+              help="height x width to resize to (default: the program's input, else 256x256)"),
+        Param("color", T.Choice(tuple(COLORS)), None,
+              help="grayscale, rgb or rgba (default: from the program's input, else rgb)"),
+        Param("test_split", T.Float(min=0.01, max=0.9), 0.2,
+              help="fraction held out for test when there is no test/ folder"),
+        Param("seed", T.Int(min=0, max=2**32 - 1), 0, help="seed of the split and the file order"),
+    ),
+)

@@ -1,0 +1,562 @@
+"""The datasets of ``keras.datasets``, by the same names, read from their official files.
+
+``mnist``, ``fashion_mnist`` (IDX files, :mod:`netdsl_builtins.mnist_files`), ``cifar10`` and
+``cifar100`` (the python-version archive), ``imdb`` and ``reuters`` (Keras's ``.npz`` of word-id
+sequences), ``boston_housing`` and ``california_housing`` (Keras's ``.npz``, regression).
+
+Each looks, in order, at: the path the user gave (the dataset's ``path`` argument, else
+``--data``), its own environment variable (``NETDSL_CIFAR10``, ...), Keras's cache
+(``$KERAS_HOME`` or ``~/.keras``, ``datasets/<file>`` as Keras itself names it), then Keras's
+download (``keras.utils.get_file`` with the hash Keras checks). A path the user gave that does not
+hold the dataset is an error; it never falls through to the next place.
+
+Files that need unpickling (CIFAR's batches, the object arrays of ``imdb.npz``/``reuters.npz``)
+are unpickled only after their SHA-256 equals the one Keras publishes (:data:`KNOWN_SHA256`),
+and then only with an unpickler that rebuilds NumPy arrays and nothing else; any other such file
+is refused. Every other file loads with ``allow_pickle=False``. ``describe`` answers from
+constants and the arguments, never from the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import io
+import os
+import pickle
+import tarfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from netdsl import types as T
+from netdsl.components import Code, DataInfo, DataRequest, Dataset, Param, Target
+from netdsl.errors import NetdslDataError
+
+if TYPE_CHECKING:  # pragma: no cover - NumPy is imported when data is read, not by `netdsl check`
+    import numpy as np
+
+__all__ = [
+    "KNOWN_SHA256", "KerasFile", "FILES", "KERAS_DATASETS", "find_file", "sha256", "safe_npz",
+    "pad_sequences", "split_seeded", "MNIST", "FASHION_MNIST", "CIFAR10", "CIFAR100", "IMDB",
+    "REUTERS", "BOSTON_HOUSING", "CALIFORNIA_HOUSING",
+]
+
+_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+#: SHA-256 -> (dataset, file): the hashes ``keras.datasets`` checks its downloads against.
+#: A file that must be unpickled is read only if its hash is here, for that dataset. Tests add
+#: the hashes of the tiny files they build.
+KNOWN_SHA256: dict[str, tuple[str, str]] = {
+    "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce": ("cifar10", "cifar-10-python.tar.gz"),
+    "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7": ("cifar100", "cifar-100-python.tar.gz"),
+    "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f": ("imdb", "imdb.npz"),
+    "d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916": ("reuters", "reuters.npz"),
+    "f553886a1f8d56431e820c5b82552d9d95cfcb96d1e678153f8839538947dff5": ("boston_housing", "boston_housing.npz"),
+    "1a2e3a52e0398de6463aebe6f4a8da34fb21fbb6b934cf88c3425e766f2a1a6f": ("california_housing", "california_housing.npz"),
+}
+
+
+@dataclass(frozen=True)
+class KerasFile:
+    """Where one dataset's file lives: the names a user's folder may hold it under, the name in
+    Keras's cache (``datasets/<cache_name>``), and how Keras downloads it."""
+
+    dataset: str
+    names: tuple[str, ...]
+    cache_name: str
+    origin: str
+    get_file: Mapping[str, Any]  # keyword arguments of keras.utils.get_file
+    pickled: bool  # needs unpickling: only with a known hash
+
+    @property
+    def env(self) -> str:
+        return "NETDSL_" + self.dataset.upper()
+
+
+def _npz(name: str, pickled: bool) -> KerasFile:
+    sha = next(h for h, (d, _) in KNOWN_SHA256.items() if d == name)
+    return KerasFile(name, (f"{name}.npz",), f"{name}.npz", f"{_ORIGIN}{name}.npz",
+                     {"fname": f"{name}.npz", "file_hash": sha}, pickled)
+
+
+def _cifar_file(name: str, archive: str, url: str) -> KerasFile:
+    sha = next(h for h, (d, _) in KNOWN_SHA256.items() if d == name)
+    target = archive.replace("-python.tar.gz", "-batches-py-target" if name == "cifar10" else "-python-target")
+    return KerasFile(name, (archive, f"{target}_archive"), f"{target}_archive", url,
+                     {"fname": target, "file_hash": sha, "extract": True}, True)
+
+
+#: dataset -> where its file lives (the IDX datasets have their own rules in mnist_files)
+FILES: Mapping[str, KerasFile] = {f.dataset: f for f in (
+    _cifar_file("cifar10", "cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
+    _cifar_file("cifar100", "cifar-100-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
+    _npz("imdb", True), _npz("reuters", True),
+    _npz("boston_housing", False), _npz("california_housing", False),
+)}
+
+
+def _keras_datasets_dir() -> list[Path]:
+    home = os.environ.get("KERAS_HOME")
+    base = Path(home).expanduser() if home else Path.home() / ".keras"
+    dirs = [base / "datasets"]
+    if not os.access(base, os.W_OK):
+        dirs.append(Path("/tmp/.keras/datasets"))  # where Keras writes when its home is read-only
+    return dirs
+
+
+def find_file(spec: KerasFile, request: DataRequest,
+              download: Callable[[KerasFile], Path] | None = None) -> Path:
+    """The dataset's file: the user's path, its variable, Keras's cache, else Keras's download."""
+    looked: list[str] = []
+    given = request.path
+    origin = "data source"
+    if given:
+        origin = "data source"
+    else:
+        value = os.environ.get(request.env or spec.env, "")
+        if value.strip():
+            given, origin = value, f"{request.env or spec.env}={value}:"
+        else:
+            looked.append(f"{request.env or spec.env}: not set")
+    if given:
+        path = Path(given).expanduser()
+        if path.is_file():
+            return path
+        if path.is_dir():
+            for name in spec.names:
+                if (path / name).is_file():
+                    return path / name
+            raise NetdslDataError(
+                f"{origin} {given}: the folder holds none of {', '.join(spec.names)}",
+                help=_how_to(spec))
+        raise NetdslDataError(f"{origin} {given}: no such file or folder", help=_how_to(spec))
+    for folder in _keras_datasets_dir():
+        candidate = folder / spec.cache_name
+        if candidate.is_file():
+            return candidate
+        looked.append(f"Keras cache: {candidate} (not there)")
+    try:
+        return (download or _download)(spec)
+    except Exception as exc:  # noqa: BLE001 - any failure to download is reported, not raised
+        looked.append(f"download from {spec.origin}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        places = "\n".join(f"  - {p}" for p in looked)
+        raise NetdslDataError(f"`{spec.dataset}` not found. Looked in:\n{places}",
+                              help=_how_to(spec)) from exc
+
+
+def _how_to(spec: KerasFile) -> str:
+    return (f"point netdsl at the official {spec.names[0]} with `--data PATH`, the dataset's "
+            f"`path` argument, or {spec.env}=PATH (the file, or a folder holding it)")
+
+
+def _download(spec: KerasFile) -> Path:
+    """Keras's own download into its cache (imports TensorFlow); the archive path for CIFAR."""
+    import keras  # noqa: PLC0415 - TensorFlow only when nothing local was found
+
+    got = Path(keras.utils.get_file(origin=spec.origin, **spec.get_file))
+    return got.parent / spec.cache_name if spec.get_file.get("extract") else got
+
+
+def sha256(path: Path) -> str:
+    """The file's SHA-256, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verified(spec: KerasFile, path: Path) -> None:
+    """Refuse a file that must be unpickled unless its hash is Keras's published one."""
+    digest = sha256(path)
+    known = KNOWN_SHA256.get(digest)
+    if known is not None and known[0] == spec.dataset:
+        return
+    what = f"it is {known[0]}'s {known[1]}" if known else "it is not the published file"
+    raise NetdslDataError(
+        f"{path}: refused: reading it means unpickling, which netdsl does only for the official "
+        f"{spec.names[0]}, and {what} (SHA-256 {digest})",
+        help=f"download the official file (Keras checks SHA-256 {spec.get_file['file_hash']}); "
+             "a pickled file from elsewhere could run code when read")
+
+
+# --- unpickling that rebuilds NumPy arrays and nothing else -----------------------------------
+
+_ALLOWED_GLOBALS = frozenset({
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+})
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """An unpickler that may only rebuild NumPy arrays (after the hash check, a second wall)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to rebuild {module}.{name}")
+
+
+def _unpickle(stream: io.BytesIO, where: str, **kwargs: Any) -> Any:
+    try:
+        return _ArraysOnly(stream, **kwargs).load()
+    except Exception as exc:  # noqa: BLE001 - a damaged pickle is a data error
+        raise NetdslDataError(f"{where}: cannot be read: {type(exc).__name__}: {exc}") from exc
+
+
+def safe_npz(path: Path, spec: KerasFile) -> dict[str, np.ndarray]:
+    """An ``.npz`` as a dict of arrays: object arrays only from a hash-verified file."""
+    import numpy as np  # noqa: PLC0415 - only when data is read
+
+    if spec.pickled:
+        _verified(spec, path)
+    out: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                if not member.endswith(".npy"):
+                    continue
+                buffer = io.BytesIO(archive.read(member))
+                try:
+                    out[member[:-4]] = np.lib.format.read_array(buffer, allow_pickle=False)
+                except ValueError:
+                    if not spec.pickled:
+                        raise NetdslDataError(f"{path}: {member} is a pickled object array; "
+                                              f"`{spec.dataset}` holds plain numbers") from None
+                    buffer.seek(0)
+                    version = np.lib.format.read_magic(buffer)
+                    reader = (np.lib.format.read_array_header_1_0 if version[0] == 1
+                              else np.lib.format.read_array_header_2_0)
+                    reader(buffer)
+                    out[member[:-4]] = _unpickle(buffer, f"{path}: {member}")
+    except NetdslDataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise NetdslDataError(f"{path}: cannot read as {spec.names[0]}: {type(exc).__name__}: {exc}",
+                              help=_how_to(spec)) from exc
+    return out
+
+
+def _arrays(got: Mapping[str, np.ndarray], keys: tuple[str, ...], path: Path, spec: KerasFile) -> list[np.ndarray]:
+    missing = [k for k in keys if k not in got]
+    if missing:
+        raise NetdslDataError(f"{path}: missing array(s) {', '.join(missing)}; {spec.names[0]} holds "
+                              f"{', '.join(keys)} (found: {', '.join(sorted(got)) or 'nothing'})")
+    return [got[k] for k in keys]
+
+
+def split_seeded(n: int, test_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keras's split: shuffle ``range(n)`` with ``RandomState(seed)``, the last ``test_split`` is test."""
+    import numpy as np  # noqa: PLC0415 - only when data is read
+    order = np.arange(n)
+    np.random.RandomState(seed).shuffle(order)
+    cut = int(n * (1 - test_split))
+    return order[:cut], order[cut:]
+
+
+def pad_sequences(seqs: Any, maxlen: int) -> np.ndarray:
+    """Word-id sequences as ``int32 (N, maxlen)``: zeros in front, the last ``maxlen`` ids kept
+    (``keras.utils.pad_sequences`` with padding and truncating "pre")."""
+    import numpy as np  # noqa: PLC0415 - only when data is read
+    out = np.zeros((len(seqs), maxlen), np.int32)
+    for i, s in enumerate(seqs):
+        s = np.asarray(s, np.int64)[-maxlen:]
+        if s.size:
+            out[i, -s.size:] = s
+    return out
+
+
+# --- images ------------------------------------------------------------------------------------
+
+def _scaled(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    import numpy as np  # noqa: PLC0415 - only when data is read
+    out = x.astype(np.float32).reshape((len(x), *shape))
+    out /= 255.0
+    return out
+
+
+_MNIST_CODE = '''
+def read_idx(folder, name):
+    """One IDX file, NAME.gz or NAME, as a uint8 array."""
+    path = os.path.join(folder, name)
+    if os.path.isfile(path + ".gz"):
+        with gzip.open(path + ".gz", "rb") as f:
+            data = f.read()
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
+    dims = np.frombuffer(data, ">u4", count=data[3], offset=4)
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * data[3]).reshape(dims)
+
+
+def has_idx(folder):
+    """Whether FOLDER holds the MNIST IDX files (else it holds mnist.npz)."""
+    name = os.path.join(folder, "train-images-idx3-ubyte")
+    return os.path.isfile(name) or os.path.isfile(name + ".gz")
+
+
+def load_data(path=None):
+    """MNIST: float32 images in [0, 1] shaped (N, 28, 28, 1) and their digits.
+
+    PATH (else $%(env)s) is a folder holding the four IDX files
+    (train-images-idx3-ubyte.gz and friends) or mnist.npz, or mnist.npz itself;
+    without one, Keras downloads MNIST.
+    """
+    path = path or %(default)s
+    if not path:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    elif os.path.isdir(path) and has_idx(path):
+        x_train = read_idx(path, "train-images-idx3-ubyte")
+        y_train = read_idx(path, "train-labels-idx1-ubyte")
+        x_test = read_idx(path, "t10k-images-idx3-ubyte")
+        y_test = read_idx(path, "t10k-labels-idx1-ubyte")
+    else:
+        npz = os.path.join(path, "mnist.npz") if os.path.isdir(path) else path
+        with np.load(npz) as f:
+            x_train, y_train = f["x_train"], f["y_train"]
+            x_test, y_test = f["x_test"], f["y_test"]
+
+    def scale(x):
+        return x.astype("float32").reshape((-1, 28, 28, 1)) / 255.0
+
+    return scale(x_train), y_train, scale(x_test), y_test
+'''
+
+
+def emit_mnist(request: DataRequest, info: DataInfo) -> Code:
+    """``load_data(path)`` for ``netdsl emit``: the same files as netdsl reads (or a download)."""
+    env = request.env or "NETDSL_MNIST"
+    default = f'os.environ.get("{env}")'
+    if request.path:
+        default = f'{json.dumps(request.path)} or {default}'
+    return Code(_MNIST_CODE % {"env": env, "default": default},
+                ("import gzip", "import os"))
+
+
+
+def _idx_dataset(name: str, spec_name: str, env: str, npz: bool, class_names: tuple[str, ...],
+                 title: str, emit: Any = None) -> Dataset:
+    def describe(request: DataRequest) -> DataInfo:
+        return DataInfo((28, 28, 1), Target("classes", 10), train_size=60_000, class_names=class_names)
+
+    def load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
+        from . import mnist_files as mf  # noqa: PLC0415 - NumPy only when data is read
+
+        spec = getattr(mf, spec_name)
+        m = mf.load_idx_dataset(spec, request.path, env=request.env or spec.env)
+        return (_scaled(m.x_train, (28, 28, 1)), m.y_train, _scaled(m.x_test, (28, 28, 1)), m.y_test)
+
+    return Dataset(
+        name=name, describe=describe, load=load, env=env, emit=emit,
+        description=(f"{title}: 60,000 training and 10,000 test images, 28x28 grey, 10 classes. "
+                     f"Read from its path argument or --data PATH, else ${env} (the four IDX "
+                     f".gz files{' or mnist.npz' if npz else ''}), else Keras's cache, "
+                     "else downloaded by Keras."),
+        params=(Param("path", T.Str(), None, positional=True,
+                      help="a folder with the four IDX files" + (" or mnist.npz, or the .npz itself"
+                                                               if npz else "")),),
+    )
+
+
+MNIST = _idx_dataset("mnist", "MNIST_SPEC", "NETDSL_MNIST", True, tuple(str(d) for d in range(10)),
+                     "MNIST handwritten digits", emit=emit_mnist)
+FASHION_MNIST = _idx_dataset("fashion_mnist", "FASHION_MNIST_SPEC", "NETDSL_FASHION_MNIST", False, (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+    "Ankle boot"), "Fashion-MNIST (Zalando's clothing pictures)")
+
+_CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def _cifar_batches(path: Path, spec: KerasFile, members: tuple[str, ...], label_key: str,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR pickled batches read from the verified archive: images ``(N, 32, 32, 3)`` uint8."""
+    import numpy as np  # noqa: PLC0415 - only when data is read
+    _verified(spec, path)
+    xs, ys = [], []
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            names = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
+            for member in members:
+                info = names.get(member)
+                if info is None:
+                    raise NetdslDataError(f"{path}: the archive has no `{member}`")
+                f = tar.extractfile(info)
+                assert f is not None
+                d = _unpickle(io.BytesIO(f.read()), f"{path}: {member}", encoding="bytes")
+                if not isinstance(d, dict) or b"data" not in d or label_key.encode() not in d:
+                    raise NetdslDataError(f"{path}: {member} is not a CIFAR batch (no data/{label_key})")
+                xs.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32))
+                ys.append(np.asarray(d[label_key.encode()], np.int64))
+    except NetdslDataError:
+        raise
+    except (OSError, tarfile.TarError, EOFError, ValueError, zlib.error) as exc:
+        raise NetdslDataError(f"{path}: cannot read as {spec.names[0]}: {type(exc).__name__}: {exc}") from exc
+    return np.concatenate(xs).transpose(0, 2, 3, 1), np.concatenate(ys)
+
+
+def _cifar(name: str, classes: Callable[[Mapping[str, Any]], int], train: tuple[str, ...], test: str,
+           label_key: Callable[[Mapping[str, Any]], str], names: tuple[str, ...], doc: str,
+           params: tuple[Param, ...] = ()) -> Dataset:
+    spec = FILES[name]
+
+    def describe(request: DataRequest) -> DataInfo:
+        n = classes(request.args)
+        return DataInfo((32, 32, 3), Target("classes", n), train_size=50_000,
+                        class_names=names if len(names) == n else ())
+
+    def load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
+        path = find_file(spec, request)
+        key = label_key(request.args)
+        x_train, y_train = _cifar_batches(path, spec, train, key)
+        x_test, y_test = _cifar_batches(path, spec, (test,), key)
+        n = info.target.num_classes
+        for y, where in ((y_train, "training"), (y_test, "test")):
+            if y.size and (y.min() < 0 or y.max() >= n):
+                raise NetdslDataError(f"{path}: a {where} label is {int(y.max())}, outside 0..{n - 1}")
+        return _scaled(x_train, (32, 32, 3)), y_train, _scaled(x_test, (32, 32, 3)), y_test
+
+    return Dataset(name=name, describe=describe, load=load, env=spec.env, description=doc,
+                   params=(Param("path", T.Str(), None, positional=True,
+                                 help=f"{spec.names[0]} (the official archive) or a folder holding it"),
+                           *params))
+
+
+CIFAR10 = _cifar(
+    "cifar10", lambda a: 10, tuple(f"data_batch_{i}" for i in range(1, 6)), "test_batch",
+    lambda a: "labels", _CIFAR10_NAMES,
+    "CIFAR-10: 50,000 training and 10,000 test colour images, 32x32, 10 classes. Read from the "
+    "official cifar-10-python.tar.gz (its SHA-256 checked before anything is unpickled).")
+CIFAR100 = _cifar(
+    "cifar100", lambda a: 100 if a.get("label_mode", "fine") == "fine" else 20, ("train",), "test",
+    lambda a: f"{a.get('label_mode', 'fine')}_labels", (),
+    "CIFAR-100: 50,000 training and 10,000 test colour images, 32x32, 100 fine or 20 coarse "
+    "classes. Read from the official cifar-100-python.tar.gz (its SHA-256 checked first).",
+    (Param("label_mode", T.Choice(("fine", "coarse")), "fine",
+           help="fine: 100 classes; coarse: 20 superclasses"),))
+
+
+# --- word sequences ----------------------------------------------------------------------------
+
+_START, _OOV, _INDEX_FROM = 1, 2, 3
+
+
+def _words(xs: Any, num_words: int) -> list[np.ndarray]:
+    """Keras's encoding: a start id, ids shifted by 3, ids past ``num_words`` as the OOV id."""
+    import numpy as np  # noqa: PLC0415 - only when data is read
+    out = []
+    for x in xs:
+        w = np.asarray(x, np.int64) + _INDEX_FROM
+        w = np.where(w < num_words, w, _OOV)
+        out.append(np.concatenate(([_START], w)))
+    return out
+
+
+def _sequence_params(num_words: int, maxlen: int) -> tuple[Param, ...]:
+    return (
+        Param("path", T.Str(), None, positional=True, help="the official .npz or a folder holding it"),
+        Param("num_words", T.Int(min=4, max=10_000_000), num_words,
+              help="keep the most frequent words; rarer ones become the out-of-vocabulary id 2"),
+        Param("maxlen", T.Int(min=1, max=1_000_000), maxlen,
+              help="sequence length: longer reviews keep their last words, shorter are padded with 0"),
+        Param("seed", T.Int(min=0, max=2**32 - 1), 113, help="shuffle seed (Keras's default 113)"),
+    )
+
+
+def _imdb_describe(request: DataRequest) -> DataInfo:
+    return DataInfo((request.args["maxlen"],), Target("binary"), train_size=25_000,
+                    class_names=("negative", "positive"))
+
+
+def _imdb_load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
+    import numpy as np  # noqa: PLC0415 - only when data is read
+    spec, a = FILES["imdb"], request.args
+    path = find_file(spec, request)
+    x_train, y_train, x_test, y_test = _arrays(safe_npz(path, spec), ("x_train", "y_train", "x_test", "y_test"), path, spec)
+    rng = np.random.RandomState(a["seed"])
+    out = []
+    for x, y in ((x_train, y_train), (x_test, y_test)):
+        order = np.arange(len(x))
+        rng.shuffle(order)
+        out += [pad_sequences(_words(x[order], a["num_words"]), a["maxlen"]),
+                np.asarray(y, np.float32)[order]]
+    return tuple(out)
+
+
+def _reuters_describe(request: DataRequest) -> DataInfo:
+    return DataInfo((request.args["maxlen"],), Target("classes", 46),
+                    train_size=int(11_228 * (1 - request.args["test_split"])))
+
+
+def _reuters_load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
+    import numpy as np  # noqa: PLC0415 - only when data is read
+    spec, a = FILES["reuters"], request.args
+    path = find_file(spec, request)
+    x, y = _arrays(safe_npz(path, spec), ("x", "y"), path, spec)
+    train, test = split_seeded(len(x), a["test_split"], a["seed"])
+    y = np.asarray(y, np.int64)
+    if y.size and (y.min() < 0 or y.max() >= 46):
+        raise NetdslDataError(f"{path}: a topic label is {int(y.max())}, outside 0..45")
+    return (pad_sequences(_words(x[train], a["num_words"]), a["maxlen"]), y[train],
+            pad_sequences(_words(x[test], a["num_words"]), a["maxlen"]), y[test])
+
+
+IMDB = Dataset(
+    name="imdb", describe=_imdb_describe, load=_imdb_load, env=FILES["imdb"].env,
+    description="IMDB movie reviews: 25,000 training and 25,000 test reviews as word-id "
+                "sequences, positive or negative (binary). Read from the official imdb.npz "
+                "(its SHA-256 checked before its object arrays are unpickled).",
+    params=_sequence_params(10_000, 200))
+REUTERS = Dataset(
+    name="reuters", describe=_reuters_describe, load=_reuters_load, env=FILES["reuters"].env,
+    description="Reuters newswires: 11,228 word-id sequences in 46 topics, split by test_split. "
+                "Read from the official reuters.npz (its SHA-256 checked first).",
+    params=(*_sequence_params(10_000, 200),
+            Param("test_split", T.Float(min=0.0, max=0.99), 0.2, help="fraction held out for test")))
+
+
+# --- tables (regression) -----------------------------------------------------------------------
+
+def _table(name: str, features: int, total: int, doc: str, params: tuple[Param, ...] = ()) -> Dataset:
+    spec = FILES[name]
+
+    def size(a: Mapping[str, Any]) -> int:
+        return 600 if a.get("version") == "small" else total
+
+    def describe(request: DataRequest) -> DataInfo:
+        return DataInfo((features,), Target("regression", shape=(1,)),
+                        train_size=int(size(request.args) * (1 - request.args["test_split"])))
+
+    def load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
+        import numpy as np  # noqa: PLC0415 - only when data is read
+        a = request.args
+        path = find_file(spec, request)
+        x, y = _arrays(safe_npz(path, spec), ("x", "y"), path, spec)
+        if x.ndim != 2 or x.shape[1] != features or len(y) != len(x):
+            raise NetdslDataError(f"{path}: x is {x.shape} and y {y.shape}; {spec.names[0]} has "
+                                  f"(N, {features}) features and N targets")
+        x, y = x[:size(a)].astype(np.float32), y[:size(a)].astype(np.float32)
+        train, test = split_seeded(len(x), a["test_split"], a["seed"])
+        return x[train], y[train], x[test], y[test]
+
+    return Dataset(name=name, describe=describe, load=load, env=spec.env, description=doc, params=(
+        Param("path", T.Str(), None, positional=True, help="the official .npz or a folder holding it"),
+        Param("test_split", T.Float(min=0.0, max=0.99), 0.2, help="fraction held out for test"),
+        Param("seed", T.Int(min=0, max=2**32 - 1), 113, help="split seed (Keras's default 113)"),
+        *params))
+
+
+BOSTON_HOUSING = _table(
+    "boston_housing", 13, 506,
+    "Boston house prices (regression): 506 rows of 13 features, the target in k$, split by "
+    "test_split. Read from Keras's boston_housing.npz.")
+CALIFORNIA_HOUSING = _table(
+    "california_housing", 8, 20_640,
+    "California house values (regression): 20,640 block groups of 8 features (the `small` "
+    "version: the first 600). Read from Keras's california_housing.npz.",
+    (Param("version", T.Choice(("large", "small")), "large", help="all rows, or the first 600"),))
+
+#: every dataset of keras.datasets, registered by netdsl_builtins.datasets
+KERAS_DATASETS = (MNIST, FASHION_MNIST, CIFAR10, CIFAR100, IMDB, REUTERS, BOSTON_HOUSING, CALIFORNIA_HOUSING)

@@ -1,0 +1,576 @@
+"""The user's own tables and arrays: ``csv("table.csv", label="species")`` and ``npz("data.npz")``.
+
+``csv``: a header row, numeric feature columns and one label column, which may hold names
+(classes, the name -> id mapping saved in the run folder), integers (classes, or a binary
+target when they are only 0 and 1) or real numbers (a regression target). ``netdsl check`` reads
+the header and the first :data:`SAMPLE_BYTES` of rows (to learn the label's kind and classes);
+training streams the file through ``tf.data`` (:class:`~netdsl.components.Streams`), so memory
+does not grow with the file. A bad cell (not a number, missing), a short or long row, or an
+unknown label column is a :class:`~netdsl.errors.NetdslDataError` at the CSV's own
+file:line:column, drawn with that line.
+
+``npz``: arrays ``x_train, y_train, x_test, y_test``, or ``x, y`` split by ``test_split``;
+loaded with ``allow_pickle=False``. ``describe`` reads the arrays' headers and the labels only.
+
+The test split of ``x, y`` arrays and of CSV rows is seeded (``seed``) and recorded in the run
+folder's ``data.json``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+from netdsl import types as T
+from netdsl.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
+from netdsl.errors import NetdslDataError, SourceLines, Span
+from netdsl.registry import suggest
+
+if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not with `check`
+    import numpy as np
+
+__all__ = ["CSV", "NPZ", "CsvLayout", "read_layout", "csv_streams", "SAMPLE_BYTES", "CHUNK_ROWS",
+           "split_row"]
+
+#: how much of a CSV ``check`` reads after the header to learn the label's kind and classes
+SAMPLE_BYTES = 64 << 10  # about 1,500 rows of a narrow table; Python checks them in ~30 ms
+#: rows per ``tf.data`` chunk: the unit of decoding and of the seeded test split
+CHUNK_ROWS = 4096
+_TASKS = ("auto", "classes", "binary", "regression")
+
+
+def _kb() -> int:
+    return SAMPLE_BYTES >> 10
+
+
+def _path(request: DataRequest, what: str) -> Path:
+    if not request.path:
+        raise NetdslDataError(f"`{request.name}` needs a {what}: `dataset: {request.name}(\"PATH\")` "
+                              "or `netdsl run --data PATH`")
+    path = Path(request.path).expanduser()
+    if not path.exists():
+        raise NetdslDataError(f"{path}: no such file", help=f"`{request.name}` reads a {what}")
+    if not path.is_file():
+        raise NetdslDataError(f"{path} is a folder; `{request.name}` reads a {what}")
+    return path
+
+
+# --- CSV ---------------------------------------------------------------------------------------
+
+def split_row(line: str, delimiter: str) -> list[tuple[str, int]]:
+    """A CSV line as ``(value, 0-based start column)`` cells; double quotes may wrap a cell
+    (``""`` inside is a quote). Quoted newlines are not supported (one row per line)."""
+    cells: list[tuple[str, int]] = []
+    i, n = 0, len(line)
+    while True:
+        start = i
+        if i < n and line[i] == '"':
+            j, buf = i + 1, []
+            while j < n:
+                if line[j] == '"':
+                    if j + 1 < n and line[j + 1] == '"':
+                        buf.append('"')
+                        j += 2
+                        continue
+                    break
+                buf.append(line[j])
+                j += 1
+            value = "".join(buf)
+            i = line.find(delimiter, j)
+        else:
+            i = line.find(delimiter, i)
+            value = line[start:] if i < 0 else line[start:i]
+        cells.append((value.strip(), start))
+        if i < 0:
+            return cells
+        i += len(delimiter)
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """What the header and the first rows of a CSV say: columns, the label column, the target."""
+
+    path: Path
+    header: tuple[str, ...]
+    label: int
+    delimiter: str
+    target: Target
+    class_names: tuple[str, ...]  # for a label column of names: sorted, the id is the position
+    label_kind: str  # "names", "ints" or "reals"
+    rows_sampled: int
+    whole_file: bool  # the sample was the whole file
+
+    @property
+    def features(self) -> tuple[int, ...]:
+        return tuple(i for i in range(len(self.header)) if i != self.label)
+
+
+def _cell_error(path: Path, line_no: int, text: str, col: int, width: int, message: str,
+                label: str, help: str | None = None) -> NetdslDataError:
+    """An error at ``path:line:col`` carrying that line, so it is drawn with a caret."""
+    span = Span(0, 0, line_no, col + 1, line_no, col + 1 + max(width, 1), str(path))
+    return NetdslDataError(message, span, label=label, help=help, code="NDL101",
+                           source=SourceLines({line_no: text}))
+
+
+def _lines(path: Path, limit: int | None) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of the file, up to about ``limit`` bytes (whole lines only)."""
+    read = 0
+    with open(path, encoding="utf-8", errors="strict", newline="") as f:
+        for n, raw in enumerate(f, 1):
+            read += len(raw)
+            if limit is not None and read > limit and n > 2:
+                return
+            yield n, raw.rstrip("\r\n")
+
+
+def _header(path: Path, delimiter: str) -> tuple[str, list[tuple[str, int]]]:
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            first = f.readline().rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise NetdslDataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise NetdslDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    cells = split_row(first, delimiter)
+    if not first.strip() or len(cells) < 2:
+        raise _cell_error(path, 1, first, 0, len(first), "a CSV for netdsl starts with a header row "
+                          "naming at least two columns (features and a label)", "expected a header",
+                          help="add a first line such as `sepal_length,sepal_width,species`")
+    for i, (name, col) in enumerate(cells):
+        if not name:
+            raise _cell_error(path, 1, first, col, 1, f"column {i + 1} of the header has no name",
+                              "empty column name")
+        if any(name == other for other, _ in cells[:i]):
+            raise _cell_error(path, 1, first, col, len(name), f"column `{name}` is named twice",
+                              "second column of this name")
+    return first, cells
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value
+
+
+def check_row(path: Path, n: int, text: str, layout_header: Sequence[str], label: int,
+              delimiter: str) -> tuple[str, int]:
+    """One data row checked: as many cells as the header, every feature a finite number.
+    Returns the label cell and its column."""
+    cells = split_row(text, delimiter)
+    if len(cells) != len(layout_header):
+        many = len(cells) > len(layout_header)
+        col = cells[len(layout_header)][1] if many else len(text)
+        raise _cell_error(path, n, text, col, 1 if not many else len(text) - col,
+                          f"row has {len(cells)} cells but the header names {len(layout_header)} columns",
+                          "extra cells" if many else f"missing `{layout_header[len(cells)]}`")
+    for i, (value, col) in enumerate(cells):
+        if i == label:
+            if not value:
+                raise _cell_error(path, n, text, col, 1, f"missing value in label column "
+                                  f"`{layout_header[i]}`", "empty label")
+            continue
+        if not value:
+            raise _cell_error(path, n, text, col, 1, f"missing value in column `{layout_header[i]}`",
+                              "empty cell", help="fill it in or drop the row; netdsl does not guess values")
+        number = _number(value)
+        if number is None or not math.isfinite(number):
+            what = "not a number" if number is None else "not a finite number"
+            raise _cell_error(path, n, text, col, len(value),
+                              f"`{value}` in column `{layout_header[i]}` is {what}; feature columns "
+                              "must be numeric", what,
+                              help="encode it as numbers, or make this column the label")
+    return cells[label]
+
+
+def read_layout(request: DataRequest) -> CsvLayout:
+    """The header and the first :data:`SAMPLE_BYTES` of rows, checked; the label's kind."""
+    a = request.args
+    path = _path(request, "CSV file with a header row")
+    delimiter = a.get("delimiter", ",")
+    first, cells = _header(path, delimiter)
+    header = tuple(name for name, _ in cells)
+    want = a.get("label")
+    if want is None:
+        label = len(header) - 1
+    elif want in header:
+        label = header.index(want)
+    else:
+        close = suggest(want, header)
+        raise _cell_error(path, 1, first, 0, len(first), f"no column `{want}` in the header of {path.name}",
+                          "the header", help=(f"did you mean `{close}`?" if close else
+                                              f"the columns are {', '.join(f'`{h}`' for h in header)}"))
+    labels: list[tuple[str, int, int, str]] = []  # value, line, col, text
+    whole = True
+    size = path.stat().st_size
+    try:
+        for n, text in _lines(path, SAMPLE_BYTES):
+            if n == 1 or not text.strip():
+                continue
+            value, col = check_row(path, n, text, header, label, delimiter)
+            labels.append((value, n, col, text))
+    except UnicodeDecodeError as exc:
+        raise NetdslDataError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    whole = size <= SAMPLE_BYTES
+    if not labels:
+        raise NetdslDataError(f"{path}: the header is followed by no rows", help="add data rows")
+    return _target(path, header, label, delimiter, labels, a.get("task", "auto"), whole)
+
+
+def _target(path: Path, header: tuple[str, ...], label: int, delimiter: str,
+            labels: list[tuple[str, int, int, str]], task: str, whole: bool) -> CsvLayout:
+    numbers = [_number(v) for v, *_ in labels]
+    name = header[label]
+    names: tuple[str, ...] = ()
+    if all(x is not None and math.isfinite(x) for x in numbers):
+        values = [float(x) for x in numbers if x is not None]
+        integral = all(x.is_integer() for x in values)
+        if task == "regression" or (task == "auto" and not integral):
+            target, kind = Target("regression", shape=(1,)), "reals"
+        else:
+            if not integral:
+                v, n, col, text = next(t for t, x in zip(labels, values) if not x.is_integer())
+                raise _cell_error(path, n, text, col, len(v), f"label `{v}` is not a class id "
+                                  f"(task={task} needs whole numbers 0, 1, 2, ...)", "not a class id",
+                                  help="use task=regression for real-valued targets")
+            low = min(values)
+            if low < 0:
+                v, n, col, text = next(t for t, x in zip(labels, values) if x < 0)
+                raise _cell_error(path, n, text, col, len(v), f"class id `{v}` is negative",
+                                  "negative class id", help="class ids run 0, 1, 2, ...")
+            top = int(max(values))
+            binary = task == "binary" or (task == "auto" and top <= 1)
+            if binary and top > 1:
+                v, n, col, text = next(t for t, x in zip(labels, values) if x > 1)
+                raise _cell_error(path, n, text, col, len(v), f"label `{v}`: a binary target is 0 or 1",
+                                  "not 0 or 1")
+            target = Target("binary") if binary else Target("classes", max(top + 1, 2))
+            kind = "ints"
+    else:
+        if task == "regression":
+            v, n, col, text = next(t for t, x in zip(labels, numbers) if x is None or not math.isfinite(x))
+            raise _cell_error(path, n, text, col, len(v), f"label `{v}` is not a number, and "
+                              "task=regression needs numbers", "not a number")
+        names = tuple(sorted({v for v, *_ in labels}))
+        if len(names) < 2:
+            raise NetdslDataError(f"{path}: label column `{name}` holds only `{names[0]}`"
+                                  + ("" if whole else f" in its first {_kb()} KB"),
+                                  help="a classifier needs at least two classes")
+        if task == "binary" and len(names) != 2:
+            raise NetdslDataError(f"{path}: task=binary needs two label names, `{name}` has "
+                                  f"{len(names)}: {', '.join(names[:5])}")
+        target = Target("binary") if task == "binary" else Target("classes", len(names))
+        kind = "names"
+    return CsvLayout(path, header, label, delimiter, target, names, kind, len(labels), whole)
+
+
+def describe_csv(request: DataRequest) -> DataInfo:
+    """The header and first rows: feature count, the label's kind and classes. Never the whole file."""
+    layout = read_layout(request)
+    return DataInfo((len(layout.features),), layout.target,
+                    train_size=None, class_names=layout.class_names)
+
+
+def _locate(layout: CsvLayout, bad: Callable[[str], bool] | None = None) -> None:
+    """Scan the file in Python for the first bad row (a cell that is no number, a missing value,
+    a wrong cell count, or a label ``bad`` says is unknown) and raise its error at file:line:col."""
+    try:
+        _scan(layout, bad)
+    except UnicodeDecodeError as exc:
+        raise NetdslDataError(f"{layout.path}: not UTF-8 text ({exc.reason} at byte {exc.start} "
+                              "of a line past the first rows)") from None
+
+
+def _scan(layout: CsvLayout, bad: Callable[[str], bool] | None) -> None:
+    for n, text in _lines(layout.path, None):
+        if n == 1 or not text.strip():
+            continue
+        value, col = check_row(layout.path, n, text, layout.header, layout.label, layout.delimiter)
+        if bad is not None and bad(value):
+            known = (", ".join(f"`{c}`" for c in layout.class_names[:8]) if layout.class_names
+                     else f"0..{layout.target.num_classes - 1}")
+            raise _cell_error(
+                layout.path, n, text, col, len(value),
+                f"label `{value}` is not one of the classes found in the first "
+                f"{_kb()} KB of the file ({known})", "unknown class",
+                help="put a row of every class near the top of the file (e.g. shuffle it)")
+
+
+def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
+    """The CSV as ``tf.data`` pipelines: one checking pass (C++ decoding; a problem is then found
+    in Python at its file:line:col), then train/test split per row by a seeded stateless draw."""
+    import tensorflow as tf  # noqa: PLC0415 - streaming is TensorFlow's
+
+    layout = read_layout(request)
+    a = request.args
+    seed, test_split = int(a["seed"]), float(a["test_split"])
+    n_cols = len(layout.header)
+    string_label = layout.label_kind == "names"
+    defaults = [tf.constant([], tf.string) if (i == layout.label and string_label) else
+                tf.constant([], tf.float32) for i in range(n_cols)]
+    features = list(layout.features)
+    table = None
+    if string_label:
+        table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            tf.constant(layout.class_names), tf.range(len(layout.class_names), dtype=tf.int64)), -1)
+
+    def decode(index: Any, lines: Any) -> tuple[Any, Any, Any]:
+        lines = tf.strings.regex_replace(lines, "\r$", "")
+        cols = tf.io.decode_csv(lines, defaults, field_delim=layout.delimiter)
+        x = tf.stack([cols[i] for i in features], axis=1)
+        y = cols[layout.label]
+        y = table.lookup(tf.strings.strip(y)) if table is not None else y
+        draw = tf.random.stateless_uniform(tf.shape(lines), seed=tf.stack([tf.cast(seed, tf.int64), index]))
+        return x, y, draw < test_split
+
+    def chunks() -> Any:
+        lines = tf.data.TextLineDataset(str(layout.path)).skip(1)
+        lines = lines.filter(lambda s: tf.strings.length(tf.strings.strip(s)) > 0)
+        return lines.batch(CHUNK_ROWS).enumerate().map(decode, num_parallel_calls=tf.data.AUTOTUNE,
+                                                       deterministic=True)
+
+    train_size, test_size = _check_pass(layout, chunks(), info)
+
+    def part(test: bool) -> Any:
+        def pick(x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
+            keep = is_test if test else tf.logical_not(is_test)
+            y = tf.boolean_mask(y, keep)
+            y = tf.reshape(tf.cast(y, tf.int32 if layout.target.kind == "classes" else tf.float32), [-1, 1])
+            return tf.boolean_mask(x, keep), y
+
+        return chunks().map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def train(batch_size: int, shuffle_seed: int | None) -> Any:
+        ds = part(False).shuffle(8, seed=shuffle_seed).unbatch()
+        return ds.shuffle(CHUNK_ROWS, seed=shuffle_seed).batch(batch_size)
+
+    def test(batch_size: int) -> Any:
+        return part(True).rebatch(batch_size)
+
+    record = {"source": str(layout.path), "format": "csv", "streamed": True,
+              "split": {"test_split": test_split, "seed": seed,
+                        "method": f"per row, a stateless uniform draw seeded by (seed, chunk of {CHUNK_ROWS} rows)"},
+              "label_column": layout.header[layout.label], "feature_columns": [layout.header[i] for i in features]}
+    return Streams(train, test, train_size, test_size, layout.class_names, record)
+
+
+def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo) -> tuple[int, int]:
+    """One pass over the whole file: counts, label range; on any problem, its exact place."""
+    import numpy as np  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+
+    train = test = 0
+    kind = info.target.kind
+    top = info.target.num_classes - 1 if kind == "classes" else 1
+
+    def fail(bad: Callable[[str], bool] | None, what: str) -> None:
+        _locate(layout, bad)  # raises at the row's file:line:col
+        raise NetdslDataError(f"{layout.path}: {what}, but no row could be pointed at",
+                              help="check the file for cells TensorFlow's CSV reader and Python read differently")
+
+    try:
+        for x, y, is_test in chunks:
+            k = int(tf.reduce_sum(tf.cast(is_test, tf.int32)))
+            test += k
+            train += int(tf.size(is_test)) - k
+            if not bool(tf.reduce_all(tf.math.is_finite(x))):
+                fail(None, "a feature is NaN or infinite")
+            if layout.label_kind == "names":
+                if bool(tf.reduce_any(y < 0)):
+                    names = set(layout.class_names)
+                    fail(lambda v: v not in names, "a label is not a known class")
+            elif kind in ("classes", "binary"):
+                yv = y.numpy()
+                if not np.all(np.isfinite(yv)) or (yv.size and (yv.min() < 0 or yv.max() > top
+                                                                or not np.all(yv == np.round(yv)))):
+                    fail(lambda v: not (_number(v) is not None and float(v).is_integer()
+                                        and 0 <= float(v) <= top), "a label is not a known class id")
+            elif not bool(tf.reduce_all(tf.math.is_finite(y))):
+                fail(lambda v: not math.isfinite(_number(v) or math.nan), "a target is NaN or infinite")
+    except tf.errors.OpError as exc:
+        _locate(layout)
+        raise NetdslDataError(f"{layout.path}: cannot be read as CSV: {exc.message.splitlines()[0]}") from None
+    if train == 0 or test == 0:
+        raise NetdslDataError(f"{layout.path}: the split leaves {train} training and {test} test rows",
+                              help="the file needs more rows, or another test_split")
+    return train, test
+
+
+_CSV_PARAMS = (
+    Param("path", T.Str(), None, positional=True, help="the CSV file (else --data PATH)"),
+    Param("label", T.Str(), None, help="the label column's name (default: the last column)"),
+    Param("task", T.Choice(_TASKS), "auto",
+          help="auto: names or integers are classes (0/1 only: binary), real numbers regression"),
+    Param("test_split", T.Float(min=0.01, max=0.9), 0.2, help="fraction of rows held out for test"),
+    Param("seed", T.Int(min=0, max=2**32 - 1), 0, help="seed of the test split"),
+    Param("delimiter", T.Str(), ",", help="the cell separator"),
+)
+
+CSV = Dataset(
+    name="csv", describe=describe_csv, load=csv_streams, params=_CSV_PARAMS,
+    description="your own table: a CSV with a header row, numeric feature columns and a label "
+                "column (names or integers: classes; real numbers: regression). Streamed through "
+                "tf.data while training; `netdsl check` reads the header and the first 64 KB only.",
+)
+
+
+# --- NPZ ---------------------------------------------------------------------------------------
+
+_NPZ_KEYS = (("x_train", "y_train", "x_test", "y_test"), ("x", "y"))
+
+
+def _npy_header(archive: zipfile.ZipFile, member: str, path: Path) -> tuple[tuple[int, ...], Any]:
+    """An array's shape and dtype from its ``.npy`` header, without reading its data."""
+    import numpy as np  # noqa: PLC0415
+
+    with archive.open(member) as f:
+        head = io.BytesIO(f.read(1 << 16))
+    try:
+        version = np.lib.format.read_magic(head)
+        reader = np.lib.format.read_array_header_1_0 if version[0] == 1 else np.lib.format.read_array_header_2_0
+        shape, _fortran, dtype = reader(head)
+    except ValueError as exc:
+        raise NetdslDataError(f"{path}: {member} is not a NumPy array ({exc})") from exc
+    if dtype.hasobject:
+        raise NetdslDataError(f"{path}: `{member[:-4]}` is an array of Python objects (pickled); "
+                              "netdsl loads only plain numeric arrays (allow_pickle=False)",
+                              help="save numbers: e.g. np.savez(path, x=x.astype('float32'), y=y)")
+    return tuple(shape), dtype
+
+
+def _npz_layout(request: DataRequest) -> tuple[Path, dict[str, tuple[tuple[int, ...], Any]], tuple[str, ...]]:
+    path = _path(request, ".npz file of arrays")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {m[:-4]: m for m in archive.namelist() if m.endswith(".npy")}
+            keys = next((k for k in _NPZ_KEYS if all(n in members for n in k)), None)
+            if keys is None:
+                raise NetdslDataError(
+                    f"{path}: holds {', '.join(sorted(members)) or 'no arrays'}; `npz` reads "
+                    "x_train, y_train, x_test, y_test, or x and y (split by test_split)",
+                    help="np.savez(path, x=features, y=labels)")
+            heads = {k: _npy_header(archive, members[k], path) for k in keys}
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise NetdslDataError(f"{path}: not an .npz archive ({exc})",
+                              help="write it with numpy.savez") from exc
+    for xs, ys in (("x_train", "y_train"), ("x_test", "y_test"), ("x", "y")):
+        if xs in heads:
+            nx, ny = heads[xs][0][:1], heads[ys][0][:1]
+            if nx != ny:
+                raise NetdslDataError(f"{path}: `{xs}` has {nx[0] if nx else 0} rows but `{ys}` "
+                                      f"has {ny[0] if ny else 0}; they must match one to one")
+    if "x_test" in heads and heads["x_train"][0][1:] != heads["x_test"][0][1:]:
+        raise NetdslDataError(f"{path}: x_train examples are {heads['x_train'][0][1:]} but x_test's "
+                              f"are {heads['x_test'][0][1:]}")
+    return path, heads, keys
+
+
+def _read(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    import numpy as np  # noqa: PLC0415
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in keys}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise NetdslDataError(f"{path}: cannot read: {exc}") from exc
+
+
+def _npz_target(path: Path, y: np.ndarray, task: str) -> tuple[Target, np.ndarray]:
+    """The target the labels ``y`` are, and ``y`` as class ids or float values."""
+    import numpy as np  # noqa: PLC0415
+
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    integral = np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_)
+    if y.ndim == 2 and task != "regression" and np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
+        return Target("classes", y.shape[1]), y.argmax(axis=1)  # one-hot rows
+    if task == "regression" or (task == "auto" and (not integral or y.ndim != 1)):
+        if not np.all(np.isfinite(y)):
+            raise NetdslDataError(f"{path}: y holds NaN or infinite values")
+        return Target("regression", shape=tuple(y.shape[1:]) or (1,)), y.astype(np.float32)
+    if y.ndim != 1 or (not integral and not np.all(y == np.round(y))):
+        raise NetdslDataError(f"{path}: task={task} needs one whole-number class id per example; "
+                              f"y is {y.dtype} of shape {y.shape}")
+    if y.size and y.min() < 0:
+        raise NetdslDataError(f"{path}: y holds the negative class id {int(y.min())}")
+    top = int(y.max()) if y.size else 0
+    if task == "binary" or (task == "auto" and top <= 1):
+        if top > 1:
+            raise NetdslDataError(f"{path}: task=binary needs labels 0 and 1; y reaches {top}")
+        return Target("binary"), y.astype(np.float32)
+    return Target("classes", max(top + 1, 2)), y.astype(np.int64)
+
+
+def describe_npz(request: DataRequest) -> DataInfo:
+    """Shapes from the arrays' headers; the target from the labels (never the features)."""
+    import numpy as np  # noqa: PLC0415
+
+    path, heads, keys = _npz_layout(request)
+    ys = [k for k in keys if k.startswith("y")]
+    arrays = _read(path, ys)
+    y = np.concatenate([arrays[k] for k in ys]) if len(ys) > 1 else arrays[ys[0]]
+    target, _ = _npz_target(path, y, request.args["task"])
+    x_shape = heads[keys[0]][0]
+    n = x_shape[0] if x_shape else 0
+    train = n if "x_train" in heads else n - _test_count(n, request.args["test_split"])
+    return DataInfo(tuple(x_shape[1:]) or (1,), target, train_size=train)
+
+
+def _test_count(n: int, test_split: float) -> int:
+    return n - int(n * (1 - test_split))
+
+
+def load_npz(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
+    """The arrays (``allow_pickle=False``); ``x, y`` split by the seeded ``test_split``. uint8
+    images are scaled to [0, 1], other x as float32."""
+    import numpy as np  # noqa: PLC0415
+
+    from .keras_datasets import split_seeded
+
+    path, heads, keys = _npz_layout(request)
+    got = _read(path, keys)
+    a = request.args
+
+    def x_of(x: np.ndarray) -> np.ndarray:
+        if x.dtype == np.uint8 and x.ndim >= 3:
+            return x.astype(np.float32) / np.float32(255.0)
+        if not (np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.bool_)):
+            raise NetdslDataError(f"{path}: x is {x.dtype}; netdsl trains on numbers")
+        out = x.astype(np.float32)
+        if not np.all(np.isfinite(out)):
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+            raise NetdslDataError(f"{path}: x holds NaN or infinite values (first at index {bad})")
+        return out.reshape((len(x), *info.input_shape)) if out.ndim == 1 else out
+
+    if "x_train" in got:
+        _, y_train = _npz_target(path, got["y_train"], a["task"])
+        _, y_test = _npz_target(path, got["y_test"], a["task"])
+        return x_of(got["x_train"]), y_train, x_of(got["x_test"]), y_test
+    _, y = _npz_target(path, got["y"], a["task"])
+    train, test = split_seeded(len(y), a["test_split"], a["seed"])
+    if not len(train) or not len(test):
+        raise NetdslDataError(f"{path}: {len(y)} examples split into {len(train)} training and "
+                              f"{len(test)} test; give more examples or another test_split")
+    x = x_of(got["x"])
+    return x[train], y[train], x[test], y[test]
+
+
+NPZ = Dataset(
+    name="npz", describe=describe_npz, load=load_npz,
+    description="your own arrays: an .npz with x_train, y_train, x_test, y_test, or x and y "
+                "split by test_split (seeded). Integer labels are classes (0/1 only: binary), "
+                "real ones regression; loaded without unpickling.",
+    params=(
+        Param("path", T.Str(), None, positional=True, help="the .npz file (else --data PATH)"),
+        Param("task", T.Choice(_TASKS), "auto", help="auto: decided from the labels' type"),
+        Param("test_split", T.Float(min=0.01, max=0.9), 0.2, help="fraction of x, y held out for test"),
+        Param("seed", T.Int(min=0, max=2**32 - 1), 113, help="seed of the test split"),
+    ),
+)
+
