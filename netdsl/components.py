@@ -447,7 +447,8 @@ class Callback(Component):
 class Schedule(Component):
     """A learning-rate schedule, usable wherever a learning rate goes. ``build(**kwargs)`` returns
     a ``keras.optimizers.schedules.LearningRateSchedule``. With ``uses_steps``, ``build`` is also
-    given ``total_steps=`` (optimizer steps of the whole run: batches per epoch x epochs)."""
+    given ``total_steps=`` (optimizer steps of the whole run: batches per epoch x epochs); its
+    ``emit`` hook then gets ``args["total_steps"]``, the name the program computes it in."""
 
     kind: ClassVar[str] = "schedule"
     uses_steps: bool = False
@@ -470,10 +471,12 @@ KINDS: Mapping[str, type[Component]] = {
 @dataclass(frozen=True)
 class Code:
     """Python source written by a component's ``emit``: ``source`` (an expression, or a
-    dataset's ``load_data`` function) and the ``imports`` lines it needs (``import gzip``)."""
+    dataset's ``load_data`` function), the ``imports`` lines it needs (``import gzip``) and the
+    top-level ``definitions`` it uses (a class or function, written once into the program)."""
 
     source: str
     imports: tuple[str, ...] = ()
+    definitions: tuple[str, ...] = ()
 
 
 def keras_value(value: str) -> Callable[[], str]:

@@ -1,8 +1,10 @@
 """``netdsl emit``: the checked graph as a standalone, readable Keras program (no netdsl import).
 
 The program has the model (``keras.Sequential`` for a chain, the functional API where the graph
-branches), its compile step, the dataset's loader (written by the dataset's own ``emit``), and
-``fit``/``evaluate`` with the program's settings and seed. Every component is written from its
+branches), its compile step (learning-rate schedules included), the dataset's loader (written by
+the dataset's own ``emit``), the training batches in netdsl's order (:func:`netdsl.training.
+epoch_order`: a function of the seed and the epoch), and ``fit`` (with the program's callbacks)
+and ``evaluate`` with the program's settings and seed, so it trains to the same weights. Every component is written from its
 declaration: a :func:`~netdsl.components.keras_factory` build as ``keras.<path>(...)``, a
 :func:`~netdsl.components.keras_value` build as its name, else the component's ``emit`` hook;
 a component with none of these is an error naming it. Arguments at their declared default are
@@ -12,13 +14,14 @@ TensorFlow is never imported.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .components import Code, Component, DataRequest, Dataset, Ref
+from .components import Code, Component, DataRequest, Dataset, Ref, Schedule
 from .errors import NetdslPluginError
 from .graph import CheckedModel, Node
 
@@ -104,6 +107,29 @@ def _layout(e: _Expr, indent: int, prefix: str = "", suffix: str = "") -> list[s
     return out
 
 
+def _parsed(source: str) -> _Expr:
+    """A hook's expression as calls and displays that :func:`_layout` can open across lines;
+    anything else (a lambda, a name, a literal) stays as written."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        return _Src(source)
+    return _node(tree, source.strip())
+
+
+def _node(tree: ast.expr, source: str) -> _Expr:
+    text = ast.get_source_segment(source, tree) or ast.unparse(tree)
+    if isinstance(tree, ast.Call) and not any(isinstance(a, ast.Starred) for a in tree.args) and all(
+            k.arg is not None for k in tree.keywords):
+        func = ast.get_source_segment(source, tree.func) or ast.unparse(tree.func)
+        return _Call(func, tuple([(None, _node(a, source)) for a in tree.args]
+                                 + [(k.arg, _node(k.value, source)) for k in tree.keywords]))
+    if isinstance(tree, (ast.List, ast.Tuple)) and tree.elts and not any(
+            isinstance(e, ast.Starred) for e in tree.elts):
+        return _Seq(tuple(_node(e, source) for e in tree.elts), tuple_=isinstance(tree, ast.Tuple))
+    return _Src(text)
+
+
 def _literal(value: Any) -> _Expr:
     """A bound argument value as Python source."""
     if value is None or isinstance(value, bool):
@@ -124,10 +150,13 @@ def _literal(value: Any) -> _Expr:
 # --- components ---------------------------------------------------------------------------------
 
 class _Writer:
-    """Turns components into expressions, collecting the imports their hooks ask for."""
+    """Turns components into expressions, collecting the imports and top-level definitions their
+    hooks ask for; ``uses_steps`` says a schedule reads the run's ``total_steps``."""
 
     def __init__(self) -> None:
         self.imports: set[str] = set()
+        self.definitions: list[str] = []
+        self.uses_steps = False
 
     def value(self, value: Any) -> _Expr:
         if isinstance(value, Ref):
@@ -145,6 +174,9 @@ class _Writer:
         defaults = {p.name: p.default for p in component.params}
         given = [(k, self.value(v)) for k, v in args if k not in defaults or defaults[k] != v
                  or type(defaults[k]) is not type(v)]
+        if isinstance(component, Schedule) and component.uses_steps:  # as compiler.materialise
+            extra = [*extra, ("total_steps", _Src("total_steps"))]
+            self.uses_steps = True
         given += list(extra)
         build = component.build
         if component.emit is not None:  # a hook gets every argument, defaults included
@@ -156,11 +188,13 @@ class _Writer:
                                 f"{type(exc).__name__}: {exc}") from None
             if isinstance(out, Code):
                 self.imports.update(out.imports)
+                self.definitions += [d.strip("\n") for d in out.definitions
+                                     if d.strip("\n") not in self.definitions]
                 out = out.source
             if not isinstance(out, str):
                 raise EmitError(f"{kind} `{name}`{where}: its emit hook returned "
                                 f"{type(out).__name__}, not a str or netdsl.components.Code")
-            return _Src(out)
+            return _parsed(out)
         path = getattr(build, "keras_path", None)
         if isinstance(path, str):
             return _Call(f"keras.{path}", tuple(given))
@@ -289,11 +323,45 @@ def _imports(names: set[str]) -> list[str]:
     return out
 
 
+def _training_batches() -> list[str]:
+    """``training_batches(x, y, seed)``: netdsl's data order (:func:`netdsl.training.epoch_order`
+    and :func:`netdsl.training.batches`), so the program trains on the same batches."""
+    return [
+        "def training_batches(x, y, seed):",
+        '    """Batches of BATCH_SIZE, epoch after epoch. Epoch e visits the examples in the order',
+        "    np.random.default_rng([seed, e]).permutation(len(x)), a function of the seed and the",
+        '    epoch alone, as `netdsl run` orders them (so a resumed run sees the same batches)."""',
+        "    for epoch in itertools.count():",
+        "        order = np.random.default_rng([seed, epoch]).permutation(len(x))",
+        "        for start in range(0, len(x), BATCH_SIZE):",
+        "            batch = order[start : start + BATCH_SIZE]",
+        "            yield x[batch], y[batch]",
+    ]
+
+
+def _steps_comment(model: CheckedModel) -> list[str]:
+    """The comment above ``total_steps``: the formula netdsl uses and its value for the dataset."""
+    s = model.settings
+    lines = ["    # optimizer steps of the whole run, counted as netdsl counts them for schedules:"]
+    n = model.data.train_size
+    if n:
+        kept = f"{n:,} x (1 - {s['validation_split']!r})" if s["validation_split"] else f"{n:,}"
+        fit = math.ceil(n * (1.0 - s["validation_split"]))
+        steps = max(1, math.ceil(fit / s["batch_size"])) * s["epochs"]
+        lines.append(f"    # ceil({kept} examples / {s['batch_size']}) x {s['epochs']} epochs = {steps:,} "
+                     "with the full dataset")
+    else:
+        lines.append("    # batches per epoch x epochs")
+    return lines
+
+
 def emit_program(model: CheckedModel, source: str | None = None) -> str:
     """The whole program for ``model``; ``source`` names the ``.net`` file in its docstring."""
     w = _Writer()
-    w.imports.update({"import argparse", "import keras", "import numpy as np"})
+    w.imports.update({"import argparse", "import itertools", "import math", "import keras",
+                      "import numpy as np"})
     build = _build_model(model, w)
+    callbacks = [w.value(c) for c in model.settings["callbacks"] or []]
     data = _dataset(model, w)
     s = model.settings
     name = _model_name(model)
@@ -304,11 +372,24 @@ def emit_program(model: CheckedModel, source: str | None = None) -> str:
         constants.append(f"VALIDATION_SPLIT = {s['validation_split']!r}")
     if s["seed"] is not None:
         constants.append(f"SEED = {s['seed']}")
+    order_seed = "SEED" if s["seed"] is not None else "seed=0"
     fit = _Call("model.fit", (
-        (None, _Src("x_train")), (None, _Src("y_train")), ("epochs", _Src("args.epochs")),
-        ("batch_size", _Src("BATCH_SIZE")),
-        *((("validation_split", _Src("VALIDATION_SPLIT")),) if s["validation_split"] else ()),
+        (None, _Call("training_batches", ((None, _Src("x_train")), (None, _Src("y_train")),
+                                          (None, _Src(order_seed))))),
+        ("steps_per_epoch", _Src("math.ceil(len(x_train) / BATCH_SIZE)")),
+        ("epochs", _Src("args.epochs")),
+        ("shuffle", _Src("False")),  # training_batches orders them
+        *((("validation_data", _Src("(x_val, y_val)")),) if s["validation_split"] else ()),
+        *((("callbacks", _Seq(tuple(callbacks))),) if callbacks else ()),
     ))
+    split = [
+        "    # the last VALIDATION_SPLIT of the training examples are held out, before any shuffling",
+        "    split = math.ceil(len(x_train) * (1 - VALIDATION_SPLIT))",
+        "    x_train, x_val = x_train[:split], x_train[split:]",
+        "    y_train, y_val = y_train[:split], y_train[split:]",
+    ] if s["validation_split"] else []
+    steps = [*_steps_comment(model), "    total_steps = math.ceil(len(x_train) / BATCH_SIZE) * args.epochs",
+             "    model = build_model(total_steps)"] if w.uses_steps else ["    model = build_model()"]
     main = [
         "def main(argv=None):",
         '    """Train on the training set, report the test set; returns the trained model."""',
@@ -320,8 +401,11 @@ def emit_program(model: CheckedModel, source: str | None = None) -> str:
         "    x_train, y_train, x_test, y_test = load_data(args.data)",
         "    x_train, y_train = prepare(x_train, y_train)",
         "    x_test, y_test = prepare(x_test, y_test)",
-        "    model = build_model()",
+        *split,
+        *steps,
         "    model.summary()",
+        *([] if s["seed"] is not None else
+          ["    # netdsl orders the batches of a run without a seed with seed 0"]),
         *_layout(fit, 4),
         "    results = model.evaluate(x_test, y_test, return_dict=True)",
         "    for metric, value in results.items():",
@@ -334,9 +418,11 @@ def emit_program(model: CheckedModel, source: str | None = None) -> str:
         f"Plain Keras and NumPy, no netdsl needed: python {name}.py [--data PATH] [--epochs N]",
         '"""',
     ]
+    signature = "def build_model(total_steps):" if w.uses_steps else "def build_model():"
     parts = [
-        doc, _imports(w.imports), constants, data, _prepare(model),
-        ["def build_model():", f'    """The network ({model.total_params:,} parameters), compiled."""', *build],
+        doc, _imports(w.imports), constants, data, _prepare(model), _training_batches(),
+        *(d.splitlines() for d in w.definitions),
+        [signature, f'    """The network ({model.total_params:,} parameters), compiled."""', *build],
         main, ['if __name__ == "__main__":', "    main()"],
     ]
     out: list[str] = []

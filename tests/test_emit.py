@@ -4,8 +4,9 @@ Fast tests (no TensorFlow) check the text: it lints clean under ``ruff check``, 
 formatted (``ruff format --check``), imports no netdsl, and a component that cannot be written
 is a clear error. The slow test runs every emitted program in one fresh interpreter (no netdsl
 import in the program; it is loaded from its file) and compares it with ``netdsl.build`` and
-``netdsl.training.train``: layer configs, ``count_params()``, compile settings, and the weights
-after one short seeded epoch on tiny data.
+``netdsl.training.train``: layer configs, ``count_params()``, compile settings (schedules
+included), and the weights after two short seeded epochs on tiny data (two, so the second
+epoch's example order, callbacks and schedules past their first steps are compared too).
 """
 
 from __future__ import annotations
@@ -59,6 +60,25 @@ SPECS = {
               "[dense 3 | dense 3] multiply -> [dense 3 | dense 3] average -> dense 2 softmax l1_l2(0.01, 0.02)",
 }
 
+#: every built-in schedule and callback (test_every_built_in_schedule_and_callback_is_covered)
+_TINY = "dataset: synthetic(classes=3, train_size=40, test_size=8)\ninput: 6\nseed: 6\nbatch_size: 8\n"
+_NET = "dense 8 relu -> dropout 0.1 -> dense 3 softmax"
+TRAINING_SPECS = {
+    "cosine-warmup": "optimizer: sgd(learning_rate=cosine_decay(0.1, warmup_steps=3, alpha=0.1))\n"
+                     "validation_split: 0.25\n"
+                     "callbacks: [early_stopping(monitor=val_loss, patience=1, restore_best_weights=true)]\n",
+    "cosine": "optimizer: adam(learning_rate=cosine_decay(0.01))\n",
+    "exponential": "optimizer: adam(learning_rate=exponential_decay(0.01, decay_steps=2, staircase=true))\n",
+    "inverse-time": "optimizer: rmsprop(learning_rate=inverse_time_decay(0.01))\n",
+    "polynomial": "optimizer: sgd(learning_rate=polynomial_decay(0.1, end_learning_rate=0.01, power=2.0))\n",
+    "piecewise": "optimizer: adam(learning_rate=piecewise_constant([3], [0.01, 0.001]))\n",
+    "one-cycle": "optimizer: adam(learning_rate=one_cycle(0.01, pct_start=0.5))\nvalidation_split: 0.2\n",
+    "plateau": "callbacks: [reduce_lr_on_plateau(monitor=loss, factor=0.5, patience=0, min_delta=10.0)]\n",
+    "ema": "optimizer: adam(use_ema=true)\nvalidation_split: 0.25\n"
+           "callbacks: [swap_ema_weights(swap_on_epoch=true), early_stopping(monitor=loss)]\n",
+}
+SPECS |= {k: _TINY + v + _NET for k, v in TRAINING_SPECS.items()}
+
 
 def _check(text: str, name: str = "model.net") -> netdsl.CheckedModel:
     return netdsl.check(text, filename=name)
@@ -100,7 +120,7 @@ def test_emitted_program_imports_only_keras_numpy_and_the_standard_library(
     tree = ast.parse(emitted[case].read_text())
     modules = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     modules |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-    assert modules <= {"argparse", "gzip", "os", "keras", "numpy"}, modules
+    assert modules <= {"argparse", "gzip", "itertools", "math", "os", "keras", "numpy"}, modules
     assert "netdsl" not in modules
 
 
@@ -137,10 +157,58 @@ def test_the_seed_model_reads_like_hand_written_keras() -> None:
 def test_settings_reach_the_program() -> None:
     text = emit_program(_check(SPECS["branches"], "b.net"))
     for line in ("EPOCHS = 10", "BATCH_SIZE = 8", "VALIDATION_SPLIT = 0.25", "SEED = 4",
-                 "keras.utils.set_random_seed(SEED)", "validation_split=VALIDATION_SPLIT"):
+                 "keras.utils.set_random_seed(SEED)",
+                 "split = math.ceil(len(x_train) * (1 - VALIDATION_SPLIT))",
+                 "validation_data=(x_val, y_val)", "training_batches(x_train, y_train, SEED)",
+                 "order = np.random.default_rng([seed, epoch]).permutation(len(x))"):
         assert line in text
     unseeded = emit_program(_check("dense 10 softmax\n"))
     assert "SEED" not in unseeded and "set_random_seed" not in unseeded
+    assert "training_batches(x_train, y_train, seed=0)" in unseeded  # netdsl's order without a seed
+
+
+def test_every_built_in_schedule_and_callback_is_covered() -> None:
+    from netdsl.registry import load_registry
+
+    registry = load_registry(third_party=False)
+    used = " ".join(TRAINING_SPECS.values()) + CASES["cnn_fast"][0]
+    for kind in ("schedule", "callback"):
+        for name in registry.names(kind):
+            assert f"{name}(" in used, f"no spec emits the {kind} {name}"
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("cosine-warmup", ["keras.optimizers.schedules.CosineDecay(", "initial_learning_rate=0.0",
+                       "decay_steps=max(1, total_steps - 3)", "warmup_target=0.1", "warmup_steps=3",
+                       "keras.callbacks.EarlyStopping(patience=1, restore_best_weights=True)"]),
+    ("cosine", ["initial_learning_rate=0.01,\n", "decay_steps=total_steps,\n", "alpha=0.0,\n"]),
+    ("exponential", ["keras.optimizers.schedules.ExponentialDecay(", "decay_steps=2,", "staircase=True,"]),
+    ("piecewise", ["PiecewiseConstantDecay(\n", "boundaries=[3],\n", "values=[0.01, 0.001],\n"]),
+    ("one-cycle", ["class OneCycle(keras.optimizers.schedules.LearningRateSchedule):",
+                   "OneCycle(\n", "pct_start=0.5,"]),
+    ("plateau", ["keras.callbacks.ReduceLROnPlateau(", 'monitor="loss"', "factor=0.5", "patience=0"]),
+    ("ema", ["keras.callbacks.SwapEMAWeights(swap_on_epoch=True)", 'keras.callbacks.EarlyStopping(monitor="loss")']),
+])
+def test_schedules_and_callbacks_are_written_as_keras(case: str, expected: list[str],
+                                                       emitted: dict[str, Path]) -> None:
+    text = emitted[case].read_text()
+    for piece in expected:
+        assert piece in text, piece
+
+
+def test_total_steps_is_computed_as_netdsl_does_and_said_in_a_comment() -> None:
+    text = emit_program(_check((EXAMPLES / "cnn_fast.net").read_text(), "cnn_fast.net"))
+    # 60,000 MNIST examples, batch 128, 4 epochs: what netdsl.compiler.total_steps gives
+    from netdsl.compiler import total_steps
+
+    steps = total_steps(_check((EXAMPLES / "cnn_fast.net").read_text(), "cnn_fast.net"))
+    assert steps == 1876
+    assert "# ceil(60,000 examples / 128) x 4 epochs = 1,876 with the full dataset" in text
+    assert "total_steps = math.ceil(len(x_train) / BATCH_SIZE) * args.epochs" in text
+    assert "def build_model(total_steps):" in text and "model = build_model(total_steps)" in text
+    split = emit_program(_check(SPECS["one-cycle"], "s.net"))
+    assert "# ceil(40 x (1 - 0.2) examples / 8) x 10 epochs = 40 with the full dataset" in split
+    assert "def build_model():" in emit_program(_check(SPECS["piecewise"], "p.net"))
 
 
 # --- components that are not Keras classes ------------------------------------------------------
@@ -227,7 +295,8 @@ import numpy as np
 import keras
 import tensorflow as tf
 import netdsl
-from netdsl.compiler import build
+import inspect
+from netdsl.compiler import build, total_steps
 from netdsl.training import load_data, train
 
 def nameless(value):
@@ -245,6 +314,10 @@ def configs(net):
 
 def compiled(net):
     opt = net.optimizer.get_config(); opt.pop("name", None)
+    rate = opt["learning_rate"]
+    if isinstance(rate, dict):  # a schedule: the same class and configuration; the program's own
+        rate = {k: rate[k] for k in ("class_name", "config")}  # class is not netdsl's module
+    opt["learning_rate"] = rate
     return json.loads(json.dumps([opt, keras.saving.serialize_keras_object(net.loss)], default=str))
 
 # both sides run with deterministic kernels (netdsl turns them on for a seeded run; the emitted
@@ -254,19 +327,23 @@ results = {}
 for case, program, spec, name, data in json.loads(sys.argv[1]):
     spec_ = importlib.util.spec_from_file_location("emitted_" + case.replace("-", "_"), program)
     mod = importlib.util.module_from_spec(spec_); spec_.loader.exec_module(mod)
-    model = netdsl.check(open(spec).read(), filename=name).replace(epochs=1)
+    model = netdsl.check(open(spec).read(), filename=name).replace(epochs=2)
     if model.settings["seed"] is None:  # unseeded: the same seed for both, set from outside
         model = model.replace(seed=0)
         keras.utils.set_random_seed(0)
-    ours = mod.main((["--data", data] if data else []) + ["--epochs", "1"])
-    theirs = build(model)
+    ours = mod.main((["--data", data] if data else []) + ["--epochs", "2"])
+    arrays = load_data(model, data)
+    theirs = build(model, train_examples=len(arrays.x_train))  # schedules sized by the loaded data
     row = {"params": [int(ours.count_params()), int(theirs.count_params()), model.total_params],
            "configs": configs(ours) == configs(theirs),
-           "compile": compiled(ours) == compiled(theirs),
            "metrics": [len(ours.metrics), len(theirs.metrics)]}
     if row["configs"] is False:
         row["diff"] = [a for a, b in zip(configs(ours), configs(theirs)) if a != b][:1]
-    trained, _, _ = train(model, load_data(model, data), verbose=0)
+    trained, _, _ = train(model, arrays, verbose=0)
+    # before training (the program's build_model, given the run's steps when it asks for them)
+    # and after it (a callback such as reduce_lr_on_plateau may have changed the rate)
+    steps = [total_steps(model, len(arrays.x_train))] if inspect.signature(mod.build_model).parameters else []
+    row["compile"] = [compiled(mod.build_model(*steps)) == compiled(theirs), compiled(ours) == compiled(trained)]
     row["max_weight_diff"] = max(float(np.max(np.abs(a - b))) for a, b in
                                  zip(ours.get_weights(), trained.get_weights()))
     row["weights"] = len(ours.get_weights()) == len(trained.get_weights())
@@ -302,7 +379,7 @@ def test_emitted_program_builds_the_same_model_and_trains_to_the_same_weights(ca
     ours, theirs, checked = row["params"]
     assert ours == theirs == checked
     assert row["configs"], row.get("diff")
-    assert row["compile"]
+    assert row["compile"] == [True, True]
     assert row["weights"] and row["changed"]
     assert row["max_weight_diff"] == 0.0, row["max_weight_diff"]
 
@@ -339,7 +416,7 @@ def test_built_in_defaults_are_keras_defaults() -> None:
 
     registry = load_registry(third_party=False)
     checked, wrong = 0, []
-    for kind in ("layer", "optimizer", "loss", "metric", "regularizer"):
+    for kind in ("layer", "optimizer", "loss", "metric", "regularizer", "callback"):
         for name in registry.names(kind):
             component = registry.get(kind, name)
             path = getattr(component.build, "keras_path", None) if component else None
