@@ -299,4 +299,4 @@ def test_a_keras_refusal_check_missed_is_a_training_error_with_the_run_folder(tm
         run_model(model, out_dir=tmp_path, quiet=True)
     assert info.value.code == "NDL304" and "Lambda" in info.value.message
     (folder,) = tmp_path.iterdir()
-    assert '"status": "error"' in (folder / "metrics.json").read_text()
+    assert '"status": "crashed"' in (folder / "metrics.json").read_text()
