@@ -8,6 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from typing import Any
+from unittest import mock
+from lark import Lark
 from click.testing import CliRunner
 
 import netdsl
@@ -82,16 +85,14 @@ def test_cli_reads_at_most_the_limit(tmp_path: Path) -> None:
 
 def test_thousands_of_errors_render_fast_and_capped() -> None:
     text = "dense 10 softmax" + " use_bias=true" * 2000 + "\n"
-    start = time.perf_counter()
     with pytest.raises(NetdslError) as info:
         netdsl.check(netdsl.parse(text, "b.net"), builtin_registry())
     out = render(info.value)
-    elapsed = time.perf_counter() - start
     assert len(info.value.errors) == 1999
     assert out.count("error[NDL006]") == MAX_RENDERED
     assert out.endswith(f"… and {1999 - MAX_RENDERED:,} more errors not shown\n\n1999 errors")
     assert len(out) < 100_000, len(out)  # 84 MB before: the whole 28 KB line per error
-    assert elapsed < 5, elapsed  # 14 s before
+    # (its time, 14 s before, is measured in bench/check_cost.py, not asserted here)
 
 
 def test_a_long_line_is_cut_around_the_mark_with_the_caret_under_it() -> None:
@@ -109,11 +110,19 @@ def test_a_long_line_is_cut_around_the_mark_with_the_caret_under_it() -> None:
 def test_many_syntax_errors_after_a_long_good_prefix_are_linear() -> None:
     good = "epochs: 1\n" * 10_000  # 100 KB of valid settings, then 25 bad lines
     text = good + "epochs: 1 2\n" * 25
-    start = time.perf_counter()
-    with pytest.raises(NetdslErrors) as info:
+    parsed: list[int] = []
+    real = Lark.parse
+
+    def counting(self: Lark, text: str, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(len(text) - len(text.lstrip()))  # the blank prefix each retry skips over
+        return real(self, text, *args, **kwargs)
+
+    with mock.patch.object(Lark, "parse", counting), pytest.raises(NetdslErrors) as info:
         netdsl.parse(text, "e.net")
-    assert time.perf_counter() - start < 3  # each retry re-parsed the whole prefix before
     assert len(info.value.errors) == 20  # MAX_SYNTAX_ERRORS
+    # each retry starts after the statements already looked at (they are blanked), instead of
+    # re-parsing the 100 KB prefix: the blank part grows with every retry
+    assert len(parsed) == 20 and parsed == sorted(parsed) and parsed[-1] > len(good)
 
 
 def test_second_network_is_still_found_after_an_earlier_error() -> None:
