@@ -274,8 +274,11 @@ class Metric(Component):
         return [*super().problems(), *_target_problems(self.default_for)]
 
 
+_TARGET_KINDS = get_args(TargetKind)
+
+
 def _target_problems(targets: Any, name: str = "default_for") -> list[str]:
-    allowed = get_args(TargetKind)
+    allowed = _TARGET_KINDS
     if not isinstance(targets, tuple) or any(t not in allowed for t in targets):
         return [f"{name}: must be a tuple of {', '.join(map(repr, allowed))}"]
     return []

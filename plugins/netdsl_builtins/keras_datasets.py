@@ -24,7 +24,6 @@ import json
 import io
 import os
 import pickle
-import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -374,6 +373,8 @@ def _cifar_batches(path: Path, spec: KerasFile, members: tuple[str, ...], label_
                    ) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR pickled batches read from the verified archive: images ``(N, 32, 32, 3)`` uint8."""
     import numpy as np  # noqa: PLC0415 - only when data is read
+    import tarfile  # noqa: PLC0415 - only CIFAR's archive needs it (it pulls in grp, pwd, ...)
+
     _verified(spec, path)
     xs, ys = [], []
     try:
