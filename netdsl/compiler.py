@@ -9,6 +9,7 @@ compared with what its plugin's shape rule said, so a wrong rule is an error nam
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from .components import Ref
@@ -18,16 +19,38 @@ from .graph import CheckedModel, Node, format_shape
 __all__ = ["build", "materialise", "import_keras", "verify_shapes"]
 
 
-def import_keras() -> Any:
-    """Import Keras (TensorFlow backend) quietly, or explain how to install it."""
+def import_keras(backend: str | None = None) -> Any:
+    """Import Keras on ``backend`` (None: ``$KERAS_BACKEND``, else TensorFlow), quietly, or
+    explain how to install it. Keras fixes its backend at its first import, so asking for
+    another one later in the same process is an error, not a silent switch."""
+    import importlib.util  # noqa: PLC0415
+
+    from .backends import install_hint, resolve  # noqa: PLC0415
+
+    loaded = sys.modules.get("keras")
+    if loaded is not None and hasattr(loaded, "backend"):
+        current = loaded.backend.backend()
+        if backend is not None and current != backend:
+            raise NetdslTrainingError(
+                f"Keras is already running on the {current} backend in this process; it cannot "
+                f"switch to {backend}", code="NDL304",
+                help="Keras fixes its backend when it is first imported: run netdsl in a new "
+                     f"process (or set KERAS_BACKEND={backend} before importing Keras)")
+        return loaded
+    name = resolve(backend)
+    os.environ["KERAS_BACKEND"] = name
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    needed = "tensorflow" if name == "tensorflow" else name
     try:
+        if importlib.util.find_spec(needed) is None:
+            raise ImportError(f"no module named {needed!r}")
         import keras  # noqa: PLC0415
     except ImportError as e:
+        what = "TensorFlow is" if name == "tensorflow" else f"The {name} backend is"
         raise NetdslTrainingError(
-            f"TensorFlow is needed to build and train models, and it is not installed ({e})",
-            help="pip install 'netdsl[cpu]'  (or 'netdsl[gpu]' for the CUDA build on Linux)",
+            f"{what} needed to build and train models, and it is not installed ({e})",
+            help=install_hint(name) + ("  (or 'netdsl[gpu]' for the CUDA build on Linux)"
+                                       if name == "tensorflow" else ""),
             code="NDL301") from None
     return keras
 
@@ -65,7 +88,7 @@ def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, **c
     """The Keras functional model for a checked model, compiled with its loss, optimizer and
     metrics; ``compile_options`` (``steps_per_execution``, ``jit_compile``) go to ``compile``.
     ``verify`` compares every layer with its shape rule (:func:`verify_shapes`)."""
-    keras = import_keras()
+    keras = import_keras(model.settings["backend"])
     inputs = keras.Input(shape=tuple(model.input_shape))
     tensors: list[Any] = []
     layers: list[Any] = []

@@ -113,6 +113,8 @@ class Component:
     description: str = ""
     aliases: tuple[str, ...] = ()
     build: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    #: the Keras backends it runs on (names from netdsl.backends.BACKENDS); empty: every one
+    backends: tuple[str, ...] = ()
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -137,6 +139,10 @@ class Component:
             out.append("description: must be a string")
         if self.build is not None and not callable(self.build):
             out.append("build: must be callable")
+        from .backends import BACKENDS
+
+        if not isinstance(self.backends, tuple) or any(b not in BACKENDS for b in self.backends):
+            out.append(f"backends: must be a tuple of {', '.join(BACKENDS)} (empty: every backend)")
         for name, allowed in _ENUMS.items():
             if hasattr(self, name) and getattr(self, name) not in allowed:
                 value = getattr(self, name)

@@ -60,6 +60,9 @@ SETTINGS: tuple[Setting, ...] = (
             "fraction of the training data held out for validation", "train", flag=True),
     Setting("seed", T.Int(min=0, max=2**32 - 1), None, "random seed for a reproducible run", "train",
             flag=True),
+    Setting("backend", T.Choice(("tensorflow", "jax")), None,
+            "the Keras backend: tensorflow or jax (default: $KERAS_BACKEND, else tensorflow)",
+            "train", flag=True),
 )
 
 #: name -> row

@@ -22,6 +22,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from . import __version__
+from . import distribute as dist
 from .compiler import build, import_keras
 from .components import DataRequest, Dataset
 from .errors import NetdslDataError, NetdslError, NetdslPluginError, NetdslTrainingError
@@ -49,11 +50,15 @@ class TrainOptions:
     ``threads``: TensorFlow's intra-op threads (inter-op is set to the same number);
     None is TensorFlow's default (every core). Takes effect only before TensorFlow has run an
     op in this process.
+    ``distribute``: data-parallel on every local device; ``cluster``: this process's place in a
+    multi-process run (JAX backend). See :mod:`netdsl.distribute`.
     """
 
     steps_per_execution: int = DEFAULT_STEPS_PER_EXECUTION
     jit_compile: bool | None = None
     threads: int | None = None
+    distribute: bool = False
+    cluster: dist.Cluster | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.steps_per_execution, int) or self.steps_per_execution < 1:
@@ -65,7 +70,8 @@ class TrainOptions:
     def to_dict(self) -> dict[str, Any]:
         return {"steps_per_execution": self.steps_per_execution,
                 "jit_compile": "auto" if self.jit_compile is None else self.jit_compile,
-                "threads": self.threads}
+                "threads": self.threads, "distribute": self.distribute,
+                **({"cluster": dataclasses.asdict(self.cluster)} if self.cluster else {})}
 
 
 class Data(NamedTuple):
@@ -160,6 +166,8 @@ def seed_everything(seed: int | None) -> None:
         return
     keras = import_keras()
     keras.utils.set_random_seed(seed)
+    if keras.backend.backend() != "tensorflow":
+        return
     import tensorflow as tf  # noqa: PLC0415
 
     tf.config.experimental.enable_op_determinism()
@@ -173,7 +181,9 @@ def set_threads(threads: int | None) -> None:
     """
     if threads is None:
         return
-    import_keras()
+    if import_keras().backend.backend() != "tensorflow":
+        raise NetdslTrainingError("--threads sets TensorFlow's thread pools; it does not apply to "
+                                  "the jax backend", help="leave --threads out with --backend jax")
     import tensorflow as tf  # noqa: PLC0415
 
     threading = tf.config.threading
@@ -198,24 +208,29 @@ def compile_net(model: CheckedModel, options: TrainOptions | None = None) -> Any
 
 def train(model: CheckedModel, data: Data, *, net: Any = None, verbose: int | str = "auto",
           callbacks: Sequence[Any] = (), options: TrainOptions | None = None,
+          context: dist.Context | None = None,
           ) -> tuple[Any, list[dict[str, float]], str | None]:
     """Fit the model. Returns the Keras model, per-epoch history and how it stopped
     (None when all epochs ran, "interrupted" on Ctrl-C). A NaN loss raises NetdslTrainingError.
 
     ``options`` (:class:`TrainOptions`) set how fast it runs; a ``net`` given already compiled
     keeps its own compile settings (``options.threads`` still applies)."""
-    keras = import_keras()
+    keras = import_keras(model.settings["backend"])
     options = options or TrainOptions()
+    ctx = context or dist.start(keras.backend.backend(), distribute=options.distribute,
+                                cluster=options.cluster)
+    options = ctx.adjust(options)
     set_threads(options.threads)
     seed_everything(model.settings["seed"])
     settings = model.settings
-    net = net if net is not None else compile_net(model, options)
     recorder = _Recorder(keras)
     stopped = None
     try:
-        net.fit(data.x_train, data.y_train, epochs=settings["epochs"], batch_size=settings["batch_size"],
-                validation_split=settings["validation_split"], verbose=verbose,
-                callbacks=[recorder, *callbacks])
+        with ctx.scope():  # data-parallel (netdsl.distribute): build and fit on every device
+            net = net if net is not None else compile_net(model, options)
+            net.fit(**ctx.fit_arguments(data.x_train, data.y_train, settings["batch_size"],
+                                        settings["validation_split"]),
+                    epochs=settings["epochs"], verbose=verbose, callbacks=[recorder, *callbacks])
     except KeyboardInterrupt:
         stopped = "interrupted"
         if recorder.good_weights is not None:
@@ -247,13 +262,16 @@ def spec_text(model: CheckedModel) -> str:
 
 @dataclass
 class RunReport:
-    """What a run did and where it put things."""
+    """What a run did and where it put things (``folder`` is None in processes other than
+    the first of a multi-process run, which write nothing)."""
 
-    folder: Path
+    folder: Path | None
     status: str
     epochs_done: int
     wall_seconds: float
     test: dict[str, float] = field(default_factory=dict)
+    #: data-parallel runs: this process, the devices, and a fingerprint of the final weights
+    distributed: dict[str, Any] | None = None
 
     @property
     def stopped(self) -> str | None:
@@ -270,7 +288,12 @@ class RunReport:
         if self.status == "interrupted":
             lines.append(f"interrupted after {self.epochs_done} finished epoch(s); they are saved")
         lines.append(f"{self.epochs_done} epoch(s) in {_duration(self.wall_seconds)}")
-        lines.append(f"saved in {self.folder}/")
+        if self.distributed:
+            d = self.distributed
+            lines.append(f"process {d['process_id']} of {d['num_processes']}, {len(d['devices'])} "
+                         f"device(s): weights {d['weights']}")
+        lines.append(f"saved in {self.folder}/" if self.folder is not None
+                     else "the run folder is written by process 0")
         return "\n".join(lines)
 
 
@@ -301,48 +324,65 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
               out_dir: str | os.PathLike[str] = "runs", quiet: bool = False,
               echo: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
               options: TrainOptions | None = None) -> RunReport:
-    """Load data, build, train, evaluate, save: ``netdsl run``."""
+    """Load data, build, train, evaluate, save: ``netdsl run``. In a multi-process run every
+    process trains on its shard and only the first writes the run folder."""
     options = options or TrainOptions()
     started = time.perf_counter()
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    arrays = load_data(model, data)
+    keras = import_keras(model.settings["backend"])
+    ctx = dist.start(keras.backend.backend(), distribute=options.distribute, cluster=options.cluster)
+    arrays = ctx.shard(load_data(model, data))
     stem = Path(model.program.filename or "model").stem if model.program.filename not in (None, "<stdin>") else "model"
-    folder = new_run_folder(out_dir, stem)
-    (folder / "model.net").write_text(spec_text(model), encoding="utf-8")
+    folder = new_run_folder(out_dir, stem) if ctx.writer else None
+    if folder is not None:
+        (folder / "model.net").write_text(spec_text(model), encoding="utf-8")
+    quiet = quiet or not ctx.writer
     if not quiet:
         epochs = model.settings["epochs"]
         echo(f"training {stem}: {len(model.nodes)} layers, {model.total_params:,} parameters on "
              f"{model.dataset.name} ({len(arrays.x_train):,} train / {len(arrays.x_test):,} test), "
              f"{epochs} epoch{'s' * (epochs != 1)}, batch size {model.settings['batch_size']}")
+        if ctx.distributed:
+            echo(ctx.describe())
     verbose: int | str = 0 if quiet else (1 if sys.stdout.isatty() else 2)
     meta = {"started": when, "file": model.program.filename, "params": model.total_params,
-            "settings": model.settings.to_dict(), "options": options.to_dict(), "versions": _versions()}
+            "settings": model.settings.to_dict(), "options": options.to_dict(), "versions": _versions(),
+            **({"distributed": ctx.to_dict()} if ctx.distributed else {})}
     try:
-        net, history, stopped = train(model, arrays, verbose=verbose, options=options)
+        net, history, stopped = train(model, arrays, verbose=verbose, options=options, context=ctx)
     except NetdslTrainingError as e:
-        _write_json(folder / "metrics.json", {**meta, "status": "nan", "error": e.message})
-        e.help = (e.help or "") + f"; the run folder {folder}/ records it (no model saved)"
+        if folder is not None:
+            _write_json(folder / "metrics.json", {**meta, "status": "nan" if e.code == "NDL303" else "failed",
+                                                  "error": e.message})
+            e.help = (e.help or "") + f"; the run folder {folder}/ records it (no model saved)"
         raise
-    _write_json(folder / "history.json", {"epochs": history})
     test: dict[str, float] = {}
     if stopped is None:
-        test = evaluate(net, model, arrays)
-    if history:
-        net.save(folder / "model.keras")
+        with ctx.scope():
+            test = evaluate(net, model, arrays)
+    ctx.close()
+    distributed = ({**ctx.to_dict(), "weights": dist.fingerprint(net.get_weights())}
+                   if ctx.distributed else None)
     status = stopped or "completed"
+    if folder is not None:
+        _write_json(folder / "history.json", {"epochs": history})
+        if history:
+            net.save(folder / "model.keras")
     wall = time.perf_counter() - started
-    _write_json(folder / "metrics.json", {
-        **meta, "status": status, "epochs_completed": len(history), "epochs_planned": model.settings["epochs"],
-        "test": test, "wall_seconds": round(wall, 3),
-    })
-    if stopped:
-        (folder / "STOPPED").write_text(f"{status} after {len(history)} epoch(s)\n", encoding="utf-8")
-    return RunReport(folder, status, len(history), wall, test)
+    if folder is not None:
+        _write_json(folder / "metrics.json", {
+            **meta, "status": status, "epochs_completed": len(history), "epochs_planned": model.settings["epochs"],
+            "test": test, "wall_seconds": round(wall, 3),
+            **({"distributed": distributed} if distributed else {}),
+        })
+        if stopped:
+            (folder / "STOPPED").write_text(f"{status} after {len(history)} epoch(s)\n", encoding="utf-8")
+    return RunReport(folder, status, len(history), wall, test, distributed)
 
 
 def _versions() -> dict[str, str]:
     keras = import_keras()
-    import tensorflow as tf  # noqa: PLC0415
-
-    return {"netdsl": __version__, "keras": keras.__version__, "tensorflow": tf.__version__,
-            "python": platform.python_version()}
+    backend = keras.backend.backend()
+    engine = __import__(backend)
+    return {"netdsl": __version__, "keras": keras.__version__, "backend": backend,
+            backend: engine.__version__, "python": platform.python_version()}
