@@ -336,7 +336,7 @@ def _collective_errors(cluster: Cluster) -> Iterator[None]:
     except NetdslError:
         raise
     except Exception as exc:
-        if type(exc).__name__ not in ("JaxRuntimeError", "XlaRuntimeError"):
+        if not (type(exc).__name__ in ("JaxRuntimeError", "XlaRuntimeError") or _PEER_TROUBLE.search(str(exc))):
             raise
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         cause = cause.rsplit("Error dispatching computation: ", 1)[-1][:300]
@@ -344,6 +344,11 @@ def _collective_errors(cluster: Cluster) -> Iterator[None]:
             f"process {cluster.process_id} of {cluster.num_processes}: a training step shared with "
             f"the other processes failed ({cause})",
             help="another process has probably stopped; look at its output for its error") from None
+
+
+#: words of a failed collective step or a lost peer, whatever exception type carries them
+_PEER_TROUBLE = re.compile(r"gloo|nccl|connection (reset|closed|refused)|coordination service|barrier",
+                           re.I)
 
 
 def _leave_if_unfinished(ctx: Context) -> None:

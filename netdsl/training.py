@@ -331,6 +331,7 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     keras = import_keras(model.settings["backend"])
     ctx = dist.start(keras.backend.backend(), distribute=options.distribute, cluster=options.cluster)
+    options = ctx.adjust(options)  # what actually runs is what metrics.json records
     arrays = ctx.shard(load_data(model, data))
     stem = Path(model.program.filename or "model").stem if model.program.filename not in (None, "<stdin>") else "model"
     folder = new_run_folder(out_dir, stem) if ctx.writer else None

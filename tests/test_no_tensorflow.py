@@ -67,7 +67,8 @@ CLI_PATHS = {
     "summary-json": ["summary", "--json", SEED_FILE],
     "plugins": ["plugins", "--all"],
     "plugins-one": ["plugins", "dense"],
-    **{f"{verb}-help": [verb, "--help"] for verb in ("check", "fmt", "summary", "plugins", "run")},
+    "check-backend": ["check", "--backend", "jax", SEED_FILE],
+    **{f"{verb}-help": [verb, "--help"] for verb in ("check", "fmt", "summary", "plugins", "run", "launch")},
 }
 
 M_PATHS = {"help": ["--help"], "check": ["check", SEED_FILE], "summary": ["summary", SEED_FILE],
