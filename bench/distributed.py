@@ -91,11 +91,13 @@ def main() -> None:
             for name in configs:
                 epoch = times[name][2] - times[name][1]
                 rate = args.size / epoch if epoch > 0 else float("nan")
-                base = base or rate
+                base = base if base is not None else rate
                 rows.append((model, name, times[name][1], epoch, rate, rate / base))
     lines = [f"| model | configuration | 1-epoch run, s | steady epoch, s | examples/s | vs first row |",
              "|---|---|---|---|---|---|"]
-    lines += [f"| {m} | {n} | {t1:.1f} | {e:.1f} | {r:,.0f} | {x:.2f}× |" for m, n, t1, e, r, x in rows]
+    for m, n, t1, e, r, x in rows:  # a non-positive epoch: the machine's noise exceeded one epoch
+        rate, vs = (f"{r:,.0f}", f"{x:.2f}×") if r == r and e > 0 else ("— (noise)", "—")
+        lines.append(f"| {m} | {n} | {t1:.1f} | {e:.1f} | {rate} | {vs} |")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     note = (f"Measured by `python bench/distributed.py --size {args.size} --batch {args.batch}"
             f"{' --distribute' if args.distribute else ''}` on {machine}"
