@@ -31,7 +31,7 @@ import numpy as np
 from .errors import NetdslError, NetdslTrainingError
 
 __all__ = ["Cluster", "Context", "ENV", "DEFAULT_TIMEOUT", "start", "local", "fingerprint",
-           "TF_MULTI_WORKER_ISSUE"]
+           "wait_for_coordinator", "TF_MULTI_WORKER_ISSUE"]
 
 #: why TensorFlow's multi-worker strategy is not used
 TF_MULTI_WORKER_ISSUE = "https://github.com/keras-team/keras/issues/20585"
@@ -297,6 +297,8 @@ def _jax_cluster(cluster: Cluster) -> Context:
     # CPU collectives over gloo (GPUs use NCCL whatever this says); must precede JAX's first use
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     timeout = max(1, int(cluster.timeout))
+    if cluster.process_id != 0:
+        wait_for_coordinator(cluster)  # JAX itself aborts the process when it cannot connect
     try:
         jax.distributed.initialize(
             coordinator_address=cluster.coordinator, num_processes=cluster.num_processes,
@@ -358,6 +360,27 @@ def _leave_if_unfinished(ctx: Context) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(1)
+
+
+def wait_for_coordinator(cluster: Cluster, interval: float = 0.5) -> None:
+    """Wait until process 0 listens on the coordinator's address, for at most the timeout;
+    then a clear error (JAX's own connect gives up by aborting with a C++ stack trace)."""
+    import socket  # noqa: PLC0415
+
+    host, port = cluster.coordinator.rsplit(":", 1)
+    deadline = time.monotonic() + cluster.timeout
+    while True:
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=interval):
+                return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise _error(
+                    f"process {cluster.process_id} of {cluster.num_processes}: nothing answers at the "
+                    f"coordinator {cluster.coordinator} after {cluster.timeout:g} s ({exc.strerror or exc})",
+                    help="start process 0 (it listens there) with the same --coordinator; check the "
+                         "address, the port and the firewall (docs/distributed.md)") from None
+        time.sleep(interval)
 
 
 def _shared_seed(jax: Any) -> int:

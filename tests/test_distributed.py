@@ -74,6 +74,15 @@ def test_several_processes_on_tensorflow_are_refused_with_the_reason() -> None:
     assert "--backend jax" in (caught.value.help or "") and dist.TF_MULTI_WORKER_ISSUE in (caught.value.help or "")
 
 
+def test_an_unreachable_coordinator_is_a_clear_error_within_the_timeout() -> None:
+    cluster = dist.Cluster(f"127.0.0.1:{free_port()}", 2, 1, timeout=1.5)  # nothing listens there
+    start = time.monotonic()
+    with pytest.raises(NetdslTrainingError) as caught:
+        dist.wait_for_coordinator(cluster, interval=0.2)
+    assert time.monotonic() - start < 10
+    assert "nothing answers at the coordinator" in caught.value.message and caught.value.code == "NDL305"
+
+
 def test_launch_gives_each_process_its_place() -> None:
     env = worker_env({"PATH": "/bin"}, "127.0.0.1:5", 3, 2)
     assert (env["KERAS_DISTRIBUTION_JOB_ADDRESSES"], env["KERAS_DISTRIBUTION_NUM_PROCESSES"],
