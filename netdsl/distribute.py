@@ -214,6 +214,12 @@ class Context:
             if ctx is self and self.num_processes == 1:
                 del _STARTED[key]  # one machine's devices: a later run sets them up again
 
+    def on_abort(self, record: Callable[[NetdslError], None]) -> None:
+        """Have ``record`` called with the error when the watchdog stops this process (a peer
+        died), so the run folder says so before the process leaves."""
+        if self._watchdog is not None:
+            self._watchdog.on_abort = record
+
     def to_dict(self) -> dict[str, Any]:
         return {"backend": self.backend, "devices": list(self.devices),
                 "process_id": self.process_id, "num_processes": self.num_processes}
@@ -405,6 +411,8 @@ class _Watchdog:
         self.cluster = cluster
         self.interval = min(interval, cluster.timeout / 4)
         self._stop = threading.Event()
+        #: called with the error just before the watchdog ends the process
+        self.on_abort: Callable[[NetdslError], None] | None = None
         self._thread = threading.Thread(target=self._run, name="netdsl-watchdog", daemon=True)
 
     def start(self) -> None:
@@ -462,6 +470,9 @@ class _Watchdog:
                  "what was written so far. Look at the other process's output for its error")
         sys.stderr.write(render(err) + "\n")
         sys.stderr.flush()
+        if self.on_abort is not None:  # e.g. process 0 records "failed" in its run folder
+            with contextlib.suppress(BaseException):
+                self.on_abort(err)
         os._exit(1)  # the main thread may be blocked inside a collective step: leave now
 
 

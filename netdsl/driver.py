@@ -290,6 +290,8 @@ def _phases(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str]
                  "run_folder_seconds": round(bookkeeping[0], 4)}
         folder.set_status(status, **{**extra, **fields})
 
+    ctx.on_abort(lambda err: _record_failure(finish, "failed", phase, err))
+
     with signals_stop():
         try:
             arrays = ctx.shard(load_data(model, data))

@@ -145,7 +145,7 @@ def test_distribute_trains_on_two_cpu_devices(tmp_path: Path, backend: str) -> N
     assert "process 0 of 1, 2 device(s)" in done.stdout
     [folder] = (tmp_path / "runs").iterdir()
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["status"] == "completed" and metrics["options"]["distribute"] is True
+    assert metrics["status"] == "finished" and metrics["options"]["distribute"] is True
     assert len(metrics["distributed"]["devices"]) == 2 and metrics["versions"]["backend"] == backend
     assert 0 <= metrics["test"]["accuracy"] <= 1 and (folder / "model.keras").exists()
 
@@ -178,7 +178,7 @@ def test_two_processes_train_the_same_weights_and_one_writes(tmp_path: Path) -> 
     [folder] = (tmp_path / "runs").iterdir()  # one folder, by process 0
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["distributed"]["num_processes"] == 2 and metrics["distributed"]["weights"] == weights[0]
-    assert metrics["status"] == "completed" and metrics["epochs_completed"] == 2
+    assert metrics["status"] == "finished" and metrics["epochs_completed"] == 2
 
 
 @pytest.mark.slow
@@ -259,3 +259,33 @@ def test_the_guide_covers_the_flags_and_the_tensorflow_issue() -> None:
         assert flag in help_text, flag
     for names in dist.ENV.values():
         assert all(name in guide for name in names)
+
+
+# --- the run driver and multi-process runs ----------------------------------------------------
+
+def test_resuming_a_multi_process_run_is_refused(tmp_path: Path) -> None:
+    from netdsl.checker import check
+    from netdsl.driver import resume_run
+    from netdsl.errors import NetdslError
+
+    folder = tmp_path / "runs" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / "model.net").write_text(TINY.format(epochs=2))
+    (folder / "metrics.json").write_text(json.dumps({
+        "status": "stopped", "options": {"cluster": {"coordinator": "h:1", "num_processes": 2,
+                                                      "process_id": 0, "timeout": 60.0}}}))
+    model = check(TINY.format(epochs=2), filename=str(folder / "model.net"))
+    with pytest.raises(NetdslError) as caught:
+        resume_run(folder, model, quiet=True)
+    assert caught.value.code == "NDL322" and "several processes" in caught.value.message
+    assert sorted(p.name for p in folder.iterdir()) == ["metrics.json", "model.net"]  # nothing written
+
+
+def test_resume_with_cluster_flags_is_refused_on_the_command_line(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "model.net").write_text(TINY.format(epochs=2))
+    result = CliRunner().invoke(main, ["run", "--resume", str(folder), "--coordinator", "127.0.0.1:1",
+                                       "--num-processes", "2", "--process-id", "0"])
+    assert result.exit_code == 1
+    assert "NDL322" in result.output and "cannot be resumed" in result.output
