@@ -29,6 +29,7 @@ from .graph import CheckedModel, Node, Shape, format_shape
 from .hints import missing_arrow
 from .parser import parse
 from .registry import Registry, default_registry, suggest
+from .backends import problems as backend_problems
 from .settings import SETTINGS, TABLE, Settings, value_to_ir
 from .target import check_monitors, training_target
 
@@ -247,7 +248,10 @@ class _Checker:
         if self.errors:
             return None
         values.update(input=tuple(input_shape or ()), loss=target.loss, metrics=target.metrics)
-        return CheckedModel(self.program, tuple(self.nodes), Settings(values), info, target.labels)
+        model = CheckedModel(self.program, tuple(self.nodes), Settings(values), info, target.labels)
+        if values.get("backend"):  # `backend: jax` in the program: every component must run there
+            self.errors.extend(backend_problems(model, values["backend"]))
+        return None if self.errors else model
 
     def _settings(self) -> dict[str, Any]:
         seen: dict[str, ir.Setting] = {}

@@ -131,18 +131,25 @@ def main(ctx: click.Context, verbose: bool, no_plugins: bool, strict_plugins: bo
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON on stdout.")
 @click.option("--data", type=click.Path(), help="The file or folder holding the dataset (its metadata is read).")
+@click.option("--backend", type=click.Choice(["tensorflow", "jax"]),
+              help="Also check that every component runs on this Keras backend.")
 @click.pass_obj
-def check(state: _State, files: tuple[str, ...], as_json: bool, data: str | None) -> None:
+def check(state: _State, files: tuple[str, ...], as_json: bool, data: str | None,
+          backend: str | None) -> None:
     """Check FILES (`-` reads standard input); exit 1 if any has an error."""
+    from .backends import problems as backend_problems
     from .checker import check as check_program
     from .diagnostics import render_all
-    from .errors import NetdslError
+    from .errors import NetdslError, NetdslErrors
 
     results: list[dict[str, Any]] = []
     failed: list[NetdslError] = []
     for path in files:
         try:
             model = check_program(_load(path), state.registry, data=data)
+            found = backend_problems(model, backend) if backend else []
+            if found:
+                raise found[0] if len(found) == 1 else NetdslErrors(found)
         except NetdslError as e:
             failed.extend(e.errors)
             results.append({"file": path, "ok": False, "errors": [x.to_dict() for x in e.errors]})
@@ -343,17 +350,35 @@ def _setting_options(command: Any) -> Any:
                    "machine, where it measured no faster; see BENCHMARKS.md).")
 @click.option("--threads", type=click.IntRange(min=1, max=4096),
               help="TensorFlow threads (intra- and inter-op). Default: TensorFlow's (every core).")
+@click.option("--distribute", is_flag=True,
+              help="Train data-parallel on every device of this machine (MirroredStrategy on "
+                   "tensorflow, DataParallel on jax). The batch size is the global batch.")
+@click.option("--coordinator", metavar="HOST:PORT",
+              help="Multi-process training (jax backend): process 0's address and port, the same "
+                   "for every process. Default: $KERAS_DISTRIBUTION_JOB_ADDRESSES or "
+                   "$JAX_COORDINATOR_ADDRESS.")
+@click.option("--num-processes", type=click.IntRange(min=1, max=1 << 16),
+              help="Multi-process: how many processes (default: $KERAS_DISTRIBUTION_NUM_PROCESSES).")
+@click.option("--process-id", type=click.IntRange(min=0, max=1 << 16),
+              help="Multi-process: this process, 0..N-1; 0 writes the run folder "
+                   "(default: $KERAS_DISTRIBUTION_PROCESS_ID).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=None,
+              help="Multi-process: seconds to wait for the others to join, or for a silent one, "
+                   "before stopping with an error (default 60).")
 @click.pass_obj
 def run(state: _State, file: str | None, data: str | None, out_dir: str, resume: str | None, quiet: bool,
-        steps_per_execution: int | None, jit: bool | None, threads: int | None, **overrides: Any) -> None:
+        steps_per_execution: int | None, jit: bool | None, threads: int | None, distribute: bool,
+        coordinator: str | None, num_processes: int | None, process_id: int | None,
+        timeout: float | None, **overrides: Any) -> None:
     """Train FILE's model, evaluate it on the test set and save the run.
 
     --steps-per-execution, --jit and --threads change how fast training runs on this machine,
-    never what the model is; metrics.json records them. Exit status: 0 finished, 1 failed,
+    never what the model is; metrics.json records them. --distribute and the multi-process
+    options are described in docs/distributed.md. Exit status: 0 finished, 1 failed,
     130 stopped by Ctrl-C, 143 stopped by SIGTERM (finished epochs are kept either way).
     """
     from .checker import check as check_program
-    from .errors import NetdslError
+    from .errors import NetdslError, NetdslTrainingError
 
     if state.verbose:  # TensorFlow's own log lines: shown with -v only
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
@@ -370,11 +395,23 @@ def run(state: _State, file: str | None, data: str | None, out_dir: str, resume:
     try:
         model = check_program(_load(file), state.registry, data=data)
         model = model.replace(**given)
+        from .backends import problems as backend_problems, resolve
+        from .distribute import Cluster
         from .driver import resume_run, run_model
         from .training import TrainOptions
 
+        found = backend_problems(model, resolve(model.settings["backend"]))
+        if found:
+            _fail(found)
+        cluster = Cluster.resolve(coordinator, num_processes, process_id, timeout)
         speed = {"steps_per_execution": steps_per_execution} if steps_per_execution else {}
-        options = TrainOptions(**speed, jit_compile=jit, threads=threads) if speed or jit is not None or threads \
+        if resume is not None and cluster is not None and cluster.num_processes > 1:
+            raise NetdslTrainingError(
+                "--resume continues a run in one process; a multi-process run cannot be resumed",
+                code="NDL322", help="start a new multi-process run, or resume this folder in one "
+                                    "process without --coordinator (add --distribute for every local device)")
+        options = TrainOptions(**speed, jit_compile=jit, threads=threads, distribute=distribute, cluster=cluster) \
+            if speed or jit is not None or threads or distribute or cluster is not None \
             else (None if resume else TrainOptions())
         echo = lambda text: click.echo(text, err=True)  # noqa: E731
         if resume is not None:
@@ -590,6 +627,38 @@ def diagram(state: _State, file: str, output: str | None, fmt: str | None, force
         return
     _write_new(output, picture, force)
     click.echo(f"wrote {output}", err=True)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("-n", "--num-processes", "n", type=click.IntRange(min=1, max=64), required=True,
+              help="How many processes to start.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="Seconds the others may run on after one has failed (then they are killed); "
+                   "also each process's --timeout.")
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED, required=True)
+@click.pass_obj
+def launch(state: _State, n: int, timeout: float, run_args: tuple[str, ...]) -> None:
+    """Start N local processes of one multi-process `netdsl run` and collect their output.
+
+    \b
+      netdsl launch -n 2 model.net --epochs 1 --seed 1
+    Every process gets 127.0.0.1 and a free port as coordinator, N, and its id; the jax backend
+    unless --backend says otherwise. For several machines, see docs/distributed.md.
+    """
+    from .launch import launch as start
+
+    cli_args = [*(["-v"] if state.verbose else []), *(["--no-plugins"] if state.no_plugins else []),
+                *(["--strict-plugins"] if state.strict else [])]
+    result = start(n, list(run_args), cli_args=cli_args, timeout=timeout)
+    if result.ok:
+        prints = set(result.weights.values())
+        same = (f"; the same weights in every process ({prints.pop()})" if len(prints) == 1
+                and len(result.weights) == n else "")
+        click.echo(f"launch: all {n} processes finished{same}")
+    else:
+        codes = ", ".join(f"process {i}: {rc}" for i, rc in enumerate(result.returncodes))
+        click.echo(f"launch: failed ({codes})", err=True)
+    sys.exit(result.returncode)
 
 
 @main.command()

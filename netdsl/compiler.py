@@ -61,19 +61,39 @@ def quiet_native_logs() -> Iterator[None]:
                 sys.stderr.flush()
 
 
-def import_keras() -> Any:
-    """Import Keras (TensorFlow backend) quietly, or explain how to install it."""
+def import_keras(backend: str | None = None) -> Any:
+    """Import Keras on ``backend`` (None: the backend already loaded, else ``$KERAS_BACKEND``,
+    else TensorFlow), quietly, or explain how to install it. Keras fixes its backend at its
+    first import, so asking for another one later in the same process is an error, not a
+    silent switch."""
+    loaded = sys.modules.get("keras")
+    if loaded is not None and hasattr(loaded, "backend"):
+        current = loaded.backend.backend()
+        if backend is not None and current != backend:
+            raise NetdslTrainingError(
+                f"Keras is already running on the {current} backend in this process; it cannot "
+                f"switch to {backend}", code="NDL320",
+                help="Keras fixes its backend when it is first imported: run netdsl in a new "
+                     f"process (or set KERAS_BACKEND={backend} before importing Keras)")
+        return loaded
+    import importlib.util  # noqa: PLC0415
+
+    from .backends import install_hint, resolve  # noqa: PLC0415
+
+    name = resolve(backend)
+    os.environ["KERAS_BACKEND"] = name
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if "keras" in sys.modules:
-        return sys.modules["keras"]
     try:
+        if importlib.util.find_spec(name) is None:
+            raise ImportError(f"no module named {name!r}")
         with quiet_native_logs():
             import keras  # noqa: PLC0415
     except ImportError as e:
+        what = "TensorFlow is" if name == "tensorflow" else f"The {name} backend is"
         raise NetdslTrainingError(
-            f"TensorFlow is needed to build and train models, and it is not installed ({e})",
-            help="pip install 'netdsl[cpu]'  (or 'netdsl[gpu]' for the CUDA build on Linux)",
+            f"{what} needed to build and train models, and it is not installed ({e})",
+            help=install_hint(name) + ("  (or 'netdsl[gpu]' for the CUDA build on Linux)"
+                                       if name == "tensorflow" else ""),
             code="NDL301") from None
     return keras
 
@@ -158,7 +178,7 @@ def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, tra
     metrics; ``compile_options`` (``steps_per_execution``, ``jit_compile``) go to ``compile``.
     ``verify`` compares every layer with its shape rule (:func:`verify_shapes`);
     ``train_examples`` sizes schedules that decay over the run (:func:`total_steps`)."""
-    keras = import_keras()
+    keras = import_keras(model.settings["backend"])
     from .saving import model_components, register_custom_objects
 
     register_custom_objects(model_components(model))  # saved under names load_model finds

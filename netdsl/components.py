@@ -174,6 +174,8 @@ class Component:
     #: :class:`Dataset`)
     emit: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     rules: tuple[Rule, ...] = field(default=(), compare=False, repr=False)
+    #: the Keras backends it runs on (names from netdsl.backends.BACKENDS); empty: every one
+    backends: tuple[str, ...] = ()
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -205,6 +207,10 @@ class Component:
             out.append("emit: must be callable")
         if not isinstance(self.rules, tuple) or not all(callable(r) for r in self.rules):
             out.append("rules: must be a tuple of callables (bound arguments) -> Violations")
+        from .backends import BACKENDS
+
+        if not isinstance(self.backends, tuple) or any(b not in BACKENDS for b in self.backends):
+            out.append(f"backends: must be a tuple of {', '.join(BACKENDS)} (empty: every backend)")
         for name, allowed in _ENUMS.items():
             if hasattr(self, name) and getattr(self, name) not in allowed:
                 value = getattr(self, name)

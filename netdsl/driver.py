@@ -6,6 +6,11 @@ Whatever happens after the folder is made, ``metrics.json`` says so: ``finished`
 ``failed`` (a netdsl error: NaN loss, bad data, a full disk) or ``crashed`` (anything else),
 with the error. Each finished epoch is checkpointed, so ``resume`` can finish a run that was
 killed, in the same folder.
+
+Data-parallel runs (``--distribute``, several processes: :mod:`netdsl.distribute`) go through
+the same phases; each process trains on its shard, and only the first process (the writer)
+makes and writes the run folder: the others create no folder, checkpoint or status file and
+report a fingerprint of their final weights instead.
 """
 
 from __future__ import annotations
@@ -23,28 +28,33 @@ from typing import Any, Callable
 import numpy as np
 
 from . import __version__
+from . import distribute as dist
 from .compiler import import_keras
 from .errors import NetdslError, NetdslTrainingError
 from .graph import CheckedModel
 from .runs import Checkpoint, RunFolder, Stopped, create_run_folder, signals_stop, write_atomic
 from .target import check_monitors
 from .saving import verify_reload
-from .training import TrainOptions, confusion, evaluate, fit, load_data, spec_text, write_data_record
+from .training import (StreamData, TrainOptions, confusion, evaluate, fit, load_data, spec_text,
+                       write_data_record)
 
 __all__ = ["RunReport", "run_model", "resume_run"]
 
 
 @dataclass
 class RunReport:
-    """What a run did and where it put things; ``reason`` says what stopped a stopped run."""
+    """What a run did and where it put things; ``reason`` says what stopped a stopped run.
+    ``folder`` is None in the processes of a multi-process run other than the first, which
+    write nothing; ``distributed``: this process, the devices and a fingerprint of the weights."""
 
-    folder: Path
+    folder: Path | None
     status: str
     epochs_done: int
     wall_seconds: float
     test: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
     resumed_from: int | None = None
+    distributed: dict[str, Any] | None = None
 
     @property
     def stopped(self) -> str | None:
@@ -66,12 +76,29 @@ class RunReport:
             lines.append(f"{why} after {self.epochs_done} finished epoch(s); they are saved "
                          f"(netdsl run --resume {self.folder}/ finishes the run)")
         lines.append(f"{self.epochs_done} epoch(s) in {_duration(self.wall_seconds)}")
-        lines.append(f"saved in {self.folder}/")
+        if self.distributed:
+            d = self.distributed
+            lines.append(f"process {d['process_id']} of {d['num_processes']}, {len(d['devices'])} "
+                         f"device(s): weights {d['weights']}")
+        lines.append(f"saved in {self.folder}/" if self.folder is not None
+                     else "the run folder is written by process 0")
         return "\n".join(lines)
 
 
 def _duration(s: float) -> str:
     return f"{s:.1f} s" if s < 60 else f"{int(s // 60)} min {s % 60:.0f} s"
+
+
+def _sharded(ctx: Any, data: Any) -> Any:
+    """This process's part of the data; streamed data cannot be split between processes yet."""
+    if isinstance(data, StreamData):
+        if ctx.distributed:
+            raise NetdslTrainingError(
+                "a dataset read as a stream (csv, images) cannot be shared out over several "
+                "devices or processes yet", code="NDL322",
+                help="train it without --distribute and the multi-process options")
+        return data
+    return ctx.shard(data)
 
 
 def _stem(model: CheckedModel) -> str:
@@ -113,22 +140,65 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
               out_dir: str | os.PathLike[str] = "runs", quiet: bool = False,
               echo: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
               options: TrainOptions | None = None) -> RunReport:
-    """Load data, build, train, evaluate, save into a new run folder: ``netdsl run``."""
+    """Load data, build, train, evaluate, save into a new run folder: ``netdsl run``. In a
+    multi-process run every process trains on its shard and only the first writes the folder."""
     problems = check_monitors(model.settings, model.program)  # overrides may have removed data
     if problems:
         raise problems[0]
     options = options or TrainOptions()
+    ctx = _context(model, options)  # joins the other processes before anything is written
+    options = ctx.adjust(options)  # what actually runs is what metrics.json records
+    seed = model.settings["seed"]
+    if seed is None and ctx.seed is not None:
+        seed = ctx.seed  # drawn by process 0 and shared: every process shuffles alike
+    if not ctx.writer:
+        return _execute_worker(model, ctx, data, options, seed)
     folder = RunFolder(create_run_folder(out_dir, _stem(model)))
     write_atomic(folder.path / "model.net", spec_text(model))
-    seed = model.settings["seed"]
     folder.meta = {
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "file": model.program.filename, "params": model.total_params,
         "settings": model.settings.to_dict(), "options": options.to_dict(),
         "epochs_planned": model.settings["epochs"],
         "shuffle_seed": seed if seed is not None else random.randrange(2**31),
+        **({"distributed": ctx.to_dict()} if ctx.distributed else {}),
     }
-    return _execute(model, folder, data, quiet, echo, options, None)
+    return _execute(model, folder, data, quiet, echo, options, None, ctx)
+
+
+def _context(model: CheckedModel, options: TrainOptions) -> dist.Context:
+    """Keras on the model's backend, and where this process trains (:func:`netdsl.distribute.start`)."""
+    keras = import_keras(model.settings["backend"])
+    return dist.start(keras.backend.backend(), distribute=options.distribute, cluster=options.cluster)
+
+
+def _close(ctx: dist.Context) -> None:
+    """Training and evaluation are over in this process (see :meth:`netdsl.distribute.Context.close`)."""
+    if not ctx.closed:
+        ctx.close()
+
+
+def _execute_worker(model: CheckedModel, ctx: dist.Context, data: str | os.PathLike[str] | None,
+                    options: TrainOptions, seed: int | None) -> RunReport:
+    """A process of a multi-process run other than the first: train on its shard and evaluate
+    with the others, write nothing, and report its weights' fingerprint."""
+    started = time.perf_counter()
+    history: list[dict[str, float]] = []
+    with signals_stop():
+        try:
+            arrays = _sharded(ctx, load_data(model, data))
+            result = fit(model, arrays, verbose=0, options=options, history=history,
+                         shuffle_seed=seed if seed is not None else 0, context=ctx)
+        except KeyboardInterrupt:
+            return RunReport(None, "stopped", len(history), time.perf_counter() - started, {}, "interrupt")
+        if result.stopped:
+            return RunReport(None, "stopped", len(history), time.perf_counter() - started, {}, result.stopped)
+        with ctx.scope():
+            test = evaluate(result.net, model, arrays)
+        _close(ctx)
+    distributed = {**ctx.to_dict(), "weights": dist.fingerprint(result.net.get_weights())}
+    return RunReport(None, "finished", len(history), time.perf_counter() - started, test,
+                     distributed=distributed)
 
 
 def resume_run(folder_path: str | os.PathLike[str], model: CheckedModel, *,
@@ -139,6 +209,15 @@ def resume_run(folder_path: str | os.PathLike[str], model: CheckedModel, *,
     (``model`` is the folder's ``model.net``, checked)."""
     folder = RunFolder(Path(folder_path))
     meta = folder.metrics()
+    before = (meta.get("options") or {}).get("cluster") or {}
+    if int(before.get("num_processes", 1)) > 1 or (options is not None and options.cluster is not None
+                                                  and options.cluster.num_processes > 1):
+        raise NetdslTrainingError(
+            f"the run in {folder.path}/ was trained in several processes; netdsl cannot resume a "
+            "multi-process run" if before else "--resume continues a run in one process; a "
+            "multi-process run cannot be resumed", code="NDL322",
+            help="start a new run; a multi-process run keeps its finished epochs' checkpoints in "
+                 "process 0's run folder, but resuming them across processes is not supported")
     if meta.get("status") == "finished":
         raise NetdslTrainingError(f"the run in {folder.path}/ already finished", code="NDL306",
                                   help="start a new run with `netdsl run FILE`")
@@ -155,14 +234,31 @@ def resume_run(folder_path: str | os.PathLike[str], model: CheckedModel, *,
     if "shuffle_seed" not in folder.meta:
         folder.meta["shuffle_seed"] = checkpoint.shuffle_seed if checkpoint else (model.settings["seed"] or 0)
     options = options or TrainOptions(**{k: v for k, v in (meta.get("options") or {}).items()
-                                         if k in ("steps_per_execution", "threads")})
+                                         if k in ("steps_per_execution", "threads", "distribute")})
+    ctx = _context(model, options)
+    options = ctx.adjust(options)
     (folder.path / "STOPPED").unlink(missing_ok=True)
-    return _execute(model, folder, data, quiet, echo, options, checkpoint)
+    return _execute(model, folder, data, quiet, echo, options, checkpoint, ctx)
 
 
 def _execute(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str] | None, quiet: bool,
-             echo: Callable[[str], None], options: TrainOptions, checkpoint: Checkpoint | None) -> RunReport:
-    """The phases, with the folder's status kept true whatever happens."""
+             echo: Callable[[str], None], options: TrainOptions, checkpoint: Checkpoint | None,
+             ctx: dist.Context) -> RunReport:
+    """The phases, with the folder's status kept true whatever happens. A context of one
+    process is always closed at the end (a later run in this process may set up another);
+    a multi-process one only after a finished run, since an unclosed one makes the process
+    leave at once at exit instead of waiting for peers that will never come."""
+    try:
+        return _phases(model, folder, data, quiet, echo, options, checkpoint, ctx)
+    finally:
+        if ctx.num_processes == 1:
+            _close(ctx)
+
+
+def _phases(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str] | None, quiet: bool,
+            echo: Callable[[str], None], options: TrainOptions, checkpoint: Checkpoint | None,
+            ctx: dist.Context) -> RunReport:
+    """:func:`_execute`'s body."""
     started = time.perf_counter()
     before = float(folder.meta.get("wall_seconds_before", 0.0))
     history: list[dict[str, float]] = list(checkpoint.history) if checkpoint else []
@@ -207,9 +303,11 @@ def _execute(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str
                  "run_folder_seconds": round(bookkeeping[0], 4)}
         folder.set_status(status, **{**extra, **fields})
 
+    ctx.on_abort(lambda err: _record_failure(finish, "failed", phase, err))
+
     with signals_stop():
         try:
-            arrays = load_data(model, data)
+            arrays = _sharded(ctx, load_data(model, data))
             write_data_record(folder.path, model, arrays, data)
             folder.meta.setdefault("versions", _versions())
             if not quiet:
@@ -218,6 +316,8 @@ def _execute(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str
                      f"parameters on {model.dataset.name} ({arrays.train_size:,} train / "
                      f"{arrays.test_size:,} test), {epochs} epoch{'s' * (epochs != 1)}, batch size "
                      f"{model.settings['batch_size']}" + (f", from epoch {checkpoint.epoch + 1}" if checkpoint else ""))
+                if ctx.distributed:
+                    echo(ctx.describe())
             phase = "fitting"
             folder.set_status("running", phase=phase, epochs_completed=len(history), wall_seconds=wall())
             tensorboard = _Tensorboard(folder.path)
@@ -225,21 +325,27 @@ def _execute(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str
             result = fit(model, arrays, verbose=verbose, options=options, history=history,
                          initial_epoch=checkpoint.epoch if checkpoint else 0,
                          shuffle_seed=int(folder.meta["shuffle_seed"]), on_epoch=on_epoch,
-                         state=(checkpoint.model, checkpoint.optimizer) if checkpoint else None)
+                         state=(checkpoint.model, checkpoint.optimizer) if checkpoint else None,
+                         context=ctx)
             net = result.net
             if result.stopped:
                 raise Stopped(result.stopped)
             phase = "evaluating"
             folder.set_status("running", phase=phase, epochs_completed=len(history), wall_seconds=wall())
-            test = evaluate(net, model, arrays)
-            matrix = confusion(net, model, arrays)
+            with ctx.scope():
+                test = evaluate(net, model, arrays)
+            _close(ctx)  # saving is local to this process from here on
+            # the confusion matrix of this process's shard alone would mislead: one process only
+            matrix = confusion(net, model, arrays) if ctx.num_processes == 1 else None
             phase = "saving"
             if matrix is not None:
                 write_atomic(folder.path / "confusion.json", _json(matrix))
             save_model()
         except Stopped as e:
+            _close(ctx)  # the model of the last good epoch is saved locally
             return _stopped(folder, e.reason, phase, history, net, saved, save_model, finish, wall(), checkpoint)
         except KeyboardInterrupt:
+            _close(ctx)
             return _stopped(folder, "interrupt", phase, history, net, saved, save_model, finish, wall(), checkpoint)
         except NetdslError as e:
             finish("failed", phase=phase, error=e.message, code=e.code)
@@ -262,9 +368,12 @@ def _execute(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str
         finally:
             if tensorboard is not None:
                 tensorboard.close()
-    finish("finished", test=test, stopped_early=len(history) < model.settings["epochs"])
+    distributed = ({**ctx.to_dict(), "weights": dist.fingerprint(net.get_weights())}
+                   if ctx.distributed else None)
+    finish("finished", test=test, stopped_early=len(history) < model.settings["epochs"],
+           **({"distributed": distributed} if distributed else {}))
     return RunReport(folder.path, "finished", len(history), wall(), test,
-                     resumed_from=checkpoint.epoch if checkpoint else None)
+                     resumed_from=checkpoint.epoch if checkpoint else None, distributed=distributed)
 
 
 def _record_failure(finish: Callable[..., None], status: str, phase: str, err: NetdslError) -> None:
@@ -304,7 +413,7 @@ def _traceback() -> str:
 
 def _versions() -> dict[str, str]:
     keras = import_keras()
-    import tensorflow as tf  # noqa: PLC0415
-
-    return {"netdsl": __version__, "keras": keras.__version__, "tensorflow": tf.__version__,
-            "python": platform.python_version()}
+    backend = keras.backend.backend()
+    engine = __import__(backend)
+    return {"netdsl": __version__, "keras": keras.__version__, "backend": backend,
+            backend: engine.__version__, "python": platform.python_version()}

@@ -235,7 +235,7 @@ class NetdslTrainingError(NetdslError):
     code = "NDL300"
     codes = {
         "NDL300": "training cannot go on",
-        "NDL301": "TensorFlow (Keras) is not installed",
+        "NDL301": "TensorFlow (Keras), or the chosen backend's engine, is not installed",
         "NDL302": "a component has nothing to build",
         "NDL303": "the loss became NaN",
         "NDL304": "the run crashed on an unexpected error (its run folder records it)",
@@ -244,6 +244,9 @@ class NetdslTrainingError(NetdslError):
         "NDL307": "a folder with no training history to plot",
         "NDL310": "a saved model does not load back (it is kept as model.unloadable.keras)",
         "NDL311": "not a .keras file or a run folder",
+        "NDL320": "an unknown Keras backend, a switch of backend in one process, or a component that does not run on the chosen backend",
+        "NDL321": "distributed training cannot start or go on (cluster options, coordinator unreachable, a process died, batch not divisible)",
+        "NDL322": "an option that does not combine with distributed or multi-process training (e.g. --resume of a multi-process run)",
     }
 
 

@@ -65,6 +65,9 @@ SETTINGS: tuple[Setting, ...] = (
             "training callbacks, e.g. [early_stopping(monitor=val_loss, patience=3)]", "train"),
     Setting("seed", T.Int(min=0, max=2**32 - 1), None, "random seed for a reproducible run", "train",
             flag=True),
+    Setting("backend", T.Choice(("tensorflow", "jax")), None,
+            "the Keras backend: tensorflow or jax (default: $KERAS_BACKEND, else tensorflow)",
+            "train", flag=True),
 )
 
 #: name -> row

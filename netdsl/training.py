@@ -19,6 +19,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from . import distribute as dist
 from .compiler import build, import_keras, materialise
 from .components import DataRequest, Dataset, Streams
 from .errors import (NetdslDataError, NetdslError, NetdslPluginError, NetdslSettingError,
@@ -48,11 +49,15 @@ class TrainOptions:
     ``threads``: TensorFlow's intra-op threads (inter-op is set to the same number);
     None is TensorFlow's default (every core). Takes effect only before TensorFlow has run an
     op in this process.
+    ``distribute``: data-parallel on every local device; ``cluster``: this process's place in a
+    multi-process run (JAX backend). See :mod:`netdsl.distribute`.
     """
 
     steps_per_execution: int = DEFAULT_STEPS_PER_EXECUTION
     jit_compile: bool | None = None
     threads: int | None = None
+    distribute: bool = False
+    cluster: dist.Cluster | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.steps_per_execution, int) or self.steps_per_execution < 1:
@@ -64,7 +69,8 @@ class TrainOptions:
     def to_dict(self) -> dict[str, Any]:
         return {"steps_per_execution": self.steps_per_execution,
                 "jit_compile": "auto" if self.jit_compile is None else self.jit_compile,
-                "threads": self.threads}
+                "threads": self.threads, "distribute": self.distribute,
+                **({"cluster": dataclasses.asdict(self.cluster)} if self.cluster else {})}
 
 
 class Data(NamedTuple):
@@ -200,6 +206,8 @@ def seed_everything(seed: int | None) -> None:
         return
     keras = import_keras()
     keras.utils.set_random_seed(seed)
+    if keras.backend.backend() != "tensorflow":
+        return  # JAX is deterministic on CPU for a given key
     import tensorflow as tf  # noqa: PLC0415
 
     tf.config.experimental.enable_op_determinism()
@@ -213,7 +221,9 @@ def set_threads(threads: int | None) -> None:
     """
     if threads is None:
         return
-    import_keras()
+    if import_keras().backend.backend() != "tensorflow":
+        raise NetdslTrainingError("--threads sets TensorFlow's thread pools; it does not apply to "
+                                  "the jax backend", code="NDL320", help="leave --threads out with --backend jax")
     import tensorflow as tf  # noqa: PLC0415
 
     threading = tf.config.threading
@@ -356,15 +366,23 @@ def fit(model: CheckedModel, data: "Data | StreamData", *, net: Any = None, verb
         callbacks: Sequence[Any] = (), options: TrainOptions | None = None,
         history: Sequence[dict[str, float]] = (), initial_epoch: int = 0, shuffle_seed: int | None = None,
         on_epoch: Callable[[int, list[np.ndarray], list[np.ndarray]], None] | None = None,
-        state: tuple[Sequence[np.ndarray], Sequence[np.ndarray]] | None = None) -> Fit:
+        state: tuple[Sequence[np.ndarray], Sequence[np.ndarray]] | None = None,
+        context: dist.Context | None = None) -> Fit:
     """Fit from ``initial_epoch`` (with the saved ``state`` and ``history`` when resuming).
     Epoch ``e`` visits the examples in :func:`epoch_order` of ``shuffle_seed`` (default: the
     program's seed, else 0), so a resumed run computes what the uninterrupted one would. The
     program's callbacks run, then ``callbacks``; ``on_epoch(epochs_done, model_arrays,
     optimizer_arrays)`` after each good epoch. Ctrl-C or SIGTERM ends it with the last good
-    epoch's weights; a NaN loss raises ``NDL303``."""
-    keras = import_keras()
+    epoch's weights; a NaN loss raises ``NDL303``.
+
+    ``context`` (:mod:`netdsl.distribute`, default: from ``options``) says where it trains: the
+    model is built and fitted in its scope, and the batch size, the global batch, becomes this
+    process's share. ``data`` is already this process's shard (``context.shard``)."""
+    keras = import_keras(model.settings["backend"])
     options = options or TrainOptions()
+    ctx = context or dist.start(keras.backend.backend(), distribute=options.distribute,
+                                cluster=options.cluster)
+    options = ctx.adjust(options)
     set_threads(options.threads)
     settings = model.settings
     seed_everything(settings["seed"])
@@ -376,11 +394,18 @@ def fit(model: CheckedModel, data: "Data | StreamData", *, net: Any = None, verb
     validation = None
     if isinstance(data, Data):
         data, validation = split_validation(data, settings["validation_split"])
-    net = net if net is not None else compile_net(model, options, data.train_size + (
-        len(validation[0]) if validation is not None else 0))
-    adapt_normalization(net, data, settings["batch_size"])
-    if state is not None:
-        restore_state(net, *state)
+        data = ctx.trim(data)
+        if validation is not None:
+            keep = ctx.trim_size(len(validation[0]))
+            validation = (validation[0][:keep], validation[1][:keep])
+    local = ctx.local_batch(settings["batch_size"])
+    examples = data.train_size + (len(validation[0]) if validation is not None else 0)
+    with ctx.scope():  # data-parallel (netdsl.distribute): build on every device
+        # schedules count the steps of the whole run, the same in every process
+        net = net if net is not None else compile_net(model, options, examples * ctx.num_processes)
+        adapt_normalization(net, data, settings["batch_size"])
+        if state is not None:
+            restore_state(net, *state)
     done = history if isinstance(history, list) else list(history)  # the caller's list grows
     recorder = _Recorder(keras, done, on_epoch)
     program_callbacks = materialise(list(settings["callbacks"] or []))
@@ -389,14 +414,14 @@ def fit(model: CheckedModel, data: "Data | StreamData", *, net: Any = None, verb
     result = Fit(net, done)
     if initial_epoch >= epochs:
         return result
-    batch = settings["batch_size"]
     clock = EpochClock()
     try:
-        net.fit(data.train(batch, seed) if isinstance(data, StreamData)
-                else batches(data.x_train, data.y_train, batch, seed, clock),
-                epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
-                validation_data=validation, validation_batch_size=max(batch, 256), verbose=verbose,
-                callbacks=[clock.callback(keras), *program_callbacks, *callbacks, recorder])
+        with ctx.scope():
+            net.fit(data.train(local, seed) if isinstance(data, StreamData)
+                    else batches(data.x_train, data.y_train, local, seed, clock),
+                    epochs=epochs, initial_epoch=initial_epoch, shuffle=False, validation_data=validation,
+                    validation_batch_size=local if ctx.distributed else max(local, 256), verbose=verbose,
+                    callbacks=[clock.callback(keras), *program_callbacks, *callbacks, recorder])
     except Exception as exc:
         if isinstance(data, StreamData):
             raise _stream_error(exc, model) from None

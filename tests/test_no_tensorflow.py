@@ -94,8 +94,9 @@ CLI_PATHS = {
     "diagram-dot": ["diagram", str(EXAMPLES / "inception.net")],
     "diagram-mmd": ["diagram", "--format", "mmd", str(EXAMPLES / "residual.net")],
     "diagram-svg": ["diagram", "--format", "svg", SEED_FILE],  # exits 1 without Graphviz: still no TF
+    "check-backend": ["check", "--backend", "jax", SEED_FILE],
     **{f"{verb}-help": [verb, "--help"] for verb in ("check", "fmt", "summary", "plugins", "run", "runs", "plot",
-                                                     "export", "predict", "emit", "diagram")},
+                                                     "export", "predict", "emit", "diagram", "launch")},
 }
 
 M_PATHS = {"help": ["--help"], "check": ["check", SEED_FILE], "summary": ["summary", SEED_FILE],
