@@ -247,14 +247,14 @@ def start(backend: str, *, distribute: bool = False, cluster: Cluster | None = N
     key = (backend, distribute, cluster)
     if key in _STARTED:
         return _STARTED[key]
-    if _STARTED:
-        raise _error("this process is already set up for another kind of training",
-                     help="run each training setup in its own process")
-    if cluster is not None and cluster.num_processes > 1 and backend != "jax":
+    if cluster is not None and cluster.num_processes > 1 and backend != "jax":  # a wrong request first
         raise _error(
             "training in several processes needs the JAX backend",
             help=f"add --backend jax. TensorFlow's MultiWorkerMirroredStrategy fails on Keras 3 "
                  f"({TF_MULTI_WORKER_ISSUE}); see docs/distributed.md")
+    if any(ctx.distributed for ctx in _STARTED.values()) or (_STARTED and (distribute or cluster)):
+        raise _error("this process is already set up for another kind of training",
+                     help="run each training setup in its own process")
     if cluster is not None and cluster.num_processes == 1:
         cluster = None
     if backend == "tensorflow":
