@@ -88,7 +88,8 @@ class _ToIR(Transformer):
     # depth bookkeeping: every node remembers how many brackets it sits in, so recursion stays
     # bounded; ``bracket`` is False for nodes that open none (a plain layer, a chain)
     def _nest(self, node: Any, children: Any, bracket: bool = True) -> Any:
-        d = int(bracket) + max((self.depth.get(id(c), 0) for c in children), default=0)
+        depth = self.depth  # empty until a bracket opens: most steps need no look-up at all
+        d = int(bracket) + (max((depth.get(id(c), 0) for c in children), default=0) if depth else 0)
         if d > MAX_DEPTH:
             span = getattr(node, "name_span", None) or node.span
             if getattr(node, "name_span", None) is None and span is not None:
