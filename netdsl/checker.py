@@ -126,7 +126,6 @@ class _Ctx:
 
 
 _Out = tuple[tuple[int, ...], Any]  # (input node indices, shape)
-_AnyValue = T.OneOf((T.Int(), T.Float(), T.Bool(), T.Str(), T.ShapeT(allow_unknown=True)))
 
 
 class _RawValue(T.ParamType):
