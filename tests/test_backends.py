@@ -122,11 +122,14 @@ def test_keras_already_running_on_another_backend_is_a_clear_error() -> None:
 @pytest.mark.slow
 @needs_jax
 def test_builtin_tables_build_on_jax() -> None:
-    """The optimizer, loss, metric, activation and regularizer tables, every merge, and whole
-    models using every family of layers (the examples too), built and compared with Keras on JAX."""
+    """The optimizer, loss, metric, activation and regularizer tables, every layer on its own
+    (shape and parameter count against real tensors), every merge, the layers Keras refuses, and
+    whole models using every family of layers (the examples too), built and compared on JAX."""
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
-         "tests/test_builtins_keras.py", "tests/test_layers_keras.py::test_model_matches_keras",
+         "tests/test_builtins_keras.py", "tests/test_layers_keras.py::test_layer_matches_keras",
+         "tests/test_layers_keras.py::test_refused_by_netdsl_and_keras",
+         "tests/test_layers_keras.py::test_model_matches_keras",
          "tests/test_layers_keras.py::test_merge_matches_keras",
          "tests/test_layers_keras.py::test_example_checks_and_matches_keras",
          "-k", "not importing", "-W", "ignore::DeprecationWarning", "-p", "tests.backend_probe"],
