@@ -2,12 +2,13 @@
 side by side in one command.
 
     python bench/distributed.py [--models mlp,cnn] [--size 4096] [--processes 2]
-        [--distribute] [--write BENCHMARKS.md]
+        [--epochs 2] [--rounds 1] [--distribute] [--write BENCHMARKS.md]
 
 Every configuration is a real ``netdsl run`` (or ``netdsl launch -n N``) on synthetic
-MNIST-shaped data, timed twice, with 1 and with 2 epochs; the difference is one steady epoch
-(start-up, data loading and compiling cancel out), so examples/s = size / (t2 - t1).
-Configurations run interleaved (tf, jax, jax xN, tf, ...) so a busy machine slows them alike.
+MNIST-shaped data, timed with 1 and with ``--epochs`` epochs; the difference is that many
+steady epochs less one (start-up, data loading and compiling cancel out), so examples/s =
+size * (epochs - 1) / (tN - t1). Configurations run interleaved (tf, jax, jax xN, tf, ...) so a
+busy machine slows them alike; with ``--rounds R`` each time is the median of R such rounds.
 ``--distribute`` adds ``--distribute`` to every run (every local device; for bench/gpu.sh).
 ``--write`` replaces the block between the markers ``<!-- bench/distributed.py:LABEL -->`` and
 ``<!-- /bench/distributed.py:LABEL -->`` in that file (appending it when absent).
@@ -20,6 +21,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,6 +60,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096, help="training examples (one epoch)")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=2, help="the longer run's epochs (>= 2)")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds; medians reported")
     parser.add_argument("--distribute", action="store_true")
     parser.add_argument("--label", default="cpu")
     parser.add_argument("--write", type=Path)
@@ -80,16 +84,19 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models.split(","):
-            times: dict[str, dict[int, float]] = {name: {} for name in configs}
-            for epochs in (1, 2):
-                spec = Path(tmp) / f"{model}{epochs}.net"
-                spec.write_text(program(model, args.size, epochs, args.batch))
-                for name, make in configs.items():  # interleaved, side by side
-                    times[name][epochs] = timed(make(str(spec), str(Path(tmp) / "runs")), env)
-                    print(f"{model} {name} {epochs} epoch(s): {times[name][epochs]:.1f} s", file=sys.stderr)
+            samples: dict[str, dict[int, list[float]]] = {name: {1: [], args.epochs: []} for name in configs}
+            for _ in range(args.rounds):
+                for epochs in (1, args.epochs):
+                    spec = Path(tmp) / f"{model}{epochs}.net"
+                    spec.write_text(program(model, args.size, epochs, args.batch))
+                    for name, make in configs.items():  # interleaved, side by side
+                        wall = timed(make(str(spec), str(Path(tmp) / "runs")), env)
+                        samples[name][epochs].append(wall)
+                        print(f"{model} {name} {epochs} epoch(s): {wall:.1f} s", file=sys.stderr)
+            times = {name: {e: statistics.median(v) for e, v in by.items()} for name, by in samples.items()}
             base = None
             for name in configs:
-                epoch = times[name][2] - times[name][1]
+                epoch = (times[name][args.epochs] - times[name][1]) / (args.epochs - 1)
                 rate = args.size / epoch if epoch > 0 else float("nan")
                 base = base if base is not None else rate
                 rows.append((model, name, times[name][1], epoch, rate, rate / base))
@@ -100,7 +107,7 @@ def main() -> None:
         lines.append(f"| {m} | {n} | {t1:.1f} | {e:.1f} | {rate} | {vs} |")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     note = (f"Measured by `python bench/distributed.py --size {args.size} --batch {args.batch}"
-            f"{' --distribute' if args.distribute else ''}` on {machine}"
+            f" --epochs {args.epochs} --rounds {args.rounds}{' --distribute' if args.distribute else ''}` on {machine}"
             f" ({time.strftime('%Y-%m-%d')}); synthetic MNIST-shaped data, batch {args.batch} (global).")
     block = "\n".join([note, "", *lines])
     print(block)
