@@ -309,7 +309,9 @@ class Analysis:
         component = self.registry.get("layer", layer.name)
         if component is None:
             return None
-        parts = [self._component_doc(component)]
+        # what this layer is in this program first (a hover window shows its top), then the reference
+        head, params = self._component_parts(component)
+        parts = [head]
         if self.model is not None and layer.span is not None:
             nodes = [n for n in self.model.nodes if n.span == layer.span and not n.implicit]
             if len(nodes) > 1:
@@ -322,19 +324,23 @@ class Analysis:
                 parts.append(f"`{n.layer}({args})`  \noutput `{shape}`, {n.params:,} parameters")
         elif self.errors:
             parts.append("_shape and parameters: fix the errors first_")
-        return "\n\n".join(parts)
+        return "\n\n".join([*parts, params] if params else parts)
 
     def _component_doc(self, component: Any) -> str:
-        lines = [f"**{component.name}** ({component.kind})"]
+        return "\n\n".join(part for part in self._component_parts(component) if part)
+
+    @staticmethod
+    def _component_parts(component: Any) -> tuple[str, str]:
+        """A component's title and help, and the list of its parameters (empty if none)."""
+        head = f"**{component.name}** ({component.kind})"
         if component.description:
-            lines.append(component.description.strip())
-        if component.params:
-            lines.append("")
-            for p in component.params:
-                default = "" if p.required else f" = {_show(p.default)}"
-                pos = ", positional" if p.positional else ""
-                lines.append(f"- `{p.name}`: {p.type.label}{pos}{default}" + (f" — {p.help}" if p.help else ""))
-        return "\n".join(lines)
+            head += "\n" + component.description.strip()
+        lines = []
+        for p in component.params:
+            default = "" if p.required else f" = {_show(p.default)}"
+            pos = ", positional" if p.positional else ""
+            lines.append(f"- `{p.name}`: {p.type.label}{pos}{default}" + (f" — {p.help}" if p.help else ""))
+        return head, "\n".join(lines)
 
     def _name_hover(self, word: str, offset: int) -> str | None:
         settings = settings_params()

@@ -177,6 +177,8 @@ def test_diagnostics_follow_the_edits_and_every_feature_answers() -> None:
     hover = results["hover"].contents.value
     assert "**conv2d** (layer)" in hover and "(None, 28, 28, 8)" in hover and "80 parameters" in hover
     assert "filters=8" in hover
+    # what the layer is in this program comes before the parameter reference (the top of a window)
+    assert hover.index("80 parameters") < hover.index("- `filters`")
     assert "**relu** (activation)" in results["hover relu"].contents.value
 
     definition = results["definition"]
