@@ -334,12 +334,12 @@ class Analysis:
         """A component's title and help, and the list of its parameters (empty if none)."""
         head = f"**{component.name}** ({component.kind})"
         if component.description:
-            head += "\n" + component.description.strip()
+            head += "\n" + _markdown(component.description.strip())
         lines = []
         for p in component.params:
             default = "" if p.required else f" = {_show(p.default)}"
             pos = ", positional" if p.positional else ""
-            lines.append(f"- `{p.name}`: {p.type.label}{pos}{default}" + (f" — {p.help}" if p.help else ""))
+            lines.append(f"- `{p.name}`: {p.type.label}{pos}{default}" + (f" — {_markdown(p.help)}" if p.help else ""))
         return head, "\n".join(lines)
 
     def _name_hover(self, word: str, offset: int) -> str | None:
@@ -348,7 +348,7 @@ class Analysis:
         if word in settings and re.match(rf"[ \t]*{word}[ \t]*:", self.text[line_start:]):
             p = settings[word]
             default = "" if p.default is None else f" (default `{_show(p.default)}`)"
-            return f"**{word}** (setting): {p.type.label}{default}\n\n{p.help}"
+            return f"**{word}** (setting): {p.type.label}{default}\n\n{_markdown(p.help)}"
         docs = []
         for kind in self.registry.kinds_of(word):
             component = self.registry.get(kind, word)
@@ -535,6 +535,15 @@ class Analysis:
         if top.kind == "call" and top.component is not None:
             return self._args_of(top.component, tokens)
         return []
+
+
+def _markdown(text: str) -> str:
+    """Plain help text as Markdown: ``_``, ``*`` and ``\\`` outside `code spans` are escaped, so
+    ``kernel_size`` in a sentence is not read as emphasis."""
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):  # even parts lie outside code spans
+        parts[i] = re.sub(r"([\\_*])", r"\\\1", parts[i])
+    return "`".join(parts)
 
 
 def _show(value: Any) -> str:

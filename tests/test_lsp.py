@@ -179,6 +179,8 @@ def test_diagnostics_follow_the_edits_and_every_feature_answers() -> None:
     assert "filters=8" in hover
     # what the layer is in this program comes before the parameter reference (the top of a window)
     assert hover.index("80 parameters") < hover.index("- `filters`")
+    # help text is Markdown-escaped outside code spans (`kernel_size` in prose is no emphasis)
+    assert "filters kernel\\_size windows" in hover and "- `kernel_size`" in hover
     assert "**relu** (activation)" in results["hover relu"].contents.value
 
     definition = results["definition"]
