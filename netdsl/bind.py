@@ -70,6 +70,7 @@ class Binder:
         self.notes = tuple(notes)  # added to every error (e.g. "in this use of block `conv`")
 
     def error(self, err: NetdslError) -> None:
+        err.__traceback__ = None  # a caught error is kept: its frames would hold this binder (a cycle)
         if self.notes:
             err.notes = err.notes + self.notes
         self.errors.append(err)

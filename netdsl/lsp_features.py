@@ -153,6 +153,8 @@ class Analysis:
             self.model = check(self.program, registry)
         except NetdslError as e:
             self.errors = e.errors
+            for err in (e, *e.errors):  # kept: their tracebacks would hold this frame, so `self`
+                err.__traceback__ = None
         except Exception as e:  # noqa: BLE001 - a plugin's bug must not take the server down
             self.crash = f"{type(e).__name__}: {e}"
 

@@ -467,9 +467,11 @@ def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
         text = text[:blanked] + _NOT_NL.sub(" ", text[blanked:end]) + text[end:]  # the rest is blank
         blanked = end
     if errors:
-        if len(errors) == 1:
-            raise errors[0]
-        raise NetdslErrors(errors)
+        error = errors[0] if len(errors) == 1 else NetdslErrors(errors)
+        try:
+            raise error
+        finally:  # the error's traceback keeps this frame: it must not lead back to the error
+            del error, errors, err
     return program
 
 
