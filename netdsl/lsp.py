@@ -8,6 +8,7 @@ Plugins load as the CLI loads them; a broken one is shown once as a warning.
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any, Callable
 
@@ -114,6 +115,11 @@ def create_server(*, third_party: bool = True, strict: bool | None = None,
     def initialized(ls: NetdslLanguageServer, params: lsp.InitializedParams) -> None:
         _ = ls.registry  # load plugins now; their warnings go out once
         ls.warn_once()
+        # what is alive now (pygls, lsprotocol's converters, the plugins) lives as long as the
+        # server: set it aside from the cyclic collector, whose full collections would otherwise
+        # walk it all again every few keystrokes (tens of ms each; BENCHMARKS.md, "re-check latency")
+        gc.collect()
+        gc.freeze()
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     @_safe(None)
