@@ -541,7 +541,7 @@ class _Checker:
             self._unknown_layer(layer, ctx)
             self._unknown_words(layer, ctx)
             return inp[0], _UNKNOWN
-        args = tuple(substitute(a, ctx.subst) for a in layer.args)
+        args = tuple(substitute(a, ctx.subst) for a in layer.args) if ctx.subst else layer.args
         if self._missing_arrow(component, layer, args, ctx):
             return inp[0], _UNKNOWN
         if component.merge:
@@ -587,14 +587,14 @@ class _Checker:
     def _missing_arrow(self, component: Layer, layer: ir.Layer, args: Sequence[ir.Arg], ctx: _Ctx) -> bool:
         """``dropout 0.2 dense 10``: a layer name among another layer's arguments, which no
         parameter of that layer takes, is a missing ``->`` (one error, not one per argument)."""
-        positional = [p for p in component.params if p.positional]
-        binder = self.binder(ctx)
-
         def starts_a_layer(name: str) -> bool:
-            known = self.registry.get("layer", name) is not None or name in self.blocks
-            return known and not any(p.type.claims(name, binder) for p in positional)
+            if self.registry.get("layer", name) is None and name not in self.blocks:
+                return False
+            binder = self.binder(ctx)
+            return not any(p.type.claims(name, binder) for p in component.params if p.positional)
 
-        arg = missing_arrow(dataclasses.replace(layer, args=tuple(args)), starts_a_layer)
+        substituted = layer if args is layer.args else dataclasses.replace(layer, args=tuple(args))
+        arg = missing_arrow(substituted, starts_a_layer)
         if arg is None or not isinstance(arg.value, ir.Name):
             return False
         name = arg.value.value

@@ -104,7 +104,8 @@ class _ToIR(Transformer):
         return node
 
     def _s(self, tok: Token) -> Span:
-        return _tok_span(tok, self.file)
+        t: Any = tok  # from the lexer: every position is set (Lark types them optional)
+        return Span(t.start_pos, t.end_pos, t.line, t.column, t.end_line, t.end_column, self.file)
 
     # values
     def int_lit(self, c: list[Token]) -> ir.Int:
