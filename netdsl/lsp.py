@@ -73,19 +73,25 @@ class NetdslLanguageServer(LanguageServer):
     def refresh(self, uri: str) -> Analysis:
         """Parse and check the document now; publish its diagnostics."""
         doc = self.workspace.get_text_document(uri)
-        result = analyze(uri, doc.source, self.registry, self.encoding())
+        result = analyze(uri, doc.source, self.registry, self.encoding(), self._previous(uri))
         self.analyses[uri] = result
         self.warn_once()
         self.text_document_publish_diagnostics(
             lsp.PublishDiagnosticsParams(uri=uri, diagnostics=result.diagnostics(), version=doc.version))
         return result
 
+    def _previous(self, uri: str) -> Any:
+        """The last program parsed from this document (None if it did not parse): the next
+        parse re-parses only the edited step of it. One per open document, dropped at close."""
+        last = self.analyses.get(uri)
+        return last.program if last is not None else None
+
     def analysis(self, uri: str) -> Analysis:
         """The analysis of the document's current text (made now if there is none)."""
         doc = self.workspace.get_text_document(uri)
         current = self.analyses.get(uri)
         if current is None or current.text != doc.source:
-            current = analyze(uri, doc.source, self.registry, self.encoding())
+            current = analyze(uri, doc.source, self.registry, self.encoding(), self._previous(uri))
             self.analyses[uri] = current
         return current
 
