@@ -21,7 +21,7 @@ from . import ir
 from . import types as T
 from .bind import Binder, Placeholder, substitute, unknown_name
 from .components import (INPUT_KINDS, KINDS, Component, DataInfo, DataRequest, Dataset, Layer, Param,
-                         ShapeProblem, Target)
+                         Ref, ShapeProblem, Target)
 from .errors import (NetdslArgumentError, NetdslError, NetdslErrors, NetdslLimitError, NetdslNameError,
                      NetdslSettingError, NetdslShapeError, NetdslSyntaxError, Note, Span)
 from .formatter import format_step, format_value
@@ -191,10 +191,12 @@ class _Checker:
         self._known_words: frozenset[str] | None = None
         self._bound: dict[tuple[int, int], _BoundStep] = {}  # (layer, block arguments) -> bound once
         self._providers: dict[str, str] = {}  # block name -> expanded layer count (capped)
+        self._refs: dict[tuple[str, str], Ref] = {}  # `relu` bound once per check (see Binder.refs)
 
     def binder(self, ctx: _Ctx) -> Binder:
         b = Binder(self.registry, ctx.notes)
         b.errors = self.errors
+        b.refs = self._refs
         return b
 
     def error(self, err: NetdslError, ctx: _Ctx | None = None) -> None:
