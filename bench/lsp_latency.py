@@ -15,12 +15,13 @@ Python's cyclic garbage collector during it (``gc.callbacks``), with the number 
 (generation 2) collections. The load average is read before and after. ``--phases`` adds the
 in-process CPU medians of ``parse`` and ``check`` of the same program.
 
-    python bench/lsp_latency.py [--keystrokes N] [--json] [--phases] [--tree DIR]
+    python bench/lsp_latency.py [--keystrokes N] [--at F] [--json] [--phases] [--tree DIR]
     python bench/lsp_latency.py --against DIR [--rounds R]   # side by side, alternating
 
 ``--tree DIR`` measures the netdsl of another checkout (e.g. ``git worktree add /tmp/base
 <commit>``); ``--against DIR`` runs this tree and DIR in fresh processes, alternating, ``R``
-rounds each, and prints both distributions side by side.
+rounds each, and prints both distributions side by side. ``--at 0.5`` edits a line in the
+middle of the program instead of near its end (more of the program follows the edit).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _summary(values: list[float]) -> dict[str, float]:
             "max": round(v[-1], 2), "mean": round(statistics.fmean(v), 2)}
 
 
-def measure(keystrokes: int, phases: bool) -> dict[str, Any]:
+def measure(keystrokes: int, phases: bool, at: float = 1.0) -> dict[str, Any]:
     """Replay ``keystrokes`` edits (after 20 warm-up ones) through the server; the figures."""
     import netdsl
     from netdsl.lsp import create_server
@@ -125,9 +126,11 @@ def measure(keystrokes: int, phases: bool) -> dict[str, Any]:
     assert analysis.model is not None, [e.message for e in analysis.errors]
     layers = len(analysis.model.nodes)
 
-    # the edited line: a dense layer near the end; toggle `relu` <-> `relux` and 33 <-> 64 units
+    # the edited line: the dense layer nearest to `at` (a fraction of the program; 1 = the last
+    # one, near the end); toggle `relu` <-> `relux` and 33 <-> 64 units
     lines = text.split("\n")
-    row = max(i for i, line in enumerate(lines) if "-> dense 3" in line and "relu" in line)
+    rows = [i for i, line in enumerate(lines) if "-> dense 3" in line and "relu" in line]
+    row = min(rows, key=lambda i: (abs(i - at * len(lines)), -i))
     col_relu = lines[row].index("relu") + 4
     col_units = lines[row].index("dense ") + 6
     edits = [((row, col_relu), (row, col_relu), "x"), ((row, col_relu), (row, col_relu + 1), ""),
@@ -171,7 +174,7 @@ def measure(keystrokes: int, phases: bool) -> dict[str, Any]:
     finally:
         gc.callbacks.remove(on_gc)
     result: dict[str, Any] = {
-        "lines": 200, "layers": layers, "keystrokes": len(wall), "with_errors": errors_seen,
+        "lines": 200, "edited_line": row + 1, "layers": layers, "keystrokes": len(wall), "with_errors": errors_seen,
         "wall_ms": _summary(wall), "cpu_ms": _summary(cpu), "gc_ms": _summary(gc_ms),
         "gc_total_ms": round(sum(gc_ms), 1), "full_collections": full_collections,
         "load_before": round(load_before[0], 2), "load_after": round(os.getloadavg()[0], 2),
@@ -215,7 +218,8 @@ def _row(name: str, s: dict[str, float]) -> str:
 
 
 def report(r: dict[str, Any]) -> None:
-    print(f"re-check after a keystroke, 200-line program ({r['layers']} layers), {r['keystrokes']} keystrokes "
+    print(f"re-check after a keystroke on line {r['edited_line']} of a 200-line program ({r['layers']} layers), "
+          f"{r['keystrokes']} keystrokes "
           f"({r['with_errors']} leaving an error), through the server's didChange handler; "
           f"load average {r['load_before']} -> {r['load_after']}:")
     print(_row("wall", r["wall_ms"]))
@@ -227,14 +231,14 @@ def report(r: dict[str, Any]) -> None:
     print("\n".join(histogram(r["wall_all"])))
 
 
-def against(other: Path, rounds: int, keystrokes: int) -> None:
+def against(other: Path, rounds: int, keystrokes: int, at: float) -> None:
     """This tree and ``other``, each in fresh processes, alternating: the figures side by side."""
     trees = {"this": ROOT, "other": other.resolve()}
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in trees}
     for r in range(rounds):
         for name, tree in trees.items():
             out = subprocess.run([sys.executable, __file__, "--json", "--phases", "--tree", str(tree),
-                                  "--keystrokes", str(keystrokes)],
+                                  "--keystrokes", str(keystrokes), "--at", str(at)],
                                  check=True, capture_output=True, text=True).stdout
             runs[name].append(json.loads(out))
             res = runs[name][-1]
@@ -264,12 +268,14 @@ def main() -> None:
     ap.add_argument("--tree", type=Path, default=ROOT, help="the checkout whose netdsl is measured")
     ap.add_argument("--against", type=Path, help="compare with this checkout, side by side")
     ap.add_argument("--rounds", type=int, default=3, help="runs of each tree with --against")
+    ap.add_argument("--at", type=float, default=1.0,
+                    help="where the edited line is, as a fraction of the program (default 1: near the end)")
     args = ap.parse_args()
     if args.against is not None:
-        against(args.against, args.rounds, args.keystrokes)
+        against(args.against, args.rounds, args.keystrokes, args.at)
         return
     _use_tree(args.tree)
-    result = measure(args.keystrokes, args.phases)
+    result = measure(args.keystrokes, args.phases, args.at)
     if args.json:
         print(json.dumps(result))
         return
