@@ -73,18 +73,24 @@ def check(program_or_text: ir.Program | str | bytes, registry: Registry | None =
         err.source = program.source
         raise err from None
     if checker.errors:
-        for group in checker.errors:
-            for e in group.errors:
-                if e.source is None and (e.span is None or e.span.file == program.filename):
-                    e.source = program.source
-        errors = _merge_duplicates(checker.errors)
-        error = errors[0] if len(errors) == 1 else NetdslErrors(errors)
-        try:
+        error = _error_of(checker.errors, program)
+        del checker  # the error's traceback keeps this frame: it must not lead back to the
+        try:  # error, or the whole checked graph becomes a reference cycle
             raise error
-        finally:  # the error's traceback keeps this frame: it must not lead back to the error,
-            del error, errors, group, e, checker  # or the whole checked graph becomes a cycle
+        finally:
+            del error
     assert model is not None
     return model
+
+
+def _error_of(errors: list[NetdslError], program: ir.Program) -> NetdslError:
+    """The one error to raise for ``errors`` (duplicates merged), each knowing its source."""
+    for group in errors:
+        for e in group.errors:
+            if e.source is None and (e.span is None or e.span.file == program.filename):
+                e.source = program.source
+    merged = _merge_duplicates(errors)
+    return merged[0] if len(merged) == 1 else NetdslErrors(merged)
 
 
 def _chain_value(chain: ir.Chain) -> ir.Value | None:
@@ -911,6 +917,7 @@ class _Checker:
 _STEPS: dict[type, Callable[[_Checker, Any, _Out, _Ctx], _Out]] = {
     ir.Layer: _Checker._layer, ir.Repeat: _Checker._repeat, ir.Branches: _Checker._branches,
 }
+
 
 def _note(span: Span | None, label: str) -> list[Note]:
     return [Note(span, label)] if span is not None else []

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 
-from . import __version__
+from . import __version__, ir
 from .errors import NetdslError
 from .lsp_features import Analysis, analyze
 from .registry import Registry, load_registry
@@ -80,7 +80,7 @@ class NetdslLanguageServer(LanguageServer):
             lsp.PublishDiagnosticsParams(uri=uri, diagnostics=result.diagnostics(), version=doc.version))
         return result
 
-    def _previous(self, uri: str) -> Any:
+    def _previous(self, uri: str) -> ir.Program | None:
         """The last program parsed from this document (None if it did not parse): the next
         parse re-parses only the edited step of it. One per open document, dropped at close."""
         last = self.analyses.get(uri)
