@@ -78,15 +78,17 @@ def test_reparse_gives_what_parse_gives(old: str, new: str) -> None:
     assert outcome(lambda: reparse(previous, text, "m.net")) == outcome(lambda: parse(text, "m.net"))
 
 
-def test_reparse_gives_what_parse_gives_on_random_edits() -> None:
+@pytest.mark.parametrize("newline", [pytest.param("\n", id="lf"), pytest.param("\r\n", id="crlf")])
+def test_reparse_gives_what_parse_gives_on_random_edits(newline: str) -> None:
     rng = random.Random(14)
-    previous = parse(BASE, "m.net")
-    pieces = [*"abxyz019 .-_>=(),[]|*\"#\n", "relu", " -> dense 3", "->", "  ", "e-"]
+    base = BASE.replace("\n", newline)
+    previous = parse(base, "m.net")
+    pieces = [*"abxyz019 .-_>=(),[]|*\"#\n\t", "\r\n", "relu", " -> dense 3", "->", "  ", "e-", "é", "\u2192"]
     kinds = set()
     for _ in range(400):
-        i = rng.randrange(len(BASE) + 1)
-        j = min(len(BASE), i + rng.choice([0, 0, 1, 2, 4]))
-        text = BASE[:i] + (rng.choice(pieces) if rng.random() < 0.9 else "") + BASE[j:]
+        i = rng.randrange(len(base) + 1)
+        j = min(len(base), i + rng.choice([0, 0, 1, 2, 4]))
+        text = base[:i] + (rng.choice(pieces) if rng.random() < 0.9 else "") + base[j:]
         got, want = outcome(lambda: reparse(previous, text, "m.net")), outcome(lambda: parse(text, "m.net"))
         assert got == want, repr(text[max(0, i - 20):i + 20])
         kinds.add(want[0])
