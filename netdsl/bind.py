@@ -68,8 +68,12 @@ class Binder:
         self.registry = registry
         self.errors: list[NetdslError] = []
         self.notes = tuple(notes)  # added to every error (e.g. "in this use of block `conv`")
+        #: references to bare names (``relu``) already bound, shared by the binders of one check
+        #: (a pure function of the registry, kind and name; ``None``: not kept)
+        self.refs: dict[tuple[str, str], Ref] | None = None
 
     def error(self, err: NetdslError) -> None:
+        err.__traceback__ = None  # a caught error is kept: its frames would hold this binder (a cycle)
         if self.notes:
             err.notes = err.notes + self.notes
         self.errors.append(err)
@@ -295,6 +299,10 @@ class Binder:
     def bind_ref(self, kind: str, value: ir.Value) -> Ref:
         """``relu`` or ``l2(0.01)`` to a bound reference of ``kind``; raises NetdslError if unknown."""
         args: tuple[ir.Arg, ...] = ()
+        if isinstance(value, ir.Name) and self.refs is not None:
+            known = self.refs.get((kind, value.value))
+            if known is not None:
+                return known
         if isinstance(value, (ir.Name, ir.Str)):
             name, span = value.value, value.span
         else:
@@ -310,7 +318,10 @@ class Binder:
             from .errors import NetdslErrors
 
             raise NetdslErrors(inner.errors)
-        return Ref(kind, component.name, tuple((bound or {}).items()), component, str(entry.provider))
+        ref = Ref(kind, component.name, tuple((bound or {}).items()), component, str(entry.provider))
+        if isinstance(value, ir.Name) and self.refs is not None:
+            self.refs[(kind, value.value)] = ref
+        return ref
 
 
 def _what(component: Component) -> str:

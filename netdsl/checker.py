@@ -21,7 +21,7 @@ from . import ir
 from . import types as T
 from .bind import Binder, Placeholder, substitute, unknown_name
 from .components import (INPUT_KINDS, KINDS, Component, DataInfo, DataRequest, Dataset, Layer, Param,
-                         ShapeProblem, Target)
+                         Ref, ShapeProblem, Target)
 from .errors import (NetdslArgumentError, NetdslError, NetdslErrors, NetdslLimitError, NetdslNameError,
                      NetdslSettingError, NetdslShapeError, NetdslSyntaxError, Note, Span)
 from .formatter import format_step, format_value
@@ -73,14 +73,24 @@ def check(program_or_text: ir.Program | str | bytes, registry: Registry | None =
         err.source = program.source
         raise err from None
     if checker.errors:
-        for group in checker.errors:
-            for e in group.errors:
-                if e.source is None and (e.span is None or e.span.file == program.filename):
-                    e.source = program.source
-        errors = _merge_duplicates(checker.errors)
-        raise errors[0] if len(errors) == 1 else NetdslErrors(errors)
+        error = _error_of(checker.errors, program)
+        del checker  # the error's traceback keeps this frame: it must not lead back to the
+        try:  # error, or the whole checked graph becomes a reference cycle
+            raise error
+        finally:
+            del error
     assert model is not None
     return model
+
+
+def _error_of(errors: list[NetdslError], program: ir.Program) -> NetdslError:
+    """The one error to raise for ``errors`` (duplicates merged), each knowing its source."""
+    for group in errors:
+        for e in group.errors:
+            if e.source is None and (e.span is None or e.span.file == program.filename):
+                e.source = program.source
+    merged = _merge_duplicates(errors)
+    return merged[0] if len(merged) == 1 else NetdslErrors(merged)
 
 
 def _chain_value(chain: ir.Chain) -> ir.Value | None:
@@ -187,16 +197,16 @@ class _Checker:
         self._known_words: frozenset[str] | None = None
         self._bound: dict[tuple[int, int], _BoundStep] = {}  # (layer, block arguments) -> bound once
         self._providers: dict[str, str] = {}  # block name -> expanded layer count (capped)
-        self._steps: dict[type, Callable[[Any, _Out, _Ctx], _Out]] = {
-            ir.Layer: self._layer, ir.Repeat: self._repeat, ir.Branches: self._branches,
-        }
+        self._refs: dict[tuple[str, str], Ref] = {}  # `relu` bound once per check (see Binder.refs)
 
     def binder(self, ctx: _Ctx) -> Binder:
         b = Binder(self.registry, ctx.notes)
         b.errors = self.errors
+        b.refs = self._refs
         return b
 
     def error(self, err: NetdslError, ctx: _Ctx | None = None) -> None:
+        err.__traceback__ = None  # a caught error is kept: its frames would hold this checker (a cycle)
         if ctx is not None and ctx.notes:
             err.notes = err.notes + ctx.notes
         self.errors.append(err)
@@ -394,7 +404,7 @@ class _Checker:
             for step in chain.steps:
                 if self._too_big(step.span, "one layer too many", ctx):
                     return inp[0], _UNKNOWN
-                inp = self._steps[type(step)](step, inp, ctx)
+                inp = _STEPS[type(step)](self, step, inp, ctx)
             return inp
         finally:
             self.nesting -= 1
@@ -539,7 +549,7 @@ class _Checker:
             self._unknown_layer(layer, ctx)
             self._unknown_words(layer, ctx)
             return inp[0], _UNKNOWN
-        args = tuple(substitute(a, ctx.subst) for a in layer.args)
+        args = tuple(substitute(a, ctx.subst) for a in layer.args) if ctx.subst else layer.args
         if self._missing_arrow(component, layer, args, ctx):
             return inp[0], _UNKNOWN
         if component.merge:
@@ -585,14 +595,14 @@ class _Checker:
     def _missing_arrow(self, component: Layer, layer: ir.Layer, args: Sequence[ir.Arg], ctx: _Ctx) -> bool:
         """``dropout 0.2 dense 10``: a layer name among another layer's arguments, which no
         parameter of that layer takes, is a missing ``->`` (one error, not one per argument)."""
-        positional = [p for p in component.params if p.positional]
-        binder = self.binder(ctx)
-
         def starts_a_layer(name: str) -> bool:
-            known = self.registry.get("layer", name) is not None or name in self.blocks
-            return known and not any(p.type.claims(name, binder) for p in positional)
+            if self.registry.get("layer", name) is None and name not in self.blocks:
+                return False
+            binder = self.binder(ctx)
+            return not any(p.type.claims(name, binder) for p in component.params if p.positional)
 
-        arg = missing_arrow(dataclasses.replace(layer, args=tuple(args)), starts_a_layer)
+        substituted = layer if args is layer.args else dataclasses.replace(layer, args=tuple(args))
+        arg = missing_arrow(substituted, starts_a_layer)
         if arg is None or not isinstance(arg.value, ir.Name):
             return False
         name = arg.value.value
@@ -899,6 +909,14 @@ class _Checker:
 
         return self._infer_node(component, bound, inp[0], inp[1], layer.span, self._text(layer, ctx),
                                 ctx, inner=inner, inner_layer=inner_c, inner_node=inner_node)
+
+
+#: the walk of each kind of step. Plain functions on the class, not bound methods kept on the
+#: checker: a bound method stored in its own instance is a reference cycle, which left every
+#: check's whole graph (nodes, bound steps, ~6,700 objects) to the cyclic garbage collector
+_STEPS: dict[type, Callable[[_Checker, Any, _Out, _Ctx], _Out]] = {
+    ir.Layer: _Checker._layer, ir.Repeat: _Checker._repeat, ir.Branches: _Checker._branches,
+}
 
 
 def _note(span: Span | None, label: str) -> list[Note]:

@@ -8,13 +8,14 @@ Plugins load as the CLI loads them; a broken one is shown once as a warning.
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any, Callable
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 
-from . import __version__
+from . import __version__, ir
 from .errors import NetdslError
 from .lsp_features import Analysis, analyze
 from .registry import Registry, load_registry
@@ -72,19 +73,25 @@ class NetdslLanguageServer(LanguageServer):
     def refresh(self, uri: str) -> Analysis:
         """Parse and check the document now; publish its diagnostics."""
         doc = self.workspace.get_text_document(uri)
-        result = analyze(uri, doc.source, self.registry, self.encoding())
+        result = analyze(uri, doc.source, self.registry, self.encoding(), self._previous(uri))
         self.analyses[uri] = result
         self.warn_once()
         self.text_document_publish_diagnostics(
             lsp.PublishDiagnosticsParams(uri=uri, diagnostics=result.diagnostics(), version=doc.version))
         return result
 
+    def _previous(self, uri: str) -> ir.Program | None:
+        """The last program parsed from this document (None if it did not parse): the next
+        parse re-parses only the edited step of it. One per open document, dropped at close."""
+        last = self.analyses.get(uri)
+        return last.program if last is not None else None
+
     def analysis(self, uri: str) -> Analysis:
         """The analysis of the document's current text (made now if there is none)."""
         doc = self.workspace.get_text_document(uri)
         current = self.analyses.get(uri)
         if current is None or current.text != doc.source:
-            current = analyze(uri, doc.source, self.registry, self.encoding())
+            current = analyze(uri, doc.source, self.registry, self.encoding(), self._previous(uri))
             self.analyses[uri] = current
         return current
 
@@ -114,6 +121,11 @@ def create_server(*, third_party: bool = True, strict: bool | None = None,
     def initialized(ls: NetdslLanguageServer, params: lsp.InitializedParams) -> None:
         _ = ls.registry  # load plugins now; their warnings go out once
         ls.warn_once()
+        # what is alive now (pygls, lsprotocol's converters, the plugins) lives as long as the
+        # server: set it aside from the cyclic collector, whose full collections would otherwise
+        # walk it all again every few keystrokes (tens of ms each; BENCHMARKS.md, "re-check latency")
+        gc.collect()
+        gc.freeze()
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
     @_safe(None)

@@ -135,9 +135,11 @@ class _Frame:
 class Analysis:
     """One parse and check of a document; every editor feature reads from it."""
 
-    def __init__(self, uri: str, text: str, registry: Registry, *, encoding: str = "utf-16") -> None:
+    def __init__(self, uri: str, text: str, registry: Registry, *, encoding: str = "utf-16",
+                 previous: ir.Program | None = None) -> None:
         from .checker import check
         from .parser import parse
+        from .reparse import reparse
 
         self.uri = uri
         self.text = text
@@ -149,10 +151,13 @@ class Analysis:
         self.crash: str | None = None
         name = uri.rsplit("/", 1)[-1] or None
         try:
-            self.program = parse(text, name)
+            # after an edit, only the changed step is parsed again (the same program, faster)
+            self.program = parse(text, name) if previous is None else reparse(previous, text, name)
             self.model = check(self.program, registry)
         except NetdslError as e:
             self.errors = e.errors
+            for err in (e, *e.errors):  # kept: their tracebacks would hold this frame, so `self`
+                err.__traceback__ = None
         except Exception as e:  # noqa: BLE001 - a plugin's bug must not take the server down
             self.crash = f"{type(e).__name__}: {e}"
 
@@ -561,6 +566,8 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def analyze(uri: str, text: str, registry: Registry, encoding: str = "utf-16") -> Analysis:
-    """Parse and check ``text`` once (never raises)."""
-    return Analysis(uri, text, registry, encoding=encoding)
+def analyze(uri: str, text: str, registry: Registry, encoding: str = "utf-16",
+            previous: ir.Program | None = None) -> Analysis:
+    """Parse and check ``text`` once (never raises); ``previous``: the program of the text
+    before an edit, if it parsed (see :func:`netdsl.reparse.reparse`)."""
+    return Analysis(uri, text, registry, encoding=encoding, previous=previous)

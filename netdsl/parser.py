@@ -104,7 +104,8 @@ class _ToIR(Transformer):
         return node
 
     def _s(self, tok: Token) -> Span:
-        return _tok_span(tok, self.file)
+        t: Any = tok  # from the lexer: every position is set (Lark types them optional)
+        return Span(t.start_pos, t.end_pos, t.line, t.column, t.end_line, t.end_column, self.file)
 
     # values
     def int_lit(self, c: list[Token]) -> ir.Int:
@@ -467,9 +468,11 @@ def _parse_reporting_all(source: str, filename: str | None) -> ir.Program:
         text = text[:blanked] + _NOT_NL.sub(" ", text[blanked:end]) + text[end:]  # the rest is blank
         blanked = end
     if errors:
-        if len(errors) == 1:
-            raise errors[0]
-        raise NetdslErrors(errors)
+        error = errors[0] if len(errors) == 1 else NetdslErrors(errors)
+        try:
+            raise error
+        finally:  # the error's traceback keeps this frame: it must not lead back to the error
+            del error, errors, err
     return program
 
 

@@ -37,3 +37,20 @@ def test_bench_smoke_writes_a_report(tmp_path: Path) -> None:
     assert data["latency"]["rows"][0]["ratio"]["median"] > 1, "netdsl check must beat importing TensorFlow"
     assert data["frontend"]["families"]["flat"]["rows"][-1]["nodes"] == 100
     raw.unlink()
+
+
+@pytest.mark.skipif(not (ROOT / "bench" / "lsp_latency.py").exists(), reason="bench/ not in this tree")
+@pytest.mark.parametrize("at", [pytest.param("1", id="near-the-end"), pytest.param("0.5", id="middle")])
+def test_lsp_latency_runs_and_reports_every_column(at: str) -> None:
+    pytest.importorskip("pygls")
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "lsp_latency.py"), "--keystrokes", "8",
+                           "--at", at, "--json", "--phases"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["keystrokes"] == 8 and data["with_errors"] == 2 and data["layers"] == 161
+    assert (data["edited_line"] > 150) == (at == "1")
+    for column in ("wall_ms", "cpu_ms", "gc_ms"):
+        assert set(data[column]) == {"p50", "p90", "p99", "max", "mean"}
+    assert data["parse_cpu_ms"] > 0 and data["check_cpu_ms"] > 0
+    assert Path(data["netdsl"]) == ROOT / "netdsl"

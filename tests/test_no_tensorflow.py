@@ -51,6 +51,8 @@ LIBRARY_PATHS = {
         "a = analyze('file:///m.net', 'input: 28x28x1\\nconv2d 8 3 relux -> flatten -> dense 10 softmax', netdsl.default_registry())",
         "a.diagnostics(); a.completion(Position(1, 9)); a.hover(Position(1, 1)); a.symbols(); a.formatting()",
         "a.code_actions(Range(Position(1, 0), Position(1, 20))); a.definition(Position(1, 1))",
+        # a keystroke: the edited step re-parsed on its own (netdsl.reparse)
+        "analyze('file:///m.net', a.text.replace('relux', 'relu'), netdsl.default_registry(), previous=a.program)",
     ]),
     "highlight": "from netdsl.highlight import NetdslLexer; list(NetdslLexer().get_tokens('dense 10 softmax'))",
     "emit": f"from netdsl.emit import emit_program; emit_program(netdsl.check({SEED!r}))",
