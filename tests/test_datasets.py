@@ -15,6 +15,7 @@ import pytest
 from conftest import builtin_registry
 from datafiles import (
     write_cifar_archive,
+    write_cifar_folder,
     write_csv,
     write_idx_folder,
     write_image_folder,
@@ -166,6 +167,69 @@ def test_cifar_in_the_keras_cache_layout(tmp_path: Path, monkeypatch: pytest.Mon
     archive = write_cifar_archive(tmp_path / "keras_home" / "datasets" / "cifar-10-batches-py-target_archive")
     trust(monkeypatch, archive, "cifar10")
     assert load("cifar10")[0].shape == (30, 32, 32, 3)
+
+
+def trust_folder(monkeypatch: pytest.MonkeyPatch, folder: Path, name: str) -> None:
+    """Treat the test's extracted files as the official ones (their MD5s join the published table)."""
+    for f in folder.iterdir():
+        monkeypatch.setitem(kd.KNOWN_FOLDER_MD5[name], f.name, hashlib.md5(f.read_bytes()).hexdigest())
+
+
+@pytest.mark.parametrize("hundred,where,args,classes", [
+    (False, "folder", {}, 10), (False, "parent", {}, 10), (True, "folder", {}, 100),
+    (True, "parent", {"label_mode": "coarse"}, 20)],
+    ids=["cifar10-folder", "cifar10-parent", "cifar100-folder", "cifar100-parent-coarse"])
+def test_cifar_extracted_folder_with_published_hashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      hundred: bool, where: str, args: dict[str, Any],
+                                                      classes: int) -> None:
+    name = "cifar100" if hundred else "cifar10"
+    folder = write_cifar_folder(tmp_path / "data", hundred=hundred)
+    trust_folder(monkeypatch, folder, name)
+    x_train, y_train, x_test, y_test = load(name, folder if where == "folder" else folder.parent, **args)
+    assert x_train.shape == ((6 if hundred else 30), 32, 32, 3) and x_test.shape == (6, 32, 32, 3)
+    assert x_train.dtype == np.float32 and 0 <= x_train.min() and x_train.max() <= 1
+    assert y_train.max() < classes
+
+
+def test_cifar_extracted_folder_reads_the_same_arrays_as_its_archive(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = write_cifar_archive(tmp_path / "cifar-10-python.tar.gz", seed=3)
+    folder = write_cifar_folder(tmp_path / "x", seed=3)
+    trust(monkeypatch, archive, "cifar10")
+    trust_folder(monkeypatch, folder, "cifar10")
+    for a, b in zip(load("cifar10", archive), load("cifar10", folder), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("damage", ["unknown-hash", "one-file-changed", "one-file-missing"])
+def test_cifar_extracted_folder_is_refused_naming_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           damage: str) -> None:
+    folder = write_cifar_folder(tmp_path / "data")
+    if damage != "unknown-hash":
+        trust_folder(monkeypatch, folder, "cifar10")
+    if damage == "one-file-changed":
+        (folder / "data_batch_3").write_bytes((folder / "data_batch_3").read_bytes() + b"\0")
+    if damage == "one-file-missing":
+        (folder / "data_batch_4").unlink()
+    bad = {"unknown-hash": "data_batch_1", "one-file-changed": "data_batch_3",
+           "one-file-missing": "data_batch_4"}[damage]
+    with pytest.raises(NetdslDataError) as info:
+        load("cifar10", folder)
+    assert str(folder / bad) in info.value.message
+    assert ("missing" if damage == "one-file-missing" else "refused: reading it means unpickling") in info.value.message
+
+
+def test_cifar_extracted_folder_in_the_keras_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_cifar_folder(tmp_path / "keras_home" / "datasets" / "cifar-10-batches-py-target")
+    trust_folder(monkeypatch, folder, "cifar10")
+    assert load("cifar10")[0].shape == (30, 32, 32, 3)
+
+
+def test_a_cifar100_folder_is_not_cifar10(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_cifar_folder(tmp_path / "data", hundred=True)
+    trust_folder(monkeypatch, folder, "cifar100")
+    with pytest.raises(NetdslDataError, match="holds none of cifar-10-python.tar.gz.*nor an extracted cifar-10-batches-py/"):
+        load("cifar10", tmp_path / "data")
 
 
 @pytest.mark.parametrize("name", ["cifar10", "imdb", "reuters"])
