@@ -358,6 +358,19 @@ def test_check_reads_only_the_first_rows(tmp_path: Path, monkeypatch: pytest.Mon
     assert (info.value.span.line, info.value.span.column) == (102, 7) and "`oops`" in info.value.message
 
 
+def test_check_reads_a_few_kilobytes_of_a_big_csv(tmp_path: Path) -> None:
+    """By default `check` reads the header and 8 KB of rows: a bad row 16 KB in is not read,
+    and the rows read are the few hundred that fit."""
+    path = write_csv(tmp_path / "big.csv", 2000)  # about 80 KB
+    lines = path.read_text().splitlines(keepends=True)
+    at = next(i for i in range(len(lines)) if sum(map(len, lines[:i])) > 16 << 10)
+    lines[at] = "1,2,3,oops,setosa\n"
+    path.write_text("".join(lines))
+    netdsl.check(f'dataset: csv("{path}")\ndense 3 softmax', builtin_registry())
+    layout = tabular.read_layout(request("csv", path))
+    assert tabular.SAMPLE_BYTES <= 8 << 10 and 100 < layout.rows_sampled < 400 and not layout.whole_file
+
+
 @pytest.mark.slow
 def test_csv_streams_split_seeded_and_labels_mapped(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "iris.csv", 5000)
