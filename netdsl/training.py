@@ -133,7 +133,10 @@ class StreamData:
             seed_now = tf.reshape(tf.numpy_function(current, [dummy], tf.int64, stateful=True), [])
             return self.streams.train(batch_size, seed_now)
 
-        ds = tf.data.Dataset.range(1).flat_map(one_epoch)
+        # every row once, in batches of batch_size: Keras knows the epoch's length from the start
+        # (no end-of-data probing, no retrace for a short last step group in the second epoch)
+        steps = max(1, math.ceil(self.train_size / batch_size))
+        ds = tf.data.Dataset.range(1).flat_map(one_epoch).apply(tf.data.experimental.assert_cardinality(steps))
         return self._encoded(ds).prefetch(tf.data.AUTOTUNE)
 
     def test(self, batch_size: int) -> Any:
