@@ -26,7 +26,8 @@ COLORS = {"grayscale": 1, "rgb": 3, "rgba": 4}
 _DEFAULT_SIZE = (256, 256)
 #: the training images are decoded once and kept in memory (float32) when they take at most this
 #: many bytes: 256 MiB is 21,845 RGB images of 64x64, 1,365 of 256x256. Larger sets are decoded
-#: again each epoch, a batch at a time, so memory does not grow with the folder past this.
+#: again each epoch, a batch at a time, so memory does not grow with the folder past this
+#: (twice this, briefly, while the decoded batches are joined).
 CACHE_BYTES = 256 << 20
 
 
