@@ -400,7 +400,10 @@ class Streams:
     """Data read while training instead of held in memory (what ``load`` may return for big
     files): ``train(batch_size, seed)`` and ``test(batch_size)`` each return a fresh
     ``tf.data.Dataset`` of ``(x, y)`` batches, x shaped like the model input, y class ids or
-    values as the target says. ``record`` is written to the run folder's ``data.json`` (where the
+    values as the target says; ``train`` yields each of its ``train_size`` examples once, in
+    ``ceil(train_size / batch_size)`` batches. ``seed`` is an int or a scalar int64 tensor that training sets
+    anew for each epoch (from the run's seed and the epoch number): order the examples with
+    stateless random ops seeded by it, and a resumed run reads every epoch as the original did. ``record`` is written to the run folder's ``data.json`` (where the
     data came from, how it was split, with which seed); ``class_names`` as ``labels.json``."""
 
     train: Callable[[int, int | None], Any]

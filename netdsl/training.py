@@ -28,7 +28,7 @@ from .formatter import format as format_program
 from .graph import CheckedModel
 
 __all__ = ["Data", "StreamData", "Fit", "write_data_record", "TrainOptions", "load_data", "train", "fit", "evaluate", "confusion",
-           "spec_text", "split_validation", "epoch_order", "batches", "restore_state", "EpochClock",
+           "spec_text", "split_validation", "epoch_order", "epoch_seed", "batches", "restore_state", "EpochClock",
            "DEFAULT_STEPS_PER_EXECUTION"]
 
 #: batches per call into the compiled train step (Keras's default is 1). Measured on a 2-core
@@ -118,11 +118,26 @@ class StreamData:
             return ds.map(lambda x, y: (x, tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
         return ds.map(lambda x, y: (x, tf.cast(y, tf.float32)), num_parallel_calls=tf.data.AUTOTUNE)
 
-    def train(self, batch_size: int, seed: int | None) -> Any:
-        """The training pipeline, labels encoded, prefetching."""
+    def train(self, batch_size: int, seed: int | None, clock: "EpochClock | None" = None) -> Any:
+        """The training pipeline, labels encoded, prefetching. Its order is the stream's, seeded
+        by :func:`epoch_seed` of ``seed`` and ``clock.epoch`` (read as each epoch's iterator
+        opens; epoch 0 without a clock), so a resumed run reads each epoch as the original."""
         import tensorflow as tf  # noqa: PLC0415
 
-        return self._encoded(self.streams.train(batch_size, seed)).prefetch(tf.data.AUTOTUNE)
+        base = 0 if seed is None else seed
+
+        def current(_: Any) -> np.int64:
+            return np.int64(epoch_seed(base, clock.epoch if clock is not None else 0))
+
+        def one_epoch(dummy: Any) -> Any:
+            seed_now = tf.reshape(tf.numpy_function(current, [dummy], tf.int64, stateful=True), [])
+            return self.streams.train(batch_size, seed_now)
+
+        # every row once, in batches of batch_size: Keras knows the epoch's length from the start
+        # (no end-of-data probing, no retrace for a short last step group in the second epoch)
+        steps = max(1, math.ceil(self.train_size / batch_size))
+        ds = tf.data.Dataset.range(1).flat_map(one_epoch).apply(tf.data.experimental.assert_cardinality(steps))
+        return self._encoded(ds).prefetch(tf.data.AUTOTUNE)
 
     def test(self, batch_size: int) -> Any:
         """The test pipeline, labels encoded, prefetching."""
@@ -259,6 +274,12 @@ def split_validation(data: Data, fraction: float) -> tuple[Data, tuple[np.ndarra
                                   f"examples out of {len(data.x_train):,}", code="NDL304")
     return (data._replace(x_train=data.x_train[:at], y_train=data.y_train[:at]),
             (data.x_train[at:], data.y_train[at:]))
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed a streamed dataset orders epoch ``epoch`` (0-based) with: a function of the
+    run's shuffling seed and the epoch alone, as :func:`epoch_order` is for arrays."""
+    return int(np.random.default_rng([seed, epoch]).integers(2**62))
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
@@ -417,7 +438,7 @@ def fit(model: CheckedModel, data: "Data | StreamData", *, net: Any = None, verb
     clock = EpochClock()
     try:
         with ctx.scope():
-            net.fit(data.train(local, seed) if isinstance(data, StreamData)
+            net.fit(data.train(local, seed, clock) if isinstance(data, StreamData)
                     else batches(data.x_train, data.y_train, local, seed, clock),
                     epochs=epochs, initial_epoch=initial_epoch, shuffle=False, validation_data=validation,
                     validation_batch_size=local if ctx.distributed else max(local, 256), verbose=verbose,

@@ -104,6 +104,16 @@ def write_cifar_archive(path: Path, hundred: bool = False, n: int = 6, seed: int
     return path
 
 
+def write_cifar_folder(parent: Path, hundred: bool = False, n: int = 6, seed: int = 0) -> Path:
+    """The folder ``tar xzf cifar-10-python.tar.gz`` leaves (``cifar-10-batches-py/``, or
+    ``cifar-100-python/``) inside ``parent``: the official archive's files, extracted."""
+    archive = write_cifar_archive(parent / ".archive.tar.gz", hundred=hundred, n=n, seed=seed)
+    with tarfile.open(archive) as tar:
+        tar.extractall(parent, filter="data")
+    archive.unlink()
+    return parent / ("cifar-100-python" if hundred else "cifar-10-batches-py")
+
+
 def _ragged(rng: np.random.Generator, n: int, vocab: int, longest: int) -> np.ndarray:
     out = np.empty(n, dtype=object)
     for i in range(n):

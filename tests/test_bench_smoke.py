@@ -54,3 +54,29 @@ def test_lsp_latency_runs_and_reports_every_column(at: str) -> None:
         assert set(data[column]) == {"p50", "p90", "p99", "max", "mean"}
     assert data["parse_cpu_ms"] > 0 and data["check_cpu_ms"] > 0
     assert Path(data["netdsl"]) == ROOT / "netdsl"
+
+
+def test_data_bench_report_keeps_the_figures_of_parts_it_skipped(tmp_path: Path) -> None:
+    """`bench/data_bench.py --skip check,memory` rewrites the throughput table only: the check
+    and memory tables written before stay, figure for figure."""
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("data_bench", ROOT / "bench" / "data_bench.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = argparse.Namespace(smoke=False, rows=1000, pictures=30)
+    stats = {"median": 2.0, "min": 1.0, "max": 3.0, "n": 1, "values": [2.0]}
+    out = tmp_path / "B.md"
+    out.write_text("# before\n")
+    bench.write_report(out, {"machine": {}, "check": [{"what": "CSV of 9 MB", "s": stats}],
+                             "memory": [{"mb": 19.0, "peak_mb": 728.0, "wall_s": 5.0, "rows": 7}]}, args)
+    first = out.read_text()
+    assert "| CSV of 9 MB | 2.000 s" in first and "| 19 MB | 7 train | 728 MB |" in first
+    row = {"what": "CSV", "stream": stats, "file": stats, "numpy": stats, "ratio": stats, "file_ratio": stats}
+    bench.write_report(out, {"machine": {}, "throughput": [row]}, args)
+    text = out.read_text()
+    assert text.startswith("# before\n") and text.count(bench.BEGIN) == 1
+    assert "| CSV of 9 MB | 2.000 s" in text and "| 19 MB | 7 train | 728 MB |" in text
+    assert "| CSV | 2 (1–3) | 2 (1–3) | 2 (1–3) | 2.00 (1.00–3.00) |" in text

@@ -15,6 +15,7 @@ import pytest
 from conftest import builtin_registry
 from datafiles import (
     write_cifar_archive,
+    write_cifar_folder,
     write_csv,
     write_idx_folder,
     write_image_folder,
@@ -168,6 +169,69 @@ def test_cifar_in_the_keras_cache_layout(tmp_path: Path, monkeypatch: pytest.Mon
     assert load("cifar10")[0].shape == (30, 32, 32, 3)
 
 
+def trust_folder(monkeypatch: pytest.MonkeyPatch, folder: Path, name: str) -> None:
+    """Treat the test's extracted files as the official ones (their MD5s join the published table)."""
+    for f in folder.iterdir():
+        monkeypatch.setitem(kd.KNOWN_FOLDER_MD5[name], f.name, hashlib.md5(f.read_bytes()).hexdigest())
+
+
+@pytest.mark.parametrize("hundred,where,args,classes", [
+    (False, "folder", {}, 10), (False, "parent", {}, 10), (True, "folder", {}, 100),
+    (True, "parent", {"label_mode": "coarse"}, 20)],
+    ids=["cifar10-folder", "cifar10-parent", "cifar100-folder", "cifar100-parent-coarse"])
+def test_cifar_extracted_folder_with_published_hashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      hundred: bool, where: str, args: dict[str, Any],
+                                                      classes: int) -> None:
+    name = "cifar100" if hundred else "cifar10"
+    folder = write_cifar_folder(tmp_path / "data", hundred=hundred)
+    trust_folder(monkeypatch, folder, name)
+    x_train, y_train, x_test, y_test = load(name, folder if where == "folder" else folder.parent, **args)
+    assert x_train.shape == ((6 if hundred else 30), 32, 32, 3) and x_test.shape == (6, 32, 32, 3)
+    assert x_train.dtype == np.float32 and 0 <= x_train.min() and x_train.max() <= 1
+    assert y_train.max() < classes
+
+
+def test_cifar_extracted_folder_reads_the_same_arrays_as_its_archive(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = write_cifar_archive(tmp_path / "cifar-10-python.tar.gz", seed=3)
+    folder = write_cifar_folder(tmp_path / "x", seed=3)
+    trust(monkeypatch, archive, "cifar10")
+    trust_folder(monkeypatch, folder, "cifar10")
+    for a, b in zip(load("cifar10", archive), load("cifar10", folder), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("damage", ["unknown-hash", "one-file-changed", "one-file-missing"])
+def test_cifar_extracted_folder_is_refused_naming_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           damage: str) -> None:
+    folder = write_cifar_folder(tmp_path / "data")
+    if damage != "unknown-hash":
+        trust_folder(monkeypatch, folder, "cifar10")
+    if damage == "one-file-changed":
+        (folder / "data_batch_3").write_bytes((folder / "data_batch_3").read_bytes() + b"\0")
+    if damage == "one-file-missing":
+        (folder / "data_batch_4").unlink()
+    bad = {"unknown-hash": "data_batch_1", "one-file-changed": "data_batch_3",
+           "one-file-missing": "data_batch_4"}[damage]
+    with pytest.raises(NetdslDataError) as info:
+        load("cifar10", folder)
+    assert str(folder / bad) in info.value.message
+    assert ("missing" if damage == "one-file-missing" else "refused: reading it means unpickling") in info.value.message
+
+
+def test_cifar_extracted_folder_in_the_keras_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_cifar_folder(tmp_path / "keras_home" / "datasets" / "cifar-10-batches-py-target")
+    trust_folder(monkeypatch, folder, "cifar10")
+    assert load("cifar10")[0].shape == (30, 32, 32, 3)
+
+
+def test_a_cifar100_folder_is_not_cifar10(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_cifar_folder(tmp_path / "data", hundred=True)
+    trust_folder(monkeypatch, folder, "cifar100")
+    with pytest.raises(NetdslDataError, match="holds none of cifar-10-python.tar.gz.*nor an extracted cifar-10-batches-py/"):
+        load("cifar10", tmp_path / "data")
+
+
 @pytest.mark.parametrize("name", ["cifar10", "imdb", "reuters"])
 def test_a_pickled_file_with_an_unknown_hash_is_refused(tmp_path: Path, name: str) -> None:
     path = (write_cifar_archive(tmp_path / "c.tar.gz") if name == "cifar10"
@@ -292,6 +356,19 @@ def test_check_reads_only_the_first_rows(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(NetdslDataError) as info:
         load("csv", path)  # but loading finds it, at its exact place
     assert (info.value.span.line, info.value.span.column) == (102, 7) and "`oops`" in info.value.message
+
+
+def test_check_reads_a_few_kilobytes_of_a_big_csv(tmp_path: Path) -> None:
+    """By default `check` reads the header and 8 KB of rows: a bad row 16 KB in is not read,
+    and the rows read are the few hundred that fit."""
+    path = write_csv(tmp_path / "big.csv", 2000)  # about 80 KB
+    lines = path.read_text().splitlines(keepends=True)
+    at = next(i for i in range(len(lines)) if sum(map(len, lines[:i])) > 16 << 10)
+    lines[at] = "1,2,3,oops,setosa\n"
+    path.write_text("".join(lines))
+    netdsl.check(f'dataset: csv("{path}")\ndense 3 softmax', builtin_registry())
+    layout = tabular.read_layout(request("csv", path))
+    assert tabular.SAMPLE_BYTES <= 8 << 10 and 100 < layout.rows_sampled < 400 and not layout.whole_file
 
 
 @pytest.mark.slow
@@ -512,15 +589,29 @@ def test_data_examples_check_on_generated_data(tmp_path: Path, name: str) -> Non
 
 
 @pytest.mark.slow
-def test_a_picture_that_does_not_decode_is_a_data_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cached", [True, False], ids=["decoded-once-in-memory", "decoded-each-epoch"])
+def test_a_picture_that_does_not_decode_is_a_data_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        cached: bool) -> None:
+    from netdsl_builtins import images
+
     from netdsl.training import load_data, train
 
-    write_image_folder(tmp_path / "p", per_class=4, size=8)
-    (tmp_path / "p" / "cats" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    m = netdsl.check(f'dataset: images("{tmp_path / "p"}", size=8x8, test_split=0.5)\nepochs: 1\n'
+    if not cached:
+        monkeypatch.setattr(images, "CACHE_BYTES", 0)
+    write_image_folder(tmp_path / "p" / "train", per_class=4, size=8)
+    write_image_folder(tmp_path / "p" / "test", per_class=2, size=8)
+    broken = tmp_path / "p" / "train" / "cats" / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    m = netdsl.check(f'dataset: images("{tmp_path / "p"}", size=8x8)\nepochs: 1\n'
                      "flatten -> dense 2 softmax", builtin_registry())
-    with pytest.raises(NetdslDataError, match="reading `images` while training failed"):
-        train(m, load_data(m), verbose=0)
+    with pytest.raises(NetdslDataError) as info:
+        data = load_data(m)  # the cache decodes every training picture here, and names the bad one
+        if not cached:
+            train(m, data, verbose=0)
+    if cached:
+        assert str(broken) in info.value.message and "does not decode" in info.value.message
+    else:
+        assert "reading `images` while training failed" in info.value.message
 
 
 @pytest.mark.parametrize("late,message", [("1,2,3,4,daisy", "label `daisy` is not one of the classes"),
@@ -537,3 +628,72 @@ def test_a_bad_label_past_the_sample_is_found_at_load(tmp_path: Path, monkeypatc
         load("csv", path)
     assert message in info.value.message and info.value.span.line == 52
     assert f"52 | {late}" in render(info.value)
+
+
+# ------------------------------------------------------------------- streamed epoch order
+
+def _epoch(data: Any, clock: Any, epoch: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    clock.epoch = epoch
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in data.train(16, seed, clock)])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,cache", [("csv", None), ("csv", 0), ("images", None), ("images", 0)],
+                         ids=["csv-in-memory", "csv-read-each-epoch", "images-in-memory",
+                              "images-decoded-each-epoch"])
+def test_streamed_epochs_use_every_row_once_in_an_order_seeded_by_the_epoch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, cache: int | None) -> None:
+    from netdsl_builtins import images
+
+    from netdsl.training import EpochClock, load_data
+
+    if cache is not None:
+        monkeypatch.setattr(images if kind == "images" else tabular, "CACHE_BYTES", cache)
+    if kind == "csv":
+        monkeypatch.setattr(tabular, "CHUNK_ROWS", 64)  # several chunks and windows in a small file
+        path = write_csv(tmp_path / "t.csv", 3000)
+        text = f'dataset: csv("{path}")\ndense 3 softmax'
+    else:
+        write_image_folder(tmp_path / "p", per_class=30, size=8)
+        text = f'dataset: images("{tmp_path / "p"}", size=8x8)\nflatten -> dense 2 softmax'
+    data = load_data(netdsl.check(text, builtin_registry()))
+    assert data.streams.record["cached_in_memory"] is (cache is None)
+    clock = EpochClock()
+    x0, y0 = _epoch(data, clock, 0)
+    assert len(x0) == data.train_size
+    flat = x0.reshape(len(x0), -1)
+    assert len(np.unique(flat, axis=0)) == data.train_size  # every (distinct) training row once
+    again, _ = _epoch(data, clock, 0)
+    np.testing.assert_array_equal(x0, again)  # the same epoch, the same order: what resuming needs
+    x1, y1 = _epoch(data, clock, 1)
+    assert not np.array_equal(x0, x1), "each epoch has its own order"
+    key = lambda x: np.lexsort(x.reshape(len(x), -1).T)  # noqa: E731
+    np.testing.assert_array_equal(x0[key(x0)], x1[key(x1)])  # the same rows, each once
+    np.testing.assert_array_equal(y0[key(x0)], y1[key(x1)])
+    other, _ = _epoch(data, clock, 0, seed=8)
+    assert not np.array_equal(x0, other), "another run seed, another order"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cache", [None, 0], ids=["in-memory", "read-each-epoch"])
+def test_a_streamed_run_resumed_after_epoch_2_has_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   cache: int | None) -> None:
+    from netdsl.training import fit, load_data
+
+    if cache is not None:
+        monkeypatch.setattr(tabular, "CACHE_BYTES", cache)
+    path = write_csv(tmp_path / "t.csv", 2000)
+    m = netdsl.check(f'dataset: csv("{path}")\nepochs: 3\nseed: 3\nbatch_size: 32\n'
+                     "dense 8 relu -> dense 3 softmax", builtin_registry())
+    data = load_data(m)
+    whole = fit(m, data, verbose=0, shuffle_seed=11)
+    saved: dict[int, Any] = {}
+    first = fit(m, data, verbose=0, shuffle_seed=11,
+                on_epoch=lambda done, w, o: saved.__setitem__(done, (w, o)))
+    assert [np.array_equal(a, b) for a, b in zip(first.net.get_weights(), whole.net.get_weights())] == \
+        [True] * len(whole.net.get_weights())
+    resumed = fit(m, data, verbose=0, shuffle_seed=11, initial_epoch=2, state=saved[2],
+                  history=list(first.history[:2]))
+    for a, b in zip(resumed.net.get_weights(), whole.net.get_weights(), strict=True):
+        assert np.array_equal(a, b), "resuming a streamed run after epoch 2 must give the same weights"

@@ -3,7 +3,8 @@
 
 Two layouts: ``photos/<class>/*.png`` split by ``test_split`` (seeded), or ``photos/train/<class>``
 and ``photos/test/<class>``. ``netdsl check`` lists the class folders only (never the files);
-training streams the images through ``tf.data``, resized to ``size`` and scaled to [0, 1].
+training reads the images through ``tf.data``, resized to ``size`` and scaled to [0, 1]: decoded
+once and held in memory when they fit in :data:`CACHE_BYTES`, else decoded each epoch.
 The size and colour default to the program's ``input:`` (e.g. ``input: 64x64x1``), else Keras's
 256x256 RGB.
 """
@@ -18,11 +19,16 @@ from netdsl import types as T
 from netdsl.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
 from netdsl.errors import NetdslDataError
 
-__all__ = ["IMAGES", "COLORS", "class_folders"]
+__all__ = ["IMAGES", "COLORS", "CACHE_BYTES", "class_folders"]
 
 #: colour mode -> channels
 COLORS = {"grayscale": 1, "rgb": 3, "rgba": 4}
 _DEFAULT_SIZE = (256, 256)
+#: the training images are decoded once and kept in memory (float32) when they take at most this
+#: many bytes: 256 MiB is 21,845 RGB images of 64x64, 1,365 of 256x256. Larger sets are decoded
+#: again each epoch, a batch at a time, so memory does not grow with the folder past this
+#: (twice this, briefly, while the decoded batches are joined).
+CACHE_BYTES = 256 << 20
 
 
 def _root(request: DataRequest) -> Path:
@@ -77,8 +83,35 @@ def describe_images(request: DataRequest) -> DataInfo:
     return DataInfo(_shape(request), Target("classes", len(names)), class_names=names)
 
 
+def _labels(folder: Path, paths: list[str], names: tuple[str, ...]) -> list[int]:
+    """Each file's class id: the class folder it lies in (at any depth below it)."""
+    index = {name: i for i, name in enumerate(names)}
+    return [index[Path(p).relative_to(folder).parts[0]] for p in paths]
+
+
+def _undecodable(paths: list[str], decode: Any, exc: Any) -> NetdslDataError:
+    """The error for a picture that does not decode, naming it (found by decoding one by one)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    text = (getattr(exc, "message", "") or str(exc)).strip().splitlines()
+    for path in paths:
+        try:
+            decode(tf.constant(path))
+        except tf.errors.OpError as one:
+            text = (one.message or "").strip().splitlines() or text
+            return NetdslDataError(f"{path}: does not decode as an image: {text[0] if text else one}",
+                                   help="the file is damaged or not an image (.png, .jpg, .gif, .bmp); "
+                                        "repair it or move it out of the folder")
+    return NetdslDataError(f"an image does not decode: {text[0] if text else exc}",
+                           help="a file in the dataset is damaged or not an image (.png, .jpg, .gif, .bmp)")
+
+
 def load_images(request: DataRequest, info: DataInfo) -> Streams:
-    """The folders as ``tf.data`` pipelines (Keras's ``image_dataset_from_directory``)."""
+    """The folders as ``tf.data`` pipelines. Keras's ``image_dataset_from_directory`` lists the
+    files and makes the seeded split; decoding is Keras's (read, decode, bilinear resize). The
+    training images are decoded once and kept in memory when they fit in :data:`CACHE_BYTES`,
+    else decoded again each epoch; either way each epoch visits them in an order seeded by the
+    epoch's seed."""
     import keras  # noqa: PLC0415 - streaming is TensorFlow's
     import tensorflow as tf  # noqa: PLC0415
 
@@ -100,24 +133,47 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
     except ValueError as exc:  # Keras: no images found, a class folder empty, ...
         raise NetdslDataError(f"{train_dir}: {str(exc).splitlines()[0]}",
                               help="each class folder needs image files (.png, .jpg, .gif, .bmp)") from None
-    sizes = [len(getattr(ds, "file_paths", ())) for ds in (train_ds, test_ds)]
+    paths = list(getattr(train_ds, "file_paths", ()))
+    sizes = [len(paths), len(getattr(test_ds, "file_paths", ()))]
     if not all(sizes):
         raise NetdslDataError(f"{train_dir}: the split leaves {sizes[0]} training and {sizes[1]} "
                               "test images", help="add images, or another test_split")
+    files = tf.constant(paths)
+    labels = tf.constant(_labels(train_dir, paths, names), tf.int32)
 
-    def scaled(ds: Any) -> Any:
-        return ds.map(lambda x, y: (x / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
+    def decode(path: Any) -> Any:
+        img = tf.image.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        img = tf.image.resize(img, (height, width), method="bilinear")
+        return tf.reshape(img, (height, width, channels)) / 255.0
 
-    def train(batch_size: int, seed: int | None) -> Any:
-        return scaled(train_ds.batch(batch_size))
+    cached = sizes[0] * height * width * channels * 4 <= CACHE_BYTES
+    pixels = None
+    if cached:  # decoded once here, then each epoch is an in-memory gather
+        try:
+            pixels = tf.concat(list(tf.data.Dataset.from_tensor_slices(files).map(
+                decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(1024)), axis=0)
+        except tf.errors.OpError as exc:
+            raise _undecodable(paths, decode, exc) from None
+
+    def train(batch_size: int, seed: Any) -> Any:
+        epoch_seed = tf.cast(0 if seed is None else seed, tf.int64)
+        order = tf.argsort(tf.random.stateless_uniform([sizes[0]], seed=tf.stack([epoch_seed, 0])))
+        ids = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+        if pixels is not None:
+            return ids.map(lambda i: (tf.gather(pixels, i), tf.gather(labels, i)),
+                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return ids.map(lambda i: (tf.map_fn(decode, tf.gather(files, i), fn_output_signature=tf.float32),
+                                  tf.gather(labels, i)), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def test(batch_size: int) -> Any:
-        return scaled(test_ds.batch(batch_size))
+        return test_ds.batch(batch_size).map(lambda x, y: (x / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
 
-    record = {"source": str(request.path), "format": "images", "streamed": True,
+    record = {"source": str(request.path), "format": "images", "streamed": not cached,
+              "cached_in_memory": cached,
               "test_folder": str(test_dir) if test_dir else None,
               "split": None if test_dir else {"test_split": a["test_split"], "seed": a["seed"],
                                               "method": "keras.utils.image_dataset_from_directory(validation_split, seed)"},
+              "order": "each epoch, a permutation of the training images seeded by the epoch's seed",
               "image_size": [height, width], "color": color}
     return Streams(train, test, sizes[0], sizes[1], names, record)
 

@@ -1,7 +1,7 @@
 """The datasets of ``keras.datasets``, by the same names, read from their official files.
 
 ``mnist``, ``fashion_mnist`` (IDX files, :mod:`netdsl_builtins.mnist_files`), ``cifar10`` and
-``cifar100`` (the python-version archive), ``imdb`` and ``reuters`` (Keras's ``.npz`` of word-id
+``cifar100`` (the python-version archive, or the folder extracted from it), ``imdb`` and ``reuters`` (Keras's ``.npz`` of word-id
 sequences), ``boston_housing`` and ``california_housing`` (Keras's ``.npz``, regression).
 
 Each looks, in order, at: the path the user gave (the dataset's ``path`` argument, else
@@ -11,7 +11,8 @@ download (``keras.utils.get_file`` with the hash Keras checks). A path the user 
 hold the dataset is an error; it never falls through to the next place.
 
 Files that need unpickling (CIFAR's batches, the object arrays of ``imdb.npz``/``reuters.npz``)
-are unpickled only after their SHA-256 equals the one Keras publishes (:data:`KNOWN_SHA256`),
+are unpickled only after their SHA-256 equals the one Keras publishes (:data:`KNOWN_SHA256`)
+(an extracted CIFAR folder: every file's MD5 equals the published one, :data:`KNOWN_FOLDER_MD5`),
 and then only with an unpickler that rebuilds NumPy arrays and nothing else; any other such file
 is refused. Every other file loads with ``allow_pickle=False``. ``describe`` answers from
 constants and the arguments, never from the files.
@@ -38,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover - NumPy is imported when data is read, not
     import numpy as np
 
 __all__ = [
-    "KNOWN_SHA256", "KerasFile", "FILES", "KERAS_DATASETS", "find_file", "sha256", "safe_npz",
+    "KNOWN_SHA256", "KNOWN_FOLDER_MD5", "KerasFile", "FILES", "KERAS_DATASETS", "find_file", "sha256", "safe_npz",
     "pad_sequences", "split_seeded", "MNIST", "FASHION_MNIST", "CIFAR10", "CIFAR100", "IMDB",
     "REUTERS", "BOSTON_HOUSING", "CALIFORNIA_HOUSING",
 ]
@@ -58,6 +59,27 @@ KNOWN_SHA256: dict[str, tuple[str, str]] = {
 }
 
 
+#: dataset -> {file of the extracted archive -> its MD5}: the python batches as ``tar xzf`` leaves
+#: them (``cifar-10-batches-py/``, ``cifar-100-python/``). Source: torchvision's
+#: ``torchvision/datasets/cifar.py`` (pytorch/vision; ``train_list``, ``test_list``), which
+#: checks the same files; looked up there, not from memory. An extracted folder is read only when
+#: every file it needs has its hash here. Tests add the hashes of the tiny files they build.
+KNOWN_FOLDER_MD5: dict[str, dict[str, str]] = {
+    "cifar10": {
+        "data_batch_1": "c99cafc152244af753f735de768cd75f",
+        "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+        "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+        "data_batch_4": "634d18415352ddfa80567beed471001a",
+        "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+        "test_batch": "40351d587109b95175f43aff81a1287e",
+    },
+    "cifar100": {
+        "train": "16019d7e3df5f24257cddd939b257f8d",
+        "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+    },
+}
+
+
 @dataclass(frozen=True)
 class KerasFile:
     """Where one dataset's file lives: the names a user's folder may hold it under, the name in
@@ -69,6 +91,7 @@ class KerasFile:
     origin: str
     get_file: Mapping[str, Any]  # keyword arguments of keras.utils.get_file
     pickled: bool  # needs unpickling: only with a known hash
+    folders: tuple[str, ...] = ()  # the archive's extracted folder, as a user's folder or Keras's cache holds it
 
     @property
     def env(self) -> str:
@@ -84,8 +107,10 @@ def _npz(name: str, pickled: bool) -> KerasFile:
 def _cifar_file(name: str, archive: str, url: str) -> KerasFile:
     sha = next(h for h, (d, _) in KNOWN_SHA256.items() if d == name)
     target = archive.replace("-python.tar.gz", "-batches-py-target" if name == "cifar10" else "-python-target")
+    folder = "cifar-10-batches-py" if name == "cifar10" else "cifar-100-python"
     return KerasFile(name, (archive, f"{target}_archive"), f"{target}_archive", url,
-                     {"fname": target, "file_hash": sha, "extract": True}, True)
+                     {"fname": target, "file_hash": sha, "extract": True}, True,
+                     (folder, f"{target}/{folder}"))  # Keras 3 extracts into <target>/<folder>
 
 
 #: dataset -> where its file lives (the IDX datasets have their own rules in mnist_files)
@@ -128,14 +153,21 @@ def find_file(spec: KerasFile, request: DataRequest,
             for name in spec.names:
                 if (path / name).is_file():
                     return path / name
+            extracted = _extracted(spec, path)
+            if extracted is not None:
+                return extracted
+            also = f", nor an extracted {spec.folders[0]}/" if spec.folders else ""
             raise NetdslDataError(
-                f"{origin} {given}: the folder holds none of {', '.join(spec.names)}",
+                f"{origin} {given}: the folder holds none of {', '.join(spec.names)}{also}",
                 help=_how_to(spec))
         raise NetdslDataError(f"{origin} {given}: no such file or folder", help=_how_to(spec))
     for folder in _keras_datasets_dir():
         candidate = folder / spec.cache_name
         if candidate.is_file():
             return candidate
+        for name in spec.folders:
+            if (folder / name).is_dir():
+                return folder / name
         looked.append(f"Keras cache: {candidate} (not there)")
     try:
         return (download or _download)(spec)
@@ -144,6 +176,17 @@ def find_file(spec: KerasFile, request: DataRequest,
         places = "\n".join(f"  - {p}" for p in looked)
         raise NetdslDataError(f"`{spec.dataset}` not found. Looked in:\n{places}",
                               help=_how_to(spec)) from exc
+
+
+def _extracted(spec: KerasFile, path: Path) -> Path | None:
+    """The extracted archive folder at or inside ``path`` (one holding any of its files), or None."""
+    files = KNOWN_FOLDER_MD5.get(spec.dataset, {})
+    if not spec.folders or not files:
+        return None
+    for candidate in (path, *(path / name for name in spec.folders)):
+        if candidate.is_dir() and any((candidate / name).is_file() for name in files):
+            return candidate
+    return None
 
 
 def _how_to(spec: KerasFile) -> str:
@@ -166,6 +209,28 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _verified_member(spec: KerasFile, folder: Path, member: str) -> Path:
+    """A file of an extracted archive folder, refused unless its MD5 is the published one."""
+    path = folder / member
+    want = KNOWN_FOLDER_MD5.get(spec.dataset, {}).get(member)
+    listed = ", ".join(KNOWN_FOLDER_MD5.get(spec.dataset, {}))
+    if not path.is_file():
+        raise NetdslDataError(f"{path}: missing; an extracted {spec.folders[0]}/ holds {listed}",
+                              help=_how_to(spec))
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    if want is None or digest != want:
+        raise NetdslDataError(
+            f"{path}: refused: reading it means unpickling, which netdsl does only for the official "
+            f"{spec.folders[0]}/{member}, and this is not the published file (MD5 {digest})",
+            help=f"the official {member} has MD5 {want}; extract it again from the official "
+                 f"{spec.names[0]}, or point netdsl at the archive itself")
+    return path
 
 
 def _verified(spec: KerasFile, path: Path) -> None:
@@ -371,12 +436,32 @@ _CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog"
 
 def _cifar_batches(path: Path, spec: KerasFile, members: tuple[str, ...], label_key: str,
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """CIFAR pickled batches read from the verified archive: images ``(N, 32, 32, 3)`` uint8."""
+    """CIFAR pickled batches read from the verified archive, or from its extracted folder with
+    every file verified: images ``(N, 32, 32, 3)`` uint8."""
     import numpy as np  # noqa: PLC0415 - only when data is read
     import tarfile  # noqa: PLC0415 - only CIFAR's archive needs it (it pulls in grp, pwd, ...)
 
-    _verified(spec, path)
     xs, ys = [], []
+
+    def add(d: Any, where: str, member: str) -> None:
+        if not isinstance(d, dict) or b"data" not in d or label_key.encode() not in d:
+            raise NetdslDataError(f"{where}: {member} is not a CIFAR batch (no data/{label_key})")
+        xs.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32))
+        ys.append(np.asarray(d[label_key.encode()], np.int64))
+
+    if path.is_dir():  # the extracted archive: each file checked against its published MD5
+        for member in members:
+            file = _verified_member(spec, path, member)
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                raise NetdslDataError(f"{file}: cannot read: {exc.strerror or exc}") from exc
+            try:
+                add(_unpickle(io.BytesIO(data), str(file), encoding="bytes"), str(path), member)
+            except ValueError as exc:
+                raise NetdslDataError(f"{file}: cannot read as a CIFAR batch: {exc}") from exc
+        return np.concatenate(xs).transpose(0, 2, 3, 1), np.concatenate(ys)
+    _verified(spec, path)
     try:
         with tarfile.open(path, "r:*") as tar:
             names = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
@@ -386,11 +471,7 @@ def _cifar_batches(path: Path, spec: KerasFile, members: tuple[str, ...], label_
                     raise NetdslDataError(f"{path}: the archive has no `{member}`")
                 f = tar.extractfile(info)
                 assert f is not None
-                d = _unpickle(io.BytesIO(f.read()), f"{path}: {member}", encoding="bytes")
-                if not isinstance(d, dict) or b"data" not in d or label_key.encode() not in d:
-                    raise NetdslDataError(f"{path}: {member} is not a CIFAR batch (no data/{label_key})")
-                xs.append(np.asarray(d[b"data"], np.uint8).reshape(-1, 3, 32, 32))
-                ys.append(np.asarray(d[label_key.encode()], np.int64))
+                add(_unpickle(io.BytesIO(f.read()), f"{path}: {member}", encoding="bytes"), str(path), member)
     except NetdslDataError:
         raise
     except (OSError, tarfile.TarError, EOFError, ValueError, zlib.error) as exc:
@@ -421,7 +502,8 @@ def _cifar(name: str, classes: Callable[[Mapping[str, Any]], int], train: tuple[
 
     return Dataset(name=name, describe=describe, load=load, env=spec.env, description=doc,
                    params=(Param("path", T.Str(), None, positional=True,
-                                 help=f"{spec.names[0]} (the official archive) or a folder holding it"),
+                                 help=f"{spec.names[0]} (the official archive), a folder holding it, or "
+                                      f"the folder {spec.folders[0]}/ extracted from it"),
                            *params))
 
 
@@ -429,12 +511,14 @@ CIFAR10 = _cifar(
     "cifar10", lambda a: 10, tuple(f"data_batch_{i}" for i in range(1, 6)), "test_batch",
     lambda a: "labels", _CIFAR10_NAMES,
     "CIFAR-10: 50,000 training and 10,000 test colour images, 32x32, 10 classes. Read from the "
-    "official cifar-10-python.tar.gz (its SHA-256 checked before anything is unpickled).")
+    "official cifar-10-python.tar.gz (its SHA-256 checked before anything is unpickled) or its "
+    "extracted cifar-10-batches-py/ (each file's published MD5 checked first).")
 CIFAR100 = _cifar(
     "cifar100", lambda a: 100 if a.get("label_mode", "fine") == "fine" else 20, ("train",), "test",
     lambda a: f"{a.get('label_mode', 'fine')}_labels", (),
     "CIFAR-100: 50,000 training and 10,000 test colour images, 32x32, 100 fine or 20 coarse "
-    "classes. Read from the official cifar-100-python.tar.gz (its SHA-256 checked first).",
+    "classes. Read from the official cifar-100-python.tar.gz (its SHA-256 checked first) or its "
+    "extracted cifar-100-python/ (each file's MD5 checked first).",
     (Param("label_mode", T.Choice(("fine", "coarse")), "fine",
            help="fine: 100 classes; coarse: 20 superclasses"),))
 

@@ -4,8 +4,9 @@
 (classes, the name -> id mapping saved in the run folder), integers (classes, or a binary
 target when they are only 0 and 1) or real numbers (a regression target). ``netdsl check`` reads
 the header and the first :data:`SAMPLE_BYTES` of rows (to learn the label's kind and classes);
-training streams the file through ``tf.data`` (:class:`~netdsl.components.Streams`), so memory
-does not grow with the file. A bad cell (not a number, missing), a short or long row, or an
+training reads the file through ``tf.data`` (:class:`~netdsl.components.Streams`): held in
+memory after one checking pass when its rows fit in :data:`CACHE_BYTES`, else streamed, so memory
+does not grow with the file past that budget. A bad cell (not a number, missing), a short or long row, or an
 unknown label column is a :class:`~netdsl.errors.NetdslDataError` at the CSV's own
 file:line:column, drawn with that line.
 
@@ -34,12 +35,23 @@ if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not
     import numpy as np
 
 __all__ = ["CSV", "NPZ", "CsvLayout", "read_layout", "csv_streams", "SAMPLE_BYTES", "CHUNK_ROWS",
-           "split_row"]
+           "CACHE_BYTES", "WINDOW_BYTES", "WINDOW_CHUNKS", "window_rows", "split_row"]
 
 #: how much of a CSV ``check`` reads after the header to learn the label's kind and classes
-SAMPLE_BYTES = 64 << 10  # about 1,500 rows of a narrow table; Python checks them in ~30 ms
-#: rows per ``tf.data`` chunk: the unit of decoding and of the seeded test split
+#: 8 KB: about 200 rows of a narrow table, checked in about 1 ms (64 KB took ~30-90 ms, which
+#: was most of `check`'s data time); a 150-row table such as iris is read whole
+SAMPLE_BYTES = 8 << 10
+#: lines per ``tf.data`` chunk: the unit of decoding and of the seeded test split
 CHUNK_ROWS = 4096
+#: the training rows are kept in memory after the checking pass (features float32, label 4 bytes)
+#: when they take at most this many bytes: 32 MiB is 1.6 million rows of 4 features (a CSV of
+#: about 70 MB). A bigger file is read from disk each epoch, so peak memory (which briefly holds
+#: twice this while the rows are joined) stays flat past it: small next to TensorFlow's ~700 MB.
+CACHE_BYTES = 32 << 20
+#: the most bytes of decoded training rows shuffled together (one window; memory stays bounded)
+WINDOW_BYTES = 16 << 20
+#: chunks of one shuffling window at most (32,768 rows): the rows mixed within an epoch
+WINDOW_CHUNKS = 8
 _TASKS = ("auto", "classes", "binary", "regression")
 
 
@@ -304,7 +316,10 @@ def _scan(layout: CsvLayout, bad: Callable[[str], bool] | None) -> None:
 
 def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
     """The CSV as ``tf.data`` pipelines: one checking pass (C++ decoding; a problem is then found
-    in Python at its file:line:col), then train/test split per row by a seeded stateless draw."""
+    in Python at its file:line:col), then train/test split per row by a seeded stateless draw.
+    Training rows within :data:`CACHE_BYTES` are kept from that pass and each epoch is a seeded
+    permutation of them; a bigger file is decoded again each epoch in chunks, its rows permuted
+    within windows of :func:`window_rows` rows (whole-chunk tensor ops, nothing per row)."""
     import tensorflow as tf  # noqa: PLC0415 - streaming is TensorFlow's
 
     layout = read_layout(request)
@@ -322,20 +337,20 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
 
     def decode(index: Any, lines: Any) -> tuple[Any, Any, Any]:
         lines = tf.strings.regex_replace(lines, "\r$", "")
+        lines = tf.boolean_mask(lines, tf.strings.length(tf.strings.strip(lines)) > 0)  # blank lines
         cols = tf.io.decode_csv(lines, defaults, field_delim=layout.delimiter)
-        x = tf.stack([cols[i] for i in features], axis=1)
+        x = tf.reshape(tf.stack([cols[i] for i in features], axis=1), [-1, len(features)])
         y = cols[layout.label]
         y = table.lookup(tf.strings.strip(y)) if table is not None else y
         draw = tf.random.stateless_uniform(tf.shape(lines), seed=tf.stack([tf.cast(seed, tf.int64), index]))
         return x, y, draw < test_split
 
     def chunks() -> Any:
-        lines = tf.data.TextLineDataset(str(layout.path)).skip(1)
-        lines = lines.filter(lambda s: tf.strings.length(tf.strings.strip(s)) > 0)
-        return lines.batch(CHUNK_ROWS).enumerate().map(decode, num_parallel_calls=tf.data.AUTOTUNE,
-                                                       deterministic=True)
+        # whole chunks of lines from the start: no per-row op anywhere in the pipeline
+        lines = tf.data.TextLineDataset(str(layout.path)).skip(1).batch(CHUNK_ROWS)
+        return lines.enumerate().map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
-    train_size, test_size = _check_pass(layout, chunks(), info)
+    train_size, test_size, held = _check_pass(layout, chunks(), info, CACHE_BYTES)
 
     def part(test: bool) -> Any:
         def pick(x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
@@ -346,26 +361,59 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
 
         return chunks().map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
-    def train(batch_size: int, shuffle_seed: int | None) -> Any:
-        ds = part(False).shuffle(8, seed=shuffle_seed).unbatch()
-        return ds.shuffle(CHUNK_ROWS, seed=shuffle_seed).batch(batch_size)
+    window = window_rows(len(features))
+
+    memory = None if held is None else (tf.constant(held[0]), tf.constant(held[1]))
+
+    def train(batch_size: int, shuffle_seed: Any) -> Any:
+        epoch_seed = tf.cast(0 if shuffle_seed is None else shuffle_seed, tf.int64)
+        if memory is not None:  # held in memory: a permutation of all the training rows
+            xs, ys = memory
+            order = tf.argsort(tf.random.stateless_uniform([train_size], seed=tf.stack([epoch_seed, 0])))
+            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).map(
+                lambda i: (tf.gather(xs, i), tf.gather(ys, i)), num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True)
+
+        def permute(index: Any, xy: tuple[Any, Any]) -> tuple[Any, Any]:
+            x, y = xy
+            order = tf.argsort(tf.random.stateless_uniform(tf.shape(y)[:1], seed=tf.stack([epoch_seed, index])))
+            return tf.gather(x, order), tf.gather(y, order)
+
+        windows = part(False).rebatch(window).enumerate()
+        return windows.map(permute, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).rebatch(batch_size)
 
     def test(batch_size: int) -> Any:
         return part(True).rebatch(batch_size)
 
-    record = {"source": str(layout.path), "format": "csv", "streamed": True,
+    record = {"source": str(layout.path), "format": "csv", "streamed": memory is None,
+              "cached_in_memory": memory is not None,
               "split": {"test_split": test_split, "seed": seed,
-                        "method": f"per row, a stateless uniform draw seeded by (seed, chunk of {CHUNK_ROWS} rows)"},
+                        "method": f"per row, a stateless uniform draw seeded by (seed, chunk of {CHUNK_ROWS} lines)"},
+              "order": ("each epoch, a permutation of all training rows seeded by the epoch's seed"
+                        if memory is not None else
+                        f"each epoch, the training rows of each window of {window:,} in the file are "
+                        "permuted by a draw seeded by (the epoch's seed, window)"),
               "label_column": layout.header[layout.label], "feature_columns": [layout.header[i] for i in features]}
     return Streams(train, test, train_size, test_size, layout.class_names, record)
 
 
-def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo) -> tuple[int, int]:
-    """One pass over the whole file: counts, label range; on any problem, its exact place."""
+def window_rows(features: int) -> int:
+    """Rows of one shuffling window: :data:`WINDOW_CHUNKS` chunks, fewer for a wide table so a
+    window's float32 features stay within :data:`WINDOW_BYTES`, never under one chunk."""
+    return max(CHUNK_ROWS, min(WINDOW_CHUNKS * CHUNK_ROWS, WINDOW_BYTES // (4 * max(features, 1))))
+
+
+def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo,
+                budget: int) -> tuple[int, int, tuple[np.ndarray, np.ndarray] | None]:
+    """One pass over the whole file: counts, label range; on any problem, its exact place. The
+    training rows' features and labels come back as arrays while they fit in ``budget`` bytes
+    (float32/int32), else None."""
     import numpy as np  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
 
     train = test = 0
+    kept: list[tuple[np.ndarray, np.ndarray]] | None = []
+    held = 0
     kind = info.target.kind
     top = info.target.num_classes - 1 if kind == "classes" else 1
 
@@ -393,13 +441,24 @@ def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo) -> tuple[int, in
                                         and 0 <= float(v) <= top), "a label is not a known class id")
             elif not bool(tf.reduce_all(tf.math.is_finite(y))):
                 fail(lambda v: not math.isfinite(_number(v) or math.nan), "a target is NaN or infinite")
+            if kept is not None:
+                mine = ~is_test.numpy()
+                held += int(mine.sum()) * (int(x.shape[1]) + 1) * 4
+                if held > budget:
+                    kept = None  # too big to hold: training streams it from the file
+                else:
+                    kept.append((x.numpy()[mine], y.numpy()[mine]))
     except tf.errors.OpError as exc:
         _locate(layout)
         raise NetdslDataError(f"{layout.path}: cannot be read as CSV: {exc.message.splitlines()[0]}") from None
     if train == 0 or test == 0:
         raise NetdslDataError(f"{layout.path}: the split leaves {train} training and {test} test rows",
                               help="the file needs more rows, or another test_split")
-    return train, test
+    if kept is None:
+        return train, test, None
+    y_type = np.int32 if info.target.kind == "classes" else np.float32
+    return train, test, (np.concatenate([x for x, _ in kept]).astype(np.float32),
+                         np.concatenate([y for _, y in kept]).astype(y_type).reshape(-1, 1))
 
 
 _CSV_PARAMS = (
@@ -416,7 +475,7 @@ CSV = Dataset(
     name="csv", describe=describe_csv, load=csv_streams, params=_CSV_PARAMS,
     description="your own table: a CSV with a header row, numeric feature columns and a label "
                 "column (names or integers: classes; real numbers: regression). Streamed through "
-                "tf.data while training; `netdsl check` reads the header and the first 64 KB only.",
+                "tf.data while training; `netdsl check` reads the header and the first 8 KB only.",
 )
 
 
