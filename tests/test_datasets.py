@@ -358,9 +358,10 @@ def test_check_reads_only_the_first_rows(tmp_path: Path, monkeypatch: pytest.Mon
     assert (info.value.span.line, info.value.span.column) == (102, 7) and "`oops`" in info.value.message
 
 
-def test_check_reads_a_few_kilobytes_of_a_big_csv(tmp_path: Path) -> None:
-    """By default `check` reads the header and 8 KB of rows: a bad row 16 KB in is not read,
-    and the rows read are the few hundred that fit."""
+def test_check_reads_a_few_kilobytes_of_a_big_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default `check` reads the header and 8 KB of rows of a big file: a bad row 16 KB in
+    is not read, and the rows read are the few hundred that fit."""
+    monkeypatch.setattr(tabular, "LABEL_SCAN_BYTES", 32 << 10)  # "big": past the label scan
     path = write_csv(tmp_path / "big.csv", 2000)  # about 80 KB
     lines = path.read_text().splitlines(keepends=True)
     at = next(i for i in range(len(lines)) if sum(map(len, lines[:i])) > 16 << 10)
@@ -369,6 +370,22 @@ def test_check_reads_a_few_kilobytes_of_a_big_csv(tmp_path: Path) -> None:
     netdsl.check(f'dataset: csv("{path}")\ndense 3 softmax', builtin_registry())
     layout = tabular.read_layout(request("csv", path))
     assert tabular.SAMPLE_BYTES <= 8 << 10 and 100 < layout.rows_sampled < 400 and not layout.whole_file
+
+
+def test_check_reads_the_whole_label_column_of_a_small_csv_sorted_by_class(tmp_path: Path) -> None:
+    """A file of at most 1 MB is read whole for its classes (the other cells only in the first
+    8 KB): sorted by species, the last class first appears ~50 KB in, and check still sees it."""
+    path = write_csv(tmp_path / "sorted.csv", 3000)
+    header, *rows = path.read_text().splitlines()
+    rows.sort(key=lambda r: r.rsplit(",", 1)[1])
+    rows[-1] = rows[-1].rsplit(",", 1)[0] + ",zinnia"  # a fourth class on the very last line
+    path.write_text("\n".join([header, *rows]) + "\n")
+    assert path.stat().st_size < tabular.LABEL_SCAN_BYTES
+    layout = tabular.read_layout(request("csv", path))
+    assert layout.class_names == ("setosa", "versicolor", "virginica", "zinnia") and layout.whole_file
+    with pytest.raises(NetdslError) as info:
+        netdsl.check(f'dataset: csv("{path}")\ndense 3 softmax', builtin_registry())
+    assert "4" in info.value.message
 
 
 @pytest.mark.slow
@@ -620,6 +637,7 @@ def test_a_picture_that_does_not_decode_is_a_data_error(tmp_path: Path, monkeypa
 def test_a_bad_label_past_the_sample_is_found_at_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        late: str, message: str) -> None:
     monkeypatch.setattr(tabular, "SAMPLE_BYTES", 300)
+    monkeypatch.setattr(tabular, "LABEL_SCAN_BYTES", 300)
     path = write_csv(tmp_path / "big.csv", 50)
     with open(path, "a") as f:
         f.write(late + "\n")
