@@ -506,7 +506,8 @@ CSV = Dataset(
     name="csv", describe=describe_csv, load=csv_streams, params=_CSV_PARAMS,
     description="your own table: a CSV with a header row, numeric feature columns and a label "
                 "column (names or integers: classes; real numbers: regression). Streamed through "
-                "tf.data while training; `netdsl check` reads the header, 8 KB of rows and (up to 1 MB) the label column.",
+                "tf.data while training; `netdsl check` reads the header, 8 KB of rows and (up to "
+                "1 MB) the label column.",
 )
 
 
