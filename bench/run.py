@@ -12,6 +12,9 @@ the raw measurements as JSON in bench/results/. Sections:
 3. training overhead: ``netdsl run`` vs bench/baseline_mlp.py (and bench/baseline_cnn.py);
 4. training speed options and time to 97% test accuracy (bench/train_probe.py).
 
+The fastest-time-to-accuracy comparisons (examples/cnn_fast.net against Keras's Simple MNIST
+convnet, time to 98% for an MLP) are a command of their own, bench/time_to_accuracy.py.
+
 Runs that are compared are interleaved (A B A B ...) so that load from other processes on the
 machine falls on both sides; figures are medians with min–max across those pairs.
 """

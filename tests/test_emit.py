@@ -198,12 +198,12 @@ def test_schedules_and_callbacks_are_written_as_keras(case: str, expected: list[
 
 def test_total_steps_is_computed_as_netdsl_does_and_said_in_a_comment() -> None:
     text = emit_program(_check((EXAMPLES / "cnn_fast.net").read_text(), "cnn_fast.net"))
-    # 60,000 MNIST examples, batch 128, 4 epochs: what netdsl.compiler.total_steps gives
+    # 60,000 MNIST examples, batch 128, 5 epochs: what netdsl.compiler.total_steps gives
     from netdsl.compiler import total_steps
 
     steps = total_steps(_check((EXAMPLES / "cnn_fast.net").read_text(), "cnn_fast.net"))
-    assert steps == 1876
-    assert "# ceil(60,000 examples / 128) x 4 epochs = 1,876 with the full dataset" in text
+    assert steps == 2345
+    assert "# ceil(60,000 examples / 128) x 5 epochs = 2,345 with the full dataset" in text
     assert "total_steps = math.ceil(len(x_train) / BATCH_SIZE) * args.epochs" in text
     assert "def build_model(total_steps):" in text and "model = build_model(total_steps)" in text
     split = emit_program(_check(SPECS["one-cycle"], "s.net"))
