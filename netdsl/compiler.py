@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -20,7 +21,7 @@ from .components import Activation, Callback, Ref, Schedule
 from .errors import NetdslError, NetdslPluginError, NetdslTrainingError
 from .graph import CheckedModel, Node, format_shape
 
-__all__ = ["build", "build_layers", "materialise", "import_keras", "verify_shapes", "quiet_native_logs", "total_steps",
+__all__ = ["build", "build_layers", "materialise", "import_keras", "verify_shapes", "quiet_native_logs", "filtered_native_logs", "total_steps",
            "NORMALIZE_LAYER"]
 
 #: the name of the Normalization layer ``normalize: true`` puts before the network; training
@@ -59,6 +60,38 @@ def quiet_native_logs() -> Iterator[None]:
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()
+
+
+@contextmanager
+def filtered_native_logs() -> Iterator[None]:
+    """Pass what is written to stderr (file descriptor 2) on as it comes, line by line, less
+    the known noise (TensorFlow logs some when a seeded, deterministic run first iterates its
+    data). For long phases such as training, where :func:`quiet_native_logs` would hold
+    warnings back until the end. ``NETDSL_TF_LOGS=1`` (``netdsl -v``) shows everything."""
+    if os.environ.get("NETDSL_TF_LOGS", "") not in ("", "0"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read, write = os.pipe()
+    os.dup2(write, 2)
+    os.close(write)
+
+    def pump() -> None:
+        with os.fdopen(read, "rb") as pipe:
+            for line in pipe:
+                if not _TF_NOISE.search(line.decode("utf-8", "replace")):
+                    os.write(saved, line)
+
+    thread = threading.Thread(target=pump, name="netdsl-stderr", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # the pipe's last writer closes: the pump reads to its end and stops
+        thread.join(timeout=10)
+        os.close(saved)
 
 
 def import_keras(backend: str | None = None) -> Any:

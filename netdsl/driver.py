@@ -29,7 +29,7 @@ import numpy as np
 
 from . import __version__
 from . import distribute as dist
-from .compiler import import_keras
+from .compiler import filtered_native_logs, import_keras
 from .errors import NetdslError, NetdslTrainingError
 from .graph import CheckedModel
 from .runs import Checkpoint, RunFolder, Stopped, create_run_folder, signals_stop, write_atomic
@@ -249,7 +249,8 @@ def _execute(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str
     a multi-process one only after a finished run, since an unclosed one makes the process
     leave at once at exit instead of waiting for peers that will never come."""
     try:
-        return _phases(model, folder, data, quiet, echo, options, checkpoint, ctx)
+        with filtered_native_logs():
+            return _phases(model, folder, data, quiet, echo, options, checkpoint, ctx)
     finally:
         if ctx.num_processes == 1:
             _close(ctx)
