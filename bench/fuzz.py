@@ -315,6 +315,8 @@ class Stats:
     build_seconds: float = 0.0
     phase_seconds: dict[str, float] = field(default_factory=dict)  # stage 2, summed over models
     graph_fits: int = 0  # models of the sample also trained in graph mode
+    #: each group's worst-CPU program timed again after the run: best of RERUNS (CPU seconds)
+    worst_rerun: dict[str, float] = field(default_factory=dict)
     front_seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -386,6 +388,39 @@ def merge(paths: list[Path], build_paths: list[Path] = ()) -> Stats:  # type: ig
     return total
 
 
+#: the worst-CPU program of each group is kept whole up to this size (to be timed again)
+KEEP_WORST = 200_000
+RERUNS = 3
+
+
+def rerun_worst(stats: Stats) -> None:
+    """Time each group's worst-CPU program again, best of RERUNS, in this process: one slow
+    measurement on a shared machine may be a garbage collection or another job, the best of a
+    few is the program's own cost."""
+    import gc
+
+    import netdsl
+    from netdsl.errors import NetdslError
+
+    for label, (_, size, text) in stats.worst_cpu.items():
+        if len(text.encode("utf-8", "surrogatepass")) != size:
+            continue  # kept truncated (an older run): cannot be timed again
+        best = float("inf")
+        for _ in range(RERUNS):
+            gc.collect()
+            cpu = time.process_time()
+            try:
+                program = netdsl.parse(text)
+                netdsl.format(program)
+                netdsl.check(program)
+            except NetdslError as e:
+                from netdsl.diagnostics import render
+
+                render(e, color=False)
+            best = min(best, time.process_time() - cpu)
+        stats.worst_rerun[label] = best
+
+
 def _size_class(n: int, layers: int = 0) -> str:
     """The table group of a program of ``n`` bytes expanding to ``layers`` layers: up to 1 KB,
     few layers and (the legal-maximum goal) many layers are told apart."""
@@ -453,7 +488,7 @@ def front(text: str, stats: Stats, timeout: float, measure_memory: bool) -> Any:
             if elapsed > stats.worst_time.get(label, (0.0, 0, ""))[0]:
                 stats.worst_time[label] = (elapsed, size, text[:300])
             if used > stats.worst_cpu.get(label, (0.0, 0, ""))[0]:
-                stats.worst_cpu[label] = (used, size, text[:300])
+                stats.worst_cpu[label] = (used, size, text[:KEEP_WORST])
     return model
 
 
@@ -684,9 +719,9 @@ def report(stats: Stats, args: argparse.Namespace) -> str:
              f"| shape or parameter disagreements against real tensors | {len(stats.disagreements)} | 0 |",
              "", f"Per input size; programs of up to 1 KB are split by how many layers they expand to "
                  f"(≤ {FEW_LAYERS:,}, or more: up to the legal maximum of 100,000 layers, whose goal is 1 s).", "",
-             "| input size | goal | programs | worst CPU time | its size | that program begins | worst wall time | "
-                 "worst memory (tracemalloc) | its size |",
-             "|---|---|---:|---:|---:|---|---:|---:|---:|"]
+             "| input size | goal | programs | worst CPU time | its size | that program begins | "
+                 f"it again, best of {RERUNS} (CPU) | worst wall time | worst memory (tracemalloc) | its size |",
+             "|---|---|---:|---:|---:|---|---:|---:|---:|---:|"]
     for label, goal in GROUPS:
         if label not in stats.per_class:
             continue
@@ -695,6 +730,7 @@ def report(stats: Stats, args: argparse.Namespace) -> str:
         m = stats.worst_mem.get(label)
         lines.append(f"| {label} | {goal} | {stats.per_class[label]:,} | "
                      + (f"{c[0] * 1000:.1f} ms | {c[1]:,} B | `{_short(c[2])}`" if c else "– | – | –") + " | "
+                     + (f"{stats.worst_rerun[label] * 1000:.1f} ms" if label in stats.worst_rerun else "–") + " | "
                      + (f"{t[0] * 1000:.1f} ms" if t else "–") + " | "
                      + (f"{m[0] / 2**20:.1f} MB | {m[1]:,} B" if m else "– | –") + " |")
     lines += ["", "*Built and stepped* means, for every program of the build sample (accepted programs with "
@@ -779,6 +815,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.merge is not None:
         stats = merge(args.merge, args.build_results or [])
+        rerun_worst(stats)
         if args.recheck:
             args.fixed = recheck(stats, args.build_timeout)
         if args.report:
@@ -787,6 +824,7 @@ def main(argv: list[str] | None = None) -> int:
     only = args.build_only
     stats, sample = run_front(10**9 if only else args.programs, args.seed, args.timeout, keep=args.build,
                               only_build=only, save=args.out)
+    rerun_worst(stats)
     print(f"stage 1: {stats.tried:,} programs, {len(stats.escapes)} escapes, {len(stats.hangs)} hangs, "
           f"{stats.front_seconds:.0f} s; building {len(sample)}", flush=True)
     if sample:
