@@ -525,7 +525,7 @@ WORKER_RESTART = 1000
 
 #: every this many-th model of the build sample is also trained in graph mode (``fit`` traced into a
 #: ``tf.function``, as ``netdsl run`` does); the others step eagerly (tracing is most of the cost)
-GRAPH_EVERY = 10
+GRAPH_EVERY = 20
 #: the phases of stage 2, in order, whose time the report adds up
 PHASES = ("check+data", "build+probe", "eager step", "save+reload", "graph fit")
 
