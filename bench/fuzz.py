@@ -706,7 +706,10 @@ def report(stats: Stats, args: argparse.Namespace) -> str:
              " on the shared 2-core machine (other engineers' jobs running at the "
              "same time, so wall times are upper bounds; CPU time, `time.process_time`, is the fairer "
              "figure). Time: around parse + format + check + rendering the errors, per program, in one "
-             "process; memory: `tracemalloc` peak on every 10th program (not timed).", "",
+             "process; memory: `tracemalloc` peak on every 10th program (not timed). The worst-CPU program of "
+             "each group is timed again when the report is written (best of 3, each after a garbage "
+             "collection): a single slow measurement on the shared machine may be a collection or another "
+             "job, the best of three is the program's own cost.", "",
              "| figure | value | goal |", "|---|---|---|",
              f"| programs tried (parse → format → check) | {stats.tried:,} | ≥ 100,000 |",
              f"| of which parsed / accepted by check | {stats.parsed:,} / {stats.accepted:,} | |",
