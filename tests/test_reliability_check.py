@@ -211,6 +211,10 @@ KERAS_REFUSES = [
      "num_labels=3", "outputs 10, not 3"),
     ("mean-iou-ids-from-scores", "metrics: [mean_iou(10)]\ndense 10 softmax\n", "mean_iou(10)",
      "`sparse_y_pred=true`"),
+    ("orthogonal-activity-on-dense", HEAD + "dense 8 activity_regularizer=orthogonal_regularizer"
+     + TAIL, "activity_regularizer=orthogonal_regularizer", "compiled training step"),
+    ("orthogonal-activity-on-lstm", SEQ + "lstm 4 activity_regularizer=orthogonal_regularizer" + TAIL,
+     "activity_regularizer=orthogonal_regularizer", "compiled training step"),
     ("r2-adjusted-in-graph-mode", "input: 8\ndataset: synthetic(regression)\nmetrics: [r2_score(num_regressors=1)]\n"
      "dense 1\n", "num_regressors=1", "eagerly"),
     ("iou-ids-from-scores", "metrics: [iou(10, target_class_ids=[0], sparse_y_pred=true)]\ndense 10 softmax\n", "sparse_y_pred=true",

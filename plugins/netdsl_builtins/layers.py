@@ -107,7 +107,7 @@ DENSE = Layer(
     infer=_dense,
     accepts="vector",
     rules=(initializer_ranks(kernel_initializer=2, bias_initializer=1),
-           matrix_regularizers(bias_regularizer=1)),
+           matrix_regularizers(bias_regularizer=1, activity_regularizer=2)),
     build=keras_factory("layers.Dense"),
     macs=_dense_macs,
 )
