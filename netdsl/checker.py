@@ -33,8 +33,8 @@ from .backends import problems as backend_problems
 from .settings import SETTINGS, TABLE, Settings, value_to_ir
 from .target import check_monitors, training_target
 
-__all__ = ["check", "CheckedModel", "Node", "format_shape", "MAX_BLOCK_DEPTH", "MAX_LAYERS",
-           "MAX_NESTING", "MAX_PARAMS", "MAX_VALUES"]
+__all__ = ["check", "CheckedModel", "Node", "format_shape", "expanded_layers", "MAX_BLOCK_DEPTH",
+           "MAX_LAYERS", "MAX_NESTING", "MAX_PARAMS", "MAX_VALUES"]
 
 #: how deep block uses may nest (a block using a block using a block ...)
 MAX_BLOCK_DEPTH = 50
@@ -91,6 +91,17 @@ def _error_of(errors: list[NetdslError], program: ir.Program) -> NetdslError:
                 e.source = program.source
     merged = _merge_duplicates(errors)
     return merged[0] if len(merged) == 1 else NetdslErrors(merged)
+
+
+def expanded_layers(program: ir.Program, registry: Registry | None = None) -> int:
+    """How many layers ``program``'s network expands to (blocks, repetition, branches), worked
+    out by arithmetic without expanding it; capped at MAX_LAYERS + 1 (what ``check`` refuses).
+    Implicit adapter layers are not counted. For the cost figures of bench/fuzz.py."""
+    if program.network is None:
+        return 0
+    checker = _Checker(program, registry or default_registry(), None)
+    checker.blocks = {b.name: b for b in program.blocks}
+    return checker._size_chain(program.network)
 
 
 def _chain_value(chain: ir.Chain) -> ir.Value | None:
@@ -194,6 +205,7 @@ class _Checker:
         self.shallow = False
         self.walked: set[str] = set()  # blocks whose body the walk entered
         self._sizes: dict[str, int] = {}
+        self.info: DataInfo | None = None  # what the dataset said (its vocabulary, for `reads_ids`)
         self._known_words: frozenset[str] | None = None
         self._bound: dict[tuple[int, int], _BoundStep] = {}  # (layer, block arguments) -> bound once
         self._providers: dict[str, str] = {}  # block name -> expanded layer count (capped)
@@ -215,7 +227,7 @@ class _Checker:
     def run(self) -> CheckedModel | None:
         values = self._settings()
         self._blocks()
-        info = self._describe(values.get("dataset"), values.get("input"))
+        info = self.info = self._describe(values.get("dataset"), values.get("input"))
         input_shape = values.get("input") or (info.input_shape if info else None)
         if info is not None and values.get("input") and not _same_size(values["input"], info.input_shape):
             where = self.program.setting("input")
@@ -580,6 +592,8 @@ class _Checker:
         inp = self._adapt(step.component, inp, step.layer, ctx)
         if inp[1] is _UNKNOWN:
             return inp
+        if step.component.reads_ids is not None and not self._reads_ids(step, inp[0], ctx):
+            return inp[0], _UNKNOWN
         if step.text is None:
             step.text = self._text(step.layer, ctx)
         known = step.shapes.get(inp[1])
@@ -591,6 +605,50 @@ class _Checker:
             node = self.nodes[-1]
             step.shapes[inp[1]] = (node.output_shape, node.params)
         return out
+
+    def _reads_ids(self, step: "_BoundStep", inputs: tuple[int, ...], ctx: _Ctx) -> bool:
+        """A layer reading integer ids (``reads_ids``, e.g. ``embedding``) must read the program's
+        input through ``keeps_values`` layers only (a layer computing real values would feed it
+        ids out of range at run time), and cover the dataset's vocabulary when it declares one."""
+        component, name = step.component, step.component.reads_ids
+        assert name is not None
+        producer = self._value_source(inputs)
+        source = getattr(step.bound, "sources", {}).get(name)
+        at = source.span if source is not None and source.span is not None else step.layer.name_span
+        if producer is not None:
+            self.error(NetdslShapeError(
+                f"`{component.name}` reads integer ids, but `{producer.layer}` before it outputs real "
+                f"values (read as ids they fall outside 0..`{name}`-1 while training)", step.layer.name_span,
+                label="reads ids", code="NDL008", notes=_note(producer.span, "real values come from here"),
+                help=f"put `{component.name}` first, reading the dataset's ids (only layers that keep "
+                     f"values, such as `reshape` or `flatten`, may come before it)"), ctx)
+            return False
+        bound, vocabulary = step.bound.get(name), self.info.vocabulary if self.info else None
+        if vocabulary is not None and isinstance(bound, int) and bound < vocabulary:
+            dataset = self.program.setting("dataset")
+            self.error(NetdslArgumentError(
+                f"`{name}={bound:,}` of `{component.name}` does not cover the dataset's ids, which go "
+                f"up to {vocabulary - 1:,} (a vocabulary of {vocabulary:,})", at,
+                label=f"ids up to {vocabulary - 1:,}", code="NDL005",
+                notes=_note(dataset.value.span if dataset else None, "the vocabulary is set here"),
+                help=f"use `{name}={vocabulary}`, or a smaller vocabulary in the dataset"), ctx)
+            return False
+        return True
+
+    def _value_source(self, inputs: tuple[int, ...]) -> Node | None:
+        """The first layer before ``inputs`` (through ``keeps_values`` layers) that computes new
+        values; None when only the program's input reaches them."""
+        todo, seen = list(inputs), set()
+        while todo:
+            i = todo.pop()
+            if i < 0 or i in seen:
+                continue
+            seen.add(i)
+            node = self.nodes[i]
+            if node.component is None or not node.component.keeps_values:
+                return node
+            todo.extend(node.inputs)
+        return None
 
     def _missing_arrow(self, component: Layer, layer: ir.Layer, args: Sequence[ir.Arg], ctx: _Ctx) -> bool:
         """``dropout 0.2 dense 10``: a layer name among another layer's arguments, which no

@@ -17,7 +17,8 @@ __all__ = [
     "REQUIRED", "Param", "Ref", "Component", "Activation", "Loss", "Optimizer", "Regularizer",
     "Metric", "Layer", "Dataset", "ShapeProblem", "KINDS", "Shape", "keras_factory", "Adapter",
     "InputKind", "INPUT_KINDS", "Labels", "TargetKind", "Wrapper", "Target", "DataInfo",
-    "DataRequest", "Callback", "Schedule", "Code", "keras_value", "Rule", "Violation", "at_most_one", "needs", "Streams",
+    "DataRequest", "Callback", "Schedule", "Code", "keras_value", "Rule", "OutputRule", "Violation",
+    "at_most_one", "needs", "Streams",
 ]
 
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -45,6 +46,9 @@ class Violation:
 #: a rule across a component's parameters, checked after they bind: the bound arguments (every
 #: parameter, defaults filled) to the violations found (none when the arguments are fine)
 Rule = Callable[[Mapping[str, Any]], Iterable[Violation]]
+#: a metric's rule against the network it measures: the bound arguments and the network's output
+#: shape (without the batch axis) to the violations found (``recall(class_id=5)`` needs 6 outputs)
+OutputRule = Callable[[Mapping[str, Any], Shape], Iterable[Violation]]
 
 
 def at_most_one(*names: str) -> Rule:
@@ -270,14 +274,22 @@ class Regularizer(Component):
 
 @dataclass(frozen=True, kw_only=True)
 class Metric(Component):
-    """A training metric; ``default_for`` the targets it is reported for when none is named."""
+    """A training metric; ``default_for`` the targets it is reported for when none is named.
+
+    ``output_rules`` check arguments against the network's output (see :data:`OutputRule`):
+    a class id or ``top_k`` past the output's units fails only when Keras steps, so ``check``
+    runs them once the output shape is known and reports each violation at its argument."""
 
     kind: ClassVar[str] = "metric"
     labels: Labels = "any"
     default_for: tuple[TargetKind, ...] = ()
+    output_rules: tuple[OutputRule, ...] = field(default=(), compare=False, repr=False)
 
     def problems(self) -> list[str]:
-        return [*super().problems(), *_target_problems(self.default_for)]
+        out = [*super().problems(), *_target_problems(self.default_for)]
+        if not isinstance(self.output_rules, tuple) or not all(callable(r) for r in self.output_rules):
+            out.append("output_rules: must be a tuple of callables (bound arguments, output shape) -> Violations")
+        return out
 
 
 _TARGET_KINDS = get_args(TargetKind)
@@ -315,7 +327,12 @@ class Layer(Component):
     :class:`ShapeProblem` naming one of them puts the caret on it). A ``wrapper="chain"`` encloses a sub-network
     (``residual(...)``): its ``infer`` gets ``[input_shape, body_output_shape]``. ``transparent``
     layers only move or mask values (``dropout``, ``flatten``): the activation before them still
-    decides what the network outputs.
+    decides what the network outputs. ``keeps_values`` layers output only values of their input
+    (or zeros), rearranged or selected (``flatten``, ``reshape``, ``maxpool``): integer ids stay
+    ids through them (``dropout`` is transparent but scales values while training, so not this).
+    ``reads_ids`` names the parameter that bounds the integer ids the layer reads (``embedding``'s
+    ``input_dim``): its input must be the program's input, through ``keeps_values`` layers only,
+    and a dataset whose input is ids below a known bound (:attr:`DataInfo.vocabulary`) must fit.
     """
 
     kind: ClassVar[str] = "layer"
@@ -326,6 +343,8 @@ class Layer(Component):
     wrapper: Wrapper | None = None
     adapters: tuple[Adapter, ...] = ()
     transparent: bool = False
+    keeps_values: bool = False
+    reads_ids: str | None = None
     #: multiply-accumulates of one example (``netdsl summary --flops``):
     #: ``macs(input_shape, output_shape, args) -> int`` (a merge gets a list of input shapes; a
     #: ``wrapper="layer"`` also gets ``inner``, a callable ``shape -> MACs of the wrapped layer``)
@@ -344,6 +363,10 @@ class Layer(Component):
             out.append("adapters: must be a tuple of Adapter(to=<input kind>, args=<callable>)")
         if self.macs is not None and not callable(self.macs):
             out.append("macs: must be callable: (input_shape, output_shape, args) -> int")
+        if self.reads_ids is not None and not (
+                isinstance(self.reads_ids, str) and self.param(self.reads_ids) is not None
+                and isinstance(getattr(self.param(self.reads_ids), "type", None), T.Int)):
+            out.append(f"reads_ids: {self.reads_ids!r} must name an integer parameter of the layer")
         return out
 
 
@@ -377,10 +400,13 @@ class DataInfo:
     target: Target
     train_size: int | None = None  # examples available for training, when known cheaply
     class_names: tuple[str, ...] = ()
+    #: the input is integer ids below this number (imdb's ``num_words``); None: not declared
+    vocabulary: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"input_shape": list(self.input_shape), "target": self.target.to_json(),
-                "train_size": self.train_size, "class_names": list(self.class_names)}
+                "train_size": self.train_size, "class_names": list(self.class_names),
+                "vocabulary": self.vocabulary}
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ def training_target(values: Mapping[str, Any], info: DataInfo, nodes: Sequence[N
         _check_output(out, info, nodes[-1], output, values["dataset"].name)
         if not out.errors:
             _check_activation(out, info, nodes, values["dataset"].name, values.get("loss") is None)
+        if not out.errors:
+            _check_metric_outputs(out, tuple(output), program)
     return out
 
 
@@ -116,6 +118,59 @@ def _check_sparse_metrics(out: TrainingTarget, kind: str, dataset: str, program:
                 f"{_TARGET_WORDS[kind]}", setting.value.span if setting else None,
                 label="wants integer class ids", code="NDL005",
                 help="use a metric for this target, or leave out `metrics:` for the default"))
+
+
+def _check_metric_outputs(out: TrainingTarget, output: Shape, program: ir.Program) -> None:
+    """Each metric's ``output_rules`` against the network's output shape (a class id or ``top_k``
+    past the output's units); a violation is an error at the argument it names."""
+    from .components import Violation  # noqa: PLC0415
+    from .errors import NetdslPluginError  # noqa: PLC0415
+
+    setting = program.setting("metrics")
+    written = list(setting.value.items) if setting is not None and isinstance(setting.value, ir.List) \
+        else [setting.value] if setting is not None else []
+    for i, metric in enumerate(out.metrics):
+        component = metric.component
+        if not isinstance(component, Metric) or not component.output_rules:
+            continue
+        item = written[i] if i < len(written) else None
+        names = {p.name for p in component.params}
+        args = {p.name: p.default for p in component.params}
+        args.update(metric.kwargs)
+        for rule in component.output_rules:
+            try:
+                found: list[Any] = list(rule(args, output))
+            except Exception as exc:  # noqa: BLE001 - a plugin's rule must not crash `check`
+                found = [exc]
+            for v in found:
+                if not isinstance(v, Violation) or v.param not in names:
+                    what = (f"raised {type(v).__name__}: {v}" if isinstance(v, Exception)
+                            else f"returned {v!r}, not a Violation naming a parameter")
+                    out.errors.append(NetdslPluginError(
+                        f"an output rule of metric `{metric.name}` ({getattr(rule, '__qualname__', rule)}) {what}",
+                        getattr(item, "span", None), code="NDL206", label="plugin error",
+                        help="this is a bug in the plugin that declares it; report it there"))
+                    continue
+                out.errors.append(NetdslArgumentError(
+                    f"bad `{v.param}` for metric `{metric.name}`: {v.message}",
+                    _param_span(item, component, v.param) or (setting.value.span if setting else None),
+                    label=f"the output is {format_shape(output)}", code="NDL005", help=v.help))
+
+
+def _param_span(value: Any, component: Metric, name: str) -> Any:
+    """Where argument ``name`` of a written component call is (by key, or by position)."""
+    if not isinstance(value, ir.Call):
+        return getattr(value, "span", None)
+    positional = [p.name for p in component.params if p.positional]
+    at = 0
+    for arg in value.args:
+        if arg.key == name:
+            return arg.span
+        if arg.key is None:
+            if at < len(positional) and positional[at] == name:
+                return arg.span
+            at += 1
+    return value.span
 
 
 def _wrong_target(out: TrainingTarget, loss: Ref, kind: str, dataset: str, program: ir.Program) -> None:

@@ -56,3 +56,16 @@ def test_a_few_accepted_programs_build_and_train() -> None:
     fuzz.run_build(sample, stats, timeout=120)
     assert stats.built == 3
     assert stats.build_failures == [] and stats.disagreements == []
+
+
+@pytest.mark.parametrize("text, group", [
+    ("input: 8\ndense 10 softmax\n", fuzz.SMALL),
+    ("input: 8\n(dense 4) * 5000 -> dense 10 softmax\n", fuzz.SMALL_HUGE),
+    ("input: 8\n" + " -> ".join(["dense 8 relu"] * 200) + "\n", "≤ 10 KB"),
+    ("dense ((( oops\n", fuzz.SMALL),
+], ids=["few-layers", "expands-past-1000", "bigger-than-1KB", "does-not-parse"])
+def test_programs_are_grouped_by_size_and_expanded_layers(text: str, group: str) -> None:
+    stats = fuzz.Stats()
+    fuzz.front(text, stats, timeout=10.0, measure_memory=False)
+    assert stats.per_class == {group: 1}
+    assert group in stats.worst_time

@@ -179,6 +179,46 @@ KERAS_REFUSES = [
     ("upsample-to-10**12-values", HEAD + "upsample2d 100000" + TAIL, "upsample2d 100000", "values per example"),
     ("glu-odd-outputs", "dense 21 glu -> dense 10 softmax\n", "glu", "21 values"),
     ("glu-inside-a-recurrent-cell", SEQ + "lstm 4 glu" + TAIL, "glu", "inside the layer's cell"),
+    # found by the fuzz sample: an embedding reading real values, metric arguments past the output
+    ("embedding-after-layernorm", HEAD + "conv2d 4 3 relu padding=same -> global_maxpool2d -> layernorm "
+     "center=false -> embedding input_dim=1 8 -> reshape -1" + TAIL, "embedding", "`layernorm` before it"),
+    ("embedding-after-dense", "input: 8\ndataset: synthetic\ndense 4 -> embedding 10 3" + TAIL,
+     "embedding", "`dense` before it"),
+    ("embedding-after-dropout", "input: 8\ndataset: synthetic\ndropout 0.5 -> embedding 10 3" + TAIL,
+     "embedding", "`dropout` before it"),
+    ("embedding-after-a-branch-that-adds", "input: 8\ndataset: synthetic\n[reshape 8 | flatten] add -> "
+     "embedding 10 3" + TAIL, "embedding", "`add` before it"),
+    ("embedding-below-imdb-vocabulary", "dataset: imdb(num_words=1000, maxlen=20)\nembedding 999 8 -> "
+     "flatten -> dense 1 sigmoid\n", "999", "up to 999"),
+    ("embedding-below-reuters-default-vocabulary", "dataset: reuters\nembedding input_dim=5000 8 -> "
+     "flatten -> dense 46 softmax\n", "input_dim=5000", "up to 9,999"),
+    ("recall-class-id-5-of-1", "input: 6x4\ndataset: synthetic(binary)\n"
+     "metrics: [false_positives, recall(class_id=5)]\nflatten -> dense 1 sigmoid\n", "class_id=5", "6 outputs"),
+    ("precision-class-id-10-of-10", "metrics: [precision(class_id=10)]\ndense 10 softmax\n", "class_id=10",
+     "outputs 10"),
+    ("precision-top-k-7-of-1", "input: 6x4\ndataset: synthetic(regression)\nmetrics: [precision(top_k=7)]\n"
+     "flatten -> dense 1\n", "top_k=7", "outputs 1"),
+    ("recall-top-k-11-of-10", "metrics: [recall(top_k=11)]\ndense 10 softmax\n", "top_k=11", "outputs 10"),
+    ("precision-at-recall-class-id", "metrics: [precision_at_recall(0.5, class_id=3)]\n"
+     "input: 8\ndataset: synthetic(classes, classes=3)\ndense 3 softmax\n", "class_id=3", "4 outputs"),
+    ("recall-at-precision-class-id", "metrics: [recall_at_precision(0.5, class_id=12)]\ndense 10 softmax\n",
+     "class_id=12", "13 outputs"),
+    ("sensitivity-at-specificity-class-id", "metrics: [sensitivity_at_specificity(0.5, class_id=10)]\n"
+     "dense 10 softmax\n", "class_id=10", "11 outputs"),
+    ("specificity-at-sensitivity-class-id", "metrics: [specificity_at_sensitivity(0.5, class_id=10)]\n"
+     "dense 10 softmax\n", "class_id=10", "11 outputs"),
+    ("auc-num-labels-not-the-outputs", "metrics: [auc(multi_label=true, num_labels=3)]\ndense 10 softmax\n",
+     "num_labels=3", "outputs 10, not 3"),
+    ("mean-iou-ids-from-scores", "metrics: [mean_iou(10)]\ndense 10 softmax\n", "mean_iou(10)",
+     "`sparse_y_pred=true`"),
+    ("orthogonal-activity-on-dense", HEAD + "dense 8 activity_regularizer=orthogonal_regularizer"
+     + TAIL, "activity_regularizer=orthogonal_regularizer", "compiled training step"),
+    ("orthogonal-activity-on-lstm", SEQ + "lstm 4 activity_regularizer=orthogonal_regularizer" + TAIL,
+     "activity_regularizer=orthogonal_regularizer", "compiled training step"),
+    ("r2-adjusted-in-graph-mode", "input: 8\ndataset: synthetic(regression)\nmetrics: [r2_score(num_regressors=1)]\n"
+     "dense 1\n", "num_regressors=1", "eagerly"),
+    ("iou-ids-from-scores", "metrics: [iou(10, target_class_ids=[0], sparse_y_pred=true)]\ndense 10 softmax\n", "sparse_y_pred=true",
+     "10 scores"),
 ]
 
 
@@ -207,14 +247,30 @@ def test_every_bad_metric_in_a_list_is_reported() -> None:
                  "dense 10 softmax\n", id="sparse-loss-sparse-metrics"),
     pytest.param("input: 8\ndataset: synthetic(regression)\nmetrics: [hinge, mean_squared_error]\ndense 1\n",
                  id="elementwise-metrics-on-regression"),
-    pytest.param("metrics: [auc(num_labels=3, multi_label=true)]\ndense 10 softmax\n", id="auc-multi-label"),
-    pytest.param("metrics: [iou(3, target_class_ids=[0, 2])]\ndense 10 softmax\n", id="iou-in-range"),
+    pytest.param("metrics: [auc(num_labels=10, multi_label=true)]\ndense 10 softmax\n", id="auc-multi-label"),
+    pytest.param("metrics: [iou(10, target_class_ids=[0, 2], sparse_y_pred=false)]\ndense 10 softmax\n",
+                 id="iou-in-range"),
     pytest.param("dense 10 softmax kernel_initializer=identity kernel_regularizer=orthogonal_regularizer\n",
                  id="dense-kernel-matrix"),
     pytest.param(HEAD + "conv2d 4 3 kernel_initializer=orthogonal" + TAIL, id="conv-orthogonal-init"),
     pytest.param("input: 784\ndense 20 glu -> dense 10 softmax\n", id="glu-even"),
     pytest.param("input: 8\ndataset: synthetic(train_size=32)\nvalidation_split: 0.5\ndense 10 softmax\n",
                  id="split-fits"),
+    *[pytest.param(text, id=name) for name, text in [
+        ("embedding-reads-the-input", "dataset: imdb(num_words=1000, maxlen=20)\nembedding 1000 8 -> flatten -> "
+         "dense 1 sigmoid\n"),
+        ("embedding-through-value-keeping-layers", "input: 4x4x1\ndataset: synthetic\nzeropad2d 1 -> maxpool 2 -> "
+         "flatten -> [reshape 9 | flatten] concat -> embedding 5 2 -> flatten -> dense 10 softmax\n"),
+        ("embedding-on-an-undeclared-input", "input: 20\ndataset: synthetic\nembedding 100 8 -> flatten -> "
+         "dense 10 softmax\n"),
+        ("embedding-bigger-than-the-vocabulary", "dataset: imdb(num_words=1000, maxlen=20)\nembedding 5000 8 -> "
+         "flatten -> dense 1 sigmoid\n"),
+        ("class-id-at-the-last-output", "metrics: [recall(class_id=9), precision_at_recall(0.5, class_id=9)]\n"
+         "dense 10 softmax\n"),
+        ("top-k-all-outputs", "metrics: [precision(top_k=10)]\ndense 10 softmax\n"),
+        ("top-k-accuracy-past-the-outputs", "metrics: [top_k_categorical_accuracy(20)]\ndense 10 softmax\n"),
+        ("mean-iou-from-scores", "metrics: [mean_iou(10, sparse_y_pred=false)]\ndense 10 softmax\n"),
+    ]],
 ])
 def test_what_keras_takes_is_still_accepted(text: str) -> None:
     netdsl.check(text)
@@ -273,6 +329,74 @@ def test_a_broken_rule_is_a_plugin_error_not_a_traceback(rule: Any, words: str) 
 def test_rules_must_be_callables() -> None:
     layer = Layer(name="pad", infer=_same, build=lambda **kw: None, rules=("not callable",))  # type: ignore[arg-type]
     assert any(p.startswith("rules:") for p in layer.problems())
+
+
+# --- metric rules against the network's output are declarable by plugins ------------------------------
+
+def registry_with_metric(*output_rules: Any) -> Any:
+    from netdsl.components import Metric
+
+    registry = copy.deepcopy(load_registry(third_party=False))
+    metric = Metric(name="nth_score", build=lambda **kw: None, output_rules=output_rules,
+                    params=(Param("n", T.Int(min=0), 0, positional=True),))
+    registry.add(metric, Provider("test-plugin", "1.0", "test"))
+    return registry
+
+
+def _n_below_units(args: Mapping[str, Any], output: tuple) -> Iterable[Violation]:
+    if args["n"] >= output[-1]:
+        yield Violation("n", f"score {args['n']} of {output[-1]}")
+
+
+@pytest.mark.parametrize("text, at", [
+    ("metrics: [nth_score(12)]\ndense 10 softmax\n", "12"),
+    ("metrics: [accuracy, nth_score(n=10)]\ndense 10 softmax\n", "n=10"),
+], ids=["positional", "by-name"])
+def test_a_plugin_metric_output_rule_reports_at_the_argument(text: str, at: str) -> None:
+    (err,) = errors_of(text, registry=registry_with_metric(_n_below_units))
+    assert err.code == "NDL005" and marked(text, err) == at
+    assert "of 10" in err.message and err.label == "the output is (None, 10)"
+
+
+def test_a_plugin_metric_output_rule_that_passes_accepts() -> None:
+    netdsl.check("metrics: [nth_score(9)]\ndense 10 softmax\n", registry=registry_with_metric(_n_below_units))
+
+
+@pytest.mark.parametrize("rule, words", [
+    (lambda args, output: 1 / 0, "raised ZeroDivisionError"),
+    (lambda args, output: [Violation("nope", "x")], "not a Violation"),
+], ids=["raises", "unknown-parameter"])
+def test_a_broken_metric_output_rule_is_a_plugin_error(rule: Any, words: str) -> None:
+    (err,) = errors_of("metrics: [nth_score]\ndense 10 softmax\n", registry=registry_with_metric(rule))
+    assert err.code == "NDL206" and words in err.message
+
+
+def test_declarations_are_validated_at_registration() -> None:
+    from netdsl.components import Metric
+
+    assert any(p.startswith("output_rules:") for p in Metric(name="m", output_rules=("x",)).problems())  # type: ignore[arg-type]
+    assert any(p.startswith("reads_ids:") for p in Layer(name="l", infer=_same, build=lambda **kw: None,
+                                                          reads_ids="nope").problems())
+    assert not Layer(name="l", infer=_same, build=lambda **kw: None, reads_ids="width",
+                     params=(Param("width", T.Int(min=1), 2),)).problems()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text", [
+    "metrics: [recall(class_id=2), precision(top_k=3), precision_at_recall(0.5, class_id=2), "
+    "auc(multi_label=true, num_labels=3), mean_iou(3, sparse_y_pred=false, sparse_y_true=false)]\n"
+    "dense 3 softmax\n",
+    "input: 4x4x1\nzeropad2d 1 -> maxpool 2 -> flatten -> [reshape 9 | flatten] concat -> embedding 5 2 -> "
+    "flatten -> dense 3 softmax\n",
+], ids=["metrics-at-the-output-boundary", "embedding-through-value-keeping-layers"])
+def test_what_check_accepts_at_the_boundary_trains(tmp_path: Any, text: str) -> None:
+    from netdsl.training import run_model
+
+    head = "input: 6\n" if not text.startswith("input:") else ""
+    model = netdsl.check(head + "dataset: synthetic(classes, classes=3, train_size=16, test_size=8)\n"
+                         "epochs: 1\nbatch_size: 8\n" + text)
+    result = run_model(model, out_dir=tmp_path / "run", quiet=True)
+    assert result is not None and (tmp_path / "run").exists()
 
 
 # --- what still slips through is a diagnostic, never a traceback ---------------------------------------

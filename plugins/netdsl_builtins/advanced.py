@@ -519,6 +519,7 @@ def _global_layer(name: str, alias: str | None, what: str, rank: int, path: str)
         description=f"the {what} of each channel over all {'steps' if rank == 1 else 'positions'}",
         params=(Param("keepdims", T.Bool(), False),),
         infer=_global1d if rank == 1 else _global2d,
+        keeps_values=what == "maximum",  # the largest of some input values is one of them
         macs=_read_all,
         accepts="sequence" if rank == 1 else "image",
         # suggested (never inserted) to end a sequence or an image where a vector is needed
@@ -536,6 +537,7 @@ def _pool_layer(name: str, alias: str | None, what: str, rank: int, default: Any
         description=f"the {what} of each pool_size window per channel (shrinks by strides)",
         params=_pool_params(rank, default),
         infer=_pool1d if rank == 1 else _pool2d,
+        keeps_values=what == "maximum",
         macs=_pool_macs,
         accepts="sequence" if rank == 1 else "image",
         build=keras_factory(path),
@@ -547,6 +549,7 @@ def _merge_layer(name: str, what: str, path: str, infer: Callable[..., tuple[Sha
     """A merge declaration (``[a | b] name``)."""
     return Layer(name=name, aliases=aliases, description=what, params=params, infer=infer,
                  macs=_no_macs if infer is _concat else _merge_macs, merge=True,
+                 keeps_values=infer is _concat or name in ("maximum", "minimum"),
                  default_merge=default, build=keras_factory(path))
 
 
@@ -679,6 +682,7 @@ ZEROPAD2D = Layer(
                   help="rows (and columns) added on each side"),),
     infer=_zeropad,
     accepts="image",
+    keeps_values=True,  # zero is an id too
     build=keras_factory("layers.ZeroPadding2D"),
     macs=_no_macs,
 )
@@ -710,6 +714,7 @@ EMBEDDING = Layer(
     ),
     infer=_embedding,
     accepts="vector",
+    reads_ids="input_dim",
     build=keras_factory("layers.Embedding"),
     macs=_no_macs,
 )

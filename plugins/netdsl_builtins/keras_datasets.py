@@ -552,7 +552,7 @@ def _sequence_params(num_words: int, maxlen: int) -> tuple[Param, ...]:
 
 def _imdb_describe(request: DataRequest) -> DataInfo:
     return DataInfo((request.args["maxlen"],), Target("binary"), train_size=25_000,
-                    class_names=("negative", "positive"))
+                    class_names=("negative", "positive"), vocabulary=request.args["num_words"])
 
 
 def _imdb_load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
@@ -572,7 +572,8 @@ def _imdb_load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
 
 def _reuters_describe(request: DataRequest) -> DataInfo:
     return DataInfo((request.args["maxlen"],), Target("classes", 46),
-                    train_size=int(11_228 * (1 - request.args["test_split"])))
+                    train_size=int(11_228 * (1 - request.args["test_split"])),
+                    vocabulary=request.args["num_words"])
 
 
 def _reuters_load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:

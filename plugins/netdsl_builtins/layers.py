@@ -107,7 +107,7 @@ DENSE = Layer(
     infer=_dense,
     accepts="vector",
     rules=(initializer_ranks(kernel_initializer=2, bias_initializer=1),
-           matrix_regularizers(bias_regularizer=1)),
+           matrix_regularizers(bias_regularizer=1, activity_regularizer=2)),
     build=keras_factory("layers.Dense"),
     macs=_dense_macs,
 )
@@ -128,6 +128,7 @@ FLATTEN = Layer(
     description="flatten every axis but the batch into one vector",
     infer=_flatten,
     transparent=True,
+    keeps_values=True,
     adapters=(
         Adapter("vector", lambda shape: {} if len(shape) >= 3 else None),  # images
         Adapter("vector", lambda shape: {} if len(shape) == 2 else None, implicit=False),  # sequences
@@ -142,6 +143,7 @@ RESHAPE = Layer(
     params=(Param("target_shape", T.ShapeT(allow_unknown=True), positional=True),),
     infer=_reshape,
     transparent=True,
+    keeps_values=True,
     adapters=(
         # a one-channel image is read row by row; another rank-3 input only gets the suggestion
         Adapter("sequence", lambda s: {"target_shape": tuple(s[:2])} if len(s) == 3 and s[-1] == 1 else None),

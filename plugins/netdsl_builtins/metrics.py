@@ -12,8 +12,8 @@ from __future__ import annotations
 from netdsl import types as T
 from typing import Any, Iterable, Mapping
 
-from netdsl.components import (REQUIRED, Labels, Metric, Param, Rule, TargetKind, Violation,
-                               keras_factory, keras_value, needs)
+from netdsl.components import (REQUIRED, Labels, Metric, OutputRule, Param, Rule, Shape, TargetKind,
+                               Violation, keras_factory, keras_value, needs)
 from netdsl.hookspecs import Register, hookimpl
 
 __all__ = ["METRICS", "register_metrics"]
@@ -43,6 +43,68 @@ def _class_ids_below_num_classes(args: Mapping[str, Any]) -> Iterable[Violation]
 
 
 _IOU_RULES: tuple[Rule, ...] = (_class_ids_below_num_classes,)
+
+
+# --- arguments against the network's output (run by `check` once the output shape is known) ----
+
+def _units(output: Shape) -> int | None:
+    """How many scores the network outputs per example (its last axis), when known."""
+    return output[-1] if output and isinstance(output[-1], int) else None
+
+
+def _below_units(param: str) -> OutputRule:
+    """An output rule: the class id ``param`` must index one of the output's units."""
+
+    def rule(args: Mapping[str, Any], output: Shape) -> Iterable[Violation]:
+        value, n = args.get(param), _units(output)
+        if value is not None and n is not None and value >= n:
+            yield Violation(param, f"class {value} needs at least {value + 1} outputs, but the network "
+                                   f"outputs {n}", help=f"use a class id below {n}")
+
+    rule.__qualname__ = f"_below_units({param!r})"
+    return rule
+
+
+def _at_most_units(param: str) -> OutputRule:
+    """An output rule: ``param`` counts scores, so it cannot exceed the output's units."""
+
+    def rule(args: Mapping[str, Any], output: Shape) -> Iterable[Violation]:
+        value, n = args.get(param), _units(output)
+        if value is not None and n is not None and value > n:
+            yield Violation(param, f"{param}={value} takes the {value} highest scores, but the network "
+                                   f"outputs {n}", help=f"use `{param}` of at most {n}")
+
+    rule.__qualname__ = f"_at_most_units({param!r})"
+    return rule
+
+
+def _num_labels_is_units(args: Mapping[str, Any], output: Shape) -> Iterable[Violation]:
+    """AUC with ``multi_label`` keeps one curve per output unit: ``num_labels`` must be their number."""
+    value, n = args.get("num_labels"), _units(output)
+    if value is not None and n is not None and value != n:
+        yield Violation("num_labels", f"one label per output, and the network outputs {n}, not {value}",
+                        help=f"use `num_labels={n}`, or leave it out")
+
+
+def _ids_need_one_output(args: Mapping[str, Any], output: Shape) -> Iterable[Violation]:
+    """With ``sparse_y_pred`` an IoU metric reads the predictions as class ids, one per example:
+    an output of several scores per example does not line up with the targets."""
+    n = _units(output)
+    if args.get("sparse_y_pred") and n is not None and n > 1:
+        yield Violation("sparse_y_pred", f"`sparse_y_pred=true` reads one class id per example, but the "
+                                         f"network outputs {n} scores", help="use `sparse_y_pred=false`")
+
+
+def _no_adjusted_r2(args: Mapping[str, Any]) -> Iterable[Violation]:
+    """Keras 3's R2Score compares ``num_regressors`` with the batch size in Python, which fails in
+    a compiled training step (what ``netdsl run`` uses): only the plain R^2 trains."""
+    if args.get("num_regressors"):
+        yield Violation("num_regressors", "Keras computes the adjusted R^2 only when run eagerly, not in "
+                                          "the compiled training step netdsl runs", help="leave it out (plain R^2)")
+
+
+_CLASS_ID_FITS: tuple[OutputRule, ...] = (_below_units("class_id"),)
+_TOP_K_FITS: tuple[OutputRule, ...] = (_below_units("class_id"), _at_most_units("top_k"))
 _TARGET_CLASS_IDS = Param("target_class_ids", T.ListOf(T.Int(min=0)), REQUIRED,
                           help="the class ids whose IoU is averaged")
 _IGNORE_CLASS = Param("ignore_class", T.Int(), None, help="a class id left out of the metric")
@@ -58,13 +120,14 @@ _SCORE_THRESHOLD = Param("threshold", T.Float(min=0, max=1, min_open=True), None
 
 def _metric(name: str, keras_class: str, description: str, *params: Param,
             aliases: tuple[str, ...] = (), labels: Labels = "categorical",
-            default_for: tuple[TargetKind, ...] = (), rules: tuple[Rule, ...] = ()) -> Metric:
+            default_for: tuple[TargetKind, ...] = (), rules: tuple[Rule, ...] = (),
+            output_rules: tuple[OutputRule, ...] = ()) -> Metric:
     """A metric built as ``keras.metrics.<keras_class>(**kwargs)``. Most compare targets with
     predictions element by element, so for a class target they read one-hot rows
     (``labels="categorical"``, the default here; a sparse loss's integer ids would not fit)."""
     return Metric(name=name, params=params, description=description, aliases=aliases,
                   labels=labels, default_for=default_for, build=keras_factory(f"metrics.{keras_class}"),
-                  rules=rules)
+                  rules=rules, output_rules=output_rules)
 
 
 #: every built-in metric
@@ -102,13 +165,14 @@ METRICS: tuple[Metric, ...] = (
             Param("multi_label", T.Bool(), False,
                   help="one curve per label (multi-label data) instead of one overall"),
             Param("num_labels", T.Int(min=1), None, help="number of labels with multi_label"),
-            _FROM_LOGITS, rules=(needs("num_labels", "multi_label"),)),
+            _FROM_LOGITS, rules=(needs("num_labels", "multi_label"),),
+            output_rules=(_num_labels_is_units,)),
     _metric("precision", "Precision", "fraction of positive predictions that are right",
             _THRESHOLDS, Param("top_k", T.Int(min=1), None, help="count only the top k scores"),
-            _CLASS_ID),
+            _CLASS_ID, output_rules=_TOP_K_FITS),
     _metric("recall", "Recall", "fraction of positive targets that are found",
             _THRESHOLDS, Param("top_k", T.Int(min=1), None, help="count only the top k scores"),
-            _CLASS_ID),
+            _CLASS_ID, output_rules=_TOP_K_FITS),
     _metric("true_positives", "TruePositives", "number of true positives", _THRESHOLDS),
     _metric("false_positives", "FalsePositives", "number of false positives", _THRESHOLDS),
     _metric("true_negatives", "TrueNegatives", "number of true negatives", _THRESHOLDS),
@@ -116,21 +180,21 @@ METRICS: tuple[Metric, ...] = (
     _metric("precision_at_recall", "PrecisionAtRecall",
             "best precision with recall at least the given value",
             Param("recall", _UNIT, REQUIRED, positional=True, help="the recall to reach"),
-            _NUM_THRESHOLDS, _CLASS_ID),
+            _NUM_THRESHOLDS, _CLASS_ID, output_rules=_CLASS_ID_FITS),
     _metric("recall_at_precision", "RecallAtPrecision",
             "best recall with precision at least the given value",
             Param("precision", _UNIT, REQUIRED, positional=True, help="the precision to reach"),
-            _NUM_THRESHOLDS, _CLASS_ID),
+            _NUM_THRESHOLDS, _CLASS_ID, output_rules=_CLASS_ID_FITS),
     _metric("sensitivity_at_specificity", "SensitivityAtSpecificity",
             "best sensitivity with specificity at least the given value",
             Param("specificity", _UNIT, REQUIRED, positional=True,
                   help="the specificity to reach"),
-            _NUM_THRESHOLDS, _CLASS_ID),
+            _NUM_THRESHOLDS, _CLASS_ID, output_rules=_CLASS_ID_FITS),
     _metric("specificity_at_sensitivity", "SpecificityAtSensitivity",
             "best specificity with sensitivity at least the given value",
             Param("sensitivity", _UNIT, REQUIRED, positional=True,
                   help="the sensitivity to reach"),
-            _NUM_THRESHOLDS, _CLASS_ID),
+            _NUM_THRESHOLDS, _CLASS_ID, output_rules=_CLASS_ID_FITS),
     _metric("f1_score", "F1Score", "harmonic mean of precision and recall (one-hot targets)",
             _AVERAGE, _SCORE_THRESHOLD),
     _metric("fbeta_score", "FBetaScore", "F-beta score: recall weighted beta times precision",
@@ -175,7 +239,8 @@ METRICS: tuple[Metric, ...] = (
             Param("class_aggregation", T.Choice(("uniform_average", "variance_weighted_average")),
                   "uniform_average", help="how the scores of several outputs are combined"),
             Param("num_regressors", T.Int(min=0), 0,
-                  help="independent variables, for the adjusted R^2 (0: plain R^2)")),
+                  help="independent variables, for the adjusted R^2 (0: plain R^2)"),
+            rules=(_no_adjusted_r2,)),
     _metric("pearson_correlation", "PearsonCorrelation",
             "Pearson correlation between targets and predictions"),
     _metric("concordance_correlation", "ConcordanceCorrelation",
@@ -187,9 +252,10 @@ METRICS: tuple[Metric, ...] = (
             Param("threshold", _UNIT, 0.5, help="predictions above this count as 1")),
     _metric("iou", "IoU", "intersection over union of chosen classes (integer targets)",
             _NUM_CLASSES, _TARGET_CLASS_IDS, _IGNORE_CLASS, _SPARSE_Y_TRUE, _SPARSE_Y_PRED,
-            labels="any", rules=_IOU_RULES),
+            labels="any", rules=_IOU_RULES, output_rules=(_ids_need_one_output,)),
     _metric("mean_iou", "MeanIoU", "intersection over union averaged over all classes",
-            _NUM_CLASSES, _IGNORE_CLASS, _SPARSE_Y_TRUE, _SPARSE_Y_PRED, labels="any"),
+            _NUM_CLASSES, _IGNORE_CLASS, _SPARSE_Y_TRUE, _SPARSE_Y_PRED, labels="any",
+            output_rules=(_ids_need_one_output,)),
     _metric("one_hot_iou", "OneHotIoU",
             "intersection over union of chosen classes (one-hot targets)",
             _NUM_CLASSES, _TARGET_CLASS_IDS, _IGNORE_CLASS,

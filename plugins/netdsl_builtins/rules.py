@@ -83,5 +83,10 @@ def matrix_regularizers(**ranks: int) -> Rule:
                 yield Violation(name, f"`{ref.name}` works on 2-D weights, and `{name}` regularizes "
                                       f"a {rank}-D tensor",
                                 help="use `l2` or `l1` here, or put it on a dense layer's kernel")
+            elif isinstance(ref, Ref) and ref.name in _MATRIX_REGULARIZERS and name == "activity_regularizer":
+                # found by the fuzz's graph-mode fit: eager steps work, `netdsl run`'s do not
+                yield Violation(name, f"`{ref.name}` on the activity is a matrix over the batch, whose "
+                                      "size Keras does not know in the compiled training step",
+                                help="use `l2` or `l1` here, or put it on a dense layer's kernel")
 
     return rule
