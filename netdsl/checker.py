@@ -31,7 +31,7 @@ from .parser import parse
 from .registry import Registry, default_registry, suggest
 from .backends import problems as backend_problems
 from .settings import SETTINGS, TABLE, Settings, value_to_ir
-from .target import check_monitors, training_target
+from .target import check_monitors, check_optimizer, training_target
 
 __all__ = ["check", "CheckedModel", "Node", "format_shape", "expanded_layers", "MAX_BLOCK_DEPTH",
            "MAX_LAYERS", "MAX_NESTING", "MAX_PARAMS", "MAX_VALUES"]
@@ -260,6 +260,7 @@ class _Checker:
                                  self.program)
         self.errors.extend(target.errors)
         self.errors.extend(check_monitors({**values, "metrics": target.metrics}, self.program))
+        self.errors.extend(check_optimizer(values, self.nodes, self.program))
         total = sum(n.params for n in self.nodes)
         if total > MAX_PARAMS:
             self.error(NetdslLimitError(

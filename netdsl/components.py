@@ -260,9 +260,21 @@ class Loss(Component):
 
 @dataclass(frozen=True, kw_only=True)
 class Optimizer(Component):
-    """An optimizer with its hyperparameters; ``build()`` returns the Keras optimizer."""
+    """An optimizer with its hyperparameters; ``build()`` returns the Keras optimizer.
+
+    ``sparse_rules`` are :data:`Rule` s checked only when the network has a layer whose gradients
+    are sparse on TensorFlow (``sparse_gradients``, e.g. ``embedding``): what such gradients
+    cannot go through (``loss_scale_factor`` divides them, which Keras cannot do to sparse
+    ones). A :class:`Violation` with ``param=""`` means the optimizer itself."""
 
     kind: ClassVar[str] = "optimizer"
+    sparse_rules: tuple[Rule, ...] = field(default=(), compare=False, repr=False)
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if not isinstance(self.sparse_rules, tuple) or not all(callable(r) for r in self.sparse_rules):
+            out.append("sparse_rules: must be a tuple of callables (args) -> violations")
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -345,6 +357,9 @@ class Layer(Component):
     transparent: bool = False
     keeps_values: bool = False
     reads_ids: str | None = None
+    #: its weights' gradients are sparse on TensorFlow (only the rows looked up): see
+    #: :attr:`Optimizer.sparse_rules`
+    sparse_gradients: bool = False
     #: multiply-accumulates of one example (``netdsl summary --flops``):
     #: ``macs(input_shape, output_shape, args) -> int`` (a merge gets a list of input shapes; a
     #: ``wrapper="layer"`` also gets ``inner``, a callable ``shape -> MACs of the wrapped layer``)

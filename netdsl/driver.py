@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from .saving import verify_reload
 from .training import (StreamData, TrainOptions, confusion, evaluate, fit, load_data, spec_text,
                        write_data_record)
 
-__all__ = ["RunReport", "run_model", "resume_run"]
+__all__ = ["RunReport", "run_model", "resume_run", "crash_summary"]
 
 
 @dataclass
@@ -360,7 +361,7 @@ def _phases(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str]
             _record_failure(finish, "failed", phase, err)
             raise err from None
         except Exception as e:  # noqa: BLE001 - a crash is recorded and reported, not a traceback
-            err = NetdslTrainingError(f"the run crashed while {phase}: {type(e).__name__}: {e}",
+            err = NetdslTrainingError(f"the run crashed while {phase}: {type(e).__name__}: {crash_summary(e)}",
                                       code="NDL304", help=f"the run folder {folder.path}/ records it; "
                                       "run with -v for the traceback")
             err.traceback = _traceback()  # type: ignore[attr-defined]
@@ -375,6 +376,22 @@ def _phases(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str]
            **({"distributed": distributed} if distributed else {}))
     return RunReport(folder.path, "finished", len(history), wall(), test,
                      resumed_from=checkpoint.epoch if checkpoint else None, distributed=distributed)
+
+
+def crash_summary(error: BaseException, limit: int = 600) -> str:
+    """What a crash says, in a line: for a TensorFlow graph error, its last message and the node
+    (its text is mostly the Python stack where the graph was built, which ``-v`` and the run
+    folder keep); otherwise the message with its whitespace folded, at most ``limit`` characters."""
+    text = str(error)
+    node = re.search(r"Detected at node '?([^\s']+?)'? defined at", text)
+    if node is not None:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        said = [line for line in lines
+                if not line.startswith(("File ", "Detected at node", "Graph execution error", "[["))]
+        message = re.sub(r"\s*\[\[\{\{node [^}]*\}\}\]\].*$", "", said[-1] if said else lines[-1])
+        return f"{message} (at node {node.group(1)})"
+    folded = " ".join(text.split())
+    return folded if len(folded) <= limit else folded[:limit - 1] + "…"
 
 
 def _record_failure(finish: Callable[..., None], status: str, phase: str, err: NetdslError) -> None:

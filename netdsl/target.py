@@ -8,13 +8,14 @@ names a component.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from . import ir
 from .bind import Binder
 from .components import DataInfo, Loss, Metric, Ref
-from .errors import NetdslArgumentError, NetdslError, NetdslSettingError, NetdslShapeError
+from .errors import NetdslArgumentError, NetdslError, NetdslSettingError, NetdslShapeError, Note
 from .graph import Node, Shape, format_shape
 from .registry import Registry
 
@@ -157,7 +158,50 @@ def _check_metric_outputs(out: TrainingTarget, output: Shape, program: ir.Progra
                     label=f"the output is {format_shape(output)}", code="NDL005", help=v.help))
 
 
-def _param_span(value: Any, component: Metric, name: str) -> Any:
+def check_optimizer(values: Mapping[str, Any], nodes: Sequence[Node], program: ir.Program) -> list[NetdslError]:
+    """The optimizer's ``sparse_rules`` when a layer of the network has sparse gradients on
+    TensorFlow (``embedding``): an error at the argument (or the optimizer) Keras would fail on,
+    with a note at the layer."""
+    from .components import Optimizer, Violation  # noqa: PLC0415
+    from .errors import NetdslPluginError  # noqa: PLC0415
+
+    ref = values.get("optimizer")
+    if (values.get("backend") or os.environ.get("KERAS_BACKEND") or "tensorflow") != "tensorflow" or not isinstance(ref, Ref) or not isinstance(ref.component, Optimizer) \
+            or not ref.component.sparse_rules:
+        return []
+    sparse = next((n for n in nodes if getattr(n.component, "sparse_gradients", False)), None)
+    if sparse is None:
+        return []
+    component, setting = ref.component, program.setting("optimizer")
+    written = setting.value if setting is not None else None
+    args = {p.name: p.default for p in component.params}
+    args.update(ref.kwargs)
+    names = {p.name for p in component.params} | {""}
+    errors: list[NetdslError] = []
+    for rule in component.sparse_rules:
+        try:
+            found: list[Any] = list(rule(args))
+        except Exception as exc:  # noqa: BLE001 - a plugin's rule must not crash `check`
+            found = [exc]
+        for v in found:
+            if not isinstance(v, Violation) or v.param not in names:
+                what = (f"raised {type(v).__name__}: {v}" if isinstance(v, Exception)
+                        else f"returned {v!r}, not a Violation naming a parameter")
+                errors.append(NetdslPluginError(
+                    f"a sparse-gradient rule of optimizer `{ref.name}` ({getattr(rule, '__qualname__', rule)}) {what}",
+                    getattr(written, "span", None), code="NDL206", label="plugin error",
+                    help="this is a bug in the plugin that declares it; report it there"))
+                continue
+            span = _param_span(written, component, v.param) if v.param else getattr(written, "span", None)
+            what = f"bad `{v.param}` for optimizer `{ref.name}`" if v.param else f"optimizer `{ref.name}`"
+            errors.append(NetdslArgumentError(
+                f"{what}: {v.message}", span or getattr(written, "span", None),
+                label=f"`{sparse.layer}` has sparse gradients", code="NDL005", help=v.help,
+                notes=[Note(sparse.span, f"`{sparse.layer}` is here")] if sparse.span else []))
+    return errors
+
+
+def _param_span(value: Any, component: Any, name: str) -> Any:
     """Where argument ``name`` of a written component call is (by key, or by position)."""
     if not isinstance(value, ir.Call):
         return getattr(value, "span", None)

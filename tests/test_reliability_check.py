@@ -219,6 +219,11 @@ KERAS_REFUSES = [
      "dense 1\n", "num_regressors=1", "eagerly"),
     ("iou-ids-from-scores", "metrics: [iou(10, target_class_ids=[0], sparse_y_pred=true)]\ndense 10 softmax\n", "sparse_y_pred=true",
      "10 scores"),
+    ("loss-scale-with-embedding", "input: 6\ndataset: synthetic(classes, classes=3)\n"
+     "optimizer: adadelta(loss_scale_factor=0.1)\nembedding 8 8 -> flatten -> dense 3 softmax\n",
+     "loss_scale_factor=0.1", "sparse gradients"),
+    ("adafactor-with-embedding", "input: 12\ndataset: synthetic(classes, classes=3)\noptimizer: adafactor\n"
+     "embedding 9 1 -> flatten -> dense 3 softmax\n", "adafactor", "sparse gradients"),
 ]
 
 
@@ -270,6 +275,9 @@ def test_every_bad_metric_in_a_list_is_reported() -> None:
         ("top-k-all-outputs", "metrics: [precision(top_k=10)]\ndense 10 softmax\n"),
         ("top-k-accuracy-past-the-outputs", "metrics: [top_k_categorical_accuracy(20)]\ndense 10 softmax\n"),
         ("mean-iou-from-scores", "metrics: [mean_iou(10, sparse_y_pred=false)]\ndense 10 softmax\n"),
+        ("loss-scale-without-sparse-gradients", "optimizer: adam(loss_scale_factor=0.1)\ndense 10 softmax\n"),
+        ("adafactor-without-sparse-gradients", "optimizer: adafactor\ndense 10 softmax\n"),
+        ("embedding-with-adam", "input: 6\ndataset: synthetic\nembedding 8 8 -> flatten -> dense 10 softmax\n"),
     ]],
 ])
 def test_what_keras_takes_is_still_accepted(text: str) -> None:
@@ -424,3 +432,40 @@ def test_a_keras_refusal_check_missed_is_a_training_error_with_the_run_folder(tm
     assert info.value.code == "NDL304" and "Lambda" in info.value.message
     (folder,) = tmp_path.iterdir()
     assert '"status": "crashed"' in (folder / "metrics.json").read_text()
+
+
+def test_a_sparse_gradient_rule_on_the_jax_backend_does_not_apply() -> None:
+    netdsl.check("backend: jax\ninput: 6\ndataset: synthetic\noptimizer: adam(loss_scale_factor=0.1)\n"
+                 "embedding 8 8 -> flatten -> dense 10 softmax\n")
+
+
+@pytest.mark.slow
+def test_keras_fails_on_an_unscaled_sparse_gradient() -> None:
+    """Why `loss_scale_factor` with an embedding is refused: Keras (TensorFlow) cannot divide the
+    embedding's IndexedSlices gradient (if a Keras release fixes this, the rule should go)."""
+    import numpy as np
+
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("sparse gradients are TensorFlow's")
+    net = keras.Sequential([keras.Input((12,), dtype="int32"), keras.layers.Embedding(9, 2), keras.layers.Flatten(),
+                            keras.layers.Dense(3, activation="softmax")])
+    net.compile(keras.optimizers.Adam(loss_scale_factor=0.1), "categorical_crossentropy")
+    x = np.random.default_rng(0).integers(0, 9, (8, 12)).astype("int32")
+    with pytest.raises(TypeError, match="IndexedSlices"):
+        net.train_on_batch(x, np.eye(3)[np.arange(8) % 3])
+
+
+@pytest.mark.parametrize("message, summary", [
+    pytest.param("Graph execution error:\n\nDetected at node adafactor/cond/GatherV2_1 defined at (most recent "
+                 "call last):\n  File \"/bin/netdsl\", line 6, in <module>\n\n  File \"/s.py\", line 136, in f\n\n"
+                 "indices[0] = 18528 is not in [0, 193)\n\t [[{{node adafactor/cond/GatherV2_1}}]] [Op:__inference_1]",
+                 "indices[0] = 18528 is not in [0, 193) (at node adafactor/cond/GatherV2_1)", id="tf-graph-error"),
+    pytest.param("Exception encountered when calling Dense.call().\n\n  shapes   differ", "Exception encountered "
+                 "when calling Dense.call(). shapes differ", id="folded"),
+    pytest.param("x" * 2000, "x" * 599 + "…", id="capped"),
+])
+def test_a_crash_is_summarised_in_a_line(message: str, summary: str) -> None:
+    from netdsl.driver import crash_summary
+
+    assert crash_summary(RuntimeError(message)) == summary

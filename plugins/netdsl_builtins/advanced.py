@@ -715,6 +715,7 @@ EMBEDDING = Layer(
     infer=_embedding,
     accepts="vector",
     reads_ids="input_dim",
+    sparse_gradients=True,
     build=keras_factory("layers.Embedding"),
     macs=_no_macs,
 )

@@ -9,8 +9,11 @@ The learning rate is a number or a schedule (:mod:`netdsl_builtins.schedules`). 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
 from netdsl import types as T
-from netdsl.components import Optimizer, Param, keras_factory, at_most_one
+from netdsl.components import Optimizer, Param, Violation, keras_factory, at_most_one
 from netdsl.hookspecs import Register, hookimpl
 
 __all__ = ["OPTIMIZERS", "register_optimizers"]
@@ -66,12 +69,31 @@ def _common() -> tuple[Param, ...]:
     )
 
 
+def _no_loss_scale_with_sparse(args: Mapping[str, Any]) -> Iterator[Violation]:
+    """Keras divides every gradient by ``loss_scale_factor``; an embedding's gradient is sparse
+    (IndexedSlices) on TensorFlow and cannot be divided (TypeError at the first step)."""
+    if args.get("loss_scale_factor") is not None:
+        yield Violation("loss_scale_factor", "Keras cannot unscale the sparse gradients of a layer "
+                        "such as `embedding` on TensorFlow", help="leave out `loss_scale_factor`")
+
+
+def _no_sparse(name: str) -> Callable[[Mapping[str, Any]], Iterator[Violation]]:
+    """For an optimizer whose update cannot take sparse gradients at all."""
+    def rule(args: Mapping[str, Any]) -> Iterator[Violation]:
+        yield Violation("", f"Keras's {name} cannot update from the sparse gradients of a layer "
+                        "such as `embedding` on TensorFlow (its update step fails)",
+                        help="use `adam` or `adamw`, or the jax backend (`backend: jax`)")
+    return rule
+
+
 def _optimizer(name: str, keras_class: str, description: str, *params: Param,
-               aliases: tuple[str, ...] = ()) -> Optimizer:
-    """An optimizer built as ``keras.optimizers.<keras_class>(**kwargs)``."""
+               aliases: tuple[str, ...] = (), sparse: bool = True) -> Optimizer:
+    """An optimizer built as ``keras.optimizers.<keras_class>(**kwargs)``; ``sparse=False`` when
+    it cannot take sparse gradients at all."""
     return Optimizer(name=name, params=params, description=description, aliases=aliases,
                      build=keras_factory(f"optimizers.{keras_class}"),
-                     rules=(at_most_one("clipnorm", "clipvalue", "global_clipnorm"),))
+                     rules=(at_most_one("clipnorm", "clipvalue", "global_clipnorm"),),
+                     sparse_rules=(_no_loss_scale_with_sparse,) + (() if sparse else (_no_sparse(name),)))
 
 
 #: every built-in optimizer
@@ -133,7 +155,7 @@ OPTIMIZERS: tuple[Optimizer, ...] = (
         Param("clip_threshold", _POSITIVE, 1.0, help="threshold of Adafactor's own clipping"),
         Param("relative_step", T.Bool(), True,
               help="decay a constant learning rate with the step count"),
-        _weight_decay(), *_common(),
+        _weight_decay(), *_common(), sparse=False,
     ),
     _optimizer(
         "ftrl", "Ftrl", "follow-the-regularized-leader, for large sparse feature spaces",
