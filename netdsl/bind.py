@@ -165,34 +165,26 @@ class Binder:
     def _rules(self, component: Component, bound: "_Bound", where: Span | None) -> bool:
         """Run the component's cross-parameter rules; each violation is an error at the argument
         it names (or at the component when that argument was left to its default)."""
-        from .components import Violation
+        from .components import apply_rule
         from .errors import NetdslPluginError
 
         ok = True
         names = {p.name for p in component.params}
         for rule in component.rules:
-            found: list[Any]
-            try:
-                found = list(rule(bound))
-            except Exception as exc:  # noqa: BLE001 - a plugin's rule must not crash `check`
-                found = [exc]
+            found, broken = apply_rule(rule, (bound,), names)
+            for what in broken:
+                self.error(NetdslPluginError(
+                    f"a rule of {_what(component)} ({getattr(rule, '__qualname__', rule)}) {what}",
+                    where, code="NDL206", label="plugin error",
+                    help="this is a bug in the plugin that declares it; report it there"))
             for v in found:
-                if not isinstance(v, Violation) or v.param not in names:
-                    what = (f"raised {type(v).__name__}: {v}" if isinstance(v, Exception)
-                            else f"returned {v!r}, not a Violation naming a parameter")
-                    self.error(NetdslPluginError(
-                        f"a rule of {_what(component)} ({getattr(rule, '__qualname__', rule)}) {what}",
-                        where, code="NDL206", label="plugin error",
-                        help="this is a bug in the plugin that declares it; report it there"))
-                    ok = False
-                    continue
                 arg = bound.sources.get(v.param)
                 self.error(NetdslArgumentError(
                     f"bad `{v.param}` for {_what(component)}: {v.message}",
                     arg.span if arg is not None and arg.span is not None else where,
                     label="not allowed here" if arg is not None else f"`{v.param}` by default",
                     code="NDL005", help=v.help))
-                ok = False
+            ok = ok and not found and not broken
         return ok
 
     def _param_for(self, component: Component, arg: ir.Arg, by_name: Mapping[str, Param],

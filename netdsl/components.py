@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import re
-from typing import Any, Callable, ClassVar, Iterable, Literal, Mapping, Sequence, get_args
+from typing import Any, Callable, ClassVar, Collection, Iterable, Literal, Mapping, Sequence, get_args
 
 from . import types as T
 
@@ -18,7 +18,7 @@ __all__ = [
     "Metric", "Layer", "Dataset", "ShapeProblem", "KINDS", "Shape", "keras_factory", "Adapter",
     "InputKind", "INPUT_KINDS", "Labels", "TargetKind", "Wrapper", "Target", "DataInfo",
     "DataRequest", "Callback", "Schedule", "Code", "keras_value", "Rule", "OutputRule", "Violation",
-    "at_most_one", "needs", "Streams",
+    "at_most_one", "needs", "apply_rule", "Streams",
 ]
 
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -49,6 +49,21 @@ Rule = Callable[[Mapping[str, Any]], Iterable[Violation]]
 #: a metric's rule against the network it measures: the bound arguments and the network's output
 #: shape (without the batch axis) to the violations found (``recall(class_id=5)`` needs 6 outputs)
 OutputRule = Callable[[Mapping[str, Any], Shape], Iterable[Violation]]
+
+
+def apply_rule(rule: Callable[..., Iterable[Violation]], args: Sequence[Any],
+               names: Collection[str]) -> tuple[list[Violation], list[str]]:
+    """Run a plugin's rule on ``args``: the violations it found, and what was wrong with the rule
+    itself (it raised, or returned something other than a :class:`Violation` naming one of
+    ``names``), as text for a plugin error. A plugin's rule never crashes ``check``."""
+    try:
+        found: list[Any] = list(rule(*args))
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug is reported, not raised
+        return [], [f"raised {type(exc).__name__}: {exc}"]
+    good = [v for v in found if isinstance(v, Violation) and v.param in names]
+    bad = [f"returned {v!r}, not a Violation naming a parameter" for v in found
+           if not (isinstance(v, Violation) and v.param in names)]
+    return good, bad
 
 
 def at_most_one(*names: str) -> Rule:

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from . import ir
 from .bind import Binder
-from .components import DataInfo, Loss, Metric, Ref
+from .components import DataInfo, Loss, Metric, Optimizer, Ref, apply_rule
 from .errors import NetdslArgumentError, NetdslError, NetdslSettingError, NetdslShapeError, Note
 from .graph import Node, Shape, format_shape
 from .registry import Registry
@@ -124,9 +124,6 @@ def _check_sparse_metrics(out: TrainingTarget, kind: str, dataset: str, program:
 def _check_metric_outputs(out: TrainingTarget, output: Shape, program: ir.Program) -> None:
     """Each metric's ``output_rules`` against the network's output shape (a class id or ``top_k``
     past the output's units); a violation is an error at the argument it names."""
-    from .components import Violation  # noqa: PLC0415
-    from .errors import NetdslPluginError  # noqa: PLC0415
-
     setting = program.setting("metrics")
     written = list(setting.value.items) if setting is not None and isinstance(setting.value, ir.List) \
         else [setting.value] if setting is not None else []
@@ -139,19 +136,10 @@ def _check_metric_outputs(out: TrainingTarget, output: Shape, program: ir.Progra
         args = {p.name: p.default for p in component.params}
         args.update(metric.kwargs)
         for rule in component.output_rules:
-            try:
-                found: list[Any] = list(rule(args, output))
-            except Exception as exc:  # noqa: BLE001 - a plugin's rule must not crash `check`
-                found = [exc]
+            found, broken = apply_rule(rule, (args, output), names)
+            out.errors.extend(_broken_rule(f"an output rule of metric `{metric.name}`", rule, what,
+                                           getattr(item, "span", None)) for what in broken)
             for v in found:
-                if not isinstance(v, Violation) or v.param not in names:
-                    what = (f"raised {type(v).__name__}: {v}" if isinstance(v, Exception)
-                            else f"returned {v!r}, not a Violation naming a parameter")
-                    out.errors.append(NetdslPluginError(
-                        f"an output rule of metric `{metric.name}` ({getattr(rule, '__qualname__', rule)}) {what}",
-                        getattr(item, "span", None), code="NDL206", label="plugin error",
-                        help="this is a bug in the plugin that declares it; report it there"))
-                    continue
                 out.errors.append(NetdslArgumentError(
                     f"bad `{v.param}` for metric `{metric.name}`: {v.message}",
                     _param_span(item, component, v.param) or (setting.value.span if setting else None),
@@ -162,11 +150,9 @@ def check_optimizer(values: Mapping[str, Any], nodes: Sequence[Node], program: i
     """The optimizer's ``sparse_rules`` when a layer of the network has sparse gradients on
     TensorFlow (``embedding``): an error at the argument (or the optimizer) Keras would fail on,
     with a note at the layer."""
-    from .components import Optimizer, Violation  # noqa: PLC0415
-    from .errors import NetdslPluginError  # noqa: PLC0415
-
     ref = values.get("optimizer")
-    if (values.get("backend") or os.environ.get("KERAS_BACKEND") or "tensorflow") != "tensorflow" or not isinstance(ref, Ref) or not isinstance(ref.component, Optimizer) \
+    backend = values.get("backend") or os.environ.get("KERAS_BACKEND") or "tensorflow"
+    if backend != "tensorflow" or not isinstance(ref, Ref) or not isinstance(ref.component, Optimizer) \
             or not ref.component.sparse_rules:
         return []
     sparse = next((n for n in nodes if getattr(n.component, "sparse_gradients", False)), None)
@@ -179,19 +165,10 @@ def check_optimizer(values: Mapping[str, Any], nodes: Sequence[Node], program: i
     names = {p.name for p in component.params} | {""}
     errors: list[NetdslError] = []
     for rule in component.sparse_rules:
-        try:
-            found: list[Any] = list(rule(args))
-        except Exception as exc:  # noqa: BLE001 - a plugin's rule must not crash `check`
-            found = [exc]
+        found, broken = apply_rule(rule, (args,), names)
+        errors.extend(_broken_rule(f"a sparse-gradient rule of optimizer `{ref.name}`", rule, what,
+                                   getattr(written, "span", None)) for what in broken)
         for v in found:
-            if not isinstance(v, Violation) or v.param not in names:
-                what = (f"raised {type(v).__name__}: {v}" if isinstance(v, Exception)
-                        else f"returned {v!r}, not a Violation naming a parameter")
-                errors.append(NetdslPluginError(
-                    f"a sparse-gradient rule of optimizer `{ref.name}` ({getattr(rule, '__qualname__', rule)}) {what}",
-                    getattr(written, "span", None), code="NDL206", label="plugin error",
-                    help="this is a bug in the plugin that declares it; report it there"))
-                continue
             span = _param_span(written, component, v.param) if v.param else getattr(written, "span", None)
             what = f"bad `{v.param}` for optimizer `{ref.name}`" if v.param else f"optimizer `{ref.name}`"
             errors.append(NetdslArgumentError(
@@ -199,6 +176,14 @@ def check_optimizer(values: Mapping[str, Any], nodes: Sequence[Node], program: i
                 label=f"`{sparse.layer}` has sparse gradients", code="NDL005", help=v.help,
                 notes=[Note(sparse.span, f"`{sparse.layer}` is here")] if sparse.span else []))
     return errors
+
+
+def _broken_rule(whose: str, rule: Any, what: str, span: Any) -> NetdslError:
+    """A plugin's rule that raised or returned nonsense: an error naming it, never a traceback."""
+    from .errors import NetdslPluginError  # noqa: PLC0415
+
+    return NetdslPluginError(f"{whose} ({getattr(rule, '__qualname__', rule)}) {what}", span, code="NDL206",
+                             label="plugin error", help="this is a bug in the plugin that declares it; report it there")
 
 
 def _param_span(value: Any, component: Any, name: str) -> Any:
