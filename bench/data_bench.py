@@ -3,7 +3,7 @@ throughput from streamed CSV / image folders against the same data as in-memory 
 and peak memory when training from CSVs of growing size.
 
     python bench/data_bench.py [--csv-mb 1024] [--images 100000] [--mem-mb 10,100,1024]
-        [--rows 200000] [--repeats 3] [--output BENCHMARKS.md] [--smoke]
+        [--rows 200000] [--repeats 3] [--throughput-data csv,images] [--output BENCHMARKS.md] [--smoke]
 
 Every file is generated under a temporary folder (``$TMPDIR``) and deleted at the end. Every
 measured thing runs in a child process of its own (wall time from fork to exit; peak RSS from
@@ -89,10 +89,11 @@ def worker(args: argparse.Namespace) -> None:
         return
     from netdsl.training import Data, StreamData, load_data, train
 
-    if args.mode == "file":  # the path of data too big to hold: decoded from the files every epoch
+    if args.mode in ("file", "text"):  # the path of data over the memory budget
         from netdsl_builtins import images, tabular
 
-        tabular.CACHE_BYTES = images.CACHE_BYTES = 0
+        tabular.CACHE_BYTES = images.CACHE_BYTES = 0  # a CSV spills to disk (its program says
+        # `spill=false` for mode "text": decoded from the text every epoch); images are decoded each epoch
     model = netdsl.check(Path(args.program).read_text(), filename=args.program)
     data = load_data(model)
     if args.mode == "numpy" and isinstance(data, StreamData):  # the same rows, held in memory
@@ -148,9 +149,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cmd", nargs="?", default="all", choices=("all", "worker"))
     ap.add_argument("program", nargs="?")
-    ap.add_argument("--mode", default="stream", choices=("stream", "file", "numpy"),
+    ap.add_argument("--mode", default="stream", choices=("stream", "file", "text", "numpy"),
                     help="stream: as netdsl reads it (held in memory when it fits the budget); "
-                         "file: decoded from the file every epoch; numpy: the same rows as arrays")
+                         "file: over the budget (CACHE_BYTES=0): a CSV spilled to a binary file, images "
+                         "decoded every epoch; text: a CSV over the budget with spill=false, decoded "
+                         "from its text every epoch; numpy: the same rows as arrays")
     ap.add_argument("--steps", type=int, default=0)
     ap.add_argument("--in-process", type=int, default=0, help="time N in-process netdsl.check calls")
     ap.add_argument("--csv-mb", type=int, default=1024)
@@ -159,6 +162,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=200_000, help="CSV rows for the throughput runs")
     ap.add_argument("--pictures", type=int, default=6000, help="images for the throughput runs")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--throughput-data", default="csv,images", help="throughput cases: csv,images")
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the script runs")
     ap.add_argument("--skip", default="", help="parts not to measure: check,throughput,memory")
@@ -221,17 +225,27 @@ def measure_throughput(tmp: Path, args: argparse.Namespace) -> list[dict[str, An
     csv = write_csv(tmp / "rows.csv", args.rows)
     folder = write_image_folder(tmp / "pics", classes=("dark", "mid", "light"),
                                 per_class=args.pictures // 3, size=16)
-    cases = [("CSV", write_program(tmp, "csvtrain", f'csv("{csv}", label="species")', MLP, epochs=3)),
-             ("image folder", write_program(tmp, "imgtrain", f'images("{folder}", size=16x16)', CNN, epochs=3))]
-    for what, prog in cases:
-        stream, file, numpy = [], [], []
-        for _ in range(args.repeats):  # alternated, so all three see the same machine load
-            stream.append(throughput(prog, "stream"))
-            file.append(throughput(prog, "file"))
-            numpy.append(throughput(prog, "numpy"))
-        out.append({"what": what, "stream": Stats(stream).to_dict(), "file": Stats(file).to_dict(),
-                    "numpy": Stats(numpy).to_dict(), "ratio": ratio_stats(stream, numpy).to_dict(),
-                    "file_ratio": ratio_stats(file, numpy).to_dict()})
+    csv_text = write_program(tmp, "csvtext", f'csv("{csv}", label="species", spill=false)', MLP, epochs=3)
+    cases = [("CSV", "csv", write_program(tmp, "csvtrain", f'csv("{csv}", label="species")', MLP, epochs=3),
+              csv_text),
+             ("image folder", "images", write_program(tmp, "imgtrain", f'images("{folder}", size=16x16)', CNN,
+                                                      epochs=3), None)]
+    for what, key, prog, text_prog in cases:
+        if key not in args.throughput_data.split(","):
+            continue
+        got: dict[str, list[float]] = {"stream": [], "file": [], "text": [], "numpy": []}
+        for _ in range(args.repeats):  # alternated, so all the modes see the same machine load
+            got["stream"].append(throughput(prog, "stream"))
+            got["file"].append(throughput(prog, "file"))
+            if text_prog is not None:
+                got["text"].append(throughput(text_prog, "text"))
+            got["numpy"].append(throughput(prog, "numpy"))
+        row: dict[str, Any] = {"what": what, "ratio": ratio_stats(got["stream"], got["numpy"]).to_dict(),
+                               "file_ratio": ratio_stats(got["file"], got["numpy"]).to_dict()}
+        row.update({mode: Stats(v).to_dict() for mode, v in got.items() if v})
+        if got["text"]:
+            row["text_ratio"] = ratio_stats(got["text"], got["numpy"]).to_dict()
+        out.append(row)
     return out
 
 
@@ -269,19 +283,27 @@ def write_report(path: Path, rows: dict[str, Any], args: argparse.Namespace) -> 
               for r in rows.get("check", [])]
     lines += ["", "**Training throughput**, examples per second of the third (steady) epoch of 3, "
               "batch 64: the dataset as netdsl reads it (`tf.data`; held in memory after the first "
-              "pass when within budget — CSV 32 MiB, images 256 MiB — as here), the same dataset forced to be decoded "
-              "from its files every epoch (the path of data over the budget), and the same rows as "
-              f"in-memory NumPy arrays (CSV: {args.rows:,} rows, `{MLP}`; images: {args.pictures:,} "
-              f"16x16 PNGs, `{CNN}`); the three alternate, run by run:", "",
-              "| data | as read (in budget) | read from file each epoch | in-memory NumPy | "
-              "ratio as read / NumPy (goal ≥ 0.8) | ratio from file / NumPy |",
-              "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['what']} | {med(r['stream'], digits=0)} | {med(r['file'], digits=0) if 'file' in r else '—'} | "
-              f"{med(r['numpy'], digits=0)} | {med(r['ratio'])} | "
-              f"{med(r['file_ratio']) if 'file_ratio' in r else '—'} |" for r in rows.get("throughput", [])]
+              "pass when within budget — CSV 32 MiB, images 256 MiB — as here); the same dataset "
+              "over the budget (forced with `CACHE_BYTES = 0`): a CSV's decoded training rows spilled "
+              "to a temporary binary file and read a window at a time each epoch, images decoded from "
+              "their files each epoch; a CSV over the budget with `spill=false`, decoded from its text "
+              "each epoch; and the same rows as in-memory NumPy arrays (CSV: "
+              f"{args.rows:,} rows, `{MLP}`; images: {args.pictures:,} 16x16 PNGs, `{CNN}`); the "
+              "modes alternate, run by run:", "",
+              "| data | as read (in budget) | over budget: spilled (CSV) / decoded (images) | "
+              "over budget, text each epoch (`spill=false`) | in-memory NumPy | ratio as read / NumPy "
+              "(goal ≥ 0.8) | ratio over budget / NumPy (goal ≥ 0.8) | ratio text / NumPy |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def cell(r: dict[str, Any], key: str, digits: int = 0) -> str:
+        return med(r[key], digits=digits) if key in r else "—"
+
+    lines += [f"| {r['what']} | {cell(r, 'stream')} | {cell(r, 'file')} | {cell(r, 'text')} | "
+              f"{cell(r, 'numpy')} | {cell(r, 'ratio', 2)} | {cell(r, 'file_ratio', 2)} | "
+              f"{cell(r, 'text_ratio', 2)} |" for r in rows.get("throughput", [])]
     lines += ["", "**Peak memory** (resident, whole process) of `load_data` — which reads the whole CSV once "
-              "to count and check it, keeping the training rows if they fit in 32 MiB — then 300 training "
-              "steps and 300 test batches:", "",
+              "to count and check it, keeping the training rows if they fit in 32 MiB, else writing them "
+              "to a spill file — then 300 training steps and 300 test batches:", "",
               "| CSV size | rows | peak RSS | wall time |", "| --- | --- | --- | --- |"]
     lines += [f"| {r['mb']:,.0f} MB | {r['rows']:,} train | {r['peak_mb']:,.0f} MB | {r['wall_s']:,.0f} s |"
               for r in rows.get("memory", [])]

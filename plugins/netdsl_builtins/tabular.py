@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not
     from .spill import Spill
 
 __all__ = ["CSV", "NPZ", "CsvLayout", "read_layout", "csv_streams", "SAMPLE_BYTES", "LABEL_SCAN_BYTES", "CHUNK_ROWS",
-           "CACHE_BYTES", "WINDOW_BYTES", "WINDOW_CHUNKS", "window_rows", "split_row"]
+           "CACHE_BYTES", "WINDOW_BYTES", "WINDOW_CHUNKS", "SPILL_READ_AHEAD", "window_rows", "split_row"]
 
 #: how much of a CSV ``check`` reads after the header to learn the label's kind and classes
 #: 8 KB: about 200 rows of a narrow table, checked in about 1 ms (64 KB took ~30-90 ms, which
@@ -63,6 +63,9 @@ CACHE_BYTES = 32 << 20
 WINDOW_BYTES = 16 << 20
 #: chunks of one shuffling window at most (32,768 rows): the rows mixed within an epoch
 WINDOW_CHUNKS = 8
+#: windows of a spill file read (and permuted) ahead of training at once: a fixed few, so only
+#: about this many windows are resident whatever the number of cores (reading one takes ~1 ms)
+SPILL_READ_AHEAD = 2
 _TASKS = ("auto", "classes", "binary", "regression")
 
 
@@ -440,9 +443,10 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
         if spilled is not None:  # windows of the spill file, visited in an order seeded by the epoch
             visit = tf.argsort(tf.random.stateless_uniform([n_windows], seed=tf.stack([epoch_seed, -1])))
             windows = tf.data.Dataset.from_tensor_slices(tf.cast(visit, tf.int64)).map(
-                from_spill, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        else:
-            windows = part(False).rebatch(window).enumerate()
+                from_spill, num_parallel_calls=SPILL_READ_AHEAD, deterministic=True)
+            return windows.map(permute, num_parallel_calls=SPILL_READ_AHEAD,
+                               deterministic=True).rebatch(batch_size)
+        windows = part(False).rebatch(window).enumerate()
         return windows.map(permute, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).rebatch(batch_size)
 
     def test(batch_size: int) -> Any:
