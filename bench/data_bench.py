@@ -106,6 +106,21 @@ def worker(args: argparse.Namespace) -> None:
             tx.append(x.numpy())
             ty.append(y.numpy())
         data = Data(np.concatenate(xs), np.concatenate(ys), np.concatenate(tx), np.concatenate(ty))
+    if args.pipeline:  # the data pipeline alone, no model: one warm epoch, then one timed
+        assert isinstance(data, StreamData), "--pipeline measures a streamed dataset"
+        from netdsl.training import EpochClock
+
+        clock, laps = EpochClock(), []
+        for epoch in range(2):
+            clock.epoch = epoch
+            start, c = time.perf_counter(), time.process_time()
+            for _ in data.train(model.settings["batch_size"], 0, clock):
+                pass
+            laps.append((time.perf_counter() - start, time.process_time() - c))
+        wall, used = laps[-1]
+        print(json.dumps({"examples_per_s": data.train_size / wall,
+                          "cpu_us_per_example": used / data.train_size * 1e6}))
+        return
     if args.steps:
         from netdsl.compiler import build
 
@@ -119,19 +134,21 @@ def worker(args: argparse.Namespace) -> None:
                           "train_size": data.train_size}))
         return
     times: list[float] = []
+    cpu: list[float] = []  # the process's CPU time (all threads): what an epoch costs a shared machine
 
     import keras
 
     class Clock(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            self.t = time.perf_counter()
+            self.t, self.c = time.perf_counter(), time.process_time()
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             times.append(time.perf_counter() - self.t)
+            cpu.append(time.process_time() - self.c)
 
     train(model, data, verbose=0, callbacks=[Clock()])
     print(json.dumps({"examples_per_s": data.train_size / times[-1], "train_size": data.train_size,
-                      "epoch_s": times}))
+                      "epoch_s": times, "cpu_us_per_example": cpu[-1] / data.train_size * 1e6}))
 
 
 def write_program(folder: Path, name: str, dataset: str, net: str, epochs: int = 2) -> Path:
@@ -140,9 +157,11 @@ def write_program(folder: Path, name: str, dataset: str, net: str, epochs: int =
     return path
 
 
-def throughput(program: Path, mode: str) -> float:
+def throughput(program: Path, mode: str) -> tuple[float, float]:
+    """Examples per second and CPU microseconds per example of the steady epoch."""
     out = run_proc([PYTHON, __file__, "worker", str(program), "--mode", mode], env=env(), timeout=3600)
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["examples_per_s"])
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(got["examples_per_s"]), float(got["cpu_us_per_example"])
 
 
 def main() -> None:
@@ -155,6 +174,7 @@ def main() -> None:
                          "decoded every epoch; text: a CSV over the budget with spill=false, decoded "
                          "from its text every epoch; numpy: the same rows as arrays")
     ap.add_argument("--steps", type=int, default=0)
+    ap.add_argument("--pipeline", action="store_true", help="time the training pipeline alone (no model)")
     ap.add_argument("--in-process", type=int, default=0, help="time N in-process netdsl.check calls")
     ap.add_argument("--csv-mb", type=int, default=1024)
     ap.add_argument("--images", type=int, default=100_000)
@@ -178,7 +198,7 @@ def main() -> None:
     raw.parent.mkdir(exist_ok=True)
     try:  # the report is rewritten after each part, so a long run that is stopped keeps what it measured
         for part, measure in (("check", measure_check), ("throughput", measure_throughput),
-                              ("memory", measure_memory)):
+                              ("pipeline", measure_pipeline), ("memory", measure_memory)):
             if part in args.skip.split(","):
                 continue
             rows[part] = measure(tmp, args)
@@ -234,19 +254,44 @@ def measure_throughput(tmp: Path, args: argparse.Namespace) -> list[dict[str, An
         if key not in args.throughput_data.split(","):
             continue
         got: dict[str, list[float]] = {"stream": [], "file": [], "text": [], "numpy": []}
+        cpu: dict[str, list[float]] = {mode: [] for mode in got}
         for _ in range(args.repeats):  # alternated, so all the modes see the same machine load
-            got["stream"].append(throughput(prog, "stream"))
-            got["file"].append(throughput(prog, "file"))
-            if text_prog is not None:
-                got["text"].append(throughput(text_prog, "text"))
-            got["numpy"].append(throughput(prog, "numpy"))
+            for mode in got:
+                if mode == "text" and text_prog is None:
+                    continue
+                speed, us = throughput(text_prog if mode == "text" and text_prog else prog, mode)
+                got[mode].append(speed)
+                cpu[mode].append(us)
         row: dict[str, Any] = {"what": what, "ratio": ratio_stats(got["stream"], got["numpy"]).to_dict(),
                                "file_ratio": ratio_stats(got["file"], got["numpy"]).to_dict()}
         row.update({mode: Stats(v).to_dict() for mode, v in got.items() if v})
+        row.update({f"{mode}_cpu": Stats(v).to_dict() for mode, v in cpu.items() if v})
         if got["text"]:
             row["text_ratio"] = ratio_stats(got["text"], got["numpy"]).to_dict()
         out.append(row)
     return out
+
+
+def measure_pipeline(tmp: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The CSV training pipeline alone (no model) over the budget: spilled vs text decoded each
+    epoch, alternated, with the in-budget (in memory) pipeline beside them."""
+    from datafiles import write_csv
+
+    csv = write_csv(tmp / "pipe.csv", args.rows)
+    progs = {"stream": write_program(tmp, "pipe", f'csv("{csv}", label="species")', MLP),
+             "file": write_program(tmp, "pipe", f'csv("{csv}", label="species")', MLP),
+             "text": write_program(tmp, "pipetext", f'csv("{csv}", label="species", spill=false)', MLP)}
+    speed: dict[str, list[float]] = {m: [] for m in progs}
+    cpu: dict[str, list[float]] = {m: [] for m in progs}
+    for _ in range(args.repeats):
+        for mode, prog in progs.items():
+            out = run_proc([PYTHON, __file__, "worker", str(prog), "--mode", mode, "--pipeline"], env=env(),
+                           timeout=3600)
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            speed[mode].append(float(got["examples_per_s"]))
+            cpu[mode].append(float(got["cpu_us_per_example"]))
+    return [{"mode": m, "speed": Stats(speed[m]).to_dict(), "cpu": Stats(cpu[m]).to_dict(),
+             "vs_text": ratio_stats(speed[m], speed["text"]).to_dict()} for m in progs]
 
 
 def measure_memory(tmp: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -301,6 +346,23 @@ def write_report(path: Path, rows: dict[str, Any], args: argparse.Namespace) -> 
     lines += [f"| {r['what']} | {cell(r, 'stream')} | {cell(r, 'file')} | {cell(r, 'text')} | "
               f"{cell(r, 'numpy')} | {cell(r, 'ratio', 2)} | {cell(r, 'file_ratio', 2)} | "
               f"{cell(r, 'text_ratio', 2)} |" for r in rows.get("throughput", [])]
+    if any("numpy_cpu" in r for r in rows.get("throughput", [])):
+        lines += ["", "CPU time of the same steady epochs (the process's user + system time, all threads, "
+                  "per training example: what an epoch costs a shared machine, less sensitive to "
+                  "the other jobs than wall time):", "",
+                  "| data | as read (in budget) | over budget: spilled / decoded | text each epoch | "
+                  "in-memory NumPy |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {r['what']} | " + " | ".join(
+            med(r[f"{m}_cpu"], " µs", digits=1) if f"{m}_cpu" in r else "—"
+            for m in ("stream", "file", "text", "numpy")) + " |" for r in rows.get("throughput", [])]
+    names = {"stream": "in budget: held in memory", "file": "over budget: spilled to disk",
+             "text": "over budget: text decoded each epoch (`spill=false`)"}
+    lines += ["", f"**The CSV pipeline alone** (no model: one epoch of batches of 64 after a warm one, "
+              f"{args.rows:,} rows; the modes alternate, run by run):", "",
+              "| training rows | examples/s | CPU per example | speed vs text each epoch |",
+              "| --- | --- | --- | --- |"]
+    lines += [f"| {names[r['mode']]} | {med(r['speed'], digits=0)} | {med(r['cpu'], ' µs', digits=1)} | "
+              f"{med(r['vs_text'])} |" for r in rows.get("pipeline", [])]
     lines += ["", "**Peak memory** (resident, whole process) of `load_data` — which reads the whole CSV once "
               "to count and check it, keeping the training rows if they fit in 32 MiB, else writing them "
               "to a spill file — then 300 training steps and 300 test batches:", "",
@@ -310,7 +372,7 @@ def write_report(path: Path, rows: dict[str, Any], args: argparse.Namespace) -> 
     text = path.read_text() if path.exists() else ""
     old = text[text.index(BEGIN):text.index(END)] if BEGIN in text and END in text else ""
     for part, heading in (("check", "**`netdsl check` latency**"), ("throughput", "**Training throughput**"),
-                          ("memory", "**Peak memory**")):
+                          ("pipeline", "**The CSV pipeline alone**"), ("memory", "**Peak memory**")):
         if part not in rows and heading in old:  # not measured this time: the figures written before stay
             start = old.index(heading)
             stop = min([i for i in (old.find("\n\n**", start + 1), len(old)) if i > 0])
