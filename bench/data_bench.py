@@ -3,7 +3,7 @@ throughput from streamed CSV / image folders against the same data as in-memory 
 and peak memory when training from CSVs of growing size.
 
     python bench/data_bench.py [--csv-mb 1024] [--images 100000] [--mem-mb 10,100,1024]
-        [--rows 200000] [--repeats 3] [--output BENCHMARKS.md] [--smoke]
+        [--rows 200000] [--repeats 3] [--throughput-data csv,images] [--output BENCHMARKS.md] [--smoke]
 
 Every file is generated under a temporary folder (``$TMPDIR``) and deleted at the end. Every
 measured thing runs in a child process of its own (wall time from fork to exit; peak RSS from
@@ -89,10 +89,11 @@ def worker(args: argparse.Namespace) -> None:
         return
     from netdsl.training import Data, StreamData, load_data, train
 
-    if args.mode == "file":  # the path of data too big to hold: decoded from the files every epoch
+    if args.mode in ("file", "text"):  # the path of data over the memory budget
         from netdsl_builtins import images, tabular
 
-        tabular.CACHE_BYTES = images.CACHE_BYTES = 0
+        tabular.CACHE_BYTES = images.CACHE_BYTES = 0  # a CSV spills to disk (its program says
+        # `spill=false` for mode "text": decoded from the text every epoch); images are decoded each epoch
     model = netdsl.check(Path(args.program).read_text(), filename=args.program)
     data = load_data(model)
     if args.mode == "numpy" and isinstance(data, StreamData):  # the same rows, held in memory
@@ -105,6 +106,21 @@ def worker(args: argparse.Namespace) -> None:
             tx.append(x.numpy())
             ty.append(y.numpy())
         data = Data(np.concatenate(xs), np.concatenate(ys), np.concatenate(tx), np.concatenate(ty))
+    if args.pipeline:  # the data pipeline alone, no model: one warm epoch, then one timed
+        assert isinstance(data, StreamData), "--pipeline measures a streamed dataset"
+        from netdsl.training import EpochClock
+
+        clock, laps = EpochClock(), []
+        for epoch in range(2):
+            clock.epoch = epoch
+            start, c = time.perf_counter(), time.process_time()
+            for _ in data.train(model.settings["batch_size"], 0, clock):
+                pass
+            laps.append((time.perf_counter() - start, time.process_time() - c))
+        wall, used = laps[-1]
+        print(json.dumps({"examples_per_s": data.train_size / wall,
+                          "cpu_us_per_example": used / data.train_size * 1e6}))
+        return
     if args.steps:
         from netdsl.compiler import build
 
@@ -118,19 +134,21 @@ def worker(args: argparse.Namespace) -> None:
                           "train_size": data.train_size}))
         return
     times: list[float] = []
+    cpu: list[float] = []  # the process's CPU time (all threads): what an epoch costs a shared machine
 
     import keras
 
     class Clock(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            self.t = time.perf_counter()
+            self.t, self.c = time.perf_counter(), time.process_time()
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             times.append(time.perf_counter() - self.t)
+            cpu.append(time.process_time() - self.c)
 
     train(model, data, verbose=0, callbacks=[Clock()])
     print(json.dumps({"examples_per_s": data.train_size / times[-1], "train_size": data.train_size,
-                      "epoch_s": times}))
+                      "epoch_s": times, "cpu_us_per_example": cpu[-1] / data.train_size * 1e6}))
 
 
 def write_program(folder: Path, name: str, dataset: str, net: str, epochs: int = 2) -> Path:
@@ -139,19 +157,24 @@ def write_program(folder: Path, name: str, dataset: str, net: str, epochs: int =
     return path
 
 
-def throughput(program: Path, mode: str) -> float:
+def throughput(program: Path, mode: str) -> tuple[float, float]:
+    """Examples per second and CPU microseconds per example of the steady epoch."""
     out = run_proc([PYTHON, __file__, "worker", str(program), "--mode", mode], env=env(), timeout=3600)
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["examples_per_s"])
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(got["examples_per_s"]), float(got["cpu_us_per_example"])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cmd", nargs="?", default="all", choices=("all", "worker"))
     ap.add_argument("program", nargs="?")
-    ap.add_argument("--mode", default="stream", choices=("stream", "file", "numpy"),
+    ap.add_argument("--mode", default="stream", choices=("stream", "file", "text", "numpy"),
                     help="stream: as netdsl reads it (held in memory when it fits the budget); "
-                         "file: decoded from the file every epoch; numpy: the same rows as arrays")
+                         "file: over the budget (CACHE_BYTES=0): a CSV spilled to a binary file, images "
+                         "decoded every epoch; text: a CSV over the budget with spill=false, decoded "
+                         "from its text every epoch; numpy: the same rows as arrays")
     ap.add_argument("--steps", type=int, default=0)
+    ap.add_argument("--pipeline", action="store_true", help="time the training pipeline alone (no model)")
     ap.add_argument("--in-process", type=int, default=0, help="time N in-process netdsl.check calls")
     ap.add_argument("--csv-mb", type=int, default=1024)
     ap.add_argument("--images", type=int, default=100_000)
@@ -159,6 +182,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=200_000, help="CSV rows for the throughput runs")
     ap.add_argument("--pictures", type=int, default=6000, help="images for the throughput runs")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--throughput-data", default="csv,images", help="throughput cases: csv,images")
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     ap.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the script runs")
     ap.add_argument("--skip", default="", help="parts not to measure: check,throughput,memory")
@@ -174,7 +198,7 @@ def main() -> None:
     raw.parent.mkdir(exist_ok=True)
     try:  # the report is rewritten after each part, so a long run that is stopped keeps what it measured
         for part, measure in (("check", measure_check), ("throughput", measure_throughput),
-                              ("memory", measure_memory)):
+                              ("pipeline", measure_pipeline), ("memory", measure_memory)):
             if part in args.skip.split(","):
                 continue
             rows[part] = measure(tmp, args)
@@ -221,18 +245,53 @@ def measure_throughput(tmp: Path, args: argparse.Namespace) -> list[dict[str, An
     csv = write_csv(tmp / "rows.csv", args.rows)
     folder = write_image_folder(tmp / "pics", classes=("dark", "mid", "light"),
                                 per_class=args.pictures // 3, size=16)
-    cases = [("CSV", write_program(tmp, "csvtrain", f'csv("{csv}", label="species")', MLP, epochs=3)),
-             ("image folder", write_program(tmp, "imgtrain", f'images("{folder}", size=16x16)', CNN, epochs=3))]
-    for what, prog in cases:
-        stream, file, numpy = [], [], []
-        for _ in range(args.repeats):  # alternated, so all three see the same machine load
-            stream.append(throughput(prog, "stream"))
-            file.append(throughput(prog, "file"))
-            numpy.append(throughput(prog, "numpy"))
-        out.append({"what": what, "stream": Stats(stream).to_dict(), "file": Stats(file).to_dict(),
-                    "numpy": Stats(numpy).to_dict(), "ratio": ratio_stats(stream, numpy).to_dict(),
-                    "file_ratio": ratio_stats(file, numpy).to_dict()})
+    csv_text = write_program(tmp, "csvtext", f'csv("{csv}", label="species", spill=false)', MLP, epochs=3)
+    cases = [("CSV", "csv", write_program(tmp, "csvtrain", f'csv("{csv}", label="species")', MLP, epochs=3),
+              csv_text),
+             ("image folder", "images", write_program(tmp, "imgtrain", f'images("{folder}", size=16x16)', CNN,
+                                                      epochs=3), None)]
+    for what, key, prog, text_prog in cases:
+        if key not in args.throughput_data.split(","):
+            continue
+        got: dict[str, list[float]] = {"stream": [], "file": [], "text": [], "numpy": []}
+        cpu: dict[str, list[float]] = {mode: [] for mode in got}
+        for _ in range(args.repeats):  # alternated, so all the modes see the same machine load
+            for mode in got:
+                if mode == "text" and text_prog is None:
+                    continue
+                speed, us = throughput(text_prog if mode == "text" and text_prog else prog, mode)
+                got[mode].append(speed)
+                cpu[mode].append(us)
+        row: dict[str, Any] = {"what": what, "ratio": ratio_stats(got["stream"], got["numpy"]).to_dict(),
+                               "file_ratio": ratio_stats(got["file"], got["numpy"]).to_dict()}
+        row.update({mode: Stats(v).to_dict() for mode, v in got.items() if v})
+        row.update({f"{mode}_cpu": Stats(v).to_dict() for mode, v in cpu.items() if v})
+        if got["text"]:
+            row["text_ratio"] = ratio_stats(got["text"], got["numpy"]).to_dict()
+        out.append(row)
     return out
+
+
+def measure_pipeline(tmp: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The CSV training pipeline alone (no model) over the budget: spilled vs text decoded each
+    epoch, alternated, with the in-budget (in memory) pipeline beside them."""
+    from datafiles import write_csv
+
+    csv = write_csv(tmp / "pipe.csv", args.rows)
+    progs = {"stream": write_program(tmp, "pipe", f'csv("{csv}", label="species")', MLP),
+             "file": write_program(tmp, "pipe", f'csv("{csv}", label="species")', MLP),
+             "text": write_program(tmp, "pipetext", f'csv("{csv}", label="species", spill=false)', MLP)}
+    speed: dict[str, list[float]] = {m: [] for m in progs}
+    cpu: dict[str, list[float]] = {m: [] for m in progs}
+    for _ in range(args.repeats):
+        for mode, prog in progs.items():
+            out = run_proc([PYTHON, __file__, "worker", str(prog), "--mode", mode, "--pipeline"], env=env(),
+                           timeout=3600)
+            got = json.loads(out.stdout.strip().splitlines()[-1])
+            speed[mode].append(float(got["examples_per_s"]))
+            cpu[mode].append(float(got["cpu_us_per_example"]))
+    return [{"mode": m, "speed": Stats(speed[m]).to_dict(), "cpu": Stats(cpu[m]).to_dict(),
+             "vs_text": ratio_stats(speed[m], speed["text"]).to_dict()} for m in progs]
 
 
 def measure_memory(tmp: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -269,26 +328,51 @@ def write_report(path: Path, rows: dict[str, Any], args: argparse.Namespace) -> 
               for r in rows.get("check", [])]
     lines += ["", "**Training throughput**, examples per second of the third (steady) epoch of 3, "
               "batch 64: the dataset as netdsl reads it (`tf.data`; held in memory after the first "
-              "pass when within budget — CSV 32 MiB, images 256 MiB — as here), the same dataset forced to be decoded "
-              "from its files every epoch (the path of data over the budget), and the same rows as "
-              f"in-memory NumPy arrays (CSV: {args.rows:,} rows, `{MLP}`; images: {args.pictures:,} "
-              f"16x16 PNGs, `{CNN}`); the three alternate, run by run:", "",
-              "| data | as read (in budget) | read from file each epoch | in-memory NumPy | "
-              "ratio as read / NumPy (goal ≥ 0.8) | ratio from file / NumPy |",
-              "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['what']} | {med(r['stream'], digits=0)} | {med(r['file'], digits=0) if 'file' in r else '—'} | "
-              f"{med(r['numpy'], digits=0)} | {med(r['ratio'])} | "
-              f"{med(r['file_ratio']) if 'file_ratio' in r else '—'} |" for r in rows.get("throughput", [])]
+              "pass when within budget — CSV 32 MiB, images 256 MiB — as here); the same dataset "
+              "over the budget (forced with `CACHE_BYTES = 0`): a CSV's decoded training rows spilled "
+              "to a temporary binary file and read a window at a time each epoch, images decoded from "
+              "their files each epoch; a CSV over the budget with `spill=false`, decoded from its text "
+              "each epoch; and the same rows as in-memory NumPy arrays (CSV: "
+              f"{args.rows:,} rows, `{MLP}`; images: {args.pictures:,} 16x16 PNGs, `{CNN}`); the "
+              "modes alternate, run by run:", "",
+              "| data | as read (in budget) | over budget: spilled (CSV) / decoded (images) | "
+              "over budget, text each epoch (`spill=false`) | in-memory NumPy | ratio as read / NumPy "
+              "(goal ≥ 0.8) | ratio over budget / NumPy (goal ≥ 0.8) | ratio text / NumPy |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def cell(r: dict[str, Any], key: str, digits: int = 0) -> str:
+        return med(r[key], digits=digits) if key in r else "—"
+
+    lines += [f"| {r['what']} | {cell(r, 'stream')} | {cell(r, 'file')} | {cell(r, 'text')} | "
+              f"{cell(r, 'numpy')} | {cell(r, 'ratio', 2)} | {cell(r, 'file_ratio', 2)} | "
+              f"{cell(r, 'text_ratio', 2)} |" for r in rows.get("throughput", [])]
+    if any("numpy_cpu" in r for r in rows.get("throughput", [])):
+        lines += ["", "CPU time of the same steady epochs (the process's user + system time, all threads, "
+                  "per training example: what an epoch costs a shared machine, less sensitive to "
+                  "the other jobs than wall time):", "",
+                  "| data | as read (in budget) | over budget: spilled / decoded | text each epoch | "
+                  "in-memory NumPy |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {r['what']} | " + " | ".join(
+            med(r[f"{m}_cpu"], " µs", digits=1) if f"{m}_cpu" in r else "—"
+            for m in ("stream", "file", "text", "numpy")) + " |" for r in rows.get("throughput", [])]
+    names = {"stream": "in budget: held in memory", "file": "over budget: spilled to disk",
+             "text": "over budget: text decoded each epoch (`spill=false`)"}
+    lines += ["", f"**The CSV pipeline alone** (no model: one epoch of batches of 64 after a warm one, "
+              f"{args.rows:,} rows; the modes alternate, run by run):", "",
+              "| training rows | examples/s | CPU per example | speed vs text each epoch |",
+              "| --- | --- | --- | --- |"]
+    lines += [f"| {names[r['mode']]} | {med(r['speed'], digits=0)} | {med(r['cpu'], ' µs', digits=1)} | "
+              f"{med(r['vs_text'])} |" for r in rows.get("pipeline", [])]
     lines += ["", "**Peak memory** (resident, whole process) of `load_data` — which reads the whole CSV once "
-              "to count and check it, keeping the training rows if they fit in 32 MiB — then 300 training "
-              "steps and 300 test batches:", "",
+              "to count and check it, keeping the training rows if they fit in 32 MiB, else writing them "
+              "to a spill file — then 300 training steps and 300 test batches:", "",
               "| CSV size | rows | peak RSS | wall time |", "| --- | --- | --- | --- |"]
     lines += [f"| {r['mb']:,.0f} MB | {r['rows']:,} train | {r['peak_mb']:,.0f} MB | {r['wall_s']:,.0f} s |"
               for r in rows.get("memory", [])]
     text = path.read_text() if path.exists() else ""
     old = text[text.index(BEGIN):text.index(END)] if BEGIN in text and END in text else ""
     for part, heading in (("check", "**`netdsl check` latency**"), ("throughput", "**Training throughput**"),
-                          ("memory", "**Peak memory**")):
+                          ("pipeline", "**The CSV pipeline alone**"), ("memory", "**Peak memory**")):
         if part not in rows and heading in old:  # not measured this time: the figures written before stay
             start = old.index(heading)
             stop = min([i for i in (old.find("\n\n**", start + 1), len(old)) if i > 0])

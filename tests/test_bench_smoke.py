@@ -74,9 +74,15 @@ def test_data_bench_report_keeps_the_figures_of_parts_it_skipped(tmp_path: Path)
                              "memory": [{"mb": 19.0, "peak_mb": 728.0, "wall_s": 5.0, "rows": 7}]}, args)
     first = out.read_text()
     assert "| CSV of 9 MB | 2.000 s" in first and "| 19 MB | 7 train | 728 MB |" in first
-    row = {"what": "CSV", "stream": stats, "file": stats, "numpy": stats, "ratio": stats, "file_ratio": stats}
-    bench.write_report(out, {"machine": {}, "throughput": [row]}, args)
+    row = {"what": "CSV", "stream": stats, "file": stats, "text": stats, "numpy": stats, "ratio": stats,
+           "file_ratio": stats, "text_ratio": stats, "file_cpu": stats, "numpy_cpu": stats}
+    pictures = {"what": "image folder", "stream": stats, "file": stats, "numpy": stats, "ratio": stats,
+                "file_ratio": stats}
+    bench.write_report(out, {"machine": {}, "throughput": [row, pictures]}, args)
     text = out.read_text()
     assert text.startswith("# before\n") and text.count(bench.BEGIN) == 1
     assert "| CSV of 9 MB | 2.000 s" in text and "| 19 MB | 7 train | 728 MB |" in text
-    assert "| CSV | 2 (1–3) | 2 (1–3) | 2 (1–3) | 2.00 (1.00–3.00) |" in text
+    assert "| CSV | 2 (1–3) | 2 (1–3) | 2 (1–3) | 2 (1–3) | 2.00 (1.00–3.00) | 2.00 (1.00–3.00) | 2.00 (1.00–3.00) |" \
+        in text
+    assert "| image folder | 2 (1–3) | 2 (1–3) | — | 2 (1–3) | 2.00 (1.00–3.00) | 2.00 (1.00–3.00) | — |" in text
+    assert "| CSV | — | 2.0 µs (1.0–3.0) | — | 2.0 µs (1.0–3.0) |" in text  # CPU per example, where measured

@@ -657,11 +657,12 @@ def _epoch(data: Any, clock: Any, epoch: int, seed: int = 7) -> tuple[np.ndarray
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind,cache", [("csv", None), ("csv", 0), ("images", None), ("images", 0)],
-                         ids=["csv-in-memory", "csv-read-each-epoch", "images-in-memory",
+@pytest.mark.parametrize("kind,cache,extra", [("csv", None, ""), ("csv", 0, ""), ("csv", 0, ", spill=false"),
+                                              ("images", None, ""), ("images", 0, "")],
+                         ids=["csv-in-memory", "csv-spilled-to-disk", "csv-text-each-epoch", "images-in-memory",
                               "images-decoded-each-epoch"])
 def test_streamed_epochs_use_every_row_once_in_an_order_seeded_by_the_epoch(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, cache: int | None) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, cache: int | None, extra: str) -> None:
     from netdsl_builtins import images
 
     from netdsl.training import EpochClock, load_data
@@ -671,12 +672,14 @@ def test_streamed_epochs_use_every_row_once_in_an_order_seeded_by_the_epoch(
     if kind == "csv":
         monkeypatch.setattr(tabular, "CHUNK_ROWS", 64)  # several chunks and windows in a small file
         path = write_csv(tmp_path / "t.csv", 3000)
-        text = f'dataset: csv("{path}")\ndense 3 softmax'
+        text = f'dataset: csv("{path}"{extra})\ndense 3 softmax'
     else:
         write_image_folder(tmp_path / "p", per_class=30, size=8)
         text = f'dataset: images("{tmp_path / "p"}", size=8x8)\nflatten -> dense 2 softmax'
     data = load_data(netdsl.check(text, builtin_registry()))
     assert data.streams.record["cached_in_memory"] is (cache is None)
+    if kind == "csv":
+        assert (data.streams.record["spilled"] is not None) is (cache is not None and not extra)
     clock = EpochClock()
     x0, y0 = _epoch(data, clock, 0)
     assert len(x0) == data.train_size
@@ -694,15 +697,16 @@ def test_streamed_epochs_use_every_row_once_in_an_order_seeded_by_the_epoch(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cache", [None, 0], ids=["in-memory", "read-each-epoch"])
+@pytest.mark.parametrize("cache,extra", [(None, ""), (0, ""), (0, ", spill=false")],
+                         ids=["in-memory", "spilled-to-disk", "text-each-epoch"])
 def test_a_streamed_run_resumed_after_epoch_2_has_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                   cache: int | None) -> None:
+                                                                   cache: int | None, extra: str) -> None:
     from netdsl.training import fit, load_data
 
     if cache is not None:
         monkeypatch.setattr(tabular, "CACHE_BYTES", cache)
     path = write_csv(tmp_path / "t.csv", 2000)
-    m = netdsl.check(f'dataset: csv("{path}")\nepochs: 3\nseed: 3\nbatch_size: 32\n'
+    m = netdsl.check(f'dataset: csv("{path}"{extra})\nepochs: 3\nseed: 3\nbatch_size: 32\n'
                      "dense 8 relu -> dense 3 softmax", builtin_registry())
     data = load_data(m)
     whole = fit(m, data, verbose=0, shuffle_seed=11)

@@ -5,8 +5,10 @@
 target when they are only 0 and 1) or real numbers (a regression target). ``netdsl check`` reads
 the header and the first :data:`SAMPLE_BYTES` of rows (to learn the label's kind and classes);
 training reads the file through ``tf.data`` (:class:`~netdsl.components.Streams`): held in
-memory after one checking pass when its rows fit in :data:`CACHE_BYTES`, else streamed, so memory
-does not grow with the file past that budget. A bad cell (not a number, missing), a short or long row, or an
+memory after one checking pass when its rows fit in :data:`CACHE_BYTES`, else written by that
+pass, decoded, to a temporary binary file (``spill=true``, the default) read one window at a time
+each epoch — or, without it or when the file cannot be written, decoded from the text each epoch —
+so memory does not grow with the file past that budget. A bad cell (not a number, missing), a short or long row, or an
 unknown label column is a :class:`~netdsl.errors.NetdslDataError` at the CSV's own
 file:line:column, drawn with that line.
 
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
+import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +38,10 @@ from netdsl.registry import suggest
 if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not with `check`
     import numpy as np
 
+    from .spill import Spill
+
 __all__ = ["CSV", "NPZ", "CsvLayout", "read_layout", "csv_streams", "SAMPLE_BYTES", "LABEL_SCAN_BYTES", "CHUNK_ROWS",
-           "CACHE_BYTES", "WINDOW_BYTES", "WINDOW_CHUNKS", "window_rows", "split_row"]
+           "CACHE_BYTES", "WINDOW_BYTES", "WINDOW_CHUNKS", "SPILL_READ_AHEAD", "window_rows", "split_row"]
 
 #: how much of a CSV ``check`` reads after the header to learn the label's kind and classes
 #: 8 KB: about 200 rows of a narrow table, checked in about 1 ms (64 KB took ~30-90 ms, which
@@ -49,13 +55,17 @@ LABEL_SCAN_BYTES = 1 << 20
 CHUNK_ROWS = 4096
 #: the training rows are kept in memory after the checking pass (features float32, label 4 bytes)
 #: when they take at most this many bytes: 32 MiB is 1.6 million rows of 4 features (a CSV of
-#: about 70 MB). A bigger file is read from disk each epoch, so peak memory (which briefly holds
-#: twice this while the rows are joined) stays flat past it: small next to TensorFlow's ~700 MB.
+#: about 70 MB). Past it they are spilled, decoded, to a temporary file read a window at a time
+#: each epoch (:mod:`netdsl_builtins.spill`), so peak memory (which briefly holds twice this while
+#: the rows are joined) stays flat past it: small next to TensorFlow's ~700 MB.
 CACHE_BYTES = 32 << 20
 #: the most bytes of decoded training rows shuffled together (one window; memory stays bounded)
 WINDOW_BYTES = 16 << 20
 #: chunks of one shuffling window at most (32,768 rows): the rows mixed within an epoch
 WINDOW_CHUNKS = 8
+#: windows of a spill file read (and permuted) ahead of training at once: a fixed few, so only
+#: about this many windows are resident whatever the number of cores (reading one takes ~1 ms)
+SPILL_READ_AHEAD = 2
 _TASKS = ("auto", "classes", "binary", "regression")
 
 
@@ -349,8 +359,10 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
     """The CSV as ``tf.data`` pipelines: one checking pass (C++ decoding; a problem is then found
     in Python at its file:line:col), then train/test split per row by a seeded stateless draw.
     Training rows within :data:`CACHE_BYTES` are kept from that pass and each epoch is a seeded
-    permutation of them; a bigger file is decoded again each epoch in chunks, its rows permuted
-    within windows of :func:`window_rows` rows (whole-chunk tensor ops, nothing per row)."""
+    permutation of them; more are spilled by that pass to a binary file whose windows of
+    :func:`window_rows` rows each epoch visits in a seeded order, permuting each window's rows;
+    without a spill file the text is decoded again each epoch in chunks, its rows permuted within
+    windows in file order (whole-chunk tensor ops, nothing per row)."""
     import tensorflow as tf  # noqa: PLC0415 - streaming is TensorFlow's
 
     layout = read_layout(request)
@@ -381,20 +393,38 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
         lines = tf.data.TextLineDataset(str(layout.path)).skip(1).batch(CHUNK_ROWS)
         return lines.enumerate().map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
-    train_size, test_size, held = _check_pass(layout, chunks(), info, CACHE_BYTES)
+    found = _check_pass(layout, chunks(), info, CACHE_BYTES, spill=bool(a.get("spill", True)))
+    train_size, test_size, held, spilled = found.train, found.test, found.held, found.spill
+    y_type = tf.int32 if layout.target.kind == "classes" else tf.float32
 
     def part(test: bool) -> Any:
         def pick(x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
             keep = is_test if test else tf.logical_not(is_test)
             y = tf.boolean_mask(y, keep)
-            y = tf.reshape(tf.cast(y, tf.int32 if layout.target.kind == "classes" else tf.float32), [-1, 1])
+            y = tf.reshape(tf.cast(y, y_type), [-1, 1])
             return tf.boolean_mask(x, keep), y
 
         return chunks().map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     window = window_rows(len(features))
+    n_windows = -(-train_size // window)
 
     memory = None if held is None else (tf.constant(held[0]), tf.constant(held[1]))
+
+    # TensorFlow keeps the functions of `numpy_function` alive with its graphs: the reader holds
+    # the spill weakly, the Streams (through `train`) strongly, so releasing the data removes it
+    spill_ref = None if spilled is None else weakref.ref(spilled)
+
+    def read_window(index: Any) -> tuple[Any, Any]:
+        source = spill_ref() if spill_ref is not None else None
+        if source is None:
+            raise RuntimeError("the spill file of this CSV was released while its rows were read")
+        start = int(index) * window
+        return source.read(start, min(window, train_size - start))
+
+    def from_spill(index: Any) -> tuple[Any, tuple[Any, Any]]:
+        x, y = tf.numpy_function(read_window, [index], (tf.float32, y_type), stateful=False)
+        return index, (tf.ensure_shape(x, [None, len(features)]), tf.ensure_shape(y, [None, 1]))
 
     def train(batch_size: int, shuffle_seed: Any) -> Any:
         epoch_seed = tf.cast(0 if shuffle_seed is None else shuffle_seed, tf.int64)
@@ -410,20 +440,38 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
             order = tf.argsort(tf.random.stateless_uniform(tf.shape(y)[:1], seed=tf.stack([epoch_seed, index])))
             return tf.gather(x, order), tf.gather(y, order)
 
+        if spilled is not None:  # windows of the spill file, visited in an order seeded by the epoch
+            visit = tf.argsort(tf.random.stateless_uniform([n_windows], seed=tf.stack([epoch_seed, -1])))
+            windows = tf.data.Dataset.from_tensor_slices(tf.cast(visit, tf.int64)).map(
+                from_spill, num_parallel_calls=SPILL_READ_AHEAD, deterministic=True)
+            return windows.map(permute, num_parallel_calls=SPILL_READ_AHEAD,
+                               deterministic=True).rebatch(batch_size)
         windows = part(False).rebatch(window).enumerate()
         return windows.map(permute, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).rebatch(batch_size)
 
     def test(batch_size: int) -> Any:
         return part(True).rebatch(batch_size)
 
+    if spilled is not None:
+        order = (f"each epoch, the windows of {window:,} training rows of the spill file are visited in an "
+                 "order seeded by the epoch's seed, and the rows of each window permuted by a draw seeded by "
+                 "(the epoch's seed, window)")
+    elif memory is not None:
+        order = "each epoch, a permutation of all training rows seeded by the epoch's seed"
+    else:
+        order = (f"each epoch, the training rows of each window of {window:,} in the file are "
+                 "permuted by a draw seeded by (the epoch's seed, window)")
     record = {"source": str(layout.path), "format": "csv", "streamed": memory is None,
               "cached_in_memory": memory is not None,
+              "spilled": None if spilled is None else {
+                  "path": str(spilled.path), "bytes": spilled.bytes, "rows": spilled.rows,
+                  "what": "the decoded training rows (float32 features, a 4-byte label), written once by "
+                          "the checking pass, read each epoch; its folder is removed when the data is "
+                          "released or the process exits"},
+              "spill_failed": found.fallback,
               "split": {"test_split": test_split, "seed": seed,
                         "method": f"per row, a stateless uniform draw seeded by (seed, chunk of {CHUNK_ROWS} lines)"},
-              "order": ("each epoch, a permutation of all training rows seeded by the epoch's seed"
-                        if memory is not None else
-                        f"each epoch, the training rows of each window of {window:,} in the file are "
-                        "permuted by a draw seeded by (the epoch's seed, window)"),
+              "order": order,
               "label_column": layout.header[layout.label], "feature_columns": [layout.header[i] for i in features]}
     return Streams(train, test, train_size, test_size, layout.class_names, record)
 
@@ -434,30 +482,56 @@ def window_rows(features: int) -> int:
     return max(CHUNK_ROWS, min(WINDOW_CHUNKS * CHUNK_ROWS, WINDOW_BYTES // (4 * max(features, 1))))
 
 
-def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo,
-                budget: int) -> tuple[int, int, tuple[np.ndarray, np.ndarray] | None]:
+@dataclass
+class _Pass:
+    """What the checking pass found: row counts, and where the training rows are kept — in
+    memory (``held``), in a spill file (``spill``), or nowhere (``fallback`` says why, if the
+    spill failed: training decodes the text each epoch)."""
+
+    train: int = 0
+    test: int = 0
+    held: tuple[np.ndarray, np.ndarray] | None = None
+    spill: Spill | None = None
+    fallback: str | None = None
+
+
+def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo, budget: int, spill: bool = True) -> _Pass:
     """One pass over the whole file: counts, label range; on any problem, its exact place. The
     training rows' features and labels come back as arrays while they fit in ``budget`` bytes
-    (float32/int32), else None."""
+    (float32/int32); past it they are written to a :class:`~netdsl_builtins.spill.Spill` file
+    when ``spill`` (if that fails, a warning, and nothing is kept)."""
     import numpy as np  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
 
-    train = test = 0
+    from .spill import Spill  # noqa: PLC0415 - NumPy loads with the data, not with `check`
+
+    out = _Pass()
     kept: list[tuple[np.ndarray, np.ndarray]] | None = []
     held = 0
     kind = info.target.kind
     top = info.target.num_classes - 1 if kind == "classes" else 1
+    y_type = np.int32 if kind == "classes" else np.float32
 
     def fail(bad: Callable[[str], bool] | None, what: str) -> None:
         _locate(layout, bad)  # raises at the row's file:line:col
         raise NetdslDataError(f"{layout.path}: {what}, but no row could be pointed at",
                               help="check the file for cells TensorFlow's CSV reader and Python read differently")
 
+    def give_up(exc: OSError) -> None:
+        """The spill file failed (no folder, disk full): drop it, warn, decode text each epoch."""
+        if out.spill is not None:
+            out.spill.remove()
+            out.spill = None
+        out.fallback = f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"netdsl: cannot write the decoded rows of {layout.path.name} to a temporary file "
+                      f"({out.fallback}); reading the CSV text again each epoch (slower)",
+                      RuntimeWarning, stacklevel=4)
+
     try:
         for x, y, is_test in chunks:
             k = int(tf.reduce_sum(tf.cast(is_test, tf.int32)))
-            test += k
-            train += int(tf.size(is_test)) - k
+            out.test += k
+            out.train += int(tf.size(is_test)) - k
             if not bool(tf.reduce_all(tf.math.is_finite(x))):
                 fail(None, "a feature is NaN or infinite")
             if layout.label_kind == "names":
@@ -472,24 +546,53 @@ def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo,
                                         and 0 <= float(v) <= top), "a label is not a known class id")
             elif not bool(tf.reduce_all(tf.math.is_finite(y))):
                 fail(lambda v: not math.isfinite(_number(v) or math.nan), "a target is NaN or infinite")
-            if kept is not None:
-                mine = ~is_test.numpy()
-                held += int(mine.sum()) * (int(x.shape[1]) + 1) * 4
-                if held > budget:
-                    kept = None  # too big to hold: training streams it from the file
-                else:
-                    kept.append((x.numpy()[mine], y.numpy()[mine]))
+            if kept is None and out.spill is None:
+                continue
+            mine = ~is_test.numpy()
+            rows = (x.numpy()[mine], y.numpy()[mine].astype(y_type))
+            if out.spill is not None:
+                try:
+                    out.spill.append(*rows)
+                except OSError as exc:
+                    give_up(exc)
+                continue
+            assert kept is not None
+            held += len(rows[1]) * (int(x.shape[1]) + 1) * 4
+            if held <= budget:
+                kept.append(rows)
+                continue
+            # too big to hold: the rows so far and the rest go to a spill file, read each epoch
+            if spill:
+                try:
+                    out.spill = Spill(len(layout.features), y_type)
+                    for block in (*kept, rows):
+                        out.spill.append(*block)
+                except OSError as exc:
+                    give_up(exc)
+            kept = None
+        if out.spill is not None:
+            try:
+                out.spill.finish()
+            except OSError as exc:
+                give_up(exc)
     except tf.errors.OpError as exc:
+        if out.spill is not None:
+            out.spill.remove()
         _locate(layout)
         raise NetdslDataError(f"{layout.path}: cannot be read as CSV: {exc.message.splitlines()[0]}") from None
-    if train == 0 or test == 0:
-        raise NetdslDataError(f"{layout.path}: the split leaves {train} training and {test} test rows",
+    except BaseException:
+        if out.spill is not None:  # a bad row: nothing of the spill is left behind
+            out.spill.remove()
+        raise
+    if out.train == 0 or out.test == 0:
+        if out.spill is not None:
+            out.spill.remove()
+        raise NetdslDataError(f"{layout.path}: the split leaves {out.train} training and {out.test} test rows",
                               help="the file needs more rows, or another test_split")
-    if kept is None:
-        return train, test, None
-    y_type = np.int32 if info.target.kind == "classes" else np.float32
-    return train, test, (np.concatenate([x for x, _ in kept]).astype(np.float32),
-                         np.concatenate([y for _, y in kept]).astype(y_type).reshape(-1, 1))
+    if kept is not None:
+        out.held = (np.concatenate([x for x, _ in kept]).astype(np.float32),
+                    np.concatenate([y for _, y in kept]).reshape(-1, 1))
+    return out
 
 
 _CSV_PARAMS = (
@@ -500,14 +603,17 @@ _CSV_PARAMS = (
     Param("test_split", T.Float(min=0.01, max=0.9), 0.2, help="fraction of rows held out for test"),
     Param("seed", T.Int(min=0, max=2**32 - 1), 0, help="seed of the test split"),
     Param("delimiter", T.Str(), ",", help="the cell separator"),
+    Param("spill", T.Bool(), True,
+          help="training rows over the 32 MiB memory budget are decoded once into a temporary binary "
+               "file read each epoch (false: decode the CSV text again each epoch, slower, no disk used)"),
 )
 
 CSV = Dataset(
     name="csv", describe=describe_csv, load=csv_streams, params=_CSV_PARAMS,
     description="your own table: a CSV with a header row, numeric feature columns and a label "
                 "column (names or integers: classes; real numbers: regression). Streamed through "
-                "tf.data while training; `netdsl check` reads the header, 8 KB of rows and (up to "
-                "1 MB) the label column.",
+                "tf.data while training (past 32 MiB of rows, from a decoded temporary copy); "
+                "`netdsl check` reads the header, 8 KB of rows and (up to 1 MB) the label column.",
 )
 
 
