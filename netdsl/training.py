@@ -140,10 +140,13 @@ class StreamData:
         return self._encoded(ds).prefetch(tf.data.AUTOTUNE)
 
     def test(self, batch_size: int) -> Any:
-        """The test pipeline, labels encoded, prefetching."""
+        """The test pipeline, labels encoded, prefetching; its length told to Keras (which
+        otherwise warns "Your input ran out of data" when it ends)."""
         import tensorflow as tf  # noqa: PLC0415
 
-        return self._encoded(self.streams.test(batch_size)).prefetch(tf.data.AUTOTUNE)
+        steps = max(1, math.ceil(self.test_size / batch_size))
+        ds = self.streams.test(batch_size).apply(tf.data.experimental.assert_cardinality(steps))
+        return self._encoded(ds).prefetch(tf.data.AUTOTUNE)
 
 
 def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -> "Data | StreamData":
