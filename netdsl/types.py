@@ -112,6 +112,10 @@ class Int(ParamType):
         return v
 
 
+#: the largest float32: a number past it becomes infinity (or an error) in Keras's tensors
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 @dataclass(frozen=True)
 class Float(ParamType):
     """A real number (integers accepted), optionally bounded; ``*_open`` excludes the bound."""
@@ -131,6 +135,9 @@ class Float(ParamType):
         if not isinstance(value, (ir.Int, ir.Float)):
             raise self.fail(value)
         v = float(value.value)
+        if math.isfinite(v) and abs(v) > FLOAT32_MAX:
+            raise Problem(f"{value.value} is beyond float32's range (±3.4e38), which Keras computes in",
+                          self.label, value)
         bad = not math.isfinite(v)
         if self.min is not None:
             bad |= v <= self.min if self.min_open else v < self.min

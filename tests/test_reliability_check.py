@@ -219,6 +219,8 @@ KERAS_REFUSES = [
      "dense 1\n", "num_regressors=1", "eagerly"),
     ("iou-ids-from-scores", "metrics: [iou(10, target_class_ids=[0], sparse_y_pred=true)]\ndense 10 softmax\n", "sparse_y_pred=true",
      "10 scores"),
+    ("float-past-float32", "dense 10 softmax kernel_regularizer=weight_decay(rate=1e300)\n", "1e300",
+     "float32's range"),
     ("loss-scale-with-embedding", "input: 6\ndataset: synthetic(classes, classes=3)\n"
      "optimizer: adadelta(loss_scale_factor=0.1)\nembedding 8 8 -> flatten -> dense 3 softmax\n",
      "loss_scale_factor=0.1", "sparse gradients"),
