@@ -424,7 +424,8 @@ CHECK_ERRORS: list[tuple[str, str, str]] = [
     ("bidirectional(lstm 8) -> bidirectional(lstm 8) -> dense 10 softmax",
      "bidirectional(lstm 8) -> dense", "needs a sequence"),
     ("conv2d 8 3 -> global_avgpool -> dense 10 softmax -> embedding 10 4", "embedding",
-     "one score per class"),
+     "`embedding` reads integer ids, but `dense` before it outputs real values"),
+    ("dataset: synthetic\ninput: 20\nembedding 10 4", "embedding", "one score per class"),
 ]
 
 
