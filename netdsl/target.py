@@ -8,11 +8,11 @@ names a component.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from . import ir
+from .backends import resolve as resolve_backend
 from .bind import Binder
 from .components import DataInfo, Loss, Metric, Optimizer, Ref, apply_rule
 from .errors import NetdslArgumentError, NetdslError, NetdslSettingError, NetdslShapeError, Note
@@ -151,7 +151,10 @@ def check_optimizer(values: Mapping[str, Any], nodes: Sequence[Node], program: i
     TensorFlow (``embedding``): an error at the argument (or the optimizer) Keras would fail on,
     with a note at the layer."""
     ref = values.get("optimizer")
-    backend = values.get("backend") or os.environ.get("KERAS_BACKEND") or "tensorflow"
+    try:
+        backend = resolve_backend(values.get("backend"))
+    except NetdslError:  # a bad KERAS_BACKEND is reported where a backend is chosen
+        return []
     if backend != "tensorflow" or not isinstance(ref, Ref) or not isinstance(ref.component, Optimizer) \
             or not ref.component.sparse_rules:
         return []
