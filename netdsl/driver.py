@@ -35,7 +35,7 @@ from .errors import NetdslError, NetdslTrainingError
 from .graph import CheckedModel
 from .runs import Checkpoint, RunFolder, Stopped, create_run_folder, signals_stop, write_atomic
 from .target import check_monitors
-from .saving import verify_reload
+from .saving import prestart_reload_check, verify_reload, write_objects_record
 from .training import (StreamData, TrainOptions, confusion, evaluate, fit, load_data, spec_text,
                        write_data_record)
 
@@ -290,13 +290,15 @@ def _phases(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str]
         final = folder.path / "model.keras"
         tmp = folder.path / ".model.partial.keras"  # Keras insists on the .keras suffix
         try:
+            write_objects_record(folder.path, model)  # what plain Keras needs to load it
             net.save(tmp)
             os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         saved = True
-        verify_reload(final, net)  # never report "saved" for a file that does not load back
+        # never report "saved" for a file that does not load back in a fresh process
+        folder.meta["reload_check_seconds"] = round(verify_reload(final, net), 3)
 
     def finish(status: str, **fields: Any) -> None:
         if history:
@@ -309,6 +311,7 @@ def _phases(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str]
 
     with signals_stop():
         try:
+            prestart_reload_check(import_keras().backend.backend())  # its import overlaps training
             arrays = _sharded(ctx, load_data(model, data))
             write_data_record(folder.path, model, arrays, data)
             folder.meta.setdefault("versions", _versions())

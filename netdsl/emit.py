@@ -238,13 +238,16 @@ def _build_model(model: CheckedModel, w: _Writer) -> list[str]:
     name = json.dumps(_model_name(model))
     inputs = _Call("keras.Input", (("shape", _literal(tuple(model.input_shape))),))
     lines: list[str] = []
+    normalize = [_NORMALIZE] if model.settings["normalize"] else []
     if _is_chain(model):
-        layers = _Seq((inputs, *(w.layer(n) for n in model.nodes)))
+        layers = _Seq((inputs, *normalize, *(w.layer(n) for n in model.nodes)))
         lines.append("    model = keras.Sequential(")
         lines += ["        [", *[line for item in layers.items for line in _layout(item, 12, "", ",")], "        ],"]
         lines += [f"        name={name},", "    )"]
     else:
         lines += _layout(inputs, 4, "inputs = ")
+        if normalize:
+            lines += _layout(_Call(_NORMALIZE, ((None, _Src("inputs")),)), 4, "normalized = ")
         lines += _functional(model, w)
         lines.append(f"    model = keras.Model(inputs, outputs, name={name})")
     s = model.settings
@@ -257,6 +260,11 @@ def _build_model(model: CheckedModel, w: _Writer) -> list[str]:
     return lines
 
 
+#: ``normalize: true``: the Normalization layer netdsl puts before the network
+#: (:data:`netdsl.compiler.NORMALIZE_LAYER`), adapted on the training inputs before fitting
+_NORMALIZE = _Call("keras.layers.Normalization", (("axis", _Src("-1")), ("name", _Src('"normalize"'))))
+
+
 def _functional(model: CheckedModel, w: _Writer) -> list[str]:
     """One line per layer: ``x = keras.layers.Dense(...)(x)``; a value read by any layer but the
     next one keeps a name of its own (``x3``), the last is ``outputs``."""
@@ -265,7 +273,7 @@ def _functional(model: CheckedModel, w: _Writer) -> list[str]:
         for i in n.inputs or (-1,):
             readers.setdefault(i, []).append(n.index)
     last = len(model.nodes) - 1
-    names: dict[int, str] = {-1: "inputs"}
+    names: dict[int, str] = {-1: "normalized" if model.settings["normalize"] else "inputs"}
     for n in model.nodes:
         names[n.index] = ("outputs" if n.index == last else "x" if readers.get(n.index) == [n.index + 1]
                           else f"x{n.index}")
@@ -390,6 +398,9 @@ def emit_program(model: CheckedModel, source: str | None = None) -> str:
     ] if s["validation_split"] else []
     steps = [*_steps_comment(model), "    total_steps = math.ceil(len(x_train) / BATCH_SIZE) * args.epochs",
              "    model = build_model(total_steps)"] if w.uses_steps else ["    model = build_model()"]
+    if s["normalize"]:
+        steps += ["    # normalize: true - the mean and variance of the training inputs, saved in the model",
+                  '    model.get_layer("normalize").adapt(x_train)']
     main = [
         "def main(argv=None):",
         '    """Train on the training set, report the test set; returns the trained model."""',

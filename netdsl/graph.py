@@ -101,8 +101,15 @@ class CheckedModel:
         return self.nodes[-1].output_shape if self.nodes else self.input_shape
 
     @property
+    def normalize_params(self) -> int:
+        """The weights of ``normalize: true``'s Normalization layer (a mean and a variance per
+        feature of the last axis, and a count), 0 without it."""
+        return 2 * int(self.input_shape[-1]) + 1 if self.settings["normalize"] else 0
+
+    @property
     def total_params(self) -> int:
-        return sum(n.params for n in self.nodes)
+        """Every weight of the built model, the Normalization layer's included."""
+        return sum(n.params for n in self.nodes) + self.normalize_params
 
     @property
     def dataset(self) -> Ref:

@@ -1,10 +1,11 @@
 """``netdsl predict``: run a trained model on image files, NumPy arrays or CSV rows.
 
-A run folder says what its model expects: ``model.net`` holds every effective setting (the
-dataset, its input shape, its target and class names, whether the network outputs logits) and
-``labels.json``, when present, the class names. Inputs are read into that shape: images are
-converted to the input's channels, resized to its height and width and scaled to [0, 1] (as the
-built-in datasets scale pixels); arrays and CSV rows are taken as model input values.
+A run folder says what its model expects: ``model.net`` holds every effective setting (whether
+the network outputs logits), ``data.json`` what the dataset said of itself (its input shape,
+target and class names) and ``labels.json`` the class names; the training data is not read.
+Inputs are read into that shape: images are converted to the input's channels, resized to its
+height and width and scaled to [0, 1] (as the built-in datasets scale pixels); arrays and CSV
+rows are taken as model input values.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
-from .errors import NetdslDataError, NetdslTrainingError
+from .errors import NetdslDataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .graph import CheckedModel
@@ -210,42 +211,15 @@ class Predictor:
         return self.class_names[i] if i < len(self.class_names) else str(i)
 
 
-def _labels_json(folder: Path) -> list[str] | None:
-    """Class names from ``labels.json``: a list, ``{"classes": [...]}`` or ``{"0": "name", ...}``."""
-    path = folder / "labels.json"
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise NetdslInputError(f"{path}: not readable JSON ({exc})") from None
-    if isinstance(data, dict) and isinstance(data.get("classes"), list):
-        data = data["classes"]
-    if isinstance(data, list):
-        return [str(x) for x in data]
-    if isinstance(data, dict) and all(str(k).isdigit() for k in data):
-        names = {int(k): str(v) for k, v in data.items()}
-        return [names.get(i, str(i)) for i in range(max(names) + 1)] if names else []
-    raise NetdslInputError(f"{path}: expected a list of class names")
-
-
 def load_predictor(folder: str | os.PathLike[str], registry: "Registry | None" = None) -> Predictor:
-    """The model of a run folder, with its checked program and class names."""
-    from .checker import check
-    from .parser import parse
-    from .registry import default_registry
+    """The model of a run folder, with its checked program and class names, from what the run
+    folder recorded (:mod:`netdsl.recorded`): the training data is never read."""
+    from .recorded import check_run, read_labels
     from .saving import load_model
 
-    path = Path(folder)
-    spec = path / "model.net"
-    if not path.is_dir() or not spec.is_file():
-        raise NetdslTrainingError(f"{folder}: not a run folder (it has no model.net)",
-                               help="give the folder `netdsl run` made, e.g. runs/mnist-20250101-120000/",
-                               code="NDL311")
-    registry = registry if registry is not None else default_registry()
-    model = check(parse(spec.read_bytes(), str(spec)), registry)
-    net = load_model(path, registry, compile=False)
-    names = _labels_json(path) or list(model.data.class_names)
+    model = check_run(folder, registry)
+    net = load_model(folder, registry, compile=False)
+    names = read_labels(folder) or list(model.data.class_names)
     return Predictor(net, model, names)
 
 

@@ -136,6 +136,14 @@ class Registry:
     def suggest(self, kind: str, name: str) -> str | None:
         return suggest(name, self.names(kind, aliases=True))
 
+    def copy(self) -> "Registry":
+        """A registry with the same entries that can be changed without touching this one."""
+        other = Registry()
+        other._entries = {k: dict(v) for k, v in self._entries.items()}
+        other._aliases = {k: dict(v) for k, v in self._aliases.items()}
+        other.plugins, other.problems, other.notices = list(self.plugins), list(self.problems), list(self.notices)
+        return other
+
     # --- writing ------------------------------------------------------------------------------
     def add(self, component: Component, provider: Provider, *, override: bool = False) -> None:
         """Register one declaration; raises NetdslPluginError for a bad or duplicate name."""

@@ -6,14 +6,24 @@ activation, a Layer subclass) lists it in its component's ``custom_objects`` as
 is built (:func:`netdsl.compiler.build`) or loaded (:func:`load_model`), so plugins never import
 Keras at module import, and a ``.keras`` file saved by ``netdsl run`` names each object the way
 :func:`load_model` finds it again. After saving, :func:`verify_reload` loads the file back and
-compares its weights, so a run never reports "saved" for a file that cannot be loaded.
+compares its weights in a fresh interpreter (a subprocess that imports nothing but the objects
+the run folder names), so a run never reports "saved" for a file that only this process can load.
+
+A run folder names those objects in ``objects.json`` (:data:`OBJECTS_NAME`):
+``{"custom_objects": {"<registered name>": "module:attribute"}}``; plain Keras loads the model
+with ``keras.saving.load_model(file, custom_objects=objects_for_keras(folder))``, or by
+importing each ``module:attribute`` itself (README, "The run folder").
 """
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import importlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -25,10 +35,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from .registry import Registry
 
 __all__ = ["load_model", "register_custom_objects", "model_components", "verify_reload",
-           "resolve_model_file", "UNLOADABLE_NAME"]
+           "resolve_model_file", "UNLOADABLE_NAME", "OBJECTS_NAME", "write_objects_record",
+           "objects_for_keras", "prestart_reload_check"]
 
 #: what ``model.keras`` is renamed to when it cannot be loaded back (its weights are kept)
 UNLOADABLE_NAME = "model.unloadable.keras"
+
+#: the run folder's record of the Python objects its model needs to load
+OBJECTS_NAME = "objects.json"
 
 
 def _import(path: str, component: Component) -> Any:
@@ -61,13 +75,79 @@ def register_custom_objects(components: Iterable[Component],
                     raise
                 problems.append(err)
                 continue
-            name = keras.saving.get_registered_name(obj)
-            if name == getattr(obj, "__name__", None):  # not registered yet: register it now
-                module, _, attr = path.partition(":")
-                keras.saving.register_keras_serializable(package=module, name=attr)(obj)
-                name = keras.saving.get_registered_name(obj)
-            found[name] = obj
+            found[_register(keras, obj, path)] = obj
     return found
+
+
+def _register(keras: Any, obj: Any, path: str) -> str:
+    """Register ``obj`` (imported from ``path``) with Keras as ``module>attribute`` unless its
+    author registered it already; returns the name Keras saves it under."""
+    name: str = keras.saving.get_registered_name(obj)
+    if name == getattr(obj, "__name__", None):  # not registered yet: register it now
+        module, _, attr = path.partition(":")
+        keras.saving.register_keras_serializable(package=module, name=attr)(obj)
+        name = keras.saving.get_registered_name(obj)
+    return name
+
+
+def objects_record(model: "CheckedModel") -> dict[str, str]:
+    """The custom objects ``model`` uses, by the name Keras saves them under: ``{registered
+    name: "module:attribute"}`` (imports them and registers them with Keras)."""
+    from .compiler import import_keras
+
+    keras = import_keras()
+    out: dict[str, str] = {}
+    for component in model_components(model):
+        for path in component.custom_objects:
+            out[_register(keras, _import(path, component), path)] = path
+    return dict(sorted(out.items()))
+
+
+def write_objects_record(folder: str | os.PathLike[str], model: "CheckedModel") -> dict[str, str]:
+    """Write ``objects.json`` into a run folder: every object its model needs to load."""
+    from .runs import write_atomic
+
+    record = objects_record(model)
+    write_atomic(Path(folder) / OBJECTS_NAME,
+                 json.dumps({"custom_objects": record}, indent=2) + "\n")
+    return record
+
+
+def _recorded_paths(folder: Path) -> dict[str, str]:
+    """``objects.json``'s ``{registered name: "module:attribute"}`` ({} when there is none)."""
+    path = folder / OBJECTS_NAME
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        objects = data["custom_objects"]
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in objects.items()):
+            raise TypeError("a name or a path is not a string")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise NetdslTrainingError(f"{path}: not a record of custom objects ({exc})", code="NDL311",
+                                  help='expected {"custom_objects": {"name": "module:attr"}}') from None
+    return dict(objects)
+
+
+def objects_for_keras(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``custom_objects=`` argument that plain ``keras.saving.load_model`` needs for a run
+    folder's model: each object ``objects.json`` names, imported and registered."""
+    from .compiler import import_keras
+
+    keras = import_keras()
+    out: dict[str, Any] = {}
+    for name, path in _recorded_paths(Path(folder)).items():
+        module, _, attr = path.partition(":")
+        try:
+            obj = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise NetdslTrainingError(
+                f"{folder}/{OBJECTS_NAME} names `{path}`, which cannot be imported here: "
+                f"{type(exc).__name__}: {exc}", code="NDL310",
+                help="install the plugin that trained the model") from None
+        _register(keras, obj, path)
+        out[name] = obj
+    return out
 
 
 def model_components(model: "CheckedModel") -> list[Component]:
@@ -134,8 +214,9 @@ def load_model(path: str | os.PathLike[str], registry: "Registry | None" = None,
     keras = import_keras()
     problems: list[NetdslError] = []  # another plugin's broken entry must not stop this load
     register_custom_objects((e.component for e in registry.entries()), problems)
+    custom = objects_for_keras(file.parent)  # what the run folder names, plugin listed or not
     try:
-        return keras.saving.load_model(file, compile=compile)
+        return keras.saving.load_model(file, compile=compile, custom_objects=custom)
     except NetdslError:
         raise
     except Exception as exc:  # noqa: BLE001 - Keras's reasons are many; each is named, not a traceback
@@ -155,31 +236,28 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {line.split('. Make sure', 1)[0]}"
 
 
-def verify_reload(file: str | os.PathLike[str], net: Any) -> None:
-    """Load ``file`` back as :func:`load_model` would and compare every weight with ``net``'s.
+def verify_reload(file: str | os.PathLike[str], net: Any) -> float:
+    """Load ``file`` back in a fresh interpreter, given only the objects ``objects.json`` beside
+    it names, and compare every weight with ``net``'s (by SHA-256). Returns the seconds it took.
 
     On failure the file is renamed to ``model.unloadable.keras`` (the trained weights are kept),
     ``metrics.json`` beside it records status ``unloadable`` and the reason, and a
     NetdslTrainingError says which object could not be found and how to fix the plugin.
     """
-    from .compiler import import_keras
+    import time
 
-    import numpy as np
+    from .compiler import import_keras
 
     keras = import_keras()
     file = Path(file)
-    problem: str | None = None
-    try:
-        loaded = keras.saving.load_model(file)
-    except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
-        problem = _first_line(exc)
-    else:
-        saved, now = loaded.get_weights(), net.get_weights()
-        if len(saved) != len(now) or any(a.shape != b.shape or not np.array_equal(a, b)
-                                          for a, b in zip(saved, now)):
-            problem = "its weights differ from the trained model's"
+    started = time.perf_counter()
+    answer = _probe(file, keras.backend.backend())
+    problem = answer.get("error")
+    if problem is None and answer.get("weights") != _digests(net.get_weights()):
+        problem = "its weights differ from the trained model's"
+    seconds = time.perf_counter() - started
     if problem is None:
-        return
+        return seconds
     kept = file.with_name(UNLOADABLE_NAME)
     os.replace(file, kept)
     metrics = file.with_name("metrics.json")
@@ -190,3 +268,107 @@ def verify_reload(file: str | os.PathLike[str], net: Any) -> None:
     raise NetdslTrainingError(
         f"the trained model was saved but cannot be loaded back ({problem}); it is kept as "
         f"{kept}", help=_RELOAD_HELP, code="NDL310")
+
+
+def _digests(weights: Iterable[Any]) -> list[str]:
+    """Each weight array as ``dtype shape sha256``: equal exactly when the arrays are."""
+    import numpy as np
+
+    out = []
+    for w in weights:
+        a = np.ascontiguousarray(np.asarray(w))
+        out.append(f"{a.dtype} {a.shape} {hashlib.sha256(a.tobytes()).hexdigest()}")
+    return out
+
+
+#: the fresh interpreter of the next reload check, started early (see :func:`prestart_reload_check`)
+_PENDING: list[tuple[str, "subprocess.Popen[str]", Any]] = []
+
+
+def prestart_reload_check(backend: str) -> None:
+    """Start the fresh interpreter of the next reload check now (``netdsl run`` calls this when
+    training starts), so its import of Keras overlaps training instead of following the save."""
+    if _PENDING and _PENDING[0][0] == backend and _PENDING[0][1].poll() is None:
+        return
+    _discard()
+    _PENDING.append(_spawn(backend))
+
+
+def _spawn(backend: str) -> tuple[str, "subprocess.Popen[str]", Any]:
+    """A new interpreter running :func:`_probe_main` on this one's ``sys.path``, in a session of
+    its own (a Ctrl-C meant for the run does not reach it); it ends when our stdin closes."""
+    import tempfile
+
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    errors = tempfile.TemporaryFile("w+", encoding="utf-8")
+    child = subprocess.Popen([sys.executable, "-c", "import netdsl.saving as s; s._probe_main()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                             text=True, env=env, start_new_session=True)
+    return backend, child, errors
+
+
+def _discard() -> None:
+    """End the waiting interpreter, if any (it was started by this process)."""
+    while _PENDING:
+        _, child, errors = _PENDING.pop()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        errors.close()
+
+
+atexit.register(_discard)
+
+
+def _probe(file: Path, backend: str) -> dict[str, Any]:
+    """Ask a fresh interpreter to load ``file``: ``{"weights": [...]}`` or ``{"error": "..."}``."""
+    if not (_PENDING and _PENDING[0][0] == backend and _PENDING[0][1].poll() is None):
+        _discard()
+        _PENDING.append(_spawn(backend))
+    _, child, errors = _PENDING.pop()
+    try:
+        out, _ = child.communicate(os.fspath(file.resolve()) + "\n", timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        child.kill()
+        child.wait()
+        errors.close()
+        return {"error": f"the reload check could not run: {exc}"}
+    lines = out.strip().splitlines()
+    try:
+        answer = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        answer = None
+    errors.seek(0)
+    said = errors.read().strip().splitlines()
+    errors.close()
+    if not isinstance(answer, dict):
+        return {"error": f"the reload check failed (exit {child.returncode}): "
+                         f"{said[-1] if said else 'no output'}"}
+    return answer
+
+
+def _probe_main() -> None:
+    """The fresh interpreter's side of :func:`verify_reload`: import Keras, read a file's path
+    from stdin, import the objects its run folder names, load it with plain Keras, print one
+    JSON line. Nothing of the registry is loaded."""
+    try:
+        from .compiler import import_keras
+
+        keras = import_keras()
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, not a traceback
+        print(json.dumps({"error": f"Keras does not import: {exc}"}))
+        return
+    line = sys.stdin.readline().strip()
+    if not line:
+        return  # the parent went away without asking
+    file = Path(line)
+    try:
+        custom = objects_for_keras(file.parent)
+        weights = _digests(keras.saving.load_model(file, custom_objects=custom).get_weights())
+    except NetdslError as err:
+        print(json.dumps({"error": err.message}))
+    except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
+        print(json.dumps({"error": _first_line(exc)}))
+    else:
+        print(json.dumps({"weights": weights}))

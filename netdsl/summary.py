@@ -23,6 +23,9 @@ def summary_text(model: CheckedModel, macs: MacsReport | None = None) -> str:
     (``--flops``), a column of multiply-accumulates per example and their total."""
     rows: list[tuple[str, ...]] = [("#", "layer", "output shape", "params")]
     rows.append(("", f"input ({model.dataset.name})", format_shape(model.input_shape), ""))
+    if model.normalize_params:  # `normalize: true`: adapted on the training data, saved in the model
+        rows.append(("", "normalize (implicit)", format_shape(model.input_shape),
+                     f"{model.normalize_params:,}"))
     for n in model.nodes:
         label = "  " * n.depth + n.text
         if len(n.inputs) > 1 or (n.inputs and n.inputs[0] != n.index - 1):
@@ -32,8 +35,9 @@ def summary_text(model: CheckedModel, macs: MacsReport | None = None) -> str:
         rows.append((str(n.index), label, format_shape(n.output_shape), f"{n.params:,}"))
     totals: tuple[str, ...] = ()
     if macs is not None:
-        rows = [(*rows[0], "MACs"), (*rows[1], ""),
-                *[(*r, "?" if m is None else f"{m:,}") for r, m in zip(rows[2:], macs.per_layer)]]
+        head = 3 if model.normalize_params else 2
+        rows = [(*rows[0], "MACs"), *[(*r, "") for r in rows[1:head]],
+                *[(*r, "?" if m is None else f"{m:,}") for r, m in zip(rows[head:], macs.per_layer)]]
         totals = ("", "total (MACs per example)", "", f"{model.total_params:,}", f"{macs.total:,}")
     columns = len(rows[0])
     widths = [max(len(r[i]) for r in (*rows, *([totals] if totals else []))) for i in range(columns)]

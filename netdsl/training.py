@@ -516,36 +516,61 @@ def evaluate(net: Any, model: CheckedModel, data: "Data | StreamData") -> dict[s
 
 def confusion(net: Any, model: CheckedModel, data: "Data | StreamData") -> dict[str, Any] | None:
     """The test set's confusion matrix (rows: true class, columns: predicted) for a classifier
-    held in memory, else None (a streamed test set is not read a second time for it)."""
+    (classes or binary; a streamed test set is read once more for it), else None."""
     target = model.data.target
-    if target.kind != "classes" or isinstance(data, StreamData):
+    if target.kind not in ("classes", "binary"):
         return None
-    scores = net.predict(data.x_test, batch_size=max(model.settings["batch_size"], 256), verbose=0)
-    predicted = np.argmax(scores, axis=-1)
-    true = data.y_test if data.y_test.ndim == 1 else np.argmax(data.y_test, axis=-1)
-    k = target.num_classes
+    batch = max(model.settings["batch_size"], 256)
+    if isinstance(data, StreamData):
+        pairs = [(np.asarray(net.predict_on_batch(x)), np.asarray(y)) for x, y in data.test(batch)]
+        if not pairs:
+            return None
+        scores, labels = (np.concatenate(p) for p in zip(*pairs))
+    else:
+        scores, labels = net.predict(data.x_test, batch_size=batch, verbose=0), data.y_test
+    if target.kind == "binary":
+        loss = model.settings["loss"]
+        cut = 0.0 if getattr(loss, "kwargs", {}).get("from_logits") else 0.5
+        k, predicted = 2, (np.asarray(scores).reshape(-1) > cut).astype(np.int64)
+        true = np.asarray(labels).reshape(-1).round().astype(np.int64)
+    else:
+        k, predicted = target.num_classes, np.argmax(scores, axis=-1)
+        true = labels if labels.ndim == 1 else np.argmax(labels, axis=-1)
     matrix = np.bincount(true.astype(np.int64) * k + predicted, minlength=k * k).reshape(k, k)
-    names = list(model.data.class_names) or [str(i) for i in range(k)]
+    names = (data.streams.class_names if isinstance(data, StreamData) else ()) or model.data.class_names
+    names = list(names) if len(names) == k else [str(i) for i in range(k)]
     return {"classes": names, "matrix": matrix.tolist()}
 
 
 def write_data_record(folder: Path, model: CheckedModel, data: "Data | StreamData",
                       path: str | os.PathLike[str] | None = None) -> None:
-    """``data.json`` (the dataset, its arguments, where it was read, the split sizes and how
-    the split was made) and, for named classes, ``labels.json`` (class name -> the id the
-    network's output uses), so predictions can be read back as names."""
+    """``data.json`` (the dataset, its arguments, where it was found, the split sizes, how the
+    split was made, and ``info``: what the dataset said of itself, which ``predict``, ``export``
+    and ``emit`` use instead of the data) and, for classes, ``labels.json`` (the class names in
+    the order of the network's outputs: :data:`netdsl.recorded.LABELS_FORMAT`)."""
+    from .recorded import data_source, labels_record  # noqa: PLC0415
     from .runs import write_atomic  # noqa: PLC0415
 
-    record: dict[str, Any] = {"dataset": model.dataset.to_json(), "data_path": os.fspath(path) if path else None,
-                              "train_size": data.train_size, "test_size": data.test_size,
-                              "target": model.data.target.to_json()}
+    ref = model.dataset
+    given = ref.kwargs.get("path")
+    source = data_source(given or path, "the dataset's `path` argument" if given else "--data",
+                         getattr(ref.component, "env", None))
     names = model.data.class_names
     if isinstance(data, StreamData):
-        record.update(data.streams.record)
         names = data.streams.class_names or names
+    info = {**model.data.to_json(), "class_names": list(names)}
+    record: dict[str, Any] = {"dataset": ref.to_json(), "data_path": source["path"], "source": source,
+                              "train_size": data.train_size, "test_size": data.test_size,
+                              "target": model.data.target.to_json(), "info": info}
+    if isinstance(data, StreamData):
+        record.update(data.streams.record)
     write_atomic(folder / "data.json", json.dumps(record, indent=2) + "\n")
-    if names:
-        write_atomic(folder / "labels.json", json.dumps({name: i for i, name in enumerate(names)}, indent=2) + "\n")
+    target = model.data.target
+    if target.kind != "regression":
+        if not names:
+            names = tuple(str(i) for i in range(max(target.num_classes, 2)))
+        encoding = "binary" if target.kind == "binary" else model.labels
+        write_atomic(folder / "labels.json", json.dumps(labels_record(names, encoding), indent=2) + "\n")
 
 
 def spec_text(model: CheckedModel) -> str:

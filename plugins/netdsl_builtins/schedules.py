@@ -17,7 +17,7 @@ from netdsl import types as T
 from netdsl.components import Code, Param, Schedule, keras_factory
 from netdsl.hookspecs import Register, hookimpl
 
-__all__ = ["SCHEDULES", "register_schedules", "one_cycle_class", "ONE_CYCLE_SOURCE"]
+__all__ = ["SCHEDULES", "register_schedules", "one_cycle_class", "ONE_CYCLE_SOURCE", "OneCycle"]
 
 _RATE = T.Float(min=0, min_open=True)
 _STEPS = T.Int(min=1)
@@ -182,6 +182,14 @@ def one_cycle_class() -> Any:
     return OneCycle
 
 
+def __getattr__(name: str) -> Any:
+    """``OneCycle``, made on first use: the ``custom_objects`` entry that loads a saved model
+    (``netdsl_builtins.schedules:OneCycle``) without importing Keras with this module."""
+    if name == "OneCycle":
+        return one_cycle_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _one_cycle(total_steps: int, learning_rate: float, **kw: Any) -> Any:
     return one_cycle_class()(learning_rate, total_steps, **kw)
 
@@ -242,6 +250,7 @@ SCHEDULES: tuple[Schedule, ...] = (
     ),
     Schedule(
         name="one_cycle", build=_one_cycle, emit=_emit_one_cycle, uses_steps=True,
+        custom_objects=("netdsl_builtins.schedules:OneCycle",),
         description="one-cycle policy: rise to the rate for pct_start of the run, then anneal",
         params=(_rate(), Param("pct_start", T.Float(min=0, max=1, min_open=True, max_open=True), 0.3,
                                help="fraction of the run spent rising"),
