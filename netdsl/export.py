@@ -8,13 +8,14 @@ the model is never reported as done. A format that cannot take a layer fails nam
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -125,7 +126,8 @@ def export_model(net: Any, fmt: str, out: str | os.PathLike[str], *,
     staged = tmp / out.name
     try:
         expected = np.asarray(net.predict(x, verbose=0))  # also marks a loaded model as called
-        note, batch = _export(net, fmt, staged)
+        with _statistics_as_variables(net):
+            note, batch = _export(net, fmt, staged)
         try:
             got = runtime_outputs(fmt, staged, x)
         except Exception as exc:  # noqa: BLE001 - a runtime that refuses the file: name the layer
@@ -144,6 +146,39 @@ def export_model(net: Any, fmt: str, out: str | os.PathLike[str], *,
     return ExportReport(out, fmt, shape, diff, len(x), note)
 
 
+@contextlib.contextmanager
+def _statistics_as_variables(net: Any) -> Iterator[None]:
+    """Let every adapted ``Normalization`` layer read its mean and variance from its variables
+    while the model is exported. Keras keeps them as eager tensors, which the traced function
+    captures as extra inputs: tf2onnx then writes a graph onnxruntime refuses ("Required inputs
+    ... are missing"). Read from the variables, they are frozen into the graph as constants.
+    The same values either way (axis -1: the variable broadcasts over the last axis); restored
+    after."""
+    import keras  # noqa: PLC0415
+
+    changed = []
+    for layer in _all_layers(net):
+        mean, variance = getattr(layer, "adapt_mean", None), getattr(layer, "adapt_variance", None)
+        if not (isinstance(layer, keras.layers.Normalization) and isinstance(mean, keras.Variable)
+                and isinstance(variance, keras.Variable) and _last_axis_only(layer.mean, mean)):
+            continue
+        changed.append((layer, layer.mean, layer.variance))
+        object.__setattr__(layer, "mean", mean)  # past Keras's tracking: nothing new is tracked
+        object.__setattr__(layer, "variance", variance)
+    try:
+        yield
+    finally:
+        for layer, mean, variance in changed:
+            object.__setattr__(layer, "mean", mean)
+            object.__setattr__(layer, "variance", variance)
+
+
+def _last_axis_only(broadcast: Any, variable: Any) -> bool:
+    """Whether ``broadcast`` (shape 1 x ... x 1 x d) is ``variable`` (shape d) broadcast."""
+    shape, own = tuple(getattr(broadcast, "shape", ()) or ()), tuple(variable.shape)
+    return len(own) == 1 and bool(shape) and shape[-1] == own[0] and all(d == 1 for d in shape[:-1])
+
+
 def _export(net: Any, fmt: str, path: Path) -> tuple[str, int | None]:
     """Write the artefact; returns a note for the user and the fixed batch size (None: any)."""
     spec = FORMATS[fmt]
@@ -155,17 +190,72 @@ def _export(net: Any, fmt: str, path: Path) -> tuple[str, int | None]:
     import tensorflow as tf  # type: ignore[import-untyped]  # noqa: PLC0415
 
     builtins = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
+    first_try = _HeldStderr()
     try:
-        _call_export(net, path, spec.keras_format, builtins)
-        return "", None
+        with first_try:
+            _call_export(net, path, spec.keras_format, builtins)
     except NetdslExportError as first:
+        # the converter's `error:` lines were about the attempt that failed, which the note
+        # reports; they are dropped, not printed over a successful export
         signature = [tf.TensorSpec((1, *net.inputs[0].shape[1:]), tf.float32)]
+        second_try = _HeldStderr()
         try:
-            _call_export(net, path, spec.keras_format, {**builtins, "input_signature": signature})
+            with second_try:
+                _call_export(net, path, spec.keras_format, {**builtins, "input_signature": signature})
         except NetdslExportError:
             raise first from None
+        second_try.replay()
         return ("fixed batch size 1: this model needs a static shape in LiteRT "
                 f"({first.message.split(': ', 1)[-1]})"), 1
+    first_try.replay()
+    return "", None
+
+
+#: native log lines of the converters and runtimes that say nothing to the user
+_EXPORT_NOISE = re.compile(r"Created TensorFlow Lite XNNPACK delegate|oneDNN custom operations"
+                           r"|absl::InitializeLog|cpu_feature_guard")
+
+
+class _HeldStderr:
+    """Holds what native code writes to stderr (file descriptor 2) while in the ``with``;
+    :meth:`replay` passes it on less the known noise. ``NETDSL_TF_LOGS=1`` holds nothing."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self._saved: int | None = None
+        self._file: Any = None
+
+    def __enter__(self) -> "_HeldStderr":
+        import sys
+
+        if os.environ.get("NETDSL_TF_LOGS", "") not in ("", "0"):
+            return self
+        sys.stderr.flush()
+        self._file = tempfile.TemporaryFile()
+        self._saved = os.dup(2)
+        os.dup2(self._file.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import sys
+
+        if self._saved is None:
+            return
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._saved = None
+        self._file.seek(0)
+        self.text = self._file.read().decode("utf-8", "replace")
+        self._file.close()
+
+    def replay(self) -> None:
+        import sys
+
+        kept = [line for line in self.text.splitlines(keepends=True) if not _EXPORT_NOISE.search(line)]
+        if kept:
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
 
 
 def _call_export(net: Any, path: Path, keras_format: str, kwargs: dict[str, Any]) -> None:
@@ -241,6 +331,16 @@ def _litert_interpreter(path: Path) -> Any:
 
 
 def _run_litert(path: Path, x: np.ndarray) -> np.ndarray:
+    """The interpreter's outputs on ``x`` (its "XNNPACK delegate" notice held back)."""
+    held = _HeldStderr()
+    try:
+        with held:
+            return _invoke_litert(path, x)
+    finally:
+        held.replay()
+
+
+def _invoke_litert(path: Path, x: np.ndarray) -> np.ndarray:
     it = _litert_interpreter(path)
     inp = it.get_input_details()[0]
     out = it.get_output_details()[0]
