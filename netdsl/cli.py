@@ -569,7 +569,8 @@ def _write_new(path: str, data: str | bytes, force: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 @click.pass_obj
 def emit(state: _State, file: str, output: str | None, force: bool) -> None:
-    """Write FILE's model as a standalone Keras program (no netdsl needed to run it).
+    """Write FILE's model as a standalone Keras program (no netdsl needed to run it). FILE
+    may be a run folder (or its model.net): what the run recorded stands in for the data.
 
     The program builds the same model (Sequential for a chain, functional where it branches),
     compiles it, loads the dataset and trains and evaluates with FILE's settings and seed:
@@ -578,11 +579,16 @@ def emit(state: _State, file: str, output: str | None, force: bool) -> None:
     from .checker import check as check_program
     from .emit import emit_program
     from .errors import NetdslError
+    from .recorded import check_run, recorded_data_path, run_folder_of
 
     try:
-        program = _load(file)
-        model = check_program(program, state.registry)
-        text = emit_program(model, None if file == "-" else file)
+        folder = None if file == "-" else run_folder_of(file)
+        if folder is not None:  # a run folder: its record stands in for the data
+            model = check_run(folder, state.registry)
+            text = emit_program(model, str(folder / "model.net"), recorded_data_path(folder))
+        else:
+            model = check_program(_load(file), state.registry)
+            text = emit_program(model, None if file == "-" else file)
     except NetdslError as e:
         _fail(list(e.errors))
     if output is None:

@@ -303,16 +303,17 @@ def _prepare(model: CheckedModel) -> list[str]:
     ]
 
 
-def _dataset(model: CheckedModel, w: _Writer) -> list[str]:
-    """The dataset's ``load_data(path)``, written by its own ``emit``."""
+def _dataset(model: CheckedModel, w: _Writer, data_path: str | None = None) -> list[str]:
+    """The dataset's ``load_data(path)``, written by its own ``emit``; ``data_path``: where the
+    data is (a run folder's record), else the program's ``path`` argument."""
     ref = model.dataset
     component = ref.component
     if not isinstance(component, Dataset) or component.emit is None:
         raise EmitError(f"dataset `{ref.name}` cannot be written as Keras code: it declares no `emit`",
                         help="a Dataset's emit(request, info) returns Code whose source defines "
                              "load_data(path) (see docs/plugins.md, \"netdsl emit\")")
-    request = DataRequest(component.name, ref.kwargs, ref.kwargs.get("path"), component.env,
-                          model.input_shape)
+    request = DataRequest(component.name, ref.kwargs, data_path or ref.kwargs.get("path"),
+                          component.env, model.input_shape)
     try:
         code = component.emit(request, model.data)
     except Exception as exc:  # noqa: BLE001 - a plugin's emit bug is named, not a traceback
@@ -320,6 +321,7 @@ def _dataset(model: CheckedModel, w: _Writer) -> list[str]:
     if not isinstance(code, Code) or "def load_data(" not in code.source:
         raise EmitError(f"dataset `{ref.name}`: its emit hook must return Code defining load_data(path)")
     w.imports.update(code.imports)
+    w.definitions += [d.strip("\n") for d in code.definitions if d.strip("\n") not in w.definitions]
     return code.source.strip("\n").splitlines()
 
 
@@ -363,14 +365,15 @@ def _steps_comment(model: CheckedModel) -> list[str]:
     return lines
 
 
-def emit_program(model: CheckedModel, source: str | None = None) -> str:
-    """The whole program for ``model``; ``source`` names the ``.net`` file in its docstring."""
+def emit_program(model: CheckedModel, source: str | None = None, data_path: str | None = None) -> str:
+    """The whole program for ``model``; ``source`` names the ``.net`` file in its docstring;
+    ``data_path`` is where the data is when known (a run folder records it)."""
     w = _Writer()
     w.imports.update({"import argparse", "import itertools", "import math", "import keras",
                       "import numpy as np"})
     build = _build_model(model, w)
     callbacks = [w.value(c) for c in model.settings["callbacks"] or []]
-    data = _dataset(model, w)
+    data = _dataset(model, w, data_path)
     s = model.settings
     name = _model_name(model)
     origin = f" from {source}" if source else ""

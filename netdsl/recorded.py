@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .graph import CheckedModel
     from .registry import Registry
 
-__all__ = ["check_run", "recorded_info", "is_run_folder", "labels_record", "read_labels",
+__all__ = ["check_run", "recorded_info", "is_run_folder", "run_folder_of", "recorded_data_path", "labels_record", "read_labels",
            "data_source", "LABELS_FORMAT"]
 
 #: the one format of ``labels.json``: the class names in the order of the network's outputs,
@@ -36,6 +36,21 @@ def is_run_folder(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a folder ``netdsl run`` made (it holds ``model.net`` and ``data.json``)."""
     p = Path(path)
     return p.is_dir() and (p / "model.net").is_file() and (p / "data.json").is_file()
+
+
+def run_folder_of(path: str | os.PathLike[str]) -> Path | None:
+    """The run folder ``path`` is (or whose ``model.net`` it is), else None."""
+    p = Path(path)
+    if is_run_folder(p):
+        return p
+    if p.name == "model.net" and is_run_folder(p.parent):
+        return p.parent
+    return None
+
+
+def recorded_data_path(folder: str | os.PathLike[str]) -> str | None:
+    """Where the run found its data, as an absolute path, when it was a file or folder."""
+    return _recorded_path(Path(folder))
 
 
 def _read_json(path: Path) -> Any:

@@ -281,37 +281,46 @@ def _digests(weights: Iterable[Any]) -> list[str]:
     return out
 
 
-#: the fresh interpreter of the next reload check, started early (see :func:`prestart_reload_check`)
-_PENDING: list[tuple[str, "subprocess.Popen[str]", Any]] = []
+#: the interpreter that serves reload checks: (backend, process, its stderr file)
+_SERVER: list[tuple[str, "subprocess.Popen[str]", Any]] = []
+
+
+def _forks(backend: str) -> bool:
+    """Whether the reload server forks a new process per check (TensorFlow, where a process
+    forked after importing it, before running anything, is sound) or serves one check and
+    ends (JAX, which is multithreaded once imported)."""
+    return backend == "tensorflow" and hasattr(os, "fork")
 
 
 def prestart_reload_check(backend: str) -> None:
-    """Start the fresh interpreter of the next reload check now (``netdsl run`` calls this when
-    training starts), so its import of Keras overlaps training instead of following the save."""
-    if _PENDING and _PENDING[0][0] == backend and _PENDING[0][1].poll() is None:
+    """Start the interpreter of the next reload check now (``netdsl run`` calls this when its
+    run starts), so its import of Keras overlaps training instead of following the save."""
+    if _SERVER and _SERVER[0][0] == backend and _SERVER[0][1].poll() is None:
         return
     _discard()
-    _PENDING.append(_spawn(backend))
+    _SERVER.append(_spawn(backend))
 
 
 def _spawn(backend: str) -> tuple[str, "subprocess.Popen[str]", Any]:
-    """A new interpreter running :func:`_probe_main` on this one's ``sys.path``, in a session of
-    its own (a Ctrl-C meant for the run does not reach it); it ends when our stdin closes."""
+    """A new interpreter running :func:`_probe_main`, in a session of its own (a Ctrl-C meant
+    for the run does not reach it); it ends when our end of its stdin closes."""
     import tempfile
 
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+           "NETDSL_RELOAD_PATH": json.dumps([p for p in sys.path if p])}
+    code = ("import json, os, sys; sys.path[:0] = json.loads(os.environ['NETDSL_RELOAD_PATH']); "
+            "import netdsl.saving as s; s._probe_main()")  # this netdsl, wherever it lies
     errors = tempfile.TemporaryFile("w+", encoding="utf-8")
-    child = subprocess.Popen([sys.executable, "-c", "import netdsl.saving as s; s._probe_main()"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                             text=True, env=env, start_new_session=True)
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
+                             start_new_session=True)
     return backend, child, errors
 
 
 def _discard() -> None:
     """End the waiting interpreter, if any (it was started by this process)."""
-    while _PENDING:
-        _, child, errors = _PENDING.pop()
+    while _SERVER:
+        _, child, errors = _SERVER.pop()
         if child.poll() is None:
             child.kill()
             child.wait()
@@ -323,52 +332,75 @@ atexit.register(_discard)
 
 def _probe(file: Path, backend: str) -> dict[str, Any]:
     """Ask a fresh interpreter to load ``file``: ``{"weights": [...]}`` or ``{"error": "..."}``."""
-    if not (_PENDING and _PENDING[0][0] == backend and _PENDING[0][1].poll() is None):
-        _discard()
-        _PENDING.append(_spawn(backend))
-    _, child, errors = _PENDING.pop()
+    prestart_reload_check(backend)
+    _, child, errors = _SERVER[0]
+    request = {"file": os.fspath(file.resolve()), "path": [p for p in sys.path if p]}
     try:
-        out, _ = child.communicate(os.fspath(file.resolve()) + "\n", timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        child.kill()
-        child.wait()
-        errors.close()
-        return {"error": f"the reload check could not run: {exc}"}
-    lines = out.strip().splitlines()
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(json.dumps(request) + "\n")
+        child.stdin.flush()
+        line = child.stdout.readline()
+    except OSError as exc:
+        line = ""
+        problem = f"the reload check could not run: {exc}"
+    else:
+        problem = "no answer"
+    if not _forks(backend) or not line:
+        _discard()  # served its one check, or died
     try:
-        answer = json.loads(lines[-1]) if lines else None
+        answer = json.loads(line) if line else None
     except ValueError:
         answer = None
+    if isinstance(answer, dict):
+        return answer
     errors.seek(0)
     said = errors.read().strip().splitlines()
-    errors.close()
-    if not isinstance(answer, dict):
-        return {"error": f"the reload check failed (exit {child.returncode}): "
-                         f"{said[-1] if said else 'no output'}"}
-    return answer
+    return {"error": f"the reload check failed: {said[-1] if said else problem}"}
 
 
 def _probe_main() -> None:
-    """The fresh interpreter's side of :func:`verify_reload`: import Keras, read a file's path
-    from stdin, import the objects its run folder names, load it with plain Keras, print one
-    JSON line. Nothing of the registry is loaded."""
+    """The reload checker's side: import Keras, then for each request on stdin (a file and the
+    asking process's ``sys.path``) answer one JSON line, from a process forked for it
+    (:func:`_forks`) that has loaded nothing before, or from this one, which then ends."""
     try:
         from .compiler import import_keras
 
-        keras = import_keras()
+        backend = import_keras().backend.backend()
     except Exception as exc:  # noqa: BLE001 - reported to the parent, not a traceback
-        print(json.dumps({"error": f"Keras does not import: {exc}"}))
+        print(json.dumps({"error": f"Keras does not import: {exc}"}), flush=True)
         return
-    line = sys.stdin.readline().strip()
-    if not line:
-        return  # the parent went away without asking
-    file = Path(line)
+    for line in sys.stdin:
+        request = json.loads(line)
+        if not _forks(backend):
+            print(json.dumps(_load_answer(request)), flush=True)
+            return
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the fresh process: load, answer, leave without running any cleanup
+            os.close(read)
+            try:
+                os.write(write, json.dumps(_load_answer(request)).encode() + b"\n")
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read, encoding="utf-8") as answer:
+            text = answer.read().strip()
+        os.waitpid(pid, 0)
+        print(text or json.dumps({"error": "the loading process died"}), flush=True)
+
+
+def _load_answer(request: dict[str, Any]) -> dict[str, Any]:
+    """Load ``request["file"]`` with plain Keras, given the objects its run folder names
+    (imported on the asking process's ``sys.path``): its weights' digests, or the error."""
+    from .compiler import import_keras
+
+    sys.path[:] = request["path"]
+    file = Path(request["file"])
     try:
         custom = objects_for_keras(file.parent)
-        weights = _digests(keras.saving.load_model(file, custom_objects=custom).get_weights())
+        loaded = import_keras().saving.load_model(file, custom_objects=custom)
+        return {"weights": _digests(loaded.get_weights())}
     except NetdslError as err:
-        print(json.dumps({"error": err.message}))
+        return {"error": err.message}
     except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
-        print(json.dumps({"error": _first_line(exc)}))
-    else:
-        print(json.dumps({"weights": weights}))
+        return {"error": _first_line(exc)}

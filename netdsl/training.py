@@ -559,7 +559,7 @@ def write_data_record(folder: Path, model: CheckedModel, data: "Data | StreamDat
     if isinstance(data, StreamData):
         names = data.streams.class_names or names
     info = {**model.data.to_json(), "class_names": list(names)}
-    record: dict[str, Any] = {"dataset": ref.to_json(), "data_path": source["path"], "source": source,
+    record: dict[str, Any] = {"dataset": ref.to_json(), "data_path": source["path"], "data_source": source,
                               "train_size": data.train_size, "test_size": data.test_size,
                               "target": model.data.target.to_json(), "info": info}
     if isinstance(data, StreamData):

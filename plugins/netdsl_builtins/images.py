@@ -19,6 +19,8 @@ from netdsl import types as T
 from netdsl.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
 from netdsl.errors import NetdslDataError
 
+from .dataset_emit import emit_images
+
 __all__ = ["IMAGES", "COLORS", "CACHE_BYTES", "class_folders"]
 
 #: colour mode -> channels
@@ -179,7 +181,7 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
 
 
 IMAGES = Dataset(
-    name="images", describe=describe_images, load=load_images,
+    name="images", describe=describe_images, load=load_images, emit=emit_images,
     description="your own pictures: a folder with one sub-folder per class (or train/ and test/ "
                 "folders of class folders), resized to `size` and scaled to [0, 1], streamed "
                 "through tf.data; `netdsl check` lists the class folders only",

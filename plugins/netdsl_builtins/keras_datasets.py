@@ -35,6 +35,8 @@ from netdsl import types as T
 from netdsl.components import Code, DataInfo, DataRequest, Dataset, Param, Target
 from netdsl.errors import NetdslDataError
 
+from . import dataset_emit as de
+
 if TYPE_CHECKING:  # pragma: no cover - NumPy is imported when data is read, not by `netdsl check`
     import numpy as np
 
@@ -429,7 +431,8 @@ MNIST = _idx_dataset("mnist", "MNIST_SPEC", "NETDSL_MNIST", True, tuple(str(d) f
                      "MNIST handwritten digits", emit=emit_mnist)
 FASHION_MNIST = _idx_dataset("fashion_mnist", "FASHION_MNIST_SPEC", "NETDSL_FASHION_MNIST", False, (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-    "Ankle boot"), "Fashion-MNIST (Zalando's clothing pictures)")
+    "Ankle boot"), "Fashion-MNIST (Zalando's clothing pictures)",
+    emit=de.emit_idx("fashion_mnist", "Fashion-MNIST"))
 
 _CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -500,7 +503,9 @@ def _cifar(name: str, classes: Callable[[Mapping[str, Any]], int], train: tuple[
                 raise NetdslDataError(f"{path}: a {where} label is {int(y.max())}, outside 0..{n - 1}")
         return _scaled(x_train, (32, 32, 3)), y_train, _scaled(x_test, (32, 32, 3)), y_test
 
-    return Dataset(name=name, describe=describe, load=load, env=spec.env, description=doc,
+    emit = de.emit_cifar(name, name.upper().replace("CIFAR", "CIFAR-"), spec.names[0],
+                         spec.folders[0], train, test, label_key)
+    return Dataset(name=name, describe=describe, load=load, env=spec.env, description=doc, emit=emit,
                    params=(Param("path", T.Str(), None, positional=True,
                                  help=f"{spec.names[0]} (the official archive), a folder holding it, or "
                                       f"the folder {spec.folders[0]}/ extracted from it"),
@@ -590,13 +595,14 @@ def _reuters_load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...
 
 
 IMDB = Dataset(
-    name="imdb", describe=_imdb_describe, load=_imdb_load, env=FILES["imdb"].env,
+    name="imdb", describe=_imdb_describe, load=_imdb_load, env=FILES["imdb"].env, emit=de.emit_imdb,
     description="IMDB movie reviews: 25,000 training and 25,000 test reviews as word-id "
                 "sequences, positive or negative (binary). Read from the official imdb.npz "
                 "(its SHA-256 checked before its object arrays are unpickled).",
     params=_sequence_params(10_000, 200))
 REUTERS = Dataset(
     name="reuters", describe=_reuters_describe, load=_reuters_load, env=FILES["reuters"].env,
+    emit=de.emit_reuters,
     description="Reuters newswires: 11,228 word-id sequences in 46 topics, split by test_split. "
                 "Read from the official reuters.npz (its SHA-256 checked first).",
     params=(*_sequence_params(10_000, 200),
@@ -627,7 +633,8 @@ def _table(name: str, features: int, total: int, doc: str, params: tuple[Param, 
         train, test = split_seeded(len(x), a["test_split"], a["seed"])
         return x[train], y[train], x[test], y[test]
 
-    return Dataset(name=name, describe=describe, load=load, env=spec.env, description=doc, params=(
+    emit = de.emit_table(name, spec.names[0], features, size)
+    return Dataset(name=name, describe=describe, load=load, env=spec.env, description=doc, emit=emit, params=(
         Param("path", T.Str(), None, positional=True, help="the official .npz or a folder holding it"),
         Param("test_split", T.Float(min=0.0, max=0.99), 0.2, help="fraction held out for test"),
         Param("seed", T.Int(min=0, max=2**32 - 1), 113, help="split seed (Keras's default 113)"),

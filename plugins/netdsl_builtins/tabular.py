@@ -35,6 +35,8 @@ from netdsl.components import DataInfo, DataRequest, Dataset, Param, Streams, Ta
 from netdsl.errors import NetdslDataError, SourceLines, Span
 from netdsl.registry import suggest
 
+from .dataset_emit import emit_csv, emit_npz
+
 if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not with `check`
     import numpy as np
 
@@ -609,7 +611,7 @@ _CSV_PARAMS = (
 )
 
 CSV = Dataset(
-    name="csv", describe=describe_csv, load=csv_streams, params=_CSV_PARAMS,
+    name="csv", describe=describe_csv, load=csv_streams, params=_CSV_PARAMS, emit=emit_csv,
     description="your own table: a CSV with a header row, numeric feature columns and a label "
                 "column (names or integers: classes; real numbers: regression). Streamed through "
                 "tf.data while training (past 32 MiB of rows, from a decoded temporary copy); "
@@ -759,7 +761,7 @@ def load_npz(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
 
 
 NPZ = Dataset(
-    name="npz", describe=describe_npz, load=load_npz,
+    name="npz", describe=describe_npz, load=load_npz, emit=emit_npz,
     description="your own arrays: an .npz with x_train, y_train, x_test, y_test, or x and y "
                 "split by test_split (seeded). Integer labels are classes (0/1 only: binary), "
                 "real ones regression; loaded without unpickling.",
