@@ -212,8 +212,10 @@ def _export(net: Any, fmt: str, path: Path) -> tuple[str, int | None]:
 
 
 #: native log lines of the converters and runtimes that say nothing to the user
+#: (and TensorFlow's own info and warning lines, `I0000 00:00:...` / `W0000 ...`, which the
+#: converter writes by the dozen whatever TF_CPP_MIN_LOG_LEVEL says)
 _EXPORT_NOISE = re.compile(r"Created TensorFlow Lite XNNPACK delegate|oneDNN custom operations"
-                           r"|absl::InitializeLog|cpu_feature_guard")
+                           r"|absl::InitializeLog|cpu_feature_guard|^[IW]\d{4} \d\d:\d\d:\d\d")
 
 
 class _HeldStderr:

@@ -110,9 +110,13 @@ def _recorded_path(folder: Path) -> str | None:
 
 def _describing(registry: "Registry", program: Any, info: DataInfo) -> "Registry":
     """A copy of ``registry`` whose dataset (the one ``program`` names) answers ``info``."""
+    from . import ir
+    from .settings import TABLE
+
     setting = program.setting("dataset")
-    value = getattr(setting, "value", None)
-    name = getattr(value, "name", None)
+    value = setting.value if setting is not None else None
+    name = (value.value if isinstance(value, ir.Name) else value.name if isinstance(value, ir.Call)
+            else TABLE["dataset"].default if value is None else None)
     entry = registry.entry("dataset", name) if isinstance(name, str) else None
     if entry is None or not isinstance(entry.component, Dataset):
         return registry  # the checker reports the unknown dataset

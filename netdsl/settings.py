@@ -169,13 +169,21 @@ def literal(value: Any) -> ir.Value:
     raise TypeError(f"cannot write {value!r} as a netdsl value")
 
 
+def _arg_to_ir(value: Any, param: Any) -> ir.Value:
+    """An argument as IR: a string is quoted (``label="species"``) unless its parameter takes
+    one of a set of words (``padding=same``), which are written bare."""
+    if isinstance(value, str) and not isinstance(getattr(param, "type", None), T.Choice):
+        return ir.Str(value)
+    return value_to_ir(value)
+
+
 def value_to_ir(value: Any) -> ir.Value:
     """A bound value (numbers, shapes, references such as ``adam(learning_rate=0.01)``) as IR;
     a reference keeps only the arguments that differ from its component's defaults."""
     if isinstance(value, Ref):
-        defaults = {p.name: p.default for p in value.component.params} if value.component else {}
-        args = tuple(ir.Arg(value_to_ir(v), k) for k, v in value.args
-                     if v is not None and defaults.get(k, object()) != v)
+        params = {p.name: p for p in value.component.params} if value.component else {}
+        args = tuple(ir.Arg(_arg_to_ir(v, params.get(k)), k) for k, v in value.args
+                     if v is not None and getattr(params.get(k), "default", object()) != v)
         return ir.Call(value.name, args) if args else ir.Name(value.name)
     if isinstance(value, list):
         return ir.List(tuple(value_to_ir(v) for v in value))

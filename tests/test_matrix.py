@@ -288,6 +288,7 @@ def test_export(trained: dict[str, Trained], name: str, fmt: str, tmp_path: Path
     out = tmp_path / {"savedmodel": "m_savedmodel", "onnx": "m.onnx", "litert": "m.tflite"}[fmt]
     result = _cli("export", str(trained[name].folder), "--format", fmt, "-o", str(out), "--json")
     assert result.exit_code == 0, result.output
+    assert result.output.startswith("{"), result.output  # nothing else printed
     report = json.loads(result.output)
     assert out.exists()
     assert report["max_abs_diff"] is None or report["max_abs_diff"] <= 1e-5
@@ -358,7 +359,6 @@ def test_runs_lists_every_cell(trained: dict[str, Trained]) -> None:
     root = next(iter(trained.values())).folder.parent
     result = _cli("runs", str(root), "--json")
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
-    listed = {Path(r.get("folder") or r.get("path") or r["name"]).name: r for r in rows}
+    listed = {Path(r["path"]).name: r for r in json.loads(result.output)["runs"]}
     for t in trained.values():
         assert t.folder.name in listed and listed[t.folder.name]["status"] == "finished"
