@@ -11,6 +11,8 @@ The size and colour default to the program's ``input:`` (e.g. ``input: 64x64x1``
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,19 @@ def _undecodable(paths: list[str], decode: Any, exc: Any) -> NetdslDataError:
                            help="a file in the dataset is damaged or not an image (.png, .jpg, .gif, .bmp)")
 
 
+def _from_directory(keras: Any, train_dir: Path, test_dir: Path | None, a: Any,
+                    common: dict[str, Any]) -> tuple[Any, Any]:
+    """Keras's training and test datasets of the folders (the seeded split, or test/)."""
+    if test_dir is None:
+        return tuple(keras.utils.image_dataset_from_directory(
+            str(train_dir), shuffle=True, seed=a["seed"], validation_split=a["test_split"],
+            subset="both", **common))
+    train_ds = keras.utils.image_dataset_from_directory(str(train_dir), shuffle=True,
+                                                        seed=a["seed"], **common)
+    test_ds = keras.utils.image_dataset_from_directory(str(test_dir), shuffle=False, **common)
+    return train_ds, test_ds
+
+
 def load_images(request: DataRequest, info: DataInfo) -> Streams:
     """The folders as ``tf.data`` pipelines. Keras's ``image_dataset_from_directory`` lists the
     files and makes the seeded split; decoding is Keras's (read, decode, bilinear resize). The
@@ -124,14 +139,9 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
     common = dict(labels="inferred", label_mode="int", class_names=list(names), color_mode=color,
                   image_size=(height, width), batch_size=None, verbose=False)
     try:
-        if test_dir is None:
-            train_ds, test_ds = keras.utils.image_dataset_from_directory(
-                str(train_dir), shuffle=True, seed=a["seed"], validation_split=a["test_split"],
-                subset="both", **common)
-        else:
-            train_ds = keras.utils.image_dataset_from_directory(str(train_dir), shuffle=True,
-                                                                seed=a["seed"], **common)
-            test_ds = keras.utils.image_dataset_from_directory(str(test_dir), shuffle=False, **common)
+        # Keras says "Using N files for validation" of what is netdsl's test split: not printed
+        with contextlib.redirect_stdout(io.StringIO()):
+            train_ds, test_ds = _from_directory(keras, train_dir, test_dir, a, common)
     except ValueError as exc:  # Keras: no images found, a class folder empty, ...
         raise NetdslDataError(f"{train_dir}: {str(exc).splitlines()[0]}",
                               help="each class folder needs image files (.png, .jpg, .gif, .bmp)") from None
