@@ -537,8 +537,8 @@ def confusion(net: Any, model: CheckedModel, data: "Data | StreamData") -> dict[
         k, predicted = target.num_classes, np.argmax(scores, axis=-1)
         true = labels if labels.ndim == 1 else np.argmax(labels, axis=-1)
     matrix = np.bincount(true.astype(np.int64) * k + predicted, minlength=k * k).reshape(k, k)
-    names = (data.streams.class_names if isinstance(data, StreamData) else ()) or model.data.class_names
-    names = list(names) if len(names) == k else [str(i) for i in range(k)]
+    known = (data.streams.class_names if isinstance(data, StreamData) else ()) or model.data.class_names
+    names = list(known) if len(known) == k else [str(i) for i in range(k)]
     return {"classes": names, "matrix": matrix.tolist()}
 
 
