@@ -11,9 +11,9 @@ from __future__ import annotations
 from math import prod
 from typing import Any
 
-from netdsl import types as T
-from netdsl.components import Layer, Param, Shape, ShapeProblem, keras_factory
-from netdsl.hookspecs import hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Layer, Param, Shape, ShapeProblem, keras_factory
+from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.rules import activated, initializer_ranks, matrix_regularizers
 from netdsl_builtins.shapes import (ACT, INIT, PADDING, REG, Args, axes, bias, channels, dims,
                                     regularizer_params, sliding)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from math import prod
 from typing import Any, Callable, Sequence
 
-from netdsl import types as T
-from netdsl.components import Layer, Param, Shape, ShapeProblem, keras_factory
-from netdsl.hookspecs import hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Layer, Param, Shape, ShapeProblem, keras_factory
+from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.shapes import Args, dims, no_macs, per_value, same_shape
 
 # --- residual -----------------------------------------------------------------------------------

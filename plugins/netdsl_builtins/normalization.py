@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from netdsl import types as T
-from netdsl.components import Layer, Param, Shape, ShapeProblem, keras_factory
-from netdsl.hookspecs import hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Layer, Param, Shape, ShapeProblem, keras_factory
+from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.shapes import Args, dims, per_value
 
 

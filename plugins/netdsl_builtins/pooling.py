@@ -10,9 +10,9 @@ from __future__ import annotations
 from math import prod
 from typing import Any
 
-from netdsl import types as T
-from netdsl.components import REQUIRED, Adapter, Layer, Param, Shape, keras_factory
-from netdsl.hookspecs import hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import REQUIRED, Adapter, Layer, Param, Shape, keras_factory
+from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.shapes import PADDING, Args, axes, no_macs, require_rank, sliding
 
 # --- max and average pooling --------------------------------------------------------------------

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from netdsl import types as T
-from netdsl.components import Layer, Param, Shape, keras_factory
-from netdsl.hookspecs import hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Layer, Param, Shape, keras_factory
+from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.rules import (SEED_MAX, initializer_ranks, matrix_regularizers,
                                    shape_keeping_activations)
 from netdsl_builtins.shapes import ACT, INIT, RATE, REG, Args, channels

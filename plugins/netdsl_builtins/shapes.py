@@ -11,8 +11,8 @@ from __future__ import annotations
 from math import prod
 from typing import Any, Mapping, Sequence
 
-from netdsl import types as T
-from netdsl.components import Param, Shape, ShapeProblem
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Param, Shape, ShapeProblem
 from netdsl_builtins.layers import INITIALIZERS
 
 __all__ = ["Args", "HINT", "dims", "axes", "bias", "require_rank", "channels", "sliding",
