@@ -240,7 +240,7 @@ class Binder:
             help=self._positional_help(component, value, given)))
         return None
 
-    def _positional_help(self, component: Component, value: ir.Node,
+    def _positional_help(self, component: Component, value: ir.Value,
                          given: Mapping[str, Any]) -> str | None:
         """How to pass a positional value nothing positional takes: a quoted name unquoted
         (``dense 64 "relu"``), else by name, naming the open parameters that take such a value
@@ -251,7 +251,7 @@ class Binder:
         fits = [p.name for p in component.params if p.name not in given and p.type.takes(value)]
         if not fits:
             return None
-        others = f", or one of {_names(dict.fromkeys(fits[1:]))}" if fits[1:] else ""
+        others = f", or one of {', '.join(f'`{n}`' for n in fits[1:])}" if fits[1:] else ""
         return f"name the parameter: `{fits[0]}={_fmt(value)}`{others}"
 
     def _unknown_name(self, component: Component, name: str, value: ir.Node,

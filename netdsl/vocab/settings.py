@@ -47,7 +47,7 @@ SETTINGS: tuple[Setting, ...] = (
             "check"),
     Setting("normalize", T.Bool(), False,
             "standardise the input features: a Keras Normalization layer adapted on the training "
-            "data, saved inside the model", "train"),
+            "data, saved inside the model", "train", flag=True),
     Setting("loss", T.Ref("loss"), None,
             "the loss (default: the one the dataset's target calls for, e.g. "
             "categorical_crossentropy for classes)", "train"),
