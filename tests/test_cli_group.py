@@ -187,6 +187,14 @@ def test_choices_are_the_table(name: str, option: str, table: list[str]) -> None
     assert _choices(name, option) == table
 
 
+def test_the_backend_setting_takes_the_backends_table() -> None:
+    """`backend:` / `run --backend` accept what BACKENDS lists (one table of backends)."""
+    from netdsl.vocab.settings import TABLE
+
+    backend = TABLE["backend"].type
+    assert isinstance(backend, T.Choice) and backend.choices == tuple(BACKENDS)
+
+
 # --- setting overrides from the settings table --------------------------------------------------
 
 @pytest.mark.parametrize("row", FLAG_ROWS, ids=lambda r: r.name)

@@ -14,6 +14,7 @@ from typing import Any, Iterator, Literal, Mapping
 
 from ..lang import ir
 from . import types as T
+from .backends import BACKENDS
 from .components import Ref
 
 __all__ = ["Setting", "Settings", "SETTINGS", "TABLE", "Stage", "literal", "value_to_ir"]
@@ -65,7 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
             "training callbacks, e.g. [early_stopping(monitor=val_loss, patience=3)]", "train"),
     Setting("seed", T.Int(min=0, max=2**32 - 1), None, "random seed for a reproducible run", "train",
             flag=True),
-    Setting("backend", T.Choice(("tensorflow", "jax")), None,
+    Setting("backend", T.Choice(tuple(BACKENDS)), None,
             "the Keras backend: tensorflow or jax (default: $KERAS_BACKEND, else tensorflow)",
             "train", flag=True),
 )
