@@ -18,7 +18,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from netdsl.errors import NetdslError, NetdslTrainingError
+from netdsl.errors import NetdslTrainingError
 from netdsl.keras.export import FORMATS as EXPORT_FORMATS
 from netdsl.run.runs import STATUSES
 from netdsl.tools.cli import commands, main

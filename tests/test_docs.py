@@ -12,11 +12,11 @@ import importlib
 import inspect
 import re
 import sys
-import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+import tomllib
 
 from netdsl.checking.checker import check
 from netdsl.vocab.components import KINDS

@@ -15,8 +15,19 @@ from netdsl.vocab import types as T
 from netdsl.vocab.components import Layer, Param, Shape, ShapeProblem, keras_factory
 from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.rules import activated, initializer_ranks, matrix_regularizers
-from netdsl_builtins.shapes import (ACT, INIT, PADDING, REG, Args, axes, bias, channels, dims,
-                                    regularizer_params, sliding)
+from netdsl_builtins.shapes import (
+    ACT,
+    INIT,
+    PADDING,
+    REG,
+    Args,
+    axes,
+    bias,
+    channels,
+    dims,
+    regularizer_params,
+    sliding,
+)
 
 # --- conv1d, conv2d -----------------------------------------------------------------------------
 

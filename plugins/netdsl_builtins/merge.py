@@ -7,8 +7,9 @@ multiply-accumulate count and its declaration sit together.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from math import prod
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from netdsl.vocab import types as T
 from netdsl.vocab.components import Layer, Param, Shape, ShapeProblem, keras_factory

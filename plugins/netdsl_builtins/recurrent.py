@@ -7,13 +7,18 @@ come first, then each declaration; the rules agree with Keras exactly (see
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from netdsl.vocab import types as T
 from netdsl.vocab.components import Layer, Param, Shape, keras_factory
 from netdsl.vocab.hookspecs import hookimpl
-from netdsl_builtins.rules import (SEED_MAX, initializer_ranks, matrix_regularizers,
-                                   shape_keeping_activations)
+from netdsl_builtins.rules import (
+    SEED_MAX,
+    initializer_ranks,
+    matrix_regularizers,
+    shape_keeping_activations,
+)
 from netdsl_builtins.shapes import ACT, INIT, RATE, REG, Args, channels
 
 

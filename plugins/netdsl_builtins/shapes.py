@@ -8,16 +8,33 @@ are channels-last.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from math import prod
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from netdsl.vocab import types as T
 from netdsl.vocab.components import Param, Shape, ShapeProblem
 from netdsl_builtins.layers import INITIALIZERS
 
-__all__ = ["Args", "HINT", "dims", "axes", "bias", "require_rank", "channels", "sliding",
-           "same_shape", "no_macs", "per_value", "REG", "ACT", "INIT", "PADDING", "RATE",
-           "regularizer_params"]
+__all__ = [
+    "ACT",
+    "HINT",
+    "INIT",
+    "PADDING",
+    "RATE",
+    "REG",
+    "Args",
+    "axes",
+    "bias",
+    "channels",
+    "dims",
+    "no_macs",
+    "per_value",
+    "regularizer_params",
+    "require_rank",
+    "same_shape",
+    "sliding",
+]
 
 Args = Mapping[str, Any]
 

@@ -7,7 +7,8 @@ two values, so it lives with the merges (``merge.py``).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from netdsl.vocab import types as T
 from netdsl.vocab.components import Layer, Param, Shape, ShapeProblem, keras_factory

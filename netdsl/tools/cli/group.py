@@ -9,14 +9,15 @@ the two equal). ``netdsl --help`` therefore imports click and this package only.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
 from netdsl._version import __version__
 from netdsl.tools.cli.terminal import State, report
 
-__all__ = ["main", "NetdslGroup", "VERBS", "COMMANDS_PACKAGE"]
+__all__ = ["COMMANDS_PACKAGE", "VERBS", "NetdslGroup", "main"]
 
 COMMANDS_PACKAGE = "netdsl.tools.cli.commands"
 

@@ -9,14 +9,15 @@ the verbs that use it, never by ``netdsl --help``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from netdsl.vocab import types as T
 from netdsl.vocab.settings import SETTINGS, Setting
 
-__all__ = ["setting_options", "setting_option"]
+__all__ = ["setting_option", "setting_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

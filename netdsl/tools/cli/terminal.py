@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Iterable, NoReturn
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -18,8 +19,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from netdsl.lang.ir import Program
     from netdsl.vocab.registry import Registry
 
-__all__ = ["State", "color", "styled", "fail", "report", "fail_text", "read", "load",
-           "write_new", "quiet_tensorflow"]
+__all__ = [
+    "State",
+    "color",
+    "fail",
+    "fail_text",
+    "load",
+    "quiet_tensorflow",
+    "read",
+    "report",
+    "styled",
+    "write_new",
+]
 
 
 class State:
@@ -32,7 +43,7 @@ class State:
         self._registry: Registry | None = None
 
     @property
-    def registry(self) -> "Registry":
+    def registry(self) -> Registry:
         """Built-ins and (unless ``--no-plugins``) installed plugins; a plugin problem is a
         warning, or under ``--strict-plugins`` an error for the command's handler."""
         if self._registry is None:
@@ -49,7 +60,7 @@ class State:
     def _notice(self, message: str) -> None:
         click.echo(styled(f"warning: {message}", "yellow"), err=True)
 
-    def _warn(self, err: "NetdslError") -> None:
+    def _warn(self, err: NetdslError) -> None:
         click.echo(styled(f"warning: {err.message}", "yellow"), err=True)
         tb = getattr(err, "traceback", None)
         if self.verbose and tb:
@@ -66,7 +77,7 @@ def styled(text: str, fg: str) -> str:
     return click.style(text, fg=fg, bold=True) if color() else text
 
 
-def fail(errors: "Iterable[NetdslError]", code: int = 1) -> NoReturn:
+def fail(errors: Iterable[NetdslError], code: int = 1) -> NoReturn:
     """Render ``errors`` on standard error, in the order given, and exit with ``code``."""
     from netdsl.lang.diagnostics import render_all
 
@@ -74,7 +85,7 @@ def fail(errors: "Iterable[NetdslError]", code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def report(error: "NetdslError", verbose: bool) -> NoReturn:
+def report(error: NetdslError, verbose: bool) -> NoReturn:
     """The one way a command's :class:`~netdsl.errors.NetdslError` reaches the terminal: the
     traceback an internal failure carries (with ``-v``), then every error it stands for; exit 1."""
     tb = getattr(error, "traceback", None)
@@ -114,7 +125,7 @@ def read(path: str) -> tuple[bytes, str]:
     return data, name
 
 
-def load(path: str) -> "Program":
+def load(path: str) -> Program:
     """The parsed program in ``path`` (``-`` is standard input)."""
     from netdsl.lang.parser import parse
     from netdsl.vocab.settings import TABLE

@@ -17,8 +17,12 @@ from netdsl.tools.cli.terminal import State
 @click.pass_obj
 def plugins(state: State, name: str | None, show_all: bool, as_json: bool) -> None:
     """List plugins and the names they add, or show the component NAME."""
-    from netdsl.tools.plugins_view import (component_text, components_json, plugins_json,
-                                           plugins_text)
+    from netdsl.tools.plugins_view import (
+        component_text,
+        components_json,
+        plugins_json,
+        plugins_text,
+    )
 
     registry = state.registry
     if name:
