@@ -54,7 +54,7 @@ def _conv2d(shape: Shape, a: Args) -> tuple[Shape, int]:
 def _conv_macs(shape: Shape, out: Shape, a: Args) -> int:
     """Every output position: a kernel over every input channel, for each filter."""
     rank = len(shape) - 1
-    return prod(out[:-1]) * prod(axes(a["kernel_size"], rank)) * shape[-1] * a["filters"]
+    return int(prod(out[:-1]) * prod(axes(a["kernel_size"], rank)) * shape[-1] * a["filters"])
 
 
 def _conv_params(rank: int, padding: T.Choice = PADDING) -> tuple[Param, ...]:
@@ -119,7 +119,7 @@ def _separable(shape: Shape, a: Args) -> tuple[Shape, int]:
 def _separable_macs(shape: Shape, out: Shape, a: Args) -> int:
     """The depthwise windows, then a 1x1 convolution of the depthwise channels."""
     depth = shape[-1] * a["depth_multiplier"]
-    return prod(out[:-1]) * depth * (prod(axes(a["kernel_size"], 2)) + a["filters"])
+    return int(prod(out[:-1]) * depth * (prod(axes(a["kernel_size"], 2)) + a["filters"]))
 
 
 SEPARABLE_CONV2D = Layer(
@@ -227,7 +227,7 @@ def _conv_transpose(shape: Shape, a: Args) -> tuple[Shape, int]:
 
 def _transpose_macs(shape: Shape, out: Shape, a: Args) -> int:
     """Every input position spreads a kernel for each filter over every input channel."""
-    return prod(shape[:-1]) * prod(axes(a["kernel_size"], 2)) * shape[-1] * a["filters"]
+    return int(prod(shape[:-1]) * prod(axes(a["kernel_size"], 2)) * shape[-1] * a["filters"])
 
 
 CONV2D_TRANSPOSE = Layer(

@@ -50,7 +50,7 @@ def _recurrent_macs(gates: int) -> Callable[[Shape, Shape, Args], int]:
 
     def macs(shape: Shape, out: Shape, a: Args) -> int:
         u = a["units"]
-        return shape[0] * gates * u * (shape[1] + u)
+        return int(shape[0] * gates * u * (shape[1] + u))
 
     return macs
 

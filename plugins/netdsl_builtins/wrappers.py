@@ -68,7 +68,7 @@ def _timedistributed(shape: Shape, a: Args, inner: Inner, inner_layer: Layer) ->
 def _timedistributed_macs(shape: Shape, out: Shape, a: Args,
                           inner: Callable[[Shape], int]) -> int:
     """The wrapped layer once per step."""
-    return shape[0] * inner(tuple(shape[1:]))
+    return int(shape[0] * inner(tuple(shape[1:])))
 
 
 TIMEDISTRIBUTED = Layer(

@@ -54,7 +54,7 @@ from netdsl.tools.cli.terminal import State, fail_text, load
               help="Multi-process: seconds to wait for the others to join, or for a silent one, "
                    "before stopping with an error (default 60).")
 @click.pass_obj
-def run(state: State, file: str | None, data: str | None, out_dir: str, resume: str | None,
+def run(state: State, /, file: str | None, data: str | None, out_dir: str, resume: str | None,
         quiet: bool, steps_per_execution: int | None, jit: bool | None, threads: int | None,
         distribute: bool, coordinator: str | None, num_processes: int | None,
         process_id: int | None, timeout: float | None, **overrides: Any) -> None:
