@@ -17,21 +17,27 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from datafiles import (
+    write_cifar_archive,
+    write_csv,
+    write_idx_folder,
+    write_image_folder,
+    write_png,
+    write_sequence_npz,
+)
 
 import netdsl
-from netdsl.cli import main
-from netdsl.driver import run_model
-from netdsl.recorded import LABELS_FORMAT
-
-from datafiles import (write_cifar_archive, write_csv, write_idx_folder, write_image_folder,
-                       write_png, write_sequence_npz)
+from netdsl.checking.recorded import LABELS_FORMAT
+from netdsl.run.driver import run_model
+from netdsl.tools.cli import main
 
 keras = pytest.importorskip("keras")
 kd = pytest.importorskip("netdsl_builtins.keras_datasets")

@@ -16,15 +16,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import builtin_registry
 
 import netdsl
-from netdsl.cli import main
-from netdsl.emit import emit_program
+from netdsl.checking.recorded import LABELS_FORMAT, check_run, read_labels, recorded_info
 from netdsl.errors import NetdslError
-from netdsl.recorded import LABELS_FORMAT, check_run, read_labels, recorded_info
-from netdsl.summary import summary_text
-
-from conftest import builtin_registry
+from netdsl.keras.emit import emit_program
+from netdsl.tools.cli import main
+from netdsl.tools.summary import summary_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +63,7 @@ def test_labels_json_that_is_not_a_mapping_is_an_error(tmp_path: Path, content: 
 # --- the program as written into the run folder --------------------------------------------------
 
 def test_string_arguments_stay_quoted_in_the_written_program(tmp_path: Path) -> None:
-    from netdsl.training import spec_text
+    from netdsl.keras.training import spec_text
 
     table = tmp_path / "t.csv"
     table.write_text("a,b,species\n" + "".join(f"{i},{i % 3},{'xy'[i % 2]}\n" for i in range(20)))
@@ -133,7 +132,7 @@ def test_summary_and_emit_count_the_normalization_layer() -> None:
 def test_emitted_normalized_model_has_netdsl_build_parameter_count() -> None:
     model = netdsl.check(NORMALIZED, builtin_registry())
     namespace: dict[str, Any] = {}
-    exec(compile(emit_program(model), "emitted.py", "exec"), namespace)  # noqa: S102
+    exec(compile(emit_program(model), "emitted.py", "exec"), namespace)
     assert namespace["build_model"]().count_params() == netdsl.build(model).count_params()
 
 
@@ -196,7 +195,7 @@ def test_reload_check_runs_in_another_process(tmp_path: Path, monkeypatch: pytes
     in-process load; the check in a fresh process refuses it."""
     import keras
 
-    from netdsl import saving
+    from netdsl.keras import saving
 
     @keras.saving.register_keras_serializable(package="only_here")
     class Twice(keras.layers.Layer):  # type: ignore[misc]
@@ -221,7 +220,7 @@ def test_onnx_export_of_a_normalized_model(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     import numpy as np
 
-    from netdsl.export import export_model, runtime_outputs
+    from netdsl.keras.export import export_model, runtime_outputs
 
     model = netdsl.check(NORMALIZED, builtin_registry())
     net = netdsl.build(model)
@@ -238,7 +237,7 @@ def test_onnx_export_of_a_normalized_model(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_litert_export_of_an_lstm_prints_no_converter_errors(tmp_path: Path,
                                                               capfd: pytest.CaptureFixture[str]) -> None:
-    from netdsl.export import export_model
+    from netdsl.keras.export import export_model
 
     net = netdsl.build(netdsl.check((ROOT / "examples/lstm.net").read_text(), builtin_registry()))
     capfd.readouterr()

@@ -11,12 +11,21 @@ Reuters) is read by the emitted program as Keras reads it: the program trusts th
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from netdsl.components import Code, DataInfo, DataRequest
+from netdsl.vocab.components import Code, DataInfo, DataRequest
 
-__all__ = ["emit_csv", "emit_npz", "emit_images", "emit_idx", "emit_cifar", "emit_imdb",
-           "emit_reuters", "emit_table"]
+__all__ = [
+    "emit_cifar",
+    "emit_csv",
+    "emit_idx",
+    "emit_images",
+    "emit_imdb",
+    "emit_npz",
+    "emit_reuters",
+    "emit_table",
+]
 
 
 def _default(request: DataRequest, env: str | None) -> str:
@@ -73,21 +82,25 @@ def load_data(path=None):
 '''
 
 
-def emit_csv(request: DataRequest, info: DataInfo) -> Code:
-    """``csv``: the table read row by row, the test rows drawn as :func:`csv_streams` draws them."""
-    from .tabular import CHUNK_ROWS
+def emit_csv(chunk_rows: int) -> Callable[[DataRequest, DataInfo], Code]:
+    """``csv``: the table read row by row, the test rows drawn as netdsl's ``csv_streams`` draws
+    them (``chunk_rows``: its lines per chunk, the unit of the seeded draw)."""
 
-    a = request.args
-    label = (f"header.index({json.dumps(a['label'])})" if a.get("label") else "len(header) - 1")
-    kind = info.target.kind
-    what = ("class ids (the names below, in order)" if info.class_names else
-            "0/1 values" if kind == "binary" else "class ids" if kind == "classes" else "float32 values")
-    return Code(_CSV % {
-        "default": _default(request, None), "default_doc": request.path or "nothing: give --data",
-        "what": what, "chunk": CHUNK_ROWS, "test_split": float(a["test_split"]),
-        "delimiter": json.dumps(a.get("delimiter", ",")), "label": label,
-        "classes": json.dumps(list(info.class_names)), "seed": int(a["seed"]),
-    }, ("import csv",))
+    def emit(request: DataRequest, info: DataInfo) -> Code:
+        a = request.args
+        label = (f"header.index({json.dumps(a['label'])})" if a.get("label") else "len(header) - 1")
+        kind = info.target.kind
+        what = ("class ids (the names below, in order)" if info.class_names else
+                "0/1 values" if kind == "binary" else "class ids" if kind == "classes"
+                else "float32 values")
+        return Code(_CSV % {
+            "default": _default(request, None), "default_doc": request.path or "nothing: give --data",
+            "what": what, "chunk": chunk_rows, "test_split": float(a["test_split"]),
+            "delimiter": json.dumps(a.get("delimiter", ",")), "label": label,
+            "classes": json.dumps(list(info.class_names)), "seed": int(a["seed"]),
+        }, ("import csv",))
+
+    return emit
 
 
 # --- npz -----------------------------------------------------------------------------------------
@@ -162,18 +175,21 @@ def load_data(path=None):
 '''
 
 
-def emit_images(request: DataRequest, info: DataInfo) -> Code:
-    """``images``: the folders through Keras's ``image_dataset_from_directory``, as netdsl."""
-    from .images import COLORS
+def emit_images(colors: dict[str, int]) -> Callable[[DataRequest, DataInfo], Code]:
+    """``images``: the folders through Keras's ``image_dataset_from_directory``, as netdsl
+    (``colors``: colour mode -> channels)."""
 
-    a = request.args
-    height, width, channels = info.input_shape
-    color = next(c for c, n in COLORS.items() if n == channels)
-    return Code(_IMAGES % {
-        "default": _default(request, None), "default_doc": request.path or "nothing: give --data",
-        "classes": json.dumps(list(info.class_names)), "height": height, "width": width,
-        "color": color, "seed": int(a["seed"]), "test_split": float(a["test_split"]),
-    }, ("import os",))
+    def emit(request: DataRequest, info: DataInfo) -> Code:
+        a = request.args
+        height, width, channels = info.input_shape
+        color = next(c for c, n in colors.items() if n == channels)
+        return Code(_IMAGES % {
+            "default": _default(request, None), "default_doc": request.path or "nothing: give --data",
+            "classes": json.dumps(list(info.class_names)), "height": height, "width": width,
+            "color": color, "seed": int(a["seed"]), "test_split": float(a["test_split"]),
+        }, ("import os",))
+
+    return emit
 
 
 # --- the IDX image sets --------------------------------------------------------------------------
