@@ -106,7 +106,7 @@ def test_text_output_and_labels_json(run_folder: Path, inputs: dict[str, Path], 
      "rows.csv:1: 3 columns, but the model takes 784 values (28x28x1) per row"),
     ("bad.npy", lambda p: np.save(p, np.zeros((5, 5))), "an array of shape 5x5 is neither one input of shape 28x28x1"),
     ("bad.png", lambda p: p.write_bytes(b"\x89PNG not really"), "not a readable image"),
-    ("garbage.npy", lambda p: p.write_bytes(b"garbage"), "not a readable NumPy file"),
+    ("garbage.npy", lambda p: p.write_bytes(b"garbage"), "is not a NumPy array"),
     ("notes.txt", lambda p: p.write_text("x"), "cannot tell what `.txt` holds"),
     ("gone.png", lambda p: None, "no such file"),
 ], ids=["csv-columns", "npy-shape", "bad-png", "bad-npy", "unknown-suffix", "missing"])

@@ -36,6 +36,7 @@ from typing import Any, BinaryIO, NamedTuple, Sequence
 import numpy as np
 
 from netdsl.errors import NetdslDataError
+from netdsl.keras.datafiles import path_kind
 
 __all__ = [
     "MnistArrays", "IdxSpec", "MNIST_SPEC", "FASHION_MNIST_SPEC", "KNOWN_IDX_MD5", "load_mnist",
@@ -193,8 +194,12 @@ def download_fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 def _load_path(spec: IdxSpec, path: Path, origin: str) -> MnistArrays:
     """The dataset from a path the user named (a folder, or an ``.npz`` file); errors, never falls through."""
     how_to = spec.how_to
-    if not path.exists():
+    kind = path_kind(path)
+    if kind is None:
         raise NetdslDataError(f"{origin}: {path}: no such file or folder", help=how_to)
+    if kind not in ("a file", "a folder"):
+        raise NetdslDataError(f"{origin}: {path} is {kind}; expected a folder of the four IDX files"
+                              + (f" or {spec.npz_name}" if spec.npz_name else ""), help=how_to)
     if path.is_file():
         if path.name.removesuffix(".gz") in IDX_FILES.values():
             raise NetdslDataError(
