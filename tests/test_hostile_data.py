@@ -20,7 +20,7 @@ from conftest import builtin_registry
 import netdsl
 from netdsl.errors import NetdslDataError, NetdslError
 from netdsl.keras import datafiles
-from netdsl.predict import NetdslInputError, read_inputs
+from netdsl.keras.predict import NetdslInputError, read_inputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
@@ -103,7 +103,7 @@ def test_check_reads_the_labels_in_blocks_never_whole(tmp_path: Path, monkeypatc
 def test_npz_labels_read_by_check_and_training_agree(tmp_path: Path) -> None:
     from netdsl_builtins.tabular import load_npz
 
-    from netdsl.components import DataRequest
+    from netdsl.vocab.components import DataRequest
 
     path = tmp_path / "d.npz"
     y = np.eye(4, dtype=np.float32)[np.arange(40) % 4]  # one-hot rows
@@ -120,7 +120,7 @@ def test_grey_images_in_an_npz_behave_as_mnist_delivers_them(tmp_path: Path) -> 
     as it does on `dataset: mnist` (issue 20)."""
     from netdsl_builtins.tabular import load_npz
 
-    from netdsl.components import DataRequest
+    from netdsl.vocab.components import DataRequest
 
     rng = np.random.default_rng(0)
     path = tmp_path / "digits.npz"
@@ -253,7 +253,7 @@ def test_so_many_distinct_whole_numbers_are_regression_with_a_note(tmp_path: Pat
 def test_a_label_of_few_classes_stays_classes(tmp_path: Path, labels: list[str], kind: str) -> None:
     from netdsl_builtins.tabular import read_layout
 
-    from netdsl.components import DataRequest
+    from netdsl.vocab.components import DataRequest
 
     path = _label_csv(tmp_path / "d.csv", labels)
     layout = read_layout(DataRequest("csv", {"task": "auto"}, str(path)))
@@ -277,7 +277,7 @@ def test_a_device_or_fifo_is_named_for_what_it_is(tmp_path: Path, fifo: Path, pr
     path = fifo if special == "fifo" else Path("/dev/zero")
     err = _refused(program, path) if "boston" not in program else None
     if err is None:  # keras datasets find their file at load
-        from netdsl.training import load_data
+        from netdsl.keras.training import load_data
 
         with pytest.raises(NetdslDataError) as info:
             load_data(_check(program, path), path)
@@ -367,7 +367,7 @@ def test_every_format_decodes_in_every_colour_mode(tmp_path: Path, fmt: str, col
     """TensorFlow has no grey mode for GIF or BMP: a valid GIF with color=grayscale was "damaged"."""
     from PIL import Image
 
-    from netdsl.training import load_data
+    from netdsl.keras.training import load_data
 
     for split in ("train", "test"):
         for cls, shade in (("dark", 20), ("light", 230)):
