@@ -52,8 +52,31 @@ __all__ = ["Stats", "generate", "run", "report", "write_report", "main"]
 MARK_START = "<!-- fuzz-data:start -->"
 MARK_END = "<!-- fuzz-data:end -->"
 #: cell tokens the CSV generator draws from: numbers TensorFlow reads and ones it does not
-TOKENS = ("1", "-2.5", ".5", "5.", "1e5", "nan", "inf", "1e39", "\u0661", "1_0", "0x10", "", " ",
-          '"3"', '"a,b"', '"', "\x00", "abc", "1" * 300, "\u00a0", "7\r", "\ufeff1", "1,2")
+TOKENS = (
+    "1",
+    "-2.5",
+    ".5",
+    "5.",
+    "1e5",
+    "nan",
+    "inf",
+    "1e39",
+    "\u0661",
+    "1_0",
+    "0x10",
+    "",
+    " ",
+    '"3"',
+    '"a,b"',
+    '"',
+    "\x00",
+    "abc",
+    "1" * 300,
+    "\u00a0",
+    "7\r",
+    "\ufeff1",
+    "1,2",
+)
 
 
 class _Hang(Exception):
@@ -86,11 +109,14 @@ class Stats:
 
 # --- generation --------------------------------------------------------------------------------
 
+
 def _png_bytes(rng: random.Random) -> tuple[str, bytes]:
     from PIL import Image
 
     fmt = rng.choice(["PNG", "GIF", "BMP", "JPEG"])
-    mode = "RGB" if fmt == "JPEG" else rng.choice(["L", "RGB", "RGBA", "P"]) if fmt == "PNG" else "RGB"
+    mode = (
+        "RGB" if fmt == "JPEG" else rng.choice(["L", "RGB", "RGBA", "P"]) if fmt == "PNG" else "RGB"
+    )
     img = Image.new(mode, (rng.randint(1, 40), rng.randint(1, 40)))
     buf = io.BytesIO()
     img.save(buf, fmt)
@@ -105,10 +131,10 @@ def _mutate(rng: random.Random, data: bytes) -> bytes:
         for _ in range(rng.randint(1, 8)):
             raw[rng.randrange(len(raw))] = rng.randrange(256)
     elif how == "cut" and raw:
-        del raw[rng.randrange(len(raw)):]
+        del raw[rng.randrange(len(raw)) :]
     elif how == "size" and len(raw) > 30:
         at = rng.randrange(0, min(len(raw) - 4, 64))
-        raw[at:at + 4] = struct.pack("<I", rng.choice([0, 1, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF]))
+        raw[at : at + 4] = struct.pack("<I", rng.choice([0, 1, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF]))
     return bytes(raw)
 
 
@@ -124,13 +150,19 @@ def _csv(rng: random.Random, path: Path) -> Path:
     header = ",".join(f"c{i}" for i in range(cols))
     lines = [header]
     for _ in range(rng.randint(0, 60)):
-        cells = [rng.choice(TOKENS) if rng.random() < 0.15 else f"{rng.random():.3f}" for _ in range(cols - 1)]
+        cells = [
+            rng.choice(TOKENS) if rng.random() < 0.15 else f"{rng.random():.3f}"
+            for _ in range(cols - 1)
+        ]
         cells.append(rng.choice(["a", "b", "0", "1", "2.5", rng.choice(TOKENS)]))
-        lines.append(",".join(cells[:rng.choice([cols, cols, cols, cols - 1, cols + 1])]))
+        lines.append(",".join(cells[: rng.choice([cols, cols, cols, cols - 1, cols + 1])]))
     end = rng.choice(["\n", "\n", "\r\n", "\r"])
     path = path.with_suffix(".csv")
-    path.write_bytes(_mutate(rng, (end.join(lines) + end).encode("utf-8")) if rng.random() < 0.2
-                     else (end.join(lines) + end).encode("utf-8"))
+    path.write_bytes(
+        _mutate(rng, (end.join(lines) + end).encode("utf-8"))
+        if rng.random() < 0.2
+        else (end.join(lines) + end).encode("utf-8")
+    )
     return path
 
 
@@ -151,9 +183,16 @@ def _array(rng: random.Random, rows: int) -> np.ndarray:
 def _npz(rng: random.Random, path: Path) -> Path:
     rows = rng.randint(1, 40)
     keys = rng.choice([("x", "y"), ("x_train", "y_train", "x_test", "y_test"), ("x",), ("a", "y")])
-    arrays = {k: _array(rng, rows) if rng.random() < 0.3 else
-              (np.random.default_rng(rows).random((rows, 4)).astype(np.float32) if k.startswith("x")
-               else np.arange(rows) % 3) for k in keys}
+    arrays = {
+        k: _array(rng, rows)
+        if rng.random() < 0.3
+        else (
+            np.random.default_rng(rows).random((rows, 4)).astype(np.float32)
+            if k.startswith("x")
+            else np.arange(rows) % 3
+        )
+        for k in keys
+    }
     path = path.with_suffix(".npz")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -176,10 +215,16 @@ def _npy(rng: random.Random, path: Path) -> Path:
 
 
 GENERATORS: dict[str, Callable[[random.Random, Path], Path]] = {
-    "csv": _csv, "npz": _npz, "npy": _npy, "image": _image}
+    "csv": _csv,
+    "npz": _npz,
+    "npy": _npy,
+    "image": _image,
+}
 
 
-def generate(n: int, seed: int, folder: Path, seeds: Iterable[str] | None = None) -> Iterator[tuple[str, Path]]:
+def generate(
+    n: int, seed: int, folder: Path, seeds: Iterable[str] | None = None
+) -> Iterator[tuple[str, Path]]:
     """The seed corpus (``seeds``: the names of :data:`hostile_files.MAKERS` to use, and
     ``fifo``; None: all), then generated files up to ``n`` in all, as (kind, path)."""
     chosen = list(hf.MAKERS) + ["fifo"] if seeds is None else list(seeds)
@@ -200,6 +245,7 @@ def generate(n: int, seed: int, folder: Path, seeds: Iterable[str] | None = None
 
 # --- readers -----------------------------------------------------------------------------------
 
+
 def _registry() -> Any:
     from netdsl.vocab.registry import load_registry
 
@@ -217,14 +263,20 @@ def readers(path: Path, registry: Any) -> list[tuple[str, Callable[[], object]]]
     suffix = path.suffix
     out: list[tuple[str, Callable[[], object]]] = []
     if suffix == ".csv":
-        out.append(("check csv", lambda: netdsl.check("dataset: csv\ndense 1\n", registry, data=str(path))))
+        out.append(
+            ("check csv", lambda: netdsl.check("dataset: csv\ndense 1\n", registry, data=str(path)))
+        )
         out.append(("scan lines", lambda: datafiles.scan_lines(path)))
         out.append(("predict csv", lambda: read_inputs([str(path)], (2,))))
     elif suffix == ".npz":
+
         def load() -> object:
             request = DataRequest("npz", {"task": "auto", "test_split": 0.2, "seed": 1}, str(path))
             return tabular.load_npz(request, tabular.describe_npz(request))
-        out.append(("check npz", lambda: netdsl.check("dataset: npz\ndense 1\n", registry, data=str(path))))
+
+        out.append(
+            ("check npz", lambda: netdsl.check("dataset: npz\ndense 1\n", registry, data=str(path)))
+        )
         out.append(("load npz", load))
         out.append(("predict npz", lambda: read_inputs([str(path)], (4,))))
     elif suffix == ".npy":
@@ -241,7 +293,9 @@ def honest_size(path: Path) -> int:
     return min(st.st_size, st.st_blocks * 512) if hasattr(st, "st_blocks") else st.st_size
 
 
-def _one(stats: Stats, kind: str, path: Path, name: str, call: Callable[[], object], timeout: float) -> None:
+def _one(
+    stats: Stats, kind: str, path: Path, name: str, call: Callable[[], object], timeout: float
+) -> None:
     from netdsl.errors import NetdslError
 
     honest = honest_size(path)
@@ -300,6 +354,7 @@ def run(files: int, seed: int, timeout: float = 20.0, seeds: Iterable[str] | Non
 
 # --- report ------------------------------------------------------------------------------------
 
+
 def _mib(n: int) -> str:
     return f"{n / 2**20:,.1f} MiB"
 
@@ -310,29 +365,41 @@ def report(stats: Stats, args: argparse.Namespace) -> str:
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(stats.kinds.items()))
     wp, wr, wt = stats.worst_peak, stats.worst_ratio, stats.worst_time
     lines = [
-        MARK_START, "## Reliability: hostile data files (`bench/fuzz_data.py`)", "",
-        f"`python bench/fuzz_data.py --files {args.files} --seed {args.seed} --timeout {args.timeout:g}` "
-        f"({args.how or 'niced, on the 2-core development machine'}): every file through `netdsl check` "
-        "(the dataset's `describe`), the NumPy `npz` loader, the CSV line scan run before TensorFlow, "
-        "the image header gate and `netdsl predict`'s input reader. Peak memory: `tracemalloc`'s peak "
-        "per reader call (NumPy buffers are traced); honest size: the bytes the file occupies on disk.",
-        "", "| measure | result |", "| --- | --- |",
-        f"| files tried (seed corpus {len(hf.MAKERS) + 1} attacks + generated) | {stats.files} ({kinds}) |",
+        MARK_START,
+        "## Reliability: hostile data files (`bench/fuzz_data.py`)",
+        "",
+        f"`python bench/fuzz_data.py --files {args.files} --seed {args.seed} "
+        f"--timeout {args.timeout:g}` ({args.how or 'niced, on the 2-core development machine'}): "
+        "every file through `netdsl check` (the dataset's `describe`), the NumPy `npz` loader, "
+        "the CSV line scan run before TensorFlow, the image header gate and `netdsl predict`'s "
+        "input reader. Peak memory: `tracemalloc`'s peak per reader call over what the process "
+        "held before it (NumPy buffers are traced); honest size: the bytes the file occupies on "
+        "disk (a sparse file's blocks).",
+        "",
+        "| measure | result |",
+        "| --- | --- |",
+        f"| files tried (seed corpus of {len(hf.MAKERS) + 1} attacks, then generated) | "
+        f"{stats.files} ({kinds}) |",
         f"| reader calls | {stats.calls} ({stats.refused} refused with a `NetdslError`, "
         f"{stats.accepted} accepted) |",
         f"| escapes (not a `NetdslError`; goal 0) | {len(stats.escapes)} |",
         f"| hangs (over {args.timeout:g} s; goal 0) | {len(stats.hangs)} |",
         f"| largest peak memory of one call | {_mib(wp.get('peak_bytes', 0))} "
-        f"({wp.get('kind')}, {wp.get('reader')}; the file holds {wp.get('honest_bytes', 0):,} bytes) |",
+        f"({wp.get('kind')}, {wp.get('reader')}; the file holds "
+        f"{wp.get('honest_bytes', 0):,} bytes) |",
         f"| largest peak / honest size | {wr.get('ratio')}x ({wr.get('kind')}, {wr.get('reader')}: "
         f"{_mib(wr.get('peak_bytes', 0))} for {wr.get('honest_bytes', 0):,} bytes) |",
         f"| slowest call | {wt.get('seconds')} s ({wt.get('kind')}, {wt.get('reader')}) |",
-        f"| whole run | {stats.seconds} s, process peak RSS {_mib(rss)} |", "",
+        f"| whole run | {stats.seconds} s, process peak RSS {_mib(rss)} |",
+        "",
     ]
     for title, rows in (("Escapes", stats.escapes), ("Hangs", stats.hangs)):
         if rows:
-            lines += [f"{title}:", ""] + [f"- {r['kind']} via {r['reader']}: {r.get('error', '')}"
-                                          for r in rows[:20]] + [""]
+            lines += (
+                [f"{title}:", ""]
+                + [f"- {r['kind']} via {r['reader']}: {r.get('error', '')}" for r in rows[:20]]
+                + [""]
+            )
     lines.append(MARK_END)
     return "\n".join(lines) + "\n"
 

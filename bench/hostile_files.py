@@ -16,8 +16,18 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["png_declaring", "gif_declaring", "bmp_declaring", "npz_declaring", "npy_declaring",
-           "npz_of_zeros", "npz_with_compression", "npz_corrupt_deflate", "damaged_png", "MAKERS"]
+__all__ = [
+    "png_declaring",
+    "gif_declaring",
+    "bmp_declaring",
+    "npz_declaring",
+    "npy_declaring",
+    "npz_of_zeros",
+    "npz_with_compression",
+    "npz_corrupt_deflate",
+    "damaged_png",
+    "MAKERS",
+]
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -60,7 +70,9 @@ def bmp_declaring(width: int, height: int) -> bytes:
 
 def _npy_header(shape: tuple[int, ...], dtype: str) -> bytes:
     buf = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False, "shape": shape})
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": dtype, "fortran_order": False, "shape": shape}
+    )
     return buf.getvalue()
 
 
@@ -87,7 +99,7 @@ def npz_of_zeros(path: Path, nbytes: int) -> Path:
                 f.write(_npy_header(shape, dtype))
                 zeros, left = bytes(1 << 20), rows * 8
                 while left:
-                    f.write(zeros[:min(left, len(zeros))])
+                    f.write(zeros[: min(left, len(zeros))])
                     left -= min(left, len(zeros))
     return path
 
@@ -105,7 +117,7 @@ def npz_with_compression(path: Path, method: int = 99) -> Path:
     for sig, at in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
         start = 0
         while (i := raw.find(sig, start)) >= 0:
-            raw[i + at:i + at + 2] = struct.pack("<H", method)
+            raw[i + at : i + at + 2] = struct.pack("<H", method)
             start = i + 4
     path.write_bytes(bytes(raw))
     return path
@@ -134,19 +146,35 @@ MAKERS: dict[str, tuple[str, Callable[[Path], object]]] = {
     "png-damaged-inside": (".png", lambda p: p.write_bytes(damaged_png())),
     "gif-65535": (".gif", lambda p: p.write_bytes(gif_declaring(65535, 65535))),
     "bmp-huge": (".bmp", lambda p: p.write_bytes(bmp_declaring(60000, 60000))),
-    "npz-object": (".npz", lambda p: np.savez(p, x=np.array([{"a": 1}, None], dtype=object),
-                                              y=np.arange(2))),
+    "npz-object": (
+        ".npz",
+        lambda p: np.savez(p, x=np.array([{"a": 1}, None], dtype=object), y=np.arange(2)),
+    ),
     "npz-corrupt-deflate": (".npz", npz_corrupt_deflate),
     "npz-unknown-compression": (".npz", npz_with_compression),
     "npz-0d": (".npz", lambda p: np.savez(p, x=np.float32(3), y=np.int64(1))),
-    "npz-string-labels": (".npz", lambda p: np.savez(p, x=np.zeros((4, 2)), y=np.array(["a", "b"] * 2))),
-    "npz-declares-1e9": (".npz", lambda p: npz_declaring(p, {"x": npy_declaring((10**9 // 8,)),
-                                                             "y": npy_bytes(np.arange(3))})),
+    "npz-string-labels": (
+        ".npz",
+        lambda p: np.savez(p, x=np.zeros((4, 2)), y=np.array(["a", "b"] * 2)),
+    ),
+    "npz-declares-1e9": (
+        ".npz",
+        lambda p: npz_declaring(
+            p, {"x": npy_declaring((10**9 // 8,)), "y": npy_bytes(np.arange(3))}
+        ),
+    ),
     "npz-zeros-64MB": (".npz", lambda p: npz_of_zeros(p, 64 << 20)),
     "npy-declares-1e9": (".npy", lambda p: p.write_bytes(npy_declaring((10**9 // 8,)))),
-    "csv-long-cell": (".csv", lambda p: p.write_text("a,b,label\n" + "1" * 200_000 + ",2,0\n1,2,1\n")),
-    "csv-wide-header": (".csv", lambda p: p.write_text(
-        ",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join(["1"] * 100_000) + "\n")),
+    "csv-long-cell": (
+        ".csv",
+        lambda p: p.write_text("a,b,label\n" + "1" * 200_000 + ",2,0\n1,2,1\n"),
+    ),
+    "csv-wide-header": (
+        ".csv",
+        lambda p: p.write_text(
+            ",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join(["1"] * 100_000) + "\n"
+        ),
+    ),
     "csv-sparse-2G": (".csv", lambda p: (p.write_text("a,b,label\n"), os.truncate(p, 2 << 30))),
     "csv-arabic-digit": (".csv", lambda p: p.write_text("a,b,label\n\u0661,2,0\n3,4,1\n")),
     "csv-underscore": (".csv", lambda p: p.write_text("a,b,label\n1_0,2,0\n3,4,1\n")),

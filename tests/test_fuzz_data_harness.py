@@ -16,10 +16,26 @@ sys.path.insert(0, str(BENCH))
 
 import fuzz_data  # noqa: E402
 
-CHEAP = ("png-2^30-header", "png-truncated", "png-empty", "gif-65535", "bmp-huge", "npz-object",
-         "npz-corrupt-deflate", "npz-unknown-compression", "npz-0d", "npz-string-labels",
-         "npz-declares-1e9", "npy-declares-1e9", "csv-long-cell", "csv-sparse-2G",
-         "csv-arabic-digit", "csv-underscore", "csv-cr-only", "fifo")
+CHEAP = (
+    "png-2^30-header",
+    "png-truncated",
+    "png-empty",
+    "gif-65535",
+    "bmp-huge",
+    "npz-object",
+    "npz-corrupt-deflate",
+    "npz-unknown-compression",
+    "npz-0d",
+    "npz-string-labels",
+    "npz-declares-1e9",
+    "npy-declares-1e9",
+    "csv-long-cell",
+    "csv-sparse-2G",
+    "csv-arabic-digit",
+    "csv-underscore",
+    "csv-cr-only",
+    "fifo",
+)
 
 
 def test_generation_is_deterministic(tmp_path: Path) -> None:
@@ -48,4 +64,7 @@ def test_the_report_has_every_figure(tmp_path: Path) -> None:
     fuzz_data.write_report(out, fuzz_data.report(stats, args))  # replaces its own section
     text = out.read_text()
     assert text.count(fuzz_data.MARK_START) == 1 and text.startswith("# benchmarks")
-    assert "| escapes (not a `NetdslError`; goal 0) | 0 |" in text and "largest peak / honest size" in text
+    assert (
+        "| escapes (not a `NetdslError`; goal 0) | 0 |" in text
+        and "largest peak / honest size" in text
+    )

@@ -52,10 +52,15 @@ NPZ_FAULTS: dict[str, tuple[Callable[[Path], object], str]] = {
     "0-d-arrays": (hf.MAKERS["npz-0d"][1], "a single value (a 0-d array)"),
     "string-labels": (hf.MAKERS["npz-string-labels"][1], "holds text labels"),
     "declares-more-than-it-holds": (
-        lambda p: hf.npz_declaring(p, {"x": hf.npy_declaring((10**9 // 8,)),
-                                       "y": hf.npy_bytes(np.arange(3))}),
-        "declares 1.0 GB"),
-    "no-examples": (lambda p: np.savez(p, x=np.zeros((0, 2)), y=np.zeros(0, np.int64)), "holds no examples"),
+        lambda p: hf.npz_declaring(
+            p, {"x": hf.npy_declaring((10**9 // 8,)), "y": hf.npy_bytes(np.arange(3))}
+        ),
+        "declares 1.0 GB",
+    ),
+    "no-examples": (
+        lambda p: np.savez(p, x=np.zeros((0, 2)), y=np.zeros(0, np.int64)),
+        "holds no examples",
+    ),
 }
 
 
@@ -69,8 +74,9 @@ def test_an_npz_fault_is_a_data_error_naming_the_file(tmp_path: Path, case: str)
     assert str(path) in err.message and fragment in err.message
 
 
-def test_an_npz_that_expands_like_a_bomb_is_refused_unread(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_npz_that_expands_like_a_bomb_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(datafiles, "RATIO_FREE_BYTES", 1 << 20)  # a 4 MB bomb stands for a 3 GB one
     path = hf.npz_of_zeros(tmp_path / "bomb.npz", 4 << 20)
     assert path.stat().st_size < 100_000
@@ -84,7 +90,9 @@ def test_an_npz_that_expands_like_a_bomb_is_refused_unread(tmp_path: Path,
     assert peak < 1 << 20, f"{peak:,} bytes traced while refusing"
 
 
-def test_check_reads_the_labels_in_blocks_never_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_reads_the_labels_in_blocks_never_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "d.npz"
     np.savez(path, x=np.zeros((300, 2), np.float32), y=np.arange(300) % 3)
 
@@ -94,8 +102,11 @@ def test_check_reads_the_labels_in_blocks_never_whole(tmp_path: Path, monkeypatc
     monkeypatch.setattr(datafiles.Npz, "_read", whole)
     blocks: list[int] = []
     real = datafiles.Npz.blocks
-    monkeypatch.setattr(datafiles.Npz, "blocks",
-                        lambda self, name, rows=1 << 16: (blocks.append(1), real(self, name, 64))[1])
+    monkeypatch.setattr(
+        datafiles.Npz,
+        "blocks",
+        lambda self, name, rows=1 << 16: (blocks.append(1), real(self, name, 64))[1],
+    )
     m = _check(NPZ_PROGRAM, path)
     assert m.data.target.num_classes == 3 and blocks
 
@@ -124,8 +135,13 @@ def test_grey_images_in_an_npz_behave_as_mnist_delivers_them(tmp_path: Path) -> 
 
     rng = np.random.default_rng(0)
     path = tmp_path / "digits.npz"
-    np.savez(path, x_train=rng.integers(0, 256, (30, 8, 8), dtype=np.uint8), y_train=np.arange(30) % 10,
-             x_test=rng.integers(0, 256, (10, 8, 8), dtype=np.uint8), y_test=np.arange(10))
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (30, 8, 8), dtype=np.uint8),
+        y_train=np.arange(30) % 10,
+        x_test=rng.integers(0, 256, (10, 8, 8), dtype=np.uint8),
+        y_test=np.arange(10),
+    )
     m = _check("dataset: npz\ndense 64 relu -> dense 10 softmax\n", path)
     assert m.input_shape == (8, 8, 1)
     x_train, _, x_test, _ = load_npz(DataRequest("npz", {"task": "auto"}, str(path)), m.data)
@@ -135,15 +151,23 @@ def test_grey_images_in_an_npz_behave_as_mnist_delivers_them(tmp_path: Path) -> 
 
 # --- CSV ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("cell", ["\u0661", "1_0", "0x10", "1e39"],
-                         ids=["arabic-indic-digit", "underscore", "hexadecimal", "past-float32"])
+
+@pytest.mark.parametrize(
+    "cell",
+    ["\u0661", "1_0", "0x10", "1e39"],
+    ids=["arabic-indic-digit", "underscore", "hexadecimal", "past-float32"],
+)
 def test_a_cell_training_cannot_read_is_refused_by_check(tmp_path: Path, cell: str) -> None:
     """One number grammar: what TensorFlow's decode_csv reads (as float32) and nothing more."""
     path = tmp_path / "t.csv"
     path.write_text(f"a,b,label\n{cell},2,x\n3,4,y\n", encoding="utf-8")
     err = _refused(CSV_PROGRAM, path)
-    assert err.code == "NDL101" and err.span is not None and (err.span.line, err.span.column) == (2, 1)
-    assert f"`{cell}`" in err.message and ("not a number" in err.message or "not a finite" in err.message)
+    assert (
+        err.code == "NDL101" and err.span is not None and (err.span.line, err.span.column) == (2, 1)
+    )
+    assert f"`{cell}`" in err.message and (
+        "not a number" in err.message or "not a finite" in err.message
+    )
 
 
 @pytest.mark.parametrize("text", ["1", "-2.5", ".5", "5.", "1e5", "+1E-3", " 7 ", "00012"])
@@ -155,7 +179,11 @@ def test_cr_only_line_ends_are_refused_as_training_would_misread_them(tmp_path: 
     path = tmp_path / "mac.csv"
     path.write_bytes(b"a,b,label\r1,2,x\r3,4,y\r")
     err = _refused(CSV_PROGRAM, path)
-    assert "carriage return" in err.message and str(path) in err.message and "tr '\\r'" in (err.help or "")
+    assert (
+        "carriage return" in err.message
+        and str(path) in err.message
+        and "tr '\\r'" in (err.help or "")
+    )
     with pytest.raises(NetdslDataError, match="carriage return"):
         datafiles.scan_lines(path)
     crlf = tmp_path / "dos.csv"
@@ -176,19 +204,26 @@ def test_a_wide_header_is_checked_in_linear_time(tmp_path: Path) -> None:
     took 34.6 s); with a set, 100,000 columns take well under a second."""
     path = tmp_path / "wide.csv"
     n = 100_000
-    path.write_text(",".join(f"c{i}" for i in range(n)) + "\n" + ",".join(["1"] * (n - 1) + ["0.5"]) + "\n")
+    path.write_text(
+        ",".join(f"c{i}" for i in range(n)) + "\n" + ",".join(["1"] * (n - 1) + ["0.5"]) + "\n"
+    )
     start = time.perf_counter()
     m = _check("dataset: csv\ndense 1\n", path)
     assert m.input_shape == (n - 1,)
     assert time.perf_counter() - start < 10
 
 
-@pytest.mark.parametrize("tail, message", [
-    (None, "line 2 holds a NUL byte"),
-    ("1" * (3 << 20), "line 2 is longer than 1,048,576 characters"),
-], ids=["sparse-2GB", "long-line"])
-def test_a_huge_line_is_refused_after_reading_a_bounded_piece(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              tail: str | None, message: str) -> None:
+@pytest.mark.parametrize(
+    "tail, message",
+    [
+        (None, "line 2 holds a NUL byte"),
+        ("1" * (3 << 20), "line 2 is longer than 1,048,576 characters"),
+    ],
+    ids=["sparse-2GB", "long-line"],
+)
+def test_a_huge_line_is_refused_after_reading_a_bounded_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: str | None, message: str
+) -> None:
     """`printf 'a,b,label\\n' > f.csv; truncate -s 2G f.csv`: check reads one piece of the line
     (it used to peak at 4.2 GB); a line of text stops at the cap."""
     monkeypatch.setattr(datafiles, "MAX_LINE_CHARS", 1 << 20)
@@ -204,12 +239,15 @@ def test_a_huge_line_is_refused_after_reading_a_bounded_piece(tmp_path: Path, mo
         tracemalloc.stop()
     assert message in err.message and str(path) in err.message
     assert peak < (1 << 20 if tail is None else 8 << 20), f"{peak:,} bytes traced"
-    with pytest.raises(NetdslDataError, match=message.split(" characters")[0].replace("line 2 ", "")):
+    with pytest.raises(
+        NetdslDataError, match=message.split(" characters")[0].replace("line 2 ", "")
+    ):
         datafiles.scan_lines(path)
 
 
-def test_the_training_scan_finds_a_long_line_past_the_sample(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_training_scan_finds_a_long_line_past_the_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(datafiles, "_BLOCK", 1024)
     monkeypatch.setattr(datafiles, "MAX_LINE_CHARS", 4096)
     path = tmp_path / "t.csv"
@@ -222,9 +260,12 @@ def test_the_training_scan_finds_a_long_line_past_the_sample(tmp_path: Path,
 
 # --- CSV labels (issue 20) ---------------------------------------------------------------------
 
+
 def _label_csv(path: Path, labels: list[str]) -> Path:
     rng = np.random.default_rng(0)
-    path.write_text("a,b,y\n" + "".join(f"{rng.random():.4f},{rng.random():.4f},{v}\n" for v in labels))
+    path.write_text(
+        "a,b,y\n" + "".join(f"{rng.random():.4f},{rng.random():.4f},{v}\n" for v in labels)
+    )
     return path
 
 
@@ -236,7 +277,10 @@ def test_whole_numbers_written_as_reals_are_regression(tmp_path: Path) -> None:
         warnings.simplefilter("always")
         m = _check("dataset: csv\ndense 8 relu -> dense 1\n", path)
     assert m.data.target.kind == "regression"
-    assert any("written as real numbers" in str(w.message) and "task=classes" in str(w.message) for w in seen)
+    assert any(
+        "written as real numbers" in str(w.message) and "task=classes" in str(w.message)
+        for w in seen
+    )
 
 
 def test_so_many_distinct_whole_numbers_are_regression_with_a_note(tmp_path: Path) -> None:
@@ -252,13 +296,17 @@ def test_so_many_distinct_whole_numbers_are_regression_with_a_note(tmp_path: Pat
     assert m.data.target.kind == "classes"
 
 
-@pytest.mark.parametrize("labels, kind", [
-    ([str(i % 10) for i in range(200)], "classes"),
-    ([str(i % 2) for i in range(50)], "binary"),
-    ([str(i) for i in range(6)], "classes"),  # few rows: every class once, still classes
-    ([str(i % 30) for i in range(300)], "classes"),  # 30 classes of 10 rows
-    (["0.5", "1.5"] * 10, "regression"),
-], ids=["ten-digits", "zero-one", "tiny-table", "thirty-classes", "fractions"])
+@pytest.mark.parametrize(
+    "labels, kind",
+    [
+        ([str(i % 10) for i in range(200)], "classes"),
+        ([str(i % 2) for i in range(50)], "binary"),
+        ([str(i) for i in range(6)], "classes"),  # few rows: every class once, still classes
+        ([str(i % 30) for i in range(300)], "classes"),  # 30 classes of 10 rows
+        (["0.5", "1.5"] * 10, "regression"),
+    ],
+    ids=["ten-digits", "zero-one", "tiny-table", "thirty-classes", "fractions"],
+)
 def test_a_label_of_few_classes_stays_classes(tmp_path: Path, labels: list[str], kind: str) -> None:
     from netdsl_builtins.tabular import read_layout
 
@@ -271,6 +319,7 @@ def test_a_label_of_few_classes_stays_classes(tmp_path: Path, labels: list[str],
 
 # --- not regular files ------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def fifo(tmp_path: Path) -> Path:
     path = tmp_path / "pipe"
@@ -278,11 +327,20 @@ def fifo(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("program", [CSV_PROGRAM, NPZ_PROGRAM, 'dataset: images\ninput: 8x8x1\ndense 2 softmax\n',
-                                     "dataset: boston_housing\ndense 1\n"],
-                         ids=["csv", "npz", "images", "keras-npz"])
+@pytest.mark.parametrize(
+    "program",
+    [
+        CSV_PROGRAM,
+        NPZ_PROGRAM,
+        "dataset: images\ninput: 8x8x1\ndense 2 softmax\n",
+        "dataset: boston_housing\ndense 1\n",
+    ],
+    ids=["csv", "npz", "images", "keras-npz"],
+)
 @pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
-def test_a_device_or_fifo_is_named_for_what_it_is(tmp_path: Path, fifo: Path, program: str, special: str) -> None:
+def test_a_device_or_fifo_is_named_for_what_it_is(
+    tmp_path: Path, fifo: Path, program: str, special: str
+) -> None:
     path = fifo if special == "fifo" else Path("/dev/zero")
     err = _refused(program, path) if "boston" not in program else None
     if err is None:  # keras datasets find their file at load
@@ -309,7 +367,11 @@ PREDICT_FAULTS: dict[str, tuple[str, Callable[[Path], object], str]] = {
     "npz-corrupt-deflate": (".npz", hf.npz_corrupt_deflate, "cannot be read: error"),
     "npz-declares-1e9": (".npz", hf.MAKERS["npz-declares-1e9"][1], "declares 1.0 GB"),
     "npy-declares-1e9": (".npy", hf.MAKERS["npy-declares-1e9"][1], "declares 1.0 GB"),
-    "csv-long-cell": (".csv", lambda p: p.write_text("1,2\n" + "q" * 200_000 + ",2\n"), "is not a number"),
+    "csv-long-cell": (
+        ".csv",
+        lambda p: p.write_text("1,2\n" + "q" * 200_000 + ",2\n"),
+        "is not a number",
+    ),
     "csv-arabic-digit": (".csv", lambda p: p.write_text("1,2\n\u0661,2\n"), "is not a number"),
     "png-20000x20000": (".png", hf.MAKERS["png-20000x20000"][1], "20,000x20,000 pixels"),
     "gif-65535": (".gif", hf.MAKERS["gif-65535"][1], "65,535x65,535 pixels"),
@@ -370,10 +432,19 @@ def test_a_valid_image_header_gives_its_size(tmp_path: Path, fmt: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt, color", [("GIF", "grayscale"), ("BMP", "grayscale"), ("GIF", "rgba"),
-                                        ("PNG", "grayscale"), ("PNG", "rgb")])
+@pytest.mark.parametrize(
+    "fmt, color",
+    [
+        ("GIF", "grayscale"),
+        ("BMP", "grayscale"),
+        ("GIF", "rgba"),
+        ("PNG", "grayscale"),
+        ("PNG", "rgb"),
+    ],
+)
 def test_every_format_decodes_in_every_colour_mode(tmp_path: Path, fmt: str, color: str) -> None:
-    """TensorFlow has no grey mode for GIF or BMP: a valid GIF with color=grayscale was "damaged"."""
+    """TensorFlow has no grey mode for GIF or BMP: a valid GIF with color=grayscale was called
+    damaged."""
     from PIL import Image
 
     from netdsl.keras.training import load_data
@@ -383,9 +454,13 @@ def test_every_format_decodes_in_every_colour_mode(tmp_path: Path, fmt: str, col
             folder = tmp_path / "p" / split / cls
             folder.mkdir(parents=True)
             for i in range(3):
-                Image.new("RGB", (6, 6), (shade, shade, shade)).save(folder / f"{i}.{fmt.lower()}", fmt)
+                Image.new("RGB", (6, 6), (shade, shade, shade)).save(
+                    folder / f"{i}.{fmt.lower()}", fmt
+                )
     channels = {"grayscale": 1, "rgb": 3, "rgba": 4}[color]
-    m = _check(f'dataset: images("{tmp_path / "p"}", size=6x6, color={color})\nflatten -> dense 2 softmax\n')
+    folder = tmp_path / "p"
+    m = _check(f'dataset: images("{folder}", size=6x6, color={color})\n'
+               "flatten -> dense 2 softmax\n")
     data = load_data(m)
     x, y = next(iter(data.streams.test(6)))
     assert tuple(x.shape) == (6, 6, 6, channels)

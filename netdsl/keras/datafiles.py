@@ -42,9 +42,24 @@ if TYPE_CHECKING:  # pragma: no cover - NumPy loads with the data, not with `che
     import numpy as np
 
 __all__ = [
-    "MAX_LINE_CHARS", "MAX_RATIO", "RATIO_FREE_BYTES", "MAX_IMAGE_PIXELS", "FLOAT32_MAX",
-    "regular_file", "path_kind", "read_lines", "scan_lines", "split_row", "parse_number",
-    "is_integer_text", "memory_budget", "Member", "Npz", "read_npy", "image_size", "scale_pixels",
+    "MAX_LINE_CHARS",
+    "MAX_RATIO",
+    "RATIO_FREE_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "FLOAT32_MAX",
+    "regular_file",
+    "path_kind",
+    "read_lines",
+    "scan_lines",
+    "split_row",
+    "parse_number",
+    "is_integer_text",
+    "memory_budget",
+    "Member",
+    "Npz",
+    "read_npy",
+    "image_size",
+    "scale_pixels",
 ]
 
 #: the longest line of a CSV, in characters: a row of 100,000 numeric cells fits many times over;
@@ -63,9 +78,14 @@ FLOAT32_MAX = 3.4028234663852886e38
 _BLOCK = 1 << 20
 _PIECE = 1 << 16
 
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device (such as /dev/zero)"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-          (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a file"))
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISCHR, "a character device (such as /dev/zero)"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISREG, "a file"),
+)
 
 
 def path_kind(path: Path) -> str | None:
@@ -80,8 +100,12 @@ def path_kind(path: Path) -> str | None:
     return next((text for test, text in _KINDS if test(mode)), "not a regular file")
 
 
-def regular_file(path: Path, expected: str, error: type[NetdslDataError] = NetdslDataError,
-                 help: str | None = None) -> Path:
+def regular_file(
+    path: Path,
+    expected: str,
+    error: type[NetdslDataError] = NetdslDataError,
+    help: str | None = None,
+) -> Path:
     """``path`` if it is a regular file, else an error saying what it is and what was expected
     (``expected``: e.g. "a CSV file with a header row")."""
     kind = path_kind(path)
@@ -94,24 +118,32 @@ def regular_file(path: Path, expected: str, error: type[NetdslDataError] = Netds
 
 # --- text -------------------------------------------------------------------------------------
 
+
 def _too_long(path: Path, line: int, error: type[NetdslDataError]) -> NetdslDataError:
-    return error(f"{path}: line {line} is longer than {MAX_LINE_CHARS:,} characters without a "
-                 "line end", help="a CSV holds one row per line; is this a CSV file?")
+    return error(
+        f"{path}: line {line} is longer than {MAX_LINE_CHARS:,} characters without a line end",
+        help="a CSV holds one row per line; is this a CSV file?",
+    )
 
 
 def _carriage_return(path: Path, line: int, error: type[NetdslDataError]) -> NetdslDataError:
-    return error(f"{path}: line {line} holds a carriage return (CR) inside it: the file's lines "
-                 "end with CR only (classic Mac), which netdsl's training reader cannot split",
-                 help="convert the line ends to LF, e.g. `tr '\\r' '\\n' < in.csv > out.csv`")
+    return error(
+        f"{path}: line {line} holds a carriage return (CR) inside it: the file's lines "
+        "end with CR only (classic Mac), which netdsl's training reader cannot split",
+        help="convert the line ends to LF, e.g. `tr '\\r' '\\n' < in.csv > out.csv`",
+    )
 
 
 def _nul(path: Path, line: int, error: type[NetdslDataError]) -> NetdslDataError:
-    return error(f"{path}: line {line} holds a NUL byte: this is a binary (or sparse) file, not "
-                 "CSV text", help="give a CSV file: text, one row per line")
+    return error(
+        f"{path}: line {line} holds a NUL byte: this is a binary (or sparse) file, not CSV text",
+        help="give a CSV file: text, one row per line",
+    )
 
 
-def read_lines(path: Path, limit: int | None = None,
-               error: type[NetdslDataError] = NetdslDataError) -> Iterator[tuple[int, str]]:
+def read_lines(
+    path: Path, limit: int | None = None, error: type[NetdslDataError] = NetdslDataError
+) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` of a UTF-8 file split on ``\n`` (a ``\r`` before it dropped), up
     to about ``limit`` characters (whole lines, at least two). A line is read in pieces of
     :data:`_PIECE` characters: one over :data:`MAX_LINE_CHARS`, or holding a NUL (a binary or
@@ -156,12 +188,12 @@ def scan_lines(path: Path, error: type[NetdslDataError] = NetdslDataError) -> in
     with open(path, "rb") as f:
         while block := f.read(_BLOCK):
             if b"\0" in block:
-                raise _nul(path, line + block[:block.find(b"\0")].count(b"\n"), error)
+                raise _nul(path, line + block[: block.find(b"\0")].count(b"\n"), error)
             if last_cr and not block.startswith(b"\n"):
                 raise _carriage_return(path, line, error)
             crs = block.count(b"\r")
             if crs and crs != block.count(b"\r\n") + block.endswith(b"\r"):
-                before = block[:block.find(b"\r")]
+                before = block[: block.find(b"\r")]
                 raise _carriage_return(path, line + before.count(b"\n"), error)
             last_cr = block.endswith(b"\r")
             first = block.find(b"\n")
@@ -216,8 +248,10 @@ def split_row(line: str, delimiter: str) -> list[tuple[str, int]]:
 
 #: what TensorFlow's ``decode_csv`` reads as a float, in ASCII: ``-1``, ``.5``, ``5.``, ``1e-3``,
 #: ``inf``, ``nan`` (hexadecimal, which TensorFlow also reads, is refused: Python's float does not)
-_NUMBER = re.compile(r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
-                     re.IGNORECASE | re.ASCII)
+_NUMBER = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
+    re.IGNORECASE | re.ASCII,
+)
 _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 
 
@@ -228,7 +262,11 @@ def parse_number(text: str) -> float | None:
     if not _NUMBER.fullmatch(text):
         return None
     value = float(text)
-    return value if not math.isfinite(value) or abs(value) <= FLOAT32_MAX else math.copysign(math.inf, value)
+    return (
+        value
+        if not math.isfinite(value) or abs(value) <= FLOAT32_MAX
+        else math.copysign(math.inf, value)
+    )
 
 
 def is_integer_text(text: str) -> bool:
@@ -237,6 +275,7 @@ def is_integer_text(text: str) -> bool:
 
 
 # --- arrays -----------------------------------------------------------------------------------
+
 
 def memory_budget() -> int:
     """The most bytes one load may declare: half this machine's physical memory (8 GiB when the
@@ -280,48 +319,66 @@ class Member:
         return self.dtype.kind in "US"
 
 
-def _npy_header(f: BinaryIO, where: str, name: str, error: type[NetdslDataError]) -> tuple[Any, int]:
+def _npy_header(
+    f: BinaryIO, where: str, name: str, error: type[NetdslDataError]
+) -> tuple[Any, int]:
     """``((shape, fortran, dtype), header length)`` of an ``.npy`` stream; its dtype checked."""
     import numpy as np  # noqa: PLC0415
 
     try:
         version = np.lib.format.read_magic(f)
-        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                else np.lib.format.read_array_header_2_0)
+        read = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
         shape, fortran, dtype = read(f, max_header_size=10_000)
     except Exception as exc:  # noqa: BLE001 - NumPy parses a hostile header in many ways (tokenize, ast)
-        raise error(f"{where}: `{name}` is not a NumPy array ({type(exc).__name__}: {exc})") from None
+        raise error(
+            f"{where}: `{name}` is not a NumPy array ({type(exc).__name__}: {exc})"
+        ) from None
     if dtype.hasobject:
-        raise error(f"{where}: `{name}` is an array of Python objects (pickled); netdsl never "
-                    "unpickles data (allow_pickle=False) and reads plain numeric arrays",
-                    help="save numbers: e.g. np.savez(path, x=x.astype('float32'), y=y)")
+        raise error(
+            f"{where}: `{name}` is an array of Python objects (pickled); netdsl never "
+            "unpickles data (allow_pickle=False) and reads plain numeric arrays",
+            help="save numbers: e.g. np.savez(path, x=x.astype('float32'), y=y)",
+        )
     if dtype.kind not in "biufUS" or dtype.fields is not None or dtype.subdtype is not None:
-        raise error(f"{where}: `{name}` holds {dtype} values; netdsl reads arrays of numbers",
-                    help="save plain numeric arrays, e.g. x.astype('float32')")
+        raise error(
+            f"{where}: `{name}` holds {dtype} values; netdsl reads arrays of numbers",
+            help="save plain numeric arrays, e.g. x.astype('float32')",
+        )
     return (tuple(int(d) for d in shape), bool(fortran), dtype), int(f.tell())
 
 
 def _refuse_size(member: Member, where: str, error: type[NetdslDataError]) -> None:
     """Refuse an array that declares more than its container holds, or expands like a bomb."""
     if member.offset + member.nbytes > member.stored:
-        raise error(f"{where}: `{member.name}` declares {_bytes(member.nbytes)} "
-                    f"({'x'.join(map(str, member.shape)) or 'a single value'} of {member.dtype}) "
-                    f"but holds {_bytes(max(member.stored - member.offset, 0))}; the file is "
-                    "truncated or damaged", help="write it again (numpy.savez)")
+        raise error(
+            f"{where}: `{member.name}` declares {_bytes(member.nbytes)} "
+            f"({'x'.join(map(str, member.shape)) or 'a single value'} of {member.dtype}) "
+            f"but holds {_bytes(max(member.stored - member.offset, 0))}; the file is "
+            "truncated or damaged",
+            help="write it again (numpy.savez)",
+        )
     if member.nbytes > RATIO_FREE_BYTES and member.nbytes > MAX_RATIO * max(member.packed, 1):
-        raise error(f"{where}: `{member.name}` declares {_bytes(member.nbytes)} in "
-                    f"{_bytes(member.packed)} compressed, over {MAX_RATIO}x: refused unread "
-                    "(the shape of a zip bomb, not of data)",
-                    help="save the arrays without compression (numpy.savez) if they are real")
+        raise error(
+            f"{where}: `{member.name}` declares {_bytes(member.nbytes)} in "
+            f"{_bytes(member.packed)} compressed, over {MAX_RATIO}x: refused unread "
+            "(the shape of a zip bomb, not of data)",
+            help="save the arrays without compression (numpy.savez) if they are real",
+        )
 
 
 def _budget(members: list[Member], where: str, error: type[NetdslDataError]) -> None:
     total, budget = sum(m.nbytes for m in members), memory_budget()
     if total > budget:
         names = ", ".join(f"`{m.name}`" for m in members)
-        raise error(f"{where}: {names} declare {_bytes(total)}, more than half this machine's "
-                    f"memory ({_bytes(budget)}); refused unread",
-                    help="use fewer examples, or a CSV (streamed from disk while training)")
+        raise error(
+            f"{where}: {names} declare {_bytes(total)}, more than half this machine's "
+            f"memory ({_bytes(budget)}); refused unread",
+            help="use fewer examples, or a CSV (streamed from disk while training)",
+        )
 
 
 def _fill(f: BinaryIO, member: Member, where: str, error: type[NetdslDataError]) -> np.ndarray:
@@ -329,13 +386,16 @@ def _fill(f: BinaryIO, member: Member, where: str, error: type[NetdslDataError])
     import numpy as np  # noqa: PLC0415
 
     buf = np.empty(member.nbytes, np.uint8)
-    view, got = memoryview(buf), 0
+    view, got = memoryview(buf.data), 0
     while got < member.nbytes:
         chunk = f.read(min(_BLOCK * 16, member.nbytes - got))
         if not chunk:
-            raise error(f"{where}: `{member.name}` ends after {_bytes(got)} of "
-                        f"{_bytes(member.nbytes)}; the file is truncated", help="write it again")
-        view[got:got + len(chunk)] = chunk
+            raise error(
+                f"{where}: `{member.name}` ends after {_bytes(got)} of "
+                f"{_bytes(member.nbytes)}; the file is truncated",
+                help="write it again",
+            )
+        view[got : got + len(chunk)] = chunk
         got += len(chunk)
     return buf.view(member.dtype).reshape(member.shape, order="F" if member.fortran else "C")
 
@@ -350,10 +410,16 @@ class Npz:
         try:
             self._zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-            raise error(f"{path}: not an .npz archive ({exc})", help="write it with numpy.savez") from None
+            raise error(
+                f"{path}: not an .npz archive ({exc})", help="write it with numpy.savez"
+            ) from None
         try:
-            self.members = {m.name: m for m in (self._member(i) for i in self._zip.infolist()
-                                                if i.filename.endswith(".npy"))}
+            self.members = {
+                m.name: m
+                for m in (
+                    self._member(i) for i in self._zip.infolist() if i.filename.endswith(".npy")
+                )
+            }
         except BaseException:
             self._zip.close()
             raise
@@ -365,22 +431,37 @@ class Npz:
         self._zip.close()
 
     def _fault(self, name: str, exc: BaseException) -> NetdslDataError:
-        return self.error(f"{self.path}: `{name}` cannot be read: {type(exc).__name__}: {exc}",
-                          help="the file is damaged; write it again (numpy.savez)")
+        return self.error(
+            f"{self.path}: `{name}` cannot be read: {type(exc).__name__}: {exc}",
+            help="the file is damaged; write it again (numpy.savez)",
+        )
 
     def _open(self, info: zipfile.ZipInfo) -> Any:
         name = info.filename[:-4]
         if info.flag_bits & 0x1:
             raise self.error(f"{self.path}: `{name}` is encrypted; netdsl reads plain .npz files")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2,
-                                      zipfile.ZIP_LZMA):
-            raise self.error(f"{self.path}: `{name}` uses compression method {info.compress_type}, "
-                             "which netdsl cannot read (stored, deflate, bzip2, lzma)",
-                             help="write it with numpy.savez or numpy.savez_compressed")
+        if info.compress_type not in (
+            zipfile.ZIP_STORED,
+            zipfile.ZIP_DEFLATED,
+            zipfile.ZIP_BZIP2,
+            zipfile.ZIP_LZMA,
+        ):
+            raise self.error(
+                f"{self.path}: `{name}` uses compression method {info.compress_type}, "
+                "which netdsl cannot read (stored, deflate, bzip2, lzma)",
+                help="write it with numpy.savez or numpy.savez_compressed",
+            )
         try:
             return self._zip.open(info)
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, ValueError,
-                EOFError, zlib.error) as exc:
+        except (
+            zipfile.BadZipFile,
+            NotImplementedError,
+            RuntimeError,
+            OSError,
+            ValueError,
+            EOFError,
+            zlib.error,
+        ) as exc:
             raise self._fault(name, exc) from None
 
     def _member(self, info: zipfile.ZipInfo) -> Member:
@@ -401,7 +482,7 @@ class Npz:
         return self.arrays([name])[name]
 
     def arrays(self, names: list[str]) -> dict[str, np.ndarray]:
-        """The arrays ``names``, refused unread when together they are over :func:`memory_budget`."""
+        """The arrays ``names``; refused unread when together they pass :func:`memory_budget`."""
         _budget([self.members[n] for n in names], str(self.path), self.error)
         return {n: self._read(n) for n in names}
 
@@ -434,8 +515,10 @@ class Npz:
                     k = min(rows, left)
                     data = f.read(k * row_bytes) if row_bytes else b""
                     if len(data) < k * row_bytes:
-                        raise self.error(f"{self.path}: `{name}` is truncated",
-                                         help="write it again (numpy.savez)")
+                        raise self.error(
+                            f"{self.path}: `{name}` is truncated",
+                            help="write it again (numpy.savez)",
+                        )
                     yield np.frombuffer(data, member.dtype).reshape((k, *member.shape[1:]))
                     left -= k
         except NetdslDataError:
@@ -503,7 +586,10 @@ def _bmp(f: BinaryIO, size: int) -> tuple[int, int] | str:
         return "a truncated BMP header"
     offset, dib = struct.unpack("<I", head[10:14])[0], struct.unpack("<I", head[14:18])[0]
     if dib == 12:
-        width, height, bits = *struct.unpack("<HH", head[18:22]), struct.unpack("<H", head[24:26])[0]
+        width, height, bits = (
+            *struct.unpack("<HH", head[18:22]),
+            struct.unpack("<H", head[24:26])[0],
+        )
         compression = 0
     elif len(head) >= 34:
         width, height = struct.unpack("<ii", head[18:26])
@@ -541,12 +627,18 @@ def _jpeg(f: BinaryIO, size: int) -> tuple[int, int] | str:
         f.seek(length - 2, os.SEEK_CUR)
 
 
-_IMAGE_MAGIC = ((_PNG, _png), (b"GIF87a", _gif), (b"GIF89a", _gif), (b"BM", _bmp),
-                (b"\xff\xd8", _jpeg))
+_IMAGE_MAGIC = (
+    (_PNG, _png),
+    (b"GIF87a", _gif),
+    (b"GIF89a", _gif),
+    (b"BM", _bmp),
+    (b"\xff\xd8", _jpeg),
+)
 
 
-def image_size(path: Path, error: type[NetdslDataError] = NetdslDataError,
-               limit: int = MAX_IMAGE_PIXELS) -> tuple[int, int] | None:
+def image_size(
+    path: Path, error: type[NetdslDataError] = NetdslDataError, limit: int = MAX_IMAGE_PIXELS
+) -> tuple[int, int] | None:
     """``(width, height)`` from a PNG, GIF, BMP or JPEG header, without decoding; None for
     another format (left to its decoder). An empty, cut or damaged header, a truncated PNG, GIF
     or BMP, zero pixels, or more than ``limit`` pixels is an error naming the file."""
@@ -555,8 +647,10 @@ def image_size(path: Path, error: type[NetdslDataError] = NetdslDataError,
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
-                raise error(f"{path}: an empty file, not an image",
-                            help="remove it, or replace it with the picture")
+                raise error(
+                    f"{path}: an empty file, not an image",
+                    help="remove it, or replace it with the picture",
+                )
             head = f.read(8)
             reader = next((r for magic, r in _IMAGE_MAGIC if head.startswith(magic)), None)
             if reader is None:
@@ -564,15 +658,22 @@ def image_size(path: Path, error: type[NetdslDataError] = NetdslDataError,
             f.seek(0)
             got = reader(f, size)
     except (OSError, struct.error) as exc:
-        raise error(f"{path}: cannot read its image header ({exc})",
-                    help="the file is damaged; replace it or move it out of the folder") from None
+        raise error(
+            f"{path}: cannot read its image header ({exc})",
+            help="the file is damaged; replace it or move it out of the folder",
+        ) from None
     if isinstance(got, str):
-        raise error(f"{path}: {got}", help="the file is damaged; replace it or move it out of the folder")
+        raise error(
+            f"{path}: {got}", help="the file is damaged; replace it or move it out of the folder"
+        )
     width, height = got
     if width * height == 0:
         raise error(f"{path}: the image header declares {width}x{height} pixels")
     if width * height > limit:
-        raise error(f"{path}: the image header declares {width:,}x{height:,} pixels "
-                    f"({width * height:,}), over the limit of {limit:,} (e.g. 8192x4096); "
-                    "refused before decoding", help="downscale the picture, or move it out")
+        raise error(
+            f"{path}: the image header declares {width:,}x{height:,} pixels "
+            f"({width * height:,}), over the limit of {limit:,} (e.g. 8192x4096); "
+            "refused before decoding",
+            help="downscale the picture, or move it out",
+        )
     return width, height
