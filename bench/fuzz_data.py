@@ -34,9 +34,10 @@ import tempfile
 import time
 import tracemalloc
 import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ for _p in (str(ROOT), str(ROOT / "plugins"), str(Path(__file__).resolve().parent
 
 import hostile_files as hf  # noqa: E402
 
-__all__ = ["Stats", "generate", "run", "report", "write_report", "main"]
+__all__ = ["Stats", "generate", "main", "report", "run", "write_report"]
 
 MARK_START = "<!-- fuzz-data:start -->"
 MARK_END = "<!-- fuzz-data:end -->"
@@ -227,7 +228,7 @@ def generate(
 ) -> Iterator[tuple[str, Path]]:
     """The seed corpus (``seeds``: the names of :data:`hostile_files.MAKERS` to use, and
     ``fifo``; None: all), then generated files up to ``n`` in all, as (kind, path)."""
-    chosen = list(hf.MAKERS) + ["fifo"] if seeds is None else list(seeds)
+    chosen = [*list(hf.MAKERS), "fifo"] if seeds is None else list(seeds)
     for name in chosen:
         if name == "fifo":
             path = folder / "seed-fifo.csv"

@@ -11,22 +11,22 @@ import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 __all__ = [
-    "png_declaring",
-    "gif_declaring",
+    "MAKERS",
     "bmp_declaring",
-    "npz_declaring",
+    "damaged_png",
+    "gif_declaring",
     "npy_declaring",
+    "npz_corrupt_deflate",
+    "npz_declaring",
     "npz_of_zeros",
     "npz_with_compression",
-    "npz_corrupt_deflate",
-    "damaged_png",
-    "MAKERS",
+    "png_declaring",
 ]
 
 

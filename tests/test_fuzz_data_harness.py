@@ -14,7 +14,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
 
-import fuzz_data  # noqa: E402
+import fuzz_data
 
 CHEAP = (
     "png-2^30-header",

@@ -10,8 +10,9 @@ import sys
 import time
 import tracemalloc
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ from netdsl.keras.predict import NetdslInputError, read_inputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-import hostile_files as hf  # noqa: E402
+import hostile_files as hf
 
 
 def _check(program: str, data: Path | None = None) -> Any:
@@ -112,9 +113,8 @@ def test_check_reads_the_labels_in_blocks_never_whole(
 
 
 def test_npz_labels_read_by_check_and_training_agree(tmp_path: Path) -> None:
-    from netdsl_builtins.tabular import load_npz
-
     from netdsl.vocab.components import DataRequest
+    from netdsl_builtins.tabular import load_npz
 
     path = tmp_path / "d.npz"
     y = np.eye(4, dtype=np.float32)[np.arange(40) % 4]  # one-hot rows
@@ -122,16 +122,15 @@ def test_npz_labels_read_by_check_and_training_agree(tmp_path: Path) -> None:
     m = _check("dataset: npz\ndense 4 softmax\n", path)
     assert m.data.target.num_classes == 4
     request = DataRequest("npz", {"task": "auto", "test_split": 0.25, "seed": 1}, str(path))
-    x_train, y_train, x_test, y_test = load_npz(request, m.data)
+    x_train, y_train, _x_test, y_test = load_npz(request, m.data)
     assert x_train.shape == (30, 5) and sorted(set(y_train) | set(y_test)) == [0, 1, 2, 3]
 
 
 def test_grey_images_in_an_npz_behave_as_mnist_delivers_them(tmp_path: Path) -> None:
     """(N, 8, 8) uint8 is N grey pictures: input 8x8x1, scaled to [0, 1], so `dense` works
     as it does on `dataset: mnist` (issue 20)."""
-    from netdsl_builtins.tabular import load_npz
-
     from netdsl.vocab.components import DataRequest
+    from netdsl_builtins.tabular import load_npz
 
     rng = np.random.default_rng(0)
     path = tmp_path / "digits.npz"
@@ -146,7 +145,7 @@ def test_grey_images_in_an_npz_behave_as_mnist_delivers_them(tmp_path: Path) -> 
     assert m.input_shape == (8, 8, 1)
     x_train, _, x_test, _ = load_npz(DataRequest("npz", {"task": "auto"}, str(path)), m.data)
     assert x_train.shape == (30, 8, 8, 1) and x_train.dtype == np.float32
-    assert 0.0 <= x_train.min() and x_train.max() <= 1.0 and x_test.shape == (10, 8, 8, 1)
+    assert x_train.min() >= 0.0 and x_train.max() <= 1.0 and x_test.shape == (10, 8, 8, 1)
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -308,9 +307,8 @@ def test_so_many_distinct_whole_numbers_are_regression_with_a_note(tmp_path: Pat
     ids=["ten-digits", "zero-one", "tiny-table", "thirty-classes", "fractions"],
 )
 def test_a_label_of_few_classes_stays_classes(tmp_path: Path, labels: list[str], kind: str) -> None:
-    from netdsl_builtins.tabular import read_layout
-
     from netdsl.vocab.components import DataRequest
+    from netdsl_builtins.tabular import read_layout
 
     path = _label_csv(tmp_path / "d.csv", labels)
     layout = read_layout(DataRequest("csv", {"task": "auto"}, str(path)))

@@ -32,9 +32,10 @@ import stat
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from netdsl.errors import NetdslDataError
 
@@ -42,24 +43,24 @@ if TYPE_CHECKING:  # pragma: no cover - NumPy loads with the data, not with `che
     import numpy as np
 
 __all__ = [
+    "FLOAT32_MAX",
+    "MAX_IMAGE_PIXELS",
     "MAX_LINE_CHARS",
     "MAX_RATIO",
     "RATIO_FREE_BYTES",
-    "MAX_IMAGE_PIXELS",
-    "FLOAT32_MAX",
-    "regular_file",
-    "path_kind",
-    "read_lines",
-    "scan_lines",
-    "split_row",
-    "parse_number",
-    "is_integer_text",
-    "memory_budget",
     "Member",
     "Npz",
-    "read_npy",
     "image_size",
+    "is_integer_text",
+    "memory_budget",
+    "parse_number",
+    "path_kind",
+    "read_lines",
+    "read_npy",
+    "regular_file",
     "scale_pixels",
+    "scan_lines",
+    "split_row",
 ]
 
 #: the longest line of a CSV, in characters: a row of 100,000 numeric cells fits many times over;
@@ -323,7 +324,7 @@ def _npy_header(
     f: BinaryIO, where: str, name: str, error: type[NetdslDataError]
 ) -> tuple[Any, int]:
     """``((shape, fortran, dtype), header length)`` of an ``.npy`` stream; its dtype checked."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     try:
         version = np.lib.format.read_magic(f)
@@ -383,7 +384,7 @@ def _budget(members: list[Member], where: str, error: type[NetdslDataError]) -> 
 
 def _fill(f: BinaryIO, member: Member, where: str, error: type[NetdslDataError]) -> np.ndarray:
     """The member's data read into one preallocated array (the header already consumed)."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     buf = np.empty(member.nbytes, np.uint8)
     view, got = memoryview(buf.data), 0
@@ -424,7 +425,7 @@ class Npz:
             self._zip.close()
             raise
 
-    def __enter__(self) -> "Npz":
+    def __enter__(self) -> Npz:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -500,7 +501,7 @@ class Npz:
     def blocks(self, name: str, rows: int = 1 << 16) -> Iterator[np.ndarray]:
         """The array ``name`` in blocks of at most ``rows`` rows (C order; a Fortran-ordered
         array comes whole), one block in memory at a time."""
-        import numpy as np  # noqa: PLC0415
+        import numpy as np
 
         member = self.members[name]
         if member.fortran or len(member.shape) == 0:
@@ -545,7 +546,7 @@ def read_npy(path: Path, error: type[NetdslDataError] = NetdslDataError) -> np.n
 
 def scale_pixels(x: np.ndarray) -> np.ndarray:
     """uint8 pixels as float32 in [0, 1], as every built-in image dataset gives them."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     return x.astype(np.float32) / np.float32(255.0)
 

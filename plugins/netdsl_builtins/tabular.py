@@ -25,17 +25,26 @@ import math
 import warnings
 import weakref
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from netdsl.vocab import types as T
-from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
 from netdsl.errors import NetdslDataError, SourceLines, Span
 from netdsl.keras.datafiles import (
-    Member, Npz, is_integer_text, parse_number, read_lines, regular_file, scale_pixels, scan_lines, split_row,
+    Member,
+    Npz,
+    is_integer_text,
+    parse_number,
+    read_lines,
+    regular_file,
+    scale_pixels,
+    scan_lines,
+    split_row,
 )
+from netdsl.vocab import types as T
+from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
 from netdsl.vocab.registry import suggest
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not with `check`
@@ -43,8 +52,22 @@ if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not
 
     from .spill import Spill
 
-__all__ = ["CSV", "NPZ", "CsvLayout", "read_layout", "csv_streams", "SAMPLE_BYTES", "LABEL_SCAN_BYTES", "CHUNK_ROWS",
-           "CACHE_BYTES", "WINDOW_BYTES", "WINDOW_CHUNKS", "SPILL_READ_AHEAD", "window_rows", "split_row"]
+__all__ = [
+    "CACHE_BYTES",
+    "CHUNK_ROWS",
+    "CSV",
+    "LABEL_SCAN_BYTES",
+    "NPZ",
+    "SAMPLE_BYTES",
+    "SPILL_READ_AHEAD",
+    "WINDOW_BYTES",
+    "WINDOW_CHUNKS",
+    "CsvLayout",
+    "csv_streams",
+    "read_layout",
+    "split_row",
+    "window_rows",
+]
 
 #: how much of a CSV ``check`` reads after the header to learn the label's kind and classes
 #: 8 KB: about 200 rows of a narrow table, checked in about 1 ms (64 KB took ~30-90 ms, which
@@ -354,7 +377,7 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
     :func:`window_rows` rows each epoch visits in a seeded order, permuting each window's rows;
     without a spill file the text is decoded again each epoch in chunks, its rows permuted within
     windows in file order (whole-chunk tensor ops, nothing per row)."""
-    import tensorflow as tf  # noqa: PLC0415 - streaming is TensorFlow's
+    import tensorflow as tf
 
     layout = read_layout(request)
     a = request.args
@@ -501,7 +524,7 @@ class _Rows:
         self.spill: Spill | None = None
         self.fallback: str | None = None
 
-    def __enter__(self) -> "_Rows":
+    def __enter__(self) -> _Rows:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
@@ -529,7 +552,7 @@ class _Rows:
                     self._start(blocks)
 
     def _start(self, blocks: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        from .spill import Spill  # noqa: PLC0415 - NumPy loads with the data, not with `check`
+        from .spill import Spill
 
         try:
             self.spill = Spill(len(self.layout.features), self.y_type)
@@ -556,7 +579,7 @@ class _Rows:
 
     def finish(self, out: _Pass) -> None:
         """Close the spill file (a full disk may only show here) and fill in ``out``."""
-        import numpy as np  # noqa: PLC0415
+        import numpy as np
 
         if self.spill is not None:
             try:
@@ -586,8 +609,8 @@ def _is_class_id(top: int) -> Callable[[str], bool]:
 
 def _verify(layout: CsvLayout, target: Target, x: Any, y: Any) -> None:
     """One decoded chunk checked: finite features, labels known classes, ids or finite values."""
-    import numpy as np  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
+    import numpy as np
+    import tensorflow as tf
 
     if not bool(tf.reduce_all(tf.math.is_finite(x))):
         _fail(layout, None, "a feature is NaN or infinite")
@@ -608,7 +631,7 @@ def _verify(layout: CsvLayout, target: Target, x: Any, y: Any) -> None:
 @contextmanager
 def _read_faults(layout: CsvLayout) -> Iterator[None]:
     """TensorFlow's read errors as the file's own: the row Python finds at fault, or the message."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     try:
         yield
@@ -623,8 +646,8 @@ def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo, budget: int, spi
     training rows' features and labels come back as arrays while they fit in ``budget`` bytes
     (float32/int32); past it they are written to a spill file when ``spill`` (see :class:`_Rows`,
     which removes it if the pass fails)."""
-    import numpy as np  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
+    import numpy as np
+    import tensorflow as tf
 
     out = _Pass()
     y_type = np.int32 if info.target.kind == "classes" else np.float32
@@ -747,7 +770,7 @@ class _Labels:
         return cls(ndim, 1 if ndim == 1 else math.prod(m.shape[1:]), m.dtype.kind in "biu")
 
     def add(self, y: np.ndarray) -> None:
-        import numpy as np  # noqa: PLC0415
+        import numpy as np
 
         if not y.size:
             return
@@ -814,7 +837,7 @@ def _test_count(n: int, test_split: float) -> int:
 
 def _encode(y: np.ndarray, target: Target) -> np.ndarray:
     """Labels as the target wants them: class ids (int64; one-hot rows by their argmax) or float32."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -825,7 +848,7 @@ def _encode(y: np.ndarray, target: Target) -> np.ndarray:
 
 def _examples(path: Path, m: Member, x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
     """x as float32 model inputs: pixels scaled to [0, 1], other numbers checked finite."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     if _is_pixels(m):
         return scale_pixels(x).reshape((len(x), *input_shape))
