@@ -334,6 +334,8 @@ def _npy_header(
             else np.lib.format.read_array_header_2_0
         )
         shape, fortran, dtype = read(f, max_header_size=10_000)
+    except (zlib.error, zipfile.BadZipFile, OSError):
+        raise  # the container failed, not the header: the caller names it so
     except Exception as exc:  # noqa: BLE001 - NumPy parses a hostile header in many ways (tokenize, ast)
         raise error(
             f"{where}: `{name}` is not a NumPy array ({type(exc).__name__}: {exc})"
