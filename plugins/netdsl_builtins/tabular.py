@@ -2,7 +2,10 @@
 
 ``csv``: a header row, numeric feature columns and one label column, which may hold names
 (classes, the name -> id mapping saved in the run folder), integers (classes, or a binary
-target when they are only 0 and 1) or real numbers (a regression target). ``netdsl check`` reads
+target when they are only 0 and 1; so many distinct ones that most classes would have one or two
+rows: a regression target, with a note) or numbers written as reals (a regression target). Lines,
+cells and numbers are read by :mod:`netdsl.keras.datafiles` as TensorFlow reads them in training
+(LF or CRLF line ends, ASCII decimal numbers), each line capped. ``netdsl check`` reads
 the header and the first :data:`SAMPLE_BYTES` of rows (to learn the label's kind and classes);
 training reads the file through ``tf.data`` (:class:`~netdsl.vocab.components.Streams`): held in
 memory after one checking pass when its rows fit in :data:`CACHE_BYTES`, else written by that
@@ -12,8 +15,10 @@ so memory does not grow with the file past that budget. A bad cell (not a number
 unknown label column is a :class:`~netdsl.errors.NetdslDataError` at the CSV's own
 file:line:column, drawn with that line.
 
-``npz``: arrays ``x_train, y_train, x_test, y_test``, or ``x, y`` split by ``test_split``;
-loaded with ``allow_pickle=False``. ``describe`` reads the arrays' headers and the labels only.
+``npz``: arrays ``x_train, y_train, x_test, y_test``, or ``x, y`` split by ``test_split``, read
+by the size-bounded :class:`~netdsl.keras.datafiles.Npz` (headers first, never unpickled).
+``describe`` reads the arrays' headers and the labels, a block at a time; ``(N, H, W)`` uint8 is
+grey pictures of ``H x W x 1``, scaled to [0, 1] as the image datasets give them.
 
 The test split of ``x, y`` arrays and of CSV rows is seeded (``seed``) and recorded in the run
 folder's ``data.json``.
@@ -672,7 +677,8 @@ _CSV_PARAMS = (
     Param("path", T.Str(), None, positional=True, help="the CSV file (else --data PATH)"),
     Param("label", T.Str(), None, help="the label column's name (default: the last column)"),
     Param("task", T.Choice(_TASKS), "auto",
-          help="auto: names or integers are classes (0/1 only: binary), real numbers regression"),
+          help="auto: names or integers are classes (0/1 only: binary), numbers written as reals "
+               "regression (and integers so varied that most classes would have one or two rows)"),
     Param("test_split", T.Float(min=0.01, max=0.9), 0.2, help="fraction of rows held out for test"),
     Param("seed", T.Int(min=0, max=2**32 - 1), 0, help="seed of the test split"),
     Param("delimiter", T.Str(), ",", help="the cell separator"),
@@ -684,7 +690,7 @@ _CSV_PARAMS = (
 CSV = Dataset(
     name="csv", describe=describe_csv, load=csv_streams, params=_CSV_PARAMS,
     description="your own table: a CSV with a header row, numeric feature columns and a label "
-                "column (names or integers: classes; real numbers: regression). Streamed through "
+                "column (names or integers: classes; numbers written as reals: regression). Streamed through "
                 "tf.data while training (past 32 MiB of rows, from a decoded temporary copy); "
                 "`netdsl check` reads the header, 8 KB of rows and (up to 1 MB) the label column.",
 )
@@ -888,7 +894,8 @@ NPZ = Dataset(
     name="npz", describe=describe_npz, load=load_npz,
     description="your own arrays: an .npz with x_train, y_train, x_test, y_test, or x and y "
                 "split by test_split (seeded). Integer labels are classes (0/1 only: binary), "
-                "real ones regression; loaded without unpickling.",
+                "real ones regression; uint8 (N, H, W) are grey pictures, as mnist gives them. Read "
+                "headers first, bounded in size, never unpickled.",
     params=(
         Param("path", T.Str(), None, positional=True, help="the .npz file (else --data PATH)"),
         Param("task", T.Choice(_TASKS), "auto", help="auto: decided from the labels' type"),
