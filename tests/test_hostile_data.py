@@ -466,3 +466,25 @@ def test_every_format_decodes_in_every_colour_mode(tmp_path: Path, fmt: str, col
     assert abs(float(light[..., :3].mean()) - 230 / 255) < 0.02
     if channels == 4:
         assert float(x.numpy()[..., 3].min()) == 1.0
+
+
+@pytest.mark.parametrize("where", ["npy", "npz-member"])
+def test_an_npy_header_length_is_checked_before_numpy_allocates_it(tmp_path: Path, where: str) -> None:
+    """Found by bench/fuzz_data.py: a 150-byte .npy whose header-length field says 662 MB made
+    NumPy allocate 662 MB before its own header limit applied."""
+    import struct
+
+    raw = b"\x93NUMPY\x02\x00" + struct.pack("<I", 662_372_470) + b"{'descr': '<f8'}"
+    path = tmp_path / "x.npy"
+    path.write_bytes(raw)
+    if where == "npz-member":
+        path = hf.npz_declaring(tmp_path / "x.npz", {"x": raw, "y": hf.npy_bytes(np.arange(3))})
+    tracemalloc.start()
+    try:
+        with pytest.raises(NetdslInputError) as info:
+            read_inputs([str(path)], (3,))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "declares a 662,372,470-byte array header" in info.value.message and str(path) in info.value.message
+    assert peak < 1 << 20, f"{peak:,} bytes traced"

@@ -25,6 +25,7 @@ NumPy is imported inside the functions that need it: ``netdsl check`` on a CSV n
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
@@ -77,6 +78,8 @@ MAX_IMAGE_PIXELS = 1 << 25
 #: the largest finite float32: training decodes CSV cells as float32, so 1e39 is infinite there
 FLOAT32_MAX = 3.4028234663852886e38
 _BLOCK = 1 << 20
+_NPY_PREFIX = 12  # magic (6), version (2), header length (2 in version 1, 4 after)
+_NPY_MAX_HEADER = 10_000
 _PIECE = 1 << 16
 
 _KINDS = (
@@ -145,38 +148,48 @@ def _nul(path: Path, line: int, error: type[NetdslDataError]) -> NetdslDataError
 def read_lines(
     path: Path, limit: int | None = None, error: type[NetdslDataError] = NetdslDataError
 ) -> Iterator[tuple[int, str]]:
-    """``(line number, text)`` of a UTF-8 file split on ``\n`` (a ``\r`` before it dropped), up
-    to about ``limit`` characters (whole lines, at least two). A line is read in pieces of
-    :data:`_PIECE` characters: one over :data:`MAX_LINE_CHARS`, or holding a NUL (a binary or
-    sparse file) or a bare CR, is an error once that piece is read, so a 2 GB file of zeros
-    costs one piece. ``UnicodeDecodeError`` propagates."""
+    """``(line number, text)`` of a UTF-8 file split on ``\\n`` (a ``\\r`` before it dropped), up
+    to about ``limit`` characters (whole lines, at least two). The text is read in pieces of
+    :data:`_PIECE` characters and split in C: a line over :data:`MAX_LINE_CHARS`, a NUL (a binary
+    or sparse file) or a bare CR is an error once the piece that shows it is read, so a 2 GB file
+    of zeros costs one piece. ``UnicodeDecodeError`` propagates."""
     regular_file(path, "a CSV file", error)
-    read = 0
+    read, n = 0, 0
+    pending: list[str] = []  # the start of a line longer than the pieces read so far
+    size = 0
     with open(path, encoding="utf-8", errors="strict", newline="\n") as f:
-        for n in range(1, 1 << 62):
-            pieces: list[str] = []
-            size = 0
-            while not pieces or not pieces[-1].endswith("\n"):
-                piece = f.readline(_PIECE)
-                if not piece:
-                    break
-                if "\0" in piece:
-                    raise _nul(path, n, error)
+        while piece := f.read(_PIECE):
+            if "\0" in piece:
+                raise _nul(path, n + 1 + piece[: piece.index("\0")].count("\n"), error)
+            parts = piece.split("\n")
+            if len(parts) == 1:
                 size += len(piece)
                 if size > MAX_LINE_CHARS:
+                    raise _too_long(path, n + 1, error)
+                pending.append(piece)
+                continue
+            parts[0] = "".join(pending) + parts[0]
+            pending = [parts.pop()]
+            size = len(pending[0])
+            for raw in parts:
+                n += 1
+                if len(raw) > MAX_LINE_CHARS:
                     raise _too_long(path, n, error)
-                pieces.append(piece)
-            if not pieces:
-                return
-            raw = "".join(pieces)
-            read += len(raw)
-            if limit is not None and read > limit and n > 2:
-                return
-            text = raw[:-1] if raw.endswith("\n") else raw
-            text = text[:-1] if text.endswith("\r") else text
-            if "\r" in text:
-                raise _carriage_return(path, n, error)
-            yield n, text
+                read += len(raw) + 1
+                if limit is not None and read > limit and n > 2:
+                    return
+                yield n, _line_text(raw, path, n, error)
+        last = "".join(pending)
+        if last and not (limit is not None and read + len(last) > limit and n + 1 > 2):
+            yield n + 1, _line_text(last, path, n + 1, error)
+
+
+def _line_text(raw: str, path: Path, n: int, error: type[NetdslDataError]) -> str:
+    """A line without its CR before LF; a CR anywhere else is an error (CR-only line ends)."""
+    text = raw[:-1] if raw.endswith("\r") else raw
+    if "\r" in text:
+        raise _carriage_return(path, n, error)
+    return text
 
 
 def scan_lines(path: Path, error: type[NetdslDataError] = NetdslDataError) -> int:
@@ -258,16 +271,18 @@ _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 
 def parse_number(text: str) -> float | None:
     """A cell as the number training reads (float32: past :data:`FLOAT32_MAX` it is infinite),
-    or None when it is not one. The one number grammar of check, training and predict."""
-    text = text.strip(" \t")
-    if not _NUMBER.fullmatch(text):
+    or None when it is not one. The one number grammar of check, training and predict: what
+    Python's ``float`` reads, in ASCII and without ``_`` (that is :data:`_NUMBER`; TensorFlow
+    reads no Unicode digits or underscores), parsed by ``float`` itself for speed."""
+    try:
+        value = float(text)
+    except ValueError:
         return None
-    value = float(text)
-    return (
-        value
-        if not math.isfinite(value) or abs(value) <= FLOAT32_MAX
-        else math.copysign(math.inf, value)
-    )
+    if not text.isascii() or "_" in text:
+        return None
+    if math.isfinite(value) and abs(value) > FLOAT32_MAX:
+        return math.copysign(math.inf, value)
+    return value
 
 
 def is_integer_text(text: str) -> bool:
@@ -323,19 +338,36 @@ class Member:
 def _npy_header(
     f: BinaryIO, where: str, name: str, error: type[NetdslDataError]
 ) -> tuple[Any, int]:
-    """``((shape, fortran, dtype), header length)`` of an ``.npy`` stream; its dtype checked."""
+    """``((shape, fortran, dtype), header length)`` of an ``.npy`` stream; its dtype checked.
+    The header's length field is read first: NumPy would allocate what it declares (up to 4 GB
+    in a 12-byte prefix) before checking it against its own limit."""
     import numpy as np
 
+    prefix = f.read(_NPY_PREFIX)
+    if (
+        len(prefix) < _NPY_PREFIX
+        or not prefix.startswith(b"\x93NUMPY")
+        or prefix[6] not in (1, 2, 3)
+        or prefix[7] != 0
+    ):
+        raise error(f"{where}: `{name}` is not a NumPy array (no .npy magic and version)")
+    fixed = 10 if prefix[6] == 1 else 12  # bytes before the header text
+    length = struct.unpack("<H" if fixed == 10 else "<I", prefix[8:fixed])[0]
+    if length > _NPY_MAX_HEADER:
+        raise error(
+            f"{where}: `{name}` declares a {length:,}-byte array header (NumPy writes "
+            f"under {_NPY_MAX_HEADER:,}); the file is damaged or not an array"
+        )
+    head = prefix + f.read(max(fixed + length - _NPY_PREFIX, 0))
     try:
-        version = np.lib.format.read_magic(f)
+        stream = io.BytesIO(head)
+        version = np.lib.format.read_magic(stream)
         read = (
             np.lib.format.read_array_header_1_0
-            if version == (1, 0)
+            if version[0] == 1
             else np.lib.format.read_array_header_2_0
         )
-        shape, fortran, dtype = read(f, max_header_size=10_000)
-    except (zlib.error, zipfile.BadZipFile, OSError):
-        raise  # the container failed, not the header: the caller names it so
+        shape, fortran, dtype = read(stream, max_header_size=_NPY_MAX_HEADER)
     except Exception as exc:  # noqa: BLE001 - NumPy parses a hostile header in many ways (tokenize, ast)
         raise error(
             f"{where}: `{name}` is not a NumPy array ({type(exc).__name__}: {exc})"
@@ -351,7 +383,7 @@ def _npy_header(
             f"{where}: `{name}` holds {dtype} values; netdsl reads arrays of numbers",
             help="save plain numeric arrays, e.g. x.astype('float32')",
         )
-    return (tuple(int(d) for d in shape), bool(fortran), dtype), int(f.tell())
+    return (tuple(int(d) for d in shape), bool(fortran), dtype), fixed + length
 
 
 def _refuse_size(member: Member, where: str, error: type[NetdslDataError]) -> None:

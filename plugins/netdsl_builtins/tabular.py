@@ -274,7 +274,10 @@ def read_layout(request: DataRequest) -> CsvLayout:
 def _target(path: Path, header: tuple[str, ...], label: int, delimiter: str,
             labels: list[tuple[str, int, int, str]], task: str, whole: bool) -> CsvLayout:
     # labels that are names show it on the first row: don't try to read thousands as numbers
-    numbers = [_number(t[0]) for t in labels] if _number(labels[0][0]) is not None else []
+    # each distinct text parsed once: a label column of classes repeats a few texts many times
+    parsed = {text: _number(text) for text in {t[0] for t in labels}} \
+        if _number(labels[0][0]) is not None else {}
+    numbers = [parsed[t[0]] for t in labels] if parsed else []
     name = header[label]
     names: tuple[str, ...] = ()
     note = ""
@@ -327,7 +330,8 @@ def _regression_reason(name: str, labels: list[tuple[str, int, int, str]], value
     """Why a numeric label column is a regression target under ``task=auto``, or None (classes):
     a value written as a real number (``151.0``), or, when the whole column was read, so many
     distinct whole numbers that most would be classes of one or two rows."""
-    real = next((t[0] for t in labels if not is_integer_text(t[0])), None)
+    real = next((text for text in dict.fromkeys(t[0] for t in labels) if not is_integer_text(text)),
+                None)
     if real is not None:
         return (f"label `{name}` is written as real numbers (`{real}`), so it is a regression "
                 "target; give task=classes (or task=binary) if they are class ids")
