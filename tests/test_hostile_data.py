@@ -488,3 +488,17 @@ def test_an_npy_header_length_is_checked_before_numpy_allocates_it(tmp_path: Pat
         tracemalloc.stop()
     assert "declares a 662,372,470-byte array header" in info.value.message and str(path) in info.value.message
     assert peak < 1 << 20, f"{peak:,} bytes traced"
+
+
+@pytest.mark.slow
+def test_grey_images_in_an_npz_train_with_dense_layers(tmp_path: Path) -> None:
+    """Issue 20: `dense 64 relu -> dense 10 softmax` on (N, 8, 8) uint8, as on `dataset: mnist`."""
+    from netdsl.keras.training import load_data, train
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "digits.npz"
+    np.savez(path, x=rng.integers(0, 256, (60, 8, 8), dtype=np.uint8), y=np.arange(60) % 10)
+    m = _check("dataset: npz\nepochs: 1\nbatch_size: 16\ndense 64 relu -> dense 10 softmax\n", path)
+    data = load_data(m, path)
+    assert data.x_train.shape[1:] == (8, 8, 1) and float(data.x_train.max()) <= 1.0
+    train(m, data, verbose=0)
