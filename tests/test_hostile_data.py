@@ -502,3 +502,30 @@ def test_grey_images_in_an_npz_train_with_dense_layers(tmp_path: Path) -> None:
     data = load_data(m, path)
     assert data.x_train.shape[1:] == (8, 8, 1) and float(data.x_train.max()) <= 1.0
     train(m, data, verbose=0)
+
+
+CELLS = ["1", "+1", "-1", ".5", "5.", "1e5", "1E+5", "1e", "e5", "inf", "-inf", "Infinity", "nan",
+         "0x10", "1_0", "\u0661", " 1", "1 ", "1.5.2", "00012", "1d", "+.5e-3", "1e39", "-3e38",
+         "0.0f", "\u00a01", "\uff11", "1,5"]
+
+
+def test_the_number_grammar_is_the_documented_pattern() -> None:
+    for cell in CELLS:
+        assert (datafiles.parse_number(cell) is not None) == bool(
+            datafiles._NUMBER.fullmatch(cell.strip(" \t"))), cell
+
+
+@pytest.mark.slow
+def test_what_check_reads_as_a_number_training_reads_alike() -> None:
+    """Check ok means it runs: every cell the Python side accepts, TensorFlow's decode_csv reads
+    as the same float32 (the reverse need not hold: hexadecimal is refused by check)."""
+    import tensorflow as tf
+
+    for cell in CELLS:
+        mine = datafiles.parse_number(cell)
+        if mine is None:
+            continue
+        quoted = f'"{cell}"' if "," in cell else cell
+        value = tf.io.decode_csv(tf.constant([quoted + ",0"]), [tf.constant([], tf.float32)] * 2)[0]
+        theirs = float(value.numpy()[0])
+        assert (np.isnan(theirs) and np.isnan(mine)) or theirs == np.float32(mine), cell
