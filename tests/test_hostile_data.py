@@ -529,3 +529,22 @@ def test_what_check_reads_as_a_number_training_reads_alike() -> None:
         value = tf.io.decode_csv(tf.constant([quoted + ",0"]), [tf.constant([], tf.float32)] * 2)[0]
         theirs = float(value.numpy()[0])
         assert (np.isnan(theirs) and np.isnan(mine)) or theirs == np.float32(mine), cell
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", ["\u0661", "1_0"], ids=["arabic-indic-digit", "underscore"])
+def test_a_cell_training_cannot_read_past_the_sample_is_named_at_load(tmp_path: Path, cell: str) -> None:
+    """Past the 8 KB check reads, TensorFlow's pass fails on the cell; Python then finds it with
+    the same number grammar (with `float`, it called the file fine and pointed at no row)."""
+    from netdsl.keras.training import load_data
+
+    rows = [f"{i % 7}.5000,{i % 3}.0000,{'ab'[i % 2]}" for i in range(900)]  # row 700 past 8 KB
+    rows[700] = f"{cell},1,a"
+    path = tmp_path / "late.csv"
+    path.write_text("x,z,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    m = _check(CSV_PROGRAM, path)
+    with pytest.raises(NetdslDataError) as info:
+        load_data(m, path)
+    err = info.value
+    assert err.code == "NDL101" and err.span is not None and err.span.line == 702, err.message
+    assert f"`{cell}`" in err.message
