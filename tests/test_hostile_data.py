@@ -548,3 +548,10 @@ def test_a_cell_training_cannot_read_past_the_sample_is_named_at_load(tmp_path: 
     err = info.value
     assert err.code == "NDL101" and err.span is not None and err.span.line == 702, err.message
     assert f"`{cell}`" in err.message
+
+
+def test_the_line_scan_names_the_line_of_the_bare_carriage_return(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"a,b,label\r\n1,2,x\r\n3,4,y\r\n5,6\r7,x\n")
+    with pytest.raises(NetdslDataError, match="line 4 holds a carriage return"):
+        datafiles.scan_lines(path)

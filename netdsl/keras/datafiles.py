@@ -207,8 +207,9 @@ def scan_lines(path: Path, error: type[NetdslDataError] = NetdslDataError) -> in
                 raise _carriage_return(path, line, error)
             crs = block.count(b"\r")
             if crs and crs != block.count(b"\r\n") + block.endswith(b"\r"):
-                before = block[: block.find(b"\r")]
-                raise _carriage_return(path, line + before.count(b"\n"), error)
+                bare = _BARE_CR.search(block, 0, len(block) - block.endswith(b"\r"))
+                at = bare.start() if bare else 0
+                raise _carriage_return(path, line + block[:at].count(b"\n"), error)
             last_cr = block.endswith(b"\r")
             first = block.find(b"\n")
             if first < 0:
@@ -266,6 +267,7 @@ _NUMBER = re.compile(
     r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
     re.IGNORECASE | re.ASCII,
 )
+_BARE_CR = re.compile(rb"\r(?!\n)")
 _INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 
 
