@@ -507,7 +507,8 @@ def test_run_on_csv_writes_labels_and_split(tmp_path: Path, recwarn: pytest.Warn
     assert not [w for w in recwarn if "ran out of data" in str(w.message)]
     labels = json.loads((report.folder / "labels.json").read_text())
     record = json.loads((report.folder / "data.json").read_text())
-    assert labels == {"setosa": 0, "versicolor": 1, "virginica": 2}
+    assert labels == {"format": "netdsl.labels/1", "classes": ["setosa", "versicolor", "virginica"],
+                      "encoding": "categorical"}
     assert record["split"]["seed"] == 5 and record["train_size"] + record["test_size"] == 600
     assert "normalize: true" in (report.folder / "model.net").read_text()
     assert 0.0 <= report.test["accuracy"] <= 1.0

@@ -152,10 +152,10 @@ def test_run_trains_evaluates_and_saves_a_fresh_folder(tmp_path: Path, tiny_mnis
     for folder in folders:
         assert {p.name for p in folder.iterdir()} == {"model.keras", "model.net", "history.json", "history.csv",
                                                       "metrics.json", "confusion.json", "checkpoints", "tensorboard",
-                                                      "data.json", "labels.json"}
+                                                      "data.json", "labels.json", "objects.json"}
     record = json.loads((a / "data.json").read_text())
     assert record["dataset"]["name"] == "mnist" and record["data_path"] == str(tiny_mnist)
-    assert json.loads((a / "labels.json").read_text())["7"] == 7
+    assert json.loads((a / "labels.json").read_text())["classes"][7] == "7"
     metrics = json.loads((a / "metrics.json").read_text())
     assert metrics["status"] == "finished" and metrics["epochs_completed"] == 3
     assert metrics["test"]["accuracy"] > 0.5, "the tiny task is learnable; the model must learn it"
