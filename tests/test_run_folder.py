@@ -245,3 +245,23 @@ def test_litert_export_of_an_lstm_prints_no_converter_errors(tmp_path: Path,
     err = capfd.readouterr().err
     assert report.input_shape[0] == 1
     assert "error:" not in err and "XNNPACK" not in err, err
+
+
+# --- the images test split is not called "validation" --------------------------------------------
+
+@pytest.mark.slow
+def test_images_loader_prints_no_keras_validation_message(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Keras's "Using 2 files for validation" spoke of what is netdsl's test split
+    (examples/data/run_all.py printed it): the loader keeps it to itself."""
+    from datafiles import write_image_folder
+
+    from netdsl.vocab.components import DataRequest
+
+    images = builtin_registry().get("dataset", "images")
+    folder = write_image_folder(tmp_path / "pictures", per_class=5)
+    args = {p.name: p.default for p in images.params}
+    request = DataRequest("images", args, str(folder), None, (8, 8, 3))
+    streams = images.load(request, images.describe(request))
+    assert streams.train_size + streams.test_size == 10
+    assert "validation" not in capsys.readouterr().out
