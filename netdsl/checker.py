@@ -11,7 +11,6 @@ metrics and output the dataset's target calls for, in :mod:`netdsl.target`).
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -25,12 +24,13 @@ from .components import (INPUT_KINDS, KINDS, Component, DataInfo, DataRequest, D
 from .errors import (NetdslArgumentError, NetdslError, NetdslErrors, NetdslLimitError, NetdslNameError,
                      NetdslSettingError, NetdslShapeError, NetdslSyntaxError, Note, Span)
 from .formatter import format_step, format_value
-from .graph import CheckedModel, Node, Shape, format_shape
+from .graph import Node, Shape, format_shape
+from .plan import CheckedModel, Origin, Sizes, run_steps, split_sizes
 from .hints import missing_arrow
 from .parser import parse
 from .registry import Registry, default_registry, suggest
-from .backends import problems as backend_problems
-from .settings import SETTINGS, TABLE, Settings, value_to_ir
+from .backends import problems as backend_problems, resolve as resolve_backend
+from .settings import SETTINGS, TABLE, Settings, convert_override, value_to_ir
 from .target import check_monitors, check_optimizer, training_target
 
 __all__ = ["check", "CheckedModel", "Node", "format_shape", "expanded_layers", "MAX_BLOCK_DEPTH",
@@ -52,16 +52,20 @@ _NO_ARGS: Mapping[str, ir.Value] = MappingProxyType({})  # the block parameters 
 
 
 def check(program_or_text: ir.Program | str | bytes, registry: Registry | None = None, *,
-          filename: str | None = None, data: str | os.PathLike[str] | None = None) -> CheckedModel:
-    """Check a program (or source text); raise every error found, else return the checked model.
+          filename: str | None = None, data: str | os.PathLike[str] | None = None,
+          overrides: Mapping[str, Any] | None = None) -> CheckedModel:
+    """Check a program (or source text); raise every error found, else return the plan.
 
     ``data`` is the file or folder the user pointed the program's dataset at (``--data``); the
-    dataset reads only its metadata here.
+    dataset reads only its metadata here. ``overrides`` are settings given apart from the
+    program (``netdsl run --epochs 2``), as Python values: they replace the program's lines
+    before any rule runs, so every rule sees them.
     """
     program = (program_or_text if isinstance(program_or_text, ir.Program)
                else parse(program_or_text, filename))
-    checker = _Checker(program, registry or default_registry(),
-                       os.fspath(data) if data is not None else None)
+    origin = Origin(registry, os.fspath(data) if data is not None else None,
+                    MappingProxyType(dict(overrides or {})))
+    checker = _Checker(program, registry or default_registry(), origin)
     try:
         model = checker.run()
     except RecursionError:  # a safety net: MAX_NESTING should stop every walk long before
@@ -83,6 +87,28 @@ def check(program_or_text: ir.Program | str | bytes, registry: Registry | None =
     return model
 
 
+def _effective_backend(setting: str | None) -> str | None:
+    """The backend training will use (:func:`netdsl.backends.resolve`); None when
+    ``$KERAS_BACKEND`` names none netdsl knows (reported where Keras is imported)."""
+    try:
+        return resolve_backend(setting)
+    except NetdslError:
+        return None
+
+
+def _plan(program: ir.Program, nodes: tuple[Node, ...], settings: Settings, info: DataInfo,
+          labels: str, backend: str | None, origin: Origin) -> CheckedModel:
+    """The plan, with the figures derived from the settings and the dataset's description."""
+    n = info.train_size
+    if n is None:
+        return CheckedModel(program, nodes, settings, info, labels, backend,
+                            Sizes(None, None, info.test_size), origin=origin)
+    train, validation = split_sizes(n, settings.validation_split)
+    per_epoch, total = run_steps(n, settings)
+    return CheckedModel(program, nodes, settings, info, labels, backend,
+                        Sizes(train, validation, info.test_size), per_epoch, total, origin)
+
+
 def _error_of(errors: list[NetdslError], program: ir.Program) -> NetdslError:
     """The one error to raise for ``errors`` (duplicates merged), each knowing its source."""
     for group in errors:
@@ -99,7 +125,7 @@ def expanded_layers(program: ir.Program, registry: Registry | None = None) -> in
     Implicit adapter layers are not counted. For the cost figures of bench/fuzz.py."""
     if program.network is None:
         return 0
-    checker = _Checker(program, registry or default_registry(), None)
+    checker = _Checker(program, registry or default_registry(), Origin(registry, None))
     checker.blocks = {b.name: b for b in program.blocks}
     return checker._size_chain(program.network)
 
@@ -189,10 +215,11 @@ class _BoundStep:
 
 
 class _Checker:
-    def __init__(self, program: ir.Program, registry: Registry, data: str | None) -> None:
+    def __init__(self, program: ir.Program, registry: Registry, origin: Origin) -> None:
         self.program = program
         self.registry = registry
-        self.data_path = data
+        self.origin = origin
+        self.data_path = origin.data
         self.errors: list[NetdslError] = []
         self.nodes: list[Node] = []
         self.blocks: dict[str, ir.BlockDef] = {}
@@ -260,7 +287,8 @@ class _Checker:
                                  self.program)
         self.errors.extend(target.errors)
         self.errors.extend(check_monitors({**values, "metrics": target.metrics}, self.program))
-        self.errors.extend(check_optimizer(values, self.nodes, self.program))
+        backend = _effective_backend(values.get("backend"))
+        self.errors.extend(check_optimizer(values, backend, self.nodes, self.program))
         total = sum(n.params for n in self.nodes)
         if total > MAX_PARAMS:
             self.error(NetdslLimitError(
@@ -270,9 +298,11 @@ class _Checker:
         if self.errors:
             return None
         values.update(input=tuple(input_shape or ()), loss=target.loss, metrics=target.metrics)
-        model = CheckedModel(self.program, tuple(self.nodes), Settings(values), info, target.labels)
-        if values.get("backend"):  # `backend: jax` in the program: every component must run there
-            self.errors.extend(backend_problems(model, values["backend"]))
+        settings = Settings.of(values)
+        model = _plan(self.program, tuple(self.nodes), settings, info, target.labels, backend,
+                      self.origin)
+        if backend is not None:  # every component must run on the backend training will use
+            self.errors.extend(backend_problems(model, backend))
         return None if self.errors else model
 
     def _settings(self) -> dict[str, Any]:
@@ -302,6 +332,13 @@ class _Checker:
                     label=f"expected {p.expected}", code="NDL005", help=p.help))
             except NetdslError as e:
                 self.error(e)
+        for key, value in self.origin.overrides.items():
+            problem, converted = convert_override(key, value)
+            if problem is not None:
+                self.error(problem)
+                continue
+            seen.setdefault(key, ir.Setting(key, ir.Name(key)))  # given: no default for it
+            values[key] = converted
         for key, extra in again.items():
             times = len(extra) + 1
             self.error(NetdslSettingError(
@@ -332,8 +369,8 @@ class _Checker:
         n = info.train_size
         if not split or not n:
             return
-        keep = math.floor(n * (1.0 - split))
-        if 0 < keep < n:
+        keep, held = split_sizes(n, split)
+        if keep and held:
             return
         where = self.program.setting("validation_split")
         side = "training" if keep == 0 else "validation"

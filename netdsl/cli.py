@@ -127,29 +127,54 @@ def main(ctx: click.Context, verbose: bool, no_plugins: bool, strict_plugins: bo
     ctx.obj = _State(verbose, no_plugins, strict_plugins)
 
 
+def _setting_options(command: Any) -> Any:
+    """One ``--NAME`` override per setting the table marks as a flag, typed by the table's row
+    (its range or choices, so click names the option in its error); the row's type validates
+    the value again when ``check`` applies it."""
+    from .settings import SETTINGS
+
+    for row in reversed([r for r in SETTINGS if r.flag]):
+        command = click.option(row.option, row.name, type=_click_type(row.type), default=None,
+                               help=f"Override the program's `{row.name}:` ({row.help}).")(command)
+    return command
+
+
+def _click_type(kind: Any) -> Any:
+    """The click parameter type for a setting's type: ranges and choices from the table."""
+    from . import types as T
+
+    if isinstance(kind, T.Int):
+        return click.IntRange(min=kind.min, max=kind.max)
+    if isinstance(kind, T.Float):
+        return click.FloatRange(min=kind.min, max=kind.max, min_open=kind.min_open,
+                                max_open=kind.max_open)
+    if isinstance(kind, T.Choice):
+        return click.Choice(list(kind.choices))
+    return str
+
+
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON on stdout.")
 @click.option("--data", type=click.Path(), help="The file or folder holding the dataset (its metadata is read).")
-@click.option("--backend", type=click.Choice(["tensorflow", "jax"]),
-              help="Also check that every component runs on this Keras backend.")
+@_setting_options
 @click.pass_obj
 def check(state: _State, files: tuple[str, ...], as_json: bool, data: str | None,
-          backend: str | None) -> None:
-    """Check FILES (`-` reads standard input); exit 1 if any has an error."""
-    from .backends import problems as backend_problems
+          **overrides: Any) -> None:
+    """Check FILES (`-` reads standard input); exit 1 if any has an error.
+
+    The setting options check the program as `netdsl run` with them would train it
+    (`--backend jax`: every component must run on JAX, and only its rules apply)."""
     from .checker import check as check_program
     from .diagnostics import render_all
-    from .errors import NetdslError, NetdslErrors
+    from .errors import NetdslError
 
+    given = {k: v for k, v in overrides.items() if v is not None}
     results: list[dict[str, Any]] = []
     failed: list[NetdslError] = []
     for path in files:
         try:
-            model = check_program(_load(path), state.registry, data=data)
-            found = backend_problems(model, backend) if backend else []
-            if found:
-                raise found[0] if len(found) == 1 else NetdslErrors(found)
+            model = check_program(_load(path), state.registry, data=data, overrides=given)
         except NetdslError as e:
             failed.extend(e.errors)
             results.append({"file": path, "ok": False, "errors": [x.to_dict() for x in e.errors]})
@@ -316,19 +341,6 @@ def plugins(state: _State, name: str | None, show_all: bool, as_json: bool) -> N
         click.echo(plugins_text(registry, show_all))
 
 
-def _setting_options(command: Any) -> Any:
-    """One ``--NAME`` override per setting the table marks as a flag; the table's own type
-    validates the value (click only reads a number)."""
-    from .settings import SETTINGS
-    from . import types as T
-
-    for row in reversed([r for r in SETTINGS if r.flag]):
-        kind = int if isinstance(row.type, T.Int) else float if isinstance(row.type, T.Float) else str
-        command = click.option(row.option, row.name, type=kind, default=None,
-                               help=f"Override the program's `{row.name}:` ({row.help}).")(command)
-    return command
-
-
 @main.command()
 @click.argument("file", type=click.Path(allow_dash=True), required=False)
 @_setting_options
@@ -393,16 +405,11 @@ def run(state: _State, file: str | None, data: str | None, out_dir: str, resume:
     elif file is None:
         raise click.UsageError("give a FILE to train, or --resume RUN_FOLDER")
     try:
-        model = check_program(_load(file), state.registry, data=data)
-        model = model.replace(**given)
-        from .backends import problems as backend_problems, resolve
+        model = check_program(_load(file), state.registry, data=data, overrides=given)
         from .distribute import Cluster
         from .driver import resume_run, run_model
         from .training import TrainOptions
 
-        found = backend_problems(model, resolve(model.settings["backend"]))
-        if found:
-            _fail(found)
         cluster = Cluster.resolve(coordinator, num_processes, process_id, timeout)
         speed = {"steps_per_execution": steps_per_execution} if steps_per_execution else {}
         if resume is not None and cluster is not None and cluster.num_processes > 1:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from .errors import NetdslError
-from .graph import CheckedModel, Node, format_shape
+from .graph import Node, format_shape
+from .plan import CheckedModel
 
 __all__ = ["FORMATS", "to_dot", "to_mermaid", "render", "format_for", "DiagramError"]
 

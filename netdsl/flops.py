@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .components import Layer, Shape
-from .graph import CheckedModel, Node
+from .graph import Node
+from .plan import CheckedModel
 
 __all__ = ["node_macs", "model_macs", "MacsReport"]
 

@@ -21,7 +21,7 @@ import numpy as np
 from .errors import NetdslDataError, NetdslTrainingError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .graph import CheckedModel
+    from .plan import CheckedModel
     from .registry import Registry
 
 __all__ = ["Predictor", "read_inputs", "IMAGE_SUFFIXES", "NetdslInputError", "load_predictor", "results_text"]
@@ -170,7 +170,7 @@ class Predictor:
         return tuple(self.model.input_shape)
 
     def _logits(self) -> bool:
-        loss = self.model.settings["loss"]
+        loss = self.model.settings.loss
         return bool(getattr(loss, "kwargs", {}).get("from_logits"))
 
     def predict(self, examples: Sequence[Example], top: int = 3) -> list[dict[str, Any]]:

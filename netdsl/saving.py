@@ -21,7 +21,7 @@ from .components import Component, Ref
 from .errors import NetdslError, NetdslPluginError, NetdslTrainingError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .graph import CheckedModel
+    from .plan import CheckedModel
     from .registry import Registry
 
 __all__ = ["load_model", "register_custom_objects", "model_components", "verify_reload",
@@ -95,8 +95,8 @@ def model_components(model: "CheckedModel") -> list[Component]:
 
     for node in model.nodes:
         add_node(node)
-    for key in ("loss", "optimizer", "metrics"):
-        add(model.settings[key])
+    for value in (model.settings.loss, model.settings.optimizer, model.settings.metrics):
+        add(value)
     return list(out.values())
 
 

@@ -715,8 +715,12 @@ def describe_npz(request: DataRequest) -> DataInfo:
     target, _ = _npz_target(path, y, request.args["task"])
     x_shape = heads[keys[0]][0]
     n = x_shape[0] if x_shape else 0
-    train = n if "x_train" in heads else n - _test_count(n, request.args["test_split"])
-    return DataInfo(tuple(x_shape[1:]) or (1,), target, train_size=train)
+    if "x_train" in heads:
+        train, test = n, (heads["x_test"][0] or (0,))[0]
+    else:
+        test = _test_count(n, request.args["test_split"])
+        train = n - test
+    return DataInfo(tuple(x_shape[1:]) or (1,), target, train_size=train, test_size=test)
 
 
 def _test_count(n: int, test_split: float) -> int:
