@@ -15,13 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl.cli import main
+from netdsl.tools.cli import main
 from conftest import strip_spans
-from netdsl.emit import SETTINGS_WRITTEN, emit_program
+from netdsl.keras.emit import SETTINGS_WRITTEN, emit_program
 from netdsl.errors import NetdslError
-from netdsl.plan import CheckedModel, Sizes, run_steps, split_sizes
-from netdsl.settings import SETTINGS, TABLE, Settings
-from netdsl.training import Data, spec_text, split_validation
+from netdsl.checking.plan import CheckedModel, Sizes, run_steps, split_sizes
+from netdsl.vocab.settings import SETTINGS, TABLE, Settings
+from netdsl.keras.training import Data, load_data, spec_text, split_validation
 
 NET = "dense 10 softmax\n"
 BASE = {"dataset": "synthetic(train_size=64, test_size=16)", "input": "8", "epochs": "3",
@@ -92,7 +92,7 @@ def test_the_plan_holds_every_derived_figure() -> None:
     assert (model.steps_per_epoch, model.total_steps) == (5, 15) == run_steps(64, model.settings)
     assert model.labels == "categorical" and model.backend == "tensorflow"
     assert model.data.train_size == 64 and model.steps_for(64) == 15 and model.steps_for(10) == 3
-    from netdsl.compiler import total_steps
+    from netdsl.keras.compiler import total_steps
 
     assert total_steps(model) == 15 and total_steps(model, 100) == model.steps_for(100) == 24
 
@@ -227,7 +227,7 @@ def _probe(text: str) -> Any:
     length and a digest of the trained weights (input, normalize, loss, optimizer, epochs,
     batches, split, seed, callbacks and data all change one of them)."""
     model = netdsl.check(text)
-    data = netdsl.training.load_data(model)
+    data = load_data(model)
     try:
         net, history, _ = netdsl.train(model, data, verbose=0)
     except NetdslError as e:

@@ -14,10 +14,11 @@ from lark import Lark
 from click.testing import CliRunner
 
 import netdsl
-from netdsl import cli, hints, ir
-from netdsl.diagnostics import MAX_RENDERED, render, render_all
+from netdsl.tools import cli
+from netdsl.lang import hints, ir
+from netdsl.lang.diagnostics import MAX_RENDERED, render, render_all
 from netdsl.errors import NetdslError, NetdslErrors, NetdslLimitError, NetdslSyntaxError, Note, Span
-from netdsl.parser import MAX_INPUT_BYTES
+from netdsl.lang.parser import MAX_INPUT_BYTES
 
 from conftest import builtin_registry
 
