@@ -13,19 +13,24 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import strip_spans
 
 import netdsl
-from netdsl.tools.cli import main
-from conftest import strip_spans
-from netdsl.keras.emit import SETTINGS_WRITTEN, emit_program
-from netdsl.errors import NetdslError
 from netdsl.checking.plan import CheckedModel, Sizes, run_steps, split_sizes
-from netdsl.vocab.settings import SETTINGS, TABLE, Settings
+from netdsl.errors import NetdslError
+from netdsl.keras.emit import SETTINGS_WRITTEN, emit_program
 from netdsl.keras.training import Data, load_data, spec_text, split_validation
+from netdsl.tools.cli import main
+from netdsl.vocab.settings import SETTINGS, TABLE, Settings
 
 NET = "dense 10 softmax\n"
-BASE = {"dataset": "synthetic(train_size=64, test_size=16)", "input": "8", "epochs": "3",
-        "batch_size": "32", "seed": "1"}
+BASE = {
+    "dataset": "synthetic(train_size=64, test_size=16)",
+    "input": "8",
+    "epochs": "3",
+    "batch_size": "32",
+    "seed": "1",
+}
 
 #: setting -> a value other than BASE's (or the default): each case is BASE with that line
 CHANGED: dict[str, str] = {
@@ -51,6 +56,7 @@ def program(**lines: str) -> str:
 
 # --- the typed settings against the table -------------------------------------------------------
 
+
 def test_the_settings_fields_are_the_table_rows_in_order() -> None:
     fields = dataclasses.fields(Settings)
     assert [f.name for f in fields] == [row.name for row in SETTINGS]
@@ -69,16 +75,23 @@ def test_a_setting_is_read_as_a_field_and_through_the_mapping() -> None:
 
 # --- one rule for the split and the steps --------------------------------------------------------
 
-@pytest.mark.parametrize(("examples", "split", "expected"), [
-    (100, 0.0, (100, 0)),
-    (100, 0.1, (90, 10)),
-    (10, 0.05, (9, 1)),      # floor(9.5): Keras keeps 9 for training, 1 for validation
-    (10, 0.25, (7, 3)),      # floor(7.5)
-    (40, 0.2, (32, 8)),
-    (1, 0.5, (0, 1)),
-    (60_000, 0.1, (54_000, 6_000)),
-], ids=["none", "tenth", "issue-example", "quarter", "exact", "no-training", "mnist"])
-def test_split_sizes_floor_as_keras_does(examples: int, split: float, expected: tuple[int, int]) -> None:
+
+@pytest.mark.parametrize(
+    ("examples", "split", "expected"),
+    [
+        (100, 0.0, (100, 0)),
+        (100, 0.1, (90, 10)),
+        (10, 0.05, (9, 1)),  # floor(9.5): Keras keeps 9 for training, 1 for validation
+        (10, 0.25, (7, 3)),  # floor(7.5)
+        (40, 0.2, (32, 8)),
+        (1, 0.5, (0, 1)),
+        (60_000, 0.1, (54_000, 6_000)),
+    ],
+    ids=["none", "tenth", "issue-example", "quarter", "exact", "no-training", "mnist"],
+)
+def test_split_sizes_floor_as_keras_does(
+    examples: int, split: float, expected: tuple[int, int]
+) -> None:
     assert split_sizes(examples, split) == expected
     x = np.arange(examples, dtype=np.float32).reshape(-1, 1)
     if all(expected) or not split:
@@ -106,23 +119,31 @@ def test_a_split_that_runs_in_keras_passes_check_and_splits_alike() -> None:
     assert validation is not None and (data.train_size, len(validation[0])) == (9, 1)
 
 
-@pytest.mark.parametrize(("dataset", "split", "side"), [
-    ("synthetic(train_size=1)", "0.5", "training"),
-    ("synthetic(train_size=4)", "0.00000000000000001", "validation"),
-], ids=["no-training", "no-validation"])
-def test_a_split_leaving_a_side_empty_is_an_error_at_the_setting(dataset: str, split: str, side: str) -> None:
+@pytest.mark.parametrize(
+    ("dataset", "split", "side"),
+    [
+        ("synthetic(train_size=1)", "0.5", "training"),
+        ("synthetic(train_size=4)", "0.00000000000000001", "validation"),
+    ],
+    ids=["no-training", "no-validation"],
+)
+def test_a_split_leaving_a_side_empty_is_an_error_at_the_setting(
+    dataset: str, split: str, side: str
+) -> None:
     text = program(dataset=dataset, validation_split=split)
     with pytest.raises(NetdslError) as caught:
         netdsl.check(text)
     [err] = caught.value.errors
     assert err.code == "NDL005" and f"leaves none for {side}" in err.message
-    assert err.span is not None and text[err.span.start:err.span.end] == split
+    assert err.span is not None and text[err.span.start : err.span.end] == split
 
 
 # --- overrides before checking --------------------------------------------------------------------
 
-SPARSE = ("input: 6\ndataset: synthetic(classes, classes=3)\noptimizer: adam(loss_scale_factor=0.1)\n"
-          "embedding 8 8 -> flatten -> dense 3 softmax\n")
+SPARSE = (
+    "input: 6\ndataset: synthetic(classes, classes=3)\noptimizer: adam(loss_scale_factor=0.1)\n"
+    "embedding 8 8 -> flatten -> dense 3 softmax\n"
+)
 
 
 def test_an_override_is_seen_by_every_rule() -> None:
@@ -132,7 +153,9 @@ def test_an_override_is_seen_by_every_rule() -> None:
     model = netdsl.check(SPARSE, overrides={"backend": "jax"})  # TensorFlow's rule does not apply
     assert model.backend == "jax" and model.settings.backend == "jax"
     with pytest.raises(NetdslError) as caught:  # the split rule sees an overridden split
-        netdsl.check(program(dataset="synthetic(train_size=1)"), overrides={"validation_split": 0.5})
+        netdsl.check(
+            program(dataset="synthetic(train_size=1)"), overrides={"validation_split": 0.5}
+        )
     assert "leaves none for training" in caught.value.errors[0].message
     watched = program(callbacks="[early_stopping(monitor=val_loss)]", validation_split="0.25")
     netdsl.check(watched)
@@ -152,14 +175,18 @@ def test_cli_check_takes_the_run_overrides(tmp_path: Path) -> None:
     assert wrong.exit_code == 2 and "--epochs" in wrong.output
 
 
-@pytest.mark.parametrize(("changes", "words"), [
-    ({"epochs": -1}, "bad `epochs`"),
-    ({"seed": 2**32}, "bad `seed`"),
-    ({"validation_split": "x"}, "bad `validation_split`"),
-    ({"epochs": None}, "bad `epochs`"),
-    ({"epoch": 2}, "unknown setting `epoch`"),
-    ({"input": (4, 2)}, "decides what the model is"),
-], ids=["range", "seed-range", "type", "none", "unknown", "model-setting"])
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"epochs": -1}, "bad `epochs`"),
+        ({"seed": 2**32}, "bad `seed`"),
+        ({"validation_split": "x"}, "bad `validation_split`"),
+        ({"epochs": None}, "bad `epochs`"),
+        ({"epoch": 2}, "unknown setting `epoch`"),
+        ({"input": (4, 2)}, "decides what the model is"),
+    ],
+    ids=["range", "seed-range", "type", "none", "unknown", "model-setting"],
+)
 def test_replace_names_the_setting(changes: dict[str, Any], words: str) -> None:
     model = netdsl.check(program())
     with pytest.raises(NetdslError) as caught:
@@ -169,7 +196,9 @@ def test_replace_names_the_setting(changes: dict[str, Any], words: str) -> None:
 
 
 def test_replace_checks_again() -> None:
-    model = netdsl.check(program(callbacks="[early_stopping(monitor=val_loss)]", validation_split="0.25"))
+    model = netdsl.check(
+        program(callbacks="[early_stopping(monitor=val_loss)]", validation_split="0.25")
+    )
     assert model.replace(epochs=3).total_steps == 3 * model.steps_per_epoch
     assert model.replace(batch_size=64).steps_per_epoch == 1
     with pytest.raises(NetdslError) as caught:
@@ -179,6 +208,7 @@ def test_replace_checks_again() -> None:
 
 
 # --- every setting through emit, the run folder's model.net and training ---------------------
+
 
 def test_every_setting_has_a_case_and_an_emit_row() -> None:
     assert set(CHANGED) == set(TABLE) == set(SETTINGS_WRITTEN)
@@ -203,11 +233,15 @@ def test_model_net_checks_back_to_the_same_plan(name: str, tmp_path: Path) -> No
         model = netdsl.check(text)
         again = _roundtrip(model, tmp_path)
         assert again == model, name
-        assert strip_spans(again.to_dict() | {"file": None}) == strip_spans(model.to_dict() | {"file": None})
+        assert strip_spans(again.to_dict() | {"file": None}) == strip_spans(
+            model.to_dict() | {"file": None}
+        )
 
 
 def test_overrides_are_written_to_model_net(tmp_path: Path) -> None:
-    model = netdsl.check(program(), overrides={"epochs": 5, "validation_split": 0.5, "backend": "jax"})
+    model = netdsl.check(
+        program(), overrides={"epochs": 5, "validation_split": 0.5, "backend": "jax"}
+    )
     again = _roundtrip(model, tmp_path)
     assert again == model and again.settings.epochs == 5 and again.backend == "jax"
 
@@ -232,7 +266,9 @@ def _probe(text: str) -> Any:
         net, history, _ = netdsl.train(model, data, verbose=0)
     except NetdslError as e:
         return e.code
-    digest = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in net.get_weights())).hexdigest()
+    digest = hashlib.sha256(
+        b"".join(np.asarray(w).tobytes() for w in net.get_weights())
+    ).hexdigest()
     return tuple(net.input_shape), sorted(history[-1]), len(history), digest
 
 

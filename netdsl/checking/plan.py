@@ -123,14 +123,22 @@ class CheckedModel:
 
         for key in changes:
             if key in TABLE and TABLE[key].stage != "train":
-                raise NetdslSettingError(f"`{key}` decides what the model is; change it in the program",
-                                         code="NDL004")
+                raise NetdslSettingError(
+                    f"`{key}` decides what the model is; change it in the program", code="NDL004"
+                )
         if self.origin is None:
-            raise NetdslSettingError("this plan was not made by `check`, so it cannot be checked "
-                                     "again with new settings", code="NDL004")
+            raise NetdslSettingError(
+                "this plan was not made by `check`, so it cannot be checked "
+                "again with new settings",
+                code="NDL004",
+            )
         origin = self.origin
-        return origin.check(self.program, origin.registry, data=origin.data,
-                            overrides={**origin.overrides, **changes})
+        return origin.check(
+            self.program,
+            origin.registry,
+            data=origin.data,
+            overrides={**origin.overrides, **changes},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

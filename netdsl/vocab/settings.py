@@ -118,6 +118,14 @@ class Settings(Mapping[str, Any]):
     def __hash__(self) -> int:
         return hash(tuple((k, repr(getattr(self, k))) for k in TABLE))
 
+    def references(self) -> Iterator[Ref]:
+        """Every component reference among the values (``adam(...)``, each metric, ...)."""
+        for value in self.__dict__.values():
+            if isinstance(value, Ref):
+                yield value
+            elif isinstance(value, list):
+                yield from (v for v in value if isinstance(v, Ref))
+
     def replace(self, **changes: Any) -> "Settings":
         """A copy with ``changes`` (Python values, e.g. from the command line), each checked by
         its row's type; raises :class:`~netdsl.errors.NetdslSettingError` naming the setting."""
