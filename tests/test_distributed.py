@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from datafiles import REAL_MNIST
 
-from netdsl.keras import distribute as dist
-from netdsl.tools.cli import main
 from netdsl.errors import NetdslTrainingError
-from netdsl.run.launch import free_port, worker_env
+from netdsl.keras import distribute as dist
 from netdsl.keras.training import Data
+from netdsl.run.launch import free_port, worker_env
+from netdsl.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins"),
@@ -32,7 +33,6 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugi
 ENV.pop("KERAS_BACKEND", None)
 HAS_JAX = __import__("importlib").util.find_spec("jax") is not None
 needs_jax = pytest.mark.skipif(not HAS_JAX, reason="the jax backend is not installed (pip install 'netdsl[jax]')")
-REAL_MNIST = Path(os.environ.get("NETDSL_MNIST") or ROOT.parent.parent / "shared/data/mnist")
 TINY = ("dataset: synthetic(train_size=512, test_size=128)\ninput: 8\nepochs: {epochs}\nbatch_size: 32\n"
         "seed: 5\ndense 16 relu -> dense 10 softmax\n")
 
@@ -265,8 +265,8 @@ def test_the_guide_covers_the_flags_and_the_tensorflow_issue() -> None:
 
 def test_resuming_a_multi_process_run_is_refused(tmp_path: Path) -> None:
     from netdsl.checking.checker import check
-    from netdsl.run.driver import resume_run
     from netdsl.errors import NetdslError
+    from netdsl.run.driver import resume_run
 
     folder = tmp_path / "runs" / "tiny"
     folder.mkdir(parents=True)

@@ -8,15 +8,15 @@ registry or edit the IR again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Sequence
+from typing import Any
 
-from ..vocab.components import Layer, to_json
 from ..errors import Span
+from ..vocab.components import Layer, Shape, to_json
 
 __all__ = ["Node", "Shape", "format_shape"]
 
-Shape = tuple
 
 
 def format_shape(shape: Sequence[Any] | None) -> str:
@@ -44,7 +44,7 @@ class Node:
     span: Span | None = field(default=None, compare=False)
     implicit: bool = False
     depth: int = 0
-    inner: "Node | None" = None
+    inner: Node | None = None
     component: Layer | None = field(default=None, compare=False, repr=False)
     provider: str = field(default="", compare=False)
 
@@ -53,7 +53,7 @@ class Node:
         return dict(self.args)
 
     @classmethod
-    def make(cls, *values: Any) -> "Node":
+    def make(cls, *values: Any) -> Node:
         """A node from all its field values in order, without the frozen dataclass's slower
         ``__init__`` (the checker makes up to 100,000 of them)."""
         node = object.__new__(cls)

@@ -33,7 +33,7 @@ class _State:
         self._registry: Registry | None = None
 
     @property
-    def registry(self) -> "Registry":
+    def registry(self) -> Registry:
         if self._registry is None:
             from ..errors import NetdslError
             from ..vocab.registry import load_registry
@@ -52,7 +52,7 @@ class _State:
     def _notice(self, message: str) -> None:
         click.echo(_styled(f"warning: {message}", "yellow"), err=True)
 
-    def _warn(self, err: "NetdslError") -> None:
+    def _warn(self, err: NetdslError) -> None:
         click.echo(_styled(f"warning: {err.message}", "yellow"), err=True)
         tb = getattr(err, "traceback", None)
         if self.verbose and tb:
@@ -67,7 +67,7 @@ def _styled(text: str, fg: str) -> str:
     return click.style(text, fg=fg, bold=True) if _color() else text
 
 
-def _fail(errors: "list[NetdslError]", code: int = 1) -> NoReturn:
+def _fail(errors: list[NetdslError], code: int = 1) -> NoReturn:
     from ..lang.diagnostics import render_all
 
     click.echo(render_all(errors, color=_color()), err=True)
@@ -167,8 +167,8 @@ def check(state: _State, files: tuple[str, ...], as_json: bool, data: str | None
     The setting options check the program as `netdsl run` with them would train it
     (`--backend jax`: every component must run on JAX, and only its rules apply)."""
     from ..checking.checker import check as check_program
+    from ..errors import NetdslError, NetdslErrors
     from ..lang.diagnostics import render_all
-    from ..errors import NetdslError
 
     given = {k: v for k, v in overrides.items() if v is not None}
     results: list[dict[str, Any]] = []
@@ -240,10 +240,10 @@ def _count_steps(chain: Any) -> int:
 def fmt(files: tuple[str, ...], check_only: bool, write: bool) -> None:
     """Print FILES in canonical form (`-` reads standard input)."""
     from ..errors import NetdslError
-    from .files import BOM, rewrite
     from ..lang.formatter import format as format_program
     from ..lang.parser import parse
     from ..vocab.settings import TABLE
+    from .files import BOM, rewrite
 
     if check_only and write:
         raise click.UsageError("--check and --write do not go together")
@@ -409,8 +409,9 @@ def run(state: _State, file: str | None, data: str | None, out_dir: str, resume:
     try:
         model = check_program(_load(file), state.registry, data=data, overrides=given)
         from ..keras.distribute import Cluster
-        from ..run.driver import resume_run, run_model
         from ..keras.training import TrainOptions
+        from ..run.driver import resume_run, run_model
+        from ..vocab.backends import resolve
 
         cluster = Cluster.resolve(coordinator, num_processes, process_id, timeout)
         speed = {"steps_per_execution": steps_per_execution} if steps_per_execution else {}
@@ -422,7 +423,7 @@ def run(state: _State, file: str | None, data: str | None, out_dir: str, resume:
         options = TrainOptions(**speed, jit_compile=jit, threads=threads, distribute=distribute, cluster=cluster) \
             if speed or jit is not None or threads or distribute or cluster is not None \
             else (None if resume else TrainOptions())
-        echo = lambda text: click.echo(text, err=True)  # noqa: E731
+        echo = lambda text: click.echo(text, err=True)  # noqa: E731 - a one-line sink
         if resume is not None:
             report = resume_run(resume, model, data=data, quiet=quiet, echo=echo, options=options)
         else:
@@ -585,8 +586,8 @@ def emit(state: _State, file: str, output: str | None, force: bool) -> None:
     `python model.py [--data PATH] [--epochs N]`.
     """
     from ..checking.checker import check as check_program
-    from ..keras.emit import emit_program
     from ..errors import NetdslError
+    from ..keras.emit import emit_program
 
     try:
         program = _load(file)
@@ -617,8 +618,8 @@ def diagram(state: _State, file: str, output: str | None, fmt: str | None, force
     `pip install 'netdsl[diagram]'` and Graphviz's `dot` program.
     """
     from ..checking.checker import check as check_program
-    from .diagram import format_for, render
     from ..errors import NetdslError
+    from .diagram import format_for, render
 
     try:
         model = check_program(_load(file), state.registry)

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import gc
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 
 from .._version import __version__
-from ..lang import ir
 from ..errors import NetdslError
-from .lsp_features import Analysis, analyze
+from ..lang import ir
 from ..vocab.registry import Registry, load_registry
+from .lsp_features import Analysis, analyze
 
 __all__ = ["NetdslLanguageServer", "create_server", "main"]
 
@@ -103,7 +104,7 @@ def _safe(default: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def handler(ls: NetdslLanguageServer, params: Any) -> Any:
             try:
                 return fn(ls, params)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("netdsl lsp: %s failed", fn.__name__)
                 return default
         handler.__name__ = fn.__name__

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .flops import MacsReport
-from ..lang.formatter import format_value
 from ..checking.graph import format_shape
 from ..checking.plan import CheckedModel
+from ..lang.formatter import format_value
 from ..vocab.settings import value_to_ir
+from .flops import MacsReport
 
 __all__ = ["summary_text"]
 

@@ -20,20 +20,30 @@ import time
 import traceback
 import types
 import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import pluggy
 
+from ..errors import NetdslPluginError
 from . import hookspecs
 from .components import KINDS, Component
-from ..errors import NetdslPluginError
 
 __all__ = [
-    "Provider", "Entry", "PluginInfo", "Registry", "PluginWarning", "load_registry",
-    "default_registry", "suggest", "env_flag", "ENTRY_POINT_GROUP", "BUILTIN_MODULES",
+    "BUILTIN_MODULES",
+    "ENTRY_POINT_GROUP",
     "SLOW_PLUGIN_SECONDS",
+    "Entry",
+    "PluginInfo",
+    "PluginWarning",
+    "Provider",
+    "Registry",
+    "default_registry",
+    "env_flag",
+    "load_registry",
+    "suggest",
 ]
 
 ENTRY_POINT_GROUP = "netdsl"
