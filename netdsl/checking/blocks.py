@@ -4,7 +4,6 @@ parameter named once), and a block seen as a component so a use binds its argume
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any, ClassVar, Mapping
 
 from ..errors import NetdslNameError
@@ -67,7 +66,7 @@ def read_blocks(program: ir.Program, registry: Registry, collector: Collector) -
             broken.add(b.name)
             continue
         defs[b.name] = b
-    return Blocks(MappingProxyType(defs), frozenset(broken))
+    return Blocks(defs, frozenset(broken))  # a dict: the walk asks it at every layer
 
 
 class _RawValue(T.ParamType):

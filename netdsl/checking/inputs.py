@@ -17,10 +17,11 @@ from .context import UNKNOWN, BoundStep, Ctx, Out, note
 from .graph import Node, Shape, format_shape
 from .nodes import Nodes, Walker
 
-__all__ = ["adapt", "reads_ids"]
+__all__ = ["adapt", "adapters", "reads_ids"]
 
 
-def _adapters(registry: Registry, want: str) -> list[tuple[Layer, Any]]:
+def adapters(registry: Registry, want: str) -> list[tuple[Layer, Any]]:
+    """Every adapter layer that turns an input into ``want`` (the walk keeps the answer)."""
     return [
         (e.component, a)
         for e in registry.entries("layer")
@@ -46,7 +47,7 @@ def adapt(walk: Walker, component: Layer, inp: Out, layer: ir.Layer, ctx: Ctx) -
     shape, want = inp[1], component.accepts
     if want == "any" or len(shape) == INPUT_KINDS[want][0]:
         return inp
-    for adapter_layer, adapter in _adapters(walk.registry, want):
+    for adapter_layer, adapter in walk.adapters(want):
         try:
             args = adapter.args(shape) if adapter.implicit else None
             if args is not None:
@@ -64,9 +65,7 @@ def adapt(walk: Walker, component: Layer, inp: Out, layer: ir.Layer, ctx: Ctx) -
             return _implicit(walk.nodes, adapter_layer, args, inp, layer, ctx)
     needs = INPUT_KINDS[want][1]
     hints = [
-        h
-        for h in (_switch_hint(walk.nodes, want, inp[0]), _adapter_hint(walk.registry, want, shape))
-        if h
+        h for h in (_switch_hint(walk.nodes, want, inp[0]), _adapter_hint(walk, want, shape)) if h
     ]
     walk.collector.error(
         NetdslShapeError(
@@ -104,10 +103,10 @@ def _switch_hint(nodes: Nodes, want: str, inputs: tuple[int, ...]) -> str | None
     return None
 
 
-def _adapter_hint(registry: Registry, want: str, shape: Shape) -> str | None:
+def _adapter_hint(walk: Walker, want: str, shape: Shape) -> str | None:
     """Steps the user can write to turn ``shape`` into ``want``, each checked to work."""
     steps: list[str] = []
-    for adapter_layer, adapter in _adapters(registry, want):
+    for adapter_layer, adapter in walk.adapters(want):
         try:
             args = adapter.args(shape)
             if args is None:

@@ -26,7 +26,7 @@ from .context import (
     note,
 )
 from .graph import Node
-from .inputs import adapt, reads_ids
+from .inputs import adapt, adapters, reads_ids
 from .limits import TOO_MANY_LAYERS, too_many_layers
 from .names import body_values, known_words, missing_arrow_after, unknown_layer, unknown_words
 from .nodes import Nodes, step_text
@@ -51,6 +51,7 @@ class Walk:
         "walked",
         "_bound",
         "_words",
+        "_adapters",
     )
 
     def __init__(
@@ -70,6 +71,7 @@ class Walk:
         self.walked: set[str] = set()  # blocks whose body the walk entered
         self._bound: dict[tuple[int, int], BoundStep] = {}  # (layer, block arguments) -> bound once
         self._words: frozenset[str] | None = None
+        self._adapters: dict[str, list[tuple[Layer, Any]]] = {}  # input kind -> its adapters
 
     def binder(self, ctx: Ctx) -> Binder:
         return self.collector.binder(self.registry, ctx.notes)
@@ -302,6 +304,13 @@ class Walk:
             values, (*use, *ctx.notes), (*ctx.blocks, block.name), ctx.depth, ctx.nesting + 1
         )
         return self.chain(block.body, inp, inner)
+
+    def adapters(self, want: str) -> list[tuple[Layer, Any]]:
+        """The adapter layers to ``want`` (looked up in the registry once per walk)."""
+        found = self._adapters.get(want)
+        if found is None:
+            found = self._adapters[want] = adapters(self.registry, want)
+        return found
 
     def _known_words(self) -> frozenset[str]:
         if self._words is None:

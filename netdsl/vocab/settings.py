@@ -100,10 +100,12 @@ class Settings(Mapping[str, Any]):
     def of(cls, values: Mapping[str, Any]) -> "Settings":
         """Settings from a name -> value mapping; a setting left out takes its row's default
         (a reference's default is its component's name here, bound by the checker)."""
-        unknown = set(values) - set(TABLE)
-        if unknown:
-            raise KeyError(f"not settings: {', '.join(sorted(unknown))}")
-        return cls(**{s.name: values.get(s.name, s.default) for s in SETTINGS})
+        if not values.keys() <= TABLE.keys():
+            unknown = sorted(set(values) - set(TABLE))
+            raise KeyError(f"not settings: {', '.join(unknown)}")
+        made = object.__new__(cls)  # every check makes one: without the frozen __init__'s cost
+        made.__dict__.update({s.name: values.get(s.name, s.default) for s in SETTINGS})
+        return made
 
     def __getitem__(self, key: str) -> Any:
         if key not in TABLE:
