@@ -90,23 +90,7 @@ class Nodes:
         try:
             result = component.infer(shape, bound, **extra)
         except ShapeProblem as p:
-            where = span
-            source = getattr(bound, "sources", {}).get(p.param) if p.param else None
-            if source is None and p.param and "inner" in extra:  # an argument of the wrapped layer
-                source = getattr(getattr(extra["inner"], "args", None), "sources", {}).get(p.param)
-            if source is not None and source.span is not None:
-                where = source.span
-            shown = format_shape(shape) if not merge_args else ", ".join(map(format_shape, shape))
-            self.collector.error(
-                NetdslShapeError(
-                    f"`{component.name}` cannot take its input: {p.message}",
-                    where,
-                    label=f"input is {shown}",
-                    code="NDL008",
-                    help=p.help,
-                ),
-                ctx.notes,
-            )
+            self._refused(component, p, bound, extra, shape, span, ctx, merge_args)
             return inputs, UNKNOWN
         # a plugin's shape rule must not crash `check`
         except (Exception, SystemExit) as exc:  # noqa: BLE001
@@ -135,6 +119,36 @@ class Nodes:
             return inputs, UNKNOWN
         return self.add(
             component, bound, inputs, shape, tuple(out), params, span, text, ctx, inner=inner_node
+        )
+
+    def _refused(
+        self,
+        component: Layer,
+        p: ShapeProblem,
+        bound: Mapping[str, Any],
+        extra: Mapping[str, Any],
+        shape: Any,
+        span: Span | None,
+        ctx: Ctx,
+        merge_args: bool,
+    ) -> None:
+        """The rule's own refusal, at the argument it names (the wrapped layer's too)."""
+        where = span
+        source = getattr(bound, "sources", {}).get(p.param) if p.param else None
+        if source is None and p.param and "inner" in extra:  # an argument of the wrapped layer
+            source = getattr(getattr(extra["inner"], "args", None), "sources", {}).get(p.param)
+        if source is not None and source.span is not None:
+            where = source.span
+        shown = format_shape(shape) if not merge_args else ", ".join(map(format_shape, shape))
+        self.collector.error(
+            NetdslShapeError(
+                f"`{component.name}` cannot take its input: {p.message}",
+                where,
+                label=f"input is {shown}",
+                code="NDL008",
+                help=p.help,
+            ),
+            ctx.notes,
         )
 
     def _too_large(

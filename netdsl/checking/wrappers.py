@@ -68,27 +68,10 @@ def wrap_layer(
     bound = walk.binder(ctx).bind(component, args, layer.name_span)
     if body is None:
         return inp[0], UNKNOWN
-    step = body.steps[0]
-    inner_c = walk.registry.get("layer", step.name) if isinstance(step, ir.Layer) else None
-    if (
-        len(body.steps) != 1
-        or not isinstance(step, ir.Layer)
-        or not isinstance(inner_c, Layer)
-        or inner_c.wrapper
-    ):
-        if isinstance(step, ir.Layer) and inner_c is None and len(body.steps) == 1:
-            unknown_layer(walk, step, ctx)
-        else:
-            walk.collector.error(
-                NetdslArgumentError(
-                    f"`{layer.name}` wraps exactly one layer, e.g. `{layer.name}(lstm 64)`",
-                    body.span,
-                    label="not one layer",
-                    code="NDL005",
-                ),
-                ctx.notes,
-            )
+    found = _one_layer(walk, layer, body, ctx)
+    if found is None:
         return inp[0], UNKNOWN
+    step, inner_c = found
     inner_args = tuple(substitute(a, ctx.subst) for a in step.args)
     inner_bound = walk.binder(ctx).bind(inner_c, inner_args, step.name_span)
     if bound is None or inner_bound is None or inp[1] is UNKNOWN:
@@ -97,6 +80,7 @@ def wrap_layer(
     if inp[1] is UNKNOWN:
         return inp
     entry = walk.registry.entry("layer", inner_c.name)
+    provider = str(entry.provider) if entry else ""
     inner_node = Node(
         -1,
         inner_c.name,
@@ -108,12 +92,11 @@ def wrap_layer(
         step_text(step, ctx),
         step.span,
         component=inner_c,
-        provider=str(entry.provider) if entry else "",
+        provider=provider,
     )
-    layer_c: Layer = inner_c
 
     def inner(shape: Shape) -> tuple[Shape, int]:
-        return layer_c.infer(shape, inner_bound)
+        return inner_c.infer(shape, inner_bound)
 
     inner.args = inner_bound  # type: ignore[attr-defined]  # the wrapped layer's arguments
 
@@ -129,3 +112,32 @@ def wrap_layer(
         inner_layer=inner_c,
         inner_node=inner_node,
     )
+
+
+def _one_layer(
+    walk: Walker, layer: ir.Layer, body: ir.Chain, ctx: Ctx
+) -> tuple[ir.Layer, Layer] | None:
+    """The one layer step a layer wrapper encloses, and its declaration; None after reporting
+    an unknown layer, or a body that is not exactly one (unwrapped) layer."""
+    step = body.steps[0]
+    inner_c = walk.registry.get("layer", step.name) if isinstance(step, ir.Layer) else None
+    if (
+        len(body.steps) == 1
+        and isinstance(step, ir.Layer)
+        and isinstance(inner_c, Layer)
+        and not inner_c.wrapper
+    ):
+        return step, inner_c
+    if isinstance(step, ir.Layer) and inner_c is None and len(body.steps) == 1:
+        unknown_layer(walk, step, ctx)
+    else:
+        walk.collector.error(
+            NetdslArgumentError(
+                f"`{layer.name}` wraps exactly one layer, e.g. `{layer.name}(lstm 64)`",
+                body.span,
+                label="not one layer",
+                code="NDL005",
+            ),
+            ctx.notes,
+        )
+    return None
