@@ -74,8 +74,6 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .checking.checker import check
     from .checking.plan import CheckedModel
-    from .keras.compiler import build
-    from .lang.diagnostics import render
     from .errors import NetdslError
     from .keras.compiler import build
     from .keras.saving import load_model

@@ -3,8 +3,9 @@ parameter named once), and a block seen as a component so a use binds its argume
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from ..errors import NetdslNameError
 from ..lang import ir
@@ -14,7 +15,7 @@ from ..vocab.registry import Registry
 from .collector import Collector
 from .context import note
 
-__all__ = ["Blocks", "read_blocks", "block_component"]
+__all__ = ["Blocks", "block_component", "read_blocks"]
 
 
 @dataclass(frozen=True)

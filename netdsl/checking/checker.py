@@ -14,8 +14,9 @@ calls for) with the backend's rules.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..errors import NetdslError, NetdslErrors, NetdslLimitError, NetdslSyntaxError, Span
 from ..lang import ir
@@ -46,16 +47,16 @@ from .target import check_monitors, check_optimizer, training_target
 from .walk import Walk
 
 __all__ = [
-    "check",
-    "CheckedModel",
-    "Node",
-    "format_shape",
-    "expanded_layers",
     "MAX_BLOCK_DEPTH",
     "MAX_LAYERS",
     "MAX_NESTING",
     "MAX_PARAMS",
     "MAX_VALUES",
+    "CheckedModel",
+    "Node",
+    "check",
+    "expanded_layers",
+    "format_shape",
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Hashable, Iterable
+from collections.abc import Hashable, Iterable
 
 from ..errors import NetdslError, Note
 from ..vocab.components import Ref
@@ -16,7 +16,7 @@ class Collector:
     """The errors found so far (each pass appends; the binder too), which mistakes were already
     reported once, and the references bound once per check (``relu``, see ``Binder.refs``)."""
 
-    __slots__ = ("errors", "_reported", "refs")
+    __slots__ = ("_reported", "errors", "refs")
 
     def __init__(self) -> None:
         self.errors: list[NetdslError] = []

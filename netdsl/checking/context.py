@@ -3,8 +3,9 @@ what a step gives the next one, and small helpers."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from ..errors import Note, Span
 from ..lang import ir
@@ -12,21 +13,21 @@ from ..vocab.components import Layer
 from .graph import Shape
 
 __all__ = [
-    "Ctx",
-    "Out",
-    "UNKNOWN",
-    "NO_ARGS",
-    "BoundStep",
     "MAX_BLOCK_DEPTH",
+    "MAX_LAYERS",
     "MAX_NESTING",
     "MAX_PARAMS",
     "MAX_VALUES",
-    "MAX_LAYERS",
+    "NO_ARGS",
+    "UNKNOWN",
+    "BoundStep",
+    "Ctx",
+    "Out",
+    "is_shape",
     "note",
-    "size",
     "same_size",
     "short",
-    "is_shape",
+    "size",
 ]
 
 #: how deep block uses may nest (a block using a block using a block ...)
@@ -65,7 +66,7 @@ class Ctx(NamedTuple):
 class BoundStep:
     """A layer step bound once for its block arguments; its shape rule's answers by input shape."""
 
-    __slots__ = ("layer", "subst", "component", "bound", "text", "items", "shapes")
+    __slots__ = ("bound", "component", "items", "layer", "shapes", "subst", "text")
 
     def __init__(
         self,

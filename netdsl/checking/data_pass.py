@@ -4,7 +4,8 @@ and the settings that must fit them: ``input:`` and ``validation_split``."""
 from __future__ import annotations
 
 import os
-from typing import Any, Collection, Mapping
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from ..errors import NetdslArgumentError, NetdslError, NetdslPluginError
 from ..lang import ir
@@ -14,7 +15,7 @@ from .context import same_size, size
 from .graph import Shape
 from .plan import split_sizes
 
-__all__ = ["describe", "check_data_settings"]
+__all__ = ["check_data_settings", "describe"]
 
 
 def describe(

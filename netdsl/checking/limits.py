@@ -4,14 +4,14 @@ MAX_LAYERS (going into the repetition, block or branch that alone is too big).""
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..errors import NetdslLimitError, Note, Span
 from ..lang import ir
 from .collector import Collector
 from .context import MAX_LAYERS, note
 
-__all__ = ["Expansion", "TOO_MANY_LAYERS", "too_many_layers"]
+__all__ = ["TOO_MANY_LAYERS", "Expansion", "too_many_layers"]
 
 #: the mistake "more than MAX_LAYERS layers", reported once per check (see Collector.first)
 TOO_MANY_LAYERS = "too many layers"
@@ -33,7 +33,7 @@ def too_many_layers(
 class Expansion:
     """Layer counts of chains and blocks, capped just past MAX_LAYERS, memoised per block."""
 
-    __slots__ = ("blocks", "_sizes")
+    __slots__ = ("_sizes", "blocks")
 
     def __init__(self, blocks: Mapping[str, ir.BlockDef]) -> None:
         self.blocks = blocks

@@ -5,7 +5,7 @@ body of values where a layer takes no sub-network (``dense(64, relu)``)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import NetdslArgumentError, NetdslNameError, NetdslSyntaxError
 from ..lang import ir
@@ -19,12 +19,12 @@ from .context import Ctx
 from .nodes import Walker
 
 __all__ = [
-    "unknown_layer",
-    "unknown_words",
-    "known_words",
-    "missing_arrow_after",
     "body_values",
     "chain_value",
+    "known_words",
+    "missing_arrow_after",
+    "unknown_layer",
+    "unknown_words",
 ]
 
 

@@ -4,7 +4,8 @@ rule (whose failures name the plugin), and what the walk's other passes see of t
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from ..errors import NetdslLimitError, NetdslPluginError, NetdslShapeError, Span
 from ..lang import ir
@@ -23,7 +24,7 @@ __all__ = ["Nodes", "Walker"]
 class Nodes:
     """The nodes made so far, in order; ``add`` and ``infer`` append one."""
 
-    __slots__ = ("registry", "collector", "made", "_providers")
+    __slots__ = ("_providers", "collector", "made", "registry")
 
     def __init__(self, registry: Registry, collector: Collector) -> None:
         self.registry = registry

@@ -12,16 +12,17 @@ fields and never derive them again.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..lang import ir
 from ..vocab.components import DataInfo, Ref
 from ..vocab.settings import TABLE, Settings
 from .graph import Node, Shape
 
-__all__ = ["CheckedModel", "Plan", "Sizes", "split_sizes", "run_steps", "Origin"]
+__all__ = ["CheckedModel", "Origin", "Plan", "Sizes", "run_steps", "split_sizes"]
 
 
 def split_sizes(examples: int, validation_split: float) -> tuple[int, int]:
@@ -30,7 +31,7 @@ def split_sizes(examples: int, validation_split: float) -> tuple[int, int]:
     The one rule: the checker's error, training's split, schedules and ``emit`` all use it."""
     if not validation_split:
         return examples, 0
-    train = int(math.floor(examples * (1.0 - validation_split)))
+    train = math.floor(examples * (1.0 - validation_split))
     return train, examples - train
 
 
@@ -60,7 +61,7 @@ class Origin:
     """How a plan was made: ``check``'s arguments, and ``check`` itself (handed in by the checker,
     which imports this module), so :meth:`CheckedModel.replace` can check again."""
 
-    check: Callable[..., "CheckedModel"]
+    check: Callable[..., CheckedModel]
     registry: Any
     data: str | None
     overrides: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -115,7 +116,7 @@ class CheckedModel:
             return self.total_steps
         return run_steps(examples, self.settings)[1]
 
-    def replace(self, **changes: Any) -> "CheckedModel":
+    def replace(self, **changes: Any) -> CheckedModel:
         """The plan with some training settings changed (``epochs=2``), checked again with them,
         so every rule sees the new values. A setting that decides what the model is (``input``,
         ``dataset``) is refused (NDL004): change it in the program."""

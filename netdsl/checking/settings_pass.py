@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import NetdslArgumentError, NetdslError, NetdslSettingError
 from ..lang import ir

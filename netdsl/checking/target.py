@@ -14,7 +14,6 @@ from typing import Any
 
 from ..errors import NetdslArgumentError, NetdslError, NetdslSettingError, NetdslShapeError, Note
 from ..lang import ir
-from .bind import Binder
 from ..vocab.components import DataInfo, Loss, Metric, Optimizer, Ref, apply_rule
 from ..vocab.registry import Registry
 from .bind import Binder

@@ -5,7 +5,8 @@ so a repeated step costs a dictionary look-up and a node."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import NetdslArgumentError, NetdslLimitError, NetdslNameError, NetdslShapeError, Note
 from ..lang import ir
@@ -42,16 +43,16 @@ class Walk:
     """One walk over a program's network; ``nodes.made`` holds the graph it built."""
 
     __slots__ = (
-        "program",
-        "registry",
-        "collector",
-        "blocks",
-        "info",
-        "nodes",
-        "walked",
+        "_adapters",
         "_bound",
         "_words",
-        "_adapters",
+        "blocks",
+        "collector",
+        "info",
+        "nodes",
+        "program",
+        "registry",
+        "walked",
     )
 
     def __init__(

@@ -3,7 +3,7 @@ its input) and a wrapper of one layer (``bidirectional(lstm 64)``)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import NetdslArgumentError
 from ..lang import ir

@@ -18,10 +18,10 @@ import ast
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..checking.graph import Node
 from ..checking.plan import CheckedModel

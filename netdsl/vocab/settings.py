@@ -98,7 +98,7 @@ class Settings(Mapping[str, Any]):
     backend: str | None = None
 
     @classmethod
-    def of(cls, values: Mapping[str, Any]) -> "Settings":
+    def of(cls, values: Mapping[str, Any]) -> Settings:
         """Settings from a name -> value mapping; a setting left out takes its row's default
         (a reference's default is its component's name here, bound by the checker)."""
         if not values.keys() <= TABLE.keys():
