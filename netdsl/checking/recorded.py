@@ -22,7 +22,7 @@ from ..vocab.components import DataInfo, Dataset, Target
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..vocab.registry import Registry
-    from .graph import CheckedModel
+    from .plan import CheckedModel
 
 __all__ = [
     "LABELS_FORMAT",
