@@ -340,6 +340,10 @@ def _setting_options(command: Any) -> Any:
 @click.option("--resume", "resume", type=click.Path(file_okay=False), metavar="RUN_FOLDER",
               help="Finish a killed or stopped run in its folder, from its last finished epoch "
                    "(FILE is then the folder's model.net).")
+@click.option("--accept-changes", is_flag=True,
+              help="With --resume: finish the run even though its model.net or its data changed "
+                   "since it started (--resume refuses that otherwise); the change is recorded "
+                   "in the folder's fingerprint.json.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--steps-per-execution", type=click.IntRange(min=1, max=1 << 20),
               help="Batches per call of the compiled training step (default 16). Higher is faster "
@@ -366,17 +370,41 @@ def _setting_options(command: Any) -> Any:
               help="Multi-process: seconds to wait for the others to join, or for a silent one, "
                    "before stopping with an error (default 60).")
 @click.pass_obj
-def run(state: _State, file: str | None, data: str | None, out_dir: str, resume: str | None, quiet: bool,
-        steps_per_execution: int | None, jit: bool | None, threads: int | None, distribute: bool,
-        coordinator: str | None, num_processes: int | None, process_id: int | None,
-        timeout: float | None, **overrides: Any) -> None:
+def run(state: _State, file: str | None, data: str | None, out_dir: str, resume: str | None,
+        accept_changes: bool, quiet: bool, steps_per_execution: int | None, jit: bool | None,
+        threads: int | None, distribute: bool, coordinator: str | None, num_processes: int | None,
+        process_id: int | None, timeout: float | None, **overrides: Any) -> None:
     """Train FILE's model, evaluate it on the test set and save the run.
 
     --steps-per-execution, --jit and --threads change how fast training runs on this machine,
     never what the model is; metrics.json records them. --distribute and the multi-process
     options are described in docs/distributed.md. Exit status: 0 finished, 1 failed,
-    130 stopped by Ctrl-C, 143 stopped by SIGTERM (finished epochs are kept either way).
+    130 stopped by Ctrl-C, 143 stopped by SIGTERM (finished epochs are kept either way),
+    before the run folder exists too.
     """
+    from .runs import EXIT_CODES, signals_stop
+
+    try:
+        with signals_stop():
+            report = _run(state, file, data, out_dir, resume, accept_changes, quiet, steps_per_execution,
+                          jit, threads, distribute, coordinator, num_processes, process_id, timeout,
+                          overrides)
+    except KeyboardInterrupt as e:  # before the run folder was made (or, resuming, touched)
+        reason = getattr(e, "reason", "interrupt")
+        why = "interrupted" if reason == "interrupt" else f"stopped by {reason}"
+        kept = "the run folder is as it was" if resume is not None else "no run folder was made"
+        click.echo(f"{why} before training started; {kept}", err=True)
+        sys.exit(EXIT_CODES[reason])
+    click.echo(report.text())
+    if report.stopped:
+        sys.exit(EXIT_CODES.get(report.stopped, 1))
+
+
+def _run(state: _State, file: str | None, data: str | None, out_dir: str, resume: str | None,
+         accept_changes: bool, quiet: bool, steps_per_execution: int | None, jit: bool | None,
+         threads: int | None, distribute: bool, coordinator: str | None, num_processes: int | None,
+         process_id: int | None, timeout: float | None, overrides: dict[str, Any]) -> Any:
+    """``run``'s body: check, then train or resume; the report."""
     from .checker import check as check_program
     from .errors import NetdslError, NetdslTrainingError
 
@@ -390,8 +418,16 @@ def run(state: _State, file: str | None, data: str | None, out_dir: str, resume:
         file = os.path.join(resume, "model.net")
         if not os.path.isfile(file):
             _fail_text(f"{resume} is not a run folder (it has no model.net)")
+        from .driver import resume_data
+
+        try:
+            data = resume_data(resume, data)  # where the run found it: check reads it too
+        except NetdslError as e:
+            _fail([e])
     elif file is None:
         raise click.UsageError("give a FILE to train, or --resume RUN_FOLDER")
+    if accept_changes and resume is None:
+        raise click.UsageError("--accept-changes goes with --resume RUN_FOLDER")
     try:
         model = check_program(_load(file), state.registry, data=data)
         model = model.replace(**given)
@@ -415,19 +451,19 @@ def run(state: _State, file: str | None, data: str | None, out_dir: str, resume:
             else (None if resume else TrainOptions())
         echo = lambda text: click.echo(text, err=True)  # noqa: E731
         if resume is not None:
-            report = resume_run(resume, model, data=data, quiet=quiet, echo=echo, options=options)
-        else:
-            report = run_model(model, data=data, out_dir=out_dir, quiet=quiet, echo=echo, options=options)
+            return resume_run(resume, model, data=data, quiet=quiet, echo=echo, options=options,
+                              accept_changes=accept_changes)
+        return run_model(model, data=data, out_dir=out_dir, quiet=quiet, echo=echo, options=options)
     except NetdslError as e:
         tb = getattr(e, "traceback", None)
         if state.verbose and tb:
             click.echo(tb.rstrip(), err=True)
         _fail(list(e.errors))
-    click.echo(report.text())
-    if report.stopped:
-        from .runs import EXIT_CODES
 
-        sys.exit(EXIT_CODES.get(report.stopped, 1))
+
+#: ``runs --sort`` choices (:data:`netdsl.runs_view.SORT_KEYS`, named here so that ``--help``
+#: imports nothing; a test keeps the two the same)
+SORTS = ("date", "name", "accuracy", "mae", "loss", "wall")
 
 
 def _fail_text(message: str) -> NoReturn:
@@ -441,11 +477,13 @@ def _fail_text(message: str) -> NoReturn:
 @click.option("--status", "status", type=click.Choice(["running", "finished", "stopped", "failed", "crashed",
                                                        "resumed"]),
               help="Only runs with this status (resumed: runs resumed at least once).")
-@click.option("--sort", "sort", type=click.Choice(["date", "name", "accuracy", "loss", "wall"]), default="date",
-              show_default=True, help="Order of the rows (date: newest first).")
+@click.option("--sort", "sort", type=click.Choice(list(SORTS)), default="date", show_default=True,
+              help="Order of the rows (date: newest first; accuracy: best first; mae, loss, wall: "
+                   "lowest first).")
 def runs(root: str, as_json: bool, status: str | None, sort: str) -> None:
-    """List the run folders under ROOT (default: runs/): name, date, spec, epochs, status, test
-    metrics, wall time."""
+    """List the run folders under ROOT (default: runs/): name, date, spec, epochs, status
+    (a run whose process is gone shows as crashed), test loss, the main test metric (accuracy,
+    or MAE for regression), wall time."""
     from .runs import list_runs
     from .runs_view import filter_sort, runs_table
 
@@ -649,7 +687,7 @@ def launch(state: _State, n: int, timeout: float, run_args: tuple[str, ...]) -> 
 
     cli_args = [*(["-v"] if state.verbose else []), *(["--no-plugins"] if state.no_plugins else []),
                 *(["--strict-plugins"] if state.strict else [])]
-    result = start(n, list(run_args), cli_args=cli_args, timeout=timeout)
+    result = start(n, list(run_args), cli_args=cli_args, timeout=timeout, native_logs=state.verbose)
     if result.ok:
         prints = set(result.weights.values())
         same = (f"; the same weights in every process ({prints.pop()})" if len(prints) == 1

@@ -14,6 +14,7 @@ import re
 import sys
 import tempfile
 import threading
+import unicodedata
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -21,7 +22,7 @@ from .components import Activation, Callback, Ref, Schedule
 from .errors import NetdslError, NetdslPluginError, NetdslTrainingError
 from .graph import CheckedModel, Node, format_shape
 
-__all__ = ["build", "build_layers", "materialise", "import_keras", "verify_shapes", "quiet_native_logs", "filtered_native_logs", "total_steps",
+__all__ = ["build", "keras_name", "build_layers", "materialise", "import_keras", "verify_shapes", "quiet_native_logs", "filtered_native_logs", "native_noise", "total_steps",
            "NORMALIZE_LAYER"]
 
 #: the name of the Normalization layer ``normalize: true`` puts before the network; training
@@ -34,7 +35,14 @@ _TF_NOISE = re.compile(
     r"absl::InitializeLog|oneDNN custom operations|use_unbounded_threadpool|cpu_feature_guard"
     r"|This TensorFlow binary is optimized|rebuild TensorFlow with the appropriate compiler flags"
     r"|Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered"
-    r"|TF-TRT Warning|successful NUMA node read|Could not find cuda drivers")
+    r"|TF-TRT Warning|successful NUMA node read|Could not find cuda drivers"
+    r"|\[Gloo\] Rank \d+ is connected to \d+ peer ranks")
+
+
+def native_noise(line: str) -> bool:
+    """Whether ``line`` is one of the native log lines that say nothing actionable (what
+    ``netdsl run`` keeps off the terminal, and ``netdsl launch`` off its processes' output)."""
+    return _TF_NOISE.search(line) is not None
 
 
 @contextmanager
@@ -268,6 +276,19 @@ def verify_shapes(model: CheckedModel, layers: list[Any], tensors: list[Any]) ->
                  "checks a rule against Keras")
 
 
+def keras_name(filename: str | None, fallback: str = "netdsl") -> str:
+    """A model or scope name every backend accepts, from any file name a file system allows:
+    TensorFlow's root scopes take ASCII letters, digits and ``_`` and must not start with
+    ``_``, so accents are dropped (``modèle`` -> ``modele``), anything else becomes ``_``,
+    edge ``_`` go (``<stdin>``, ``_draft``), and a name not starting with a letter is
+    prefixed with ``fallback`` (which is also the name when nothing is left)."""
+    stem = os.path.splitext(os.path.basename(filename or ""))[0]
+    plain = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", plain).strip("_")
+    if not name:
+        return fallback
+    return name if name[0].isalpha() else f"{fallback}_{name}"
+
+
 def _model_name(model: CheckedModel) -> str:
-    name = os.path.splitext(os.path.basename(model.program.filename or "netdsl"))[0]
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "netdsl"
+    return keras_name(model.program.filename)

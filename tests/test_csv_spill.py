@@ -189,7 +189,7 @@ def test_a_bad_row_after_the_spill_began_leaves_no_folder(tmp_path: Path, scratc
 
 @pytest.mark.slow
 def test_a_run_records_the_spill_in_data_json(tmp_path: Path, scratch: Path) -> None:
-    from netdsl.training import run_model
+    from netdsl.driver import run_model
 
     path = write_csv(tmp_path / "t.csv", 800)
     m = netdsl.check(f'dataset: csv("{path}")\nepochs: 1\nseed: 1\ndense 3 softmax', builtin_registry())

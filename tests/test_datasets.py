@@ -497,7 +497,7 @@ def test_fitting_activations_pass(text: str) -> None:
 
 @pytest.mark.slow
 def test_run_on_csv_writes_labels_and_split(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
-    from netdsl.training import run_model
+    from netdsl.driver import run_model
 
     path = write_csv(tmp_path / "iris.csv", 600)
     m = netdsl.check(f'dataset: csv("{path}", seed=5)\nnormalize: true\nepochs: 2\nseed: 1\n'
@@ -517,7 +517,8 @@ def test_run_on_csv_writes_labels_and_split(tmp_path: Path, recwarn: pytest.Warn
 def test_normalize_is_adapted_and_saved_in_the_model(tmp_path: Path) -> None:
     import keras
 
-    from netdsl.training import load_data, run_model
+    from netdsl.driver import run_model
+    from netdsl.training import load_data
 
     rng = np.random.default_rng(0)
     x = rng.normal(50, 10, (200, 3)).astype(np.float32)
