@@ -226,12 +226,14 @@ class _Progress:
                  optimizer_arrays: list[np.ndarray]) -> None:
         """A good epoch ended (:func:`netdsl.training.fit`): checkpoint it, log it."""
         t0 = time.perf_counter()
+        seed = int(self.folder.meta["shuffle_seed"])
         self.folder.save_checkpoint(Checkpoint(done, model_arrays, optimizer_arrays,
-                                               list(self.history), int(self.folder.meta["shuffle_seed"])))
+                                               list(self.history), seed))
         self.folder.write_history(self.history)
         if self.tensorboard is not None:
             self.tensorboard.write(done, self.history[-1])
-        self.folder.set_status("running", phase="fitting", epochs_completed=done, wall_seconds=self.wall())
+        self.folder.set_status("running", phase="fitting", epochs_completed=done,
+                               wall_seconds=self.wall())
         self.bookkeeping += time.perf_counter() - t0
 
     def save_model(self) -> None:
@@ -369,9 +371,11 @@ def _execute_worker(model: CheckedModel, ctx: dist.Context, data: str | os.PathL
                          shuffle_seed=seed if seed is not None else 0, context=ctx)
         except KeyboardInterrupt as e:
             reason = getattr(e, "reason", "interrupt")
-            return RunReport(None, "stopped", len(history), time.perf_counter() - started, {}, reason)
+            return RunReport(None, "stopped", len(history), time.perf_counter() - started, {},
+                             reason)
         if result.stopped:
-            return RunReport(None, "stopped", len(history), time.perf_counter() - started, {}, result.stopped)
+            return RunReport(None, "stopped", len(history), time.perf_counter() - started, {},
+                             result.stopped)
         with ctx.scope():
             test = evaluate(result.net, model, arrays)
         _close(ctx)
@@ -383,8 +387,9 @@ def _execute_worker(model: CheckedModel, ctx: dist.Context, data: str | os.PathL
 # --- resume --------------------------------------------------------------------------------
 
 def resume_run(folder_path: str | os.PathLike[str], model: CheckedModel, *,
-               data: str | os.PathLike[str] | None = None, quiet: bool = False, echo: Echo = _stderr,
-               options: TrainOptions | None = None, accept_changes: bool = False) -> RunReport:
+               data: str | os.PathLike[str] | None = None, quiet: bool = False,
+               echo: Echo = _stderr, options: TrainOptions | None = None,
+               accept_changes: bool = False) -> RunReport:
     """Finish a killed or stopped run in its own folder from its newest whole checkpoint
     (``model`` is the folder's ``model.net``, checked). The data is read where the run read it
     (``data.json``) unless ``data`` says where it is now. A program or data that differs from
@@ -400,8 +405,7 @@ def resume_run(folder_path: str | os.PathLike[str], model: CheckedModel, *,
         program = fp.program_print(model)
         if isinstance(before, dict):
             _refuse_changes(folder, fp.differences(before, program, None), accept_changes)
-        options = options or TrainOptions(**{k: v for k, v in (meta.get("options") or {}).items()
-                                             if k in ("steps_per_execution", "threads", "distribute")})
+        options = options or _recorded_options(meta)
         ctx = _context(model, options)
     with _released_on_error(lock, ctx):
         options = ctx.adjust(options)
@@ -418,8 +422,8 @@ def resume_run(folder_path: str | os.PathLike[str], model: CheckedModel, *,
 def _check_resumable(folder: RunFolder, meta: dict[str, Any], options: TrainOptions | None) -> None:
     """Refuse, before anything is written, a multi-process run or a finished one."""
     before = (meta.get("options") or {}).get("cluster") or {}
-    if int(before.get("num_processes", 1)) > 1 or (options is not None and options.cluster is not None
-                                                  and options.cluster.num_processes > 1):
+    asked = options.cluster if options is not None else None
+    if int(before.get("num_processes", 1)) > 1 or (asked is not None and asked.num_processes > 1):
         raise NetdslTrainingError(
             f"the run in {folder.path}/ was trained in several processes; netdsl cannot resume a "
             "multi-process run" if before else "--resume continues a run in one process; a "
@@ -443,7 +447,14 @@ def _refuse_changes(folder: RunFolder, changed: list[str], accept: bool) -> None
              "--accept-changes to finish it anyway (the change is recorded in fingerprint.json)")
 
 
-def resume_data(folder: str | os.PathLike[str], data: str | os.PathLike[str] | None = None) -> str | None:
+def _recorded_options(meta: Mapping[str, Any]) -> TrainOptions:
+    """The speed options the run was started with (``metrics.json``)."""
+    kept = ("steps_per_execution", "threads", "distribute")
+    return TrainOptions(**{k: v for k, v in (meta.get("options") or {}).items() if k in kept})
+
+
+def resume_data(folder: str | os.PathLike[str],
+                data: str | os.PathLike[str] | None = None) -> str | None:
     """Where a resume reads its data: ``data`` (``--data``) when given, else where the run read
     it (``data.json``'s ``data_path``, absolute), else None (the dataset finds it itself).
     A recorded path that is gone is an ``NDL100`` saying where the run found it."""
@@ -454,12 +465,13 @@ def resume_data(folder: str | os.PathLike[str], data: str | os.PathLike[str] | N
     if not isinstance(path, str):
         return None
     if not os.path.exists(path):
-        raise NetdslDataError(f"the run read its data from {path} (data.json), and nothing is there now",
-                              help="pass --data PATH to say where the data is now")
+        raise NetdslDataError(f"the run read its data from {path} (data.json), and nothing is "
+                              "there now", help="pass --data PATH to say where the data is now")
     return path
 
 
-def _resume_load(model: CheckedModel, path: str | None, ctx: dist.Context, given: bool) -> "Data | StreamData":
+def _resume_load(model: CheckedModel, path: str | None, ctx: dist.Context,
+                 given: bool) -> "Data | StreamData":
     """The data for a resume; when it cannot be read, the error says where the run read it."""
     try:
         return _load(model, path, ctx)
@@ -488,12 +500,13 @@ def _settle_fingerprint(folder: RunFolder, before: Any, program: dict[str, Any],
     fp.accept(folder.path, before, program, data, changed)
     record = read_json(folder.path / "data.json")
     if isinstance(record, dict) and (before.get("data") or {}).get("sha256") != data["sha256"]:
-        record["changed_on_resume"] = [*record.get("changed_on_resume", []),
-                                       {**data, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}]
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        record["changed_on_resume"] = [*record.get("changed_on_resume", []), {**data, "at": now}]
         write_json(folder.path / "data.json", record)
 
 
-def _reopen(folder: RunFolder, meta: dict[str, Any], model: CheckedModel, echo: Echo) -> Checkpoint | None:
+def _reopen(folder: RunFolder, meta: dict[str, Any], model: CheckedModel,
+            echo: Echo) -> Checkpoint | None:
     """The newest whole checkpoint, and the folder's record made ready for the run to go on."""
     checkpoint, skipped = folder.latest_checkpoint()
     for line in skipped:
@@ -506,15 +519,16 @@ def _reopen(folder: RunFolder, meta: dict[str, Any], model: CheckedModel, echo: 
     folder.meta["resumed"] = [*meta.get("resumed", []), now]
     folder.meta["process"] = process_record()
     if "shuffle_seed" not in folder.meta:
-        folder.meta["shuffle_seed"] = checkpoint.shuffle_seed if checkpoint else (model.settings["seed"] or 0)
+        folder.meta["shuffle_seed"] = (checkpoint.shuffle_seed if checkpoint
+                                       else model.settings["seed"] or 0)
     (folder.path / "STOPPED").unlink(missing_ok=True)
     return checkpoint
 
 
 # --- the phases ----------------------------------------------------------------------------
 
-def _execute(job: _Job, folder: RunFolder, arrays: "Data | StreamData", checkpoint: Checkpoint | None,
-             lock: RunLock) -> RunReport:
+def _execute(job: _Job, folder: RunFolder, arrays: "Data | StreamData",
+             checkpoint: Checkpoint | None, lock: RunLock) -> RunReport:
     """The phases, with the folder's status kept true whatever happens. A context of one
     process is always closed at the end (a later run in this process may set up another);
     a multi-process one only after a finished run, since an unclosed one makes the process
@@ -560,7 +574,8 @@ def _fit_and_test(job: _Job, run: _Progress, arrays: "Data | StreamData") -> dic
     result = fit(model, arrays, verbose=verbose, options=job.options, history=run.history,
                  initial_epoch=checkpoint.epoch if checkpoint else 0,
                  shuffle_seed=int(run.folder.meta["shuffle_seed"]), on_epoch=run.on_epoch,
-                 state=(checkpoint.model, checkpoint.optimizer) if checkpoint else None, context=ctx)
+                 state=(checkpoint.model, checkpoint.optimizer) if checkpoint else None,
+                 context=ctx)
     run.net = result.net
     if result.stopped:
         raise Stopped(result.stopped)
@@ -584,8 +599,8 @@ def _header(job: _Job, run: _Progress, arrays: "Data | StreamData") -> None:
         return
     model, checkpoint = job.model, run.checkpoint
     epochs = model.settings["epochs"]
-    job.echo(f"training {job.name}: {len(model.nodes)} layers, {model.total_params:,} parameters on "
-             f"{model.dataset.name} ({arrays.train_size:,} train / {arrays.test_size:,} test), "
+    job.echo(f"training {job.name}: {len(model.nodes)} layers, {model.total_params:,} parameters "
+             f"on {model.dataset.name} ({arrays.train_size:,} train / {arrays.test_size:,} test), "
              f"{epochs} epoch{'s' * (epochs != 1)}, batch size {model.settings['batch_size']}"
              + (f", from epoch {checkpoint.epoch + 1}" if checkpoint else ""))
     if job.ctx.distributed:
@@ -634,7 +649,8 @@ def _failed(job: _Job, run: _Progress, err: NetdslError) -> NetdslError:
         _remove(run.folder)
         return err
     run.finish("failed", phase=run.phase, error=err.message, code=err.code)
-    err.help = (err.help + "; " if err.help else "") + f"the run folder {run.folder.path}/ records it"
+    where = f"the run folder {run.folder.path}/ records it"
+    err.help = (err.help + "; " if err.help else "") + where
     return err
 
 
@@ -647,15 +663,17 @@ def _disk_error(run: _Progress, e: OSError) -> NetdslTrainingError:
     err = NetdslTrainingError(f"{run.phase} failed: {e.strerror or e}"
                               + (f": {e.filename}" if e.filename else ""), code="NDL305",
                               help=f"every finished epoch is in {run.folder.path}/checkpoints/; "
-                                   f"free some space, then `netdsl run --resume {run.folder.path}/`")
+                                   "free some space, then "
+                                   f"`netdsl run --resume {run.folder.path}/`")
     run.record_failure("failed", err)
     return err
 
 
 def _crashed(run: _Progress, e: Exception) -> NetdslTrainingError:
-    err = NetdslTrainingError(f"the run crashed while {run.phase}: {type(e).__name__}: {crash_summary(e)}",
-                              code="NDL304", help=f"the run folder {run.folder.path}/ records it; "
-                              "run with -v for the traceback")
+    what = f"{type(e).__name__}: {crash_summary(e)}"
+    err = NetdslTrainingError(f"the run crashed while {run.phase}: {what}", code="NDL304",
+                              help=f"the run folder {run.folder.path}/ records it; run with -v "
+                                   "for the traceback")
     err.traceback = _traceback()  # type: ignore[attr-defined]
     run.record_failure("crashed", err)
     return err

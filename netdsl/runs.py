@@ -237,7 +237,7 @@ def _locked(lock: Path) -> bool:
 def main_metric(test: Mapping[str, float], kind: str | None) -> tuple[str, float] | None:
     """The test metric a run is judged by (:data:`MAIN_METRICS`): accuracy for classes and
     binary targets, MAE for regression; None when the run did not report it."""
-    rows = [MAIN_METRICS[kind]] if kind in MAIN_METRICS else list(MAIN_METRICS.values())
+    rows = [MAIN_METRICS[kind]] if kind is not None and kind in MAIN_METRICS else list(MAIN_METRICS.values())
     for name, keys in rows:
         for key in keys:
             if key in test:
