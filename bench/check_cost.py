@@ -22,7 +22,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["PROGRAMS", "measure", "main"]
+__all__ = ["PROGRAMS", "main", "measure"]
 
 
 def _doubling(levels: int, last: str = "dense 4") -> str:
@@ -65,7 +65,7 @@ CHILD = r"""
 import json, sys, time, tracemalloc
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/plugins"]
 import netdsl
-from netdsl.diagnostics import render
+from netdsl.lang.diagnostics import render
 from netdsl.errors import NetdslError
 text = sys.stdin.read()
 

@@ -72,14 +72,14 @@ def main() -> None:
     env.pop("KERAS_BACKEND", None)
     extra = ["--distribute"] if args.distribute else []
     configs = {
-        "tensorflow, 1 process": lambda f, out: [sys.executable, "-m", "netdsl.cli", "run", f, "-q",
+        "tensorflow, 1 process": lambda f, out: [sys.executable, "-m", "netdsl.tools.cli", "run", f, "-q",
                                                  "--out", out, "--backend", "tensorflow", *extra],
-        "jax, 1 process": lambda f, out: [sys.executable, "-m", "netdsl.cli", "run", f, "-q",
+        "jax, 1 process": lambda f, out: [sys.executable, "-m", "netdsl.tools.cli", "run", f, "-q",
                                           "--out", out, "--backend", "jax", *extra],
     }
     if args.processes > 1:
         configs[f"jax, {args.processes} processes"] = lambda f, out: [
-            sys.executable, "-m", "netdsl.cli", "launch", "-n", str(args.processes), f, "-q",
+            sys.executable, "-m", "netdsl.tools.cli", "launch", "-n", str(args.processes), f, "-q",
             "--out", out, "--backend", "jax", *extra]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,7 +100,7 @@ def main() -> None:
                 rate = args.size / epoch if epoch > 0 else float("nan")
                 base = base if base is not None else rate
                 rows.append((model, name, times[name][1], epoch, rate, rate / base))
-    lines = [f"| model | configuration | 1-epoch run, s | steady epoch, s | examples/s | vs first row |",
+    lines = ["| model | configuration | 1-epoch run, s | steady epoch, s | examples/s | vs first row |",
              "|---|---|---|---|---|---|"]
     for m, n, t1, e, r, x in rows:  # a non-positive epoch: the machine's noise exceeded one epoch
         rate, vs = (f"{r:,.0f}", f"{x:.2f}×") if r == r and e > 0 else ("— (noise)", "—")

@@ -22,17 +22,18 @@ import time
 
 START = time.perf_counter()
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import gc  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import pstats  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+import argparse
+import cProfile
+import gc
+import io
+import json
+import math
+import pstats
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -107,7 +108,7 @@ def branch_tree(n: int) -> str | None:
 
 def nested_residual(n: int) -> str | None:
     """Residuals inside residuals; bracket nesting is capped by the parser (MAX_DEPTH)."""
-    from netdsl import parser
+    from netdsl.lang import parser
 
     cap = getattr(parser, "MAX_DEPTH", 50) - 5
     depth = min((n - 2) // 2, cap)
@@ -142,10 +143,10 @@ def _median(xs: list[float]) -> float:
 
 
 def measure(sizes: list[int], repeats: dict[int, int]) -> dict[str, Any]:
-    from netdsl import checker
-    from netdsl.checker import check
-    from netdsl.parser import parse
-    from netdsl.registry import load_registry
+    from netdsl.checking import checker
+    from netdsl.checking.checker import check
+    from netdsl.lang.parser import parse
+    from netdsl.vocab.registry import load_registry
 
     t0 = time.perf_counter()
     registry = load_registry()
@@ -181,7 +182,7 @@ def measure(sizes: list[int], repeats: dict[int, int]) -> dict[str, Any]:
                     total_t.append(c - a)
                     nodes = len(model.nodes)
                     del program, model
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - a failing sample is reported, not fatal
                 fam["rows"].append({"size": n, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"})
                 continue
             med = _median(total_t)
@@ -196,9 +197,9 @@ def measure(sizes: list[int], repeats: dict[int, int]) -> dict[str, Any]:
 
 def profile(n: int) -> dict[str, Any]:
     """cProfile of parse and check of the flat program of ``n`` layers, and GC's share."""
-    from netdsl.checker import check
-    from netdsl.parser import parse
-    from netdsl.registry import load_registry
+    from netdsl.checking.checker import check
+    from netdsl.lang.parser import parse
+    from netdsl.vocab.registry import load_registry
 
     registry = load_registry()
     parse("dense 10 softmax\n")
@@ -252,7 +253,7 @@ def _top(prof: cProfile.Profile, k: int) -> dict[str, Any]:
     total = st.total_tt  # type: ignore[attr-defined]
     rows = []
     packages: dict[str, float] = {}
-    for (file, line, func), (cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+    for (file, line, func), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
         short = file.replace(str(ROOT) + "/", "")
         if "site-packages/" in short:
             short = short.split("site-packages/", 1)[1]
@@ -270,19 +271,19 @@ def breakdown(file: str) -> dict[str, Any]:
     """Phases of what ``netdsl check FILE`` does, in this fresh process (call before anything else)."""
     marks = [("interpreter start to script", START)]
     t = time.perf_counter()
-    import click  # noqa: F401
+    import click  # noqa: F401 - imported for its cost alone
 
-    import netdsl.cli  # noqa: F401
-    marks.append(("import click + netdsl.cli", t))
+    import netdsl.tools.cli  # noqa: F401 - imported for its cost alone
+    marks.append(("import click + netdsl.tools.cli", t))
     t2 = time.perf_counter()
-    import numpy  # noqa: F401
+    import numpy  # noqa: F401 - imported for its cost alone
     marks.append(("import numpy (pulled in by the mnist dataset plugin and netdsl.data)", t2))
     t3 = time.perf_counter()
-    from netdsl.checker import check
-    from netdsl.parser import _get_parser, parse
-    marks.append(("import netdsl.checker/parser (lark, …)", t3))
+    from netdsl.checking.checker import check
+    from netdsl.lang.parser import _get_parser, parse
+    marks.append(("import netdsl.checking.checker/parser (lark, …)", t3))
     t4 = time.perf_counter()
-    from netdsl.registry import load_registry
+    from netdsl.vocab.registry import load_registry
     registry = load_registry()
     marks.append(("load_registry() (built-ins + entry points)", t4))
     t5 = time.perf_counter()
@@ -292,7 +293,7 @@ def breakdown(file: str) -> dict[str, Any]:
     model = check(parse(Path(file).read_bytes(), file), registry)
     marks.append(("parse + check the file", t6))
     t7 = time.perf_counter()
-    from netdsl.summary import summary_text
+    from netdsl.tools.summary import summary_text
     summary_text(model)
     marks.append(("summary text", t7))
     end = time.perf_counter()

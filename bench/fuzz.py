@@ -39,14 +39,14 @@ import time
 import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 for _p in (str(ROOT), str(ROOT / "plugins")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-__all__ = ["Generator", "Stats", "run_front", "BuildWorker", "main"]
+__all__ = ["BuildWorker", "Generator", "Stats", "main", "run_front"]
 
 #: input sizes the figures are grouped by (bytes)
 SIZE_CLASSES = ((1_000, "≤ 1 KB"), (10_000, "≤ 10 KB"), (100_000, "≤ 100 KB"), (10**9, "> 100 KB"))
@@ -66,9 +66,9 @@ class Generator:
     """Random programs from the registry's vocabulary (seeded: the same seed, the same programs)."""
 
     def __init__(self, seed: int) -> None:
-        from netdsl import types as T
-        from netdsl.components import Layer
-        from netdsl.registry import default_registry
+        from netdsl.vocab import types as T
+        from netdsl.vocab.components import Layer
+        from netdsl.vocab.registry import default_registry
 
         self.T = T
         self.rng = random.Random(seed)
@@ -152,7 +152,7 @@ class Generator:
             times = rng.choice(["2", "3", "1", str(rng.randint(1, 40))])
             return f"({self.chain(depth + 1, rng.randint(1, 3), blocks)}) * {times}"
         if r < 0.14 and depth < 4:
-            merge = rng.choice(self.merges + [""])
+            merge = rng.choice([*self.merges, ""])
             arms = " | ".join(self.chain(depth + 1, rng.randint(1, 2), blocks) for _ in range(rng.randint(2, 3)))
             return f"[{arms}]{' ' + merge if merge else ''}"
         if r < 0.24 and blocks:
@@ -266,8 +266,7 @@ class Generator:
             if op == 0:
                 del out[i]
             elif op == 1:
-                out.insert(i, rng.choice(list("()[]|->*=:,.\"\\#xe0123456789 \t\n\r") + ["\u00a0", "\u2192", "\x00",
-                                                                                     "\ufeff", "é"]))
+                out.insert(i, rng.choice([*list('()[]|->*=:,."\\#xe0123456789 \t\n\r'), "\xa0", "→", "\x00", "\ufeff", "é"]))
             elif op == 2:
                 j = rng.randrange(len(out))
                 out[i], out[j] = out[j], out[i]
@@ -414,7 +413,7 @@ def rerun_worst(stats: Stats) -> None:
                 netdsl.format(program)
                 netdsl.check(program)
             except NetdslError as e:
-                from netdsl.diagnostics import render
+                from netdsl.lang.diagnostics import render
 
                 render(e, color=False)
             best = min(best, time.process_time() - cpu)
@@ -432,7 +431,7 @@ def _size_class(n: int, layers: int = 0) -> str:
 
 def _layers(program: Any) -> int:
     """How many layers a parsed program expands to (0 when it did not parse)."""
-    from netdsl.checker import expanded_layers
+    from netdsl.checking.checker import expanded_layers
 
     if program is None:
         return 0
@@ -461,12 +460,12 @@ def front(text: str, stats: Stats, timeout: float, measure_memory: bool) -> Any:
         model = netdsl.check(program)
         stats.accepted += 1
     except NetdslError as e:
-        from netdsl.diagnostics import render
+        from netdsl.lang.diagnostics import render
 
         render(e, color=False)
     except _Hang:
         stats.hangs.append({"program": text[:2000], "size": size})
-    except BaseException as exc:  # noqa: BLE001 - an escape is what the harness is looking for
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         stats.escapes.append({"program": text[:2000], "error": f"{type(exc).__name__}: {exc}"[:500]})
@@ -543,9 +542,10 @@ def worker_main() -> None:
     import numpy as np
 
     import netdsl
-    from netdsl.compiler import build_layers, import_keras, materialise
-    from netdsl.saving import model_components, register_custom_objects
-    from netdsl.training import load_data, seed_everything
+    from netdsl.keras.compiler import build_layers, materialise
+    from netdsl.keras.runtime import import_keras
+    from netdsl.keras.saving import model_components, register_custom_objects
+    from netdsl.keras.training import load_data, seed_everything
 
     keras = import_keras()
     every = int(os.environ.get("NETDSL_FUZZ_GRAPH_EVERY", GRAPH_EVERY))
@@ -614,7 +614,7 @@ def worker_main() -> None:
                     result["graph"] = True
                     fit(compiled(eager=False))  # a whole epoch, with the validation split
                     lap("graph fit")
-        except BaseException as exc:  # noqa: BLE001 - every failure is a finding
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             msg = " ".join(f"{type(exc).__name__}: {exc}".split())

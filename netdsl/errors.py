@@ -1,30 +1,37 @@
 """One error root for everything a user can get wrong, each carrying the source span it is about.
 
 Errors are data: an embedder reads ``code``, ``message``, ``span``, ``label``, ``help`` and
-``notes`` and draws them in its own UI; :mod:`netdsl.diagnostics` renders them for a terminal.
+``notes`` and draws them in its own UI; :mod:`netdsl.lang.diagnostics` renders them for a terminal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar
 
 __all__ = [
-    "Span",
-    "Note",
-    "NetdslError",
-    "NetdslSyntaxError",
-    "NetdslNameError",
+    "DiagramError",
+    "EmitError",
     "NetdslArgumentError",
-    "NetdslShapeError",
-    "NetdslSettingError",
-    "NetdslLimitError",
-    "error_codes",
     "NetdslDataError",
-    "NetdslPluginError",
-    "NetdslTrainingError",
+    "NetdslError",
     "NetdslErrors",
+    "NetdslExportError",
+    "NetdslFileError",
+    "NetdslIRError",
+    "NetdslInputError",
+    "NetdslLimitError",
+    "NetdslNameError",
+    "NetdslPluginError",
+    "NetdslSettingError",
+    "NetdslShapeError",
+    "NetdslSyntaxError",
+    "NetdslTrainingError",
+    "Note",
     "SourceLines",
+    "Span",
+    "error_codes",
 ]
 
 
@@ -51,14 +58,14 @@ class Span:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], file: str | None = None) -> "Span":
+    def from_dict(cls, data: dict[str, Any], file: str | None = None) -> Span:
         return cls(
             data["start"], data["end"], data["line"], data["column"],
             data["end_line"], data["end_column"], file,
         )
 
     @classmethod
-    def point(cls, text: str, offset: int, file: str | None = None, width: int = 1) -> "Span":
+    def point(cls, text: str, offset: int, file: str | None = None, width: int = 1) -> Span:
         """The span of ``width`` characters at ``offset`` in ``text`` (line/column computed)."""
         offset = max(0, min(offset, len(text)))
         line = text.count("\n", 0, offset) + 1
@@ -98,7 +105,7 @@ class NetdslError(Exception):
         help: str | None = None,
         notes: Iterable[Note] = (),
         code: str | None = None,
-        source: "str | SourceLines | None" = None,
+        source: str | SourceLines | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -121,7 +128,7 @@ class NetdslError(Exception):
         return f"{where}{self.message}"
 
     @property
-    def errors(self) -> tuple["NetdslError", ...]:
+    def errors(self) -> tuple[NetdslError, ...]:
         """Every error this one stands for (itself, or the members of a group)."""
         return (self,)
 
@@ -250,13 +257,61 @@ class NetdslTrainingError(NetdslError):
     }
 
 
+
+class NetdslIRError(NetdslError, ValueError):
+    """Data given to :meth:`Program.from_dict` that is not a netdsl IR: the only error it raises.
+
+    A ``ValueError`` too (as documented), and a :class:`~netdsl.errors.NetdslError` with code
+    ``NDL014``; the message says where in the data (``network.steps[0].args[1]``) and what is wrong.
+    """
+
+    code = "NDL014"
+    codes = {"NDL014": "`Program.from_dict` data that is not a netdsl IR"}
+
+
+class NetdslFileError(NetdslError):
+    """A file that cannot be written: read-only, missing folder, no space, no permission."""
+
+    code = "NDL015"
+    codes = {"NDL015": "a file `fmt --write` cannot write (read-only, no space, …)"}
+
+
+class NetdslExportError(NetdslTrainingError):
+    """A model that a format cannot take, or an artefact that does not reproduce the model."""
+
+    code = "NDL312"
+    codes = {
+        "NDL312": "an export format cannot take the model (the layer is named), or its artefact "
+                  "does not reproduce the model",
+        "NDL314": "the packages an export format needs are not installed",
+    }
+
+
+class NetdslInputError(NetdslDataError):
+    """An input file that cannot be read or does not fit the model's input."""
+
+    code = "NDL120"
+    codes = {
+        "NDL120": "a `predict` input that cannot be read or does not fit the model's input",
+        "NDL121": "Pillow is needed to read images for `predict`",
+    }
+
+
+class EmitError(NetdslPluginError):
+    """A component that netdsl cannot write as Keras code."""
+
+    code = "NDL221"
+    codes = {"NDL221": "a component netdsl cannot write as plain Keras code (`netdsl emit`)"}
+
+
+class DiagramError(NetdslError):
+    """A diagram that cannot be made here (an unknown format, Graphviz missing)."""
+
+    code = "NDL400"
+    codes = {"NDL400": "a diagram that cannot be made here (unknown format, Graphviz missing)"}
+
 def error_codes() -> dict[str, tuple[str, str]]:
     """Every code: ``{code: (error class name, meaning)}``, from the classes that own them."""
-    import importlib
-
-    for module in (".ir", ".files", ".export", ".predict", ".emit", ".diagram"):  # the classes defined beside their verbs
-        importlib.import_module(module, __package__)
-
     out: dict[str, tuple[str, str]] = {}
     todo = list(NetdslError.__subclasses__())
     while todo:

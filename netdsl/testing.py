@@ -17,14 +17,16 @@ the output shape and parameter count must equal the rule's. Imports TensorFlow.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from .bind import Binder
-from .components import Layer
-from .compiler import import_keras, materialise
+from .checking.bind import Binder
 from .errors import NetdslError
-from .parser import parse
-from .registry import Registry, default_registry
+from .keras.compiler import materialise
+from .keras.runtime import import_keras
+from .lang.parser import parse
+from .vocab.components import Layer
+from .vocab.registry import Registry, default_registry
 
 __all__ = ["assert_layer_matches_keras", "layer_mismatches"]
 

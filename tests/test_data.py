@@ -8,19 +8,19 @@ import re
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from typing import Callable
 
 import numpy as np
 import pytest
+from datafiles import REAL_MNIST
 
+from netdsl.errors import NetdslDataError
 from netdsl_builtins import mnist_files as data
 from netdsl_builtins.mnist_files import IDX_FILES, MnistArrays, load_mnist
-from netdsl.errors import NetdslDataError
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
 @pytest.fixture(autouse=True)
@@ -400,7 +400,7 @@ def test_scale_images_refuses_a_wrong_shape() -> None:
     ("categorical", np.float32, (3, 10)), ("sparse", np.int32, (3,)), ("any", np.float32, (3,)),
 ], ids=["one-hot", "class-ids", "values"])
 def test_encode_labels(labels: str, dtype: Any, shape: tuple[int, ...]) -> None:
-    from netdsl.training import encode_labels
+    from netdsl.keras.training import encode_labels
 
     y = np.array([0, 3, 9], dtype=np.uint8)
     out = encode_labels(y, 10, labels)
@@ -409,7 +409,7 @@ def test_encode_labels(labels: str, dtype: Any, shape: tuple[int, ...]) -> None:
 
 
 def test_encode_labels_refuses_a_class_out_of_range() -> None:
-    from netdsl.training import encode_labels
+    from netdsl.keras.training import encode_labels
 
     with pytest.raises(NetdslDataError, match="10 classes"):
         encode_labels(np.array([10]), 10, "categorical")
@@ -419,13 +419,13 @@ def test_encode_labels_refuses_a_class_out_of_range() -> None:
 
 
 def test_plugin_registers_mnist(tmp_path: Path) -> None:
-    from netdsl.components import Dataset
+    from netdsl.vocab.components import Dataset
     from netdsl_builtins import datasets
 
     got: list[Dataset] = []
     datasets.register_datasets(got.append)
     mnist = next(d for d in got if d.name == "mnist")
-    from netdsl.components import DataRequest, Target
+    from netdsl.vocab.components import DataRequest, Target
 
     request = DataRequest("mnist", {}, str(write_idx_folder(tmp_path / "m", fake_mnist())), mnist.env)
     info = mnist.describe(request)
@@ -434,7 +434,7 @@ def test_plugin_registers_mnist(tmp_path: Path) -> None:
     want = fake_mnist()
     x_train, y_train, x_test, y_test = mnist.load(request, info)
     assert x_train.shape == (12, 28, 28, 1) and x_test.shape == (5, 28, 28, 1)
-    assert x_train.dtype == np.float32 and 0.0 <= x_train.min() and x_train.max() <= 1.0
+    assert x_train.dtype == np.float32 and x_train.min() >= 0.0 and x_train.max() <= 1.0
     np.testing.assert_allclose(x_train[..., 0] * 255, want.x_train, atol=1e-3)
     np.testing.assert_array_equal(y_train, want.y_train)
     assert np.issubdtype(y_test.dtype, np.integer)

@@ -11,16 +11,16 @@ from __future__ import annotations
 import importlib
 import re
 import sys
-import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+import tomllib
 
-from netdsl.checker import check
-from netdsl.components import KINDS
-from netdsl.hookspecs import HOOKS
-from netdsl.registry import ENTRY_POINT_GROUP, Registry, load_registry
+from netdsl.checking.checker import check
+from netdsl.vocab.components import KINDS
+from netdsl.vocab.hookspecs import HOOKS
+from netdsl.vocab.registry import ENTRY_POINT_GROUP, Registry, load_registry
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 TEXT = DOC.read_text(encoding="utf-8")

@@ -8,17 +8,18 @@ keystroke and its full collections were the long pauses of the re-check latency 
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-
-from netdsl.checker import check
-from netdsl.errors import NetdslError
-from netdsl.parser import parse
-from netdsl.registry import Registry
-
 from conftest import SEED
+
+from netdsl.checking.checker import check
+from netdsl.errors import NetdslError
+from netdsl.lang.parser import parse
+from netdsl.vocab.registry import Registry
 
 PROGRAMS = [
     pytest.param(SEED, id="seed"),
@@ -45,10 +46,8 @@ def no_gc() -> Iterator[None]:
 
 
 def _quietly(fn: Callable[[], Any]) -> None:
-    try:
+    with contextlib.suppress(NetdslError):
         fn()
-    except NetdslError:
-        pass
 
 
 @pytest.mark.parametrize("text", PROGRAMS)
@@ -63,7 +62,7 @@ def test_check_leaves_no_cyclic_garbage(text: str, registry: Registry, no_gc: No
 @pytest.mark.parametrize("text", PROGRAMS)
 def test_server_analysis_leaves_no_cyclic_garbage(text: str, registry: Registry, no_gc: None) -> None:
     pytest.importorskip("lsprotocol")
-    from netdsl.lsp_features import analyze
+    from netdsl.tools.lsp_features import analyze
 
     analyze("file:///m.net", text, registry, "utf-16").diagnostics()  # first use
     gc.collect()

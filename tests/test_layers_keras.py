@@ -12,19 +12,20 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 
 import netdsl
-from netdsl import ir
-from netdsl.bind import Binder
-from netdsl.checker import CheckedModel
-from netdsl.components import Layer, Ref, ShapeProblem
+from netdsl.checking.bind import Binder
+from netdsl.checking.checker import CheckedModel
 from netdsl.errors import NetdslError
-from netdsl.registry import load_registry
+from netdsl.lang import ir
+from netdsl.vocab.components import Layer, Ref, ShapeProblem
+from netdsl.vocab.registry import load_registry
 from netdsl_builtins import advanced
 
 pytestmark = pytest.mark.slow  # builds or trains real Keras models

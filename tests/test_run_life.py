@@ -14,14 +14,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from netdsl.cli import main
+from netdsl.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ("dataset: synthetic(train_size=128, test_size=32)\ninput: 8\nepochs: 3\nseed: 1\n"
@@ -154,7 +155,7 @@ def test_accepted_data_change_is_recorded_in_data_json(tmp_path: Path, stop_in_e
 
 def _hold(folder: Path) -> subprocess.Popen[str]:
     """Another process working in ``folder``: it holds the lock and says it runs."""
-    code = ("import sys, time\nfrom pathlib import Path\nfrom netdsl.runs import RunFolder, RunLock, "
+    code = ("import sys, time\nfrom pathlib import Path\nfrom netdsl.run.runs import RunFolder, RunLock, "
             "process_record\nf = RunFolder(Path(sys.argv[1]))\nRunLock(f.path).acquire()\n"
             "f.meta = {**f.metrics(), 'process': process_record()}\nf.set_status('running')\n"
             "print('locked', flush=True)\ntime.sleep(300)\n")
@@ -205,7 +206,7 @@ def test_a_running_run_without_a_lock_is_crashed_when_its_pid_is_dead(tmp_path: 
 def test_nan_weights_after_the_last_step_fail_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import keras
 
-    from netdsl import driver
+    from netdsl.run import driver
 
     class Poison(keras.callbacks.Callback):  # the last step's update overflowed: the loss was fine
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
@@ -227,7 +228,7 @@ def test_nan_weights_after_the_last_step_fail_the_run(tmp_path: Path, monkeypatc
 
 @pytest.mark.slow
 def test_a_nan_test_loss_fails_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("netdsl.driver.evaluate", lambda *a, **k: {"loss": float("nan"), "accuracy": 0.1})
+    monkeypatch.setattr("netdsl.run.driver.evaluate", lambda *a, **k: {"loss": float("nan"), "accuracy": 0.1})
     spec = tmp_path / "quick.net"
     spec.write_text(QUICK)
     result = _cli("run", str(spec), "--out", str(tmp_path / "runs"), "-q")
@@ -239,7 +240,7 @@ def test_a_nan_test_loss_fails_the_run(tmp_path: Path, monkeypatch: pytest.Monke
 @pytest.mark.slow
 def test_sigterm_before_the_first_epoch_ends_says_what_is_true(tmp_path: Path,
                                                               stop_in_epoch: list[Any]) -> None:
-    from netdsl.runs import Stopped
+    from netdsl.run.runs import Stopped
 
     spec = tmp_path / "quick.net"
     spec.write_text(QUICK)
@@ -275,7 +276,7 @@ def _open_writer(fifo: Path, proc: subprocess.Popen[str], timeout: float = 120) 
 def test_a_signal_before_the_run_folder_exists(tmp_path: Path, sig: int, code: int, said: str) -> None:
     program = tmp_path / "prog.net"
     os.mkfifo(program)  # netdsl blocks reading it: the signal lands before any folder exists
-    proc = subprocess.Popen([sys.executable, "-m", "netdsl.cli", "--no-plugins", "run", str(program),
+    proc = subprocess.Popen([sys.executable, "-m", "netdsl.tools.cli", "--no-plugins", "run", str(program),
                              "--out", str(tmp_path / "runs")], env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     fd = _open_writer(program, proc)
@@ -312,7 +313,7 @@ NAMES = [("stdin", "-", "stdin"), ("underscore", "_draft.net", "draft"), ("accen
 
 @pytest.mark.parametrize("filename, expected", [n[1:] for n in NAMES], ids=[n[0] for n in NAMES])
 def test_keras_names_are_safe_for_every_backend(filename: str, expected: str) -> None:
-    from netdsl.compiler import keras_name
+    from netdsl.keras.compiler import keras_name
 
     assert keras_name("<stdin>" if filename == "-" else filename) == expected
 
@@ -348,8 +349,8 @@ def test_regression_reports_its_mae_and_the_table_says_so(tmp_path: Path) -> Non
 
 
 def test_the_runs_table_names_the_main_metric_of_each_kind(tmp_path: Path) -> None:
-    from netdsl.runs import list_runs
-    from netdsl.runs_view import runs_table
+    from netdsl.run.runs import list_runs
+    from netdsl.tools.runs_view import runs_table
 
     for name, kind, test in (("c", "classes", {"loss": 0.5, "accuracy": 0.9}),
                              ("r", "regression", {"loss": 9.0, "mean_absolute_error": 2.5})):
@@ -366,15 +367,15 @@ def test_the_runs_table_names_the_main_metric_of_each_kind(tmp_path: Path) -> No
 
 
 def test_runs_sort_choices_are_the_table_keys() -> None:
-    from netdsl.cli import SORTS
-    from netdsl.runs_view import SORT_KEYS
+    from netdsl.tools.cli import SORTS
+    from netdsl.tools.runs_view import SORT_KEYS
 
     assert set(SORTS) == set(SORT_KEYS)
 
 
 def test_error_text_prints_newlines_as_newlines() -> None:
-    from netdsl.diagnostics import render
     from netdsl.errors import NetdslDataError
+    from netdsl.lang.diagnostics import render
     from netdsl_builtins.mnist_files import _not_found_message
 
     text = render(NetdslDataError(_not_found_message(["NETDSL_MNIST: not set", "Keras cache: /x (not there)"]),
@@ -388,7 +389,7 @@ def test_error_text_prints_newlines_as_newlines() -> None:
 # --- launch ---------------------------------------------------------------------------------
 
 def test_launch_keeps_native_log_noise_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    from netdsl import launch as launcher
+    from netdsl.run import launch as launcher
 
     noise = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
              "I0000 00:00:1.0 15055 port.cc:153] oneDNN custom operations are on.",

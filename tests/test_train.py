@@ -8,25 +8,23 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from datafiles import REAL_MNIST
 
 import netdsl
-from netdsl.cli import main
-from netdsl.errors import NetdslTrainingError
-from netdsl.registry import load_registry
-from netdsl.training import load_data
+from netdsl.keras.training import load_data
+from netdsl.tools.cli import main
+from netdsl.vocab.registry import load_registry
 
 pytestmark = pytest.mark.slow  # builds or trains real Keras models
 
 keras = pytest.importorskip("keras")
 REG = load_registry(third_party=False)
-REAL_MNIST = Path(os.environ.get("NETDSL_MNIST") or Path(__file__).resolve().parents[2] / "shared/data/mnist")
 
 
 def _idx(path: Path, array: np.ndarray) -> None:
@@ -60,7 +58,7 @@ def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --- equivalence with the hand-written model -------------------------------------------------
 
-def _seed_by_hand() -> "keras.Model":
+def _seed_by_hand() -> keras.Model:
     """The seed article's model, written the way a person writes it."""
     model = keras.Sequential([
         keras.Input(shape=(784,)),
@@ -71,7 +69,7 @@ def _seed_by_hand() -> "keras.Model":
     return model
 
 
-def _dense_configs(model: "keras.Model") -> list[dict]:
+def _dense_configs(model: keras.Model) -> list[dict]:
     keep = ("units", "activation", "use_bias", "kernel_regularizer", "kernel_initializer")
     out = []
     for layer in model.layers:
@@ -136,7 +134,7 @@ def test_logits_output_gets_from_logits_loss() -> None:
 
 # --- netdsl run --------------------------------------------------------------------------------
 
-def _run(args: list[str]) -> "CliRunner.Result":
+def _run(args: list[str]) -> CliRunner.Result:
     return CliRunner().invoke(main, ["--no-plugins", "run", *args], catch_exceptions=False)
 
 
@@ -182,7 +180,7 @@ def test_same_seed_gives_same_weights(tiny_mnist: Path) -> None:
 
 
 def test_ctrl_c_keeps_the_finished_epochs(tmp_path: Path, tiny_mnist: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from netdsl import driver
+    from netdsl.run import driver
 
     class InterruptInEpoch3(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -241,7 +239,7 @@ def test_learns_real_mnist_in_a_few_hundred_steps(tmp_path: Path) -> None:
 
 
 def test_speed_options_change_speed_not_weights_and_are_recorded(tmp_path: Path, tiny_mnist: Path) -> None:
-    from netdsl.training import TrainOptions
+    from netdsl.keras.training import TrainOptions
 
     checked = netdsl.check("epochs: 2\nseed: 5\ndense 16 relu -> dense 10 softmax", REG)
     data = load_data(checked, tiny_mnist)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from netdsl.components import Activation, ShapeProblem, keras_value
-from netdsl.hookspecs import Register, hookimpl
+from netdsl.vocab.components import Activation, Shape, ShapeProblem, keras_value
+from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["ACTIVATIONS", "register_activations"]
 
@@ -30,7 +30,7 @@ def _glu_layer() -> Any:
     does (Keras's own layers assume an activation keeps the shape)."""
     global _GLU_LAYER
     if _GLU_LAYER is None:
-        import keras  # noqa: PLC0415 - only when a model is built
+        import keras
 
         @keras.saving.register_keras_serializable(package="netdsl")
         class GLU(keras.layers.Layer):  # type: ignore[misc]
@@ -46,7 +46,7 @@ def _glu_layer() -> Any:
     return _GLU_LAYER()
 
 
-def _halve_last(shape: tuple) -> tuple:
+def _halve_last(shape: Shape) -> Shape:
     """``glu``: the last axis is split in two halves, a * sigmoid(b)."""
     n = shape[-1] if shape else None
     if n is not None and n % 2:

@@ -6,15 +6,15 @@ Each declaration carries its pure-Python shape and parameter-count rule (``infer
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from math import prod
-from typing import Any, Mapping
+from typing import Any
 
-from netdsl import types as T
-from netdsl.components import Adapter, Layer, Param, ShapeProblem, keras_factory
-from netdsl.hookspecs import hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Adapter, Layer, Param, Shape, ShapeProblem, keras_factory
+from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.rules import SEED_MAX, activated, initializer_ranks, matrix_regularizers
 
-Shape = tuple
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
                 "lecun_normal", "zeros", "ones", "random_normal", "random_uniform",
                 "truncated_normal", "orthogonal", "identity", "variance_scaling")

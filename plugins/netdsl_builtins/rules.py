@@ -1,20 +1,25 @@
 """Cross-parameter rules and shape helpers the built-in declarations share.
 
-Each rule is a :data:`netdsl.components.Rule`: the bound arguments in, a
-:class:`~netdsl.components.Violation` out for every argument Keras would refuse when it builds or
+Each rule is a :data:`netdsl.vocab.components.Rule`: the bound arguments in, a
+:class:`~netdsl.vocab.components.Violation` out for every argument Keras would refuse when it builds or
 steps the model, so ``check`` refuses it first, at that argument.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from netdsl.components import Activation, Ref, Rule, ShapeProblem, Violation
+from netdsl.vocab.components import Activation, Ref, Rule, Shape, ShapeProblem, Violation
 
-__all__ = ["activated", "shape_keeping_activations", "initializer_ranks", "matrix_regularizers",
-           "SEED_MAX"]
+__all__ = [
+    "SEED_MAX",
+    "activated",
+    "initializer_ranks",
+    "matrix_regularizers",
+    "shape_keeping_activations",
+]
 
-Shape = tuple
 
 #: the largest layer ``seed=`` (Keras's seed generators take 32-bit seeds; like the `seed:` setting)
 SEED_MAX = 2**32 - 1
