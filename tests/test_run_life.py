@@ -305,6 +305,23 @@ def test_data_that_cannot_be_read_leaves_no_run_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 
 
+@pytest.mark.slow
+def test_a_failure_before_the_first_epoch_leaves_no_run_folder(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from netdsl.errors import NetdslSettingError
+
+    def refuse(*a: Any, **k: Any) -> Any:  # what fit raises before training starts
+        raise NetdslSettingError("`validation_split` needs the data in memory", code="NDL004")
+
+    monkeypatch.setattr("netdsl.run.driver.fit", refuse)
+    spec = tmp_path / "quick.net"
+    spec.write_text(QUICK)
+    result = _cli("run", str(spec), "--out", str(tmp_path / "runs"), "-q")
+    assert result.exit_code == 1 and "error[NDL004]" in result.output
+    assert "records it" not in result.output
+    assert not list((tmp_path / "runs").iterdir()), "nothing in it was worth keeping"
+
+
 # --- names, reports, the runs table ---------------------------------------------------------
 
 NAMES = [("stdin", "-", "stdin"), ("underscore", "_draft.net", "draft"), ("accent", "modèle.net", "modele"),
