@@ -49,7 +49,8 @@ __all__ = [
 ENTRY_POINT_GROUP = "netdsl"
 BUILTIN_PACKAGE = "netdsl_builtins"
 BUILTIN_MODULES = ("activations", "losses", "optimizers", "regularizers", "metrics", "layers",
-                   "advanced", "datasets", "callbacks", "schedules")
+                   "conv", "pooling", "normalization", "embedding", "recurrent", "wrappers",
+                   "noise", "merge", "datasets", "callbacks", "schedules")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 #: a plugin whose import and hooks take longer than this is named, with its time, under ``-v``
 SLOW_PLUGIN_SECONDS = 1.0
