@@ -200,6 +200,30 @@ def test_a_running_run_without_a_lock_is_crashed_when_its_pid_is_dead(tmp_path: 
     assert rows == {"gone": "crashed", "alive": "running"}
 
 
+@pytest.mark.parametrize("budget", [1 << 30, 700, 0], ids=["whole", "part", "sizes-only"])
+def test_streamed_data_is_fingerprinted_by_its_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     budget: int) -> None:
+    from netdsl.keras.training import StreamData
+    from netdsl.run import fingerprint as fp
+    from netdsl.vocab.components import Streams
+
+    monkeypatch.setattr(fp, "FULL_HASH_BYTES", budget)
+
+    def digest(folder: Path) -> str | None:
+        streams = Streams(lambda b, s: None, lambda b: None, 8, 2, record={"source": str(folder)})
+        return fp.data_print(StreamData(streams, "sparse", 2), None)["sha256"]
+
+    for name in ("a", "b"):
+        (tmp_path / name / "cat").mkdir(parents=True)
+        (tmp_path / name / "cat" / "1.png").write_bytes(b"x" * 600)
+        (tmp_path / name / "cat" / "2.png").write_bytes(b"y" * 600)
+    assert digest(tmp_path / "a") == digest(tmp_path / "b"), "a copy elsewhere is the same data"
+    (tmp_path / "b" / "cat" / "2.png").write_bytes(b"z" * 600)
+    assert (digest(tmp_path / "a") != digest(tmp_path / "b")) is (budget > 600)
+    (tmp_path / "b" / "cat" / "2.png").write_bytes(b"z" * 601)
+    assert digest(tmp_path / "a") != digest(tmp_path / "b"), "a size change always shows"
+
+
 # --- how a run ends ---------------------------------------------------------------------------
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@
 ``fingerprint.json`` in the run folder records the **program** (every effective setting, and the
 network with its blocks in canonical form) and the **data** (a digest of what was read: the
 arrays themselves when the data is held in memory; for data streamed from files, each file's
-size and a digest of its bytes, sampled past :data:`FULL_HASH_BYTES`). A resume compares both
+path and size and the bytes of the first :data:`FULL_HASH_BYTES`, a bigger file sampled). A resume compares both
 with what it is about to run and refuses a change unless told to accept it; an accepted change
 is appended to the file's ``changes``, never written over.
 """
@@ -38,7 +38,8 @@ __all__ = [
 
 #: the file in the run folder
 FILE = "fingerprint.json"
-#: files up to this size are hashed whole; bigger ones by their size, head, tail and samples
+#: bytes of streamed files hashed whole; past them, files count by their path and size (a bigger
+#: single file: its size and 16 samples of 1 MiB from head to tail)
 FULL_HASH_BYTES = 64 << 20
 _SAMPLE = 1 << 20
 _SAMPLES = 16
@@ -70,18 +71,23 @@ def _hash_arrays(arrays: Data) -> str:
     return digest.hexdigest()
 
 
-def _hash_file(path: Path, digest: Any) -> None:
-    """Feed ``path``'s size and bytes (whole, or sampled past :data:`FULL_HASH_BYTES`)."""
+def _hash_file(path: Path, digest: Any, budget: int) -> int:
+    """Feed ``path``'s size and up to ``budget`` bytes of it (whole when it fits, else a head,
+    a tail and samples between); the bytes fed."""
     size = path.stat().st_size
     digest.update(f"{size}:".encode("ascii"))
+    if budget <= 0:
+        return 0
     with open(path, "rb") as f:
-        if size <= FULL_HASH_BYTES:
+        if size <= budget:
             for chunk in iter(lambda: f.read(_SAMPLE), b""):
                 digest.update(chunk)
-            return
-        for i in range(_SAMPLES):
-            f.seek((size - _SAMPLE) * i // (_SAMPLES - 1))
-            digest.update(f.read(_SAMPLE))
+            return size
+        samples, span = max(2, min(_SAMPLES, budget // _SAMPLE)), max(0, size - _SAMPLE)
+        for i in range(samples):
+            f.seek(span * i // (samples - 1))
+            digest.update(f.read(min(_SAMPLE, budget)))
+        return samples * min(_SAMPLE, budget)
 
 
 def _files(root: Path) -> Iterator[Path]:
@@ -98,11 +104,14 @@ def _files(root: Path) -> Iterator[Path]:
 
 
 def _hash_files(source: Path) -> str:
-    """A digest of a file or a folder: each file's path (relative), size and sampled bytes."""
+    """A digest of a file or a folder: every file's path (relative) and size, and the bytes of
+    the first :data:`FULL_HASH_BYTES` of them (so a folder of a million pictures costs a walk
+    and 64 MB of reading, not a pass over all of it)."""
     digest = hashlib.sha256()
+    budget = FULL_HASH_BYTES
     for path in _files(source):
         digest.update(os.fsencode(path.relative_to(source) if path != source else path.name))
-        _hash_file(path, digest)
+        budget -= _hash_file(path, digest, budget)
     return digest.hexdigest()
 
 
