@@ -9,6 +9,8 @@ compared with what its plugin's shape rule said, so a wrong rule is an error nam
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from typing import Any
 
 from ..checking.graph import Node, format_shape
@@ -17,7 +19,8 @@ from ..errors import NetdslError, NetdslPluginError, NetdslTrainingError
 from ..vocab.components import Activation, Callback, Ref, Schedule
 from .runtime import import_keras
 
-__all__ = ["NORMALIZE_LAYER", "build", "build_layers", "materialise", "total_steps", "verify_shapes"]
+__all__ = ["NORMALIZE_LAYER", "build", "build_layers", "keras_name", "materialise", "total_steps",
+           "verify_shapes"]
 
 #: the name of the Normalization layer ``normalize: true`` puts before the network; training
 #: adapts it on the training data (:func:`netdsl.keras.training.adapt_normalization`)
@@ -160,6 +163,19 @@ def verify_shapes(model: CheckedModel, layers: list[Any], tensors: list[Any]) ->
                  "checks a rule against Keras")
 
 
+def keras_name(filename: str | None, fallback: str = "netdsl") -> str:
+    """A model or scope name every backend accepts, from any file name a file system allows:
+    TensorFlow's root scopes take ASCII letters, digits and ``_`` and must not start with
+    ``_``, so accents are dropped (``modèle`` -> ``modele``), anything else becomes ``_``,
+    edge ``_`` go (``<stdin>``, ``_draft``), and a name not starting with a letter is
+    prefixed with ``fallback`` (which is also the name when nothing is left)."""
+    stem = os.path.splitext(os.path.basename(filename or ""))[0]
+    plain = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", plain).strip("_")
+    if not name:
+        return fallback
+    return name if name[0].isalpha() else f"{fallback}_{name}"
+
+
 def _model_name(model: CheckedModel) -> str:
-    name = os.path.splitext(os.path.basename(model.program.filename or "netdsl"))[0]
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "netdsl"
+    return keras_name(model.program.filename)

@@ -42,8 +42,9 @@ VERBS: Mapping[str, str] = {
                "resized to the model's input, pixels scaled to [0, 1]), .npy/.npz arrays (one "
                "input or a batch) or .csv files (one input per row).",
     "run": "Train FILE's model, evaluate it on the test set and save the run.",
-    "runs": "List the run folders under ROOT (default: runs/): name, date, spec, epochs, status, "
-            "test metrics, wall time.",
+    "runs": "List the run folders under ROOT (default: runs/): name, date, spec, epochs, status "
+            "(a run whose process is gone shows as crashed), test loss, the main test metric "
+            "(accuracy, or MAE for regression), wall time.",
     "summary": "Show FILE's layers, output shapes and parameter counts (`-` reads standard "
                "input).",
 }
