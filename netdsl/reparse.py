@@ -22,7 +22,7 @@ from typing import Any
 
 from . import ir
 from .errors import Span
-from .parser import MAX_INPUT_BYTES, parse
+from .parser import MAX_INPUT_BYTES, may_pass_step_limit, parse
 
 __all__ = ["reparse", "changed_region"]
 
@@ -104,8 +104,8 @@ def reparse(previous: ir.Program, text: str, filename: str | None = None) -> ir.
     edit: exactly :func:`~netdsl.parser.parse`'s result (or its errors), usually much faster."""
     old, net = previous.source, previous.network
     if (old is None or net is None or previous.filename != filename or text.startswith("\ufeff")
-            or len(text) > MAX_INPUT_BYTES // 4):
-        return parse(text, filename)
+            or len(text) > MAX_INPUT_BYTES // 4 or may_pass_step_limit(text)):
+        return parse(text, filename)  # (near the step limit: the whole parse counts the steps)
     if text == old:
         return previous
     start, old_end, new_end = changed_region(old, text)
