@@ -8,9 +8,13 @@ Plugins load as the CLI loads them; a broken one is shown once as a warning.
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import json
 import logging
-from typing import Any, Callable
+import sys
+from threading import Event
+from typing import Any, BinaryIO, Callable
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
@@ -18,6 +22,7 @@ from pygls.lsp.server import LanguageServer
 from . import __version__, ir
 from .errors import NetdslError
 from .lsp_features import Analysis, analyze
+from .lsp_transport import Framer
 from .registry import Registry, load_registry
 
 __all__ = ["NetdslLanguageServer", "create_server", "main"]
@@ -63,6 +68,45 @@ class NetdslLanguageServer(LanguageServer):
                 self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, f"netdsl: {message}"))
             except Exception:  # noqa: BLE001 - no client attached (tests, benchmarks)
                 log.warning("netdsl: %s", message)
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve on standard input and output, reading through :class:`Framer` (bounded
+        messages; pygls's own reader allocates whatever a header declares)."""
+        from pygls.io_ import StdoutWriter
+
+        self._stop_event = Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        framer = Framer(stdin or sys.stdin.buffer)
+        try:
+            asyncio.run(self._serve(framer))
+        except BrokenPipeError:
+            log.error("netdsl lsp: the connection to the client is lost")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
+    async def _serve(self, framer: Framer) -> None:
+        """Read a message at a time (in a worker thread) and hand it to pygls's protocol."""
+        loop = asyncio.get_running_loop()
+        assert self._stop_event is not None
+        framer.on_refused = lambda what: loop.call_soon_threadsafe(self._refused, what)
+        while not self._stop_event.is_set():
+            body = await loop.run_in_executor(self.thread_pool, framer.next_message)
+            if body is None:
+                break
+            try:
+                message = json.loads(body, object_hook=self.protocol.structure_message)
+                self.protocol.handle_message(message)
+            except Exception:  # noqa: BLE001 - one bad message is logged, the server goes on
+                log.exception("netdsl lsp: a message could not be handled")
+
+    def _refused(self, what: str) -> None:
+        """Tell the client (its log) that a message was dropped: what it sent was not read."""
+        try:
+            self.window_log_message(lsp.LogMessageParams(lsp.MessageType.Error, f"netdsl: {what}"))
+        except Exception:  # noqa: BLE001 - no writer yet
+            pass
 
     def encoding(self) -> str:
         try:

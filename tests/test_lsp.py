@@ -372,3 +372,142 @@ def test_cli_says_how_to_install_pygls_when_missing(tmp_path: Path) -> None:
                           env=env, cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1
     assert "pip install 'netdsl[lsp]'" in proc.stderr
+
+
+# --- the protocol itself, spoken raw (issue 27) -------------------------------------------------
+
+class RawServer:
+    """``netdsl lsp`` as a subprocess spoken to in raw bytes: what a hostile or broken client
+    sends is sent as it is; what the server writes is read back as framed JSON messages."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        import queue
+        import subprocess
+        import threading
+
+        base = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
+        path = os.pathsep.join(p for p in [*(env or {}).get("PYTHONPATH", "").split(os.pathsep),
+                                            str(ROOT), str(ROOT / "plugins"),
+                                            os.environ.get("PYTHONPATH", "")] if p)
+        self.proc = subprocess.Popen([sys.executable, "-m", "netdsl.cli", "lsp"], cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env={**base, **(env or {}), "PYTHONPATH": path})
+        self.messages: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self.seen: list[dict[str, Any]] = []  # read, not yet waited for
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        import json
+
+        out = self.proc.stdout
+        assert out is not None
+        while True:
+            length = None
+            while True:
+                line = out.readline()
+                if not line:
+                    return
+                if not line.strip():
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            assert length is not None
+            self.messages.put(json.loads(out.read(length)))
+
+    def send_raw(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def send(self, method: str, params: Any = None, id: int | None = None) -> None:
+        import json
+
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
+        if id is not None:
+            message["id"] = id
+        body = json.dumps(message).encode()
+        self.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def wait(self, match: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+        import queue
+        import time
+
+        for message in self.seen:  # what came before, in order
+            if match(message):
+                self.seen.remove(message)
+                return message
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                message = self.messages.get(timeout=max(0.01, end - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no such message within {timeout} s: {self.seen}") from None
+            if match(message):
+                return message
+            self.seen.append(message)
+
+    def start(self) -> None:
+        self.send("initialize", {"processId": None, "rootUri": None, "capabilities": {}}, id=1)
+        self.wait(lambda m: m.get("id") == 1)
+        self.send("initialized", {})
+
+    def open(self, text: str, uri: str = URI) -> list[dict[str, Any]]:
+        """Open a document; the diagnostics published for it."""
+        self.send("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "netdsl", "version": 1, "text": text}})
+        return self.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                         and m["params"]["uri"] == uri)["params"]["diagnostics"]
+
+    def stop(self) -> tuple[int, str]:
+        """Shut down and exit as a client does: the exit status and what went to stderr."""
+        try:
+            self.send("shutdown", None, id=999)
+            self.wait(lambda m: m.get("id") == 999)
+            self.send("exit")
+            code = self.proc.wait(30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        assert self.proc.stderr is not None
+        return code, self.proc.stderr.read().decode(errors="replace")
+
+
+#: id -> raw bytes a client sends before an ordinary message; what the server must log
+HOSTILE_FRAMES = {
+    "Content-Length 10**12": (b"Content-Length: 1000000000000\r\n\r\n", "1,000,000,000,000 bytes"),
+    "Content-Length 10**20": (b"Content-Length: 100000000000000000000\r\n\r\n", "over the limit"),
+    "Content-Length of 5,000 digits": (b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n", "over the limit"),
+    "a header line of 1 MB": (b"X-Junk: " + b"a" * (1 << 20) + b"\r\n", "header line over"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_FRAMES))
+def test_an_over_limit_message_is_skipped_and_the_server_keeps_serving(case: str) -> None:
+    """Issue 27: ``Content-Length: 1000000000000`` killed the server (MemoryError; 10**20: an
+    OverflowError in pygls's reader). Now the message is logged, skipped, and the next served."""
+    raw, logged = HOSTILE_FRAMES[case]
+    server = RawServer()
+    try:
+        server.start()
+        server.send_raw(raw)
+        diags = server.open("epochz: 3\ndense 10 softmax\n")
+        assert [d["code"] for d in diags] == ["NDL004"]  # unknown setting `epochz`
+        refused = server.wait(lambda m: m.get("method") == "window/logMessage")
+        assert "netdsl:" in refused["params"]["message"]
+    finally:
+        code, stderr = server.stop()
+    assert code == 0, stderr
+    assert logged in stderr and "MemoryError" not in stderr and "Traceback" not in stderr
+
+
+def test_a_lying_length_does_not_swallow_the_next_message() -> None:
+    """A body shorter than declared but under the limit is read whole (the protocol's own
+    contract); a message over the limit is dropped up to the next header at most."""
+    server = RawServer()
+    try:
+        server.start()
+        server.send_raw(b"Content-Length: 99999999999\r\n\r\n{\"partial\": ")
+        assert server.open("dense 10 softmax\n") == []
+    finally:
+        code, stderr = server.stop()
+    assert code == 0, stderr
