@@ -65,7 +65,7 @@ CHILD = r"""
 import json, sys, time, tracemalloc
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/plugins"]
 import netdsl
-from netdsl.diagnostics import render
+from netdsl.lang.diagnostics import render
 from netdsl.errors import NetdslError
 text = sys.stdin.read()
 

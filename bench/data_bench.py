@@ -87,7 +87,7 @@ def worker(args: argparse.Namespace) -> None:
             calls.append(time.perf_counter() - start)
         print(json.dumps({"check_s": calls}))
         return
-    from netdsl.training import Data, StreamData, load_data, train
+    from netdsl.keras.training import Data, StreamData, load_data, train
 
     if args.mode in ("file", "text"):  # the path of data over the memory budget
         from netdsl_builtins import images, tabular
@@ -108,7 +108,7 @@ def worker(args: argparse.Namespace) -> None:
         data = Data(np.concatenate(xs), np.concatenate(ys), np.concatenate(tx), np.concatenate(ty))
     if args.pipeline:  # the data pipeline alone, no model: one warm epoch, then one timed
         assert isinstance(data, StreamData), "--pipeline measures a streamed dataset"
-        from netdsl.training import EpochClock
+        from netdsl.keras.training import EpochClock
 
         clock, laps = EpochClock(), []
         for epoch in range(2):
@@ -122,7 +122,7 @@ def worker(args: argparse.Namespace) -> None:
                           "cpu_us_per_example": used / data.train_size * 1e6}))
         return
     if args.steps:
-        from netdsl.compiler import build
+        from netdsl.keras.compiler import build
 
         net = build(model)
         assert isinstance(data, StreamData), "--steps measures a streamed dataset"
@@ -221,7 +221,7 @@ def measure_check(tmp: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
              (f"image folder of {args.images:,} files",
               write_program(tmp, "imgcheck", f'images("{folder}", size=8x8)', "flatten -> " + MLP))]
     times: dict[str, list[float]] = {what: [] for what, _ in cases}
-    commands = {what: [PYTHON, "-m", "netdsl.cli", "check", str(prog)] for what, prog in cases}
+    commands = {what: [PYTHON, "-m", "netdsl.tools.cli", "check", str(prog)] for what, prog in cases}
     for cmd in commands.values():
         run_proc(cmd, env=env())  # warm the page cache and .pyc files (a failure raises)
     for _ in range(args.repeats):

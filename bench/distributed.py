@@ -72,14 +72,14 @@ def main() -> None:
     env.pop("KERAS_BACKEND", None)
     extra = ["--distribute"] if args.distribute else []
     configs = {
-        "tensorflow, 1 process": lambda f, out: [sys.executable, "-m", "netdsl.cli", "run", f, "-q",
+        "tensorflow, 1 process": lambda f, out: [sys.executable, "-m", "netdsl.tools.cli", "run", f, "-q",
                                                  "--out", out, "--backend", "tensorflow", *extra],
-        "jax, 1 process": lambda f, out: [sys.executable, "-m", "netdsl.cli", "run", f, "-q",
+        "jax, 1 process": lambda f, out: [sys.executable, "-m", "netdsl.tools.cli", "run", f, "-q",
                                           "--out", out, "--backend", "jax", *extra],
     }
     if args.processes > 1:
         configs[f"jax, {args.processes} processes"] = lambda f, out: [
-            sys.executable, "-m", "netdsl.cli", "launch", "-n", str(args.processes), f, "-q",
+            sys.executable, "-m", "netdsl.tools.cli", "launch", "-n", str(args.processes), f, "-q",
             "--out", out, "--backend", "jax", *extra]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -107,7 +107,7 @@ def branch_tree(n: int) -> str | None:
 
 def nested_residual(n: int) -> str | None:
     """Residuals inside residuals; bracket nesting is capped by the parser (MAX_DEPTH)."""
-    from netdsl import parser
+    from netdsl.lang import parser
 
     cap = getattr(parser, "MAX_DEPTH", 50) - 5
     depth = min((n - 2) // 2, cap)
@@ -142,10 +142,10 @@ def _median(xs: list[float]) -> float:
 
 
 def measure(sizes: list[int], repeats: dict[int, int]) -> dict[str, Any]:
-    from netdsl import checker
-    from netdsl.checker import check
-    from netdsl.parser import parse
-    from netdsl.registry import load_registry
+    from netdsl.checking import checker
+    from netdsl.checking.checker import check
+    from netdsl.lang.parser import parse
+    from netdsl.vocab.registry import load_registry
 
     t0 = time.perf_counter()
     registry = load_registry()
@@ -196,9 +196,9 @@ def measure(sizes: list[int], repeats: dict[int, int]) -> dict[str, Any]:
 
 def profile(n: int) -> dict[str, Any]:
     """cProfile of parse and check of the flat program of ``n`` layers, and GC's share."""
-    from netdsl.checker import check
-    from netdsl.parser import parse
-    from netdsl.registry import load_registry
+    from netdsl.checking.checker import check
+    from netdsl.lang.parser import parse
+    from netdsl.vocab.registry import load_registry
 
     registry = load_registry()
     parse("dense 10 softmax\n")
@@ -272,17 +272,17 @@ def breakdown(file: str) -> dict[str, Any]:
     t = time.perf_counter()
     import click  # noqa: F401
 
-    import netdsl.cli  # noqa: F401
-    marks.append(("import click + netdsl.cli", t))
+    import netdsl.tools.cli  # noqa: F401
+    marks.append(("import click + netdsl.tools.cli", t))
     t2 = time.perf_counter()
     import numpy  # noqa: F401
     marks.append(("import numpy (pulled in by the mnist dataset plugin and netdsl.data)", t2))
     t3 = time.perf_counter()
-    from netdsl.checker import check
-    from netdsl.parser import _get_parser, parse
-    marks.append(("import netdsl.checker/parser (lark, …)", t3))
+    from netdsl.checking.checker import check
+    from netdsl.lang.parser import _get_parser, parse
+    marks.append(("import netdsl.checking.checker/parser (lark, …)", t3))
     t4 = time.perf_counter()
-    from netdsl.registry import load_registry
+    from netdsl.vocab.registry import load_registry
     registry = load_registry()
     marks.append(("load_registry() (built-ins + entry points)", t4))
     t5 = time.perf_counter()
@@ -292,7 +292,7 @@ def breakdown(file: str) -> dict[str, Any]:
     model = check(parse(Path(file).read_bytes(), file), registry)
     marks.append(("parse + check the file", t6))
     t7 = time.perf_counter()
-    from netdsl.summary import summary_text
+    from netdsl.tools.summary import summary_text
     summary_text(model)
     marks.append(("summary text", t7))
     end = time.perf_counter()

@@ -66,9 +66,9 @@ class Generator:
     """Random programs from the registry's vocabulary (seeded: the same seed, the same programs)."""
 
     def __init__(self, seed: int) -> None:
-        from netdsl import types as T
-        from netdsl.components import Layer
-        from netdsl.registry import default_registry
+        from netdsl.vocab import types as T
+        from netdsl.vocab.components import Layer
+        from netdsl.vocab.registry import default_registry
 
         self.T = T
         self.rng = random.Random(seed)
@@ -414,7 +414,7 @@ def rerun_worst(stats: Stats) -> None:
                 netdsl.format(program)
                 netdsl.check(program)
             except NetdslError as e:
-                from netdsl.diagnostics import render
+                from netdsl.lang.diagnostics import render
 
                 render(e, color=False)
             best = min(best, time.process_time() - cpu)
@@ -432,7 +432,7 @@ def _size_class(n: int, layers: int = 0) -> str:
 
 def _layers(program: Any) -> int:
     """How many layers a parsed program expands to (0 when it did not parse)."""
-    from netdsl.checker import expanded_layers
+    from netdsl.checking.checker import expanded_layers
 
     if program is None:
         return 0
@@ -461,7 +461,7 @@ def front(text: str, stats: Stats, timeout: float, measure_memory: bool) -> Any:
         model = netdsl.check(program)
         stats.accepted += 1
     except NetdslError as e:
-        from netdsl.diagnostics import render
+        from netdsl.lang.diagnostics import render
 
         render(e, color=False)
     except _Hang:
@@ -543,9 +543,10 @@ def worker_main() -> None:
     import numpy as np
 
     import netdsl
-    from netdsl.compiler import build_layers, import_keras, materialise
-    from netdsl.saving import model_components, register_custom_objects
-    from netdsl.training import load_data, seed_everything
+    from netdsl.keras.compiler import build_layers, materialise
+    from netdsl.keras.runtime import import_keras
+    from netdsl.keras.saving import model_components, register_custom_objects
+    from netdsl.keras.training import load_data, seed_everything
 
     keras = import_keras()
     every = int(os.environ.get("NETDSL_FUZZ_GRAPH_EVERY", GRAPH_EVERY))

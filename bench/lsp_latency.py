@@ -1,6 +1,6 @@
 """Re-check latency in the language server: how long a keystroke in a 200-line program takes.
 
-Builds the real server (``netdsl.lsp.create_server``), initializes it and opens a generated
+Builds the real server (``netdsl.tools.lsp.create_server``), initializes it and opens a generated
 200-line program, then replays keystrokes as JSON-RPC ``textDocument/didChange`` messages through
 pygls's own dispatch (``structure_message`` + ``handle_message``): the incremental edit is
 applied to the document, the handler parses and checks the whole text and publishes the
@@ -106,7 +106,7 @@ def _summary(values: list[float]) -> dict[str, float]:
 def measure(keystrokes: int, phases: bool, at: float = 1.0) -> dict[str, Any]:
     """Replay ``keystrokes`` edits (after 20 warm-up ones) through the server; the figures."""
     import netdsl
-    from netdsl.lsp import create_server
+    from netdsl.tools.lsp import create_server
 
     server = create_server()
     proto = server.protocol
@@ -181,8 +181,8 @@ def measure(keystrokes: int, phases: bool, at: float = 1.0) -> dict[str, Any]:
         "python": sys.version.split()[0], "netdsl": str(Path(netdsl.__file__).parent), "wall_all": [round(t, 3) for t in wall],
     }
     if phases:
-        from netdsl.checker import check
-        from netdsl.parser import parse
+        from netdsl.checking.checker import check
+        from netdsl.lang.parser import parse
 
         def median_cpu(fn: Any, n: int = 30) -> float:
             times = []

@@ -1,4 +1,4 @@
-"""Cost of the reload check after saving (netdsl.saving.verify_reload) against the save itself.
+"""Cost of the reload check after saving (netdsl.keras.saving.verify_reload) against the save itself.
 
 For the seed MLP and the CNN, LSTM and residual examples (untrained; the cost does not depend
 on the weights' values): the median over 5 rounds of ``net.save`` and of ``verify_reload`` (a
@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 import netdsl  # noqa: E402
-from netdsl.registry import load_registry  # noqa: E402
-from netdsl.saving import verify_reload  # noqa: E402
+from netdsl.vocab.registry import load_registry  # noqa: E402
+from netdsl.keras.saving import verify_reload  # noqa: E402
 
 MODELS = {"mlp": "dense 64 relu l2 -> dense 10 softmax",
           **{n: (ROOT / f"examples/{n}.net").read_text() for n in ("cnn", "lstm", "residual")}}

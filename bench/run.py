@@ -85,7 +85,7 @@ def latency(mode: Mode) -> dict[str, Any]:
         examples = [p for p in examples if p.name == "mnist.net"]
     has_cnn = (ROOT / "examples" / "cnn.net").exists()
     baselines = {"mlp": "mnist.net"} | ({"cnn": "cnn.net"} if has_cnn and mode.latency_all_examples else {})
-    netdsl = [NETDSL] if NETDSL else [PYTHON, "-m", "netdsl.cli"]
+    netdsl = [NETDSL] if NETDSL else [PYTHON, "-m", "netdsl.tools.cli"]
     samples: dict[str, dict[str, list[float]]] = {}
 
     def add(key: str, proc: Any) -> None:
@@ -153,7 +153,7 @@ def frontend(mode: Mode) -> dict[str, Any]:
 # --- 3. training overhead --------------------------------------------------------------------------
 
 def _netdsl_run(spec: str, data: str, out: Path, *extra: str) -> dict[str, Any]:
-    netdsl = [NETDSL] if NETDSL else [PYTHON, "-m", "netdsl.cli"]
+    netdsl = [NETDSL] if NETDSL else [PYTHON, "-m", "netdsl.tools.cli"]
     before = set(out.iterdir()) if out.exists() else set()
     proc = run_proc([*netdsl, "run", spec, "--data", data, "--out", str(out), "-q", *extra], timeout=3600)
     (folder,) = set(out.iterdir()) - before
@@ -474,7 +474,7 @@ def _frontend_md(fe: dict[str, Any], add: Any) -> None:
             add(f"From {int(lo):,} to {int(hi):,} layers the time per layer grows {on:.2f}× with the collector on "
                 f"and {off:.2f}× with it off: what grows is the cyclic GC's work, not netdsl's. Once the parse "
                 "has built enough objects (tokens, spans, IR nodes), full collections start and each one walks "
-                "the whole heap. Proposed fix (netdsl/parser.py, checker.py): pause the collector for the "
+                "the whole heap. Proposed fix (netdsl/lang/parser.py, checker.py): pause the collector for the "
                 "duration of `parse()` and `check()` (`gc.disable()` … `finally: gc.enable()` if it was "
                 "enabled); cycles made meanwhile are collected after, and per-layer time stays flat.")
             add("")
@@ -525,7 +525,7 @@ def _overhead_md(which: str, ov: dict[str, Any], add: Any) -> None:
 def _speed_md(sp: dict[str, Any], add: Any) -> None:
     add("## 4a. Training speed options (seed model, batch 32 unless said)")
     add("")
-    add(f"bench/train_probe.py runs netdsl's training path (`netdsl.training.train` with `TrainOptions`) on "
+    add(f"bench/train_probe.py runs netdsl's training path (`netdsl.keras.training.train` with `TrainOptions`) on "
         f"`{sp['spec']}` for {sp['epochs']} epochs per run, {sp['rounds']} interleaved round(s). Steady epoch = "
         "median of epochs 2…N (epoch 1 includes tracing); speedup = reference's steady epoch ÷ this one's, "
         "pairwise by round. Reference: Keras's defaults (steps_per_execution 1, no XLA, TensorFlow's threads, "

@@ -29,10 +29,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from netdsl.checker import check  # noqa: E402
-from netdsl.parser import parse  # noqa: E402
-from netdsl.registry import load_registry  # noqa: E402
-from netdsl.training import TrainOptions, compile_net, load_data, set_threads, train  # noqa: E402
+from netdsl.checking.checker import check  # noqa: E402
+from netdsl.lang.parser import parse  # noqa: E402
+from netdsl.vocab.registry import load_registry  # noqa: E402
+from netdsl.keras.training import TrainOptions, compile_net, load_data, set_threads, train  # noqa: E402
 
 
 def main() -> None:
@@ -58,7 +58,7 @@ def main() -> None:
     options = TrainOptions(steps_per_execution=a.steps_per_execution, jit_compile=a.jit, threads=a.threads)
     data = load_data(model, a.data)
 
-    from netdsl.compiler import import_keras
+    from netdsl.keras.runtime import import_keras
 
     keras = import_keras()
     y_test = np.argmax(data.y_test, axis=1) if data.y_test.ndim == 2 else data.y_test

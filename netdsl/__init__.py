@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "__version__",
@@ -18,21 +18,31 @@ __all__ = [
 ]
 
 _LAZY = {
-    "parse": ("parser", "parse"),
-    "check": ("checker", "check"),
-    "CheckedModel": ("checker", "CheckedModel"),
-    "format": ("formatter", "format"),
-    "build": ("compiler", "build"),
-    "train": ("training", "train"),
-    "evaluate": ("training", "evaluate"),
-    "load_model": ("saving", "load_model"),
-    "Program": ("ir", "Program"),
-    "Registry": ("registry", "Registry"),
-    "load_registry": ("registry", "load_registry"),
-    "default_registry": ("registry", "default_registry"),
+    "check": ("checking.checker", "check"),
+    "CheckedModel": ("checking.graph", "CheckedModel"),
+    "format": ("lang.formatter", "format"),
+    "build": ("keras.compiler", "build"),
+    "train": ("keras.training", "train"),
+    "evaluate": ("keras.training", "evaluate"),
+    "load_model": ("keras.saving", "load_model"),
+    "Program": ("lang.ir", "Program"),
+    "Registry": ("vocab.registry", "Registry"),
+    "load_registry": ("vocab.registry", "load_registry"),
+    "default_registry": ("vocab.registry", "default_registry"),
     "NetdslError": ("errors", "NetdslError"),
-    "render": ("diagnostics", "render"),
+    "render": ("lang.diagnostics", "render"),
 }
+
+
+def parse(text: str | bytes, filename: str | None = None) -> "Program":
+    """Parse netdsl source into an IR :class:`Program` (syntax only: no registry, no TensorFlow).
+
+    Raises a :class:`NetdslError` with a span on any bad input (see :func:`netdsl.lang.parser.parse`).
+    """
+    from .lang.parser import parse as parse_text
+    from .vocab.settings import TABLE
+
+    return parse_text(text, filename, setting_names=TABLE)
 
 
 def __getattr__(name: str) -> Any:
@@ -51,13 +61,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .checker import CheckedModel, check
-    from .compiler import build
-    from .diagnostics import render
+    from .checking.checker import CheckedModel, check
+    from .keras.compiler import build
+    from .lang.diagnostics import render
     from .errors import NetdslError
-    from .formatter import format
-    from .ir import Program
-    from .parser import parse
-    from .registry import Registry, default_registry, load_registry
-    from .saving import load_model
-    from .training import evaluate, train
+    from .lang.formatter import format
+    from .lang.ir import Program
+    from .vocab.registry import Registry, default_registry, load_registry
+    from .keras.saving import load_model
+    from .keras.training import evaluate, train

@@ -1,7 +1,7 @@
 """One error root for everything a user can get wrong, each carrying the source span it is about.
 
 Errors are data: an embedder reads ``code``, ``message``, ``span``, ``label``, ``help`` and
-``notes`` and draws them in its own UI; :mod:`netdsl.diagnostics` renders them for a terminal.
+``notes`` and draws them in its own UI; :mod:`netdsl.lang.diagnostics` renders them for a terminal.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ __all__ = [
     "NetdslTrainingError",
     "NetdslErrors",
     "SourceLines",
+    "NetdslIRError", "NetdslFileError", "NetdslExportError", "NetdslInputError", "EmitError",
+    "DiagramError",
 ]
 
 
@@ -250,13 +252,61 @@ class NetdslTrainingError(NetdslError):
     }
 
 
+
+class NetdslIRError(NetdslError, ValueError):
+    """Data given to :meth:`Program.from_dict` that is not a netdsl IR: the only error it raises.
+
+    A ``ValueError`` too (as documented), and a :class:`~netdsl.errors.NetdslError` with code
+    ``NDL014``; the message says where in the data (``network.steps[0].args[1]``) and what is wrong.
+    """
+
+    code = "NDL014"
+    codes = {"NDL014": "`Program.from_dict` data that is not a netdsl IR"}
+
+
+class NetdslFileError(NetdslError):
+    """A file that cannot be written: read-only, missing folder, no space, no permission."""
+
+    code = "NDL015"
+    codes = {"NDL015": "a file `fmt --write` cannot write (read-only, no space, …)"}
+
+
+class NetdslExportError(NetdslTrainingError):
+    """A model that a format cannot take, or an artefact that does not reproduce the model."""
+
+    code = "NDL312"
+    codes = {
+        "NDL312": "an export format cannot take the model (the layer is named), or its artefact "
+                  "does not reproduce the model",
+        "NDL314": "the packages an export format needs are not installed",
+    }
+
+
+class NetdslInputError(NetdslDataError):
+    """An input file that cannot be read or does not fit the model's input."""
+
+    code = "NDL120"
+    codes = {
+        "NDL120": "a `predict` input that cannot be read or does not fit the model's input",
+        "NDL121": "Pillow is needed to read images for `predict`",
+    }
+
+
+class EmitError(NetdslPluginError):
+    """A component that netdsl cannot write as Keras code."""
+
+    code = "NDL221"
+    codes = {"NDL221": "a component netdsl cannot write as plain Keras code (`netdsl emit`)"}
+
+
+class DiagramError(NetdslError):
+    """A diagram that cannot be made here (an unknown format, Graphviz missing)."""
+
+    code = "NDL400"
+    codes = {"NDL400": "a diagram that cannot be made here (unknown format, Graphviz missing)"}
+
 def error_codes() -> dict[str, tuple[str, str]]:
     """Every code: ``{code: (error class name, meaning)}``, from the classes that own them."""
-    import importlib
-
-    for module in (".ir", ".files", ".export", ".predict", ".emit", ".diagram"):  # the classes defined beside their verbs
-        importlib.import_module(module, __package__)
-
     out: dict[str, tuple[str, str]] = {}
     todo = list(NetdslError.__subclasses__())
     while todo:

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from .bind import Binder
-from .components import Layer
-from .compiler import import_keras, materialise
+from .checking.bind import Binder
+from .vocab.components import Layer
+from .keras.compiler import materialise
+from .keras.runtime import import_keras
 from .errors import NetdslError
-from .parser import parse
-from .registry import Registry, default_registry
+from .lang.parser import parse
+from .vocab.registry import Registry, default_registry
 
 __all__ = ["assert_layer_matches_keras", "layer_mismatches"]
 

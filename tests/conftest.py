@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from netdsl.registry import Registry, load_registry
+from netdsl.vocab.registry import Registry, load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -16,11 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl import backends
-from netdsl.cli import main
-from netdsl.components import Layer
+from netdsl.checking import backends as backend_rules
+from netdsl.vocab import backends
+from netdsl.tools.cli import main
+from netdsl.vocab.components import Layer
 from netdsl.errors import NetdslError, NetdslSettingError, NetdslTrainingError
-from netdsl.registry import Provider, Registry, load_registry
+from netdsl.vocab.registry import Provider, Registry, load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins"),
@@ -74,11 +75,11 @@ def test_component_that_cannot_run_on_a_backend_is_an_error_at_its_layer() -> No
     registry = _registry_with_tf_only_layer()
     source = "dense 32 relu\n  -> tf_dense 10 softmax\n"
     model = netdsl.check(source, registry)  # no backend chosen: fine
-    [err] = backends.problems(model, "jax")
+    [err] = backend_rules.problems(model, "jax")
     assert err.code == "NDL320" and "layer `tf_dense` does not run on the jax backend" in err.message
     assert err.span is not None and (err.span.line, err.span.column) == (2, 6)
     assert "--backend tensorflow" in (err.help or "")
-    assert backends.problems(model, "tensorflow") == []
+    assert backend_rules.problems(model, "tensorflow") == []
     with pytest.raises(NetdslError) as caught:
         netdsl.check("backend: jax\n" + source, registry)
     span = caught.value.errors[0].span
@@ -87,7 +88,7 @@ def test_component_that_cannot_run_on_a_backend_is_an_error_at_its_layer() -> No
 
 def test_check_backend_flag_reports_at_the_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     registry = _registry_with_tf_only_layer()
-    monkeypatch.setattr("netdsl.cli._State.registry", property(lambda self: registry))
+    monkeypatch.setattr("netdsl.tools.cli._State.registry", property(lambda self: registry))
     path = tmp_path / "m.net"
     path.write_text("dense 32 relu -> tf_dense 10 softmax\n")
     ok = CliRunner().invoke(main, ["check", str(path), "--backend", "tensorflow"])
@@ -107,7 +108,7 @@ def test_a_bad_backends_declaration_is_a_plugin_problem() -> None:
 
 def test_keras_already_running_on_another_backend_is_a_clear_error() -> None:
     pytest.importorskip("keras")
-    from netdsl.compiler import import_keras
+    from netdsl.keras.runtime import import_keras
 
     running = import_keras().backend.backend()
     other = "jax" if running == "tensorflow" else "tensorflow"
@@ -156,7 +157,7 @@ def test_a_model_trained_on_one_backend_loads_on_the_other(tmp_path: Path) -> No
     # loaded on JAX, and a JAX-trained model saved, in another process
     code = (
         "import sys, numpy as np, keras\n"
-        "from netdsl.cli import main\n"
+        "from netdsl.tools.cli import main\n"
         "assert keras.backend.backend() == 'jax'\n"
         "d = sys.argv[1]\n"
         f"m = keras.models.load_model({str(tf_model)!r})\n"
@@ -173,7 +174,7 @@ def test_a_model_trained_on_one_backend_loads_on_the_other(tmp_path: Path) -> No
     metrics = json.loads((jax_run / "metrics.json").read_text())
     assert metrics["versions"]["backend"] == "jax" and "jax" in metrics["versions"]
     # ... and the JAX-trained model evaluates on TensorFlow to the accuracy JAX measured
-    from netdsl.training import load_data
+    from netdsl.keras.training import load_data
 
     model = netdsl.check(TINY)
     data = load_data(model)

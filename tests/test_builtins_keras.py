@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from netdsl import ir
-from netdsl.components import Component, Param
+from netdsl.lang import ir
+from netdsl.vocab.components import Component, Param
 from netdsl.errors import NetdslPluginError
-from netdsl.registry import load_registry
+from netdsl.vocab.registry import load_registry
 from netdsl_builtins import activations, losses, metrics, optimizers, regularizers
 
 pytestmark = pytest.mark.slow  # builds or trains real Keras models

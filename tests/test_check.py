@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 import netdsl
-from netdsl import checker as checker_mod
-from netdsl.checker import MAX_LAYERS, CheckedModel
-from netdsl.components import Ref, Regularizer
+from netdsl.checking import checker as checker_mod
+from netdsl.checking.checker import MAX_LAYERS, CheckedModel
+from netdsl.vocab.components import Ref, Regularizer
 from netdsl.errors import NetdslError, NetdslErrors
-from netdsl.registry import Provider, load_registry
+from netdsl.vocab.registry import Provider, load_registry
 
 from conftest import SEED, has_layers, needs_layers
 

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from netdsl import __version__, cli
+from netdsl import __version__
+from netdsl.tools import cli
 
 from conftest import EXAMPLES, GOLDEN, SEED, has_layers
 

@@ -36,13 +36,13 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _data(path: Path, extra: str = "", net: str = "dense 3 softmax") -> Any:
-    from netdsl.training import load_data
+    from netdsl.keras.training import load_data
 
     return load_data(netdsl.check(f'dataset: csv("{path}"{extra})\n{net}', builtin_registry()))
 
 
 def _epoch(data: Any, epoch: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
-    from netdsl.training import EpochClock
+    from netdsl.keras.training import EpochClock
 
     clock = EpochClock()
     clock.epoch = epoch
@@ -189,7 +189,7 @@ def test_a_bad_row_after_the_spill_began_leaves_no_folder(tmp_path: Path, scratc
 
 @pytest.mark.slow
 def test_a_run_records_the_spill_in_data_json(tmp_path: Path, scratch: Path) -> None:
-    from netdsl.training import run_model
+    from netdsl.run.driver import run_model
 
     path = write_csv(tmp_path / "t.csv", 800)
     m = netdsl.check(f'dataset: csv("{path}")\nepochs: 1\nseed: 1\ndense 3 softmax', builtin_registry())

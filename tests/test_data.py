@@ -400,7 +400,7 @@ def test_scale_images_refuses_a_wrong_shape() -> None:
     ("categorical", np.float32, (3, 10)), ("sparse", np.int32, (3,)), ("any", np.float32, (3,)),
 ], ids=["one-hot", "class-ids", "values"])
 def test_encode_labels(labels: str, dtype: Any, shape: tuple[int, ...]) -> None:
-    from netdsl.training import encode_labels
+    from netdsl.keras.training import encode_labels
 
     y = np.array([0, 3, 9], dtype=np.uint8)
     out = encode_labels(y, 10, labels)
@@ -409,7 +409,7 @@ def test_encode_labels(labels: str, dtype: Any, shape: tuple[int, ...]) -> None:
 
 
 def test_encode_labels_refuses_a_class_out_of_range() -> None:
-    from netdsl.training import encode_labels
+    from netdsl.keras.training import encode_labels
 
     with pytest.raises(NetdslDataError, match="10 classes"):
         encode_labels(np.array([10]), 10, "categorical")
@@ -419,13 +419,13 @@ def test_encode_labels_refuses_a_class_out_of_range() -> None:
 
 
 def test_plugin_registers_mnist(tmp_path: Path) -> None:
-    from netdsl.components import Dataset
+    from netdsl.vocab.components import Dataset
     from netdsl_builtins import datasets
 
     got: list[Dataset] = []
     datasets.register_datasets(got.append)
     mnist = next(d for d in got if d.name == "mnist")
-    from netdsl.components import DataRequest, Target
+    from netdsl.vocab.components import DataRequest, Target
 
     request = DataRequest("mnist", {}, str(write_idx_folder(tmp_path / "m", fake_mnist())), mnist.env)
     info = mnist.describe(request)

@@ -26,8 +26,8 @@ from netdsl_builtins import keras_datasets as kd
 from netdsl_builtins import mnist_files, tabular
 
 import netdsl
-from netdsl.components import DataRequest, Streams
-from netdsl.diagnostics import render
+from netdsl.vocab.components import DataRequest, Streams
+from netdsl.lang.diagnostics import render
 from netdsl.errors import NetdslDataError, NetdslError
 
 
@@ -497,7 +497,7 @@ def test_fitting_activations_pass(text: str) -> None:
 
 @pytest.mark.slow
 def test_run_on_csv_writes_labels_and_split(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
-    from netdsl.training import run_model
+    from netdsl.run.driver import run_model
 
     path = write_csv(tmp_path / "iris.csv", 600)
     m = netdsl.check(f'dataset: csv("{path}", seed=5)\nnormalize: true\nepochs: 2\nseed: 1\n'
@@ -517,7 +517,8 @@ def test_run_on_csv_writes_labels_and_split(tmp_path: Path, recwarn: pytest.Warn
 def test_normalize_is_adapted_and_saved_in_the_model(tmp_path: Path) -> None:
     import keras
 
-    from netdsl.training import load_data, run_model
+    from netdsl.keras.training import load_data
+    from netdsl.run.driver import run_model
 
     rng = np.random.default_rng(0)
     x = rng.normal(50, 10, (200, 3)).astype(np.float32)
@@ -534,7 +535,7 @@ def test_normalize_is_adapted_and_saved_in_the_model(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_streaming_refuses_validation_split(tmp_path: Path) -> None:
-    from netdsl.training import load_data, train
+    from netdsl.keras.training import load_data, train
 
     path = write_csv(tmp_path / "iris.csv", 100)
     m = netdsl.check(f'dataset: csv("{path}")\nvalidation_split: 0.1\nepochs: 1\ndense 3 softmax',
@@ -613,7 +614,7 @@ def test_a_picture_that_does_not_decode_is_a_data_error(tmp_path: Path, monkeypa
                                                         cached: bool) -> None:
     from netdsl_builtins import images
 
-    from netdsl.training import load_data, train
+    from netdsl.keras.training import load_data, train
 
     if not cached:
         monkeypatch.setattr(images, "CACHE_BYTES", 0)
@@ -667,7 +668,7 @@ def test_streamed_epochs_use_every_row_once_in_an_order_seeded_by_the_epoch(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, cache: int | None, extra: str) -> None:
     from netdsl_builtins import images
 
-    from netdsl.training import EpochClock, load_data
+    from netdsl.keras.training import EpochClock, load_data
 
     if cache is not None:
         monkeypatch.setattr(images if kind == "images" else tabular, "CACHE_BYTES", cache)
@@ -703,7 +704,7 @@ def test_streamed_epochs_use_every_row_once_in_an_order_seeded_by_the_epoch(
                          ids=["in-memory", "spilled-to-disk", "text-each-epoch"])
 def test_a_streamed_run_resumed_after_epoch_2_has_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    cache: int | None, extra: str) -> None:
-    from netdsl.training import fit, load_data
+    from netdsl.keras.training import fit, load_data
 
     if cache is not None:
         monkeypatch.setattr(tabular, "CACHE_BYTES", cache)

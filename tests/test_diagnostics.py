@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import netdsl
-from netdsl.diagnostics import render, render_all, to_json
+from netdsl.lang.diagnostics import render, render_all, to_json
 from netdsl.errors import NetdslError, NetdslErrors, NetdslSyntaxError, Note, Span
 
 from conftest import GOLDEN, builtin_registry, has_layers

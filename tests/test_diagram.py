@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl.cli import main
-from netdsl.diagram import DiagramError, format_for, render, to_dot, to_mermaid
-from netdsl.graph import format_shape
+from netdsl.tools.cli import main
+from netdsl.tools.diagram import DiagramError, format_for, render, to_dot, to_mermaid
+from netdsl.checking.graph import format_shape
 
 from conftest import EXAMPLES
 

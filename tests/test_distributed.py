@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from netdsl import distribute as dist
-from netdsl.cli import main
+from netdsl.keras import distribute as dist
+from netdsl.tools.cli import main
 from netdsl.errors import NetdslTrainingError
-from netdsl.launch import free_port, worker_env
-from netdsl.training import Data
+from netdsl.run.launch import free_port, worker_env
+from netdsl.keras.training import Data
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins"),
@@ -123,7 +123,7 @@ TF_TWO_CPUS = (
     "import sys, tensorflow as tf\n"
     "cpu = tf.config.list_physical_devices('CPU')[0]\n"
     "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
-    "from netdsl.cli import main\n"
+    "from netdsl.tools.cli import main\n"
     "sys.argv = ['netdsl', 'run', *sys.argv[1:]]\n"
     "main()\n"
 )
@@ -138,7 +138,7 @@ def test_distribute_trains_on_two_cpu_devices(tmp_path: Path, backend: str) -> N
     if backend == "tensorflow":
         command, env = [sys.executable, "-c", TF_TWO_CPUS, *args], ENV
     else:
-        command = [sys.executable, "-m", "netdsl.cli", "run", *args]
+        command = [sys.executable, "-m", "netdsl.tools.cli", "run", *args]
         env = {**ENV, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -154,7 +154,7 @@ def test_distribute_trains_on_two_cpu_devices(tmp_path: Path, backend: str) -> N
 
 def _launch(tmp_path: Path, program: Path, *run_args: str, n: int = 2) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "netdsl.cli", "launch", "-n", str(n), "--timeout", "60", str(program),
+        [sys.executable, "-m", "netdsl.tools.cli", "launch", "-n", str(n), "--timeout", "60", str(program),
          "--out", str(tmp_path / "runs"), "-q", *run_args],
         env=ENV, capture_output=True, text=True, timeout=900)
 
@@ -192,7 +192,7 @@ def test_a_dead_process_stops_the_other_with_a_clear_error(tmp_path: Path) -> No
     for i, log in enumerate(logs):
         with log.open("w") as out:
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "netdsl.cli", "run", str(program), "--backend", "jax",
+                [sys.executable, "-m", "netdsl.tools.cli", "run", str(program), "--backend", "jax",
                  "--out", str(tmp_path / "runs"), "--coordinator", f"127.0.0.1:{port}",
                  "--num-processes", "2", "--process-id", str(i), "--timeout", str(timeout)],
                 env=ENV, stdout=out, stderr=subprocess.STDOUT, text=True))
@@ -234,7 +234,7 @@ def test_two_processes_on_real_mnist_match_one(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     weights = _weights(done.stdout)
     assert sorted(weights) == [0, 1] and weights[0] == weights[1]
-    single = subprocess.run([sys.executable, "-m", "netdsl.cli", "run", str(seed), "--backend", "jax",
+    single = subprocess.run([sys.executable, "-m", "netdsl.tools.cli", "run", str(seed), "--backend", "jax",
                              "--out", str(tmp_path / "single"), "-q", *common],
                             env=ENV, capture_output=True, text=True, timeout=900)
     assert single.returncode == 0, single.stderr[-3000:]
@@ -264,8 +264,8 @@ def test_the_guide_covers_the_flags_and_the_tensorflow_issue() -> None:
 # --- the run driver and multi-process runs ----------------------------------------------------
 
 def test_resuming_a_multi_process_run_is_refused(tmp_path: Path) -> None:
-    from netdsl.checker import check
-    from netdsl.driver import resume_run
+    from netdsl.checking.checker import check
+    from netdsl.run.driver import resume_run
     from netdsl.errors import NetdslError
 
     folder = tmp_path / "runs" / "tiny"

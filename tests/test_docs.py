@@ -17,10 +17,10 @@ from typing import Iterator
 
 import pytest
 
-from netdsl.checker import check
-from netdsl.components import KINDS
-from netdsl.hookspecs import HOOKS
-from netdsl.registry import ENTRY_POINT_GROUP, Registry, load_registry
+from netdsl.checking.checker import check
+from netdsl.vocab.components import KINDS
+from netdsl.vocab.hookspecs import HOOKS
+from netdsl.vocab.registry import ENTRY_POINT_GROUP, Registry, load_registry
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 TEXT = DOC.read_text(encoding="utf-8")

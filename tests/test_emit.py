@@ -4,7 +4,7 @@ Fast tests (no TensorFlow) check the text: it lints clean under ``ruff check``, 
 formatted (``ruff format --check``), imports no netdsl, and a component that cannot be written
 is a clear error. The slow test runs every emitted program in one fresh interpreter (no netdsl
 import in the program; it is loaded from its file) and compares it with ``netdsl.build`` and
-``netdsl.training.train``: layer configs, ``count_params()``, compile settings (schedules
+``netdsl.keras.training.train``: layer configs, ``count_params()``, compile settings (schedules
 included), and the weights after two short seeded epochs on tiny data (two, so the second
 epoch's example order, callbacks and schedules past their first steps are compared too).
 """
@@ -26,10 +26,10 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl.cli import main
-from netdsl.components import Code, Layer, keras_factory
-from netdsl.emit import EmitError, emit_program
-from netdsl.registry import Registry
+from netdsl.tools.cli import main
+from netdsl.vocab.components import Code, Layer, keras_factory
+from netdsl.keras.emit import EmitError, emit_program
+from netdsl.vocab.registry import Registry
 
 from conftest import EXAMPLES, ROOT
 
@@ -168,7 +168,7 @@ def test_settings_reach_the_program() -> None:
 
 
 def test_every_built_in_schedule_and_callback_is_covered() -> None:
-    from netdsl.registry import load_registry
+    from netdsl.vocab.registry import load_registry
 
     registry = load_registry(third_party=False)
     used = " ".join(TRAINING_SPECS.values()) + CASES["cnn_fast"][0]
@@ -198,8 +198,8 @@ def test_schedules_and_callbacks_are_written_as_keras(case: str, expected: list[
 
 def test_total_steps_is_computed_as_netdsl_does_and_said_in_a_comment() -> None:
     text = emit_program(_check((EXAMPLES / "cnn_fast.net").read_text(), "cnn_fast.net"))
-    # 60,000 MNIST examples, batch 128, 5 epochs: what netdsl.compiler.total_steps gives
-    from netdsl.compiler import total_steps
+    # 60,000 MNIST examples, batch 128, 5 epochs: what netdsl.keras.compiler.total_steps gives
+    from netdsl.keras.compiler import total_steps
 
     steps = total_steps(_check((EXAMPLES / "cnn_fast.net").read_text(), "cnn_fast.net"))
     assert steps == 2345
@@ -214,9 +214,9 @@ def test_total_steps_is_computed_as_netdsl_does_and_said_in_a_comment() -> None:
 # --- components that are not Keras classes ------------------------------------------------------
 
 def _registry_with(layer: Layer) -> Registry:
-    from netdsl.registry import load_registry
+    from netdsl.vocab.registry import load_registry
 
-    from netdsl.registry import Provider
+    from netdsl.vocab.registry import Provider
 
     registry = load_registry(third_party=False)
     registry.add(layer, Provider("my-plugin", "1.0", "my_plugin"))
@@ -296,8 +296,8 @@ import keras
 import tensorflow as tf
 import netdsl
 import inspect
-from netdsl.compiler import build, total_steps
-from netdsl.training import load_data, train
+from netdsl.keras.compiler import build, total_steps
+from netdsl.keras.training import load_data, train
 
 def nameless(value):
     """A config without layer names (Keras numbers them per process: dense, dense_1, ...)."""
@@ -405,8 +405,8 @@ def test_built_in_defaults_are_keras_defaults() -> None:
     import inspect
 
     keras = pytest.importorskip("keras")
-    from netdsl.components import REQUIRED
-    from netdsl.registry import load_registry
+    from netdsl.vocab.components import REQUIRED
+    from netdsl.vocab.registry import load_registry
 
     def same(a: object, b: object) -> bool:
         a, b = (tuple(v) if isinstance(v, list) else v for v in (a, b))

@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl.cli import main
+from netdsl.tools.cli import main
 from netdsl.errors import NetdslError
-from netdsl.export import FORMATS, default_output, export_model, runtime_outputs
-from netdsl.registry import load_registry
+from netdsl.keras.export import FORMATS, default_output, export_model, runtime_outputs
+from netdsl.vocab.registry import load_registry
 
 keras = pytest.importorskip("keras")
 pytest.importorskip("tf2onnx")

@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from netdsl import files
-from netdsl.checker import check
-from netdsl.cli import main
+from netdsl.tools import files
+from netdsl.checking.checker import check
+from netdsl.tools.cli import main
 from netdsl.errors import NetdslDataError, NetdslError, NetdslPluginError
-from netdsl.registry import env_flag, load_registry
+from netdsl.vocab.registry import env_flag, load_registry
 from netdsl_builtins.mnist_files import MAX_BYTES, load_mnist, read_idx
 
 from test_plugins import HEADER, Site, _clean_env, site  # noqa: F401 - fixtures used below
@@ -51,7 +51,7 @@ def netdsl(site_root: Path | None, *args: str, env: dict[str, str] | None = None
     full = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
     full["PYTHONPATH"] = os.pathsep.join([*paths, str(ROOT), str(ROOT / "plugins")])
     full.update(env or {})
-    return subprocess.run([sys.executable, "-m", "netdsl.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "netdsl.tools.cli", *args], capture_output=True,
                           text=True, env=full, cwd=cwd, timeout=120)
 
 
@@ -278,7 +278,7 @@ LOADS = {
 
 @pytest.mark.parametrize("case", list(LOADS))
 def test_a_dataset_loader_fault_names_the_plugin(site: Site, case: str) -> None:
-    from netdsl.training import load_data
+    from netdsl.keras.training import load_data
 
     body, fragment = LOADS[case]
     site.add("data-dist", _dataset_plugin(load=body))
@@ -467,7 +467,7 @@ def test_a_real_ctrl_c_while_plugins_load_still_stops_netdsl(site: Site, tmp_pat
     program.write_text(PRETTY)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
     env["PYTHONPATH"] = os.pathsep.join([str(site.root), str(ROOT), str(ROOT / "plugins")])
-    proc = subprocess.Popen([sys.executable, "-m", "netdsl.cli", "check", str(program)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "netdsl.tools.cli", "check", str(program)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(3)  # well into the plugin's 10 s import
     proc.send_signal(signal.SIGINT)

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl.cli import main
-from netdsl.components import Layer, keras_factory
-from netdsl.flops import model_macs
-from netdsl.registry import Provider, load_registry
+from netdsl.tools.cli import main
+from netdsl.vocab.components import Layer, keras_factory
+from netdsl.tools.flops import model_macs
+from netdsl.vocab.registry import Provider, load_registry
 
 from conftest import EXAMPLES
 
@@ -98,7 +98,7 @@ def test_a_layer_without_a_rule_is_shown_unknown_and_named_in_the_total() -> Non
                          _no_rule_registry())
     report = model_macs(model)
     assert report.per_layer == [16, None, 40] and report.unknown == [1] and report.total == 56
-    from netdsl.summary import summary_text
+    from netdsl.tools.summary import summary_text
 
     text = summary_text(model, report)
     assert "leaves out 1 layer(s) whose declaration gives no MACs rule: #1" in text

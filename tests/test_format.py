@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl import cli
-from netdsl.formatter import WIDTH
+from netdsl.tools import cli
+from netdsl.lang.formatter import WIDTH
 
 from conftest import EXAMPLES, SEED
 from test_parser import GOOD

@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import netdsl
-from netdsl import cli, ir
-from netdsl.diagnostics import render, to_json
+from netdsl.tools import cli
+from netdsl.lang import ir
+from netdsl.lang.diagnostics import render, to_json
 from netdsl.errors import NetdslError
 
 from conftest import builtin_registry, has_layers
@@ -270,7 +271,7 @@ def _exercise(source: str | bytes) -> None:
         json.dumps(program.to_dict())
         model = netdsl.check(program, registry)
         json.dumps(model.to_dict())
-        from netdsl.summary import summary_text
+        from netdsl.tools.summary import summary_text
 
         summary_text(model)
     except NetdslError as e:

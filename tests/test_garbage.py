@@ -13,10 +13,10 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from netdsl.checker import check
+from netdsl.checking.checker import check
 from netdsl.errors import NetdslError
-from netdsl.parser import parse
-from netdsl.registry import Registry
+from netdsl.lang.parser import parse
+from netdsl.vocab.registry import Registry
 
 from conftest import SEED
 
@@ -63,7 +63,7 @@ def test_check_leaves_no_cyclic_garbage(text: str, registry: Registry, no_gc: No
 @pytest.mark.parametrize("text", PROGRAMS)
 def test_server_analysis_leaves_no_cyclic_garbage(text: str, registry: Registry, no_gc: None) -> None:
     pytest.importorskip("lsprotocol")
-    from netdsl.lsp_features import analyze
+    from netdsl.tools.lsp_features import analyze
 
     analyze("file:///m.net", text, registry, "utf-16").diagnostics()  # first use
     gc.collect()

@@ -16,7 +16,7 @@ pygments = pytest.importorskip("pygments")
 from pygments.token import Error, Keyword, Name, Number, Operator  # noqa: E402
 
 from conftest import EXAMPLES, ROOT  # noqa: E402
-from netdsl.highlight import NetdslLexer  # noqa: E402
+from netdsl.tools.highlight import NetdslLexer  # noqa: E402
 
 VSCODE = ROOT / "editors" / "vscode"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)

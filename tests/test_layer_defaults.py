@@ -10,8 +10,8 @@ import inspect
 
 import pytest
 
-from netdsl.components import REQUIRED
-from netdsl.registry import load_registry
+from netdsl.vocab.components import REQUIRED
+from netdsl.vocab.registry import load_registry
 
 keras = pytest.importorskip("keras")
 REG = load_registry(third_party=False)

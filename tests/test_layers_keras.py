@@ -19,12 +19,12 @@ from typing import Any, Sequence
 import pytest
 
 import netdsl
-from netdsl import ir
-from netdsl.bind import Binder
-from netdsl.checker import CheckedModel
-from netdsl.components import Layer, Ref, ShapeProblem
+from netdsl.lang import ir
+from netdsl.checking.bind import Binder
+from netdsl.checking.checker import CheckedModel
+from netdsl.vocab.components import Layer, Ref, ShapeProblem
 from netdsl.errors import NetdslError
-from netdsl.registry import load_registry
+from netdsl.vocab.registry import load_registry
 from netdsl_builtins import advanced
 
 pytestmark = pytest.mark.slow  # builds or trains real Keras models

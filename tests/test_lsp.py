@@ -1,6 +1,6 @@
 """The language server end to end: a real LSP client (pygls's) talks to ``netdsl lsp`` over stdio.
 
-Each scenario starts the server as a subprocess (``python -m netdsl.cli lsp``), opens and edits a
+Each scenario starts the server as a subprocess (``python -m netdsl.tools.cli lsp``), opens and edits a
 document, and checks what comes back: diagnostics with the same codes, spans, help and notes as
 ``netdsl check``; completion, hover, definition, symbols, formatting and quick fixes. The
 in-process tests below pin the completion contexts and the robustness against bad input.
@@ -22,8 +22,8 @@ from lsprotocol import types as lsp  # noqa: E402
 from pygls.lsp.client import LanguageClient  # noqa: E402
 
 from conftest import EXAMPLES, ROOT  # noqa: E402
-from netdsl.lsp_features import Positions, analyze  # noqa: E402
-from netdsl.registry import Registry  # noqa: E402
+from netdsl.tools.lsp_features import Positions, analyze  # noqa: E402
+from netdsl.vocab.registry import Registry  # noqa: E402
 
 URI = "file:///tmp/model.net"
 BAD = "epochz: 3\ndense 64 relu6x -> dense 10 softmax\n"
@@ -68,7 +68,7 @@ def run_session(scenario: Callable[[Session], Awaitable[None]], env: dict[str, s
         path = os.pathsep.join(p for p in [*(env or {}).get("PYTHONPATH", "").split(os.pathsep),
                                             str(ROOT), str(ROOT / "plugins"),
                                             os.environ.get("PYTHONPATH", "")] if p)
-        await client.start_io(sys.executable, "-m", "netdsl.cli", *args, "lsp",
+        await client.start_io(sys.executable, "-m", "netdsl.tools.cli", *args, "lsp",
                               env={**base, **(env or {}), "PYTHONPATH": path}, cwd=str(ROOT))
         try:
             await asyncio.wait_for(client.initialize_async(lsp.InitializeParams(
@@ -233,8 +233,8 @@ def test_bad_input_never_kills_the_server() -> None:
 
 
 PLUGIN = """\
-from netdsl.components import Layer
-from netdsl.hookspecs import hookimpl
+from netdsl.vocab.components import Layer
+from netdsl.vocab.hookspecs import hookimpl
 
 @hookimpl
 def register_layers(register):
@@ -346,8 +346,8 @@ def test_every_example_is_clean_and_has_symbols(registry: Registry) -> None:
 
 
 def test_a_plugin_crash_while_checking_is_a_diagnostic(registry: Registry) -> None:
-    from netdsl.components import Layer
-    from netdsl.registry import Provider
+    from netdsl.vocab.components import Layer
+    from netdsl.vocab.registry import Provider
     import copy
 
     reg = copy.deepcopy(registry)
@@ -368,7 +368,7 @@ def test_cli_says_how_to_install_pygls_when_missing(tmp_path: Path) -> None:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT), str(ROOT / "plugins")])
-    proc = subprocess.run([sys.executable, "-m", "netdsl.cli", "lsp"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "netdsl.tools.cli", "lsp"], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1
     assert "pip install 'netdsl[lsp]'" in proc.stderr
@@ -389,7 +389,7 @@ class RawServer:
         path = os.pathsep.join(p for p in [*(env or {}).get("PYTHONPATH", "").split(os.pathsep),
                                             str(ROOT), str(ROOT / "plugins"),
                                             os.environ.get("PYTHONPATH", "")] if p)
-        self.proc = subprocess.Popen([sys.executable, "-m", "netdsl.cli", "lsp"], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "netdsl.tools.cli", "lsp"], cwd=ROOT,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env={**base, **(env or {}), "PYTHONPATH": path})
         self.messages: "queue.Queue[dict[str, Any]]" = queue.Queue()

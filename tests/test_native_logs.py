@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from netdsl.compiler import filtered_native_logs, quiet_native_logs
+from netdsl.keras.runtime import filtered_native_logs, quiet_native_logs
 
 NOISE = (b"E0000 00:00:1796030087.771552   15728 node_def_util.cc:682] NodeDef mentions attribute "
          b"use_unbounded_threadpool which is not in the op definition\n")
@@ -55,7 +55,7 @@ def test_a_seeded_run_prints_no_native_noise(tmp_path: Path) -> None:
     program.write_text("dataset: synthetic(train_size=64, test_size=16)\ninput: 12x12x1\nepochs: 1\n"
                        "seed: 1\nconv2d 4 3 relu -> flatten -> dropout 0.3 -> dense 10 softmax\n")
     env = {k: v for k, v in os.environ.items() if k != "NETDSL_TF_LOGS"}
-    done = subprocess.run([sys.executable, "-m", "netdsl.cli", "run", str(program), "--out", str(tmp_path / "runs")],
+    done = subprocess.run([sys.executable, "-m", "netdsl.tools.cli", "run", str(program), "--out", str(tmp_path / "runs")],
                           capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "use_unbounded_threadpool" not in done.stderr and "E0000" not in done.stderr, done.stderr

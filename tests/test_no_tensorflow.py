@@ -2,8 +2,8 @@
 
 The paths run in fresh interpreters (this test process may well have imported TensorFlow
 already): one interpreter runs the library paths one after the other, one runs the CLI paths
-through ``netdsl.cli.main``, and after every path each reports the heavy modules it has loaded so
-far, so a failure names the first path that pulled one in. ``python -m netdsl.cli`` is watched
+through ``netdsl.tools.cli.main``, and after every path each reports the heavy modules it has loaded so
+far, so a failure names the first path that pulled one in. ``python -m netdsl.tools.cli`` is watched
 with ``-X importtime``. ``netdsl check`` of the seed model, as a real process, must also stay
 fast (it is about 0.2 s; the bound is generous).
 """
@@ -33,7 +33,7 @@ LIBRARY_PATHS = {
     "parse-bytes": f"netdsl.parse({SEED.encode()!r})",
     "check": f"assert netdsl.check({SEED!r}).total_params == 50890",
     "format": f"netdsl.format(netdsl.parse({SEED!r}))",
-    "summary": f"from netdsl.summary import summary_text; summary_text(netdsl.check({SEED!r}))",
+    "summary": f"from netdsl.tools.summary import summary_text; summary_text(netdsl.check({SEED!r}))",
     "errors": "\n".join([
         "try:",
         "    netdsl.check('epochz: 1\\ndense 64 relu6x -> dense 10 softmax')",
@@ -44,20 +44,20 @@ LIBRARY_PATHS = {
     "registry": "r = netdsl.load_registry(); r.names('layer'); netdsl.default_registry()",
     # the language server: build it, and run every feature on a document
     "lsp": "\n".join([
-        "from netdsl.lsp import create_server",
-        "from netdsl.lsp_features import analyze",
+        "from netdsl.tools.lsp import create_server",
+        "from netdsl.tools.lsp_features import analyze",
         "from lsprotocol.types import Position, Range",
         "create_server()",
         "a = analyze('file:///m.net', 'input: 28x28x1\\nconv2d 8 3 relux -> flatten -> dense 10 softmax', netdsl.default_registry())",
         "a.diagnostics(); a.completion(Position(1, 9)); a.hover(Position(1, 1)); a.symbols(); a.formatting()",
         "a.code_actions(Range(Position(1, 0), Position(1, 20))); a.definition(Position(1, 1))",
-        # a keystroke: the edited step re-parsed on its own (netdsl.reparse)
+        # a keystroke: the edited step re-parsed on its own (netdsl.lang.reparse)
         "analyze('file:///m.net', a.text.replace('relux', 'relu'), netdsl.default_registry(), previous=a.program)",
     ]),
-    "highlight": "from netdsl.highlight import NetdslLexer; list(NetdslLexer().get_tokens('dense 10 softmax'))",
-    "emit": f"from netdsl.emit import emit_program; emit_program(netdsl.check({SEED!r}))",
-    "diagram": f"from netdsl.diagram import to_dot, to_mermaid; m = netdsl.check({SEED!r}); to_dot(m); to_mermaid(m)",
-    "flops": f"from netdsl.flops import model_macs; model_macs(netdsl.check({SEED!r}))",
+    "highlight": "from netdsl.tools.highlight import NetdslLexer; list(NetdslLexer().get_tokens('dense 10 softmax'))",
+    "emit": f"from netdsl.keras.emit import emit_program; emit_program(netdsl.check({SEED!r}))",
+    "diagram": f"from netdsl.tools.diagram import to_dot, to_mermaid; m = netdsl.check({SEED!r}); to_dot(m); to_mermaid(m)",
+    "flops": f"from netdsl.tools.flops import model_macs; model_macs(netdsl.check({SEED!r}))",
     # the data sets: check reads a CSV header, lists an image folder, reads npz headers
     "check-data": "\n".join([
         "import tempfile, pathlib, numpy",
@@ -152,9 +152,9 @@ def _cli_step(args: list[str]) -> str:
 def reports() -> Iterator[dict[str, Any]]:
     """Start every interpreter at once (they run in parallel), then gather their reports."""
     lib = _start({"import": "import netdsl", **{k: v for k, v in LIBRARY_PATHS.items() if k != "import"}})
-    cli = _start({"import-cli": "from netdsl.cli import main",
+    cli = _start({"import-cli": "from netdsl.tools.cli import main",
                   **{k: _cli_step(v) for k, v in CLI_PATHS.items()}})
-    mods = {k: subprocess.Popen([sys.executable, "-X", "importtime", "-m", "netdsl.cli", *v],
+    mods = {k: subprocess.Popen([sys.executable, "-X", "importtime", "-m", "netdsl.tools.cli", *v],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                                 env=_env()) for k, v in M_PATHS.items()}
     try:
@@ -188,7 +188,7 @@ def test_python_m_netdsl_cli_does_not_import_tensorflow(name: str, reports: dict
     returncode, err = reports[f"m:{name}"]
     assert returncode == 0, err[-2000:]
     imported = [line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if "import time:" in line]
-    assert "netdsl" in imported  # (netdsl.cli itself runs as __main__)
+    assert "netdsl" in imported  # (netdsl.tools.cli itself runs as __main__)
     assert [m for m in imported if m.split(".")[0] in HEAVY] == []
 
 
@@ -202,7 +202,7 @@ def test_the_guard_notices_a_heavy_import(tmp_path: Path) -> None:
 
 def _netdsl_script() -> list[str]:
     script = Path(sys.executable).parent / "netdsl"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "netdsl.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "netdsl.tools.cli"]
 
 
 def test_the_installed_command_checks_the_seed() -> None:

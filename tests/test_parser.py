@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 import netdsl
-from netdsl import ir
+from netdsl.lang import ir
 from netdsl.errors import NetdslError, NetdslLimitError, NetdslSyntaxError, Span
-from netdsl.parser import MAX_DEPTH
+from netdsl.lang.parser import MAX_DEPTH
 
 from conftest import strip_spans
 
@@ -459,17 +459,17 @@ def test_packaged_lalr_tables_are_built_from_this_grammar() -> None:
     """`netdsl check` loads prebuilt tables; stale ones would silently cost ~90 ms a process.
     Fresh means built from this grammar; with another Lark than the one they were built with
     they are not used (the next test), so this holds under every Lark the project allows."""
-    from netdsl import parser
+    from netdsl.lang import parser
 
     blob = json.loads(parser.TABLES.read_text())
     assert blob["grammar"] == parser._grammar_hash(parser.grammar_text()), \
-        "grammar changed: run `python -m netdsl.parser` to rebuild the tables"
+        "grammar changed: run `python -m netdsl.lang.parser` to rebuild the tables"
     if blob["lark"] == parser.lark_version:
         assert parser._load_tables(parser.grammar_text(), parser._ToIR()) is not None
 
 
 def test_tables_of_another_lark_or_grammar_are_ignored_and_the_parser_is_built(tmp_path, monkeypatch) -> None:
-    from netdsl import parser
+    from netdsl.lang import parser
 
     tables = tmp_path / "tables.json"
     parser.write_tables(tables)
@@ -486,7 +486,7 @@ def test_tables_of_another_lark_or_grammar_are_ignored_and_the_parser_is_built(t
 def test_tables_file_is_json_checked_before_use_never_unpickled(tmp_path, monkeypatch) -> None:
     import pickle
 
-    from netdsl import parser
+    from netdsl.lang import parser
 
     class Boom:
         def __reduce__(self):  # unpickling this would create a file

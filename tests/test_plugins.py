@@ -20,11 +20,11 @@ from typing import Any, Iterator
 import pytest
 from click.testing import CliRunner, Result
 
-from netdsl.checker import check
-from netdsl.cli import main
-from netdsl.components import ShapeProblem
+from netdsl.checking.checker import check
+from netdsl.tools.cli import main
+from netdsl.vocab.components import ShapeProblem
 from netdsl.errors import NetdslPluginError
-from netdsl.registry import BUILTIN_MODULES, PluginWarning, Registry, load_registry
+from netdsl.vocab.registry import BUILTIN_MODULES, PluginWarning, Registry, load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRAS_EXAMPLE = ROOT / "plugins" / "netdsl-extras" / "example.net"
@@ -35,9 +35,9 @@ needs_extras = pytest.mark.skipif(not HAS_EXTRAS, reason="netdsl-extras is not i
 # --- plugin sources -------------------------------------------------------------------------------
 
 HEADER = '''\
-from netdsl import types as T
-from netdsl.components import Activation, Layer, Param
-from netdsl.hookspecs import hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Activation, Layer, Param
+from netdsl.vocab.hookspecs import hookimpl
 
 
 def same(shape, args):
@@ -487,7 +487,8 @@ def test_extras_max_norm_dense_needs_a_known_size() -> None:
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_extras_builds_standard_keras_objects_that_reload(tmp_path: Path) -> None:
     pytest.importorskip("keras")
-    from netdsl.compiler import build, import_keras
+    from netdsl.keras.compiler import build
+    from netdsl.keras.runtime import import_keras
 
     keras = import_keras()
     registry, _ = load(plugins=["netdsl-extras"])
@@ -510,7 +511,7 @@ NO_TF_SCRIPT = """
 import importlib, sys
 for name in sys.argv[1:]:
     importlib.import_module(name)
-from netdsl.registry import load_registry
+from netdsl.vocab.registry import load_registry
 load_registry()
 heavy = sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "keras"})
 print(" ".join(heavy))

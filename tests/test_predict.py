@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from netdsl.cli import main
+from netdsl.tools.cli import main
 
 keras = pytest.importorskip("keras")
 Image = pytest.importorskip("PIL.Image")
@@ -26,8 +26,8 @@ def _invoke(*args: str) -> Any:
 def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder as `netdsl run` leaves it, for an MNIST-shaped MLP (untrained weights)."""
     import netdsl
-    from netdsl.registry import load_registry
-    from netdsl.training import spec_text
+    from netdsl.vocab.registry import load_registry
+    from netdsl.keras.training import spec_text
 
     folder = tmp_path_factory.mktemp("runs") / "seed"
     folder.mkdir()

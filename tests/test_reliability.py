@@ -14,10 +14,11 @@ from lark import Lark
 from click.testing import CliRunner
 
 import netdsl
-from netdsl import cli, hints, ir
-from netdsl.diagnostics import MAX_RENDERED, render, render_all
+from netdsl.tools import cli
+from netdsl.lang import hints, ir
+from netdsl.lang.diagnostics import MAX_RENDERED, render, render_all
 from netdsl.errors import NetdslError, NetdslErrors, NetdslLimitError, NetdslSyntaxError, Note, Span
-from netdsl.parser import MAX_INPUT_BYTES, MAX_STEPS
+from netdsl.lang.parser import MAX_INPUT_BYTES, MAX_STEPS
 
 from conftest import builtin_registry
 
@@ -115,7 +116,7 @@ def test_a_program_past_the_step_limit_is_refused_before_parsing(case: str) -> N
 def test_the_step_limit_is_the_layer_limit() -> None:
     """Every written step is at least one layer: the parser refuses nothing the checker's own
     limit would let through."""
-    from netdsl.checker import MAX_LAYERS
+    from netdsl.checking.checker import MAX_LAYERS
 
     assert MAX_STEPS == MAX_LAYERS
 
@@ -123,8 +124,8 @@ def test_the_step_limit_is_the_layer_limit() -> None:
 def test_reparse_counts_the_steps_too(monkeypatch: pytest.MonkeyPatch) -> None:
     """An edit inside one step that adds steps is re-parsed alone by the language server:
     the limit still counts the whole text (here with the limit made small)."""
-    from netdsl import parser
-    from netdsl.reparse import reparse
+    from netdsl.lang import parser
+    from netdsl.lang.reparse import reparse
 
     monkeypatch.setattr(parser, "MAX_STEPS", 10)
     before = "dense 4 -> " * 8 + "dense 1\n"

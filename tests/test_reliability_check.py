@@ -13,11 +13,11 @@ from typing import Any, Iterable, Mapping
 import pytest
 
 import netdsl
-from netdsl import types as T
-from netdsl.checker import MAX_LAYERS
-from netdsl.components import Layer, Param, Violation, at_most_one, needs
+from netdsl.vocab import types as T
+from netdsl.checking.checker import MAX_LAYERS
+from netdsl.vocab.components import Layer, Param, Violation, at_most_one, needs
 from netdsl.errors import NetdslError
-from netdsl.registry import Provider, load_registry
+from netdsl.vocab.registry import Provider, load_registry
 
 
 def errors_of(text: str, **kw: Any) -> list[NetdslError]:
@@ -344,7 +344,7 @@ def test_rules_must_be_callables() -> None:
 # --- metric rules against the network's output are declarable by plugins ------------------------------
 
 def registry_with_metric(*output_rules: Any) -> Any:
-    from netdsl.components import Metric
+    from netdsl.vocab.components import Metric
 
     registry = copy.deepcopy(load_registry(third_party=False))
     metric = Metric(name="nth_score", build=lambda **kw: None, output_rules=output_rules,
@@ -382,7 +382,7 @@ def test_a_broken_metric_output_rule_is_a_plugin_error(rule: Any, words: str) ->
 
 
 def test_declarations_are_validated_at_registration() -> None:
-    from netdsl.components import Metric
+    from netdsl.vocab.components import Metric
 
     assert any(p.startswith("output_rules:") for p in Metric(name="m", output_rules=("x",)).problems())  # type: ignore[arg-type]
     assert any(p.startswith("reads_ids:") for p in Layer(name="l", infer=_same, build=lambda **kw: None,
@@ -400,7 +400,7 @@ def test_declarations_are_validated_at_registration() -> None:
     "flatten -> dense 3 softmax\n",
 ], ids=["metrics-at-the-output-boundary", "embedding-through-value-keeping-layers"])
 def test_what_check_accepts_at_the_boundary_trains(tmp_path: Any, text: str) -> None:
-    from netdsl.training import run_model
+    from netdsl.run.driver import run_model
 
     head = "input: 6\n" if not text.startswith("input:") else ""
     model = netdsl.check(head + "dataset: synthetic(classes, classes=3, train_size=16, test_size=8)\n"
@@ -423,7 +423,7 @@ def _boom_layer(**kwargs: Any) -> Any:
 @pytest.mark.slow
 def test_a_keras_refusal_check_missed_is_a_training_error_with_the_run_folder(tmp_path: Any) -> None:
     from netdsl.errors import NetdslTrainingError
-    from netdsl.training import run_model
+    from netdsl.run.driver import run_model
 
     registry = copy.deepcopy(load_registry(third_party=False))
     registry.add(Layer(name="boom", infer=_same, build=_boom_layer), Provider("test-plugin", "1.0", "test"))
@@ -468,6 +468,6 @@ def test_keras_fails_on_an_unscaled_sparse_gradient() -> None:
     pytest.param("x" * 2000, "x" * 599 + "…", id="capped"),
 ])
 def test_a_crash_is_summarised_in_a_line(message: str, summary: str) -> None:
-    from netdsl.driver import crash_summary
+    from netdsl.run.driver import crash_summary
 
     assert crash_summary(RuntimeError(message)) == summary

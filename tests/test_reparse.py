@@ -12,10 +12,10 @@ from typing import Any, Callable
 
 import pytest
 
-from netdsl import reparse as reparse_mod
+from netdsl.lang import reparse as reparse_mod
 from netdsl.errors import NetdslError
-from netdsl.parser import parse
-from netdsl.reparse import changed_region, reparse
+from netdsl.lang.parser import parse
+from netdsl.lang.reparse import changed_region, reparse
 
 BASE = """# a model
 dataset: mnist
@@ -100,9 +100,9 @@ def test_an_edit_in_one_step_parses_only_that_step(monkeypatch: pytest.MonkeyPat
     parsed: list[str] = []
     real = reparse_mod.parse
 
-    def spy(text: Any, filename: str | None = None) -> Any:
+    def spy(text: Any, filename: str | None = None, **options: Any) -> Any:
         parsed.append(text)
-        return real(text, filename)
+        return real(text, filename, **options)
 
     monkeypatch.setattr(reparse_mod, "parse", spy)
     reparse(previous, edit(BASE, "dense 64 relu", "dense 64 relux"), "m.net")

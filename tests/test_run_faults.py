@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from netdsl.cli import main
+from netdsl.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def _env() -> dict[str, str]:
 
 
 def _start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "netdsl.cli", "--no-plugins", "run", *args, "-q",
+    return subprocess.Popen([sys.executable, "-m", "netdsl.tools.cli", "--no-plugins", "run", *args, "-q",
                              "--threads", "1"], env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, cwd=ROOT)
 
@@ -84,7 +84,7 @@ def test_sigkill_in_epoch_3_and_resume_ends_with_the_same_weights(tmp_path: Path
     folder = _one_folder(tmp_path / "killed")
     assert not (folder / "checkpoints" / "epoch-0003.json").exists(), "the kill must land inside epoch 3"
     assert _metrics(folder)["status"] == "running"  # what a kill -9 leaves: the last word was "running"
-    resumed = subprocess.run([sys.executable, "-m", "netdsl.cli", "--no-plugins", "run", "--resume", str(folder),
+    resumed = subprocess.run([sys.executable, "-m", "netdsl.tools.cli", "--no-plugins", "run", "--resume", str(folder),
                               "-q", "--threads", "1"], env=_env(), capture_output=True, text=True, cwd=ROOT,
                              timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -138,9 +138,9 @@ def _raise(exc: BaseException) -> Any:
 
 PHASES = [
     # (what is patched, phase, epochs kept, model kept)
-    ("netdsl.driver.load_data", "loading", 0, False),
-    ("netdsl.driver.evaluate", "evaluating", 3, True),
-    ("netdsl.driver.confusion", "evaluating", 3, True),
+    ("netdsl.run.driver.load_data", "loading", 0, False),
+    ("netdsl.run.driver.evaluate", "evaluating", 3, True),
+    ("netdsl.run.driver.confusion", "evaluating", 3, True),
 ]
 
 
@@ -207,7 +207,7 @@ def _spec(tmp_path: Path) -> Path:
 
 
 def test_atomic_write_leaves_the_old_file_when_the_disk_fills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from netdsl.runs import write_json
+    from netdsl.run.runs import write_json
 
     target = tmp_path / "metrics.json"
     write_json(target, {"status": "running"})
@@ -226,7 +226,7 @@ def test_atomic_write_leaves_the_old_file_when_the_disk_fills(tmp_path: Path, mo
 
 @pytest.mark.slow
 def test_a_crash_after_the_folder_exists_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("netdsl.driver.evaluate", _raise(RuntimeError("boom")))
+    monkeypatch.setattr("netdsl.run.driver.evaluate", _raise(RuntimeError("boom")))
     result = CliRunner().invoke(main, ["--no-plugins", "run", str(_spec(tmp_path)), "--out", str(tmp_path / "runs"),
                                        "-q"])
     assert result.exit_code == 1

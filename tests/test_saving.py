@@ -20,8 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl.cli import main
-from netdsl.components import Activation
+from netdsl.tools.cli import main
+from netdsl.vocab.components import Activation
 from netdsl.errors import NetdslError
 
 keras = pytest.importorskip("keras")
@@ -40,8 +40,8 @@ dense 4 {act} -> dense 10 softmax
 #: a plugin with a custom activation function; CUSTOM is the `custom_objects=` argument
 PLUGIN = '''\
 """A plugin whose activation is its own Python function (Keras is imported only when called)."""
-from netdsl.components import Activation
-from netdsl.hookspecs import hookimpl
+from netdsl.vocab.components import Activation
+from netdsl.vocab.hookspecs import hookimpl
 
 
 def {fn}(x):
@@ -59,8 +59,8 @@ def register_activations(register):
 #: the same through a Layer subclass that lives in a second module, the only one importing Keras
 LAYER_PLUGIN = '''\
 """A plugin layer built from a Layer subclass in {mod}_objects (Keras-free at import)."""
-from netdsl.components import Layer
-from netdsl.hookspecs import hookimpl
+from netdsl.vocab.components import Layer
+from netdsl.vocab.hookspecs import hookimpl
 
 
 def _build(**kwargs):

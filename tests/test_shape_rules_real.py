@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import netdsl
-from netdsl.registry import load_registry
+from netdsl.vocab.registry import load_registry
 
 REG = load_registry(third_party=False)
 
@@ -86,7 +86,7 @@ def test_the_table_covers_every_built_in_layer() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("shape, net", CASES, ids=[f"{s}:{n}" for s, n in CASES])
 def test_rule_matches_real_tensors(keras: ModuleType, shape: str, net: str) -> None:
-    from netdsl.compiler import build_layers
+    from netdsl.keras.compiler import build_layers
 
     model = netdsl.check(f"input: {shape}\ndataset: synthetic\n{net} -> flatten -> dense 10 softmax\n")
     inputs, layers, tensors = build_layers(model)

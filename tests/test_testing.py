@@ -7,8 +7,8 @@ from typing import Any, Mapping
 
 import pytest
 
-from netdsl.components import Layer
-from netdsl.registry import load_registry
+from netdsl.vocab.components import Layer
+from netdsl.vocab.registry import load_registry
 
 pytestmark = pytest.mark.slow  # builds Keras layers
 REG = load_registry(third_party=False)
@@ -61,7 +61,7 @@ def test_a_wrong_rule_is_reported_with_both_answers() -> None:
 def test_build_refuses_a_plugin_rule_that_disagrees_with_keras() -> None:
     import netdsl
     from netdsl.errors import NetdslPluginError
-    from netdsl.registry import Provider
+    from netdsl.vocab.registry import Provider
 
     reg = load_registry(third_party=False)
     dense = reg.get("layer", "dense")

@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl.cli import main
+from netdsl.tools.cli import main
 from netdsl.errors import NetdslTrainingError
-from netdsl.registry import load_registry
-from netdsl.training import load_data
+from netdsl.vocab.registry import load_registry
+from netdsl.keras.training import load_data
 
 pytestmark = pytest.mark.slow  # builds or trains real Keras models
 
@@ -182,7 +182,7 @@ def test_same_seed_gives_same_weights(tiny_mnist: Path) -> None:
 
 
 def test_ctrl_c_keeps_the_finished_epochs(tmp_path: Path, tiny_mnist: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from netdsl import driver
+    from netdsl.run import driver
 
     class InterruptInEpoch3(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -242,7 +242,7 @@ def test_learns_real_mnist_in_a_few_hundred_steps(tmp_path: Path) -> None:
 
 
 def test_speed_options_change_speed_not_weights_and_are_recorded(tmp_path: Path, tiny_mnist: Path) -> None:
-    from netdsl.training import TrainOptions
+    from netdsl.keras.training import TrainOptions
 
     checked = netdsl.check("epochs: 2\nseed: 5\ndense 16 relu -> dense 10 softmax", REG)
     data = load_data(checked, tiny_mnist)

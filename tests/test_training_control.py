@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl.cli import main
+from netdsl.tools.cli import main
 from netdsl.errors import NetdslError
 
 from conftest import builtin_registry
@@ -96,7 +96,7 @@ def test_validation_split_from_the_command_line_satisfies_a_val_monitor(tmp_path
 
 
 def test_total_steps_come_from_data_size_batch_and_epochs() -> None:
-    from netdsl.compiler import total_steps
+    from netdsl.keras.compiler import total_steps
 
     model = _check("batch_size: 32\nvalidation_split: 0.25\n")
     assert total_steps(model) == math.ceil(512 * 0.75 / 32) * 3 == 36
@@ -191,6 +191,6 @@ def test_plot_without_matplotlib_says_what_to_install(tmp_path: Path, monkeypatc
     import sys
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.delitem(sys.modules, "netdsl.plots", raising=False)
+    monkeypatch.delitem(sys.modules, "netdsl.tools.plots", raising=False)
     result = CliRunner().invoke(main, ["plot", str(tmp_path)])
     assert result.exit_code == 1 and "pip install 'netdsl[plot]'" in result.output

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from netdsl.components import Activation, ShapeProblem, keras_value
-from netdsl.hookspecs import Register, hookimpl
+from netdsl.vocab.components import Activation, ShapeProblem, keras_value
+from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["ACTIVATIONS", "register_activations"]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from math import prod
 from typing import Any, Callable, Mapping, Sequence
 
-from netdsl import types as T
-from netdsl.components import Adapter, REQUIRED, Layer, Param, ShapeProblem, keras_factory
-from netdsl.hookspecs import hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Adapter, REQUIRED, Layer, Param, ShapeProblem, keras_factory
+from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.layers import INITIALIZERS
 from netdsl_builtins.rules import (SEED_MAX, activated, initializer_ranks, matrix_regularizers,
                                    shape_keeping_activations)

@@ -10,9 +10,9 @@ take Python functions (``LambdaCallback``, ``LearningRateScheduler``: use a sche
 
 from __future__ import annotations
 
-from netdsl import types as T
-from netdsl.components import Callback, Param, keras_factory
-from netdsl.hookspecs import Register, hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Callback, Param, keras_factory
+from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["CALLBACKS", "register_callbacks"]
 

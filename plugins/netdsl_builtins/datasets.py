@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netdsl import types as T
-from netdsl.components import Code, DataInfo, DataRequest, Dataset, Param, Target
-from netdsl.hookspecs import Register, hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Code, DataInfo, DataRequest, Dataset, Param, Target
+from netdsl.vocab.hookspecs import Register, hookimpl
 
 from .images import IMAGES
 from .keras_datasets import KERAS_DATASETS, MNIST

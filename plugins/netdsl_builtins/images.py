@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from netdsl import types as T
-from netdsl.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
+from netdsl.vocab import types as T
+from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
 from netdsl.errors import NetdslDataError
 
 __all__ = ["IMAGES", "COLORS", "CACHE_BYTES", "class_folders"]

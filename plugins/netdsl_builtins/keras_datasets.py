@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from netdsl import types as T
-from netdsl.components import Code, DataInfo, DataRequest, Dataset, Param, Target
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Code, DataInfo, DataRequest, Dataset, Param, Target
 from netdsl.errors import NetdslDataError
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy is imported when data is read, not by `netdsl check`

@@ -9,9 +9,9 @@ from __future__ import annotations
 from math import prod
 from typing import Any, Mapping
 
-from netdsl import types as T
-from netdsl.components import Adapter, Layer, Param, ShapeProblem, keras_factory
-from netdsl.hookspecs import hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Adapter, Layer, Param, ShapeProblem, keras_factory
+from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.rules import SEED_MAX, activated, initializer_ranks, matrix_regularizers
 
 Shape = tuple

@@ -9,9 +9,9 @@ network's).
 
 from __future__ import annotations
 
-from netdsl import types as T
-from netdsl.components import Labels, Loss, Param, TargetKind, keras_factory
-from netdsl.hookspecs import Register, hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Labels, Loss, Param, TargetKind, keras_factory
+from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["LOSSES", "register_losses"]
 

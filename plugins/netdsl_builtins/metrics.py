@@ -9,12 +9,12 @@ Not offered: ``Mean``/``Sum`` (they aggregate values, not targets and prediction
 
 from __future__ import annotations
 
-from netdsl import types as T
+from netdsl.vocab import types as T
 from typing import Any, Iterable, Mapping
 
-from netdsl.components import (REQUIRED, Labels, Metric, OutputRule, Param, Rule, Shape, TargetKind,
+from netdsl.vocab.components import (REQUIRED, Labels, Metric, OutputRule, Param, Rule, Shape, TargetKind,
                                Violation, keras_factory, keras_value, needs)
-from netdsl.hookspecs import Register, hookimpl
+from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["METRICS", "register_metrics"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from netdsl import types as T
-from netdsl.components import Optimizer, Param, Violation, keras_factory, at_most_one
-from netdsl.hookspecs import Register, hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Optimizer, Param, Violation, keras_factory, at_most_one
+from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["OPTIMIZERS", "register_optimizers"]
 

@@ -6,9 +6,9 @@ importing Keras only when called. The factor is positional: ``l2(0.01)``, ``l1_l
 
 from __future__ import annotations
 
-from netdsl import types as T
-from netdsl.components import Param, Regularizer, keras_factory
-from netdsl.hookspecs import Register, hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Param, Regularizer, keras_factory
+from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["REGULARIZERS", "register_regularizers"]
 

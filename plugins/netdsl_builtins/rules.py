@@ -1,7 +1,7 @@
 """Cross-parameter rules and shape helpers the built-in declarations share.
 
-Each rule is a :data:`netdsl.components.Rule`: the bound arguments in, a
-:class:`~netdsl.components.Violation` out for every argument Keras would refuse when it builds or
+Each rule is a :data:`netdsl.vocab.components.Rule`: the bound arguments in, a
+:class:`~netdsl.vocab.components.Violation` out for every argument Keras would refuse when it builds or
 steps the model, so ``check`` refuses it first, at that argument.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from netdsl.components import Activation, Ref, Rule, ShapeProblem, Violation
+from netdsl.vocab.components import Activation, Ref, Rule, ShapeProblem, Violation
 
 __all__ = ["activated", "shape_keeping_activations", "initializer_ranks", "matrix_regularizers",
            "SEED_MAX"]

@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
-from netdsl import types as T
-from netdsl.components import Code, Param, Schedule, keras_factory
-from netdsl.hookspecs import Register, hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Code, Param, Schedule, keras_factory
+from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["SCHEDULES", "register_schedules", "one_cycle_class", "ONE_CYCLE_SOURCE"]
 

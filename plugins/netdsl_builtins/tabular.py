@@ -4,7 +4,7 @@
 (classes, the name -> id mapping saved in the run folder), integers (classes, or a binary
 target when they are only 0 and 1) or real numbers (a regression target). ``netdsl check`` reads
 the header and the first :data:`SAMPLE_BYTES` of rows (to learn the label's kind and classes);
-training reads the file through ``tf.data`` (:class:`~netdsl.components.Streams`): held in
+training reads the file through ``tf.data`` (:class:`~netdsl.vocab.components.Streams`): held in
 memory after one checking pass when its rows fit in :data:`CACHE_BYTES`, else written by that
 pass, decoded, to a temporary binary file (``spill=true``, the default) read one window at a time
 each epoch — or, without it or when the file cannot be written, decoded from the text each epoch —
@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
-from netdsl import types as T
-from netdsl.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
+from netdsl.vocab import types as T
+from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
 from netdsl.errors import NetdslDataError, SourceLines, Span
-from netdsl.registry import suggest
+from netdsl.vocab.registry import suggest
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not with `check`
     import numpy as np

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from netdsl import types as T
-from netdsl.components import Layer, Param, Regularizer, ShapeProblem
-from netdsl.hookspecs import Register, hookimpl
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Layer, Param, Regularizer, ShapeProblem
+from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["MAX_NORM_DENSE", "WEIGHT_DECAY", "register_layers", "register_regularizers"]
 __version__ = "0.1.0"

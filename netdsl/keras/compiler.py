@@ -1,0 +1,171 @@
+"""Checked graph to ``keras.Model``: with :mod:`netdsl.keras.training`, the only modules that import TensorFlow.
+
+Every node of the checked graph becomes the Keras layer its declaration builds; arguments that
+reference other components (``l2(0.01)``, ``adam(...)``) are built by the declarations the
+checker resolved them to. After building, every layer's output shape and parameter count is
+compared with what its plugin's shape rule said, so a wrong rule is an error naming the plugin.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+import tempfile
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from ..vocab.components import Activation, Callback, Ref, Schedule
+from ..errors import NetdslError, NetdslPluginError, NetdslTrainingError
+from ..checking.graph import CheckedModel, Node, format_shape
+from .runtime import import_keras
+
+__all__ = ["build", "build_layers", "materialise", "verify_shapes", "total_steps", "NORMALIZE_LAYER"]
+
+#: the name of the Normalization layer ``normalize: true`` puts before the network; training
+#: adapts it on the training data (:func:`netdsl.keras.training.adapt_normalization`)
+NORMALIZE_LAYER = "normalize"
+
+
+def total_steps(model: CheckedModel, train_examples: int | None = None) -> int:
+    """Optimizer steps of the whole run: ``ceil(examples x (1 - validation_split) / batch_size) x
+    epochs``, the examples being those loaded (else the dataset's ``train_size``, else 1 batch)."""
+    settings = model.settings
+    n = train_examples if train_examples is not None else (model.data.train_size or settings["batch_size"])
+    fit = math.ceil(n * (1.0 - settings["validation_split"]))
+    return max(1, math.ceil(fit / settings["batch_size"])) * settings["epochs"]
+
+
+def materialise(value: Any, steps: int | None = None) -> Any:
+    """A bound argument as Keras takes it: references are built, tuples stay tuples. A schedule
+    that ``uses_steps`` is given ``total_steps=steps``."""
+    if isinstance(value, Ref):
+        component = value.component
+        if component is None or component.build is None:
+            raise NetdslTrainingError(f"{value.kind} `{value.name}` ({value.provider or 'unknown plugin'}) "
+                                      "has no build function", code="NDL302")
+        kwargs = {k: materialise(v, steps) for k, v in value.args}
+        if isinstance(component, Schedule) and component.uses_steps:
+            kwargs["total_steps"] = steps or 1
+        try:
+            return component.build(**kwargs)
+        except NetdslError:
+            raise
+        except (ValueError, TypeError) as exc:
+            if isinstance(component, (Schedule, Callback)):  # arguments Keras refuses together
+                raise NetdslTrainingError(f"{value.kind} `{value.name}`: {exc}", code="NDL302") from None
+            raise NetdslPluginError(
+                f"{value.kind} `{value.name}` ({value.provider or 'unknown plugin'}) failed to build: "
+                f"{type(exc).__name__}: {exc}", code="NDL206") from None
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's build error is named
+            raise NetdslPluginError(
+                f"{value.kind} `{value.name}` ({value.provider or 'unknown plugin'}) failed to build: "
+                f"{type(exc).__name__}: {exc}", code="NDL206") from None
+    if isinstance(value, list):
+        return [materialise(v, steps) for v in value]
+    return value
+
+
+def _layer(node: Node) -> Any:
+    component = node.component
+    if component is None or component.build is None:
+        raise NetdslTrainingError(f"layer `{node.layer}` has no build function", code="NDL302")
+    kwargs = {k: materialise(v) for k, v in node.args}
+    if node.inner is not None:
+        kwargs["layer"] = _layer(node.inner)
+    after = _shaping_activation(node)
+    if after is not None:
+        kwargs["activation"] = None  # Keras's layers assume their activation keeps the shape
+    try:
+        if after is not None:
+            keras = import_keras()
+            return keras.Sequential([component.build(**kwargs), after])
+        return component.build(**kwargs)
+    except NetdslError:
+        raise
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's build error is named, not a traceback
+        raise NetdslPluginError(
+            f"layer `{node.layer}` ({node.provider}) failed to build: {type(exc).__name__}: {exc}",
+            node.span, code="NDL206") from None
+
+
+def _shaping_activation(node: Node) -> Any:
+    """The Keras layer for a node's activation when that activation changes the shape (``glu``):
+    it runs as its own layer after the node's, so Keras sees the shape it really gives."""
+    ref = node.kwargs.get("activation")
+    if not isinstance(ref, Ref):
+        return None
+    component = ref.component
+    if not isinstance(component, Activation) or component.shape is None or component.build is None:
+        return None
+    return component.build(**ref.kwargs)
+
+
+def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, train_examples: int | None = None,
+          **compile_options: Any) -> Any:
+    """The Keras functional model for a checked model, compiled with its loss, optimizer and
+    metrics; ``compile_options`` (``steps_per_execution``, ``jit_compile``) go to ``compile``.
+    ``verify`` compares every layer with its shape rule (:func:`verify_shapes`);
+    ``train_examples`` sizes schedules that decay over the run (:func:`total_steps`)."""
+    keras = import_keras(model.settings["backend"])
+    from .saving import model_components, register_custom_objects
+
+    register_custom_objects(model_components(model))  # saved under names load_model finds
+    inputs, layers, tensors = build_layers(model)
+    outputs = tensors[-1] if tensors else inputs
+    net = keras.Model(inputs, outputs, name=_model_name(model))
+    if verify:
+        verify_shapes(model, layers, tensors)
+    if compile:
+        settings = model.settings
+        net.compile(
+            optimizer=materialise(settings["optimizer"], total_steps(model, train_examples)),
+            loss=materialise(settings["loss"]),
+            metrics=[materialise(m) for m in settings["metrics"]],
+            **compile_options,
+        )
+    return net
+
+
+def build_layers(model: CheckedModel) -> tuple[Any, list[Any], list[Any]]:
+    """The Keras input, and every node's layer and output tensor, in node order (what
+    :func:`build` joins into a model; tests also run real data through the tensors)."""
+    keras = import_keras()
+    inputs = keras.Input(shape=tuple(model.input_shape))
+    first = inputs
+    if model.settings["normalize"]:
+        first = keras.layers.Normalization(axis=-1, name=NORMALIZE_LAYER)(inputs)
+    tensors: list[Any] = []
+    layers: list[Any] = []
+    for node in model.nodes:
+        sources = [first if i < 0 else tensors[i] for i in node.inputs] or [first]
+        layer = _layer(node)
+        component = node.component
+        merge = component is not None and (component.merge or component.wrapper == "chain")
+        tensors.append(layer(sources if merge else sources[0]))
+        layers.append(layer)
+    return inputs, layers, tensors
+
+
+def verify_shapes(model: CheckedModel, layers: list[Any], tensors: list[Any]) -> None:
+    """Every node's output shape and parameter count, as its plugin's rule said, against the
+    Keras layer built from it; a disagreement is an error naming the plugin and the layer."""
+    for node, layer, tensor in zip(model.nodes, layers, tensors):
+        built_shape = tuple(tensor.shape[1:])
+        built_params = int(layer.count_params())
+        if built_shape == tuple(node.output_shape) and built_params == node.params:
+            continue
+        raise NetdslPluginError(
+            f"the shape rule of `{node.layer}` ({node.provider or 'unknown plugin'}) disagrees with "
+            f"Keras: it says {format_shape(node.output_shape)} and {node.params:,} parameters, Keras "
+            f"built {format_shape(built_shape)} and {built_params:,}", node.span,
+            label="shape rule disagrees", code="NDL208",
+            help="fix the layer's `infer` in its plugin; netdsl.testing.assert_layer_matches_keras "
+                 "checks a rule against Keras")
+
+
+def _model_name(model: CheckedModel) -> str:
+    name = os.path.splitext(os.path.basename(model.program.filename or "netdsl"))[0]
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "netdsl"

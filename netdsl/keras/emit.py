@@ -1,0 +1,426 @@
+"""``netdsl emit``: the checked graph as a standalone, readable Keras program (no netdsl import).
+
+The program has the model (``keras.Sequential`` for a chain, the functional API where the graph
+branches), its compile step (learning-rate schedules included), the dataset's loader (written by
+the dataset's own ``emit``), the training batches in netdsl's order (:func:`netdsl.keras.training.
+epoch_order`: a function of the seed and the epoch), and ``fit`` (with the program's callbacks)
+and ``evaluate`` with the program's settings and seed, so it trains to the same weights. Every component is written from its
+declaration: a :func:`~netdsl.vocab.components.keras_factory` build as ``keras.<path>(...)``, a
+:func:`~netdsl.vocab.components.keras_value` build as its name, else the component's ``emit`` hook;
+a component with none of these is an error naming it. Arguments at their declared default are
+left out (declarations use Keras's defaults). The text is laid out as ``ruff format`` would.
+TensorFlow is never imported.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from ..vocab.components import Code, Component, DataRequest, Dataset, Ref, Schedule
+from ..errors import EmitError, NetdslPluginError
+from ..checking.graph import CheckedModel, Node
+
+__all__ = ["emit_program", "EmitError", "LINE_LENGTH"]
+
+#: the line length the program is laid out for (ruff's and black's default)
+LINE_LENGTH = 88
+
+
+# --- expressions --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Src:
+    """Python source that is laid out as is (a name, a literal, a plugin's expression)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class _Call:
+    """``func(key=value, ...)``; a None key is a positional argument."""
+
+    func: "str | _Expr"
+    args: tuple[tuple[str | None, "_Expr"], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Seq:
+    """A list or tuple display."""
+
+    items: tuple["_Expr", ...]
+    tuple_: bool = False
+
+
+_Expr = _Src | _Call | _Seq
+
+
+def _flat(e: _Expr) -> str:
+    """The expression on one line."""
+    if isinstance(e, _Src):
+        return e.text
+    if isinstance(e, _Seq):
+        inner = ", ".join(_flat(i) for i in e.items)
+        if e.tuple_:
+            return f"({inner},)" if len(e.items) == 1 else f"({inner})"
+        return f"[{inner}]"
+    func = e.func if isinstance(e.func, str) else _flat(e.func)
+    return f"{func}({', '.join(_arg(k, _flat(v)) for k, v in e.args)})"
+
+
+def _arg(key: str | None, value: str) -> str:
+    return value if key is None else f"{key}={value}"
+
+
+def _layout(e: _Expr, indent: int, prefix: str = "", suffix: str = "") -> list[str]:
+    """Lines for ``prefix + e + suffix`` at ``indent``: one line when it fits, else the outermost
+    brackets opened with one item per line and a trailing comma (which ``ruff format`` keeps)."""
+    pad = " " * indent
+    one = f"{pad}{prefix}{_flat(e)}{suffix}"
+    if len(one) <= LINE_LENGTH or isinstance(e, _Src):
+        return [one]
+    if isinstance(e, _Seq):
+        opener, closer = ("(", ")") if e.tuple_ else ("[", "]")
+        items: list[tuple[str | None, _Expr]] = [(None, i) for i in e.items]
+        head = f"{pad}{prefix}{opener}"
+    else:
+        closer = ")"
+        if not isinstance(e.func, str):  # layer(...)(x): open the layer's call, keep the input short
+            return _layout(e.func, indent, prefix, suffix=f"({', '.join(_flat(v) for _, v in e.args)}){suffix}")
+        items = list(e.args)
+        head = f"{pad}{prefix}{e.func}("
+    out = [head]
+    for key, value in items:
+        out += _layout(value, indent + 4, "" if key is None else f"{key}=", ",")
+    out.append(f"{pad}{closer}{suffix}")
+    return out
+
+
+def _parsed(source: str) -> _Expr:
+    """A hook's expression as calls and displays that :func:`_layout` can open across lines;
+    anything else (a lambda, a name, a literal) stays as written."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        return _Src(source)
+    return _node(tree, source.strip())
+
+
+def _node(tree: ast.expr, source: str) -> _Expr:
+    text = ast.get_source_segment(source, tree) or ast.unparse(tree)
+    if isinstance(tree, ast.Call) and not any(isinstance(a, ast.Starred) for a in tree.args) and all(
+            k.arg is not None for k in tree.keywords):
+        func = ast.get_source_segment(source, tree.func) or ast.unparse(tree.func)
+        return _Call(func, tuple([(None, _node(a, source)) for a in tree.args]
+                                 + [(k.arg, _node(k.value, source)) for k in tree.keywords]))
+    if isinstance(tree, (ast.List, ast.Tuple)) and tree.elts and not any(
+            isinstance(e, ast.Starred) for e in tree.elts):
+        return _Seq(tuple(_node(e, source) for e in tree.elts), tuple_=isinstance(tree, ast.Tuple))
+    return _Src(text)
+
+
+def _literal(value: Any) -> _Expr:
+    """A bound argument value as Python source."""
+    if value is None or isinstance(value, bool):
+        return _Src(repr(value))
+    if isinstance(value, int):
+        return _Src(str(value))
+    if isinstance(value, float):
+        return _Src(repr(value) if math.isfinite(value) else f'float("{value}")')
+    if isinstance(value, str):
+        return _Src(json.dumps(value))
+    if isinstance(value, tuple):
+        return _Seq(tuple(_literal(v) for v in value), tuple_=True)
+    if isinstance(value, list):
+        return _Seq(tuple(_literal(v) for v in value))
+    raise EmitError(f"cannot write the value {value!r} as Python")
+
+
+# --- components ---------------------------------------------------------------------------------
+
+class _Writer:
+    """Turns components into expressions, collecting the imports and top-level definitions their
+    hooks ask for; ``uses_steps`` says a schedule reads the run's ``total_steps``."""
+
+    def __init__(self) -> None:
+        self.imports: set[str] = set()
+        self.definitions: list[str] = []
+        self.uses_steps = False
+
+    def value(self, value: Any) -> _Expr:
+        if isinstance(value, Ref):
+            return self.component(value.component, value.kind, value.name, value.args)
+        if isinstance(value, list):
+            return _Seq(tuple(self.value(v) for v in value))
+        return _literal(value)
+
+    def component(self, component: Component | None, kind: str, name: str,
+                  args: Sequence[tuple[str, Any]], extra: Sequence[tuple[str, _Expr]] = (),
+                  where: str = "") -> _Expr:
+        """``keras.<path>(...)``, a Keras name, or the component's own ``emit``."""
+        if component is None:
+            raise EmitError(f"{kind} `{name}` was not resolved by the checker")
+        defaults = {p.name: p.default for p in component.params}
+        given = [(k, self.value(v)) for k, v in args if k not in defaults or defaults[k] != v
+                 or type(defaults[k]) is not type(v)]
+        if isinstance(component, Schedule) and component.uses_steps:  # as compiler.materialise
+            extra = [*extra, ("total_steps", _Src("total_steps"))]
+            self.uses_steps = True
+        given += list(extra)
+        build = component.build
+        if component.emit is not None:  # a hook gets every argument, defaults included
+            every = [(k, self.value(v)) for k, v in args] + list(extra)
+            try:
+                out = component.emit({k: _flat(v) for k, v in every})
+            except Exception as exc:  # noqa: BLE001 - a plugin's emit bug is named, not a traceback
+                raise EmitError(f"{kind} `{name}`{where}: its emit hook failed: "
+                                f"{type(exc).__name__}: {exc}") from None
+            if isinstance(out, Code):
+                self.imports.update(out.imports)
+                self.definitions += [d.strip("\n") for d in out.definitions
+                                     if d.strip("\n") not in self.definitions]
+                out = out.source
+            if not isinstance(out, str):
+                raise EmitError(f"{kind} `{name}`{where}: its emit hook returned "
+                                f"{type(out).__name__}, not a str or netdsl.vocab.components.Code")
+            return _parsed(out)
+        path = getattr(build, "keras_path", None)
+        if isinstance(path, str):
+            return _Call(f"keras.{path}", tuple(given))
+        constant = getattr(build, "keras_value", None)
+        if isinstance(constant, str) and not given:
+            return _Src(json.dumps(constant))
+        raise EmitError(
+            f"{kind} `{name}`{where} cannot be written as Keras code: its build is not "
+            "keras_factory(...) or keras_value(...) and it declares no `emit`",
+            help="give the declaration `emit=lambda args: \"my_module.MyLayer(...)\"` (see "
+                 "docs/plugins.md, \"netdsl emit\")")
+
+    def layer(self, node: Node) -> _Expr:
+        extra = [("layer", self.layer(node.inner))] if node.inner is not None else []
+        where = f" ({node.provider})" if node.provider else ""
+        return self.component(node.component, "layer", node.layer, node.args, extra, where)
+
+
+# --- the program --------------------------------------------------------------------------------
+
+def _is_chain(model: CheckedModel) -> bool:
+    """Whether every layer takes the one before it (so ``keras.Sequential`` can hold it)."""
+    for n in model.nodes:
+        component = n.component
+        if component is not None and (component.merge or component.wrapper == "chain"):
+            return False
+        expected = () if n.index == 0 else (n.index - 1,)
+        if n.inputs not in (expected, (-1,) if n.index == 0 else expected):
+            return False
+    return True
+
+
+def _model_name(model: CheckedModel) -> str:
+    name = os.path.splitext(os.path.basename(model.program.filename or "model"))[0]
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return name if name and name != "_stdin_" else "model"
+
+
+def _build_model(model: CheckedModel, w: _Writer) -> list[str]:
+    """The body of ``build_model()``: the network, then compile."""
+    name = json.dumps(_model_name(model))
+    inputs = _Call("keras.Input", (("shape", _literal(tuple(model.input_shape))),))
+    lines: list[str] = []
+    if _is_chain(model):
+        layers = _Seq((inputs, *(w.layer(n) for n in model.nodes)))
+        lines.append("    model = keras.Sequential(")
+        lines += ["        [", *[line for item in layers.items for line in _layout(item, 12, "", ",")], "        ],"]
+        lines += [f"        name={name},", "    )"]
+    else:
+        lines += _layout(inputs, 4, "inputs = ")
+        lines += _functional(model, w)
+        lines.append(f"    model = keras.Model(inputs, outputs, name={name})")
+    s = model.settings
+    compile_call = _Call("model.compile", (
+        ("optimizer", w.value(s["optimizer"])), ("loss", w.value(s["loss"])),
+        ("metrics", _Seq(tuple(w.value(m) for m in s["metrics"]))),
+    ))
+    lines += _layout(compile_call, 4)
+    lines.append("    return model")
+    return lines
+
+
+def _functional(model: CheckedModel, w: _Writer) -> list[str]:
+    """One line per layer: ``x = keras.layers.Dense(...)(x)``; a value read by any layer but the
+    next one keeps a name of its own (``x3``), the last is ``outputs``."""
+    readers: dict[int, list[int]] = {}
+    for n in model.nodes:
+        for i in n.inputs or (-1,):
+            readers.setdefault(i, []).append(n.index)
+    last = len(model.nodes) - 1
+    names: dict[int, str] = {-1: "inputs"}
+    for n in model.nodes:
+        names[n.index] = ("outputs" if n.index == last else "x" if readers.get(n.index) == [n.index + 1]
+                          else f"x{n.index}")
+    lines = []
+    for n in model.nodes:
+        sources = [names[i] for i in (n.inputs or (-1,))]
+        component = n.component
+        merge = component is not None and (component.merge or component.wrapper == "chain")
+        arg = _Src(f"[{', '.join(sources)}]") if merge else _Src(sources[0])
+        lines += _layout(_Call(w.layer(n), ((None, arg),)), 4, f"{names[n.index]} = ")
+    return lines
+
+
+def _prepare(model: CheckedModel) -> list[str]:
+    """``prepare(x, y)``: shape the examples like the input, encode the labels for the loss."""
+    target = model.data.target
+    if model.labels == "categorical":
+        encode, why = f'np.eye({target.num_classes}, dtype="float32")[y]', "one-hot rows"
+    elif model.labels == "sparse":
+        encode, why = 'y.astype("int32")', "integer class ids"
+    else:
+        encode, why = 'y.astype("float32")', "float32 values"
+    return [
+        "def prepare(x, y):",
+        f'    """Examples shaped like the model input; labels as the loss wants them ({why})."""',
+        "    return x.reshape((len(x), *INPUT_SHAPE)), " + encode,
+    ]
+
+
+def _dataset(model: CheckedModel, w: _Writer) -> list[str]:
+    """The dataset's ``load_data(path)``, written by its own ``emit``."""
+    ref = model.dataset
+    component = ref.component
+    if not isinstance(component, Dataset) or component.emit is None:
+        raise EmitError(f"dataset `{ref.name}` cannot be written as Keras code: it declares no `emit`",
+                        help="a Dataset's emit(request, info) returns Code whose source defines "
+                             "load_data(path) (see docs/plugins.md, \"netdsl emit\")")
+    request = DataRequest(component.name, ref.kwargs, ref.kwargs.get("path"), component.env,
+                          model.input_shape)
+    try:
+        code = component.emit(request, model.data)
+    except Exception as exc:  # noqa: BLE001 - a plugin's emit bug is named, not a traceback
+        raise EmitError(f"dataset `{ref.name}`: its emit hook failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(code, Code) or "def load_data(" not in code.source:
+        raise EmitError(f"dataset `{ref.name}`: its emit hook must return Code defining load_data(path)")
+    w.imports.update(code.imports)
+    return code.source.strip("\n").splitlines()
+
+
+def _imports(names: set[str]) -> list[str]:
+    """Import lines sorted as isort would: the standard library, then third-party."""
+    third = {"import keras", "import numpy as np"}
+    std = sorted(n for n in names if n not in third)
+    out = std + ([""] if std else []) + sorted(names & third)
+    return out
+
+
+def _training_batches() -> list[str]:
+    """``training_batches(x, y, seed)``: netdsl's data order (:func:`netdsl.keras.training.epoch_order`
+    and :func:`netdsl.keras.training.batches`), so the program trains on the same batches."""
+    return [
+        "def training_batches(x, y, seed):",
+        '    """Batches of BATCH_SIZE, epoch after epoch. Epoch e visits the examples in the order',
+        "    np.random.default_rng([seed, e]).permutation(len(x)), a function of the seed and the",
+        '    epoch alone, as `netdsl run` orders them (so a resumed run sees the same batches)."""',
+        "    for epoch in itertools.count():",
+        "        order = np.random.default_rng([seed, epoch]).permutation(len(x))",
+        "        for start in range(0, len(x), BATCH_SIZE):",
+        "            batch = order[start : start + BATCH_SIZE]",
+        "            yield x[batch], y[batch]",
+    ]
+
+
+def _steps_comment(model: CheckedModel) -> list[str]:
+    """The comment above ``total_steps``: the formula netdsl uses and its value for the dataset."""
+    s = model.settings
+    lines = ["    # optimizer steps of the whole run, counted as netdsl counts them for schedules:"]
+    n = model.data.train_size
+    if n:
+        kept = f"{n:,} x (1 - {s['validation_split']!r})" if s["validation_split"] else f"{n:,}"
+        fit = math.ceil(n * (1.0 - s["validation_split"]))
+        steps = max(1, math.ceil(fit / s["batch_size"])) * s["epochs"]
+        lines.append(f"    # ceil({kept} examples / {s['batch_size']}) x {s['epochs']} epochs = {steps:,} "
+                     "with the full dataset")
+    else:
+        lines.append("    # batches per epoch x epochs")
+    return lines
+
+
+def emit_program(model: CheckedModel, source: str | None = None) -> str:
+    """The whole program for ``model``; ``source`` names the ``.net`` file in its docstring."""
+    w = _Writer()
+    w.imports.update({"import argparse", "import itertools", "import math", "import keras",
+                      "import numpy as np"})
+    build = _build_model(model, w)
+    callbacks = [w.value(c) for c in model.settings["callbacks"] or []]
+    data = _dataset(model, w)
+    s = model.settings
+    name = _model_name(model)
+    origin = f" from {source}" if source else ""
+    constants = [f"INPUT_SHAPE = {_flat(_literal(tuple(model.input_shape)))}",
+                 f"EPOCHS = {s['epochs']}", f"BATCH_SIZE = {s['batch_size']}"]
+    if s["validation_split"]:
+        constants.append(f"VALIDATION_SPLIT = {s['validation_split']!r}")
+    if s["seed"] is not None:
+        constants.append(f"SEED = {s['seed']}")
+    order_seed = "SEED" if s["seed"] is not None else "seed=0"
+    fit = _Call("model.fit", (
+        (None, _Call("training_batches", ((None, _Src("x_train")), (None, _Src("y_train")),
+                                          (None, _Src(order_seed))))),
+        ("steps_per_epoch", _Src("math.ceil(len(x_train) / BATCH_SIZE)")),
+        ("epochs", _Src("args.epochs")),
+        ("shuffle", _Src("False")),  # training_batches orders them
+        *((("validation_data", _Src("(x_val, y_val)")),) if s["validation_split"] else ()),
+        *((("callbacks", _Seq(tuple(callbacks))),) if callbacks else ()),
+    ))
+    split = [
+        "    # the last VALIDATION_SPLIT of the training examples are held out, before any shuffling",
+        "    split = math.ceil(len(x_train) * (1 - VALIDATION_SPLIT))",
+        "    x_train, x_val = x_train[:split], x_train[split:]",
+        "    y_train, y_val = y_train[:split], y_train[split:]",
+    ] if s["validation_split"] else []
+    steps = [*_steps_comment(model), "    total_steps = math.ceil(len(x_train) / BATCH_SIZE) * args.epochs",
+             "    model = build_model(total_steps)"] if w.uses_steps else ["    model = build_model()"]
+    main = [
+        "def main(argv=None):",
+        '    """Train on the training set, report the test set; returns the trained model."""',
+        "    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])",
+        '    parser.add_argument("--data", help="where the dataset is (see load_data)")',
+        '    parser.add_argument("--epochs", type=int, default=EPOCHS)',
+        "    args = parser.parse_args(argv)",
+        *(["    keras.utils.set_random_seed(SEED)"] if s["seed"] is not None else []),
+        "    x_train, y_train, x_test, y_test = load_data(args.data)",
+        "    x_train, y_train = prepare(x_train, y_train)",
+        "    x_test, y_test = prepare(x_test, y_test)",
+        *split,
+        *steps,
+        "    model.summary()",
+        *([] if s["seed"] is not None else
+          ["    # netdsl orders the batches of a run without a seed with seed 0"]),
+        *_layout(fit, 4),
+        "    results = model.evaluate(x_test, y_test, return_dict=True)",
+        "    for metric, value in results.items():",
+        '        print(f"test {metric}: {value:.4f}")',
+        "    return model",
+    ]
+    doc = [
+        f'"""{name}: a Keras model written by `netdsl emit`{origin}.',
+        "",
+        f"Plain Keras and NumPy, no netdsl needed: python {name}.py [--data PATH] [--epochs N]",
+        '"""',
+    ]
+    signature = "def build_model(total_steps):" if w.uses_steps else "def build_model():"
+    parts = [
+        doc, _imports(w.imports), constants, data, _prepare(model), _training_batches(),
+        *(d.splitlines() for d in w.definitions),
+        [signature, f'    """The network ({model.total_params:,} parameters), compiled."""', *build],
+        main, ['if __name__ == "__main__":', "    main()"],
+    ]
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if i:
+            out += [""] if i <= 2 else ["", ""]
+        out += part
+    return "\n".join(out) + "\n"

@@ -1,0 +1,252 @@
+"""``netdsl predict``: run a trained model on image files, NumPy arrays or CSV rows.
+
+A run folder says what its model expects: ``model.net`` holds every effective setting (the
+dataset, its input shape, its target and class names, whether the network outputs logits) and
+``labels.json``, when present, the class names. Inputs are read into that shape: images are
+converted to the input's channels, resized to its height and width and scaled to [0, 1] (as the
+built-in datasets scale pixels); arrays and CSV rows are taken as model input values.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import NetdslDataError, NetdslInputError, NetdslTrainingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..checking.graph import CheckedModel
+    from ..vocab.registry import Registry
+
+__all__ = ["Predictor", "read_inputs", "IMAGE_SUFFIXES", "NetdslInputError", "load_predictor", "results_text"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def _shape_text(shape: Sequence[Any]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+@dataclass
+class Example:
+    """One input, named for the output (``digit.png``, ``batch.npy[3]``, ``rows.csv:2``)."""
+
+    name: str
+    x: np.ndarray
+    note: str = ""
+
+
+def read_inputs(paths: Sequence[str], input_shape: Sequence[int]) -> list[Example]:
+    """Every example in ``paths``, shaped as ``input_shape``; a bad file is an error naming it."""
+    out: list[Example] = []
+    for path in paths:
+        p = Path(path)
+        if not p.is_file():
+            raise NetdslInputError(f"{path}: no such file" if not p.exists() else f"{path}: not a file")
+        suffix = p.suffix.lower()
+        if suffix in IMAGE_SUFFIXES:
+            out.append(_image(p, tuple(input_shape)))
+        elif suffix == ".npy":
+            out.extend(_arrays(str(p), _np_load(p), input_shape))
+        elif suffix == ".npz":
+            with _np_load(p) as archive:
+                for key in archive.files:
+                    out.extend(_arrays(f"{p}:{key}", archive[key], input_shape))
+        elif suffix == ".csv":
+            out.extend(_csv(p, input_shape))
+        else:
+            raise NetdslInputError(
+                f"{path}: cannot tell what `{suffix or p.name}` holds",
+                help=f"give images ({', '.join(IMAGE_SUFFIXES)}), .npy/.npz arrays or .csv rows")
+    return out
+
+
+def _np_load(p: Path) -> Any:
+    try:
+        return np.load(p, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file is named, not a traceback
+        raise NetdslInputError(f"{p}: not a readable NumPy file ({type(exc).__name__}: {exc})") from None
+
+
+def _image(p: Path, shape: tuple[int, ...]) -> Example:
+    try:
+        from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+    except ImportError:
+        raise NetdslInputError("reading images needs Pillow, which is not installed",
+                               help="pip install 'netdsl[predict]'", code="NDL121") from None
+    if len(shape) == 3 and shape[2] in (1, 3, 4):
+        height, width, channels = shape
+    elif len(shape) == 2:
+        (height, width), channels = shape, 0
+    else:
+        raise NetdslInputError(f"{p}: the model takes {_shape_text(shape)}, not an image",
+                               help="give a .npy, .npz or .csv file of that shape")
+    try:
+        with Image.open(p) as img:
+            img.load()
+            size = img.size
+            mode = {0: "L", 1: "L", 3: "RGB", 4: "RGBA"}[channels]
+            converted = img.convert(mode)
+            note = ""
+            if converted.size != (width, height):
+                converted = converted.resize((width, height), Image.Resampling.BILINEAR)
+                note = f"resized from {size[0]}x{size[1]}"
+            x = np.asarray(converted, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise NetdslInputError(f"{p}: not a readable image ({type(exc).__name__}: {exc})") from None
+    return Example(str(p), x.reshape(shape), note)
+
+
+def _arrays(name: str, array: np.ndarray, shape: Sequence[int]) -> Iterator[Example]:
+    a = np.asarray(array)
+    if not np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_:
+        raise NetdslInputError(f"{name}: holds {a.dtype} values, not numbers")
+    size = int(np.prod(shape))
+    if a.size == size:  # one input, in any layout holding its values (28x28 for 28x28x1)
+        yield Example(name, a.astype(np.float32).reshape(shape))
+        return
+    if a.ndim >= 2 and int(np.prod(a.shape[1:])) == size:
+        for i, row in enumerate(a):
+            yield Example(f"{name}[{i}]", row.astype(np.float32).reshape(shape))
+        return
+    raise NetdslInputError(
+        f"{name}: an array of shape {_shape_text(a.shape)} is neither one input of shape "
+        f"{_shape_text(shape)} ({size:,} values) nor a batch of them")
+
+
+def _csv(p: Path, shape: Sequence[int]) -> Iterator[Example]:
+    size = int(np.prod(shape))
+    try:
+        with open(p, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NetdslInputError(f"{p}: not a readable CSV file ({exc})") from None
+    found = False
+    for line, row in enumerate(rows, start=1):
+        if not row or all(not c.strip() for c in row):
+            continue
+        try:
+            values = [float(c) for c in row]
+        except ValueError:
+            if line == 1:
+                continue  # a header row
+            raise NetdslInputError(f"{p}:{line}: a value is not a number") from None
+        if len(values) != size:
+            raise NetdslInputError(
+                f"{p}:{line}: {len(values)} columns, but the model takes {size:,} values "
+                f"({_shape_text(shape)}) per row")
+        found = True
+        yield Example(f"{p}:{line}", np.asarray(values, dtype=np.float32).reshape(shape))
+    if not found:
+        raise NetdslInputError(f"{p}: no rows of numbers")
+
+
+class Predictor:
+    """A run folder's model with what it expects and what its outputs mean."""
+
+    def __init__(self, net: Any, model: "CheckedModel", class_names: Sequence[str]) -> None:
+        self.net = net
+        self.model = model
+        self.class_names = list(class_names)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.model.input_shape)
+
+    def _logits(self) -> bool:
+        loss = self.model.settings["loss"]
+        return bool(getattr(loss, "kwargs", {}).get("from_logits"))
+
+    def predict(self, examples: Sequence[Example], top: int = 3) -> list[dict[str, Any]]:
+        """One result per example: top classes with probabilities, or regression values."""
+        if not examples:
+            return []
+        x = np.stack([e.x for e in examples])
+        y = np.asarray(self.net.predict(x, verbose=0), dtype=np.float64)
+        target = self.model.data.target
+        results = []
+        for example, row in zip(examples, y):
+            result: dict[str, Any] = {"input": example.name}
+            if example.note:
+                result["note"] = example.note
+            if target.kind == "regression":
+                result["values"] = [float(v) for v in row.ravel()]
+            else:
+                probs = self._probabilities(row.ravel(), target.kind)
+                order = np.argsort(-probs, kind="stable")[:max(1, top)]
+                result["top"] = [{"class": int(i), "label": self._label(int(i)),
+                                  "probability": float(probs[i])} for i in order]
+            results.append(result)
+        return results
+
+    def _probabilities(self, row: np.ndarray, kind: str) -> np.ndarray:
+        if kind == "binary":
+            p = float(row[0])
+            if self._logits():
+                p = 1.0 / (1.0 + np.exp(-p))
+            return np.array([1.0 - p, p])
+        if self._logits():
+            e = np.exp(row - row.max())
+            return np.asarray(e / e.sum())
+        return row
+
+    def _label(self, i: int) -> str:
+        return self.class_names[i] if i < len(self.class_names) else str(i)
+
+
+def _labels_json(folder: Path) -> list[str] | None:
+    """Class names from ``labels.json``: a list, ``{"classes": [...]}`` or ``{"0": "name", ...}``."""
+    path = folder / "labels.json"
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise NetdslInputError(f"{path}: not readable JSON ({exc})") from None
+    if isinstance(data, dict) and isinstance(data.get("classes"), list):
+        data = data["classes"]
+    if isinstance(data, list):
+        return [str(x) for x in data]
+    if isinstance(data, dict) and all(str(k).isdigit() for k in data):
+        names = {int(k): str(v) for k, v in data.items()}
+        return [names.get(i, str(i)) for i in range(max(names) + 1)] if names else []
+    raise NetdslInputError(f"{path}: expected a list of class names")
+
+
+def load_predictor(folder: str | os.PathLike[str], registry: "Registry | None" = None) -> Predictor:
+    """The model of a run folder, with its checked program and class names."""
+    from ..checking.checker import check
+    from ..lang.parser import parse
+    from ..vocab.registry import default_registry
+    from .saving import load_model
+
+    path = Path(folder)
+    spec = path / "model.net"
+    if not path.is_dir() or not spec.is_file():
+        raise NetdslTrainingError(f"{folder}: not a run folder (it has no model.net)",
+                               help="give the folder `netdsl run` made, e.g. runs/mnist-20250101-120000/",
+                               code="NDL311")
+    registry = registry if registry is not None else default_registry()
+    model = check(parse(spec.read_bytes(), str(spec)), registry)
+    net = load_model(path, registry, compile=False)
+    names = _labels_json(path) or list(model.data.class_names)
+    return Predictor(net, model, names)
+
+
+def results_text(results: Sequence[dict[str, Any]]) -> str:
+    """One line per input: ``digit.png: 7 98.21% · 3 1.10%`` or its regression values."""
+    lines = []
+    for r in results:
+        if "top" in r:
+            body = " · ".join(f"{t['label']} {100 * t['probability']:.2f}%" for t in r["top"])
+        else:
+            body = ", ".join(f"{v:.6g}" for v in r["values"])
+        note = f"  ({r['note']})" if r.get("note") else ""
+        lines.append(f"{r['input']}: {body}{note}")
+    return "\n".join(lines)

@@ -1,0 +1,290 @@
+"""The run folder's lifecycle: creation, atomic writes, status, per-epoch checkpoints, resume.
+
+A run folder always says what happened: ``metrics.json`` holds ``status`` (``running``,
+``finished``, ``stopped``, ``failed`` or ``crashed``, with the error), and every file is written
+to a temporary name and renamed, so a reader never sees half of one. Checkpoints hold the
+model's variables (random-seed states included), the optimizer's (step counter included), the
+history so far and the shuffling seed; each has a SHA-256 in its manifest, so a damaged one is
+detected and the one before it used. No TensorFlow here: arrays are NumPy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import signal
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import NetdslTrainingError
+
+if TYPE_CHECKING:
+    from ..checking.graph import CheckedModel
+    from ..keras.training import Data, StreamData
+
+__all__ = [
+    "write_data_record",
+    "STATUSES", "EXIT_CODES", "Stopped", "RunFolder", "Checkpoint", "create_run_folder", "write_atomic",
+    "write_json", "read_json", "signals_stop", "list_runs", "KEEP_CHECKPOINTS",
+]
+
+#: what ``metrics.json``'s ``status`` may say
+STATUSES = ("running", "finished", "stopped", "failed", "crashed")
+#: ``netdsl run``'s exit code for each way a run ends (``stopped`` by Ctrl-C or SIGTERM)
+EXIT_CODES: Mapping[str, int] = {"finished": 0, "failed": 1, "crashed": 1, "interrupt": 130, "SIGTERM": 143}
+#: checkpoints kept in ``checkpoints/``: the newest, and the one before it in case it is damaged
+KEEP_CHECKPOINTS = 2
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+class Stopped(KeyboardInterrupt):
+    """Ctrl-C or a termination signal: training stops and keeps what it finished."""
+
+    def __init__(self, reason: str = "interrupt") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@contextlib.contextmanager
+def signals_stop() -> Iterator[None]:
+    """SIGTERM (what schedulers and ``docker stop`` send) raises :class:`Stopped`, like Ctrl-C,
+    while the block runs (main thread only; elsewhere a no-op)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def write_atomic(path: Path, data: bytes | str | Callable[[Any], None]) -> None:
+    """Write ``path`` through a sibling temporary file, flushed to disk, then renamed over it:
+    a crash or a full disk leaves the old file or the new one, never part of one. ``data`` may
+    be a function that writes into the (binary) file object."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a run's files are ordinary files
+        with os.fdopen(fd, "wb") as f:
+            if callable(data):
+                data(f)
+            else:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    """JSON, atomically."""
+    write_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    """JSON from ``path``, or None if it is missing or not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _fs_error(what: str, path: Path, exc: OSError) -> NetdslTrainingError:
+    reason = exc.strerror or str(exc)
+    return NetdslTrainingError(f"cannot {what} {path}: {reason}", code="NDL305",
+                               help="pass --out a folder you can write to" if "create" in what else None)
+
+
+def create_run_folder(out_dir: str | os.PathLike[str], stem: str) -> Path:
+    """A fresh folder ``out_dir/stem-YYYYmmdd-HHMMSS[-N]``; never reuses an existing one. An
+    ``out_dir`` that is a file, or under one, or not writable, is a clean ``NDL305`` error."""
+    base = Path(out_dir)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as e:
+        raise _fs_error("create run folders in", base, e) from None
+    except OSError as e:
+        raise _fs_error("create run folders in", base, e) from None
+    if not base.is_dir():
+        raise NetdslTrainingError(f"cannot create run folders in {base}: it is a file", code="NDL305",
+                                  help="pass --out a folder")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 10_000):
+        folder = base / (f"{stem}-{stamp}" + (f"-{n}" if n > 1 else ""))
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise _fs_error("create run folders in", base, e) from None
+    raise NetdslTrainingError(f"could not create a new run folder in {base}", code="NDL305")
+
+
+@dataclass
+class Checkpoint:
+    """One epoch's saved state: ``epoch`` finished epochs, the model's and optimizer's variables,
+    the history so far and the run's shuffling seed."""
+
+    epoch: int
+    model: list[np.ndarray]
+    optimizer: list[np.ndarray]
+    history: list[dict[str, float]]
+    shuffle_seed: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunFolder:
+    """A run folder and what it records. ``meta`` goes into every ``metrics.json`` write."""
+
+    path: Path
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    def metrics(self) -> dict[str, Any]:
+        """``metrics.json`` as it is now (empty if missing or damaged)."""
+        data = read_json(self.path / "metrics.json")
+        return data if isinstance(data, dict) else {}
+
+    def set_status(self, status: str, **fields: Any) -> None:
+        """Rewrite ``metrics.json`` (atomically) with ``status`` and ``fields``."""
+        assert status in STATUSES, status
+        write_json(self.path / "metrics.json", {**self.meta, **fields, "status": status})
+
+    def write_history(self, history: Sequence[Mapping[str, float]]) -> None:
+        """``history.json`` and ``history.csv`` (one row per finished epoch), atomically."""
+        write_json(self.path / "history.json", {"epochs": list(history)})
+        keys: list[str] = []
+        for row in history:
+            keys.extend(k for k in row if k not in keys)
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["epoch", *keys])
+        for i, row in enumerate(history, 1):
+            writer.writerow([i, *(repr(row[k]) if k in row else "" for k in keys)])
+        write_atomic(self.path / "history.csv", buf.getvalue())
+
+    def save_checkpoint(self, cp: Checkpoint) -> None:
+        """Write ``checkpoints/epoch-NNNN.npz`` then its manifest (with the file's SHA-256),
+        each atomically; keep the newest :data:`KEEP_CHECKPOINTS`."""
+        self.checkpoints.mkdir(exist_ok=True)
+        stem = f"epoch-{cp.epoch:04d}"
+        arrays = {f"m{i}": a for i, a in enumerate(cp.model)}
+        arrays.update({f"o{i}": a for i, a in enumerate(cp.optimizer)})
+        digest = hashlib.sha256()
+
+        def save(f: Any) -> None:
+            buf = io.BytesIO()
+            np.savez(buf, **arrays)  # type: ignore[arg-type]
+            data = buf.getvalue()
+            digest.update(data)
+            f.write(data)
+
+        write_atomic(self.checkpoints / f"{stem}.npz", save)
+        write_json(self.checkpoints / f"{stem}.json", {
+            "epoch": cp.epoch, "sha256": digest.hexdigest(), "model_arrays": len(cp.model),
+            "optimizer_arrays": len(cp.optimizer), "history": cp.history,
+            "shuffle_seed": cp.shuffle_seed, **cp.extra})
+        for old in self._manifests()[:-KEEP_CHECKPOINTS]:
+            for p in (old, old.with_suffix(".npz")):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+    def _manifests(self) -> list[Path]:
+        if not self.checkpoints.is_dir():
+            return []
+        return sorted(self.checkpoints.glob("epoch-*.json"))
+
+    def latest_checkpoint(self) -> tuple[Checkpoint | None, list[str]]:
+        """The newest checkpoint that is whole (manifest readable, arrays matching its SHA-256),
+        and a line for each newer one that was damaged and skipped."""
+        skipped: list[str] = []
+        for manifest in reversed(self._manifests()):
+            try:
+                cp = self._read(manifest)
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                skipped.append(f"{manifest.stem} is damaged ({e}); using the one before")
+                continue
+            return cp, skipped
+        return None, skipped
+
+    def _read(self, manifest: Path) -> Checkpoint:
+        info = json.loads(manifest.read_text(encoding="utf-8"))
+        data = manifest.with_suffix(".npz").read_bytes()
+        if hashlib.sha256(data).hexdigest() != info["sha256"]:
+            raise ValueError("its arrays do not match their checksum")
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            model = [npz[f"m{i}"] for i in range(int(info["model_arrays"]))]
+            optimizer = [npz[f"o{i}"] for i in range(int(info["optimizer_arrays"]))]
+        extra = {k: v for k, v in info.items() if k not in
+                 ("epoch", "sha256", "model_arrays", "optimizer_arrays", "history", "shuffle_seed")}
+        return Checkpoint(int(info["epoch"]), model, optimizer, list(info["history"]),
+                          int(info["shuffle_seed"]), extra)
+
+
+def list_runs(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every run folder under ``root`` (folders holding ``model.net``), newest first: name,
+    date, spec file, epochs, status, test metrics, wall time, read from ``metrics.json``."""
+    base = Path(root)
+    rows = []
+    for folder in sorted(p for p in base.iterdir() if (p / "model.net").is_file()) if base.is_dir() else []:
+        m = read_json(folder / "metrics.json")
+        m = m if isinstance(m, dict) else {}
+        status = m.get("status", "unknown")
+        rows.append({
+            "name": folder.name, "path": str(folder), "started": m.get("started", ""),
+            "file": m.get("file"), "status": status, "resumed": len(m.get("resumed", [])),
+            "epochs": m.get("epochs_completed", 0), "epochs_planned": m.get("epochs_planned"),
+            "test": m.get("test", {}), "wall_seconds": m.get("wall_seconds"), "error": m.get("error"),
+        })
+    rows.sort(key=lambda r: (r["started"], r["name"]), reverse=True)
+    return rows
+
+
+def write_data_record(folder: Path, model: "CheckedModel", data: "Data | StreamData",
+                      path: str | os.PathLike[str] | None = None) -> None:
+    """``data.json`` (the dataset, its arguments, where it was read, the split sizes and how
+    the split was made) and, for named classes, ``labels.json`` (class name -> the id the
+    network's output uses), so predictions can be read back as names."""
+    from ..keras.training import StreamData
+
+    record: dict[str, Any] = {"dataset": model.dataset.to_json(), "data_path": os.fspath(path) if path else None,
+                              "train_size": data.train_size, "test_size": data.test_size,
+                              "target": model.data.target.to_json()}
+    names = model.data.class_names
+    if isinstance(data, StreamData):
+        record.update(data.streams.record)
+        names = data.streams.class_names or names
+    write_atomic(folder / "data.json", json.dumps(record, indent=2) + "\n")
+    if names:
+        write_atomic(folder / "labels.json", json.dumps({name: i for i, name in enumerate(names)}, indent=2) + "\n")

@@ -1,0 +1,161 @@
+"""``netdsl diagram``: the checked graph as a picture, without TensorFlow.
+
+Every layer is a box with what the program wrote for it (its key arguments), its output shape
+and its parameter count; branches, merges and residual blocks are drawn as the graph they are;
+layers the checker inserted on its own (implicit adapters) are dashed. DOT and Mermaid are plain
+text; SVG and PNG are rendered by Graphviz's ``dot`` through the ``graphviz`` package
+(``pip install 'netdsl[diagram]'`` and Graphviz itself).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from ..errors import DiagramError, NetdslError
+from ..checking.graph import CheckedModel, Node, format_shape
+
+__all__ = ["FORMATS", "to_dot", "to_mermaid", "render", "format_for", "DiagramError"]
+
+
+#: a PNG's resolution: Graphviz's 96 makes 9-point shape lines hard to read
+PNG_DPI = 144
+
+
+@dataclass(frozen=True)
+class _Box:
+    """One box of the picture."""
+
+    id: str
+    title: str
+    detail: str
+    kind: str  # "input", "layer", "merge", "implicit"
+
+
+#: box kind -> (Graphviz node attributes, Mermaid class style)
+_STYLES: Mapping[str, tuple[str, str]] = {
+    "input": ('style="rounded,filled", fillcolor="#e3f1e4", color="#3f7f46"',
+              "fill:#e3f1e4,stroke:#3f7f46"),
+    "layer": ('style="rounded,filled", fillcolor="#eaf0fa", color="#4a6fa5"',
+              "fill:#eaf0fa,stroke:#4a6fa5"),
+    "merge": ('style="rounded,filled", fillcolor="#fdf0dc", color="#b7791f"',
+              "fill:#fdf0dc,stroke:#b7791f"),
+    "implicit": ('style="rounded,dashed,filled", fillcolor="#ffffff", color="#888888", '
+                 'fontcolor="#555555"', "fill:#ffffff,stroke:#888888,stroke-dasharray:5 5,color:#555555"),
+}
+
+
+def _kind(node: Node) -> str:
+    component = node.component
+    if node.implicit:
+        return "implicit"
+    if component is not None and (component.merge or component.wrapper == "chain"):
+        return "merge"
+    return "layer"
+
+
+def _boxes(model: CheckedModel) -> tuple[list[_Box], list[tuple[str, str, bool]]]:
+    """The boxes (the input, then every layer) and the arrows between them; an arrow is
+    ``skip`` when it carries a residual block's input around its body."""
+    boxes = [_Box("input", f"input ({model.dataset.name})", format_shape(model.input_shape), "input")]
+    edges: list[tuple[str, str, bool]] = []
+    for n in model.nodes:
+        params = f"{n.params:,} param{'s' * (n.params != 1)}"
+        boxes.append(_Box(f"n{n.index}", n.text, f"{format_shape(n.output_shape)} · {params}", _kind(n)))
+        chain = n.component is not None and n.component.wrapper == "chain"
+        for k, i in enumerate(n.inputs or (-1,)):
+            edges.append(("input" if i < 0 else f"n{i}", f"n{n.index}", chain and k == 0))
+    return boxes, edges
+
+
+def _name(model: CheckedModel) -> str:
+    name = model.program.filename
+    return os.path.basename(name) if name and name != "<stdin>" else "model"
+
+
+def to_dot(model: CheckedModel, dpi: int | None = None) -> str:
+    """Graphviz DOT text, top to bottom (``dpi`` sizes a PNG)."""
+    boxes, edges = _boxes(model)
+    caption = f"{_name(model)} · {model.total_params:,} parameters"
+    lines = [
+        f"digraph {_dot_id(_name(model))} {{",
+        '  graph [rankdir=TB, ordering=out, fontname="Helvetica", fontsize=12, nodesep=0.25, ranksep=0.3, '
+        f'labelloc=b, label={_dot_id(caption)}{f", dpi={dpi}" if dpi else ""}];',
+        '  node [shape=box, fontname="Helvetica", fontsize=11, margin="0.12,0.05", penwidth=1.2];',
+        '  edge [color="#666666", arrowsize=0.6];',
+    ]
+    for b in boxes:
+        label = (f"<<b>{html.escape(b.title)}</b><br/>"
+                 f'<font point-size="9" color="#444444">{html.escape(b.detail)}</font>>')
+        lines.append(f"  {b.id} [label={label}, {_STYLES[b.kind][0]}];")
+    skip = ' [style=dashed, color="#b7791f", label=" skip", fontname="Helvetica", fontsize=9, fontcolor="#b7791f"]'
+    lines += [f"  {a} -> {b}{skip if is_skip else ''};" for a, b, is_skip in edges]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_id(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_mermaid(model: CheckedModel) -> str:
+    """A Mermaid flowchart (renders on GitHub and in many Markdown viewers)."""
+    boxes, edges = _boxes(model)
+    lines = ["flowchart TD"]
+    for b in boxes:
+        lines.append(f'  {b.id}["{_mermaid_text(b.title)}<br/><small>{_mermaid_text(b.detail)}</small>"]')
+    lines += [f"  {a} -. skip .-> {b}" if is_skip else f"  {a} --> {b}" for a, b, is_skip in edges]
+    for kind, (_, style) in _STYLES.items():
+        members = [b.id for b in boxes if b.kind == kind]
+        if members:
+            lines.append(f"  classDef {kind} {style}")
+            lines.append(f"  class {','.join(members)} {kind}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    return html.escape(text).replace('"', "#quot;")
+
+
+def _graphviz(model: CheckedModel, fmt: str) -> bytes:
+    """SVG or PNG drawn by Graphviz's ``dot`` (through the ``graphviz`` package)."""
+    try:
+        import graphviz  # type: ignore[import-untyped]  # noqa: PLC0415 - the diagram extra
+    except ImportError:
+        raise DiagramError(f"drawing .{fmt} needs the graphviz package, which is not installed",
+                           help="pip install 'netdsl[diagram]' (and Graphviz's `dot`); "
+                                ".dot and .mmd need nothing") from None
+    try:
+        return bytes(graphviz.Source(to_dot(model, PNG_DPI if fmt == "png" else None)).pipe(format=fmt))
+    except graphviz.ExecutableNotFound:
+        raise DiagramError(f"drawing .{fmt} needs Graphviz's `dot` program, which is not on PATH",
+                           help="install Graphviz (apt-get install graphviz, brew install graphviz, "
+                                "or https://graphviz.org/download/); .dot and .mmd need nothing") from None
+
+
+#: format -> what makes it (text formats return str, pictures bytes)
+FORMATS: Mapping[str, Callable[[CheckedModel], str | bytes]] = {
+    "dot": to_dot,
+    "mmd": to_mermaid,
+    "svg": lambda m: _graphviz(m, "svg"),
+    "png": lambda m: _graphviz(m, "png"),
+}
+
+
+def format_for(path: str | None, fmt: str | None) -> str:
+    """The format asked for: ``--format``, else the output file's extension, else DOT."""
+    if fmt is None and path is not None:
+        fmt = os.path.splitext(path)[1].lstrip(".").lower() or None
+        fmt = {"gv": "dot", "mermaid": "mmd"}.get(fmt or "", fmt)
+    fmt = fmt or "dot"
+    if fmt not in FORMATS:
+        raise DiagramError(f"cannot draw a .{fmt} file",
+                           help=f"choose one of {', '.join('.' + f for f in FORMATS)} (or --format)")
+    return fmt
+
+
+def render(model: CheckedModel, fmt: str) -> str | bytes:
+    """The diagram of ``model`` in ``fmt`` (one of :data:`FORMATS`)."""
+    return FORMATS[fmt](model)

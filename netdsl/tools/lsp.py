@@ -1,0 +1,229 @@
+"""``netdsl lsp``: the language server (stdio), on pygls.
+
+Every change re-parses and re-checks the document (a few milliseconds, pure Python) and
+publishes the same diagnostics ``netdsl check`` prints. Completion, hover, go to definition,
+document symbols, formatting and quick fixes read the last :class:`~netdsl.tools.lsp_features.Analysis`.
+Plugins load as the CLI loads them; a broken one is shown once as a warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+import sys
+from threading import Event
+from typing import Any, BinaryIO, Callable
+
+from lsprotocol import types as lsp
+from pygls.lsp.server import LanguageServer
+
+from .._version import __version__
+from ..lang import ir
+from ..errors import NetdslError
+from .lsp_features import Analysis, analyze
+from .lsp_transport import Framer
+from ..vocab.registry import Registry, load_registry
+
+__all__ = ["NetdslLanguageServer", "create_server", "main"]
+
+log = logging.getLogger(__name__)
+
+
+class NetdslLanguageServer(LanguageServer):
+    """The server: the registry (loaded on first use) and the last analysis of each document."""
+
+    def __init__(self, *, third_party: bool = True, strict: bool | None = None,
+                 registry: Registry | None = None) -> None:
+        super().__init__("netdsl", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
+        self.third_party = third_party
+        self.strict = strict
+        self._registry = registry
+        self.analyses: dict[str, Analysis] = {}
+        self.pending: list[str] = []  # plugin warnings not yet shown
+        self._shown: set[str] = set()
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            problems: list[NetdslError] = []
+            try:
+                self._registry = load_registry(third_party=self.third_party, strict=self.strict,
+                                               on_problem=problems.append)
+            except NetdslError as e:  # strict: say so, and carry on with what loads
+                problems.append(e)
+                self._registry = load_registry(third_party=self.third_party, strict=False,
+                                               on_problem=problems.append)
+            self.pending += [p.message for p in problems]
+        return self._registry
+
+    def warn_once(self) -> None:
+        """Show each plugin problem once (the server keeps running without that plugin)."""
+        while self.pending:
+            message = self.pending.pop(0)
+            if message in self._shown:
+                continue
+            self._shown.add(message)
+            try:
+                self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, f"netdsl: {message}"))
+            except Exception:  # noqa: BLE001 - no client attached (tests, benchmarks)
+                log.warning("netdsl: %s", message)
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve on standard input and output, reading through :class:`Framer` (bounded
+        messages; pygls's own reader allocates whatever a header declares)."""
+        from pygls.io_ import StdoutWriter
+
+        self._stop_event = Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        framer = Framer(stdin or sys.stdin.buffer)
+        try:
+            asyncio.run(self._serve(framer))
+        except BrokenPipeError:
+            log.error("netdsl lsp: the connection to the client is lost")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
+    async def _serve(self, framer: Framer) -> None:
+        """Read a message at a time (in a worker thread) and hand it to pygls's protocol."""
+        loop = asyncio.get_running_loop()
+        assert self._stop_event is not None
+        framer.on_refused = lambda what: loop.call_soon_threadsafe(self._refused, what)
+        while not self._stop_event.is_set():
+            body = await loop.run_in_executor(self.thread_pool, framer.next_message)
+            if body is None:
+                break
+            try:
+                message = json.loads(body, object_hook=self.protocol.structure_message)
+                self.protocol.handle_message(message)
+            except Exception:  # noqa: BLE001 - one bad message is logged, the server goes on
+                log.exception("netdsl lsp: a message could not be handled")
+
+    def _refused(self, what: str) -> None:
+        """Tell the client (its log) that a message was dropped: what it sent was not read."""
+        try:
+            self.window_log_message(lsp.LogMessageParams(lsp.MessageType.Error, f"netdsl: {what}"))
+        except Exception:  # noqa: BLE001 - no writer yet
+            pass
+
+    def encoding(self) -> str:
+        try:
+            return str(self.workspace.position_encoding or "utf-16")
+        except Exception:  # noqa: BLE001 - before initialize
+            return "utf-16"
+
+    def refresh(self, uri: str) -> Analysis:
+        """Parse and check the document now; publish its diagnostics."""
+        doc = self.workspace.get_text_document(uri)
+        result = analyze(uri, doc.source, self.registry, self.encoding(), self._previous(uri))
+        self.analyses[uri] = result
+        self.warn_once()
+        self.text_document_publish_diagnostics(
+            lsp.PublishDiagnosticsParams(uri=uri, diagnostics=result.diagnostics(), version=doc.version))
+        return result
+
+    def _previous(self, uri: str) -> ir.Program | None:
+        """The last program parsed from this document (None if it did not parse): the next
+        parse re-parses only the edited step of it. One per open document, dropped at close."""
+        last = self.analyses.get(uri)
+        return last.program if last is not None else None
+
+    def analysis(self, uri: str) -> Analysis:
+        """The analysis of the document's current text (made now if there is none)."""
+        doc = self.workspace.get_text_document(uri)
+        current = self.analyses.get(uri)
+        if current is None or current.text != doc.source:
+            current = analyze(uri, doc.source, self.registry, self.encoding(), self._previous(uri))
+            self.analyses[uri] = current
+        return current
+
+
+def _safe(default: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Bad input never crashes the server: a handler that raises logs and answers ``default``."""
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def handler(ls: NetdslLanguageServer, params: Any) -> Any:
+            try:
+                return fn(ls, params)
+            except Exception:  # noqa: BLE001
+                log.exception("netdsl lsp: %s failed", fn.__name__)
+                return default
+        handler.__name__ = fn.__name__
+        handler.__doc__ = fn.__doc__
+        return handler
+    return wrap
+
+
+def create_server(*, third_party: bool = True, strict: bool | None = None,
+                  registry: Registry | None = None) -> NetdslLanguageServer:
+    """A server with every feature registered (not yet started)."""
+    server = NetdslLanguageServer(third_party=third_party, strict=strict, registry=registry)
+
+    @server.feature(lsp.INITIALIZED)
+    @_safe(None)
+    def initialized(ls: NetdslLanguageServer, params: lsp.InitializedParams) -> None:
+        _ = ls.registry  # load plugins now; their warnings go out once
+        ls.warn_once()
+        # what is alive now (pygls, lsprotocol's converters, the plugins) lives as long as the
+        # server: set it aside from the cyclic collector, whose full collections would otherwise
+        # walk it all again every few keystrokes (tens of ms each; BENCHMARKS.md, "re-check latency")
+        gc.collect()
+        gc.freeze()
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    @_safe(None)
+    def did_open(ls: NetdslLanguageServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        ls.refresh(params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    @_safe(None)
+    def did_change(ls: NetdslLanguageServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        ls.refresh(params.text_document.uri)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    @_safe(None)
+    def did_close(ls: NetdslLanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        ls.analyses.pop(params.text_document.uri, None)
+        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(params.text_document.uri, []))
+
+    @server.feature(lsp.TEXT_DOCUMENT_COMPLETION,
+                    lsp.CompletionOptions(trigger_characters=[" ", "=", "(", ",", ">", "|", "[", ":"]))
+    @_safe(None)
+    def completion(ls: NetdslLanguageServer, params: lsp.CompletionParams) -> lsp.CompletionList:
+        items = ls.analysis(params.text_document.uri).completion(params.position)
+        return lsp.CompletionList(is_incomplete=False, items=items)
+
+    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    @_safe(None)
+    def hover(ls: NetdslLanguageServer, params: lsp.HoverParams) -> lsp.Hover | None:
+        return ls.analysis(params.text_document.uri).hover(params.position)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DEFINITION)
+    @_safe(None)
+    def definition(ls: NetdslLanguageServer, params: lsp.DefinitionParams) -> lsp.Location | None:
+        return ls.analysis(params.text_document.uri).definition(params.position)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+    @_safe([])
+    def symbols(ls: NetdslLanguageServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
+        return ls.analysis(params.text_document.uri).symbols()
+
+    @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
+    @_safe(None)
+    def formatting(ls: NetdslLanguageServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None:
+        return ls.analysis(params.text_document.uri).formatting()
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
+                    lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
+    @_safe([])
+    def code_action(ls: NetdslLanguageServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        return ls.analysis(params.text_document.uri).code_actions(params.range, params.context.diagnostics)
+
+    return server
+
+
+def main(*, third_party: bool = True, strict: bool | None = None) -> None:
+    """Run the server on standard input and output until the client says exit."""
+    create_server(third_party=third_party, strict=strict).start_io()

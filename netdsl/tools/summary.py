@@ -1,0 +1,66 @@
+"""``netdsl summary``: the checked model as a table of layers, output shapes and parameters."""
+
+from __future__ import annotations
+
+from .flops import MacsReport
+from ..lang.formatter import format_value
+from ..checking.graph import CheckedModel, format_shape
+from ..vocab.settings import value_to_ir
+
+__all__ = ["summary_text"]
+
+
+def _setting(model: CheckedModel, name: str) -> str:
+    """A setting's value as a program would write it (references without their defaults)."""
+    value = model.settings[name]
+    if isinstance(value, list):
+        return ", ".join(format_value(value_to_ir(v)) for v in value) or "none"
+    return format_value(value_to_ir(value))
+
+
+def summary_text(model: CheckedModel, macs: MacsReport | None = None) -> str:
+    """A readable table; branches and wrapped sub-networks are indented. With ``macs``
+    (``--flops``), a column of multiply-accumulates per example and their total."""
+    rows: list[tuple[str, ...]] = [("#", "layer", "output shape", "params")]
+    rows.append(("", f"input ({model.dataset.name})", format_shape(model.input_shape), ""))
+    for n in model.nodes:
+        label = "  " * n.depth + n.text
+        if len(n.inputs) > 1 or (n.inputs and n.inputs[0] != n.index - 1):
+            label += "  <- " + ", ".join("input" if i < 0 else f"#{i}" for i in n.inputs)
+        elif not n.inputs and n.index > 0:
+            label += "  <- input"  # a branch that starts at the model input
+        rows.append((str(n.index), label, format_shape(n.output_shape), f"{n.params:,}"))
+    totals: tuple[str, ...] = ()
+    if macs is not None:
+        rows = [(*rows[0], "MACs"), (*rows[1], ""),
+                *[(*r, "?" if m is None else f"{m:,}") for r, m in zip(rows[2:], macs.per_layer)]]
+        totals = ("", "total (MACs per example)", "", f"{model.total_params:,}", f"{macs.total:,}")
+    columns = len(rows[0])
+    widths = [max(len(r[i]) for r in (*rows, *([totals] if totals else []))) for i in range(columns)]
+    widths[1] = min(widths[1], 60)
+
+    def line(r: tuple[str, ...]) -> str:
+        cells = [f"{r[0]:>{widths[0]}}", f"{r[1]:<{widths[1]}}", f"{r[2]:<{widths[2]}}",
+                 *(f"{c:>{w}}" for c, w in zip(r[3:], widths[3:]))]
+        return "  ".join(cells).rstrip()
+
+    out = [line(rows[0]), "-" * len(line(rows[0]))]
+    out += [line(r) for r in rows[1:]]
+    total = f"{model.total_params:,}"
+    out.append("-" * len(out[0]))
+    if macs is None:
+        out.append(f"{'total parameters':<{len(out[0]) - len(total) - 1}} {total}")
+    else:
+        out.append(line(totals))
+        if macs.unknown:
+            out.append(f"  leaves out {len(macs.unknown)} layer(s) whose declaration gives no MACs "
+                       f"rule: " + ", ".join(f"#{i}" for i in macs.unknown))
+        out.append("  (about twice as many FLOPs; activations not counted)")
+    settings = model.settings
+    out.append("")
+    out.append(f"loss {_setting(model, 'loss')} · optimizer {_setting(model, 'optimizer')} · "
+               f"metrics {_setting(model, 'metrics')}")
+    out.append(f"{settings['epochs']} epoch{'s' * (settings['epochs'] != 1)} · batch size {settings['batch_size']}"
+               + (f" · validation split {settings['validation_split']:g}" if settings["validation_split"] else "")
+               + (f" · seed {settings['seed']}" if settings["seed"] is not None else ""))
+    return "\n".join(out)
