@@ -511,3 +511,34 @@ def test_a_lying_length_does_not_swallow_the_next_message() -> None:
     finally:
         code, stderr = server.stop()
     assert code == 0, stderr
+
+
+INTERRUPTING = """\
+from netdsl.vocab.components import Layer
+from netdsl.vocab.hookspecs import hookimpl
+
+
+def infer(shape, args):
+    raise KeyboardInterrupt
+
+
+@hookimpl
+def register_layers(register):
+    register(Layer(name="boom", infer=infer, build=lambda **kw: None))
+"""
+
+
+def test_a_plugin_raising_keyboard_interrupt_is_a_diagnostic_not_a_dead_server(tmp_path: Path) -> None:
+    """Issue 27: a shape rule raising KeyboardInterrupt killed the server on didOpen."""
+    _fake_dist(tmp_path, "bad-dist", INTERRUPTING)
+    server = RawServer(env={"PYTHONPATH": str(tmp_path)})
+    try:
+        server.start()
+        [diag] = server.open("boom -> dense 10 softmax\n")
+        assert diag["code"] == "NDL206"
+        for fragment in ("`boom`", "bad-dist 1.0", "KeyboardInterrupt", "not by Ctrl-C"):
+            assert fragment in diag["message"], diag["message"]
+        assert server.open("dense 10 softmax\n", uri="file:///tmp/after.net") == []  # still serving
+    finally:
+        code, stderr = server.stop()
+    assert code == 0, stderr

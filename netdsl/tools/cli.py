@@ -6,6 +6,7 @@ TensorFlow; ``netdsl run`` does, through :mod:`netdsl.keras.training`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -125,7 +126,11 @@ def main(ctx: click.Context, verbose: bool, no_plugins: bool, strict_plugins: bo
       netdsl predict runs/NAME/ x.png   classify inputs with a trained model
       netdsl export runs/NAME/ --format onnx   export for deployment
     """
+    from ..vocab.isolation import watch_interrupts
+
     ctx.obj = _State(verbose, no_plugins, strict_plugins)
+    # a KeyboardInterrupt raised by a plugin's own code is then told apart from Ctrl-C
+    ctx.with_resource(watch_interrupts())
 
 
 @main.command()
@@ -143,22 +148,27 @@ def check(state: _State, files: tuple[str, ...], as_json: bool, data: str | None
     from ..lang.diagnostics import render_all
     from ..errors import NetdslError, NetdslErrors
 
+    from ..vocab.isolation import stdout_to_stderr
+
     results: list[dict[str, Any]] = []
     failed: list[NetdslError] = []
-    for path in files:
-        try:
-            model = check_program(_load(path), state.registry, data=data)
-            found = backend_problems(model, backend) if backend else []
-            if found:
-                raise found[0] if len(found) == 1 else NetdslErrors(found)
-        except NetdslError as e:
-            failed.extend(e.errors)
-            results.append({"file": path, "ok": False, "errors": [x.to_dict() for x in e.errors]})
-            continue
-        results.append({"file": path, "ok": True, "errors": [], "layers": len(model.nodes),
-                        "params": model.total_params})
-        if not as_json:
-            click.echo(f"{path}: ok ({len(model.nodes)} layers, {model.total_params:,} parameters)")
+    # with --json, standard output is the JSON alone: what plugins write meanwhile (even with
+    # os.write(1, ...)) goes to standard error
+    with stdout_to_stderr() if as_json else contextlib.nullcontext():
+        for path in files:
+            try:
+                model = check_program(_load(path), state.registry, data=data)
+                found = backend_problems(model, backend) if backend else []
+                if found:
+                    raise found[0] if len(found) == 1 else NetdslErrors(found)
+            except NetdslError as e:
+                failed.extend(e.errors)
+                results.append({"file": path, "ok": False, "errors": [x.to_dict() for x in e.errors]})
+                continue
+            results.append({"file": path, "ok": True, "errors": [], "layers": len(model.nodes),
+                            "params": model.total_params})
+            if not as_json:
+                click.echo(f"{path}: ok ({len(model.nodes)} layers, {model.total_params:,} parameters)")
     if as_json:
         click.echo(json.dumps({"files": results}, indent=2))
     elif failed:

@@ -226,4 +226,7 @@ def create_server(*, third_party: bool = True, strict: bool | None = None,
 
 def main(*, third_party: bool = True, strict: bool | None = None) -> None:
     """Run the server on standard input and output until the client says exit."""
-    create_server(third_party=third_party, strict=strict).start_io()
+    from ..vocab.isolation import watch_interrupts
+
+    with watch_interrupts():  # a plugin's own KeyboardInterrupt is then told apart from Ctrl-C
+        create_server(third_party=third_party, strict=strict).start_io()
