@@ -17,17 +17,17 @@ import time
 
 START = time.perf_counter()
 
-import argparse  # noqa: E402
-import gzip  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
+import argparse
+import gzip
+import json
+import os
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
+import keras
+from keras import layers
 
 __all__ = ["main"]
 

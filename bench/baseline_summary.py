@@ -12,7 +12,7 @@ import argparse
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-import keras  # noqa: E402
+import keras
 
 
 def mlp():

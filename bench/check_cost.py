@@ -22,7 +22,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["PROGRAMS", "measure", "main"]
+__all__ = ["PROGRAMS", "main", "measure"]
 
 
 def _doubling(levels: int, last: str = "dense 4") -> str:

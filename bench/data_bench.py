@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from _common import PYTHON, ROOT, Stats, machine, quiet_env, ratio_stats, run_proc  # noqa: E402
+from _common import PYTHON, ROOT, Stats, machine, quiet_env, ratio_stats, run_proc
 
 BEGIN, END = "<!-- data-bench:begin -->", "<!-- data-bench:end -->"
 MLP = "dense 64 relu -> dense 3 softmax"

@@ -100,7 +100,7 @@ def main() -> None:
                 rate = args.size / epoch if epoch > 0 else float("nan")
                 base = base if base is not None else rate
                 rows.append((model, name, times[name][1], epoch, rate, rate / base))
-    lines = [f"| model | configuration | 1-epoch run, s | steady epoch, s | examples/s | vs first row |",
+    lines = ["| model | configuration | 1-epoch run, s | steady epoch, s | examples/s | vs first row |",
              "|---|---|---|---|---|---|"]
     for m, n, t1, e, r, x in rows:  # a non-positive epoch: the machine's noise exceeded one epoch
         rate, vs = (f"{r:,.0f}", f"{x:.2f}×") if r == r and e > 0 else ("— (noise)", "—")

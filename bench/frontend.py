@@ -22,17 +22,18 @@ import time
 
 START = time.perf_counter()
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import gc  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import pstats  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+import argparse
+import cProfile
+import gc
+import io
+import json
+import math
+import pstats
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -181,7 +182,7 @@ def measure(sizes: list[int], repeats: dict[int, int]) -> dict[str, Any]:
                     total_t.append(c - a)
                     nodes = len(model.nodes)
                     del program, model
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - a failing sample is reported, not fatal
                 fam["rows"].append({"size": n, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"})
                 continue
             med = _median(total_t)
@@ -252,7 +253,7 @@ def _top(prof: cProfile.Profile, k: int) -> dict[str, Any]:
     total = st.total_tt  # type: ignore[attr-defined]
     rows = []
     packages: dict[str, float] = {}
-    for (file, line, func), (cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
+    for (file, line, func), (_cc, nc, tt, ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
         short = file.replace(str(ROOT) + "/", "")
         if "site-packages/" in short:
             short = short.split("site-packages/", 1)[1]
@@ -270,12 +271,12 @@ def breakdown(file: str) -> dict[str, Any]:
     """Phases of what ``netdsl check FILE`` does, in this fresh process (call before anything else)."""
     marks = [("interpreter start to script", START)]
     t = time.perf_counter()
-    import click  # noqa: F401
+    import click  # noqa: F401 - imported for its cost alone
 
-    import netdsl.tools.cli  # noqa: F401
+    import netdsl.tools.cli  # noqa: F401 - imported for its cost alone
     marks.append(("import click + netdsl.tools.cli", t))
     t2 = time.perf_counter()
-    import numpy  # noqa: F401
+    import numpy  # noqa: F401 - imported for its cost alone
     marks.append(("import numpy (pulled in by the mnist dataset plugin and netdsl.data)", t2))
     t3 = time.perf_counter()
     from netdsl.checking.checker import check

@@ -39,14 +39,14 @@ import time
 import tracemalloc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 for _p in (str(ROOT), str(ROOT / "plugins")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-__all__ = ["Generator", "Stats", "run_front", "BuildWorker", "main"]
+__all__ = ["BuildWorker", "Generator", "Stats", "main", "run_front"]
 
 #: input sizes the figures are grouped by (bytes)
 SIZE_CLASSES = ((1_000, "≤ 1 KB"), (10_000, "≤ 10 KB"), (100_000, "≤ 100 KB"), (10**9, "> 100 KB"))
@@ -152,7 +152,7 @@ class Generator:
             times = rng.choice(["2", "3", "1", str(rng.randint(1, 40))])
             return f"({self.chain(depth + 1, rng.randint(1, 3), blocks)}) * {times}"
         if r < 0.14 and depth < 4:
-            merge = rng.choice(self.merges + [""])
+            merge = rng.choice([*self.merges, ""])
             arms = " | ".join(self.chain(depth + 1, rng.randint(1, 2), blocks) for _ in range(rng.randint(2, 3)))
             return f"[{arms}]{' ' + merge if merge else ''}"
         if r < 0.24 and blocks:
@@ -266,8 +266,7 @@ class Generator:
             if op == 0:
                 del out[i]
             elif op == 1:
-                out.insert(i, rng.choice(list("()[]|->*=:,.\"\\#xe0123456789 \t\n\r") + ["\u00a0", "\u2192", "\x00",
-                                                                                     "\ufeff", "é"]))
+                out.insert(i, rng.choice([*list('()[]|->*=:,."\\#xe0123456789 \t\n\r'), "\xa0", "→", "\x00", "\ufeff", "é"]))
             elif op == 2:
                 j = rng.randrange(len(out))
                 out[i], out[j] = out[j], out[i]
@@ -466,7 +465,7 @@ def front(text: str, stats: Stats, timeout: float, measure_memory: bool) -> Any:
         render(e, color=False)
     except _Hang:
         stats.hangs.append({"program": text[:2000], "size": size})
-    except BaseException as exc:  # noqa: BLE001 - an escape is what the harness is looking for
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         stats.escapes.append({"program": text[:2000], "error": f"{type(exc).__name__}: {exc}"[:500]})
@@ -615,7 +614,7 @@ def worker_main() -> None:
                     result["graph"] = True
                     fit(compiled(eager=False))  # a whole epoch, with the validation split
                     lap("graph fit")
-        except BaseException as exc:  # noqa: BLE001 - every failure is a finding
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             msg = " ".join(f"{type(exc).__name__}: {exc}".split())

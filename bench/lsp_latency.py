@@ -94,7 +94,7 @@ class Sink:
 
 
 def _pct(sorted_values: list[float], p: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(round(p / 100 * (len(sorted_values) - 1))))]
+    return sorted_values[min(len(sorted_values) - 1, round(p / 100 * (len(sorted_values) - 1)))]
 
 
 def _summary(values: list[float]) -> dict[str, float]:

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 import netdsl  # noqa: E402
-from netdsl.vocab.registry import load_registry  # noqa: E402
 from netdsl.keras.saving import verify_reload  # noqa: E402
+from netdsl.vocab.registry import load_registry  # noqa: E402
 
 MODELS = {"mlp": "dense 64 relu l2 -> dense 10 softmax",
           **{n: (ROOT / f"examples/{n}.net").read_text() for n in ("cnn", "lstm", "residual")}}

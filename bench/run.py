@@ -33,8 +33,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (BENCH, NETDSL, PYTHON, RESULTS, ROOT, Stats, log, machine,  # noqa: E402
-                     ratio_stats, run_proc, versions)
+from _common import (
+    BENCH,
+    NETDSL,
+    PYTHON,
+    RESULTS,
+    ROOT,
+    Stats,
+    log,
+    machine,
+    ratio_stats,
+    run_proc,
+    versions,
+)
 
 LATENCY_GOAL_RATIO = 15.0
 LATENCY_GOAL_WALL = 0.25

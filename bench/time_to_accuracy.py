@@ -28,17 +28,28 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BENCH, PYTHON, RESULTS, ROOT, Stats, log, machine, ratio_stats, run_proc  # noqa: E402
-from run import _netdsl_run, _probe, alternate  # noqa: E402
+from _common import BENCH, PYTHON, RESULTS, ROOT, Stats, log, machine, ratio_stats, run_proc
+from run import _netdsl_run, _probe, alternate
 
-__all__ = ["BEGIN", "END", "CNN_TARGET", "CNN_RATIO_GOAL", "MLP_TARGET", "summarise_cnn",
-           "summarise_mlp", "render", "splice", "main"]
+__all__ = [
+    "BEGIN",
+    "CNN_RATIO_GOAL",
+    "CNN_TARGET",
+    "END",
+    "MLP_TARGET",
+    "main",
+    "render",
+    "splice",
+    "summarise_cnn",
+    "summarise_mlp",
+]
 
 BEGIN = "<!-- bench/time_to_accuracy.py: begin (generated; rerun the command, do not edit) -->"
 END = "<!-- bench/time_to_accuracy.py: end -->"

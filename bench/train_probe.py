@@ -18,21 +18,21 @@ import time
 
 START = time.perf_counter()
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from netdsl.checking.checker import check  # noqa: E402
-from netdsl.lang.parser import parse  # noqa: E402
-from netdsl.vocab.registry import load_registry  # noqa: E402
-from netdsl.keras.training import TrainOptions, compile_net, load_data, set_threads, train  # noqa: E402
+from netdsl.checking.checker import check
+from netdsl.keras.training import TrainOptions, compile_net, load_data, set_threads, train
+from netdsl.lang.parser import parse
+from netdsl.vocab.registry import load_registry
 
 
 def main() -> None:

@@ -11,10 +11,21 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 __all__ = [
+    "CheckedModel",
+    "NetdslError",
+    "Program",
+    "Registry",
     "__version__",
-    "parse", "check", "format", "build", "train", "evaluate", "load_model",
-    "Program", "CheckedModel", "Registry", "load_registry", "default_registry",
-    "NetdslError", "render",
+    "build",
+    "check",
+    "default_registry",
+    "evaluate",
+    "format",
+    "load_model",
+    "load_registry",
+    "parse",
+    "render",
+    "train",
 ]
 
 _LAZY = {
@@ -34,7 +45,7 @@ _LAZY = {
 }
 
 
-def parse(text: str | bytes, filename: str | None = None) -> "Program":
+def parse(text: str | bytes, filename: str | None = None) -> Program:
     """Parse netdsl source into an IR :class:`Program` (syntax only: no registry, no TensorFlow).
 
     Raises a :class:`NetdslError` with a span on any bad input (see :func:`netdsl.lang.parser.parse`).
@@ -62,11 +73,11 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .checking.checker import CheckedModel, check
-    from .keras.compiler import build
-    from .lang.diagnostics import render
     from .errors import NetdslError
+    from .keras.compiler import build
+    from .keras.saving import load_model
+    from .keras.training import evaluate, train
+    from .lang.diagnostics import render
     from .lang.formatter import format
     from .lang.ir import Program
     from .vocab.registry import Registry, default_registry, load_registry
-    from .keras.saving import load_model
-    from .keras.training import evaluate, train

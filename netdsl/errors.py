@@ -6,27 +6,32 @@ Errors are data: an embedder reads ``code``, ``message``, ``span``, ``label``, `
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar
 
 __all__ = [
-    "Span",
-    "Note",
-    "NetdslError",
-    "NetdslSyntaxError",
-    "NetdslNameError",
-    "NetdslArgumentError",
-    "NetdslShapeError",
-    "NetdslSettingError",
-    "NetdslLimitError",
-    "error_codes",
-    "NetdslDataError",
-    "NetdslPluginError",
-    "NetdslTrainingError",
-    "NetdslErrors",
-    "SourceLines",
-    "NetdslIRError", "NetdslFileError", "NetdslExportError", "NetdslInputError", "EmitError",
     "DiagramError",
+    "EmitError",
+    "NetdslArgumentError",
+    "NetdslDataError",
+    "NetdslError",
+    "NetdslErrors",
+    "NetdslExportError",
+    "NetdslFileError",
+    "NetdslIRError",
+    "NetdslInputError",
+    "NetdslLimitError",
+    "NetdslNameError",
+    "NetdslPluginError",
+    "NetdslSettingError",
+    "NetdslShapeError",
+    "NetdslSyntaxError",
+    "NetdslTrainingError",
+    "Note",
+    "SourceLines",
+    "Span",
+    "error_codes",
 ]
 
 
@@ -53,14 +58,14 @@ class Span:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], file: str | None = None) -> "Span":
+    def from_dict(cls, data: dict[str, Any], file: str | None = None) -> Span:
         return cls(
             data["start"], data["end"], data["line"], data["column"],
             data["end_line"], data["end_column"], file,
         )
 
     @classmethod
-    def point(cls, text: str, offset: int, file: str | None = None, width: int = 1) -> "Span":
+    def point(cls, text: str, offset: int, file: str | None = None, width: int = 1) -> Span:
         """The span of ``width`` characters at ``offset`` in ``text`` (line/column computed)."""
         offset = max(0, min(offset, len(text)))
         line = text.count("\n", 0, offset) + 1
@@ -100,7 +105,7 @@ class NetdslError(Exception):
         help: str | None = None,
         notes: Iterable[Note] = (),
         code: str | None = None,
-        source: "str | SourceLines | None" = None,
+        source: str | SourceLines | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -123,7 +128,7 @@ class NetdslError(Exception):
         return f"{where}{self.message}"
 
     @property
-    def errors(self) -> tuple["NetdslError", ...]:
+    def errors(self) -> tuple[NetdslError, ...]:
         """Every error this one stands for (itself, or the members of a group)."""
         return (self,)
 

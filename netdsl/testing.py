@@ -17,14 +17,15 @@ the output shape and parameter count must equal the rule's. Imports TensorFlow.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .checking.bind import Binder
-from .vocab.components import Layer
+from .errors import NetdslError
 from .keras.compiler import materialise
 from .keras.runtime import import_keras
-from .errors import NetdslError
 from .lang.parser import parse
+from .vocab.components import Layer
 from .vocab.registry import Registry, default_registry
 
 __all__ = ["assert_layer_matches_keras", "layer_mismatches"]

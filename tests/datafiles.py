@@ -15,13 +15,21 @@ import struct
 import sys
 import tarfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-__all__ = ["png", "write_png", "write_image_folder", "write_cifar_archive", "write_sequence_npz",
-           "write_csv", "write_idx_folder", "write_example_data"]
+__all__ = [
+    "png",
+    "write_cifar_archive",
+    "write_csv",
+    "write_example_data",
+    "write_idx_folder",
+    "write_image_folder",
+    "write_png",
+    "write_sequence_npz",
+]
 
 IDX = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
        "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}

@@ -17,10 +17,10 @@ from click.testing import CliRunner
 
 import netdsl
 from netdsl.checking import backends as backend_rules
-from netdsl.vocab import backends
+from netdsl.errors import NetdslError, NetdslTrainingError
 from netdsl.tools.cli import main
+from netdsl.vocab import backends
 from netdsl.vocab.components import Layer
-from netdsl.errors import NetdslError, NetdslSettingError, NetdslTrainingError
 from netdsl.vocab.registry import Provider, Registry, load_registry
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from netdsl.errors import NetdslPluginError
 from netdsl.lang import ir
 from netdsl.vocab.components import Component, Param
-from netdsl.errors import NetdslPluginError
 from netdsl.vocab.registry import load_registry
 from netdsl_builtins import activations, losses, metrics, optimizers, regularizers
 

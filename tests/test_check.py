@@ -11,15 +11,14 @@ import json
 from typing import Any
 
 import pytest
+from conftest import SEED, has_layers, needs_layers
 
 import netdsl
 from netdsl.checking import checker as checker_mod
 from netdsl.checking.checker import MAX_LAYERS, CheckedModel
-from netdsl.vocab.components import Ref, Regularizer
 from netdsl.errors import NetdslError, NetdslErrors
+from netdsl.vocab.components import Ref, Regularizer
 from netdsl.vocab.registry import Provider, load_registry
-
-from conftest import SEED, has_layers, needs_layers
 
 # --- good programs -----------------------------------------------------------------------------------
 

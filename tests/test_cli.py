@@ -9,15 +9,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import EXAMPLES, GOLDEN, SEED, has_layers
 
 from netdsl import __version__
 from netdsl.tools import cli
-
-from conftest import EXAMPLES, GOLDEN, SEED, has_layers
 
 UPDATE = os.environ.get("NETDSL_UPDATE_GOLDEN", "") not in ("", "0")
 SUMMARIES = sorted((GOLDEN / "summary").glob("*.net"))

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from conftest import builtin_registry
 from datafiles import write_csv
-from netdsl_builtins import spill, tabular
 
 import netdsl
 from netdsl.errors import NetdslDataError
+from netdsl_builtins import spill, tabular
 
 
 @pytest.fixture()

@@ -8,16 +8,16 @@ import re
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from typing import Callable
 
 import numpy as np
 import pytest
 
+from netdsl.errors import NetdslDataError
 from netdsl_builtins import mnist_files as data
 from netdsl_builtins.mnist_files import IDX_FILES, MnistArrays, load_mnist
-from netdsl.errors import NetdslDataError
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -434,7 +434,7 @@ def test_plugin_registers_mnist(tmp_path: Path) -> None:
     want = fake_mnist()
     x_train, y_train, x_test, y_test = mnist.load(request, info)
     assert x_train.shape == (12, 28, 28, 1) and x_test.shape == (5, 28, 28, 1)
-    assert x_train.dtype == np.float32 and 0.0 <= x_train.min() and x_train.max() <= 1.0
+    assert x_train.dtype == np.float32 and x_train.min() >= 0.0 and x_train.max() <= 1.0
     np.testing.assert_allclose(x_train[..., 0] * 255, want.x_train, atol=1e-3)
     np.testing.assert_array_equal(y_train, want.y_train)
     assert np.issubdtype(y_test.dtype, np.integer)

@@ -22,13 +22,13 @@ from datafiles import (
     write_png,
     write_sequence_npz,
 )
-from netdsl_builtins import keras_datasets as kd
-from netdsl_builtins import mnist_files, tabular
 
 import netdsl
-from netdsl.vocab.components import DataRequest, Streams
-from netdsl.lang.diagnostics import render
 from netdsl.errors import NetdslDataError, NetdslError
+from netdsl.lang.diagnostics import render
+from netdsl.vocab.components import DataRequest, Streams
+from netdsl_builtins import keras_datasets as kd
+from netdsl_builtins import mnist_files, tabular
 
 
 @pytest.fixture(autouse=True)
@@ -121,7 +121,7 @@ def test_mnist_and_fashion_mnist_never_read_each_others_cache(tmp_path: Path) ->
     with pytest.raises(NetdslDataError, match="MNIST not found"):
         load("mnist")
     np.savez(tmp_path / "keras_home" / "datasets" / "mnist.npz",
-             **{k: v for k, v in write_idx_folder(tmp_path / "tmp").items()})
+             **dict(write_idx_folder(tmp_path / "tmp").items()))
     mnist_files.clear_cache()
     (tmp_path / "keras_home" / "datasets" / "fashion-mnist").rename(tmp_path / "moved")
     with pytest.raises(NetdslDataError, match="Fashion-MNIST not found"):
@@ -157,9 +157,9 @@ def test_cifar_archive_with_the_published_hash(tmp_path: Path, monkeypatch: pyte
     name = "cifar100" if hundred else "cifar10"
     archive = write_cifar_archive(tmp_path / f"{name}.tar.gz", hundred=hundred)
     trust(monkeypatch, archive, name)
-    x_train, y_train, x_test, y_test = load(name, archive, **args)
+    x_train, y_train, x_test, _y_test = load(name, archive, **args)
     assert x_train.shape == ((6 if hundred else 30), 32, 32, 3) and x_test.shape == (6, 32, 32, 3)
-    assert x_train.dtype == np.float32 and 0 <= x_train.min() and x_train.max() <= 1
+    assert x_train.dtype == np.float32 and x_train.min() >= 0 and x_train.max() <= 1
     assert y_train.max() < classes
 
 
@@ -185,9 +185,9 @@ def test_cifar_extracted_folder_with_published_hashes(tmp_path: Path, monkeypatc
     name = "cifar100" if hundred else "cifar10"
     folder = write_cifar_folder(tmp_path / "data", hundred=hundred)
     trust_folder(monkeypatch, folder, name)
-    x_train, y_train, x_test, y_test = load(name, folder if where == "folder" else folder.parent, **args)
+    x_train, y_train, x_test, _y_test = load(name, folder if where == "folder" else folder.parent, **args)
     assert x_train.shape == ((6 if hundred else 30), 32, 32, 3) and x_test.shape == (6, 32, 32, 3)
-    assert x_train.dtype == np.float32 and 0 <= x_train.min() and x_train.max() <= 1
+    assert x_train.dtype == np.float32 and x_train.min() >= 0 and x_train.max() <= 1
     assert y_train.max() < classes
 
 
@@ -257,7 +257,7 @@ def test_a_known_hash_still_rebuilds_arrays_only(tmp_path: Path, monkeypatch: py
 def test_imdb_sequences_are_keras_encoded_and_padded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_sequence_npz(tmp_path / "imdb.npz", vocab=50)
     trust(monkeypatch, path, "imdb")
-    x_train, y_train, x_test, y_test = load("imdb", tmp_path, num_words=20, maxlen=16)
+    x_train, y_train, _x_test, _y_test = load("imdb", tmp_path, num_words=20, maxlen=16)
     assert x_train.shape == (40, 16) and x_train.dtype == np.int32 and y_train.dtype == np.float32
     assert x_train.max() < 20 and set(np.unique(y_train)) <= {0.0, 1.0}
     assert (x_train == 2).any()  # ids past num_words became the out-of-vocabulary id
@@ -276,7 +276,7 @@ def test_reuters_split_is_seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_housing_regression_from_npz_without_pickle(tmp_path: Path, name: str, features: int) -> None:
     rng = np.random.default_rng(0)
     np.savez(tmp_path / f"{name}.npz", x=rng.random((50, features)), y=rng.random(50) * 50)
-    x_train, y_train, x_test, y_test = load(name, tmp_path)  # a folder holding the Keras file name
+    x_train, y_train, x_test, _y_test = load(name, tmp_path)  # a folder holding the Keras file name
     assert x_train.shape == (40, features) and y_train.dtype == np.float32 and len(x_test) == 10
 
 
@@ -410,7 +410,7 @@ def test_npz_x_y_split_and_classes(tmp_path: Path) -> None:
     np.savez(tmp_path / "d.npz", x=rng.random((50, 6)), y=rng.integers(0, 4, 50))
     m = netdsl.check(f'dataset: npz("{tmp_path / "d.npz"}", test_split=0.3)\ndense 4 softmax', builtin_registry())
     assert (m.input_shape, m.data.target.num_classes, m.data.train_size) == ((6,), 4, 35)
-    x_train, y_train, x_test, y_test = load("npz", tmp_path / "d.npz", test_split=0.3)
+    x_train, _y_train, x_test, _y_test = load("npz", tmp_path / "d.npz", test_split=0.3)
     assert (len(x_train), len(x_test), x_train.dtype) == (35, 15, np.float32)
 
 
@@ -456,7 +456,7 @@ def test_images_stream_with_split_and_test_folder(tmp_path: Path) -> None:
     write_image_folder(tmp_path / "p", per_class=10, size=8)
     s = load("images", tmp_path / "p", size=(8, 8))
     assert (s.train_size, s.test_size, s.class_names) == (16, 4, ("cats", "dogs"))
-    x, y = next(iter(s.train(4, 0)))
+    x, _y = next(iter(s.train(4, 0)))
     assert x.shape == (4, 8, 8, 3) and float(x.numpy().max()) <= 1.0
     write_image_folder(tmp_path / "q" / "train", per_class=6, size=8)
     write_image_folder(tmp_path / "q" / "test", per_class=2, size=8, seed=1)
@@ -612,9 +612,8 @@ def test_data_examples_check_on_generated_data(tmp_path: Path, name: str) -> Non
 @pytest.mark.parametrize("cached", [True, False], ids=["decoded-once-in-memory", "decoded-each-epoch"])
 def test_a_picture_that_does_not_decode_is_a_data_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         cached: bool) -> None:
-    from netdsl_builtins import images
-
     from netdsl.keras.training import load_data, train
+    from netdsl_builtins import images
 
     if not cached:
         monkeypatch.setattr(images, "CACHE_BYTES", 0)
@@ -666,9 +665,8 @@ def _epoch(data: Any, clock: Any, epoch: int, seed: int = 7) -> tuple[np.ndarray
                               "images-decoded-each-epoch"])
 def test_streamed_epochs_use_every_row_once_in_an_order_seeded_by_the_epoch(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, cache: int | None, extra: str) -> None:
-    from netdsl_builtins import images
-
     from netdsl.keras.training import EpochClock, load_data
+    from netdsl_builtins import images
 
     if cache is not None:
         monkeypatch.setattr(images if kind == "images" else tabular, "CACHE_BYTES", cache)

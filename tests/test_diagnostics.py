@@ -18,12 +18,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import GOLDEN, builtin_registry, has_layers
 
 import netdsl
-from netdsl.lang.diagnostics import render, render_all, to_json
 from netdsl.errors import NetdslError, NetdslErrors, NetdslSyntaxError, Note, Span
-
-from conftest import GOLDEN, builtin_registry, has_layers
+from netdsl.lang.diagnostics import render, render_all, to_json
 
 UPDATE = os.environ.get("NETDSL_UPDATE_GOLDEN", "") not in ("", "0")
 CASES = sorted(GOLDEN.glob("*.net"))
@@ -72,7 +71,7 @@ def test_golden_shape(path: Path) -> None:
     header = re.compile(rf"^{re.escape(path.name)}:\d+:\d+: error\[NDL\d{{3}}\]: \S")
     for e in err.errors:
         assert e.span is not None, "every diagnostic points somewhere"
-        assert e.message and e.message[0].islower() or e.message[0] in "`(", e.message
+        assert (e.message and e.message[0].islower()) or e.message[0] in "`(", e.message
         assert not e.message.endswith("."), "messages are phrases, not sentences"
         assert "object at 0x" not in e.message
     blocks = [b for b in text.rstrip("\n").split("\n\n") if not re.fullmatch(r"\d+ errors", b)]
@@ -95,7 +94,7 @@ def test_golden_caret_sits_under_the_span() -> None:
                         ("unknown_setting", "epochz"), ("unknown_layer", "dens"),
                         ("unknown_kwarg", "unitz"), ("tabs", "relu6x"), ("stray_character", "$")]:
         path = GOLDEN / f"{name}.net"
-        err, text = diagnose(path)
+        _err, text = diagnose(path)
         lines = text.split("\n")
         src_i = next(i for i, ln in enumerate(lines) if re.match(r" *\d+ \| ", ln))
         shown, carets = lines[src_i], lines[src_i + 1]

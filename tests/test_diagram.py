@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import EXAMPLES
 
 import netdsl
+from netdsl.checking.graph import format_shape
 from netdsl.tools.cli import main
 from netdsl.tools.diagram import DiagramError, format_for, render, to_dot, to_mermaid
-from netdsl.checking.graph import format_shape
-
-from conftest import EXAMPLES
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.net"))
 HAS_DOT = shutil.which("dot") is not None

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from netdsl.keras import distribute as dist
-from netdsl.tools.cli import main
 from netdsl.errors import NetdslTrainingError
-from netdsl.run.launch import free_port, worker_env
+from netdsl.keras import distribute as dist
 from netdsl.keras.training import Data
+from netdsl.run.launch import free_port, worker_env
+from netdsl.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins"),
@@ -265,8 +265,8 @@ def test_the_guide_covers_the_flags_and_the_tensorflow_issue() -> None:
 
 def test_resuming_a_multi_process_run_is_refused(tmp_path: Path) -> None:
     from netdsl.checking.checker import check
-    from netdsl.run.driver import resume_run
     from netdsl.errors import NetdslError
+    from netdsl.run.driver import resume_run
 
     folder = tmp_path / "runs" / "tiny"
     folder.mkdir(parents=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import importlib
 import re
 import sys
-import tomllib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+import tomllib
 
 from netdsl.checking.checker import check
 from netdsl.vocab.components import KINDS

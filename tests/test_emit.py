@@ -24,14 +24,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import EXAMPLES, ROOT
 
 import netdsl
+from netdsl.keras.emit import EmitError, emit_program
 from netdsl.tools.cli import main
 from netdsl.vocab.components import Code, Layer, keras_factory
-from netdsl.keras.emit import EmitError, emit_program
 from netdsl.vocab.registry import Registry
-
-from conftest import EXAMPLES, ROOT
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.net"))
 
@@ -214,9 +213,7 @@ def test_total_steps_is_computed_as_netdsl_does_and_said_in_a_comment() -> None:
 # --- components that are not Keras classes ------------------------------------------------------
 
 def _registry_with(layer: Layer) -> Registry:
-    from netdsl.vocab.registry import load_registry
-
-    from netdsl.vocab.registry import Provider
+    from netdsl.vocab.registry import Provider, load_registry
 
     registry = load_registry(third_party=False)
     registry.add(layer, Provider("my-plugin", "1.0", "my_plugin"))

@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl.tools.cli import main
 from netdsl.errors import NetdslError
 from netdsl.keras.export import FORMATS, default_output, export_model, runtime_outputs
+from netdsl.tools.cli import main
 from netdsl.vocab.registry import load_registry
 
 keras = pytest.importorskip("keras")

@@ -24,15 +24,14 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_plugins import HEADER, Site, _clean_env, site  # noqa: F401 - fixtures used below
 
-from netdsl.tools import files
 from netdsl.checking.checker import check
-from netdsl.tools.cli import main
 from netdsl.errors import NetdslDataError, NetdslError, NetdslPluginError
+from netdsl.tools import files
+from netdsl.tools.cli import main
 from netdsl.vocab.registry import env_flag, load_registry
 from netdsl_builtins.mnist_files import MAX_BYTES, load_mnist, read_idx
-
-from test_plugins import HEADER, Site, _clean_env, site  # noqa: F401 - fixtures used below
 
 ROOT = Path(__file__).resolve().parents[1]
 UGLY = "dense  64   relu->dense 10 softmax\n"

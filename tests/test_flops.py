@@ -7,14 +7,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import EXAMPLES
 
 import netdsl
 from netdsl.tools.cli import main
-from netdsl.vocab.components import Layer, keras_factory
 from netdsl.tools.flops import model_macs
+from netdsl.vocab.components import Layer, keras_factory
 from netdsl.vocab.registry import Provider, load_registry
-
-from conftest import EXAMPLES
 
 
 def _macs(input_shape: str, network: str, count: int) -> list[int | None]:

@@ -9,13 +9,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-
-import netdsl
-from netdsl.tools import cli
-from netdsl.lang.formatter import WIDTH
-
 from conftest import EXAMPLES, SEED
 from test_parser import GOOD
+
+import netdsl
+from netdsl.lang.formatter import WIDTH
+from netdsl.tools import cli
 
 # input, canonical output
 CANONICAL: list[tuple[str, str, str]] = [

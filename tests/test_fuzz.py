@@ -18,16 +18,15 @@ import string
 from typing import Any
 
 from click.testing import CliRunner
+from conftest import builtin_registry, has_layers
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import netdsl
-from netdsl.tools import cli
+from netdsl.errors import NetdslError
 from netdsl.lang import ir
 from netdsl.lang.diagnostics import render, to_json
-from netdsl.errors import NetdslError
-
-from conftest import builtin_registry, has_layers
+from netdsl.tools import cli
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -236,8 +235,7 @@ CORPUS = [
     "dense(64, relu) -> batchnorm -> activation softmax -> dense 10 softmax\r\n",
     "",
 ]
-ALPHABET = list("abcdefxyz0123456789 \t\n\r#()[]|*=,:->.\"'\\e+_\x00\x7f") + [
-    "->", "dense", "block ", "true", "\ufeff", "é", "☃", "\u2028", "1e999", "(", "[", "l2(", "*", "\r\n"]
+ALPHABET = [*list("abcdefxyz0123456789 \t\n\r#()[]|*=,:->.\"'\\e+_\x00\x7f"), "->", "dense", "block ", "true", "\ufeff", "é", "☃", "\u2028", "1e999", "(", "[", "l2(", "*", "\r\n"]
 
 
 @st.composite
@@ -341,7 +339,7 @@ def test_the_corpus_is_valid_where_the_registry_allows() -> None:
 # --- from_dict on anything -------------------------------------------------------------------------
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8),
-                         st.sampled_from(list(ir._NODE_TYPES) + ["start", "end", "line", "column"]))
+                         st.sampled_from([*list(ir._NODE_TYPES), "start", "end", "line", "column"]))
 json_data = st.recursive(
     json_scalars,
     lambda inner: st.one_of(

@@ -16,7 +16,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
 
-import fuzz  # noqa: E402
+import fuzz
 
 
 def test_generation_is_deterministic_and_covers_the_grammar() -> None:

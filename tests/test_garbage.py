@@ -8,17 +8,18 @@ keystroke and its full collections were the long pauses of the re-check latency 
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from conftest import SEED
 
 from netdsl.checking.checker import check
 from netdsl.errors import NetdslError
 from netdsl.lang.parser import parse
 from netdsl.vocab.registry import Registry
-
-from conftest import SEED
 
 PROGRAMS = [
     pytest.param(SEED, id="seed"),
@@ -45,10 +46,8 @@ def no_gc() -> Iterator[None]:
 
 
 def _quietly(fn: Callable[[], Any]) -> None:
-    try:
+    with contextlib.suppress(NetdslError):
         fn()
-    except NetdslError:
-        pass
 
 
 @pytest.mark.parametrize("text", PROGRAMS)

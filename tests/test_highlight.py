@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from importlib import import_module
 from pathlib import Path
 
 import pytest
+import tomllib
 
 pygments = pytest.importorskip("pygments")
 
-from pygments.token import Error, Keyword, Name, Number, Operator  # noqa: E402
+from conftest import EXAMPLES, ROOT
+from pygments.token import Error, Keyword, Name, Number, Operator
 
-from conftest import EXAMPLES, ROOT  # noqa: E402
-from netdsl.tools.highlight import NetdslLexer  # noqa: E402
+from netdsl.tools.highlight import NetdslLexer
 
 VSCODE = ROOT / "editors" / "vscode"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)

@@ -12,18 +12,19 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 
 import netdsl
-from netdsl.lang import ir
 from netdsl.checking.bind import Binder
 from netdsl.checking.checker import CheckedModel
-from netdsl.vocab.components import Layer, Ref, ShapeProblem
 from netdsl.errors import NetdslError
+from netdsl.lang import ir
+from netdsl.vocab.components import Layer, Ref, ShapeProblem
 from netdsl.vocab.registry import load_registry
 from netdsl_builtins import advanced
 

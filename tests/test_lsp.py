@@ -11,19 +11,20 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import pytest
 
 pytest.importorskip("pygls")
 
-from lsprotocol import types as lsp  # noqa: E402
-from pygls.lsp.client import LanguageClient  # noqa: E402
+from conftest import EXAMPLES, ROOT
+from lsprotocol import types as lsp
+from pygls.lsp.client import LanguageClient
 
-from conftest import EXAMPLES, ROOT  # noqa: E402
-from netdsl.tools.lsp_features import Positions, analyze  # noqa: E402
-from netdsl.vocab.registry import Registry  # noqa: E402
+from netdsl.tools.lsp_features import Positions, analyze
+from netdsl.vocab.registry import Registry
 
 URI = "file:///tmp/model.net"
 BAD = "epochz: 3\ndense 64 relu6x -> dense 10 softmax\n"
@@ -346,9 +347,10 @@ def test_every_example_is_clean_and_has_symbols(registry: Registry) -> None:
 
 
 def test_a_plugin_crash_while_checking_is_a_diagnostic(registry: Registry) -> None:
+    import copy
+
     from netdsl.vocab.components import Layer
     from netdsl.vocab.registry import Provider
-    import copy
 
     reg = copy.deepcopy(registry)
 
@@ -392,7 +394,7 @@ class RawServer:
         self.proc = subprocess.Popen([sys.executable, "-m", "netdsl.tools.cli", "lsp"], cwd=ROOT,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env={**base, **(env or {}), "PYTHONPATH": path})
-        self.messages: "queue.Queue[dict[str, Any]]" = queue.Queue()
+        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.seen: list[dict[str, Any]] = []  # read, not yet waited for
         threading.Thread(target=self._read, daemon=True).start()
 

@@ -15,12 +15,11 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
 from conftest import EXAMPLES, ROOT, SEED
 
 HEAVY = ("tensorflow", "keras", "tf_keras", "jax", "torch")

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from typing import Any
 
 import pytest
+from conftest import strip_spans
 
 import netdsl
-from netdsl.lang import ir
 from netdsl.errors import NetdslError, NetdslLimitError, NetdslSyntaxError, Span
+from netdsl.lang import ir
 from netdsl.lang.parser import MAX_DEPTH
-
-from conftest import strip_spans
 
 # --- a small vocabulary for writing expected IR ---------------------------------------------------
 
-I, F, B, S, N, Sh = ir.Int, ir.Float, ir.Bool, ir.Str, ir.Name, ir.Shape
+I, F, B, S, N, Sh = ir.Int, ir.Float, ir.Bool, ir.Str, ir.Name, ir.Shape  # noqa: E741 - the IR's initials
 
 
 def T(*items: ir.Value) -> ir.Tuple:
@@ -449,10 +449,8 @@ def test_deepest_allowed_nesting_of_each_bracket_checks_and_formats(registry: An
         p = netdsl.parse(text)
         assert netdsl.parse(netdsl.format(p)) == p
         assert ir.Program.from_dict(json.loads(json.dumps(p.to_dict()))) == p
-        try:
+        with contextlib.suppress(NetdslError):
             netdsl.check(p, registry)
-        except NetdslError:
-            pass
 
 
 def test_packaged_lalr_tables_are_built_from_this_grammar() -> None:

@@ -12,19 +12,20 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from netdsl.checking.checker import check
+from netdsl.errors import NetdslPluginError
 from netdsl.tools.cli import main
 from netdsl.vocab.components import ShapeProblem
-from netdsl.errors import NetdslPluginError
 from netdsl.vocab.registry import PluginWarning, Registry, load_registry
 from netdsl_builtins import BUILTIN_MODULES
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,8 +27,8 @@ def _invoke(*args: str) -> Any:
 def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder as `netdsl run` leaves it, for an MNIST-shaped MLP (untrained weights)."""
     import netdsl
-    from netdsl.vocab.registry import load_registry
     from netdsl.keras.training import spec_text
+    from netdsl.vocab.registry import load_registry
 
     folder = tmp_path_factory.mktemp("runs") / "seed"
     folder.mkdir()

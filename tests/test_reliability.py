@@ -6,21 +6,20 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-
-import pytest
 from typing import Any
 from unittest import mock
-from lark import Lark
+
+import pytest
 from click.testing import CliRunner
+from conftest import builtin_registry
+from lark import Lark
 
 import netdsl
-from netdsl.tools import cli
+from netdsl.errors import NetdslError, NetdslErrors, NetdslLimitError, Note, Span
 from netdsl.lang import hints, ir
-from netdsl.lang.diagnostics import MAX_RENDERED, render, render_all
-from netdsl.errors import NetdslError, NetdslErrors, NetdslLimitError, NetdslSyntaxError, Note, Span
+from netdsl.lang.diagnostics import MAX_RENDERED, render
 from netdsl.lang.parser import MAX_INPUT_BYTES, MAX_STEPS
-
-from conftest import builtin_registry
+from netdsl.tools import cli
 
 SEED = "dense 64 relu l2 -> dense 10 softmax\n"
 

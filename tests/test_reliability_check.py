@@ -8,15 +8,16 @@ and then fail in Keras; each now gets an error with its code at the argument to 
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pytest
 
 import netdsl
-from netdsl.vocab import types as T
 from netdsl.checking.checker import MAX_LAYERS
-from netdsl.vocab.components import Layer, Param, Violation, at_most_one, needs
 from netdsl.errors import NetdslError
+from netdsl.vocab import types as T
+from netdsl.vocab.components import Layer, Param, Violation, at_most_one, needs
 from netdsl.vocab.registry import Provider, load_registry
 
 

@@ -8,12 +8,13 @@ and errors included, on chosen edits and on random ones.
 from __future__ import annotations
 
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from netdsl.lang import reparse as reparse_mod
 from netdsl.errors import NetdslError
+from netdsl.lang import reparse as reparse_mod
 from netdsl.lang.parser import parse
 from netdsl.lang.reparse import changed_region, reparse
 
@@ -89,7 +90,8 @@ def test_reparse_gives_what_parse_gives_on_random_edits(newline: str) -> None:
         i = rng.randrange(len(base) + 1)
         j = min(len(base), i + rng.choice([0, 0, 1, 2, 4]))
         text = base[:i] + (rng.choice(pieces) if rng.random() < 0.9 else "") + base[j:]
-        got, want = outcome(lambda: reparse(previous, text, "m.net")), outcome(lambda: parse(text, "m.net"))
+        got = outcome(lambda: reparse(previous, text, "m.net"))  # noqa: B023 - called here
+        want = outcome(lambda: parse(text, "m.net"))  # noqa: B023 - called here
         assert got == want, repr(text[max(0, i - 20):i + 20])
         kinds.add(want[0])
     assert kinds == {"program", "errors"}  # both paths were exercised

@@ -12,17 +12,17 @@ import importlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 import netdsl
+from netdsl.errors import NetdslError
 from netdsl.tools.cli import main
 from netdsl.vocab.components import Activation
-from netdsl.errors import NetdslError
 
 keras = pytest.importorskip("keras")
 
@@ -177,8 +177,8 @@ def test_custom_layer_class_from_a_keras_module_reloads(tmp_path: Path, site: Si
     net = netdsl.load_model(folder)
     assert type(net.layers[2]).__name__ == "Doubler"
     # the plugin module itself imports no Keras: netdsl can check files without TensorFlow
-    probe = ("import sys; sys.path.insert(0, %r); import doubler_plugin; "
-             "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules" % str(site.root))
+    probe = (f"import sys; sys.path.insert(0, {str(site.root)!r}); import doubler_plugin; "
+             "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", probe], check=True, cwd=ROOT,
                    env={"PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}", "PATH": "/usr/bin:/bin"})
 

@@ -17,10 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 import netdsl
-from netdsl.tools.cli import main
-from netdsl.errors import NetdslTrainingError
-from netdsl.vocab.registry import load_registry
 from netdsl.keras.training import load_data
+from netdsl.tools.cli import main
+from netdsl.vocab.registry import load_registry
 
 pytestmark = pytest.mark.slow  # builds or trains real Keras models
 
@@ -60,7 +59,7 @@ def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --- equivalence with the hand-written model -------------------------------------------------
 
-def _seed_by_hand() -> "keras.Model":
+def _seed_by_hand() -> keras.Model:
     """The seed article's model, written the way a person writes it."""
     model = keras.Sequential([
         keras.Input(shape=(784,)),
@@ -71,7 +70,7 @@ def _seed_by_hand() -> "keras.Model":
     return model
 
 
-def _dense_configs(model: "keras.Model") -> list[dict]:
+def _dense_configs(model: keras.Model) -> list[dict]:
     keep = ("units", "activation", "use_bias", "kernel_regularizer", "kernel_initializer")
     out = []
     for layer in model.layers:
@@ -136,7 +135,7 @@ def test_logits_output_gets_from_logits_loss() -> None:
 
 # --- netdsl run --------------------------------------------------------------------------------
 
-def _run(args: list[str]) -> "CliRunner.Result":
+def _run(args: list[str]) -> CliRunner.Result:
     return CliRunner().invoke(main, ["--no-plugins", "run", *args], catch_exceptions=False)
 
 

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import builtin_registry
 
 import netdsl
-from netdsl.tools.cli import main
 from netdsl.errors import NetdslError
-
-from conftest import builtin_registry
+from netdsl.tools.cli import main
 
 HEAD = "dataset: synthetic(train_size=512, test_size=64)\ninput: 8\nepochs: 3\nseed: 2\n"
 NET = "dense 16 relu -> dense 10 softmax\n"

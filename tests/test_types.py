@@ -1,4 +1,4 @@
-"""The type checker passes on the library and the plugins (the configuration is in pyproject.toml)."""
+"""The type checker and the linter pass on the library and the plugins (configured in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -18,3 +18,11 @@ def test_mypy_finds_no_errors() -> None:
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert out.stdout.startswith("Success: no issues found")
+
+
+def test_ruff_finds_nothing() -> None:
+    """The rule set in pyproject.toml holds for the library, plugins, benchmarks and tests."""
+    pytest.importorskip("ruff")
+    out = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "netdsl", "plugins",
+                          "bench", "tests"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]

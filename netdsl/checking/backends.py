@@ -7,7 +7,8 @@ run on the chosen backend is an error at the line that uses it.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..errors import NetdslError, NetdslTrainingError
 from ..vocab.components import Ref

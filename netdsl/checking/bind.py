@@ -8,17 +8,18 @@ an option such as ``same`` the parameter that allows it).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from ..lang import ir
-from ..vocab.components import REQUIRED, Component, Param, Ref
-from ..lang.hints import quoted_name_help
 from ..errors import NetdslArgumentError, NetdslError, NetdslNameError, Note, Span
+from ..lang import ir
+from ..lang.hints import quoted_name_help
+from ..vocab.components import REQUIRED, Component, Param, Ref
 from ..vocab.registry import Registry, suggest
 from ..vocab.types import Problem, describe_value
 
-__all__ = ["Binder", "Placeholder", "substitute", "article"]
+__all__ = ["Binder", "Placeholder", "article", "substitute"]
 
 
 def article(word: str) -> str:
@@ -162,11 +163,11 @@ class Binder:
             return out
         return None
 
-    def _rules(self, component: Component, bound: "_Bound", where: Span | None) -> bool:
+    def _rules(self, component: Component, bound: _Bound, where: Span | None) -> bool:
         """Run the component's cross-parameter rules; each violation is an error at the argument
         it names (or at the component when that argument was left to its default)."""
-        from ..vocab.components import apply_rule
         from ..errors import NetdslPluginError
+        from ..vocab.components import apply_rule
 
         ok = True
         names = {p.name for p in component.params}

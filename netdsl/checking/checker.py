@@ -13,28 +13,60 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
+from ..errors import (
+    NetdslArgumentError,
+    NetdslError,
+    NetdslErrors,
+    NetdslLimitError,
+    NetdslNameError,
+    NetdslSettingError,
+    NetdslShapeError,
+    NetdslSyntaxError,
+    Note,
+    Span,
+)
 from ..lang import ir
-from ..vocab import types as T
-from .bind import Binder, Placeholder, substitute, unknown_name
-from ..vocab.components import (INPUT_KINDS, KINDS, Component, DataInfo, DataRequest, Dataset, Layer, Param,
-                         Ref, ShapeProblem, Target)
-from ..errors import (NetdslArgumentError, NetdslError, NetdslErrors, NetdslLimitError, NetdslNameError,
-                     NetdslSettingError, NetdslShapeError, NetdslSyntaxError, Note, Span)
 from ..lang.formatter import format_step, format_value
-from .graph import CheckedModel, Node, Shape, format_shape
 from ..lang.hints import missing_arrow
 from ..lang.parser import parse
+from ..vocab import types as T
+from ..vocab.components import (
+    INPUT_KINDS,
+    KINDS,
+    Component,
+    DataInfo,
+    DataRequest,
+    Dataset,
+    Layer,
+    Param,
+    Ref,
+    ShapeProblem,
+    Target,
+)
 from ..vocab.registry import Registry, default_registry, suggest
-from .backends import problems as backend_problems
 from ..vocab.settings import SETTINGS, TABLE, Settings, value_to_ir
+from .backends import problems as backend_problems
+from .bind import Binder, Placeholder, substitute, unknown_name
+from .graph import CheckedModel, Node, Shape, format_shape
 from .target import check_monitors, check_optimizer, training_target
 
-__all__ = ["check", "CheckedModel", "Node", "format_shape", "expanded_layers", "MAX_BLOCK_DEPTH",
-           "MAX_LAYERS", "MAX_NESTING", "MAX_PARAMS", "MAX_VALUES"]
+__all__ = [
+    "MAX_BLOCK_DEPTH",
+    "MAX_LAYERS",
+    "MAX_NESTING",
+    "MAX_PARAMS",
+    "MAX_VALUES",
+    "CheckedModel",
+    "Node",
+    "check",
+    "expanded_layers",
+    "format_shape",
+]
 
 #: how deep block uses may nest (a block using a block using a block ...)
 MAX_BLOCK_DEPTH = 50
@@ -178,7 +210,7 @@ def _block_component(block: ir.BlockDef) -> Component:
 class _BoundStep:
     """A layer step bound once for its block arguments; its shape rule's answers by input shape."""
 
-    __slots__ = ("layer", "subst", "component", "bound", "text", "items", "shapes")
+    __slots__ = ("bound", "component", "items", "layer", "shapes", "subst", "text")
 
     def __init__(self, layer: ir.Layer, subst: Mapping[str, ir.Value], component: Layer,
                  bound: Mapping[str, Any]) -> None:
@@ -585,7 +617,7 @@ class _Checker:
             self._bound[(id(layer), id(ctx.subst))] = step
         return self._apply(step, inp, ctx)
 
-    def _apply(self, step: "_BoundStep", inp: _Out, ctx: _Ctx) -> _Out:
+    def _apply(self, step: _BoundStep, inp: _Out, ctx: _Ctx) -> _Out:
         """A bound layer on its input: adapter if needed, then its shape rule (memoised per input
         shape, so a repeated step costs a dictionary look-up and a node)."""
         if inp[1] is _UNKNOWN:
@@ -607,7 +639,7 @@ class _Checker:
             step.shapes[inp[1]] = (node.output_shape, node.params)
         return out
 
-    def _reads_ids(self, step: "_BoundStep", inputs: tuple[int, ...], ctx: _Ctx) -> bool:
+    def _reads_ids(self, step: _BoundStep, inputs: tuple[int, ...], ctx: _Ctx) -> bool:
         """A layer reading integer ids (``reads_ids``, e.g. ``embedding``) must read the program's
         input through ``keeps_values`` layers only (a layer computing real values would feed it
         ids out of range at run time), and cover the dataset's vocabulary when it declares one."""

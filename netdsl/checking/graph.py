@@ -8,15 +8,16 @@ consult the registry or edit the IR again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Sequence
+from typing import Any
 
+from ..errors import Span
 from ..lang import ir
 from ..vocab.components import DataInfo, Layer, Ref, to_json
-from ..errors import Span
 from ..vocab.settings import Settings
 
-__all__ = ["Node", "CheckedModel", "Shape", "format_shape"]
+__all__ = ["CheckedModel", "Node", "Shape", "format_shape"]
 
 Shape = tuple
 
@@ -46,7 +47,7 @@ class Node:
     span: Span | None = field(default=None, compare=False)
     implicit: bool = False
     depth: int = 0
-    inner: "Node | None" = None
+    inner: Node | None = None
     component: Layer | None = field(default=None, compare=False, repr=False)
     provider: str = field(default="", compare=False)
 
@@ -55,7 +56,7 @@ class Node:
         return dict(self.args)
 
     @classmethod
-    def make(cls, *values: Any) -> "Node":
+    def make(cls, *values: Any) -> Node:
         """A node from all its field values in order, without the frozen dataclass's slower
         ``__init__`` (the checker makes up to 100,000 of them)."""
         node = object.__new__(cls)
@@ -108,7 +109,7 @@ class CheckedModel:
     def dataset(self) -> Ref:
         return self.settings["dataset"]
 
-    def replace(self, **changes: Any) -> "CheckedModel":
+    def replace(self, **changes: Any) -> CheckedModel:
         """A copy with some settings changed (``netdsl run --epochs 2``), validated by the table."""
         from dataclasses import replace
 

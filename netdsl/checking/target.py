@@ -8,18 +8,19 @@ names a component.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
+from ..errors import NetdslArgumentError, NetdslError, NetdslSettingError, NetdslShapeError, Note
 from ..lang import ir
 from ..vocab.backends import resolve as resolve_backend
-from .bind import Binder
 from ..vocab.components import DataInfo, Loss, Metric, Optimizer, Ref, apply_rule
-from ..errors import NetdslArgumentError, NetdslError, NetdslSettingError, NetdslShapeError, Note
-from .graph import Node, Shape, format_shape
 from ..vocab.registry import Registry
+from .bind import Binder
+from .graph import Node, Shape, format_shape
 
-__all__ = ["TrainingTarget", "training_target", "check_monitors", "logged_quantities"]
+__all__ = ["TrainingTarget", "check_monitors", "logged_quantities", "training_target"]
 
 
 @dataclass
@@ -183,7 +184,7 @@ def check_optimizer(values: Mapping[str, Any], nodes: Sequence[Node], program: i
 
 def _broken_rule(whose: str, rule: Any, what: str, span: Any) -> NetdslError:
     """A plugin's rule that raised or returned nonsense: an error naming it, never a traceback."""
-    from ..errors import NetdslPluginError  # noqa: PLC0415
+    from ..errors import NetdslPluginError
 
     return NetdslPluginError(f"{whose} ({getattr(rule, '__qualname__', rule)}) {what}", span, code="NDL206",
                              label="plugin error", help="this is a bug in the plugin that declares it; report it there")
@@ -252,8 +253,8 @@ def logged_quantities(settings: Mapping[str, Any]) -> list[str]:
 def check_monitors(settings: Mapping[str, Any], program: ir.Program | None = None) -> list[NetdslError]:
     """Every callback argument naming a logged quantity (a ``Quantity`` parameter) names one
     this program logs: ``val_*`` needs validation data, a metric's name needs that metric."""
-    from ..vocab import types as T  # noqa: PLC0415
-    from ..vocab.components import Callback  # noqa: PLC0415
+    from ..vocab import types as T
+    from ..vocab.components import Callback
 
     errors: list[NetdslError] = []
     optimizer = settings.get("optimizer")
@@ -283,7 +284,7 @@ def check_monitors(settings: Mapping[str, Any], program: ir.Program | None = Non
                 msg = f"`{ref.name}` watches `{value}`, but the program has no validation data"
                 fix = "add `validation_split: 0.1` (or pass --validation-split 0.1)"
             else:
-                from ..vocab.registry import suggest  # noqa: PLC0415
+                from ..vocab.registry import suggest
 
                 close = suggest(value, logged)
                 msg = f"`{ref.name}` watches `{value}`, which training does not log"

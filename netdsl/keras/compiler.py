@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import math
 import os
-import re
-import sys
-import tempfile
-import threading
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
-from ..vocab.components import Activation, Callback, Ref, Schedule
-from ..errors import NetdslError, NetdslPluginError, NetdslTrainingError
 from ..checking.graph import CheckedModel, Node, format_shape
+from ..errors import NetdslError, NetdslPluginError, NetdslTrainingError
+from ..vocab.components import Activation, Callback, Ref, Schedule
 from .runtime import import_keras
 
-__all__ = ["build", "build_layers", "materialise", "verify_shapes", "total_steps", "NORMALIZE_LAYER"]
+__all__ = ["NORMALIZE_LAYER", "build", "build_layers", "materialise", "total_steps", "verify_shapes"]
 
 #: the name of the Normalization layer ``normalize: true`` puts before the network; training
 #: adapts it on the training data (:func:`netdsl.keras.training.adapt_normalization`)

@@ -23,15 +23,26 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..errors import NetdslError, NetdslTrainingError
 
-__all__ = ["Cluster", "Context", "ENV", "DEFAULT_TIMEOUT", "start", "local", "fingerprint",
-           "wait_for_coordinator", "TF_MULTI_WORKER_ISSUE"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ENV",
+    "TF_MULTI_WORKER_ISSUE",
+    "Cluster",
+    "Context",
+    "fingerprint",
+    "local",
+    "start",
+    "wait_for_coordinator",
+]
 
 #: why TensorFlow's multi-worker strategy is not used
 TF_MULTI_WORKER_ISSUE = "https://github.com/keras-team/keras/issues/20585"
@@ -79,7 +90,7 @@ class Cluster:
     @classmethod
     def resolve(cls, coordinator: str | None = None, num_processes: int | None = None,
                 process_id: int | None = None, timeout: float | None = None,
-                environ: Mapping[str, str] = os.environ) -> "Cluster | None":
+                environ: Mapping[str, str] = os.environ) -> Cluster | None:
         """From flags, else the environment (:data:`ENV`); None when neither names a
         coordinator (a single-process run). A partial description is an error."""
         given: dict[str, Any] = {"coordinator": coordinator, "num_processes": num_processes,
@@ -128,7 +139,7 @@ class Context:
     local_devices: int = 1
     seed: int | None = None
     _scope: Callable[[], ContextManager[Any]] = field(default=contextlib.nullcontext, repr=False)
-    _watchdog: "_Watchdog | None" = field(default=None, repr=False)
+    _watchdog: _Watchdog | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -194,7 +205,7 @@ class Context:
         compiled call, since Keras 3.15 + TF 2.21 fail with more (``You must feed a value for
         placeholder tensor ... multi_step_on_iterator``)."""
         if self.backend == "tensorflow" and self.distributed and options.steps_per_execution > 1:
-            import dataclasses  # noqa: PLC0415
+            import dataclasses
 
             return dataclasses.replace(options, steps_per_execution=1)
         return options
@@ -207,7 +218,7 @@ class Context:
         if self._watchdog is not None:
             self._watchdog.stop()
         if self.backend == "jax" and self.distributed:
-            import keras  # noqa: PLC0415
+            import keras
 
             keras.distribution.set_distribution(None)
         for key, ctx in list(_STARTED.items()):
@@ -272,7 +283,7 @@ def _tensorflow(distribute: bool) -> Context:
     from .runtime import import_keras
 
     import_keras("tensorflow")
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     names = tuple(d.name for d in devices)
@@ -285,7 +296,7 @@ def _jax_devices() -> Context:
     from .runtime import import_keras
 
     keras = import_keras("jax")
-    import jax  # noqa: PLC0415
+    import jax
 
     devices = jax.devices()
     keras.distribution.set_distribution(
@@ -299,7 +310,7 @@ def _jax_cluster(cluster: Cluster) -> Context:
     from .runtime import import_keras
 
     keras = import_keras("jax")
-    import jax  # noqa: PLC0415
+    import jax
 
     # CPU collectives over gloo (GPUs use NCCL whatever this says); must precede JAX's first use
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
@@ -372,7 +383,7 @@ def _leave_if_unfinished(ctx: Context) -> None:
 def wait_for_coordinator(cluster: Cluster, interval: float = 0.5) -> None:
     """Wait until process 0 listens on the coordinator's address, for at most the timeout;
     then a clear error (JAX's own connect gives up by aborting with a C++ stack trace)."""
-    import socket  # noqa: PLC0415
+    import socket
 
     host, port = cluster.coordinator.rsplit(":", 1)
     deadline = time.monotonic() + cluster.timeout
@@ -393,7 +404,7 @@ def wait_for_coordinator(cluster: Cluster, interval: float = 0.5) -> None:
 def _shared_seed(jax: Any) -> int:
     """A random seed drawn by process 0 and sent to every process (a ``seed:`` setting, applied
     later by training, wins the same way in every process)."""
-    from jax.experimental import multihost_utils  # noqa: PLC0415
+    from jax.experimental import multihost_utils
 
     mine = int(np.random.SeedSequence().generate_state(1)[0] >> 1)
     return int(multihost_utils.broadcast_one_to_all(np.asarray(mine, dtype=np.int32)))
@@ -405,7 +416,7 @@ class _Watchdog:
     with a clear error (exit status 1) instead of a hang in the next collective step."""
 
     def __init__(self, cluster: Cluster, interval: float = 1.0) -> None:
-        from jax._src import distributed  # noqa: PLC0415 - the client JAX itself connected
+        from jax._src import distributed
 
         self.client: Any = distributed.global_state.client
         self.cluster = cluster
@@ -453,7 +464,7 @@ class _Watchdog:
     def _try_get(self, key: str) -> str:
         try:
             return str(self.client.key_value_try_get(key))
-        except Exception as exc:  # noqa: BLE001 - NOT_FOUND until the peer's first beat
+        except Exception as exc:
             if "NOT_FOUND" in str(exc) or "not found" in str(exc).lower():
                 return ""
             raise
@@ -462,7 +473,7 @@ class _Watchdog:
         return self._try_get(f"netdsl/done/{peer}") == "1"
 
     def _die(self, why: str) -> None:
-        from ..lang.diagnostics import render  # noqa: PLC0415
+        from ..lang.diagnostics import render
 
         err: NetdslError = _error(
             f"process {self.cluster.process_id} stops: {why}; training cannot go on without it",

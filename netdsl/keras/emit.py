@@ -18,14 +18,15 @@ import ast
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-from ..vocab.components import Code, Component, DataRequest, Dataset, Ref, Schedule
-from ..errors import EmitError, NetdslPluginError
 from ..checking.graph import CheckedModel, Node
+from ..errors import EmitError
+from ..vocab.components import Code, Component, DataRequest, Dataset, Ref, Schedule
 
-__all__ = ["emit_program", "EmitError", "LINE_LENGTH"]
+__all__ = ["LINE_LENGTH", "EmitError", "emit_program"]
 
 #: the line length the program is laid out for (ruff's and black's default)
 LINE_LENGTH = 88
@@ -44,15 +45,15 @@ class _Src:
 class _Call:
     """``func(key=value, ...)``; a None key is a positional argument."""
 
-    func: "str | _Expr"
-    args: tuple[tuple[str | None, "_Expr"], ...] = ()
+    func: str | _Expr
+    args: tuple[tuple[str | None, _Expr], ...] = ()
 
 
 @dataclass(frozen=True)
 class _Seq:
     """A list or tuple display."""
 
-    items: tuple["_Expr", ...]
+    items: tuple[_Expr, ...]
     tuple_: bool = False
 
 

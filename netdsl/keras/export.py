@@ -12,16 +12,24 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-from ..errors import NetdslError, NetdslExportError, NetdslTrainingError
+from ..errors import NetdslError, NetdslExportError
 
-__all__ = ["FORMATS", "ExportFormat", "ExportReport", "export_model", "default_output",
-           "runtime_outputs", "NetdslExportError"]
+__all__ = [
+    "FORMATS",
+    "ExportFormat",
+    "ExportReport",
+    "NetdslExportError",
+    "default_output",
+    "export_model",
+    "runtime_outputs",
+]
 
 
 @dataclass(frozen=True)
@@ -141,7 +149,7 @@ def _export(net: Any, fmt: str, path: Path) -> tuple[str, int | None]:
         return "", None
     # LiteRT: built-in ops only, so the file runs on the plain LiteRT runtime (no Flex delegate).
     # Recurrent layers need a fixed batch size there; try any batch first, then batch 1.
-    import tensorflow as tf  # type: ignore[import-untyped]  # noqa: PLC0415
+    import tensorflow as tf  # type: ignore[import-untyped]
 
     builtins = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
     try:
@@ -217,11 +225,11 @@ def _all_layers(net: Any) -> list[Any]:
 
 def _litert_interpreter(path: Path) -> Any:
     try:
-        from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-untyped]  # noqa: PLC0415
+        from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-untyped]
     except ImportError:
         import warnings
 
-        import tensorflow as tf  # type: ignore[import-untyped]  # noqa: PLC0415
+        import tensorflow as tf  # type: ignore[import-untyped]
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -252,7 +260,7 @@ def _run_litert(path: Path, x: np.ndarray) -> np.ndarray:
 
 
 def _run_savedmodel(path: Path, x: np.ndarray) -> np.ndarray:
-    import tensorflow as tf  # type: ignore[import-untyped]  # noqa: PLC0415
+    import tensorflow as tf  # type: ignore[import-untyped]
 
     loaded = tf.saved_model.load(str(path))  # kept alive while it runs: it owns the variables
     return np.asarray(loaded.serve(x))
@@ -260,7 +268,7 @@ def _run_savedmodel(path: Path, x: np.ndarray) -> np.ndarray:
 
 def _run_onnx(path: Path, x: np.ndarray) -> np.ndarray | None:
     try:
-        import onnxruntime as ort  # type: ignore[import-untyped]  # noqa: PLC0415
+        import onnxruntime as ort  # type: ignore[import-untyped]
     except ImportError:
         return None
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -12,19 +12,20 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import NetdslDataError, NetdslInputError, NetdslTrainingError
+from ..errors import NetdslInputError, NetdslTrainingError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..checking.graph import CheckedModel
     from ..vocab.registry import Registry
 
-__all__ = ["Predictor", "read_inputs", "IMAGE_SUFFIXES", "NetdslInputError", "load_predictor", "results_text"]
+__all__ = ["IMAGE_SUFFIXES", "NetdslInputError", "Predictor", "load_predictor", "read_inputs", "results_text"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
@@ -76,7 +77,7 @@ def _np_load(p: Path) -> Any:
 
 def _image(p: Path, shape: tuple[int, ...]) -> Example:
     try:
-        from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+        from PIL import Image, UnidentifiedImageError
     except ImportError:
         raise NetdslInputError("reading images needs Pillow, which is not installed",
                                help="pip install 'netdsl[predict]'", code="NDL121") from None
@@ -150,7 +151,7 @@ def _csv(p: Path, shape: Sequence[int]) -> Iterator[Example]:
 class Predictor:
     """A run folder's model with what it expects and what its outputs mean."""
 
-    def __init__(self, net: Any, model: "CheckedModel", class_names: Sequence[str]) -> None:
+    def __init__(self, net: Any, model: CheckedModel, class_names: Sequence[str]) -> None:
         self.net = net
         self.model = model
         self.class_names = list(class_names)
@@ -219,7 +220,7 @@ def _labels_json(folder: Path) -> list[str] | None:
     raise NetdslInputError(f"{path}: expected a list of class names")
 
 
-def load_predictor(folder: str | os.PathLike[str], registry: "Registry | None" = None) -> Predictor:
+def load_predictor(folder: str | os.PathLike[str], registry: Registry | None = None) -> Predictor:
     """The model of a run folder, with its checked program and class names."""
     from ..checking.checker import check
     from ..lang.parser import parse

@@ -11,13 +11,14 @@ import re
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import NetdslTrainingError
 from ..vocab.backends import install_hint, resolve
 
-__all__ = ["import_keras", "quiet_native_logs", "filtered_native_logs"]
+__all__ = ["filtered_native_logs", "import_keras", "quiet_native_logs"]
 
 
 #: lines TensorFlow's C++ runtime writes to the terminal that say nothing actionable
@@ -107,7 +108,7 @@ def import_keras(backend: str | None = None) -> Any:
         if importlib.util.find_spec(name) is None:
             raise ImportError(f"no module named {name!r}")
         with quiet_native_logs():
-            import keras  # noqa: PLC0415
+            import keras
     except ImportError as e:
         what = "TensorFlow is" if name == "tensorflow" else f"The {name} backend is"
         raise NetdslTrainingError(

@@ -14,18 +14,25 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
-from ..vocab.components import Component, Ref
 from ..errors import NetdslError, NetdslPluginError, NetdslTrainingError
+from ..vocab.components import Component, Ref
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..checking.graph import CheckedModel
     from ..vocab.registry import Registry
 
-__all__ = ["load_model", "register_custom_objects", "model_components", "verify_reload",
-           "resolve_model_file", "UNLOADABLE_NAME"]
+__all__ = [
+    "UNLOADABLE_NAME",
+    "load_model",
+    "model_components",
+    "register_custom_objects",
+    "resolve_model_file",
+    "verify_reload",
+]
 
 #: what ``model.keras`` is renamed to when it cannot be loaded back (its weights are kept)
 UNLOADABLE_NAME = "model.unloadable.keras"
@@ -70,7 +77,7 @@ def register_custom_objects(components: Iterable[Component],
     return found
 
 
-def model_components(model: "CheckedModel") -> list[Component]:
+def model_components(model: CheckedModel) -> list[Component]:
     """Every declaration a checked model uses: its layers (and wrapped layers), the components
     their arguments name, and its loss, optimizer and metrics."""
     out: dict[int, Component] = {}
@@ -122,12 +129,12 @@ def resolve_model_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def load_model(path: str | os.PathLike[str], registry: "Registry | None" = None, *,
+def load_model(path: str | os.PathLike[str], registry: Registry | None = None, *,
                compile: bool = True) -> Any:
     """Load a model netdsl saved (a run folder or a ``.keras`` file), with the custom objects of
     every plugin in ``registry`` (default: all installed plugins) registered with Keras."""
-    from .runtime import import_keras
     from ..vocab.registry import default_registry
+    from .runtime import import_keras
 
     file = resolve_model_file(path)
     registry = registry if registry is not None else default_registry()
@@ -162,9 +169,9 @@ def verify_reload(file: str | os.PathLike[str], net: Any) -> None:
     ``metrics.json`` beside it records status ``unloadable`` and the reason, and a
     NetdslTrainingError says which object could not be found and how to fix the plugin.
     """
-    from .runtime import import_keras
-
     import numpy as np
+
+    from .runtime import import_keras
 
     keras = import_keras()
     file = Path(file)

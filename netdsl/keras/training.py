@@ -10,27 +10,47 @@ The run folder around all this is :mod:`netdsl.run.driver` and :mod:`netdsl.run.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..checking.graph import CheckedModel
+from ..errors import (
+    NetdslDataError,
+    NetdslError,
+    NetdslPluginError,
+    NetdslSettingError,
+    NetdslTrainingError,
+)
+from ..lang.formatter import format as format_program
+from ..vocab.components import DataRequest, Dataset, Streams
 from . import distribute as dist
 from .compiler import build, materialise
 from .runtime import import_keras
-from ..vocab.components import DataRequest, Dataset, Streams
-from ..errors import (NetdslDataError, NetdslError, NetdslPluginError, NetdslSettingError,
-                     NetdslTrainingError)
-from ..lang.formatter import format as format_program
-from ..checking.graph import CheckedModel
 
-__all__ = ["Data", "StreamData", "Fit", "TrainOptions", "load_data", "train", "fit", "evaluate", "confusion",
-           "spec_text", "split_validation", "epoch_order", "epoch_seed", "batches", "restore_state", "EpochClock",
-           "DEFAULT_STEPS_PER_EXECUTION"]
+__all__ = [
+    "DEFAULT_STEPS_PER_EXECUTION",
+    "Data",
+    "EpochClock",
+    "Fit",
+    "StreamData",
+    "TrainOptions",
+    "batches",
+    "confusion",
+    "epoch_order",
+    "epoch_seed",
+    "evaluate",
+    "fit",
+    "load_data",
+    "restore_state",
+    "spec_text",
+    "split_validation",
+    "train",
+]
 
 #: batches per call into the compiled train step (Keras's default is 1). Measured on a 2-core
 #: CPU (BENCHMARKS.md, 4a): a steady epoch of the seed MLP at batch 32 runs about 2x faster with
@@ -109,7 +129,7 @@ class StreamData:
         return self.streams.test_size
 
     def _encoded(self, ds: Any) -> Any:
-        import tensorflow as tf  # noqa: PLC0415
+        import tensorflow as tf
 
         if self.labels == "categorical":
             n = self.num_classes
@@ -119,11 +139,11 @@ class StreamData:
             return ds.map(lambda x, y: (x, tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
         return ds.map(lambda x, y: (x, tf.cast(y, tf.float32)), num_parallel_calls=tf.data.AUTOTUNE)
 
-    def train(self, batch_size: int, seed: int | None, clock: "EpochClock | None" = None) -> Any:
+    def train(self, batch_size: int, seed: int | None, clock: EpochClock | None = None) -> Any:
         """The training pipeline, labels encoded, prefetching. Its order is the stream's, seeded
         by :func:`epoch_seed` of ``seed`` and ``clock.epoch`` (read as each epoch's iterator
         opens; epoch 0 without a clock), so a resumed run reads each epoch as the original."""
-        import tensorflow as tf  # noqa: PLC0415
+        import tensorflow as tf
 
         base = 0 if seed is None else seed
 
@@ -143,14 +163,14 @@ class StreamData:
     def test(self, batch_size: int) -> Any:
         """The test pipeline, labels encoded, prefetching; its length told to Keras (which
         otherwise warns "Your input ran out of data" when it ends)."""
-        import tensorflow as tf  # noqa: PLC0415
+        import tensorflow as tf
 
         steps = max(1, math.ceil(self.test_size / batch_size))
         ds = self.streams.test(batch_size).apply(tf.data.experimental.assert_cardinality(steps))
         return self._encoded(ds).prefetch(tf.data.AUTOTUNE)
 
 
-def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -> "Data | StreamData":
+def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -> Data | StreamData:
     """Load the model's dataset and encode its labels for the loss. ``data`` is the path given
     with ``--data`` (the dataset's own ``path`` argument wins)."""
     ref = model.dataset
@@ -227,7 +247,7 @@ def seed_everything(seed: int | None) -> None:
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() != "tensorflow":
         return  # JAX is deterministic on CPU for a given key
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     tf.config.experimental.enable_op_determinism()
 
@@ -243,7 +263,7 @@ def set_threads(threads: int | None) -> None:
     if import_keras().backend.backend() != "tensorflow":
         raise NetdslTrainingError("--threads sets TensorFlow's thread pools; it does not apply to "
                                   "the jax backend", code="NDL320", help="leave --threads out with --backend jax")
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     threading = tf.config.threading
     if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) == (threads, threads):
@@ -252,7 +272,7 @@ def set_threads(threads: int | None) -> None:
         threading.set_intra_op_parallelism_threads(threads)
         threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
-        import warnings  # noqa: PLC0415
+        import warnings
 
         warnings.warn(f"TensorFlow is already running in this process; threads={threads} is ignored",
                       RuntimeWarning, stacklevel=3)
@@ -272,7 +292,7 @@ def split_validation(data: Data, fraction: float) -> tuple[Data, tuple[np.ndarra
     ``validation_split`` does (before any shuffling)."""
     if not fraction:
         return data, None
-    at = int(math.ceil(len(data.x_train) * (1.0 - fraction)))
+    at = math.ceil(len(data.x_train) * (1.0 - fraction))
     if at < 1 or at >= len(data.x_train):
         raise NetdslTrainingError(f"validation_split {fraction} leaves no training or no validation "
                                   f"examples out of {len(data.x_train):,}", code="NDL304")
@@ -313,7 +333,7 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, clock: Epo
     """A ``tf.data`` pipeline of one epoch's batches, in :func:`epoch_order` of ``seed`` and
     ``clock.epoch`` (read when Keras opens the epoch's iterator)."""
     import_keras()
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     n = len(x)
     xs, ys = tf.constant(x), tf.constant(y)
@@ -387,7 +407,7 @@ class Fit:
     stopped: str | None = None
 
 
-def fit(model: CheckedModel, data: "Data | StreamData", *, net: Any = None, verbose: int | str = "auto",
+def fit(model: CheckedModel, data: Data | StreamData, *, net: Any = None, verbose: int | str = "auto",
         callbacks: Sequence[Any] = (), options: TrainOptions | None = None,
         history: Sequence[dict[str, float]] = (), initial_epoch: int = 0, shuffle_seed: int | None = None,
         on_epoch: Callable[[int, list[np.ndarray], list[np.ndarray]], None] | None = None,
@@ -465,7 +485,7 @@ def fit(model: CheckedModel, data: "Data | StreamData", *, net: Any = None, verb
     return result
 
 
-def train(model: CheckedModel, data: "Data | StreamData", *, net: Any = None, verbose: int | str = "auto",
+def train(model: CheckedModel, data: Data | StreamData, *, net: Any = None, verbose: int | str = "auto",
           callbacks: Sequence[Any] = (), options: TrainOptions | None = None,
           ) -> tuple[Any, list[dict[str, float]], str | None]:
     """Fit the model. Returns the Keras model, per-epoch history and how it stopped
@@ -487,10 +507,10 @@ def _stream_error(exc: Exception, model: CheckedModel) -> Exception:
                            help="a file in the dataset is damaged or not in the expected format")
 
 
-def adapt_normalization(net: Any, data: "Data | StreamData", batch_size: int) -> None:
+def adapt_normalization(net: Any, data: Data | StreamData, batch_size: int) -> None:
     """Adapt the model's ``normalize`` layer (``normalize: true``) on the training inputs: the
     mean and variance it learns are saved with the model, so ``predict`` needs no extra step."""
-    from .compiler import NORMALIZE_LAYER  # noqa: PLC0415
+    from .compiler import NORMALIZE_LAYER
 
     try:
         layer = net.get_layer(NORMALIZE_LAYER)
@@ -502,20 +522,20 @@ def adapt_normalization(net: Any, data: "Data | StreamData", batch_size: int) ->
         layer.adapt(data.x_train)
 
 
-def evaluate(net: Any, model: CheckedModel, data: "Data | StreamData") -> dict[str, float]:
+def evaluate(net: Any, model: CheckedModel, data: Data | StreamData) -> dict[str, float]:
     """Test-set loss and metrics, by Keras's names (``loss``, ``accuracy``, ...)."""
     batch = max(model.settings["batch_size"], 256)
     if isinstance(data, StreamData):
         try:
             values = net.evaluate(data.test(batch), verbose=0, return_dict=True)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a dataset's stream fails its own way: named for the user
             raise _stream_error(exc, model) from None
     else:
         values = net.evaluate(data.x_test, data.y_test, batch_size=batch, verbose=0, return_dict=True)
     return {k: float(v) for k, v in values.items()}
 
 
-def confusion(net: Any, model: CheckedModel, data: "Data | StreamData") -> dict[str, Any] | None:
+def confusion(net: Any, model: CheckedModel, data: Data | StreamData) -> dict[str, Any] | None:
     """The test set's confusion matrix (rows: true class, columns: predicted) for a classifier
     held in memory, else None (a streamed test set is not read a second time for it)."""
     target = model.data.target

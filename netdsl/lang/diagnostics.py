@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..errors import NetdslError, SourceLines, Span
 
-__all__ = ["render", "render_all", "to_json", "visible", "MAX_RENDERED"]
+__all__ = ["MAX_RENDERED", "render", "render_all", "to_json", "visible"]
 
 _STYLE = {
     "error": "\x1b[1;31m", "warning": "\x1b[1;33m", "primary": "\x1b[1;31m",
@@ -96,7 +97,7 @@ class _Source:
     """A source text with its line starts indexed once, so each error costs only its lines
     (or, for a big data file, just the lines an error carries: :class:`SourceLines`)."""
 
-    def __init__(self, text: "str | SourceLines") -> None:
+    def __init__(self, text: str | SourceLines) -> None:
         self.text = text
         self.lines = text if isinstance(text, SourceLines) else None
         self.starts = [] if self.lines is not None else [0] + [m.end() for m in re.finditer("\n", str(text))]
@@ -112,7 +113,7 @@ class _Source:
         return self.text[start:end].rstrip("\r")
 
 
-def render(error: NetdslError, source: "str | SourceLines | None" = None, *, color: bool = False) -> str:
+def render(error: NetdslError, source: str | SourceLines | None = None, *, color: bool = False) -> str:
     """Render one error (or every error of a group) as text for a terminal."""
     if len(error.errors) > 1 or error.errors[0] is not error:
         return render_all(error.errors, source, color=color)
@@ -120,7 +121,7 @@ def render(error: NetdslError, source: "str | SourceLines | None" = None, *, col
     return _render_one(error, _Source(text) if text is not None else None, color)
 
 
-def render_all(errors: Iterable[NetdslError], source: "str | SourceLines | None" = None, *, color: bool = False,
+def render_all(errors: Iterable[NetdslError], source: str | SourceLines | None = None, *, color: bool = False,
                limit: int = MAX_RENDERED) -> str:
     """Render several errors, blank line between, with a count at the end. Only the first
     ``limit`` are drawn (a line says how many more there are); each source is indexed once."""

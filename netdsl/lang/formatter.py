@@ -8,11 +8,11 @@ leading. Comments are kept: each stays before, or at the end of, the step or lin
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import ir
 
-__all__ = ["format", "format_value", "format_chain", "WIDTH"]
+__all__ = ["WIDTH", "format", "format_chain", "format_value"]
 
 WIDTH = 88
 _LITERALS = (ir.Int, ir.Float, ir.Bool, ir.Str, ir.Shape)
@@ -86,7 +86,7 @@ def format_chain(chain: ir.Chain) -> str:
     return " -> ".join(format_step(s) for s in chain.steps)
 
 
-def format(program: ir.Program) -> str:  # noqa: A001 - the public name is netdsl.format
+def format(program: ir.Program) -> str:
     """Canonical source text for a program (ends with a newline unless empty)."""
     comments = _Comments(program.comments)
     sections: list[list[str]] = []
@@ -107,7 +107,7 @@ def format(program: ir.Program) -> str:  # noqa: A001 - the public name is netds
     return "\n\n".join("\n".join(s) for s in sections) + ("\n" if sections else "")
 
 
-def _network(chain: ir.Chain, comments: "_Comments") -> list[str]:
+def _network(chain: ir.Chain, comments: _Comments) -> list[str]:
     steps = chain.steps
     placed = []
     for i, s in enumerate(steps):
@@ -130,7 +130,7 @@ def _network(chain: ir.Chain, comments: "_Comments") -> list[str]:
     return out
 
 
-def _with(comments: "_Comments", span: object, text: str) -> list[str]:
+def _with(comments: _Comments, span: object, text: str) -> list[str]:
     before = comments.before(span)
     trailing = comments.trailing(span)
     return [*before, text + (f"  {trailing}" if trailing else "")]

@@ -6,7 +6,7 @@ Pure functions over the IR; nothing here knows the registry (the caller passes a
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from . import ir
 

@@ -9,15 +9,35 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, ClassVar, Union
+from typing import Any, ClassVar
 
-from ..errors import NetdslError, NetdslIRError, Span
+from ..errors import NetdslIRError, Span
 
 __all__ = [
-    "Node", "Int", "Float", "Bool", "Str", "Name", "Shape", "Tuple", "List", "Call", "Arg",
-    "Value", "Layer", "Repeat", "Branches", "Chain", "Step", "Setting", "BlockDef", "Comment", "Program",
+    "Arg",
+    "BlockDef",
+    "Bool",
+    "Branches",
+    "Call",
+    "Chain",
+    "Comment",
+    "Float",
+    "Int",
+    "Layer",
+    "List",
+    "Name",
     "NetdslIRError",
+    "Node",
+    "Program",
+    "Repeat",
+    "Setting",
+    "Shape",
+    "Step",
+    "Str",
+    "Tuple",
+    "Value",
 ]
 
 
@@ -97,14 +117,14 @@ class Shape(Node):
 @dataclass(frozen=True)
 class Tuple(Node):
     type: ClassVar[str] = "tuple"
-    items: tuple["Value", ...]
+    items: tuple[Value, ...]
     span: Span | None = _span()
 
 
 @dataclass(frozen=True)
 class List(Node):
     type: ClassVar[str] = "list"
-    items: tuple["Value", ...]
+    items: tuple[Value, ...]
     span: Span | None = _span()
 
 
@@ -113,7 +133,7 @@ class Arg(Node):
     """One argument: positional (``key`` is None) or ``key=value``."""
 
     type: ClassVar[str] = "arg"
-    value: "Value"
+    value: Value
     key: str | None = None
     span: Span | None = _span()
     key_span: Span | None = _span()
@@ -130,7 +150,7 @@ class Call(Node):
     name_span: Span | None = _span()
 
 
-Value = Union[Int, Float, Bool, Str, Name, Shape, Tuple, List, Call]
+Value = Int | Float | Bool | Str | Name | Shape | Tuple | List | Call
 
 
 # --- network ----------------------------------------------------------------------------------
@@ -146,7 +166,7 @@ class Layer(Node):
     type: ClassVar[str] = "layer"
     name: str
     args: tuple[Arg, ...] = ()
-    body: tuple["Chain", ...] = ()
+    body: tuple[Chain, ...] = ()
     call: bool = False
     span: Span | None = _span()
     name_span: Span | None = _span()
@@ -157,7 +177,7 @@ class Repeat(Node):
     """``(chain) * times`` (``times`` 1 for a plain group)."""
 
     type: ClassVar[str] = "repeat"
-    chain: "Chain"
+    chain: Chain
     times: int
     span: Span | None = _span()
     times_span: Span | None = _span()
@@ -168,13 +188,13 @@ class Branches(Node):
     """``[chain | chain | ...] merge``: parallel chains from one input, merged by a layer."""
 
     type: ClassVar[str] = "branches"
-    chains: tuple["Chain", ...]
+    chains: tuple[Chain, ...]
     merge: str | None = None
     span: Span | None = _span()
     merge_span: Span | None = _span()
 
 
-Step = Union[Layer, Repeat, Branches]
+Step = Layer | Repeat | Branches
 
 
 @dataclass(frozen=True)
@@ -245,7 +265,7 @@ class Program(Node):
         }
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Program":
+    def from_dict(cls, data: Any) -> Program:
         """Inverse of :meth:`to_dict`. Any data of another shape (a wrong type, a missing or
         unknown field, a value the text form cannot hold) raises :class:`NetdslIRError`, a
         ``ValueError``; nothing else."""

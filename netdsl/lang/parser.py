@@ -12,21 +12,37 @@ import json
 import math
 import re
 import threading
+from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any
 
 from lark import Lark, Token, Transformer
 from lark import __version__ as lark_version
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.grammar import Rule
 from lark.lexer import TerminalDef
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
+from ..errors import (
+    NetdslArgumentError,
+    NetdslError,
+    NetdslErrors,
+    NetdslLimitError,
+    NetdslSyntaxError,
+    Note,
+    Span,
+)
 from . import ir
-from ..errors import NetdslArgumentError, NetdslError, NetdslErrors, NetdslLimitError, NetdslSyntaxError, Note, Span
 
-__all__ = ["parse", "grammar_text", "MAX_DEPTH", "MAX_INPUT_BYTES", "MAX_INT_DIGITS", "MAX_STEPS",
-           "may_pass_step_limit"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_INPUT_BYTES",
+    "MAX_INT_DIGITS",
+    "MAX_STEPS",
+    "grammar_text",
+    "may_pass_step_limit",
+    "parse",
+]
 
 #: deepest nesting of brackets (groups, branches, calls, wrappers, tuples, lists) a program may
 #: use; every later pass (format, check, to_dict, ==) recurses about 8 frames per level
@@ -351,7 +367,7 @@ def _json_hook(d: dict[str, Any]) -> Any:
     if _TUPLE in d:
         return tuple(d[_TUPLE])
     if _PAIRS in d:
-        return {k: v for k, v in d[_PAIRS]}
+        return dict(d[_PAIRS])
     return d
 
 
@@ -658,7 +674,7 @@ def _expected(names: set[str], after: Token | None) -> str:
         words -= {"`(`", "`[`"}
     ordered = [w for w in _ORDER if w in words] + sorted(words - set(_ORDER))
     if len(ordered) > 5:
-        ordered = ordered[:5] + ["…"]
+        ordered = [*ordered[:5], "…"]
     if len(ordered) <= 1:
         return "".join(ordered)
     return ", ".join(ordered[:-1]) + " or " + ordered[-1]

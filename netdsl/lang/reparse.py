@@ -17,14 +17,15 @@ exact syntax errors). tests/test_reparse.py compares it with ``parse`` on random
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import fields
-from typing import Any, Collection
+from typing import Any
 
-from . import ir
 from ..errors import Span
+from . import ir
 from .parser import MAX_INPUT_BYTES, may_pass_step_limit, parse
 
-__all__ = ["reparse", "changed_region"]
+__all__ = ["changed_region", "reparse"]
 
 #: characters that may change how the text around them lexes: an edit holding one (or a step
 #: holding a line break) is re-parsed whole
@@ -57,7 +58,7 @@ class _Move:
     """Where spans go: ``offset`` more characters and ``lines`` more lines; the columns of the
     ends that sit on line ``row`` move by ``columns``."""
 
-    __slots__ = ("offset", "lines", "columns", "row")
+    __slots__ = ("columns", "lines", "offset", "row")
 
     def __init__(self, offset: int, lines: int, columns: int, row: int) -> None:
         self.offset, self.lines, self.columns, self.row = offset, lines, columns, row

@@ -21,24 +21,41 @@ import random
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from .._version import __version__
+from ..checking.graph import CheckedModel
+from ..checking.target import check_monitors
+from ..errors import NetdslError, NetdslTrainingError
 from ..keras import distribute as dist
 from ..keras.runtime import filtered_native_logs, import_keras
-from ..errors import NetdslError, NetdslTrainingError
-from ..checking.graph import CheckedModel
-from .runs import Checkpoint, RunFolder, Stopped, create_run_folder, signals_stop, write_atomic, write_data_record
-from ..checking.target import check_monitors
 from ..keras.saving import verify_reload
-from ..keras.training import StreamData, TrainOptions, confusion, evaluate, fit, load_data, spec_text
+from ..keras.training import (
+    StreamData,
+    TrainOptions,
+    confusion,
+    evaluate,
+    fit,
+    load_data,
+    spec_text,
+)
+from .runs import (
+    Checkpoint,
+    RunFolder,
+    Stopped,
+    create_run_folder,
+    signals_stop,
+    write_atomic,
+    write_data_record,
+)
 
-__all__ = ["RunReport", "run_model", "resume_run", "crash_summary"]
+__all__ = ["RunReport", "crash_summary", "resume_run", "run_model"]
 
 
 @dataclass
@@ -112,9 +129,9 @@ class _Tensorboard:
     op and the scalars plugin's metadata, so the ``tensorboard`` package is needed only to view."""
 
     def __init__(self, folder: Path) -> None:
-        import tensorflow as tf  # noqa: PLC0415
-        from tensorflow.core.framework import summary_pb2  # noqa: PLC0415
-        from tensorflow.python.ops import summary_ops_v2  # noqa: PLC0415
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+        from tensorflow.python.ops import summary_ops_v2
 
         self.tf = tf
         self.op = summary_ops_v2.write
@@ -417,13 +434,13 @@ def _stopped(folder: RunFolder, reason: str, phase: str, history: list[dict[str,
 
 
 def _json(data: Any) -> str:
-    import json  # noqa: PLC0415
+    import json
 
     return json.dumps(data, indent=2) + "\n"
 
 
 def _traceback() -> str:
-    import traceback  # noqa: PLC0415
+    import traceback
 
     return traceback.format_exc()
 

@@ -18,10 +18,11 @@ import json
 import os
 import signal
 import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,9 +33,19 @@ if TYPE_CHECKING:
     from ..keras.training import Data, StreamData
 
 __all__ = [
+    "EXIT_CODES",
+    "KEEP_CHECKPOINTS",
+    "STATUSES",
+    "Checkpoint",
+    "RunFolder",
+    "Stopped",
+    "create_run_folder",
+    "list_runs",
+    "read_json",
+    "signals_stop",
+    "write_atomic",
     "write_data_record",
-    "STATUSES", "EXIT_CODES", "Stopped", "RunFolder", "Checkpoint", "create_run_folder", "write_atomic",
-    "write_json", "read_json", "signals_stop", "list_runs", "KEEP_CHECKPOINTS",
+    "write_json",
 ]
 
 #: what ``metrics.json``'s ``status`` may say
@@ -271,7 +282,7 @@ def list_runs(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_data_record(folder: Path, model: "CheckedModel", data: "Data | StreamData",
+def write_data_record(folder: Path, model: CheckedModel, data: Data | StreamData,
                       path: str | os.PathLike[str] | None = None) -> None:
     """``data.json`` (the dataset, its arguments, where it was read, the split sizes and how
     the split was made) and, for named classes, ``labels.json`` (class name -> the id the

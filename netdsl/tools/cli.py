@@ -34,7 +34,7 @@ class _State:
         self._registry: Registry | None = None
 
     @property
-    def registry(self) -> "Registry":
+    def registry(self) -> Registry:
         if self._registry is None:
             from ..errors import NetdslError
             from ..vocab.registry import load_registry
@@ -53,7 +53,7 @@ class _State:
     def _notice(self, message: str) -> None:
         click.echo(_styled(f"warning: {message}", "yellow"), err=True)
 
-    def _warn(self, err: "NetdslError") -> None:
+    def _warn(self, err: NetdslError) -> None:
         click.echo(_styled(f"warning: {err.message}", "yellow"), err=True)
         tb = getattr(err, "traceback", None)
         if self.verbose and tb:
@@ -68,7 +68,7 @@ def _styled(text: str, fg: str) -> str:
     return click.style(text, fg=fg, bold=True) if _color() else text
 
 
-def _fail(errors: "list[NetdslError]", code: int = 1) -> NoReturn:
+def _fail(errors: list[NetdslError], code: int = 1) -> NoReturn:
     from ..lang.diagnostics import render_all
 
     click.echo(render_all(errors, color=_color()), err=True)
@@ -145,9 +145,8 @@ def check(state: _State, files: tuple[str, ...], as_json: bool, data: str | None
     """Check FILES (`-` reads standard input); exit 1 if any has an error."""
     from ..checking.backends import problems as backend_problems
     from ..checking.checker import check as check_program
-    from ..lang.diagnostics import render_all
     from ..errors import NetdslError, NetdslErrors
-
+    from ..lang.diagnostics import render_all
     from ..vocab.isolation import stdout_to_stderr
 
     results: list[dict[str, Any]] = []
@@ -225,10 +224,10 @@ def _count_steps(chain: Any) -> int:
 def fmt(files: tuple[str, ...], check_only: bool, write: bool) -> None:
     """Print FILES in canonical form (`-` reads standard input)."""
     from ..errors import NetdslError
-    from .files import BOM, rewrite
     from ..lang.formatter import format as format_program
     from ..lang.parser import parse
     from ..vocab.settings import TABLE
+    from .files import BOM, rewrite
 
     if check_only and write:
         raise click.UsageError("--check and --write do not go together")
@@ -331,8 +330,8 @@ def plugins(state: _State, name: str | None, show_all: bool, as_json: bool) -> N
 def _setting_options(command: Any) -> Any:
     """One ``--NAME`` override per setting the table marks as a flag; the table's own type
     validates the value (click only reads a number)."""
-    from ..vocab.settings import SETTINGS
     from ..vocab import types as T
+    from ..vocab.settings import SETTINGS
 
     for row in reversed([r for r in SETTINGS if r.flag]):
         kind = int if isinstance(row.type, T.Int) else float if isinstance(row.type, T.Float) else str
@@ -408,10 +407,10 @@ def run(state: _State, file: str | None, data: str | None, out_dir: str, resume:
         model = check_program(_load(file), state.registry, data=data)
         model = model.replace(**given)
         from ..checking.backends import problems as backend_problems
-        from ..vocab.backends import resolve
         from ..keras.distribute import Cluster
-        from ..run.driver import resume_run, run_model
         from ..keras.training import TrainOptions
+        from ..run.driver import resume_run, run_model
+        from ..vocab.backends import resolve
 
         found = backend_problems(model, resolve(model.settings["backend"]))
         if found:
@@ -426,7 +425,7 @@ def run(state: _State, file: str | None, data: str | None, out_dir: str, resume:
         options = TrainOptions(**speed, jit_compile=jit, threads=threads, distribute=distribute, cluster=cluster) \
             if speed or jit is not None or threads or distribute or cluster is not None \
             else (None if resume else TrainOptions())
-        echo = lambda text: click.echo(text, err=True)  # noqa: E731
+        echo = lambda text: click.echo(text, err=True)  # noqa: E731 - a one-line sink
         if resume is not None:
             report = resume_run(resume, model, data=data, quiet=quiet, echo=echo, options=options)
         else:
@@ -589,8 +588,8 @@ def emit(state: _State, file: str, output: str | None, force: bool) -> None:
     `python model.py [--data PATH] [--epochs N]`.
     """
     from ..checking.checker import check as check_program
-    from ..keras.emit import emit_program
     from ..errors import NetdslError
+    from ..keras.emit import emit_program
 
     try:
         program = _load(file)
@@ -621,8 +620,8 @@ def diagram(state: _State, file: str, output: str | None, fmt: str | None, force
     `pip install 'netdsl[diagram]'` and Graphviz's `dot` program.
     """
     from ..checking.checker import check as check_program
-    from .diagram import format_for, render
     from ..errors import NetdslError
+    from .diagram import format_for, render
 
     try:
         model = check_program(_load(file), state.registry)

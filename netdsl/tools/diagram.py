@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
-from ..errors import DiagramError, NetdslError
 from ..checking.graph import CheckedModel, Node, format_shape
+from ..errors import DiagramError
 
-__all__ = ["FORMATS", "to_dot", "to_mermaid", "render", "format_for", "DiagramError"]
+__all__ = ["FORMATS", "DiagramError", "format_for", "render", "to_dot", "to_mermaid"]
 
 
 #: a PNG's resolution: Graphviz's 96 makes 9-point shape lines hard to read
@@ -122,7 +122,7 @@ def _mermaid_text(text: str) -> str:
 def _graphviz(model: CheckedModel, fmt: str) -> bytes:
     """SVG or PNG drawn by Graphviz's ``dot`` (through the ``graphviz`` package)."""
     try:
-        import graphviz  # type: ignore[import-untyped]  # noqa: PLC0415 - the diagram extra
+        import graphviz  # type: ignore[import-untyped]
     except ImportError:
         raise DiagramError(f"drawing .{fmt} needs the graphviz package, which is not installed",
                            help="pip install 'netdsl[diagram]' (and Graphviz's `dot`); "

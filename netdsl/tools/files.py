@@ -22,13 +22,14 @@ Two ways to write, chosen per file (the rule Vim's ``backupcopy=auto`` follows):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
 
-from ..errors import NetdslError, NetdslFileError
+from ..errors import NetdslFileError
 
-__all__ = ["NetdslFileError", "rewrite", "BOM"]
+__all__ = ["BOM", "NetdslFileError", "rewrite"]
 
 BOM = "\ufeff"
 
@@ -113,7 +114,5 @@ def _copy_into(tmp: str, target: str, data: bytes, shown: str) -> None:
 
 
 def _remove(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass

@@ -8,12 +8,13 @@ and the total says how many such layers it leaves out. FLOPs are about twice the
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from ..vocab.components import Layer, Shape
 from ..checking.graph import CheckedModel, Node
+from ..vocab.components import Layer, Shape
 
-__all__ = ["node_macs", "model_macs", "MacsReport"]
+__all__ = ["MacsReport", "model_macs", "node_macs"]
 
 
 def _rule(component: Layer | None) -> Callable[..., int] | None:

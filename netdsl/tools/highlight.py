@@ -8,8 +8,17 @@ before ``:`` at the start of a line is a setting, other names are arguments.
 from __future__ import annotations
 
 from pygments.lexer import RegexLexer, bygroups, include
-from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuation, String,
-                            Text, Whitespace)
+from pygments.token import (
+    Comment,
+    Keyword,
+    Name,
+    Number,
+    Operator,
+    Punctuation,
+    String,
+    Text,
+    Whitespace,
+)
 
 __all__ = ["NetdslLexer"]
 

@@ -13,18 +13,19 @@ import gc
 import json
 import logging
 import sys
+from collections.abc import Callable
 from threading import Event
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 
 from .._version import __version__
-from ..lang import ir
 from ..errors import NetdslError
+from ..lang import ir
+from ..vocab.registry import Registry, load_registry
 from .lsp_features import Analysis, analyze
 from .lsp_transport import Framer
-from ..vocab.registry import Registry, load_registry
 
 __all__ = ["NetdslLanguageServer", "create_server", "main"]
 
@@ -99,7 +100,7 @@ class NetdslLanguageServer(LanguageServer):
             try:
                 message = json.loads(body, object_hook=self.protocol.structure_message)
                 self.protocol.handle_message(message)
-            except Exception:  # noqa: BLE001 - one bad message is logged, the server goes on
+            except Exception:
                 log.exception("netdsl lsp: a message could not be handled")
 
     def _refused(self, what: str) -> None:
@@ -147,7 +148,7 @@ def _safe(default: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def handler(ls: NetdslLanguageServer, params: Any) -> Any:
             try:
                 return fn(ls, params)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("netdsl lsp: %s failed", fn.__name__)
                 return default
         handler.__name__ = fn.__name__

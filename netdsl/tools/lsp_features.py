@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from lsprotocol import types as lsp
 
-from ..lang import ir
 from ..errors import NetdslError, Span
+from ..lang import ir
 from ..vocab.registry import Registry
 
-__all__ = ["Analysis", "Positions", "analyze", "settings_params", "FIX_PATTERN"]
+__all__ = ["FIX_PATTERN", "Analysis", "Positions", "analyze", "settings_params"]
 
 #: the help text of a "did you mean" error; the code action replaces the span with the name
 FIX_PATTERN = re.compile(r"^did you mean `([^`]+)`\?$")
@@ -445,7 +446,7 @@ class Analysis:
         kind = getattr(param.type, "kind", None) or getattr(getattr(param.type, "item", None), "kind", None)
         calls = []
         depth = 0
-        for i, (k, v) in enumerate(tokens):
+        for k, v in tokens:
             if k == "call":
                 calls.append((v[:-1], depth))
                 depth += 1
@@ -488,7 +489,7 @@ class Analysis:
         except Exception:  # noqa: BLE001 - a plugin's own parameter type
             values = []
         for v in dict.fromkeys(values):
-            kinds = [kind] if kind else [k for k in self.registry.kinds_of(v)]
+            kinds = [kind] if kind else list(self.registry.kinds_of(v))
             if kinds and kinds[0]:
                 out.append(self._item(v, kinds[0]))
             else:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import BinaryIO, Callable
+from collections.abc import Callable
+from typing import BinaryIO
 
 from ..lang.parser import MAX_INPUT_BYTES
 
-__all__ = ["Framer", "MAX_MESSAGE_BYTES", "MAX_HEADER_BYTES"]
+__all__ = ["MAX_HEADER_BYTES", "MAX_MESSAGE_BYTES", "Framer"]
 
 log = logging.getLogger(__name__)
 

@@ -6,19 +6,20 @@ Needs matplotlib (``pip install 'netdsl[plot]'``); reads only the run folders' J
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display needed
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from ..errors import NetdslTrainingError  # noqa: E402
-from ..run.runs import read_json  # noqa: E402
+from ..errors import NetdslTrainingError
+from ..run.runs import read_json
 
-__all__ = ["plot_runs", "plot_curves", "plot_confusion"]
+__all__ = ["plot_confusion", "plot_curves", "plot_runs"]
 
 
 def _history(folder: Path) -> list[dict[str, float]]:

@@ -7,7 +7,7 @@ from typing import Any
 from ..vocab.components import REQUIRED, Dataset, Layer
 from ..vocab.registry import Registry
 
-__all__ = ["plugins_text", "plugins_json", "component_text", "components_json"]
+__all__ = ["component_text", "components_json", "plugins_json", "plugins_text"]
 
 
 def plugins_json(registry: Registry, show_all: bool) -> list[dict[str, Any]]:

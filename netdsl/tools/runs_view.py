@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["filter_sort", "runs_table", "SORT_KEYS"]
+__all__ = ["SORT_KEYS", "filter_sort", "runs_table"]
 
 #: sort name -> (key of a row, newest/best first)
 SORT_KEYS: dict[str, tuple[Any, bool]] = {

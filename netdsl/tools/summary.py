@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .flops import MacsReport
-from ..lang.formatter import format_value
 from ..checking.graph import CheckedModel, format_shape
+from ..lang.formatter import format_value
 from ..vocab.settings import value_to_ir
+from .flops import MacsReport
 
 __all__ = ["summary_text"]
 

@@ -7,13 +7,13 @@ Pure Python (no TensorFlow, no JAX). A component says where it runs with its ``b
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 from ..errors import NetdslTrainingError
 
-__all__ = ["Backend", "BACKENDS", "DEFAULT", "resolve", "install_hint"]
+__all__ = ["BACKENDS", "DEFAULT", "Backend", "install_hint", "resolve"]
 
 
 @dataclass(frozen=True)

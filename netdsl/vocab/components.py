@@ -7,19 +7,55 @@ imports TensorFlow inside the call, never at module import).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import re
-from typing import Any, Callable, ClassVar, Collection, Iterable, Literal, Mapping, Sequence, get_args
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import (
+    Any,
+    ClassVar,
+    Literal,
+    get_args,
+)
 
 from . import types as T
 from .backends import BACKENDS
 
 __all__ = [
-    "REQUIRED", "Param", "Ref", "Component", "Activation", "Loss", "Optimizer", "Regularizer",
-    "Metric", "Layer", "Dataset", "ShapeProblem", "KINDS", "Shape", "keras_factory", "Adapter",
-    "InputKind", "INPUT_KINDS", "Labels", "TargetKind", "Wrapper", "Target", "DataInfo",
-    "DataRequest", "Callback", "Schedule", "Code", "keras_value", "Rule", "OutputRule", "Violation",
-    "at_most_one", "needs", "apply_rule", "Streams",
+    "INPUT_KINDS",
+    "KINDS",
+    "REQUIRED",
+    "Activation",
+    "Adapter",
+    "Callback",
+    "Code",
+    "Component",
+    "DataInfo",
+    "DataRequest",
+    "Dataset",
+    "InputKind",
+    "Labels",
+    "Layer",
+    "Loss",
+    "Metric",
+    "Optimizer",
+    "OutputRule",
+    "Param",
+    "Ref",
+    "Regularizer",
+    "Rule",
+    "Schedule",
+    "Shape",
+    "ShapeProblem",
+    "Streams",
+    "Target",
+    "TargetKind",
+    "Violation",
+    "Wrapper",
+    "apply_rule",
+    "at_most_one",
+    "keras_factory",
+    "keras_value",
+    "needs",
 ]
 
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -117,7 +153,7 @@ class Ref:
     name: str
     args: tuple[tuple[str, Any], ...] = ()
     #: the declaration it was resolved to (set by the checker, so later stages never look it up)
-    component: "Component | None" = field(default=None, compare=False, repr=False)
+    component: Component | None = field(default=None, compare=False, repr=False)
     #: who supplied it (``str(Provider)``), so that a later failure names the plugin
     provider: str = field(default="", compare=False, repr=False)
 
@@ -486,7 +522,7 @@ class Dataset(Component):
 
     kind: ClassVar[str] = "dataset"
     describe: Callable[[DataRequest], DataInfo] = field(compare=False, repr=False)
-    load: Callable[[DataRequest, DataInfo], "Sequence[Any] | Streams"] = field(compare=False, repr=False)
+    load: Callable[[DataRequest, DataInfo], Sequence[Any] | Streams] = field(compare=False, repr=False)
     env: str | None = None
 
     def problems(self) -> list[str]:
@@ -562,7 +598,7 @@ def keras_factory(path: str, **fixed: Any) -> Callable[..., Any]:
     """A ``build`` that imports Keras on call and returns ``keras.<path>(**fixed, **kwargs)``."""
 
     def build(**kwargs: Any) -> Any:
-        import keras  # noqa: PLC0415 - TensorFlow/Keras only when a model is built
+        import keras
 
         obj: Any = keras
         for part in path.split("."):

@@ -6,11 +6,11 @@ Each hook receives ``register``; call ``register(component)`` once per declarati
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pluggy
 
-__all__ = ["hookspec", "hookimpl", "PROJECT", "HOOKS", "Register"]
+__all__ = ["HOOKS", "PROJECT", "Register", "hookimpl", "hookspec"]
 
 PROJECT = "netdsl"
 hookspec = pluggy.HookspecMarker(PROJECT)

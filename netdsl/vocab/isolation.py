@@ -23,10 +23,17 @@ import signal
 import sys
 import threading
 import types
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-__all__ = ["PluginAbort", "guard_component", "watch_interrupts", "is_users",
-           "interrupt_count", "stdout_to_stderr"]
+__all__ = [
+    "PluginAbort",
+    "guard_component",
+    "interrupt_count",
+    "is_users",
+    "stdout_to_stderr",
+    "watch_interrupts",
+]
 
 C = TypeVar("C")
 
@@ -38,7 +45,7 @@ class PluginAbort(Exception):
     raised: BaseException
 
     @classmethod
-    def of(cls, exc: BaseException, who: str) -> "PluginAbort":
+    def of(cls, exc: BaseException, who: str) -> PluginAbort:
         kind = _KINDS.get(type(exc).__name__)
         if kind is None:  # one subclass per name: `raised KeyboardInterrupt` reads as it was
             kind = _KINDS[type(exc).__name__] = type(type(exc).__name__, (cls,), {

@@ -14,20 +14,36 @@ import re
 import time
 import traceback
 import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import pluggy
 
+from ..errors import NetdslPluginError
 from . import hookspecs
 from .components import KINDS, Component
-from .isolation import guard_component, interrupt_count, is_users, stdout_to_stderr, watch_interrupts
-from ..errors import NetdslPluginError
+from .isolation import (
+    guard_component,
+    interrupt_count,
+    is_users,
+    stdout_to_stderr,
+    watch_interrupts,
+)
 
 __all__ = [
-    "Provider", "Entry", "PluginInfo", "Registry", "PluginWarning", "load_registry",
-    "default_registry", "suggest", "env_flag", "ENTRY_POINT_GROUP", "SLOW_PLUGIN_SECONDS",
+    "ENTRY_POINT_GROUP",
+    "SLOW_PLUGIN_SECONDS",
+    "Entry",
+    "PluginInfo",
+    "PluginWarning",
+    "Provider",
+    "Registry",
+    "default_registry",
+    "env_flag",
+    "load_registry",
+    "suggest",
 ]
 
 ENTRY_POINT_GROUP = "netdsl"
@@ -341,7 +357,7 @@ class _Loading:
                 function(*(register for _ in args))
             except NetdslPluginError as err:
                 self.problem(err)
-            except BaseException as exc:  # noqa: BLE001 - a plugin raising must not stop the host
+            except BaseException as exc:
                 if is_users(exc, before):
                     raise
                 self.problem(_plugin_failed(info.provider, f"raised in {hook}", exc))
@@ -371,7 +387,7 @@ def _entry_point_plugins(allowed: set[str] | None, problem: Callable[[NetdslPlug
         start, before = time.perf_counter(), interrupt_count()
         try:
             obj = ep.load()
-        except BaseException as exc:  # noqa: BLE001 - a broken plugin must not take the host down
+        except BaseException as exc:
             if is_users(exc, before):
                 raise
             problem(_plugin_failed(provider, "failed to import", exc))

@@ -8,15 +8,16 @@ here plus the code that uses it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Iterator, Literal, Mapping
+from typing import Any, Literal
 
 from ..lang import ir
 from . import types as T
 from .components import Ref
 
-__all__ = ["Setting", "Settings", "SETTINGS", "TABLE", "Stage", "literal", "value_to_ir"]
+__all__ = ["SETTINGS", "TABLE", "Setting", "Settings", "Stage", "literal", "value_to_ir"]
 
 #: who reads a setting: the checker (shapes), the data loader, or training
 Stage = Literal["check", "data", "train"]
@@ -104,7 +105,7 @@ class Settings(Mapping[str, Any]):
     def __hash__(self) -> int:
         return hash(tuple(sorted((k, repr(v)) for k, v in self._values.items())))
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` (Python values, e.g. from the command line), each checked by
         its row's type; raises :class:`~netdsl.errors.NetdslSettingError` naming the setting."""
         from ..errors import NetdslArgumentError, NetdslSettingError

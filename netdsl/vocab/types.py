@@ -13,8 +13,20 @@ from typing import Any, Protocol
 from ..lang import ir
 
 __all__ = [
-    "ParamType", "Problem", "Int", "Float", "Bool", "Str", "Choice", "Ref", "Size", "ShapeT",
-    "ListOf", "OneOf", "Quantity", "describe_value",
+    "Bool",
+    "Choice",
+    "Float",
+    "Int",
+    "ListOf",
+    "OneOf",
+    "ParamType",
+    "Problem",
+    "Quantity",
+    "Ref",
+    "ShapeT",
+    "Size",
+    "Str",
+    "describe_value",
 ]
 
 

@@ -30,7 +30,7 @@ def _glu_layer() -> Any:
     does (Keras's own layers assume an activation keeps the shape)."""
     global _GLU_LAYER
     if _GLU_LAYER is None:
-        import keras  # noqa: PLC0415 - only when a model is built
+        import keras
 
         @keras.saving.register_keras_serializable(package="netdsl")
         class GLU(keras.layers.Layer):  # type: ignore[misc]

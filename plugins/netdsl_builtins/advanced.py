@@ -7,15 +7,21 @@ and ``summary`` never import TensorFlow. Shapes exclude the batch axis; images a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from math import prod
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from netdsl.vocab import types as T
-from netdsl.vocab.components import Adapter, REQUIRED, Layer, Param, ShapeProblem, keras_factory
+from netdsl.vocab.components import REQUIRED, Adapter, Layer, Param, ShapeProblem, keras_factory
 from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.layers import INITIALIZERS
-from netdsl_builtins.rules import (SEED_MAX, activated, initializer_ranks, matrix_regularizers,
-                                   shape_keeping_activations)
+from netdsl_builtins.rules import (
+    SEED_MAX,
+    activated,
+    initializer_ranks,
+    matrix_regularizers,
+    shape_keeping_activations,
+)
 
 Shape = tuple
 Args = Mapping[str, Any]

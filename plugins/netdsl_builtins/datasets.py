@@ -23,7 +23,7 @@ from .tabular import CSV, NPZ
 if TYPE_CHECKING:  # pragma: no cover - NumPy loads with the data, not with `netdsl check`
     import numpy as np
 
-__all__ = ["register_datasets", "MNIST", "SYNTHETIC", "MNIST_SHAPE"]
+__all__ = ["MNIST", "MNIST_SHAPE", "SYNTHETIC", "register_datasets"]
 
 MNIST_SHAPE = (28, 28, 1)
 
@@ -53,14 +53,14 @@ def describe_synthetic(request: DataRequest) -> DataInfo:
 
 def load_synthetic(
     request: DataRequest, info: DataInfo,
-) -> "tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]":
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Uniform random examples in [0, 1) and random targets, the same for the same ``seed``."""
     import numpy as np
 
     a = request.args
     rng = np.random.default_rng(a["seed"])
 
-    def split(n: int) -> "tuple[np.ndarray, np.ndarray]":
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
         x = rng.random((n, *info.input_shape), dtype=np.float32)
         if info.target.kind == "classes":
             y = rng.integers(0, info.target.num_classes, n)

@@ -15,11 +15,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from netdsl.errors import NetdslDataError
 from netdsl.vocab import types as T
 from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
-from netdsl.errors import NetdslDataError
 
-__all__ = ["IMAGES", "COLORS", "CACHE_BYTES", "class_folders"]
+__all__ = ["CACHE_BYTES", "COLORS", "IMAGES", "class_folders"]
 
 #: colour mode -> channels
 COLORS = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -91,7 +91,7 @@ def _labels(folder: Path, paths: list[str], names: tuple[str, ...]) -> list[int]
 
 def _undecodable(paths: list[str], decode: Any, exc: Any) -> NetdslDataError:
     """The error for a picture that does not decode, naming it (found by decoding one by one)."""
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf
 
     text = (getattr(exc, "message", "") or str(exc)).strip().splitlines()
     for path in paths:
@@ -112,15 +112,15 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
     training images are decoded once and kept in memory when they fit in :data:`CACHE_BYTES`,
     else decoded again each epoch; either way each epoch visits them in an order seeded by the
     epoch's seed."""
-    import keras  # noqa: PLC0415 - streaming is TensorFlow's
-    import tensorflow as tf  # noqa: PLC0415
+    import keras
+    import tensorflow as tf
 
     train_dir, test_dir, names = class_folders(request)
     a = request.args
     height, width, channels = info.input_shape
     color = next(c for c, n in COLORS.items() if n == channels)
-    common = dict(labels="inferred", label_mode="int", class_names=list(names), color_mode=color,
-                  image_size=(height, width), batch_size=None, verbose=False)
+    common = {"labels": "inferred", "label_mode": "int", "class_names": list(names), "color_mode": color,
+                  "image_size": (height, width), "batch_size": None, "verbose": False}
     try:
         if test_dir is None:
             train_ds, test_ds = keras.utils.image_dataset_from_directory(

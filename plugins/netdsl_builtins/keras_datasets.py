@@ -21,27 +21,43 @@ constants and the arguments, never from the files.
 from __future__ import annotations
 
 import hashlib
-import json
 import io
+import json
 import os
 import pickle
 import zipfile
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from netdsl.errors import NetdslDataError
 from netdsl.vocab import types as T
 from netdsl.vocab.components import Code, DataInfo, DataRequest, Dataset, Param, Target
-from netdsl.errors import NetdslDataError
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy is imported when data is read, not by `netdsl check`
     import numpy as np
 
 __all__ = [
-    "KNOWN_SHA256", "KNOWN_FOLDER_MD5", "KerasFile", "FILES", "KERAS_DATASETS", "find_file", "sha256", "safe_npz",
-    "pad_sequences", "split_seeded", "MNIST", "FASHION_MNIST", "CIFAR10", "CIFAR100", "IMDB",
-    "REUTERS", "BOSTON_HOUSING", "CALIFORNIA_HOUSING",
+    "BOSTON_HOUSING",
+    "CALIFORNIA_HOUSING",
+    "CIFAR10",
+    "CIFAR100",
+    "FASHION_MNIST",
+    "FILES",
+    "IMDB",
+    "KERAS_DATASETS",
+    "KNOWN_FOLDER_MD5",
+    "KNOWN_SHA256",
+    "MNIST",
+    "REUTERS",
+    "KerasFile",
+    "find_file",
+    "pad_sequences",
+    "safe_npz",
+    "sha256",
+    "split_seeded",
 ]
 
 _ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -171,7 +187,7 @@ def find_file(spec: KerasFile, request: DataRequest,
         looked.append(f"Keras cache: {candidate} (not there)")
     try:
         return (download or _download)(spec)
-    except Exception as exc:  # noqa: BLE001 - any failure to download is reported, not raised
+    except Exception as exc:
         looked.append(f"download from {spec.origin}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         places = "\n".join(f"  - {p}" for p in looked)
         raise NetdslDataError(f"`{spec.dataset}` not found. Looked in:\n{places}",
@@ -196,7 +212,7 @@ def _how_to(spec: KerasFile) -> str:
 
 def _download(spec: KerasFile) -> Path:
     """Keras's own download into its cache (imports TensorFlow); the archive path for CIFAR."""
-    import keras  # noqa: PLC0415 - TensorFlow only when nothing local was found
+    import keras
 
     got = Path(keras.utils.get_file(origin=spec.origin, **spec.get_file))
     return got.parent / spec.cache_name if spec.get_file.get("extract") else got
@@ -267,13 +283,13 @@ class _ArraysOnly(pickle.Unpickler):
 def _unpickle(stream: io.BytesIO, where: str, **kwargs: Any) -> Any:
     try:
         return _ArraysOnly(stream, **kwargs).load()
-    except Exception as exc:  # noqa: BLE001 - a damaged pickle is a data error
+    except Exception as exc:
         raise NetdslDataError(f"{where}: cannot be read: {type(exc).__name__}: {exc}") from exc
 
 
 def safe_npz(path: Path, spec: KerasFile) -> dict[str, np.ndarray]:
     """An ``.npz`` as a dict of arrays: object arrays only from a hash-verified file."""
-    import numpy as np  # noqa: PLC0415 - only when data is read
+    import numpy as np
 
     if spec.pickled:
         _verified(spec, path)
@@ -314,7 +330,7 @@ def _arrays(got: Mapping[str, np.ndarray], keys: tuple[str, ...], path: Path, sp
 
 def split_seeded(n: int, test_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Keras's split: shuffle ``range(n)`` with ``RandomState(seed)``, the last ``test_split`` is test."""
-    import numpy as np  # noqa: PLC0415 - only when data is read
+    import numpy as np
     order = np.arange(n)
     np.random.RandomState(seed).shuffle(order)
     cut = int(n * (1 - test_split))
@@ -324,7 +340,7 @@ def split_seeded(n: int, test_split: float, seed: int) -> tuple[np.ndarray, np.n
 def pad_sequences(seqs: Any, maxlen: int) -> np.ndarray:
     """Word-id sequences as ``int32 (N, maxlen)``: zeros in front, the last ``maxlen`` ids kept
     (``keras.utils.pad_sequences`` with padding and truncating "pre")."""
-    import numpy as np  # noqa: PLC0415 - only when data is read
+    import numpy as np
     out = np.zeros((len(seqs), maxlen), np.int32)
     for i, s in enumerate(seqs):
         s = np.asarray(s, np.int64)[-maxlen:]
@@ -336,7 +352,7 @@ def pad_sequences(seqs: Any, maxlen: int) -> np.ndarray:
 # --- images ------------------------------------------------------------------------------------
 
 def _scaled(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    import numpy as np  # noqa: PLC0415 - only when data is read
+    import numpy as np
     out = x.astype(np.float32).reshape((len(x), *shape))
     out /= 255.0
     return out
@@ -407,7 +423,7 @@ def _idx_dataset(name: str, spec_name: str, env: str, npz: bool, class_names: tu
         return DataInfo((28, 28, 1), Target("classes", 10), train_size=60_000, class_names=class_names)
 
     def load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
-        from . import mnist_files as mf  # noqa: PLC0415 - NumPy only when data is read
+        from . import mnist_files as mf
 
         spec = getattr(mf, spec_name)
         m = mf.load_idx_dataset(spec, request.path, env=request.env or spec.env)
@@ -438,8 +454,9 @@ def _cifar_batches(path: Path, spec: KerasFile, members: tuple[str, ...], label_
                    ) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR pickled batches read from the verified archive, or from its extracted folder with
     every file verified: images ``(N, 32, 32, 3)`` uint8."""
-    import numpy as np  # noqa: PLC0415 - only when data is read
-    import tarfile  # noqa: PLC0415 - only CIFAR's archive needs it (it pulls in grp, pwd, ...)
+    import tarfile
+
+    import numpy as np
 
     xs, ys = [], []
 
@@ -530,7 +547,7 @@ _START, _OOV, _INDEX_FROM = 1, 2, 3
 
 def _words(xs: Any, num_words: int) -> list[np.ndarray]:
     """Keras's encoding: a start id, ids shifted by 3, ids past ``num_words`` as the OOV id."""
-    import numpy as np  # noqa: PLC0415 - only when data is read
+    import numpy as np
     out = []
     for x in xs:
         w = np.asarray(x, np.int64) + _INDEX_FROM
@@ -556,7 +573,7 @@ def _imdb_describe(request: DataRequest) -> DataInfo:
 
 
 def _imdb_load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
-    import numpy as np  # noqa: PLC0415 - only when data is read
+    import numpy as np
     spec, a = FILES["imdb"], request.args
     path = find_file(spec, request)
     x_train, y_train, x_test, y_test = _arrays(safe_npz(path, spec), ("x_train", "y_train", "x_test", "y_test"), path, spec)
@@ -577,7 +594,7 @@ def _reuters_describe(request: DataRequest) -> DataInfo:
 
 
 def _reuters_load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
-    import numpy as np  # noqa: PLC0415 - only when data is read
+    import numpy as np
     spec, a = FILES["reuters"], request.args
     path = find_file(spec, request)
     x, y = _arrays(safe_npz(path, spec), ("x", "y"), path, spec)
@@ -616,7 +633,7 @@ def _table(name: str, features: int, total: int, doc: str, params: tuple[Param, 
                         train_size=int(size(request.args) * (1 - request.args["test_split"])))
 
     def load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
-        import numpy as np  # noqa: PLC0415 - only when data is read
+        import numpy as np
         a = request.args
         path = find_file(spec, request)
         x, y = _arrays(safe_npz(path, spec), ("x", "y"), path, spec)

@@ -6,8 +6,9 @@ Each declaration carries its pure-Python shape and parameter-count rule (``infer
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from math import prod
-from typing import Any, Mapping
+from typing import Any
 
 from netdsl.vocab import types as T
 from netdsl.vocab.components import Adapter, Layer, Param, ShapeProblem, keras_factory

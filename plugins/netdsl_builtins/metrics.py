@@ -9,11 +9,24 @@ Not offered: ``Mean``/``Sum`` (they aggregate values, not targets and prediction
 
 from __future__ import annotations
 
-from netdsl.vocab import types as T
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from netdsl.vocab.components import (REQUIRED, Labels, Metric, OutputRule, Param, Rule, Shape, TargetKind,
-                               Violation, keras_factory, keras_value, needs)
+from netdsl.vocab import types as T
+from netdsl.vocab.components import (
+    REQUIRED,
+    Labels,
+    Metric,
+    OutputRule,
+    Param,
+    Rule,
+    Shape,
+    TargetKind,
+    Violation,
+    keras_factory,
+    keras_value,
+    needs,
+)
 from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["METRICS", "register_metrics"]

@@ -28,20 +28,37 @@ import hashlib
 import os
 import zipfile
 import zlib
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, Sequence
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
 from netdsl.errors import NetdslDataError
 
 __all__ = [
-    "MnistArrays", "IdxSpec", "MNIST_SPEC", "FASHION_MNIST_SPEC", "KNOWN_IDX_MD5", "load_mnist",
-    "load_idx_dataset", "download_fashion_mnist", "read_idx", "load_npz", "keras_cache_paths", "download_mnist",
-    "scale_images", "clear_cache",
-    "ENV_VAR", "IDX_FILES", "NPZ_NAME", "IMAGE_SIZE", "NUM_CLASSES", "MAX_BYTES",
+    "ENV_VAR",
+    "FASHION_MNIST_SPEC",
+    "IDX_FILES",
+    "IMAGE_SIZE",
+    "KNOWN_IDX_MD5",
+    "MAX_BYTES",
+    "MNIST_SPEC",
+    "NPZ_NAME",
+    "NUM_CLASSES",
+    "IdxSpec",
+    "MnistArrays",
+    "clear_cache",
+    "download_fashion_mnist",
+    "download_mnist",
+    "keras_cache_paths",
+    "load_idx_dataset",
+    "load_mnist",
+    "load_npz",
+    "read_idx",
+    "scale_images",
 ]
 
 ENV_VAR = "NETDSL_MNIST"
@@ -66,7 +83,7 @@ _IDX_TYPES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "
               0x0D: "float", 0x0E: "double"}
 
 _CacheKey = tuple[tuple[str, int, int], ...]
-_CACHE: dict[tuple[str, _CacheKey], "MnistArrays"] = {}
+_CACHE: dict[tuple[str, _CacheKey], MnistArrays] = {}
 _CACHE_SIZE = 4
 
 #: the MD5 of each official ``.gz`` IDX file -> (dataset, file name), as published by the authors
@@ -144,7 +161,7 @@ def load_idx_dataset(spec: IdxSpec, source: str | os.PathLike[str] | None = None
         looked.append(f"Keras cache: {path} (not there)")
     try:
         arrays = globals()[spec.download]()
-    except Exception as exc:  # noqa: BLE001 - any failure to download is reported, not raised
+    except Exception as exc:
         looked.append(f"download via keras.datasets.{spec.name}.load_data(): {_describe(exc)}")
         raise NetdslDataError(_not_found_message(looked, spec)) from exc
     return _checked(dict(zip(KEYS, arrays)), f"keras.datasets.{spec.name}.load_data()", spec)
@@ -176,7 +193,7 @@ def keras_cache_paths(entry: str = NPZ_NAME) -> list[Path]:
 
 def download_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Download MNIST with Keras (imports TensorFlow); ``(x_train, y_train, x_test, y_test)``."""
-    import keras  # noqa: PLC0415 - TensorFlow only when nothing local was found
+    import keras
 
     (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     return x_train, y_train, x_test, y_test
@@ -184,7 +201,7 @@ def download_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 def download_fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Download Fashion-MNIST with Keras (imports TensorFlow)."""
-    import keras  # noqa: PLC0415 - TensorFlow only when nothing local was found
+    import keras
 
     (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
     return x_train, y_train, x_test, y_test
@@ -294,19 +311,19 @@ def _too_large(path: Path, size: int, what: str) -> NetdslDataError:
         help="this is not MNIST, or the file is damaged")
 
 
-def _open_idx(path: Path) -> "BinaryIO | gzip.GzipFile":
+def _open_idx(path: Path) -> BinaryIO | gzip.GzipFile:
     """The IDX file as a stream of its (decompressed) bytes; refuses a file over the limit first."""
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise _too_large(path, size, "the file is")
         # a GzipFile decompresses as it is read, never the whole file at once
-        return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")  # noqa: SIM115
+        return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
     except OSError as exc:
         raise NetdslDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
-def _read(stream: "BinaryIO | gzip.GzipFile", n: int, path: Path) -> bytes:
+def _read(stream: BinaryIO | gzip.GzipFile, n: int, path: Path) -> bytes:
     """At most ``n`` bytes of the stream; a damaged gzip stream is a NetdslDataError."""
     try:
         return stream.read(n)
@@ -326,7 +343,7 @@ def read_idx(path: str | os.PathLike[str], *, ndim: int) -> np.ndarray:
         return _read_idx(stream, path, ndim)
 
 
-def _read_idx(stream: "BinaryIO | gzip.GzipFile", path: Path, ndim: int) -> np.ndarray:
+def _read_idx(stream: BinaryIO | gzip.GzipFile, path: Path, ndim: int) -> np.ndarray:
     what = "images" if ndim == 3 else "labels"
     magic = _read(stream, 4, path)
     if len(magic) < 4:
@@ -484,9 +501,8 @@ def _checked(arrays: dict[str, Any], where: str, spec: IdxSpec = MNIST_SPEC) -> 
             raise NetdslDataError(f"{where}: {k} has shape {a.shape}; expected (N,)")
         if len(a) == 0:
             raise NetdslDataError(f"{where}: {k} is empty")
-        if image and a.dtype != np.uint8:
-            if a.min() < 0 or a.max() > 255:
-                raise NetdslDataError(f"{where}: {k} has pixel values outside 0..255")
+        if image and a.dtype != np.uint8 and (a.min() < 0 or a.max() > 255):
+            raise NetdslDataError(f"{where}: {k} has pixel values outside 0..255")
         if not image:
             _check_labels(a, f"{where}: {k}")
         a = a.astype(np.uint8, copy=False)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from netdsl.vocab import types as T
-from netdsl.vocab.components import Optimizer, Param, Violation, keras_factory, at_most_one
+from netdsl.vocab.components import Optimizer, Param, Violation, at_most_one, keras_factory
 from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["OPTIMIZERS", "register_optimizers"]

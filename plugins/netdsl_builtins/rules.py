@@ -7,12 +7,18 @@ steps the model, so ``check`` refuses it first, at that argument.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from netdsl.vocab.components import Activation, Ref, Rule, ShapeProblem, Violation
 
-__all__ = ["activated", "shape_keeping_activations", "initializer_ranks", "matrix_regularizers",
-           "SEED_MAX"]
+__all__ = [
+    "SEED_MAX",
+    "activated",
+    "initializer_ranks",
+    "matrix_regularizers",
+    "shape_keeping_activations",
+]
 
 Shape = tuple
 

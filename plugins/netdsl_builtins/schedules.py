@@ -11,13 +11,14 @@ epochs``; their ``decay_steps`` defaults to it. ``build`` imports Keras only whe
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from netdsl.vocab import types as T
 from netdsl.vocab.components import Code, Param, Schedule, keras_factory
 from netdsl.vocab.hookspecs import Register, hookimpl
 
-__all__ = ["SCHEDULES", "register_schedules", "one_cycle_class", "ONE_CYCLE_SOURCE"]
+__all__ = ["ONE_CYCLE_SOURCE", "SCHEDULES", "one_cycle_class", "register_schedules"]
 
 _RATE = T.Float(min=0, min_open=True)
 _STEPS = T.Int(min=1)
@@ -35,7 +36,7 @@ def _decay_steps() -> Param:
 def _cosine(total_steps: int, learning_rate: float, warmup_steps: int, decay_steps: int | None,
             alpha: float) -> Any:
     """Keras's CosineDecay, rising linearly from 0 to ``learning_rate`` over ``warmup_steps``."""
-    import keras  # noqa: PLC0415
+    import keras
 
     decay = decay_steps or max(1, total_steps - warmup_steps)
     if warmup_steps:
@@ -87,7 +88,7 @@ def _decaying(keras_class: str) -> Any:
 
 def _piecewise(boundaries: list[int], values: list[float]) -> Any:
     """Keras's PiecewiseConstantDecay, after checking the two lists fit together."""
-    import keras  # noqa: PLC0415
+    import keras
 
     if len(values) != len(boundaries) + 1:
         raise ValueError(f"piecewise_constant needs one more value than boundaries "
@@ -146,8 +147,8 @@ def one_cycle_class() -> Any:
     """The one-cycle ``LearningRateSchedule`` class (made on first use, registered with Keras)."""
     if _ONE_CYCLE:
         return _ONE_CYCLE[0]
-    import keras  # noqa: PLC0415
-    from keras import ops  # noqa: PLC0415
+    import keras
+    from keras import ops
 
     @keras.saving.register_keras_serializable(package="netdsl")
     class OneCycle(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore[misc]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Spill", "PREFIX"]
+__all__ = ["PREFIX", "Spill"]
 
 #: the prefix of the temporary folder a spill file lives in (``$TMPDIR/netdsl-csv-XXXX``)
 PREFIX = "netdsl-csv-"

@@ -26,13 +26,14 @@ import math
 import warnings
 import weakref
 import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
+from netdsl.errors import NetdslDataError, SourceLines, Span
 from netdsl.vocab import types as T
 from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
-from netdsl.errors import NetdslDataError, SourceLines, Span
 from netdsl.vocab.registry import suggest
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not with `check`
@@ -40,8 +41,22 @@ if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not
 
     from .spill import Spill
 
-__all__ = ["CSV", "NPZ", "CsvLayout", "read_layout", "csv_streams", "SAMPLE_BYTES", "LABEL_SCAN_BYTES", "CHUNK_ROWS",
-           "CACHE_BYTES", "WINDOW_BYTES", "WINDOW_CHUNKS", "SPILL_READ_AHEAD", "window_rows", "split_row"]
+__all__ = [
+    "CACHE_BYTES",
+    "CHUNK_ROWS",
+    "CSV",
+    "LABEL_SCAN_BYTES",
+    "NPZ",
+    "SAMPLE_BYTES",
+    "SPILL_READ_AHEAD",
+    "WINDOW_BYTES",
+    "WINDOW_CHUNKS",
+    "CsvLayout",
+    "csv_streams",
+    "read_layout",
+    "split_row",
+    "window_rows",
+]
 
 #: how much of a CSV ``check`` reads after the header to learn the label's kind and classes
 #: 8 KB: about 200 rows of a narrow table, checked in about 1 ms (64 KB took ~30-90 ms, which
@@ -363,7 +378,7 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
     :func:`window_rows` rows each epoch visits in a seeded order, permuting each window's rows;
     without a spill file the text is decoded again each epoch in chunks, its rows permuted within
     windows in file order (whole-chunk tensor ops, nothing per row)."""
-    import tensorflow as tf  # noqa: PLC0415 - streaming is TensorFlow's
+    import tensorflow as tf
 
     layout = read_layout(request)
     a = request.args
@@ -500,10 +515,10 @@ def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo, budget: int, spi
     training rows' features and labels come back as arrays while they fit in ``budget`` bytes
     (float32/int32); past it they are written to a :class:`~netdsl_builtins.spill.Spill` file
     when ``spill`` (if that fails, a warning, and nothing is kept)."""
-    import numpy as np  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
+    import numpy as np
+    import tensorflow as tf
 
-    from .spill import Spill  # noqa: PLC0415 - NumPy loads with the data, not with `check`
+    from .spill import Spill
 
     out = _Pass()
     kept: list[tuple[np.ndarray, np.ndarray]] | None = []
@@ -537,7 +552,7 @@ def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo, budget: int, spi
             if layout.label_kind == "names":
                 if bool(tf.reduce_any(y < 0)):
                     names = set(layout.class_names)
-                    fail(lambda v: v not in names, "a label is not a known class")
+                    fail(lambda v: v not in names, "a label is not a known class")  # noqa: B023 - fail calls it at once
             elif kind in ("classes", "binary"):
                 yv = y.numpy()
                 if not np.all(np.isfinite(yv)) or (yv.size and (yv.min() < 0 or yv.max() > top
@@ -624,7 +639,7 @@ _NPZ_KEYS = (("x_train", "y_train", "x_test", "y_test"), ("x", "y"))
 
 def _npy_header(archive: zipfile.ZipFile, member: str, path: Path) -> tuple[tuple[int, ...], Any]:
     """An array's shape and dtype from its ``.npy`` header, without reading its data."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     with archive.open(member) as f:
         head = io.BytesIO(f.read(1 << 16))
@@ -669,7 +684,7 @@ def _npz_layout(request: DataRequest) -> tuple[Path, dict[str, tuple[tuple[int, 
 
 
 def _read(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -680,7 +695,7 @@ def _read(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
 
 def _npz_target(path: Path, y: np.ndarray, task: str) -> tuple[Target, np.ndarray]:
     """The target the labels ``y`` are, and ``y`` as class ids or float values."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -706,7 +721,7 @@ def _npz_target(path: Path, y: np.ndarray, task: str) -> tuple[Target, np.ndarra
 
 def describe_npz(request: DataRequest) -> DataInfo:
     """Shapes from the arrays' headers; the target from the labels (never the features)."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     path, heads, keys = _npz_layout(request)
     ys = [k for k in keys if k.startswith("y")]
@@ -726,11 +741,11 @@ def _test_count(n: int, test_split: float) -> int:
 def load_npz(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
     """The arrays (``allow_pickle=False``); ``x, y`` split by the seeded ``test_split``. uint8
     images are scaled to [0, 1], other x as float32."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     from .keras_datasets import split_seeded
 
-    path, heads, keys = _npz_layout(request)
+    path, _heads, keys = _npz_layout(request)
     got = _read(path, keys)
     a = request.args
 

@@ -7,7 +7,8 @@ package. Keras is imported only inside ``build``, never when netdsl loads the pl
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from netdsl.vocab import types as T
 from netdsl.vocab.components import Layer, Param, Regularizer, ShapeProblem
@@ -31,7 +32,7 @@ def _max_norm_dense_infer(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, in
 
 def _build_max_norm_dense(*, max_value: float, **kwargs: Any) -> Any:
     """``keras.layers.Dense(**kwargs, kernel_constraint=MaxNorm(max_value, axis=0))``."""
-    import keras  # noqa: PLC0415 - Keras only when a model is built
+    import keras
 
     constraint = keras.constraints.MaxNorm(max_value=max_value, axis=0)
     return keras.layers.Dense(kernel_constraint=constraint, **kwargs)
@@ -39,7 +40,7 @@ def _build_max_norm_dense(*, max_value: float, **kwargs: Any) -> Any:
 
 def _build_weight_decay(*, rate: float) -> Any:
     """``keras.regularizers.L2(rate / 2)``: its gradient is ``rate * w``, i.e. decay by ``rate``."""
-    import keras  # noqa: PLC0415
+    import keras
 
     return keras.regularizers.L2(l2=rate / 2)
 
