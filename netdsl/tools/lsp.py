@@ -92,7 +92,11 @@ class NetdslLanguageServer(LanguageServer):
         """Read a message at a time (in a worker thread) and hand it to pygls's protocol."""
         loop = asyncio.get_running_loop()
         assert self._stop_event is not None
-        framer.on_refused = lambda what: loop.call_soon_threadsafe(self._refused, what)
+
+        def refused(what: str) -> None:  # from the reading thread: told on the loop's
+            loop.call_soon_threadsafe(self._refused, what)
+
+        framer.on_refused = refused
         while not self._stop_event.is_set():
             body = await loop.run_in_executor(self.thread_pool, framer.next_message)
             if body is None:

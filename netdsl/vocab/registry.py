@@ -340,7 +340,10 @@ class _Loading:
         for caller in callers:
             for impl in caller.get_hookimpls():
                 if impl.plugin is obj and not (impl.wrapper or impl.hookwrapper):
-                    impl.function = self._isolated(impl.function, caller.name, info)
+                    # pluggy calls `impl.function`; the host swaps in the isolated call once, at
+                    # registration, before any call (pluggy types the slot Final for its users)
+                    impl.function = self._isolated(  # type: ignore[misc]
+                        impl.function, caller.name, info)
         return info
 
     def _isolated(self, function: Callable[..., Any], hook: str,
