@@ -27,7 +27,7 @@ from ..errors import (
     NetdslTrainingError,
 )
 from ..lang.formatter import format as format_program
-from ..vocab.components import DataRequest, Dataset, Streams
+from ..vocab.components import DataRequest, Dataset, Ref, Streams
 from . import distribute as dist
 from .compiler import build, materialise
 from .runtime import import_keras
@@ -206,12 +206,29 @@ def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -
             raise NetdslPluginError(
                 f"dataset `{ref.name}` ({who}) returned {len(x):,} {split} examples but "
                 f"{len(y):,} labels; they must match one to one", code="NDL205")
+        if len(x) == 0:  # Keras would fail later, naming neither the dataset nor its plugin
+            raise NetdslPluginError(
+                f"dataset `{ref.name}` ({who}) returned 0 {split} examples", code="NDL205",
+                help=_EMPTY_HELP["built-in" if _builtin(ref) else "plugin"])
     target = model.data.target
     y_train, y_test = (encode_labels(y, target.num_classes, model.labels) for y in (y_train, y_test))
     if target.kind != "classes":  # one value per example: a column, as the (N, 1) output gives
         y_train, y_test = (y.reshape((len(y), *target.output_shape)) if y.ndim == 1 else y
                            for y in (y_train, y_test))
     return Data(_shape(x_train, model.input_shape), y_train, _shape(x_test, model.input_shape), y_test)
+
+
+#: what to do about a loader that returned no examples, by who wrote the loader
+_EMPTY_HELP = {
+    "built-in": "the data given holds no examples for this split: check the file or folder",
+    "plugin": "the plugin that provides the dataset loaded nothing: check the data it reads, "
+              "or report it to the plugin's authors",
+}
+
+
+def _builtin(ref: Ref) -> bool:
+    """Whether a reference names one of netdsl's own components (its provider string says so)."""
+    return "(built-in)" in str(ref.provider or "")
 
 
 def encode_labels(y: np.ndarray, num_classes: int, labels: str) -> np.ndarray:
