@@ -544,3 +544,27 @@ def test_a_plugin_raising_keyboard_interrupt_is_a_diagnostic_not_a_dead_server(t
     finally:
         code, stderr = server.stop()
     assert code == 0, stderr
+
+
+@pytest.mark.slow  # ~10 s: the document must take a while to check
+def test_a_burst_of_edits_to_a_slow_document_is_checked_once_not_once_each() -> None:
+    """Issue 27: on a program that takes seconds to check, every keystroke queued a check of
+    its own (minutes of backlog). A slow document is re-checked when the edits pause."""
+    steps = "dense 8 relu -> " * 6000
+    server = RawServer()
+    try:
+        server.start()
+        server.open(steps + "dense 10 softmax\n")
+        for version in range(2, 12):
+            server.send("textDocument/didChange", {
+                "textDocument": {"uri": URI, "version": version},
+                "contentChanges": [{"text": steps + f"dense {version} relu -> dense 10 softmax\n"}]})
+        last = server.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                           and m["params"]["version"] == 11, timeout=120)
+        assert last["params"]["diagnostics"] == []
+        published = [m["params"]["version"] for m in server.seen
+                     if m.get("method") == "textDocument/publishDiagnostics"]
+        assert len(published) <= 2, published  # was one per version: 2, 3, ..., 10
+    finally:
+        code, stderr = server.stop()
+    assert code == 0, stderr

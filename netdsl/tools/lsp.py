@@ -13,6 +13,7 @@ import gc
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from threading import Event
 from typing import Any, BinaryIO
@@ -31,6 +32,11 @@ __all__ = ["NetdslLanguageServer", "create_server", "main"]
 
 log = logging.getLogger(__name__)
 
+#: a document whose last check took longer than this is re-checked when the edits pause ...
+SLOW_CHECK_SECONDS = 0.25
+#: ... for this long (one check per burst of keystrokes instead of one per keystroke)
+SETTLE_SECONDS = 0.3
+
 
 class NetdslLanguageServer(LanguageServer):
     """The server: the registry (loaded on first use) and the last analysis of each document."""
@@ -42,6 +48,8 @@ class NetdslLanguageServer(LanguageServer):
         self.strict = strict
         self._registry = registry
         self.analyses: dict[str, Analysis] = {}
+        self.seconds: dict[str, float] = {}  # how long each document's last check took
+        self._timers: dict[str, asyncio.TimerHandle] = {}  # re-checks waiting for a pause
         self.pending: list[str] = []  # plugin warnings not yet shown
         self._shown: set[str] = set()
 
@@ -120,15 +128,54 @@ class NetdslLanguageServer(LanguageServer):
         except Exception:  # noqa: BLE001 - before initialize
             return "utf-16"
 
-    def refresh(self, uri: str) -> Analysis:
-        """Parse and check the document now; publish its diagnostics."""
+    def refresh(self, uri: str, *, reuse: bool = False) -> Analysis:
+        """Parse and check the document now (``reuse``: unless its last analysis is of this very
+        text, made for a request meanwhile); publish its diagnostics."""
         doc = self.workspace.get_text_document(uri)
-        result = analyze(uri, doc.source, self.registry, self.encoding(), self._previous(uri))
-        self.analyses[uri] = result
+        result = self.analyses.get(uri)
+        if not reuse or result is None or result.text != doc.source:
+            start = time.perf_counter()
+            result = analyze(uri, doc.source, self.registry, self.encoding(), self._previous(uri))
+            self.seconds[uri] = time.perf_counter() - start
+            self.analyses[uri] = result
         self.warn_once()
         self.text_document_publish_diagnostics(
             lsp.PublishDiagnosticsParams(uri=uri, diagnostics=result.diagnostics(), version=doc.version))
         return result
+
+    def changed(self, uri: str) -> None:
+        """After an edit: re-check at once a document that checks fast (the usual case: a few
+        ms); one that took longer than :data:`SLOW_CHECK_SECONDS` once the edits pause for
+        :data:`SETTLE_SECONDS`, so a burst of keystrokes costs one check, not one each
+        (a 1 MB program of 61,000 layers takes seconds to check: it was minutes of backlog)."""
+        pending = self._timers.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # driven without an event loop (benchmarks): nothing to wait with
+            loop = None
+        if loop is None or self.seconds.get(uri, 0.0) <= SLOW_CHECK_SECONDS:
+            self.refresh(uri)
+            return
+        self._timers[uri] = loop.call_later(SETTLE_SECONDS, self._settled, uri)
+
+    def _settled(self, uri: str) -> None:
+        self._timers.pop(uri, None)
+        if uri not in self.analyses:  # closed meanwhile
+            return
+        try:
+            self.refresh(uri, reuse=True)
+        except Exception:  # like every handler: logged, the server goes on
+            log.exception("netdsl lsp: re-checking %s failed", uri)
+
+    def forget(self, uri: str) -> None:
+        """A closed document: its analysis, timing and pending re-check go."""
+        self.analyses.pop(uri, None)
+        self.seconds.pop(uri, None)
+        pending = self._timers.pop(uri, None)
+        if pending is not None:
+            pending.cancel()
 
     def _previous(self, uri: str) -> ir.Program | None:
         """The last program parsed from this document (None if it did not parse): the next
@@ -185,12 +232,12 @@ def create_server(*, third_party: bool = True, strict: bool | None = None,
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     @_safe(None)
     def did_change(ls: NetdslLanguageServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        ls.refresh(params.text_document.uri)
+        ls.changed(params.text_document.uri)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     @_safe(None)
     def did_close(ls: NetdslLanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
-        ls.analyses.pop(params.text_document.uri, None)
+        ls.forget(params.text_document.uri)
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(params.text_document.uri, []))
 
     @server.feature(lsp.TEXT_DOCUMENT_COMPLETION,
