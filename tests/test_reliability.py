@@ -112,6 +112,24 @@ def test_a_program_past_the_step_limit_is_refused_before_parsing(case: str) -> N
     assert seconds < 2.0, seconds  # ~0.05 s; parsing it would take minutes
 
 
+@pytest.mark.parametrize("blank", ["\n", "\r\n", "  # a comment\n"], ids=["LF", "CRLF", "comments"])
+def test_a_run_of_blank_lines_costs_what_it_holds(blank: str) -> None:
+    """9 million blank lines took 60 s and 5 GB (the lexer's regex kept ~300 bytes of
+    backtracking state per line); a blank line is now a character class away."""
+    import tracemalloc
+
+    lines = 1_000_000 if blank.strip() == "" else 100_000
+    text = blank * lines + "dense 10 softmax\n"
+    tracemalloc.start()
+    try:
+        program = netdsl.parse(text, "blank.net")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert program.network is not None and program.network.span.line == lines + 1
+    assert peak < 8 * len(text) + 32_000_000, f"{peak / 1e6:.0f} MB for {len(text) / 1e6:.1f} MB"
+
+
 def test_the_step_limit_is_the_layer_limit() -> None:
     """Every written step is at least one layer: the parser refuses nothing the checker's own
     limit would let through."""
