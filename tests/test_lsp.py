@@ -568,3 +568,23 @@ def test_a_burst_of_edits_to_a_slow_document_is_checked_once_not_once_each() -> 
     finally:
         code, stderr = server.stop()
     assert code == 0, stderr
+
+
+@pytest.mark.parametrize("lines", [9_000_000, 11_000_000], ids=["9 MB", "11 MB (refused)"])
+def test_a_document_of_millions_of_lines_is_analysed_in_bounded_memory(
+        registry: Registry, lines: int) -> None:
+    """A table of every line start was built first (11 MB of line breaks: 16 s and 485 MB to
+    say "too large"); positions are now counted until many are asked for."""
+    import time
+    import tracemalloc
+
+    text = "\n" * lines + "dense 10 softmax\n"
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        codes = [d.code for d in analyze(URI, text, registry).diagnostics()]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert codes == ([] if lines < 10_000_000 else ["NDL012"])
+    assert peak < 100_000_000 and time.perf_counter() - start < 10

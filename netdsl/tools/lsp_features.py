@@ -56,10 +56,23 @@ def settings_params() -> dict[str, Any]:
 class Positions:
     """Character offsets <-> LSP positions for one text, in the negotiated encoding."""
 
+    #: positions found by counting line breaks before the table of line starts is built: a
+    #: document refused for its size (10 MB of line breaks) needs only a few, and the table
+    #: would cost seconds and hundreds of MB
+    COUNTED = 32
+
     def __init__(self, text: str, encoding: str = "utf-16") -> None:
         self.text = text
         self.encoding = encoding
-        self.starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+        self._starts: list[int] | None = None
+        self._counted = 0
+
+    @property
+    def starts(self) -> list[int]:
+        """The offset where each line starts (built on first use)."""
+        if self._starts is None:
+            self._starts = [0] + [m.end() for m in re.finditer(r"\n", self.text)]
+        return self._starts
 
     def _units(self, s: str) -> int:
         if self.encoding == "utf-32" or s.isascii():
@@ -70,6 +83,10 @@ class Positions:
 
     def position(self, offset: int) -> lsp.Position:
         offset = max(0, min(offset, len(self.text)))
+        if self._starts is None and self._counted < self.COUNTED:
+            self._counted += 1
+            start = self.text.rfind("\n", 0, offset) + 1
+            return lsp.Position(self.text.count("\n", 0, offset), self._units(self.text[start:offset]))
         line = bisect_right(self.starts, offset) - 1
         return lsp.Position(line, self._units(self.text[self.starts[line]:offset]))
 
