@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import pickle
 import struct
 import sys
@@ -19,6 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+#: the real MNIST, where this machine has it: $NETDSL_MNIST (CI sets it), else shared/data/mnist
+#: beside the checkout (the project's layout here). Tests that need it skip without it.
+REAL_MNIST = Path(os.environ.get("NETDSL_MNIST")
+                  or Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
 
 __all__ = [
     "png",

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from datafiles import REAL_MNIST
 
 from netdsl.errors import NetdslDataError
 from netdsl_builtins import mnist_files as data
 from netdsl_builtins.mnist_files import IDX_FILES, MnistArrays, load_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from conftest import builtin_registry
 from datafiles import (
+    REAL_MNIST,
     write_cifar_archive,
     write_cifar_folder,
     write_csv,
@@ -140,10 +141,9 @@ def test_the_other_datasets_files_are_refused_by_hash(tmp_path: Path, monkeypatc
         load(asked, folder)
 
 
-REAL_MNIST = Path("/work/shared/data/mnist")
 
 
-@pytest.mark.skipif(not REAL_MNIST.is_dir(), reason="no real MNIST on this machine")
+@pytest.mark.skipif(not REAL_MNIST.is_dir(), reason=f"no real MNIST at {REAL_MNIST}")
 def test_real_mnist_files_are_not_fashion_mnist() -> None:
     with pytest.raises(NetdslDataError, match="is mnist's train-images-idx3-ubyte.gz"):
         load("fashion_mnist", REAL_MNIST)

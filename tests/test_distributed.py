@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from datafiles import REAL_MNIST
 
 from netdsl.errors import NetdslTrainingError
 from netdsl.keras import distribute as dist
@@ -32,7 +33,6 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugi
 ENV.pop("KERAS_BACKEND", None)
 HAS_JAX = __import__("importlib").util.find_spec("jax") is not None
 needs_jax = pytest.mark.skipif(not HAS_JAX, reason="the jax backend is not installed (pip install 'netdsl[jax]')")
-REAL_MNIST = Path(os.environ.get("NETDSL_MNIST") or ROOT.parent.parent / "shared/data/mnist")
 TINY = ("dataset: synthetic(train_size=512, test_size=128)\ninput: 8\nepochs: {epochs}\nbatch_size: 32\n"
         "seed: 5\ndense 16 relu -> dense 10 softmax\n")
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from datafiles import REAL_MNIST
 
 import netdsl
 from netdsl.keras.training import load_data
@@ -25,7 +25,6 @@ pytestmark = pytest.mark.slow  # builds or trains real Keras models
 
 keras = pytest.importorskip("keras")
 REG = load_registry(third_party=False)
-REAL_MNIST = Path(os.environ.get("NETDSL_MNIST") or Path(__file__).resolve().parents[2] / "shared/data/mnist")
 
 
 def _idx(path: Path, array: np.ndarray) -> None:

@@ -14,12 +14,11 @@ from typing import Any
 
 from ..errors import Span
 from ..lang import ir
-from ..vocab.components import DataInfo, Layer, Ref, to_json
+from ..vocab.components import DataInfo, Layer, Ref, Shape, to_json
 from ..vocab.settings import Settings
 
 __all__ = ["CheckedModel", "Node", "Shape", "format_shape"]
 
-Shape = tuple
 
 
 def format_shape(shape: Sequence[Any] | None) -> str:

@@ -313,7 +313,7 @@ def _jax_cluster(cluster: Cluster) -> Context:
     import jax
 
     # CPU collectives over gloo (GPUs use NCCL whatever this says); must precede JAX's first use
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # type: ignore[no-untyped-call]
     timeout = max(1, int(cluster.timeout))
     if cluster.process_id != 0:
         wait_for_coordinator(cluster)  # JAX itself aborts the process when it cannot connect

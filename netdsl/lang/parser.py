@@ -15,7 +15,7 @@ import threading
 from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lark import Lark, Token, Transformer
 from lark import __version__ as lark_version
@@ -89,7 +89,11 @@ def _join(a: Span | None, b: Span | None) -> Span | None:
 
 # --- the transformer --------------------------------------------------------------------------
 
-class _ToIR(Transformer):
+#: an IR node type, kept through the depth bookkeeping of :meth:`_ToIR._nest`
+_N = TypeVar("_N")
+
+
+class _ToIR(Transformer[Token, ir.Program]):
     """Parse tree → IR. Runs inside the LALR parser (no tree is built)."""
 
     def __init__(self) -> None:
@@ -112,11 +116,11 @@ class _ToIR(Transformer):
 
     # depth bookkeeping: every node remembers how many brackets it sits in, so recursion stays
     # bounded; ``bracket`` is False for nodes that open none (a plain layer, a chain)
-    def _nest(self, node: Any, children: Any, bracket: bool = True) -> Any:
+    def _nest(self, node: _N, children: Any, bracket: bool = True) -> _N:
         depth = self.depth  # empty until a bracket opens: most steps need no look-up at all
         d = int(bracket) + (max((depth.get(id(c), 0) for c in children), default=0) if depth else 0)
         if d > MAX_DEPTH:
-            span = getattr(node, "name_span", None) or node.span
+            span = getattr(node, "name_span", None) or getattr(node, "span", None)
             if getattr(node, "name_span", None) is None and span is not None:
                 span = Span(span.start, span.start + 1, span.line, span.column, span.line,
                             span.column + 1, span.file)  # the opening bracket
@@ -384,7 +388,9 @@ def _load_tables(text: str, transformer: _ToIR, path: Path | None = None) -> Lar
         return None
     try:
         # the loader Lark's own standalone parsers use; same Lark version as wrote it (the key)
-        return Lark._load_from_dict(blob["data"], blob["memo"], transformer=transformer)
+        loaded: Lark = Lark._load_from_dict(  # type: ignore[no-untyped-call]  # Lark's loader is untyped
+            blob["data"], blob["memo"], transformer=transformer)
+        return loaded
     except Exception:  # noqa: BLE001 - a damaged file is no reason to fail: build instead
         return None
 

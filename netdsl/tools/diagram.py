@@ -122,7 +122,7 @@ def _mermaid_text(text: str) -> str:
 def _graphviz(model: CheckedModel, fmt: str) -> bytes:
     """SVG or PNG drawn by Graphviz's ``dot`` (through the ``graphviz`` package)."""
     try:
-        import graphviz  # type: ignore[import-untyped]
+        import graphviz
     except ImportError:
         raise DiagramError(f"drawing .{fmt} needs the graphviz package, which is not installed",
                            help="pip install 'netdsl[diagram]' (and Graphviz's `dot`); "

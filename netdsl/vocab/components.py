@@ -59,7 +59,9 @@ __all__ = [
 ]
 
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
-Shape = tuple  # a shape without the batch axis, e.g. (28, 28, 1); None marks an unknown size
+#: a shape without the batch axis, e.g. (28, 28, 1); None marks an unknown size. The one Shape
+#: type: its items stay Any because shape rules index and multiply dims the checker knows are set.
+Shape = tuple[Any, ...]
 
 
 class _Required:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netdsl.vocab.components import Activation, ShapeProblem, keras_value
+from netdsl.vocab.components import Activation, Shape, ShapeProblem, keras_value
 from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["ACTIVATIONS", "register_activations"]
@@ -46,7 +46,7 @@ def _glu_layer() -> Any:
     return _GLU_LAYER()
 
 
-def _halve_last(shape: tuple) -> tuple:
+def _halve_last(shape: Shape) -> Shape:
     """``glu``: the last axis is split in two halves, a * sigmoid(b)."""
     n = shape[-1] if shape else None
     if n is not None and n % 2:

@@ -12,7 +12,15 @@ from math import prod
 from typing import Any
 
 from netdsl.vocab import types as T
-from netdsl.vocab.components import REQUIRED, Adapter, Layer, Param, ShapeProblem, keras_factory
+from netdsl.vocab.components import (
+    REQUIRED,
+    Adapter,
+    Layer,
+    Param,
+    Shape,
+    ShapeProblem,
+    keras_factory,
+)
 from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.layers import INITIALIZERS
 from netdsl_builtins.rules import (
@@ -23,7 +31,6 @@ from netdsl_builtins.rules import (
     shape_keeping_activations,
 )
 
-Shape = tuple
 Args = Mapping[str, Any]
 Inner = Callable[[Shape], tuple[Shape, int]]
 

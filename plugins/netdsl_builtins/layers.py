@@ -11,11 +11,10 @@ from math import prod
 from typing import Any
 
 from netdsl.vocab import types as T
-from netdsl.vocab.components import Adapter, Layer, Param, ShapeProblem, keras_factory
+from netdsl.vocab.components import Adapter, Layer, Param, Shape, ShapeProblem, keras_factory
 from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.rules import SEED_MAX, activated, initializer_ranks, matrix_regularizers
 
-Shape = tuple
 INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
                 "lecun_normal", "zeros", "ones", "random_normal", "random_uniform",
                 "truncated_normal", "orthogonal", "identity", "variance_scaling")

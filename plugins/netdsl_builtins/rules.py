@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from netdsl.vocab.components import Activation, Ref, Rule, ShapeProblem, Violation
+from netdsl.vocab.components import Activation, Ref, Rule, Shape, ShapeProblem, Violation
 
 __all__ = [
     "SEED_MAX",
@@ -20,7 +20,6 @@ __all__ = [
     "shape_keeping_activations",
 ]
 
-Shape = tuple
 
 #: the largest layer ``seed=`` (Keras's seed generators take 32-bit seeds; like the `seed:` setting)
 SEED_MAX = 2**32 - 1

@@ -11,13 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from netdsl.vocab import types as T
-from netdsl.vocab.components import Layer, Param, Regularizer, ShapeProblem
+from netdsl.vocab.components import Layer, Param, Regularizer, Shape, ShapeProblem
 from netdsl.vocab.hookspecs import Register, hookimpl
 
 __all__ = ["MAX_NORM_DENSE", "WEIGHT_DECAY", "register_layers", "register_regularizers"]
 __version__ = "0.1.0"
 
-Shape = tuple
 
 
 def _max_norm_dense_infer(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
