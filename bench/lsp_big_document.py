@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fuzz_lsp import ROOT, Server, message  # noqa: E402
+from fuzz_lsp import ROOT, Server, message
 
 STEP = "dense 64 relu -> "
 DOCUMENTS = {

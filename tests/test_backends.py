@@ -88,7 +88,7 @@ def test_component_that_cannot_run_on_a_backend_is_an_error_at_its_layer() -> No
 
 def test_check_backend_flag_reports_at_the_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     registry = _registry_with_tf_only_layer()
-    monkeypatch.setattr("netdsl.tools.cli._State.registry", property(lambda self: registry))
+    monkeypatch.setattr("netdsl.tools.cli.terminal.State.registry", property(lambda self: registry))
     path = tmp_path / "m.net"
     path.write_text("dense 32 relu -> tf_dense 10 softmax\n")
     ok = CliRunner().invoke(main, ["check", str(path), "--backend", "tensorflow"])

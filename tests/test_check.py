@@ -328,6 +328,28 @@ def test_repeated_mistake_reported_once(registry: Any) -> None:
     assert len(info.value.errors) == 1
 
 
+# a positional value nothing positional takes: the help names the open parameters that take it
+POSITIONAL_HELP = [
+    ("synthetic-classes", "dataset: synthetic(10)\ninput: 4\ndense 10 softmax",
+     "name the parameter: `classes=10`, or one of `outputs`, `train_size`, `test_size`, `seed`"),
+    ("synthetic-after-given", "dataset: synthetic(classes=3, 10)\ninput: 4\ndense 3 softmax",
+     "name the parameter: `outputs=10`, or one of `train_size`, `test_size`, `seed`"),
+    ("float-only-one", "dataset: synthetic\ninput: 4\nlayernorm 0.01 -> dense 10 softmax",
+     "name the parameter: `epsilon=0.01`"),
+    ("nothing-takes-it", "dense 10 softmax 1.5", None),
+]
+
+
+@pytest.mark.parametrize(("text", "help_"), _rows(POSITIONAL_HELP))
+def test_positional_help_names_a_real_parameter(text: str, help_: str | None,
+                                                registry: Any) -> None:
+    with pytest.raises(NetdslError) as info:
+        netdsl.check(text, registry)
+    (err,) = [e for e in info.value.errors if e.code == "NDL005"]
+    assert err.help == help_
+    assert "key=" not in (err.help or "")
+
+
 def test_a_name_that_binds_two_ways_is_ambiguous() -> None:
     reg = load_registry(third_party=False)
     reg.add(Regularizer(name="relu", build=None), Provider("test", "0", "test"))

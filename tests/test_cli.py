@@ -16,6 +16,8 @@ from conftest import EXAMPLES, GOLDEN, SEED, has_layers
 
 from netdsl import __version__
 from netdsl.tools import cli
+from netdsl.tools.cli import terminal
+from netdsl.tools.cli.group import VERBS
 
 UPDATE = os.environ.get("NETDSL_UPDATE_GOLDEN", "") not in ("", "0")
 SUMMARIES = sorted((GOLDEN / "summary").glob("*.net"))
@@ -60,7 +62,7 @@ def test_help(flag: str) -> None:
         assert f"  {verb} " in r.stdout
 
 
-@pytest.mark.parametrize("verb", sorted(cli.main.commands))
+@pytest.mark.parametrize("verb", sorted(VERBS))
 def test_help_on_every_verb(verb: str) -> None:
     for flag in ("--help", "-h"):
         r = run(verb, flag)
@@ -174,14 +176,14 @@ def test_colour_rules(monkeypatch: pytest.MonkeyPatch) -> None:
             return True
 
     monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.setattr(cli.sys, "stderr", Tty())
-    assert cli._color() is True
+    monkeypatch.setattr(terminal.sys, "stderr", Tty())
+    assert terminal.color() is True
     monkeypatch.setenv("NO_COLOR", "1")
-    assert cli._color() is False
+    assert terminal.color() is False
 
 
 def test_colour_on_a_terminal(bad: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_color", lambda: True)
+    monkeypatch.setattr(terminal, "color", lambda: True)
     r = CliRunner().invoke(cli.main, ["--no-plugins", "check", str(bad)], color=True)
     assert r.exit_code == 1 and "\x1b[1;31merror[NDL004]\x1b[0m" in r.stderr
 

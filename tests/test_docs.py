@@ -9,6 +9,7 @@ block must parse, and declare its entry points in the ``netdsl`` group.
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import sys
 from collections.abc import Iterator
@@ -57,6 +58,15 @@ def test_every_hook_has_a_section() -> None:
 
 def test_no_section_for_a_hook_that_does_not_exist() -> None:
     assert sorted(set(sections()) - set(HOOKS)) == []
+
+
+TABLE_ROW = re.compile(r"^\| `(register_\w+)` \| [^|]+ \| `(\w+)` \|$", re.M)
+
+
+def test_the_hook_table_lists_every_hook_with_its_declaration_class() -> None:
+    """The table under "How registration works" is hookspecs.HOOKS, in order, row by row."""
+    rows = TABLE_ROW.findall(TEXT)
+    assert rows == [(hook, KINDS[kind].__name__) for hook, kind in HOOKS.items()]
 
 
 @pytest.mark.parametrize("hook", sorted(HOOKS))
@@ -124,3 +134,34 @@ def test_the_plugin_blocks_cover_every_hook(doc_registry: Registry) -> None:
 def test_netdsl_blocks_check(doc_registry: Registry, index: int) -> None:
     model = check(PROGRAMS[index], doc_registry, filename=f"docs/plugins.md netdsl block {index}")
     assert model.nodes
+
+
+README = DOC.parents[1] / "README.md"
+#: the first cell of a row of the README's library table: `name(parameters) -> result`
+LIBRARY_CALL = re.compile(r"`(\w+)\(([^`]*?)\)(?: -> [^`]*)?`")
+
+
+def _library_rows() -> list[tuple[str, str]]:
+    """(function name, the parameters the README writes) for each call in the library table."""
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("## Library"):]
+    table = table[table.index("| name | what |"):]
+    lines = table.splitlines()[2:]
+    rows = [line.split(" | ")[0] for line in lines[:next(
+        (i for i, line in enumerate(lines) if not line.startswith("|")), len(lines))]]
+    return [(m.group(1), m.group(2)) for row in rows for m in LIBRARY_CALL.finditer(row)]
+
+
+@pytest.mark.parametrize(("name", "written"), _library_rows(), ids=lambda v: str(v)[:30])
+def test_the_readme_library_table_names_every_keyword(name: str, written: str) -> None:
+    """Every keyword-only parameter of a public function is in its README row, and every
+    ``key=`` the row shows is a real parameter."""
+    import netdsl
+
+    function = getattr(netdsl, name)
+    params = inspect.signature(function).parameters
+    keyword_only = [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
+    missing = [p for p in keyword_only if f"{p}=" not in written]
+    assert not missing, f"README's row for `{name}` omits {missing}"
+    shown = re.findall(r"(\w+)=", written)
+    assert set(shown) <= set(params), f"README's row for `{name}` shows unknown {shown}"

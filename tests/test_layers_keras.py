@@ -26,13 +26,24 @@ from netdsl.errors import NetdslError
 from netdsl.lang import ir
 from netdsl.vocab.components import Layer, Ref, ShapeProblem
 from netdsl.vocab.registry import load_registry
-from netdsl_builtins import advanced
+from netdsl_builtins import (
+    conv,
+    embedding,
+    merge,
+    noise,
+    normalization,
+    pooling,
+    recurrent,
+    wrappers,
+)
 
 pytestmark = pytest.mark.slow  # builds or trains real Keras models
 
 REG = load_registry(third_party=False)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 Shape = tuple
+#: the layer-family plugin modules (one per family; each layer's parts together)
+FAMILIES = (conv, pooling, normalization, embedding, recurrent, wrappers, noise, merge)
 
 
 @pytest.fixture(scope="module")
@@ -340,9 +351,10 @@ NAMES = {
 
 
 def test_every_advanced_layer_is_registered_with_its_input_kind() -> None:
-    entries = {e.component.name: e for e in REG.entries("layer")
-               if e.provider.plugin == "netdsl_builtins.advanced"}
-    assert set(entries) == set(NAMES) and len(advanced.ADVANCED) == len(NAMES)
+    plugins = {family.__name__ for family in FAMILIES}
+    entries = {e.component.name: e for e in REG.entries("layer") if e.provider.plugin in plugins}
+    assert set(entries) == set(NAMES)
+    assert sum(len(family.LAYERS) for family in FAMILIES) == len(NAMES)
     for name, accepts in NAMES.items():
         component = entries[name].component
         assert isinstance(component, Layer) and component.accepts == accepts, name
@@ -386,9 +398,11 @@ def test_natural_positional_forms(text: str, expected: dict[str, Any]) -> None:
 def test_importing_and_registering_does_not_import_tensorflow() -> None:
     code = (
         "import sys\n"
-        "from netdsl_builtins import advanced\n"
+        "from netdsl_builtins import (conv, embedding, merge, noise, normalization, pooling,\n"
+        "                             recurrent, wrappers)\n"
         "out = []\n"
-        "advanced.register_layers(register=out.append)\n"
+        "for family in (conv, pooling, normalization, embedding, recurrent, wrappers, noise, merge):\n"
+        "    family.register_layers(register=out.append)\n"
         "assert len(out) == 32, len(out)\n"
         "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
         "assert not heavy, heavy\n"

@@ -238,15 +238,22 @@ class Binder:
             f"{_what(component)} takes no positional argument like {describe_value(value)}", arg.span,
             label="unexpected argument", code="NDL005",
             expected=str(_positional_words(component)) or _names({p.name: p for p in component.params}),
-            help=self._positional_help(component, value)))
+            help=self._positional_help(component, value, given)))
         return None
 
-    def _positional_help(self, component: Component, value: ir.Node) -> str | None:
-        """``dense 64 "relu"``: a quoted name a positional parameter would take unquoted."""
+    def _positional_help(self, component: Component, value: ir.Value,
+                         given: Mapping[str, Any]) -> str | None:
+        """How to pass a positional value nothing positional takes: a quoted name unquoted
+        (``dense 64 "relu"``), else by name, naming the open parameters that take such a value
+        (``synthetic(10)`` → ``classes=10``)."""
         if isinstance(value, ir.Str) and any(p.positional and p.type.claims(value.value, self)
                                              for p in component.params):
             return quoted_name_help(value)
-        return f"name the parameter: `key={_fmt(value)}`" if component.params else None
+        fits = [p.name for p in component.params if p.name not in given and p.type.takes(value)]
+        if not fits:
+            return None
+        others = f", or one of {', '.join(f'`{n}`' for n in fits[1:])}" if fits[1:] else ""
+        return f"name the parameter: `{fits[0]}={_fmt(value)}`{others}"
 
     def _unknown_name(self, component: Component, name: str, value: ir.Node,
                       positional: Sequence[Param]) -> None:

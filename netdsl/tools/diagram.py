@@ -137,10 +137,10 @@ def _graphviz(model: CheckedModel, fmt: str) -> bytes:
 
 #: format -> what makes it (text formats return str, pictures bytes)
 FORMATS: Mapping[str, Callable[[CheckedModel], str | bytes]] = {
-    "dot": to_dot,
-    "mmd": to_mermaid,
     "svg": lambda m: _graphviz(m, "svg"),
     "png": lambda m: _graphviz(m, "png"),
+    "dot": to_dot,
+    "mmd": to_mermaid,
 }
 
 

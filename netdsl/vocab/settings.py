@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from ..lang import ir
 from . import types as T
+from .backends import BACKENDS
 from .components import Ref
 
 __all__ = ["SETTINGS", "TABLE", "Setting", "Settings", "Stage", "literal", "value_to_ir"]
@@ -48,7 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
             "check"),
     Setting("normalize", T.Bool(), False,
             "standardise the input features: a Keras Normalization layer adapted on the training "
-            "data, saved inside the model", "train"),
+            "data, saved inside the model", "train", flag=True),
     Setting("loss", T.Ref("loss"), None,
             "the loss (default: the one the dataset's target calls for, e.g. "
             "categorical_crossentropy for classes)", "train"),
@@ -66,7 +67,7 @@ SETTINGS: tuple[Setting, ...] = (
             "training callbacks, e.g. [early_stopping(monitor=val_loss, patience=3)]", "train"),
     Setting("seed", T.Int(min=0, max=2**32 - 1), None, "random seed for a reproducible run", "train",
             flag=True),
-    Setting("backend", T.Choice(("tensorflow", "jax")), None,
+    Setting("backend", T.Choice(tuple(BACKENDS)), None,
             "the Keras backend: tensorflow or jax (default: $KERAS_BACKEND, else tensorflow)",
             "train", flag=True),
 )

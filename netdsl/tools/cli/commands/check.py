@@ -1,0 +1,56 @@
+"""``netdsl check``: check programs, with compiler-grade errors (no TensorFlow)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from typing import Any
+
+import click
+
+from netdsl.tools.cli.terminal import State, fail, load
+from netdsl.vocab.backends import BACKENDS
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON on stdout.")
+@click.option("--data", type=click.Path(),
+              help="The file or folder holding the dataset (its metadata is read).")
+@click.option("--backend", type=click.Choice(list(BACKENDS)),
+              help="Also check that every component runs on this Keras backend.")
+@click.pass_obj
+def check(state: State, files: tuple[str, ...], as_json: bool, data: str | None,
+          backend: str | None) -> None:
+    """Check FILES (`-` reads standard input); exit 1 if any has an error."""
+    from netdsl.checking.backends import problems as backend_problems
+    from netdsl.checking.checker import check as check_program
+    from netdsl.errors import NetdslError, NetdslErrors
+    from netdsl.vocab.isolation import stdout_to_stderr
+
+    results: list[dict[str, Any]] = []
+    failed: list[NetdslError] = []
+    # with --json, standard output is the JSON alone: what plugins write meanwhile (even with
+    # os.write(1, ...)) goes to standard error
+    with stdout_to_stderr() if as_json else contextlib.nullcontext():
+        for path in files:  # every file is checked; the errors of all are reported together
+            try:
+                model = check_program(load(path), state.registry, data=data)
+                found = backend_problems(model, backend) if backend else []
+                if found:
+                    raise found[0] if len(found) == 1 else NetdslErrors(found)
+            except NetdslError as e:
+                failed.extend(e.errors)
+                results.append({"file": path, "ok": False, "errors": [x.to_dict() for x in e.errors]})
+                continue
+            results.append({"file": path, "ok": True, "errors": [], "layers": len(model.nodes),
+                            "params": model.total_params})
+            if not as_json:
+                click.echo(f"{path}: ok ({len(model.nodes)} layers, {model.total_params:,} parameters)")
+    if as_json:
+        click.echo(json.dumps({"files": results}, indent=2))
+        if failed:
+            sys.exit(1)
+    elif failed:
+        fail(failed)

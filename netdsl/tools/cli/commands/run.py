@@ -1,0 +1,117 @@
+"""``netdsl run``: train a program's model, evaluate it on the test set, save the run folder.
+
+The setting overrides (``--epochs``, ``--normalize/--no-normalize``, …) are made from the
+settings table (:mod:`netdsl.tools.cli.options`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from netdsl.tools.cli.options import setting_options
+from netdsl.tools.cli.terminal import State, fail_text, load
+
+
+@click.command()
+@click.argument("file", type=click.Path(allow_dash=True), required=False)
+@setting_options
+@click.option("--data", type=click.Path(),
+              help="The file or folder holding the program's dataset (default: the dataset's own "
+                   "environment variable, e.g. $NETDSL_MNIST, then Keras's cache).")
+@click.option("--out", "out_dir", type=click.Path(), default="runs", show_default=True,
+              help="Where run folders are created.")
+@click.option("--resume", "resume", type=click.Path(file_okay=False), metavar="RUN_FOLDER",
+              help="Finish a killed or stopped run in its folder, from its last finished epoch "
+                   "(FILE is then the folder's model.net).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--steps-per-execution", type=click.IntRange(min=1, max=1 << 20),
+              help="Batches per call of the compiled training step (default 16). Higher is faster "
+                   "for small models (see BENCHMARKS.md); same weights for a given seed, coarser "
+                   "progress bar.")
+@click.option("--jit/--no-jit", "jit", default=None,
+              help="Compile the training step with XLA. Default: Keras's choice (off on a CPU-only "
+                   "machine, where it measured no faster; see BENCHMARKS.md).")
+@click.option("--threads", type=click.IntRange(min=1, max=4096),
+              help="TensorFlow threads (intra- and inter-op). Default: TensorFlow's (every core).")
+@click.option("--distribute", is_flag=True,
+              help="Train data-parallel on every device of this machine (MirroredStrategy on "
+                   "tensorflow, DataParallel on jax). The batch size is the global batch.")
+@click.option("--coordinator", metavar="HOST:PORT",
+              help="Multi-process training (jax backend): process 0's address and port, the same "
+                   "for every process. Default: $KERAS_DISTRIBUTION_JOB_ADDRESSES or "
+                   "$JAX_COORDINATOR_ADDRESS.")
+@click.option("--num-processes", type=click.IntRange(min=1, max=1 << 16),
+              help="Multi-process: how many processes (default: "
+                   "$KERAS_DISTRIBUTION_NUM_PROCESSES).")
+@click.option("--process-id", type=click.IntRange(min=0, max=1 << 16),
+              help="Multi-process: this process, 0..N-1; 0 writes the run folder "
+                   "(default: $KERAS_DISTRIBUTION_PROCESS_ID).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=None,
+              help="Multi-process: seconds to wait for the others to join, or for a silent one, "
+                   "before stopping with an error (default 60).")
+@click.pass_obj
+def run(state: State, /, file: str | None, data: str | None, out_dir: str, resume: str | None,
+        quiet: bool, steps_per_execution: int | None, jit: bool | None, threads: int | None,
+        distribute: bool, coordinator: str | None, num_processes: int | None,
+        process_id: int | None, timeout: float | None, **overrides: Any) -> None:
+    """Train FILE's model, evaluate it on the test set and save the run.
+
+    --steps-per-execution, --jit and --threads change how fast training runs on this machine,
+    never what the model is; metrics.json records them. --distribute and the multi-process
+    options are described in docs/distributed.md. Exit status: 0 finished, 1 failed,
+    130 stopped by Ctrl-C, 143 stopped by SIGTERM (finished epochs are kept either way).
+    """
+    from netdsl.checking.checker import check as check_program
+    from netdsl.errors import NetdslErrors, NetdslTrainingError
+
+    if state.verbose:  # TensorFlow's own log lines: shown with -v only
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        os.environ["NETDSL_TF_LOGS"] = "1"
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if resume is not None:
+        if file is not None or given:
+            raise click.UsageError("--resume continues a run as it was: give no FILE and no "
+                                   "setting overrides")
+        file = os.path.join(resume, "model.net")
+        if not os.path.isfile(file):
+            fail_text(f"{resume} is not a run folder (it has no model.net)")
+    elif file is None:
+        raise click.UsageError("give a FILE to train, or --resume RUN_FOLDER")
+    model = check_program(load(file), state.registry, data=data)
+    model = model.replace(**given)
+    from netdsl.checking.backends import problems as backend_problems
+    from netdsl.keras.distribute import Cluster
+    from netdsl.keras.training import TrainOptions
+    from netdsl.run.driver import resume_run, run_model
+    from netdsl.vocab.backends import resolve
+
+    found = backend_problems(model, resolve(model.settings["backend"]))
+    if found:
+        raise found[0] if len(found) == 1 else NetdslErrors(found)
+    cluster = Cluster.resolve(coordinator, num_processes, process_id, timeout)
+    speed = {"steps_per_execution": steps_per_execution} if steps_per_execution else {}
+    if resume is not None and cluster is not None and cluster.num_processes > 1:
+        raise NetdslTrainingError(
+            "--resume continues a run in one process; a multi-process run cannot be resumed",
+            code="NDL322", help="start a new multi-process run, or resume this folder in one "
+                                "process without --coordinator (add --distribute for every "
+                                "local device)")
+    options = TrainOptions(**speed, jit_compile=jit, threads=threads, distribute=distribute,
+                           cluster=cluster) \
+        if speed or jit is not None or threads or distribute or cluster is not None \
+        else (None if resume else TrainOptions())
+    echo = lambda text: click.echo(text, err=True)  # noqa: E731
+    if resume is not None:
+        report = resume_run(resume, model, data=data, quiet=quiet, echo=echo, options=options)
+    else:
+        report = run_model(model, data=data, out_dir=out_dir, quiet=quiet, echo=echo,
+                           options=options)
+    click.echo(report.text())
+    if report.stopped:
+        from netdsl.run.runs import EXIT_CODES
+
+        sys.exit(EXIT_CODES.get(report.stopped, 1))
