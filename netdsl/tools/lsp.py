@@ -94,7 +94,7 @@ class NetdslLanguageServer(LanguageServer):
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
-            self.shutdown()
+            self.shutdown()  # type: ignore[no-untyped-call]  # pygls leaves it untyped
 
     async def _serve(self, framer: Framer) -> None:
         """Read a message at a time (in a worker thread) and hand it to pygls's protocol."""
