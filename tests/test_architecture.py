@@ -30,10 +30,11 @@ LAYERS: dict[str, int] = {
     "netdsl.__main__": 7,
     "netdsl": 7,  # the public API (lazily loaded)
 }
-#: plugins supply vocabulary: they may use the vocabulary, the language and Keras at run time
+#: plugins supply vocabulary: they may use the vocabulary, the language, Keras at run time, and
+#: the one size-bounded reader of data files (NumPy only), so every dataset reads files alike
 PLUGIN_RANK = 4
 PLUGIN_MAY_IMPORT = ("netdsl.errors", "netdsl._version", "netdsl.lang", "netdsl.vocab",
-                     "netdsl.keras.runtime")
+                     "netdsl.keras.runtime", "netdsl.keras.datafiles")
 
 SOURCES = {
     "netdsl": ROOT / "netdsl",

@@ -259,3 +259,19 @@ def test_each_verb_module_defines_the_command_of_its_name(name: str) -> None:
     module = importlib.import_module(f"{COMMANDS_PACKAGE}.{name}")
     assert isinstance(getattr(module, name), click.Command)
     assert isinstance(verb(name), click.Command)
+
+
+def test_netdsl_warnings_print_as_one_warning_line(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A label of many whole numbers is read as regression with a note: the note is a
+    `warning:` line, not Python's `file:line: UserWarning:` record."""
+    rows = "".join(f"{i % 7},{(i * 37) % 300 + i // 300}\n" for i in range(400))
+    (tmp_path / "t.csv").write_text("a,y\n" + rows)
+    (tmp_path / "m.net").write_text('dataset: csv("t.csv", label="y")\ndense 4 relu -> dense 1\n')
+    from netdsl.tools.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["check", "m.net"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "warning: t.csv: label `y`" in result.stderr
+    assert "UserWarning" not in result.output + result.stderr

@@ -608,10 +608,29 @@ def test_data_examples_check_on_generated_data(tmp_path: Path, name: str) -> Non
     assert m.data.target.kind == kind
 
 
+def _damaged_inside(path: Path) -> None:
+    """A PNG whose chunk structure is whole but whose pixel data is garbage."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"\x00garbage" * 4)
+                     + chunk(b"IEND", b""))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("cached", [True, False], ids=["decoded-once-in-memory", "decoded-each-epoch"])
+@pytest.mark.parametrize("content, message", [
+    (b"\x89PNG\r\n\x1a\nnot really", "a PNG without its IHDR header"),
+    (b"", "an empty file"),
+    (None, "does not decode"),
+], ids=["bad-header", "empty", "damaged-inside"])
 def test_a_picture_that_does_not_decode_is_a_data_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        cached: bool) -> None:
+                                                        cached: bool, content: bytes | None,
+                                                        message: str) -> None:
     from netdsl.keras.training import load_data, train
     from netdsl_builtins import images
 
@@ -620,16 +639,19 @@ def test_a_picture_that_does_not_decode_is_a_data_error(tmp_path: Path, monkeypa
     write_image_folder(tmp_path / "p" / "train", per_class=4, size=8)
     write_image_folder(tmp_path / "p" / "test", per_class=2, size=8)
     broken = tmp_path / "p" / "train" / "cats" / "broken.png"
-    broken.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    if content is None:
+        _damaged_inside(broken)
+    else:
+        broken.write_bytes(content)
     m = netdsl.check(f'dataset: images("{tmp_path / "p"}", size=8x8)\nepochs: 1\n'
                      "flatten -> dense 2 softmax", builtin_registry())
     with pytest.raises(NetdslDataError) as info:
-        data = load_data(m)  # the cache decodes every training picture here, and names the bad one
+        data = load_data(m)  # every header is read here; the cache also decodes every picture
         if not cached:
             train(m, data, verbose=0)
-    if cached:
-        assert str(broken) in info.value.message and "does not decode" in info.value.message
-    else:
+    if cached or content is not None:  # named before training
+        assert str(broken) in info.value.message and message in info.value.message
+    else:  # found only by decoding, while training: the run says so
         assert "reading `images` while training failed" in info.value.message
 
 

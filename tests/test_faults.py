@@ -272,8 +272,8 @@ LOADS = {
     "scalar": ("return np.zeros((5, 4)), 1, np.zeros((2, 4)), np.zeros(2)",
                "returned a single value as its training labels"),
     "not-four": ("return [1, 2]", "returned list, not (x_train, y_train, x_test, y_test)"),
-    "no training examples": ("return np.zeros((0, 4)), np.zeros(0), np.zeros((2, 4)), np.zeros(2)",
-                             "returned 0 training examples"),
+    "no-examples": ("return np.zeros((0, 4)), np.zeros(0), np.zeros((2, 4)), np.zeros(2)",
+                    "returned 0 training examples"),
     "no test examples": ("return np.zeros((5, 4)), np.zeros(5), np.zeros((0, 4)), np.zeros(0)",
                          "returned 0 test examples"),
 }
@@ -292,6 +292,25 @@ def test_a_dataset_loader_fault_names_the_plugin(site: Site, case: str) -> None:
     assert info.value.message.startswith("dataset `odd_data` (data-dist 1.0) ") and fragment in info.value.message
     if "0 " in fragment:  # a plugin's loader: the help says whose it is
         assert "plugin" in (info.value.help or ""), info.value.help
+
+
+@pytest.mark.parametrize("body, what", [
+    ("x = np.ones((5, 4)); x[3, 1] = np.nan; return x, np.zeros(5), np.ones((2, 4)), np.zeros(2)",
+     "training examples holding NaN or infinite values (the first at training example 3)"),
+    ("return np.ones((5, 4)), np.zeros(5), np.ones((2, 4)), np.array([0.0, np.inf])",
+     "test labels holding NaN or infinite values (the first at test example 1)"),
+], ids=["nan-feature", "infinite-label"])
+def test_a_loader_returning_non_finite_values_is_a_data_error_naming_the_plugin(
+        site: Site, body: str, what: str) -> None:
+    from netdsl.keras.training import load_data
+
+    site.add("data-dist", _dataset_plugin(load=body))
+    model = check("dataset: odd_data\ndense 2 softmax\n", load_registry())
+    with pytest.raises(NetdslDataError) as info:
+        load_data(model)
+    assert info.value.code == "NDL100"
+    assert info.value.message.startswith("dataset `odd_data` (data-dist 1.0) ") and what in info.value.message
+    assert "fill in or drop" in (info.value.help or "") and "data-dist" in (info.value.help or "")
 
 
 # --- plugins: build (needs Keras) ----------------------------------------------------------------

@@ -107,10 +107,17 @@ def test_text_output_and_labels_json(run_folder: Path, inputs: dict[str, Path], 
      "rows.csv:1: 3 columns, but the model takes 784 values (28x28x1) per row"),
     ("bad.npy", lambda p: np.save(p, np.zeros((5, 5))), "an array of shape 5x5 is neither one input of shape 28x28x1"),
     ("bad.png", lambda p: p.write_bytes(b"\x89PNG not really"), "not a readable image"),
-    ("garbage.npy", lambda p: p.write_bytes(b"garbage"), "not a readable NumPy file"),
+    ("garbage.npy", lambda p: p.write_bytes(b"garbage"), "is not a NumPy array"),
     ("notes.txt", lambda p: p.write_text("x"), "cannot tell what `.txt` holds"),
     ("gone.png", lambda p: None, "no such file"),
-], ids=["csv-columns", "npy-shape", "bad-png", "bad-npy", "unknown-suffix", "missing"])
+    ("bomb.gif", lambda p: p.write_bytes(b"GIF89a\xff\xff\xff\xff" + bytes(3) + b";"),
+     "declares 65,535x65,535 pixels"),
+    ("objects.npz", lambda p: np.savez(p, x=np.array([None, {}], dtype=object)),
+     "array of Python objects"),
+    ("long.csv", lambda p: p.write_text("9" * 200_000 + "\n"),
+     "1 columns, but the model takes 784 values"),
+], ids=["csv-columns", "npy-shape", "bad-png", "bad-npy", "unknown-suffix", "missing",
+        "gif-bomb", "npz-objects", "csv-cell-over-csv-field-limit"])
 def test_bad_inputs_are_clear_errors_naming_the_file(run_folder: Path, tmp_path: Path, name: str,
                                                      make: Callable[[Path], object], message: str) -> None:
     path = tmp_path / name

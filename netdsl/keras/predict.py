@@ -9,7 +9,6 @@ built-in datasets scale pixels); arrays and CSV rows are taken as model input va
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -20,6 +19,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import NetdslInputError, NetdslTrainingError
+from .datafiles import (
+    MAX_IMAGE_PIXELS,
+    Npz,
+    image_size,
+    parse_number,
+    read_lines,
+    read_npy,
+    regular_file,
+    scale_pixels,
+    split_row,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..checking.graph import CheckedModel
@@ -44,21 +54,19 @@ class Example:
 
 
 def read_inputs(paths: Sequence[str], input_shape: Sequence[int]) -> list[Example]:
-    """Every example in ``paths``, shaped as ``input_shape``; a bad file is an error naming it."""
+    """Every example in ``paths``, shaped as ``input_shape``; a bad file is an error naming it.
+    Every file goes through the bounded reader (:mod:`netdsl.keras.datafiles`)."""
     out: list[Example] = []
     for path in paths:
-        p = Path(path)
-        if not p.is_file():
-            raise NetdslInputError(f"{path}: no such file" if not p.exists() else f"{path}: not a file")
+        p = regular_file(Path(path), "an image, a .npy/.npz array file or a .csv file",
+                         NetdslInputError)
         suffix = p.suffix.lower()
         if suffix in IMAGE_SUFFIXES:
             out.append(_image(p, tuple(input_shape)))
         elif suffix == ".npy":
-            out.extend(_arrays(str(p), _np_load(p), input_shape))
+            out.extend(_arrays(str(p), read_npy(p, NetdslInputError), input_shape))
         elif suffix == ".npz":
-            with _np_load(p) as archive:
-                for key in archive.files:
-                    out.extend(_arrays(f"{p}:{key}", archive[key], input_shape))
+            out.extend(_npz(p, input_shape))
         elif suffix == ".csv":
             out.extend(_csv(p, input_shape))
         else:
@@ -68,11 +76,14 @@ def read_inputs(paths: Sequence[str], input_shape: Sequence[int]) -> list[Exampl
     return out
 
 
-def _np_load(p: Path) -> Any:
-    try:
-        return np.load(p, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file is named, not a traceback
-        raise NetdslInputError(f"{p}: not a readable NumPy file ({type(exc).__name__}: {exc})") from None
+def _npz(p: Path, shape: Sequence[int]) -> Iterator[Example]:
+    with Npz(p, NetdslInputError) as archive:
+        for member in archive.members.values():
+            if not member.numeric:
+                raise NetdslInputError(f"{p}:{member.name}: holds {member.dtype} values, not numbers")
+        arrays = archive.arrays(list(archive.members))
+    for key, array in arrays.items():
+        yield from _arrays(f"{p}:{key}", array, shape)
 
 
 def _image(p: Path, shape: tuple[int, ...]) -> Example:
@@ -88,10 +99,14 @@ def _image(p: Path, shape: tuple[int, ...]) -> Example:
     else:
         raise NetdslInputError(f"{p}: the model takes {_shape_text(shape)}, not an image",
                                help="give a .npy, .npz or .csv file of that shape")
+    image_size(p, NetdslInputError)  # header checked, pixels counted, before any decoding
     try:
         with Image.open(p) as img:
-            img.load()
             size = img.size
+            if size[0] * size[1] > MAX_IMAGE_PIXELS:  # a format the header reader leaves to Pillow
+                raise NetdslInputError(f"{p}: the image declares {size[0]:,}x{size[1]:,} pixels, over "
+                                       f"the limit of {MAX_IMAGE_PIXELS:,}; refused before decoding")
+            img.load()
             mode = {0: "L", 1: "L", 3: "RGB", 4: "RGBA"}[channels]
             converted = img.convert(mode)
             note = ""
@@ -99,22 +114,30 @@ def _image(p: Path, shape: tuple[int, ...]) -> Example:
                 converted = converted.resize((width, height), Image.Resampling.BILINEAR)
                 note = f"resized from {size[0]}x{size[1]}"
             x = np.asarray(converted, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError,
+            SyntaxError) as exc:
         raise NetdslInputError(f"{p}: not a readable image ({type(exc).__name__}: {exc})") from None
     return Example(str(p), x.reshape(shape), note)
 
 
 def _arrays(name: str, array: np.ndarray, shape: Sequence[int]) -> Iterator[Example]:
+    """One input or a batch of them; uint8 values given to a model of pictures (2 or more axes)
+    are pixels, scaled to [0, 1] as the datasets scale them for training."""
     a = np.asarray(array)
     if not np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_:
         raise NetdslInputError(f"{name}: holds {a.dtype} values, not numbers")
+    pixels = a.dtype == np.uint8 and len(shape) >= 2
+    note = "uint8 pixels scaled to [0, 1]" if pixels else ""
+    values = scale_pixels(a) if pixels else a.astype(np.float32)
+    if not np.all(np.isfinite(values)):
+        raise NetdslInputError(f"{name}: holds NaN or infinite values")
     size = int(np.prod(shape))
     if a.size == size:  # one input, in any layout holding its values (28x28 for 28x28x1)
-        yield Example(name, a.astype(np.float32).reshape(shape))
+        yield Example(name, values.reshape(shape), note)
         return
     if a.ndim >= 2 and int(np.prod(a.shape[1:])) == size:
-        for i, row in enumerate(a):
-            yield Example(f"{name}[{i}]", row.astype(np.float32).reshape(shape))
+        for i, row in enumerate(values):
+            yield Example(f"{name}[{i}]", row.reshape(shape), note)
         return
     raise NetdslInputError(
         f"{name}: an array of shape {_shape_text(a.shape)} is neither one input of shape "
@@ -122,28 +145,32 @@ def _arrays(name: str, array: np.ndarray, shape: Sequence[int]) -> Iterator[Exam
 
 
 def _csv(p: Path, shape: Sequence[int]) -> Iterator[Example]:
+    """Rows of numbers, read as training reads a CSV: lines split on LF, cells by commas, one
+    number grammar (:func:`~netdsl.keras.datafiles.parse_number`); a first row of names is a header."""
     size = int(np.prod(shape))
+    found = False
     try:
-        with open(p, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
+        for line, text in read_lines(p, error=NetdslInputError):
+            row = [cell for cell, _ in split_row(text, ",")]
+            if all(not c for c in row):
+                continue
+            values = [parse_number(c) for c in row]
+            if any(v is None for v in values):
+                if line == 1:
+                    continue  # a header row
+                col = next(i for i, v in enumerate(values) if v is None)
+                raise NetdslInputError(f"{p}:{line}: `{row[col][:40]}` (column {col + 1}) is not a number")
+            if len(values) != size:
+                raise NetdslInputError(
+                    f"{p}:{line}: {len(values)} columns, but the model takes {size:,} values "
+                    f"({_shape_text(shape)}) per row")
+            x = np.asarray(values, dtype=np.float32)
+            if not np.all(np.isfinite(x)):
+                raise NetdslInputError(f"{p}:{line}: a value is NaN or infinite")
+            found = True
+            yield Example(f"{p}:{line}", x.reshape(shape))
     except (OSError, UnicodeDecodeError) as exc:
         raise NetdslInputError(f"{p}: not a readable CSV file ({exc})") from None
-    found = False
-    for line, row in enumerate(rows, start=1):
-        if not row or all(not c.strip() for c in row):
-            continue
-        try:
-            values = [float(c) for c in row]
-        except ValueError:
-            if line == 1:
-                continue  # a header row
-            raise NetdslInputError(f"{p}:{line}: a value is not a number") from None
-        if len(values) != size:
-            raise NetdslInputError(
-                f"{p}:{line}: {len(values)} columns, but the model takes {size:,} values "
-                f"({_shape_text(shape)}) per row")
-        found = True
-        yield Example(f"{p}:{line}", np.asarray(values, dtype=np.float32).reshape(shape))
     if not found:
         raise NetdslInputError(f"{p}: no rows of numbers")
 

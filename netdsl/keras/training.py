@@ -27,7 +27,7 @@ from ..errors import (
     NetdslTrainingError,
 )
 from ..lang.formatter import format as format_program
-from ..vocab.components import DataRequest, Dataset, Ref, Streams
+from ..vocab.components import DataRequest, Dataset, Streams
 from . import distribute as dist
 from .compiler import build, materialise
 from .runtime import import_keras
@@ -206,10 +206,7 @@ def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -
             raise NetdslPluginError(
                 f"dataset `{ref.name}` ({who}) returned {len(x):,} {split} examples but "
                 f"{len(y):,} labels; they must match one to one", code="NDL205")
-        if len(x) == 0:  # Keras would fail later, naming neither the dataset nor its plugin
-            raise NetdslPluginError(
-                f"dataset `{ref.name}` ({who}) returned 0 {split} examples", code="NDL205",
-                help=_EMPTY_HELP["built-in" if _builtin(ref) else "plugin"])
+        _check_values(ref.name, who, split, x, y)
     target = model.data.target
     y_train, y_test = (encode_labels(y, target.num_classes, model.labels) for y in (y_train, y_test))
     if target.kind != "classes":  # one value per example: a column, as the (N, 1) output gives
@@ -218,17 +215,35 @@ def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -
     return Data(_shape(x_train, model.input_shape), y_train, _shape(x_test, model.input_shape), y_test)
 
 
-#: what to do about a loader that returned no examples, by who wrote the loader
-_EMPTY_HELP = {
-    "built-in": "the data given holds no examples for this split: check the file or folder",
-    "plugin": "the plugin that provides the dataset loaded nothing: check the data it reads, "
-              "or report it to the plugin's authors",
-}
+def _first_non_finite(a: np.ndarray) -> int | None:
+    """The index of the first example holding NaN or an infinity (None: none; not numbers: None),
+    checked a block of examples at a time so no full-size mask is made."""
+    if a.dtype.kind not in "fc":
+        return None
+    block = max(1, (1 << 24) // max(1, int(np.prod(a.shape[1:])) if a.ndim > 1 else 1))
+    for start in range(0, len(a), block):
+        bad = ~np.isfinite(a[start:start + block]).reshape(min(block, len(a) - start), -1).all(axis=1)
+        if bad.any():
+            return start + int(np.argmax(bad))
+    return None
 
 
-def _builtin(ref: Ref) -> bool:
-    """Whether a reference names one of netdsl's own components (its provider string says so)."""
-    return "(built-in)" in str(ref.provider or "")
+def _check_values(name: str, who: str, split: str, x: np.ndarray, y: np.ndarray) -> None:
+    """A loader's arrays: some examples, finite features and labels; else an error naming the
+    dataset and its plugin, before anything trains on them."""
+    if len(x) == 0:
+        raise NetdslPluginError(
+            f"dataset `{name}` ({who}) returned 0 {split} examples", code="NDL205",
+            help="its data source is empty, or its loader drops every example; check the data it "
+                 f"reads, else report it to the plugin ({who})")
+    for what, a in (("examples", x), ("labels", y)):
+        at = _first_non_finite(a)
+        if at is not None:
+            raise NetdslDataError(
+                f"dataset `{name}` ({who}) returned {split} {what} holding NaN or infinite values "
+                f"(the first at {split} example {at:,})",
+                help="fill in or drop the missing values in the data; if the data has none, the "
+                     f"dataset's loader makes them (report it to the plugin, {who})")
 
 
 def encode_labels(y: np.ndarray, num_classes: int, labels: str) -> np.ndarray:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from netdsl.errors import NetdslDataError
+from netdsl.keras.datafiles import MAX_IMAGE_PIXELS, image_size, path_kind
 from netdsl.vocab import types as T
 from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
 
@@ -36,10 +37,11 @@ def _root(request: DataRequest) -> Path:
         raise NetdslDataError("`images` needs a folder: `dataset: images(\"photos/\")` or "
                               "`netdsl run --data photos/`")
     root = Path(request.path).expanduser()
-    if not root.exists():
+    kind = path_kind(root)
+    if kind is None:
         raise NetdslDataError(f"{root}: no such folder")
-    if not root.is_dir():
-        raise NetdslDataError(f"{root} is a file; `images` reads a folder with one sub-folder per class")
+    if kind != "a folder":
+        raise NetdslDataError(f"{root} is {kind}; `images` reads a folder with one sub-folder per class")
     return root
 
 
@@ -106,12 +108,47 @@ def _undecodable(paths: list[str], decode: Any, exc: Any) -> NetdslDataError:
                            help="a file in the dataset is damaged or not an image (.png, .jpg, .gif, .bmp)")
 
 
+def check_headers(paths: list[str]) -> None:
+    """Every picture's header read (never its pixels) before anything decodes it: an empty,
+    truncated or damaged file, or one declaring more than :data:`MAX_IMAGE_PIXELS`, is an error
+    naming it, before training rather than as a graph error after the first epoch."""
+    for path in paths:
+        image_size(Path(path))
+
+
+def decoder(height: int, width: int, channels: int) -> Any:
+    """``path -> float32 (height, width, channels)`` in [0, 1]: the file decoded in its own
+    channels (a GIF or BMP has no grey mode in TensorFlow's decoders), converted to
+    ``channels`` (grey by the ITU-R 601 weights), resized bilinearly."""
+    import tensorflow as tf
+
+    weights = tf.constant([0.2989, 0.5870, 0.1140], tf.float32)
+
+    def decode(path: Any) -> Any:
+        img = tf.image.decode_image(tf.io.read_file(path), channels=0, expand_animations=False)
+        img = tf.cast(img, tf.float32)
+        have = tf.shape(img)[-1]
+        grey_in = have < 3  # 1: grey, 2: grey and alpha
+        rgb = tf.cond(grey_in, lambda: tf.tile(img[..., :1], [1, 1, 3]), lambda: img[..., :3])
+        alpha = tf.cond(tf.equal(have % 2, 0), lambda: img[..., -1:],
+                        lambda: tf.fill(tf.concat([tf.shape(img)[:2], [1]], 0), 255.0))
+        if channels == 1:
+            out = tf.cond(grey_in, lambda: img[..., :1],
+                          lambda: tf.reduce_sum(rgb * weights, axis=-1, keepdims=True))
+        else:
+            out = rgb if channels == 3 else tf.concat([rgb, alpha], axis=-1)
+        out = tf.image.resize(out, (height, width), method="bilinear")
+        return tf.reshape(out, (height, width, channels)) / 255.0
+
+    return decode
+
+
 def load_images(request: DataRequest, info: DataInfo) -> Streams:
     """The folders as ``tf.data`` pipelines. Keras's ``image_dataset_from_directory`` lists the
-    files and makes the seeded split; decoding is Keras's (read, decode, bilinear resize). The
-    training images are decoded once and kept in memory when they fit in :data:`CACHE_BYTES`,
-    else decoded again each epoch; either way each epoch visits them in an order seeded by the
-    epoch's seed."""
+    files and makes the seeded split; every file's header is checked first
+    (:func:`check_headers`), then decoded by :func:`decoder`. The training images are decoded
+    once and kept in memory when they fit in :data:`CACHE_BYTES`, else decoded again each epoch;
+    either way each epoch visits them in an order seeded by the epoch's seed."""
     import keras
     import tensorflow as tf
 
@@ -134,17 +171,17 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
         raise NetdslDataError(f"{train_dir}: {str(exc).splitlines()[0]}",
                               help="each class folder needs image files (.png, .jpg, .gif, .bmp)") from None
     paths = list(getattr(train_ds, "file_paths", ()))
-    sizes = [len(paths), len(getattr(test_ds, "file_paths", ()))]
+    test_paths = list(getattr(test_ds, "file_paths", ()))
+    sizes = [len(paths), len(test_paths)]
     if not all(sizes):
         raise NetdslDataError(f"{train_dir}: the split leaves {sizes[0]} training and {sizes[1]} "
                               "test images", help="add images, or another test_split")
+    check_headers(paths + test_paths)
     files = tf.constant(paths)
     labels = tf.constant(_labels(train_dir, paths, names), tf.int32)
-
-    def decode(path: Any) -> Any:
-        img = tf.image.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
-        img = tf.image.resize(img, (height, width), method="bilinear")
-        return tf.reshape(img, (height, width, channels)) / 255.0
+    test_files = tf.constant(test_paths)
+    test_labels = tf.constant(_labels(test_dir or train_dir, test_paths, names), tf.int32)
+    decode = decoder(height, width, channels)
 
     cached = sizes[0] * height * width * channels * 4 <= CACHE_BYTES
     pixels = None
@@ -166,7 +203,9 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
                                   tf.gather(labels, i)), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def test(batch_size: int) -> Any:
-        return test_ds.batch(batch_size).map(lambda x, y: (x / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
+        return tf.data.Dataset.from_tensor_slices((test_files, test_labels)).map(
+            lambda f, y: (decode(f), y), num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True).batch(batch_size)
 
     record = {"source": str(request.path), "format": "images", "streamed": not cached,
               "cached_in_memory": cached,
@@ -174,7 +213,7 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
               "split": None if test_dir else {"test_split": a["test_split"], "seed": a["seed"],
                                               "method": "keras.utils.image_dataset_from_directory(validation_split, seed)"},
               "order": "each epoch, a permutation of the training images seeded by the epoch's seed",
-              "image_size": [height, width], "color": color}
+              "image_size": [height, width], "color": color, "max_pixels": MAX_IMAGE_PIXELS}
     return Streams(train, test, sizes[0], sizes[1], names, record)
 
 

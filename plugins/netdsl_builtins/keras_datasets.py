@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netdsl.errors import NetdslDataError
+from netdsl.keras.datafiles import Npz, path_kind
 from netdsl.vocab import types as T
 from netdsl.vocab.components import Code, DataInfo, DataRequest, Dataset, Param, Target
 
@@ -176,7 +177,10 @@ def find_file(spec: KerasFile, request: DataRequest,
             raise NetdslDataError(
                 f"{origin} {given}: the folder holds none of {', '.join(spec.names)}{also}",
                 help=_how_to(spec))
-        raise NetdslDataError(f"{origin} {given}: no such file or folder", help=_how_to(spec))
+        kind = path_kind(path)
+        raise NetdslDataError(f"{origin} {given}: " + (f"is {kind}; expected the file or a folder "
+                                                       "holding it" if kind else "no such file or folder"),
+                              help=_how_to(spec))
     for folder in _keras_datasets_dir():
         candidate = folder / spec.cache_name
         if candidate.is_file():
@@ -291,8 +295,10 @@ def safe_npz(path: Path, spec: KerasFile) -> dict[str, np.ndarray]:
     """An ``.npz`` as a dict of arrays: object arrays only from a hash-verified file."""
     import numpy as np
 
-    if spec.pickled:
-        _verified(spec, path)
+    if not spec.pickled:  # plain numbers: the bounded reader (headers and sizes checked first)
+        with Npz(path) as npz:
+            return npz.arrays(list(npz.members))
+    _verified(spec, path)
     out: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(path) as archive:
@@ -303,9 +309,6 @@ def safe_npz(path: Path, spec: KerasFile) -> dict[str, np.ndarray]:
                 try:
                     out[member[:-4]] = np.lib.format.read_array(buffer, allow_pickle=False)
                 except ValueError:
-                    if not spec.pickled:
-                        raise NetdslDataError(f"{path}: {member} is a pickled object array; "
-                                              f"`{spec.dataset}` holds plain numbers") from None
                     buffer.seek(0)
                     version = np.lib.format.read_magic(buffer)
                     reader = (np.lib.format.read_array_header_1_0 if version[0] == 1

@@ -37,6 +37,7 @@ from typing import Any, BinaryIO, NamedTuple
 import numpy as np
 
 from netdsl.errors import NetdslDataError
+from netdsl.keras.datafiles import Npz, path_kind
 
 __all__ = [
     "ENV_VAR",
@@ -210,8 +211,12 @@ def download_fashion_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 def _load_path(spec: IdxSpec, path: Path, origin: str) -> MnistArrays:
     """The dataset from a path the user named (a folder, or an ``.npz`` file); errors, never falls through."""
     how_to = spec.how_to
-    if not path.exists():
+    kind = path_kind(path)
+    if kind is None:
         raise NetdslDataError(f"{origin}: {path}: no such file or folder", help=how_to)
+    if kind not in ("a file", "a folder"):
+        raise NetdslDataError(f"{origin}: {path} is {kind}; expected a folder of the four IDX files"
+                              + (f" or {spec.npz_name}" if spec.npz_name else ""), help=how_to)
     if path.is_file():
         if path.name.removesuffix(".gz") in IDX_FILES.values():
             raise NetdslDataError(
@@ -417,20 +422,14 @@ def load_npz(path: str | os.PathLike[str]) -> MnistArrays:
     if key in _CACHE:
         return _CACHE[key]
     _check_npz(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in KEYS if k not in npz.files]
-            if missing:
-                raise NetdslDataError(
-                    f"{path}: missing array(s) {', '.join(missing)}; an MNIST .npz holds "
-                    f"{', '.join(KEYS)} (found: {', '.join(npz.files) or 'nothing'})"
-                )
-            arrays = {k: npz[k] for k in KEYS}
-    except NetdslDataError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise NetdslDataError(f"{path}: cannot read as an MNIST .npz: {_describe(exc)}",
-                              help=_HOW_TO) from exc
+    with Npz(path) as npz:  # the one bounded reader: headers first, never unpickled
+        missing = [k for k in KEYS if k not in npz.members]
+        if missing:
+            raise NetdslDataError(
+                f"{path}: missing array(s) {', '.join(missing)}; an MNIST .npz holds "
+                f"{', '.join(KEYS)} (found: {', '.join(npz.members) or 'nothing'})"
+            )
+        arrays = npz.arrays(list(KEYS))
     return _remember(key, _checked(arrays, str(path)))
 
 

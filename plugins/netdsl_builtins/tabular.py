@@ -2,7 +2,10 @@
 
 ``csv``: a header row, numeric feature columns and one label column, which may hold names
 (classes, the name -> id mapping saved in the run folder), integers (classes, or a binary
-target when they are only 0 and 1) or real numbers (a regression target). ``netdsl check`` reads
+target when they are only 0 and 1; so many distinct ones that most classes would have one or two
+rows: a regression target, with a note) or numbers written as reals (a regression target). Lines,
+cells and numbers are read by :mod:`netdsl.keras.datafiles` as TensorFlow reads them in training
+(LF or CRLF line ends, ASCII decimal numbers), each line capped. ``netdsl check`` reads
 the header and the first :data:`SAMPLE_BYTES` of rows (to learn the label's kind and classes);
 training reads the file through ``tf.data`` (:class:`~netdsl.vocab.components.Streams`): held in
 memory after one checking pass when its rows fit in :data:`CACHE_BYTES`, else written by that
@@ -12,8 +15,10 @@ so memory does not grow with the file past that budget. A bad cell (not a number
 unknown label column is a :class:`~netdsl.errors.NetdslDataError` at the CSV's own
 file:line:column, drawn with that line.
 
-``npz``: arrays ``x_train, y_train, x_test, y_test``, or ``x, y`` split by ``test_split``;
-loaded with ``allow_pickle=False``. ``describe`` reads the arrays' headers and the labels only.
+``npz``: arrays ``x_train, y_train, x_test, y_test``, or ``x, y`` split by ``test_split``, read
+by the size-bounded :class:`~netdsl.keras.datafiles.Npz` (headers first, never unpickled).
+``describe`` reads the arrays' headers and the labels, a block at a time; ``(N, H, W)`` uint8 is
+grey pictures of ``H x W x 1``, scaled to [0, 1] as the image datasets give them.
 
 The test split of ``x, y`` arrays and of CSV rows is seeded (``seed``) and recorded in the run
 folder's ``data.json``.
@@ -21,17 +26,28 @@ folder's ``data.json``.
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 import weakref
-import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from netdsl.errors import NetdslDataError, SourceLines, Span
+from netdsl.keras.datafiles import (
+    Member,
+    Npz,
+    is_integer_text,
+    parse_number,
+    read_lines,
+    regular_file,
+    scale_pixels,
+    scan_lines,
+    split_row,
+)
 from netdsl.vocab import types as T
 from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
 from netdsl.vocab.registry import suggest
@@ -82,6 +98,10 @@ WINDOW_CHUNKS = 8
 #: about this many windows are resident whatever the number of cores (reading one takes ~1 ms)
 SPILL_READ_AHEAD = 2
 _TASKS = ("auto", "classes", "binary", "regression")
+#: under task=auto, a label column of whole numbers with at least this many distinct values, more
+#: than half of them on one or two rows, is a regression target (a score, a count, a price): as
+#: classes most would have one or two examples
+MANY_CLASSES = 20
 
 
 def _kb() -> int:
@@ -93,43 +113,10 @@ def _path(request: DataRequest, what: str) -> Path:
         raise NetdslDataError(f"`{request.name}` needs a {what}: `dataset: {request.name}(\"PATH\")` "
                               "or `netdsl run --data PATH`")
     path = Path(request.path).expanduser()
-    if not path.exists():
-        raise NetdslDataError(f"{path}: no such file", help=f"`{request.name}` reads a {what}")
-    if not path.is_file():
-        raise NetdslDataError(f"{path} is a folder; `{request.name}` reads a {what}")
-    return path
+    return regular_file(path, f"a {what}", help=f"`{request.name}` reads a {what}")
 
 
 # --- CSV ---------------------------------------------------------------------------------------
-
-def split_row(line: str, delimiter: str) -> list[tuple[str, int]]:
-    """A CSV line as ``(value, 0-based start column)`` cells; double quotes may wrap a cell
-    (``""`` inside is a quote). Quoted newlines are not supported (one row per line)."""
-    cells: list[tuple[str, int]] = []
-    i, n = 0, len(line)
-    while True:
-        start = i
-        if i < n and line[i] == '"':
-            j, buf = i + 1, []
-            while j < n:
-                if line[j] == '"':
-                    if j + 1 < n and line[j + 1] == '"':
-                        buf.append('"')
-                        j += 2
-                        continue
-                    break
-                buf.append(line[j])
-                j += 1
-            value = "".join(buf)
-            i = line.find(delimiter, j)
-        else:
-            i = line.find(delimiter, i)
-            value = line[start:] if i < 0 else line[start:i]
-        cells.append((value.strip(), start))
-        if i < 0:
-            return cells
-        i += len(delimiter)
-
 
 @dataclass(frozen=True)
 class CsvLayout:
@@ -144,6 +131,7 @@ class CsvLayout:
     label_kind: str  # "names", "ints" or "reals"
     rows_sampled: int
     whole_file: bool  # the sample was the whole file
+    note: str = ""  # how task=auto read an ambiguous label column, and how to ask otherwise
 
     @property
     def features(self) -> tuple[int, ...]:
@@ -159,20 +147,14 @@ def _cell_error(path: Path, line_no: int, text: str, col: int, width: int, messa
 
 
 def _lines(path: Path, limit: int | None) -> Iterator[tuple[int, str]]:
-    """``(line number, text)`` of the file, up to about ``limit`` bytes (whole lines only)."""
-    read = 0
-    with open(path, encoding="utf-8", errors="strict", newline="") as f:
-        for n, raw in enumerate(f, 1):
-            read += len(raw)
-            if limit is not None and read > limit and n > 2:
-                return
-            yield n, raw.rstrip("\r\n")
+    """``(line number, text)`` of the file, up to about ``limit`` characters (whole lines only):
+    the bounded reader's lines (split on LF only, as training splits them; none over its cap)."""
+    return read_lines(path, limit)
 
 
 def _header(path: Path, delimiter: str) -> tuple[str, list[tuple[str, int]]]:
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            first = f.readline().rstrip("\r\n")
+        first = next((text for _, text in read_lines(path, 0)), "")
     except UnicodeDecodeError as exc:
         raise NetdslDataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except OSError as exc:
@@ -182,22 +164,21 @@ def _header(path: Path, delimiter: str) -> tuple[str, list[tuple[str, int]]]:
         raise _cell_error(path, 1, first, 0, len(first), "a CSV for netdsl starts with a header row "
                           "naming at least two columns (features and a label)", "expected a header",
                           help="add a first line such as `sepal_length,sepal_width,species`")
+    seen: set[str] = set()  # one look-up per column: a header of 100,000 columns is linear
     for i, (name, col) in enumerate(cells):
         if not name:
             raise _cell_error(path, 1, first, col, 1, f"column {i + 1} of the header has no name",
                               "empty column name")
-        if any(name == other for other, _ in cells[:i]):
+        if name in seen:
             raise _cell_error(path, 1, first, col, len(name), f"column `{name}` is named twice",
                               "second column of this name")
+        seen.add(name)
     return first, cells
 
 
 def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value
+    """The cell as training reads it (:func:`~netdsl.keras.datafiles.parse_number`), or None."""
+    return parse_number(text)
 
 
 def _finite(text: str) -> bool:
@@ -293,14 +274,20 @@ def read_layout(request: DataRequest) -> CsvLayout:
 def _target(path: Path, header: tuple[str, ...], label: int, delimiter: str,
             labels: list[tuple[str, int, int, str]], task: str, whole: bool) -> CsvLayout:
     # labels that are names show it on the first row: don't try to read thousands as numbers
-    numbers = [_number(t[0]) for t in labels] if _number(labels[0][0]) is not None else []
+    # each distinct text parsed once: a label column of classes repeats a few texts many times
+    parsed = {text: _number(text) for text in {t[0] for t in labels}} \
+        if _number(labels[0][0]) is not None else {}
+    numbers = [parsed[t[0]] for t in labels] if parsed else []
     name = header[label]
     names: tuple[str, ...] = ()
+    note = ""
     if numbers and all(x is not None and math.isfinite(x) for x in numbers):
         values = [float(x) for x in numbers if x is not None]
         integral = all(x.is_integer() for x in values)
-        if task == "regression" or (task == "auto" and not integral):
+        why = _regression_reason(name, labels, values, whole) if task == "auto" else None
+        if task == "regression" or why is not None:
             target, kind = Target("regression", shape=(1,)), "reals"
+            note = why if integral and why else ""
         else:
             if not integral:
                 v, n, col, text = next(t for t, x in zip(labels, values) if not x.is_integer())
@@ -335,12 +322,33 @@ def _target(path: Path, header: tuple[str, ...], label: int, delimiter: str,
                                   f"{len(names)}: {', '.join(names[:5])}")
         target = Target("binary") if task == "binary" else Target("classes", len(names))
         kind = "names"
-    return CsvLayout(path, header, label, delimiter, target, names, kind, len(labels), whole)
+    return CsvLayout(path, header, label, delimiter, target, names, kind, len(labels), whole, note)
+
+
+def _regression_reason(name: str, labels: list[tuple[str, int, int, str]], values: list[float],
+                       whole: bool) -> str | None:
+    """Why a numeric label column is a regression target under ``task=auto``, or None (classes):
+    a value written as a real number (``151.0``), or, when the whole column was read, so many
+    distinct whole numbers that most would be classes of one or two rows."""
+    real = next((text for text in dict.fromkeys(t[0] for t in labels) if not is_integer_text(text)),
+                None)
+    if real is not None:
+        return (f"label `{name}` is written as real numbers (`{real}`), so it is a regression "
+                "target; give task=classes (or task=binary) if they are class ids")
+    counts = Counter(values)
+    rare = sum(1 for c in counts.values() if c <= 2)
+    if not whole or len(counts) < MANY_CLASSES or 2 * rare <= len(counts):
+        return None
+    return (f"label `{name}` holds {len(counts):,} distinct whole numbers on {len(values):,} rows, "
+            f"{rare:,} of them on one or two rows: read as a regression target, not "
+            f"{len(counts):,} classes; give task=classes to train a classifier of them")
 
 
 def describe_csv(request: DataRequest) -> DataInfo:
     """The header and first rows: feature count, the label's kind and classes. Never the whole file."""
     layout = read_layout(request)
+    if layout.note:
+        warnings.warn(f"netdsl: {layout.path.name}: {layout.note}", UserWarning, stacklevel=2)
     return DataInfo((len(layout.features),), layout.target,
                     train_size=None, class_names=layout.class_names)
 
@@ -408,6 +416,7 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
         lines = tf.data.TextLineDataset(str(layout.path)).skip(1).batch(CHUNK_ROWS)
         return lines.enumerate().map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
+    scan_lines(layout.path)  # TensorFlow holds a whole line however long: refuse one over the cap first
     found = _check_pass(layout, chunks(), info, CACHE_BYTES, spill=bool(a.get("spill", True)))
     train_size, test_size, held, spilled = found.train, found.test, found.held, found.spill
     y_type = tf.int32 if layout.target.kind == "classes" else tf.float32
@@ -487,7 +496,7 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
               "split": {"test_split": test_split, "seed": seed,
                         "method": f"per row, a stateless uniform draw seeded by (seed, chunk of {CHUNK_ROWS} lines)"},
               "order": order,
-              "label_column": layout.header[layout.label], "feature_columns": [layout.header[i] for i in features]}
+              "label_column": layout.header[layout.label], "label_note": layout.note or None, "feature_columns": [layout.header[i] for i in features]}
     return Streams(train, test, train_size, test_size, layout.class_names, record)
 
 
@@ -510,103 +519,161 @@ class _Pass:
     fallback: str | None = None
 
 
-def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo, budget: int, spill: bool = True) -> _Pass:
-    """One pass over the whole file: counts, label range; on any problem, its exact place. The
-    training rows' features and labels come back as arrays while they fit in ``budget`` bytes
-    (float32/int32); past it they are written to a :class:`~netdsl_builtins.spill.Spill` file
-    when ``spill`` (if that fails, a warning, and nothing is kept)."""
+class _Rows:
+    """Where the checking pass keeps the training rows, and the owner of their spill file: in
+    memory while they fit in ``budget`` bytes, then (``spill``) in a
+    :class:`~netdsl_builtins.spill.Spill`; if writing it fails, a warning and nothing kept
+    (``fallback`` says why). As a context manager it removes the spill file when the pass fails,
+    so a bad row leaves nothing behind."""
+
+    def __init__(self, layout: CsvLayout, budget: int, spill: bool, y_type: Any) -> None:
+        self.layout, self.budget, self.may_spill, self.y_type = layout, budget, spill, y_type
+        self.kept: list[tuple[np.ndarray, np.ndarray]] | None = []
+        self.held_bytes = 0
+        self.spill: Spill | None = None
+        self.fallback: str | None = None
+
+    def __enter__(self) -> _Rows:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is not None:
+            self.drop()
+
+    def drop(self) -> None:
+        """Remove the spill file, if any."""
+        if self.spill is not None:
+            self.spill.remove()
+            self.spill = None
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Keep one chunk's training rows: in memory, in the spill file, or (fallen back) not."""
+        rows = (x, y.astype(self.y_type))
+        if self.spill is not None:
+            self._write(rows)
+        elif self.kept is not None:
+            self.held_bytes += len(y) * (int(x.shape[1]) + 1) * 4
+            if self.held_bytes <= self.budget:
+                self.kept.append(rows)
+            else:  # too big to hold: the rows so far and the rest go to a spill file
+                blocks, self.kept = [*self.kept, rows], None
+                if self.may_spill:
+                    self._start(blocks)
+
+    def _start(self, blocks: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        from .spill import Spill
+
+        try:
+            self.spill = Spill(len(self.layout.features), self.y_type)
+        except OSError as exc:
+            self._give_up(exc)
+            return
+        for block in blocks:
+            self._write(block)
+
+    def _write(self, rows: tuple[np.ndarray, np.ndarray]) -> None:
+        if self.spill is not None:
+            try:
+                self.spill.append(*rows)
+            except OSError as exc:
+                self._give_up(exc)
+
+    def _give_up(self, exc: OSError) -> None:
+        """The spill file failed (no folder, disk full): drop it, warn, decode text each epoch."""
+        self.drop()
+        self.fallback = f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"netdsl: cannot write the decoded rows of {self.layout.path.name} to a "
+                      f"temporary file ({self.fallback}); reading the CSV text again each epoch "
+                      "(slower)", RuntimeWarning, stacklevel=5)
+
+    def finish(self, out: _Pass) -> None:
+        """Close the spill file (a full disk may only show here) and fill in ``out``."""
+        import numpy as np
+
+        if self.spill is not None:
+            try:
+                self.spill.finish()
+            except OSError as exc:
+                self._give_up(exc)
+        out.spill, out.fallback = self.spill, self.fallback
+        if self.kept is not None:
+            out.held = (np.concatenate([x for x, _ in self.kept]).astype(np.float32),
+                        np.concatenate([y for _, y in self.kept]).reshape(-1, 1))
+
+
+def _fail(layout: CsvLayout, bad: Callable[[str], bool] | None, what: str) -> NoReturn:
+    """Find the first bad row in Python and raise at its file:line:col (else a plain error)."""
+    _locate(layout, bad)
+    raise NetdslDataError(f"{layout.path}: {what}, but no row could be pointed at",
+                          help="check the file for cells TensorFlow's CSV reader and Python read differently")
+
+
+def _is_class_id(top: int) -> Callable[[str], bool]:
+    """A test for a cell that is *not* a class id in ``0..top``."""
+    def bad(v: str) -> bool:
+        number = _number(v)
+        return not (number is not None and number.is_integer() and 0 <= number <= top)
+    return bad
+
+
+def _verify(layout: CsvLayout, target: Target, x: Any, y: Any) -> None:
+    """One decoded chunk checked: finite features, labels known classes, ids or finite values."""
     import numpy as np
     import tensorflow as tf
 
-    from .spill import Spill
+    if not bool(tf.reduce_all(tf.math.is_finite(x))):
+        _fail(layout, None, "a feature is NaN or infinite")
+    if layout.label_kind == "names":
+        if bool(tf.reduce_any(y < 0)):
+            names = set(layout.class_names)
+            _fail(layout, lambda v: v not in names, "a label is not a known class")
+    elif target.kind in ("classes", "binary"):
+        top = target.num_classes - 1 if target.kind == "classes" else 1
+        yv = y.numpy()
+        if not np.all(np.isfinite(yv)) or (yv.size and (yv.min() < 0 or yv.max() > top
+                                                        or not np.all(yv == np.round(yv)))):
+            _fail(layout, _is_class_id(top), "a label is not a known class id")
+    elif not bool(tf.reduce_all(tf.math.is_finite(y))):
+        _fail(layout, lambda v: not math.isfinite(_number(v) or math.nan), "a target is NaN or infinite")
 
-    out = _Pass()
-    kept: list[tuple[np.ndarray, np.ndarray]] | None = []
-    held = 0
-    kind = info.target.kind
-    top = info.target.num_classes - 1 if kind == "classes" else 1
-    y_type = np.int32 if kind == "classes" else np.float32
 
-    def fail(bad: Callable[[str], bool] | None, what: str) -> None:
-        _locate(layout, bad)  # raises at the row's file:line:col
-        raise NetdslDataError(f"{layout.path}: {what}, but no row could be pointed at",
-                              help="check the file for cells TensorFlow's CSV reader and Python read differently")
-
-    def give_up(exc: OSError) -> None:
-        """The spill file failed (no folder, disk full): drop it, warn, decode text each epoch."""
-        if out.spill is not None:
-            out.spill.remove()
-            out.spill = None
-        out.fallback = f"{type(exc).__name__}: {exc}"
-        warnings.warn(f"netdsl: cannot write the decoded rows of {layout.path.name} to a temporary file "
-                      f"({out.fallback}); reading the CSV text again each epoch (slower)",
-                      RuntimeWarning, stacklevel=4)
+@contextmanager
+def _read_faults(layout: CsvLayout) -> Iterator[None]:
+    """TensorFlow's read errors as the file's own: the row Python finds at fault, or the message."""
+    import tensorflow as tf
 
     try:
+        yield
+    except tf.errors.OpError as exc:
+        _locate(layout)
+        raise NetdslDataError(f"{layout.path}: cannot be read as CSV: "
+                              f"{exc.message.splitlines()[0]}") from None
+
+
+def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo, budget: int, spill: bool = True) -> _Pass:
+    """One pass over the whole file: counts, label range; on any problem, its exact place. The
+    training rows' features and labels come back as arrays while they fit in ``budget`` bytes
+    (float32/int32); past it they are written to a spill file when ``spill`` (see :class:`_Rows`,
+    which removes it if the pass fails)."""
+    import numpy as np
+    import tensorflow as tf
+
+    out = _Pass()
+    y_type = np.int32 if info.target.kind == "classes" else np.float32
+    with _Rows(layout, budget, spill, y_type) as rows, _read_faults(layout):
         for x, y, is_test in chunks:
             k = int(tf.reduce_sum(tf.cast(is_test, tf.int32)))
             out.test += k
             out.train += int(tf.size(is_test)) - k
-            if not bool(tf.reduce_all(tf.math.is_finite(x))):
-                fail(None, "a feature is NaN or infinite")
-            if layout.label_kind == "names":
-                if bool(tf.reduce_any(y < 0)):
-                    names = set(layout.class_names)
-                    fail(lambda v: v not in names, "a label is not a known class")  # noqa: B023 - fail calls it at once
-            elif kind in ("classes", "binary"):
-                yv = y.numpy()
-                if not np.all(np.isfinite(yv)) or (yv.size and (yv.min() < 0 or yv.max() > top
-                                                                or not np.all(yv == np.round(yv)))):
-                    fail(lambda v: not (_number(v) is not None and float(v).is_integer()
-                                        and 0 <= float(v) <= top), "a label is not a known class id")
-            elif not bool(tf.reduce_all(tf.math.is_finite(y))):
-                fail(lambda v: not math.isfinite(_number(v) or math.nan), "a target is NaN or infinite")
-            if kept is None and out.spill is None:
-                continue
-            mine = ~is_test.numpy()
-            rows = (x.numpy()[mine], y.numpy()[mine].astype(y_type))
-            if out.spill is not None:
-                try:
-                    out.spill.append(*rows)
-                except OSError as exc:
-                    give_up(exc)
-                continue
-            assert kept is not None
-            held += len(rows[1]) * (int(x.shape[1]) + 1) * 4
-            if held <= budget:
-                kept.append(rows)
-                continue
-            # too big to hold: the rows so far and the rest go to a spill file, read each epoch
-            if spill:
-                try:
-                    out.spill = Spill(len(layout.features), y_type)
-                    for block in (*kept, rows):
-                        out.spill.append(*block)
-                except OSError as exc:
-                    give_up(exc)
-            kept = None
-        if out.spill is not None:
-            try:
-                out.spill.finish()
-            except OSError as exc:
-                give_up(exc)
-    except tf.errors.OpError as exc:
-        if out.spill is not None:
-            out.spill.remove()
-        _locate(layout)
-        raise NetdslDataError(f"{layout.path}: cannot be read as CSV: {exc.message.splitlines()[0]}") from None
-    except BaseException:
-        if out.spill is not None:  # a bad row: nothing of the spill is left behind
-            out.spill.remove()
-        raise
-    if out.train == 0 or out.test == 0:
-        if out.spill is not None:
-            out.spill.remove()
-        raise NetdslDataError(f"{layout.path}: the split leaves {out.train} training and {out.test} test rows",
-                              help="the file needs more rows, or another test_split")
-    if kept is not None:
-        out.held = (np.concatenate([x for x, _ in kept]).astype(np.float32),
-                    np.concatenate([y for _, y in kept]).reshape(-1, 1))
+            _verify(layout, info.target, x, y)
+            if rows.kept is not None or rows.spill is not None:
+                mine = ~is_test.numpy()
+                rows.add(x.numpy()[mine], y.numpy()[mine])
+        if out.train == 0 or out.test == 0:
+            raise NetdslDataError(f"{layout.path}: the split leaves {out.train} training and "
+                                  f"{out.test} test rows",
+                                  help="the file needs more rows, or another test_split")
+        rows.finish(out)
     return out
 
 
@@ -614,7 +681,8 @@ _CSV_PARAMS = (
     Param("path", T.Str(), None, positional=True, help="the CSV file (else --data PATH)"),
     Param("label", T.Str(), None, help="the label column's name (default: the last column)"),
     Param("task", T.Choice(_TASKS), "auto",
-          help="auto: names or integers are classes (0/1 only: binary), real numbers regression"),
+          help="auto: names or integers are classes (0/1 only: binary), numbers written as reals "
+               "regression (and integers so varied that most classes would have one or two rows)"),
     Param("test_split", T.Float(min=0.01, max=0.9), 0.2, help="fraction of rows held out for test"),
     Param("seed", T.Int(min=0, max=2**32 - 1), 0, help="seed of the test split"),
     Param("delimiter", T.Str(), ",", help="the cell separator"),
@@ -626,7 +694,7 @@ _CSV_PARAMS = (
 CSV = Dataset(
     name="csv", describe=describe_csv, load=csv_streams, params=_CSV_PARAMS,
     description="your own table: a CSV with a header row, numeric feature columns and a label "
-                "column (names or integers: classes; real numbers: regression). Streamed through "
+                "column (names or integers: classes; numbers written as reals: regression). Streamed through "
                 "tf.data while training (past 32 MiB of rows, from a decoded temporary copy); "
                 "`netdsl check` reads the header, 8 KB of rows and (up to 1 MB) the label column.",
 )
@@ -635,141 +703,194 @@ CSV = Dataset(
 # --- NPZ ---------------------------------------------------------------------------------------
 
 _NPZ_KEYS = (("x_train", "y_train", "x_test", "y_test"), ("x", "y"))
+_TEXT_LABELS_HELP = ("save class ids: `names, y = np.unique(labels, return_inverse=True)`, or use a "
+                     "CSV, whose label column may hold names")
 
 
-def _npy_header(archive: zipfile.ZipFile, member: str, path: Path) -> tuple[tuple[int, ...], Any]:
-    """An array's shape and dtype from its ``.npy`` header, without reading its data."""
-    import numpy as np
-
-    with archive.open(member) as f:
-        head = io.BytesIO(f.read(1 << 16))
-    try:
-        version = np.lib.format.read_magic(head)
-        reader = np.lib.format.read_array_header_1_0 if version[0] == 1 else np.lib.format.read_array_header_2_0
-        shape, _fortran, dtype = reader(head)
-    except ValueError as exc:
-        raise NetdslDataError(f"{path}: {member} is not a NumPy array ({exc})") from exc
-    if dtype.hasobject:
-        raise NetdslDataError(f"{path}: `{member[:-4]}` is an array of Python objects (pickled); "
-                              "netdsl loads only plain numeric arrays (allow_pickle=False)",
-                              help="save numbers: e.g. np.savez(path, x=x.astype('float32'), y=y)")
-    return tuple(shape), dtype
+def _check_member(path: Path, m: Member) -> None:
+    """An array of examples (x) or labels (y): at least one axis, one example or more, numbers."""
+    if not m.shape:
+        raise NetdslDataError(f"{path}: `{m.name}` is a single value (a 0-d array), not an array "
+                              "of examples", help="save one row per example: e.g. np.savez(path, x=x, y=y) "
+                                                  "with x of shape (N, ...) and y of shape (N,)")
+    if m.shape[0] == 0:
+        raise NetdslDataError(f"{path}: `{m.name}` holds no examples (its shape is {m.shape})")
+    if m.text and m.name.startswith("y"):
+        raise NetdslDataError(f"{path}: `{m.name}` holds text labels ({m.dtype}); `npz` labels are "
+                              "numbers (class ids 0, 1, 2, ... or values)", help=_TEXT_LABELS_HELP)
+    if not m.numeric:
+        raise NetdslDataError(f"{path}: `{m.name}` holds {m.dtype} values; netdsl trains on numbers",
+                              help="save numbers: e.g. x.astype('float32')")
 
 
-def _npz_layout(request: DataRequest) -> tuple[Path, dict[str, tuple[tuple[int, ...], Any]], tuple[str, ...]]:
+def _npz_layout(request: DataRequest) -> tuple[Path, dict[str, Member], tuple[str, ...]]:
+    """The archive's array headers (never their data), checked: the keys, shapes, row counts."""
     path = _path(request, ".npz file of arrays")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = {m[:-4]: m for m in archive.namelist() if m.endswith(".npy")}
-            keys = next((k for k in _NPZ_KEYS if all(n in members for n in k)), None)
-            if keys is None:
-                raise NetdslDataError(
-                    f"{path}: holds {', '.join(sorted(members)) or 'no arrays'}; `npz` reads "
-                    "x_train, y_train, x_test, y_test, or x and y (split by test_split)",
-                    help="np.savez(path, x=features, y=labels)")
-            heads = {k: _npy_header(archive, members[k], path) for k in keys}
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise NetdslDataError(f"{path}: not an .npz archive ({exc})",
-                              help="write it with numpy.savez") from exc
+    with Npz(path) as npz:
+        members = npz.members
+    keys = next((k for k in _NPZ_KEYS if all(n in members for n in k)), None)
+    if keys is None:
+        raise NetdslDataError(
+            f"{path}: holds {', '.join(sorted(members)) or 'no arrays'}; `npz` reads "
+            "x_train, y_train, x_test, y_test, or x and y (split by test_split)",
+            help="np.savez(path, x=features, y=labels)")
+    heads = {k: members[k] for k in keys}
+    for member in heads.values():
+        _check_member(path, member)
     for xs, ys in (("x_train", "y_train"), ("x_test", "y_test"), ("x", "y")):
-        if xs in heads:
-            nx, ny = heads[xs][0][:1], heads[ys][0][:1]
-            if nx != ny:
-                raise NetdslDataError(f"{path}: `{xs}` has {nx[0] if nx else 0} rows but `{ys}` "
-                                      f"has {ny[0] if ny else 0}; they must match one to one")
-    if "x_test" in heads and heads["x_train"][0][1:] != heads["x_test"][0][1:]:
-        raise NetdslDataError(f"{path}: x_train examples are {heads['x_train'][0][1:]} but x_test's "
-                              f"are {heads['x_test'][0][1:]}")
+        if xs in heads and heads[xs].shape[0] != heads[ys].shape[0]:
+            raise NetdslDataError(f"{path}: `{xs}` has {heads[xs].shape[0]} rows but `{ys}` "
+                                  f"has {heads[ys].shape[0]}; they must match one to one")
+    if "x_test" in heads and heads["x_train"].shape[1:] != heads["x_test"].shape[1:]:
+        raise NetdslDataError(f"{path}: x_train examples are {heads['x_train'].shape[1:]} but x_test's "
+                              f"are {heads['x_test'].shape[1:]}")
     return path, heads, keys
 
 
-def _read(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
-    import numpy as np
-
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in keys}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise NetdslDataError(f"{path}: cannot read: {exc}") from exc
+def _is_pixels(m: Member) -> bool:
+    """uint8 examples of two or more axes are pictures: scaled to [0, 1], as every image dataset."""
+    return m.dtype.kind == "u" and m.dtype.itemsize == 1 and len(m.shape) >= 3
 
 
-def _npz_target(path: Path, y: np.ndarray, task: str) -> tuple[Target, np.ndarray]:
-    """The target the labels ``y`` are, and ``y`` as class ids or float values."""
-    import numpy as np
+def _input_shape(m: Member) -> tuple[int, ...]:
+    """The model input of one example: (N, H, W) uint8 pictures are grey images of H x W x 1
+    (as ``mnist`` delivers the same pixels); other arrays as they are, a column as (1,)."""
+    if _is_pixels(m) and len(m.shape) == 3:
+        return (*m.shape[1:], 1)
+    return tuple(m.shape[1:]) or (1,)
 
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    integral = np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_)
-    if y.ndim == 2 and task != "regression" and np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
-        return Target("classes", y.shape[1]), y.argmax(axis=1)  # one-hot rows
-    if task == "regression" or (task == "auto" and (not integral or y.ndim != 1)):
-        if not np.all(np.isfinite(y)):
+
+@dataclass
+class _Labels:
+    """What the labels hold, gathered one block at a time (they are never read whole to check)."""
+
+    ndim: int
+    width: int
+    integral: bool  # an integer or boolean dtype
+    finite: bool = True
+    whole: bool = True
+    low: float = math.inf
+    high: float = -math.inf
+    one_hot: bool = True
+
+    @classmethod
+    def of(cls, m: Member) -> _Labels:
+        column = len(m.shape) == 2 and m.shape[1] == 1
+        ndim = 1 if column else len(m.shape)
+        return cls(ndim, 1 if ndim == 1 else math.prod(m.shape[1:]), m.dtype.kind in "biu")
+
+    def add(self, y: np.ndarray) -> None:
+        import numpy as np
+
+        if not y.size:
+            return
+        y = y.reshape(len(y), -1) if self.ndim == 2 else y.reshape(-1)
+        if not self.integral:
+            finite = np.isfinite(y)
+            self.finite = self.finite and bool(finite.all())
+            self.whole = self.whole and bool(np.all(y[finite] == np.round(y[finite])))
+        self.low, self.high = min(self.low, float(np.nanmin(y))), max(self.high, float(np.nanmax(y)))
+        if self.ndim == 2 and self.one_hot:
+            self.one_hot = bool(np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all())
+
+
+def _npz_target(path: Path, y: _Labels, task: str, shape: tuple[int, ...]) -> Target:
+    """The target the labels are (``shape``: one label's shape, for regression)."""
+    if y.ndim == 2 and task != "regression" and y.one_hot:
+        return Target("classes", y.width)  # one-hot rows
+    if task == "regression" or (task == "auto" and (not y.integral or y.ndim != 1)):
+        if not y.finite:
             raise NetdslDataError(f"{path}: y holds NaN or infinite values")
-        return Target("regression", shape=tuple(y.shape[1:]) or (1,)), y.astype(np.float32)
-    if y.ndim != 1 or (not integral and not np.all(y == np.round(y))):
+        return Target("regression", shape=shape or (1,))
+    if y.ndim != 1 or not y.finite or (not y.integral and not y.whole):
         raise NetdslDataError(f"{path}: task={task} needs one whole-number class id per example; "
-                              f"y is {y.dtype} of shape {y.shape}")
-    if y.size and y.min() < 0:
-        raise NetdslDataError(f"{path}: y holds the negative class id {int(y.min())}")
-    top = int(y.max()) if y.size else 0
+                              f"y is not (shape {('N', *shape)})")
+    if y.low < 0:
+        raise NetdslDataError(f"{path}: y holds the negative class id {int(y.low)}")
+    top = int(y.high)
     if task == "binary" or (task == "auto" and top <= 1):
         if top > 1:
             raise NetdslDataError(f"{path}: task=binary needs labels 0 and 1; y reaches {top}")
-        return Target("binary"), y.astype(np.float32)
-    return Target("classes", max(top + 1, 2)), y.astype(np.int64)
+        return Target("binary")
+    return Target("classes", max(top + 1, 2))
+
+
+def _label_shape(m: Member) -> tuple[int, ...]:
+    return tuple(m.shape[1:]) if tuple(m.shape[1:]) != (1,) else ()
+
+
+def _labels_of(path: Path, heads: dict[str, Member], keys: Sequence[str]) -> tuple[_Labels, tuple[int, ...]]:
+    """The label arrays' summary, read in blocks, and one label's shape."""
+    ys = [k for k in keys if k.startswith("y")]
+    labels = _Labels.of(heads[ys[0]])
+    with Npz(path) as npz:
+        for key in ys:
+            for block in npz.blocks(key):
+                labels.add(block)
+    return labels, _label_shape(heads[ys[0]])
 
 
 def describe_npz(request: DataRequest) -> DataInfo:
-    """Shapes from the arrays' headers; the target from the labels (never the features)."""
-    import numpy as np
-
+    """Shapes from the arrays' headers; the target from the labels, read a block at a time
+    (never the features)."""
     path, heads, keys = _npz_layout(request)
-    ys = [k for k in keys if k.startswith("y")]
-    arrays = _read(path, ys)
-    y = np.concatenate([arrays[k] for k in ys]) if len(ys) > 1 else arrays[ys[0]]
-    target, _ = _npz_target(path, y, request.args["task"])
-    x_shape = heads[keys[0]][0]
-    n = x_shape[0] if x_shape else 0
+    labels, shape = _labels_of(path, heads, keys)
+    target = _npz_target(path, labels, request.args["task"], shape)
+    n = heads[keys[0]].shape[0]
     train = n if "x_train" in heads else n - _test_count(n, request.args["test_split"])
-    return DataInfo(tuple(x_shape[1:]) or (1,), target, train_size=train)
+    return DataInfo(_input_shape(heads[keys[0]]), target, train_size=train)
 
 
 def _test_count(n: int, test_split: float) -> int:
     return n - int(n * (1 - test_split))
 
 
-def load_npz(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
-    """The arrays (``allow_pickle=False``); ``x, y`` split by the seeded ``test_split``. uint8
-    images are scaled to [0, 1], other x as float32."""
+def _encode(y: np.ndarray, target: Target) -> np.ndarray:
+    """Labels as the target wants them: class ids (int64; one-hot rows by their argmax) or float32."""
     import numpy as np
 
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if target.kind == "classes":
+        return (y.argmax(axis=1) if y.ndim == 2 else y).astype(np.int64)
+    return y.astype(np.float32)
+
+
+def _examples(path: Path, m: Member, x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """x as float32 model inputs: pixels scaled to [0, 1], other numbers checked finite."""
+    import numpy as np
+
+    if _is_pixels(m):
+        return scale_pixels(x).reshape((len(x), *input_shape))
+    out = x.astype(np.float32)
+    if not np.all(np.isfinite(out)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+        raise NetdslDataError(f"{path}: `{m.name}` holds NaN or infinite values (first at index {bad})",
+                              help="fill in or drop those examples; netdsl does not guess values")
+    return out.reshape((len(x), *input_shape))
+
+
+def load_npz(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
+    """The arrays, read by the bounded reader (headers first, never unpickled); ``x, y`` split by
+    the seeded ``test_split``. uint8 pictures are scaled to [0, 1], other x as float32."""
     from .keras_datasets import split_seeded
 
-    path, _heads, keys = _npz_layout(request)
-    got = _read(path, keys)
+    path, heads, keys = _npz_layout(request)
+    with Npz(path) as npz:
+        got = npz.arrays(list(keys))
     a = request.args
-
-    def x_of(x: np.ndarray) -> np.ndarray:
-        if x.dtype == np.uint8 and x.ndim >= 3:
-            return x.astype(np.float32) / np.float32(255.0)
-        if not (np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.bool_)):
-            raise NetdslDataError(f"{path}: x is {x.dtype}; netdsl trains on numbers")
-        out = x.astype(np.float32)
-        if not np.all(np.isfinite(out)):
-            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
-            raise NetdslDataError(f"{path}: x holds NaN or infinite values (first at index {bad})")
-        return out.reshape((len(x), *info.input_shape)) if out.ndim == 1 else out
-
+    target = info.target
     if "x_train" in got:
-        _, y_train = _npz_target(path, got["y_train"], a["task"])
-        _, y_test = _npz_target(path, got["y_test"], a["task"])
-        return x_of(got["x_train"]), y_train, x_of(got["x_test"]), y_test
-    _, y = _npz_target(path, got["y"], a["task"])
+        return (_examples(path, heads["x_train"], got["x_train"], info.input_shape),
+                _encode(got["y_train"], target),
+                _examples(path, heads["x_test"], got["x_test"], info.input_shape),
+                _encode(got["y_test"], target))
+    y = _encode(got["y"], target)
     train, test = split_seeded(len(y), a["test_split"], a["seed"])
     if not len(train) or not len(test):
         raise NetdslDataError(f"{path}: {len(y)} examples split into {len(train)} training and "
                               f"{len(test)} test; give more examples or another test_split")
-    x = x_of(got["x"])
+    x = _examples(path, heads["x"], got["x"], info.input_shape)
     return x[train], y[train], x[test], y[test]
 
 
@@ -777,7 +898,8 @@ NPZ = Dataset(
     name="npz", describe=describe_npz, load=load_npz,
     description="your own arrays: an .npz with x_train, y_train, x_test, y_test, or x and y "
                 "split by test_split (seeded). Integer labels are classes (0/1 only: binary), "
-                "real ones regression; loaded without unpickling.",
+                "real ones regression; uint8 (N, H, W) are grey pictures, as mnist gives them. Read "
+                "headers first, bounded in size, never unpickled.",
     params=(
         Param("path", T.Str(), None, positional=True, help="the .npz file (else --data PATH)"),
         Param("task", T.Choice(_TASKS), "auto", help="auto: decided from the labels' type"),

@@ -9,6 +9,7 @@ the two equal). ``netdsl --help`` therefore imports click and this package only.
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,9 +82,13 @@ class NetdslGroup(click.Group):
             formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the verb; a NetdslError it raises is rendered here, once, and exits 1."""
+        """Run the verb; a NetdslError it raises is rendered here, once, and exits 1. netdsl's
+        own warnings (a plugin overriding a name, a label read as regression) print as
+        ``warning: …`` lines, not as Python's ``file:line: UserWarning:`` records."""
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
         except Exception as exc:
             # netdsl.errors is loaded by whatever raised one; importing it here keeps --help light
             from netdsl.errors import NetdslError
@@ -92,6 +97,19 @@ class NetdslGroup(click.Group):
                 raise
             report(exc, verbose=isinstance(ctx.obj, State) and ctx.obj.verbose)
 
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A warning netdsl or a plugin of it gave as one ``warning:`` line; any other as Python
+    prints it."""
+    text = str(message)
+    ours = text.startswith("netdsl: ") or category.__name__ == "PluginWarning"
+    if not ours:
+        click.echo(warnings.formatwarning(message, category, filename, lineno, line), err=True,
+                   nl=False)
+        return
+    click.echo(f"warning: {text.removeprefix('netdsl: ')}", err=True)
 
 @click.group(cls=NetdslGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="netdsl")
