@@ -171,7 +171,9 @@ def guard_component(component: C, plugin: str) -> C:
         guarded = _guard_value(value, f"plugin {plugin} (`{name}`'s {f.name})")
         if guarded is not value:
             changes[f.name] = guarded
-    return dataclasses.replace(component, **changes) if changes else component  # type: ignore[type-var]
+    if not changes:
+        return component
+    return dataclasses.replace(component, **changes)  # type: ignore[type-var]
 
 
 # --- standard output -----------------------------------------------------------------------------

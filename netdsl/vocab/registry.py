@@ -436,7 +436,8 @@ def _register_function(loading: _Loading, hook: str, kind: str,
         if bad:
             return
         existing = registry.entry(kind, component.name)
-        if existing is not None and not override and provider.builtin and not existing.provider.builtin:
+        if (existing is not None and not override and provider.builtin
+                and not existing.provider.builtin):
             # a plugin that ran first (tryfirst) cannot take a built-in name: the built-in keeps it
             _forget(registry, existing)
             registry.remove(kind, component.name)
