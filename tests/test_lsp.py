@@ -362,6 +362,34 @@ def test_a_plugin_crash_while_checking_is_a_diagnostic(registry: Registry) -> No
     assert "ZeroDivisionError: plugin bug" in diag.message
 
 
+@pytest.mark.parametrize("raised", [SystemExit(2), KeyboardInterrupt()], ids=["SystemExit", "KeyboardInterrupt"])
+def test_a_plugins_base_exception_outside_its_declaration_is_a_diagnostic(
+        registry: Registry, raised: BaseException) -> None:
+    """What the declaration guard cannot wrap (a plugin's own parameter type, called by the
+    binder) still never stops the server; the user's real Ctrl-C is told apart by the CLI's
+    SIGINT watch, active here as it is in `netdsl lsp`."""
+    import copy
+
+    from netdsl.vocab import types as T
+    from netdsl.vocab.components import Layer, Param
+    from netdsl.vocab.isolation import watch_interrupts
+    from netdsl.vocab.registry import Provider
+
+    class Odd(T.ParamType):
+        label = "an odd value"
+        forms = (int,)
+
+        def takes(self, value: Any) -> bool:
+            raise raised
+
+    reg = copy.deepcopy(registry)
+    reg.add(Layer(name="odd", infer=lambda s, a: (s, 0), build=lambda **kw: None,
+                  params=(Param("n", Odd(), 1, positional=True),)), Provider("odd-dist", "1", "odd"))
+    with watch_interrupts():
+        [diag] = analyze(URI, "odd 3 -> dense 10 softmax", reg).diagnostics()
+    assert type(raised).__name__ in diag.message and "could not finish checking" in diag.message
+
+
 def test_cli_says_how_to_install_pygls_when_missing(tmp_path: Path) -> None:
     """Without pygls, ``netdsl lsp`` names the extra to install."""
     (tmp_path / "pygls").mkdir()

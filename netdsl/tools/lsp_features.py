@@ -18,6 +18,7 @@ from lsprotocol import types as lsp
 
 from ..errors import NetdslError, Span
 from ..lang import ir
+from ..vocab.isolation import interrupt_count, is_users
 from ..vocab.registry import Registry
 
 __all__ = ["FIX_PATTERN", "Analysis", "Positions", "analyze", "settings_params"]
@@ -169,6 +170,7 @@ class Analysis:
         self.errors: tuple[NetdslError, ...] = ()
         self.crash: str | None = None
         name = uri.rsplit("/", 1)[-1] or None
+        before = interrupt_count()
         try:
             # after an edit, only the changed step is parsed again (the same program, faster)
             self.program = (parse(text, name, setting_names=TABLE) if previous is None
@@ -178,7 +180,9 @@ class Analysis:
             self.errors = e.errors
             for err in (e, *e.errors):  # kept: their tracebacks would hold this frame, so `self`
                 err.__traceback__ = None
-        except Exception as e:  # noqa: BLE001 - a plugin's bug must not take the server down
+        except BaseException as e:  # a plugin's bug (anything it raises) never stops the server
+            if is_users(e, before):  # the user's own Ctrl-C stops the server
+                raise
             self.crash = f"{type(e).__name__}: {e}"
 
     # --- diagnostics ----------------------------------------------------------------------------
