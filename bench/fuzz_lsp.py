@@ -74,8 +74,12 @@ class Messages:
         self.rng = random.Random(seed)
         self.programs = fuzz.Generator(seed)
         self.version = 1
-        self.families = {"framing": self.framing, "json-rpc": self.json_rpc,
-                         "documents": self.documents, "features": self.features}
+        self.families = {
+            "framing": self.framing,
+            "json-rpc": self.json_rpc,
+            "documents": self.documents,
+            "features": self.features,
+        }
 
     def next(self) -> tuple[str, bytes]:
         family = self.rng.choice(list(self.families))
@@ -92,12 +96,17 @@ class Messages:
     def position(self) -> dict[str, int]:
         big = [0, 1, 3, -1, 2**31 - 1, 2**31, 10**6]
         pick = self.rng.random() < 0.3
-        return {"line": self.rng.choice(big) if pick else self.rng.randint(0, 8),
-                "character": self.rng.choice(big) if pick else self.rng.randint(0, 40)}
+        return {
+            "line": self.rng.choice(big) if pick else self.rng.randint(0, 8),
+            "character": self.rng.choice(big) if pick else self.rng.randint(0, 40),
+        }
 
     def framing(self) -> bytes:
-        body = message("textDocument/hover", {"textDocument": {"uri": URI},
-                                              "position": {"line": 0, "character": 1}}, id=0)
+        body = message(
+            "textDocument/hover",
+            {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 1}},
+            id=0,
+        )
         cases = [
             lambda: b"Content-Length: 1000000000000\r\n\r\n",
             lambda: b"Content-Length: 100000000000000000000\r\n\r\n",
@@ -107,7 +116,9 @@ class Messages:
             lambda: b"Content-Length: ten\r\n\r\n",
             lambda: b"X-Junk: " + b"a" * self.rng.choice([100, 10_000, 1 << 20]) + b"\r\n",
             lambda: b"Content-Length: 2\n\n{}",
-            lambda: bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 200))) + b"\r\n",
+            lambda: (
+                bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 200))) + b"\r\n"
+            ),
             lambda: frame(b"\xff\xfe\x00not utf-8"),
             lambda: frame(b"{" * self.rng.randint(1, 50)),
             lambda: frame(b"[" * 100_000 + b"]" * 100_000),
@@ -136,43 +147,82 @@ class Messages:
         uri = URI if self.rng.random() < 0.8 else f"file:///fuzz/{self.rng.randint(0, 5)}.net"
         r = self.rng.random()
         if r < 0.3:
-            return message("textDocument/didOpen", {"textDocument": {
-                "uri": uri, "languageId": "netdsl", "version": self.version, "text": self.program()}})
+            return message(
+                "textDocument/didOpen",
+                {
+                    "textDocument": {
+                        "uri": uri,
+                        "languageId": "netdsl",
+                        "version": self.version,
+                        "text": self.program(),
+                    }
+                },
+            )
         if r < 0.55:
-            return message("textDocument/didChange", {
-                "textDocument": {"uri": uri, "version": self.version},
-                "contentChanges": [{"text": self.program()}]})
+            return message(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": uri, "version": self.version},
+                    "contentChanges": [{"text": self.program()}],
+                },
+            )
         if r < 0.8:
             start, end = self.position(), self.position()
-            return message("textDocument/didChange", {
-                "textDocument": {"uri": uri, "version": self.version},
-                "contentChanges": [{"range": {"start": start, "end": end},
-                                    "text": self.rng.choice(["x", "", "->", "\n", "dense 8 relu -> ",
-                                                             "\udcff", "(" * 60, '"'])}]})
+            return message(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": uri, "version": self.version},
+                    "contentChanges": [
+                        {
+                            "range": {"start": start, "end": end},
+                            "text": self.rng.choice(
+                                ["x", "", "->", "\n", "dense 8 relu -> ", "\udcff", "(" * 60, '"']
+                            ),
+                        }
+                    ],
+                },
+            )
         if r < 0.9:
             return message("textDocument/didClose", {"textDocument": {"uri": uri}})
-        huge = self.rng.choice([
-            lambda: "dense 64 relu -> " * 320_000 + "dense 10 softmax\n",  # 5 MB, 320,000 steps
-            lambda: "\n" * 3_000_000 + SEED_PROGRAM,
-            lambda: "# " + "x" * 1_000_000 + "\n" + SEED_PROGRAM,
-        ])()
-        return message("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": "netdsl", "version": self.version, "text": huge}})
+        huge = self.rng.choice(
+            [
+                lambda: "dense 64 relu -> " * 320_000 + "dense 10 softmax\n",  # 5 MB, 320,000 steps
+                lambda: "\n" * 3_000_000 + SEED_PROGRAM,
+                lambda: "# " + "x" * 1_000_000 + "\n" + SEED_PROGRAM,
+            ]
+        )()
+        return message(
+            "textDocument/didOpen",
+            {
+                "textDocument": {
+                    "uri": uri,
+                    "languageId": "netdsl",
+                    "version": self.version,
+                    "text": huge,
+                }
+            },
+        )
 
     def features(self) -> bytes:
         uri = URI if self.rng.random() < 0.85 else "file:///fuzz/never-opened.net"
         doc = {"uri": uri}
         rng = {"start": self.position(), "end": self.position()}
-        method, params = self.rng.choice([
-            ("textDocument/completion", {"textDocument": doc, "position": self.position()}),
-            ("textDocument/hover", {"textDocument": doc, "position": self.position()}),
-            ("textDocument/definition", {"textDocument": doc, "position": self.position()}),
-            ("textDocument/documentSymbol", {"textDocument": doc}),
-            ("textDocument/formatting", {"textDocument": doc,
-                                         "options": {"tabSize": 4, "insertSpaces": True}}),
-            ("textDocument/codeAction", {"textDocument": doc, "range": rng,
-                                         "context": {"diagnostics": []}}),
-        ])
+        method, params = self.rng.choice(
+            [
+                ("textDocument/completion", {"textDocument": doc, "position": self.position()}),
+                ("textDocument/hover", {"textDocument": doc, "position": self.position()}),
+                ("textDocument/definition", {"textDocument": doc, "position": self.position()}),
+                ("textDocument/documentSymbol", {"textDocument": doc}),
+                (
+                    "textDocument/formatting",
+                    {"textDocument": doc, "options": {"tabSize": 4, "insertSpaces": True}},
+                ),
+                (
+                    "textDocument/codeAction",
+                    {"textDocument": doc, "range": rng, "context": {"diagnostics": []}},
+                ),
+            ]
+        )
         return message(method, params, id=self.rng.randint(1, 10**6))
 
 
@@ -191,11 +241,17 @@ class Results:
 
     def to_dict(self) -> dict[str, Any]:
         probes = sorted(self.probe_ms) or [0.0]
-        return {"tried": self.tried, "total": sum(self.tried.values()), "escapes": self.escapes,
-                "logged_errors": self.logged_errors, "sessions": self.sessions,
-                "probe_ms_p50": round(probes[len(probes) // 2], 1),
-                "probe_ms_max": round(probes[-1], 1), "peak_rss_mb": round(self.peak_rss_mb, 1),
-                "seconds": round(self.seconds, 1)}
+        return {
+            "tried": self.tried,
+            "total": sum(self.tried.values()),
+            "escapes": self.escapes,
+            "logged_errors": self.logged_errors,
+            "sessions": self.sessions,
+            "probe_ms_p50": round(probes[len(probes) // 2], 1),
+            "probe_ms_max": round(probes[-1], 1),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "seconds": round(self.seconds, 1),
+        }
 
 
 class Server:
@@ -204,9 +260,14 @@ class Server:
     def __init__(self, tree: Path = ROOT) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
         env["PYTHONPATH"] = os.pathsep.join([str(tree), str(tree / "plugins")])
-        self.proc = subprocess.Popen([sys.executable, "-m", "netdsl.tools.cli", "--no-plugins", "lsp"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, cwd=tree)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "netdsl.tools.cli", "--no-plugins", "lsp"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=tree,
+        )
         self.answers: queue.Queue[Any] = queue.Queue()
         self.stderr: list[bytes] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -278,15 +339,24 @@ class Server:
 def _probe(server: Server, id: int, timeout: float) -> float | None:
     """The ms a hover request took to be answered, or None if it was not in time."""
     start = time.perf_counter()
-    probe = message("textDocument/hover", {"textDocument": {"uri": URI},
-                                           "position": {"line": 0, "character": 1}}, id=id)
+    probe = message(
+        "textDocument/hover",
+        {"textDocument": {"uri": URI}, "position": {"line": 0, "character": 1}},
+        id=id,
+    )
     if not server.send(probe) or not server.answered(id, timeout):
         return None
     return (time.perf_counter() - start) * 1000
 
 
-def run(messages: int = 200, seed: int = 1, seconds: float = 600.0, probe_timeout: float = 30.0,
-        per_session: int = 400, tree: Path = ROOT) -> Results:
+def run(
+    messages: int = 200,
+    seed: int = 1,
+    seconds: float = 600.0,
+    probe_timeout: float = 30.0,
+    per_session: int = 400,
+    tree: Path = ROOT,
+) -> Results:
     """Send up to ``messages`` generated messages (stopping after ``seconds``) to the server of
     the netdsl checkout ``tree`` (this one by default); see the module doc."""
     results = Results()
@@ -302,12 +372,26 @@ def run(messages: int = 200, seed: int = 1, seconds: float = 600.0, probe_timeou
             server = Server(tree)
             results.sessions += 1
             sent_in_session = 0
-            server.send(message("initialize", {"processId": None, "rootUri": None,
-                                               "capabilities": {}}, id=1))
+            server.send(
+                message(
+                    "initialize", {"processId": None, "rootUri": None, "capabilities": {}}, id=1
+                )
+            )
             server.answered(1, 60)
             server.send(message("initialized", {}))
-            server.send(message("textDocument/didOpen", {"textDocument": {
-                "uri": URI, "languageId": "netdsl", "version": 1, "text": SEED_PROGRAM}}))
+            server.send(
+                message(
+                    "textDocument/didOpen",
+                    {
+                        "textDocument": {
+                            "uri": URI,
+                            "languageId": "netdsl",
+                            "version": 1,
+                            "text": SEED_PROGRAM,
+                        }
+                    },
+                )
+            )
         family, data = gen.next()
         results.tried[family] = results.tried.get(family, 0) + 1
         server.send(data)
@@ -316,9 +400,15 @@ def run(messages: int = 200, seed: int = 1, seconds: float = 600.0, probe_timeou
         sent_in_session += 1
         if took is None or server.proc.poll() is not None:
             kind = "exited" if server.proc.poll() is not None else "hang"
-            results.escapes.append({"kind": kind, "family": family, "bytes": len(data),
-                                    "head": data[:120].decode("latin-1"),
-                                    "stderr": b"".join(server.stderr[-20:]).decode(errors="replace")})
+            results.escapes.append(
+                {
+                    "kind": kind,
+                    "family": family,
+                    "bytes": len(data),
+                    "head": data[:120].decode("latin-1"),
+                    "stderr": b"".join(server.stderr[-20:]).decode(errors="replace"),
+                }
+            )
             results.peak_rss_mb = max(results.peak_rss_mb, server.peak_rss_mb())
             server.proc.kill()
             server.proc.wait()
@@ -327,7 +417,9 @@ def run(messages: int = 200, seed: int = 1, seconds: float = 600.0, probe_timeou
         results.probe_ms.append(took)
         if sent_in_session >= per_session:
             results.peak_rss_mb = max(results.peak_rss_mb, server.peak_rss_mb())
-            results.logged_errors += sum(b"ERROR" in line or b"error" in line for line in server.stderr)
+            results.logged_errors += sum(
+                b"ERROR" in line or b"error" in line for line in server.stderr
+            )
             server.close()
             server = None
     if server is not None:
@@ -341,8 +433,13 @@ def run(messages: int = 200, seed: int = 1, seconds: float = 600.0, probe_timeou
 def report(results: Results, args: argparse.Namespace) -> str:
     d = results.to_dict()
     rows = "\n".join(f"| {family} | {n:,} |" for family, n in sorted(d["tried"].items()))
-    escapes = "\n".join(f"- {e['kind']} after a `{e['family']}` message: `{e['head'][:60]!r}`"
-                        for e in d["escapes"]) or "none"
+    escapes = (
+        "\n".join(
+            f"- {e['kind']} after a `{e['family']}` message: `{e['head'][:60]!r}`"
+            for e in d["escapes"]
+        )
+        or "none"
+    )
     return (
         f"Generated by `python bench/fuzz_lsp.py --messages {args.messages} --seed {args.seed}` "
         f"against a real `netdsl lsp` over pipes: {d['total']:,} messages in {d['seconds']} s, "
@@ -350,7 +447,8 @@ def report(results: Results, args: argparse.Namespace) -> str:
         f"{args.probe_timeout:.0f} s (p50 {d['probe_ms_p50']} ms, max {d['probe_ms_max']} ms). "
         f"Peak server memory (VmHWM) {d['peak_rss_mb']} MB. Errors the server logged and "
         f"survived: {d['logged_errors']:,}.\n\n| family | messages |\n|---|---:|\n{rows}\n\n"
-        f"Escapes (server exited or stopped answering): {len(d['escapes'])}\n\n{escapes}\n")
+        f"Escapes (server exited or stopped answering): {len(d['escapes'])}\n\n{escapes}\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,12 +458,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--probe-timeout", type=float, default=30.0)
     parser.add_argument("--per-session", type=int, default=400)
-    parser.add_argument("--tree", type=Path, default=ROOT,
-                        help="the netdsl checkout whose server is fuzzed (before/after)")
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=ROOT,
+        help="the netdsl checkout whose server is fuzzed (before/after)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    results = run(args.messages, args.seed, args.seconds, args.probe_timeout, args.per_session,
-                  args.tree)
+    results = run(
+        args.messages, args.seed, args.seconds, args.probe_timeout, args.per_session, args.tree
+    )
     if args.out:
         args.out.write_text(json.dumps(results.to_dict(), indent=2))
     print(report(results, args))

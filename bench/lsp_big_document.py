@@ -38,8 +38,11 @@ def _published(server: Server, uri: str, version: int, limit: float) -> float | 
             m = server.answers.get(timeout=0.5)
         except Exception:  # noqa: BLE001 - queue.Empty: keep waiting
             continue
-        if m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri \
-                and m["params"].get("version") == version:
+        if (
+            m.get("method") == "textDocument/publishDiagnostics"
+            and m["params"]["uri"] == uri
+            and m["params"].get("version") == version
+        ):
             return time.perf_counter() - start
     return None
 
@@ -52,15 +55,31 @@ def measure(tree: Path, edits: int, limit: float) -> dict[str, object]:
         server.answered(1, 60)
         server.send(message("initialized", {}))
         uri = f"file:///big/{i}.net"
-        server.send(message("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": "netdsl", "version": 1, "text": text}}))
+        server.send(
+            message(
+                "textDocument/didOpen",
+                {"textDocument": {"uri": uri, "languageId": "netdsl", "version": 1, "text": text}},
+            )
+        )
         row: dict[str, object] = {"open_s": _published(server, uri, 1, limit)}
         if name.startswith("1 MB") and row["open_s"] is not None:
             start = time.perf_counter()
             for v in range(2, edits + 2):
-                server.send(message("textDocument/didChange", {
-                    "textDocument": {"uri": uri, "version": v},
-                    "contentChanges": [{"text": text.replace("dense 10 softmax", f"dense {v} relu -> dense 10 softmax")}]}))
+                server.send(
+                    message(
+                        "textDocument/didChange",
+                        {
+                            "textDocument": {"uri": uri, "version": v},
+                            "contentChanges": [
+                                {
+                                    "text": text.replace(
+                                        "dense 10 softmax", f"dense {v} relu -> dense 10 softmax"
+                                    )
+                                }
+                            ],
+                        },
+                    )
+                )
             last = _published(server, uri, edits + 1, limit)
             row["burst_s"] = None if last is None else time.perf_counter() - start
         row["peak_mb"] = round(server.peak_rss_mb())
@@ -76,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edits", type=int, default=10)
     parser.add_argument("--limit", type=float, default=300.0)
     args = parser.parse_args(argv)
-    print(json.dumps({"tree": str(args.tree), **measure(args.tree, args.edits, args.limit)}, indent=2))
+    print(
+        json.dumps({"tree": str(args.tree), **measure(args.tree, args.edits, args.limit)}, indent=2)
+    )
     return 0
 
 

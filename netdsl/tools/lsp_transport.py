@@ -35,9 +35,14 @@ _NEXT_HEADER = b"Content-Length:"
 class Framer:
     """Message bodies from a binary stream framed as the LSP base protocol says."""
 
-    def __init__(self, stream: BinaryIO, *, max_body: int = MAX_MESSAGE_BYTES,
-                 max_header: int = MAX_HEADER_BYTES,
-                 on_refused: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        *,
+        max_body: int = MAX_MESSAGE_BYTES,
+        max_header: int = MAX_HEADER_BYTES,
+        on_refused: Callable[[str], None] | None = None,
+    ) -> None:
         self.stream = stream
         self.max_body = max_body
         self.max_header = max_header
@@ -89,8 +94,10 @@ class Framer:
             if length <= self.max_body:
                 body = self._read(length)
                 return body if len(body) == length else None
-            self._refuse(f"a message of {length:,} bytes is over the limit of "
-                         f"{self.max_body:,}; it was skipped")
+            self._refuse(
+                f"a message of {length:,} bytes is over the limit of "
+                f"{self.max_body:,}; it was skipped"
+            )
             if not self._drop(length):
                 return None
 
@@ -138,7 +145,7 @@ class Framer:
                 self._pending = window[at:] + self._pending
                 return True
             left -= len(chunk)
-            tail = window[-(len(_NEXT_HEADER) - 1):]
+            tail = window[-(len(_NEXT_HEADER) - 1) :]
         return True
 
     def _refuse(self, what: str) -> None:

@@ -48,8 +48,9 @@ class PluginAbort(Exception):
     def of(cls, exc: BaseException, who: str) -> PluginAbort:
         kind = _KINDS.get(type(exc).__name__)
         if kind is None:  # one subclass per name: `raised KeyboardInterrupt` reads as it was
-            kind = _KINDS[type(exc).__name__] = type(type(exc).__name__, (cls,), {
-                "__module__": __name__, "__doc__": cls.__doc__})
+            kind = _KINDS[type(exc).__name__] = type(
+                type(exc).__name__, (cls,), {"__module__": __name__, "__doc__": cls.__doc__}
+            )
         text = str(exc)
         abort = kind((f"{text}; " if text else "") + f"raised by {who} itself, not by Ctrl-C")
         abort.raised = exc
@@ -60,6 +61,7 @@ _KINDS: dict[str, type[PluginAbort]] = {}
 
 
 # --- telling the user's Ctrl-C apart -----------------------------------------------------------
+
 
 class _Witness:
     """SIGINTs seen while :func:`watch_interrupts` is active, and the handler it chains to."""
@@ -91,8 +93,10 @@ def is_users(exc: BaseException, count_before: int) -> bool:
         return False
     if type(exc) is not KeyboardInterrupt:
         return True
-    watched = threading.current_thread() is threading.main_thread() and \
-        signal.getsignal(signal.SIGINT) is _on_sigint
+    watched = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is _on_sigint
+    )
     return not watched or _Witness.count != count_before
 
 
@@ -121,6 +125,7 @@ def watch_interrupts() -> Iterator[None]:
 
 
 # --- guarding a declaration's functions --------------------------------------------------------
+
 
 def _guard(function: Callable[..., Any], who: str) -> Callable[..., Any]:
     @functools.wraps(function)  # keeps `keras_path`, `__qualname__`: emit and messages read them
@@ -154,8 +159,11 @@ def _guard_value(value: Any, who: str) -> Any:
         items = tuple(_guard_value(v, who) for v in value)
         return items if any(a is not b for a, b in zip(items, value)) else value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: _guard(getattr(value, f.name), who) for f in dataclasses.fields(value)
-                   if _function(getattr(value, f.name))}
+        changes = {
+            f.name: _guard(getattr(value, f.name), who)
+            for f in dataclasses.fields(value)
+            if _function(getattr(value, f.name))
+        }
         return dataclasses.replace(value, **changes) if changes else value
     return value
 
@@ -177,6 +185,7 @@ def guard_component(component: C, plugin: str) -> C:
 
 
 # --- standard output -----------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def stdout_to_stderr() -> Iterator[None]:
