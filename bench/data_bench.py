@@ -114,7 +114,7 @@ def worker(args: argparse.Namespace) -> None:
         for epoch in range(2):
             clock.epoch = epoch
             start, c = time.perf_counter(), time.process_time()
-            for _ in data.train(model.settings["batch_size"], 0, clock):
+            for _ in data.train(model.settings.batch_size, 0, clock):
                 pass
             laps.append((time.perf_counter() - start, time.process_time() - c))
         wall, used = laps[-1]
@@ -126,7 +126,7 @@ def worker(args: argparse.Namespace) -> None:
 
         net = build(model)
         assert isinstance(data, StreamData), "--steps measures a streamed dataset"
-        ds = data.train(model.settings["batch_size"], 0)
+        ds = data.train(model.settings.batch_size, 0)
         start = time.perf_counter()
         net.fit(ds.take(args.steps), epochs=1, verbose=0)
         net.evaluate(data.test(256).take(args.steps), verbose=0)

@@ -567,7 +567,7 @@ def worker_main() -> None:
         try:
             model = netdsl.check(text)
             model = dataclasses.replace(model, settings=model.settings.replace(epochs=1))
-            seed_everything(model.settings["seed"])
+            seed_everything(model.settings.seed)
             data: Any = load_data(model)  # arrays: `synthetic` is never streamed
             lap("check+data")
             register_custom_objects(model_components(model))
@@ -588,17 +588,17 @@ def worker_main() -> None:
 
                 def compiled(eager: bool) -> Any:
                     net = keras.Model(inputs, tensors[-1])
-                    net.compile(optimizer=materialise(settings["optimizer"]), loss=materialise(settings["loss"]),
-                                metrics=[materialise(m) for m in settings["metrics"]], run_eagerly=eager)
+                    net.compile(optimizer=materialise(settings.optimizer), loss=materialise(settings.loss),
+                                metrics=[materialise(m) for m in settings.metrics or ()], run_eagerly=eager)
                     return net
 
                 def fit(net: Any) -> None:
-                    net.fit(data.x_train, data.y_train, epochs=1, batch_size=settings["batch_size"],
-                            validation_split=settings["validation_split"], verbose=0)
+                    net.fit(data.x_train, data.y_train, epochs=1, batch_size=settings.batch_size,
+                            validation_split=settings.validation_split, verbose=0)
                     net.evaluate(data.x_test, data.y_test, verbose=0)
 
                 net = compiled(eager=True)
-                size = settings["batch_size"]
+                size = settings.batch_size
                 net.train_on_batch(data.x_train[:size], data.y_train[:size])  # one optimizer step
                 net.test_on_batch(data.x_test[:size], data.y_test[:size])
                 lap("eager step")

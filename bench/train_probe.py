@@ -95,17 +95,17 @@ def main() -> None:
         import tensorflow as tf
 
         set_threads(options.threads)
-        if model.settings["seed"] is not None:
-            keras.utils.set_random_seed(model.settings["seed"])
+        if model.settings.seed is not None:
+            keras.utils.set_random_seed(model.settings.seed)
         net = compile_net(model, options)
         ds = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train)).cache()
               .shuffle(len(data.x_train), reshuffle_each_iteration=True)
-              .batch(model.settings["batch_size"]).prefetch(tf.data.AUTOTUNE))
-        net.fit(ds, epochs=model.settings["epochs"], verbose=0, callbacks=[Probe()])
+              .batch(model.settings.batch_size).prefetch(tf.data.AUTOTUNE))
+        net.fit(ds, epochs=model.settings.epochs, verbose=0, callbacks=[Probe()])
 
     reached = state["reached"]
     print(json.dumps({
-        "spec": a.spec, "epochs_run": len(rows), "batch_size": model.settings["batch_size"],
+        "spec": a.spec, "epochs_run": len(rows), "batch_size": model.settings.batch_size,
         "options": options.to_dict(), "pipeline": a.pipeline, "target": a.target,
         "startup_s": round((state["first_epoch_start"] or START) - START, 3),
         "rows": rows, "time_to_target": reached["t"] if reached else None,

@@ -30,7 +30,7 @@ __all__ = [
 
 _LAZY = {
     "check": ("checking.checker", "check"),
-    "CheckedModel": ("checking.graph", "CheckedModel"),
+    "CheckedModel": ("checking.plan", "CheckedModel"),
     "format": ("lang.formatter", "format"),
     "build": ("keras.compiler", "build"),
     "train": ("keras.training", "train"),
@@ -72,7 +72,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .checking.checker import CheckedModel, check
+    from .checking.checker import check
+    from .checking.plan import CheckedModel
+    from .keras.compiler import build
+    from .lang.diagnostics import render
     from .errors import NetdslError
     from .keras.compiler import build
     from .keras.saving import load_model

@@ -14,7 +14,6 @@ import pytest
 from conftest import SEED, has_layers, needs_layers
 
 import netdsl
-from netdsl.checking import checker as checker_mod
 from netdsl.checking.checker import MAX_LAYERS, CheckedModel
 from netdsl.errors import NetdslError, NetdslErrors
 from netdsl.vocab.components import Ref, Regularizer
@@ -380,7 +379,9 @@ def test_recursion_safety_net(registry: Any, monkeypatch: pytest.MonkeyPatch) ->
     def boom(self: Any, *a: Any) -> Any:
         raise RecursionError
 
-    monkeypatch.setattr(checker_mod._Checker, "_chain", boom)
+    from netdsl.checking.walk import Walk
+
+    monkeypatch.setattr(Walk, "chain", boom)
     with pytest.raises(NetdslError) as info:
         netdsl.check(SEED, registry)
     assert info.value.code == "NDL012" and info.value.source == SEED

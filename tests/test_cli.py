@@ -221,7 +221,9 @@ def test_summary_json(seed: Path) -> None:
     assert r.exit_code == 0
     data = json.loads(r.stdout)
     assert set(data) == {"file", "settings", "data", "labels", "input_shape", "output_shape", "layers",
-                         "total_params"}
+                         "total_params", "backend", "sizes", "steps_per_epoch", "total_steps"}
+    assert data["sizes"] == {"train": 60_000, "validation": 0, "test": None}
+    assert data["steps_per_epoch"] == 1875 and data["total_steps"] == 18_750
     assert data["data"]["target"] == {"kind": "classes", "num_classes": 10, "shape": []}
     assert data["total_params"] == 50890 and data["input_shape"] == [28, 28, 1]
     assert data["output_shape"] == [10]

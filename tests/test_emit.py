@@ -157,7 +157,7 @@ def test_settings_reach_the_program() -> None:
     text = emit_program(_check(SPECS["branches"], "b.net"))
     for line in ("EPOCHS = 10", "BATCH_SIZE = 8", "VALIDATION_SPLIT = 0.25", "SEED = 4",
                  "keras.utils.set_random_seed(SEED)",
-                 "split = math.ceil(len(x_train) * (1 - VALIDATION_SPLIT))",
+                 "split = math.floor(len(x_train) * (1 - VALIDATION_SPLIT))",
                  "validation_data=(x_val, y_val)", "training_batches(x_train, y_train, SEED)",
                  "order = np.random.default_rng([seed, epoch]).permutation(len(x))"):
         assert line in text
@@ -206,7 +206,8 @@ def test_total_steps_is_computed_as_netdsl_does_and_said_in_a_comment() -> None:
     assert "total_steps = math.ceil(len(x_train) / BATCH_SIZE) * args.epochs" in text
     assert "def build_model(total_steps):" in text and "model = build_model(total_steps)" in text
     split = emit_program(_check(SPECS["one-cycle"], "s.net"))
-    assert "# ceil(40 x (1 - 0.2) examples / 8) x 10 epochs = 40 with the full dataset" in split
+    assert "# 32 = floor(40 x (1 - 0.2)) examples train, the rest validate" in split
+    assert "# ceil(32 examples / 8) x 10 epochs = 40 with the full dataset" in split
     assert "def build_model():" in emit_program(_check(SPECS["piecewise"], "p.net"))
 
 

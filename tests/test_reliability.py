@@ -133,7 +133,7 @@ def test_a_run_of_blank_lines_costs_what_it_holds(blank: str) -> None:
 def test_the_step_limit_is_the_layer_limit() -> None:
     """Every written step is at least one layer: the parser refuses nothing the checker's own
     limit would let through."""
-    from netdsl.checking.checker import MAX_LAYERS
+    from netdsl.checking.context import MAX_LAYERS
 
     assert MAX_STEPS == MAX_LAYERS
 

@@ -1,9 +1,9 @@
-"""The checked graph: what ``check`` decides, as plain data for every later stage.
+"""The checked graph's nodes: one per layer, as plain data for every later stage.
 
-Every name is resolved to its declaration (``Node.component``, ``Ref.component``), every
-argument bound, every shape and parameter count known, and the effective settings and the
-dataset's answers recorded. The compiler, summary, training and exporters read this and never
-consult the registry or edit the IR again.
+Every name is resolved to its declaration (``Node.component``), every argument bound, every
+shape and parameter count known. The plan (:mod:`netdsl.plan`) holds them with the effective
+settings; the compiler, summary, training and exporters read it and never consult the
+registry or edit the IR again.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..errors import Span
-from ..lang import ir
-from ..vocab.components import DataInfo, Layer, Ref, Shape, to_json
-from ..vocab.settings import Settings
+from ..vocab.components import Layer, Shape, to_json
 
-__all__ = ["CheckedModel", "Node", "Shape", "format_shape"]
+__all__ = ["Node", "Shape", "format_shape"]
 
 
 
@@ -75,60 +73,3 @@ class Node:
 
 
 _NODE_FIELDS = tuple(f.name for f in fields(Node))
-
-
-@dataclass(frozen=True)
-class CheckedModel:
-    """A program with every name resolved, every argument bound and every shape known.
-
-    ``settings`` holds the effective value of every setting (defaults and the dataset's answers
-    filled in); ``data`` is what the dataset said about itself; ``labels`` is how the loss wants
-    the targets encoded ("categorical" one-hot rows or "sparse" class ids, "any" as given).
-    """
-
-    program: ir.Program
-    nodes: tuple[Node, ...]
-    settings: Settings
-    data: DataInfo
-    labels: str
-
-    @property
-    def input_shape(self) -> Shape:
-        return tuple(self.settings["input"])
-
-    @property
-    def output_shape(self) -> Shape:
-        return self.nodes[-1].output_shape if self.nodes else self.input_shape
-
-    @property
-    def total_params(self) -> int:
-        return sum(n.params for n in self.nodes)
-
-    @property
-    def dataset(self) -> Ref:
-        return self.settings["dataset"]
-
-    def replace(self, **changes: Any) -> CheckedModel:
-        """A copy with some settings changed (``netdsl run --epochs 2``), validated by the table."""
-        from dataclasses import replace
-
-        from ..errors import NetdslSettingError
-        from ..vocab.settings import TABLE
-
-        for key in changes:
-            if key in TABLE and TABLE[key].stage != "train":
-                raise NetdslSettingError(f"`{key}` decides what the model is; change it in the program",
-                                         code="NDL004")
-        return replace(self, settings=self.settings.replace(**changes))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.program.filename,
-            "settings": self.settings.to_dict(),
-            "data": self.data.to_json(),
-            "labels": self.labels,
-            "input_shape": list(self.input_shape),
-            "output_shape": list(self.output_shape),
-            "layers": [n.to_dict() for n in self.nodes],
-            "total_params": self.total_params,
-        }

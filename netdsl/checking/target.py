@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import NetdslArgumentError, NetdslError, NetdslSettingError, NetdslShapeError, Note
 from ..lang import ir
-from ..vocab.backends import resolve as resolve_backend
+from .bind import Binder
 from ..vocab.components import DataInfo, Loss, Metric, Optimizer, Ref, apply_rule
 from ..vocab.registry import Registry
 from .bind import Binder
@@ -147,15 +147,12 @@ def _check_metric_outputs(out: TrainingTarget, output: Shape, program: ir.Progra
                     label=f"the output is {format_shape(output)}", code="NDL005", help=v.help))
 
 
-def check_optimizer(values: Mapping[str, Any], nodes: Sequence[Node], program: ir.Program) -> list[NetdslError]:
+def check_optimizer(values: Mapping[str, Any], backend: str | None, nodes: Sequence[Node],
+                    program: ir.Program) -> list[NetdslError]:
     """The optimizer's ``sparse_rules`` when a layer of the network has sparse gradients on
     TensorFlow (``embedding``): an error at the argument (or the optimizer) Keras would fail on,
-    with a note at the layer."""
+    with a note at the layer. ``backend`` is the effective one (None: not known, no rule)."""
     ref = values.get("optimizer")
-    try:
-        backend = resolve_backend(values.get("backend"))
-    except NetdslError:  # a bad KERAS_BACKEND is reported where a backend is chosen
-        return []
     if backend != "tensorflow" or not isinstance(ref, Ref) or not isinstance(ref.component, Optimizer) \
             or not ref.component.sparse_rules:
         return []

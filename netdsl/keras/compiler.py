@@ -8,11 +8,11 @@ compared with what its plugin's shape rule said, so a wrong rule is an error nam
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
-from ..checking.graph import CheckedModel, Node, format_shape
+from ..checking.graph import Node, format_shape
+from ..checking.plan import CheckedModel
 from ..errors import NetdslError, NetdslPluginError, NetdslTrainingError
 from ..vocab.components import Activation, Callback, Ref, Schedule
 from .runtime import import_keras
@@ -25,12 +25,11 @@ NORMALIZE_LAYER = "normalize"
 
 
 def total_steps(model: CheckedModel, train_examples: int | None = None) -> int:
-    """Optimizer steps of the whole run: ``ceil(examples x (1 - validation_split) / batch_size) x
-    epochs``, the examples being those loaded (else the dataset's ``train_size``, else 1 batch)."""
-    settings = model.settings
-    n = train_examples if train_examples is not None else (model.data.train_size or settings["batch_size"])
-    fit = math.ceil(n * (1.0 - settings["validation_split"]))
-    return max(1, math.ceil(fit / settings["batch_size"])) * settings["epochs"]
+    """Optimizer steps of the whole run, by the plan's one rule (:func:`netdsl.plan.run_steps`):
+    for the examples loaded, else the plan's figure for the described dataset, else 1 batch."""
+    if train_examples is not None:
+        return model.steps_for(train_examples)
+    return model.total_steps or model.steps_for(model.settings.batch_size)
 
 
 def materialise(value: Any, steps: int | None = None) -> Any:
@@ -119,7 +118,7 @@ def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, tra
     metrics; ``compile_options`` (``steps_per_execution``, ``jit_compile``) go to ``compile``.
     ``verify`` compares every layer with its shape rule (:func:`verify_shapes`);
     ``train_examples`` sizes schedules that decay over the run (:func:`total_steps`)."""
-    keras = import_keras(model.settings["backend"])
+    keras = import_keras(model.settings.backend)
     from .saving import model_components, register_custom_objects
 
     register_custom_objects(model_components(model))  # saved under names load_model finds
@@ -131,9 +130,9 @@ def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, tra
     if compile:
         settings = model.settings
         net.compile(
-            optimizer=materialise(settings["optimizer"], total_steps(model, train_examples)),
-            loss=materialise(settings["loss"]),
-            metrics=[materialise(m) for m in settings["metrics"]],
+            optimizer=materialise(settings.optimizer, total_steps(model, train_examples)),
+            loss=materialise(settings.loss),
+            metrics=[materialise(m) for m in settings.metrics or ()],
             **compile_options,
         )
     return net
@@ -145,7 +144,7 @@ def build_layers(model: CheckedModel) -> tuple[Any, list[Any], list[Any]]:
     keras = import_keras()
     inputs = keras.Input(shape=tuple(model.input_shape))
     first = inputs
-    if model.settings["normalize"]:
+    if model.settings.normalize:
         first = keras.layers.Normalization(axis=-1, name=NORMALIZE_LAYER)(inputs)
     tensors: list[Any] = []
     layers: list[Any] = []

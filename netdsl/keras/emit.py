@@ -20,13 +20,15 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
-from ..checking.graph import CheckedModel, Node
+from ..checking.graph import Node
+from ..checking.plan import CheckedModel
 from ..errors import EmitError
 from ..vocab.components import Code, Component, DataRequest, Dataset, Ref, Schedule
 
-__all__ = ["LINE_LENGTH", "EmitError", "emit_program"]
+__all__ = ["LINE_LENGTH", "SETTINGS_WRITTEN", "EmitError", "emit_program"]
 
 #: the line length the program is laid out for (ruff's and black's default)
 LINE_LENGTH = 88
@@ -209,6 +211,27 @@ class _Writer:
 
 # --- the program --------------------------------------------------------------------------------
 
+#: where the emitted program carries each setting: one row per row of the settings table (a
+#: test walks every setting through ``emit`` and fails on one this table or the text misses)
+SETTINGS_WRITTEN: Mapping[str, str] = MappingProxyType({
+    "dataset": "load_data(path), written by the dataset's own emit",
+    "input": "INPUT_SHAPE and keras.Input",
+    "normalize": "a Normalization layer named normalize, adapted on the training examples",
+    "loss": "model.compile(loss=...)",
+    "optimizer": "model.compile(optimizer=...)",
+    "metrics": "model.compile(metrics=[...])",
+    "epochs": "EPOCHS, the default of --epochs",
+    "batch_size": "BATCH_SIZE",
+    "validation_split": "VALIDATION_SPLIT: the last examples held out, floored as Keras does",
+    "callbacks": "model.fit(callbacks=[...])",
+    "seed": "SEED: keras.utils.set_random_seed and the batch order",
+    "backend": "BACKEND: the program stops unless Keras runs on it",
+})
+
+#: the layer ``normalize: true`` puts first (the name netdsl's own model gives it)
+_NORMALIZE = _Call("keras.layers.Normalization", (("axis", _Src("-1")), ("name", _Src('"normalize"'))))
+
+
 def _is_chain(model: CheckedModel) -> bool:
     """Whether every layer takes the one before it (so ``keras.Sequential`` can hold it)."""
     for n in model.nodes:
@@ -232,8 +255,9 @@ def _build_model(model: CheckedModel, w: _Writer) -> list[str]:
     name = json.dumps(_model_name(model))
     inputs = _Call("keras.Input", (("shape", _literal(tuple(model.input_shape))),))
     lines: list[str] = []
+    first = (_NORMALIZE,) if model.settings.normalize else ()
     if _is_chain(model):
-        layers = _Seq((inputs, *(w.layer(n) for n in model.nodes)))
+        layers = _Seq((inputs, *first, *(w.layer(n) for n in model.nodes)))
         lines.append("    model = keras.Sequential(")
         lines += ["        [", *[line for item in layers.items for line in _layout(item, 12, "", ",")], "        ],"]
         lines += [f"        name={name},", "    )"]
@@ -243,8 +267,8 @@ def _build_model(model: CheckedModel, w: _Writer) -> list[str]:
         lines.append(f"    model = keras.Model(inputs, outputs, name={name})")
     s = model.settings
     compile_call = _Call("model.compile", (
-        ("optimizer", w.value(s["optimizer"])), ("loss", w.value(s["loss"])),
-        ("metrics", _Seq(tuple(w.value(m) for m in s["metrics"]))),
+        ("optimizer", w.value(s.optimizer)), ("loss", w.value(s.loss)),
+        ("metrics", _Seq(tuple(w.value(m) for m in s.metrics or ()))),
     ))
     lines += _layout(compile_call, 4)
     lines.append("    return model")
@@ -259,11 +283,12 @@ def _functional(model: CheckedModel, w: _Writer) -> list[str]:
         for i in n.inputs or (-1,):
             readers.setdefault(i, []).append(n.index)
     last = len(model.nodes) - 1
-    names: dict[int, str] = {-1: "inputs"}
+    names: dict[int, str] = {-1: "normalized" if model.settings.normalize else "inputs"}
     for n in model.nodes:
         names[n.index] = ("outputs" if n.index == last else "x" if readers.get(n.index) == [n.index + 1]
                           else f"x{n.index}")
-    lines = []
+    lines = _layout(_Call(_NORMALIZE, ((None, _Src("inputs")),)), 4, "normalized = ") \
+        if model.settings.normalize else []
     for n in model.nodes:
         sources = [names[i] for i in (n.inputs or (-1,))]
         component = n.component
@@ -337,13 +362,13 @@ def _steps_comment(model: CheckedModel) -> list[str]:
     """The comment above ``total_steps``: the formula netdsl uses and its value for the dataset."""
     s = model.settings
     lines = ["    # optimizer steps of the whole run, counted as netdsl counts them for schedules:"]
-    n = model.data.train_size
-    if n:
-        kept = f"{n:,} x (1 - {s['validation_split']!r})" if s["validation_split"] else f"{n:,}"
-        fit = math.ceil(n * (1.0 - s["validation_split"]))
-        steps = max(1, math.ceil(fit / s["batch_size"])) * s["epochs"]
-        lines.append(f"    # ceil({kept} examples / {s['batch_size']}) x {s['epochs']} epochs = {steps:,} "
-                     "with the full dataset")
+    n, train = model.data.train_size, model.sizes.train
+    if n and train is not None and model.total_steps is not None:
+        if s.validation_split:
+            lines.append(f"    # {train:,} = floor({n:,} x (1 - {s.validation_split!r})) examples "
+                         "train, the rest validate")
+        lines.append(f"    # ceil({train:,} examples / {s.batch_size}) x {s.epochs} epochs = "
+                     f"{model.total_steps:,} with the full dataset")
     else:
         lines.append("    # batches per epoch x epochs")
     return lines
@@ -355,35 +380,44 @@ def emit_program(model: CheckedModel, source: str | None = None) -> str:
     w.imports.update({"import argparse", "import itertools", "import math", "import keras",
                       "import numpy as np"})
     build = _build_model(model, w)
-    callbacks = [w.value(c) for c in model.settings["callbacks"] or []]
+    callbacks = [w.value(c) for c in model.settings.callbacks or []]
     data = _dataset(model, w)
     s = model.settings
     name = _model_name(model)
     origin = f" from {source}" if source else ""
     constants = [f"INPUT_SHAPE = {_flat(_literal(tuple(model.input_shape)))}",
-                 f"EPOCHS = {s['epochs']}", f"BATCH_SIZE = {s['batch_size']}"]
-    if s["validation_split"]:
-        constants.append(f"VALIDATION_SPLIT = {s['validation_split']!r}")
-    if s["seed"] is not None:
-        constants.append(f"SEED = {s['seed']}")
-    order_seed = "SEED" if s["seed"] is not None else "seed=0"
+                 f"EPOCHS = {s.epochs}", f"BATCH_SIZE = {s.batch_size}"]
+    if s.validation_split:
+        constants.append(f"VALIDATION_SPLIT = {s.validation_split!r}")
+    if s.seed is not None:
+        constants.append(f"SEED = {s.seed}")
+    if s.backend is not None:
+        constants.append(f"BACKEND = {json.dumps(s.backend)}")
+    order_seed = "SEED" if s.seed is not None else "seed=0"
     fit = _Call("model.fit", (
         (None, _Call("training_batches", ((None, _Src("x_train")), (None, _Src("y_train")),
                                           (None, _Src(order_seed))))),
         ("steps_per_epoch", _Src("math.ceil(len(x_train) / BATCH_SIZE)")),
         ("epochs", _Src("args.epochs")),
         ("shuffle", _Src("False")),  # training_batches orders them
-        *((("validation_data", _Src("(x_val, y_val)")),) if s["validation_split"] else ()),
+        *((("validation_data", _Src("(x_val, y_val)")),) if s.validation_split else ()),
         *((("callbacks", _Seq(tuple(callbacks))),) if callbacks else ()),
     ))
     split = [
         "    # the last VALIDATION_SPLIT of the training examples are held out, before any shuffling",
-        "    split = math.ceil(len(x_train) * (1 - VALIDATION_SPLIT))",
+        "    split = math.floor(len(x_train) * (1 - VALIDATION_SPLIT))",
         "    x_train, x_val = x_train[:split], x_train[split:]",
         "    y_train, y_val = y_train[:split], y_train[split:]",
-    ] if s["validation_split"] else []
+    ] if s.validation_split else []
     steps = [*_steps_comment(model), "    total_steps = math.ceil(len(x_train) / BATCH_SIZE) * args.epochs",
              "    model = build_model(total_steps)"] if w.uses_steps else ["    model = build_model()"]
+    if s.normalize:
+        steps += ["    # the normalize layer learns the training examples' mean and variance",
+                  '    model.get_layer("normalize").adapt(x_train)']
+    backend = [
+        "    if keras.backend.backend() != BACKEND:",
+        '        raise SystemExit(f"run it with KERAS_BACKEND={BACKEND}: the model was checked for it")',
+    ] if s.backend is not None else []
     main = [
         "def main(argv=None):",
         '    """Train on the training set, report the test set; returns the trained model."""',
@@ -391,14 +425,15 @@ def emit_program(model: CheckedModel, source: str | None = None) -> str:
         '    parser.add_argument("--data", help="where the dataset is (see load_data)")',
         '    parser.add_argument("--epochs", type=int, default=EPOCHS)',
         "    args = parser.parse_args(argv)",
-        *(["    keras.utils.set_random_seed(SEED)"] if s["seed"] is not None else []),
+        *backend,
+        *(["    keras.utils.set_random_seed(SEED)"] if s.seed is not None else []),
         "    x_train, y_train, x_test, y_test = load_data(args.data)",
         "    x_train, y_train = prepare(x_train, y_train)",
         "    x_test, y_test = prepare(x_test, y_test)",
         *split,
         *steps,
         "    model.summary()",
-        *([] if s["seed"] is not None else
+        *([] if s.seed is not None else
           ["    # netdsl orders the batches of a run without a seed with seed 0"]),
         *_layout(fit, 4),
         "    results = model.evaluate(x_test, y_test, return_dict=True)",

@@ -32,7 +32,7 @@ from .datafiles import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..checking.graph import CheckedModel
+    from ..checking.plan import CheckedModel
     from ..vocab.registry import Registry
 
 __all__ = ["IMAGE_SUFFIXES", "NetdslInputError", "Predictor", "load_predictor", "read_inputs", "results_text"]
@@ -188,7 +188,7 @@ class Predictor:
         return tuple(self.model.input_shape)
 
     def _logits(self) -> bool:
-        loss = self.model.settings["loss"]
+        loss = self.model.settings.loss
         return bool(getattr(loss, "kwargs", {}).get("from_logits"))
 
     def predict(self, examples: Sequence[Example], top: int = 3) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from ..errors import NetdslError, NetdslPluginError, NetdslTrainingError
 from ..vocab.components import Component, Ref
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..checking.graph import CheckedModel
+    from ..checking.plan import CheckedModel
     from ..vocab.registry import Registry
 
 __all__ = [
@@ -102,8 +102,8 @@ def model_components(model: CheckedModel) -> list[Component]:
 
     for node in model.nodes:
         add_node(node)
-    for key in ("loss", "optimizer", "metrics"):
-        add(model.settings[key])
+    for value in (model.settings.loss, model.settings.optimizer, model.settings.metrics):
+        add(value)
     return list(out.values())
 
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..checking.graph import CheckedModel
+from ..checking.plan import CheckedModel, split_sizes
 from ..errors import (
     NetdslDataError,
     NetdslError,
@@ -324,8 +324,8 @@ def split_validation(data: Data, fraction: float) -> tuple[Data, tuple[np.ndarra
     ``validation_split`` does (before any shuffling)."""
     if not fraction:
         return data, None
-    at = math.ceil(len(data.x_train) * (1.0 - fraction))
-    if at < 1 or at >= len(data.x_train):
+    at, held = split_sizes(len(data.x_train), fraction)
+    if not at or not held:  # the checker refuses this for a dataset that says its size
         raise NetdslTrainingError(f"validation_split {fraction} leaves no training or no validation "
                                   f"examples out of {len(data.x_train):,}", code="NDL304")
     return (data._replace(x_train=data.x_train[:at], y_train=data.y_train[:at]),
@@ -455,39 +455,39 @@ def fit(model: CheckedModel, data: Data | StreamData, *, net: Any = None, verbos
     ``context`` (:mod:`netdsl.keras.distribute`, default: from ``options``) says where it trains: the
     model is built and fitted in its scope, and the batch size, the global batch, becomes this
     process's share. ``data`` is already this process's shard (``context.shard``)."""
-    keras = import_keras(model.settings["backend"])
+    keras = import_keras(model.settings.backend)
     options = options or TrainOptions()
     ctx = context or dist.start(keras.backend.backend(), distribute=options.distribute,
                                 cluster=options.cluster)
     options = ctx.adjust(options)
     set_threads(options.threads)
     settings = model.settings
-    seed_everything(settings["seed"])
-    if isinstance(data, StreamData) and settings["validation_split"]:
+    seed_everything(settings.seed)
+    if isinstance(data, StreamData) and settings.validation_split:
         raise NetdslSettingError(
             f"`validation_split` needs the data in memory, and `{model.dataset.name}` streams it",
             code="NDL004", help="remove `validation_split:`; the dataset's test split is "
                                 "evaluated after training")
     validation = None
     if isinstance(data, Data):
-        data, validation = split_validation(data, settings["validation_split"])
+        data, validation = split_validation(data, settings.validation_split)
         data = ctx.trim(data)
         if validation is not None:
             keep = ctx.trim_size(len(validation[0]))
             validation = (validation[0][:keep], validation[1][:keep])
-    local = ctx.local_batch(settings["batch_size"])
+    local = ctx.local_batch(settings.batch_size)
     examples = data.train_size + (len(validation[0]) if validation is not None else 0)
     with ctx.scope():  # data-parallel (netdsl.keras.distribute): build on every device
         # schedules count the steps of the whole run, the same in every process
         net = net if net is not None else compile_net(model, options, examples * ctx.num_processes)
-        adapt_normalization(net, data, settings["batch_size"])
+        adapt_normalization(net, data, settings.batch_size)
         if state is not None:
             restore_state(net, *state)
     done = history if isinstance(history, list) else list(history)  # the caller's list grows
     recorder = _Recorder(keras, done, on_epoch)
-    program_callbacks = materialise(list(settings["callbacks"] or []))
-    epochs = settings["epochs"]
-    seed = shuffle_seed if shuffle_seed is not None else (settings["seed"] or 0)
+    program_callbacks = materialise(list(settings.callbacks or []))
+    epochs = settings.epochs
+    seed = shuffle_seed if shuffle_seed is not None else (settings.seed or 0)
     result = Fit(net, done)
     if initial_epoch >= epochs:
         return result
@@ -556,7 +556,7 @@ def adapt_normalization(net: Any, data: Data | StreamData, batch_size: int) -> N
 
 def evaluate(net: Any, model: CheckedModel, data: Data | StreamData) -> dict[str, float]:
     """Test-set loss and metrics, by Keras's names (``loss``, ``accuracy``, ...)."""
-    batch = max(model.settings["batch_size"], 256)
+    batch = max(model.settings.batch_size, 256)
     if isinstance(data, StreamData):
         try:
             values = net.evaluate(data.test(batch), verbose=0, return_dict=True)
@@ -573,7 +573,7 @@ def confusion(net: Any, model: CheckedModel, data: Data | StreamData) -> dict[st
     target = model.data.target
     if target.kind != "classes" or isinstance(data, StreamData):
         return None
-    scores = net.predict(data.x_test, batch_size=max(model.settings["batch_size"], 256), verbose=0)
+    scores = net.predict(data.x_test, batch_size=max(model.settings.batch_size, 256), verbose=0)
     predicted = np.argmax(scores, axis=-1)
     true = data.y_test if data.y_test.ndim == 1 else np.argmax(data.y_test, axis=-1)
     k = target.num_classes

@@ -30,8 +30,7 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..checking.graph import CheckedModel
-from ..checking.target import check_monitors
+from ..checking.plan import CheckedModel
 from ..errors import NetdslError, NetdslTrainingError
 from ..keras import distribute as dist
 from ..keras.runtime import filtered_native_logs, import_keras
@@ -159,13 +158,10 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
               options: TrainOptions | None = None) -> RunReport:
     """Load data, build, train, evaluate, save into a new run folder: ``netdsl run``. In a
     multi-process run every process trains on its shard and only the first writes the folder."""
-    problems = check_monitors(model.settings, model.program)  # overrides may have removed data
-    if problems:
-        raise problems[0]
     options = options or TrainOptions()
     ctx = _context(model, options)  # joins the other processes before anything is written
     options = ctx.adjust(options)  # what actually runs is what metrics.json records
-    seed = model.settings["seed"]
+    seed = model.settings.seed
     if seed is None and ctx.seed is not None:
         seed = ctx.seed  # drawn by process 0 and shared: every process shuffles alike
     if not ctx.writer:
@@ -176,7 +172,7 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "file": model.program.filename, "params": model.total_params,
         "settings": model.settings.to_dict(), "options": options.to_dict(),
-        "epochs_planned": model.settings["epochs"],
+        "epochs_planned": model.settings.epochs,
         "shuffle_seed": seed if seed is not None else random.randrange(2**31),
         **({"distributed": ctx.to_dict()} if ctx.distributed else {}),
     }
@@ -185,7 +181,7 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
 
 def _context(model: CheckedModel, options: TrainOptions) -> dist.Context:
     """Keras on the model's backend, and where this process trains (:func:`netdsl.keras.distribute.start`)."""
-    keras = import_keras(model.settings["backend"])
+    keras = import_keras(model.settings.backend)
     return dist.start(keras.backend.backend(), distribute=options.distribute, cluster=options.cluster)
 
 
@@ -249,7 +245,7 @@ def resume_run(folder_path: str | os.PathLike[str], model: CheckedModel, *,
     folder.meta["wall_seconds_before"] = float(meta.get("wall_seconds") or 0.0)
     folder.meta["resumed"] = [*meta.get("resumed", []), datetime.now(timezone.utc).isoformat(timespec="seconds")]
     if "shuffle_seed" not in folder.meta:
-        folder.meta["shuffle_seed"] = checkpoint.shuffle_seed if checkpoint else (model.settings["seed"] or 0)
+        folder.meta["shuffle_seed"] = checkpoint.shuffle_seed if checkpoint else (model.settings.seed or 0)
     options = options or TrainOptions(**{k: v for k, v in (meta.get("options") or {}).items()
                                          if k in ("steps_per_execution", "threads", "distribute")})
     ctx = _context(model, options)
@@ -329,11 +325,11 @@ def _phases(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str]
             write_data_record(folder.path, model, arrays, data)
             folder.meta.setdefault("versions", _versions())
             if not quiet:
-                epochs = model.settings["epochs"]
+                epochs = model.settings.epochs
                 echo(f"training {_stem(model)}: {len(model.nodes)} layers, {model.total_params:,} "
                      f"parameters on {model.dataset.name} ({arrays.train_size:,} train / "
                      f"{arrays.test_size:,} test), {epochs} epoch{'s' * (epochs != 1)}, batch size "
-                     f"{model.settings['batch_size']}" + (f", from epoch {checkpoint.epoch + 1}" if checkpoint else ""))
+                     f"{model.settings.batch_size}" + (f", from epoch {checkpoint.epoch + 1}" if checkpoint else ""))
                 if ctx.distributed:
                     echo(ctx.describe())
             phase = "fitting"
@@ -388,7 +384,7 @@ def _phases(model: CheckedModel, folder: RunFolder, data: str | os.PathLike[str]
                 tensorboard.close()
     distributed = ({**ctx.to_dict(), "weights": dist.fingerprint(net.get_weights())}
                    if ctx.distributed else None)
-    finish("finished", test=test, stopped_early=len(history) < model.settings["epochs"],
+    finish("finished", test=test, stopped_early=len(history) < model.settings.epochs,
            **({"distributed": distributed} if distributed else {}))
     return RunReport(folder.path, "finished", len(history), wall(), test,
                      resumed_from=checkpoint.epoch if checkpoint else None, distributed=distributed)

@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import NetdslTrainingError
 
 if TYPE_CHECKING:
-    from ..checking.graph import CheckedModel
+    from ..checking.plan import CheckedModel
     from ..keras.training import Data, StreamData
 
 __all__ = [

@@ -14,7 +14,8 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..checking.graph import CheckedModel, Node, format_shape
+from ..checking.graph import Node, format_shape
+from ..checking.plan import CheckedModel
 from ..errors import DiagramError
 
 __all__ = ["FORMATS", "DiagramError", "format_for", "render", "to_dot", "to_mermaid"]

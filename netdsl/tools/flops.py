@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..checking.graph import CheckedModel, Node
+from ..checking.graph import Node
+from ..checking.plan import CheckedModel
 from ..vocab.components import Layer, Shape
 
 __all__ = ["MacsReport", "model_macs", "node_macs"]

@@ -372,10 +372,10 @@ class Analysis:
         return head, "\n".join(lines)
 
     def _name_hover(self, word: str, offset: int) -> str | None:
-        settings = settings_params()
+        rows = settings_params()
         line_start = self.text.rfind("\n", 0, offset) + 1
-        if word in settings and re.match(rf"[ \t]*{word}[ \t]*:", self.text[line_start:]):
-            p = settings[word]
+        if word in rows and re.match(rf"[ \t]*{word}[ \t]*:", self.text[line_start:]):
+            p = rows[word]
             default = "" if p.default is None else f" (default `{_show(p.default)}`)"
             return f"**{word}** (setting): {p.type.label}{default}\n\n{_markdown(p.help)}"
         docs = []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ..checking.graph import CheckedModel, format_shape
+from typing import Any
+
+from ..checking.graph import format_shape
+from ..checking.plan import CheckedModel
 from ..lang.formatter import format_value
 from ..vocab.settings import value_to_ir
 from .flops import MacsReport
@@ -10,9 +13,8 @@ from .flops import MacsReport
 __all__ = ["summary_text"]
 
 
-def _setting(model: CheckedModel, name: str) -> str:
+def _setting(value: Any) -> str:
     """A setting's value as a program would write it (references without their defaults)."""
-    value = model.settings[name]
     if isinstance(value, list):
         return ", ".join(format_value(value_to_ir(v)) for v in value) or "none"
     return format_value(value_to_ir(value))
@@ -56,11 +58,11 @@ def summary_text(model: CheckedModel, macs: MacsReport | None = None) -> str:
             out.append(f"  leaves out {len(macs.unknown)} layer(s) whose declaration gives no MACs "
                        f"rule: " + ", ".join(f"#{i}" for i in macs.unknown))
         out.append("  (about twice as many FLOPs; activations not counted)")
-    settings = model.settings
+    s = model.settings
     out.append("")
-    out.append(f"loss {_setting(model, 'loss')} · optimizer {_setting(model, 'optimizer')} · "
-               f"metrics {_setting(model, 'metrics')}")
-    out.append(f"{settings['epochs']} epoch{'s' * (settings['epochs'] != 1)} · batch size {settings['batch_size']}"
-               + (f" · validation split {settings['validation_split']:g}" if settings["validation_split"] else "")
-               + (f" · seed {settings['seed']}" if settings["seed"] is not None else ""))
+    out.append(f"loss {_setting(s.loss)} · optimizer {_setting(s.optimizer)} · "
+               f"metrics {_setting(s.metrics)}")
+    out.append(f"{s.epochs} epoch{'s' * (s.epochs != 1)} · batch size {s.batch_size}"
+               + (f" · validation split {s.validation_split:g}" if s.validation_split else "")
+               + (f" · seed {s.seed}" if s.seed is not None else ""))
     return "\n".join(out)

@@ -469,11 +469,12 @@ class DataInfo:
     class_names: tuple[str, ...] = ()
     #: the input is integer ids below this number (imdb's ``num_words``); None: not declared
     vocabulary: int | None = None
+    test_size: int | None = None  # examples of the test split, when known cheaply
 
     def to_json(self) -> dict[str, Any]:
         return {"input_shape": list(self.input_shape), "target": self.target.to_json(),
-                "train_size": self.train_size, "class_names": list(self.class_names),
-                "vocabulary": self.vocabulary}
+                "train_size": self.train_size, "test_size": self.test_size,
+                "class_names": list(self.class_names), "vocabulary": self.vocabulary}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from . import types as T
 from .backends import BACKENDS
 from .components import Ref
 
-__all__ = ["SETTINGS", "TABLE", "Setting", "Settings", "Stage", "literal", "value_to_ir"]
+__all__ = ["SETTINGS", "TABLE", "Setting", "Settings", "Stage", "convert_override", "literal",
+           "value_to_ir"]
 
 #: who reads a setting: the checker (shapes), the data loader, or training
 Stage = Literal["check", "data", "train"]
@@ -76,72 +77,113 @@ SETTINGS: tuple[Setting, ...] = (
 TABLE: Mapping[str, Setting] = MappingProxyType({s.name: s for s in SETTINGS})
 
 
+@dataclass(frozen=True)
 class Settings(Mapping[str, Any]):
-    """The effective value of every setting (read-only). ``replace`` gives a copy with some
-    values changed, validated by the same types as the program's own lines."""
+    """The effective value of every setting, one typed field per row of :data:`SETTINGS` (in
+    the table's order; a test keeps the two in step). Code reads fields (``settings.epochs``);
+    the read-only mapping view (``settings["epochs"]``) is kept for library callers.
+    ``replace`` gives a copy with some values changed, validated by the table's types."""
 
-    __slots__ = ("_values",)
+    dataset: Ref | None = None
+    input: tuple[int, ...] | None = None
+    normalize: bool = False
+    loss: Ref | None = None
+    optimizer: Ref | None = None
+    metrics: list[Ref] | None = None
+    epochs: int = 10
+    batch_size: int = 32
+    validation_split: float = 0.0
+    callbacks: list[Ref] | None = None
+    seed: int | None = None
+    backend: str | None = None
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        unknown = set(values) - set(TABLE)
-        if unknown:
-            raise KeyError(f"not settings: {', '.join(sorted(unknown))}")
-        self._values = MappingProxyType({s.name: values.get(s.name, s.default) for s in SETTINGS})
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> "Settings":
+        """Settings from a name -> value mapping; a setting left out takes its row's default
+        (a reference's default is its component's name here, bound by the checker)."""
+        if not values.keys() <= TABLE.keys():
+            unknown = sorted(set(values) - set(TABLE))
+            raise KeyError(f"not settings: {', '.join(unknown)}")
+        made = object.__new__(cls)  # every check makes one: without the frozen __init__'s cost
+        made.__dict__.update({s.name: values.get(s.name, s.default) for s in SETTINGS})
+        return made
 
     def __getitem__(self, key: str) -> Any:
-        return self._values[key]
+        if key not in TABLE:
+            raise KeyError(key)
+        return getattr(self, key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
+        return iter(TABLE)
 
     def __len__(self) -> int:
-        return len(self._values)
-
-    def __repr__(self) -> str:
-        return f"Settings({dict(self._values)!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Settings) and dict(self._values) == dict(other._values)
+        return len(TABLE)
 
     def __hash__(self) -> int:
-        return hash(tuple(sorted((k, repr(v)) for k, v in self._values.items())))
+        return hash(tuple((k, repr(getattr(self, k))) for k in TABLE))
+
+    def references(self) -> Iterator[Ref]:
+        """Every component reference among the values (``adam(...)``, each metric, ...)."""
+        for value in self.__dict__.values():
+            if isinstance(value, Ref):
+                yield value
+            elif isinstance(value, list):
+                yield from (v for v in value if isinstance(v, Ref))
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` (Python values, e.g. from the command line), each checked by
         its row's type; raises :class:`~netdsl.errors.NetdslSettingError` naming the setting."""
-        from ..errors import NetdslArgumentError, NetdslSettingError
-
-        values = dict(self._values)
+        values = {k: getattr(self, k) for k in TABLE}
         for key, value in changes.items():
-            row = TABLE.get(key)
-            if row is None:
-                raise NetdslSettingError(f"unknown setting `{key}`", code="NDL004")
-            if value is None:
-                values[key] = None
-                continue
-            try:
-                node = literal(value)
-                values[key] = row.type.convert(node, _NO_REFERENCES)
-            except (T.Problem, TypeError) as p:
-                message = p.message if isinstance(p, T.Problem) else str(p)
-                raise NetdslArgumentError(f"bad {row.option}: {message}", code="NDL005") from None
-        return Settings(values)
+            problem, values[key] = convert_override(key, value)
+            if problem is not None:
+                raise problem
+        return Settings(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data: references as ``{"kind", "name", "args"}``, shapes as lists."""
         from .components import to_json
 
-        return {k: to_json(v) for k, v in self._values.items()}
+        return {k: to_json(getattr(self, k)) for k in TABLE}
 
     def to_ir(self) -> tuple[ir.Setting, ...]:
         """Every setting that has a value, as program lines (what the run folder's spec writes)."""
         out = []
         for row in SETTINGS:
-            value = self._values[row.name]
+            value = getattr(self, row.name)
             if value is None:
                 continue
-            out.append(ir.Setting(row.name, value_to_ir(value)))
+            out.append(ir.Setting(row.name, value_to_ir(value, row.type)))
         return tuple(out)
+
+
+def convert_override(key: str, value: Any) -> tuple[Any, Any]:
+    """``(None, value)`` for a Python value given for setting ``key`` (``epochs=2`` from the
+    command line or a library call) that its row's type accepts, else ``(error, None)``: an
+    unknown setting (NDL004) or a bad value (NDL005), named by the setting."""
+    from ..errors import NetdslArgumentError, NetdslSettingError
+
+    row = TABLE.get(key)
+    if row is None:
+        close = _suggest(key)
+        return NetdslSettingError(f"unknown setting `{key}`", code="NDL004",
+                                  help=f"did you mean `{close}`?" if close else None), None
+    if value is None:
+        if row.default is None:
+            return None, None
+        return NetdslArgumentError(f"bad `{key}`: it needs a value ({row.type.label})",
+                                   code="NDL005"), None
+    try:
+        return None, row.type.convert(literal(value), _NO_REFERENCES)
+    except (T.Problem, TypeError) as p:
+        message = p.message if isinstance(p, T.Problem) else str(p)
+        return NetdslArgumentError(f"bad `{key}`: {message}", code="NDL005"), None
+
+
+def _suggest(key: str) -> str | None:
+    from .registry import suggest
+
+    return suggest(key, TABLE)
 
 
 class _NoReferences:
@@ -157,7 +199,9 @@ _NO_REFERENCES = _NoReferences()
 
 
 def literal(value: Any) -> ir.Value:
-    """A Python number, bool, string or shape as the IR value a program would write for it."""
+    """A Python number, bool, string or shape as the IR value a program would write for it.
+    A string is always written as a string (``label="label"``): a bare name would be read back
+    as a name, which a string parameter refuses."""
     if isinstance(value, bool):
         return ir.Bool(value)
     if isinstance(value, int):
@@ -165,22 +209,36 @@ def literal(value: Any) -> ir.Value:
     if isinstance(value, float):
         return ir.Float(value)
     if isinstance(value, str):
-        return ir.Name(value) if value.isidentifier() else ir.Str(value)
-    if isinstance(value, (tuple, list)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return ir.Shape(tuple(value)) if len(value) > 1 else ir.Int(value[0]) if value else ir.Tuple(())
+        return ir.Str(value)
+    if isinstance(value, (tuple, list)) and all(isinstance(v, int) and not isinstance(v, bool)
+                                                for v in value):
+        if len(value) > 1:
+            return ir.Shape(tuple(value))
+        return ir.Int(value[0]) if value else ir.Tuple(())
     raise TypeError(f"cannot write {value!r} as a netdsl value")
 
 
-def value_to_ir(value: Any) -> ir.Value:
-    """A bound value (numbers, shapes, references such as ``adam(learning_rate=0.01)``) as IR;
-    a reference keeps only the arguments that differ from its component's defaults."""
+#: the parameter types whose words are written bare (``padding=same``, ``monitor=val_loss``):
+#: they read a name as well as a string, and a bare word is the canonical form
+_WORD_TYPES = (T.Choice, T.Quantity)
+
+
+def value_to_ir(value: Any, type: T.ParamType | None = None) -> ir.Value:
+    """A bound value (numbers, strings, shapes, references such as ``adam(learning_rate=0.01)``)
+    as IR; ``type`` is the parameter type it was bound by, when known (a word of a choice is
+    written bare, any other string quoted). A reference keeps only the arguments that differ
+    from its component's defaults."""
     if isinstance(value, Ref):
-        defaults = {p.name: p.default for p in value.component.params} if value.component else {}
-        args = tuple(ir.Arg(value_to_ir(v), k) for k, v in value.args
-                     if v is not None and defaults.get(k, object()) != v)
+        params = {p.name: p for p in value.component.params} if value.component else {}
+        args = tuple(ir.Arg(value_to_ir(v, params[k].type if k in params else None), k)
+                     for k, v in value.args
+                     if v is not None and (k not in params or params[k].default != v))
         return ir.Call(value.name, args) if args else ir.Name(value.name)
     if isinstance(value, list):
-        return ir.List(tuple(value_to_ir(v) for v in value))
+        item = getattr(type, "item", None)
+        return ir.List(tuple(value_to_ir(v, item) for v in value))
     if isinstance(value, tuple) and not all(isinstance(v, int) for v in value):
         return ir.Tuple(tuple(value_to_ir(v) for v in value))
+    if isinstance(value, str) and isinstance(type, _WORD_TYPES) and value.isidentifier():
+        return ir.Name(value)
     return literal(value)

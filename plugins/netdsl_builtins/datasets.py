@@ -48,7 +48,8 @@ def describe_synthetic(request: DataRequest) -> DataInfo:
     a = request.args
     target = {"classes": Target("classes", a["classes"]), "binary": Target("binary"),
               "regression": Target("regression", shape=(a["outputs"],))}[a["task"]]
-    return DataInfo(tuple(request.input_shape), target, train_size=a["train_size"])
+    return DataInfo(tuple(request.input_shape), target, train_size=a["train_size"],
+                    test_size=a["test_size"])
 
 
 def load_synthetic(

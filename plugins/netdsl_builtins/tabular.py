@@ -837,8 +837,12 @@ def describe_npz(request: DataRequest) -> DataInfo:
     labels, shape = _labels_of(path, heads, keys)
     target = _npz_target(path, labels, request.args["task"], shape)
     n = heads[keys[0]].shape[0]
-    train = n if "x_train" in heads else n - _test_count(n, request.args["test_split"])
-    return DataInfo(_input_shape(heads[keys[0]]), target, train_size=train)
+    if "x_train" in heads:
+        train, test = n, heads["x_test"].shape[0]
+    else:
+        test = _test_count(n, request.args["test_split"])
+        train = n - test
+    return DataInfo(_input_shape(heads[keys[0]]), target, train_size=train, test_size=test)
 
 
 def _test_count(n: int, test_split: float) -> int:

@@ -1,9 +1,10 @@
 """Command-line options made from the tables they stand for, so that a new row there is a new
 choice or flag here with nothing else to edit.
 
-``netdsl run``'s setting overrides come from the settings table (:data:`SETTINGS`, the rows
-marked ``flag``): a boolean setting becomes an on/off flag pair (``--normalize/--no-normalize``),
-a number a ``--NAME N`` option whose value the row's own type then validates. Imported only by
+``netdsl run``'s and ``netdsl check``'s setting overrides come from the settings table
+(:data:`SETTINGS`, the rows marked ``flag``): a boolean setting becomes an on/off flag pair
+(``--normalize/--no-normalize``), a number a ``--NAME N`` option in the row's range, a choice
+one of the row's words; ``check`` then validates the value by the row's own type. Imported only by
 the verbs that use it, never by ``netdsl --help``.
 """
 
@@ -21,8 +22,17 @@ __all__ = ["setting_option", "setting_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: the value click reads for a setting of each type (the row's type then checks it)
-CLICK_TYPES: tuple[tuple[type[T.ParamType], type], ...] = ((T.Int, int), (T.Float, float))
+def _click_type(kind: T.ParamType) -> Any:
+    """What click reads for a setting of type ``kind``: its range or its choices from the table,
+    so click names the option in its error (``check`` validates the value again by the row)."""
+    if isinstance(kind, T.Int):
+        return click.IntRange(min=kind.min, max=kind.max)
+    if isinstance(kind, T.Float):
+        return click.FloatRange(min=kind.min, max=kind.max, min_open=kind.min_open,
+                                max_open=kind.max_open)
+    if isinstance(kind, T.Choice):
+        return click.Choice(list(kind.choices))
+    return str
 
 
 def setting_options(command: F) -> F:
@@ -39,5 +49,4 @@ def setting_option(row: Setting) -> Callable[[F], F]:
     if isinstance(row.type, T.Bool):
         return click.option(f"{row.option}/--no-{row.option[2:]}", row.name, default=None,
                             help=help_)
-    kind = next((k for t, k in CLICK_TYPES if isinstance(row.type, t)), str)
-    return click.option(row.option, row.name, type=kind, default=None, help=help_)
+    return click.option(row.option, row.name, type=_click_type(row.type), default=None, help=help_)

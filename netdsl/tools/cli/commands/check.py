@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
+from netdsl.tools.cli.options import setting_options
 from netdsl.tools.cli.terminal import State, fail, load
-from netdsl.vocab.backends import BACKENDS
 
 
 @click.command()
@@ -18,17 +18,19 @@ from netdsl.vocab.backends import BACKENDS
 @click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON on stdout.")
 @click.option("--data", type=click.Path(),
               help="The file or folder holding the dataset (its metadata is read).")
-@click.option("--backend", type=click.Choice(list(BACKENDS)),
-              help="Also check that every component runs on this Keras backend.")
+@setting_options
 @click.pass_obj
-def check(state: State, files: tuple[str, ...], as_json: bool, data: str | None,
-          backend: str | None) -> None:
-    """Check FILES (`-` reads standard input); exit 1 if any has an error."""
-    from netdsl.checking.backends import problems as backend_problems
+def check(state: State, /, files: tuple[str, ...], as_json: bool, data: str | None,
+          **overrides: Any) -> None:
+    """Check FILES (`-` reads standard input); exit 1 if any has an error.
+
+    The setting options check the program as `netdsl run` with them would train it
+    (`--backend jax`: every component must run on JAX, and only its rules apply)."""
     from netdsl.checking.checker import check as check_program
-    from netdsl.errors import NetdslError, NetdslErrors
+    from netdsl.errors import NetdslError
     from netdsl.vocab.isolation import stdout_to_stderr
 
+    given = {k: v for k, v in overrides.items() if v is not None}
     results: list[dict[str, Any]] = []
     failed: list[NetdslError] = []
     # with --json, standard output is the JSON alone: what plugins write meanwhile (even with
@@ -36,10 +38,7 @@ def check(state: State, files: tuple[str, ...], as_json: bool, data: str | None,
     with stdout_to_stderr() if as_json else contextlib.nullcontext():
         for path in files:  # every file is checked; the errors of all are reported together
             try:
-                model = check_program(load(path), state.registry, data=data)
-                found = backend_problems(model, backend) if backend else []
-                if found:
-                    raise found[0] if len(found) == 1 else NetdslErrors(found)
+                model = check_program(load(path), state.registry, data=data, overrides=given)
             except NetdslError as e:
                 failed.extend(e.errors)
                 results.append({"file": path, "ok": False, "errors": [x.to_dict() for x in e.errors]})

@@ -66,7 +66,7 @@ def run(state: State, /, file: str | None, data: str | None, out_dir: str, resum
     130 stopped by Ctrl-C, 143 stopped by SIGTERM (finished epochs are kept either way).
     """
     from netdsl.checking.checker import check as check_program
-    from netdsl.errors import NetdslErrors, NetdslTrainingError
+    from netdsl.errors import NetdslTrainingError
 
     if state.verbose:  # TensorFlow's own log lines: shown with -v only
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
@@ -81,17 +81,12 @@ def run(state: State, /, file: str | None, data: str | None, out_dir: str, resum
             fail_text(f"{resume} is not a run folder (it has no model.net)")
     elif file is None:
         raise click.UsageError("give a FILE to train, or --resume RUN_FOLDER")
-    model = check_program(load(file), state.registry, data=data)
-    model = model.replace(**given)
-    from netdsl.checking.backends import problems as backend_problems
+    # the overrides are part of the check: every rule (the backend's included) sees them
+    model = check_program(load(file), state.registry, data=data, overrides=given)
     from netdsl.keras.distribute import Cluster
     from netdsl.keras.training import TrainOptions
     from netdsl.run.driver import resume_run, run_model
-    from netdsl.vocab.backends import resolve
 
-    found = backend_problems(model, resolve(model.settings["backend"]))
-    if found:
-        raise found[0] if len(found) == 1 else NetdslErrors(found)
     cluster = Cluster.resolve(coordinator, num_processes, process_id, timeout)
     speed = {"steps_per_execution": steps_per_execution} if steps_per_execution else {}
     if resume is not None and cluster is not None and cluster.num_processes > 1:
