@@ -76,16 +76,31 @@ def _layer(node: Node) -> Any:
     if after is not None:
         kwargs["activation"] = None  # Keras's layers assume their activation keeps the shape
     try:
-        if after is not None:
-            keras = import_keras()
-            return keras.Sequential([component.build(**kwargs), after])
-        return component.build(**kwargs)
+        built = component.build(**kwargs)
     except NetdslError:
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's build error is named, not a traceback
         raise NetdslPluginError(
             f"layer `{node.layer}` ({node.provider}) failed to build: {type(exc).__name__}: {exc}",
             node.span, code="NDL206") from None
+    keras = import_keras()
+    if not isinstance(built, keras.layers.Layer):  # the contract: `build` returns a Keras layer
+        raise NetdslPluginError(
+            f"layer `{node.layer}` ({node.provider}) built {_short(built)}, not a Keras layer",
+            node.span, label="plugin error", code="NDL206",
+            help="a layer's `build` must return a keras.layers.Layer; this is a bug in the "
+                 "plugin that provides the layer: report it there")
+    return keras.Sequential([built, after]) if after is not None else built
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, with its type (a plugin may return anything)."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a plugin's object whose repr fails
+        text = "?"
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"{type(value).__name__} {text}"
 
 
 def _shaping_activation(node: Node) -> Any:

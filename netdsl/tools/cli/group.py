@@ -130,4 +130,8 @@ def main(ctx: click.Context, verbose: bool, no_plugins: bool, strict_plugins: bo
       netdsl predict runs/NAME/ x.png   classify inputs with a trained model
       netdsl export runs/NAME/ --format onnx   export for deployment
     """
+    from netdsl.vocab.isolation import watch_interrupts
+
     ctx.obj = State(verbose, no_plugins, strict_plugins)
+    # a KeyboardInterrupt raised by a plugin's own code is then told apart from Ctrl-C
+    ctx.with_resource(watch_interrupts())
