@@ -274,6 +274,8 @@ LOADS = {
     "not-four": ("return [1, 2]", "returned list, not (x_train, y_train, x_test, y_test)"),
     "no-examples": ("return np.zeros((0, 4)), np.zeros(0), np.zeros((2, 4)), np.zeros(2)",
                     "returned 0 training examples"),
+    "no test examples": ("return np.zeros((5, 4)), np.zeros(5), np.zeros((0, 4)), np.zeros(0)",
+                         "returned 0 test examples"),
 }
 
 
@@ -288,6 +290,8 @@ def test_a_dataset_loader_fault_names_the_plugin(site: Site, case: str) -> None:
         load_data(model)
     assert info.value.code == "NDL205"
     assert info.value.message.startswith("dataset `odd_data` (data-dist 1.0) ") and fragment in info.value.message
+    if "0 " in fragment:  # a plugin's loader: the help says whose it is
+        assert "plugin" in (info.value.help or ""), info.value.help
 
 
 @pytest.mark.parametrize("body, what", [
@@ -320,6 +324,9 @@ BUILDS = {
                  "    register(Activation(name='odd_act', build=lambda: [][1]))\n",
         "dense 64 odd_act -> dense 10 softmax\n",
         "activation `odd_act` (build-dist 1.0) failed to build: IndexError"),
+    "layer-build-returns-42": (
+        _layer_plugin("infer=same, build=lambda **kw: 42") + "\n",
+        "odd -> " + PRETTY, "layer `odd` (build-dist 1.0) built int 42, not a Keras layer"),
     "activation-without-build": (
         HEADER + "@hookimpl\ndef register_activations(register):\n"
                  "    register(Activation(name='odd_act'))\n",

@@ -69,3 +69,15 @@ def test_programs_are_grouped_by_size_and_expanded_layers(text: str, group: str)
     fuzz.front(text, stats, timeout=10.0, measure_memory=False)
     assert stats.per_class == {group: 1}
     assert group in stats.worst_time
+
+
+def test_a_slice_of_hostile_protocol_messages_never_stops_the_language_server() -> None:
+    """bench/fuzz_lsp.py on a fixed seed: 40 messages (framing lies, JSON-RPC garbage, hostile
+    documents, feature requests anywhere) to a real `netdsl lsp`, each followed by a probe."""
+    pytest.importorskip("pygls")
+    import fuzz_lsp
+
+    results = fuzz_lsp.run(messages=40, seed=7, probe_timeout=30)
+    assert results.escapes == [], results.escapes
+    assert sum(results.tried.values()) == 40 and len(results.tried) == 4
+    assert len(results.probe_ms) == 40

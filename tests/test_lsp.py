@@ -362,6 +362,34 @@ def test_a_plugin_crash_while_checking_is_a_diagnostic(registry: Registry) -> No
     assert "ZeroDivisionError: plugin bug" in diag.message
 
 
+@pytest.mark.parametrize("raised", [SystemExit(2), KeyboardInterrupt()], ids=["SystemExit", "KeyboardInterrupt"])
+def test_a_plugins_base_exception_outside_its_declaration_is_a_diagnostic(
+        registry: Registry, raised: BaseException) -> None:
+    """What the declaration guard cannot wrap (a plugin's own parameter type, called by the
+    binder) still never stops the server; the user's real Ctrl-C is told apart by the CLI's
+    SIGINT watch, active here as it is in `netdsl lsp`."""
+    import copy
+
+    from netdsl.vocab import types as T
+    from netdsl.vocab.components import Layer, Param
+    from netdsl.vocab.isolation import watch_interrupts
+    from netdsl.vocab.registry import Provider
+
+    class Odd(T.ParamType):
+        label = "an odd value"
+        forms = (int,)
+
+        def takes(self, value: Any) -> bool:
+            raise raised
+
+    reg = copy.deepcopy(registry)
+    reg.add(Layer(name="odd", infer=lambda s, a: (s, 0), build=lambda **kw: None,
+                  params=(Param("n", Odd(), 1, positional=True),)), Provider("odd-dist", "1", "odd"))
+    with watch_interrupts():
+        [diag] = analyze(URI, "odd 3 -> dense 10 softmax", reg).diagnostics()
+    assert type(raised).__name__ in diag.message and "could not finish checking" in diag.message
+
+
 def test_cli_says_how_to_install_pygls_when_missing(tmp_path: Path) -> None:
     """Without pygls, ``netdsl lsp`` names the extra to install."""
     (tmp_path / "pygls").mkdir()
@@ -374,3 +402,217 @@ def test_cli_says_how_to_install_pygls_when_missing(tmp_path: Path) -> None:
                           env=env, cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 1
     assert "pip install 'netdsl[lsp]'" in proc.stderr
+
+
+# --- the protocol itself, spoken raw (issue 27) -------------------------------------------------
+
+class RawServer:
+    """``netdsl lsp`` as a subprocess spoken to in raw bytes: what a hostile or broken client
+    sends is sent as it is; what the server writes is read back as framed JSON messages."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        import queue
+        import subprocess
+        import threading
+
+        base = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
+        path = os.pathsep.join(p for p in [*(env or {}).get("PYTHONPATH", "").split(os.pathsep),
+                                            str(ROOT), str(ROOT / "plugins"),
+                                            os.environ.get("PYTHONPATH", "")] if p)
+        self.proc = subprocess.Popen([sys.executable, "-m", "netdsl.tools.cli", "lsp"], cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env={**base, **(env or {}), "PYTHONPATH": path})
+        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []  # read, not yet waited for
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        import json
+
+        out = self.proc.stdout
+        assert out is not None
+        while True:
+            length = None
+            while True:
+                line = out.readline()
+                if not line:
+                    return
+                if not line.strip():
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            assert length is not None
+            self.messages.put(json.loads(out.read(length)))
+
+    def send_raw(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def send(self, method: str, params: Any = None, id: int | None = None) -> None:
+        import json
+
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "params": params}
+        if id is not None:
+            message["id"] = id
+        body = json.dumps(message).encode()
+        self.send_raw(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    def wait(self, match: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+        import queue
+        import time
+
+        for message in self.seen:  # what came before, in order
+            if match(message):
+                self.seen.remove(message)
+                return message
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                message = self.messages.get(timeout=max(0.01, end - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no such message within {timeout} s: {self.seen}") from None
+            if match(message):
+                return message
+            self.seen.append(message)
+
+    def start(self) -> None:
+        self.send("initialize", {"processId": None, "rootUri": None, "capabilities": {}}, id=1)
+        self.wait(lambda m: m.get("id") == 1)
+        self.send("initialized", {})
+
+    def open(self, text: str, uri: str = URI) -> list[dict[str, Any]]:
+        """Open a document; the diagnostics published for it."""
+        self.send("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "netdsl", "version": 1, "text": text}})
+        return self.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                         and m["params"]["uri"] == uri)["params"]["diagnostics"]
+
+    def stop(self) -> tuple[int, str]:
+        """Shut down and exit as a client does: the exit status and what went to stderr."""
+        try:
+            self.send("shutdown", None, id=999)
+            self.wait(lambda m: m.get("id") == 999)
+            self.send("exit")
+            code = self.proc.wait(30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        assert self.proc.stderr is not None
+        return code, self.proc.stderr.read().decode(errors="replace")
+
+
+#: id -> raw bytes a client sends before an ordinary message; what the server must log
+HOSTILE_FRAMES = {
+    "Content-Length 10**12": (b"Content-Length: 1000000000000\r\n\r\n", "1,000,000,000,000 bytes"),
+    "Content-Length 10**20": (b"Content-Length: 100000000000000000000\r\n\r\n", "over the limit"),
+    "Content-Length of 5,000 digits": (b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n", "over the limit"),
+    "a header line of 1 MB": (b"X-Junk: " + b"a" * (1 << 20) + b"\r\n", "header line over"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_FRAMES))
+def test_an_over_limit_message_is_skipped_and_the_server_keeps_serving(case: str) -> None:
+    """Issue 27: ``Content-Length: 1000000000000`` killed the server (MemoryError; 10**20: an
+    OverflowError in pygls's reader). Now the message is logged, skipped, and the next served."""
+    raw, logged = HOSTILE_FRAMES[case]
+    server = RawServer()
+    try:
+        server.start()
+        server.send_raw(raw)
+        diags = server.open("epochz: 3\ndense 10 softmax\n")
+        assert [d["code"] for d in diags] == ["NDL004"]  # unknown setting `epochz`
+        refused = server.wait(lambda m: m.get("method") == "window/logMessage")
+        assert "netdsl:" in refused["params"]["message"]
+    finally:
+        code, stderr = server.stop()
+    assert code == 0, stderr
+    assert logged in stderr and "MemoryError" not in stderr and "Traceback" not in stderr
+
+
+def test_a_lying_length_does_not_swallow_the_next_message() -> None:
+    """A body shorter than declared but under the limit is read whole (the protocol's own
+    contract); a message over the limit is dropped up to the next header at most."""
+    server = RawServer()
+    try:
+        server.start()
+        server.send_raw(b"Content-Length: 99999999999\r\n\r\n{\"partial\": ")
+        assert server.open("dense 10 softmax\n") == []
+    finally:
+        code, stderr = server.stop()
+    assert code == 0, stderr
+
+
+INTERRUPTING = """\
+from netdsl.vocab.components import Layer
+from netdsl.vocab.hookspecs import hookimpl
+
+
+def infer(shape, args):
+    raise KeyboardInterrupt
+
+
+@hookimpl
+def register_layers(register):
+    register(Layer(name="boom", infer=infer, build=lambda **kw: None))
+"""
+
+
+def test_a_plugin_raising_keyboard_interrupt_is_a_diagnostic_not_a_dead_server(tmp_path: Path) -> None:
+    """Issue 27: a shape rule raising KeyboardInterrupt killed the server on didOpen."""
+    _fake_dist(tmp_path, "bad-dist", INTERRUPTING)
+    server = RawServer(env={"PYTHONPATH": str(tmp_path)})
+    try:
+        server.start()
+        [diag] = server.open("boom -> dense 10 softmax\n")
+        assert diag["code"] == "NDL206"
+        for fragment in ("`boom`", "bad-dist 1.0", "KeyboardInterrupt", "not by Ctrl-C"):
+            assert fragment in diag["message"], diag["message"]
+        assert server.open("dense 10 softmax\n", uri="file:///tmp/after.net") == []  # still serving
+    finally:
+        code, stderr = server.stop()
+    assert code == 0, stderr
+
+
+@pytest.mark.slow  # ~10 s: the document must take a while to check
+def test_a_burst_of_edits_to_a_slow_document_is_checked_once_not_once_each() -> None:
+    """Issue 27: on a program that takes seconds to check, every keystroke queued a check of
+    its own (minutes of backlog). A slow document is re-checked when the edits pause."""
+    steps = "dense 8 relu -> " * 6000
+    server = RawServer()
+    try:
+        server.start()
+        server.open(steps + "dense 10 softmax\n")
+        for version in range(2, 12):
+            server.send("textDocument/didChange", {
+                "textDocument": {"uri": URI, "version": version},
+                "contentChanges": [{"text": steps + f"dense {version} relu -> dense 10 softmax\n"}]})
+        last = server.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                           and m["params"]["version"] == 11, timeout=120)
+        assert last["params"]["diagnostics"] == []
+        published = [m["params"]["version"] for m in server.seen
+                     if m.get("method") == "textDocument/publishDiagnostics"]
+        assert len(published) <= 2, published  # was one per version: 2, 3, ..., 10
+    finally:
+        code, stderr = server.stop()
+    assert code == 0, stderr
+
+
+@pytest.mark.parametrize("lines", [9_000_000, 11_000_000], ids=["9 MB", "11 MB (refused)"])
+def test_a_document_of_millions_of_lines_is_analysed_in_bounded_memory(
+        registry: Registry, lines: int) -> None:
+    """A table of every line start was built first (11 MB of line breaks: 16 s and 485 MB to
+    say "too large"); positions are now counted until many are asked for."""
+    import time
+    import tracemalloc
+
+    text = "\n" * lines + "dense 10 softmax\n"
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        codes = [d.code for d in analyze(URI, text, registry).diagnostics()]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert codes == ([] if lines < 10_000_000 else ["NDL012"])
+    assert peak < 100_000_000 and time.perf_counter() - start < 10

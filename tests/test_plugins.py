@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,7 +26,8 @@ from netdsl.checking.checker import check
 from netdsl.errors import NetdslPluginError
 from netdsl.tools.cli import main
 from netdsl.vocab.components import ShapeProblem
-from netdsl.vocab.registry import BUILTIN_MODULES, PluginWarning, Registry, load_registry
+from netdsl.vocab.registry import PluginWarning, Registry, load_registry
+from netdsl_builtins import BUILTIN_MODULES
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRAS_EXAMPLE = ROOT / "plugins" / "netdsl-extras" / "example.net"
@@ -527,3 +529,84 @@ def test_plugin_modules_do_not_import_tensorflow() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"imported: {done.stdout} {done.stderr}"
 
+
+
+# --- isolation: what a plugin raises and writes (issue 27) -----------------------------------------
+
+def raising_layer(statement: str, rule: bool = False) -> str:
+    """A plugin with layer `boom` whose shape rule (or, with ``rule``, an argument rule) runs
+    ``statement``."""
+    body = (f"def infer(shape, args):\n    {statement}\n\n\ndef check(args):\n    yield from ()\n"
+            if not rule else
+            f"def infer(shape, args):\n    return shape, 0\n\n\ndef check(args):\n    {statement}\n"
+            "    yield from ()\n")
+    return HEADER + body + (
+        "\n\n@hookimpl\ndef register_layers(register):\n"
+        "    register(Layer(name='boom', infer=infer, build=build, rules=(check,)))\n")
+
+
+#: id -> (what the plugin runs, in its shape rule or an argument rule, and what is reported)
+ABORTS = {
+    "KeyboardInterrupt in the shape rule": ("raise KeyboardInterrupt", False, "KeyboardInterrupt"),
+    "SystemExit in the shape rule": ("raise SystemExit(3)", False, "SystemExit: 3"),
+    "sys.exit in an argument rule": ("import sys; sys.exit('bye')", True, "SystemExit: bye"),
+    "KeyboardInterrupt in an argument rule": ("raise KeyboardInterrupt('mine')", True,
+                                              "KeyboardInterrupt: mine"),
+}
+
+
+@pytest.mark.parametrize("case", list(ABORTS))
+def test_a_plugin_raising_keyboard_interrupt_is_a_json_error_naming_plugin_and_layer(
+        site: Site, tmp_path: Path, case: str) -> None:
+    """`check --json` printed `Aborted!` (no JSON, neither plugin nor layer named)."""
+    statement, rule, raised = ABORTS[case]
+    site.add("bad-dist", raising_layer(statement, rule))
+    program = tmp_path / "m.net"
+    program.write_text("boom -> dense 10 softmax\n")
+    result = cli("check", "--json", str(program))
+    assert result.exit_code == 1, result.output
+    [error] = json.loads(result.stdout)["files"][0]["errors"]
+    assert error["code"] == "NDL206", error
+    for fragment in ("`boom`", "bad-dist 1.0", raised, "not by Ctrl-C"):
+        assert fragment in error["message"], error["message"]
+
+
+def test_the_users_own_ctrl_c_still_stops_netdsl(site: Site, tmp_path: Path) -> None:
+    """A real SIGINT while a plugin runs is the user's: it is not turned into a plugin error."""
+    site.add("slow-dist", raising_layer(
+        "import os, signal, time; os.kill(os.getpid(), signal.SIGINT); time.sleep(5)"))
+    program = tmp_path / "m.net"
+    program.write_text("boom -> dense 10 softmax\n")
+    result = cli("check", "--json", str(program))
+    assert result.exit_code == 1 and "Aborted!" in result.output and "NDL206" not in result.output
+
+
+#: id -> a plugin module writing to file descriptor 1 at import, in its hook or in a shape rule
+WRITERS = {
+    "at import": "import os\nos.write(1, b'NOISE at import\\n')\n" + layers_plugin("quiet"),
+    "in its hook": HEADER + "import os\n\n@hookimpl\ndef register_layers(register):\n"
+                   "    os.write(1, b'NOISE in hook\\n')\n"
+                   "    register(Layer(name='quiet', infer=same, build=build))\n",
+    "in a shape rule": HEADER + "import os\n\ndef loud(shape, args):\n"
+                       "    os.write(1, b'NOISE in infer\\n')\n    return shape, 0\n\n\n"
+                       "@hookimpl\ndef register_layers(register):\n"
+                       "    register(Layer(name='quiet', infer=loud, build=build))\n",
+}
+
+
+@pytest.mark.parametrize("case", list(WRITERS))
+def test_a_plugin_writing_to_fd_1_cannot_corrupt_check_json(site: Site, tmp_path: Path,
+                                                            case: str) -> None:
+    """A plugin's ``os.write(1, ...)`` went into `check --json`'s standard output; now to
+    standard error (a real process: the file descriptor is what is tested)."""
+    site.add("loud-dist", WRITERS[case])
+    program = tmp_path / "m.net"
+    program.write_text("quiet -> dense 10 softmax\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(site.root), str(ROOT), str(ROOT / "plugins"),
+                                         env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-m", "netdsl.tools.cli", "check", "--json", str(program)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["files"][0]["ok"] is True
+    assert "NOISE" in done.stderr

@@ -4,6 +4,7 @@ output, terminal safety, the `parse` command, and the hints the binder uses."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -17,7 +18,7 @@ import netdsl
 from netdsl.errors import NetdslError, NetdslErrors, NetdslLimitError, Note, Span
 from netdsl.lang import hints, ir
 from netdsl.lang.diagnostics import MAX_RENDERED, render
-from netdsl.lang.parser import MAX_INPUT_BYTES
+from netdsl.lang.parser import MAX_INPUT_BYTES, MAX_STEPS
 from netdsl.tools import cli
 
 SEED = "dense 64 relu l2 -> dense 10 softmax\n"
@@ -78,6 +79,77 @@ def test_cli_reads_at_most_the_limit(tmp_path: Path) -> None:
     if Path("/dev/zero").exists():  # an endless input: refused, not read until memory runs out
         result = CliRunner().invoke(cli.main, ["check", "/dev/zero"])
         assert result.exit_code == 1 and "NDL012" in result.stderr
+
+
+#: id -> (a program writing steps past MAX_STEPS, or not: its separators hidden in comments and
+#: strings, or under the limit; the offset of the separator the error points at, or None)
+_STEP = "dense 64 relu -> "
+STEP_LIMIT_CASES = {
+    "arrows past the limit": (_STEP * MAX_STEPS + "dense 1", len(_STEP) * (MAX_STEPS - 1) + 14),
+    "branches past the limit": ("[" + "dense 1 | " * MAX_STEPS + "dense 1]", 1 + 10 * (MAX_STEPS - 1) + 8),
+    "one chain per line": ("dense 1\n-> " * MAX_STEPS + "dense 1", 11 * (MAX_STEPS - 1) + 8),
+    "arrows in a comment": ("dense 1  # " + "->|" * MAX_STEPS + "\n", None),
+    "arrows in a string": ('dense 1 name="' + "->" * MAX_STEPS + '"\n', None),
+    "at the limit (counted only)": ("# " + "->" * (MAX_STEPS - 1) + "\ndense 1", None),
+}
+
+
+@pytest.mark.parametrize("case", list(STEP_LIMIT_CASES))
+def test_a_program_past_the_step_limit_is_refused_before_parsing(case: str) -> None:
+    """Issue 27: 5 MB of `dense 64 relu ->` took 46 s and 1.1 GB to be refused; the step count
+    is a scan of the text, so the refusal comes in milliseconds, at the first step past it."""
+    text, at = STEP_LIMIT_CASES[case]
+    start = time.perf_counter()
+    if at is None:
+        assert netdsl.parse(text, "ok.net").network is not None
+        return
+    with pytest.raises(NetdslLimitError) as info:
+        netdsl.parse(text, "long.net")
+    seconds = time.perf_counter() - start
+    err = info.value
+    assert (err.code, err.message) == ("NDL012", f"the program is too long: more than {MAX_STEPS:,} steps")
+    assert err.span is not None and err.span.start == at, (err.span, at)
+    assert seconds < 2.0, seconds  # ~0.05 s; parsing it would take minutes
+
+
+@pytest.mark.parametrize("blank", ["\n", "\r\n", "  # a comment\n"], ids=["LF", "CRLF", "comments"])
+def test_a_run_of_blank_lines_costs_what_it_holds(blank: str) -> None:
+    """9 million blank lines took 60 s and 5 GB (the lexer's regex kept ~300 bytes of
+    backtracking state per line); a blank line is now a character class away."""
+    import tracemalloc
+
+    lines = 1_000_000 if blank.strip() == "" else 100_000
+    text = blank * lines + "dense 10 softmax\n"
+    tracemalloc.start()
+    try:
+        program = netdsl.parse(text, "blank.net")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert program.network is not None and program.network.span.line == lines + 1
+    assert peak < 8 * len(text) + 32_000_000, f"{peak / 1e6:.0f} MB for {len(text) / 1e6:.1f} MB"
+
+
+def test_the_step_limit_is_the_layer_limit() -> None:
+    """Every written step is at least one layer: the parser refuses nothing the checker's own
+    limit would let through."""
+    from netdsl.checking.context import MAX_LAYERS
+
+    assert MAX_STEPS == MAX_LAYERS
+
+
+def test_reparse_counts_the_steps_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edit inside one step that adds steps is re-parsed alone by the language server:
+    the limit still counts the whole text (here with the limit made small)."""
+    from netdsl.lang import parser
+    from netdsl.lang.reparse import reparse
+
+    monkeypatch.setattr(parser, "MAX_STEPS", 10)
+    before = "dense 4 -> " * 8 + "dense 1\n"
+    previous = netdsl.parse(before, "r.net")
+    after = before.replace("dense 1\n", "dense 1 -> dense 2 -> dense 3\n")
+    with pytest.raises(NetdslLimitError, match="more than 10 steps"):
+        reparse(previous, after, "r.net")
 
 
 # --- C: linear, capped error output --------------------------------------------------------------

@@ -84,6 +84,8 @@ def test_sigkill_in_epoch_3_and_resume_ends_with_the_same_weights(tmp_path: Path
     folder = _one_folder(tmp_path / "killed")
     assert not (folder / "checkpoints" / "epoch-0003.json").exists(), "the kill must land inside epoch 3"
     assert _metrics(folder)["status"] == "running"  # what a kill -9 leaves: the last word was "running"
+    listed = CliRunner().invoke(main, ["runs", str(tmp_path / "killed"), "--json"]).output
+    assert json.loads(listed)["runs"][0]["status"] == "crashed", "netdsl runs sees the process is gone"
     resumed = subprocess.run([sys.executable, "-m", "netdsl.tools.cli", "--no-plugins", "run", "--resume", str(folder),
                               "-q", "--threads", "1"], env=_env(), capture_output=True, text=True, cwd=ROOT,
                              timeout=600)
@@ -137,8 +139,7 @@ def _raise(exc: BaseException) -> Any:
 
 
 PHASES = [
-    # (what is patched, phase, epochs kept, model kept)
-    ("netdsl.run.driver.load_data", "loading", 0, False),
+    # (what is patched, phase, epochs kept, model kept); loading comes before the folder (below)
     ("netdsl.run.driver.evaluate", "evaluating", 3, True),
     ("netdsl.run.driver.confusion", "evaluating", 3, True),
 ]
@@ -157,6 +158,14 @@ def test_ctrl_c_in_any_phase_writes_stopped_and_keeps_epochs(tmp_path: Path, mon
     assert (folder / "STOPPED").exists()
     assert (folder / "model.keras").exists() is model
     assert (folder / "model.net").exists()
+
+
+def test_ctrl_c_while_loading_makes_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("netdsl.run.driver.load_data", _raise(KeyboardInterrupt()))
+    result = _run(tmp_path)
+    assert result.exit_code == 130, result.output
+    assert "interrupted before training started; no run folder was made" in result.output
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 
 
 @pytest.mark.slow

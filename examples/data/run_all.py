@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE.parents[1] / "tests"))
 from datafiles import write_example_data  # noqa: E402
 
 import netdsl  # noqa: E402
-from netdsl.keras.training import run_model  # noqa: E402
+from netdsl.run.driver import run_model  # noqa: E402
 from netdsl_builtins import keras_datasets  # noqa: E402
 
 RUNS = {"tabular": "iris.csv", "regression": "houses.csv", "images": "shapes", "imdb": "imdb/imdb.npz"}

@@ -9,6 +9,8 @@ compared with what its plugin's shape rule said, so a wrong rule is an error nam
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from typing import Any
 
 from ..checking.graph import Node, format_shape
@@ -17,7 +19,8 @@ from ..errors import NetdslError, NetdslPluginError, NetdslTrainingError
 from ..vocab.components import Activation, Callback, Ref, Schedule
 from .runtime import import_keras
 
-__all__ = ["NORMALIZE_LAYER", "build", "build_layers", "materialise", "total_steps", "verify_shapes"]
+__all__ = ["NORMALIZE_LAYER", "build", "build_layers", "keras_name", "materialise", "total_steps",
+           "verify_shapes"]
 
 #: the name of the Normalization layer ``normalize: true`` puts before the network; training
 #: adapts it on the training data (:func:`netdsl.keras.training.adapt_normalization`)
@@ -73,16 +76,31 @@ def _layer(node: Node) -> Any:
     if after is not None:
         kwargs["activation"] = None  # Keras's layers assume their activation keeps the shape
     try:
-        if after is not None:
-            keras = import_keras()
-            return keras.Sequential([component.build(**kwargs), after])
-        return component.build(**kwargs)
+        built = component.build(**kwargs)
     except NetdslError:
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's build error is named, not a traceback
         raise NetdslPluginError(
             f"layer `{node.layer}` ({node.provider}) failed to build: {type(exc).__name__}: {exc}",
             node.span, code="NDL206") from None
+    keras = import_keras()
+    if not isinstance(built, keras.layers.Layer):  # the contract: `build` returns a Keras layer
+        raise NetdslPluginError(
+            f"layer `{node.layer}` ({node.provider}) built {_short(built)}, not a Keras layer",
+            node.span, label="plugin error", code="NDL206",
+            help="a layer's `build` must return a keras.layers.Layer; this is a bug in the "
+                 "plugin that provides the layer: report it there")
+    return keras.Sequential([built, after]) if after is not None else built
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, with its type (a plugin may return anything)."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a plugin's object whose repr fails
+        text = "?"
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"{type(value).__name__} {text}"
 
 
 def _shaping_activation(node: Node) -> Any:
@@ -160,6 +178,19 @@ def verify_shapes(model: CheckedModel, layers: list[Any], tensors: list[Any]) ->
                  "checks a rule against Keras")
 
 
+def keras_name(filename: str | None, fallback: str = "netdsl") -> str:
+    """A model or scope name every backend accepts, from any file name a file system allows:
+    TensorFlow's root scopes take ASCII letters, digits and ``_`` and must not start with
+    ``_``, so accents are dropped (``modèle`` -> ``modele``), anything else becomes ``_``,
+    edge ``_`` go (``<stdin>``, ``_draft``), and a name not starting with a letter is
+    prefixed with ``fallback`` (which is also the name when nothing is left)."""
+    stem = os.path.splitext(os.path.basename(filename or ""))[0]
+    plain = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", plain).strip("_")
+    if not name:
+        return fallback
+    return name if name[0].isalpha() else f"{fallback}_{name}"
+
+
 def _model_name(model: CheckedModel) -> str:
-    name = os.path.splitext(os.path.basename(model.program.filename or "netdsl"))[0]
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "netdsl"
+    return keras_name(model.program.filename)

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import NetdslTrainingError
 from ..vocab.backends import install_hint, resolve
 
-__all__ = ["filtered_native_logs", "import_keras", "quiet_native_logs"]
+__all__ = ["filtered_native_logs", "import_keras", "native_noise", "quiet_native_logs"]
 
 
 #: lines TensorFlow's C++ runtime writes to the terminal that say nothing actionable
@@ -26,7 +26,14 @@ _TF_NOISE = re.compile(
     r"absl::InitializeLog|oneDNN custom operations|use_unbounded_threadpool|cpu_feature_guard"
     r"|This TensorFlow binary is optimized|rebuild TensorFlow with the appropriate compiler flags"
     r"|Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered"
-    r"|TF-TRT Warning|successful NUMA node read|Could not find cuda drivers")
+    r"|TF-TRT Warning|successful NUMA node read|Could not find cuda drivers"
+    r"|\[Gloo\] Rank \d+ is connected to \d+ peer ranks")
+
+
+def native_noise(line: str) -> bool:
+    """Whether ``line`` is one of the native log lines that say nothing actionable (what
+    ``netdsl run`` keeps off the terminal, and ``netdsl launch`` off its processes' output)."""
+    return _TF_NOISE.search(line) is not None
 
 
 @contextmanager

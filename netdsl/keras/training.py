@@ -396,22 +396,33 @@ class _Recorder:
                 self.history = history
                 self.good: tuple[list[np.ndarray], list[np.ndarray]] | None = None
                 self.nan_epoch: int | None = None
+                self.nan: str | None = None
 
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 row = {k: float(v) for k, v in (logs or {}).items()}
-                if not math.isfinite(row.get("loss", 0.0)):
+                optimizer = self.model.optimizer
+                state = ([v.numpy() for v in self.model.variables],
+                         [v.numpy() for v in optimizer.variables])
+                # the loss is measured before each step's update: the last step can still
+                # leave NaN weights behind a finite loss
+                self.nan = ("loss" if not math.isfinite(row.get("loss", 0.0))
+                            else "weights" if not _finite(state[0]) else None)
+                if self.nan is not None:
                     self.nan_epoch = epoch + 1
                     self.model.stop_training = True
                     return
-                optimizer = self.model.optimizer
                 row.setdefault("learning_rate", float(np.asarray(optimizer.learning_rate)))
                 self.history.append(row)
-                self.good = ([v.numpy() for v in self.model.variables],
-                             [v.numpy() for v in optimizer.variables])
+                self.good = state
                 if on_epoch is not None:
                     on_epoch(epoch + 1, *self.good)
 
         return Recorder()
+
+
+def _finite(arrays: Sequence[np.ndarray]) -> bool:
+    """Whether every floating-point value of ``arrays`` is a finite number."""
+    return all(bool(np.isfinite(a).all()) for a in arrays if a.dtype.kind in "fc")
 
 
 def restore_state(net: Any, model_arrays: Sequence[np.ndarray], optimizer_arrays: Sequence[np.ndarray]) -> None:
@@ -510,8 +521,9 @@ def fit(model: CheckedModel, data: Data | StreamData, *, net: Any = None, verbos
         elif state is not None:
             restore_state(net, *state)
     if recorder.nan_epoch is not None:
+        what = "loss" if recorder.nan == "loss" else "weights (after the epoch's last step)"
         raise NetdslTrainingError(
-            f"the loss became NaN in epoch {recorder.nan_epoch}; training stopped",
+            f"the {what} became NaN in epoch {recorder.nan_epoch}; training stopped",
             help="lower the learning rate, e.g. `optimizer: adam(learning_rate=1e-4)`, "
                  "or check the data for NaN values", code="NDL303")
     return result

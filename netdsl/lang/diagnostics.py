@@ -27,6 +27,7 @@ _STYLE = {
     "secondary": "\x1b[1;36m", "gutter": "\x1b[1;34m", "bold": "\x1b[1m", "reset": "\x1b[0m",
 }
 _TAB = 4
+_MORE = "    "  # where the second and later lines of a help or expected note start
 
 
 def _c(text: str, style: str, color: bool) -> str:
@@ -62,6 +63,12 @@ def visible(text: str) -> str:
     if all(_safe(ch) for ch in text):
         return text
     return "".join(ch if _safe(ch) else _escape(ch) for ch in text)
+
+
+def _visible_lines(text: str, indent: str = "") -> str:
+    """``text`` made :func:`visible` line by line: a newline a message means ("Looked in:\\n
+    - ...") stays a newline, continued after ``indent``; every other control is escaped."""
+    return ("\n" + indent).join(visible(line) for line in text.replace("\r\n", "\n").split("\n"))
 
 
 def _shown(ch: str, col: int) -> str:
@@ -147,7 +154,7 @@ def render_all(errors: Iterable[NetdslError], source: str | SourceLines | None =
 def _render_one(error: NetdslError, source: _Source | None, color: bool) -> str:
     span = error.span
     where = f"{visible(span.file or '<input>')}:{span.line}:{span.column}: " if span else ""
-    message = visible(error.message)
+    message = _visible_lines(error.message)
     head = f"{where}{_c(f'{error.kind}[{error.code}]', error.kind, color)}: {_c(message, 'bold', color)}"
     out = [head]
     marks: list[tuple[Span, str, str]] = []
@@ -157,9 +164,9 @@ def _render_one(error: NetdslError, source: _Source | None, color: bool) -> str:
     if source is not None and marks:
         out += _snippet(source, marks, span.file if span else None, color)
     if error.expected and error.expected not in (error.label or "") and error.expected not in error.message:
-        out.append(f"  {_c('=', 'gutter', color)} expected: {visible(error.expected)}")
+        out.append(f"  {_c('=', 'gutter', color)} expected: {_visible_lines(error.expected, _MORE)}")
     if error.help:
-        out.append(f"  {_c('=', 'gutter', color)} help: {visible(error.help)}")
+        out.append(f"  {_c('=', 'gutter', color)} help: {_visible_lines(error.help, _MORE)}")
     return "\n".join(out)
 
 

@@ -34,13 +34,25 @@ from ..errors import (
 )
 from . import ir
 
-__all__ = ["MAX_DEPTH", "MAX_INPUT_BYTES", "MAX_INT_DIGITS", "grammar_text", "parse"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_INPUT_BYTES",
+    "MAX_INT_DIGITS",
+    "MAX_STEPS",
+    "grammar_text",
+    "may_pass_step_limit",
+    "parse",
+]
 
 #: deepest nesting of brackets (groups, branches, calls, wrappers, tuples, lists) a program may
 #: use; every later pass (format, check, to_dict, ==) recurses about 8 frames per level
 MAX_DEPTH = 50
 #: the largest program ``parse`` (and ``netdsl``'s commands) accept, in bytes of UTF-8
 MAX_INPUT_BYTES = 10 * 1024 * 1024
+#: the most steps (layers, groups, branches) a program may write: the checker's MAX_LAYERS, since
+#: every written step is at least one layer. Counted by a scan of the text before Lark builds
+#: anything, so a program past it is refused in milliseconds, not after parsing megabytes
+MAX_STEPS = 100_000
 #: the most digits an integer literal (or one dimension of a shape) may have: 18 digits always
 #: fit a 64-bit integer, which is what every layer parameter ends up as
 MAX_INT_DIGITS = 18
@@ -426,11 +438,14 @@ def parse(text: str | bytes, filename: str | None = None, *,
         check_size(len(text), filename)
         source = decode(text, filename)
     else:
-        if len(text) > MAX_INPUT_BYTES // 4:  # only then can its UTF-8 form be over the limit
+        if len(text) > MAX_INPUT_BYTES:  # every character is at least one byte: no need to encode
+            check_size(len(text), filename)
+        elif len(text) > MAX_INPUT_BYTES // 4:  # only then can its UTF-8 form be over the limit
             check_size(len(text.encode("utf-8", "surrogatepass")), filename)
         source = text
     if source.startswith("\ufeff"):
         source = source[1:]  # editors hide the BOM: lines and columns count from after it
+    check_steps(source, filename)
     program = _parse_reporting_all(source, filename, setting_names)
     return ir.Program(program.settings, program.blocks, program.network, filename,
                       tuple(_comments(source, filename)), source)
@@ -444,6 +459,38 @@ def check_size(size: int, filename: str | None = None) -> None:
             f"the input is too large: over {MAX_INPUT_BYTES // (1024 * 1024)} MB "
             f"({MAX_INPUT_BYTES:,} bytes is the limit)", Span(0, 0, 1, 1, 1, 1, filename),
             code="NDL012", help="a netdsl program is a few lines; is this the right file?")
+
+
+#: what separates two steps (``->``, ``|``), and what hides one (a comment, a string)
+_SEPARATOR = re.compile(r'->|\||#[^\n]*|"(?:[^"\\\n]|\\.)*"?')
+
+
+def may_pass_step_limit(source: str) -> bool:
+    """Whether ``source`` could write more than :data:`MAX_STEPS` steps: a count of its ``->``
+    and ``|`` in C (about 1 ms a megabyte); only then does :func:`check_steps` scan it."""
+    return source.count("->") + source.count("|") >= MAX_STEPS
+
+
+def check_steps(source: str, filename: str | None = None) -> None:
+    """Refuse a program writing more than :data:`MAX_STEPS` steps, at the separator that starts
+    the first step past it, before any parsing. Each ``->`` or ``|`` outside comments and
+    strings starts one more step, so their count is a lower bound of the steps written."""
+    if not may_pass_step_limit(source):
+        return
+    seen = 0
+    for m in _SEPARATOR.finditer(source):
+        if m.group()[0] in "#\"":
+            continue
+        seen += 1
+        if seen >= MAX_STEPS:  # the steps before this separator and the one it starts
+            span = Span.point(source, m.start(), filename, len(m.group()))
+            err = NetdslLimitError(
+                f"the program is too long: more than {MAX_STEPS:,} steps", span,
+                label=f"step {MAX_STEPS + 1:,} (at least) starts here", code="NDL012",
+                help="write a large network with repetition `(...) * N` or blocks; "
+                     "is this the right file?")
+            err.source = source
+            raise err
 
 
 #: syntax errors reported from one file before giving up

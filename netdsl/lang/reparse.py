@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import Span
 from . import ir
-from .parser import MAX_INPUT_BYTES, parse
+from .parser import MAX_INPUT_BYTES, may_pass_step_limit, parse
 
 __all__ = ["changed_region", "reparse"]
 
@@ -106,7 +106,8 @@ def reparse(previous: ir.Program, text: str, filename: str | None = None, *,
     edit: exactly :func:`~netdsl.lang.parser.parse`'s result (or its errors), usually much faster."""
     old, net = previous.source, previous.network
     if (old is None or net is None or previous.filename != filename or text.startswith("\ufeff")
-            or len(text) > MAX_INPUT_BYTES // 4):
+            or len(text) > MAX_INPUT_BYTES // 4 or may_pass_step_limit(text)):
+        # (near the step limit: the whole parse counts the steps)
         return parse(text, filename, setting_names=setting_names)
     if text == old:
         return previous

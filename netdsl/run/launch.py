@@ -3,7 +3,8 @@
 For trying multi-process training on one machine: every process is ``netdsl run`` with the
 same coordinator (127.0.0.1 and a free port), the number of processes and its own id, in the
 environment variables Keras reads (KERAS_DISTRIBUTION_*). Their output is collected, each
-line prefixed with ``[i]``; when one process fails, the others get ``timeout`` seconds to stop
+line prefixed with ``[i]``, less the native log noise ``netdsl run`` keeps off the terminal
+(all of it with ``-v``); when one process fails, the others get ``timeout`` seconds to stop
 on their own (their watchdog notices) and are then killed.
 """
 
@@ -19,6 +20,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from ..keras.runtime import native_noise
 
 __all__ = ["Result", "free_port", "launch", "worker_env"]
 
@@ -64,9 +67,10 @@ class Result:
 
 def launch(n: int, run_args: Sequence[str], *, cli_args: Sequence[str] = (), timeout: float = 60.0,
            echo: Callable[[str], None] = lambda s: print(s, flush=True),
-           port: int | None = None) -> Result:
+           port: int | None = None, native_logs: bool = False) -> Result:
     """Start ``n`` processes of ``netdsl [cli_args] run [run_args]`` on this machine and wait
-    for them; ``timeout`` bounds how long the others may run on after one has failed."""
+    for them; ``timeout`` bounds how long the others may run on after one has failed.
+    ``native_logs``: pass on TensorFlow's and the collectives' log noise too (``-v``)."""
     address = f"127.0.0.1:{port or free_port()}"
     command = [sys.executable, "-m", "netdsl.tools.cli", *cli_args, "run", *run_args]
     if "--timeout" not in run_args:
@@ -79,6 +83,8 @@ def launch(n: int, run_args: Sequence[str], *, cli_args: Sequence[str] = (), tim
         assert proc.stdout is not None
         for line in proc.stdout:
             line = line.rstrip("\n")
+            if not native_logs and native_noise(line):
+                continue
             found = _WEIGHTS.search(line)
             with lock:
                 if found:

@@ -17,10 +17,11 @@ import io
 import json
 import os
 import signal
+import socket
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,12 +36,18 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_CODES",
     "KEEP_CHECKPOINTS",
+    "LOCK_FILE",
+    "MAIN_METRICS",
     "STATUSES",
     "Checkpoint",
     "RunFolder",
+    "RunLock",
     "Stopped",
     "create_run_folder",
     "list_runs",
+    "main_metric",
+    "process_gone",
+    "process_record",
     "read_json",
     "signals_stop",
     "write_atomic",
@@ -54,6 +61,14 @@ STATUSES = ("running", "finished", "stopped", "failed", "crashed")
 EXIT_CODES: Mapping[str, int] = {"finished": 0, "failed": 1, "crashed": 1, "interrupt": 130, "SIGTERM": 143}
 #: checkpoints kept in ``checkpoints/``: the newest, and the one before it in case it is damaged
 KEEP_CHECKPOINTS = 2
+#: the file a process holds locked (``flock``) while it works in a run folder
+LOCK_FILE = "run.lock"
+#: a run's main test metric by its target kind: the name shown and the keys Keras may report it as
+MAIN_METRICS: Mapping[str, tuple[str, tuple[str, ...]]] = {
+    "classes": ("accuracy", ("accuracy", "categorical_accuracy", "sparse_categorical_accuracy")),
+    "binary": ("accuracy", ("accuracy", "binary_accuracy")),
+    "regression": ("mae", ("mean_absolute_error", "mae")),
+}
 
 
 def _umask() -> int:
@@ -156,6 +171,99 @@ def create_run_folder(out_dir: str | os.PathLike[str], stem: str) -> Path:
         except OSError as e:
             raise _fs_error("create run folders in", base, e) from None
     raise NetdslTrainingError(f"could not create a new run folder in {base}", code="NDL305")
+
+
+class RunLock:
+    """An exclusive ``flock`` on the folder's :data:`LOCK_FILE` for as long as one process works
+    in it: a second ``run --resume`` of the folder is refused, and the kernel releases the lock
+    when the process ends, however it ends (``kill -9`` included)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self, holder: Mapping[str, Any] | None = None) -> None:
+        """Take the lock or raise ``NDL306`` naming the process that holds it (``holder``: the
+        folder's last recorded process, for the message)."""
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise _fs_error("lock", self.path, e) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            who = _describe_process(holder)
+            raise NetdslTrainingError(
+                f"the run in {self.path.parent}/ is in use by another netdsl process{who}",
+                code="NDL306", help="wait for it to end (or stop it), then resume") from None
+        self._fd = fd
+
+    def release(self) -> None:
+        """Let go of the lock (the file stays: removing it could let two processes lock two files)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _describe_process(holder: Mapping[str, Any] | None) -> str:
+    if not holder or "pid" not in holder:
+        return ""
+    return f" (process {holder['pid']} on {holder.get('host', '?')}, started {holder.get('started', '?')})"
+
+
+def process_record() -> dict[str, Any]:
+    """This process, as ``metrics.json`` records it: its id, its host and when it started."""
+    return {"pid": os.getpid(), "host": socket.gethostname(),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def process_gone(folder: Path, process: Mapping[str, Any] | None) -> bool:
+    """True when the process that last worked in ``folder`` is known to be gone: nobody holds
+    its lock (or, for a folder without one, its pid is dead), on this host. False when it lives
+    or cannot be known from here (another host; a folder recorded before processes were)."""
+    if not process or process.get("host") != socket.gethostname():
+        return False
+    lock = folder / LOCK_FILE
+    if lock.is_file():
+        return not _locked(lock)
+    try:
+        os.kill(int(process["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, KeyError, TypeError, ValueError):
+        return False
+    return False
+
+
+def _locked(lock: Path) -> bool:
+    """Whether some process holds ``lock`` (probed with a shared lock, let go at once)."""
+    import fcntl
+
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing lets go of a lock this probe took
+    return False
+
+
+def main_metric(test: Mapping[str, float], kind: str | None) -> tuple[str, float] | None:
+    """The test metric a run is judged by (:data:`MAIN_METRICS`): accuracy for classes and
+    binary targets, MAE for regression; None when the run did not report it."""
+    rows = [MAIN_METRICS[kind]] if kind is not None and kind in MAIN_METRICS else list(MAIN_METRICS.values())
+    for name, keys in rows:
+        for key in keys:
+            if key in test:
+                return name, float(test[key])
+    return None
 
 
 @dataclass
@@ -265,18 +373,27 @@ class RunFolder:
 
 def list_runs(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every run folder under ``root`` (folders holding ``model.net``), newest first: name,
-    date, spec file, epochs, status, test metrics, wall time, read from ``metrics.json``."""
+    date, spec file, epochs, status, test metrics and the main one, wall time, read from
+    ``metrics.json`` and ``data.json``. A ``running`` run whose process is gone (killed with
+    SIGKILL, the machine rebooted) is shown as ``crashed``."""
     base = Path(root)
     rows = []
     for folder in sorted(p for p in base.iterdir() if (p / "model.net").is_file()) if base.is_dir() else []:
         m = read_json(folder / "metrics.json")
         m = m if isinstance(m, dict) else {}
         status = m.get("status", "unknown")
+        if status == "running" and process_gone(folder, m.get("process")):
+            status = "crashed"
+        data = read_json(folder / "data.json")
+        kind = ((data.get("target") or {}).get("kind") if isinstance(data, dict) else None)
+        test = m.get("test", {}) if isinstance(m.get("test"), dict) else {}
+        metric = main_metric(test, kind)
         rows.append({
             "name": folder.name, "path": str(folder), "started": m.get("started", ""),
             "file": m.get("file"), "status": status, "resumed": len(m.get("resumed", [])),
             "epochs": m.get("epochs_completed", 0), "epochs_planned": m.get("epochs_planned"),
-            "test": m.get("test", {}), "wall_seconds": m.get("wall_seconds"), "error": m.get("error"),
+            "test": test, "wall_seconds": m.get("wall_seconds"), "error": m.get("error"),
+            "metric": {"name": metric[0], "value": metric[1]} if metric else None,
         })
     rows.sort(key=lambda r: (r["started"], r["name"]), reverse=True)
     return rows

@@ -18,6 +18,7 @@ from lsprotocol import types as lsp
 
 from ..errors import NetdslError, Span
 from ..lang import ir
+from ..vocab.isolation import interrupt_count, is_users
 from ..vocab.registry import Registry
 
 __all__ = ["FIX_PATTERN", "Analysis", "Positions", "analyze", "settings_params"]
@@ -56,10 +57,23 @@ def settings_params() -> dict[str, Any]:
 class Positions:
     """Character offsets <-> LSP positions for one text, in the negotiated encoding."""
 
+    #: positions found by counting line breaks before the table of line starts is built: a
+    #: document refused for its size (10 MB of line breaks) needs only a few, and the table
+    #: would cost seconds and hundreds of MB
+    COUNTED = 32
+
     def __init__(self, text: str, encoding: str = "utf-16") -> None:
         self.text = text
         self.encoding = encoding
-        self.starts = [0] + [m.end() for m in re.finditer(r"\n", text)]
+        self._starts: list[int] | None = None
+        self._counted = 0
+
+    @property
+    def starts(self) -> list[int]:
+        """The offset where each line starts (built on first use)."""
+        if self._starts is None:
+            self._starts = [0] + [m.end() for m in re.finditer(r"\n", self.text)]
+        return self._starts
 
     def _units(self, s: str) -> int:
         if self.encoding == "utf-32" or s.isascii():
@@ -70,6 +84,10 @@ class Positions:
 
     def position(self, offset: int) -> lsp.Position:
         offset = max(0, min(offset, len(self.text)))
+        if self._starts is None and self._counted < self.COUNTED:
+            self._counted += 1
+            start = self.text.rfind("\n", 0, offset) + 1
+            return lsp.Position(self.text.count("\n", 0, offset), self._units(self.text[start:offset]))
         line = bisect_right(self.starts, offset) - 1
         return lsp.Position(line, self._units(self.text[self.starts[line]:offset]))
 
@@ -152,6 +170,7 @@ class Analysis:
         self.errors: tuple[NetdslError, ...] = ()
         self.crash: str | None = None
         name = uri.rsplit("/", 1)[-1] or None
+        before = interrupt_count()
         try:
             # after an edit, only the changed step is parsed again (the same program, faster)
             self.program = (parse(text, name, setting_names=TABLE) if previous is None
@@ -161,7 +180,9 @@ class Analysis:
             self.errors = e.errors
             for err in (e, *e.errors):  # kept: their tracebacks would hold this frame, so `self`
                 err.__traceback__ = None
-        except Exception as e:  # noqa: BLE001 - a plugin's bug must not take the server down
+        except BaseException as e:  # a plugin's bug (anything it raises) never stops the server
+            if is_users(e, before):  # the user's own Ctrl-C stops the server
+                raise
             self.crash = f"{type(e).__name__}: {e}"
 
     # --- diagnostics ----------------------------------------------------------------------------

@@ -5,16 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["SORT_KEYS", "filter_sort", "runs_table"]
+__all__ = ["METRIC_HEADERS", "SORT_KEYS", "filter_sort", "runs_table"]
+
+
+def _metric(r: dict[str, Any], name: str, missing: float) -> float:
+    m = r.get("metric")
+    return float(m["value"]) if m and m["name"] == name else missing
+
 
 #: sort name -> (key of a row, newest/best first)
 SORT_KEYS: dict[str, tuple[Any, bool]] = {
     "date": (lambda r: (r["started"], r["name"]), True),
     "name": (lambda r: r["name"], False),
-    "accuracy": (lambda r: r["test"].get("accuracy", float("-inf")), True),
+    "accuracy": (lambda r: _metric(r, "accuracy", float("-inf")), True),
+    "mae": (lambda r: _metric(r, "mae", float("inf")), False),
     "loss": (lambda r: r["test"].get("loss", float("inf")), False),
     "wall": (lambda r: r["wall_seconds"] if r["wall_seconds"] is not None else float("inf"), False),
 }
+
+#: the main metric's column: its header by the metrics the rows show, and how a value is written
+METRIC_HEADERS = {frozenset({"accuracy"}): "TEST ACC", frozenset({"mae"}): "TEST MAE"}
+_FORMAT = {"accuracy": lambda v: f"{100 * v:.2f}%", "mae": lambda v: f"{v:.4g}"}
 
 
 def filter_sort(rows: Sequence[dict[str, Any]], status: str | None, sort: str) -> list[dict[str, Any]]:
@@ -27,19 +38,33 @@ def filter_sort(rows: Sequence[dict[str, Any]], status: str | None, sort: str) -
     return sorted(rows, key=key, reverse=reverse)
 
 
-def runs_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A plain-text table: name, date, spec, epochs, status, test loss/accuracy, wall time."""
-    header = ("NAME", "STARTED", "SPEC", "EPOCHS", "STATUS", "TEST LOSS", "TEST ACC", "WALL")
-    lines = [header]
+def _metric_column(rows: Sequence[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The main metric's header and cells: ``TEST ACC`` or ``TEST MAE`` when every run reports
+    the same one; with both, ``TEST METRIC`` and each cell naming its metric."""
+    names = frozenset(r["metric"]["name"] for r in rows if r.get("metric"))
+    header = METRIC_HEADERS.get(names, "TEST METRIC" if names else "TEST ACC")
+    cells = []
     for r in rows:
+        m = r.get("metric")
+        text = _FORMAT[m["name"]](m["value"]) if m else "-"
+        cells.append(f"{m['name']} {text}" if m and len(names) > 1 else text)
+    return header, cells
+
+
+def runs_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A plain-text table: name, date, spec, epochs, status, test loss, the main test metric
+    (accuracy for classifiers, MAE for regression; the header says which), wall time."""
+    metric_header, metric_cells = _metric_column(rows)
+    header = ("NAME", "STARTED", "SPEC", "EPOCHS", "STATUS", "TEST LOSS", metric_header, "WALL")
+    lines = [header]
+    for r, metric in zip(rows, metric_cells):
         test = r["test"] or {}
         status = r["status"] + (f" (resumed x{r['resumed']})" if r["resumed"] else "")
         planned = r["epochs_planned"]
         lines.append((
             r["name"], (r["started"] or "")[:19].replace("T", " "), r["file"] or "-",
             f"{r['epochs']}/{planned}" if planned else str(r["epochs"]), status,
-            f"{test['loss']:.4f}" if "loss" in test else "-",
-            f"{100 * test['accuracy']:.2f}%" if "accuracy" in test else "-",
+            f"{test['loss']:.4f}" if "loss" in test else "-", metric,
             f"{r['wall_seconds']:.1f} s" if r["wall_seconds"] is not None else "-",
         ))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]

@@ -7,18 +7,12 @@ with ``strict``, raises), so one broken distribution never takes netdsl down.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import importlib
-import inspect
 import os
 import re
-import signal
-import sys
-import threading
 import time
 import traceback
-import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,9 +24,15 @@ import pluggy
 from ..errors import NetdslPluginError
 from . import hookspecs
 from .components import KINDS, Component
+from .isolation import (
+    guard_component,
+    interrupt_count,
+    is_users,
+    stdout_to_stderr,
+    watch_interrupts,
+)
 
 __all__ = [
-    "BUILTIN_MODULES",
     "ENTRY_POINT_GROUP",
     "SLOW_PLUGIN_SECONDS",
     "Entry",
@@ -47,10 +47,8 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "netdsl"
+#: the package of the built-in plugins; its ``BUILTIN_MODULES`` lists them
 BUILTIN_PACKAGE = "netdsl_builtins"
-BUILTIN_MODULES = ("activations", "losses", "optimizers", "regularizers", "metrics", "layers",
-                   "conv", "pooling", "normalization", "embedding", "recurrent", "wrappers",
-                   "noise", "merge", "datasets", "callbacks", "schedules")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 #: a plugin whose import and hooks take longer than this is named, with its time, under ``-v``
 SLOW_PLUGIN_SECONDS = 1.0
@@ -200,12 +198,12 @@ def _netdsl_version() -> str:
 
 
 def _builtin_plugins() -> list[tuple[Any, Provider]]:
-    out = []
+    """The built-in plugin modules, as the built-ins package lists them."""
+    package = importlib.import_module(BUILTIN_PACKAGE)
     version = _netdsl_version()
-    for mod in BUILTIN_MODULES:
-        module = importlib.import_module(f"{BUILTIN_PACKAGE}.{mod}")
-        out.append((module, Provider("netdsl", version, f"{BUILTIN_PACKAGE}.{mod}", builtin=True)))
-    return out
+    return [(importlib.import_module(f"{BUILTIN_PACKAGE}.{mod}"),
+             Provider("netdsl", version, f"{BUILTIN_PACKAGE}.{mod}", builtin=True))
+            for mod in package.BUILTIN_MODULES]
 
 
 def _allowed(env: str | None, only: Iterable[str] | None) -> set[str] | None:
@@ -255,156 +253,134 @@ def load_registry(
     ``strict`` (or ``NETDSL_STRICT_PLUGINS``, read by :func:`env_flag`) makes any plugin problem
     raise. ``on_notice`` hears what is not a problem but must be said, once (a plugin overriding
     a name on purpose); without it that is a :class:`PluginWarning`.
-    Hooks are called through pluggy (``pm.hook``), so ``tryfirst``/``trylast``, wrappers and
-    tracing apply; each implementation is guarded so that a plugin that raises (anything, even
-    ``SystemExit`` or a ``KeyboardInterrupt`` of its own) is reported and skipped without
-    stopping the others. While plugins import and register, what they print goes to standard
-    error, so it never mixes with a command's output (``check --json``).
+    Plugins are registered with pluggy (its own validation) and their hooks called through
+    ``pm.hook`` (``tryfirst``/``trylast``, wrappers and tracing apply); each implementation runs
+    isolated (see :class:`_Loading`): a plugin that raises (anything, even ``SystemExit`` or a
+    ``KeyboardInterrupt`` of its own) is reported and skipped without stopping the others. While
+    plugins import and register, what they write to standard output (``print``, or
+    ``os.write(1, …)``) goes to standard error, so it never mixes with a command's output.
     """
     if strict is None:
         strict = env_flag("NETDSL_STRICT_PLUGINS")
-    registry = Registry()
+    loading = _Loading(Registry(), strict, on_problem, on_notice)
     pm = _Manager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-
-    def problem(err: NetdslPluginError) -> None:
-        if strict:
-            raise err
-        registry.problems.append(err)
-        if on_problem is not None:
-            on_problem(err)
-        else:
-            warnings.warn(err.message, PluginWarning, stacklevel=3)
-
-    def notice(message: str) -> None:
-        registry.notices.append(message)
-        if on_notice is not None:
-            on_notice(message)
-        else:
-            warnings.warn(message, PluginWarning, stacklevel=3)
-
-    with _plugin_output_to_stderr(), _interrupts() as interrupted:
+    with stdout_to_stderr(), watch_interrupts():
         builtins = [(obj, provider, 0.0) for obj, provider in _builtin_plugins()]
-        others = (_entry_point_plugins(_allowed(os.environ.get("NETDSL_PLUGINS"), plugins), problem,
-                                       interrupted, "plugins=" if plugins is not None else "NETDSL_PLUGINS")
-                  if third_party else [])
-        current: list[PluginInfo] = []
-        loaded: list[PluginInfo] = []
+        allowed = _allowed(os.environ.get("NETDSL_PLUGINS"), plugins)
+        origin = "plugins=" if plugins is not None else "NETDSL_PLUGINS"
+        others = _entry_point_plugins(allowed, loading.problem, origin) if third_party else []
         # pluggy calls the last registered first: third-party plugins go in first, so that the
         # built-ins register their names before any plugin can (a plugin's tryfirst is handled
         # in `register`: the built-in keeps its name)
-        for obj, provider, seconds in [*reversed(others), *reversed(builtins)]:
-            info = PluginInfo(provider, seconds=seconds)
-            if _register(pm, _guarded(obj, info, current, problem, interrupted), obj, provider, problem):
-                loaded.append(info)
-        registry.plugins.extend(reversed(loaded))
-        for hook, kind in hookspecs.HOOKS.items():
-            getattr(pm.hook, hook)(register=_register_function(registry, hook, kind, current, problem,
-                                                               notice))
-    return registry
+        loaded = [loading.plug(pm, *plugin) for plugin in [*reversed(others), *reversed(builtins)]]
+        loading.registry.plugins.extend(info for info in reversed(loaded) if info is not None)
+        for hook in hookspecs.HOOKS:
+            getattr(pm.hook, hook)(register=_outside_a_hook)
+    return loading.registry
 
 
-@contextlib.contextmanager
-def _plugin_output_to_stderr() -> Iterator[None]:
-    """Send what plugins print (``print``, ``sys.stdout.write``) to standard error meanwhile."""
-    with contextlib.redirect_stdout(sys.stderr):
-        yield
-
-
-@contextlib.contextmanager
-def _interrupts() -> Iterator[threading.Event]:
-    """An event set when the user really presses Ctrl-C (SIGINT) meanwhile, so that a plugin
-    raising ``KeyboardInterrupt`` itself is told apart from the user stopping netdsl."""
-    seen = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield seen
-        return
-    try:
-        previous = signal.getsignal(signal.SIGINT)
-    except (ValueError, OSError):  # pragma: no cover - no signals here
-        yield seen
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        seen.set()
-        if callable(previous):
-            previous(signum, frame)
-        else:
-            raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGINT, handler)
-    except (ValueError, OSError):  # pragma: no cover
-        yield seen
-        return
-    try:
-        yield seen
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _reraise_if_user(exc: BaseException, interrupted: threading.Event) -> None:
-    """Re-raise ``exc`` when it is the user's own Ctrl-C (not a plugin's), else return."""
-    if isinstance(exc, KeyboardInterrupt) and interrupted.is_set():
-        raise exc
+def _outside_a_hook(component: Any, **_: Any) -> None:
+    """The ``register`` pluggy passes: each implementation is given its own plugin's instead
+    (a hook wrapper sees this one)."""
+    raise NetdslPluginError("`register` was called outside a plugin's own hook implementation",
+                            code="NDL204")
 
 
 class _Manager(pluggy.PluginManager):
-    """Pluggy's manager, looking only at the names netdsl has hooks for (pluggy's documented
+    """Pluggy's manager, looking only at names that may be netdsl hooks (pluggy's documented
     override): a plugin's other attributes are never inspected, which keeps start-up quick."""
 
     def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
-        if name not in hookspecs.HOOKS:
+        if not name.startswith("register_"):
             return None
         return super().parse_hookimpl_opts(plugin, name)
 
 
-def _guarded(obj: Any, info: PluginInfo, current: list[PluginInfo],
-             problem: Callable[[NetdslPluginError], None], interrupted: threading.Event) -> Any:
-    """What pluggy registers for a plugin: its hook implementations (same options), each run
-    with ``current`` naming the plugin and with its exceptions reported, never raised."""
-    proxy = types.SimpleNamespace()
-    marker = hookspecs.PROJECT + "_impl"
-    for hook in hookspecs.HOOKS:
-        function = getattr(obj, hook, None)
-        opts = getattr(function, marker, None)
-        if function is None or opts is None:
-            continue
-        if opts.get("wrapper") or opts.get("hookwrapper"):
-            setattr(proxy, hook, function)  # wraps the others: runs as written
-            continue
-        setattr(proxy, hook, hookspecs.hookimpl(
-            tryfirst=bool(opts.get("tryfirst")), trylast=bool(opts.get("trylast")),
-        )(_guard(function, hook, info, current, problem, interrupted)))
-    return proxy
+class _Loading:
+    """One load: the registry filled, and where its problems and notices go."""
 
+    def __init__(self, registry: Registry, strict: bool,
+                 on_problem: Callable[[NetdslPluginError], None] | None,
+                 on_notice: Callable[[str], None] | None) -> None:
+        self.registry = registry
+        self.strict = strict
+        self.on_problem = on_problem
+        self.on_notice = on_notice
 
-def _guard(function: Callable[..., Any], hook: str, info: PluginInfo, current: list[PluginInfo],
-           problem: Callable[[NetdslPluginError], None], interrupted: threading.Event
-           ) -> Callable[..., None]:
-    def impl(register: Any) -> None:
-        current[:] = [info]
-        if hook not in info.hooks:
-            info.hooks.append(hook)
-        start = time.perf_counter()
+    def problem(self, err: NetdslPluginError) -> None:
+        if self.strict:
+            raise err
+        self.registry.problems.append(err)
+        if self.on_problem is not None:
+            self.on_problem(err)
+        else:
+            warnings.warn(err.message, PluginWarning, stacklevel=4)
+
+    def notice(self, message: str) -> None:
+        self.registry.notices.append(message)
+        if self.on_notice is not None:
+            self.on_notice(message)
+        else:
+            warnings.warn(message, PluginWarning, stacklevel=4)
+
+    def plug(self, pm: pluggy.PluginManager, obj: Any, provider: Provider,
+             seconds: float) -> PluginInfo | None:
+        """Register one plugin with pluggy (which validates its hook implementations); a hook
+        name netdsl does not have skips it. Each of its implementations is then isolated."""
         try:
-            function(register=register)
-        except NetdslPluginError as err:
-            problem(err)
-        except BaseException as exc:  # noqa: BLE001 - a plugin raising must not take the host down
-            _reraise_if_user(exc, interrupted)
-            problem(_plugin_failed(info.provider, f"raised in {hook}", exc))
-        finally:
-            current[:] = []
-            info.seconds += time.perf_counter() - start
+            pm.register(obj, name=f"{provider.distribution}:{provider.plugin}")
+        except Exception as exc:  # noqa: BLE001 - pluggy's validation, reported per plugin
+            self.problem(_plugin_failed(provider, "could not be registered", exc))
+            return None
+        callers = pm.get_hookcallers(obj) or []
+        unknown = sorted(c.name for c in callers if not c.has_spec())
+        if unknown:
+            pm.unregister(obj)
+            for name in unknown:
+                close = suggest(name, hookspecs.HOOKS)
+                self.problem(NetdslPluginError(
+                    f"plugin {provider.distribution} {provider.version} implements `{name}`, "
+                    "which is not a netdsl hook" + (f" (did you mean `{close}`?)" if close else "")
+                    + "; the plugin was skipped", code="NDL203"))
+            return None
+        info = PluginInfo(provider, seconds=seconds)
+        for caller in callers:
+            for impl in caller.get_hookimpls():
+                if impl.plugin is obj and not (impl.wrapper or impl.hookwrapper):
+                    # pluggy calls `impl.function`; the host swaps in the isolated call once, at
+                    # registration, before any call (pluggy types the slot Final for its users)
+                    impl.function = self._isolated(  # type: ignore[misc]
+                        impl.function, caller.name, info)
+        return info
 
-    impl.__name__ = hook
-    return impl
+    def _isolated(self, function: Callable[..., Any], hook: str,
+                  info: PluginInfo) -> Callable[..., None]:
+        """A hook implementation as pluggy calls it: given its own plugin's ``register``, its
+        time counted, and anything it raises reported as that plugin's problem."""
+        register = _register_function(self, hook, hookspecs.HOOKS[hook], info)
+
+        def impl(*args: Any) -> None:  # pluggy passes the arguments the function declares
+            if hook not in info.hooks:
+                info.hooks.append(hook)
+            start, before = time.perf_counter(), interrupt_count()
+            try:
+                function(*(register for _ in args))
+            except NetdslPluginError as err:
+                self.problem(err)
+            except BaseException as exc:
+                if is_users(exc, before):
+                    raise
+                self.problem(_plugin_failed(info.provider, f"raised in {hook}", exc))
+            finally:
+                info.seconds += time.perf_counter() - start
+
+        return impl
 
 
 def _entry_point_plugins(allowed: set[str] | None, problem: Callable[[NetdslPluginError], None],
-                         interrupted: threading.Event, origin: str = "NETDSL_PLUGINS"
-                         ) -> list[tuple[Any, Provider, float]]:
+                         origin: str = "NETDSL_PLUGINS") -> list[tuple[Any, Provider, float]]:
+    """The objects the allowed ``netdsl`` entry points name, imported (a failure is reported)."""
     out = []
     seen: set[tuple[str, str]] = set()
     installed: set[str] = set()
@@ -419,11 +395,12 @@ def _entry_point_plugins(allowed: set[str] | None, problem: Callable[[NetdslPlug
         if allowed is not None and _norm(dist_name) not in allowed:
             continue
         provider = Provider(dist_name, version, ep.value)
-        start = time.perf_counter()
+        start, before = time.perf_counter(), interrupt_count()
         try:
             obj = ep.load()
-        except BaseException as exc:  # noqa: BLE001 - a broken plugin must not take the host down
-            _reraise_if_user(exc, interrupted)
+        except BaseException as exc:
+            if is_users(exc, before):
+                raise
             problem(_plugin_failed(provider, "failed to import", exc))
             continue
         out.append((obj, provider, time.perf_counter() - start))
@@ -447,91 +424,47 @@ def _plugin_failed(provider: Provider, what: str, exc: BaseException) -> NetdslP
     return err
 
 
-def _register(pm: pluggy.PluginManager, proxy: Any, obj: Any, provider: Provider,
-              problem: Callable[[NetdslPluginError], None]) -> bool:
-    marker = hookspecs.PROJECT + "_impl"
-    unknown = [n for n in dir(obj)
-               if n.startswith("register_") and n not in hookspecs.HOOKS
-               and getattr(getattr(obj, n, None), marker, None) is not None]
-    for name in unknown:
-        close = suggest(name, hookspecs.HOOKS)
-        problem(NetdslPluginError(
-            f"plugin {provider.distribution} {provider.version} implements `{name}`, "
-            "which is not a netdsl hook" + (f" (did you mean `{close}`?)" if close else "")
-            + "; the plugin was skipped",
-            code="NDL203",
-        ))
-    if unknown:
-        return False
-    try:
-        _validate(obj, provider)  # what pluggy would refuse in the plugin itself (the proxy always fits)
-        pm.register(proxy, name=f"{provider.distribution}:{provider.plugin}")
-    except Exception as exc:  # noqa: BLE001 - pluggy validation errors, reported per plugin
-        pm.unregister(proxy) if pm.is_registered(proxy) else None
-        problem(_plugin_failed(provider, "could not be registered", exc))
-        return False
-    return True
-
-
-def _validate(obj: Any, provider: Provider) -> None:
-    """Pluggy's own check of a plugin's hook implementations: every argument they declare must
-    be one the hook passes (``register``); raises ``pluggy.PluginValidationError``."""
-    marker = hookspecs.PROJECT + "_impl"
-    for hook in hookspecs.HOOKS:
-        function = getattr(obj, hook, None)
-        if getattr(function, marker, None) is None:
-            continue
-        if not callable(function):
-            raise pluggy.PluginValidationError(obj, f"Plugin {provider.plugin!r}: {hook} is not a function")
-        params = inspect.signature(function).parameters.values()
-        declared = [p.name for p in params if p.default is p.empty and p.name != "self"
-                    and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        unknown = [n for n in declared if n != "register"]
-        if unknown:
-            raise pluggy.PluginValidationError(
-                obj, f"Plugin {provider.plugin!r} for hook {hook!r}\nhookimpl definition: "
-                     f"{hook}{inspect.signature(function)}\nArgument(s) {set(unknown)} are declared in "
-                     "the hookimpl but can not be found in the hookspec")
-
-
-def _register_function(registry: Registry, hook: str, kind: str, current: list[PluginInfo],
-                       problem: Callable[[NetdslPluginError], None],
-                       notice: Callable[[str], None]) -> Callable[..., None]:
-    """The ``register`` a hook receives: validates each declaration and records its plugin."""
+def _register_function(loading: _Loading, hook: str, kind: str,
+                       info: PluginInfo) -> Callable[..., None]:
+    """The ``register`` one plugin's hook receives: validates each declaration, records it
+    under that plugin, and guards a third-party declaration's functions (see
+    :func:`~netdsl.vocab.isolation.guard_component`)."""
+    registry, provider = loading.registry, info.provider
 
     def register(component: Component, *, override: bool = False) -> None:
-        info = current[0]
-        provider = info.provider
         if not isinstance(component, KINDS[kind]):
             raise NetdslPluginError(
                 f"plugin {provider.distribution} {provider.version}: {hook} must register "
                 f"{KINDS[kind].__name__} declarations, got {component!r}", code="NDL204")
         bad = component.problems()
         for line in bad:
-            problem(NetdslPluginError(
+            loading.problem(NetdslPluginError(
                 f"plugin {provider.distribution} {provider.version}: {kind} `{component.name}`: "
                 f"{line}; it was not registered", code="NDL204"))
         if bad:
             return
         existing = registry.entry(kind, component.name)
-        if existing is not None and not override and provider.builtin and not existing.provider.builtin:
+        if (existing is not None and not override and provider.builtin
+                and not existing.provider.builtin):
             # a plugin that ran first (tryfirst) cannot take a built-in name: the built-in keeps it
             _forget(registry, existing)
             registry.remove(kind, component.name)
-            problem(NetdslPluginError(
+            loading.problem(NetdslPluginError(
                 f"{existing.provider} registers {kind} `{component.name}`, already provided by "
                 f"{provider}; two plugins cannot both provide it", code="NDL201",
                 help="pass override=True to register() to replace it on purpose"))
         replaced = registry.entry(kind, component.name) if override else None
+        if not provider.builtin:
+            component = guard_component(component, f"{provider.distribution} {provider.version}")
         try:
             registry.add(component, provider, override=override)
         except NetdslPluginError as err:
-            problem(err)
+            loading.problem(err)
             return
         if replaced is not None:
             _forget(registry, replaced)
-            notice(f"plugin {provider.distribution} {provider.version} overrides {kind} "
-                   f"`{component.name}` of {replaced.provider}")
+            loading.notice(f"plugin {provider.distribution} {provider.version} overrides {kind} "
+                           f"`{component.name}` of {replaced.provider}")
         info.names.setdefault(kind, []).append(component.name)
 
     return register

@@ -71,7 +71,7 @@ def _batchnorm(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
 
 def _dense_macs(shape: Shape, out: Shape, a: Mapping[str, Any]) -> int:
     """One multiply-add per input feature and unit, at every position."""
-    return prod(shape) * a["units"]
+    return int(prod(shape)) * int(a["units"])
 
 
 def _no_macs(shape: Shape, out: Shape, a: Mapping[str, Any]) -> int:

@@ -42,8 +42,9 @@ VERBS: Mapping[str, str] = {
                "resized to the model's input, pixels scaled to [0, 1]), .npy/.npz arrays (one "
                "input or a batch) or .csv files (one input per row).",
     "run": "Train FILE's model, evaluate it on the test set and save the run.",
-    "runs": "List the run folders under ROOT (default: runs/): name, date, spec, epochs, status, "
-            "test metrics, wall time.",
+    "runs": "List the run folders under ROOT (default: runs/): name, date, spec, epochs, status "
+            "(a run whose process is gone shows as crashed), test loss, the main test metric "
+            "(accuracy, or MAE for regression), wall time.",
     "summary": "Show FILE's layers, output shapes and parameter counts (`-` reads standard "
                "input).",
 }
@@ -129,4 +130,8 @@ def main(ctx: click.Context, verbose: bool, no_plugins: bool, strict_plugins: bo
       netdsl predict runs/NAME/ x.png   classify inputs with a trained model
       netdsl export runs/NAME/ --format onnx   export for deployment
     """
+    from netdsl.vocab.isolation import watch_interrupts
+
     ctx.obj = State(verbose, no_plugins, strict_plugins)
+    # a KeyboardInterrupt raised by a plugin's own code is then told apart from Ctrl-C
+    ctx.with_resource(watch_interrupts())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Any
@@ -27,21 +28,25 @@ def check(state: State, /, files: tuple[str, ...], as_json: bool, data: str | No
     (`--backend jax`: every component must run on JAX, and only its rules apply)."""
     from netdsl.checking.checker import check as check_program
     from netdsl.errors import NetdslError
+    from netdsl.vocab.isolation import stdout_to_stderr
 
     given = {k: v for k, v in overrides.items() if v is not None}
     results: list[dict[str, Any]] = []
     failed: list[NetdslError] = []
-    for path in files:  # every file is checked; the errors of all are reported together
-        try:
-            model = check_program(load(path), state.registry, data=data, overrides=given)
-        except NetdslError as e:
-            failed.extend(e.errors)
-            results.append({"file": path, "ok": False, "errors": [x.to_dict() for x in e.errors]})
-            continue
-        results.append({"file": path, "ok": True, "errors": [], "layers": len(model.nodes),
-                        "params": model.total_params})
-        if not as_json:
-            click.echo(f"{path}: ok ({len(model.nodes)} layers, {model.total_params:,} parameters)")
+    # with --json, standard output is the JSON alone: what plugins write meanwhile (even with
+    # os.write(1, ...)) goes to standard error
+    with stdout_to_stderr() if as_json else contextlib.nullcontext():
+        for path in files:  # every file is checked; the errors of all are reported together
+            try:
+                model = check_program(load(path), state.registry, data=data, overrides=given)
+            except NetdslError as e:
+                failed.extend(e.errors)
+                results.append({"file": path, "ok": False, "errors": [x.to_dict() for x in e.errors]})
+                continue
+            results.append({"file": path, "ok": True, "errors": [], "layers": len(model.nodes),
+                            "params": model.total_params})
+            if not as_json:
+                click.echo(f"{path}: ok ({len(model.nodes)} layers, {model.total_params:,} parameters)")
     if as_json:
         click.echo(json.dumps({"files": results}, indent=2))
         if failed:

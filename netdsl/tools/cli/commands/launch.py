@@ -31,7 +31,8 @@ def launch(state: State, n: int, timeout: float, run_args: tuple[str, ...]) -> N
     cli_args = [*(["-v"] if state.verbose else []),
                 *(["--no-plugins"] if state.no_plugins else []),
                 *(["--strict-plugins"] if state.strict else [])]
-    result = start(n, list(run_args), cli_args=cli_args, timeout=timeout)
+    result = start(n, list(run_args), cli_args=cli_args, timeout=timeout,
+                   native_logs=state.verbose)
     if result.ok:
         prints = set(result.weights.values())
         same = (f"; the same weights in every process ({prints.pop()})" if len(prints) == 1

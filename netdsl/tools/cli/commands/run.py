@@ -27,6 +27,10 @@ from netdsl.tools.cli.terminal import State, fail_text, load
 @click.option("--resume", "resume", type=click.Path(file_okay=False), metavar="RUN_FOLDER",
               help="Finish a killed or stopped run in its folder, from its last finished epoch "
                    "(FILE is then the folder's model.net).")
+@click.option("--accept-changes", is_flag=True,
+              help="With --resume: finish the run even though its model.net or its data changed "
+                   "since it started (--resume refuses that otherwise); the change is recorded "
+                   "in the folder's fingerprint.json.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--steps-per-execution", type=click.IntRange(min=1, max=1 << 20),
               help="Batches per call of the compiled training step (default 16). Higher is faster "
@@ -55,16 +59,42 @@ from netdsl.tools.cli.terminal import State, fail_text, load
                    "before stopping with an error (default 60).")
 @click.pass_obj
 def run(state: State, /, file: str | None, data: str | None, out_dir: str, resume: str | None,
-        quiet: bool, steps_per_execution: int | None, jit: bool | None, threads: int | None,
-        distribute: bool, coordinator: str | None, num_processes: int | None,
-        process_id: int | None, timeout: float | None, **overrides: Any) -> None:
+        accept_changes: bool, quiet: bool, steps_per_execution: int | None, jit: bool | None,
+        threads: int | None, distribute: bool, coordinator: str | None,
+        num_processes: int | None, process_id: int | None, timeout: float | None,
+        **overrides: Any) -> None:
     """Train FILE's model, evaluate it on the test set and save the run.
 
     --steps-per-execution, --jit and --threads change how fast training runs on this machine,
     never what the model is; metrics.json records them. --distribute and the multi-process
     options are described in docs/distributed.md. Exit status: 0 finished, 1 failed,
-    130 stopped by Ctrl-C, 143 stopped by SIGTERM (finished epochs are kept either way).
+    130 stopped by Ctrl-C, 143 stopped by SIGTERM (finished epochs are kept either way),
+    before the run folder exists too.
     """
+    from netdsl.run.runs import EXIT_CODES, signals_stop
+
+    try:
+        with signals_stop():
+            report = _train(state, file, data, out_dir, resume, accept_changes, quiet,
+                            steps_per_execution, jit, threads, distribute, coordinator,
+                            num_processes, process_id, timeout, overrides)
+    except KeyboardInterrupt as e:  # before the run folder was made (or, resuming, touched)
+        reason = getattr(e, "reason", "interrupt")
+        why = "interrupted" if reason == "interrupt" else f"stopped by {reason}"
+        kept = "the run folder is as it was" if resume is not None else "no run folder was made"
+        click.echo(f"{why} before training started; {kept}", err=True)
+        sys.exit(EXIT_CODES[reason])
+    click.echo(report.text())
+    if report.stopped:
+        sys.exit(EXIT_CODES.get(report.stopped, 1))
+
+
+def _train(state: State, file: str | None, data: str | None, out_dir: str, resume: str | None,
+           accept_changes: bool, quiet: bool, steps_per_execution: int | None,
+           jit: bool | None, threads: int | None, distribute: bool, coordinator: str | None,
+           num_processes: int | None, process_id: int | None, timeout: float | None,
+           overrides: dict[str, Any]) -> Any:
+    """``run``'s body: check, then train or resume; the report."""
     from netdsl.checking.checker import check as check_program
     from netdsl.errors import NetdslTrainingError
 
@@ -79,8 +109,13 @@ def run(state: State, /, file: str | None, data: str | None, out_dir: str, resum
         file = os.path.join(resume, "model.net")
         if not os.path.isfile(file):
             fail_text(f"{resume} is not a run folder (it has no model.net)")
+        from netdsl.run.driver import resume_data
+
+        data = resume_data(resume, data)  # where the run found it: check reads it too
     elif file is None:
         raise click.UsageError("give a FILE to train, or --resume RUN_FOLDER")
+    if accept_changes and resume is None:
+        raise click.UsageError("--accept-changes goes with --resume RUN_FOLDER")
     # the overrides are part of the check: every rule (the backend's included) sees them
     model = check_program(load(file), state.registry, data=data, overrides=given)
     from netdsl.keras.distribute import Cluster
@@ -101,12 +136,6 @@ def run(state: State, /, file: str | None, data: str | None, out_dir: str, resum
         else (None if resume else TrainOptions())
     echo = lambda text: click.echo(text, err=True)  # noqa: E731
     if resume is not None:
-        report = resume_run(resume, model, data=data, quiet=quiet, echo=echo, options=options)
-    else:
-        report = run_model(model, data=data, out_dir=out_dir, quiet=quiet, echo=echo,
-                           options=options)
-    click.echo(report.text())
-    if report.stopped:
-        from netdsl.run.runs import EXIT_CODES
-
-        sys.exit(EXIT_CODES.get(report.stopped, 1))
+        return resume_run(resume, model, data=data, quiet=quiet, echo=echo, options=options,
+                          accept_changes=accept_changes)
+    return run_model(model, data=data, out_dir=out_dir, quiet=quiet, echo=echo, options=options)

@@ -16,10 +16,13 @@ from netdsl.tools.runs_view import SORT_KEYS
 @click.option("--status", "status", type=click.Choice([*STATUSES, "resumed"]),
               help="Only runs with this status (resumed: runs resumed at least once).")
 @click.option("--sort", "sort", type=click.Choice(list(SORT_KEYS)), default="date",
-              show_default=True, help="Order of the rows (date: newest first).")
+              show_default=True,
+              help="Order of the rows (date: newest first; accuracy: best first; mae, loss, "
+                   "wall: lowest first).")
 def runs(root: str, as_json: bool, status: str | None, sort: str) -> None:
-    """List the run folders under ROOT (default: runs/): name, date, spec, epochs, status, test
-    metrics, wall time."""
+    """List the run folders under ROOT (default: runs/): name, date, spec, epochs, status
+    (a run whose process is gone shows as crashed), test loss, the main test metric (accuracy,
+    or MAE for regression), wall time."""
     from netdsl.run.runs import list_runs
     from netdsl.tools.runs_view import filter_sort, runs_table
 
