@@ -387,6 +387,22 @@ class Analysis:
 
     # --- completion -----------------------------------------------------------------------------
     def completion(self, position: lsp.Position) -> list[lsp.CompletionItem]:
+        """What may be typed at ``position``: see :class:`Completion`."""
+        return Completion(self.text, self.pos, self.program, self.registry).complete(position)
+
+
+class Completion:
+    """Completion items at a position of one document: the statement's tokens so far decide
+    whether a setting key or value, a layer, an argument or a block name comes next."""
+
+    def __init__(self, text: str, pos: Positions, program: ir.Program | None,
+                 registry: Registry) -> None:
+        self.text = text
+        self.pos = pos
+        self.program = program
+        self.registry = registry
+
+    def complete(self, position: lsp.Position) -> list[lsp.CompletionItem]:
         """Names that fit where the cursor is (see the module doc), each with its one-line help."""
         offset = self.pos.offset(position)
         prefix_start = offset
