@@ -184,7 +184,7 @@ def _export(net: Any, fmt: str, path: Path) -> tuple[str, int | None]:
         return "", None
     # LiteRT: built-in ops only, so the file runs on the plain LiteRT runtime (no Flex delegate).
     # Recurrent layers need a fixed batch size there; try any batch first, then batch 1.
-    import tensorflow as tf  # type: ignore[import-untyped]
+    import tensorflow as tf
 
     builtins = {"target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
     first_try = _HeldStderr()
@@ -317,11 +317,11 @@ def _all_layers(net: Any) -> list[Any]:
 
 def _litert_interpreter(path: Path) -> Any:
     try:
-        from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-untyped]
+        from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         import warnings
 
-        import tensorflow as tf  # type: ignore[import-untyped]
+        import tensorflow as tf
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -362,7 +362,7 @@ def _invoke_litert(path: Path, x: np.ndarray) -> np.ndarray:
 
 
 def _run_savedmodel(path: Path, x: np.ndarray) -> np.ndarray:
-    import tensorflow as tf  # type: ignore[import-untyped]
+    import tensorflow as tf
 
     loaded = tf.saved_model.load(str(path))  # kept alive while it runs: it owns the variables
     return np.asarray(loaded.serve(x))
@@ -370,7 +370,7 @@ def _run_savedmodel(path: Path, x: np.ndarray) -> np.ndarray:
 
 def _run_onnx(path: Path, x: np.ndarray) -> np.ndarray | None:
     try:
-        import onnxruntime as ort  # type: ignore[import-untyped]
+        import onnxruntime as ort
     except ImportError:
         return None
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -33,7 +33,7 @@ def _glu_layer() -> Any:
         import keras
 
         @keras.saving.register_keras_serializable(package="netdsl")
-        class GLU(keras.layers.Layer):  # type: ignore[misc]
+        class GLU(keras.layers.Layer):
             """Gated linear unit over the last axis: a * sigmoid(b) for its two halves."""
 
             def call(self, x: Any) -> Any:

@@ -151,7 +151,7 @@ def one_cycle_class() -> Any:
     from keras import ops
 
     @keras.saving.register_keras_serializable(package="netdsl")
-    class OneCycle(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore[misc]
+    class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         """Smith's one-cycle policy: cosine rise from max/div to max over ``pct_start`` of the
         steps, then cosine fall to max/(div x final_div)."""
 
