@@ -194,7 +194,8 @@ def emit_images(colors: dict[str, int]) -> Callable[[DataRequest, DataInfo], Cod
 
 # --- the IDX image sets --------------------------------------------------------------------------
 
-_IDX = '''
+#: emitted: the IDX reader the MNIST-format data sets share (MNIST's own emit uses it too)
+READ_IDX_CODE = '''
 def read_idx(folder, name):
     """One IDX file, NAME.gz or NAME, as a uint8 array."""
     path = os.path.join(folder, name)
@@ -206,7 +207,9 @@ def read_idx(folder, name):
             data = f.read()
     dims = np.frombuffer(data, ">u4", count=data[3], offset=4)
     return np.frombuffer(data, np.uint8, offset=4 + 4 * data[3]).reshape(dims)
+'''
 
+_IDX = READ_IDX_CODE + '''
 
 def load_data(path=None):
     """%(title)s: float32 images in [0, 1] shaped (N, 28, 28, 1) and their class ids.

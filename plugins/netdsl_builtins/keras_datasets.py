@@ -38,6 +38,7 @@ from netdsl.vocab import types as T
 from netdsl.vocab.components import Code, DataInfo, DataRequest, Dataset, Param, Target
 
 from . import dataset_emit as de
+from .dataset_emit import READ_IDX_CODE
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy is imported when data is read, not by `netdsl check`
     import numpy as np
@@ -363,19 +364,7 @@ def _scaled(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-_MNIST_CODE = '''
-def read_idx(folder, name):
-    """One IDX file, NAME.gz or NAME, as a uint8 array."""
-    path = os.path.join(folder, name)
-    if os.path.isfile(path + ".gz"):
-        with gzip.open(path + ".gz", "rb") as f:
-            data = f.read()
-    else:
-        with open(path, "rb") as f:
-            data = f.read()
-    dims = np.frombuffer(data, ">u4", count=data[3], offset=4)
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * data[3]).reshape(dims)
-
+_MNIST_CODE = READ_IDX_CODE + '''
 
 def has_idx(folder):
     """Whether FOLDER holds the MNIST IDX files (else it holds mnist.npz)."""
