@@ -347,6 +347,32 @@ def test_csv_path_from_data_option_and_missing_file(tmp_path: Path) -> None:
     assert "nope.csv: no such file" in err.message
 
 
+@pytest.mark.parametrize(("filename", "data", "expected"), [
+    ("prog/m.net", None, "prog/wine.csv"),  # the program's own path: its folder
+    ("<stdin>", None, "here/wine.csv"),  # a program read from standard input: the current folder
+    (None, None, "here/wine.csv"),  # a program given as text, no file: the current folder
+    ("prog/m.net", "wine.csv", "here/wine.csv"),  # --data: typed at the current folder
+], ids=["program-folder", "stdin", "no-filename", "data-option"])
+def test_a_relative_data_path_resolves_where_its_writer_stood(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, filename: str | None, data: str | None,
+        expected: str) -> None:
+    """Issue 21.3: ``csv("wine.csv")`` in /dir/m.net reads /dir/wine.csv whatever the current
+    folder; the plan holds the absolute path; a missing file's error says where it looked."""
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    name = str(tmp_path / filename) if filename and not filename.startswith("<") else filename
+    text = ('dataset: csv("wine.csv")' if data is None else "dataset: csv") + "\ndense 3 softmax\n"
+    with pytest.raises(NetdslDataError) as missing:
+        netdsl.check(text, builtin_registry(), filename=name, data=data)
+    assert missing.value.message == f"{tmp_path / expected}: no such file"
+    write_csv(tmp_path / expected, 10)
+    model = netdsl.check(text, builtin_registry(), filename=name, data=data)
+    assert model.input_shape == (4,)
+    if data is None:
+        assert model.dataset.kwargs["path"] == str(tmp_path / expected)
+        assert model.replace(epochs=2).dataset.kwargs["path"] == str(tmp_path / expected)
+
+
 def test_check_reads_only_the_first_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tabular, "SAMPLE_BYTES", 200)
     path = write_csv(tmp_path / "big.csv", 100)

@@ -3,19 +3,35 @@ and the settings that must fit them: ``input:`` and ``validation_split``."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from ..errors import NetdslArgumentError, NetdslError, NetdslPluginError
 from ..lang import ir
-from ..vocab.components import DataInfo, DataRequest, Dataset, Target
+from ..vocab.components import DataInfo, DataRequest, Dataset, Ref, Target
 from .collector import Collector
 from .context import same_size, size
 from .graph import Shape
 from .plan import split_sizes
 
-__all__ = ["check_data_settings", "describe"]
+__all__ = ["anchored", "check_data_settings", "describe"]
+
+
+def anchored(dataset: Any, program: ir.Program, overridden: Collection[str]) -> Any:
+    """The dataset with its own ``path`` made absolute: a path written in the program is
+    relative to the program's folder (a program read from standard input, or a ``dataset``
+    given on the command line, is relative to the current directory, as its user means it).
+    Every later stage (describe, load, emit, the run folder's ``model.net``) reads this one."""
+    if not isinstance(dataset, Ref) or not isinstance(dataset.kwargs.get("path"), str):
+        return dataset
+    name = program.filename
+    from_file = "dataset" not in overridden and name and not name.startswith("<") and name != "-"
+    base = os.path.dirname(os.path.abspath(name)) if from_file and name else os.getcwd()
+    path = os.path.join(base, os.path.expanduser(dataset.kwargs["path"]))
+    args = tuple((k, os.path.normpath(path) if k == "path" else v) for k, v in dataset.args)
+    return dataclasses.replace(dataset, args=args)
 
 
 def describe(
@@ -30,10 +46,9 @@ def describe(
         return None
     component: Dataset = dataset.component
     args = dataset.kwargs
-    path = args.get("path") or data_path
-    request = DataRequest(
-        component.name, args, os.fspath(path) if path else None, component.env, input_shape
-    )
+    given = os.path.abspath(os.path.expanduser(data_path)) if data_path else None
+    path = args.get("path") or given  # --data: relative to the current directory
+    request = DataRequest(component.name, args, path, component.env, input_shape)
     where = program.setting("dataset")
     at = where.value.span if where else None
     who = dataset.provider or "unknown plugin"
