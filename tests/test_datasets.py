@@ -559,15 +559,23 @@ def test_normalize_is_adapted_and_saved_in_the_model(tmp_path: Path) -> None:
     assert net.predict(x[:4], verbose=0).shape == (4, 1)
 
 
-@pytest.mark.slow
-def test_streaming_refuses_validation_split(tmp_path: Path) -> None:
-    from netdsl.keras.training import load_data, train
-
-    path = write_csv(tmp_path / "iris.csv", 100)
-    m = netdsl.check(f'dataset: csv("{path}")\nvalidation_split: 0.1\nepochs: 1\ndense 3 softmax',
-                     builtin_registry())
-    with pytest.raises(NetdslError, match="`validation_split` needs the data in memory"):
-        train(m, load_data(m), verbose=0)
+@pytest.mark.parametrize("kind", ["csv", "images"])
+def test_streamed_data_refuses_validation_split_at_check_time(tmp_path: Path, kind: str) -> None:
+    """``csv`` and ``images`` stream their data, which ``validation_split`` cannot split: ``check``
+    says so at the setting's line (it used to pass, and training refused it)."""
+    if kind == "csv":
+        dataset = f'csv("{write_csv(tmp_path / "iris.csv", 100)}")'
+    else:
+        write_image_folder(tmp_path / "photos", classes=("a", "b", "c"), per_class=2)
+        dataset = f'images("{tmp_path / "photos"}", size=8x8)'
+    text = f"dataset: {dataset}\nvalidation_split: 0.1\nepochs: 1\nflatten -> dense 3 softmax\n"
+    err = check_error(text)
+    assert err.code == "NDL004" and err.span is not None and err.span.line == 2
+    assert err.message == f"`validation_split` needs the data in memory, and `{kind}` streams it"
+    with pytest.raises(NetdslError, match="streams it") as given:  # a --validation-split override
+        netdsl.check(text.replace("validation_split: 0.1\n", ""), builtin_registry(),
+                     overrides={"validation_split": 0.1})
+    assert given.value.span is None
 
 
 def test_pickle_module_not_needed_for_plain_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

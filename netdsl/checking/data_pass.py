@@ -8,7 +8,7 @@ import os
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from ..errors import NetdslArgumentError, NetdslError, NetdslPluginError
+from ..errors import NetdslArgumentError, NetdslError, NetdslPluginError, NetdslSettingError
 from ..lang import ir
 from ..vocab.components import DataInfo, DataRequest, Dataset, Ref, Target
 from .collector import Collector
@@ -121,18 +121,32 @@ def check_data_settings(
             )
         )
     split = values.get("validation_split")
+    where = None if "validation_split" in overridden else program.setting("validation_split")
+    at = where.value.span if where else None
+    if split and info.streamed:
+        collector.error(
+            NetdslSettingError(
+                f"`validation_split` needs the data in memory, and `{values['dataset'].name}` "
+                "streams it",
+                at,
+                label="not for streamed data",
+                code="NDL004",
+                help="remove `validation_split:`; the dataset's test split is evaluated after "
+                "training",
+            )
+        )
+        return
     n = info.train_size
     if not split or not n:
         return
     keep, held = split_sizes(n, split)
     if keep and held:
         return
-    where = None if "validation_split" in overridden else program.setting("validation_split")
     side = "training" if keep == 0 else "validation"
     collector.error(
         NetdslArgumentError(
             f"`validation_split: {split:g}` of the {n:,} training examples leaves none for {side}",
-            where.value.span if where else None,
+            at,
             label=f"no {side} examples",
             code="NDL005",
             help="use a split that keeps at least one example on each side"

@@ -350,7 +350,7 @@ def describe_csv(request: DataRequest) -> DataInfo:
     if layout.note:
         warnings.warn(f"netdsl: {layout.path.name}: {layout.note}", UserWarning, stacklevel=2)
     return DataInfo((len(layout.features),), layout.target,
-                    train_size=None, class_names=layout.class_names)
+                    train_size=None, class_names=layout.class_names, streamed=True)
 
 
 def _locate(layout: CsvLayout, bad: Callable[[str], bool] | None = None) -> None:
