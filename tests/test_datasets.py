@@ -306,7 +306,7 @@ def test_csv_is_described_from_its_header_and_first_rows(tmp_path: Path) -> None
 def test_csv_label_kind_sets_the_task(tmp_path: Path, rows: str, label: str, kind: str, net: str,
                                       loss: str) -> None:
     path = tmp_path / "t.csv"
-    path.write_text("a,b,y\n" + rows)
+    path.write_text("a,b,y\n" + rows * 5)  # enough rows that the test split holds some
     m = netdsl.check(f'dataset: csv("{path}", label="{label}")\n{net}', builtin_registry())
     assert (m.data.target.kind, m.settings["loss"].name) == (kind, loss)
 
