@@ -373,6 +373,20 @@ def test_a_relative_data_path_resolves_where_its_writer_stood(
         assert model.replace(epochs=2).dataset.kwargs["path"] == str(tmp_path / expected)
 
 
+def test_only_a_file_path_is_anchored(tmp_path: Path) -> None:
+    """A URL (a plugin's to read) and a dataset given on the command line stay as written."""
+    from netdsl.checking.data_pass import anchored
+    from netdsl.lang.parser import parse
+    from netdsl.vocab.components import Ref
+
+    program = parse("dense 1\n", str(tmp_path / "m.net"))
+    url = Ref("dataset", "remote", (("path", "https://example.org/t.csv"),))
+    assert anchored(url, program, ()) is url
+    local = Ref("dataset", "csv", (("path", "t.csv"), ("label", "y")))
+    assert anchored(local, program, ()).args == (("path", str(tmp_path / "t.csv")), ("label", "y"))
+    assert anchored(local, program, ("dataset",)).kwargs["path"] == os.path.join(os.getcwd(), "t.csv")
+
+
 def test_check_reads_only_the_first_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tabular, "SAMPLE_BYTES", 200)
     path = write_csv(tmp_path / "big.csv", 100)

@@ -24,12 +24,13 @@ def anchored(dataset: Any, program: ir.Program, overridden: Collection[str]) -> 
     relative to the program's folder (a program read from standard input, or a ``dataset``
     given on the command line, is relative to the current directory, as its user means it).
     Every later stage (describe, load, emit, the run folder's ``model.net``) reads this one."""
-    if not isinstance(dataset, Ref) or not isinstance(dataset.kwargs.get("path"), str):
+    given = dataset.kwargs.get("path") if isinstance(dataset, Ref) else None
+    if not isinstance(given, str) or "://" in given:  # a URL is a plugin's to read
         return dataset
     name = program.filename
     from_file = "dataset" not in overridden and name and not name.startswith("<") and name != "-"
     base = os.path.dirname(os.path.abspath(name)) if from_file and name else os.getcwd()
-    path = os.path.join(base, os.path.expanduser(dataset.kwargs["path"]))
+    path = os.path.join(base, os.path.expanduser(given))
     args = tuple((k, os.path.normpath(path) if k == "path" else v) for k, v in dataset.args)
     return dataclasses.replace(dataset, args=args)
 
