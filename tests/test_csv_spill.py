@@ -215,3 +215,51 @@ def test_spill_file_round_trips_rows(scratch: Path) -> None:
     folder = s.folder
     s.remove()
     assert s.removed and not folder.exists()
+
+
+def _blank_crlf(path: Path) -> None:
+    """Blank lines (LF, CRLF, spaces) among CRLF rows, no line end at the end of the file."""
+    text = path.read_text().replace("\n", "\r\n")
+    rows = text.split("\r\n")
+    for at in (3, 40, 41, 100):
+        rows.insert(at, ["", " ", "\t", ""][at % 4])
+    path.write_text("\r\n".join(rows).rstrip("\r\n"), newline="")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("rows", "extra", "edit"), [
+    (150, "", None),
+    (300, ", seed=9, test_split=0.5", None),  # several chunks of 64 lines
+    (200, ", seed=4294967295", _blank_crlf),
+], ids=["iris-size", "chunks-seed", "blank-crlf"])
+def test_check_knows_the_split_sizes_training_reads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int, extra: str, edit: Any) -> None:
+    """Issue 20: a small CSV's rows on each side of its test split are counted by ``check``
+    (TensorFlow's seeded draw replayed in NumPy) and are the ones training reads."""
+    monkeypatch.setattr(tabular, "CHUNK_ROWS", 64)
+    path = write_csv(tmp_path / "t.csv", rows)
+    if edit is not None:
+        edit(path)
+    model = netdsl.check(f'dataset: csv("{path}"{extra})\ndense 3 softmax', builtin_registry())
+    data = _data(path, extra)
+    assert (model.data.train_size, model.data.test_size) == (data.train_size, data.test_size)
+    assert model.sizes.train == data.train_size and model.steps_per_epoch == -(-data.train_size // 32)
+
+
+def test_check_refuses_a_csv_whose_split_leaves_no_test_rows(tmp_path: Path) -> None:
+    """What training refused after loading, ``check`` refuses: three rows, none drawn for test."""
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n1,2,x\n3,4,z\n")
+    with pytest.raises(NetdslDataError, match="the split leaves 2 training and 0 test rows"):
+        netdsl.check(f'dataset: csv("{path}")\ndense 2 softmax', builtin_registry())
+
+
+def test_the_draws_are_tensorflows() -> None:
+    tf = pytest.importorskip("tensorflow")
+    from netdsl_builtins.draws import below, stateless_uniform
+
+    for n, seed in ((10, (0, 0)), (4097, (7, 3)), (5, (2**32 - 1, 12)), (0, (1, 1))):
+        expected = tf.random.stateless_uniform([n], seed=tf.constant(seed, tf.int64)).numpy()
+        np.testing.assert_array_equal(np.float32(stateless_uniform(n, seed)), expected)
+        for threshold in (0.2, 0.5, 0.9):
+            assert below(n, seed, threshold) == int(np.sum(expected < np.float32(threshold)))

@@ -306,7 +306,7 @@ def test_csv_is_described_from_its_header_and_first_rows(tmp_path: Path) -> None
 def test_csv_label_kind_sets_the_task(tmp_path: Path, rows: str, label: str, kind: str, net: str,
                                       loss: str) -> None:
     path = tmp_path / "t.csv"
-    path.write_text("a,b,y\n" + rows)
+    path.write_text("a,b,y\n" + rows * 5)  # enough rows that the test split holds some
     m = netdsl.check(f'dataset: csv("{path}", label="{label}")\n{net}', builtin_registry())
     assert (m.data.target.kind, m.settings["loss"].name) == (kind, loss)
 
@@ -345,6 +345,46 @@ def test_csv_path_from_data_option_and_missing_file(tmp_path: Path) -> None:
     assert netdsl.check("dataset: csv\ndense 3 softmax", builtin_registry(), data=str(path)).input_shape == (4,)
     err = check_error("dataset: csv\ndense 3 softmax", data=str(tmp_path / "nope.csv"))
     assert "nope.csv: no such file" in err.message
+
+
+@pytest.mark.parametrize(("filename", "data", "expected"), [
+    ("prog/m.net", None, "prog/wine.csv"),  # the program's own path: its folder
+    ("<stdin>", None, "here/wine.csv"),  # a program read from standard input: the current folder
+    (None, None, "here/wine.csv"),  # a program given as text, no file: the current folder
+    ("prog/m.net", "wine.csv", "here/wine.csv"),  # --data: typed at the current folder
+], ids=["program-folder", "stdin", "no-filename", "data-option"])
+def test_a_relative_data_path_resolves_where_its_writer_stood(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, filename: str | None, data: str | None,
+        expected: str) -> None:
+    """Issue 21.3: ``csv("wine.csv")`` in /dir/m.net reads /dir/wine.csv whatever the current
+    folder; the plan holds the absolute path; a missing file's error says where it looked."""
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    name = str(tmp_path / filename) if filename and not filename.startswith("<") else filename
+    text = ('dataset: csv("wine.csv")' if data is None else "dataset: csv") + "\ndense 3 softmax\n"
+    with pytest.raises(NetdslDataError) as missing:
+        netdsl.check(text, builtin_registry(), filename=name, data=data)
+    assert missing.value.message == f"{tmp_path / expected}: no such file"
+    write_csv(tmp_path / expected, 10)
+    model = netdsl.check(text, builtin_registry(), filename=name, data=data)
+    assert model.input_shape == (4,)
+    if data is None:
+        assert model.dataset.kwargs["path"] == str(tmp_path / expected)
+        assert model.replace(epochs=2).dataset.kwargs["path"] == str(tmp_path / expected)
+
+
+def test_only_a_file_path_is_anchored(tmp_path: Path) -> None:
+    """A URL (a plugin's to read) and a dataset given on the command line stay as written."""
+    from netdsl.checking.data_pass import anchored
+    from netdsl.lang.parser import parse
+    from netdsl.vocab.components import Ref
+
+    program = parse("dense 1\n", str(tmp_path / "m.net"))
+    url = Ref("dataset", "remote", (("path", "https://example.org/t.csv"),))
+    assert anchored(url, program, ()) is url
+    local = Ref("dataset", "csv", (("path", "t.csv"), ("label", "y")))
+    assert anchored(local, program, ()).args == (("path", str(tmp_path / "t.csv")), ("label", "y"))
+    assert anchored(local, program, ("dataset",)).kwargs["path"] == os.path.join(os.getcwd(), "t.csv")
 
 
 def test_check_reads_only_the_first_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -534,15 +574,23 @@ def test_normalize_is_adapted_and_saved_in_the_model(tmp_path: Path) -> None:
     assert net.predict(x[:4], verbose=0).shape == (4, 1)
 
 
-@pytest.mark.slow
-def test_streaming_refuses_validation_split(tmp_path: Path) -> None:
-    from netdsl.keras.training import load_data, train
-
-    path = write_csv(tmp_path / "iris.csv", 100)
-    m = netdsl.check(f'dataset: csv("{path}")\nvalidation_split: 0.1\nepochs: 1\ndense 3 softmax',
-                     builtin_registry())
-    with pytest.raises(NetdslError, match="`validation_split` needs the data in memory"):
-        train(m, load_data(m), verbose=0)
+@pytest.mark.parametrize("kind", ["csv", "images"])
+def test_streamed_data_refuses_validation_split_at_check_time(tmp_path: Path, kind: str) -> None:
+    """``csv`` and ``images`` stream their data, which ``validation_split`` cannot split: ``check``
+    says so at the setting's line (it used to pass, and training refused it)."""
+    if kind == "csv":
+        dataset = f'csv("{write_csv(tmp_path / "iris.csv", 100)}")'
+    else:
+        write_image_folder(tmp_path / "photos", classes=("a", "b", "c"), per_class=2)
+        dataset = f'images("{tmp_path / "photos"}", size=8x8)'
+    text = f"dataset: {dataset}\nvalidation_split: 0.1\nepochs: 1\nflatten -> dense 3 softmax\n"
+    err = check_error(text)
+    assert err.code == "NDL004" and err.span is not None and err.span.line == 2
+    assert err.message == f"`validation_split` needs the data in memory, and `{kind}` streams it"
+    with pytest.raises(NetdslError, match="streams it") as given:  # a --validation-split override
+        netdsl.check(text.replace("validation_split: 0.1\n", ""), builtin_registry(),
+                     overrides={"validation_split": 0.1})
+    assert given.value.span is None
 
 
 def test_pickle_module_not_needed_for_plain_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

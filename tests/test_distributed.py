@@ -91,6 +91,38 @@ def test_launch_gives_each_process_its_place() -> None:
     assert 0 < free_port() < 65536
 
 
+_WORKERS = {  # what each fake process does, by its KERAS_DISTRIBUTION_PROCESS_ID
+    "0": "print('epoch 1'); print('weights 0123456789abcdef'); raise SystemExit(3)",
+    "1": "import time; print('weights fedcba9876543210', flush=True); time.sleep(60)",
+}
+
+
+def test_launch_kills_the_others_after_one_fails_and_keeps_each_fingerprint(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each process's lines come back prefixed; its weight fingerprint is kept; when one fails,
+    the others are killed ``timeout`` seconds later and the first failure's status returned."""
+    from netdsl.run import launch as launcher
+
+    real = subprocess.Popen
+    commands: list[list[str]] = []
+
+    def fake(command: list[str], **kw: Any) -> Any:
+        commands.append(command)
+        script = _WORKERS[kw["env"]["KERAS_DISTRIBUTION_PROCESS_ID"]]
+        return real([sys.executable, "-c", script], **kw)
+
+    monkeypatch.setattr(launcher.subprocess, "Popen", fake)
+    lines: list[str] = []
+    start = time.monotonic()
+    result = launcher.launch(2, ["m.net"], timeout=0.5, echo=lines.append, port=5)
+    assert time.monotonic() - start < 30, "the survivor was killed, not waited for"
+    assert commands[0][-4:] == ["run", "m.net", "--timeout", "0.5"] and len(commands) == 2
+    assert result.returncodes[0] == 3 and result.returncodes[1] < 0 and result.returncode == 3
+    assert result.weights == {0: "0123456789abcdef", 1: "fedcba9876543210"}
+    assert "[0] epoch 1" in lines and "[1] weights fedcba9876543210" in lines
+    assert "launch: process 1 still running 0.5 s after another failed; killing it" in lines
+
+
 # --- shards and the global batch ---------------------------------------------------------------
 
 def _data(n: int, m: int) -> Data:

@@ -186,9 +186,9 @@ def test_cr_only_line_ends_are_refused_as_training_would_misread_them(tmp_path: 
     with pytest.raises(NetdslDataError, match="carriage return"):
         datafiles.scan_lines(path)
     crlf = tmp_path / "dos.csv"
-    crlf.write_bytes(b"a,b,label\r\n1,2,x\r\n3,4,y\r\n")
+    crlf.write_bytes(b"a,b,label\r\n" + b"1,2,x\r\n3,4,y\r\n" * 5)  # rows for both splits
     assert _check(CSV_PROGRAM, crlf).data.target.num_classes == 2
-    assert datafiles.scan_lines(crlf) == 4
+    assert datafiles.scan_lines(crlf) == 12
 
 
 def test_a_cell_over_pythons_csv_field_limit_is_read(tmp_path: Path) -> None:
@@ -204,8 +204,10 @@ def test_a_wide_header_is_checked_in_linear_time(tmp_path: Path) -> None:
     path = tmp_path / "wide.csv"
     n = 100_000
     path.write_text(
-        ",".join(f"c{i}" for i in range(n)) + "\n" + ",".join(["1"] * (n - 1) + ["0.5"]) + "\n"
-    )
+        ",".join(f"c{i}" for i in range(n))
+        + "\n"
+        + "".join(",".join(["1"] * (n - 1) + [f"{v}.5"]) + "\n" for v in range(3))
+    )  # rows enough for a training and a test side
     start = time.perf_counter()
     m = _check("dataset: csv\ndense 1\n", path)
     assert m.input_shape == (n - 1,)

@@ -61,7 +61,7 @@ LIBRARY_PATHS = {
     "check-data": "\n".join([
         "import tempfile, pathlib, numpy",
         "d = pathlib.Path(tempfile.mkdtemp())",
-        "(d / 't.csv').write_text('a,b,y\\n1,2,x\\n3,4,z\\n')",
+        "(d / 't.csv').write_text('a,b,y\\n' + '1,2,x\\n3,4,z\\n' * 5)",
         "(d / 'p' / 'cats').mkdir(parents=True); (d / 'p' / 'dogs').mkdir()",
         "numpy.savez(d / 'a.npz', x=numpy.zeros((4, 3)), y=numpy.arange(4))",
         "netdsl.check(f'dataset: csv(\"{d}/t.csv\")\\ndense 2 softmax')",

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from datafiles import write_csv
 
 from netdsl.tools.cli import main
 
@@ -138,6 +139,26 @@ def test_resume_finds_the_data_where_the_run_did_and_refuses_other_data(
     resumed = _cli("run", "--resume", str(folder), "-q")
     assert resumed.exit_code == 0, resumed.output
     assert _metrics(folder)["status"] == "finished" and (folder / "data.json").read_text() == record
+
+
+@pytest.mark.slow
+def test_a_csv_run_reads_its_program_relative_file_and_resumes_from_anywhere(
+        tmp_path: Path, stop_in_epoch: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 21.3/21.7: ``csv("t.csv")`` is the program folder's file; ``data.json`` and the run
+    folder's ``model.net`` hold it absolute, so ``--resume`` works from another folder."""
+    prog = tmp_path / "prog"
+    write_csv(prog / "t.csv", 60)
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    folder = _stopped_run(prog, stop_in_epoch, 'dataset: csv("t.csv")\nepochs: 2\nseed: 1\n'
+                          "dense 8 relu -> dense 3 softmax\n")
+    record = json.loads((folder / "data.json").read_text())
+    assert record["data_path"] == record["dataset"]["args"]["path"] == str(prog / "t.csv")
+    assert f'csv(path="{prog / "t.csv"}"' in (folder / "model.net").read_text()
+    monkeypatch.chdir(tmp_path)
+    resumed = _cli("run", "--resume", str(folder), "-q")
+    assert resumed.exit_code == 0, resumed.output
+    assert _metrics(folder)["status"] == "finished" and _metrics(folder)["epochs_completed"] == 2
 
 
 @pytest.mark.slow

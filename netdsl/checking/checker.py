@@ -38,7 +38,7 @@ from .context import (
     Ctx,
     Out,
 )
-from .data_pass import check_data_settings, describe
+from .data_pass import anchored, check_data_settings, describe
 from .graph import Node, format_shape
 from .limits import Expansion
 from .plan import CheckedModel, Origin, Sizes, run_steps, split_sizes
@@ -116,6 +116,8 @@ def _run(
 ) -> CheckedModel | None:
     """The passes in order; the plan, or None when any reported an error."""
     values = read_settings(program, origin.overrides, collector.binder(registry), collector)
+    if "dataset" in values:
+        values["dataset"] = anchored(values["dataset"], program, origin.overrides)
     blocks = read_blocks(program, registry, collector)
     info = describe(values.get("dataset"), values.get("input"), origin.data, program, collector)
     if info is not None:

@@ -3,19 +3,36 @@ and the settings that must fit them: ``input:`` and ``validation_split``."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from ..errors import NetdslArgumentError, NetdslError, NetdslPluginError
+from ..errors import NetdslArgumentError, NetdslError, NetdslPluginError, NetdslSettingError
 from ..lang import ir
-from ..vocab.components import DataInfo, DataRequest, Dataset, Target
+from ..vocab.components import DataInfo, DataRequest, Dataset, Ref, Target
 from .collector import Collector
 from .context import same_size, size
 from .graph import Shape
 from .plan import split_sizes
 
-__all__ = ["check_data_settings", "describe"]
+__all__ = ["anchored", "check_data_settings", "describe"]
+
+
+def anchored(dataset: Any, program: ir.Program, overridden: Collection[str]) -> Any:
+    """The dataset with its own ``path`` made absolute: a path written in the program is
+    relative to the program's folder (a program read from standard input, or a ``dataset``
+    given on the command line, is relative to the current directory, as its user means it).
+    Every later stage (describe, load, emit, the run folder's ``model.net``) reads this one."""
+    given = dataset.kwargs.get("path") if isinstance(dataset, Ref) else None
+    if not isinstance(given, str) or "://" in given:  # a URL is a plugin's to read
+        return dataset
+    name = program.filename
+    from_file = "dataset" not in overridden and name and not name.startswith("<") and name != "-"
+    base = os.path.dirname(os.path.abspath(name)) if from_file and name else os.getcwd()
+    path = os.path.join(base, os.path.expanduser(given))
+    args = tuple((k, os.path.normpath(path) if k == "path" else v) for k, v in dataset.args)
+    return dataclasses.replace(dataset, args=args)
 
 
 def describe(
@@ -30,10 +47,9 @@ def describe(
         return None
     component: Dataset = dataset.component
     args = dataset.kwargs
-    path = args.get("path") or data_path
-    request = DataRequest(
-        component.name, args, os.fspath(path) if path else None, component.env, input_shape
-    )
+    given = os.path.abspath(os.path.expanduser(data_path)) if data_path else None
+    path = args.get("path") or given  # --data: relative to the current directory
+    request = DataRequest(component.name, args, path, component.env, input_shape)
     where = program.setting("dataset")
     at = where.value.span if where else None
     who = dataset.provider or "unknown plugin"
@@ -106,18 +122,32 @@ def check_data_settings(
             )
         )
     split = values.get("validation_split")
+    where = None if "validation_split" in overridden else program.setting("validation_split")
+    at = where.value.span if where else None
+    if split and info.streamed:
+        collector.error(
+            NetdslSettingError(
+                f"`validation_split` needs the data in memory, and `{values['dataset'].name}` "
+                "streams it",
+                at,
+                label="not for streamed data",
+                code="NDL004",
+                help="remove `validation_split:`; the dataset's test split is evaluated after "
+                "training",
+            )
+        )
+        return
     n = info.train_size
     if not split or not n:
         return
     keep, held = split_sizes(n, split)
     if keep and held:
         return
-    where = None if "validation_split" in overridden else program.setting("validation_split")
     side = "training" if keep == 0 else "validation"
     collector.error(
         NetdslArgumentError(
             f"`validation_split: {split:g}` of the {n:,} training examples leaves none for {side}",
-            where.value.span if where else None,
+            at,
             label=f"no {side} examples",
             code="NDL005",
             help="use a split that keeps at least one example on each side"

@@ -303,7 +303,7 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
         seed = ctx.seed  # drawn by process 0 and shared: every process shuffles alike
     if not ctx.writer:
         return _execute_worker(model, ctx, data, options, seed)
-    path = _absolute(data)
+    path = _data_path(model, data)
     arrays = _load(model, path, ctx)  # before the folder: data that cannot be read leaves none
     with _released_on_error(None, ctx):
         folder = RunFolder(create_run_folder(out_dir, _stem(model)))
@@ -323,6 +323,13 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
         fp.record(folder.path, fp.program_print(model), fp.data_print(arrays, path))
         write_data_record(folder.path, model, arrays, path)
     return _execute(job, folder, arrays, None, lock)
+
+
+def _data_path(model: CheckedModel, data: str | os.PathLike[str] | None) -> str | None:
+    """Where the run reads its data, as ``data.json`` records it: the dataset's own ``path``
+    (made absolute by ``check``, against the program's folder), else ``--data``, absolute."""
+    own = model.dataset.kwargs.get("path")
+    return own if isinstance(own, str) else _absolute(data)
 
 
 def _absolute(data: str | os.PathLike[str] | None) -> str | None:

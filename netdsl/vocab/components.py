@@ -470,10 +470,14 @@ class DataInfo:
     #: the input is integer ids below this number (imdb's ``num_words``); None: not declared
     vocabulary: int | None = None
     test_size: int | None = None  # examples of the test split, when known cheaply
+    #: ``load`` returns :class:`Streams` (read batch by batch): ``check`` refuses the settings
+    #: that need the data in memory (``validation_split``) at their line, not training
+    streamed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"input_shape": list(self.input_shape), "target": self.target.to_json(),
                 "train_size": self.train_size, "test_size": self.test_size,
+                "streamed": self.streamed,
                 "class_names": list(self.class_names), "vocabulary": self.vocabulary}
 
 

@@ -86,7 +86,8 @@ def _shape(request: DataRequest) -> tuple[int, int, int]:
 def describe_images(request: DataRequest) -> DataInfo:
     """Class names from the sub-folders; the shape from the arguments or the program's ``input:``."""
     _train, _test, names = class_folders(request)
-    return DataInfo(_shape(request), Target("classes", len(names)), class_names=names)
+    return DataInfo(_shape(request), Target("classes", len(names)), class_names=names,
+                    streamed=True)
 
 
 def _labels(folder: Path, paths: list[str], names: tuple[str, ...]) -> list[int]:

@@ -6,7 +6,8 @@ target when they are only 0 and 1; so many distinct ones that most classes would
 rows: a regression target, with a note) or numbers written as reals (a regression target). Lines,
 cells and numbers are read by :mod:`netdsl.keras.datafiles` as TensorFlow reads them in training
 (LF or CRLF line ends, ASCII decimal numbers), each line capped. ``netdsl check`` reads
-the header and the first :data:`SAMPLE_BYTES` of rows (to learn the label's kind and classes);
+the header and the first :data:`SAMPLE_BYTES` of rows (to learn the label's kind and classes;
+a file of at most :data:`LABEL_SCAN_BYTES` whole, also counting the rows each side of the split);
 training reads the file through ``tf.data`` (:class:`~netdsl.vocab.components.Streams`): held in
 memory after one checking pass when its rows fit in :data:`CACHE_BYTES`, else written by that
 pass, decoded, to a temporary binary file (``spill=true``, the default) read one window at a time
@@ -26,6 +27,7 @@ folder's ``data.json``.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 import weakref
@@ -347,12 +349,51 @@ def _regression_reason(name: str, labels: list[tuple[str, int, int, str]], value
 
 
 def describe_csv(request: DataRequest) -> DataInfo:
-    """The header and first rows: feature count, the label's kind and classes. Never the whole file."""
+    """The header and first rows: feature count, the label's kind and classes; for a file of at
+    most :data:`LABEL_SCAN_BYTES`, read whole, the rows each side of the test split too."""
     layout = read_layout(request)
     if layout.note:
         warnings.warn(f"netdsl: {layout.path.name}: {layout.note}", UserWarning, stacklevel=2)
-    return DataInfo((len(layout.features),), layout.target,
-                    train_size=None, class_names=layout.class_names)
+    train = test = None
+    if layout.whole_file:
+        train, test = split_counts(layout.path, int(request.args["seed"]),
+                                   float(request.args["test_split"]))
+        _split_leaves_rows(layout.path, train, test)
+    return DataInfo((len(layout.features),), layout.target, train_size=train, test_size=test,
+                    class_names=layout.class_names, streamed=True)
+
+
+def split_counts(path: Path, seed: int, test_split: float) -> tuple[int, int]:
+    """``(training, test)`` rows as :func:`csv_streams` splits them: each chunk of
+    :data:`CHUNK_ROWS` lines after the header, blank lines left out, drawn by TensorFlow's
+    seeded draw (replayed by :mod:`netdsl_builtins.draws`, without it). Reads the whole file:
+    for small ones only; remembered by the file's size and time, for the language server."""
+    stat = path.stat()
+    return _split_counts(str(path), stat.st_size, stat.st_mtime_ns, seed, test_split, CHUNK_ROWS)
+
+
+@functools.lru_cache(maxsize=32)
+def _split_counts(path: str, size: int, mtime: int, seed: int, test_split: float,
+                  chunk_rows: int) -> tuple[int, int]:
+    from .draws import below
+
+    lines = Path(path).read_bytes().split(b"\n")
+    if lines[-1] == b"":  # the last line's end, not an empty line (as TextLineDataset reads)
+        lines.pop()
+    rows = lines[1:]
+    train = test = 0
+    for chunk, start in enumerate(range(0, len(rows), chunk_rows)):
+        n = sum(1 for line in rows[start:start + chunk_rows] if line.strip())
+        held = below(n, (seed, chunk), test_split)
+        train, test = train + n - held, test + held
+    return train, test
+
+
+def _split_leaves_rows(path: Path, train: int, test: int) -> None:
+    """Both sides of the test split need a row (training refuses an empty one)."""
+    if train == 0 or test == 0:
+        raise NetdslDataError(f"{path}: the split leaves {train} training and {test} test rows",
+                              help="the file needs more rows, or another test_split")
 
 
 def _locate(layout: CsvLayout, bad: Callable[[str], bool] | None = None) -> None:
@@ -671,10 +712,7 @@ def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo, budget: int, spi
             if rows.kept is not None or rows.spill is not None:
                 mine = ~is_test.numpy()
                 rows.add(x.numpy()[mine], y.numpy()[mine])
-        if out.train == 0 or out.test == 0:
-            raise NetdslDataError(f"{layout.path}: the split leaves {out.train} training and "
-                                  f"{out.test} test rows",
-                                  help="the file needs more rows, or another test_split")
+        _split_leaves_rows(layout.path, out.train, out.test)
         rows.finish(out)
     return out
 
