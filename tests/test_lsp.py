@@ -616,3 +616,14 @@ def test_a_document_of_millions_of_lines_is_analysed_in_bounded_memory(
         tracemalloc.stop()
     assert codes == ([] if lines < 10_000_000 else ["NDL012"])
     assert peak < 100_000_000 and time.perf_counter() - start < 10
+
+
+def test_a_file_documents_dataset_path_resolves_against_its_folder(tmp_path: Path,
+                                                                   registry: Registry) -> None:
+    """`csv("t.csv")` in file:///…/m.net reads …/t.csv, whatever the server's own folder."""
+    (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
+    text = 'dataset: csv("t.csv", label="y")\ndense 4 relu -> dense 1 sigmoid\n'
+    a = analyze((tmp_path / "m.net").as_uri(), text, registry)
+    assert a.diagnostics() == []
+    [missing] = analyze((tmp_path / "sub" / "m.net").as_uri(), text, registry).diagnostics()
+    assert str(tmp_path / "sub" / "t.csv") in missing.message

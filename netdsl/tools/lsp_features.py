@@ -13,6 +13,8 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
 
 from lsprotocol import types as lsp
 
@@ -169,7 +171,7 @@ class Analysis:
         self.model: Any = None
         self.errors: tuple[NetdslError, ...] = ()
         self.crash: str | None = None
-        name = uri.rsplit("/", 1)[-1] or None
+        name = document_name(uri)
         before = interrupt_count()
         try:
             # after an edit, only the changed step is parsed again (the same program, faster)
@@ -604,6 +606,15 @@ def _show(value: Any) -> str:
     if value is None:
         return "none"
     return str(value)
+
+
+def document_name(uri: str) -> str | None:
+    """The program's file name for ``uri``: the full path of a ``file:`` document (a dataset's
+    relative path resolves against its folder, as ``netdsl check`` does), else the last part."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file" and parsed.path:
+        return url2pathname(unquote(parsed.path))
+    return uri.rsplit("/", 1)[-1] or None
 
 
 def analyze(uri: str, text: str, registry: Registry, encoding: str = "utf-16",
