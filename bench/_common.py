@@ -55,16 +55,30 @@ class Proc:
                 return json.loads(line)
             except ValueError:
                 continue
-        raise RuntimeError(f"no JSON from {' '.join(self.cmd)}:\n{self.stdout[-2000:]}\n{self.stderr[-2000:]}")
+        raise RuntimeError(
+            f"no JSON from {' '.join(self.cmd)}:\n{self.stdout[-2000:]}\n{self.stderr[-2000:]}"
+        )
 
 
-def run_proc(cmd: Sequence[str], *, cwd: Path = ROOT, env: dict[str, str] | None = None,
-             timeout: float = 1800, check: bool = True) -> Proc:
+def run_proc(
+    cmd: Sequence[str],
+    *,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+    timeout: float = 1800,
+    check: bool = True,
+) -> Proc:
     """Run ``cmd`` as a whole process; wall time from fork to exit, peak RSS from ``wait4``."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        p = subprocess.Popen(list(cmd), cwd=cwd, env=env or quiet_env(), stdout=out, stderr=err,
-                             stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env=env or quiet_env(),
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
         timer = threading.Timer(timeout, p.kill)  # a hung child is killed, not waited on forever
         timer.start()
         try:
@@ -75,10 +89,18 @@ def run_proc(cmd: Sequence[str], *, cwd: Path = ROOT, env: dict[str, str] | None
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        proc = Proc(list(cmd), wall, usage.ru_maxrss / 1024, p.returncode,
-                    out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
+        proc = Proc(
+            list(cmd),
+            wall,
+            usage.ru_maxrss / 1024,
+            p.returncode,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+        )
     if check and proc.rc != 0:
-        raise RuntimeError(f"exit {proc.rc}: {' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"exit {proc.rc}: {' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -115,7 +137,13 @@ class Stats:
         return f"{self.median:.{digits}f}{unit and ' ' + unit} ({self.lo:.{digits}f}–{self.hi:.{digits}f}, n={self.n})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"median": self.median, "min": self.lo, "max": self.hi, "n": self.n, "values": self.values}
+        return {
+            "median": self.median,
+            "min": self.lo,
+            "max": self.hi,
+            "n": self.n,
+            "values": self.values,
+        }
 
 
 def ratio_stats(numer: Sequence[float], denom: Sequence[float]) -> Stats:
@@ -146,8 +174,11 @@ def machine() -> dict[str, str]:
     except OSError:
         load = "?"
     return {
-        "cpu": cpu, "cores": str(os.cpu_count()), "memory": mem,
-        "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory": mem,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
         "load_at_start": load,
     }
 
@@ -157,7 +188,16 @@ def versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {}
-    for dist in ("netdsl", "keras", "tensorflow-cpu", "tensorflow", "numpy", "lark", "click", "pluggy"):
+    for dist in (
+        "netdsl",
+        "keras",
+        "tensorflow-cpu",
+        "tensorflow",
+        "numpy",
+        "lark",
+        "click",
+        "pluggy",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

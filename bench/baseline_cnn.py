@@ -33,7 +33,7 @@ def read_idx(path):
     with gzip.open(path, "rb") as f:
         data = f.read()
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -45,8 +45,12 @@ def load(folder):
     def labels(name):
         return keras.utils.to_categorical(read_idx(os.path.join(folder, name)), 10)
 
-    return (images("train-images-idx3-ubyte.gz"), labels("train-labels-idx1-ubyte.gz"),
-            images("t10k-images-idx3-ubyte.gz"), labels("t10k-labels-idx1-ubyte.gz"))
+    return (
+        images("train-images-idx3-ubyte.gz"),
+        labels("train-labels-idx1-ubyte.gz"),
+        images("t10k-images-idx3-ubyte.gz"),
+        labels("t10k-labels-idx1-ubyte.gz"),
+    )
 
 
 def conv_block(filters):
@@ -71,22 +75,34 @@ def main():
     tf.config.experimental.enable_op_determinism()
     x_train, y_train, x_test, y_test = load(args.data)
 
-    model = keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        *conv_block(32),
-        *conv_block(64),
-        keras.layers.Flatten(),
-        keras.layers.Dense(128, activation="relu"),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            *conv_block(32),
+            *conv_block(64),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=0.001),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
 
-    print(json.dumps({"test_accuracy": float(accuracy), "test_loss": float(loss),
-                      "wall_seconds": round(time.perf_counter() - START, 3)}))
+    print(
+        json.dumps(
+            {
+                "test_accuracy": float(accuracy),
+                "test_loss": float(loss),
+                "wall_seconds": round(time.perf_counter() - START, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def read_idx(path: str) -> np.ndarray:
     with gzip.open(path, "rb") as f:
         data = f.read()
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -46,7 +46,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--data", required=True, help="folder with the four MNIST IDX .gz files")
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--seed", type=int, help="keras.utils.set_random_seed (default: unseeded, as published)")
+    parser.add_argument(
+        "--seed", type=int, help="keras.utils.set_random_seed (default: unseeded, as published)"
+    )
     args = parser.parse_args()
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
@@ -62,21 +64,32 @@ def main() -> None:
     y_train = keras.utils.to_categorical(y_train, num_classes)
     y_test = keras.utils.to_categorical(y_test, num_classes)
 
-    model = keras.Sequential([
-        keras.Input(shape=input_shape),
-        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Flatten(),
-        layers.Dropout(0.5),
-        layers.Dense(num_classes, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2)),
+            layers.Flatten(),
+            layers.Dropout(0.5),
+            layers.Dense(num_classes, activation="softmax"),
+        ]
+    )
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     model.fit(x_train, y_train, batch_size=128, epochs=args.epochs, validation_split=0.1, verbose=0)
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    print(json.dumps({"test_accuracy": float(accuracy), "test_loss": float(loss), "epochs": args.epochs,
-                      "seed": args.seed, "wall_seconds": round(time.perf_counter() - START, 3)}))
+    print(
+        json.dumps(
+            {
+                "test_accuracy": float(accuracy),
+                "test_loss": float(loss),
+                "epochs": args.epochs,
+                "seed": args.seed,
+                "wall_seconds": round(time.perf_counter() - START, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def read_idx(path):
     with gzip.open(path, "rb") as f:
         data = f.read()
     ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -43,8 +43,12 @@ def load(folder):
     def labels(name):
         return keras.utils.to_categorical(read_idx(os.path.join(folder, name)), 10)
 
-    return (images("train-images-idx3-ubyte.gz"), labels("train-labels-idx1-ubyte.gz"),
-            images("t10k-images-idx3-ubyte.gz"), labels("t10k-labels-idx1-ubyte.gz"))
+    return (
+        images("train-images-idx3-ubyte.gz"),
+        labels("train-labels-idx1-ubyte.gz"),
+        images("t10k-images-idx3-ubyte.gz"),
+        labels("t10k-labels-idx1-ubyte.gz"),
+    )
 
 
 def main():
@@ -56,17 +60,28 @@ def main():
 
     x_train, y_train, x_test, y_test = load(args.data)
 
-    model = keras.Sequential([
-        keras.Input(shape=(784,)),
-        keras.layers.Dense(64, activation="relu", kernel_regularizer=keras.regularizers.L2(0.01)),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(784,)),
+            keras.layers.Dense(
+                64, activation="relu", kernel_regularizer=keras.regularizers.L2(0.01)
+            ),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
 
-    print(json.dumps({"test_accuracy": float(accuracy), "test_loss": float(loss),
-                      "wall_seconds": round(time.perf_counter() - START, 3)}))
+    print(
+        json.dumps(
+            {
+                "test_accuracy": float(accuracy),
+                "test_loss": float(loss),
+                "wall_seconds": round(time.perf_counter() - START, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

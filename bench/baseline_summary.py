@@ -16,12 +16,16 @@ import keras
 
 
 def mlp():
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(64, activation="relu", kernel_regularizer=keras.regularizers.L2(0.01)),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(
+                64, activation="relu", kernel_regularizer=keras.regularizers.L2(0.01)
+            ),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def cnn():
@@ -35,15 +39,17 @@ def cnn():
             keras.layers.Dropout(0.25),
         ]
 
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        *conv_block(32),
-        *conv_block(64),
-        keras.layers.Flatten(),
-        keras.layers.Dense(128, activation="relu"),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            *conv_block(32),
+            *conv_block(64),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def main():

@@ -48,12 +48,23 @@ PROGRAMS: list[tuple[str, str, str]] = [
     ("blocks doubling, 20 levels", "≤ 1 KB", _doubling(20)),
     ("blocks doubling, 51 levels, valid", "≤ 1 KB", _doubling(51, "dense 10 relu")),
     ("`dense -> (dense 10) * 1000000000`", "≤ 1 KB", "dense -> (dense 10) * 1000000000\n"),
-    ("`(dense 10) * 10**17` (valid layer)", "≤ 1 KB", "input: 784\n(dense 10) * 100000000000000000\n"),
+    (
+        "`(dense 10) * 10**17` (valid layer)",
+        "≤ 1 KB",
+        "input: 784\n(dense 10) * 100000000000000000\n",
+    ),
     ("25 nested `* 2`", "≤ 1 KB", "(" * 25 + "dense 4" + ") * 2" * 25 + "\n"),
-    ("unused block, 2 errors", "≤ 1 KB", "block unused = no_such_layer 5 relux\ndense 10 softmax\n"),
+    (
+        "unused block, 2 errors",
+        "≤ 1 KB",
+        "block unused = no_such_layer 5 relux\ndense 10 softmax\n",
+    ),
     ("60 × ` use_bias=true`", "≤ 1 KB", "dense 10 softmax" + " use_bias=true" * 60 + "\n"),
-    ("`(dense 16 relu) * 99999` (legal maximum)", "100,000 layers",
-     "input: 784\n(dense 16 relu) * 99999 -> dense 10 softmax\n"),
+    (
+        "`(dense 16 relu) * 99999` (legal maximum)",
+        "100,000 layers",
+        "input: 784\n(dense 16 relu) * 99999 -> dense 10 softmax\n",
+    ),
     ("blocks doubling to 65,536 layers (legal)", "100,000 layers", _doubling(16, "dense 16 relu")),
     ("100 KB chain, 6,000 layers", "100 KB", _chain_100k()),
     ("100 KB, 3,700 layers each with an error", "100 KB", _errors_100k()),
@@ -98,8 +109,13 @@ print(json.dumps({"seconds": min(times), "cpu": min(cpu), "peak_mb": peak / 2**2
 def measure(tree: Path, text: str, timeout: float) -> dict[str, Any]:
     """One program checked in a child process of ``tree``'s netdsl."""
     try:
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(tree)], input=text, capture_output=True,
-                              text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(tree)],
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {"timeout": timeout}
     if proc.returncode != 0:
@@ -114,12 +130,16 @@ def _cell(r: dict[str, Any] | None) -> str:
         return f"> {r['timeout']:g} s (stopped)"
     if "crash" in r:
         return f"crash: {r['crash']}"
-    return f"{r['cpu'] * 1000:,.1f} ms CPU ({r['seconds'] * 1000:,.0f} ms wall), {r['peak_mb']:.1f} MB"
+    return (
+        f"{r['cpu'] * 1000:,.1f} ms CPU ({r['seconds'] * 1000:,.0f} ms wall), {r['peak_mb']:.1f} MB"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before", type=Path, default=None, help="another checkout to compare with")
+    parser.add_argument(
+        "--before", type=Path, default=None, help="another checkout to compare with"
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="per program, before the fixes")
     parser.add_argument("--after-timeout", type=float, default=120.0, help="per program, this tree")
     parser.add_argument("--report", type=Path, default=None)
@@ -129,23 +149,34 @@ def main(argv: list[str] | None = None) -> int:
         after = measure(ROOT, text, args.after_timeout)
         before = measure(args.before, text, args.timeout) if args.before else None
         rows.append((name, group, len(text.encode()), before, after))
-        print(json.dumps({"program": name, "bytes": len(text.encode()), "before": before, "after": after}),
-              flush=True)
+        print(
+            json.dumps(
+                {"program": name, "bytes": len(text.encode()), "before": before, "after": after}
+            ),
+            flush=True,
+        )
     if args.report:
         base = rows[0][4].get("cpu") or 0
-        lines = ["<!-- cost:start -->", "## Reliability: cost of `check` bounded by the input (`bench/check_cost.py`)",
-                 "", f"Measured with `python bench/check_cost.py{' --before <main before issue 15>' if args.before else ''}`"
-                 " on the shared 2-core machine (several other engineers' jobs running; times are upper "
-                 "bounds). Each program in a child process: best of 3 runs of parse + check + rendering "
-                 "the errors (CPU time, `time.process_time`, the fair figure on a shared machine; wall time in brackets), after a warm-up; memory is the `tracemalloc` peak of one "
-                 f"more run; a run of the old tree past {args.timeout:g} s is stopped. Goals: ≤ 1 KB in ≤ 50 ms and ≤ 20 MB; "
-                 "100 KB in ≤ 1 s; the legal maximum (100,000 layers) in ≤ 1 s.", "",
-                 "| program | goal group | bytes | before | after | after ÷ baseline | outcome |",
-                 "|---|---|---:|---:|---:|---:|---|"]
+        lines = [
+            "<!-- cost:start -->",
+            "## Reliability: cost of `check` bounded by the input (`bench/check_cost.py`)",
+            "",
+            f"Measured with `python bench/check_cost.py{' --before <main before issue 15>' if args.before else ''}`"
+            " on the shared 2-core machine (several other engineers' jobs running; times are upper "
+            "bounds). Each program in a child process: best of 3 runs of parse + check + rendering "
+            "the errors (CPU time, `time.process_time`, the fair figure on a shared machine; wall time in brackets), after a warm-up; memory is the `tracemalloc` peak of one "
+            f"more run; a run of the old tree past {args.timeout:g} s is stopped. Goals: ≤ 1 KB in ≤ 50 ms and ≤ 20 MB; "
+            "100 KB in ≤ 1 s; the legal maximum (100,000 layers) in ≤ 1 s.",
+            "",
+            "| program | goal group | bytes | before | after | after ÷ baseline | outcome |",
+            "|---|---|---:|---:|---:|---:|---|",
+        ]
         for name, group, size, before, after in rows:
             ratio = f"{after['cpu'] / base:,.0f}×" if base and "cpu" in after else "–"
-            lines.append(f"| {name} | {group} | {size:,} | {_cell(before) if args.before else '–'} | "
-                         f"{_cell(after)} | {ratio} | {after.get('outcome', '')} |")
+            lines.append(
+                f"| {name} | {group} | {size:,} | {_cell(before) if args.before else '–'} | "
+                f"{_cell(after)} | {ratio} | {after.get('outcome', '')} |"
+            )
         lines.append("<!-- cost:end -->")
         section = "\n".join(lines) + "\n"
         text = args.report.read_text() if args.report.exists() else ""

@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 READ = {
     "netdsl": "from netdsl_builtins.mnist_files import read_idx\n"
-              "try:\n    read_idx(path, ndim=3)\nexcept Exception as e:\n    outcome = type(e).__name__\n",
+    "try:\n    read_idx(path, ndim=3)\nexcept Exception as e:\n    outcome = type(e).__name__\n",
     "gzip.decompress (before)": "import gzip\n"
-                                "data = gzip.decompress(open(path, 'rb').read())\noutcome = f'{len(data)} bytes'\n",
+    "data = gzip.decompress(open(path, 'rb').read())\noutcome = f'{len(data)} bytes'\n",
 }
 
 PROBE = """
@@ -49,7 +49,9 @@ def make_bomb(path: Path, mib: int) -> None:
     c = zlib.compressobj(9, zlib.DEFLATED, 31)
     zeros = bytes(2**20)
     with open(path, "wb") as f:
-        f.write(c.compress(b"\0\0\x08\x03" + (60000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2))
+        f.write(
+            c.compress(b"\0\0\x08\x03" + (60000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2)
+        )
         for _ in range(mib):
             f.write(c.compress(zeros))
         f.write(c.flush())
@@ -68,18 +70,27 @@ def main() -> None:
         for _ in range(args.pairs):
             for name, read in READ.items():
                 code = "import json\n" + PROBE.format(read=read)
-                done = subprocess.run([sys.executable, "-c", code, str(bomb)], env=env,
-                                      capture_output=True, text=True, check=True)
+                done = subprocess.run(
+                    [sys.executable, "-c", code, str(bomb)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 runs[name].append(json.loads(done.stdout))
-        print(f"bomb: {bomb.stat().st_size:,} bytes on disk, {args.mib:,} MiB of zeros after a "
-              f"header declaring 47,040,000 bytes; {args.pairs} pairs, alternating\n")
+        print(
+            f"bomb: {bomb.stat().st_size:,} bytes on disk, {args.mib:,} MiB of zeros after a "
+            f"header declaring 47,040,000 bytes; {args.pairs} pairs, alternating\n"
+        )
         print("| reader | peak memory growth (median, min–max) | wall (median) | outcome |")
         print("| --- | --- | --- | --- |")
         for name, rows in runs.items():
             mib = [int(r["kib"]) / 1024 for r in rows]  # type: ignore[call-overload]
             secs = [float(r["seconds"]) for r in rows]  # type: ignore[arg-type]
-            print(f"| {name} | {statistics.median(mib):,.0f} MiB ({min(mib):,.0f}–{max(mib):,.0f}) | "
-                  f"{statistics.median(secs):.2f} s | {rows[0]['outcome']} |")
+            print(
+                f"| {name} | {statistics.median(mib):,.0f} MiB ({min(mib):,.0f}–{max(mib):,.0f}) | "
+                f"{statistics.median(secs):.2f} s | {rows[0]['outcome']} |"
+            )
 
 
 if __name__ == "__main__":

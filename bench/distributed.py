@@ -40,8 +40,10 @@ MODELS = {
 def program(model: str, size: int, epochs: int, batch: int) -> str:
     """The benchmark program: synthetic MNIST-shaped data of ``size`` examples."""
     shape = "28x28x1" if model == "cnn" else "784"
-    return (f"dataset: synthetic(train_size={size}, test_size=256)\ninput: {shape}\n"
-            f"epochs: {epochs}\nbatch_size: {batch}\nseed: 1\n{MODELS[model]}\n")
+    return (
+        f"dataset: synthetic(train_size={size}, test_size=256)\ninput: {shape}\n"
+        f"epochs: {epochs}\nbatch_size: {batch}\nseed: 1\n{MODELS[model]}\n"
+    )
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:
@@ -61,30 +63,72 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2, help="the longer run's epochs (>= 2)")
-    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds; medians reported")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="interleaved rounds; medians reported"
+    )
     parser.add_argument("--distribute", action="store_true")
     parser.add_argument("--label", default="cpu")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins"),
-                                                        os.environ.get("PYTHONPATH", "")]),
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]
+        ),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
     env.pop("KERAS_BACKEND", None)
     extra = ["--distribute"] if args.distribute else []
     configs = {
-        "tensorflow, 1 process": lambda f, out: [sys.executable, "-m", "netdsl.tools.cli", "run", f, "-q",
-                                                 "--out", out, "--backend", "tensorflow", *extra],
-        "jax, 1 process": lambda f, out: [sys.executable, "-m", "netdsl.tools.cli", "run", f, "-q",
-                                          "--out", out, "--backend", "jax", *extra],
+        "tensorflow, 1 process": lambda f, out: [
+            sys.executable,
+            "-m",
+            "netdsl.tools.cli",
+            "run",
+            f,
+            "-q",
+            "--out",
+            out,
+            "--backend",
+            "tensorflow",
+            *extra,
+        ],
+        "jax, 1 process": lambda f, out: [
+            sys.executable,
+            "-m",
+            "netdsl.tools.cli",
+            "run",
+            f,
+            "-q",
+            "--out",
+            out,
+            "--backend",
+            "jax",
+            *extra,
+        ],
     }
     if args.processes > 1:
         configs[f"jax, {args.processes} processes"] = lambda f, out: [
-            sys.executable, "-m", "netdsl.tools.cli", "launch", "-n", str(args.processes), f, "-q",
-            "--out", out, "--backend", "jax", *extra]
+            sys.executable,
+            "-m",
+            "netdsl.tools.cli",
+            "launch",
+            "-n",
+            str(args.processes),
+            f,
+            "-q",
+            "--out",
+            out,
+            "--backend",
+            "jax",
+            *extra,
+        ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models.split(","):
-            samples: dict[str, dict[int, list[float]]] = {name: {1: [], args.epochs: []} for name in configs}
+            samples: dict[str, dict[int, list[float]]] = {
+                name: {1: [], args.epochs: []} for name in configs
+            }
             for _ in range(args.rounds):
                 for epochs in (1, args.epochs):
                     spec = Path(tmp) / f"{model}{epochs}.net"
@@ -93,31 +137,45 @@ def main() -> None:
                         wall = timed(make(str(spec), str(Path(tmp) / "runs")), env)
                         samples[name][epochs].append(wall)
                         print(f"{model} {name} {epochs} epoch(s): {wall:.1f} s", file=sys.stderr)
-            times = {name: {e: statistics.median(v) for e, v in by.items()} for name, by in samples.items()}
+            times = {
+                name: {e: statistics.median(v) for e, v in by.items()}
+                for name, by in samples.items()
+            }
             base = None
             for name in configs:
                 epoch = (times[name][args.epochs] - times[name][1]) / (args.epochs - 1)
                 rate = args.size / epoch if epoch > 0 else float("nan")
                 base = base if base is not None else rate
                 rows.append((model, name, times[name][1], epoch, rate, rate / base))
-    lines = ["| model | configuration | 1-epoch run, s | steady epoch, s | examples/s | vs first row |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| model | configuration | 1-epoch run, s | steady epoch, s | examples/s | vs first row |",
+        "|---|---|---|---|---|---|",
+    ]
     for m, n, t1, e, r, x in rows:  # a non-positive epoch: the machine's noise exceeded one epoch
         rate, vs = (f"{r:,.0f}", f"{x:.2f}×") if r == r and e > 0 else ("— (noise)", "—")
         lines.append(f"| {m} | {n} | {t1:.1f} | {e:.1f} | {rate} | {vs} |")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    note = (f"Measured by `python bench/distributed.py --size {args.size} --batch {args.batch}"
-            f" --epochs {args.epochs} --rounds {args.rounds}{' --distribute' if args.distribute else ''}` on {machine}"
-            f" ({time.strftime('%Y-%m-%d')}); synthetic MNIST-shaped data, batch {args.batch} (global).")
+    note = (
+        f"Measured by `python bench/distributed.py --size {args.size} --batch {args.batch}"
+        f" --epochs {args.epochs} --rounds {args.rounds}{' --distribute' if args.distribute else ''}` on {machine}"
+        f" ({time.strftime('%Y-%m-%d')}); synthetic MNIST-shaped data, batch {args.batch} (global)."
+    )
     block = "\n".join([note, "", *lines])
     print(block)
     print(json.dumps({"rows": rows}), file=sys.stderr)
     if args.write:
-        start, end = f"<!-- bench/distributed.py:{args.label} -->", f"<!-- /bench/distributed.py:{args.label} -->"
+        start, end = (
+            f"<!-- bench/distributed.py:{args.label} -->",
+            f"<!-- /bench/distributed.py:{args.label} -->",
+        )
         text = args.write.read_text(encoding="utf-8") if args.write.exists() else ""
         new = f"{start}\n{block}\n{end}"
         pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
-        text = pattern.sub(lambda _: new, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + new + "\n"
+        text = (
+            pattern.sub(lambda _: new, text)
+            if pattern.search(text)
+            else text.rstrip("\n") + "\n\n" + new + "\n"
+        )
         args.write.write_text(text, encoding="utf-8")
 
 

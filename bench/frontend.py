@@ -76,23 +76,33 @@ def blocks(n: int) -> str | None:
     k = (n - 1) // 2
     if k < 1:
         return None
-    return (HEAD + "block unit(u) = dense u relu -> dropout 0.1\n"
-            + " -> ".join(["unit(64)"] * k) + " -> dense 10 softmax\n")
+    return (
+        HEAD
+        + "block unit(u) = dense u relu -> dropout 0.1\n"
+        + " -> ".join(["unit(64)"] * k)
+        + " -> dense 10 softmax\n"
+    )
 
 
 def branches(n: int) -> str | None:
     k = (n - 1) // 3
     if k < 1:
         return None
-    return HEAD + " -> ".join(["[dense 64 relu | dense 64 relu] add"] * k) + " -> dense 10 softmax\n"
+    return (
+        HEAD + " -> ".join(["[dense 64 relu | dense 64 relu] add"] * k) + " -> dense 10 softmax\n"
+    )
 
 
 def residual(n: int) -> str | None:
     k = (n - 2) // 3
     if k < 1:
         return None
-    return (HEAD + "dense 64 relu -> " + " -> ".join(["residual(dense 64 relu -> dropout 0.1)"] * k)
-            + " -> dense 10 softmax\n")
+    return (
+        HEAD
+        + "dense 64 relu -> "
+        + " -> ".join(["residual(dense 64 relu -> dropout 0.1)"] * k)
+        + " -> dense 10 softmax\n"
+    )
 
 
 def branch_tree(n: int) -> str | None:
@@ -121,8 +131,14 @@ def nested_residual(n: int) -> str | None:
 
 
 FAMILIES: dict[str, Callable[[int], str | None]] = {
-    "flat": flat, "flat_multiline": flat_multiline, "repeat": repeat, "nested_repeat": nested_repeat,
-    "blocks": blocks, "branches": branches, "residual": residual, "branch_tree": branch_tree,
+    "flat": flat,
+    "flat_multiline": flat_multiline,
+    "repeat": repeat,
+    "nested_repeat": nested_repeat,
+    "blocks": blocks,
+    "branches": branches,
+    "residual": residual,
+    "branch_tree": branch_tree,
     "nested_residual": nested_residual,
 }
 DESCRIPTIONS = {
@@ -154,8 +170,12 @@ def measure(sizes: list[int], repeats: dict[int, int]) -> dict[str, Any]:
     parse("dense 10 softmax\n")  # builds the LALR parser once
     t2 = time.perf_counter()
     cap = getattr(checker, "MAX_LAYERS", None)
-    out: dict[str, Any] = {"registry_s": t1 - t0, "parser_build_s": t2 - t1, "max_layers": cap,
-                           "families": {}}
+    out: dict[str, Any] = {
+        "registry_s": t1 - t0,
+        "parser_build_s": t2 - t1,
+        "max_layers": cap,
+        "families": {},
+    }
     for name, make in FAMILIES.items():
         fam: dict[str, Any] = {"description": DESCRIPTIONS[name], "rows": []}
         out["families"][name] = fam
@@ -183,15 +203,26 @@ def measure(sizes: list[int], repeats: dict[int, int]) -> dict[str, Any]:
                     nodes = len(model.nodes)
                     del program, model
             except Exception as e:  # noqa: BLE001 - a failing sample is reported, not fatal
-                fam["rows"].append({"size": n, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"})
+                fam["rows"].append(
+                    {"size": n, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"}
+                )
                 continue
             med = _median(total_t)
-            fam["rows"].append({
-                "size": n, "nodes": nodes, "source_chars": len(src), "source_lines": src.count("\n"),
-                "parse_s": _median(parse_t), "check_s": _median(check_t), "total_s": med,
-                "total_min_s": min(total_t), "total_max_s": max(total_t), "repeats": len(total_t),
-                "us_per_layer": 1e6 * med / max(nodes, 1),
-            })
+            fam["rows"].append(
+                {
+                    "size": n,
+                    "nodes": nodes,
+                    "source_chars": len(src),
+                    "source_lines": src.count("\n"),
+                    "parse_s": _median(parse_t),
+                    "check_s": _median(check_t),
+                    "total_s": med,
+                    "total_min_s": min(total_t),
+                    "total_max_s": max(total_t),
+                    "repeats": len(total_t),
+                    "us_per_layer": 1e6 * med / max(nodes, 1),
+                }
+            )
     return out
 
 
@@ -224,8 +255,10 @@ def profile(n: int) -> dict[str, Any]:
                 ps.append(b - a)
                 cs.append(c - b)
             timings.setdefault(label, {})[str(size)] = {
-                "parse_s": _median(ps), "check_s": _median(cs),
-                "us_per_layer": 1e6 * _median([x + y for x, y in zip(ps, cs)]) / size}
+                "parse_s": _median(ps),
+                "check_s": _median(cs),
+                "us_per_layer": 1e6 * _median([x + y for x, y in zip(ps, cs)]) / size,
+            }
     src = flat(n)
     gc.collect()
     gc.disable()
@@ -243,8 +276,12 @@ def profile(n: int) -> dict[str, Any]:
         tables["check"] = _top(prof, 14)
     finally:
         gc.enable()
-    return {"size": n, "timings": timings, "top": tables,
-            "gc_stats": {"thresholds": list(gc.get_threshold())}}
+    return {
+        "size": n,
+        "timings": timings,
+        "top": tables,
+        "gc_stats": {"thresholds": list(gc.get_threshold())},
+    }
 
 
 def _top(prof: cProfile.Profile, k: int) -> dict[str, Any]:
@@ -259,12 +296,25 @@ def _top(prof: cProfile.Profile, k: int) -> dict[str, Any]:
             short = short.split("site-packages/", 1)[1]
         package = short.split("/", 1)[0] if "/" in short else "builtins/other"
         packages[package] = packages.get(package, 0.0) + tt
-        rows.append({"where": f"{short}:{line}({func})", "calls": nc, "tottime": tt, "cumtime": ct,
-                     "share": tt / total if total else 0.0})
+        rows.append(
+            {
+                "where": f"{short}:{line}({func})",
+                "calls": nc,
+                "tottime": tt,
+                "cumtime": ct,
+                "share": tt / total if total else 0.0,
+            }
+        )
     rows.sort(key=lambda r: r["tottime"], reverse=True)
-    return {"total_s": total, "rows": rows[:k],
-            "by_package": dict(sorted(((p, t / total if total else 0.0) for p, t in packages.items()),
-                                      key=lambda x: -x[1]))}
+    return {
+        "total_s": total,
+        "rows": rows[:k],
+        "by_package": dict(
+            sorted(
+                ((p, t / total if total else 0.0) for p, t in packages.items()), key=lambda x: -x[1]
+            )
+        ),
+    }
 
 
 def breakdown(file: str) -> dict[str, Any]:
@@ -274,16 +324,20 @@ def breakdown(file: str) -> dict[str, Any]:
     import click  # noqa: F401 - imported for its cost alone
 
     import netdsl.tools.cli  # noqa: F401 - imported for its cost alone
+
     marks.append(("import click + netdsl.tools.cli", t))
     t2 = time.perf_counter()
     import numpy  # noqa: F401 - imported for its cost alone
+
     marks.append(("import numpy (pulled in by the mnist dataset plugin and netdsl.data)", t2))
     t3 = time.perf_counter()
     from netdsl.checking.checker import check
     from netdsl.lang.parser import _get_parser, parse
+
     marks.append(("import netdsl.checking.checker/parser (lark, …)", t3))
     t4 = time.perf_counter()
     from netdsl.vocab.registry import load_registry
+
     registry = load_registry()
     marks.append(("load_registry() (built-ins + entry points)", t4))
     t5 = time.perf_counter()
@@ -294,6 +348,7 @@ def breakdown(file: str) -> dict[str, Any]:
     marks.append(("parse + check the file", t6))
     t7 = time.perf_counter()
     from netdsl.tools.summary import summary_text
+
     summary_text(model)
     marks.append(("summary text", t7))
     end = time.perf_counter()
@@ -309,9 +364,14 @@ def breakdown(file: str) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10,100,1000,10000")
-    ap.add_argument("--repeats", default="10:30,100:15,1000:5,10000:5",
-                    help="size:repeats pairs (default 10:30,100:15,1000:5,10000:5)")
-    ap.add_argument("--profile", type=int, default=0, help="profile the flat program of this many layers")
+    ap.add_argument(
+        "--repeats",
+        default="10:30,100:15,1000:5,10000:5",
+        help="size:repeats pairs (default 10:30,100:15,1000:5,10000:5)",
+    )
+    ap.add_argument(
+        "--profile", type=int, default=0, help="profile the flat program of this many layers"
+    )
     ap.add_argument("--breakdown", help="phase breakdown of `netdsl check FILE` (alone)")
     a = ap.parse_args()
     if a.breakdown:

@@ -54,13 +54,19 @@ SIZE_CLASSES = ((1_000, "≤ 1 KB"), (10_000, "≤ 10 KB"), (100_000, "≤ 100 K
 FEW_LAYERS = 1_000
 SMALL, SMALL_HUGE = "≤ 1 KB, ≤ 1,000 layers", "≤ 1 KB, > 1,000 layers"
 #: the groups of the per-size table, in order, with the issue's goal for each
-GROUPS = ((SMALL, "≤ 50 ms, ≤ 20 MB"), (SMALL_HUGE, "≤ 1 s (legal maximum: 100,000 layers)"),
-          ("≤ 10 KB", "–"), ("≤ 100 KB", "≤ 1 s"), ("> 100 KB", "refused (size limit)"))
+GROUPS = (
+    (SMALL, "≤ 50 ms, ≤ 20 MB"),
+    (SMALL_HUGE, "≤ 1 s (legal maximum: 100,000 layers)"),
+    ("≤ 10 KB", "–"),
+    ("≤ 100 KB", "≤ 1 s"),
+    ("> 100 KB", "refused (size limit)"),
+)
 INPUTS = {"vector": ["8", "12"], "sequence": ["6x4", "5x3"], "image": ["8x8x1", "6x6x2"]}
 BUILD_DATA = "dataset: synthetic({task}, train_size={n}, test_size=8{extra})"
 
 
 # --- generation --------------------------------------------------------------------------------------
+
 
 class Generator:
     """Random programs from the registry's vocabulary (seeded: the same seed, the same programs)."""
@@ -73,19 +79,37 @@ class Generator:
         self.T = T
         self.rng = random.Random(seed)
         self.registry = default_registry()
-        self.layers = [e.component for e in self.registry.entries("layer") if isinstance(e.component, Layer)]
+        self.layers = [
+            e.component for e in self.registry.entries("layer") if isinstance(e.component, Layer)
+        ]
         self.plain = [c for c in self.layers if not c.merge and not c.wrapper]
-        self.wrapped = [c for c in self.plain if c.accepts == "sequence" and c.name in ("lstm", "gru", "simple_rnn")]
+        self.wrapped = [
+            c
+            for c in self.plain
+            if c.accepts == "sequence" and c.name in ("lstm", "gru", "simple_rnn")
+        ]
         self.merges = [c.name for c in self.layers if c.merge]
-        self.names = {k: self.registry.names(k) for k in ("activation", "regularizer", "optimizer", "loss",
-                                                           "metric")}
+        self.names = {
+            k: self.registry.names(k)
+            for k in ("activation", "regularizer", "optimizer", "loss", "metric")
+        }
 
     # values
     def number(self, lo: float | None, hi: float | None, integer: bool) -> str:
         r = self.rng.random()
         if r < 0.04:
-            return self.rng.choice(["99999999999999999", "4294967296", "2147483647", "-1", "0",
-                                    "1e300", "1e-300", "100000"])
+            return self.rng.choice(
+                [
+                    "99999999999999999",
+                    "4294967296",
+                    "2147483647",
+                    "-1",
+                    "0",
+                    "1e300",
+                    "1e-300",
+                    "100000",
+                ]
+            )
         if r < 0.12 and (lo is not None or hi is not None):  # at or just past a bound
             b = self.rng.choice([x for x in (lo, hi) if x is not None])
             if integer:
@@ -117,8 +141,11 @@ class Generator:
                 return f"{name}({p.name}={self.value(p.type)})"
             return name
         if isinstance(t, T.Size):
-            return "x".join(str(rng.randint(1, 3)) for _ in range(t.rank)) if rng.random() < 0.3 and t.rank > 1 \
+            return (
+                "x".join(str(rng.randint(1, 3)) for _ in range(t.rank))
+                if rng.random() < 0.3 and t.rank > 1
                 else str(rng.randint(t.min, 3))
+            )
         if isinstance(t, T.ShapeT):
             return rng.choice(["8", "2x4", "4x2x1", "-1", "2x2x2"])
         if isinstance(t, T.ListOf):
@@ -153,7 +180,9 @@ class Generator:
             return f"({self.chain(depth + 1, rng.randint(1, 3), blocks)}) * {times}"
         if r < 0.14 and depth < 4:
             merge = rng.choice([*self.merges, ""])
-            arms = " | ".join(self.chain(depth + 1, rng.randint(1, 2), blocks) for _ in range(rng.randint(2, 3)))
+            arms = " | ".join(
+                self.chain(depth + 1, rng.randint(1, 2), blocks) for _ in range(rng.randint(2, 3))
+            )
             return f"[{arms}]{' ' + merge if merge else ''}"
         if r < 0.24 and blocks:
             name, n = rng.choice(blocks)
@@ -188,15 +217,18 @@ class Generator:
         blocks: list[tuple[str, int]] = []
         for i in range(rng.choice([0, 0, 1, 2])):
             params = [f"p{j}" for j in range(rng.randint(0, 2))]
-            body = " -> ".join(
-                [f"dense {params[0]} relu"] if params else []) or self.chain(1, rng.randint(1, 2), blocks)
+            body = " -> ".join([f"dense {params[0]} relu"] if params else []) or self.chain(
+                1, rng.randint(1, 2), blocks
+            )
             head = f"block blk{i}({', '.join(params)})" if params else f"block blk{i}"
             lines.append(f"{head} = {body}")
             blocks.append((f"blk{i}", len(params)))
         if kind == "image" and rng.random() < 0.5:
             start = f"conv2d {rng.randint(1, 4)} 3 relu padding=same -> "
         elif kind == "sequence" and rng.random() < 0.5:
-            start = f"lstm {rng.randint(1, 4)} return_sequences=true -> " if rng.random() < 0.3 else ""
+            start = (
+                f"lstm {rng.randint(1, 4)} return_sequences=true -> " if rng.random() < 0.3 else ""
+            )
         else:
             start = ""
         head = self.output(task, extra)
@@ -222,7 +254,9 @@ class Generator:
             lines.append(f"block b{depth} = dense {rng.randint(1, 9)}")
             return "\n".join(lines) + "\nb0 -> dense 10 softmax\n"
         if k == 1:  # huge repetition, maybe after an error
-            times = rng.choice(["1000000000", "99999999999999999", "100001", "50000", "99999999999999999999"])
+            times = rng.choice(
+                ["1000000000", "99999999999999999", "100001", "50000", "99999999999999999999"]
+            )
             head = rng.choice(["dense -> ", "", "input: 8\n", "nope 3 -> "])
             return f"{head}(dense 10) * {times}\n"
         if k == 2:  # nested repetition
@@ -235,19 +269,32 @@ class Generator:
             return inner * n + "dense 4" + close * n + "\n"
         n = rng.randint(100, 3000) if rng.random() < 0.1 else rng.randint(5, 100)
         if k == 4:  # many repeated settings / arguments
-            return rng.choice(["epochs: 1\n" * n + "dense 10 softmax\n",
-                               "dense 10 softmax" + " use_bias=true" * n + "\n"])
+            return rng.choice(
+                [
+                    "epochs: 1\n" * n + "dense 10 softmax\n",
+                    "dense 10 softmax" + " use_bias=true" * n + "\n",
+                ]
+            )
         if k == 5:  # a long valid chain
             return "input: 8\n" + " -> ".join(["dense 8 relu"] * n) + " -> dense 10 softmax\n"
         if k == 6:  # huge numbers everywhere
             big = "9" * rng.randint(15, 5000)
-            return rng.choice([f"dense {big}\n", f"input: {big}x{big}\ndense 1\n", f"dense 10 -> (dense 2) * {big}\n",
-                               f"dropout 0.{big}\n", f"seed: {big}\ndense 10 softmax\n"])
+            return rng.choice(
+                [
+                    f"dense {big}\n",
+                    f"input: {big}x{big}\ndense 1\n",
+                    f"dense 10 -> (dense 2) * {big}\n",
+                    f"dropout 0.{big}\n",
+                    f"seed: {big}\ndense 10 softmax\n",
+                ]
+            )
         if k == 7:  # random bytes
             raw = bytes(rng.randrange(256) for _ in range(rng.randint(0, 300)))
             return raw.decode("latin-1")
         many = rng.randint(2, 200)  # many blocks, each using the previous
-        lines = ["block c0 = dense 4 relu"] + [f"block c{i} = c{i - 1} -> c{i - 1}" for i in range(1, many)]
+        lines = ["block c0 = dense 4 relu"] + [
+            f"block c{i} = c{i - 1} -> c{i - 1}" for i in range(1, many)
+        ]
         return "\n".join(lines) + f"\nc{many - 1} -> dense 10 softmax\n"
 
     def distort(self, text: str) -> str:
@@ -266,7 +313,19 @@ class Generator:
             if op == 0:
                 del out[i]
             elif op == 1:
-                out.insert(i, rng.choice([*list('()[]|->*=:,."\\#xe0123456789 \t\n\r'), "\xa0", "→", "\x00", "\ufeff", "é"]))
+                out.insert(
+                    i,
+                    rng.choice(
+                        [
+                            *list('()[]|->*=:,."\\#xe0123456789 \t\n\r'),
+                            "\xa0",
+                            "→",
+                            "\x00",
+                            "\ufeff",
+                            "é",
+                        ]
+                    ),
+                )
             elif op == 2:
                 j = rng.randrange(len(out))
                 out[i], out[j] = out[j], out[i]
@@ -274,16 +333,35 @@ class Generator:
                 j = min(len(out), i + rng.randint(1, 30))
                 out[i:i] = out[i:j]  # duplicate a span
             elif op == 4:
-                out.insert(i, rng.choice(["9999999999999999999", " * 1000000", "block z = ", "->", " relux ",
-                                          "(", ")", "[", "]", "\\q", '"\\n"', "1e999", "-"]))
+                out.insert(
+                    i,
+                    rng.choice(
+                        [
+                            "9999999999999999999",
+                            " * 1000000",
+                            "block z = ",
+                            "->",
+                            " relux ",
+                            "(",
+                            ")",
+                            "[",
+                            "]",
+                            "\\q",
+                            '"\\n"',
+                            "1e999",
+                            "-",
+                        ]
+                    ),
+                )
             elif op == 5:
                 out[i] = chr(rng.randrange(1, 0x3000))
             else:
-                del out[i:i + rng.randint(1, 20)]
+                del out[i : i + rng.randint(1, 20)]
         return "".join(out)
 
 
 # --- stage 1: parse, check, format ------------------------------------------------------------------
+
 
 class _Hang(Exception):
     pass
@@ -354,8 +432,19 @@ def recheck(stats: Stats, timeout: float) -> list[dict[str, Any]]:
     return fixed
 
 
-FRONT_FIELDS = ("tried", "parsed", "accepted", "measured_mem", "front_seconds", "escapes", "hangs",
-                "per_class", "worst_time", "worst_mem", "worst_cpu")
+FRONT_FIELDS = (
+    "tried",
+    "parsed",
+    "accepted",
+    "measured_mem",
+    "front_seconds",
+    "escapes",
+    "hangs",
+    "per_class",
+    "worst_time",
+    "worst_mem",
+    "worst_cpu",
+)
 
 
 def merge(paths: list[Path], build_paths: list[Path] = ()) -> Stats:  # type: ignore[assignment]
@@ -365,8 +454,16 @@ def merge(paths: list[Path], build_paths: list[Path] = ()) -> Stats:  # type: ig
     for path in [*paths, *build_paths]:
         data = json.loads(path.read_text())
         front = path in paths
-        for name in ("tried", "parsed", "accepted", "measured_mem", "built", "build_timeouts",
-                     "front_seconds", "build_seconds"):
+        for name in (
+            "tried",
+            "parsed",
+            "accepted",
+            "measured_mem",
+            "built",
+            "build_timeouts",
+            "front_seconds",
+            "build_seconds",
+        ):
             if front or name not in FRONT_FIELDS:
                 setattr(total, name, getattr(total, name) + data[name])
         total.graph_fits += data.get("graph_fits", 0)
@@ -468,7 +565,9 @@ def front(text: str, stats: Stats, timeout: float, measure_memory: bool) -> Any:
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        stats.escapes.append({"program": text[:2000], "error": f"{type(exc).__name__}: {exc}"[:500]})
+        stats.escapes.append(
+            {"program": text[:2000], "error": f"{type(exc).__name__}: {exc}"[:500]}
+        )
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
         elapsed = time.perf_counter() - start
@@ -491,9 +590,15 @@ def front(text: str, stats: Stats, timeout: float, measure_memory: bool) -> Any:
     return model
 
 
-def run_front(programs: int, seed: int, timeout: float = 10.0, stats: Stats | None = None,
-              keep: int = 0, only_build: bool = False,
-              save: Path | None = None) -> tuple[Stats, list[str]]:
+def run_front(
+    programs: int,
+    seed: int,
+    timeout: float = 10.0,
+    stats: Stats | None = None,
+    keep: int = 0,
+    only_build: bool = False,
+    save: Path | None = None,
+) -> tuple[Stats, list[str]]:
     """Stage 1 over ``programs`` programs; returns the stats and up to ``keep`` accepted programs
     with a dataset (the build sample), taken evenly through the run. ``save``: write the stats
     there every 1,000 programs (a long run stopped early keeps what it measured)."""
@@ -579,8 +684,12 @@ def worker_main() -> None:
                 shape = tuple(np.shape(value)[1:])
                 params = int(layer.count_params())
                 if shape != tuple(node.output_shape) or params != node.params:
-                    result = {"ok": False, "disagree": True, "layer": node.text,
-                              "error": f"rule {node.output_shape}/{node.params:,}, real {shape}/{params:,}"}
+                    result = {
+                        "ok": False,
+                        "disagree": True,
+                        "layer": node.text,
+                        "error": f"rule {node.output_shape}/{node.params:,}, real {shape}/{params:,}",
+                    }
                     break
             lap("build+probe")
             if result["ok"]:
@@ -588,13 +697,23 @@ def worker_main() -> None:
 
                 def compiled(eager: bool) -> Any:
                     net = keras.Model(inputs, tensors[-1])
-                    net.compile(optimizer=materialise(settings.optimizer), loss=materialise(settings.loss),
-                                metrics=[materialise(m) for m in settings.metrics or ()], run_eagerly=eager)
+                    net.compile(
+                        optimizer=materialise(settings.optimizer),
+                        loss=materialise(settings.loss),
+                        metrics=[materialise(m) for m in settings.metrics or ()],
+                        run_eagerly=eager,
+                    )
                     return net
 
                 def fit(net: Any) -> None:
-                    net.fit(data.x_train, data.y_train, epochs=1, batch_size=settings.batch_size,
-                            validation_split=settings.validation_split, verbose=0)
+                    net.fit(
+                        data.x_train,
+                        data.y_train,
+                        epochs=1,
+                        batch_size=settings.batch_size,
+                        validation_split=settings.validation_split,
+                        verbose=0,
+                    )
                     net.evaluate(data.x_test, data.y_test, verbose=0)
 
                 net = compiled(eager=True)
@@ -606,9 +725,14 @@ def worker_main() -> None:
                 net.save(file)
                 loaded = netdsl.load_model(file, compile=False)
                 x = data.x_test[:2]
-                a, b = np.asarray(net(x)), np.asarray(loaded(x))  # called, not predict(): no tracing
+                a, b = (
+                    np.asarray(net(x)),
+                    np.asarray(loaded(x)),
+                )  # called, not predict(): no tracing
                 if np.shape(a) != np.shape(b) or not np.allclose(a, b, equal_nan=True):
-                    raise RuntimeError("the reloaded model computes other outputs than the saved one")
+                    raise RuntimeError(
+                        "the reloaded model computes other outputs than the saved one"
+                    )
                 lap("save+reload")
                 if every > 0 and index % every == 0:
                     result["graph"] = True
@@ -618,8 +742,12 @@ def worker_main() -> None:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             msg = " ".join(f"{type(exc).__name__}: {exc}".split())
-            result = {"ok": False, "error": msg[:400], "phase": next(
-                (p for p in PHASES if p not in phases), "?"), "graph": result.get("graph", False)}
+            result = {
+                "ok": False,
+                "error": msg[:400],
+                "phase": next((p for p in PHASES if p not in phases), "?"),
+                "graph": result.get("graph", False),
+            }
         keras.backend.clear_session()
         result["phases"] = phases
         out.write(json.dumps(result) + "\n")
@@ -635,10 +763,20 @@ class BuildWorker:
         self.count = 0
 
     def _start(self) -> subprocess.Popen[str]:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "plugins")]),
-                   TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-        return subprocess.Popen([sys.executable, __file__, "--worker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "plugins")]),
+            TF_CPP_MIN_LOG_LEVEL="3",
+            CUDA_VISIBLE_DEVICES="",
+        )
+        return subprocess.Popen(
+            [sys.executable, __file__, "--worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
 
     def run(self, text: str, index: int = 1) -> dict[str, Any] | None:
         """The worker's result for one program (``index``: its place in the sample, which picks
@@ -651,7 +789,9 @@ class BuildWorker:
         proc.stdin.write(json.dumps([index, text]) + "\n")
         proc.stdin.flush()
         self.count += 1
-        limit = self.timeout + (60 if self.count == 1 else 0)  # the first includes importing TensorFlow
+        limit = self.timeout + (
+            60 if self.count == 1 else 0
+        )  # the first includes importing TensorFlow
         ready, _, _ = select.select([proc.stdout], [], [], limit)
         line = proc.stdout.readline() if ready else ""
         if not line:
@@ -684,7 +824,9 @@ def run_build(sample: list[str], stats: Stats, timeout: float, save: Path | None
                 stats.graph_fits += 1
             if result is None:
                 stats.build_timeouts += 1
-                stats.build_failures.append({"program": text, "error": f"timed out after {timeout:g} s"})
+                stats.build_failures.append(
+                    {"program": text, "error": f"timed out after {timeout:g} s"}
+                )
             elif result.get("disagree"):
                 stats.disagreements.append({"program": text, **result})
             elif not result["ok"]:
@@ -701,73 +843,107 @@ MARK_END = "<!-- fuzz:end -->"
 
 
 def report(stats: Stats, args: argparse.Namespace) -> str:
-    lines = [MARK_START, "## Reliability: fuzz harness (`bench/fuzz.py`)", "",
-             f"Measured with {args.how or f'`python bench/fuzz.py --programs {args.programs} --build {args.build} --seed {args.seed}`'}"
-             " on the shared 2-core machine (other engineers' jobs running at the "
-             "same time, so wall times are upper bounds; CPU time, `time.process_time`, is the fairer "
-             "figure). Time: around parse + format + check + rendering the errors, per program, in one "
-             "process; memory: `tracemalloc` peak on every 10th program (not timed). The worst-CPU program of "
-             "each group is timed again when the report is written (best of 3, each after a garbage "
-             "collection): a single slow measurement on the shared machine may be a collection or another "
-             "job, the best of three is the program's own cost.", "",
-             "| figure | value | goal |", "|---|---|---|",
-             f"| programs tried (parse → format → check) | {stats.tried:,} | ≥ 100,000 |",
-             f"| of which parsed / accepted by check | {stats.parsed:,} / {stats.accepted:,} | |",
-             f"| exceptions other than `NetdslError` | {len(stats.escapes)} | 0 |",
-             f"| programs over the {args.timeout:g} s CPU-time limit | {len(stats.hangs)} | 0 |",
-             f"| accepted programs built and stepped (see below) | {stats.built:,} | ≥ 2,000 |",
-             f"| of which also trained in graph mode (every {GRAPH_EVERY}th) | {stats.graph_fits:,} | |",
-             f"| of which failed in Keras (accepted but failed{', still after the fixes listed below' if getattr(args, 'fixed', None) else ''}) "
-             f"| {len(stats.build_failures)} | 0 |",
-             f"| shape or parameter disagreements against real tensors | {len(stats.disagreements)} | 0 |",
-             "", f"Per input size; programs of up to 1 KB are split by how many layers they expand to "
-                 f"(≤ {FEW_LAYERS:,}, or more: up to the legal maximum of 100,000 layers, whose goal is 1 s).", "",
-             "| input size | goal | programs | worst CPU time | its size | that program begins | "
-                 f"it again, best of {RERUNS} (CPU) | worst wall time | worst memory (tracemalloc) | its size |",
-             "|---|---|---:|---:|---:|---|---:|---:|---:|---:|"]
+    lines = [
+        MARK_START,
+        "## Reliability: fuzz harness (`bench/fuzz.py`)",
+        "",
+        f"Measured with {args.how or f'`python bench/fuzz.py --programs {args.programs} --build {args.build} --seed {args.seed}`'}"
+        " on the shared 2-core machine (other engineers' jobs running at the "
+        "same time, so wall times are upper bounds; CPU time, `time.process_time`, is the fairer "
+        "figure). Time: around parse + format + check + rendering the errors, per program, in one "
+        "process; memory: `tracemalloc` peak on every 10th program (not timed). The worst-CPU program of "
+        "each group is timed again when the report is written (best of 3, each after a garbage "
+        "collection): a single slow measurement on the shared machine may be a collection or another "
+        "job, the best of three is the program's own cost.",
+        "",
+        "| figure | value | goal |",
+        "|---|---|---|",
+        f"| programs tried (parse → format → check) | {stats.tried:,} | ≥ 100,000 |",
+        f"| of which parsed / accepted by check | {stats.parsed:,} / {stats.accepted:,} | |",
+        f"| exceptions other than `NetdslError` | {len(stats.escapes)} | 0 |",
+        f"| programs over the {args.timeout:g} s CPU-time limit | {len(stats.hangs)} | 0 |",
+        f"| accepted programs built and stepped (see below) | {stats.built:,} | ≥ 2,000 |",
+        f"| of which also trained in graph mode (every {GRAPH_EVERY}th) | {stats.graph_fits:,} | |",
+        f"| of which failed in Keras (accepted but failed{', still after the fixes listed below' if getattr(args, 'fixed', None) else ''}) "
+        f"| {len(stats.build_failures)} | 0 |",
+        f"| shape or parameter disagreements against real tensors | {len(stats.disagreements)} | 0 |",
+        "",
+        f"Per input size; programs of up to 1 KB are split by how many layers they expand to "
+        f"(≤ {FEW_LAYERS:,}, or more: up to the legal maximum of 100,000 layers, whose goal is 1 s).",
+        "",
+        "| input size | goal | programs | worst CPU time | its size | that program begins | "
+        f"it again, best of {RERUNS} (CPU) | worst wall time | worst memory (tracemalloc) | its size |",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
     for label, goal in GROUPS:
         if label not in stats.per_class:
             continue
         c = stats.worst_cpu.get(label)
         t = stats.worst_time.get(label)
         m = stats.worst_mem.get(label)
-        lines.append(f"| {label} | {goal} | {stats.per_class[label]:,} | "
-                     + (f"{c[0] * 1000:.1f} ms | {c[1]:,} B | `{_short(c[2])}`" if c else "– | – | –") + " | "
-                     + (f"{stats.worst_rerun[label] * 1000:.1f} ms" if label in stats.worst_rerun else "–") + " | "
-                     + (f"{t[0] * 1000:.1f} ms" if t else "–") + " | "
-                     + (f"{m[0] / 2**20:.1f} MB | {m[1]:,} B" if m else "– | –") + " |")
-    lines += ["", "*Built and stepped* means, for every program of the build sample (accepted programs with "
-              "a tiny `synthetic` dataset of 16–20 training and 8 test examples), in one long-lived worker "
-              "process with `keras.backend.clear_session()` between models: checked and its data loaded; "
-              "built layer by layer (`compiler.build_layers`) and run on a real batch of 2 examples, each "
-              "layer's output shape and parameter count compared with its shape rule; compiled with its "
-              "optimizer, loss and metrics and **stepped once eagerly** (`run_eagerly=True`; "
-              "`train_on_batch` on one batch of the program's `batch_size`, then `test_on_batch`); "
-              "saved as `.keras`, reloaded with `netdsl.load_model` and called again on 2 examples "
-              "(outputs must match); and every "
-              f"{GRAPH_EVERY}th model of the sample compiled again and trained one whole epoch in **graph "
-              "mode** (`fit` traced into a `tf.function`, as `netdsl run` does, with the program's "
-              "validation split, then `evaluate`). A failure at any of these steps is *accepted but "
-              "failed*.", "",
-              f"Stage 1 took {stats.front_seconds:.0f} s, stage 2 {stats.build_seconds:.0f} s "
-              f"({stats.build_timeouts} build timeouts at {args.build_timeout:g} s)."]
+        lines.append(
+            f"| {label} | {goal} | {stats.per_class[label]:,} | "
+            + (f"{c[0] * 1000:.1f} ms | {c[1]:,} B | `{_short(c[2])}`" if c else "– | – | –")
+            + " | "
+            + (f"{stats.worst_rerun[label] * 1000:.1f} ms" if label in stats.worst_rerun else "–")
+            + " | "
+            + (f"{t[0] * 1000:.1f} ms" if t else "–")
+            + " | "
+            + (f"{m[0] / 2**20:.1f} MB | {m[1]:,} B" if m else "– | –")
+            + " |"
+        )
+    lines += [
+        "",
+        "*Built and stepped* means, for every program of the build sample (accepted programs with "
+        "a tiny `synthetic` dataset of 16–20 training and 8 test examples), in one long-lived worker "
+        "process with `keras.backend.clear_session()` between models: checked and its data loaded; "
+        "built layer by layer (`compiler.build_layers`) and run on a real batch of 2 examples, each "
+        "layer's output shape and parameter count compared with its shape rule; compiled with its "
+        "optimizer, loss and metrics and **stepped once eagerly** (`run_eagerly=True`; "
+        "`train_on_batch` on one batch of the program's `batch_size`, then `test_on_batch`); "
+        "saved as `.keras`, reloaded with `netdsl.load_model` and called again on 2 examples "
+        "(outputs must match); and every "
+        f"{GRAPH_EVERY}th model of the sample compiled again and trained one whole epoch in **graph "
+        "mode** (`fit` traced into a `tf.function`, as `netdsl run` does, with the program's "
+        "validation split, then `evaluate`). A failure at any of these steps is *accepted but "
+        "failed*.",
+        "",
+        f"Stage 1 took {stats.front_seconds:.0f} s, stage 2 {stats.build_seconds:.0f} s "
+        f"({stats.build_timeouts} build timeouts at {args.build_timeout:g} s).",
+    ]
     if stats.phase_seconds and stats.built:
         total = sum(stats.phase_seconds.values()) or 1.0
-        lines += ["", "Stage 2's wall time by phase, summed over the sample (the graph fit ran on the "
-                      "subsample only): "
-                  + ", ".join(f"{name} {stats.phase_seconds.get(name, 0.0):,.0f} s "
-                              f"({100 * stats.phase_seconds.get(name, 0.0) / total:.0f} %)" for name in PHASES)
-                  + f"; {stats.build_seconds / stats.built:.2f} s per model overall."]
+        lines += [
+            "",
+            "Stage 2's wall time by phase, summed over the sample (the graph fit ran on the "
+            "subsample only): "
+            + ", ".join(
+                f"{name} {stats.phase_seconds.get(name, 0.0):,.0f} s "
+                f"({100 * stats.phase_seconds.get(name, 0.0) / total:.0f} %)"
+                for name in PHASES
+            )
+            + f"; {stats.build_seconds / stats.built:.2f} s per model overall.",
+        ]
     fixed = getattr(args, "fixed", None) or []
     if fixed:
-        lines += ["", f"Accepted but failed when the sample was built, at an earlier commit of this branch, "
-                      f"and since fixed ({len(fixed)}; rechecked with `--recheck`):", ""]
+        lines += [
+            "",
+            f"Accepted but failed when the sample was built, at an earlier commit of this branch, "
+            f"and since fixed ({len(fixed)}; rechecked with `--recheck`):",
+            "",
+        ]
         for item in fixed:
             prog = _short(item["program"], 200)
-            lines.append(f"- `{prog}`: was {str(item['error'])[:160].replace('|', '/')}; **now** "
-                         f"{item['now'][:200].replace('|', '/')}")
-    for title, items in (("Escapes", stats.escapes), ("Accepted but failed", stats.build_failures),
-                         ("Disagreements", stats.disagreements), ("Over the time limit", stats.hangs)):
+            lines.append(
+                f"- `{prog}`: was {str(item['error'])[:160].replace('|', '/')}; **now** "
+                f"{item['now'][:200].replace('|', '/')}"
+            )
+    for title, items in (
+        ("Escapes", stats.escapes),
+        ("Accepted but failed", stats.build_failures),
+        ("Disagreements", stats.disagreements),
+        ("Over the time limit", stats.hangs),
+    ):
         if items:
             lines += ["", f"{title} ({len(items)}; first 10):", ""]
             for item in items[:10]:
@@ -801,16 +977,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=10.0, help="per program, stage 1")
     parser.add_argument("--build-timeout", type=float, default=60.0, help="per program, stage 2")
     parser.add_argument("--out", type=Path, default=None, help="write the raw results as JSON")
-    parser.add_argument("--report", type=Path, default=None, help="update this BENCHMARKS.md section")
-    parser.add_argument("--build-only", action="store_true",
-                        help="generate only programs for the build sample, until --build are accepted")
-    parser.add_argument("--merge", type=Path, nargs="*", default=None,
-                        help="report from these saved results instead of running")
-    parser.add_argument("--build-results", type=Path, nargs="*", default=None,
-                        help="with --merge: saved runs whose stage 2 (only) is added")
-    parser.add_argument("--recheck", action="store_true",
-                        help="with --merge: run the accepted-but-failed programs again with this tree")
-    parser.add_argument("--how", default=None, help="how the merged runs were made (for the report)")
+    parser.add_argument(
+        "--report", type=Path, default=None, help="update this BENCHMARKS.md section"
+    )
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="generate only programs for the build sample, until --build are accepted",
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="*",
+        default=None,
+        help="report from these saved results instead of running",
+    )
+    parser.add_argument(
+        "--build-results",
+        type=Path,
+        nargs="*",
+        default=None,
+        help="with --merge: saved runs whose stage 2 (only) is added",
+    )
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="with --merge: run the accepted-but-failed programs again with this tree",
+    )
+    parser.add_argument(
+        "--how", default=None, help="how the merged runs were made (for the report)"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -825,15 +1021,27 @@ def main(argv: list[str] | None = None) -> int:
             write_report(args.report, report(stats, args))
         return 0
     only = args.build_only
-    stats, sample = run_front(10**9 if only else args.programs, args.seed, args.timeout, keep=args.build,
-                              only_build=only, save=args.out)
+    stats, sample = run_front(
+        10**9 if only else args.programs,
+        args.seed,
+        args.timeout,
+        keep=args.build,
+        only_build=only,
+        save=args.out,
+    )
     rerun_worst(stats)
-    print(f"stage 1: {stats.tried:,} programs, {len(stats.escapes)} escapes, {len(stats.hangs)} hangs, "
-          f"{stats.front_seconds:.0f} s; building {len(sample)}", flush=True)
+    print(
+        f"stage 1: {stats.tried:,} programs, {len(stats.escapes)} escapes, {len(stats.hangs)} hangs, "
+        f"{stats.front_seconds:.0f} s; building {len(sample)}",
+        flush=True,
+    )
     if sample:
         run_build(sample, stats, args.build_timeout, args.out)
-    print(f"stage 2: {stats.built:,} built, {len(stats.build_failures)} failed, "
-          f"{len(stats.disagreements)} disagreements, {stats.build_seconds:.0f} s", flush=True)
+    print(
+        f"stage 2: {stats.built:,} built, {len(stats.build_failures)} failed, "
+        f"{len(stats.disagreements)} disagreements, {stats.build_seconds:.0f} s",
+        flush=True,
+    )
     if args.out:
         args.out.write_text(json.dumps(stats.to_json(), indent=1))
     if args.report:

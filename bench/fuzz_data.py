@@ -336,7 +336,8 @@ def _warm_up(registry: Any) -> None:
 
     with tempfile.TemporaryDirectory(prefix="netdsl-fuzz-warm-") as tmp:
         d = Path(tmp)
-        (d / "w.csv").write_text("a,b\n1,0.5\n2,1.5\n")
+        rows = "".join(f"{i},{i + 0.5}\n" for i in range(40))  # enough for a train and a test side
+        (d / "w.csv").write_text("a,b\n" + rows)
         np.savez(d / "w.npz", x=np.ones((4, 4), np.float32), y=np.arange(4) % 2)
         np.save(d / "w.npy", np.ones(3, np.float32))
         Image.new("L", (8, 8)).save(d / "w.png")

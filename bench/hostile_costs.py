@@ -27,21 +27,26 @@ CASES: dict[str, tuple[str, str]] = {
     "check csv, 10,000-column header": (
         "p = d / 'w.csv'; n = 10_000\n"
         "p.write_text(','.join(f'c{i}' for i in range(n)) + '\\n' + ','.join(['1'] * (n - 1) + ['0.5']) + '\\n')",
-        "check('dataset: csv\\ndense 1\\n', p)"),
+        "check('dataset: csv\\ndense 1\\n', p)",
+    ),
     "check csv, 30,000-column header": (
         "p = d / 'w.csv'; n = 30_000\n"
         "p.write_text(','.join(f'c{i}' for i in range(n)) + '\\n' + ','.join(['1'] * (n - 1) + ['0.5']) + '\\n')",
-        "check('dataset: csv\\ndense 1\\n', p)"),
+        "check('dataset: csv\\ndense 1\\n', p)",
+    ),
     "check csv, 100,000-column header": (
         "p = d / 'w.csv'; n = 100_000\n"
         "p.write_text(','.join(f'c{i}' for i in range(n)) + '\\n' + ','.join(['1'] * (n - 1) + ['0.5']) + '\\n')",
-        "check('dataset: csv\\ndense 1\\n', p)"),
+        "check('dataset: csv\\ndense 1\\n', p)",
+    ),
     "check csv, 2 GB sparse file": (
         "p = d / 's.csv'; p.write_text('a,b,label\\n'); os.truncate(p, 2 << 30)",
-        "check('dataset: csv\\ndense 2 softmax\\n', p)"),
+        "check('dataset: csv\\ndense 2 softmax\\n', p)",
+    ),
     "check npz, 2 x 1.5 GB of deflated zeros": (
         "p = hf.npz_of_zeros(d / 'z.npz', 1_500_000_000)",
-        "check('dataset: npz\\ndense 1\\n', p)"),
+        "check('dataset: npz\\ndense 1\\n', p)",
+    ),
     "predict, npz declaring 10^9 bytes in deflated zeros": (
         "p = d / 'z.npz'\n"
         "import zipfile\n"
@@ -49,21 +54,25 @@ CASES: dict[str, tuple[str, str]] = {
         "    with z.open('x.npy', 'w', force_zip64=True) as f:\n"
         "        f.write(hf.npy_declaring((125_000_000,)))\n"
         "        for _ in range(1000): f.write(bytes(1_000_000))",
-        "predict(p, (4,))"),
+        "predict(p, (4,))",
+    ),
     "predict, 20000x20000 PNG (389 KB)": (
         "p = d / 'big.png'; p.write_bytes(hf.zero_png(20000, 20000))",
-        "predict(p, (28, 28, 1))"),
+        "predict(p, (28, 28, 1))",
+    ),
     "predict, 29-byte GIF declaring 65535x65535": (
         "p = d / 'bomb.gif'; p.write_bytes(hf.gif_declaring(65535, 65535))",
-        "predict(p, (28, 28, 1))"),
+        "predict(p, (28, 28, 1))",
+    ),
     "images load, a folder with one 20000x20000 PNG (389 KB)": (
         "from PIL import Image\n"
         "for c in ('a', 'b'):\n"
         "    (d / 'p' / c).mkdir(parents=True)\n"
         "    for i in range(4): Image.new('L', (8, 8), 40 * i).save(d / 'p' / c / f'{i}.png')\n"
         "(d / 'p' / 'a' / 'big.png').write_bytes(hf.zero_png(20000, 20000))",
-        "load(check(f'dataset: images(\"{d / \"p\"}\", size=8x8, color=grayscale)\\n'\n"
-        "           'flatten -> dense 2 softmax\\n', None))"),
+        'load(check(f\'dataset: images("{d / "p"}", size=8x8, color=grayscale)\\n\'\n'
+        "           'flatten -> dense 2 softmax\\n', None))",
+    ),
 }
 
 PROBE = """
@@ -109,12 +118,18 @@ print(json.dumps({{"kib": grown, "seconds": seconds, "outcome": outcome}}))
 
 def run_case(name: str, root: Path, timeout: float) -> dict[str, object]:
     make, call = CASES[name]
-    code = PROBE.format(root=str(root), plugins=str(root / "plugins"), bench=str(HERE),
-                        make=make, call=call)
+    code = PROBE.format(
+        root=str(root), plugins=str(root / "plugins"), bench=str(HERE), make=make, call=call
+    )
     with tempfile.TemporaryDirectory(prefix="netdsl-hostile-") as tmp:
         try:
-            done = subprocess.run([sys.executable, "-c", code, tmp], capture_output=True,
-                                  text=True, timeout=timeout, env={**os.environ, "PYTHONPATH": ""})
+            done = subprocess.run(
+                [sys.executable, "-c", code, tmp],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env={**os.environ, "PYTHONPATH": ""},
+            )
         except subprocess.TimeoutExpired:
             return {"outcome": f"over {timeout:g} s (stopped)"}
     if done.returncode:

@@ -74,7 +74,11 @@ def program(lines: int = 200) -> str:
         if i % 5 == 0:
             out.append(f"  # dense stage {i // 5}")
         else:
-            out.append(f"  -> dense {32 + i % 7} relu l2(0.0001)" if i % 3 else f"  -> dropout 0.{i % 5 + 1}")
+            out.append(
+                f"  -> dense {32 + i % 7} relu l2(0.0001)"
+                if i % 3
+                else f"  -> dropout 0.{i % 5 + 1}"
+            )
         i += 1
     out.append("  -> dense 10 softmax")
     return "\n".join(out) + "\n"
@@ -99,8 +103,13 @@ def _pct(sorted_values: list[float], p: float) -> float:
 
 def _summary(values: list[float]) -> dict[str, float]:
     v = sorted(values)
-    return {"p50": round(_pct(v, 50), 2), "p90": round(_pct(v, 90), 2), "p99": round(_pct(v, 99), 2),
-            "max": round(v[-1], 2), "mean": round(statistics.fmean(v), 2)}
+    return {
+        "p50": round(_pct(v, 50), 2),
+        "p90": round(_pct(v, 90), 2),
+        "p99": round(_pct(v, 99), 2),
+        "max": round(v[-1], 2),
+        "mean": round(statistics.fmean(v), 2),
+    }
 
 
 def measure(keystrokes: int, phases: bool, at: float = 1.0) -> dict[str, Any]:
@@ -120,8 +129,14 @@ def measure(keystrokes: int, phases: bool, at: float = 1.0) -> dict[str, Any]:
     send({"method": "initialized", "params": {}})
     text = program()
     assert text.count("\n") == 200
-    send({"method": "textDocument/didOpen", "params": {"textDocument": {
-        "uri": URI, "languageId": "netdsl", "version": 1, "text": text}}})
+    send(
+        {
+            "method": "textDocument/didOpen",
+            "params": {
+                "textDocument": {"uri": URI, "languageId": "netdsl", "version": 1, "text": text}
+            },
+        }
+    )
     analysis = server.analyses[URI]
     assert analysis.model is not None, [e.message for e in analysis.errors]
     layers = len(analysis.model.nodes)
@@ -133,8 +148,12 @@ def measure(keystrokes: int, phases: bool, at: float = 1.0) -> dict[str, Any]:
     row = min(rows, key=lambda i: (abs(i - at * len(lines)), -i))
     col_relu = lines[row].index("relu") + 4
     col_units = lines[row].index("dense ") + 6
-    edits = [((row, col_relu), (row, col_relu), "x"), ((row, col_relu), (row, col_relu + 1), ""),
-             ((row, col_units), (row, col_units + 2), "64"), ((row, col_units), (row, col_units + 2), "33")]
+    edits = [
+        ((row, col_relu), (row, col_relu), "x"),
+        ((row, col_relu), (row, col_relu + 1), ""),
+        ((row, col_units), (row, col_units + 2), "64"),
+        ((row, col_units), (row, col_units + 2), "33"),
+    ]
 
     in_gc = [0.0, 0.0]  # wall seconds in collections so far, start of the current one
     full = [0]
@@ -157,10 +176,21 @@ def measure(keystrokes: int, phases: bool, at: float = 1.0) -> dict[str, Any]:
         for k in range(keystrokes + 20):
             (l0, c0), (l1, c1), new = edits[k % len(edits)]
             version += 1
-            message = {"method": "textDocument/didChange", "params": {
-                "textDocument": {"uri": URI, "version": version},
-                "contentChanges": [{"range": {"start": {"line": l0, "character": c0},
-                                              "end": {"line": l1, "character": c1}}, "text": new}]}}
+            message = {
+                "method": "textDocument/didChange",
+                "params": {
+                    "textDocument": {"uri": URI, "version": version},
+                    "contentChanges": [
+                        {
+                            "range": {
+                                "start": {"line": l0, "character": c0},
+                                "end": {"line": l1, "character": c1},
+                            },
+                            "text": new,
+                        }
+                    ],
+                },
+            }
             g0, f0 = in_gc[0], full[0]
             t0, c0_ = time.perf_counter(), time.process_time()
             send(message)
@@ -174,11 +204,21 @@ def measure(keystrokes: int, phases: bool, at: float = 1.0) -> dict[str, Any]:
     finally:
         gc.callbacks.remove(on_gc)
     result: dict[str, Any] = {
-        "lines": 200, "edited_line": row + 1, "layers": layers, "keystrokes": len(wall), "with_errors": errors_seen,
-        "wall_ms": _summary(wall), "cpu_ms": _summary(cpu), "gc_ms": _summary(gc_ms),
-        "gc_total_ms": round(sum(gc_ms), 1), "full_collections": full_collections,
-        "load_before": round(load_before[0], 2), "load_after": round(os.getloadavg()[0], 2),
-        "python": sys.version.split()[0], "netdsl": str(Path(netdsl.__file__).parent), "wall_all": [round(t, 3) for t in wall],
+        "lines": 200,
+        "edited_line": row + 1,
+        "layers": layers,
+        "keystrokes": len(wall),
+        "with_errors": errors_seen,
+        "wall_ms": _summary(wall),
+        "cpu_ms": _summary(cpu),
+        "gc_ms": _summary(gc_ms),
+        "gc_total_ms": round(sum(gc_ms), 1),
+        "full_collections": full_collections,
+        "load_before": round(load_before[0], 2),
+        "load_after": round(os.getloadavg()[0], 2),
+        "python": sys.version.split()[0],
+        "netdsl": str(Path(netdsl.__file__).parent),
+        "wall_all": [round(t, 3) for t in wall],
     }
     if phases:
         from netdsl.checking.checker import check
@@ -213,20 +253,29 @@ def histogram(times: list[float]) -> list[str]:
 
 
 def _row(name: str, s: dict[str, float]) -> str:
-    return (f"  {name:<5} p50 {s['p50']:7.2f}  p90 {s['p90']:7.2f}  p99 {s['p99']:7.2f}  "
-            f"max {s['max']:7.2f}  mean {s['mean']:7.2f}  ms")
+    return (
+        f"  {name:<5} p50 {s['p50']:7.2f}  p90 {s['p90']:7.2f}  p99 {s['p99']:7.2f}  "
+        f"max {s['max']:7.2f}  mean {s['mean']:7.2f}  ms"
+    )
 
 
 def report(r: dict[str, Any]) -> None:
-    print(f"re-check after a keystroke on line {r['edited_line']} of a 200-line program ({r['layers']} layers), "
-          f"{r['keystrokes']} keystrokes "
-          f"({r['with_errors']} leaving an error), through the server's didChange handler; "
-          f"load average {r['load_before']} -> {r['load_after']}:")
+    print(
+        f"re-check after a keystroke on line {r['edited_line']} of a 200-line program ({r['layers']} layers), "
+        f"{r['keystrokes']} keystrokes "
+        f"({r['with_errors']} leaving an error), through the server's didChange handler; "
+        f"load average {r['load_before']} -> {r['load_after']}:"
+    )
     print(_row("wall", r["wall_ms"]))
     print(_row("cpu", r["cpu_ms"]))
-    print(_row("gc", r["gc_ms"]) + f"  ({r['full_collections']} full collections, {r['gc_total_ms']} ms in all)")
+    print(
+        _row("gc", r["gc_ms"])
+        + f"  ({r['full_collections']} full collections, {r['gc_total_ms']} ms in all)"
+    )
     if "parse_cpu_ms" in r:
-        print(f"  in-process CPU medians: parse {r['parse_cpu_ms']} ms, check {r['check_cpu_ms']} ms")
+        print(
+            f"  in-process CPU medians: parse {r['parse_cpu_ms']} ms, check {r['check_cpu_ms']} ms"
+        )
     print("wall time:")
     print("\n".join(histogram(r["wall_all"])))
 
@@ -237,26 +286,49 @@ def against(other: Path, rounds: int, keystrokes: int, at: float) -> None:
     runs: dict[str, list[dict[str, Any]]] = {k: [] for k in trees}
     for r in range(rounds):
         for name, tree in trees.items():
-            out = subprocess.run([sys.executable, __file__, "--json", "--phases", "--tree", str(tree),
-                                  "--keystrokes", str(keystrokes), "--at", str(at)],
-                                 check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--json",
+                    "--phases",
+                    "--tree",
+                    str(tree),
+                    "--keystrokes",
+                    str(keystrokes),
+                    "--at",
+                    str(at),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             runs[name].append(json.loads(out))
             res = runs[name][-1]
             assert Path(res["netdsl"]).parent == tree, (res["netdsl"], tree)  # the tree asked for
-            print(f"round {r + 1} {name:<5} ({tree}): wall p50 {res['wall_ms']['p50']} p90 {res['wall_ms']['p90']} "
-                  f"| cpu p50 {res['cpu_ms']['p50']} p90 {res['cpu_ms']['p90']} | parse {res['parse_cpu_ms']} "
-                  f"check {res['check_cpu_ms']} | {res['full_collections']} full gc | load "
-                  f"{res['load_before']}", flush=True)
+            print(
+                f"round {r + 1} {name:<5} ({tree}): wall p50 {res['wall_ms']['p50']} p90 {res['wall_ms']['p90']} "
+                f"| cpu p50 {res['cpu_ms']['p50']} p90 {res['cpu_ms']['p90']} | parse {res['parse_cpu_ms']} "
+                f"check {res['check_cpu_ms']} | {res['full_collections']} full gc | load "
+                f"{res['load_before']}",
+                flush=True,
+            )
     for name, tree in trees.items():
         wall = [t for res in runs[name] for t in res["wall_all"]]
         print(f"\n{name} ({tree}), {rounds} runs pooled, {len(wall)} keystrokes:")
         print(_row("wall", _summary(wall)))
-        print(f"  cpu   p50 of runs: {[res['cpu_ms']['p50'] for res in runs[name]]}  "
-              f"p90 of runs: {[res['cpu_ms']['p90'] for res in runs[name]]}")
-        print(f"  parse CPU medians {[res['parse_cpu_ms'] for res in runs[name]]}, "
-              f"check {[res['check_cpu_ms'] for res in runs[name]]}")
-        print(f"  full collections per run {[res['full_collections'] for res in runs[name]]}, "
-              f"gc ms per run {[res['gc_total_ms'] for res in runs[name]]}")
+        print(
+            f"  cpu   p50 of runs: {[res['cpu_ms']['p50'] for res in runs[name]]}  "
+            f"p90 of runs: {[res['cpu_ms']['p90'] for res in runs[name]]}"
+        )
+        print(
+            f"  parse CPU medians {[res['parse_cpu_ms'] for res in runs[name]]}, "
+            f"check {[res['check_cpu_ms'] for res in runs[name]]}"
+        )
+        print(
+            f"  full collections per run {[res['full_collections'] for res in runs[name]]}, "
+            f"gc ms per run {[res['gc_total_ms'] for res in runs[name]]}"
+        )
         print("\n".join(histogram(wall)))
 
 
@@ -268,8 +340,12 @@ def main() -> None:
     ap.add_argument("--tree", type=Path, default=ROOT, help="the checkout whose netdsl is measured")
     ap.add_argument("--against", type=Path, help="compare with this checkout, side by side")
     ap.add_argument("--rounds", type=int, default=3, help="runs of each tree with --against")
-    ap.add_argument("--at", type=float, default=1.0,
-                    help="where the edited line is, as a fraction of the program (default 1: near the end)")
+    ap.add_argument(
+        "--at",
+        type=float,
+        default=1.0,
+        help="where the edited line is, as a fraction of the program (default 1: near the end)",
+    )
     args = ap.parse_args()
     if args.against is not None:
         against(args.against, args.rounds, args.keystrokes, args.at)

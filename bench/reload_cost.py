@@ -26,8 +26,10 @@ from netdsl.keras import saving  # noqa: E402
 from netdsl.keras.saving import verify_reload  # noqa: E402
 from netdsl.vocab.registry import load_registry  # noqa: E402
 
-MODELS = {"mlp": "dense 64 relu l2 -> dense 10 softmax",
-          **{n: (ROOT / f"examples/{n}.net").read_text() for n in ("cnn", "lstm", "residual")}}
+MODELS = {
+    "mlp": "dense 64 relu l2 -> dense 10 softmax",
+    **{n: (ROOT / f"examples/{n}.net").read_text() for n in ("cnn", "lstm", "residual")},
+}
 
 
 def main() -> None:

@@ -66,6 +66,7 @@ SEED_EPOCHS = 10
 
 # --- measuring ---------------------------------------------------------------------------------
 
+
 def _recipe(data: str, seed: int, epochs: int | None) -> dict[str, Any]:
     """One run of the Keras recipe, a whole process."""
     cmd = [PYTHON, str(BENCH / "baseline_keras_convnet.py"), "--data", data, "--seed", str(seed)]
@@ -80,37 +81,54 @@ def _fast(data: str, seed: int, epochs: int | None, out: Path) -> dict[str, Any]
     return {"seed": seed, "wall": r["wall"], "test_accuracy": r["test_accuracy"]}
 
 
-def measure_cnn(data: str, seeds: list[int], epochs: int | None, out: Path) -> dict[str, list[dict[str, Any]]]:
+def measure_cnn(
+    data: str, seeds: list[int], epochs: int | None, out: Path
+) -> dict[str, list[dict[str, Any]]]:
     """Recipe and cnn_fast, alternating, one pair per seed."""
     sides: list[tuple[str, Callable[[int], dict[str, Any]]]] = [
-        ("recipe", lambda s: _recipe(data, s, epochs)), ("fast", lambda s: _fast(data, s, epochs, out))]
+        ("recipe", lambda s: _recipe(data, s, epochs)),
+        ("fast", lambda s: _fast(data, s, epochs, out)),
+    ]
     runs: dict[str, list[dict[str, Any]]] = {"recipe": [], "fast": []}
     for i, seed in enumerate(seeds):
         for name, go in alternate(sides, i):
             log(f"cnn seed {seed} ({i + 1}/{len(seeds)}): {name}")
             runs[name].append(go(seed))
-            log(f"  {runs[name][-1]['wall']:.1f} s, test accuracy {runs[name][-1]['test_accuracy']:.4f}")
+            log(
+                f"  {runs[name][-1]['wall']:.1f} s, test accuracy {runs[name][-1]['test_accuracy']:.4f}"
+            )
     return runs
 
 
 def measure_mlp(data: str, seeds: list[int], epochs: int | None) -> dict[str, list[dict[str, Any]]]:
     """Seed recipe and the 98% recipe through bench/train_probe.py, alternating, one pair per seed."""
     common = ["--target", str(MLP_TARGET), "--stop-at-target"]
-    sides = [("seed", SEED_SPEC, ["--epochs", str(epochs or SEED_EPOCHS)]),
-             ("mlp98", MLP_SPEC, ["--epochs", str(epochs)] if epochs else [])]
+    sides = [
+        ("seed", SEED_SPEC, ["--epochs", str(epochs or SEED_EPOCHS)]),
+        ("mlp98", MLP_SPEC, ["--epochs", str(epochs)] if epochs else []),
+    ]
     runs: dict[str, list[dict[str, Any]]] = {"seed": [], "mlp98": []}
     for i, seed in enumerate(seeds):
         for name, spec, args in alternate(sides, i):
             log(f"mlp seed {seed} ({i + 1}/{len(seeds)}): {name}")
             r = _probe(spec, data, [*common, *args, "--seed", str(seed)])
-            runs[name].append({"seed": seed, "time_to_target": r["time_to_target"],
-                               "epochs_to_target": r["epochs_to_target"], "best_accuracy": r["best_accuracy"],
-                               "epochs_run": r["epochs_run"], "total_s": r["total_s"], "wall": r["wall"]})
+            runs[name].append(
+                {
+                    "seed": seed,
+                    "time_to_target": r["time_to_target"],
+                    "epochs_to_target": r["epochs_to_target"],
+                    "best_accuracy": r["best_accuracy"],
+                    "epochs_run": r["epochs_run"],
+                    "total_s": r["total_s"],
+                    "wall": r["wall"],
+                }
+            )
             log(f"  time to {MLP_TARGET:.0%}: {r['time_to_target']}, best {r['best_accuracy']:.4f}")
     return runs
 
 
 # --- summarising (pure) ----------------------------------------------------------------------------
+
 
 def _stats(values: list[float]) -> dict[str, Any] | None:
     return Stats(values).to_dict() if values else None
@@ -122,15 +140,27 @@ def summarise_cnn(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     ratio = ratio_stats([f["wall"] for f in fast], [r["wall"] for r in recipe])
     reached = sum(f["test_accuracy"] >= CNN_TARGET for f in fast)
     return {
-        "recipe": {"wall": _stats([r["wall"] for r in recipe]),
-                   "test_accuracy": _stats([r["test_accuracy"] for r in recipe])},
-        "fast": {"wall": _stats([f["wall"] for f in fast]),
-                 "test_accuracy": _stats([f["test_accuracy"] for f in fast])},
+        "recipe": {
+            "wall": _stats([r["wall"] for r in recipe]),
+            "test_accuracy": _stats([r["test_accuracy"] for r in recipe]),
+        },
+        "fast": {
+            "wall": _stats([f["wall"] for f in fast]),
+            "test_accuracy": _stats([f["test_accuracy"] for f in fast]),
+        },
         "ratio": ratio.to_dict(),
         "reached": f"{reached}/{len(fast)}",
         "met": bool(fast) and reached == len(fast) and ratio.median <= CNN_RATIO_GOAL,
-        "pairs": [{"seed": r["seed"], "recipe_wall": r["wall"], "recipe_accuracy": r["test_accuracy"],
-                   "fast_wall": f["wall"], "fast_accuracy": f["test_accuracy"]} for r, f in zip(recipe, fast)],
+        "pairs": [
+            {
+                "seed": r["seed"],
+                "recipe_wall": r["wall"],
+                "recipe_accuracy": r["test_accuracy"],
+                "fast_wall": f["wall"],
+                "fast_accuracy": f["test_accuracy"],
+            }
+            for r, f in zip(recipe, fast)
+        ],
     }
 
 
@@ -139,16 +169,19 @@ def summarise_mlp(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, rs in runs.items():
         hit = [r for r in rs if r["time_to_target"] is not None]
-        out[name] = {"reached": f"{len(hit)}/{len(rs)}",
-                     "time_to_target": _stats([r["time_to_target"] for r in hit]),
-                     "epochs_to_target": _stats([r["epochs_to_target"] for r in hit]),
-                     "best_accuracy": _stats([r["best_accuracy"] for r in rs]),
-                     "epochs_run": _stats([r["epochs_run"] for r in rs]),
-                     "total_s": _stats([r["total_s"] for r in rs])}
+        out[name] = {
+            "reached": f"{len(hit)}/{len(rs)}",
+            "time_to_target": _stats([r["time_to_target"] for r in hit]),
+            "epochs_to_target": _stats([r["epochs_to_target"] for r in hit]),
+            "best_accuracy": _stats([r["best_accuracy"] for r in rs]),
+            "epochs_run": _stats([r["epochs_run"] for r in rs]),
+            "total_s": _stats([r["total_s"] for r in rs]),
+        }
     return out
 
 
 # --- the report (pure) -----------------------------------------------------------------------------
+
 
 def _s(d: dict[str, Any] | None, unit: str = "s", digits: int = 1, scale: float = 1.0) -> str:
     """``12.3 s (11.0–14.2)``: median, then min–max; ``—`` when there is nothing."""
@@ -156,7 +189,11 @@ def _s(d: dict[str, Any] | None, unit: str = "s", digits: int = 1, scale: float 
         return "—"
     u = f" {unit}" if unit else ""
     med = f"{d['median'] * scale:.{digits}f}{u}"
-    return med if d["n"] == 1 else f"{med} ({d['min'] * scale:.{digits}f}–{d['max'] * scale:.{digits}f})"
+    return (
+        med
+        if d["n"] == 1
+        else f"{med} ({d['min'] * scale:.{digits}f}–{d['max'] * scale:.{digits}f})"
+    )
 
 
 def render(res: dict[str, Any]) -> str:
@@ -164,46 +201,65 @@ def render(res: dict[str, Any]) -> str:
     L = [BEGIN, ""]
     m = res["machine"]
     seeds = ", ".join(map(str, res["seeds"]))
-    L.append(f"Generated by `{res['command']}` on {res['date']} ({res['duration_s'] / 60:.1f} min; "
-             f"{m['cpu']}, {m['cores']} cores, **shared with other engineers' jobs**: load average "
-             f"{m['load_at_start']} at the start, {res['load_at_end']} at the end). Seeds {seeds}; the two "
-             "sides of each comparison alternate seed by seed (A B, B A, ...), so the ratios are "
-             "pairs run back to back. Figures: median (min–max) over the seeds.")
+    L.append(
+        f"Generated by `{res['command']}` on {res['date']} ({res['duration_s'] / 60:.1f} min; "
+        f"{m['cpu']}, {m['cores']} cores, **shared with other engineers' jobs**: load average "
+        f"{m['load_at_start']} at the start, {res['load_at_end']} at the end). Seeds {seeds}; the two "
+        "sides of each comparison alternate seed by seed (A B, B A, ...), so the ratios are "
+        "pairs run back to back. Figures: median (min–max) over the seeds."
+    )
     if res.get("epochs"):
-        L += ["", f"**Smoke run: every side shortened to {res['epochs']} epoch(s); these are not the "
-                  "recipes' figures.**"]
+        L += [
+            "",
+            f"**Smoke run: every side shortened to {res['epochs']} epoch(s); these are not the "
+            "recipes' figures.**",
+        ]
     cnn = res.get("cnn")
     if cnn:
         verdict = "**met**" if cnn["met"] else "**not met**"
-        L += ["", f"**`netdsl run {CNN_SPEC}` vs Keras's \"Simple MNIST convnet\"** ({RECIPE}, as published: "
-                  "15 epochs, batch 128, adam, `validation_split=0.1`). Whole processes, spawn to exit. "
-                  f"Goal: ≥ {CNN_TARGET:.1%} test accuracy in ≤ {CNN_RATIO_GOAL:g}× the recipe's wall time: "
-                  f"{verdict} (cnn_fast ≥ {CNN_TARGET:.1%} in {cnn['reached']} seeds; wall-time ratio "
-                  f"{cnn['ratio']['median']:.2f}×).", "",
-              "| run | wall | ratio to the recipe | test accuracy |", "|---|---|---|---|",
-              f"| Keras recipe, {res.get('epochs') or 15} epochs | {_s(cnn['recipe']['wall'])} | 1 (reference) | "
-              f"{_s(cnn['recipe']['test_accuracy'], '%', 2, 100)} |",
-              f"| netdsl cnn_fast | {_s(cnn['fast']['wall'])} | {_s(cnn['ratio'], '×', 3)} | "
-              f"{_s(cnn['fast']['test_accuracy'], '%', 2, 100)} |", "",
-              "| seed | recipe wall | recipe test accuracy | cnn_fast wall | cnn_fast test accuracy | ratio |",
-              "|---|---|---|---|---|---|"]
+        L += [
+            "",
+            f'**`netdsl run {CNN_SPEC}` vs Keras\'s "Simple MNIST convnet"** ({RECIPE}, as published: '
+            "15 epochs, batch 128, adam, `validation_split=0.1`). Whole processes, spawn to exit. "
+            f"Goal: ≥ {CNN_TARGET:.1%} test accuracy in ≤ {CNN_RATIO_GOAL:g}× the recipe's wall time: "
+            f"{verdict} (cnn_fast ≥ {CNN_TARGET:.1%} in {cnn['reached']} seeds; wall-time ratio "
+            f"{cnn['ratio']['median']:.2f}×).",
+            "",
+            "| run | wall | ratio to the recipe | test accuracy |",
+            "|---|---|---|---|",
+            f"| Keras recipe, {res.get('epochs') or 15} epochs | {_s(cnn['recipe']['wall'])} | 1 (reference) | "
+            f"{_s(cnn['recipe']['test_accuracy'], '%', 2, 100)} |",
+            f"| netdsl cnn_fast | {_s(cnn['fast']['wall'])} | {_s(cnn['ratio'], '×', 3)} | "
+            f"{_s(cnn['fast']['test_accuracy'], '%', 2, 100)} |",
+            "",
+            "| seed | recipe wall | recipe test accuracy | cnn_fast wall | cnn_fast test accuracy | ratio |",
+            "|---|---|---|---|---|---|",
+        ]
         for p in cnn["pairs"]:
-            L.append(f"| {p['seed']} | {p['recipe_wall']:.1f} s | {100 * p['recipe_accuracy']:.2f}% | "
-                     f"{p['fast_wall']:.1f} s | {100 * p['fast_accuracy']:.2f}% | "
-                     f"{p['fast_wall'] / p['recipe_wall']:.3f}× |")
+            L.append(
+                f"| {p['seed']} | {p['recipe_wall']:.1f} s | {100 * p['recipe_accuracy']:.2f}% | "
+                f"{p['fast_wall']:.1f} s | {100 * p['fast_accuracy']:.2f}% | "
+                f"{p['fast_wall'] / p['recipe_wall']:.3f}× |"
+            )
     mlp = res.get("mlp")
     if mlp:
-        L += ["", f"**Time to {MLP_TARGET:.0%} test accuracy, MLP** (bench/train_probe.py: netdsl's training "
-                  "path, test accuracy probed after each epoch with the probe's time taken out; seconds from "
-                  "process start, imports and data loading included; the run stops at the target). Seed "
-                  f"recipe: {SEED_SPEC} for {res.get('epochs') or SEED_EPOCHS} epochs; fast recipe: {MLP_SPEC}.", "",
-              "| recipe | reached | time to target | epochs to target | best test accuracy | epochs run | run time |",
-              "|---|---|---|---|---|---|---|"]
+        L += [
+            "",
+            f"**Time to {MLP_TARGET:.0%} test accuracy, MLP** (bench/train_probe.py: netdsl's training "
+            "path, test accuracy probed after each epoch with the probe's time taken out; seconds from "
+            "process start, imports and data loading included; the run stops at the target). Seed "
+            f"recipe: {SEED_SPEC} for {res.get('epochs') or SEED_EPOCHS} epochs; fast recipe: {MLP_SPEC}.",
+            "",
+            "| recipe | reached | time to target | epochs to target | best test accuracy | epochs run | run time |",
+            "|---|---|---|---|---|---|---|",
+        ]
         names = {"seed": f"seed recipe ({SEED_SPEC})", "mlp98": MLP_SPEC}
         for key, row in mlp.items():
-            L.append(f"| {names.get(key, key)} | {row['reached']} | {_s(row['time_to_target'])} | "
-                     f"{_s(row['epochs_to_target'], '', 0)} | {_s(row['best_accuracy'], '%', 2, 100)} | "
-                     f"{_s(row['epochs_run'], '', 0)} | {_s(row['total_s'])} |")
+            L.append(
+                f"| {names.get(key, key)} | {row['reached']} | {_s(row['time_to_target'])} | "
+                f"{_s(row['epochs_to_target'], '', 0)} | {_s(row['best_accuracy'], '%', 2, 100)} | "
+                f"{_s(row['epochs_run'], '', 0)} | {_s(row['total_s'])} |"
+            )
     L += ["", f"Every sample: `{res['raw']}` (not committed).", "", END]
     return "\n".join(L)
 
@@ -212,12 +268,15 @@ def splice(text: str, block: str) -> str:
     """``text`` with the part between the markers replaced by ``block``; the markers must be there."""
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
-        raise SystemExit(f"the report file has no '{BEGIN}' ... '{END}' block to replace; add the two "
-                         "markers where the figures belong")
-    return text[:start] + block + text[end + len(END):]
+        raise SystemExit(
+            f"the report file has no '{BEGIN}' ... '{END}' block to replace; add the two "
+            "markers where the figures belong"
+        )
+    return text[:start] + block + text[end + len(END) :]
 
 
 # --- main --------------------------------------------------------------------------------------------
+
 
 def main(argv: list[str] | None = None) -> int:
     """Measure, then write the block into the report and the samples into bench/results/."""
@@ -225,9 +284,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", required=True, help="folder with the four MNIST IDX .gz files")
     ap.add_argument("--seeds", default="1,2,3", help="comma-separated seeds, one pair of runs each")
     ap.add_argument("--only", default="cnn,mlp", help="comma-separated: cnn, mlp")
-    ap.add_argument("--epochs", type=int, help="shorten every run to N epochs (smoke test of this script)")
-    ap.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md",
-                    help="the file whose marked block is rewritten (default BENCHMARKS.md)")
+    ap.add_argument(
+        "--epochs", type=int, help="shorten every run to N epochs (smoke test of this script)"
+    )
+    ap.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "BENCHMARKS.md",
+        help="the file whose marked block is rewritten (default BENCHMARKS.md)",
+    )
     ap.add_argument("--results", type=Path, default=RESULTS, help="where the samples' JSON goes")
     a = ap.parse_args(argv)
     data = str(Path(a.data).resolve())
@@ -240,12 +305,17 @@ def main(argv: list[str] | None = None) -> int:
     splice(a.output.read_text(), "")  # fail before an hour of measuring, not after
 
     started = time.perf_counter()
-    res: dict[str, Any] = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                           "command": "python bench/time_to_accuracy.py --data $D"
-                                      + ("" if a.seeds == "1,2,3" else f" --seeds {a.seeds}")
-                                      + ("" if a.only == "cnn,mlp" else f" --only {a.only}")
-                                      + (f" --epochs {a.epochs}" if a.epochs else ""),
-                           "machine": machine(), "seeds": seeds, "epochs": a.epochs, "samples": {}}
+    res: dict[str, Any] = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python bench/time_to_accuracy.py --data $D"
+        + ("" if a.seeds == "1,2,3" else f" --seeds {a.seeds}")
+        + ("" if a.only == "cnn,mlp" else f" --only {a.only}")
+        + (f" --epochs {a.epochs}" if a.epochs else ""),
+        "machine": machine(),
+        "seeds": seeds,
+        "epochs": a.epochs,
+        "samples": {},
+    }
     a.results.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="netdsl-tta-") as tmp:
         if "cnn" in only:

@@ -53,9 +53,16 @@ def main() -> None:
 
     text = Path(a.spec).read_bytes()
     model = check(parse(text, a.spec), load_registry())
-    model = model.replace(**{k: v for k, v in (("epochs", a.epochs), ("batch_size", a.batch_size),
-                                               ("seed", a.seed)) if v is not None})
-    options = TrainOptions(steps_per_execution=a.steps_per_execution, jit_compile=a.jit, threads=a.threads)
+    model = model.replace(
+        **{
+            k: v
+            for k, v in (("epochs", a.epochs), ("batch_size", a.batch_size), ("seed", a.seed))
+            if v is not None
+        }
+    )
+    options = TrainOptions(
+        steps_per_execution=a.steps_per_execution, jit_compile=a.jit, threads=a.threads
+    )
     data = load_data(model, a.data)
 
     from netdsl.keras.runtime import import_keras
@@ -78,12 +85,19 @@ def main() -> None:
             t = now - START - state["probe"]  # the probes before this one do not count
             correct = 0
             for i in range(0, len(data.x_test), 2000):
-                p = self.model(data.x_test[i:i + 2000], training=False)
-                correct += int(np.sum(np.argmax(np.asarray(p), axis=1) == y_test[i:i + 2000]))
+                p = self.model(data.x_test[i : i + 2000], training=False)
+                correct += int(np.sum(np.argmax(np.asarray(p), axis=1) == y_test[i : i + 2000]))
             acc = correct / len(y_test)
             state["probe"] += time.perf_counter() - now
-            rows.append({"epoch": epoch + 1, "t": round(t, 3), "train_s": round(train_s, 3),
-                         "test_accuracy": acc, "loss": float((logs or {}).get("loss", float("nan")))})
+            rows.append(
+                {
+                    "epoch": epoch + 1,
+                    "t": round(t, 3),
+                    "train_s": round(train_s, 3),
+                    "test_accuracy": acc,
+                    "loss": float((logs or {}).get("loss", float("nan"))),
+                }
+            )
             if state["reached"] is None and acc >= a.target:
                 state["reached"] = rows[-1]
                 if a.stop_at_target:
@@ -98,22 +112,35 @@ def main() -> None:
         if model.settings.seed is not None:
             keras.utils.set_random_seed(model.settings.seed)
         net = compile_net(model, options)
-        ds = (tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train)).cache()
-              .shuffle(len(data.x_train), reshuffle_each_iteration=True)
-              .batch(model.settings.batch_size).prefetch(tf.data.AUTOTUNE))
+        ds = (
+            tf.data.Dataset.from_tensor_slices((data.x_train, data.y_train))
+            .cache()
+            .shuffle(len(data.x_train), reshuffle_each_iteration=True)
+            .batch(model.settings.batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
         net.fit(ds, epochs=model.settings.epochs, verbose=0, callbacks=[Probe()])
 
     reached = state["reached"]
-    print(json.dumps({
-        "spec": a.spec, "epochs_run": len(rows), "batch_size": model.settings.batch_size,
-        "options": options.to_dict(), "pipeline": a.pipeline, "target": a.target,
-        "startup_s": round((state["first_epoch_start"] or START) - START, 3),
-        "rows": rows, "time_to_target": reached["t"] if reached else None,
-        "epochs_to_target": reached["epoch"] if reached else None,
-        "best_accuracy": max((r["test_accuracy"] for r in rows), default=None),
-        "final_accuracy": rows[-1]["test_accuracy"] if rows else None,
-        "total_s": round(time.perf_counter() - START - state["probe"], 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "spec": a.spec,
+                "epochs_run": len(rows),
+                "batch_size": model.settings.batch_size,
+                "options": options.to_dict(),
+                "pipeline": a.pipeline,
+                "target": a.target,
+                "startup_s": round((state["first_epoch_start"] or START) - START, 3),
+                "rows": rows,
+                "time_to_target": reached["t"] if reached else None,
+                "epochs_to_target": reached["epoch"] if reached else None,
+                "best_accuracy": max((r["test_accuracy"] for r in rows), default=None),
+                "final_accuracy": rows[-1]["test_accuracy"] if rows else None,
+                "total_s": round(time.perf_counter() - START - state["probe"], 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,13 @@ class Span:
     @classmethod
     def from_dict(cls, data: dict[str, Any], file: str | None = None) -> Span:
         return cls(
-            data["start"], data["end"], data["line"], data["column"],
-            data["end_line"], data["end_column"], file,
+            data["start"],
+            data["end"],
+            data["line"],
+            data["column"],
+            data["end_line"],
+            data["end_column"],
+            file,
         )
 
     @classmethod
@@ -118,7 +123,9 @@ class NetdslError(Exception):
         if code is not None:
             owned = type(self).__dict__.get("codes")
             if owned is not None and code not in owned:
-                raise ValueError(f"{code} is not a code of {type(self).__name__} ({', '.join(owned)})")
+                raise ValueError(
+                    f"{code} is not a code of {type(self).__name__} ({', '.join(owned)})"
+                )
             self.code = code
 
     def __str__(self) -> str:
@@ -145,7 +152,8 @@ class NetdslError(Exception):
             "expected": self.expected,
             "help": self.help,
             "notes": [
-                {"file": n.span.file, "span": n.span.to_dict(), "label": n.label} for n in self.notes
+                {"file": n.span.file, "span": n.span.to_dict(), "label": n.label}
+                for n in self.notes
             ],
         }
 
@@ -257,7 +265,6 @@ class NetdslTrainingError(NetdslError):
     }
 
 
-
 class NetdslIRError(NetdslError, ValueError):
     """Data given to :meth:`Program.from_dict` that is not a netdsl IR: the only error it raises.
 
@@ -282,7 +289,7 @@ class NetdslExportError(NetdslTrainingError):
     code = "NDL312"
     codes = {
         "NDL312": "an export format cannot take the model (the layer is named), or its artefact "
-                  "does not reproduce the model",
+        "does not reproduce the model",
         "NDL314": "the packages an export format needs are not installed",
     }
 
@@ -309,6 +316,7 @@ class DiagramError(NetdslError):
 
     code = "NDL400"
     codes = {"NDL400": "a diagram that cannot be made here (unknown format, Graphviz missing)"}
+
 
 def error_codes() -> dict[str, tuple[str, str]]:
     """Every code: ``{code: (error class name, meaning)}``, from the classes that own them."""

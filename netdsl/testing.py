@@ -33,7 +33,9 @@ __all__ = ["assert_layer_matches_keras", "layer_mismatches"]
 Case = tuple[str, Any]
 
 
-def layer_mismatches(layer: Layer, cases: Iterable[Case], registry: Registry | None = None) -> list[str]:
+def layer_mismatches(
+    layer: Layer, cases: Iterable[Case], registry: Registry | None = None
+) -> list[str]:
     """One line per case whose rule disagrees with the Keras layer (empty when all agree)."""
     import numpy as np
 
@@ -48,22 +50,30 @@ def layer_mismatches(layer: Layer, cases: Iterable[Case], registry: Registry | N
         assert layer.build is not None, f"{layer.name} has no build function"
         keras_layer = layer.build(**{k: materialise(v) for k, v in bound.items()})
         rng = np.random.default_rng(0)
-        inputs = ([rng.random((2, *s), dtype=np.float32) for s in shapes] if merge
-                  else rng.random((2, *shapes), dtype=np.float32))
+        inputs = (
+            [rng.random((2, *s), dtype=np.float32) for s in shapes]
+            if merge
+            else rng.random((2, *shapes), dtype=np.float32)
+        )
         tensor = keras_layer(inputs)
         real = (tuple(int(d) for d in tensor.shape[1:]), int(keras_layer.count_params()))
         said = (tuple(rule_shape), int(rule_params))
         if real != said:
-            out.append(f"`{layer.name} {args}` on {_dims(shape)}: the rule says shape {said[0]} with "
-                       f"{said[1]:,} parameters, Keras gives {real[0]} with {real[1]:,}")
+            out.append(
+                f"`{layer.name} {args}` on {_dims(shape)}: the rule says shape {said[0]} with "
+                f"{said[1]:,} parameters, Keras gives {real[0]} with {real[1]:,}"
+            )
     return out
 
 
-def assert_layer_matches_keras(layer: Layer, cases: Iterable[Case], registry: Registry | None = None) -> None:
+def assert_layer_matches_keras(
+    layer: Layer, cases: Iterable[Case], registry: Registry | None = None
+) -> None:
     """Fail (``AssertionError`` listing every disagreeing case) unless the rule matches Keras."""
     wrong = layer_mismatches(layer, cases, registry)
-    assert not wrong, "\n".join([f"{len(wrong)} case(s) where `{layer.name}`'s rule disagrees with Keras:",
-                                 *wrong])
+    assert not wrong, "\n".join(
+        [f"{len(wrong)} case(s) where `{layer.name}`'s rule disagrees with Keras:", *wrong]
+    )
 
 
 def _bind(layer: Layer, args: str, registry: Registry) -> dict[str, Any]:

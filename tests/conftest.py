@@ -40,15 +40,17 @@ def has_layers(*names: str) -> bool:
 
 def needs_layers(*names: str) -> Any:
     """Skip a test (or a table row) until the built-in registry provides these layers."""
-    return pytest.mark.skipif(not has_layers(*names),
-                              reason=f"the registry has no {', '.join(names)} yet")
+    return pytest.mark.skipif(
+        not has_layers(*names), reason=f"the registry has no {', '.join(names)} yet"
+    )
 
 
 def strip_spans(data: Any) -> Any:
     """``to_dict()`` output without spans (and without comments), for comparing structure."""
     if isinstance(data, dict):
-        return {k: strip_spans(v) for k, v in data.items()
-                if not k.endswith("span") and k != "comments"}
+        return {
+            k: strip_spans(v) for k, v in data.items() if not k.endswith("span") and k != "comments"
+        }
     if isinstance(data, list):
         return [strip_spans(v) for v in data]
     return data

@@ -23,8 +23,10 @@ import numpy as np
 
 #: the real MNIST, where this machine has it: $NETDSL_MNIST (CI sets it), else shared/data/mnist
 #: beside the checkout (the project's layout here). Tests that need it skip without it.
-REAL_MNIST = Path(os.environ.get("NETDSL_MNIST")
-                  or Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
+REAL_MNIST = Path(
+    os.environ.get("NETDSL_MNIST")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+)
 
 __all__ = [
     "png",
@@ -37,8 +39,12 @@ __all__ = [
     "write_sequence_npz",
 ]
 
-IDX = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
-       "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+IDX = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
 
 
 def png(pixels: np.ndarray) -> bytes:
@@ -49,10 +55,16 @@ def png(pixels: np.ndarray) -> bytes:
     raw = b"".join(b"\x00" + pixels[r].tobytes() for r in range(h))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw, 1))
+        + chunk(b"IEND", b"")
+    )
 
 
 def write_png(path: Path, pixels: np.ndarray) -> Path:
@@ -61,8 +73,14 @@ def write_png(path: Path, pixels: np.ndarray) -> Path:
     return path
 
 
-def write_image_folder(root: Path, classes: Sequence[str] = ("cats", "dogs"), per_class: int = 10,
-                       size: int = 8, seed: int = 0, rgb: bool = True) -> Path:
+def write_image_folder(
+    root: Path,
+    classes: Sequence[str] = ("cats", "dogs"),
+    per_class: int = 10,
+    size: int = 8,
+    seed: int = 0,
+    rgb: bool = True,
+) -> Path:
     """One sub-folder per class of small PNGs; class ``i`` is brighter, so it can be learned."""
     rng = np.random.default_rng(seed)
     for i, name in enumerate(classes):
@@ -74,13 +92,17 @@ def write_image_folder(root: Path, classes: Sequence[str] = ("cats", "dogs"), pe
     return root
 
 
-def write_idx_folder(folder: Path, n_train: int = 12, n_test: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
+def write_idx_folder(
+    folder: Path, n_train: int = 12, n_test: int = 5, seed: int = 0
+) -> dict[str, np.ndarray]:
     """The four gzip IDX files of random 28x28 images; returns the arrays written."""
     rng = np.random.default_rng(seed)
-    arrays = {"x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-              "y_train": rng.integers(0, 10, n_train, dtype=np.uint8),
-              "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-              "y_test": rng.integers(0, 10, n_test, dtype=np.uint8)}
+    arrays = {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, n_train, dtype=np.uint8),
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
     folder.mkdir(parents=True, exist_ok=True)
     for key, name in IDX.items():
         a = arrays[key]
@@ -100,6 +122,7 @@ def write_cifar_archive(path: Path, hundred: bool = False, n: int = 6, seed: int
     rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w:gz") as tar:
+
         def add(name: str, data: bytes) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -108,13 +131,23 @@ def write_cifar_archive(path: Path, hundred: bool = False, n: int = 6, seed: int
         if hundred:
             for part in ("train", "test"):
                 x = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
-                add(f"cifar-100-python/{part}", _batch(x, {
-                    "fine_labels": rng.integers(0, 100, n).tolist(),
-                    "coarse_labels": rng.integers(0, 20, n).tolist()}))
+                add(
+                    f"cifar-100-python/{part}",
+                    _batch(
+                        x,
+                        {
+                            "fine_labels": rng.integers(0, 100, n).tolist(),
+                            "coarse_labels": rng.integers(0, 20, n).tolist(),
+                        },
+                    ),
+                )
         else:
             for part in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
                 x = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
-                add(f"cifar-10-batches-py/{part}", _batch(x, {"labels": rng.integers(0, 10, n).tolist()}))
+                add(
+                    f"cifar-10-batches-py/{part}",
+                    _batch(x, {"labels": rng.integers(0, 10, n).tolist()}),
+                )
     return path
 
 
@@ -135,8 +168,14 @@ def _ragged(rng: np.random.Generator, n: int, vocab: int, longest: int) -> np.nd
     return out
 
 
-def write_sequence_npz(path: Path, reuters: bool = False, n: int = 40, vocab: int = 200,
-                       seed: int = 0, learnable: bool = False) -> Path:
+def write_sequence_npz(
+    path: Path,
+    reuters: bool = False,
+    n: int = 40,
+    vocab: int = 200,
+    seed: int = 0,
+    learnable: bool = False,
+) -> Path:
     """``imdb.npz`` (x_train, y_train, x_test, y_test) or ``reuters.npz`` (x, y) as Keras stores
     them: object arrays of word-id lists. ``learnable``: positive reviews use low word ids."""
     rng = np.random.default_rng(seed)
@@ -166,7 +205,9 @@ def write_csv(path: Path, rows: int, features: int = 4, task: str = "names", see
     rng = np.random.default_rng(seed)
     names = ("setosa", "versicolor", "virginica")
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = ",".join([f"f{i}" for i in range(features)] + ["target" if task == "reals" else "species"])
+    header = ",".join(
+        [f"f{i}" for i in range(features)] + ["target" if task == "reals" else "species"]
+    )
     weights = rng.normal(0, 1, features)
     with open(path, "w", encoding="utf-8") as f:
         f.write(header + "\n")
@@ -189,7 +230,9 @@ def write_example_data(out: Path) -> None:
     """The data sets the examples/ programs read (see examples/README.md)."""
     write_csv(out / "iris.csv", 3000, task="names", seed=1)
     write_csv(out / "houses.csv", 5000, features=8, task="reals", seed=2)
-    write_image_folder(out / "shapes", classes=("dark", "mid", "light"), per_class=200, size=32, seed=3)
+    write_image_folder(
+        out / "shapes", classes=("dark", "mid", "light"), per_class=200, size=32, seed=3
+    )
     write_sequence_npz(out / "imdb" / "imdb.npz", n=2000, vocab=1000, seed=4, learnable=True)
 
 

@@ -33,8 +33,14 @@ LAYERS: dict[str, int] = {
 #: plugins supply vocabulary: they may use the vocabulary, the language, Keras at run time, and
 #: the one size-bounded reader of data files (NumPy only), so every dataset reads files alike
 PLUGIN_RANK = 4
-PLUGIN_MAY_IMPORT = ("netdsl.errors", "netdsl._version", "netdsl.lang", "netdsl.vocab",
-                     "netdsl.keras.runtime", "netdsl.keras.datafiles")
+PLUGIN_MAY_IMPORT = (
+    "netdsl.errors",
+    "netdsl._version",
+    "netdsl.lang",
+    "netdsl.vocab",
+    "netdsl.keras.runtime",
+    "netdsl.keras.datafiles",
+)
 
 SOURCES = {
     "netdsl": ROOT / "netdsl",
@@ -75,8 +81,9 @@ def imports_of(module: str) -> set[str]:
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = _resolve(module, path, node)
-            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base
-                     for a in node.names]
+            names = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names
+            ]
         else:
             continue
         for name in names:
@@ -102,8 +109,13 @@ GRAPH = {m: imports_of(m) for m in MODULES}
 
 
 def test_every_netdsl_module_has_a_layer() -> None:
-    loose = [m for m in MODULES if _top(m) == "netdsl" and m != "netdsl"
-             and not any(m == p or m.startswith(p + ".") for p in LAYERS if p != "netdsl")]
+    loose = [
+        m
+        for m in MODULES
+        if _top(m) == "netdsl"
+        and m != "netdsl"
+        and not any(m == p or m.startswith(p + ".") for p in LAYERS if p != "netdsl")
+    ]
     assert loose == [], "modules outside every layer: give each a subpackage"
 
 
@@ -115,8 +127,12 @@ def test_imports_run_one_way(module: str) -> None:
 
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if _top(m) != "netdsl"))
 def test_plugins_use_only_the_vocabulary(module: str) -> None:
-    bad = sorted(t for t in GRAPH[module] if t.startswith("netdsl.")
-                 and not any(t == p or t.startswith(p + ".") for p in PLUGIN_MAY_IMPORT))
+    bad = sorted(
+        t
+        for t in GRAPH[module]
+        if t.startswith("netdsl.")
+        and not any(t == p or t.startswith(p + ".") for p in PLUGIN_MAY_IMPORT)
+    )
     assert bad == [], f"plugin module {module} reaches past the vocabulary"
 
 

@@ -24,20 +24,32 @@ from netdsl.vocab.components import Layer
 from netdsl.vocab.registry import Provider, Registry, load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins"),
-                                                    os.environ.get("PYTHONPATH", "")])}
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]
+    ),
+}
 HAS_JAX = __import__("importlib").util.find_spec("jax") is not None
-needs_jax = pytest.mark.skipif(not HAS_JAX, reason="the jax backend is not installed (pip install 'netdsl[jax]')")
-TINY = ("dataset: synthetic(train_size=256, test_size=64)\ninput: 8\nepochs: 1\nbatch_size: 32\nseed: 3\n"
-        "dense 16 relu -> dense 10 softmax\n")
+needs_jax = pytest.mark.skipif(
+    not HAS_JAX, reason="the jax backend is not installed (pip install 'netdsl[jax]')"
+)
+TINY = (
+    "dataset: synthetic(train_size=256, test_size=64)\ninput: 8\nepochs: 1\nbatch_size: 32\nseed: 3\n"
+    "dense 16 relu -> dense 10 softmax\n"
+)
 
 
-@pytest.mark.parametrize(("setting", "env", "expected"), [
-    (None, {}, "tensorflow"),
-    (None, {"KERAS_BACKEND": "jax"}, "jax"),
-    ("tensorflow", {"KERAS_BACKEND": "jax"}, "tensorflow"),
-    ("jax", {}, "jax"),
-], ids=["default", "env", "setting-wins", "setting"])
+@pytest.mark.parametrize(
+    ("setting", "env", "expected"),
+    [
+        (None, {}, "tensorflow"),
+        (None, {"KERAS_BACKEND": "jax"}, "jax"),
+        ("tensorflow", {"KERAS_BACKEND": "jax"}, "tensorflow"),
+        ("jax", {}, "jax"),
+    ],
+    ids=["default", "env", "setting-wins", "setting"],
+)
 def test_which_backend(setting: str | None, env: dict[str, str], expected: str) -> None:
     assert backends.resolve(setting, env) == expected
 
@@ -46,7 +58,9 @@ def test_unknown_backend_in_the_environment_is_a_clear_error() -> None:
     with pytest.raises(NetdslTrainingError) as caught:
         backends.resolve(None, {"KERAS_BACKEND": "torch"})
     assert caught.value.code == "NDL320"
-    assert "KERAS_BACKEND=torch" in caught.value.message and "`jax`" in (caught.value.expected or "")
+    assert "KERAS_BACKEND=torch" in caught.value.message and "`jax`" in (
+        caught.value.expected or ""
+    )
 
 
 def test_backend_setting_is_a_program_line_and_a_run_flag() -> None:
@@ -66,8 +80,10 @@ def _registry_with_tf_only_layer() -> Registry:
     registry = load_registry(third_party=False)
     dense = registry.get("layer", "dense")
     assert isinstance(dense, Layer)
-    registry.add(replace(dense, name="tf_dense", aliases=(), backends=("tensorflow",)),
-                 Provider("tf-only-plugin", "0.1", "tf_only"))
+    registry.add(
+        replace(dense, name="tf_dense", aliases=(), backends=("tensorflow",)),
+        Provider("tf-only-plugin", "0.1", "tf_only"),
+    )
     return registry
 
 
@@ -76,7 +92,9 @@ def test_component_that_cannot_run_on_a_backend_is_an_error_at_its_layer() -> No
     source = "dense 32 relu\n  -> tf_dense 10 softmax\n"
     model = netdsl.check(source, registry)  # no backend chosen: fine
     [err] = backend_rules.problems(model, "jax")
-    assert err.code == "NDL320" and "layer `tf_dense` does not run on the jax backend" in err.message
+    assert (
+        err.code == "NDL320" and "layer `tf_dense` does not run on the jax backend" in err.message
+    )
     assert err.span is not None and (err.span.line, err.span.column) == (2, 6)
     assert "--backend tensorflow" in (err.help or "")
     assert backend_rules.problems(model, "tensorflow") == []
@@ -86,7 +104,9 @@ def test_component_that_cannot_run_on_a_backend_is_an_error_at_its_layer() -> No
     assert span is not None and span.line == 3
 
 
-def test_check_backend_flag_reports_at_the_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_backend_flag_reports_at_the_layer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     registry = _registry_with_tf_only_layer()
     monkeypatch.setattr("netdsl.tools.cli.terminal.State.registry", property(lambda self: registry))
     path = tmp_path / "m.net"
@@ -127,14 +147,33 @@ def test_builtin_tables_build_on_jax() -> None:
     (shape and parameter count against real tensors), every merge, the layers Keras refuses, and
     whole models using every family of layers (the examples too), built and compared on JAX."""
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
-         "tests/test_builtins_keras.py", "tests/test_layers_keras.py::test_layer_matches_keras",
-         "tests/test_layers_keras.py::test_refused_by_netdsl_and_keras",
-         "tests/test_layers_keras.py::test_model_matches_keras",
-         "tests/test_layers_keras.py::test_merge_matches_keras",
-         "tests/test_layers_keras.py::test_example_checks_and_matches_keras",
-         "-k", "not importing", "-W", "ignore::DeprecationWarning", "-p", "tests.backend_probe"],
-        cwd=ROOT, env={**ENV, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-x",
+            "tests/test_builtins_keras.py",
+            "tests/test_layers_keras.py::test_layer_matches_keras",
+            "tests/test_layers_keras.py::test_refused_by_netdsl_and_keras",
+            "tests/test_layers_keras.py::test_model_matches_keras",
+            "tests/test_layers_keras.py::test_merge_matches_keras",
+            "tests/test_layers_keras.py::test_example_checks_and_matches_keras",
+            "-k",
+            "not importing",
+            "-W",
+            "ignore::DeprecationWarning",
+            "-p",
+            "tests.backend_probe",
+        ],
+        cwd=ROOT,
+        env={**ENV, "KERAS_BACKEND": "jax"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "keras backend: jax" in result.stdout
     assert " passed" in result.stdout and "skipped" not in result.stdout
@@ -165,11 +204,17 @@ def test_a_model_trained_on_one_backend_loads_on_the_other(tmp_path: Path) -> No
         "sys.argv = ['netdsl', 'run', d + '/tiny.net', '--backend', 'jax', '--out', d + '/jax', '-q']\n"
         "main()\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env={**ENV, "KERAS_BACKEND": "jax"},
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        env={**ENV, "KERAS_BACKEND": "jax"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    np.testing.assert_allclose(np.load(tmp_path / "jax_pred.npy"), np.load(tmp_path / "tf_pred.npy"),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "jax_pred.npy"), np.load(tmp_path / "tf_pred.npy"), rtol=1e-5, atol=1e-6
+    )
     [jax_run] = (tmp_path / "jax").glob("*/")
     metrics = json.loads((jax_run / "metrics.json").read_text())
     assert metrics["versions"]["backend"] == "jax" and "jax" in metrics["versions"]

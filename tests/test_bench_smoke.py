@@ -22,30 +22,61 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.skipif(not (ROOT / "bench" / "run.py").exists(), reason="bench/ not in this tree")
 def test_bench_smoke_writes_a_report(tmp_path: Path) -> None:
     out = tmp_path / "BENCHMARKS.md"
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--output", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--output", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = out.read_text()
-    for heading in ("# netdsl benchmarks", "## Summary", "## 1. Feedback latency", "## 2. Front-end scaling"):
+    for heading in (
+        "# netdsl benchmarks",
+        "## Summary",
+        "## 1. Feedback latency",
+        "## 2. Front-end scaling",
+    ):
         assert heading in text
     assert "`netdsl check examples/mnist.net`" in text
     assert "| flat | 100 |" in text
     assert not re.search(r"\bnan\b", text, re.IGNORECASE), "a figure came out as NaN"
-    raw = ROOT / next(line.split("`")[1] for line in text.splitlines() if "bench/results/" in line and "`" in line)
+    raw = ROOT / next(
+        line.split("`")[1] for line in text.splitlines() if "bench/results/" in line and "`" in line
+    )
     data = json.loads(raw.read_text())
     assert data["mode"] == "smoke"
-    assert data["latency"]["rows"][0]["ratio"]["median"] > 1, "netdsl check must beat importing TensorFlow"
+    assert data["latency"]["rows"][0]["ratio"]["median"] > 1, (
+        "netdsl check must beat importing TensorFlow"
+    )
     assert data["frontend"]["families"]["flat"]["rows"][-1]["nodes"] == 100
     raw.unlink()
 
 
-@pytest.mark.skipif(not (ROOT / "bench" / "lsp_latency.py").exists(), reason="bench/ not in this tree")
-@pytest.mark.parametrize("at", [pytest.param("1", id="near-the-end"), pytest.param("0.5", id="middle")])
+@pytest.mark.skipif(
+    not (ROOT / "bench" / "lsp_latency.py").exists(), reason="bench/ not in this tree"
+)
+@pytest.mark.parametrize(
+    "at", [pytest.param("1", id="near-the-end"), pytest.param("0.5", id="middle")]
+)
 def test_lsp_latency_runs_and_reports_every_column(at: str) -> None:
     pytest.importorskip("pygls")
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "lsp_latency.py"), "--keystrokes", "8",
-                           "--at", at, "--json", "--phases"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=180)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "lsp_latency.py"),
+            "--keystrokes",
+            "8",
+            "--at",
+            at,
+            "--json",
+            "--phases",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(proc.stdout)
     assert data["keystrokes"] == 8 and data["with_errors"] == 2 and data["layers"] == 161
@@ -70,19 +101,49 @@ def test_data_bench_report_keeps_the_figures_of_parts_it_skipped(tmp_path: Path)
     stats = {"median": 2.0, "min": 1.0, "max": 3.0, "n": 1, "values": [2.0]}
     out = tmp_path / "B.md"
     out.write_text("# before\n")
-    bench.write_report(out, {"machine": {}, "check": [{"what": "CSV of 9 MB", "s": stats}],
-                             "memory": [{"mb": 19.0, "peak_mb": 728.0, "wall_s": 5.0, "rows": 7}]}, args)
+    bench.write_report(
+        out,
+        {
+            "machine": {},
+            "check": [{"what": "CSV of 9 MB", "s": stats}],
+            "memory": [{"mb": 19.0, "peak_mb": 728.0, "wall_s": 5.0, "rows": 7}],
+        },
+        args,
+    )
     first = out.read_text()
     assert "| CSV of 9 MB | 2.000 s" in first and "| 19 MB | 7 train | 728 MB |" in first
-    row = {"what": "CSV", "stream": stats, "file": stats, "text": stats, "numpy": stats, "ratio": stats,
-           "file_ratio": stats, "text_ratio": stats, "file_cpu": stats, "numpy_cpu": stats}
-    pictures = {"what": "image folder", "stream": stats, "file": stats, "numpy": stats, "ratio": stats,
-                "file_ratio": stats}
+    row = {
+        "what": "CSV",
+        "stream": stats,
+        "file": stats,
+        "text": stats,
+        "numpy": stats,
+        "ratio": stats,
+        "file_ratio": stats,
+        "text_ratio": stats,
+        "file_cpu": stats,
+        "numpy_cpu": stats,
+    }
+    pictures = {
+        "what": "image folder",
+        "stream": stats,
+        "file": stats,
+        "numpy": stats,
+        "ratio": stats,
+        "file_ratio": stats,
+    }
     bench.write_report(out, {"machine": {}, "throughput": [row, pictures]}, args)
     text = out.read_text()
     assert text.startswith("# before\n") and text.count(bench.BEGIN) == 1
     assert "| CSV of 9 MB | 2.000 s" in text and "| 19 MB | 7 train | 728 MB |" in text
-    assert "| CSV | 2 (1–3) | 2 (1–3) | 2 (1–3) | 2 (1–3) | 2.00 (1.00–3.00) | 2.00 (1.00–3.00) | 2.00 (1.00–3.00) |" \
+    assert (
+        "| CSV | 2 (1–3) | 2 (1–3) | 2 (1–3) | 2 (1–3) | 2.00 (1.00–3.00) | 2.00 (1.00–3.00) | 2.00 (1.00–3.00) |"
         in text
-    assert "| image folder | 2 (1–3) | 2 (1–3) | — | 2 (1–3) | 2.00 (1.00–3.00) | 2.00 (1.00–3.00) | — |" in text
-    assert "| CSV | — | 2.0 µs (1.0–3.0) | — | 2.0 µs (1.0–3.0) |" in text  # CPU per example, where measured
+    )
+    assert (
+        "| image folder | 2 (1–3) | 2 (1–3) | — | 2 (1–3) | 2.00 (1.00–3.00) | 2.00 (1.00–3.00) | — |"
+        in text
+    )
+    assert (
+        "| CSV | — | 2.0 µs (1.0–3.0) | — | 2.0 µs (1.0–3.0) |" in text
+    )  # CPU per example, where measured

@@ -25,14 +25,21 @@ pytestmark = pytest.mark.slow  # builds or trains real Keras models
 
 #: kind -> the built-in module that registers it
 MODULES: dict[str, ModuleType] = {
-    "activation": activations, "loss": losses, "optimizer": optimizers,
-    "regularizer": regularizers, "metric": metrics,
+    "activation": activations,
+    "loss": losses,
+    "optimizer": optimizers,
+    "regularizer": regularizers,
+    "metric": metrics,
 }
 
 #: values for parameters that have no default
 REQUIRED_SAMPLES: dict[str, Any] = {
-    "num_classes": 3, "target_class_ids": [0, 2],
-    "recall": 0.5, "precision": 0.5, "specificity": 0.5, "sensitivity": 0.5,
+    "num_classes": 3,
+    "target_class_ids": [0, 2],
+    "recall": 0.5,
+    "precision": 0.5,
+    "specificity": 0.5,
+    "sensitivity": 0.5,
 }
 
 #: Keras names deliberately not declared, with the reason
@@ -118,11 +125,16 @@ def test_every_kind_is_populated_by_its_module() -> None:
 
 def test_usual_aliases() -> None:
     for kind, alias, name in [
-        ("activation", "swish", "silu"), ("activation", "hard_swish", "hard_silu"),
-        ("loss", "mse", "mean_squared_error"), ("loss", "mae", "mean_absolute_error"),
-        ("loss", "mape", "mean_absolute_percentage_error"), ("loss", "kld", "kl_divergence"),
-        ("loss", "msle", "mean_squared_logarithmic_error"), ("loss", "bce", "binary_crossentropy"),
-        ("metric", "mse", "mean_squared_error"), ("metric", "mae", "mean_absolute_error"),
+        ("activation", "swish", "silu"),
+        ("activation", "hard_swish", "hard_silu"),
+        ("loss", "mse", "mean_squared_error"),
+        ("loss", "mae", "mean_absolute_error"),
+        ("loss", "mape", "mean_absolute_percentage_error"),
+        ("loss", "kld", "kl_divergence"),
+        ("loss", "msle", "mean_squared_logarithmic_error"),
+        ("loss", "bce", "binary_crossentropy"),
+        ("metric", "mse", "mean_squared_error"),
+        ("metric", "mae", "mean_absolute_error"),
     ]:
         assert _get(kind, alias).name == name, (kind, alias)
 
@@ -162,7 +174,8 @@ def test_params_match_keras_signature(keras: ModuleType, component: Component) -
             assert keras_default is inspect.Parameter.empty, f"{_id(component)}.{p.name}"
         else:
             assert p.default == keras_default, (
-                f"{_id(component)}.{p.name}: declared {p.default!r}, Keras {keras_default!r}")
+                f"{_id(component)}.{p.name}: declared {p.default!r}, Keras {keras_default!r}"
+            )
 
 
 @pytest.mark.parametrize("component", COMPONENTS, ids=_id)
@@ -171,7 +184,9 @@ def test_builds_with_defaults(keras: ModuleType, component: Component) -> None:
     built = component.build(**_defaults(component))
     shaping = getattr(component, "shape", None) is not None  # builds a layer: see Activation.shape
     expected = {
-        "activation": keras.layers.Layer if shaping else str, "loss": keras.losses.Loss, "optimizer": keras.optimizers.Optimizer,
+        "activation": keras.layers.Layer if shaping else str,
+        "loss": keras.losses.Loss,
+        "optimizer": keras.optimizers.Optimizer,
         "regularizer": keras.regularizers.Regularizer,
         "metric": str if component.name == "accuracy" else keras.metrics.Metric,
     }[component.kind]
@@ -218,10 +233,16 @@ def test_every_keras_name_is_covered(keras: ModuleType) -> None:
         ("regularizer", keras.regularizers, keras.regularizers.Regularizer),
         ("metric", keras.metrics, keras.metrics.Metric),
     ]:
-        declared = {_keras_target(keras, e.component) for e in REGISTRY.entries(kind)
-                    if getattr(e.component.build, "keras_path", None)}
-        missing = {n for n, o in vars(namespace).items()
-                   if isinstance(o, type) and issubclass(o, base) and o not in declared}
+        declared = {
+            _keras_target(keras, e.component)
+            for e in REGISTRY.entries(kind)
+            if getattr(e.component.build, "keras_path", None)
+        }
+        missing = {
+            n
+            for n, o in vars(namespace).items()
+            if isinstance(o, type) and issubclass(o, base) and o not in declared
+        }
         assert missing == SKIPPED[kind], f"{kind}: not declared {sorted(missing ^ SKIPPED[kind])}"
 
 
@@ -238,6 +259,7 @@ def test_importing_and_registering_does_not_import_tensorflow() -> None:
         "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
         "assert not heavy, heavy\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr

@@ -25,67 +25,180 @@ from netdsl.vocab.registry import Provider, load_registry
 GOOD: list[Any] = [
     ("seed", SEED, [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))], 50_890),
     ("one-layer", "dense 10 softmax", [("flatten", (784,)), ("dense", (10,))], 7_850),
-    ("no-bias", "dataset: synthetic\ninput: 100\ndense 10 softmax use_bias=false", [("dense", (10,))], 1_000),
-    ("dropout", "dense 64 relu -> dropout 0.5 -> dense 10 softmax",
-     [("flatten", (784,)), ("dense", (64,)), ("dropout", (64,)), ("dense", (10,))], 50_890),
-    ("keywords", "dense units=64 activation=relu kernel_regularizer=l2(0.01) -> dense 10 softmax",
-     [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))], 50_890),
-    ("order-free-names", "dense 64 l2 relu -> dense 10 softmax",
-     [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))], 50_890),
-    ("repeat", "(dense 32 relu) * 2 -> dense 10 softmax",
-     [("flatten", (784,)), ("dense", (32,)), ("dense", (32,)), ("dense", (10,))],
-     784 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10),
-    ("group-once", "(dense 32 relu -> dropout 0.1) -> dense 10 softmax",
-     [("flatten", (784,)), ("dense", (32,)), ("dropout", (32,)), ("dense", (10,))], 784 * 32 + 32 + 330),
-    ("block", "block hidden(n) = dense n relu -> dropout 0.2\nhidden(128) -> hidden(64) -> dense 10 softmax",
-     [("flatten", (784,)), ("dense", (128,)), ("dropout", (128,)), ("dense", (64,)), ("dropout", (64,)),
-      ("dense", (10,))], 784 * 128 + 128 + 128 * 64 + 64 + 650),
-    ("block-keyword-use", "block hidden(n, p) = dense n relu -> dropout p\nhidden(p=0.5, n=16) -> dense 10 softmax",
-     [("flatten", (784,)), ("dense", (16,)), ("dropout", (16,)), ("dense", (10,))], 784 * 16 + 16 + 170),
-    ("block-no-params", "block head = dense 10 softmax\nhead",
-     [("flatten", (784,)), ("dense", (10,))], 7_850),
-    ("block-in-block", "block a(n) = dense n relu\nblock b(n) = a(n) -> a(n)\nb(16) -> dense 10 softmax",
-     [("flatten", (784,)), ("dense", (16,)), ("dense", (16,)), ("dense", (10,))],
-     784 * 16 + 16 + 16 * 16 + 16 + 170),
-    ("block-call-value", "block h(n, r) = dense n relu r\nh(64, l2(0.01)) -> dense 10 softmax",
-     [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))], 50_890),
-    ("call-form-layer", "dense(64, relu) -> dense(10, softmax)",
-     [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))], 50_890),
-    ("batchnorm", "dataset: synthetic\ninput: 20\nbatchnorm -> dense 10 softmax", [("batchnorm", (20,)), ("dense", (10,))],
-     20 * 4 + 210),
+    (
+        "no-bias",
+        "dataset: synthetic\ninput: 100\ndense 10 softmax use_bias=false",
+        [("dense", (10,))],
+        1_000,
+    ),
+    (
+        "dropout",
+        "dense 64 relu -> dropout 0.5 -> dense 10 softmax",
+        [("flatten", (784,)), ("dense", (64,)), ("dropout", (64,)), ("dense", (10,))],
+        50_890,
+    ),
+    (
+        "keywords",
+        "dense units=64 activation=relu kernel_regularizer=l2(0.01) -> dense 10 softmax",
+        [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))],
+        50_890,
+    ),
+    (
+        "order-free-names",
+        "dense 64 l2 relu -> dense 10 softmax",
+        [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))],
+        50_890,
+    ),
+    (
+        "repeat",
+        "(dense 32 relu) * 2 -> dense 10 softmax",
+        [("flatten", (784,)), ("dense", (32,)), ("dense", (32,)), ("dense", (10,))],
+        784 * 32 + 32 + 32 * 32 + 32 + 32 * 10 + 10,
+    ),
+    (
+        "group-once",
+        "(dense 32 relu -> dropout 0.1) -> dense 10 softmax",
+        [("flatten", (784,)), ("dense", (32,)), ("dropout", (32,)), ("dense", (10,))],
+        784 * 32 + 32 + 330,
+    ),
+    (
+        "block",
+        "block hidden(n) = dense n relu -> dropout 0.2\nhidden(128) -> hidden(64) -> dense 10 softmax",
+        [
+            ("flatten", (784,)),
+            ("dense", (128,)),
+            ("dropout", (128,)),
+            ("dense", (64,)),
+            ("dropout", (64,)),
+            ("dense", (10,)),
+        ],
+        784 * 128 + 128 + 128 * 64 + 64 + 650,
+    ),
+    (
+        "block-keyword-use",
+        "block hidden(n, p) = dense n relu -> dropout p\nhidden(p=0.5, n=16) -> dense 10 softmax",
+        [("flatten", (784,)), ("dense", (16,)), ("dropout", (16,)), ("dense", (10,))],
+        784 * 16 + 16 + 170,
+    ),
+    (
+        "block-no-params",
+        "block head = dense 10 softmax\nhead",
+        [("flatten", (784,)), ("dense", (10,))],
+        7_850,
+    ),
+    (
+        "block-in-block",
+        "block a(n) = dense n relu\nblock b(n) = a(n) -> a(n)\nb(16) -> dense 10 softmax",
+        [("flatten", (784,)), ("dense", (16,)), ("dense", (16,)), ("dense", (10,))],
+        784 * 16 + 16 + 16 * 16 + 16 + 170,
+    ),
+    (
+        "block-call-value",
+        "block h(n, r) = dense n relu r\nh(64, l2(0.01)) -> dense 10 softmax",
+        [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))],
+        50_890,
+    ),
+    (
+        "call-form-layer",
+        "dense(64, relu) -> dense(10, softmax)",
+        [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))],
+        50_890,
+    ),
+    (
+        "batchnorm",
+        "dataset: synthetic\ninput: 20\nbatchnorm -> dense 10 softmax",
+        [("batchnorm", (20,)), ("dense", (10,))],
+        20 * 4 + 210,
+    ),
     ("reshape", "reshape 784 -> dense 10 softmax", [("reshape", (784,)), ("dense", (10,))], 7_850),
-    ("reshape-unknown-axis", "reshape (-1, 28) -> flatten -> dense 10 softmax",
-     [("reshape", (28, 28)), ("flatten", (784,)), ("dense", (10,))], 7_850),
-    ("activation-layer", "dense 10 -> activation softmax",
-     [("flatten", (784,)), ("dense", (10,)), ("activation", (10,))], 7_850),
+    (
+        "reshape-unknown-axis",
+        "reshape (-1, 28) -> flatten -> dense 10 softmax",
+        [("reshape", (28, 28)), ("flatten", (784,)), ("dense", (10,))],
+        7_850,
+    ),
+    (
+        "activation-layer",
+        "dense 10 -> activation softmax",
+        [("flatten", (784,)), ("dense", (10,)), ("activation", (10,))],
+        7_850,
+    ),
     ("input-vector", "input: 784\ndense 10 softmax", [("dense", (10,))], 7_850),
     ("input-tuple", "input: (784,)\ndense 10 softmax", [("dense", (10,))], 7_850),
-    ("crlf-tabs-comments", "# model\r\nepochs: 2\t# two\r\ndense\t64 relu\r\n  -> dense 10 softmax # out\r\n",
-     [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))], 50_890),
-    pytest.param("conv", "conv2d 32 3 relu -> maxpool2d 2 -> flatten -> dense 10 softmax",
-                 [("conv2d", (26, 26, 32)), ("maxpool2d", (13, 13, 32)), ("flatten", (5408,)),
-                  ("dense", (10,))], 3 * 3 * 32 + 32 + 5408 * 10 + 10,
-                 marks=needs_layers("conv2d", "maxpool2d"), id="conv"),
-    pytest.param("conv-same", "conv2d 8 3x3 relu same -> flatten -> dense 10 softmax",
-                 [("conv2d", (28, 28, 8)), ("flatten", (6272,)), ("dense", (10,))], 80 + 62_730,
-                 marks=needs_layers("conv2d"), id="conv-same"),
-    pytest.param("conv-block-repeat",
-                 "block conv(f) = conv2d f 3 relu same -> maxpool2d 2\n(conv(8)) * 2 -> flatten -> dense 10 softmax",
-                 [("conv2d", (28, 28, 8)), ("maxpool2d", (14, 14, 8)), ("conv2d", (14, 14, 8)),
-                  ("maxpool2d", (7, 7, 8)), ("flatten", (392,)), ("dense", (10,))],
-                 80 + (9 * 8 * 8 + 8) + 3_930, marks=needs_layers("conv2d", "maxpool2d"), id="conv-block-repeat"),
-    pytest.param("lstm", "lstm 32 -> dense 10 softmax",
-                 [("reshape", (28, 28)), ("lstm", (32,)), ("dense", (10,))], 4 * (32 * (28 + 32) + 32) + 330,
-                 marks=needs_layers("lstm"), id="lstm"),
-    pytest.param("residual", "dataset: synthetic\ninput: 64\nresidual(dense 64 relu) -> dense 10 softmax",
-                 [("dense", (64,)), ("residual", (64,)), ("dense", (10,))], 64 * 64 + 64 + 650,
-                 marks=needs_layers("residual"), id="residual"),
-    pytest.param("concat", "dataset: synthetic\ninput: 16\n[dense 8 | dense 4] concat -> dense 10 softmax",
-                 [("dense", (8,)), ("dense", (4,)), ("concat", (12,)), ("dense", (10,))], 136 + 68 + 130,
-                 marks=needs_layers("concat"), id="concat"),
-    pytest.param("add", "dataset: synthetic\ninput: 16\n[dense 8 | dense 8 relu] add -> dense 10 softmax",
-                 [("dense", (8,)), ("dense", (8,)), ("add", (8,)), ("dense", (10,))], 136 + 136 + 90,
-                 marks=needs_layers("add"), id="add"),
+    (
+        "crlf-tabs-comments",
+        "# model\r\nepochs: 2\t# two\r\ndense\t64 relu\r\n  -> dense 10 softmax # out\r\n",
+        [("flatten", (784,)), ("dense", (64,)), ("dense", (10,))],
+        50_890,
+    ),
+    pytest.param(
+        "conv",
+        "conv2d 32 3 relu -> maxpool2d 2 -> flatten -> dense 10 softmax",
+        [
+            ("conv2d", (26, 26, 32)),
+            ("maxpool2d", (13, 13, 32)),
+            ("flatten", (5408,)),
+            ("dense", (10,)),
+        ],
+        3 * 3 * 32 + 32 + 5408 * 10 + 10,
+        marks=needs_layers("conv2d", "maxpool2d"),
+        id="conv",
+    ),
+    pytest.param(
+        "conv-same",
+        "conv2d 8 3x3 relu same -> flatten -> dense 10 softmax",
+        [("conv2d", (28, 28, 8)), ("flatten", (6272,)), ("dense", (10,))],
+        80 + 62_730,
+        marks=needs_layers("conv2d"),
+        id="conv-same",
+    ),
+    pytest.param(
+        "conv-block-repeat",
+        "block conv(f) = conv2d f 3 relu same -> maxpool2d 2\n(conv(8)) * 2 -> flatten -> dense 10 softmax",
+        [
+            ("conv2d", (28, 28, 8)),
+            ("maxpool2d", (14, 14, 8)),
+            ("conv2d", (14, 14, 8)),
+            ("maxpool2d", (7, 7, 8)),
+            ("flatten", (392,)),
+            ("dense", (10,)),
+        ],
+        80 + (9 * 8 * 8 + 8) + 3_930,
+        marks=needs_layers("conv2d", "maxpool2d"),
+        id="conv-block-repeat",
+    ),
+    pytest.param(
+        "lstm",
+        "lstm 32 -> dense 10 softmax",
+        [("reshape", (28, 28)), ("lstm", (32,)), ("dense", (10,))],
+        4 * (32 * (28 + 32) + 32) + 330,
+        marks=needs_layers("lstm"),
+        id="lstm",
+    ),
+    pytest.param(
+        "residual",
+        "dataset: synthetic\ninput: 64\nresidual(dense 64 relu) -> dense 10 softmax",
+        [("dense", (64,)), ("residual", (64,)), ("dense", (10,))],
+        64 * 64 + 64 + 650,
+        marks=needs_layers("residual"),
+        id="residual",
+    ),
+    pytest.param(
+        "concat",
+        "dataset: synthetic\ninput: 16\n[dense 8 | dense 4] concat -> dense 10 softmax",
+        [("dense", (8,)), ("dense", (4,)), ("concat", (12,)), ("dense", (10,))],
+        136 + 68 + 130,
+        marks=needs_layers("concat"),
+        id="concat",
+    ),
+    pytest.param(
+        "add",
+        "dataset: synthetic\ninput: 16\n[dense 8 | dense 8 relu] add -> dense 10 softmax",
+        [("dense", (8,)), ("dense", (8,)), ("add", (8,)), ("dense", (10,))],
+        136 + 136 + 90,
+        marks=needs_layers("add"),
+        id="add",
+    ),
 ]
 
 
@@ -101,7 +214,9 @@ def _rows(cases: list[Any]) -> list[Any]:
 
 
 @pytest.mark.parametrize(("text", "layers", "total"), _rows(GOOD))
-def test_good_program(text: str, layers: list[tuple[str, tuple[int, ...]]], total: int, registry: Any) -> None:
+def test_good_program(
+    text: str, layers: list[tuple[str, tuple[int, ...]]], total: int, registry: Any
+) -> None:
     model = netdsl.check(text, registry)
     assert isinstance(model, CheckedModel)
     assert [(n.layer, tuple(n.output_shape)) for n in model.nodes] == layers
@@ -140,7 +255,12 @@ def test_seed_file_on_disk(registry: Any) -> None:
 def test_settings_defaults(registry: Any) -> None:
     m = netdsl.check(SEED, registry)
     st = m.settings
-    assert (st["epochs"], st["batch_size"], st["validation_split"], st["seed"]) == (10, 32, 0.0, None)
+    assert (st["epochs"], st["batch_size"], st["validation_split"], st["seed"]) == (
+        10,
+        32,
+        0.0,
+        None,
+    )
     assert st["dataset"].name == "mnist" and st["optimizer"].name == "adam"
     assert [x.name for x in st["metrics"]] == ["accuracy"]
     assert st["loss"].name == "categorical_crossentropy" and m.labels == "categorical"
@@ -153,7 +273,9 @@ def test_settings_given(registry: Any) -> None:
         "dataset: mnist\ninput: 28x28x1\nloss: sparse_categorical_crossentropy\n"
         "optimizer: sgd(learning_rate=0.1, momentum=0.9)\nmetrics: [accuracy, sparse_top_k_categorical_accuracy]\n"
         "epochs: 3\n"
-        "batch_size: 128\nvalidation_split: 0.2\nseed: 7\n" + SEED, registry)
+        "batch_size: 128\nvalidation_split: 0.2\nseed: 7\n" + SEED,
+        registry,
+    )
     st = m.settings
     assert (st["epochs"], st["batch_size"], st["validation_split"], st["seed"]) == (3, 128, 0.2, 7)
     assert m.labels == "sparse" and st["loss"].name == "sparse_categorical_crossentropy"
@@ -165,7 +287,9 @@ def test_settings_given(registry: Any) -> None:
 
 
 def test_metrics_may_be_one_name(registry: Any) -> None:
-    assert [x.name for x in netdsl.check("metrics: auc\n" + SEED, registry).settings["metrics"]] == ["auc"]
+    assert [
+        x.name for x in netdsl.check("metrics: auc\n" + SEED, registry).settings["metrics"]
+    ] == ["auc"]
 
 
 def test_logits_get_from_logits(registry: Any) -> None:
@@ -190,8 +314,13 @@ def test_default_registry_is_used_when_none_given() -> None:
 def test_model_replace_validates(registry: Any) -> None:
     m = netdsl.check(SEED, registry)
     assert m.replace(epochs=2).settings["epochs"] == 2
-    for bad in ({"epochs": 0}, {"seed": 2**32}, {"batch_size": 10**20}, {"epochs": "x"},
-                {"no_such": 1}):
+    for bad in (
+        {"epochs": 0},
+        {"seed": 2**32},
+        {"batch_size": 10**20},
+        {"epochs": "x"},
+        {"no_such": 1},
+    ):
         with pytest.raises(NetdslError):
             m.replace(**bad)
 
@@ -233,7 +362,11 @@ BAD: list[Any] = [
     ("unknown-loss", "loss: crossentropy\n" + SEED, ["NDL003"]),
     ("class-count", "dense 64 relu -> dense 12 softmax", ["NDL013"]),
     ("reshape-mismatch", "reshape 5x5 -> dense 10 softmax", ["NDL008"]),
-    ("batchnorm-axis", "dataset: synthetic\ninput: 10\nbatchnorm axis=5 -> dense 10 softmax", ["NDL008"]),
+    (
+        "batchnorm-axis",
+        "dataset: synthetic\ninput: 10\nbatchnorm axis=5 -> dense 10 softmax",
+        ["NDL008"],
+    ),
     ("dense-on-2d", "input: 28x28\ndense 10 softmax", ["NDL008"]),
     ("repeat-zero", "(dense 10) * 0 -> dense 10 softmax", ["NDL005"]),
     ("no-network", "epochs: 3\n", ["NDL010"]),
@@ -247,33 +380,84 @@ BAD: list[Any] = [
     ("block-missing-arg", "block b(n) = dense n\nb -> dense 10 softmax", ["NDL007"]),
     ("block-unknown-kwarg", "block b(n) = dense n\nb(3, m=1) -> dense 10 softmax", ["NDL007"]),
     ("block-arg-twice", "block b(n) = dense n\nb(3, n=3) -> dense 10 softmax", ["NDL006"]),
-    ("block-error-two-uses", "block b(n) = dense n relu6x\nb(3) -> b(4) -> dense 10 softmax", ["NDL003"]),
-    ("block-bad-value-per-use", "block b(p) = dropout p\nb(1.5) -> b(2.5) -> dense 10 softmax",
-     ["NDL005", "NDL005"]),
+    (
+        "block-error-two-uses",
+        "block b(n) = dense n relu6x\nb(3) -> b(4) -> dense 10 softmax",
+        ["NDL003"],
+    ),
+    (
+        "block-bad-value-per-use",
+        "block b(p) = dropout p\nb(1.5) -> b(2.5) -> dense 10 softmax",
+        ["NDL005", "NDL005"],
+    ),
     ("values-not-layers", "dense(64, relu -> relu) -> dense 10 softmax", ["NDL005"]),
     ("layer-count-limit", "(dense 1) * 1000000 -> dense 10 softmax", ["NDL012"]),
-    ("exponential-blocks",
-     "block a0 = dense 1 -> dense 1\n" + "".join(f"block a{i} = a{i-1} -> a{i-1}\n" for i in range(1, 30))
-     + "a29 -> dense 10 softmax", ["NDL012"]),
-    ("nested-block-depth",
-     "block a0(x) = dense 10 x\n" + "".join(f"block a{i}(x) = " + "(" * 40 + f"a{i-1}(x)" + ")" * 40 + "\n"
-                                          for i in range(1, 11)) + "a10(relu) -> dense 10 softmax", ["NDL012"]),
-    ("three-independent", "epochz: 1\ndense 64 relu6x -> dropout 1.5 -> dense 10 softmax",
-     ["NDL004", "NDL003", "NDL005"]),
-    ("many-in-one-layer", "dense 0 relu6x unitz=1 -> dense 10 softmax", ["NDL005", "NDL003", "NDL007"]),
-    ("errors-across-settings-and-blocks",
-     "epochs: 0\nbatch_size: x\nblock b(n) = dense n reluu\nb(4) -> dens 10", ["NDL005", "NDL005", "NDL003",
-                                                                                "NDL003"]),
-    pytest.param("dense-on-sequence", "input: 28x28\nlstm 32 return_sequences=true -> dense 10 softmax",
-                 ["NDL008"], marks=needs_layers("lstm"), id="dense-on-sequence"),
-    pytest.param("unknown-merge", "[dense 3 | dense 4] concatt -> dense 10 softmax", ["NDL003"],
-                 marks=needs_layers("concat"), id="unknown-merge"),
-    pytest.param("merge-alone", "add -> dense 10 softmax", ["NDL008"], marks=needs_layers("add"),
-                 id="merge-alone"),
-    pytest.param("add-mismatch", "dataset: synthetic\ninput: 16\n[dense 8 | dense 4] add -> dense 10 softmax", ["NDL008"],
-                 marks=needs_layers("add"), id="add-mismatch"),
-    pytest.param("unknown-option", "conv2d 32 3 samee -> flatten -> dense 10 softmax", ["NDL003"],
-                 marks=needs_layers("conv2d"), id="unknown-option"),
+    (
+        "exponential-blocks",
+        "block a0 = dense 1 -> dense 1\n"
+        + "".join(f"block a{i} = a{i - 1} -> a{i - 1}\n" for i in range(1, 30))
+        + "a29 -> dense 10 softmax",
+        ["NDL012"],
+    ),
+    (
+        "nested-block-depth",
+        "block a0(x) = dense 10 x\n"
+        + "".join(
+            f"block a{i}(x) = " + "(" * 40 + f"a{i - 1}(x)" + ")" * 40 + "\n" for i in range(1, 11)
+        )
+        + "a10(relu) -> dense 10 softmax",
+        ["NDL012"],
+    ),
+    (
+        "three-independent",
+        "epochz: 1\ndense 64 relu6x -> dropout 1.5 -> dense 10 softmax",
+        ["NDL004", "NDL003", "NDL005"],
+    ),
+    (
+        "many-in-one-layer",
+        "dense 0 relu6x unitz=1 -> dense 10 softmax",
+        ["NDL005", "NDL003", "NDL007"],
+    ),
+    (
+        "errors-across-settings-and-blocks",
+        "epochs: 0\nbatch_size: x\nblock b(n) = dense n reluu\nb(4) -> dens 10",
+        ["NDL005", "NDL005", "NDL003", "NDL003"],
+    ),
+    pytest.param(
+        "dense-on-sequence",
+        "input: 28x28\nlstm 32 return_sequences=true -> dense 10 softmax",
+        ["NDL008"],
+        marks=needs_layers("lstm"),
+        id="dense-on-sequence",
+    ),
+    pytest.param(
+        "unknown-merge",
+        "[dense 3 | dense 4] concatt -> dense 10 softmax",
+        ["NDL003"],
+        marks=needs_layers("concat"),
+        id="unknown-merge",
+    ),
+    pytest.param(
+        "merge-alone",
+        "add -> dense 10 softmax",
+        ["NDL008"],
+        marks=needs_layers("add"),
+        id="merge-alone",
+    ),
+    pytest.param(
+        "add-mismatch",
+        "dataset: synthetic\ninput: 16\n[dense 8 | dense 4] add -> dense 10 softmax",
+        ["NDL008"],
+        marks=needs_layers("add"),
+        id="add-mismatch",
+    ),
+    pytest.param(
+        "unknown-option",
+        "conv2d 32 3 samee -> flatten -> dense 10 softmax",
+        ["NDL003"],
+        marks=needs_layers("conv2d"),
+        id="unknown-option",
+    ),
 ]
 
 
@@ -300,8 +484,13 @@ def test_all_errors_in_one_pass(registry: Any) -> None:
     with pytest.raises(NetdslErrors) as info:
         netdsl.check(text, registry)
     assert [(e.code, e.span.line, e.span.column) for e in info.value.errors] == [
-        ("NDL004", 1, 1), ("NDL005", 2, 13), ("NDL003", 3, 10), ("NDL005", 3, 28), ("NDL003", 3, 35),
-        ("NDL007", 3, 63)]
+        ("NDL004", 1, 1),
+        ("NDL005", 2, 13),
+        ("NDL003", 3, 10),
+        ("NDL005", 3, 28),
+        ("NDL003", 3, 35),
+        ("NDL007", 3, 63),
+    ]
 
 
 def test_an_error_in_a_block_is_reported_once_with_every_use(registry: Any) -> None:
@@ -310,7 +499,9 @@ def test_an_error_in_a_block_is_reported_once_with_every_use(registry: Any) -> N
     (err,) = info.value.errors
     assert err.span.line == 1
     assert [(n.span.line, n.span.column, n.label) for n in err.notes] == [
-        (2, 1, "in this use of `b`"), (2, 9, "in this use of `b`")]
+        (2, 1, "in this use of `b`"),
+        (2, 9, "in this use of `b`"),
+    ]
 
 
 def test_an_error_that_depends_on_the_use_is_reported_per_use(registry: Any) -> None:
@@ -329,19 +520,29 @@ def test_repeated_mistake_reported_once(registry: Any) -> None:
 
 # a positional value nothing positional takes: the help names the open parameters that take it
 POSITIONAL_HELP = [
-    ("synthetic-classes", "dataset: synthetic(10)\ninput: 4\ndense 10 softmax",
-     "name the parameter: `classes=10`, or one of `outputs`, `train_size`, `test_size`, `seed`"),
-    ("synthetic-after-given", "dataset: synthetic(classes=3, 10)\ninput: 4\ndense 3 softmax",
-     "name the parameter: `outputs=10`, or one of `train_size`, `test_size`, `seed`"),
-    ("float-only-one", "dataset: synthetic\ninput: 4\nlayernorm 0.01 -> dense 10 softmax",
-     "name the parameter: `epsilon=0.01`"),
+    (
+        "synthetic-classes",
+        "dataset: synthetic(10)\ninput: 4\ndense 10 softmax",
+        "name the parameter: `classes=10`, or one of `outputs`, `train_size`, `test_size`, `seed`",
+    ),
+    (
+        "synthetic-after-given",
+        "dataset: synthetic(classes=3, 10)\ninput: 4\ndense 3 softmax",
+        "name the parameter: `outputs=10`, or one of `train_size`, `test_size`, `seed`",
+    ),
+    (
+        "float-only-one",
+        "dataset: synthetic\ninput: 4\nlayernorm 0.01 -> dense 10 softmax",
+        "name the parameter: `epsilon=0.01`",
+    ),
     ("nothing-takes-it", "dense 10 softmax 1.5", None),
 ]
 
 
 @pytest.mark.parametrize(("text", "help_"), _rows(POSITIONAL_HELP))
-def test_positional_help_names_a_real_parameter(text: str, help_: str | None,
-                                                registry: Any) -> None:
+def test_positional_help_names_a_real_parameter(
+    text: str, help_: str | None, registry: Any
+) -> None:
     with pytest.raises(NetdslError) as info:
         netdsl.check(text, registry)
     (err,) = [e for e in info.value.errors if e.code == "NDL005"]

@@ -28,7 +28,9 @@ def run(*args: str, stdin: str | bytes | None = None, env: dict[str, str] | None
     """``netdsl --no-plugins ARGS`` (the built-in vocabulary only, so output is deterministic)."""
     result = CliRunner().invoke(cli.main, ["--no-plugins", *args], input=stdin, env=env)
     assert result.exit_code in (0, 1, 2), result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     assert "Traceback" not in result.output
     return result
 
@@ -48,6 +50,7 @@ def bad(tmp_path: Path) -> Path:
 
 
 # --- global ----------------------------------------------------------------------------------------
+
 
 def test_version() -> None:
     r = run("--version")
@@ -83,6 +86,7 @@ def test_unknown_verb() -> None:
 
 
 # --- check -----------------------------------------------------------------------------------------
+
 
 def test_check_ok(seed: Path) -> None:
     r = run("check", str(seed))
@@ -125,8 +129,9 @@ def test_check_stdin_bytes_that_are_not_utf8() -> None:
 def test_check_json_ok(seed: Path) -> None:
     r = run("check", "--json", str(seed))
     assert r.exit_code == 0 and r.stderr == ""
-    assert json.loads(r.stdout) == {"files": [
-        {"file": str(seed), "ok": True, "errors": [], "layers": 3, "params": 50890}]}
+    assert json.loads(r.stdout) == {
+        "files": [{"file": str(seed), "ok": True, "errors": [], "layers": 3, "params": 50890}]
+    }
 
 
 def test_check_json_errors(seed: Path, bad: Path) -> None:
@@ -137,9 +142,28 @@ def test_check_json_errors(seed: Path, bad: Path) -> None:
     assert (first["file"], first["ok"]) == (str(bad), False)
     assert [e["code"] for e in first["errors"]] == ["NDL004", "NDL003", "NDL005"]
     e = first["errors"][1]
-    assert set(e) == {"code", "severity", "message", "file", "span", "label", "expected", "help", "notes"}
-    assert e["message"] == "unknown name `relu6x` for `dense`" and e["help"] == "did you mean `relu6`?"
-    assert e["span"] == {"start": 19, "end": 25, "line": 2, "column": 10, "end_line": 2, "end_column": 16}
+    assert set(e) == {
+        "code",
+        "severity",
+        "message",
+        "file",
+        "span",
+        "label",
+        "expected",
+        "help",
+        "notes",
+    }
+    assert (
+        e["message"] == "unknown name `relu6x` for `dense`" and e["help"] == "did you mean `relu6`?"
+    )
+    assert e["span"] == {
+        "start": 19,
+        "end": 25,
+        "line": 2,
+        "column": 10,
+        "end_line": 2,
+        "end_column": 16,
+    }
     assert e["file"] == str(bad) and e["severity"] == "error"
     assert second["ok"] is True
 
@@ -149,9 +173,13 @@ def test_check_json_with_notes(tmp_path: Path) -> None:
     f.write_text("(dense 64 relu\n")
     data = json.loads(run("check", "--json", str(f)).stdout)
     (e,) = data["files"][0]["errors"]
-    assert e["notes"] == [{"file": str(f), "label": "`(` opened here",
-                           "span": {"start": 0, "end": 1, "line": 1, "column": 1, "end_line": 1,
-                                    "end_column": 2}}]
+    assert e["notes"] == [
+        {
+            "file": str(f),
+            "label": "`(` opened here",
+            "span": {"start": 0, "end": 1, "line": 1, "column": 1, "end_line": 1, "end_column": 2},
+        }
+    ]
 
 
 def test_check_file_not_found(tmp_path: Path) -> None:
@@ -190,6 +218,7 @@ def test_colour_on_a_terminal(bad: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 # --- summary ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", SUMMARIES, ids=[p.stem for p in SUMMARIES])
 def test_summary_golden(path: Path) -> None:
     if path.stem == "conv" and not has_layers("conv2d", "residual", "concat", "global_avgpool2d"):
@@ -220,15 +249,30 @@ def test_summary_json(seed: Path) -> None:
     r = run("summary", "--json", str(seed))
     assert r.exit_code == 0
     data = json.loads(r.stdout)
-    assert set(data) == {"file", "settings", "data", "labels", "input_shape", "output_shape", "layers",
-                         "total_params", "backend", "sizes", "steps_per_epoch", "total_steps"}
+    assert set(data) == {
+        "file",
+        "settings",
+        "data",
+        "labels",
+        "input_shape",
+        "output_shape",
+        "layers",
+        "total_params",
+        "backend",
+        "sizes",
+        "steps_per_epoch",
+        "total_steps",
+    }
     assert data["sizes"] == {"train": 60_000, "validation": 0, "test": None}
     assert data["steps_per_epoch"] == 1875 and data["total_steps"] == 18_750
     assert data["data"]["target"] == {"kind": "classes", "num_classes": 10, "shape": []}
     assert data["total_params"] == 50890 and data["input_shape"] == [28, 28, 1]
     assert data["output_shape"] == [10]
     assert [(x["layer"], x["output_shape"], x["params"]) for x in data["layers"]] == [
-        ("flatten", [784], 0), ("dense", [64], 50240), ("dense", [10], 650)]
+        ("flatten", [784], 0),
+        ("dense", [64], 50240),
+        ("dense", [10], 650),
+    ]
     assert data["layers"][1]["args"]["activation"]["name"] == "relu"
     assert data["settings"]["epochs"] == 10 and data["settings"]["optimizer"]["name"] == "adam"
 
@@ -250,6 +294,7 @@ def test_summary_file_not_found(tmp_path: Path) -> None:
 
 # --- fmt (more in test_format.py) ----------------------------------------------------------------------
 
+
 def test_fmt_basics(tmp_path: Path) -> None:
     f = tmp_path / "m.net"
     f.write_text("dense 64 relu l2->dense 10 softmax")
@@ -267,6 +312,7 @@ def test_fmt_file_not_found(tmp_path: Path) -> None:
 
 # --- plugins (the verb exists; its details belong to the plugin tests) --------------------------------
 
+
 def test_plugins_component_and_suggestion() -> None:
     r = run("plugins", "dense")
     assert r.exit_code == 0 and "units" in r.stdout
@@ -276,11 +322,33 @@ def test_plugins_component_and_suggestion() -> None:
 
 # --- nothing ever escapes as a traceback --------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [b"", b"\xff\xfe\x00", b"(" * 5000, b"dense 64 relu -> -> dense 10",
-                                  b"(dense 1) * 99999999999", b"\x00\x01\x02", "\u2028\u2029".encode(),
-                                  b"block a = a\na", b"dense 64 relu l2 -> dense 10 softmax\r\n"])
-@pytest.mark.parametrize("verb", [["check"], ["check", "--json"], ["fmt"], ["fmt", "--check"], ["summary"],
-                                  ["summary", "--json"]], ids=" ".join)
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"",
+        b"\xff\xfe\x00",
+        b"(" * 5000,
+        b"dense 64 relu -> -> dense 10",
+        b"(dense 1) * 99999999999",
+        b"\x00\x01\x02",
+        "\u2028\u2029".encode(),
+        b"block a = a\na",
+        b"dense 64 relu l2 -> dense 10 softmax\r\n",
+    ],
+)
+@pytest.mark.parametrize(
+    "verb",
+    [
+        ["check"],
+        ["check", "--json"],
+        ["fmt"],
+        ["fmt", "--check"],
+        ["summary"],
+        ["summary", "--json"],
+    ],
+    ids=" ".join,
+)
 def test_any_input_exits_0_or_1(verb: list[str], text: bytes) -> None:
     r = run(*verb, "-", stdin=text)
     assert r.exit_code in (0, 1)

@@ -46,6 +46,7 @@ def verb(name: str) -> click.Command:
 
 # --- lazily loaded verbs ------------------------------------------------------------------------
 
+
 def test_every_command_module_is_a_verb_and_every_verb_a_module() -> None:
     modules = {m.name for m in pkgutil.iter_modules([str(COMMANDS_DIR)])}
     assert modules == set(VERBS)
@@ -88,7 +89,9 @@ def test_a_verb_imports_only_its_own_module(tmp_path: Path) -> None:
     program = tmp_path / "m.net"
     program.write_text("dataset: synthetic\ninput: 4\ndense 10 softmax\n")
     assert _loaded_after(["--no-plugins", "check", str(program)]) == [
-        COMMANDS_PACKAGE, f"{COMMANDS_PACKAGE}.check"]
+        COMMANDS_PACKAGE,
+        f"{COMMANDS_PACKAGE}.check",
+    ]
 
 
 def test_an_unknown_verb_is_a_usage_error() -> None:
@@ -98,11 +101,17 @@ def test_an_unknown_verb_is_a_usage_error() -> None:
 
 # --- one error handler --------------------------------------------------------------------------
 
+
 def _handlers(path: Path) -> list[ast.ExceptHandler]:
     """The ``except`` clauses of a module that catch a NetdslError (or a subclass by name)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return [node for node in ast.walk(tree) if isinstance(node, ast.ExceptHandler)
-            and node.type is not None and "Netdsl" in ast.unparse(node.type)]
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ExceptHandler)
+        and node.type is not None
+        and "Netdsl" in ast.unparse(node.type)
+    ]
 
 
 @pytest.mark.parametrize("path", sorted(COMMANDS_DIR.glob("*.py")), ids=lambda p: p.stem)
@@ -110,8 +119,9 @@ def test_no_command_renders_its_own_errors(path: Path) -> None:
     """A verb lets a NetdslError through to the group. The only catch left is one that collects
     a file's errors and goes on to the next file (``check``, ``fmt`` with several files)."""
     for handler in _handlers(path):
-        assert any(isinstance(n, ast.Continue) for n in ast.walk(handler)), \
+        assert any(isinstance(n, ast.Continue) for n in ast.walk(handler)), (
             f"{path.name}:{handler.lineno} handles a NetdslError itself"
+        )
 
 
 class _Internal(NetdslTrainingError):
@@ -128,10 +138,12 @@ def _boom(error: BaseException) -> click.Command:
     return boom
 
 
-@pytest.mark.parametrize(("args", "shows_traceback"), [([], False), (["-v"], True)],
-                         ids=["plain", "verbose"])
-def test_the_group_renders_a_netdsl_error_once(monkeypatch: pytest.MonkeyPatch, args: list[str],
-                                               shows_traceback: bool) -> None:
+@pytest.mark.parametrize(
+    ("args", "shows_traceback"), [([], False), (["-v"], True)], ids=["plain", "verbose"]
+)
+def test_the_group_renders_a_netdsl_error_once(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], shows_traceback: bool
+) -> None:
     error = _Internal("the step failed", code="NDL300", help="try a smaller batch")
     monkeypatch.setitem(main.commands, "boom", _boom(error))
     r = CliRunner().invoke(main, [*args, "--no-plugins", "boom"])
@@ -145,8 +157,9 @@ def test_the_group_renders_a_netdsl_error_once(monkeypatch: pytest.MonkeyPatch, 
 def test_the_group_renders_every_error_of_a_group(monkeypatch: pytest.MonkeyPatch) -> None:
     from netdsl.errors import NetdslErrors
 
-    errors = NetdslErrors([NetdslTrainingError("first", code="NDL300"),
-                           NetdslTrainingError("second", code="NDL301")])
+    errors = NetdslErrors(
+        [NetdslTrainingError("first", code="NDL300"), NetdslTrainingError("second", code="NDL301")]
+    )
     monkeypatch.setitem(main.commands, "boom", _boom(errors))
     r = CliRunner().invoke(main, ["boom"])
     assert r.exit_code == 1
@@ -170,19 +183,24 @@ def test_a_verbs_error_exits_1_through_the_group(tmp_path: Path) -> None:
 
 # --- choices from the tables they name ----------------------------------------------------------
 
+
 def _choices(name: str, option: str) -> list[str]:
     param = next(p for p in verb(name).params if p.name == option)
     assert isinstance(param.type, click.Choice)
     return list(param.type.choices)
 
 
-@pytest.mark.parametrize(("name", "option", "table"), [
-    ("check", "backend", list(BACKENDS)),
-    ("export", "fmt", list(EXPORT_FORMATS)),
-    ("diagram", "fmt", list(DIAGRAM_FORMATS)),
-    ("runs", "status", [*STATUSES, "resumed"]),
-    ("runs", "sort", list(SORT_KEYS)),
-], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("name", "option", "table"),
+    [
+        ("check", "backend", list(BACKENDS)),
+        ("export", "fmt", list(EXPORT_FORMATS)),
+        ("diagram", "fmt", list(DIAGRAM_FORMATS)),
+        ("runs", "status", [*STATUSES, "resumed"]),
+        ("runs", "sort", list(SORT_KEYS)),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_choices_are_the_table(name: str, option: str, table: list[str]) -> None:
     assert _choices(name, option) == table
 
@@ -196,6 +214,7 @@ def test_the_backend_setting_takes_the_backends_table() -> None:
 
 
 # --- setting overrides from the settings table --------------------------------------------------
+
 
 @pytest.mark.parametrize("row", FLAG_ROWS, ids=lambda r: r.name)
 def test_every_flag_setting_is_a_run_option(row: Any) -> None:
@@ -227,15 +246,20 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return seen
 
 
-@pytest.mark.parametrize(("written", "args", "expected"), [
-    ("", [], False),
-    ("", ["--normalize"], True),
-    ("normalize: true\n", [], True),
-    ("normalize: true\n", ["--no-normalize"], False),
-    ("normalize: false\n", ["--normalize"], True),
-], ids=["default", "on", "program", "off-overrides", "on-overrides"])
-def test_normalize_flag_overrides_the_program(tmp_path: Path, captured: list[Any], written: str,
-                                              args: list[str], expected: bool) -> None:
+@pytest.mark.parametrize(
+    ("written", "args", "expected"),
+    [
+        ("", [], False),
+        ("", ["--normalize"], True),
+        ("normalize: true\n", [], True),
+        ("normalize: true\n", ["--no-normalize"], False),
+        ("normalize: false\n", ["--normalize"], True),
+    ],
+    ids=["default", "on", "program", "off-overrides", "on-overrides"],
+)
+def test_normalize_flag_overrides_the_program(
+    tmp_path: Path, captured: list[Any], written: str, args: list[str], expected: bool
+) -> None:
     program = tmp_path / "m.net"
     program.write_text(f"dataset: synthetic\ninput: 4\n{written}dense 10 softmax\n")
     r = invoke("run", str(program), *args, "--out", str(tmp_path / "runs"))
@@ -261,8 +285,9 @@ def test_each_verb_module_defines_the_command_of_its_name(name: str) -> None:
     assert isinstance(verb(name), click.Command)
 
 
-def test_netdsl_warnings_print_as_one_warning_line(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_netdsl_warnings_print_as_one_warning_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A label of many whole numbers is read as regression with a note: the note is a
     `warning:` line, not Python's `file:line: UserWarning:` record."""
     rows = "".join(f"{i % 7},{(i * 37) % 300 + i // 300}\n" for i in range(400))

@@ -56,7 +56,9 @@ def _sorted(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return rows[np.lexsort(rows.T[::-1])]
 
 
-def _memory_rows(path: Path, monkeypatch: pytest.MonkeyPatch, net: str = "dense 3 softmax") -> np.ndarray:
+def _memory_rows(
+    path: Path, monkeypatch: pytest.MonkeyPatch, net: str = "dense 3 softmax"
+) -> np.ndarray:
     with monkeypatch.context() as m:
         m.setattr(tabular, "CACHE_BYTES", 32 << 20)
         held = _data(path, net=net)
@@ -65,9 +67,12 @@ def _memory_rows(path: Path, monkeypatch: pytest.MonkeyPatch, net: str = "dense 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rows,task", [(3000, "names"), (1500, "reals")], ids=["classes", "regression"])
+@pytest.mark.parametrize(
+    "rows,task", [(3000, "names"), (1500, "reals")], ids=["classes", "regression"]
+)
 def test_spilled_epochs_read_the_in_memory_rows_once_each_in_a_seeded_order(
-        tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch, rows: int, task: str) -> None:
+    tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch, rows: int, task: str
+) -> None:
     path = write_csv(tmp_path / "data" / "t.csv", rows, task=task)
     net = "dense 3 softmax" if task == "names" else "dense 1"
     expected = _memory_rows(path, monkeypatch, net)
@@ -82,7 +87,9 @@ def test_spilled_epochs_read_the_in_memory_rows_once_each_in_a_seeded_order(
     x0, y0 = _epoch(data, 0)
     np.testing.assert_array_equal(_sorted(x0, y0), expected)  # every training row once, no other
     again = _epoch(data, 0)
-    np.testing.assert_array_equal(x0, again[0])  # the same epoch, the same order: what resuming needs
+    np.testing.assert_array_equal(
+        x0, again[0]
+    )  # the same epoch, the same order: what resuming needs
     np.testing.assert_array_equal(y0, again[1])
     x1, y1 = _epoch(data, 1)
     assert not np.array_equal(x0, x1), "each epoch has its own order"
@@ -93,12 +100,18 @@ def test_spilled_epochs_read_the_in_memory_rows_once_each_in_a_seeded_order(
     y_type = np.int32 if task == "names" else np.float32
     file_rows = np.fromfile(spilled["path"], [("x", np.float32, (4,)), ("y", y_type)])
     size = tabular.window_rows(4)
-    windows = [np.sort(file_rows["x"][i:i + size], axis=0) for i in range(0, len(file_rows), size)]
+    windows = [
+        np.sort(file_rows["x"][i : i + size], axis=0) for i in range(0, len(file_rows), size)
+    ]
     assert len(windows) >= 3
     firsts = set()
     for epoch in range(6):
         x, _ = _epoch(data, epoch)
-        firsts.add(next(k for k, w in enumerate(windows) if np.array_equal(np.sort(x[:len(w)], axis=0), w)))
+        firsts.add(
+            next(
+                k for k, w in enumerate(windows) if np.array_equal(np.sort(x[: len(w)], axis=0), w)
+            )
+        )
     assert len(firsts) > 1, "every epoch began with the same window"
 
 
@@ -115,7 +128,9 @@ def test_spilled_and_text_paths_train_on_the_same_rows(tmp_path: Path, scratch: 
 
 
 @pytest.mark.slow
-def test_the_spill_folder_is_removed_when_the_data_is_released(tmp_path: Path, scratch: Path) -> None:
+def test_the_spill_folder_is_removed_when_the_data_is_released(
+    tmp_path: Path, scratch: Path
+) -> None:
     data = _data(write_csv(tmp_path / "t.csv", 1000))
     folder = Path(data.streams.record["spilled"]["path"]).parent
     _epoch(data, 0)
@@ -130,13 +145,17 @@ def _no_folder(prefix: str = "", **_: Any) -> str:
 
 
 @pytest.mark.slow
-def test_no_spill_folder_falls_back_to_the_text_with_a_warning(tmp_path: Path, scratch: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_spill_folder_falls_back_to_the_text_with_a_warning(
+    tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_csv(tmp_path / "t.csv", 1500)
     expected = _memory_rows(path, monkeypatch)
     monkeypatch.setattr(spill.tempfile, "mkdtemp", _no_folder)
-    with pytest.warns(RuntimeWarning, match=r"cannot write the decoded rows of t\.csv to a temporary file "
-                                            r"\(OSError: .*No space left on device\); reading the CSV text again"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"cannot write the decoded rows of t\.csv to a temporary file "
+        r"\(OSError: .*No space left on device\); reading the CSV text again",
+    ):
         data = _data(path)
     record = data.streams.record
     assert record["spilled"] is None and "No space left on device" in record["spill_failed"]
@@ -148,7 +167,8 @@ def test_no_spill_folder_falls_back_to_the_text_with_a_warning(tmp_path: Path, s
 
 @pytest.mark.slow
 def test_a_disk_that_fills_while_spilling_falls_back_and_leaves_nothing(
-        tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_csv(tmp_path / "t.csv", 1500)
     real = spill.Spill.append
     calls = []
@@ -162,12 +182,16 @@ def test_a_disk_that_fills_while_spilling_falls_back_and_leaves_nothing(
     monkeypatch.setattr(spill.Spill, "append", append)
     with pytest.warns(RuntimeWarning, match="reading the CSV text again each epoch"):
         data = _data(path)
-    assert len(calls) == 3 and os.listdir(scratch) == [], "the half-written spill is removed at once"
+    assert len(calls) == 3 and os.listdir(scratch) == [], (
+        "the half-written spill is removed at once"
+    )
     assert data.streams.record["spilled"] is None
     assert len(_epoch(data, 0)[0]) == data.train_size
 
 
-def test_spill_false_never_makes_a_folder(tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_spill_false_never_makes_a_folder(
+    tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def refuse(**_: Any) -> str:
         raise AssertionError("spill=false must not make a temporary folder")
 
@@ -192,7 +216,9 @@ def test_a_run_records_the_spill_in_data_json(tmp_path: Path, scratch: Path) -> 
     from netdsl.run.driver import run_model
 
     path = write_csv(tmp_path / "t.csv", 800)
-    m = netdsl.check(f'dataset: csv("{path}")\nepochs: 1\nseed: 1\ndense 3 softmax', builtin_registry())
+    m = netdsl.check(
+        f'dataset: csv("{path}")\nepochs: 1\nseed: 1\ndense 3 softmax', builtin_registry()
+    )
     report = run_model(m, out_dir=tmp_path / "runs", quiet=True)
     record = json.loads((report.folder / "data.json").read_text())
     assert record["spilled"]["rows"] == record["train_size"]
@@ -227,13 +253,18 @@ def _blank_crlf(path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("rows", "extra", "edit"), [
-    (150, "", None),
-    (300, ", seed=9, test_split=0.5", None),  # several chunks of 64 lines
-    (200, ", seed=4294967295", _blank_crlf),
-], ids=["iris-size", "chunks-seed", "blank-crlf"])
+@pytest.mark.parametrize(
+    ("rows", "extra", "edit"),
+    [
+        (150, "", None),
+        (300, ", seed=9, test_split=0.5", None),  # several chunks of 64 lines
+        (200, ", seed=4294967295", _blank_crlf),
+    ],
+    ids=["iris-size", "chunks-seed", "blank-crlf"],
+)
 def test_check_knows_the_split_sizes_training_reads(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int, extra: str, edit: Any) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: int, extra: str, edit: Any
+) -> None:
     """Issue 20: a small CSV's rows on each side of its test split are counted by ``check``
     (TensorFlow's seeded draw replayed in NumPy) and are the ones training reads."""
     monkeypatch.setattr(tabular, "CHUNK_ROWS", 64)
@@ -243,7 +274,9 @@ def test_check_knows_the_split_sizes_training_reads(
     model = netdsl.check(f'dataset: csv("{path}"{extra})\ndense 3 softmax', builtin_registry())
     data = _data(path, extra)
     assert (model.data.train_size, model.data.test_size) == (data.train_size, data.test_size)
-    assert model.sizes.train == data.train_size and model.steps_per_epoch == -(-data.train_size // 32)
+    assert model.sizes.train == data.train_size and model.steps_per_epoch == -(
+        -data.train_size // 32
+    )
 
 
 def test_check_refuses_a_csv_whose_split_leaves_no_test_rows(tmp_path: Path) -> None:

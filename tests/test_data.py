@@ -37,8 +37,15 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     data.clear_cache()
 
 
-def write_idx(path: Path, array: np.ndarray, *, magic: bytes | None = None,
-              dims: tuple[int, ...] | None = None, extra: bytes = b"", cut: int = 0) -> Path:
+def write_idx(
+    path: Path,
+    array: np.ndarray,
+    *,
+    magic: bytes | None = None,
+    dims: tuple[int, ...] | None = None,
+    extra: bytes = b"",
+    cut: int = 0,
+) -> Path:
     """Write ``array`` as an IDX file (gzip if the name ends in .gz), optionally damaged."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
     dims = array.shape if dims is None else dims
@@ -205,8 +212,7 @@ def _wrong_dtype(f: Path) -> Path:
 
 
 def _wrong_ndim(f: Path) -> Path:
-    write_idx(_labels(f), fake_mnist().y_train, magic=b"\x00\x00\x08\x02",
-              dims=(12, 1))
+    write_idx(_labels(f), fake_mnist().y_train, magic=b"\x00\x00\x08\x02", dims=(12, 1))
     return _labels(f)
 
 
@@ -313,34 +319,48 @@ BAD: list[tuple[str, Callable[[Path], Path], str, bool]] = [
     ("wrong-magic", _wrong_magic, "not an IDX file: magic bytes are 12 34 08 03", True),
     ("wrong-dtype", _wrong_dtype, r"data type is 0x0d \(float\)", True),
     ("wrong-ndim", _wrong_ndim, "2 dimension", True),
-    ("truncated-images", _truncated_images,
-     r"truncated: header declares 12 images of 28x28 \(9408 bytes\) but 9308 follow", True),
+    (
+        "truncated-images",
+        _truncated_images,
+        r"truncated: header declares 12 images of 28x28 \(9408 bytes\) but 9308 follow",
+        True,
+    ),
     ("truncated-header", _truncated_header, "truncated: the IDX header needs 16 bytes", True),
     ("extra-bytes", _extra_bytes, r"extra bytes: .*\(9408 bytes\) but 9411 follow", True),
     ("not-28x28", _not_28x28, "images are 32x32", True),
-    ("count-mismatch", _count_mismatch, "holds 12 images but train-labels-idx1-ubyte.gz holds 11",
-     True),
+    (
+        "count-mismatch",
+        _count_mismatch,
+        "holds 12 images but train-labels-idx1-ubyte.gz holds 11",
+        True,
+    ),
     ("label-out-of-range", _label_out_of_range, "label 12 at index 3 is out of range 0..9", True),
     ("corrupt-gzip", _corrupt_gzip, "not a valid gzip file", True),
     ("not-gzip", _not_gzip, "not a valid gzip file", True),
     ("missing-one-idx", _missing_one, "is missing t10k-labels-idx1-ubyte", True),
     ("npz-missing-key", _npz_missing_key, "missing array.*y_test", False),
-    ("npz-object-array", _npz_object_array, r"`y_train` is an array of Python objects \(pickled\)", False),
+    (
+        "npz-object-array",
+        _npz_object_array,
+        r"`y_train` is an array of Python objects \(pickled\)",
+        False,
+    ),
     ("npz-wrong-shape", _npz_wrong_shape, r"x_train has shape \(12, 784\)", False),
     ("npz-float-images", _npz_float_images, "x_test has dtype float64", False),
     ("npz-count-mismatch", _npz_count_mismatch, "y_test holds 3 labels", False),
     ("not-an-npz", _not_an_npz, "cannot read as an MNIST .npz", False),
     ("single-idx-file", _single_idx_file, "single IDX file", False),
     ("nonexistent-path", _nonexistent, "no such file or folder", False),
-    ("empty-folder", _empty_folder, "holds neither the four MNIST IDX files nor mnist.npz",
-     False),
+    ("empty-folder", _empty_folder, "holds neither the four MNIST IDX files nor mnist.npz", False),
 ]
 
 
-@pytest.mark.parametrize(("damage", "message", "load_folder"), [b[1:] for b in BAD],
-                         ids=[b[0] for b in BAD])
-def test_bad_data_is_refused(tmp_path: Path, damage: Callable[[Path], Path], message: str,
-                             load_folder: bool) -> None:
+@pytest.mark.parametrize(
+    ("damage", "message", "load_folder"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
+)
+def test_bad_data_is_refused(
+    tmp_path: Path, damage: Callable[[Path], Path], message: str, load_folder: bool
+) -> None:
     folder = write_idx_folder(tmp_path / "m", fake_mnist())
     named = damage(folder)
     with pytest.raises(NetdslDataError) as info:
@@ -396,9 +416,15 @@ def test_scale_images_refuses_a_wrong_shape() -> None:
         data.scale_images(np.zeros((1, 28, 28), np.uint8), (32, 32, 1))
 
 
-@pytest.mark.parametrize("labels, dtype, shape", [
-    ("categorical", np.float32, (3, 10)), ("sparse", np.int32, (3,)), ("any", np.float32, (3,)),
-], ids=["one-hot", "class-ids", "values"])
+@pytest.mark.parametrize(
+    "labels, dtype, shape",
+    [
+        ("categorical", np.float32, (3, 10)),
+        ("sparse", np.int32, (3,)),
+        ("any", np.float32, (3,)),
+    ],
+    ids=["one-hot", "class-ids", "values"],
+)
 def test_encode_labels(labels: str, dtype: Any, shape: tuple[int, ...]) -> None:
     from netdsl.keras.training import encode_labels
 
@@ -427,10 +453,16 @@ def test_plugin_registers_mnist(tmp_path: Path) -> None:
     mnist = next(d for d in got if d.name == "mnist")
     from netdsl.vocab.components import DataRequest, Target
 
-    request = DataRequest("mnist", {}, str(write_idx_folder(tmp_path / "m", fake_mnist())), mnist.env)
+    request = DataRequest(
+        "mnist", {}, str(write_idx_folder(tmp_path / "m", fake_mnist())), mnist.env
+    )
     info = mnist.describe(request)
     assert (mnist.name, info.input_shape, info.target, mnist.env) == (
-        "mnist", (28, 28, 1), Target("classes", 10), "NETDSL_MNIST")
+        "mnist",
+        (28, 28, 1),
+        Target("classes", 10),
+        "NETDSL_MNIST",
+    )
     want = fake_mnist()
     x_train, y_train, x_test, y_test = mnist.load(request, info)
     assert x_train.shape == (12, 28, 28, 1) and x_test.shape == (5, 28, 28, 1)
@@ -441,10 +473,17 @@ def test_plugin_registers_mnist(tmp_path: Path) -> None:
 
 
 def test_no_tensorflow_at_import() -> None:
-    code = ("import sys, netdsl_builtins.mnist_files, netdsl_builtins.datasets; "
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    code = (
+        "import sys, netdsl_builtins.mnist_files, netdsl_builtins.datasets; "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert out.stdout.strip() == "[]"
 
 

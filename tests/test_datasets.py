@@ -81,10 +81,14 @@ def check_error(text: str, data: str | None = None) -> NetdslError:
 # ------------------------------------------------------------------- keras.datasets by name
 
 KERAS_NAMES = {
-    "mnist": ((28, 28, 1), "classes", 10), "fashion_mnist": ((28, 28, 1), "classes", 10),
-    "cifar10": ((32, 32, 3), "classes", 10), "cifar100": ((32, 32, 3), "classes", 100),
-    "imdb": ((200,), "binary", 0), "reuters": ((200,), "classes", 46),
-    "boston_housing": ((13,), "regression", 0), "california_housing": ((8,), "regression", 0),
+    "mnist": ((28, 28, 1), "classes", 10),
+    "fashion_mnist": ((28, 28, 1), "classes", 10),
+    "cifar10": ((32, 32, 3), "classes", 10),
+    "cifar100": ((32, 32, 3), "classes", 100),
+    "imdb": ((200,), "binary", 0),
+    "reuters": ((200,), "classes", 46),
+    "boston_housing": ((13,), "regression", 0),
+    "california_housing": ((8,), "regression", 0),
 }
 
 
@@ -105,7 +109,9 @@ def test_nothing_found_says_where_it_looked(name: str) -> None:
     assert "no network in tests" in text
 
 
-def test_fashion_mnist_from_its_folder_env_and_keras_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fashion_mnist_from_its_folder_env_and_keras_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     want = write_idx_folder(tmp_path / "f", seed=1)
     x, y, _, _ = load("fashion_mnist", tmp_path / "f")
     np.testing.assert_array_equal(y, want["y_train"])
@@ -113,7 +119,9 @@ def test_fashion_mnist_from_its_folder_env_and_keras_cache(tmp_path: Path, monke
     monkeypatch.setenv("NETDSL_FASHION_MNIST", str(tmp_path / "f"))
     assert len(load("fashion_mnist")[1]) == 12
     monkeypatch.delenv("NETDSL_FASHION_MNIST")
-    cached = write_idx_folder(tmp_path / "keras_home" / "datasets" / "fashion-mnist", n_train=7, seed=2)
+    cached = write_idx_folder(
+        tmp_path / "keras_home" / "datasets" / "fashion-mnist", n_train=7, seed=2
+    )
     np.testing.assert_array_equal(load("fashion_mnist")[1], cached["y_train"])
 
 
@@ -121,26 +129,32 @@ def test_mnist_and_fashion_mnist_never_read_each_others_cache(tmp_path: Path) ->
     write_idx_folder(tmp_path / "keras_home" / "datasets" / "fashion-mnist")
     with pytest.raises(NetdslDataError, match="MNIST not found"):
         load("mnist")
-    np.savez(tmp_path / "keras_home" / "datasets" / "mnist.npz",
-             **dict(write_idx_folder(tmp_path / "tmp").items()))
+    np.savez(
+        tmp_path / "keras_home" / "datasets" / "mnist.npz",
+        **dict(write_idx_folder(tmp_path / "tmp").items()),
+    )
     mnist_files.clear_cache()
     (tmp_path / "keras_home" / "datasets" / "fashion-mnist").rename(tmp_path / "moved")
     with pytest.raises(NetdslDataError, match="Fashion-MNIST not found"):
         load("fashion_mnist")
 
 
-@pytest.mark.parametrize("asked,owner", [("fashion_mnist", "mnist"), ("mnist", "fashion_mnist")],
-                         ids=["mnist-files-as-fashion", "fashion-files-as-mnist"])
-def test_the_other_datasets_files_are_refused_by_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      asked: str, owner: str) -> None:
+@pytest.mark.parametrize(
+    "asked,owner",
+    [("fashion_mnist", "mnist"), ("mnist", "fashion_mnist")],
+    ids=["mnist-files-as-fashion", "fashion-files-as-mnist"],
+)
+def test_the_other_datasets_files_are_refused_by_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, asked: str, owner: str
+) -> None:
     folder = tmp_path / "idx"
     write_idx_folder(folder)
     for f in folder.iterdir():  # these tiny files stand for the other dataset's published ones
-        monkeypatch.setitem(mnist_files.KNOWN_IDX_MD5, hashlib.md5(f.read_bytes()).hexdigest(), (owner, f.name))
+        monkeypatch.setitem(
+            mnist_files.KNOWN_IDX_MD5, hashlib.md5(f.read_bytes()).hexdigest(), (owner, f.name)
+        )
     with pytest.raises(NetdslDataError, match=f"is {owner}'s .* not "):
         load(asked, folder)
-
-
 
 
 @pytest.mark.skipif(not REAL_MNIST.is_dir(), reason=f"no real MNIST at {REAL_MNIST}")
@@ -149,11 +163,18 @@ def test_real_mnist_files_are_not_fashion_mnist() -> None:
         load("fashion_mnist", REAL_MNIST)
 
 
-@pytest.mark.parametrize("hundred,args,classes", [(False, {}, 10), (True, {}, 100),
-                                                  (True, {"label_mode": "coarse"}, 20)],
-                         ids=["cifar10", "cifar100-fine", "cifar100-coarse"])
-def test_cifar_archive_with_the_published_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               hundred: bool, args: dict[str, Any], classes: int) -> None:
+@pytest.mark.parametrize(
+    "hundred,args,classes",
+    [(False, {}, 10), (True, {}, 100), (True, {"label_mode": "coarse"}, 20)],
+    ids=["cifar10", "cifar100-fine", "cifar100-coarse"],
+)
+def test_cifar_archive_with_the_published_hash(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    hundred: bool,
+    args: dict[str, Any],
+    classes: int,
+) -> None:
     name = "cifar100" if hundred else "cifar10"
     archive = write_cifar_archive(tmp_path / f"{name}.tar.gz", hundred=hundred)
     trust(monkeypatch, archive, name)
@@ -164,7 +185,9 @@ def test_cifar_archive_with_the_published_hash(tmp_path: Path, monkeypatch: pyte
 
 
 def test_cifar_in_the_keras_cache_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    archive = write_cifar_archive(tmp_path / "keras_home" / "datasets" / "cifar-10-batches-py-target_archive")
+    archive = write_cifar_archive(
+        tmp_path / "keras_home" / "datasets" / "cifar-10-batches-py-target_archive"
+    )
     trust(monkeypatch, archive, "cifar10")
     assert load("cifar10")[0].shape == (30, 32, 32, 3)
 
@@ -172,27 +195,43 @@ def test_cifar_in_the_keras_cache_layout(tmp_path: Path, monkeypatch: pytest.Mon
 def trust_folder(monkeypatch: pytest.MonkeyPatch, folder: Path, name: str) -> None:
     """Treat the test's extracted files as the official ones (their MD5s join the published table)."""
     for f in folder.iterdir():
-        monkeypatch.setitem(kd.KNOWN_FOLDER_MD5[name], f.name, hashlib.md5(f.read_bytes()).hexdigest())
+        monkeypatch.setitem(
+            kd.KNOWN_FOLDER_MD5[name], f.name, hashlib.md5(f.read_bytes()).hexdigest()
+        )
 
 
-@pytest.mark.parametrize("hundred,where,args,classes", [
-    (False, "folder", {}, 10), (False, "parent", {}, 10), (True, "folder", {}, 100),
-    (True, "parent", {"label_mode": "coarse"}, 20)],
-    ids=["cifar10-folder", "cifar10-parent", "cifar100-folder", "cifar100-parent-coarse"])
-def test_cifar_extracted_folder_with_published_hashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      hundred: bool, where: str, args: dict[str, Any],
-                                                      classes: int) -> None:
+@pytest.mark.parametrize(
+    "hundred,where,args,classes",
+    [
+        (False, "folder", {}, 10),
+        (False, "parent", {}, 10),
+        (True, "folder", {}, 100),
+        (True, "parent", {"label_mode": "coarse"}, 20),
+    ],
+    ids=["cifar10-folder", "cifar10-parent", "cifar100-folder", "cifar100-parent-coarse"],
+)
+def test_cifar_extracted_folder_with_published_hashes(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    hundred: bool,
+    where: str,
+    args: dict[str, Any],
+    classes: int,
+) -> None:
     name = "cifar100" if hundred else "cifar10"
     folder = write_cifar_folder(tmp_path / "data", hundred=hundred)
     trust_folder(monkeypatch, folder, name)
-    x_train, y_train, x_test, _y_test = load(name, folder if where == "folder" else folder.parent, **args)
+    x_train, y_train, x_test, _y_test = load(
+        name, folder if where == "folder" else folder.parent, **args
+    )
     assert x_train.shape == ((6 if hundred else 30), 32, 32, 3) and x_test.shape == (6, 32, 32, 3)
     assert x_train.dtype == np.float32 and x_train.min() >= 0 and x_train.max() <= 1
     assert y_train.max() < classes
 
 
-def test_cifar_extracted_folder_reads_the_same_arrays_as_its_archive(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cifar_extracted_folder_reads_the_same_arrays_as_its_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     archive = write_cifar_archive(tmp_path / "cifar-10-python.tar.gz", seed=3)
     folder = write_cifar_folder(tmp_path / "x", seed=3)
     trust(monkeypatch, archive, "cifar10")
@@ -202,8 +241,9 @@ def test_cifar_extracted_folder_reads_the_same_arrays_as_its_archive(tmp_path: P
 
 
 @pytest.mark.parametrize("damage", ["unknown-hash", "one-file-changed", "one-file-missing"])
-def test_cifar_extracted_folder_is_refused_naming_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                           damage: str) -> None:
+def test_cifar_extracted_folder_is_refused_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
     folder = write_cifar_folder(tmp_path / "data")
     if damage != "unknown-hash":
         trust_folder(monkeypatch, folder, "cifar10")
@@ -211,15 +251,22 @@ def test_cifar_extracted_folder_is_refused_naming_the_file(tmp_path: Path, monke
         (folder / "data_batch_3").write_bytes((folder / "data_batch_3").read_bytes() + b"\0")
     if damage == "one-file-missing":
         (folder / "data_batch_4").unlink()
-    bad = {"unknown-hash": "data_batch_1", "one-file-changed": "data_batch_3",
-           "one-file-missing": "data_batch_4"}[damage]
+    bad = {
+        "unknown-hash": "data_batch_1",
+        "one-file-changed": "data_batch_3",
+        "one-file-missing": "data_batch_4",
+    }[damage]
     with pytest.raises(NetdslDataError) as info:
         load("cifar10", folder)
     assert str(folder / bad) in info.value.message
-    assert ("missing" if damage == "one-file-missing" else "refused: reading it means unpickling") in info.value.message
+    assert (
+        "missing" if damage == "one-file-missing" else "refused: reading it means unpickling"
+    ) in info.value.message
 
 
-def test_cifar_extracted_folder_in_the_keras_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cifar_extracted_folder_in_the_keras_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = write_cifar_folder(tmp_path / "keras_home" / "datasets" / "cifar-10-batches-py-target")
     trust_folder(monkeypatch, folder, "cifar10")
     assert load("cifar10")[0].shape == (30, 32, 32, 3)
@@ -228,19 +275,29 @@ def test_cifar_extracted_folder_in_the_keras_cache(tmp_path: Path, monkeypatch: 
 def test_a_cifar100_folder_is_not_cifar10(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = write_cifar_folder(tmp_path / "data", hundred=True)
     trust_folder(monkeypatch, folder, "cifar100")
-    with pytest.raises(NetdslDataError, match="holds none of cifar-10-python.tar.gz.*nor an extracted cifar-10-batches-py/"):
+    with pytest.raises(
+        NetdslDataError,
+        match="holds none of cifar-10-python.tar.gz.*nor an extracted cifar-10-batches-py/",
+    ):
         load("cifar10", tmp_path / "data")
 
 
 @pytest.mark.parametrize("name", ["cifar10", "imdb", "reuters"])
 def test_a_pickled_file_with_an_unknown_hash_is_refused(tmp_path: Path, name: str) -> None:
-    path = (write_cifar_archive(tmp_path / "c.tar.gz") if name == "cifar10"
-            else write_sequence_npz(tmp_path / f"{name}.npz", reuters=name == "reuters"))
-    with pytest.raises(NetdslDataError, match="refused: reading it means unpickling.*not the published file"):
+    path = (
+        write_cifar_archive(tmp_path / "c.tar.gz")
+        if name == "cifar10"
+        else write_sequence_npz(tmp_path / f"{name}.npz", reuters=name == "reuters")
+    )
+    with pytest.raises(
+        NetdslDataError, match="refused: reading it means unpickling.*not the published file"
+    ):
         load(name, path)
 
 
-def test_a_known_hash_still_rebuilds_arrays_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_known_hash_still_rebuilds_arrays_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class Evil:
         def __reduce__(self) -> Any:
             return (os.system, ("echo pwned",))
@@ -254,7 +311,9 @@ def test_a_known_hash_still_rebuilds_arrays_only(tmp_path: Path, monkeypatch: py
         load("imdb", path)
 
 
-def test_imdb_sequences_are_keras_encoded_and_padded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_imdb_sequences_are_keras_encoded_and_padded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = write_sequence_npz(tmp_path / "imdb.npz", vocab=50)
     trust(monkeypatch, path, "imdb")
     x_train, y_train, _x_test, _y_test = load("imdb", tmp_path, num_words=20, maxlen=16)
@@ -273,7 +332,9 @@ def test_reuters_split_is_seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.parametrize("name,features", [("boston_housing", 13), ("california_housing", 8)])
-def test_housing_regression_from_npz_without_pickle(tmp_path: Path, name: str, features: int) -> None:
+def test_housing_regression_from_npz_without_pickle(
+    tmp_path: Path, name: str, features: int
+) -> None:
     rng = np.random.default_rng(0)
     np.savez(tmp_path / f"{name}.npz", x=rng.random((50, features)), y=rng.random(50) * 50)
     x_train, y_train, x_test, _y_test = load(name, tmp_path)  # a folder holding the Keras file name
@@ -282,7 +343,11 @@ def test_housing_regression_from_npz_without_pickle(tmp_path: Path, name: str, f
 
 def test_user_path_that_does_not_hold_the_file_never_falls_through(tmp_path: Path) -> None:
     (tmp_path / "keras_home" / "datasets").mkdir()
-    np.savez(tmp_path / "keras_home" / "datasets" / "boston_housing.npz", x=np.zeros((5, 13)), y=np.zeros(5))
+    np.savez(
+        tmp_path / "keras_home" / "datasets" / "boston_housing.npz",
+        x=np.zeros((5, 13)),
+        y=np.zeros(5),
+    )
     (tmp_path / "empty").mkdir()
     with pytest.raises(NetdslDataError, match="holds none of boston_housing.npz"):
         load("boston_housing", tmp_path / "empty")
@@ -290,21 +355,29 @@ def test_user_path_that_does_not_hold_the_file_never_falls_through(tmp_path: Pat
 
 # ------------------------------------------------------------------- the user's CSV
 
+
 def test_csv_is_described_from_its_header_and_first_rows(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "iris.csv", 60)
-    m = netdsl.check(f'dataset: csv("{path}", label="species")\ndense 8 relu -> dense 3 softmax',
-                     builtin_registry())
+    m = netdsl.check(
+        f'dataset: csv("{path}", label="species")\ndense 8 relu -> dense 3 softmax',
+        builtin_registry(),
+    )
     assert m.input_shape == (4,) and m.data.class_names == ("setosa", "versicolor", "virginica")
     assert m.settings["loss"].name == "categorical_crossentropy"
 
 
-@pytest.mark.parametrize("rows,label,kind,net,loss", [
-    ("1,2,0\n3,4,1\n", "y", "binary", "dense 1 sigmoid", "binary_crossentropy"),
-    ("1,2,0\n3,4,2\n", "y", "classes", "dense 3 softmax", "categorical_crossentropy"),
-    ("1,2,0.5\n3,4,2.25\n", "y", "regression", "dense 1", "mean_squared_error"),
-], ids=["binary", "int-classes", "regression"])
-def test_csv_label_kind_sets_the_task(tmp_path: Path, rows: str, label: str, kind: str, net: str,
-                                      loss: str) -> None:
+@pytest.mark.parametrize(
+    "rows,label,kind,net,loss",
+    [
+        ("1,2,0\n3,4,1\n", "y", "binary", "dense 1 sigmoid", "binary_crossentropy"),
+        ("1,2,0\n3,4,2\n", "y", "classes", "dense 3 softmax", "categorical_crossentropy"),
+        ("1,2,0.5\n3,4,2.25\n", "y", "regression", "dense 1", "mean_squared_error"),
+    ],
+    ids=["binary", "int-classes", "regression"],
+)
+def test_csv_label_kind_sets_the_task(
+    tmp_path: Path, rows: str, label: str, kind: str, net: str, loss: str
+) -> None:
     path = tmp_path / "t.csv"
     path.write_text("a,b,y\n" + rows * 5)  # enough rows that the test split holds some
     m = netdsl.check(f'dataset: csv("{path}", label="{label}")\n{net}', builtin_registry())
@@ -312,11 +385,23 @@ def test_csv_label_kind_sets_the_task(tmp_path: Path, rows: str, label: str, kin
 
 
 CSV_ERRORS = {
-    "not-a-number": ("a,b,species\n1,2,x\n3,abc,y\n", 3, 3, "`abc` in column `b` is not a number", "3,abc,y"),
+    "not-a-number": (
+        "a,b,species\n1,2,x\n3,abc,y\n",
+        3,
+        3,
+        "`abc` in column `b` is not a number",
+        "3,abc,y",
+    ),
     "missing-value": ("a,b,species\n1,,x\n", 2, 3, "missing value in column `b`", "1,,x"),
     "short-row": ("a,b,species\n1,2\n", 2, 4, "row has 2 cells but the header names 3", "1,2"),
     "long-row": ("a,b,species\n1,2,x,9\n", 2, 7, "row has 4 cells", "1,2,x,9"),
-    "nan": ("a,b,species\n1,nan,x\n", 2, 3, "`nan` in column `b` is not a finite number", "1,nan,x"),
+    "nan": (
+        "a,b,species\n1,nan,x\n",
+        2,
+        3,
+        "`nan` in column `b` is not a finite number",
+        "1,nan,x",
+    ),
     "no-header": ("a\n", 1, 1, "starts with a header row", "a"),
 }
 
@@ -337,25 +422,41 @@ def test_csv_unknown_label_column_says_did_you_mean(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "iris.csv", 10)
     err = check_error(f'dataset: csv("{path}", label="specis")\ndense 3 softmax')
     assert err.message == "no column `specis` in the header of iris.csv"
-    assert err.help == "did you mean `species`?" and err.span.file == str(path) and err.span.line == 1
+    assert (
+        err.help == "did you mean `species`?" and err.span.file == str(path) and err.span.line == 1
+    )
 
 
 def test_csv_path_from_data_option_and_missing_file(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "iris.csv", 10)
-    assert netdsl.check("dataset: csv\ndense 3 softmax", builtin_registry(), data=str(path)).input_shape == (4,)
+    assert netdsl.check(
+        "dataset: csv\ndense 3 softmax", builtin_registry(), data=str(path)
+    ).input_shape == (4,)
     err = check_error("dataset: csv\ndense 3 softmax", data=str(tmp_path / "nope.csv"))
     assert "nope.csv: no such file" in err.message
 
 
-@pytest.mark.parametrize(("filename", "data", "expected"), [
-    ("prog/m.net", None, "prog/wine.csv"),  # the program's own path: its folder
-    ("<stdin>", None, "here/wine.csv"),  # a program read from standard input: the current folder
-    (None, None, "here/wine.csv"),  # a program given as text, no file: the current folder
-    ("prog/m.net", "wine.csv", "here/wine.csv"),  # --data: typed at the current folder
-], ids=["program-folder", "stdin", "no-filename", "data-option"])
+@pytest.mark.parametrize(
+    ("filename", "data", "expected"),
+    [
+        ("prog/m.net", None, "prog/wine.csv"),  # the program's own path: its folder
+        (
+            "<stdin>",
+            None,
+            "here/wine.csv",
+        ),  # a program read from standard input: the current folder
+        (None, None, "here/wine.csv"),  # a program given as text, no file: the current folder
+        ("prog/m.net", "wine.csv", "here/wine.csv"),  # --data: typed at the current folder
+    ],
+    ids=["program-folder", "stdin", "no-filename", "data-option"],
+)
 def test_a_relative_data_path_resolves_where_its_writer_stood(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, filename: str | None, data: str | None,
-        expected: str) -> None:
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    filename: str | None,
+    data: str | None,
+    expected: str,
+) -> None:
     """Issue 21.3: ``csv("wine.csv")`` in /dir/m.net reads /dir/wine.csv whatever the current
     folder; the plan holds the absolute path; a missing file's error says where it looked."""
     (tmp_path / "here").mkdir()
@@ -384,7 +485,9 @@ def test_only_a_file_path_is_anchored(tmp_path: Path) -> None:
     assert anchored(url, program, ()) is url
     local = Ref("dataset", "csv", (("path", "t.csv"), ("label", "y")))
     assert anchored(local, program, ()).args == (("path", str(tmp_path / "t.csv")), ("label", "y"))
-    assert anchored(local, program, ("dataset",)).kwargs["path"] == os.path.join(os.getcwd(), "t.csv")
+    assert anchored(local, program, ("dataset",)).kwargs["path"] == os.path.join(
+        os.getcwd(), "t.csv"
+    )
 
 
 def test_check_reads_only_the_first_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -392,13 +495,20 @@ def test_check_reads_only_the_first_rows(tmp_path: Path, monkeypatch: pytest.Mon
     path = write_csv(tmp_path / "big.csv", 100)
     with open(path, "a") as f:
         f.write("1,2,3,oops,setosa\n")
-    netdsl.check(f'dataset: csv("{path}")\ndense 3 softmax', builtin_registry())  # the bad row is not read
+    netdsl.check(
+        f'dataset: csv("{path}")\ndense 3 softmax', builtin_registry()
+    )  # the bad row is not read
     with pytest.raises(NetdslDataError) as info:
         load("csv", path)  # but loading finds it, at its exact place
-    assert (info.value.span.line, info.value.span.column) == (102, 7) and "`oops`" in info.value.message
+    assert (info.value.span.line, info.value.span.column) == (
+        102,
+        7,
+    ) and "`oops`" in info.value.message
 
 
-def test_check_reads_a_few_kilobytes_of_a_big_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_reads_a_few_kilobytes_of_a_big_csv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """By default `check` reads the header and 8 KB of rows of a big file: a bad row 16 KB in
     is not read, and the rows read are the few hundred that fit."""
     monkeypatch.setattr(tabular, "LABEL_SCAN_BYTES", 32 << 10)  # "big": past the label scan
@@ -409,7 +519,11 @@ def test_check_reads_a_few_kilobytes_of_a_big_csv(tmp_path: Path, monkeypatch: p
     path.write_text("".join(lines))
     netdsl.check(f'dataset: csv("{path}")\ndense 3 softmax', builtin_registry())
     layout = tabular.read_layout(request("csv", path))
-    assert tabular.SAMPLE_BYTES <= 8 << 10 and 100 < layout.rows_sampled < 400 and not layout.whole_file
+    assert (
+        tabular.SAMPLE_BYTES <= 8 << 10
+        and 100 < layout.rows_sampled < 400
+        and not layout.whole_file
+    )
 
 
 def test_check_reads_the_whole_label_column_of_a_small_csv_sorted_by_class(tmp_path: Path) -> None:
@@ -422,7 +536,9 @@ def test_check_reads_the_whole_label_column_of_a_small_csv_sorted_by_class(tmp_p
     path.write_text("\n".join([header, *rows]) + "\n")
     assert path.stat().st_size < tabular.LABEL_SCAN_BYTES
     layout = tabular.read_layout(request("csv", path))
-    assert layout.class_names == ("setosa", "versicolor", "virginica", "zinnia") and layout.whole_file
+    assert (
+        layout.class_names == ("setosa", "versicolor", "virginica", "zinnia") and layout.whole_file
+    )
     with pytest.raises(NetdslError) as info:
         netdsl.check(f'dataset: csv("{path}")\ndense 3 softmax', builtin_registry())
     assert "4" in info.value.message
@@ -438,17 +554,24 @@ def test_csv_streams_split_seeded_and_labels_mapped(tmp_path: Path) -> None:
     again = load("csv", path, seed=3)
     assert again.test_size == streams.test_size
     xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in streams.test(64)])
-    np.testing.assert_array_equal(np.concatenate(ys), np.concatenate([y.numpy() for _, y in again.test(64)]))
-    assert np.concatenate(xs).shape == (streams.test_size, 4) and set(np.concatenate(ys).ravel()) == {0, 1, 2}
+    np.testing.assert_array_equal(
+        np.concatenate(ys), np.concatenate([y.numpy() for _, y in again.test(64)])
+    )
+    assert np.concatenate(xs).shape == (streams.test_size, 4) and set(
+        np.concatenate(ys).ravel()
+    ) == {0, 1, 2}
     assert load("csv", path, seed=4).test_size != streams.test_size
 
 
 # ------------------------------------------------------------------- the user's npz
 
+
 def test_npz_x_y_split_and_classes(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.random((50, 6)), y=rng.integers(0, 4, 50))
-    m = netdsl.check(f'dataset: npz("{tmp_path / "d.npz"}", test_split=0.3)\ndense 4 softmax', builtin_registry())
+    m = netdsl.check(
+        f'dataset: npz("{tmp_path / "d.npz"}", test_split=0.3)\ndense 4 softmax', builtin_registry()
+    )
     assert (m.input_shape, m.data.target.num_classes, m.data.train_size) == ((6,), 4, 35)
     x_train, _y_train, x_test, _y_test = load("npz", tmp_path / "d.npz", test_split=0.3)
     assert (len(x_train), len(x_test), x_train.dtype) == (35, 15, np.float32)
@@ -456,17 +579,26 @@ def test_npz_x_y_split_and_classes(tmp_path: Path) -> None:
 
 def test_npz_four_arrays_regression(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "d.npz", x_train=rng.random((20, 3)), y_train=rng.random(20),
-             x_test=rng.random((5, 3)), y_test=rng.random(5))
+    np.savez(
+        tmp_path / "d.npz",
+        x_train=rng.random((20, 3)),
+        y_train=rng.random(20),
+        x_test=rng.random((5, 3)),
+        y_test=rng.random(5),
+    )
     m = netdsl.check(f'dataset: npz("{tmp_path / "d.npz"}")\ndense 1', builtin_registry())
     assert m.data.target.kind == "regression" and m.settings["loss"].name == "mean_squared_error"
 
 
-@pytest.mark.parametrize("arrays,message", [
-    ({"a": np.zeros(3)}, "holds a; `npz` reads"),
-    ({"x": np.zeros((3, 2)), "y": np.zeros(4)}, "`x` has 3 rows but `y` has 4"),
-    ({"x": np.array([[1], "a"], dtype=object), "y": np.zeros(2)}, "array of Python objects"),
-], ids=["no-known-arrays", "row-mismatch", "pickled-objects"])
+@pytest.mark.parametrize(
+    "arrays,message",
+    [
+        ({"a": np.zeros(3)}, "holds a; `npz` reads"),
+        ({"x": np.zeros((3, 2)), "y": np.zeros(4)}, "`x` has 3 rows but `y` has 4"),
+        ({"x": np.array([[1], "a"], dtype=object), "y": np.zeros(2)}, "array of Python objects"),
+    ],
+    ids=["no-known-arrays", "row-mismatch", "pickled-objects"],
+)
 def test_bad_npz_is_refused(tmp_path: Path, arrays: dict[str, Any], message: str) -> None:
     np.savez(tmp_path / "d.npz", **arrays)
     err = check_error(f'dataset: npz("{tmp_path / "d.npz"}")\ndense 1')
@@ -475,13 +607,18 @@ def test_bad_npz_is_refused(tmp_path: Path, arrays: dict[str, Any], message: str
 
 # ------------------------------------------------------------------- image folders
 
+
 def test_images_check_lists_class_folders_only(tmp_path: Path) -> None:
     write_image_folder(tmp_path / "photos", classes=("cats", "dogs", "owls"), per_class=2)
-    m = netdsl.check(f'dataset: images("{tmp_path / "photos"}", size=8x8)\nflatten -> dense 3 softmax',
-                     builtin_registry())
+    m = netdsl.check(
+        f'dataset: images("{tmp_path / "photos"}", size=8x8)\nflatten -> dense 3 softmax',
+        builtin_registry(),
+    )
     assert m.input_shape == (8, 8, 3) and m.data.class_names == ("cats", "dogs", "owls")
-    m = netdsl.check(f'dataset: images("{tmp_path / "photos"}")\ninput: 16x16x1\nflatten -> dense 3 softmax',
-                     builtin_registry())
+    m = netdsl.check(
+        f'dataset: images("{tmp_path / "photos"}")\ninput: 16x16x1\nflatten -> dense 3 softmax',
+        builtin_registry(),
+    )
     assert m.input_shape == (16, 16, 1)
 
 
@@ -507,10 +644,30 @@ def test_images_stream_with_split_and_test_folder(tmp_path: Path) -> None:
 # ------------------------------------------------------------------- the output check
 
 ACTIVATION_CASES = {
-    "softmax-on-regression": ("boston_housing", "dense 1 softmax", "softmax makes the outputs sum to 1", "`dense 1`"),
-    "sigmoid-on-10-classes": ("mnist", "dense 10 sigmoid", "sigmoid scores each class on its own", "`dense 10 softmax`"),
-    "relu-on-classes": ("mnist", "dense 10 relu", "`relu` does not give class probabilities", "`dense 10 softmax`"),
-    "softmax-on-binary": ("imdb", "embedding 10000 8 -> flatten -> dense 1 softmax", "softmax over one unit", "`dense 1 sigmoid`"),
+    "softmax-on-regression": (
+        "boston_housing",
+        "dense 1 softmax",
+        "softmax makes the outputs sum to 1",
+        "`dense 1`",
+    ),
+    "sigmoid-on-10-classes": (
+        "mnist",
+        "dense 10 sigmoid",
+        "sigmoid scores each class on its own",
+        "`dense 10 softmax`",
+    ),
+    "relu-on-classes": (
+        "mnist",
+        "dense 10 relu",
+        "`relu` does not give class probabilities",
+        "`dense 10 softmax`",
+    ),
+    "softmax-on-binary": (
+        "imdb",
+        "embedding 10000 8 -> flatten -> dense 1 softmax",
+        "softmax over one unit",
+        "`dense 1 sigmoid`",
+    ),
 }
 
 
@@ -522,33 +679,52 @@ def test_final_activation_must_fit_the_target(case: str) -> None:
     assert err.span.line == 2
 
 
-@pytest.mark.parametrize("text", [
-    "dataset: boston_housing\ndense 8 relu -> dense 1",
-    "dataset: boston_housing\ndense 8 relu -> dense 1 relu",
-    "dataset: imdb\nembedding 10000 8 -> flatten -> dense 1",
-    "dataset: mnist\nflatten -> dense 10",
-    "dataset: mnist\nloss: binary_crossentropy\nflatten -> dense 10 sigmoid",
-], ids=["linear-regression", "relu-regression", "binary-logits", "class-logits", "named-loss-trusted"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dataset: boston_housing\ndense 8 relu -> dense 1",
+        "dataset: boston_housing\ndense 8 relu -> dense 1 relu",
+        "dataset: imdb\nembedding 10000 8 -> flatten -> dense 1",
+        "dataset: mnist\nflatten -> dense 10",
+        "dataset: mnist\nloss: binary_crossentropy\nflatten -> dense 10 sigmoid",
+    ],
+    ids=[
+        "linear-regression",
+        "relu-regression",
+        "binary-logits",
+        "class-logits",
+        "named-loss-trusted",
+    ],
+)
 def test_fitting_activations_pass(text: str) -> None:
     netdsl.check(text, builtin_registry())
 
 
 # ------------------------------------------------------------------- training end to end
 
+
 @pytest.mark.slow
-def test_run_on_csv_writes_labels_and_split(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
+def test_run_on_csv_writes_labels_and_split(
+    tmp_path: Path, recwarn: pytest.WarningsRecorder
+) -> None:
     from netdsl.run.driver import run_model
 
     path = write_csv(tmp_path / "iris.csv", 600)
-    m = netdsl.check(f'dataset: csv("{path}", seed=5)\nnormalize: true\nepochs: 2\nseed: 1\n'
-                     "dense 8 relu -> dense 3 softmax", builtin_registry())
+    m = netdsl.check(
+        f'dataset: csv("{path}", seed=5)\nnormalize: true\nepochs: 2\nseed: 1\n'
+        "dense 8 relu -> dense 3 softmax",
+        builtin_registry(),
+    )
     report = run_model(m, out_dir=tmp_path / "runs", quiet=True)
     # the streams tell Keras their length: no "Your input ran out of data" at the end of a pass
     assert not [w for w in recwarn if "ran out of data" in str(w.message)]
     labels = json.loads((report.folder / "labels.json").read_text())
     record = json.loads((report.folder / "data.json").read_text())
-    assert labels == {"format": "netdsl.labels/1", "classes": ["setosa", "versicolor", "virginica"],
-                      "encoding": "categorical"}
+    assert labels == {
+        "format": "netdsl.labels/1",
+        "classes": ["setosa", "versicolor", "virginica"],
+        "encoding": "categorical",
+    }
     assert record["split"]["seed"] == 5 and record["train_size"] + record["test_size"] == 600
     assert "normalize: true" in (report.folder / "model.net").read_text()
     assert 0.0 <= report.test["accuracy"] <= 1.0
@@ -564,8 +740,10 @@ def test_normalize_is_adapted_and_saved_in_the_model(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(50, 10, (200, 3)).astype(np.float32)
     np.savez(tmp_path / "d.npz", x=x, y=(x[:, 0] > 50).astype(np.int64))
-    m = netdsl.check(f'dataset: npz("{tmp_path / "d.npz"}")\nnormalize: true\nepochs: 1\ndense 1 sigmoid',
-                     builtin_registry())
+    m = netdsl.check(
+        f'dataset: npz("{tmp_path / "d.npz"}")\nnormalize: true\nepochs: 1\ndense 1 sigmoid',
+        builtin_registry(),
+    )
     report = run_model(m, out_dir=tmp_path / "runs", quiet=True)
     net = keras.models.load_model(report.folder / "model.keras")
     layer = net.get_layer("normalize")
@@ -588,13 +766,19 @@ def test_streamed_data_refuses_validation_split_at_check_time(tmp_path: Path, ki
     assert err.code == "NDL004" and err.span is not None and err.span.line == 2
     assert err.message == f"`validation_split` needs the data in memory, and `{kind}` streams it"
     with pytest.raises(NetdslError, match="streams it") as given:  # a --validation-split override
-        netdsl.check(text.replace("validation_split: 0.1\n", ""), builtin_registry(),
-                     overrides={"validation_split": 0.1})
+        netdsl.check(
+            text.replace("validation_split: 0.1\n", ""),
+            builtin_registry(),
+            overrides={"validation_split": 0.1},
+        )
     assert given.value.span is None
 
 
-def test_pickle_module_not_needed_for_plain_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pickle_module_not_needed_for_plain_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """boston_housing's plain npz never reaches the unpickler."""
+
     def refuse(*a: Any, **k: Any) -> None:
         raise AssertionError("unpickled")
 
@@ -604,7 +788,9 @@ def test_pickle_module_not_needed_for_plain_files(tmp_path: Path, monkeypatch: p
 
 
 @pytest.mark.parametrize("name", ["imdb", "boston_housing", "cifar10"])
-def test_own_environment_variable_then_keras_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+def test_own_environment_variable_then_keras_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
     if name == "cifar10":
         path = write_cifar_archive(tmp_path / "env" / "cifar-10-python.tar.gz")
         trust(monkeypatch, path, name)
@@ -627,8 +813,11 @@ def test_own_environment_variable_then_keras_cache(tmp_path: Path, monkeypatch: 
     assert len(load(name)[0]) > 0
 
 
-@pytest.mark.parametrize("rows,kind", [("1,2,3\n4,5,7\n", "ints"), ("1,2,a\n4,5,b\n", "names")],
-                         ids=["int-labels", "name-labels"])
+@pytest.mark.parametrize(
+    "rows,kind",
+    [("1,2,3\n4,5,7\n", "ints"), ("1,2,a\n4,5,b\n", "names")],
+    ids=["int-labels", "name-labels"],
+)
 def test_csv_layout_kinds(tmp_path: Path, rows: str, kind: str) -> None:
     path = tmp_path / "t.csv"
     path.write_text("a,b,y\n" + rows)
@@ -638,8 +827,12 @@ def test_csv_layout_kinds(tmp_path: Path, rows: str, kind: str) -> None:
 
 # ------------------------------------------------------------------- examples/data
 
-EXAMPLE_DATA = {"tabular": ("iris.csv", "classes"), "regression": ("houses.csv", "regression"),
-                "images": ("shapes", "classes"), "imdb": (None, "binary")}
+EXAMPLE_DATA = {
+    "tabular": ("iris.csv", "classes"),
+    "regression": ("houses.csv", "regression"),
+    "images": ("shapes", "classes"),
+    "imdb": (None, "binary"),
+}
 
 
 @pytest.mark.parametrize("name", EXAMPLE_DATA, ids=list(EXAMPLE_DATA))
@@ -652,8 +845,12 @@ def test_data_examples_check_on_generated_data(tmp_path: Path, name: str) -> Non
     data, kind = EXAMPLE_DATA[name]
     path = EXAMPLES / "data" / f"{name}.net"
     text = path.read_text()
-    assert text.startswith("#") and "test " in text, "each example's header gives the figures it reaches"
-    m = netdsl.check(text, builtin_registry(), filename=str(path), data=str(tmp_path / data) if data else None)
+    assert text.startswith("#") and "test " in text, (
+        "each example's header gives the figures it reaches"
+    )
+    m = netdsl.check(
+        text, builtin_registry(), filename=str(path), data=str(tmp_path / data) if data else None
+    )
     assert m.data.target.kind == kind
 
 
@@ -663,23 +860,39 @@ def _damaged_inside(path: Path) -> None:
     import zlib
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"\x00garbage" * 4)
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", b"\x00garbage" * 4)
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cached", [True, False], ids=["decoded-once-in-memory", "decoded-each-epoch"])
-@pytest.mark.parametrize("content, message", [
-    (b"\x89PNG\r\n\x1a\nnot really", "a PNG without its IHDR header"),
-    (b"", "an empty file"),
-    (None, "does not decode"),
-], ids=["bad-header", "empty", "damaged-inside"])
-def test_a_picture_that_does_not_decode_is_a_data_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        cached: bool, content: bytes | None,
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    "cached", [True, False], ids=["decoded-once-in-memory", "decoded-each-epoch"]
+)
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\x89PNG\r\n\x1a\nnot really", "a PNG without its IHDR header"),
+        (b"", "an empty file"),
+        (None, "does not decode"),
+    ],
+    ids=["bad-header", "empty", "damaged-inside"],
+)
+def test_a_picture_that_does_not_decode_is_a_data_error(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cached: bool,
+    content: bytes | None,
+    message: str,
+) -> None:
     from netdsl.keras.training import load_data, train
     from netdsl_builtins import images
 
@@ -692,8 +905,10 @@ def test_a_picture_that_does_not_decode_is_a_data_error(tmp_path: Path, monkeypa
         _damaged_inside(broken)
     else:
         broken.write_bytes(content)
-    m = netdsl.check(f'dataset: images("{tmp_path / "p"}", size=8x8)\nepochs: 1\n'
-                     "flatten -> dense 2 softmax", builtin_registry())
+    m = netdsl.check(
+        f'dataset: images("{tmp_path / "p"}", size=8x8)\nepochs: 1\nflatten -> dense 2 softmax',
+        builtin_registry(),
+    )
     with pytest.raises(NetdslDataError) as info:
         data = load_data(m)  # every header is read here; the cache also decodes every picture
         if not cached:
@@ -704,11 +919,17 @@ def test_a_picture_that_does_not_decode_is_a_data_error(tmp_path: Path, monkeypa
         assert "reading `images` while training failed" in info.value.message
 
 
-@pytest.mark.parametrize("late,message", [("1,2,3,4,daisy", "label `daisy` is not one of the classes"),
-                                          ("1,2,3,4,", "missing value in label column")],
-                         ids=["unknown-class", "empty-label"])
-def test_a_bad_label_past_the_sample_is_found_at_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       late: str, message: str) -> None:
+@pytest.mark.parametrize(
+    "late,message",
+    [
+        ("1,2,3,4,daisy", "label `daisy` is not one of the classes"),
+        ("1,2,3,4,", "missing value in label column"),
+    ],
+    ids=["unknown-class", "empty-label"],
+)
+def test_a_bad_label_past_the_sample_is_found_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, late: str, message: str
+) -> None:
     monkeypatch.setattr(tabular, "SAMPLE_BYTES", 300)
     monkeypatch.setattr(tabular, "LABEL_SCAN_BYTES", 300)
     path = write_csv(tmp_path / "big.csv", 50)
@@ -723,6 +944,7 @@ def test_a_bad_label_past_the_sample_is_found_at_load(tmp_path: Path, monkeypatc
 
 # ------------------------------------------------------------------- streamed epoch order
 
+
 def _epoch(data: Any, clock: Any, epoch: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
     clock.epoch = epoch
     xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in data.train(16, seed, clock)])
@@ -730,12 +952,26 @@ def _epoch(data: Any, clock: Any, epoch: int, seed: int = 7) -> tuple[np.ndarray
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind,cache,extra", [("csv", None, ""), ("csv", 0, ""), ("csv", 0, ", spill=false"),
-                                              ("images", None, ""), ("images", 0, "")],
-                         ids=["csv-in-memory", "csv-spilled-to-disk", "csv-text-each-epoch", "images-in-memory",
-                              "images-decoded-each-epoch"])
+@pytest.mark.parametrize(
+    "kind,cache,extra",
+    [
+        ("csv", None, ""),
+        ("csv", 0, ""),
+        ("csv", 0, ", spill=false"),
+        ("images", None, ""),
+        ("images", 0, ""),
+    ],
+    ids=[
+        "csv-in-memory",
+        "csv-spilled-to-disk",
+        "csv-text-each-epoch",
+        "images-in-memory",
+        "images-decoded-each-epoch",
+    ],
+)
 def test_streamed_epochs_use_every_row_once_in_an_order_seeded_by_the_epoch(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, cache: int | None, extra: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, cache: int | None, extra: str
+) -> None:
     from netdsl.keras.training import EpochClock, load_data
     from netdsl_builtins import images
 
@@ -769,25 +1005,47 @@ def test_streamed_epochs_use_every_row_once_in_an_order_seeded_by_the_epoch(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cache,extra", [(None, ""), (0, ""), (0, ", spill=false")],
-                         ids=["in-memory", "spilled-to-disk", "text-each-epoch"])
-def test_a_streamed_run_resumed_after_epoch_2_has_the_same_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                   cache: int | None, extra: str) -> None:
+@pytest.mark.parametrize(
+    "cache,extra",
+    [(None, ""), (0, ""), (0, ", spill=false")],
+    ids=["in-memory", "spilled-to-disk", "text-each-epoch"],
+)
+def test_a_streamed_run_resumed_after_epoch_2_has_the_same_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: int | None, extra: str
+) -> None:
     from netdsl.keras.training import fit, load_data
 
     if cache is not None:
         monkeypatch.setattr(tabular, "CACHE_BYTES", cache)
     path = write_csv(tmp_path / "t.csv", 2000)
-    m = netdsl.check(f'dataset: csv("{path}"{extra})\nepochs: 3\nseed: 3\nbatch_size: 32\n'
-                     "dense 8 relu -> dense 3 softmax", builtin_registry())
+    m = netdsl.check(
+        f'dataset: csv("{path}"{extra})\nepochs: 3\nseed: 3\nbatch_size: 32\n'
+        "dense 8 relu -> dense 3 softmax",
+        builtin_registry(),
+    )
     data = load_data(m)
     whole = fit(m, data, verbose=0, shuffle_seed=11)
     saved: dict[int, Any] = {}
-    first = fit(m, data, verbose=0, shuffle_seed=11,
-                on_epoch=lambda done, w, o: saved.__setitem__(done, (w, o)))
-    assert [np.array_equal(a, b) for a, b in zip(first.net.get_weights(), whole.net.get_weights())] == \
-        [True] * len(whole.net.get_weights())
-    resumed = fit(m, data, verbose=0, shuffle_seed=11, initial_epoch=2, state=saved[2],
-                  history=list(first.history[:2]))
+    first = fit(
+        m,
+        data,
+        verbose=0,
+        shuffle_seed=11,
+        on_epoch=lambda done, w, o: saved.__setitem__(done, (w, o)),
+    )
+    assert [
+        np.array_equal(a, b) for a, b in zip(first.net.get_weights(), whole.net.get_weights())
+    ] == [True] * len(whole.net.get_weights())
+    resumed = fit(
+        m,
+        data,
+        verbose=0,
+        shuffle_seed=11,
+        initial_epoch=2,
+        state=saved[2],
+        history=list(first.history[:2]),
+    )
     for a, b in zip(resumed.net.get_weights(), whole.net.get_weights(), strict=True):
-        assert np.array_equal(a, b), "resuming a streamed run after epoch 2 must give the same weights"
+        assert np.array_equal(a, b), (
+            "resuming a streamed run after epoch 2 must give the same weights"
+        )

@@ -27,8 +27,11 @@ from netdsl.lang.diagnostics import render, render_all, to_json
 UPDATE = os.environ.get("NETDSL_UPDATE_GOLDEN", "") not in ("", "0")
 CASES = sorted(GOLDEN.glob("*.net"))
 #: golden programs that need layers other engineers are still adding to the registry
-REQUIRES = {"dense_on_sequence": ("lstm",), "unknown_merge": ("concat",),
-            "unknown_option": ("conv2d",)}
+REQUIRES = {
+    "dense_on_sequence": ("lstm",),
+    "unknown_merge": ("concat",),
+    "unknown_option": ("conv2d",),
+}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -51,7 +54,9 @@ def test_golden(path: Path) -> None:
     expected_path = path.with_suffix(".err")
     if UPDATE:
         expected_path.write_text(text, encoding="utf-8", newline="")
-    assert expected_path.exists(), f"{expected_path.name} is missing (run with NETDSL_UPDATE_GOLDEN=1)"
+    assert expected_path.exists(), (
+        f"{expected_path.name} is missing (run with NETDSL_UPDATE_GOLDEN=1)"
+    )
     assert text == expected_path.read_text(encoding="utf-8")
 
 
@@ -90,20 +95,27 @@ def test_golden_shape(path: Path) -> None:
 
 def test_golden_caret_sits_under_the_span() -> None:
     """The carets cover the exact characters of the primary span (on the first golden cases)."""
-    for name, token in [("unknown_activation", "relu6x"), ("dropout_out_of_range", "1.5"),
-                        ("unknown_setting", "epochz"), ("unknown_layer", "dens"),
-                        ("unknown_kwarg", "unitz"), ("tabs", "relu6x"), ("stray_character", "$")]:
+    for name, token in [
+        ("unknown_activation", "relu6x"),
+        ("dropout_out_of_range", "1.5"),
+        ("unknown_setting", "epochz"),
+        ("unknown_layer", "dens"),
+        ("unknown_kwarg", "unitz"),
+        ("tabs", "relu6x"),
+        ("stray_character", "$"),
+    ]:
         path = GOLDEN / f"{name}.net"
         _err, text = diagnose(path)
         lines = text.split("\n")
         src_i = next(i for i, ln in enumerate(lines) if re.match(r" *\d+ \| ", ln))
         shown, carets = lines[src_i], lines[src_i + 1]
         col = carets.index("^")
-        assert shown[col:col + len(token)] == token, (name, shown, carets)
+        assert shown[col : col + len(token)] == token, (name, shown, carets)
         assert carets[col:].split(" ")[0] == "^" * len(token), (name, carets)
 
 
 # --- the spec's examples, read as a user would ------------------------------------------------
+
 
 def _one(name: str) -> NetdslError:
     err, _ = diagnose(GOLDEN / f"{name}.net")
@@ -187,6 +199,7 @@ def test_dense_on_sequence_says_how_to_end_it() -> None:
 
 # --- the renderer ------------------------------------------------------------------------------
 
+
 def _expect_error(text: str | bytes, filename: str | None = "t.net") -> NetdslError:
     try:
         netdsl.check(netdsl.parse(text, filename), builtin_registry())
@@ -213,10 +226,8 @@ def test_render_with_explicit_source_and_without_any() -> None:
     err = NetdslError("something is off", span, label="here", code="NDL001")
     assert render(err) == "x.net:1:7: error[NDL001]: something is off"
     assert render(err, "dense 64\n") == (
-        "x.net:1:7: error[NDL001]: something is off\n"
-        "  |\n"
-        "1 | dense 64\n"
-        "  |       ^^ here")
+        "x.net:1:7: error[NDL001]: something is off\n  |\n1 | dense 64\n  |       ^^ here"
+    )
 
 
 def test_render_error_without_span() -> None:
@@ -224,9 +235,18 @@ def test_render_error_without_span() -> None:
 
 
 def test_expected_and_help_lines() -> None:
-    err = NetdslError("bad thing", Span(0, 1, 1, 1, 1, 2), label="this", expected="a layer",
-                      help="try `dense`", code="NDL001")
-    assert render(err, "x\n").splitlines()[-2:] == ["  = expected: a layer", "  = help: try `dense`"]
+    err = NetdslError(
+        "bad thing",
+        Span(0, 1, 1, 1, 1, 2),
+        label="this",
+        expected="a layer",
+        help="try `dense`",
+        code="NDL001",
+    )
+    assert render(err, "x\n").splitlines()[-2:] == [
+        "  = expected: a layer",
+        "  = help: try `dense`",
+    ]
     # an "expected" already said by the label is not repeated
     err.label = "expected a layer"
     assert "= expected" not in render(err, "x\n")
@@ -234,8 +254,13 @@ def test_expected_and_help_lines() -> None:
 
 def test_notes_on_other_lines_with_a_gap() -> None:
     src = "a\nb\nc\nd\n"
-    err = NetdslError("m", Span(6, 7, 4, 1, 4, 2), label="primary", code="NDL001",
-                      notes=[Note(Span(0, 1, 1, 1, 1, 2), "secondary")])
+    err = NetdslError(
+        "m",
+        Span(6, 7, 4, 1, 4, 2),
+        label="primary",
+        code="NDL001",
+        notes=[Note(Span(0, 1, 1, 1, 1, 2), "secondary")],
+    )
     assert render(err, src).splitlines() == [
         "<input>:4:1: error[NDL001]: m",
         "  |",
@@ -300,12 +325,28 @@ def test_json_has_the_same_fields() -> None:
     data = json.loads(to_json([err]))
     (item,) = data["errors"]
     assert item == {
-        "code": "NDL006", "severity": "error", "message": err.message, "file": "t.net",
+        "code": "NDL006",
+        "severity": "error",
+        "message": err.message,
+        "file": "t.net",
         "span": {"start": 14, "end": 18, "line": 1, "column": 15, "end_line": 1, "end_column": 19},
-        "label": "second `activation`", "expected": None, "help": "give `activation` once",
-        "notes": [{"file": "t.net", "label": "first given here",
-                   "span": {"start": 9, "end": 13, "line": 1, "column": 10, "end_line": 1,
-                            "end_column": 14}}],
+        "label": "second `activation`",
+        "expected": None,
+        "help": "give `activation` once",
+        "notes": [
+            {
+                "file": "t.net",
+                "label": "first given here",
+                "span": {
+                    "start": 9,
+                    "end": 13,
+                    "line": 1,
+                    "column": 10,
+                    "end_line": 1,
+                    "end_column": 14,
+                },
+            }
+        ],
     }
 
 

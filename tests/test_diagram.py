@@ -25,7 +25,11 @@ def _model(path: Path) -> netdsl.CheckedModel:
 
 
 def _edges(model: netdsl.CheckedModel) -> set[tuple[str, str]]:
-    return {("input" if i < 0 else f"n{i}", f"n{n.index}") for n in model.nodes for i in (n.inputs or (-1,))}
+    return {
+        ("input" if i < 0 else f"n{i}", f"n{n.index}")
+        for n in model.nodes
+        for i in (n.inputs or (-1,))
+    }
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
@@ -55,10 +59,10 @@ def test_mermaid_has_every_layer_and_arrow(path: Path) -> None:
 def test_branches_merges_residuals_and_adapters_are_marked() -> None:
     inception = to_dot(_model(EXAMPLES / "inception.net"))
     assert len(re.findall(r"-> n9;", inception)) == 4  # four towers into the first concat
-    assert 'label=<<b>concat (4 branches)</b>' in inception
+    assert "label=<<b>concat (4 branches)</b>" in inception
     residual = _model(EXAMPLES / "residual.net")
     dot, mmd = to_dot(residual), to_mermaid(residual)
-    assert dot.count("style=dashed") == 2 and "label=\" skip\"" in dot  # the two skip connections
+    assert dot.count("style=dashed") == 2 and 'label=" skip"' in dot  # the two skip connections
     assert "n1 -. skip .-> n6" in mmd
     seed = _model(EXAMPLES / "mnist.net")
     assert "flatten (implicit)" in to_dot(seed)
@@ -66,7 +70,7 @@ def test_branches_merges_residuals_and_adapters_are_marked() -> None:
 
 
 def test_text_is_escaped() -> None:
-    model = netdsl.check('dataset: synthetic\ninput: 4\ndense 10 softmax\n', filename='a"<b>.net')
+    model = netdsl.check("dataset: synthetic\ninput: 4\ndense 10 softmax\n", filename='a"<b>.net')
     assert 'digraph "a\\"<b>.net"' in to_dot(model)
 
 
@@ -91,7 +95,9 @@ def test_missing_graphviz_package_says_what_to_install(monkeypatch: pytest.Monke
     assert "pip install 'netdsl[diagram]'" in (info.value.help or "")
 
 
-def test_missing_dot_program_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_dot_program_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     pytest.importorskip("graphviz")
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(DiagramError) as info:
@@ -99,10 +105,19 @@ def test_missing_dot_program_says_what_to_install(monkeypatch: pytest.MonkeyPatc
     assert "`dot`" in info.value.message and "apt-get install graphviz" in (info.value.help or "")
 
 
-@pytest.mark.parametrize("path, fmt, expected", [
-    ("m.svg", None, "svg"), ("m.PNG", None, "png"), ("m.dot", None, "dot"), ("m.gv", None, "dot"),
-    ("m.mmd", None, "mmd"), (None, None, "dot"), ("m.txt", "mmd", "mmd"), (None, "svg", "svg"),
-])
+@pytest.mark.parametrize(
+    "path, fmt, expected",
+    [
+        ("m.svg", None, "svg"),
+        ("m.PNG", None, "png"),
+        ("m.dot", None, "dot"),
+        ("m.gv", None, "dot"),
+        ("m.mmd", None, "mmd"),
+        (None, None, "dot"),
+        ("m.txt", "mmd", "mmd"),
+        (None, "svg", "svg"),
+    ],
+)
 def test_format_from_extension_or_option(path: str | None, fmt: str | None, expected: str) -> None:
     assert format_for(path, fmt) == expected
 
@@ -118,7 +133,11 @@ def test_cli(tmp_path: Path) -> None:
     assert again.exit_code == 1 and "exists" in again.output
     assert runner.invoke(main, ["diagram", seed]).output.startswith('digraph "mnist.net"')
     bad = runner.invoke(main, ["diagram", seed, "-o", str(tmp_path / "x.jpg")])
-    assert bad.exit_code == 1 and "cannot draw a .jpg file" in bad.output and not (tmp_path / "x.jpg").exists()
+    assert (
+        bad.exit_code == 1
+        and "cannot draw a .jpg file" in bad.output
+        and not (tmp_path / "x.jpg").exists()
+    )
     broken = runner.invoke(main, ["diagram", "-"], input="dense 64 relux\n")
     assert broken.exit_code == 1 and "relux" in broken.output
     assert "Graphviz" in runner.invoke(main, ["diagram", "--help"]).output

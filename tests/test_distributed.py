@@ -27,40 +27,84 @@ from netdsl.run.launch import free_port, worker_env
 from netdsl.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins"),
-                                                    os.environ.get("PYTHONPATH", "")]),
-       "PYTHONUNBUFFERED": "1"}
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]
+    ),
+    "PYTHONUNBUFFERED": "1",
+}
 ENV.pop("KERAS_BACKEND", None)
 HAS_JAX = __import__("importlib").util.find_spec("jax") is not None
-needs_jax = pytest.mark.skipif(not HAS_JAX, reason="the jax backend is not installed (pip install 'netdsl[jax]')")
-TINY = ("dataset: synthetic(train_size=512, test_size=128)\ninput: 8\nepochs: {epochs}\nbatch_size: 32\n"
-        "seed: 5\ndense 16 relu -> dense 10 softmax\n")
+needs_jax = pytest.mark.skipif(
+    not HAS_JAX, reason="the jax backend is not installed (pip install 'netdsl[jax]')"
+)
+TINY = (
+    "dataset: synthetic(train_size=512, test_size=128)\ninput: 8\nepochs: {epochs}\nbatch_size: 32\n"
+    "seed: 5\ndense 16 relu -> dense 10 softmax\n"
+)
 
 
 # --- describing a multi-process run ------------------------------------------------------------
 
-@pytest.mark.parametrize(("flags", "env", "expected"), [
-    ({}, {}, None),
-    ({"coordinator": "10.0.0.1:29500", "num_processes": 2, "process_id": 1}, {}, ("10.0.0.1:29500", 2, 1)),
-    ({}, {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "h0:1234,h1:1234", "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
-          "KERAS_DISTRIBUTION_PROCESS_ID": "0"}, ("h0:1234", 2, 0)),
-    ({}, {"JAX_COORDINATOR_ADDRESS": "h:9", "JAX_NUM_PROCESSES": "4", "JAX_PROCESS_ID": "3"}, ("h:9", 4, 3)),
-    ({"process_id": 0}, {"JAX_COORDINATOR_ADDRESS": "h:9", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1"},
-     ("h:9", 2, 0)),
-], ids=["nothing", "flags", "keras-env", "jax-env", "flag-wins"])
-def test_cluster_from_flags_and_environment(flags: dict[str, Any], env: dict[str, str], expected: Any) -> None:
+
+@pytest.mark.parametrize(
+    ("flags", "env", "expected"),
+    [
+        ({}, {}, None),
+        (
+            {"coordinator": "10.0.0.1:29500", "num_processes": 2, "process_id": 1},
+            {},
+            ("10.0.0.1:29500", 2, 1),
+        ),
+        (
+            {},
+            {
+                "KERAS_DISTRIBUTION_JOB_ADDRESSES": "h0:1234,h1:1234",
+                "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+                "KERAS_DISTRIBUTION_PROCESS_ID": "0",
+            },
+            ("h0:1234", 2, 0),
+        ),
+        (
+            {},
+            {"JAX_COORDINATOR_ADDRESS": "h:9", "JAX_NUM_PROCESSES": "4", "JAX_PROCESS_ID": "3"},
+            ("h:9", 4, 3),
+        ),
+        (
+            {"process_id": 0},
+            {"JAX_COORDINATOR_ADDRESS": "h:9", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "1"},
+            ("h:9", 2, 0),
+        ),
+    ],
+    ids=["nothing", "flags", "keras-env", "jax-env", "flag-wins"],
+)
+def test_cluster_from_flags_and_environment(
+    flags: dict[str, Any], env: dict[str, str], expected: Any
+) -> None:
     cluster = dist.Cluster.resolve(**flags, environ=env)
-    got = None if cluster is None else (cluster.coordinator, cluster.num_processes, cluster.process_id)
+    got = (
+        None
+        if cluster is None
+        else (cluster.coordinator, cluster.num_processes, cluster.process_id)
+    )
     assert got == expected
 
 
-@pytest.mark.parametrize(("flags", "words"), [
-    ({"coordinator": "h:1"}, "not --num-processes or --process-id"),
-    ({"coordinator": "nohost", "num_processes": 2, "process_id": 0}, "is not host:port"),
-    ({"coordinator": "h:99999", "num_processes": 2, "process_id": 0}, "is not host:port"),
-    ({"coordinator": "h:1", "num_processes": 2, "process_id": 2}, "process id 2 is not in 0..1"),
-    ({"num_processes": 2, "process_id": 1}, "no coordinator address"),
-], ids=["partial", "no-port", "bad-port", "bad-id", "no-coordinator"])
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        ({"coordinator": "h:1"}, "not --num-processes or --process-id"),
+        ({"coordinator": "nohost", "num_processes": 2, "process_id": 0}, "is not host:port"),
+        ({"coordinator": "h:99999", "num_processes": 2, "process_id": 0}, "is not host:port"),
+        (
+            {"coordinator": "h:1", "num_processes": 2, "process_id": 2},
+            "process id 2 is not in 0..1",
+        ),
+        ({"num_processes": 2, "process_id": 1}, "no coordinator address"),
+    ],
+    ids=["partial", "no-port", "bad-port", "bad-id", "no-coordinator"],
+)
 def test_bad_cluster_descriptions_are_clear_errors(flags: dict[str, Any], words: str) -> None:
     with pytest.raises(NetdslTrainingError) as caught:
         dist.Cluster.resolve(**flags, environ={})
@@ -71,7 +115,9 @@ def test_several_processes_on_tensorflow_are_refused_with_the_reason() -> None:
     with pytest.raises(NetdslTrainingError) as caught:
         dist.start("tensorflow", cluster=dist.Cluster("127.0.0.1:1", 2, 0))
     assert "needs the JAX backend" in caught.value.message
-    assert "--backend jax" in (caught.value.help or "") and dist.TF_MULTI_WORKER_ISSUE in (caught.value.help or "")
+    assert "--backend jax" in (caught.value.help or "") and dist.TF_MULTI_WORKER_ISSUE in (
+        caught.value.help or ""
+    )
 
 
 def test_an_unreachable_coordinator_is_a_clear_error_within_the_timeout() -> None:
@@ -80,13 +126,20 @@ def test_an_unreachable_coordinator_is_a_clear_error_within_the_timeout() -> Non
     with pytest.raises(NetdslTrainingError) as caught:
         dist.wait_for_coordinator(cluster, interval=0.2)
     assert time.monotonic() - start < 10
-    assert "nothing answers at the coordinator" in caught.value.message and caught.value.code == "NDL321"
+    assert (
+        "nothing answers at the coordinator" in caught.value.message
+        and caught.value.code == "NDL321"
+    )
 
 
 def test_launch_gives_each_process_its_place() -> None:
     env = worker_env({"PATH": "/bin"}, "127.0.0.1:5", 3, 2)
-    assert (env["KERAS_DISTRIBUTION_JOB_ADDRESSES"], env["KERAS_DISTRIBUTION_NUM_PROCESSES"],
-            env["KERAS_DISTRIBUTION_PROCESS_ID"], env["KERAS_BACKEND"]) == ("127.0.0.1:5", "3", "2", "jax")
+    assert (
+        env["KERAS_DISTRIBUTION_JOB_ADDRESSES"],
+        env["KERAS_DISTRIBUTION_NUM_PROCESSES"],
+        env["KERAS_DISTRIBUTION_PROCESS_ID"],
+        env["KERAS_BACKEND"],
+    ) == ("127.0.0.1:5", "3", "2", "jax")
     assert worker_env({"KERAS_BACKEND": "tensorflow"}, "a:1", 2, 0)["KERAS_BACKEND"] == "tensorflow"
     assert 0 < free_port() < 65536
 
@@ -98,7 +151,8 @@ _WORKERS = {  # what each fake process does, by its KERAS_DISTRIBUTION_PROCESS_I
 
 
 def test_launch_kills_the_others_after_one_fails_and_keeps_each_fingerprint(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Each process's lines come back prefixed; its weight fingerprint is kept; when one fails,
     the others are killed ``timeout`` seconds later and the first failure's status returned."""
     from netdsl.run import launch as launcher
@@ -124,6 +178,7 @@ def test_launch_kills_the_others_after_one_fails_and_keeps_each_fingerprint(
 
 
 # --- shards and the global batch ---------------------------------------------------------------
+
 
 def _data(n: int, m: int) -> Data:
     return Data(np.arange(n)[:, None], np.arange(n), np.arange(m)[:, None], np.arange(m))
@@ -166,7 +221,15 @@ TF_TWO_CPUS = (
 def test_distribute_trains_on_two_cpu_devices(tmp_path: Path, backend: str) -> None:
     program = tmp_path / "tiny.net"
     program.write_text(TINY.format(epochs=1))
-    args = [str(program), "--distribute", "--backend", backend, "--out", str(tmp_path / "runs"), "-q"]
+    args = [
+        str(program),
+        "--distribute",
+        "--backend",
+        backend,
+        "--out",
+        str(tmp_path / "runs"),
+        "-q",
+    ]
     if backend == "tensorflow":
         command, env = [sys.executable, "-c", TF_TWO_CPUS, *args], ENV
     else:
@@ -184,16 +247,40 @@ def test_distribute_trains_on_two_cpu_devices(tmp_path: Path, backend: str) -> N
 
 # --- several processes on localhost ------------------------------------------------------------
 
-def _launch(tmp_path: Path, program: Path, *run_args: str, n: int = 2) -> subprocess.CompletedProcess[str]:
+
+def _launch(
+    tmp_path: Path, program: Path, *run_args: str, n: int = 2
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "netdsl.tools.cli", "launch", "-n", str(n), "--timeout", "60", str(program),
-         "--out", str(tmp_path / "runs"), "-q", *run_args],
-        env=ENV, capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            "-m",
+            "netdsl.tools.cli",
+            "launch",
+            "-n",
+            str(n),
+            "--timeout",
+            "60",
+            str(program),
+            "--out",
+            str(tmp_path / "runs"),
+            "-q",
+            *run_args,
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def _weights(output: str) -> dict[int, str]:
-    return {int(i): w for i, w in re.findall(r"^\[(\d)\] process \d of \d, .*weights ([0-9a-f]{16})$",
-                                             output, re.M)}
+    return {
+        int(i): w
+        for i, w in re.findall(
+            r"^\[(\d)\] process \d of \d, .*weights ([0-9a-f]{16})$", output, re.M
+        )
+    }
 
 
 @pytest.mark.slow
@@ -209,7 +296,10 @@ def test_two_processes_train_the_same_weights_and_one_writes(tmp_path: Path) -> 
     assert "[1] the run folder is written by process 0" in done.stdout
     [folder] = (tmp_path / "runs").iterdir()  # one folder, by process 0
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["distributed"]["num_processes"] == 2 and metrics["distributed"]["weights"] == weights[0]
+    assert (
+        metrics["distributed"]["num_processes"] == 2
+        and metrics["distributed"]["weights"] == weights[0]
+    )
     assert metrics["status"] == "finished" and metrics["epochs_completed"] == 2
 
 
@@ -223,11 +313,33 @@ def test_a_dead_process_stops_the_other_with_a_clear_error(tmp_path: Path) -> No
     procs = []
     for i, log in enumerate(logs):
         with log.open("w") as out:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "netdsl.tools.cli", "run", str(program), "--backend", "jax",
-                 "--out", str(tmp_path / "runs"), "--coordinator", f"127.0.0.1:{port}",
-                 "--num-processes", "2", "--process-id", str(i), "--timeout", str(timeout)],
-                env=ENV, stdout=out, stderr=subprocess.STDOUT, text=True))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "netdsl.tools.cli",
+                        "run",
+                        str(program),
+                        "--backend",
+                        "jax",
+                        "--out",
+                        str(tmp_path / "runs"),
+                        "--coordinator",
+                        f"127.0.0.1:{port}",
+                        "--num-processes",
+                        "2",
+                        "--process-id",
+                        str(i),
+                        "--timeout",
+                        str(timeout),
+                    ],
+                    env=ENV,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
     try:
         deadline = time.monotonic() + 300
         while "Epoch 3/" not in logs[0].read_text() and time.monotonic() < deadline:
@@ -255,8 +367,10 @@ def test_a_dead_process_stops_the_other_with_a_clear_error(tmp_path: Path) -> No
 
 @pytest.mark.slow
 @needs_jax
-@pytest.mark.skipif(not (REAL_MNIST / "train-images-idx3-ubyte.gz").exists(),
-                    reason="real MNIST is not here (set NETDSL_MNIST)")
+@pytest.mark.skipif(
+    not (REAL_MNIST / "train-images-idx3-ubyte.gz").exists(),
+    reason="real MNIST is not here (set NETDSL_MNIST)",
+)
 def test_two_processes_on_real_mnist_match_one(tmp_path: Path) -> None:
     """The seed model, one epoch: 2 processes end with identical weights, and test accuracy
     within 1 point of a single-process run."""
@@ -266,9 +380,25 @@ def test_two_processes_on_real_mnist_match_one(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     weights = _weights(done.stdout)
     assert sorted(weights) == [0, 1] and weights[0] == weights[1]
-    single = subprocess.run([sys.executable, "-m", "netdsl.tools.cli", "run", str(seed), "--backend", "jax",
-                             "--out", str(tmp_path / "single"), "-q", *common],
-                            env=ENV, capture_output=True, text=True, timeout=900)
+    single = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netdsl.tools.cli",
+            "run",
+            str(seed),
+            "--backend",
+            "jax",
+            "--out",
+            str(tmp_path / "single"),
+            "-q",
+            *common,
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     [two] = (tmp_path / "runs").iterdir()
     [one] = (tmp_path / "single").iterdir()
@@ -295,6 +425,7 @@ def test_the_guide_covers_the_flags_and_the_tensorflow_issue() -> None:
 
 # --- the run driver and multi-process runs ----------------------------------------------------
 
+
 def test_resuming_a_multi_process_run_is_refused(tmp_path: Path) -> None:
     from netdsl.checking.checker import check
     from netdsl.errors import NetdslError
@@ -303,21 +434,48 @@ def test_resuming_a_multi_process_run_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "runs" / "tiny"
     folder.mkdir(parents=True)
     (folder / "model.net").write_text(TINY.format(epochs=2))
-    (folder / "metrics.json").write_text(json.dumps({
-        "status": "stopped", "options": {"cluster": {"coordinator": "h:1", "num_processes": 2,
-                                                      "process_id": 0, "timeout": 60.0}}}))
+    (folder / "metrics.json").write_text(
+        json.dumps(
+            {
+                "status": "stopped",
+                "options": {
+                    "cluster": {
+                        "coordinator": "h:1",
+                        "num_processes": 2,
+                        "process_id": 0,
+                        "timeout": 60.0,
+                    }
+                },
+            }
+        )
+    )
     model = check(TINY.format(epochs=2), filename=str(folder / "model.net"))
     with pytest.raises(NetdslError) as caught:
         resume_run(folder, model, quiet=True)
     assert caught.value.code == "NDL322" and "several processes" in caught.value.message
-    assert sorted(p.name for p in folder.iterdir()) == ["metrics.json", "model.net"]  # nothing written
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "metrics.json",
+        "model.net",
+    ]  # nothing written
 
 
 def test_resume_with_cluster_flags_is_refused_on_the_command_line(tmp_path: Path) -> None:
     folder = tmp_path / "run"
     folder.mkdir()
     (folder / "model.net").write_text(TINY.format(epochs=2))
-    result = CliRunner().invoke(main, ["run", "--resume", str(folder), "--coordinator", "127.0.0.1:1",
-                                       "--num-processes", "2", "--process-id", "0"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--resume",
+            str(folder),
+            "--coordinator",
+            "127.0.0.1:1",
+            "--num-processes",
+            "2",
+            "--process-id",
+            "0",
+        ],
+    )
     assert result.exit_code == 1
     assert "NDL322" in result.output and "cannot be resumed" in result.output

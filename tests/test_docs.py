@@ -44,10 +44,10 @@ def sections() -> dict[str, str]:
     """Hook name -> the text of its section (up to the next heading of the same or higher level)."""
     out = {}
     for match in HEADING.finditer(TEXT):
-        level = TEXT[match.start():].index(" ")
-        rest = TEXT[match.end():]
+        level = TEXT[match.start() :].index(" ")
+        rest = TEXT[match.end() :]
         end = re.search(rf"^#{{1,{level}}}\s", rest, re.M)
-        out[match.group(1)] = rest[:end.start()] if end else rest
+        out[match.group(1)] = rest[: end.start()] if end else rest
     return out
 
 
@@ -74,8 +74,9 @@ def test_each_hook_section_names_its_declaration_and_has_an_example(hook: str) -
     text = sections().get(hook, "")
     cls = KINDS[HOOKS[hook]].__name__
     assert f"{cls}(" in text, f"the {hook} section does not show `{cls}(...)`"
-    assert re.search(rf"```python\n.*?def {hook}\(register", text, re.S), \
+    assert re.search(rf"```python\n.*?def {hook}\(register", text, re.S), (
         f"the {hook} section has no example implementing {hook}"
+    )
 
 
 def test_the_doc_has_examples_of_each_kind() -> None:
@@ -144,11 +145,15 @@ LIBRARY_CALL = re.compile(r"`(\w+)\(([^`]*?)\)(?: -> [^`]*)?`")
 def _library_rows() -> list[tuple[str, str]]:
     """(function name, the parameters the README writes) for each call in the library table."""
     text = README.read_text(encoding="utf-8")
-    table = text[text.index("## Library"):]
-    table = table[table.index("| name | what |"):]
+    table = text[text.index("## Library") :]
+    table = table[table.index("| name | what |") :]
     lines = table.splitlines()[2:]
-    rows = [line.split(" | ")[0] for line in lines[:next(
-        (i for i, line in enumerate(lines) if not line.startswith("|")), len(lines))]]
+    rows = [
+        line.split(" | ")[0]
+        for line in lines[
+            : next((i for i, line in enumerate(lines) if not line.startswith("|")), len(lines))
+        ]
+    ]
     return [(m.group(1), m.group(2)) for row in rows for m in LIBRARY_CALL.finditer(row)]
 
 

@@ -37,35 +37,37 @@ EXAMPLE_FILES = sorted(EXAMPLES.glob("*.net"))
 #: specs beyond the examples: every built-in layer family, each task, merges, wrappers, settings
 SPECS = {
     "conv-chain": "dataset: synthetic(train_size=48, test_size=16)\ninput: 12x12x2\nseed: 3\nbatch_size: 16\n"
-                  "conv2d 4 3 relu same l2(0.001) -> maxpool 2 -> conv2d 6 3 strides=2 -> flatten -> dense 8 tanh -> dense 10 softmax",
+    "conv2d 4 3 relu same l2(0.001) -> maxpool 2 -> conv2d 6 3 strides=2 -> flatten -> dense 8 tanh -> dense 10 softmax",
     "separable": "dataset: synthetic(classes=3, train_size=48, test_size=16)\ninput: 10x10x3\nseed: 1\n"
-                 "separable_conv2d 8 3 relu same depth_multiplier=2 -> depthwise_conv2d 3 relu -> batchnorm -> global_avgpool -> dense 3 softmax",
+    "separable_conv2d 8 3 relu same depth_multiplier=2 -> depthwise_conv2d 3 relu -> batchnorm -> global_avgpool -> dense 3 softmax",
     "transpose": "dataset: synthetic(task=regression, outputs=2, train_size=32, test_size=8)\ninput: 6x6x1\n"
-                 "seed: 5\nmetrics: mae\n"
-                 "conv2d_transpose 4 3 strides=2 same relu -> upsample2d -> zeropad2d 1 -> spatial_dropout2d 0.1 seed=2 -> avgpool 2 -> flatten -> dense 2",
+    "seed: 5\nmetrics: mae\n"
+    "conv2d_transpose 4 3 strides=2 same relu -> upsample2d -> zeropad2d 1 -> spatial_dropout2d 0.1 seed=2 -> avgpool 2 -> flatten -> dense 2",
     "recurrent": "dataset: synthetic(task=binary, train_size=32, test_size=8)\ninput: 7x5\nseed: 9\n"
-                 "bidirectional(lstm 6 return_sequences=true) -> gru 4 return_sequences=true -> "
-                 "timedistributed(dense 3 relu) -> simple_rnn 5 -> layernorm -> dense 1 sigmoid",
+    "bidirectional(lstm 6 return_sequences=true) -> gru 4 return_sequences=true -> "
+    "timedistributed(dense 3 relu) -> simple_rnn 5 -> layernorm -> dense 1 sigmoid",
     "conv1d": "dataset: synthetic(train_size=32, test_size=8)\ninput: 16x3\nseed: 2\n"
-              "optimizer: sgd(learning_rate=0.05, momentum=0.9)\nloss: sparse_categorical_crossentropy\n"
-              "conv1d 4 3 causal relu -> maxpool1d 2 -> avgpool1d 2 -> global_maxpool1d -> dense 10 softmax",
+    "optimizer: sgd(learning_rate=0.05, momentum=0.9)\nloss: sparse_categorical_crossentropy\n"
+    "conv1d 4 3 causal relu -> maxpool1d 2 -> avgpool1d 2 -> global_maxpool1d -> dense 10 softmax",
     "branches": "dataset: synthetic(classes=4, train_size=40, test_size=8)\ninput: 20\nseed: 4\n"
-                "validation_split: 0.25\nbatch_size: 8\n"
-                "dense 16 relu -> [dense 8 relu | dense 8 tanh -> gaussian_noise 0.1 seed=1] add -> "
-                "[dense 4 | dense 4 relu] concat -> residual(dense 8 relu -> dense 8) -> dropout 0.2 seed=3 -> dense 4 softmax",
+    "validation_split: 0.25\nbatch_size: 8\n"
+    "dense 16 relu -> [dense 8 relu | dense 8 tanh -> gaussian_noise 0.1 seed=1] add -> "
+    "[dense 4 | dense 4 relu] concat -> residual(dense 8 relu -> dense 8) -> dropout 0.2 seed=3 -> dense 4 softmax",
     "merges": "dataset: synthetic(classes=2, train_size=32, test_size=8)\ninput: 6\nseed: 8\n"
-              "optimizer: rmsprop\nmetrics: [accuracy, auc]\n"
-              "[dense 4 | dense 4] subtract -> [dense 3 | dense 3 | dense 3] maximum -> "
-              "[dense 3 | dense 3] multiply -> [dense 3 | dense 3] average -> dense 2 softmax l1_l2(0.01, 0.02)",
+    "optimizer: rmsprop\nmetrics: [accuracy, auc]\n"
+    "[dense 4 | dense 4] subtract -> [dense 3 | dense 3 | dense 3] maximum -> "
+    "[dense 3 | dense 3] multiply -> [dense 3 | dense 3] average -> dense 2 softmax l1_l2(0.01, 0.02)",
 }
 
 #: every built-in schedule and callback (test_every_built_in_schedule_and_callback_is_covered)
-_TINY = "dataset: synthetic(classes=3, train_size=40, test_size=8)\ninput: 6\nseed: 6\nbatch_size: 8\n"
+_TINY = (
+    "dataset: synthetic(classes=3, train_size=40, test_size=8)\ninput: 6\nseed: 6\nbatch_size: 8\n"
+)
 _NET = "dense 8 relu -> dropout 0.1 -> dense 3 softmax"
 TRAINING_SPECS = {
     "cosine-warmup": "optimizer: sgd(learning_rate=cosine_decay(0.1, warmup_steps=3, alpha=0.1))\n"
-                     "validation_split: 0.25\n"
-                     "callbacks: [early_stopping(monitor=val_loss, patience=1, restore_best_weights=true)]\n",
+    "validation_split: 0.25\n"
+    "callbacks: [early_stopping(monitor=val_loss, patience=1, restore_best_weights=true)]\n",
     "cosine": "optimizer: adam(learning_rate=cosine_decay(0.01))\n",
     "exponential": "optimizer: adam(learning_rate=exponential_decay(0.01, decay_steps=2, staircase=true))\n",
     "inverse-time": "optimizer: rmsprop(learning_rate=inverse_time_decay(0.01))\n",
@@ -74,7 +76,7 @@ TRAINING_SPECS = {
     "one-cycle": "optimizer: adam(learning_rate=one_cycle(0.01, pct_start=0.5))\nvalidation_split: 0.2\n",
     "plateau": "callbacks: [reduce_lr_on_plateau(monitor=loss, factor=0.5, patience=0, min_delta=10.0)]\n",
     "ema": "optimizer: adam(use_ema=true)\nvalidation_split: 0.25\n"
-           "callbacks: [swap_ema_weights(swap_on_epoch=true), early_stopping(monitor=loss)]\n",
+    "callbacks: [swap_ema_weights(swap_on_epoch=true), early_stopping(monitor=loss)]\n",
 }
 SPECS |= {k: _TINY + v + _NET for k, v in TRAINING_SPECS.items()}
 
@@ -83,15 +85,22 @@ def _check(text: str, name: str = "model.net") -> netdsl.CheckedModel:
     return netdsl.check(text, filename=name)
 
 
-CASES = {p.stem: (p.read_text(), p.name) for p in EXAMPLE_FILES} | {k: (v, f"{k}.net") for k, v in SPECS.items()}
+CASES = {p.stem: (p.read_text(), p.name) for p in EXAMPLE_FILES} | {
+    k: (v, f"{k}.net") for k, v in SPECS.items()
+}
 
 
 # --- the text -----------------------------------------------------------------------------------
 
+
 def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
     pytest.importorskip("ruff")
-    return subprocess.run([sys.executable, "-m", "ruff", *args, "--no-cache", "--isolated"],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", *args, "--no-cache", "--isolated"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -115,20 +124,34 @@ def test_emitted_programs_lint_clean_and_are_formatted(emitted: dict[str, Path])
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_emitted_program_imports_only_keras_numpy_and_the_standard_library(
-        case: str, emitted: dict[str, Path]) -> None:
+    case: str, emitted: dict[str, Path]
+) -> None:
     tree = ast.parse(emitted[case].read_text())
-    modules = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    modules |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    modules = {
+        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    modules |= {
+        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+    }
     assert modules <= {"argparse", "gzip", "itertools", "math", "os", "keras", "numpy"}, modules
     assert "netdsl" not in modules
 
 
-@pytest.mark.parametrize("case, sequential", [
-    ("mnist", True), ("cnn", True), ("lstm", True), ("recurrent", True),
-    ("inception", False), ("residual", False), ("branches", False),
-])
-def test_a_chain_is_sequential_a_branching_graph_is_functional(case: str, sequential: bool,
-                                                               emitted: dict[str, Path]) -> None:
+@pytest.mark.parametrize(
+    "case, sequential",
+    [
+        ("mnist", True),
+        ("cnn", True),
+        ("lstm", True),
+        ("recurrent", True),
+        ("inception", False),
+        ("residual", False),
+        ("branches", False),
+    ],
+)
+def test_a_chain_is_sequential_a_branching_graph_is_functional(
+    case: str, sequential: bool, emitted: dict[str, Path]
+) -> None:
     text = emitted[case].read_text()
     assert ("keras.Sequential(" in text) is sequential
     assert ("keras.Model(inputs, outputs" in text) is not sequential
@@ -136,7 +159,9 @@ def test_a_chain_is_sequential_a_branching_graph_is_functional(case: str, sequen
 
 def test_the_seed_model_reads_like_hand_written_keras() -> None:
     text = emit_program(_check("dense 64 relu l2 -> dense 10 softmax\n", "mnist.net"))
-    assert textwrap.indent(textwrap.dedent("""\
+    assert (
+        textwrap.indent(
+            textwrap.dedent("""\
         model = keras.Sequential(
             [
                 keras.Input(shape=(28, 28, 1)),
@@ -149,17 +174,27 @@ def test_the_seed_model_reads_like_hand_written_keras() -> None:
                 keras.layers.Dense(units=10, activation="softmax"),
             ],
             name="mnist",
-        )"""), "    ") in text
+        )"""),
+            "    ",
+        )
+        in text
+    )
     assert "NETDSL_MNIST" in text and "keras.datasets.mnist.load_data()" in text
 
 
 def test_settings_reach_the_program() -> None:
     text = emit_program(_check(SPECS["branches"], "b.net"))
-    for line in ("EPOCHS = 10", "BATCH_SIZE = 8", "VALIDATION_SPLIT = 0.25", "SEED = 4",
-                 "keras.utils.set_random_seed(SEED)",
-                 "split = math.floor(len(x_train) * (1 - VALIDATION_SPLIT))",
-                 "validation_data=(x_val, y_val)", "training_batches(x_train, y_train, SEED)",
-                 "order = np.random.default_rng([seed, epoch]).permutation(len(x))"):
+    for line in (
+        "EPOCHS = 10",
+        "BATCH_SIZE = 8",
+        "VALIDATION_SPLIT = 0.25",
+        "SEED = 4",
+        "keras.utils.set_random_seed(SEED)",
+        "split = math.floor(len(x_train) * (1 - VALIDATION_SPLIT))",
+        "validation_data=(x_val, y_val)",
+        "training_batches(x_train, y_train, SEED)",
+        "order = np.random.default_rng([seed, epoch]).permutation(len(x))",
+    ):
         assert line in text
     unseeded = emit_program(_check("dense 10 softmax\n"))
     assert "SEED" not in unseeded and "set_random_seed" not in unseeded
@@ -176,20 +211,53 @@ def test_every_built_in_schedule_and_callback_is_covered() -> None:
             assert f"{name}(" in used, f"no spec emits the {kind} {name}"
 
 
-@pytest.mark.parametrize("case, expected", [
-    ("cosine-warmup", ["keras.optimizers.schedules.CosineDecay(", "initial_learning_rate=0.0",
-                       "decay_steps=max(1, total_steps - 3)", "warmup_target=0.1", "warmup_steps=3",
-                       "keras.callbacks.EarlyStopping(patience=1, restore_best_weights=True)"]),
-    ("cosine", ["initial_learning_rate=0.01,\n", "decay_steps=total_steps,\n", "alpha=0.0,\n"]),
-    ("exponential", ["keras.optimizers.schedules.ExponentialDecay(", "decay_steps=2,", "staircase=True,"]),
-    ("piecewise", ["PiecewiseConstantDecay(\n", "boundaries=[3],\n", "values=[0.01, 0.001],\n"]),
-    ("one-cycle", ["class OneCycle(keras.optimizers.schedules.LearningRateSchedule):",
-                   "OneCycle(\n", "pct_start=0.5,"]),
-    ("plateau", ["keras.callbacks.ReduceLROnPlateau(", 'monitor="loss"', "factor=0.5", "patience=0"]),
-    ("ema", ["keras.callbacks.SwapEMAWeights(swap_on_epoch=True)", 'keras.callbacks.EarlyStopping(monitor="loss")']),
-])
-def test_schedules_and_callbacks_are_written_as_keras(case: str, expected: list[str],
-                                                       emitted: dict[str, Path]) -> None:
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        (
+            "cosine-warmup",
+            [
+                "keras.optimizers.schedules.CosineDecay(",
+                "initial_learning_rate=0.0",
+                "decay_steps=max(1, total_steps - 3)",
+                "warmup_target=0.1",
+                "warmup_steps=3",
+                "keras.callbacks.EarlyStopping(patience=1, restore_best_weights=True)",
+            ],
+        ),
+        ("cosine", ["initial_learning_rate=0.01,\n", "decay_steps=total_steps,\n", "alpha=0.0,\n"]),
+        (
+            "exponential",
+            ["keras.optimizers.schedules.ExponentialDecay(", "decay_steps=2,", "staircase=True,"],
+        ),
+        (
+            "piecewise",
+            ["PiecewiseConstantDecay(\n", "boundaries=[3],\n", "values=[0.01, 0.001],\n"],
+        ),
+        (
+            "one-cycle",
+            [
+                "class OneCycle(keras.optimizers.schedules.LearningRateSchedule):",
+                "OneCycle(\n",
+                "pct_start=0.5,",
+            ],
+        ),
+        (
+            "plateau",
+            ["keras.callbacks.ReduceLROnPlateau(", 'monitor="loss"', "factor=0.5", "patience=0"],
+        ),
+        (
+            "ema",
+            [
+                "keras.callbacks.SwapEMAWeights(swap_on_epoch=True)",
+                'keras.callbacks.EarlyStopping(monitor="loss")',
+            ],
+        ),
+    ],
+)
+def test_schedules_and_callbacks_are_written_as_keras(
+    case: str, expected: list[str], emitted: dict[str, Path]
+) -> None:
     text = emitted[case].read_text()
     for piece in expected:
         assert piece in text, piece
@@ -212,6 +280,7 @@ def test_total_steps_is_computed_as_netdsl_does_and_said_in_a_comment() -> None:
 
 
 # --- components that are not Keras classes ------------------------------------------------------
+
 
 def _registry_with(layer: Layer) -> Registry:
     from netdsl.vocab.registry import Provider, load_registry
@@ -237,21 +306,35 @@ def test_a_plugin_layer_without_keras_path_or_emit_is_an_error_naming_it() -> No
 
 
 def test_a_plugin_layer_emit_hook_writes_its_own_code() -> None:
-    layer = Layer(name="square", infer=_square, build=lambda: None,
-                  emit=lambda args: Code("keras.layers.Lambda(lambda t: t * t)", ("import math",)))
-    text = emit_program(netdsl.check("dense 8 -> square -> dense 10 softmax\n", _registry_with(layer)))
+    layer = Layer(
+        name="square",
+        infer=_square,
+        build=lambda: None,
+        emit=lambda args: Code("keras.layers.Lambda(lambda t: t * t)", ("import math",)),
+    )
+    text = emit_program(
+        netdsl.check("dense 8 -> square -> dense 10 softmax\n", _registry_with(layer))
+    )
     assert "keras.layers.Lambda(lambda t: t * t)," in text
     assert "\nimport math\n" in text
 
 
 def test_a_broken_emit_hook_is_named() -> None:
-    layer = Layer(name="square", infer=_square, build=keras_factory("layers.Identity"),
-                  emit=lambda args: 1 / 0)
-    with pytest.raises(EmitError, match=r"layer `square` \(my-plugin 1\.0\): its emit hook failed: ZeroDivisionError"):
+    layer = Layer(
+        name="square",
+        infer=_square,
+        build=keras_factory("layers.Identity"),
+        emit=lambda args: 1 / 0,
+    )
+    with pytest.raises(
+        EmitError,
+        match=r"layer `square` \(my-plugin 1\.0\): its emit hook failed: ZeroDivisionError",
+    ):
         emit_program(netdsl.check("dense 8 -> square -> dense 10 softmax\n", _registry_with(layer)))
 
 
 # --- the CLI ------------------------------------------------------------------------------------
+
 
 def test_cli_writes_the_program_and_never_overwrites(tmp_path: Path) -> None:
     out = tmp_path / "mnist.py"
@@ -271,8 +354,11 @@ def test_cli_writes_the_program_and_never_overwrites(tmp_path: Path) -> None:
 
 # --- the same model, the same training ----------------------------------------------------------
 
+
 def _idx(path: Path, array: np.ndarray) -> None:
-    header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     with gzip.open(path, "wb") as f:
         f.write(header + array.astype(np.uint8).tobytes())
 
@@ -352,19 +438,38 @@ print("@@RESULTS@@" + json.dumps(results))
 
 
 @pytest.fixture(scope="module")
-def compared(emitted: dict[str, Path], tiny_mnist: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def compared(
+    emitted: dict[str, Path], tiny_mnist: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict:
     folder = tmp_path_factory.mktemp("specs")
     jobs = []
     for case, (text, name) in CASES.items():
         spec = folder / name
         spec.write_text(text)
-        jobs.append([case, str(emitted[case]), str(spec), name,
-                     str(tiny_mnist) if "synthetic" not in text else None])
+        jobs.append(
+            [
+                case,
+                str(emitted[case]),
+                str(spec),
+                name,
+                str(tiny_mnist) if "synthetic" not in text else None,
+            ]
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
-    env.update(PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "plugins"), str(ROOT / "tests")]),
-               TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-c", _COMPARE, json.dumps(jobs)], capture_output=True,
-                          text=True, env=env, timeout=900, cwd=folder)
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "plugins"), str(ROOT / "tests")]),
+        TF_CPP_MIN_LOG_LEVEL="3",
+        KERAS_BACKEND="tensorflow",
+        CUDA_VISIBLE_DEVICES="",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", _COMPARE, json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        cwd=folder,
+    )
     marker = [line for line in proc.stdout.splitlines() if line.startswith("@@RESULTS@@")]
     assert proc.returncode == 0 and marker, proc.stdout[-3000:] + proc.stderr[-5000:]
     return json.loads(marker[0].removeprefix("@@RESULTS@@"))
@@ -372,7 +477,9 @@ def compared(emitted: dict[str, Path], tiny_mnist: Path, tmp_path_factory: pytes
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_emitted_program_builds_the_same_model_and_trains_to_the_same_weights(case: str, compared: dict) -> None:
+def test_emitted_program_builds_the_same_model_and_trains_to_the_same_weights(
+    case: str, compared: dict
+) -> None:
     row = compared[case]
     ours, theirs, checked = row["params"]
     assert ours == theirs == checked
@@ -383,15 +490,25 @@ def test_emitted_program_builds_the_same_model_and_trains_to_the_same_weights(ca
 
 
 @pytest.mark.slow
-def test_the_emitted_program_runs_as_a_script_without_netdsl(tmp_path: Path, tiny_mnist: Path) -> None:
+def test_the_emitted_program_runs_as_a_script_without_netdsl(
+    tmp_path: Path, tiny_mnist: Path
+) -> None:
     program = tmp_path / "seed.py"
     program.write_text(emit_program(_check((EXAMPLES / "mnist.net").read_text(), "mnist.net")))
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_") and k != "PYTHONPATH"}
     env.update(NETDSL_MNIST=str(tiny_mnist), TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    code = ("import sys, runpy; sys.modules['netdsl'] = None; sys.argv = [sys.argv[1], '--epochs', '1'];"
-            " runpy.run_path(sys.argv[0], run_name='__main__')")
-    proc = subprocess.run([sys.executable, "-c", code, str(program)], capture_output=True, text=True,
-                          env=env, timeout=300, cwd=tmp_path)
+    code = (
+        "import sys, runpy; sys.modules['netdsl'] = None; sys.argv = [sys.argv[1], '--epochs', '1'];"
+        " runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(program)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "test accuracy:" in proc.stdout and "test loss:" in proc.stdout
 
@@ -430,6 +547,8 @@ def test_built_in_defaults_are_keras_defaults() -> None:
                 keras_param = signature.parameters.get(p.name)
                 checked += 1
                 if keras_param is None or not same(p.default, keras_param.default):
-                    wrong.append(f"{kind} {name}: {p.name}={p.default!r}, Keras "
-                                 f"{'has none' if keras_param is None else repr(keras_param.default)}")
+                    wrong.append(
+                        f"{kind} {name}: {p.name}={p.default!r}, Keras "
+                        f"{'has none' if keras_param is None else repr(keras_param.default)}"
+                    )
     assert checked > 200 and wrong == []

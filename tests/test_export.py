@@ -45,7 +45,7 @@ def _digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     x = rng.random((n, 28, 28, 1), dtype=np.float32) * 0.15
     for i, k in enumerate(y):
         r, c = 2 + (k // 5) * 12, 2 + (k % 5) * 5
-        x[i, r:r + 4, c:c + 4, 0] = 1.0
+        x[i, r : r + 4, c : c + 4, 0] = 1.0
     return x, np.eye(10, dtype=np.float32)[y]
 
 
@@ -68,7 +68,9 @@ TEST_X = _digits(16, seed=2)[0]
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", list(FORMATS), ids=list(FORMATS))
 @pytest.mark.parametrize("name", list(MODELS), ids=list(MODELS))
-def test_exported_artefact_equals_keras_in_its_own_runtime(tmp_path: Path, name: str, fmt: str) -> None:
+def test_exported_artefact_equals_keras_in_its_own_runtime(
+    tmp_path: Path, name: str, fmt: str
+) -> None:
     net = trained(name)
     out = tmp_path / ("model" + (FORMATS[fmt].suffix or "_savedmodel"))
     report = export_model(net, fmt, out, check_inputs=TEST_X)
@@ -115,10 +117,14 @@ def test_savedmodel_takes_the_same_odd_layer(tmp_path: Path) -> None:
     assert report.max_abs_diff == 0.0
 
 
-@pytest.mark.parametrize("path, message", [
-    ("exists.onnx", "already exists"),
-    ("model.tflite", "must end in .onnx"),
-], ids=["never-overwrites", "wrong-suffix"])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("exists.onnx", "already exists"),
+        ("model.tflite", "must end in .onnx"),
+    ],
+    ids=["never-overwrites", "wrong-suffix"],
+)
 def test_export_refuses_bad_output_paths(tmp_path: Path, path: str, message: str) -> None:
     (tmp_path / "exists.onnx").write_text("mine")
     inputs = keras.Input((2,))
@@ -143,17 +149,30 @@ def test_cli_exports_a_run_folder_and_a_keras_file(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["path"] == str(folder / "model.onnx") and data["max_abs_diff"] <= 1e-5
-    again = CliRunner().invoke(main, ["export", str(folder / "model.keras"), "--format", "litert",
-                                      "-o", str(tmp_path / "out/seed.tflite")])
+    again = CliRunner().invoke(
+        main,
+        [
+            "export",
+            str(folder / "model.keras"),
+            "--format",
+            "litert",
+            "-o",
+            str(tmp_path / "out/seed.tflite"),
+        ],
+    )
     assert again.exit_code == 0, again.output
     assert "exported litert to" in again.output and (tmp_path / "out/seed.tflite").is_file()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["nowhere/", "--format", "onnx"], "no such file or folder"),
-    (["{tmp}", "--format", "onnx"], "has no model.keras"),
-    (["{tmp}", "--format", "tflite"], "Invalid value for '--format'"),
-], ids=["missing", "not-a-run", "unknown-format"])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nowhere/", "--format", "onnx"], "no such file or folder"),
+        (["{tmp}", "--format", "onnx"], "has no model.keras"),
+        (["{tmp}", "--format", "tflite"], "Invalid value for '--format'"),
+    ],
+    ids=["missing", "not-a-run", "unknown-format"],
+)
 def test_cli_export_errors_are_clear(tmp_path: Path, args: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["export", *[a.format(tmp=tmp_path) for a in args]])
     assert result.exit_code != 0 and message in result.output

@@ -18,7 +18,9 @@ from netdsl.vocab.registry import Provider, load_registry
 
 def _macs(input_shape: str, network: str, count: int) -> list[int | None]:
     """The MACs of the first ``count`` layers (a classifier head ends the network)."""
-    model = netdsl.check(f"dataset: synthetic\ninput: {input_shape}\n{network} -> flatten -> dense 10 softmax\n")
+    model = netdsl.check(
+        f"dataset: synthetic\ninput: {input_shape}\n{network} -> flatten -> dense 10 softmax\n"
+    )
     return model_macs(model).per_layer[:count]
 
 
@@ -87,14 +89,18 @@ def test_examples_total_is_the_sum_of_the_layers() -> None:
 
 def _no_rule_registry() -> Any:
     registry = load_registry(third_party=False)
-    registry.add(Layer(name="mystery", infer=lambda s, a: (s, 0), build=keras_factory("layers.Identity")),
-                 Provider("my-plugin", "1.0", "my_plugin"))
+    registry.add(
+        Layer(name="mystery", infer=lambda s, a: (s, 0), build=keras_factory("layers.Identity")),
+        Provider("my-plugin", "1.0", "my_plugin"),
+    )
     return registry
 
 
 def test_a_layer_without_a_rule_is_shown_unknown_and_named_in_the_total() -> None:
-    model = netdsl.check("input: 4\ndataset: synthetic\ndense 4 -> mystery -> dense 10 softmax\n",
-                         _no_rule_registry())
+    model = netdsl.check(
+        "input: 4\ndataset: synthetic\ndense 4 -> mystery -> dense 10 softmax\n",
+        _no_rule_registry(),
+    )
     report = model_macs(model)
     assert report.per_layer == [16, None, 40] and report.unknown == [1] and report.total == 56
     from netdsl.tools.summary import summary_text
@@ -106,8 +112,15 @@ def test_a_layer_without_a_rule_is_shown_unknown_and_named_in_the_total() -> Non
 
 def test_a_plugin_declares_its_own_rule() -> None:
     registry = load_registry(third_party=False)
-    registry.add(Layer(name="square", infer=lambda s, a: (s, 0), build=keras_factory("layers.Identity"),
-                       macs=lambda shape, out, args: shape[0]), Provider("p", "1", "p"))
+    registry.add(
+        Layer(
+            name="square",
+            infer=lambda s, a: (s, 0),
+            build=keras_factory("layers.Identity"),
+            macs=lambda shape, out, args: shape[0],
+        ),
+        Provider("p", "1", "p"),
+    )
     model = netdsl.check("input: 4\ndataset: synthetic\nsquare -> dense 10 softmax\n", registry)
     assert model_macs(model).per_layer == [4, 40]
 

@@ -18,36 +18,76 @@ from netdsl.tools import cli
 
 # input, canonical output
 CANONICAL: list[tuple[str, str, str]] = [
-    ("spacing", "dense   64  relu   l2->dense 10 softmax", "dense 64 relu l2 -> dense 10 softmax\n"),
+    (
+        "spacing",
+        "dense   64  relu   l2->dense 10 softmax",
+        "dense 64 relu l2 -> dense 10 softmax\n",
+    ),
     ("already-canonical", SEED, SEED),
     ("empty", "", ""),
     ("blank-lines", "\n\n \n", ""),
-    ("one-line-continued", "dense 64 relu\n  -> dense 10 softmax\n", "dense 64 relu -> dense 10 softmax\n"),
-    ("settings-then-blank-line", "epochs:3\nbatch_size :  8\n\n\n\ndense 10\n", "epochs: 3\nbatch_size: 8\n\ndense 10\n"),
-    ("sections-in-order", "dense 10\nepochs: 3\nblock b = dense 3\n", "epochs: 3\n\nblock b = dense 3\n\ndense 10\n"),
-    ("settings-keep-their-order", "seed: 1\nepochs: 2\ndense 10", "seed: 1\nepochs: 2\n\ndense 10\n"),
-    ("values", 'f 1.0 1e-3 .5 1E5 -0.0 2.50 (1,) [ ] "a\\"b" (1,2) g( k = 1 ) 28x28 true',
-     'f 1.0 0.001 0.5 100000.0 -0.0 2.5 (1,) [] "a\\"b" (1, 2) g(k=1) 28x28 true\n'),
+    (
+        "one-line-continued",
+        "dense 64 relu\n  -> dense 10 softmax\n",
+        "dense 64 relu -> dense 10 softmax\n",
+    ),
+    (
+        "settings-then-blank-line",
+        "epochs:3\nbatch_size :  8\n\n\n\ndense 10\n",
+        "epochs: 3\nbatch_size: 8\n\ndense 10\n",
+    ),
+    (
+        "sections-in-order",
+        "dense 10\nepochs: 3\nblock b = dense 3\n",
+        "epochs: 3\n\nblock b = dense 3\n\ndense 10\n",
+    ),
+    (
+        "settings-keep-their-order",
+        "seed: 1\nepochs: 2\ndense 10",
+        "seed: 1\nepochs: 2\n\ndense 10\n",
+    ),
+    (
+        "values",
+        'f 1.0 1e-3 .5 1E5 -0.0 2.50 (1,) [ ] "a\\"b" (1,2) g( k = 1 ) 28x28 true',
+        'f 1.0 0.001 0.5 100000.0 -0.0 2.5 (1,) [] "a\\"b" (1, 2) g(k=1) 28x28 true\n',
+    ),
     ("float-extremes", "f 1e308 -1.7e308 1e-7", "f 1e+308 -1.7e+308 1e-07\n"),
-    ("kwargs", "dense 64 use_bias = false   activation=relu", "dense 64 use_bias=false activation=relu\n"),
-    ("groups-and-branches", "(dense 3)*1 -> ( dense 4 ) * 2 -> [a|b]   concat -> [ c | d ]",
-     "(dense 3) -> (dense 4) * 2 -> [a | b] concat -> [c | d]\n"),
-    ("call-form", "residual( dense 64 relu -> dense 64 ) -> dense(64, relu) -> conv( 32 )",
-     "residual(dense 64 relu -> dense 64) -> dense(64, relu) -> conv(32)\n"),
+    (
+        "kwargs",
+        "dense 64 use_bias = false   activation=relu",
+        "dense 64 use_bias=false activation=relu\n",
+    ),
+    (
+        "groups-and-branches",
+        "(dense 3)*1 -> ( dense 4 ) * 2 -> [a|b]   concat -> [ c | d ]",
+        "(dense 3) -> (dense 4) * 2 -> [a | b] concat -> [c | d]\n",
+    ),
+    (
+        "call-form",
+        "residual( dense 64 relu -> dense 64 ) -> dense(64, relu) -> conv( 32 )",
+        "residual(dense 64 relu -> dense 64) -> dense(64, relu) -> conv(32)\n",
+    ),
     ("call-form-order-kept", "f(x=1, 2)", "f(x=1, 2)\n"),
-    ("blocks", "block  conv( f,k )=conv2d f k relu\nblock b=dense 3\nconv(1, 2)->b",
-     "block conv(f, k) = conv2d f k relu\nblock b = dense 3\n\nconv(1, 2) -> b\n"),
+    (
+        "blocks",
+        "block  conv( f,k )=conv2d f k relu\nblock b=dense 3\nconv(1, 2)->b",
+        "block conv(f, k) = conv2d f k relu\nblock b = dense 3\n\nconv(1, 2) -> b\n",
+    ),
     ("block-empty-params", "block b() = dense 3\nb", "block b = dense 3\n\nb\n"),
-    ("long-network-one-step-per-line",
-     "conv2d 32 3x3 relu same -> batchnorm -> maxpool2d 2 -> conv2d 64 3x3 relu same -> batchnorm -> "
-     "maxpool2d 2 -> flatten -> dense 10 softmax",
-     "conv2d 32 3x3 relu same\n  -> batchnorm\n  -> maxpool2d 2\n  -> conv2d 64 3x3 relu same\n"
-     "  -> batchnorm\n  -> maxpool2d 2\n  -> flatten\n  -> dense 10 softmax\n"),
-    ("comments",
-     "# head\nepochs: 3 # e\n# before block\nblock h(n) = dense n relu # b\n# net\ndense 64 relu # one\n"
-     "# two\n-> # three\ndense 10 softmax # four\n# tail\n",
-     "# head\nepochs: 3  # e\n\n# before block\nblock h(n) = dense n relu  # b\n\n# net\n"
-     "dense 64 relu  # one\n  # two\n  # three\n  -> dense 10 softmax  # four\n\n# tail\n"),
+    (
+        "long-network-one-step-per-line",
+        "conv2d 32 3x3 relu same -> batchnorm -> maxpool2d 2 -> conv2d 64 3x3 relu same -> batchnorm -> "
+        "maxpool2d 2 -> flatten -> dense 10 softmax",
+        "conv2d 32 3x3 relu same\n  -> batchnorm\n  -> maxpool2d 2\n  -> conv2d 64 3x3 relu same\n"
+        "  -> batchnorm\n  -> maxpool2d 2\n  -> flatten\n  -> dense 10 softmax\n",
+    ),
+    (
+        "comments",
+        "# head\nepochs: 3 # e\n# before block\nblock h(n) = dense n relu # b\n# net\ndense 64 relu # one\n"
+        "# two\n-> # three\ndense 10 softmax # four\n# tail\n",
+        "# head\nepochs: 3  # e\n\n# before block\nblock h(n) = dense n relu  # b\n\n# net\n"
+        "dense 64 relu  # one\n  # two\n  # three\n  -> dense 10 softmax  # four\n\n# tail\n",
+    ),
     ("comment-after-one-line-network", "dense 3 -> dense 4   # end", "dense 3 -> dense 4  # end\n"),
     ("comments-only", "# a\n\n  # b\n", "# a\n# b\n"),
     ("comment-trailing-spaces", "dense 3 # x   \n", "dense 3  # x\n"),
@@ -57,7 +97,9 @@ CANONICAL: list[tuple[str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CANONICAL], ids=[c[0] for c in CANONICAL])
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in CANONICAL], ids=[c[0] for c in CANONICAL]
+)
 def test_canonical(text: str, expected: str) -> None:
     program = netdsl.parse(text)
     out = netdsl.format(program)
@@ -90,7 +132,15 @@ def test_comments_keep_their_order_and_text() -> None:
     text = "# 1\nepochs: 3 # 2\nblock b = dense 3 # 3\n# 4\nb # 5\n# 6\n-> dense 10 # 7\n# 8"
     out = netdsl.format(netdsl.parse(text))
     assert [line.strip().split("#", 1)[1] for line in out.splitlines() if "#" in line] == [
-        " 1", " 2", " 3", " 4", " 5", " 6", " 7", " 8"]
+        " 1",
+        " 2",
+        " 3",
+        " 4",
+        " 5",
+        " 6",
+        " 7",
+        " 8",
+    ]
 
 
 def test_hash_inside_a_string_is_not_a_comment() -> None:
@@ -104,6 +154,7 @@ def test_example_file_is_canonical() -> None:
 
 
 # --- netdsl fmt -------------------------------------------------------------------------------------
+
 
 def _run(*args: str, stdin: str | bytes | None = None) -> Any:
     return CliRunner().invoke(cli.main, ["--no-plugins", "fmt", *args], input=stdin)

@@ -34,33 +34,66 @@ SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 # --- valid programs as IR ----------------------------------------------------------------------------
 
 RESERVED = {"true", "false", "block"}
-REAL_NAMES = ["dense", "dropout", "flatten", "reshape", "activation", "batchnorm", "conv2d", "maxpool2d",
-              "lstm", "residual", "concat", "add", "relu", "softmax", "l2", "same", "adam", "accuracy",
-              "units", "rate", "epochs", "input", "x", "_", "a1"]
+REAL_NAMES = [
+    "dense",
+    "dropout",
+    "flatten",
+    "reshape",
+    "activation",
+    "batchnorm",
+    "conv2d",
+    "maxpool2d",
+    "lstm",
+    "residual",
+    "concat",
+    "add",
+    "relu",
+    "softmax",
+    "l2",
+    "same",
+    "adam",
+    "accuracy",
+    "units",
+    "rate",
+    "epochs",
+    "input",
+    "x",
+    "_",
+    "a1",
+]
 _HEAD = string.ascii_letters + "_"
 names = st.one_of(
     st.sampled_from(REAL_NAMES),
     st.tuples(st.sampled_from(_HEAD), st.text(_HEAD + string.digits, max_size=6)).map("".join),
 ).filter(lambda n: n not in RESERVED)
 
-ints = st.one_of(st.integers(-1000, 1000), st.integers(-(10**18 - 1), 10**18 - 1))  # 18 digits at most
+ints = st.one_of(
+    st.integers(-1000, 1000), st.integers(-(10**18 - 1), 10**18 - 1)
+)  # 18 digits at most
 floats = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),  # 1e999 (infinity) is an error
     st.sampled_from([0.0, 0.5, 1e-3, 2.5e10, 1e16, 1e-7, 5e-324]),
 )
 # a string may hold anything but a line break; `"` and `\` are escaped by the formatter
-strings = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=12)
+strings = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=12
+)
 dims = st.lists(st.integers(0, 10**6), min_size=2, max_size=4)
 
 literal_values = st.one_of(
-    ints.map(ir.Int), floats.map(ir.Float), st.booleans().map(ir.Bool), strings.map(ir.Str),
+    ints.map(ir.Int),
+    floats.map(ir.Float),
+    st.booleans().map(ir.Bool),
+    strings.map(ir.Str),
     dims.map(lambda d: ir.Shape(tuple(d))),
 )
 
 
 def _compound(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    args = st.lists(st.one_of(inner.map(ir.Arg), st.tuples(names, inner).map(lambda kv: ir.Arg(kv[1], kv[0]))),
-                    max_size=2).map(tuple)
+    args = st.lists(
+        st.one_of(inner.map(ir.Arg), st.tuples(names, inner).map(lambda kv: ir.Arg(kv[1], kv[0]))),
+        max_size=2,
+    ).map(tuple)
     return st.one_of(
         st.lists(inner, min_size=1, max_size=2).map(lambda xs: ir.Tuple(tuple(xs))),
         st.lists(inner, max_size=2).map(lambda xs: ir.List(tuple(xs))),
@@ -77,10 +110,12 @@ def _steps(chain: st.SearchStrategy[ir.Chain]) -> st.SearchStrategy[Any]:
     return st.one_of(
         # a call-form layer: `name(values and chains) more args`
         st.tuples(names, arg_lists, st.lists(chain, max_size=2)).map(
-            lambda t: ir.Layer(t[0], t[1], tuple(t[2]), True)),
+            lambda t: ir.Layer(t[0], t[1], tuple(t[2]), True)
+        ),
         st.tuples(chain, st.integers(-2, 1000)).map(lambda t: ir.Repeat(t[0], t[1])),
         st.tuples(st.lists(chain, min_size=2, max_size=3), st.none() | names).map(
-            lambda t: ir.Branches(tuple(t[0]), t[1])),
+            lambda t: ir.Branches(tuple(t[0]), t[1])
+        ),
     )
 
 
@@ -96,10 +131,15 @@ chains = _chains(steps)
 
 programs = st.builds(
     ir.Program,
-    settings=st.lists(st.tuples(names, values).map(lambda kv: ir.Setting(kv[0], kv[1])), max_size=3).map(tuple),
+    settings=st.lists(
+        st.tuples(names, values).map(lambda kv: ir.Setting(kv[0], kv[1])), max_size=3
+    ).map(tuple),
     blocks=st.lists(
         st.tuples(names, st.lists(names, max_size=3), chains).map(
-            lambda t: ir.BlockDef(t[0], tuple(t[1]), t[2])), max_size=2).map(tuple),
+            lambda t: ir.BlockDef(t[0], tuple(t[1]), t[2])
+        ),
+        max_size=2,
+    ).map(tuple),
     network=st.none() | chains,
 )
 
@@ -161,13 +201,22 @@ def mlp_steps(draw: st.DrawFn, width: int, depth: int = 0) -> tuple[list[str], i
     texts: list[str] = []
     params, widths = 0, []
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["dense", "dense", "dropout", "batchnorm", "activation", "group"]
-                                    if depth < 2 else ["dense", "dropout"]))
+        kind = draw(
+            st.sampled_from(
+                ["dense", "dense", "dropout", "batchnorm", "activation", "group"]
+                if depth < 2
+                else ["dense", "dropout"]
+            )
+        )
         if kind == "dense":
             units, bias = draw(st.integers(1, 64)), draw(st.booleans())
             parts = ["dense", str(units)]
             parts += draw(st.lists(st.sampled_from(ACTIVATIONS), max_size=1))
-            parts += draw(st.lists(st.sampled_from(["l1", "l2", "l2(0.01)", "l1_l2(l1=0.1, l2=0.2)"]), max_size=1))
+            parts += draw(
+                st.lists(
+                    st.sampled_from(["l1", "l2", "l2(0.01)", "l1_l2(l1=0.1, l2=0.2)"]), max_size=1
+                )
+            )
             parts += [] if bias else ["use_bias=false"]
             rest = parts[2:]
             parts[2:] = draw(st.permutations(rest))  # names bind by what they are, in any order
@@ -235,7 +284,23 @@ CORPUS = [
     "dense(64, relu) -> batchnorm -> activation softmax -> dense 10 softmax\r\n",
     "",
 ]
-ALPHABET = [*list("abcdefxyz0123456789 \t\n\r#()[]|*=,:->.\"'\\e+_\x00\x7f"), "->", "dense", "block ", "true", "\ufeff", "é", "☃", "\u2028", "1e999", "(", "[", "l2(", "*", "\r\n"]
+ALPHABET = [
+    *list("abcdefxyz0123456789 \t\n\r#()[]|*=,:->.\"'\\e+_\x00\x7f"),
+    "->",
+    "dense",
+    "block ",
+    "true",
+    "\ufeff",
+    "é",
+    "☃",
+    "\u2028",
+    "1e999",
+    "(",
+    "[",
+    "l2(",
+    "*",
+    "\r\n",
+]
 
 
 @st.composite
@@ -248,13 +313,13 @@ def mutated(draw: st.DrawFn) -> str:
         if op == "insert":
             text = text[:at] + piece + text[at:]
         elif op == "delete":
-            text = text[:at] + text[at + draw(st.integers(1, 4)):]
+            text = text[:at] + text[at + draw(st.integers(1, 4)) :]
         elif op == "replace":
-            text = text[:at] + piece + text[at + 1:]
+            text = text[:at] + piece + text[at + 1 :]
         elif op == "truncate":
             text = text[:at]
         else:
-            text = text[:at] + text[at:at + draw(st.integers(1, 20))] + text[at:]
+            text = text[:at] + text[at : at + draw(st.integers(1, 20))] + text[at:]
     return text
 
 
@@ -298,14 +363,18 @@ def test_random_text_raises_only_netdsl_errors(source: str) -> None:
 
 
 @FAST
-@given(st.text(alphabet=string.ascii_lowercase[:6] + "0123456789 ()[]|*=,:->.\n#\"x", max_size=60))
+@given(st.text(alphabet=string.ascii_lowercase[:6] + '0123456789 ()[]|*=,:->.\n#"x', max_size=60))
 def test_grammar_soup_raises_only_netdsl_errors(source: str) -> None:
     _exercise(source)
 
 
 @FAST
-@given(st.binary(max_size=80) | mutated().map(lambda s: s.encode("utf-8")).flatmap(
-    lambda b: st.integers(0, len(b)).map(lambda i: b[:i] + b"\xff\xc3" + b[i:])))
+@given(
+    st.binary(max_size=80)
+    | mutated()
+    .map(lambda s: s.encode("utf-8"))
+    .flatmap(lambda b: st.integers(0, len(b)).map(lambda i: b[:i] + b"\xff\xc3" + b[i:]))
+)
 def test_random_bytes_raise_only_netdsl_errors(source: bytes) -> None:
     _exercise(source)
 
@@ -317,13 +386,25 @@ def test_generated_programs_check_without_crashing(program: ir.Program) -> None:
 
 
 @SLOW
-@given(mutated() | st.binary(max_size=60), st.sampled_from([
-    ["check", "-"], ["check", "--json", "-"], ["fmt", "-"], ["fmt", "--check", "-"], ["summary", "-"],
-    ["summary", "--json", "-"]]))
+@given(
+    mutated() | st.binary(max_size=60),
+    st.sampled_from(
+        [
+            ["check", "-"],
+            ["check", "--json", "-"],
+            ["fmt", "-"],
+            ["fmt", "--check", "-"],
+            ["summary", "-"],
+            ["summary", "--json", "-"],
+        ]
+    ),
+)
 def test_cli_exits_0_or_1_on_any_input(source: str | bytes, verb: list[str]) -> None:
     result = CliRunner().invoke(cli.main, ["--no-plugins", *verb], input=source)
     assert result.exit_code in (0, 1), result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
     assert "Traceback" not in result.output
 
 
@@ -338,19 +419,54 @@ def test_the_corpus_is_valid_where_the_registry_allows() -> None:
 
 # --- from_dict on anything -------------------------------------------------------------------------
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8),
-                         st.sampled_from([*list(ir._NODE_TYPES), "start", "end", "line", "column"]))
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=8),
+    st.sampled_from([*list(ir._NODE_TYPES), "start", "end", "line", "column"]),
+)
 json_data = st.recursive(
     json_scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=4),
-        st.dictionaries(st.sampled_from(["type", "value", "items", "args", "name", "key", "span", "steps",
-                                         "network", "settings", "chains", "chain", "times", "dims",
-                                         "body", "params", "comments", "text", "call", "merge", "x"]),
-                        inner, max_size=5)),
-    max_leaves=30)
-_SEED = netdsl.parse("epochs: 2\nblock b(f) = dense f\n(b(3) -> [dense 1 | dense 2] add) * 2 -> "
-                     "residual(dense 4 l2(0.1)) -> conv2d 3 3x3 (1, 2) [a] \"s\" true # c\n").to_dict()
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "type",
+                    "value",
+                    "items",
+                    "args",
+                    "name",
+                    "key",
+                    "span",
+                    "steps",
+                    "network",
+                    "settings",
+                    "chains",
+                    "chain",
+                    "times",
+                    "dims",
+                    "body",
+                    "params",
+                    "comments",
+                    "text",
+                    "call",
+                    "merge",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=5,
+        ),
+    ),
+    max_leaves=30,
+)
+_SEED = netdsl.parse(
+    "epochs: 2\nblock b(f) = dense f\n(b(3) -> [dense 1 | dense 2] add) * 2 -> "
+    'residual(dense 4 l2(0.1)) -> conv2d 3 3x3 (1, 2) [a] "s" true # c\n'
+).to_dict()
 
 
 def _mutate(data: Any, path: list[Any], new: Any) -> Any:
@@ -394,7 +510,9 @@ def test_from_dict_of_random_data_raises_only_its_error(data: Any) -> None:
 
 @FAST
 @given(where=st.sampled_from(_SEED_PATHS), new=json_data)
-def test_from_dict_of_a_damaged_program_raises_only_its_error(where: tuple[Any, ...], new: Any) -> None:
+def test_from_dict_of_a_damaged_program_raises_only_its_error(
+    where: tuple[Any, ...], new: Any
+) -> None:
     data = _mutate(_SEED, list(where), new)
     try:
         program = ir.Program.from_dict(data)

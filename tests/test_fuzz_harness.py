@@ -24,7 +24,15 @@ def test_generation_is_deterministic_and_covers_the_grammar() -> None:
     programs = [a.program() for _ in range(300)]
     assert programs == [b.program() for _ in range(300)]
     text = "".join(programs)
-    for piece in ("block ", ") * ", "[", "residual(", "bidirectional(", "dataset: synthetic", "optimizer:"):
+    for piece in (
+        "block ",
+        ") * ",
+        "[",
+        "residual(",
+        "bidirectional(",
+        "dataset: synthetic",
+        "optimizer:",
+    ):
         assert piece in text, piece
     adversarial = [fuzz.Generator(s).adversarial() for s in range(40)]
     assert any(len(p) > 1000 for p in adversarial) and any("b0 -> dense" in p for p in adversarial)
@@ -39,7 +47,9 @@ def test_a_slice_lets_nothing_but_netdsl_errors_escape() -> None:
 
 def test_the_report_has_every_figure(tmp_path: Path) -> None:
     stats, _ = fuzz.run_front(50, seed=3)
-    args = fuzz.argparse.Namespace(programs=50, build=0, seed=3, timeout=10.0, build_timeout=60.0, how=None)
+    args = fuzz.argparse.Namespace(
+        programs=50, build=0, seed=3, timeout=10.0, build_timeout=60.0, how=None
+    )
     out = tmp_path / "BENCHMARKS.md"
     out.write_text("# benchmarks\n")
     fuzz.write_report(out, fuzz.report(stats, args))
@@ -58,12 +68,16 @@ def test_a_few_accepted_programs_build_and_train() -> None:
     assert stats.build_failures == [] and stats.disagreements == []
 
 
-@pytest.mark.parametrize("text, group", [
-    ("input: 8\ndense 10 softmax\n", fuzz.SMALL),
-    ("input: 8\n(dense 4) * 5000 -> dense 10 softmax\n", fuzz.SMALL_HUGE),
-    ("input: 8\n" + " -> ".join(["dense 8 relu"] * 200) + "\n", "≤ 10 KB"),
-    ("dense ((( oops\n", fuzz.SMALL),
-], ids=["few-layers", "expands-past-1000", "bigger-than-1KB", "does-not-parse"])
+@pytest.mark.parametrize(
+    "text, group",
+    [
+        ("input: 8\ndense 10 softmax\n", fuzz.SMALL),
+        ("input: 8\n(dense 4) * 5000 -> dense 10 softmax\n", fuzz.SMALL_HUGE),
+        ("input: 8\n" + " -> ".join(["dense 8 relu"] * 200) + "\n", "≤ 10 KB"),
+        ("dense ((( oops\n", fuzz.SMALL),
+    ],
+    ids=["few-layers", "expands-past-1000", "bigger-than-1KB", "does-not-parse"],
+)
 def test_programs_are_grouped_by_size_and_expanded_layers(text: str, group: str) -> None:
     stats = fuzz.Stats()
     fuzz.front(text, stats, timeout=10.0, measure_memory=False)

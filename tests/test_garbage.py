@@ -23,13 +23,17 @@ from netdsl.vocab.registry import Registry
 
 PROGRAMS = [
     pytest.param(SEED, id="seed"),
-    pytest.param("block conv(f) = conv2d f 3 relu same -> maxpool 2\n"
-                 "dataset: synthetic\ninput: 28x28x1\n"
-                 "conv(8) -> (conv2d 8 3 same) * 2 -> [flatten | flatten] concat\n"
-                 "  -> dense 32 relu -> residual(dense 32 relu -> dense 32) -> dense 10 softmax",
-                 id="blocks-branches-wrappers"),
+    pytest.param(
+        "block conv(f) = conv2d f 3 relu same -> maxpool 2\n"
+        "dataset: synthetic\ninput: 28x28x1\n"
+        "conv(8) -> (conv2d 8 3 same) * 2 -> [flatten | flatten] concat\n"
+        "  -> dense 32 relu -> residual(dense 32 relu -> dense 32) -> dense 10 softmax",
+        id="blocks-branches-wrappers",
+    ),
     pytest.param("dense 64 relux -> dense 10 softmax", id="unknown-activation"),
-    pytest.param("dense 64 relu\n  -> dense 10 softmax units=3\noptimizer: adamm", id="several-errors"),
+    pytest.param(
+        "dense 64 relu\n  -> dense 10 softmax units=3\noptimizer: adamm", id="several-errors"
+    ),
     pytest.param("dense 64 relu ->\n  -> dense 10", id="syntax-error"),
 ]
 
@@ -60,7 +64,9 @@ def test_check_leaves_no_cyclic_garbage(text: str, registry: Registry, no_gc: No
 
 
 @pytest.mark.parametrize("text", PROGRAMS)
-def test_server_analysis_leaves_no_cyclic_garbage(text: str, registry: Registry, no_gc: None) -> None:
+def test_server_analysis_leaves_no_cyclic_garbage(
+    text: str, registry: Registry, no_gc: None
+) -> None:
     pytest.importorskip("lsprotocol")
     from netdsl.tools.lsp_features import analyze
 

@@ -34,8 +34,14 @@ def test_every_example_lexes_without_error_tokens(path: Path) -> None:
 
 
 def test_readme_netdsl_blocks_use_the_lexer() -> None:
-    readme = [body for lang, body in FENCE.findall((ROOT / "README.md").read_text()) if lang == "netdsl"]
-    docs = [body for lang, body in FENCE.findall((ROOT / "docs" / "plugins.md").read_text()) if lang == "netdsl"]
+    readme = [
+        body for lang, body in FENCE.findall((ROOT / "README.md").read_text()) if lang == "netdsl"
+    ]
+    docs = [
+        body
+        for lang, body in FENCE.findall((ROOT / "docs" / "plugins.md").read_text())
+        if lang == "netdsl"
+    ]
     assert readme and docs
     blocks = readme + docs
     for body in blocks:
@@ -43,8 +49,10 @@ def test_readme_netdsl_blocks_use_the_lexer() -> None:
 
 
 def test_token_types() -> None:
-    text = ("dataset: mnist\nblock conv(f) = conv2d f 3x3 relu same\n"
-            "conv(32) -> dense 64 l2(0.01) use_bias=false -> [dense 3 | dense 4] concat  # done\n")
+    text = (
+        "dataset: mnist\nblock conv(f) = conv2d f 3x3 relu same\n"
+        "conv(32) -> dense 64 l2(0.01) use_bias=false -> [dense 3 | dense 4] concat  # done\n"
+    )
     toks = tokens(text)
     assert (Name.Attribute, "dataset") in toks
     assert (Keyword.Declaration, "block") in toks and (Name.Variable, "f") in toks

@@ -459,8 +459,9 @@ def test_every_format_decodes_in_every_colour_mode(tmp_path: Path, fmt: str, col
                 )
     channels = {"grayscale": 1, "rgb": 3, "rgba": 4}[color]
     folder = tmp_path / "p"
-    m = _check(f'dataset: images("{folder}", size=6x6, color={color})\n'
-               "flatten -> dense 2 softmax\n")
+    m = _check(
+        f'dataset: images("{folder}", size=6x6, color={color})\nflatten -> dense 2 softmax\n'
+    )
     data = load_data(m)
     x, y = next(iter(data.streams.test(6)))
     assert tuple(x.shape) == (6, 6, 6, channels)
@@ -471,7 +472,9 @@ def test_every_format_decodes_in_every_colour_mode(tmp_path: Path, fmt: str, col
 
 
 @pytest.mark.parametrize("where", ["npy", "npz-member"])
-def test_an_npy_header_length_is_checked_before_numpy_allocates_it(tmp_path: Path, where: str) -> None:
+def test_an_npy_header_length_is_checked_before_numpy_allocates_it(
+    tmp_path: Path, where: str
+) -> None:
     """Found by bench/fuzz_data.py: a 150-byte .npy whose header-length field says 662 MB made
     NumPy allocate 662 MB before its own header limit applied."""
     import struct
@@ -488,7 +491,10 @@ def test_an_npy_header_length_is_checked_before_numpy_allocates_it(tmp_path: Pat
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert "declares a 662,372,470-byte array header" in info.value.message and str(path) in info.value.message
+    assert (
+        "declares a 662,372,470-byte array header" in info.value.message
+        and str(path) in info.value.message
+    )
     assert peak < 1 << 20, f"{peak:,} bytes traced"
 
 
@@ -506,15 +512,43 @@ def test_grey_images_in_an_npz_train_with_dense_layers(tmp_path: Path) -> None:
     train(m, data, verbose=0)
 
 
-CELLS = ["1", "+1", "-1", ".5", "5.", "1e5", "1E+5", "1e", "e5", "inf", "-inf", "Infinity", "nan",
-         "0x10", "1_0", "\u0661", " 1", "1 ", "1.5.2", "00012", "1d", "+.5e-3", "1e39", "-3e38",
-         "0.0f", "\u00a01", "\uff11", "1,5"]
+CELLS = [
+    "1",
+    "+1",
+    "-1",
+    ".5",
+    "5.",
+    "1e5",
+    "1E+5",
+    "1e",
+    "e5",
+    "inf",
+    "-inf",
+    "Infinity",
+    "nan",
+    "0x10",
+    "1_0",
+    "\u0661",
+    " 1",
+    "1 ",
+    "1.5.2",
+    "00012",
+    "1d",
+    "+.5e-3",
+    "1e39",
+    "-3e38",
+    "0.0f",
+    "\u00a01",
+    "\uff11",
+    "1,5",
+]
 
 
 def test_the_number_grammar_is_the_documented_pattern() -> None:
     for cell in CELLS:
         assert (datafiles.parse_number(cell) is not None) == bool(
-            datafiles._NUMBER.fullmatch(cell.strip(" \t"))), cell
+            datafiles._NUMBER.fullmatch(cell.strip(" \t"))
+        ), cell
 
 
 @pytest.mark.slow
@@ -535,7 +569,9 @@ def test_what_check_reads_as_a_number_training_reads_alike() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", ["\u0661", "1_0"], ids=["arabic-indic-digit", "underscore"])
-def test_a_cell_training_cannot_read_past_the_sample_is_named_at_load(tmp_path: Path, cell: str) -> None:
+def test_a_cell_training_cannot_read_past_the_sample_is_named_at_load(
+    tmp_path: Path, cell: str
+) -> None:
     """Past the 8 KB check reads, TensorFlow's pass fails on the cell; Python then finds it with
     the same number grammar (with `float`, it called the file fine and pointed at no row)."""
     from netdsl.keras.training import load_data

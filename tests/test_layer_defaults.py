@@ -15,8 +15,9 @@ from netdsl.vocab.registry import load_registry
 
 keras = pytest.importorskip("keras")
 REG = load_registry(third_party=False)
-LAYERS = [e.component for e in REG.entries("layer")
-          if getattr(e.component.build, "keras_path", None)]
+LAYERS = [
+    e.component for e in REG.entries("layer") if getattr(e.component.build, "keras_path", None)
+]
 
 
 def _keras_signature(path: str) -> inspect.Signature:
@@ -44,8 +45,11 @@ def test_layer_params_are_keras_params_with_keras_defaults(layer) -> None:
         if isinstance(theirs, int) and isinstance(p.default, tuple):
             continue  # Keras expands an int window to every axis; netdsl stores the tuple
         assert _normalise(p.default) == _normalise(theirs), (
-            f"{layer.name}.{p.name}: netdsl default {p.default!r} != Keras default {theirs!r}")
+            f"{layer.name}.{p.name}: netdsl default {p.default!r} != Keras default {theirs!r}"
+        )
 
 
 def test_every_keras_built_layer_is_covered() -> None:
-    assert {"dense", "dropout", "flatten", "reshape", "activation", "batchnorm"} <= {c.name for c in LAYERS}
+    assert {"dense", "dropout", "flatten", "reshape", "activation", "batchnorm"} <= {
+        c.name for c in LAYERS
+    }

@@ -56,6 +56,7 @@ def keras() -> ModuleType:
 
 # --- helpers ------------------------------------------------------------------------------------
 
+
 def _dims(shape: Sequence[Any]) -> str:
     return "x".join(map(str, shape))
 
@@ -105,14 +106,21 @@ def _prepare(text: str) -> tuple[Layer, dict[str, Any], dict[str, Any], Any]:
     def inner(shape: Shape) -> tuple[Shape, int]:
         return inner_c.infer(shape, inner_bound)
 
-    return component, bound, {"inner": inner, "inner_layer": inner_c}, lambda: _build(component, bound,
-                                                              layer=_build(inner_c, inner_bound))
+    return (
+        component,
+        bound,
+        {"inner": inner, "inner_layer": inner_c},
+        lambda: _build(component, bound, layer=_build(inner_c, inner_bound)),
+    )
 
 
 def _keras_pairs(net: Any) -> Counter:
     """(output shape, parameter count) of every layer of a Keras model but its input."""
-    return Counter((tuple(layer.output.shape[1:]), layer.count_params())
-                   for layer in net.layers if type(layer).__name__ != "InputLayer")
+    return Counter(
+        (tuple(layer.output.shape[1:]), layer.count_params())
+        for layer in net.layers
+        if type(layer).__name__ != "InputLayer"
+    )
 
 
 def _node_pairs(model: CheckedModel) -> Counter:
@@ -239,7 +247,9 @@ LAYER_CASES: list[tuple[str, Shape]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "shape"), LAYER_CASES, ids=[f"{t} @ {_dims(s)}" for t, s in LAYER_CASES])
+@pytest.mark.parametrize(
+    ("text", "shape"), LAYER_CASES, ids=[f"{t} @ {_dims(s)}" for t, s in LAYER_CASES]
+)
 def test_layer_matches_keras(keras: ModuleType, text: str, shape: Shape) -> None:
     component, bound, extra, make = _prepare(text)
     out, params = component.infer(shape, bound, **extra)
@@ -268,8 +278,11 @@ MERGE_CASES: list[tuple[str, list[Shape]]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "shapes"), MERGE_CASES,
-                         ids=[f"{t} @ {', '.join(map(_dims, s))}" for t, s in MERGE_CASES])
+@pytest.mark.parametrize(
+    ("text", "shapes"),
+    MERGE_CASES,
+    ids=[f"{t} @ {', '.join(map(_dims, s))}" for t, s in MERGE_CASES],
+)
 def test_merge_matches_keras(keras: ModuleType, text: str, shapes: list[Shape]) -> None:
     component, bound, _, make = _prepare(text)
     out, params = component.infer(shapes, bound)
@@ -303,9 +316,14 @@ REFUSED: list[tuple[str, Any, str | None]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "shape", "param"), REFUSED,
-                         ids=[f"{t} @ {s if isinstance(s, list) else _dims(s)}" for t, s, _ in REFUSED])
-def test_refused_by_netdsl_and_keras(keras: ModuleType, text: str, shape: Any, param: str | None) -> None:
+@pytest.mark.parametrize(
+    ("text", "shape", "param"),
+    REFUSED,
+    ids=[f"{t} @ {s if isinstance(s, list) else _dims(s)}" for t, s, _ in REFUSED],
+)
+def test_refused_by_netdsl_and_keras(
+    keras: ModuleType, text: str, shape: Any, param: str | None
+) -> None:
     component, bound, extra, make = _prepare(text)
     with pytest.raises(ShapeProblem) as problem:
         component.infer(shape, bound, **extra)
@@ -338,15 +356,38 @@ def test_unknown_sizes_stay_unknown() -> None:
 # --- declarations -------------------------------------------------------------------------------
 
 NAMES = {
-    "conv1d": "sequence", "conv2d": "image", "separable_conv2d": "image",
-    "depthwise_conv2d": "image", "conv2d_transpose": "image", "maxpool1d": "sequence",
-    "maxpool2d": "image", "avgpool1d": "sequence", "avgpool2d": "image",
-    "global_avgpool1d": "sequence", "global_avgpool2d": "image", "global_maxpool1d": "sequence",
-    "global_maxpool2d": "image", "upsample2d": "image", "zeropad2d": "image", "layernorm": "any",
-    "embedding": "vector", "simple_rnn": "sequence", "lstm": "sequence", "gru": "sequence",
-    "bidirectional": "sequence", "timedistributed": "any", "gaussian_noise": "any",
-    "spatial_dropout2d": "image", "residual": "any", "add": "any", "subtract": "any",
-    "multiply": "any", "average": "any", "maximum": "any", "minimum": "any", "concat": "any",
+    "conv1d": "sequence",
+    "conv2d": "image",
+    "separable_conv2d": "image",
+    "depthwise_conv2d": "image",
+    "conv2d_transpose": "image",
+    "maxpool1d": "sequence",
+    "maxpool2d": "image",
+    "avgpool1d": "sequence",
+    "avgpool2d": "image",
+    "global_avgpool1d": "sequence",
+    "global_avgpool2d": "image",
+    "global_maxpool1d": "sequence",
+    "global_maxpool2d": "image",
+    "upsample2d": "image",
+    "zeropad2d": "image",
+    "layernorm": "any",
+    "embedding": "vector",
+    "simple_rnn": "sequence",
+    "lstm": "sequence",
+    "gru": "sequence",
+    "bidirectional": "sequence",
+    "timedistributed": "any",
+    "gaussian_noise": "any",
+    "spatial_dropout2d": "image",
+    "residual": "any",
+    "add": "any",
+    "subtract": "any",
+    "multiply": "any",
+    "average": "any",
+    "maximum": "any",
+    "minimum": "any",
+    "concat": "any",
 }
 
 
@@ -366,29 +407,43 @@ def test_every_advanced_layer_is_registered_with_its_input_kind() -> None:
 
 
 def test_aliases() -> None:
-    for alias, name in [("maxpool", "maxpool2d"), ("avgpool", "avgpool2d"),
-                        ("global_avgpool", "global_avgpool2d"), ("global_maxpool", "global_maxpool2d"),
-                        ("concatenate", "concat")]:
+    for alias, name in [
+        ("maxpool", "maxpool2d"),
+        ("avgpool", "avgpool2d"),
+        ("global_avgpool", "global_avgpool2d"),
+        ("global_maxpool", "global_maxpool2d"),
+        ("concatenate", "concat"),
+    ]:
         component = REG.get("layer", alias)
         assert component is not None and component.name == name, alias
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("conv2d 32 3 relu", {"filters": 32, "kernel_size": (3, 3), "padding": "valid", "strides": (1, 1)}),
-    ("conv2d 64 3x3 relu same", {"filters": 64, "kernel_size": (3, 3), "padding": "same"}),
-    ("conv2d 32 3 relu l2", {"kernel_regularizer": "l2"}),
-    ("conv1d 16 5 relu causal", {"filters": 16, "kernel_size": (5,), "padding": "causal"}),
-    ("maxpool 2", {"pool_size": (2, 2), "strides": None, "padding": "valid"}),
-    ("maxpool 3 strides=1 same", {"pool_size": (3, 3), "strides": (1, 1), "padding": "same"}),
-    ("lstm 128 return_sequences=true", {"units": 128, "return_sequences": True, "activation": "tanh"}),
-    ("gru 64 relu", {"units": 64, "activation": "relu", "reset_after": True}),
-    ("embedding 10000 64", {"input_dim": 10000, "output_dim": 64}),
-    ("spatial_dropout2d 0.2", {"rate": 0.2}),
-    ("gaussian_noise 0.1", {"stddev": 0.1}),
-    ("upsample2d 2", {"size": (2, 2), "interpolation": "nearest"}),
-    ("zeropad2d 1", {"padding": (1, 1)}),
-    ("bidirectional(lstm 8) sum", {"merge_mode": "sum"}),
-], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "conv2d 32 3 relu",
+            {"filters": 32, "kernel_size": (3, 3), "padding": "valid", "strides": (1, 1)},
+        ),
+        ("conv2d 64 3x3 relu same", {"filters": 64, "kernel_size": (3, 3), "padding": "same"}),
+        ("conv2d 32 3 relu l2", {"kernel_regularizer": "l2"}),
+        ("conv1d 16 5 relu causal", {"filters": 16, "kernel_size": (5,), "padding": "causal"}),
+        ("maxpool 2", {"pool_size": (2, 2), "strides": None, "padding": "valid"}),
+        ("maxpool 3 strides=1 same", {"pool_size": (3, 3), "strides": (1, 1), "padding": "same"}),
+        (
+            "lstm 128 return_sequences=true",
+            {"units": 128, "return_sequences": True, "activation": "tanh"},
+        ),
+        ("gru 64 relu", {"units": 64, "activation": "relu", "reset_after": True}),
+        ("embedding 10000 64", {"input_dim": 10000, "output_dim": 64}),
+        ("spatial_dropout2d 0.2", {"rate": 0.2}),
+        ("gaussian_noise 0.1", {"stddev": 0.1}),
+        ("upsample2d 2", {"size": (2, 2), "interpolation": "nearest"}),
+        ("zeropad2d 1", {"padding": (1, 1)}),
+        ("bidirectional(lstm 8) sum", {"merge_mode": "sum"}),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_natural_positional_forms(text: str, expected: dict[str, Any]) -> None:
     _, bound = _bind(_step(text))
     got = {k: bound[k].name if isinstance(bound[k], Ref) else bound[k] for k in expected}
@@ -407,7 +462,9 @@ def test_importing_and_registering_does_not_import_tensorflow() -> None:
         "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
         "assert not heavy, heavy\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -416,30 +473,59 @@ def test_importing_and_registering_does_not_import_tensorflow() -> None:
 #: (program, the text the first error's span must start at — the argument to blame when there
 #: is one, else the layer — and words in its message)
 CHECK_ERRORS: list[tuple[str, str, str]] = [
-    ("dataset: synthetic\ninput: 4x4x1\nconv2d 8 5 -> flatten -> dense 10 softmax", "5 -> flatten", "larger than the input 4x4"),
-    ("conv2d 32 3 relu -> maxpool 2 -> conv2d 64 3 relu -> maxpool 2 -> conv2d 64 7 -> flatten "
-     "-> dense 10 softmax", "7 -> flatten", "kernel 7x7 is larger than the input 5x5"),
-    ("maxpool 2 -> maxpool 2 -> maxpool 2 -> maxpool 2 -> maxpool 2 -> flatten -> dense 10 softmax",
-     "2 -> flatten", "pool 2x2 is larger than the input 1x1"),
-    ("conv2d 8 3 strides=2 dilation_rate=2 -> flatten -> dense 10 softmax", "dilation_rate=2",
-     "cannot be combined"),
+    (
+        "dataset: synthetic\ninput: 4x4x1\nconv2d 8 5 -> flatten -> dense 10 softmax",
+        "5 -> flatten",
+        "larger than the input 4x4",
+    ),
+    (
+        "conv2d 32 3 relu -> maxpool 2 -> conv2d 64 3 relu -> maxpool 2 -> conv2d 64 7 -> flatten "
+        "-> dense 10 softmax",
+        "7 -> flatten",
+        "kernel 7x7 is larger than the input 5x5",
+    ),
+    (
+        "maxpool 2 -> maxpool 2 -> maxpool 2 -> maxpool 2 -> maxpool 2 -> flatten -> dense 10 softmax",
+        "2 -> flatten",
+        "pool 2x2 is larger than the input 1x1",
+    ),
+    (
+        "conv2d 8 3 strides=2 dilation_rate=2 -> flatten -> dense 10 softmax",
+        "dilation_rate=2",
+        "cannot be combined",
+    ),
     ("dense 64 -> conv2d 32 3 -> flatten -> dense 10 softmax", "conv2d", "needs an image"),
     ("conv2d 8 3 causal -> flatten -> dense 10 softmax", "causal", "causal"),
-    ("[conv2d 8 3 | conv2d 8 3 same] concat -> flatten -> dense 10 softmax", "concat",
-     "26x26x8, 28x28x8"),
+    (
+        "[conv2d 8 3 | conv2d 8 3 same] concat -> flatten -> dense 10 softmax",
+        "concat",
+        "26x26x8, 28x28x8",
+    ),
     ("[dense 8 | dense 4] add -> dense 10 softmax", "add", "different shapes: 8, 4"),
     ("[dense 8 | dense 8 | dense 8] subtract -> dense 10 softmax", "subtract", "exactly 2"),
-    ("conv2d 16 3 same -> residual(conv2d 8 3 same) -> flatten -> dense 10 softmax", "residual",
-     "changes the shape from 28x28x16 to 28x28x8"),
+    (
+        "conv2d 16 3 same -> residual(conv2d 8 3 same) -> flatten -> dense 10 softmax",
+        "residual",
+        "changes the shape from 28x28x16 to 28x28x8",
+    ),
     ("lstm 32 -> lstm 32 -> dense 10 softmax", "lstm 32 -> dense", "needs a sequence"),
     ("gru 16 -> global_avgpool1d -> dense 10 softmax", "global_avgpool1d", "needs a sequence"),
     ("dataset: synthetic\ninput: 28x28x3\nlstm 32 -> dense 10 softmax", "lstm", "needs a sequence"),
-    ("timedistributed(conv2d 4 3) -> flatten -> dense 10 softmax", "timedistributed",
-     "expected an image"),
-    ("bidirectional(lstm 8) -> bidirectional(lstm 8) -> dense 10 softmax",
-     "bidirectional(lstm 8) -> dense", "needs a sequence"),
-    ("conv2d 8 3 -> global_avgpool -> dense 10 softmax -> embedding 10 4", "embedding",
-     "`embedding` reads integer ids, but `dense` before it outputs real values"),
+    (
+        "timedistributed(conv2d 4 3) -> flatten -> dense 10 softmax",
+        "timedistributed",
+        "expected an image",
+    ),
+    (
+        "bidirectional(lstm 8) -> bidirectional(lstm 8) -> dense 10 softmax",
+        "bidirectional(lstm 8) -> dense",
+        "needs a sequence",
+    ),
+    (
+        "conv2d 8 3 -> global_avgpool -> dense 10 softmax -> embedding 10 4",
+        "embedding",
+        "`embedding` reads integer ids, but `dense` before it outputs real values",
+    ),
     ("dataset: synthetic\ninput: 20\nembedding 10 4", "embedding", "one score per class"),
 ]
 
@@ -451,8 +537,11 @@ def _position(source: str, marker: str) -> tuple[int, int]:
     return line, at - (source.rfind("\n", 0, at) + 1) + 1
 
 
-@pytest.mark.parametrize(("source", "marker", "words"), CHECK_ERRORS,
-                         ids=[s.replace("\n", "; ") for s, _, _ in CHECK_ERRORS])
+@pytest.mark.parametrize(
+    ("source", "marker", "words"),
+    CHECK_ERRORS,
+    ids=[s.replace("\n", "; ") for s, _, _ in CHECK_ERRORS],
+)
 def test_checker_refuses_at_the_offending_layer(source: str, marker: str, words: str) -> None:
     with pytest.raises(NetdslError) as caught:
         netdsl.check(source, REG)
@@ -466,29 +555,29 @@ def test_checker_refuses_at_the_offending_layer(source: str, marker: str, words:
 
 MODELS: dict[str, str] = {
     "cnn": "conv2d 32 3 relu -> maxpool 2 -> conv2d 64 3 relu -> maxpool 2 -> flatten -> dropout 0.5 "
-           "-> dense 10 softmax",
+    "-> dense 10 softmax",
     "lstm_mnist": "lstm 64 -> dense 10 softmax",
     "residual": "conv2d 16 3 relu same -> residual(conv2d 16 3 relu same -> batchnorm -> conv2d 16 3 same) "
-                "-> activation relu -> maxpool 2 -> residual(conv2d 16 3 relu same) -> global_avgpool "
-                "-> dense 10 softmax",
+    "-> activation relu -> maxpool 2 -> residual(conv2d 16 3 relu same) -> global_avgpool "
+    "-> dense 10 softmax",
     "inception": "[conv2d 32 1 | conv2d 32 3 same | maxpool 3 strides=1 same] concat -> conv2d 16 1 relu "
-                 "-> maxpool 2 -> flatten -> dense 10 softmax",
+    "-> maxpool 2 -> flatten -> dense 10 softmax",
     "block": "block conv(f) = conv2d f 3 relu same -> batchnorm -> conv2d f 3 relu same -> maxpool 2\n"
-             "conv(32) -> conv(64) -> flatten -> dense 10 softmax",
+    "conv(32) -> conv(64) -> flatten -> dense 10 softmax",
     "repetition": "(conv2d 32 3 relu same -> maxpool 2) * 2 -> flatten -> dense 10 softmax",
     "bidirectional": "bidirectional(lstm 32) -> dense 10 softmax",
     "stacked_rnn": "bidirectional(gru 16 return_sequences=true) sum -> timedistributed(dense 8 relu) "
-                   "-> simple_rnn 16 -> dense 10 softmax",
+    "-> simple_rnn 16 -> dense 10 softmax",
     "conv1d_gru": "conv1d 32 3 relu same -> maxpool1d 2 -> gru 32 return_sequences=true -> layernorm "
-                  "-> global_maxpool1d -> dense 10 softmax",
+    "-> global_maxpool1d -> dense 10 softmax",
     "embedding": "dataset: synthetic\ninput: 20\nembedding 100 8 -> conv1d 8 3 causal -> global_avgpool1d -> dense 10 softmax",
     "kitchen_sink": "separable_conv2d 16 3 relu same -> depthwise_conv2d 3 depth_multiplier=2 "
-                    "-> conv2d_transpose 8 3 strides=2 same -> upsample2d 2 -> zeropad2d 1 "
-                    "-> spatial_dropout2d 0.1 -> gaussian_noise 0.1 -> avgpool 4 -> layernorm "
-                    "-> global_maxpool -> dense 10 softmax",
+    "-> conv2d_transpose 8 3 strides=2 same -> upsample2d 2 -> zeropad2d 1 "
+    "-> spatial_dropout2d 0.1 -> gaussian_noise 0.1 -> avgpool 4 -> layernorm "
+    "-> global_maxpool -> dense 10 softmax",
     "merges": "dense 32 -> [dense 16 | dense 16 relu] add -> [dense 8 | dense 8] subtract "
-              "-> [dense 8 | dense 8 | dense 8] multiply -> [dense 8 | dense 8] average "
-              "-> [dense 8 | dense 8] maximum -> [dense 8 | dense 8] minimum -> dense 10 softmax",
+    "-> [dense 8 | dense 8 | dense 8] multiply -> [dense 8 | dense 8] average "
+    "-> [dense 8 | dense 8] maximum -> [dense 8 | dense 8] minimum -> dense 10 softmax",
 }
 
 
@@ -501,17 +590,30 @@ def test_cnn_node_by_node_and_compiles(keras: ModuleType) -> None:
     model = netdsl.check("input: 28x28x1\n" + MODELS["cnn"], REG)
     net = _check_against_keras(keras, model, compile=True)
     layers = [layer for layer in net.layers if type(layer).__name__ != "InputLayer"]
-    assert [n.layer for n in model.nodes] == ["conv2d", "maxpool2d", "conv2d", "maxpool2d", "flatten",
-                                              "dropout", "dense"]
+    assert [n.layer for n in model.nodes] == [
+        "conv2d",
+        "maxpool2d",
+        "conv2d",
+        "maxpool2d",
+        "flatten",
+        "dropout",
+        "dense",
+    ]
     for node, layer in zip(model.nodes, layers):
-        assert (node.output_shape, node.params) == (tuple(layer.output.shape[1:]), layer.count_params())
+        assert (node.output_shape, node.params) == (
+            tuple(layer.output.shape[1:]),
+            layer.count_params(),
+        )
     assert model.total_params == 34826
 
 
 def test_lstm_reads_mnist_rows_through_an_implicit_reshape() -> None:
     model = netdsl.check(MODELS["lstm_mnist"], REG)
     assert [(n.layer, n.implicit, n.output_shape) for n in model.nodes] == [
-        ("reshape", True, (28, 28)), ("lstm", False, (64,)), ("dense", False, (10,))]
+        ("reshape", True, (28, 28)),
+        ("lstm", False, (64,)),
+        ("dense", False, (10,)),
+    ]
     assert model.nodes[1].params == 4 * (64 * (28 + 64) + 64)
 
 

@@ -39,7 +39,9 @@ class Session:
         self.diagnostics: dict[str, list[tuple[int | None, list[lsp.Diagnostic]]]] = {}
         self.messages: list[lsp.ShowMessageParams] = []
 
-    async def published(self, uri: str, version: int, timeout: float = 10.0) -> list[lsp.Diagnostic]:
+    async def published(
+        self, uri: str, version: int, timeout: float = 10.0
+    ) -> list[lsp.Diagnostic]:
         """The diagnostics published for ``version`` of ``uri`` (waits for them)."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
@@ -51,29 +53,54 @@ class Session:
         raise AssertionError(f"no diagnostics for {uri} version {version}: {self.diagnostics}")
 
 
-def run_session(scenario: Callable[[Session], Awaitable[None]], env: dict[str, str] | None = None,
-                args: tuple[str, ...] = ()) -> Session:
+def run_session(
+    scenario: Callable[[Session], Awaitable[None]],
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+) -> Session:
     async def go() -> Session:
         client = LanguageClient("test-client", "1")
         session = Session(client)
 
         @client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         def on_diagnostics(params: lsp.PublishDiagnosticsParams) -> None:
-            session.diagnostics.setdefault(params.uri, []).append((params.version, params.diagnostics))
+            session.diagnostics.setdefault(params.uri, []).append(
+                (params.version, params.diagnostics)
+            )
 
         @client.feature(lsp.WINDOW_SHOW_MESSAGE)
         def on_message(params: lsp.ShowMessageParams) -> None:
             session.messages.append(params)
 
         base = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
-        path = os.pathsep.join(p for p in [*(env or {}).get("PYTHONPATH", "").split(os.pathsep),
-                                            str(ROOT), str(ROOT / "plugins"),
-                                            os.environ.get("PYTHONPATH", "")] if p)
-        await client.start_io(sys.executable, "-m", "netdsl.tools.cli", *args, "lsp",
-                              env={**base, **(env or {}), "PYTHONPATH": path}, cwd=str(ROOT))
+        path = os.pathsep.join(
+            p
+            for p in [
+                *(env or {}).get("PYTHONPATH", "").split(os.pathsep),
+                str(ROOT),
+                str(ROOT / "plugins"),
+                os.environ.get("PYTHONPATH", ""),
+            ]
+            if p
+        )
+        await client.start_io(
+            sys.executable,
+            "-m",
+            "netdsl.tools.cli",
+            *args,
+            "lsp",
+            env={**base, **(env or {}), "PYTHONPATH": path},
+            cwd=str(ROOT),
+        )
         try:
-            await asyncio.wait_for(client.initialize_async(lsp.InitializeParams(
-                capabilities=lsp.ClientCapabilities(), process_id=os.getpid())), 30)
+            await asyncio.wait_for(
+                client.initialize_async(
+                    lsp.InitializeParams(
+                        capabilities=lsp.ClientCapabilities(), process_id=os.getpid()
+                    )
+                ),
+                30,
+            )
             client.initialized(lsp.InitializedParams())
             await asyncio.wait_for(scenario(session), 30)
             await asyncio.wait_for(client.shutdown_async(None), 10)
@@ -92,15 +119,26 @@ def run_session(scenario: Callable[[Session], Awaitable[None]], env: dict[str, s
 
 
 def open_doc(session: Session, text: str, uri: str = URI) -> None:
-    session.client.text_document_did_open(lsp.DidOpenTextDocumentParams(
-        lsp.TextDocumentItem(uri=uri, language_id="netdsl", version=1, text=text)))
+    session.client.text_document_did_open(
+        lsp.DidOpenTextDocumentParams(
+            lsp.TextDocumentItem(uri=uri, language_id="netdsl", version=1, text=text)
+        )
+    )
 
 
-def change(session: Session, version: int, start: tuple[int, int], end: tuple[int, int], text: str) -> None:
-    session.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-        lsp.VersionedTextDocumentIdentifier(version=version, uri=URI),
-        [lsp.TextDocumentContentChangePartial(
-            range=lsp.Range(lsp.Position(*start), lsp.Position(*end)), text=text)]))
+def change(
+    session: Session, version: int, start: tuple[int, int], end: tuple[int, int], text: str
+) -> None:
+    session.client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            lsp.VersionedTextDocumentIdentifier(version=version, uri=URI),
+            [
+                lsp.TextDocumentContentChangePartial(
+                    range=lsp.Range(lsp.Position(*start), lsp.Position(*end)), text=text
+                )
+            ],
+        )
+    )
 
 
 def doc() -> lsp.TextDocumentIdentifier:
@@ -114,6 +152,7 @@ def labels(result: Any) -> list[str]:
 
 # --- end to end ---------------------------------------------------------------------------------
 
+
 def test_diagnostics_follow_the_edits_and_every_feature_answers() -> None:
     results: dict[str, Any] = {}
 
@@ -124,35 +163,58 @@ def test_diagnostics_follow_the_edits_and_every_feature_answers() -> None:
         # fix `relu6x` by typing: delete the `x` (an incremental change)
         change(s, 2, (1, 14), (1, 15), "")
         results["fixed one"] = await s.published(URI, 2)
-        results["actions"] = await c.text_document_code_action_async(lsp.CodeActionParams(
-            doc(), lsp.Range(lsp.Position(0, 0), lsp.Position(0, 6)),
-            lsp.CodeActionContext(diagnostics=results["fixed one"])))
+        results["actions"] = await c.text_document_code_action_async(
+            lsp.CodeActionParams(
+                doc(),
+                lsp.Range(lsp.Position(0, 0), lsp.Position(0, 6)),
+                lsp.CodeActionContext(diagnostics=results["fixed one"]),
+            )
+        )
         change(s, 3, (0, 0), (0, 6), "epochs")
         results["clean"] = await s.published(URI, 3)
         # a syntax error and a semantic error cannot both be seen: two syntax errors are
         change(s, 4, (2, 0), (2, 0), "dense 3 ,\nconv2d 3 )\n")
         results["syntax"] = await s.published(URI, 4)
-        change(s, 5, (0, 0), (4, 0), "block tower(f) = conv2d f 3 relu same\n"
-                                     "input: 28x28x1\n"
-                                     "tower(8) ->  flatten -> dense 10 softmax\n")
+        change(
+            s,
+            5,
+            (0, 0),
+            (4, 0),
+            "block tower(f) = conv2d f 3 relu same\n"
+            "input: 28x28x1\n"
+            "tower(8) ->  flatten -> dense 10 softmax\n",
+        )
         results["blocks"] = await s.published(URI, 5)
-        results["completion"] = await c.text_document_completion_async(lsp.CompletionParams(
-            doc(), lsp.Position(2, 12)))
-        results["completion args"] = await c.text_document_completion_async(lsp.CompletionParams(
-            doc(), lsp.Position(0, 37)))
-        results["hover"] = await c.text_document_hover_async(lsp.HoverParams(doc(), lsp.Position(0, 19)))
-        results["hover relu"] = await c.text_document_hover_async(lsp.HoverParams(doc(), lsp.Position(0, 29)))
-        results["definition"] = await c.text_document_definition_async(lsp.DefinitionParams(
-            doc(), lsp.Position(2, 2)))
-        results["symbols"] = await c.text_document_document_symbol_async(lsp.DocumentSymbolParams(doc()))
-        results["format"] = await c.text_document_formatting_async(lsp.DocumentFormattingParams(
-            doc(), lsp.FormattingOptions(tab_size=4, insert_spaces=True)))
+        results["completion"] = await c.text_document_completion_async(
+            lsp.CompletionParams(doc(), lsp.Position(2, 12))
+        )
+        results["completion args"] = await c.text_document_completion_async(
+            lsp.CompletionParams(doc(), lsp.Position(0, 37))
+        )
+        results["hover"] = await c.text_document_hover_async(
+            lsp.HoverParams(doc(), lsp.Position(0, 19))
+        )
+        results["hover relu"] = await c.text_document_hover_async(
+            lsp.HoverParams(doc(), lsp.Position(0, 29))
+        )
+        results["definition"] = await c.text_document_definition_async(
+            lsp.DefinitionParams(doc(), lsp.Position(2, 2))
+        )
+        results["symbols"] = await c.text_document_document_symbol_async(
+            lsp.DocumentSymbolParams(doc())
+        )
+        results["format"] = await c.text_document_formatting_async(
+            lsp.DocumentFormattingParams(
+                doc(), lsp.FormattingOptions(tab_size=4, insert_spaces=True)
+            )
+        )
 
     run_session(scenario)
 
     opened = results["open"]
-    assert [(d.code, d.range.start.line, d.range.start.character, d.range.end.character) for d in opened] \
-        == [("NDL004", 0, 0, 6), ("NDL003", 1, 9, 15)]
+    assert [
+        (d.code, d.range.start.line, d.range.start.character, d.range.end.character) for d in opened
+    ] == [("NDL004", 0, 0, 6), ("NDL003", 1, 9, 15)]
     assert opened[1].message.startswith("unknown name `relu6x` for `dense`")
     assert "help: did you mean `relu6`?" in opened[1].message
     assert all(d.source == "netdsl" for d in opened)
@@ -161,7 +223,9 @@ def test_diagnostics_follow_the_edits_and_every_feature_answers() -> None:
     [action] = results["actions"]
     assert action.kind == lsp.CodeActionKind.QuickFix
     [edit] = action.edit.changes[URI]
-    assert edit.new_text == "epochs" and edit.range == lsp.Range(lsp.Position(0, 0), lsp.Position(0, 6))
+    assert edit.new_text == "epochs" and edit.range == lsp.Range(
+        lsp.Position(0, 0), lsp.Position(0, 6)
+    )
 
     assert list(results["clean"]) == []
     assert [d.code for d in results["syntax"]] == ["NDL001", "NDL001"]
@@ -176,7 +240,9 @@ def test_diagnostics_follow_the_edits_and_every_feature_answers() -> None:
     assert "softmax" in conv_args  # the names its positional parameters take
 
     hover = results["hover"].contents.value
-    assert "**conv2d** (layer)" in hover and "(None, 28, 28, 8)" in hover and "80 parameters" in hover
+    assert (
+        "**conv2d** (layer)" in hover and "(None, 28, 28, 8)" in hover and "80 parameters" in hover
+    )
     assert "filters=8" in hover
     # what the layer is in this program comes before the parameter reference (the top of a window)
     assert hover.index("80 parameters") < hover.index("- `filters`")
@@ -188,8 +254,10 @@ def test_diagnostics_follow_the_edits_and_every_feature_answers() -> None:
     assert definition.uri == URI and definition.range.start == lsp.Position(0, 6)
     assert [sym.name for sym in results["symbols"]] == ["input", "tower(f)", "network"]
     [fmt] = results["format"]
-    assert fmt.new_text == ("input: 28x28x1\n\nblock tower(f) = conv2d f 3 relu same\n\n"
-                            "tower(8) -> flatten -> dense 10 softmax\n")
+    assert fmt.new_text == (
+        "input: 28x28x1\n\nblock tower(f) = conv2d f 3 relu same\n\n"
+        "tower(8) -> flatten -> dense 10 softmax\n"
+    )
 
 
 def test_related_information_points_at_the_notes() -> None:
@@ -214,8 +282,12 @@ def test_bad_input_never_kills_the_server() -> None:
         open_doc(s, "dense 10 softmax\n")
         await s.published(URI, 1)
         for i, text in enumerate(garbage, start=2):
-            s.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-                lsp.VersionedTextDocumentIdentifier(version=i, uri=URI), [lsp.TextDocumentContentChangeWholeDocument(text)]))
+            s.client.text_document_did_change(
+                lsp.DidChangeTextDocumentParams(
+                    lsp.VersionedTextDocumentIdentifier(version=i, uri=URI),
+                    [lsp.TextDocumentContentChangeWholeDocument(text)],
+                )
+            )
             diags = await s.published(URI, i)
             assert all(d.source == "netdsl" for d in diags)
             for line, col in ((0, 0), (0, 3), (5, 99)):
@@ -223,11 +295,18 @@ def test_bad_input_never_kills_the_server() -> None:
                 await c.text_document_completion_async(lsp.CompletionParams(doc(), pos))
                 await c.text_document_hover_async(lsp.HoverParams(doc(), pos))
                 await c.text_document_definition_async(lsp.DefinitionParams(doc(), pos))
-            await c.text_document_formatting_async(lsp.DocumentFormattingParams(
-                doc(), lsp.FormattingOptions(tab_size=4, insert_spaces=True)))
+            await c.text_document_formatting_async(
+                lsp.DocumentFormattingParams(
+                    doc(), lsp.FormattingOptions(tab_size=4, insert_spaces=True)
+                )
+            )
         # still alive and correct
-        s.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
-            lsp.VersionedTextDocumentIdentifier(version=99, uri=URI), [lsp.TextDocumentContentChangeWholeDocument(GOOD)]))
+        s.client.text_document_did_change(
+            lsp.DidChangeTextDocumentParams(
+                lsp.VersionedTextDocumentIdentifier(version=99, uri=URI),
+                [lsp.TextDocumentContentChangeWholeDocument(GOOD)],
+            )
+        )
         assert list(await s.published(URI, 99)) == []
 
     run_session(scenario)
@@ -263,16 +342,23 @@ def test_third_party_names_appear_and_a_broken_plugin_is_one_warning(tmp_path: P
         results["diags"] = await s.published(URI, 1)
         open_doc(s, "dense 10 softmax\n", uri="file:///tmp/other.net")
         await s.published("file:///tmp/other.net", 1)
-        results["completion"] = await s.client.text_document_completion_async(lsp.CompletionParams(
-            doc(), lsp.Position(0, 9)))
-        results["hover"] = await s.client.text_document_hover_async(lsp.HoverParams(doc(), lsp.Position(0, 1)))
+        results["completion"] = await s.client.text_document_completion_async(
+            lsp.CompletionParams(doc(), lsp.Position(0, 9))
+        )
+        results["hover"] = await s.client.text_document_hover_async(
+            lsp.HoverParams(doc(), lsp.Position(0, 1))
+        )
 
     s = run_session(scenario, env={"PYTHONPATH": str(tmp_path)})
     assert list(results["diags"]) == []
     assert "twice" in labels(results["completion"])
     assert "doubles its input" in results["hover"].contents.value
     warnings = [m for m in s.messages if m.type == lsp.MessageType.Warning]
-    assert len(warnings) == 1 and "bad-dist" in warnings[0].message and "boom at import" in warnings[0].message
+    assert (
+        len(warnings) == 1
+        and "bad-dist" in warnings[0].message
+        and "boom at import" in warnings[0].message
+    )
 
     # --no-plugins: the plugin's name is unknown, as for `netdsl --no-plugins check`
     async def plain(s: Session) -> None:
@@ -285,6 +371,7 @@ def test_third_party_names_appear_and_a_broken_plugin_is_one_warning(tmp_path: P
 
 # --- in process: completion contexts, positions -------------------------------------------------
 
+
 def complete(registry: Registry, text: str) -> list[str]:
     """Completion labels at the ``¦`` in ``text``."""
     at = text.index("¦")
@@ -293,30 +380,35 @@ def complete(registry: Registry, text: str) -> list[str]:
     return [i.label for i in a.completion(a.pos.position(at))]
 
 
-@pytest.mark.parametrize("text, has, lacks", [
-    ("¦", {"epochs:", "optimizer:", "block", "dense", "conv2d"}, {"relu", "units="}),
-    ("epochs: 3\n¦", {"loss:", "dense"}, {"relu"}),
-    ("dense 64 relu -> ¦", {"dense", "dropout"}, {"relu", "epochs:"}),
-    ("dense 64 relu\n  -> ¦", {"dense"}, {"epochs:"}),
-    ("dense 64 ¦", {"units=", "activation=", "relu", "l2"}, {"dense", "same"}),
-    ("dense units=64 activation=¦", {"relu", "softmax"}, {"l2", "units="}),
-    ("dense 64 units=3 ¦", {"activation="}, {"units="}),
-    ("conv2d 32 3 ¦", {"padding=", "same", "valid", "relu"}, {"units="}),
-    ("conv2d 32 3 padding=¦", {"same", "valid"}, {"relu"}),
-    ("optimizer: ¦", {"adam", "sgd"}, {"dense", "relu"}),
-    ("optimizer: adam(¦", {"learning_rate="}, {"adam"}),
-    ("loss: ¦", {"categorical_crossentropy"}, {"adam"}),
-    ("metrics: [accuracy, ¦", {"accuracy"}, {"adam"}),
-    ("dataset: ¦", {"mnist"}, {"adam"}),
-    ("block b(f) = dense f -> ¦", {"dense", "b"}, {"relu"}),
-    ("block b(f) = dense f\nb(3) -> ¦", {"b", "dense"}, set()),
-    ("residual(¦", {"conv2d"}, {"relu"}),
-    ("[dense 3 ¦ dense 4] concat", {"units=", "relu"}, {"concat"}),
-    ("[dense 3 | dense 4] ¦", {"concat", "add"}, {"dense", "relu"}),
-    ("dense 64 l2(¦", {"l2="}, {"dense"}),
-    ("dense 64 relu # a comment -> x\n¦", {"epochs:"}, set()),
-])
-def test_completion_in_context(registry: Registry, text: str, has: set[str], lacks: set[str]) -> None:
+@pytest.mark.parametrize(
+    "text, has, lacks",
+    [
+        ("¦", {"epochs:", "optimizer:", "block", "dense", "conv2d"}, {"relu", "units="}),
+        ("epochs: 3\n¦", {"loss:", "dense"}, {"relu"}),
+        ("dense 64 relu -> ¦", {"dense", "dropout"}, {"relu", "epochs:"}),
+        ("dense 64 relu\n  -> ¦", {"dense"}, {"epochs:"}),
+        ("dense 64 ¦", {"units=", "activation=", "relu", "l2"}, {"dense", "same"}),
+        ("dense units=64 activation=¦", {"relu", "softmax"}, {"l2", "units="}),
+        ("dense 64 units=3 ¦", {"activation="}, {"units="}),
+        ("conv2d 32 3 ¦", {"padding=", "same", "valid", "relu"}, {"units="}),
+        ("conv2d 32 3 padding=¦", {"same", "valid"}, {"relu"}),
+        ("optimizer: ¦", {"adam", "sgd"}, {"dense", "relu"}),
+        ("optimizer: adam(¦", {"learning_rate="}, {"adam"}),
+        ("loss: ¦", {"categorical_crossentropy"}, {"adam"}),
+        ("metrics: [accuracy, ¦", {"accuracy"}, {"adam"}),
+        ("dataset: ¦", {"mnist"}, {"adam"}),
+        ("block b(f) = dense f -> ¦", {"dense", "b"}, {"relu"}),
+        ("block b(f) = dense f\nb(3) -> ¦", {"b", "dense"}, set()),
+        ("residual(¦", {"conv2d"}, {"relu"}),
+        ("[dense 3 ¦ dense 4] concat", {"units=", "relu"}, {"concat"}),
+        ("[dense 3 | dense 4] ¦", {"concat", "add"}, {"dense", "relu"}),
+        ("dense 64 l2(¦", {"l2="}, {"dense"}),
+        ("dense 64 relu # a comment -> x\n¦", {"epochs:"}, set()),
+    ],
+)
+def test_completion_in_context(
+    registry: Registry, text: str, has: set[str], lacks: set[str]
+) -> None:
     got = set(complete(registry, text.replace("¦", "¦", 1)))
     assert has <= got, has - got
     assert not (lacks & got), lacks & got
@@ -362,9 +454,12 @@ def test_a_plugin_crash_while_checking_is_a_diagnostic(registry: Registry) -> No
     assert "ZeroDivisionError: plugin bug" in diag.message
 
 
-@pytest.mark.parametrize("raised", [SystemExit(2), KeyboardInterrupt()], ids=["SystemExit", "KeyboardInterrupt"])
+@pytest.mark.parametrize(
+    "raised", [SystemExit(2), KeyboardInterrupt()], ids=["SystemExit", "KeyboardInterrupt"]
+)
 def test_a_plugins_base_exception_outside_its_declaration_is_a_diagnostic(
-        registry: Registry, raised: BaseException) -> None:
+    registry: Registry, raised: BaseException
+) -> None:
     """What the declaration guard cannot wrap (a plugin's own parameter type, called by the
     binder) still never stops the server; the user's real Ctrl-C is told apart by the CLI's
     SIGINT watch, active here as it is in `netdsl lsp`."""
@@ -383,8 +478,15 @@ def test_a_plugins_base_exception_outside_its_declaration_is_a_diagnostic(
             raise raised
 
     reg = copy.deepcopy(registry)
-    reg.add(Layer(name="odd", infer=lambda s, a: (s, 0), build=lambda **kw: None,
-                  params=(Param("n", Odd(), 1, positional=True),)), Provider("odd-dist", "1", "odd"))
+    reg.add(
+        Layer(
+            name="odd",
+            infer=lambda s, a: (s, 0),
+            build=lambda **kw: None,
+            params=(Param("n", Odd(), 1, positional=True),),
+        ),
+        Provider("odd-dist", "1", "odd"),
+    )
     with watch_interrupts():
         [diag] = analyze(URI, "odd 3 -> dense 10 softmax", reg).diagnostics()
     assert type(raised).__name__ in diag.message and "could not finish checking" in diag.message
@@ -393,18 +495,28 @@ def test_a_plugins_base_exception_outside_its_declaration_is_a_diagnostic(
 def test_cli_says_how_to_install_pygls_when_missing(tmp_path: Path) -> None:
     """Without pygls, ``netdsl lsp`` names the extra to install."""
     (tmp_path / "pygls").mkdir()
-    (tmp_path / "pygls" / "__init__.py").write_text("raise ImportError('no pygls here', name='pygls')\n")
+    (tmp_path / "pygls" / "__init__.py").write_text(
+        "raise ImportError('no pygls here', name='pygls')\n"
+    )
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT), str(ROOT / "plugins")])
-    proc = subprocess.run([sys.executable, "-m", "netdsl.tools.cli", "lsp"], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=60, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "netdsl.tools.cli", "lsp"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 1
     assert "pip install 'netdsl[lsp]'" in proc.stderr
 
 
 # --- the protocol itself, spoken raw (issue 27) -------------------------------------------------
+
 
 class RawServer:
     """``netdsl lsp`` as a subprocess spoken to in raw bytes: what a hostile or broken client
@@ -416,12 +528,24 @@ class RawServer:
         import threading
 
         base = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
-        path = os.pathsep.join(p for p in [*(env or {}).get("PYTHONPATH", "").split(os.pathsep),
-                                            str(ROOT), str(ROOT / "plugins"),
-                                            os.environ.get("PYTHONPATH", "")] if p)
-        self.proc = subprocess.Popen([sys.executable, "-m", "netdsl.tools.cli", "lsp"], cwd=ROOT,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env={**base, **(env or {}), "PYTHONPATH": path})
+        path = os.pathsep.join(
+            p
+            for p in [
+                *(env or {}).get("PYTHONPATH", "").split(os.pathsep),
+                str(ROOT),
+                str(ROOT / "plugins"),
+                os.environ.get("PYTHONPATH", ""),
+            ]
+            if p
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "netdsl.tools.cli", "lsp"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**base, **(env or {}), "PYTHONPATH": path},
+        )
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.seen: list[dict[str, Any]] = []  # read, not yet waited for
         threading.Thread(target=self._read, daemon=True).start()
@@ -483,10 +607,15 @@ class RawServer:
 
     def open(self, text: str, uri: str = URI) -> list[dict[str, Any]]:
         """Open a document; the diagnostics published for it."""
-        self.send("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": "netdsl", "version": 1, "text": text}})
-        return self.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
-                         and m["params"]["uri"] == uri)["params"]["diagnostics"]
+        self.send(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": "netdsl", "version": 1, "text": text}},
+        )
+        return self.wait(
+            lambda m: (
+                m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri
+            )
+        )["params"]["diagnostics"]
 
     def stop(self) -> tuple[int, str]:
         """Shut down and exit as a client does: the exit status and what went to stderr."""
@@ -506,7 +635,10 @@ class RawServer:
 HOSTILE_FRAMES = {
     "Content-Length 10**12": (b"Content-Length: 1000000000000\r\n\r\n", "1,000,000,000,000 bytes"),
     "Content-Length 10**20": (b"Content-Length: 100000000000000000000\r\n\r\n", "over the limit"),
-    "Content-Length of 5,000 digits": (b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n", "over the limit"),
+    "Content-Length of 5,000 digits": (
+        b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n",
+        "over the limit",
+    ),
     "a header line of 1 MB": (b"X-Junk: " + b"a" * (1 << 20) + b"\r\n", "header line over"),
 }
 
@@ -536,7 +668,7 @@ def test_a_lying_length_does_not_swallow_the_next_message() -> None:
     server = RawServer()
     try:
         server.start()
-        server.send_raw(b"Content-Length: 99999999999\r\n\r\n{\"partial\": ")
+        server.send_raw(b'Content-Length: 99999999999\r\n\r\n{"partial": ')
         assert server.open("dense 10 softmax\n") == []
     finally:
         code, stderr = server.stop()
@@ -558,7 +690,9 @@ def register_layers(register):
 """
 
 
-def test_a_plugin_raising_keyboard_interrupt_is_a_diagnostic_not_a_dead_server(tmp_path: Path) -> None:
+def test_a_plugin_raising_keyboard_interrupt_is_a_diagnostic_not_a_dead_server(
+    tmp_path: Path,
+) -> None:
     """Issue 27: a shape rule raising KeyboardInterrupt killed the server on didOpen."""
     _fake_dist(tmp_path, "bad-dist", INTERRUPTING)
     server = RawServer(env={"PYTHONPATH": str(tmp_path)})
@@ -584,14 +718,28 @@ def test_a_burst_of_edits_to_a_slow_document_is_checked_once_not_once_each() -> 
         server.start()
         server.open(steps + "dense 10 softmax\n")
         for version in range(2, 12):
-            server.send("textDocument/didChange", {
-                "textDocument": {"uri": URI, "version": version},
-                "contentChanges": [{"text": steps + f"dense {version} relu -> dense 10 softmax\n"}]})
-        last = server.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
-                           and m["params"]["version"] == 11, timeout=120)
+            server.send(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": URI, "version": version},
+                    "contentChanges": [
+                        {"text": steps + f"dense {version} relu -> dense 10 softmax\n"}
+                    ],
+                },
+            )
+        last = server.wait(
+            lambda m: (
+                m.get("method") == "textDocument/publishDiagnostics"
+                and m["params"]["version"] == 11
+            ),
+            timeout=120,
+        )
         assert last["params"]["diagnostics"] == []
-        published = [m["params"]["version"] for m in server.seen
-                     if m.get("method") == "textDocument/publishDiagnostics"]
+        published = [
+            m["params"]["version"]
+            for m in server.seen
+            if m.get("method") == "textDocument/publishDiagnostics"
+        ]
         assert len(published) <= 2, published  # was one per version: 2, 3, ..., 10
     finally:
         code, stderr = server.stop()
@@ -600,7 +748,8 @@ def test_a_burst_of_edits_to_a_slow_document_is_checked_once_not_once_each() -> 
 
 @pytest.mark.parametrize("lines", [9_000_000, 11_000_000], ids=["9 MB", "11 MB (refused)"])
 def test_a_document_of_millions_of_lines_is_analysed_in_bounded_memory(
-        registry: Registry, lines: int) -> None:
+    registry: Registry, lines: int
+) -> None:
     """A table of every line start was built first (11 MB of line breaks: 16 s and 485 MB to
     say "too large"); positions are now counted until many are asked for."""
     import time
@@ -618,10 +767,13 @@ def test_a_document_of_millions_of_lines_is_analysed_in_bounded_memory(
     assert peak < 100_000_000 and time.perf_counter() - start < 10
 
 
-def test_a_file_documents_dataset_path_resolves_against_its_folder(tmp_path: Path,
-                                                                   registry: Registry) -> None:
+def test_a_file_documents_dataset_path_resolves_against_its_folder(
+    tmp_path: Path, registry: Registry
+) -> None:
     """`csv("t.csv")` in file:///…/m.net reads …/t.csv, whatever the server's own folder."""
-    (tmp_path / "t.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
+    (tmp_path / "t.csv").write_text(
+        "a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40))
+    )
     text = 'dataset: csv("t.csv", label="y")\ndense 4 relu -> dense 1 sigmoid\n'
     a = analyze((tmp_path / "m.net").as_uri(), text, registry)
     assert a.diagnostics() == []

@@ -64,17 +64,22 @@ def _npz(kind: str) -> Callable[[Path], Path]:
     def make(folder: Path) -> Path:
         rng = np.random.default_rng(0)
         x = rng.normal(0, 1, (40, 4)).astype(np.float32)
-        y = {"classes": rng.integers(0, 3, 40), "binary": rng.integers(0, 2, 40),
-             "regression": rng.normal(0, 1, 40).astype(np.float32)}[kind]
+        y = {
+            "classes": rng.integers(0, 3, 40),
+            "binary": rng.integers(0, 2, 40),
+            "regression": rng.normal(0, 1, 40).astype(np.float32),
+        }[kind]
         np.savez(folder / "data.npz", x=x, y=y)
         return folder / "data.npz"
+
     return make
 
 
 def _binary_csv(folder: Path) -> Path:
     rng = np.random.default_rng(1)
-    rows = ["a,b,c,label"] + [f"{x[0]:.3f},{x[1]:.3f},{x[2]:.3f},{int(x.sum() > 0)}"
-                              for x in rng.normal(0, 1, (60, 3))]
+    rows = ["a,b,c,label"] + [
+        f"{x[0]:.3f},{x[1]:.3f},{x[2]:.3f},{int(x.sum() > 0)}" for x in rng.normal(0, 1, (60, 3))
+    ]
     (folder / "binary.csv").write_text("\n".join(rows) + "\n")
     return folder / "binary.csv"
 
@@ -89,77 +94,124 @@ def _table(features: int, name: str) -> Callable[[Path], Path]:
         rng = np.random.default_rng(2)
         np.savez(folder / name, x=rng.normal(0, 1, (40, features)), y=rng.normal(20, 5, 40))
         return folder / name
+
     return make
 
 
 def _rows(features: int) -> Callable[[Path], Path]:
     """A CSV of raw feature rows (a header, then two rows) for ``predict``."""
+
     def make(folder: Path) -> Path:
         head = ",".join(f"f{i}" for i in range(features))
-        (folder / "rows.csv").write_text(head + "\n" + "\n".join(
-            ",".join(str(0.1 * (i + r)) for i in range(features)) for r in range(2)) + "\n")
+        (folder / "rows.csv").write_text(
+            head
+            + "\n"
+            + "\n".join(",".join(str(0.1 * (i + r)) for i in range(features)) for r in range(2))
+            + "\n"
+        )
         return folder / "rows.csv"
+
     return make
 
 
 def _array(shape: tuple[int, ...], ids: int = 0) -> Callable[[Path], Path]:
     """A batch of two inputs as ``.npy`` (word ids below ``ids`` when given)."""
+
     def make(folder: Path) -> Path:
         rng = np.random.default_rng(3)
         a = rng.integers(1, ids, (2, *shape)) if ids else rng.random((2, *shape), dtype=np.float32)
         np.save(folder / "inputs.npy", a)
         return folder / "inputs.npy"
+
     return make
 
 
 def _picture(size: int, rgb: bool) -> Callable[[Path], Path]:
     """A PNG of another size than the model's: predict resizes it."""
+
     def make(folder: Path) -> Path:
         shape = (size + 3, size + 5, 3) if rgb else (size + 3, size + 5)
         return write_png(folder / "picture.png", np.full(shape, 120, np.uint8))
+
     return make
 
 
 CELLS: dict[str, Cell] = {
     "mnist": Cell("dataset: mnist({data})\n\ndense 10 softmax", _idx, _picture(28, False)),
-    "synthetic": Cell("dataset: synthetic(classes=3, train_size=32, test_size=8)\ninput: 4\n\n"
-                      "dense 3 softmax", lambda f: f, _array((4,))),
-    "npz-classes": Cell("dataset: npz({data})\n\ndense 8 relu -> dense 3 softmax", _npz("classes"),
-                        _array((4,))),
+    "synthetic": Cell(
+        "dataset: synthetic(classes=3, train_size=32, test_size=8)\ninput: 4\n\ndense 3 softmax",
+        lambda f: f,
+        _array((4,)),
+    ),
+    "npz-classes": Cell(
+        "dataset: npz({data})\n\ndense 8 relu -> dense 3 softmax", _npz("classes"), _array((4,))
+    ),
     "npz-binary": Cell("dataset: npz({data})\n\ndense 1 sigmoid", _npz("binary"), _array((4,))),
-    "npz-regression": Cell("dataset: npz({data})\nnormalize: true\n\ndense 8 relu -> dense 1",
-                           _npz("regression"), _array((4,)), classifier=False),
-    "csv-classes": Cell('dataset: csv({data}, label="species")\nnormalize: true\n\n'
-                        "dense 8 relu -> dense 3 softmax",
-                        lambda f: write_csv(f / "iris.csv", 60, task="names"), _rows(4)),
+    "npz-regression": Cell(
+        "dataset: npz({data})\nnormalize: true\n\ndense 8 relu -> dense 1",
+        _npz("regression"),
+        _array((4,)),
+        classifier=False,
+    ),
+    "csv-classes": Cell(
+        'dataset: csv({data}, label="species")\nnormalize: true\n\ndense 8 relu -> dense 3 softmax',
+        lambda f: write_csv(f / "iris.csv", 60, task="names"),
+        _rows(4),
+    ),
     "csv-binary": Cell("dataset: csv({data})\n\ndense 1 sigmoid", _binary_csv, _rows(3)),
-    "csv-regression": Cell('dataset: csv({data}, label="target")\nnormalize: true\n\n'
-                           "dense 8 relu -> dense 1",
-                           lambda f: write_csv(f / "houses.csv", 60, task="reals"), _rows(4),
-                           classifier=False),
-    "images": Cell("dataset: images\ninput: 8x8x3\n\nconv2d 4 3 relu -> flatten -> dense 2 softmax",
-                   lambda f: write_image_folder(f / "pictures", per_class=6), _picture(8, True),
-                   via_data=True),
-    "fashion_mnist": Cell("dataset: fashion_mnist({data})\n\ndense 10 softmax", _idx,
-                          _picture(28, False)),
-    "cifar10": Cell("dataset: cifar10({data})\n\nconv2d 4 3 relu -> flatten -> dense 10 softmax",
-                    lambda f: write_cifar_archive(f / "cifar-10-python.tar.gz", n=4),
-                    _picture(32, True), trusted="cifar10"),
-    "cifar100": Cell("dataset: cifar100({data})\n\nflatten -> dense 100 softmax",
-                     lambda f: write_cifar_archive(f / "cifar-100-python.tar.gz", hundred=True, n=8),
-                     _picture(32, True), trusted="cifar100"),
-    "imdb": Cell("dataset: imdb({data}, num_words=200, maxlen=20)\n\n"
-                 "embedding 200 4 -> global_avgpool1d -> dense 1 sigmoid",
-                 lambda f: write_sequence_npz(f / "imdb.npz", n=24), _array((20,), ids=200),
-                 trusted="imdb"),
-    "reuters": Cell("dataset: reuters({data}, num_words=200, maxlen=20)\n\n"
-                    "embedding 200 4 -> global_avgpool1d -> dense 46 softmax",
-                    lambda f: write_sequence_npz(f / "reuters.npz", reuters=True, n=40),
-                    _array((20,), ids=200), trusted="reuters"),
-    "boston_housing": Cell("dataset: boston_housing({data})\nnormalize: true\n\ndense 1",
-                           _table(13, "boston_housing.npz"), _rows(13), classifier=False),
-    "california_housing": Cell("dataset: california_housing({data})\n\ndense 1",
-                               _table(8, "california_housing.npz"), _rows(8), classifier=False),
+    "csv-regression": Cell(
+        'dataset: csv({data}, label="target")\nnormalize: true\n\ndense 8 relu -> dense 1',
+        lambda f: write_csv(f / "houses.csv", 60, task="reals"),
+        _rows(4),
+        classifier=False,
+    ),
+    "images": Cell(
+        "dataset: images\ninput: 8x8x3\n\nconv2d 4 3 relu -> flatten -> dense 2 softmax",
+        lambda f: write_image_folder(f / "pictures", per_class=6),
+        _picture(8, True),
+        via_data=True,
+    ),
+    "fashion_mnist": Cell(
+        "dataset: fashion_mnist({data})\n\ndense 10 softmax", _idx, _picture(28, False)
+    ),
+    "cifar10": Cell(
+        "dataset: cifar10({data})\n\nconv2d 4 3 relu -> flatten -> dense 10 softmax",
+        lambda f: write_cifar_archive(f / "cifar-10-python.tar.gz", n=4),
+        _picture(32, True),
+        trusted="cifar10",
+    ),
+    "cifar100": Cell(
+        "dataset: cifar100({data})\n\nflatten -> dense 100 softmax",
+        lambda f: write_cifar_archive(f / "cifar-100-python.tar.gz", hundred=True, n=8),
+        _picture(32, True),
+        trusted="cifar100",
+    ),
+    "imdb": Cell(
+        "dataset: imdb({data}, num_words=200, maxlen=20)\n\n"
+        "embedding 200 4 -> global_avgpool1d -> dense 1 sigmoid",
+        lambda f: write_sequence_npz(f / "imdb.npz", n=24),
+        _array((20,), ids=200),
+        trusted="imdb",
+    ),
+    "reuters": Cell(
+        "dataset: reuters({data}, num_words=200, maxlen=20)\n\n"
+        "embedding 200 4 -> global_avgpool1d -> dense 46 softmax",
+        lambda f: write_sequence_npz(f / "reuters.npz", reuters=True, n=40),
+        _array((20,), ids=200),
+        trusted="reuters",
+    ),
+    "boston_housing": Cell(
+        "dataset: boston_housing({data})\nnormalize: true\n\ndense 1",
+        _table(13, "boston_housing.npz"),
+        _rows(13),
+        classifier=False,
+    ),
+    "california_housing": Cell(
+        "dataset: california_housing({data})\n\ndense 1",
+        _table(8, "california_housing.npz"),
+        _rows(8),
+        classifier=False,
+    ),
 }
 
 IDS = list(CELLS)
@@ -186,14 +238,17 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Trai
             if cell.trusted:
                 mp.setitem(kd.KNOWN_SHA256, kd.sha256(data), (cell.trusted, data.name))
             where = "" if cell.via_data or name == "synthetic" else json.dumps(str(data))
-            text = (cell.program.format(data=where).replace("()", "").replace("(, ", "(")
-                    + "\n").replace("\n\n", "\nepochs: 1\nbatch_size: 8\nseed: 0\n\n", 1)
+            text = (
+                cell.program.format(data=where).replace("()", "").replace("(, ", "(") + "\n"
+            ).replace("\n\n", "\nepochs: 1\nbatch_size: 8\nseed: 0\n\n", 1)
             spec = root / f"{name.replace('-', '_')}.net"
             spec.write_text(text)
-            model = netdsl.check(text, filename=str(spec),
-                                 data=str(data) if cell.via_data else None)
-            report = run_model(model, data=data if cell.via_data else None, out_dir=root / "runs",
-                               quiet=True)
+            model = netdsl.check(
+                text, filename=str(spec), data=str(data) if cell.via_data else None
+            )
+            report = run_model(
+                model, data=data if cell.via_data else None, out_dir=root / "runs", quiet=True
+            )
             assert report.status == "finished", name
             moved = root / "moved" / name
             shutil.move(str(home), str(moved))
@@ -207,6 +262,7 @@ def _cli(*args: str) -> Any:
 
 # --- the run folder ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", IDS, ids=IDS)
 def test_run_folder_records_labels_and_confusion(trained: dict[str, Trained], name: str) -> None:
     folder = trained[name].folder
@@ -217,8 +273,11 @@ def test_run_folder_records_labels_and_confusion(trained: dict[str, Trained], na
     assert json.loads((folder / "objects.json").read_text()) == {"custom_objects": {}}
     if CELLS[name].classifier:
         labels = json.loads((folder / "labels.json").read_text())
-        assert labels["format"] == LABELS_FORMAT and labels["encoding"] in ("categorical", "sparse",
-                                                                           "binary")
+        assert labels["format"] == LABELS_FORMAT and labels["encoding"] in (
+            "categorical",
+            "sparse",
+            "binary",
+        )
         confusion = json.loads((folder / "confusion.json").read_text())
         k = len(confusion["classes"])
         assert k == len(labels["classes"]) and len(confusion["matrix"]) == k
@@ -228,6 +287,7 @@ def test_run_folder_records_labels_and_confusion(trained: dict[str, Trained], na
 
 
 # --- predict -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", IDS, ids=IDS)
 def test_predict_on_raw_inputs(trained: dict[str, Trained], name: str, tmp_path: Path) -> None:
@@ -246,7 +306,7 @@ def test_predict_on_raw_inputs(trained: dict[str, Trained], name: str, tmp_path:
 
 # --- load_model in a fresh process ---------------------------------------------------------------
 
-_LOADER = textwrap.dedent('''
+_LOADER = textwrap.dedent("""
     import importlib, json, sys
     import numpy as np
     import keras
@@ -260,25 +320,34 @@ _LOADER = textwrap.dedent('''
         same = all(np.array_equal(a, b) for a, b in zip(ours.get_weights(), plain.get_weights()))
         print(json.dumps({"folder": folder, "weights": [float(np.sum(w)) for w in plain.get_weights()],
                           "same": same}))
-''')
+""")
 
 
 @pytest.fixture(scope="module")
 def fresh_loads(trained: dict[str, Trained]) -> dict[str, dict[str, Any]]:
     """Every cell's model loaded in one new interpreter, by netdsl and by plain Keras."""
     folders = [str(t.folder) for t in trained.values()]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", _LOADER, *folders], capture_output=True, text=True,
-                          env=env, timeout=600)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADER, *folders],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     return {row["folder"]: row for row in rows}
 
 
 @pytest.mark.parametrize("name", IDS, ids=IDS)
-def test_load_model_in_a_fresh_process(trained: dict[str, Trained], name: str,
-                                       fresh_loads: dict[str, dict[str, Any]]) -> None:
+def test_load_model_in_a_fresh_process(
+    trained: dict[str, Trained], name: str, fresh_loads: dict[str, dict[str, Any]]
+) -> None:
     row = fresh_loads[str(trained[name].folder)]
     here = netdsl.load_model(trained[name].folder)
     assert row["same"]
@@ -286,6 +355,7 @@ def test_load_model_in_a_fresh_process(trained: dict[str, Trained], name: str,
 
 
 # --- export --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=FORMATS)
 @pytest.mark.parametrize("name", IDS, ids=IDS)
@@ -302,7 +372,7 @@ def test_export(trained: dict[str, Trained], name: str, fmt: str, tmp_path: Path
 
 # --- emit, and the emitted program run -----------------------------------------------------------
 
-_RUNNER = textwrap.dedent('''
+_RUNNER = textwrap.dedent("""
     import importlib.util, json, sys
     for name, path, data in json.loads(sys.argv[1]):
         spec = importlib.util.spec_from_file_location(name, path)
@@ -312,12 +382,13 @@ _RUNNER = textwrap.dedent('''
         model = module.main(argv)
         print(json.dumps({"name": name, "params": model.count_params(),
                           "netdsl": any(m.startswith("netdsl") for m in sys.modules)}))
-''')
+""")
 
 
 @pytest.fixture(scope="module")
-def emitted(trained: dict[str, Trained],
-            tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def emitted(
+    trained: dict[str, Trained], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
     """Every cell's program emitted from its run folder, then all run in one new interpreter
     (plain Keras: netdsl is not on its path) on the moved data, for one epoch."""
     root = tmp_path_factory.mktemp("emitted")
@@ -330,18 +401,28 @@ def emitted(trained: dict[str, Trained],
         jobs.append((name.replace("-", "_"), str(path), data))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    done = subprocess.run([sys.executable, "-c", _RUNNER, json.dumps(jobs)], capture_output=True,
-                          text=True, env=env, timeout=600, cwd=root)
-    rows = {json.loads(line)["name"]: json.loads(line) for line in done.stdout.splitlines()
-            if line.startswith('{"name"')}
+    done = subprocess.run(
+        [sys.executable, "-c", _RUNNER, json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        cwd=root,
+    )
+    rows = {
+        json.loads(line)["name"]: json.loads(line)
+        for line in done.stdout.splitlines()
+        if line.startswith('{"name"')
+    }
     if done.returncode != 0:
         rows["__error__"] = {"stderr": done.stderr[-3000:]}
     return rows
 
 
 @pytest.mark.parametrize("name", IDS, ids=IDS)
-def test_emit_from_the_run_folder_runs(trained: dict[str, Trained], name: str,
-                                       emitted: dict[str, dict[str, Any]]) -> None:
+def test_emit_from_the_run_folder_runs(
+    trained: dict[str, Trained], name: str, emitted: dict[str, dict[str, Any]]
+) -> None:
     row = emitted.get(name.replace("-", "_"))
     assert row is not None, emitted.get("__error__")
     assert not row["netdsl"]
@@ -349,6 +430,7 @@ def test_emit_from_the_run_folder_runs(trained: dict[str, Trained], name: str,
 
 
 # --- plot and runs -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", IDS, ids=IDS)
 def test_plot(trained: dict[str, Trained], name: str, tmp_path: Path) -> None:

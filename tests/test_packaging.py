@@ -11,13 +11,29 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_ships_grammar_tables_and_builtin_plugins(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = tmp_path.glob("netdsl-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "netdsl/grammar/netdsl.lark" in names
     assert "netdsl/lang/_grammar_tables.json" in names
-    assert {f"netdsl_builtins/{m}.py" for m in ("layers", "conv", "activations", "datasets")} <= names
+    assert {
+        f"netdsl_builtins/{m}.py" for m in ("layers", "conv", "activations", "datasets")
+    } <= names
     packaged = zipfile.ZipFile(wheel).read("netdsl/grammar/netdsl.lark").decode()
     assert packaged == (ROOT / "grammar" / "netdsl.lark").read_text()
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -32,12 +32,13 @@ from netdsl_builtins import BUILTIN_MODULES
 ROOT = Path(__file__).resolve().parents[1]
 EXTRAS_EXAMPLE = ROOT / "plugins" / "netdsl-extras" / "example.net"
 HAS_EXTRAS = find_spec("netdsl_extras") is not None
-needs_extras = pytest.mark.skipif(not HAS_EXTRAS, reason="netdsl-extras is not installed "
-                                  "(pip install -e plugins/netdsl-extras)")
+needs_extras = pytest.mark.skipif(
+    not HAS_EXTRAS, reason="netdsl-extras is not installed (pip install -e plugins/netdsl-extras)"
+)
 
 # --- plugin sources -------------------------------------------------------------------------------
 
-HEADER = '''\
+HEADER = """\
 from netdsl.vocab import types as T
 from netdsl.vocab.components import Activation, Layer, Param
 from netdsl.vocab.hookspecs import hookimpl
@@ -52,9 +53,11 @@ def build(**kwargs):
 
     return keras.layers.Identity()
 
-'''
+"""
 
-GOOD = HEADER + '''
+GOOD = (
+    HEADER
+    + """
 @hookimpl
 def register_activations(register):
     register(Activation(name="good_act", description="a good activation", build=lambda: "relu"))
@@ -64,13 +67,17 @@ def register_activations(register):
 def register_layers(register):
     register(Layer(name="good_layer", description="a good layer", infer=same, build=build,
                    params=(Param("units", T.Int(min=1), 1, positional=True, help="outputs"),)))
-'''
+"""
+)
 
 
 def layers_plugin(*names: str, override: bool = False, aliases: tuple[str, ...] = ()) -> str:
     """Source of a plugin whose ``register_layers`` registers a shape-preserving layer per name."""
-    body = "".join(f"    register(Layer(name={n!r}, aliases={aliases!r}, infer=same, build=build), "
-                   f"override={override})\n" for n in names)
+    body = "".join(
+        f"    register(Layer(name={n!r}, aliases={aliases!r}, infer=same, build=build), "
+        f"override={override})\n"
+        for n in names
+    )
     return HEADER + f"@hookimpl\ndef register_layers(register):\n{body}"
 
 
@@ -81,22 +88,35 @@ def hook_body(hook: str, body: str, arg: str = "register") -> str:
 
 #: name -> (source of a broken plugin, fragments its one problem message must contain)
 BROKEN: dict[str, tuple[str, tuple[str, ...]]] = {
-    "import error": ("raise RuntimeError('boom at import')\n",
-                     ("failed to import", "RuntimeError: boom at import")),
-    "raises in hook": (hook_body("register_layers", "raise ValueError('boom in hook')"),
-                       ("raised in register_layers", "ValueError: boom in hook")),
-    "misspelled hook": (hook_body("register_layer", "pass"),
-                        ("`register_layer`", "not a netdsl hook", "did you mean `register_layers`?")),
-    "wrong argument name": (hook_body("register_layers", "pass", arg="reg"),
-                            ("could not be registered", "PluginValidationError", "'reg'")),
-    "not a declaration": (hook_body("register_layers", "register('dense')"),
-                          ("register_layers must register Layer declarations",)),
-    "bad name": (hook_body("register_layers", "register(Layer(name='Bad-Name', infer=same, build=build))"),
-                 ("layer name `Bad-Name` must be lowercase",)),
+    "import error": (
+        "raise RuntimeError('boom at import')\n",
+        ("failed to import", "RuntimeError: boom at import"),
+    ),
+    "raises in hook": (
+        hook_body("register_layers", "raise ValueError('boom in hook')"),
+        ("raised in register_layers", "ValueError: boom in hook"),
+    ),
+    "misspelled hook": (
+        hook_body("register_layer", "pass"),
+        ("`register_layer`", "not a netdsl hook", "did you mean `register_layers`?"),
+    ),
+    "wrong argument name": (
+        hook_body("register_layers", "pass", arg="reg"),
+        ("could not be registered", "PluginValidationError", "'reg'"),
+    ),
+    "not a declaration": (
+        hook_body("register_layers", "register('dense')"),
+        ("register_layers must register Layer declarations",),
+    ),
+    "bad name": (
+        hook_body("register_layers", "register(Layer(name='Bad-Name', infer=same, build=build))"),
+        ("layer name `Bad-Name` must be lowercase",),
+    ),
 }
 
 
 # --- fake installed distributions -----------------------------------------------------------------
+
 
 @dataclass
 class Site:
@@ -105,8 +125,15 @@ class Site:
     root: Path
     modules: list[str] = field(default_factory=list)
 
-    def add(self, dist: str, source: str, *, version: str = "1.0", entry: str | None = None,
-            named: bool = True) -> str:
+    def add(
+        self,
+        dist: str,
+        source: str,
+        *,
+        version: str = "1.0",
+        entry: str | None = None,
+        named: bool = True,
+    ) -> str:
         """Install ``dist`` with one ``netdsl`` entry point to a module holding ``source``."""
         module = dist.replace("-", "_") + "_plugin"
         info = self.root / f"{dist.replace('-', '_')}-{version}.dist-info"
@@ -153,6 +180,7 @@ def third_party(registry: Registry) -> set[str]:
 
 # --- discovery -----------------------------------------------------------------------------------
 
+
 def test_good_plugin_adds_names_with_its_provider(site: Site) -> None:
     site.add("good-dist", GOOD, version="1.2.3", entry="good")
     registry, problems = load()
@@ -189,12 +217,17 @@ def test_broken_plugin_is_one_problem_and_the_rest_works(site: Site, case: str) 
     assert "\n" not in message
     assert registry.problems == problems
     assert registry.get("layer", "good_layer") is not None
-    assert registry.get("layer", "dense") is not None and registry.get("activation", "relu") is not None
+    assert (
+        registry.get("layer", "dense") is not None
+        and registry.get("activation", "relu") is not None
+    )
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
 @pytest.mark.parametrize("how", ["argument", "environment"])
-def test_strict_mode_raises(site: Site, monkeypatch: pytest.MonkeyPatch, case: str, how: str) -> None:
+def test_strict_mode_raises(
+    site: Site, monkeypatch: pytest.MonkeyPatch, case: str, how: str
+) -> None:
     source, fragments = BROKEN[case]
     site.add("bad-dist", source)
     kwargs: dict[str, Any] = {}
@@ -226,19 +259,40 @@ def test_a_traceback_is_kept_for_verbose_output(site: Site) -> None:
 #: the one expected problem, or None for no problem)
 DUPLICATES: dict[str, tuple[str, str, str, str, tuple[str, ...] | None]] = {
     "two plugins, one name": (
-        layers_plugin("shared"), layers_plugin("shared"), "shared", "dist-a 1.0",
-        ("dist-b 2.0 registers layer `shared`", "already provided by dist-a 1.0")),
+        layers_plugin("shared"),
+        layers_plugin("shared"),
+        "shared",
+        "dist-a 1.0",
+        ("dist-b 2.0 registers layer `shared`", "already provided by dist-a 1.0"),
+    ),
     "a plugin takes a built-in name": (
-        layers_plugin("dense"), layers_plugin("other"), "dense", "netdsl",
-        ("dist-a 1.0 registers layer `dense`", "already provided by netdsl", "(built-in)")),
+        layers_plugin("dense"),
+        layers_plugin("other"),
+        "dense",
+        "netdsl",
+        ("dist-a 1.0 registers layer `dense`", "already provided by netdsl", "(built-in)"),
+    ),
     "an alias takes a built-in name": (
-        layers_plugin("mine", aliases=("dropout",)), layers_plugin("other"), "dropout", "netdsl",
-        ("dist-a 1.0 registers layer `dropout`",)),
+        layers_plugin("mine", aliases=("dropout",)),
+        layers_plugin("other"),
+        "dropout",
+        "netdsl",
+        ("dist-a 1.0 registers layer `dropout`",),
+    ),
     "override replaces another plugin's name": (
-        layers_plugin("shared"), layers_plugin("shared", override=True), "shared", "dist-b 2.0",
-        None),
+        layers_plugin("shared"),
+        layers_plugin("shared", override=True),
+        "shared",
+        "dist-b 2.0",
+        None,
+    ),
     "override replaces a built-in": (
-        layers_plugin("other"), layers_plugin("dense", override=True), "dense", "dist-b 2.0", None),
+        layers_plugin("other"),
+        layers_plugin("dense", override=True),
+        "dense",
+        "dist-b 2.0",
+        None,
+    ),
 }
 
 
@@ -263,8 +317,11 @@ def test_duplicates_are_refused_unless_overridden(site: Site, case: str) -> None
 def test_an_overridden_name_is_listed_under_its_new_provider_only(site: Site) -> None:
     site.add("dist-b", layers_plugin("dense", override=True), version="2.0", entry="b")
     registry, problems = load()
-    owners = [info.provider.distribution for info in registry.plugins
-              if "dense" in info.names.get("layer", [])]
+    owners = [
+        info.provider.distribution
+        for info in registry.plugins
+        if "dense" in info.names.get("layer", [])
+    ]
     assert (owners, problems) == (["dist-b"], [])
 
 
@@ -307,9 +364,12 @@ def test_allow_list(site: Site, monkeypatch: pytest.MonkeyPatch, case: str) -> N
     assert registry.get("layer", "dense") is not None  # built-ins always load
 
 
-@pytest.mark.parametrize("env, loaded", [(None, True), ("dist-a", False), ("nameless_plugin", True)])
+@pytest.mark.parametrize(
+    "env, loaded", [(None, True), ("dist-a", False), ("nameless_plugin", True)]
+)
 def test_distribution_without_a_name_is_known_by_its_module(
-        site: Site, monkeypatch: pytest.MonkeyPatch, env: str | None, loaded: bool) -> None:
+    site: Site, monkeypatch: pytest.MonkeyPatch, env: str | None, loaded: bool
+) -> None:
     site.add("dist-a", layers_plugin("from_a"), entry="a")
     site.add("nameless", layers_plugin("from_nameless"), entry="b", named=False)
     if env is not None:
@@ -330,6 +390,7 @@ def test_allow_list_skips_a_broken_plugin_without_importing_it(site: Site) -> No
 
 
 # --- the CLI ---------------------------------------------------------------------------------------
+
 
 def cli(*args: str, env: dict[str, str] | None = None) -> Result:
     """Run ``netdsl ARGS`` in-process; stdout and stderr stay separate."""
@@ -383,7 +444,9 @@ def test_cli_shows_a_third_party_component_as_json(site: Site) -> None:
     assert item["params"][0] | {"help": "outputs"} == item["params"][0]
 
 
-@pytest.mark.parametrize("name, suggestion", [("nope", None), ("denze", "dense"), ("reluu", "relu")])
+@pytest.mark.parametrize(
+    "name, suggestion", [("nope", None), ("denze", "dense"), ("reluu", "relu")]
+)
 def test_cli_unknown_component_exits_1(name: str, suggestion: str | None) -> None:
     result = cli("plugins", name)
     assert result.exit_code == 1
@@ -414,8 +477,11 @@ def test_cli_verbose_shows_the_traceback(site: Site) -> None:
 @pytest.mark.parametrize("how", ["flag", "environment"])
 def test_cli_strict_plugins_fails(site: Site, how: str) -> None:
     site.add("bad-dist", BROKEN["import error"][0])
-    result = (cli("--strict-plugins", "plugins") if how == "flag"
-              else cli("plugins", env={"NETDSL_STRICT_PLUGINS": "1"}))
+    result = (
+        cli("--strict-plugins", "plugins")
+        if how == "flag"
+        else cli("plugins", env={"NETDSL_STRICT_PLUGINS": "1"})
+    )
     assert result.exit_code != 0
     assert "bad-dist 1.0 failed to import" in result.stderr
 
@@ -423,7 +489,11 @@ def test_cli_strict_plugins_fails(site: Site, how: str) -> None:
 def test_cli_no_plugins_hides_third_party(site: Site) -> None:
     site.add("good-dist", GOOD)
     listed = cli("--no-plugins", "plugins", "--all")
-    assert listed.exit_code == 0 and "good-dist" not in listed.stdout and "netdsl 0.1.0" in listed.stdout
+    assert (
+        listed.exit_code == 0
+        and "good-dist" not in listed.stdout
+        and "netdsl 0.1.0" in listed.stdout
+    )
     shown = cli("--no-plugins", "plugins", "good_layer")
     assert shown.exit_code == 1
 
@@ -437,6 +507,7 @@ def test_cli_check_uses_a_plugin_name(site: Site, tmp_path: Path) -> None:
 
 
 # --- the installed example plugin, netdsl-extras ---------------------------------------------------
+
 
 @needs_extras
 def test_extras_has_a_real_entry_point() -> None:
@@ -466,13 +537,17 @@ def test_extras_example_checks_and_summarises() -> None:
 
 
 @needs_extras
-@pytest.mark.parametrize("shape, units, use_bias, expected", [
-    ((784,), 10, True, ((10,), 7850)),
-    ((784,), 10, False, ((10,), 7840)),
-    ((5, 8), 4, True, ((5, 4), 36)),
-])
-def test_extras_max_norm_dense_shape_rule(shape: tuple, units: int, use_bias: bool,
-                                          expected: tuple) -> None:
+@pytest.mark.parametrize(
+    "shape, units, use_bias, expected",
+    [
+        ((784,), 10, True, ((10,), 7850)),
+        ((784,), 10, False, ((10,), 7840)),
+        ((5, 8), 4, True, ((5, 4), 36)),
+    ],
+)
+def test_extras_max_norm_dense_shape_rule(
+    shape: tuple, units: int, use_bias: bool, expected: tuple
+) -> None:
     from netdsl_extras import MAX_NORM_DENSE
 
     assert MAX_NORM_DENSE.infer(shape, {"units": units, "use_bias": use_bias}) == expected
@@ -525,24 +600,32 @@ sys.exit(1 if heavy else 0)
 def test_plugin_modules_do_not_import_tensorflow() -> None:
     modules = [f"netdsl_builtins.{m}" for m in BUILTIN_MODULES]
     modules += ["netdsl_extras"] if HAS_EXTRAS else []
-    done = subprocess.run([sys.executable, "-c", NO_TF_SCRIPT, *modules],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TF_SCRIPT, *modules], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, f"imported: {done.stdout} {done.stderr}"
-
 
 
 # --- isolation: what a plugin raises and writes (issue 27) -----------------------------------------
 
+
 def raising_layer(statement: str, rule: bool = False) -> str:
     """A plugin with layer `boom` whose shape rule (or, with ``rule``, an argument rule) runs
     ``statement``."""
-    body = (f"def infer(shape, args):\n    {statement}\n\n\ndef check(args):\n    yield from ()\n"
-            if not rule else
-            f"def infer(shape, args):\n    return shape, 0\n\n\ndef check(args):\n    {statement}\n"
-            "    yield from ()\n")
-    return HEADER + body + (
-        "\n\n@hookimpl\ndef register_layers(register):\n"
-        "    register(Layer(name='boom', infer=infer, build=build, rules=(check,)))\n")
+    body = (
+        f"def infer(shape, args):\n    {statement}\n\n\ndef check(args):\n    yield from ()\n"
+        if not rule
+        else f"def infer(shape, args):\n    return shape, 0\n\n\ndef check(args):\n    {statement}\n"
+        "    yield from ()\n"
+    )
+    return (
+        HEADER
+        + body
+        + (
+            "\n\n@hookimpl\ndef register_layers(register):\n"
+            "    register(Layer(name='boom', infer=infer, build=build, rules=(check,)))\n"
+        )
+    )
 
 
 #: id -> (what the plugin runs, in its shape rule or an argument rule, and what is reported)
@@ -550,14 +633,18 @@ ABORTS = {
     "KeyboardInterrupt in the shape rule": ("raise KeyboardInterrupt", False, "KeyboardInterrupt"),
     "SystemExit in the shape rule": ("raise SystemExit(3)", False, "SystemExit: 3"),
     "sys.exit in an argument rule": ("import sys; sys.exit('bye')", True, "SystemExit: bye"),
-    "KeyboardInterrupt in an argument rule": ("raise KeyboardInterrupt('mine')", True,
-                                              "KeyboardInterrupt: mine"),
+    "KeyboardInterrupt in an argument rule": (
+        "raise KeyboardInterrupt('mine')",
+        True,
+        "KeyboardInterrupt: mine",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(ABORTS))
 def test_a_plugin_raising_keyboard_interrupt_is_a_json_error_naming_plugin_and_layer(
-        site: Site, tmp_path: Path, case: str) -> None:
+    site: Site, tmp_path: Path, case: str
+) -> None:
     """`check --json` printed `Aborted!` (no JSON, neither plugin nor layer named)."""
     statement, rule, raised = ABORTS[case]
     site.add("bad-dist", raising_layer(statement, rule))
@@ -573,8 +660,12 @@ def test_a_plugin_raising_keyboard_interrupt_is_a_json_error_naming_plugin_and_l
 
 def test_the_users_own_ctrl_c_still_stops_netdsl(site: Site, tmp_path: Path) -> None:
     """A real SIGINT while a plugin runs is the user's: it is not turned into a plugin error."""
-    site.add("slow-dist", raising_layer(
-        "import os, signal, time; os.kill(os.getpid(), signal.SIGINT); time.sleep(5)"))
+    site.add(
+        "slow-dist",
+        raising_layer(
+            "import os, signal, time; os.kill(os.getpid(), signal.SIGINT); time.sleep(5)"
+        ),
+    )
     program = tmp_path / "m.net"
     program.write_text("boom -> dense 10 softmax\n")
     result = cli("check", "--json", str(program))
@@ -585,28 +676,35 @@ def test_the_users_own_ctrl_c_still_stops_netdsl(site: Site, tmp_path: Path) -> 
 WRITERS = {
     "at import": "import os\nos.write(1, b'NOISE at import\\n')\n" + layers_plugin("quiet"),
     "in its hook": HEADER + "import os\n\n@hookimpl\ndef register_layers(register):\n"
-                   "    os.write(1, b'NOISE in hook\\n')\n"
-                   "    register(Layer(name='quiet', infer=same, build=build))\n",
+    "    os.write(1, b'NOISE in hook\\n')\n"
+    "    register(Layer(name='quiet', infer=same, build=build))\n",
     "in a shape rule": HEADER + "import os\n\ndef loud(shape, args):\n"
-                       "    os.write(1, b'NOISE in infer\\n')\n    return shape, 0\n\n\n"
-                       "@hookimpl\ndef register_layers(register):\n"
-                       "    register(Layer(name='quiet', infer=loud, build=build))\n",
+    "    os.write(1, b'NOISE in infer\\n')\n    return shape, 0\n\n\n"
+    "@hookimpl\ndef register_layers(register):\n"
+    "    register(Layer(name='quiet', infer=loud, build=build))\n",
 }
 
 
 @pytest.mark.parametrize("case", list(WRITERS))
-def test_a_plugin_writing_to_fd_1_cannot_corrupt_check_json(site: Site, tmp_path: Path,
-                                                            case: str) -> None:
+def test_a_plugin_writing_to_fd_1_cannot_corrupt_check_json(
+    site: Site, tmp_path: Path, case: str
+) -> None:
     """A plugin's ``os.write(1, ...)`` went into `check --json`'s standard output; now to
     standard error (a real process: the file descriptor is what is tested)."""
     site.add("loud-dist", WRITERS[case])
     program = tmp_path / "m.net"
     program.write_text("quiet -> dense 10 softmax\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(site.root), str(ROOT), str(ROOT / "plugins"),
-                                         env.get("PYTHONPATH", "")])
-    done = subprocess.run([sys.executable, "-m", "netdsl.tools.cli", "check", "--json", str(program)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(site.root), str(ROOT), str(ROOT / "plugins"), env.get("PYTHONPATH", "")]
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "netdsl.tools.cli", "check", "--json", str(program)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["files"][0]["ok"] is True
     assert "NOISE" in done.stderr

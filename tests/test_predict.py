@@ -42,8 +42,11 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def inputs(tmp_path: Path) -> dict[str, Path]:
     rng = np.random.default_rng(0)
     files = {
-        "png": tmp_path / "digit.png", "jpg": tmp_path / "photo.jpg",
-        "npy": tmp_path / "one.npy", "batch": tmp_path / "batch.npy", "npz": tmp_path / "two.npz",
+        "png": tmp_path / "digit.png",
+        "jpg": tmp_path / "photo.jpg",
+        "npy": tmp_path / "one.npy",
+        "batch": tmp_path / "batch.npy",
+        "npz": tmp_path / "two.npz",
         "csv": tmp_path / "rows.csv",
     }
     Image.fromarray((rng.random((28, 28)) * 255).astype(np.uint8), mode="L").save(files["png"])
@@ -63,10 +66,16 @@ def test_every_input_kind_gives_top_classes(run_folder: Path, inputs: dict[str, 
     assert result.exit_code == 0, result.output
     predictions = json.loads(result.output)["predictions"]
     names = [p["input"] for p in predictions]
-    assert names == [str(inputs["png"]), str(inputs["jpg"]), str(inputs["npy"]),
-                     *(f"{inputs['batch']}[{i}]" for i in range(3)), f"{inputs['npz']}:a",
-                     *(f"{inputs['npz']}:b[{i}]" for i in range(2)),
-                     f"{inputs['csv']}:2", f"{inputs['csv']}:3"]
+    assert names == [
+        str(inputs["png"]),
+        str(inputs["jpg"]),
+        str(inputs["npy"]),
+        *(f"{inputs['batch']}[{i}]" for i in range(3)),
+        f"{inputs['npz']}:a",
+        *(f"{inputs['npz']}:b[{i}]" for i in range(2)),
+        f"{inputs['csv']}:2",
+        f"{inputs['csv']}:3",
+    ]
     for p in predictions:
         assert len(p["top"]) == 2
         assert p["top"][0]["probability"] >= p["top"][1]["probability"]
@@ -87,7 +96,9 @@ def test_probabilities_are_the_models_own(run_folder: Path, inputs: dict[str, Pa
 
 
 @pytest.mark.slow
-def test_text_output_and_labels_json(run_folder: Path, inputs: dict[str, Path], tmp_path: Path) -> None:
+def test_text_output_and_labels_json(
+    run_folder: Path, inputs: dict[str, Path], tmp_path: Path
+) -> None:
     folder = tmp_path / "labelled"
     folder.mkdir()
     for name in ("model.net", "model.keras"):
@@ -102,24 +113,54 @@ def test_text_output_and_labels_json(run_folder: Path, inputs: dict[str, Path], 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, make, message", [
-    ("rows.csv", lambda p: p.write_text("1,2,3\n"),
-     "rows.csv:1: 3 columns, but the model takes 784 values (28x28x1) per row"),
-    ("bad.npy", lambda p: np.save(p, np.zeros((5, 5))), "an array of shape 5x5 is neither one input of shape 28x28x1"),
-    ("bad.png", lambda p: p.write_bytes(b"\x89PNG not really"), "not a readable image"),
-    ("garbage.npy", lambda p: p.write_bytes(b"garbage"), "is not a NumPy array"),
-    ("notes.txt", lambda p: p.write_text("x"), "cannot tell what `.txt` holds"),
-    ("gone.png", lambda p: None, "no such file"),
-    ("bomb.gif", lambda p: p.write_bytes(b"GIF89a\xff\xff\xff\xff" + bytes(3) + b";"),
-     "declares 65,535x65,535 pixels"),
-    ("objects.npz", lambda p: np.savez(p, x=np.array([None, {}], dtype=object)),
-     "array of Python objects"),
-    ("long.csv", lambda p: p.write_text("9" * 200_000 + "\n"),
-     "1 columns, but the model takes 784 values"),
-], ids=["csv-columns", "npy-shape", "bad-png", "bad-npy", "unknown-suffix", "missing",
-        "gif-bomb", "npz-objects", "csv-cell-over-csv-field-limit"])
-def test_bad_inputs_are_clear_errors_naming_the_file(run_folder: Path, tmp_path: Path, name: str,
-                                                     make: Callable[[Path], object], message: str) -> None:
+@pytest.mark.parametrize(
+    "name, make, message",
+    [
+        (
+            "rows.csv",
+            lambda p: p.write_text("1,2,3\n"),
+            "rows.csv:1: 3 columns, but the model takes 784 values (28x28x1) per row",
+        ),
+        (
+            "bad.npy",
+            lambda p: np.save(p, np.zeros((5, 5))),
+            "an array of shape 5x5 is neither one input of shape 28x28x1",
+        ),
+        ("bad.png", lambda p: p.write_bytes(b"\x89PNG not really"), "not a readable image"),
+        ("garbage.npy", lambda p: p.write_bytes(b"garbage"), "is not a NumPy array"),
+        ("notes.txt", lambda p: p.write_text("x"), "cannot tell what `.txt` holds"),
+        ("gone.png", lambda p: None, "no such file"),
+        (
+            "bomb.gif",
+            lambda p: p.write_bytes(b"GIF89a\xff\xff\xff\xff" + bytes(3) + b";"),
+            "declares 65,535x65,535 pixels",
+        ),
+        (
+            "objects.npz",
+            lambda p: np.savez(p, x=np.array([None, {}], dtype=object)),
+            "array of Python objects",
+        ),
+        (
+            "long.csv",
+            lambda p: p.write_text("9" * 200_000 + "\n"),
+            "1 columns, but the model takes 784 values",
+        ),
+    ],
+    ids=[
+        "csv-columns",
+        "npy-shape",
+        "bad-png",
+        "bad-npy",
+        "unknown-suffix",
+        "missing",
+        "gif-bomb",
+        "npz-objects",
+        "csv-cell-over-csv-field-limit",
+    ],
+)
+def test_bad_inputs_are_clear_errors_naming_the_file(
+    run_folder: Path, tmp_path: Path, name: str, make: Callable[[Path], object], message: str
+) -> None:
     path = tmp_path / name
     make(path)
     result = _invoke("predict", str(run_folder), str(path))
@@ -136,8 +177,10 @@ def test_predict_needs_a_run_folder(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_regression_prints_values(tmp_path: Path) -> None:
     spec = tmp_path / "reg.net"
-    spec.write_text("dataset: synthetic(regression, outputs=2, train_size=32, test_size=8)\n"
-                    "input: 3\nepochs: 1\ndense 4 relu -> dense 2\n")
+    spec.write_text(
+        "dataset: synthetic(regression, outputs=2, train_size=32, test_size=8)\n"
+        "input: 3\nepochs: 1\ndense 4 relu -> dense 2\n"
+    )
     run = _invoke("run", str(spec), "--out", str(tmp_path / "runs"), "--quiet")
     assert run.exit_code == 0, run.output
     folder = next((tmp_path / "runs").iterdir())
@@ -146,5 +189,6 @@ def test_regression_prints_values(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     values = json.loads(result.output)["predictions"][0]["values"]
     expected = keras.saving.load_model(folder / "model.keras").predict(
-        np.array([[0.1, 0.2, 0.3]], dtype=np.float32), verbose=0)[0]
+        np.array([[0.1, 0.2, 0.3]], dtype=np.float32), verbose=0
+    )[0]
     np.testing.assert_allclose(values, expected, rtol=1e-6)

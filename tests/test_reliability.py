@@ -33,13 +33,17 @@ def _syntax(text: str) -> NetdslError:
 
 # --- C: literals ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, at", [
-    ("dense 1" + "9" * 5000, 7),           # Python's own limit is 4,300 digits
-    ("dense 1234567890123456789", 7),      # 19 digits: over the 18 allowed
-    ("dense -1234567890123456789", 7),
-    ("(dense 3) * 99999999999999999999", 13),
-    ("input: 28x1234567890123456789", 11),
-])
+
+@pytest.mark.parametrize(
+    "text, at",
+    [
+        ("dense 1" + "9" * 5000, 7),  # Python's own limit is 4,300 digits
+        ("dense 1234567890123456789", 7),  # 19 digits: over the 18 allowed
+        ("dense -1234567890123456789", 7),
+        ("(dense 3) * 99999999999999999999", 13),
+        ("input: 28x1234567890123456789", 11),
+    ],
+)
 def test_huge_integer_literals_are_errors_at_their_span(text: str, at: int) -> None:
     err = _syntax(text)
     assert "too large" in err.message and "digits, at most 18" in err.message
@@ -62,6 +66,7 @@ def test_supported_escapes_and_an_unknown_one() -> None:
 
 
 # --- C: size limits ------------------------------------------------------------------------------
+
 
 def test_input_over_the_limit_is_refused_by_parse() -> None:
     for big in (b"#" * (MAX_INPUT_BYTES + 1), "#" * (MAX_INPUT_BYTES + 1)):
@@ -86,7 +91,10 @@ def test_cli_reads_at_most_the_limit(tmp_path: Path) -> None:
 _STEP = "dense 64 relu -> "
 STEP_LIMIT_CASES = {
     "arrows past the limit": (_STEP * MAX_STEPS + "dense 1", len(_STEP) * (MAX_STEPS - 1) + 14),
-    "branches past the limit": ("[" + "dense 1 | " * MAX_STEPS + "dense 1]", 1 + 10 * (MAX_STEPS - 1) + 8),
+    "branches past the limit": (
+        "[" + "dense 1 | " * MAX_STEPS + "dense 1]",
+        1 + 10 * (MAX_STEPS - 1) + 8,
+    ),
     "one chain per line": ("dense 1\n-> " * MAX_STEPS + "dense 1", 11 * (MAX_STEPS - 1) + 8),
     "arrows in a comment": ("dense 1  # " + "->|" * MAX_STEPS + "\n", None),
     "arrows in a string": ('dense 1 name="' + "->" * MAX_STEPS + '"\n', None),
@@ -107,7 +115,10 @@ def test_a_program_past_the_step_limit_is_refused_before_parsing(case: str) -> N
         netdsl.parse(text, "long.net")
     seconds = time.perf_counter() - start
     err = info.value
-    assert (err.code, err.message) == ("NDL012", f"the program is too long: more than {MAX_STEPS:,} steps")
+    assert (err.code, err.message) == (
+        "NDL012",
+        f"the program is too long: more than {MAX_STEPS:,} steps",
+    )
     assert err.span is not None and err.span.start == at, (err.span, at)
     assert seconds < 2.0, seconds  # ~0.05 s; parsing it would take minutes
 
@@ -154,6 +165,7 @@ def test_reparse_counts_the_steps_too(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # --- C: linear, capped error output --------------------------------------------------------------
 
+
 def test_thousands_of_errors_render_fast_and_capped() -> None:
     text = "dense 10 softmax" + " use_bias=true" * 2000 + "\n"
     with pytest.raises(NetdslError) as info:
@@ -175,7 +187,7 @@ def test_a_long_line_is_cut_around_the_mark_with_the_caret_under_it() -> None:
     shown, carets = lines[2], lines[3]
     assert shown.startswith("1 | …") and len(shown) < 200
     at = carets.index("^")
-    assert shown[at:at + 6] == "relu6x" and carets[at:].startswith("^^^^^^ ")
+    assert shown[at : at + 6] == "relu6x" and carets[at:].startswith("^^^^^^ ")
 
 
 def test_many_syntax_errors_after_a_long_good_prefix_are_linear() -> None:
@@ -207,12 +219,19 @@ def test_second_network_is_still_found_after_an_earlier_error() -> None:
 
 # --- D: terminal safety --------------------------------------------------------------------------
 
+
 def test_control_characters_are_shown_visibly_everywhere() -> None:
     src = 'dense 64 kernel_initializer="\x1b[2J\u202e"\n'
     span = Span.point(src, 9, "ev\x1bil.net", width=5)
-    err = NetdslError("bad `\x1b[31m` \u202e and \x07", span, label="lab\x1bel", help="h\x1b[0m",
-                      expected="e\x9b", notes=[Note(Span.point(src, 0, "other\x1b.net"), "n\x1b")],
-                      code="NDL005")
+    err = NetdslError(
+        "bad `\x1b[31m` \u202e and \x07",
+        span,
+        label="lab\x1bel",
+        help="h\x1b[0m",
+        expected="e\x9b",
+        notes=[Note(Span.point(src, 0, "other\x1b.net"), "n\x1b")],
+        code="NDL005",
+    )
     out = render(err, src) + render(err, src, color=True)
     for bad in ("\x1b[2J", "\x1b[31m", "\u202e", "\x07", "\x9b", "\x1bil", "\x1bel", "\x1b.net"):
         assert bad not in out
@@ -231,6 +250,7 @@ def test_control_picture_keeps_the_caret_aligned() -> None:
 
 # --- B: hints ------------------------------------------------------------------------------------
 
+
 def test_unicode_and_other_arrows_say_write_arrow() -> None:
     for arrow, col in (("→", 15), ("⟶", 15), ("=>", 15), ("—>", 15)):
         err = _syntax(f"dense 64 relu {arrow} dense 10 softmax")
@@ -247,8 +267,12 @@ def test_missing_arrow_finds_the_layer_name_among_the_arguments() -> None:
     assert arg is not None and arg.value == ir.Name("dense")
     assert (arg.span.column, arg.span.end_column) == (30, 35)
     # keyword values, names in calls and non-layer names do not count
-    assert hints.missing_arrow(netdsl.parse("dense 64 relu l2(0.1) name=dense").network.steps[0],
-                               layers.__contains__) is None
+    assert (
+        hints.missing_arrow(
+            netdsl.parse("dense 64 relu l2(0.1) name=dense").network.steps[0], layers.__contains__
+        )
+        is None
+    )
 
 
 def test_quoted_name_help() -> None:
@@ -257,6 +281,7 @@ def test_quoted_name_help() -> None:
 
 
 # --- E: netdsl parse -----------------------------------------------------------------------------
+
 
 def test_parse_command_prints_the_ir_as_json(tmp_path: Path) -> None:
     f = tmp_path / "m.net"
@@ -268,7 +293,9 @@ def test_parse_command_prints_the_ir_as_json(tmp_path: Path) -> None:
     assert ir.Program.from_dict(data) == netdsl.parse("epochs: 2\n" + SEED)
     plain = CliRunner().invoke(cli.main, ["parse", str(f)])
     assert plain.exit_code == 0
-    assert plain.stdout.splitlines()[0] == f"{f}: parsed (1 setting, 0 blocks, a network of 2 steps)"
+    assert (
+        plain.stdout.splitlines()[0] == f"{f}: parsed (1 setting, 0 blocks, a network of 2 steps)"
+    )
 
 
 def test_parse_command_renders_errors_like_check() -> None:

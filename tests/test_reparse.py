@@ -76,7 +76,9 @@ EDITS = [
 def test_reparse_gives_what_parse_gives(old: str, new: str) -> None:
     previous = parse(BASE, "m.net")
     text = BASE.replace(old, new, 1)
-    assert outcome(lambda: reparse(previous, text, "m.net")) == outcome(lambda: parse(text, "m.net"))
+    assert outcome(lambda: reparse(previous, text, "m.net")) == outcome(
+        lambda: parse(text, "m.net")
+    )
 
 
 @pytest.mark.parametrize("newline", [pytest.param("\n", id="lf"), pytest.param("\r\n", id="crlf")])
@@ -84,7 +86,17 @@ def test_reparse_gives_what_parse_gives_on_random_edits(newline: str) -> None:
     rng = random.Random(14)
     base = BASE.replace("\n", newline)
     previous = parse(base, "m.net")
-    pieces = [*"abxyz019 .-_>=(),[]|*\"#\n\t", "\r\n", "relu", " -> dense 3", "->", "  ", "e-", "é", "\u2192"]
+    pieces = [
+        *'abxyz019 .-_>=(),[]|*"#\n\t',
+        "\r\n",
+        "relu",
+        " -> dense 3",
+        "->",
+        "  ",
+        "e-",
+        "é",
+        "\u2192",
+    ]
     kinds = set()
     for _ in range(400):
         i = rng.randrange(len(base) + 1)
@@ -92,7 +104,7 @@ def test_reparse_gives_what_parse_gives_on_random_edits(newline: str) -> None:
         text = base[:i] + (rng.choice(pieces) if rng.random() < 0.9 else "") + base[j:]
         got = outcome(lambda: reparse(previous, text, "m.net"))  # noqa: B023 - called here
         want = outcome(lambda: parse(text, "m.net"))  # noqa: B023 - called here
-        assert got == want, repr(text[max(0, i - 20):i + 20])
+        assert got == want, repr(text[max(0, i - 20) : i + 20])
         kinds.add(want[0])
     assert kinds == {"program", "errors"}  # both paths were exercised
 
@@ -115,14 +127,17 @@ def test_an_edit_in_one_step_parses_only_that_step(monkeypatch: pytest.MonkeyPat
     assert parsed == [text]  # a line break typed: the whole text
 
 
-@pytest.mark.parametrize("old, new, region", [
-    pytest.param("abc", "abxc", (2, 2, 3), id="insert"),
-    pytest.param("abc", "ac", (1, 2, 1), id="delete"),
-    pytest.param("abc", "aXc", (1, 2, 2), id="replace"),
-    pytest.param("abc", "abc", (3, 3, 3), id="same"),
-    pytest.param("", "x", (0, 0, 1), id="from-empty"),
-    pytest.param("aaaa", "aaa", (3, 4, 3), id="repeated"),
-])
+@pytest.mark.parametrize(
+    "old, new, region",
+    [
+        pytest.param("abc", "abxc", (2, 2, 3), id="insert"),
+        pytest.param("abc", "ac", (1, 2, 1), id="delete"),
+        pytest.param("abc", "aXc", (1, 2, 2), id="replace"),
+        pytest.param("abc", "abc", (3, 3, 3), id="same"),
+        pytest.param("", "x", (0, 0, 1), id="from-empty"),
+        pytest.param("aaaa", "aaa", (3, 4, 3), id="repeated"),
+    ],
+)
 def test_changed_region(old: str, new: str, region: tuple[int, int, int]) -> None:
     assert changed_region(old, new) == region
     start, old_end, new_end = region

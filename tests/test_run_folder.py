@@ -40,19 +40,29 @@ dense 8 relu -> dense 1
 
 # --- labels.json ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("content, expected", [
-    ({"format": LABELS_FORMAT, "classes": ["cat", "dog"], "encoding": "sparse"}, ["cat", "dog"]),
-    (["cat", "dog"], ["cat", "dog"]),
-    ({"0": "cat", "1": "dog"}, ["cat", "dog"]),
-    ({"setosa": 0, "versicolor": 1, "virginica": 2}, ["setosa", "versicolor", "virginica"]),
-    ({"b": 1, "a": 0}, ["a", "b"]),
-], ids=["current", "list", "id-to-name", "name-to-id-before-0.2", "name-to-id-unordered"])
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (
+            {"format": LABELS_FORMAT, "classes": ["cat", "dog"], "encoding": "sparse"},
+            ["cat", "dog"],
+        ),
+        (["cat", "dog"], ["cat", "dog"]),
+        ({"0": "cat", "1": "dog"}, ["cat", "dog"]),
+        ({"setosa": 0, "versicolor": 1, "virginica": 2}, ["setosa", "versicolor", "virginica"]),
+        ({"b": 1, "a": 0}, ["a", "b"]),
+    ],
+    ids=["current", "list", "id-to-name", "name-to-id-before-0.2", "name-to-id-unordered"],
+)
 def test_labels_json_forms_are_read(tmp_path: Path, content: Any, expected: list[str]) -> None:
     (tmp_path / "labels.json").write_text(json.dumps(content))
     assert read_labels(tmp_path) == expected
 
 
-@pytest.mark.parametrize("content", ['{"a": "b"}', "3", "not json"], ids=["names", "number", "garbage"])
+@pytest.mark.parametrize(
+    "content", ['{"a": "b"}', "3", "not json"], ids=["names", "number", "garbage"]
+)
 def test_labels_json_that_is_not_a_mapping_is_an_error(tmp_path: Path, content: str) -> None:
     (tmp_path / "labels.json").write_text(content)
     with pytest.raises(NetdslError) as info:
@@ -62,13 +72,15 @@ def test_labels_json_that_is_not_a_mapping_is_an_error(tmp_path: Path, content: 
 
 # --- the program as written into the run folder --------------------------------------------------
 
+
 def test_string_arguments_stay_quoted_in_the_written_program(tmp_path: Path) -> None:
     from netdsl.keras.training import spec_text
 
     table = tmp_path / "t.csv"
     table.write_text("a,b,species\n" + "".join(f"{i},{i % 3},{'xy'[i % 2]}\n" for i in range(20)))
-    model = netdsl.check(f'dataset: csv("{table}", label="species")\n\ndense 2 softmax',
-                         builtin_registry())
+    model = netdsl.check(
+        f'dataset: csv("{table}", label="species")\n\ndense 2 softmax', builtin_registry()
+    )
     text = spec_text(model)
     assert 'label="species"' in text and "task=auto" not in text
     again = netdsl.check(text, builtin_registry())  # parses and checks back to the same plan
@@ -76,6 +88,7 @@ def test_string_arguments_stay_quoted_in_the_written_program(tmp_path: Path) -> 
 
 
 # --- the recorded description stands in for the data ----------------------------------------------
+
 
 def _fake_run(tmp_path: Path, program: str, info: dict[str, Any]) -> Path:
     folder = tmp_path / "run"
@@ -86,9 +99,16 @@ def _fake_run(tmp_path: Path, program: str, info: dict[str, Any]) -> Path:
 
 
 def test_check_run_uses_the_record_not_the_data(tmp_path: Path) -> None:
-    info = {"input_shape": [8, 8, 3], "target": {"kind": "classes", "num_classes": 2, "shape": []},
-            "train_size": None, "class_names": ["cats", "dogs"], "vocabulary": None}
-    folder = _fake_run(tmp_path, "dataset: images\ninput: 8x8x3\n\nflatten -> dense 2 softmax\n", info)
+    info = {
+        "input_shape": [8, 8, 3],
+        "target": {"kind": "classes", "num_classes": 2, "shape": []},
+        "train_size": None,
+        "class_names": ["cats", "dogs"],
+        "vocabulary": None,
+    }
+    folder = _fake_run(
+        tmp_path, "dataset: images\ninput: 8x8x3\n\nflatten -> dense 2 softmax\n", info
+    )
     with pytest.raises(NetdslError, match="needs a folder"):  # the data itself is nowhere
         netdsl.check((folder / "model.net").read_text(), builtin_registry())
     model = check_run(folder, builtin_registry())
@@ -97,23 +117,37 @@ def test_check_run_uses_the_record_not_the_data(tmp_path: Path) -> None:
 
 
 def test_check_run_of_a_moved_csv(tmp_path: Path) -> None:
-    info = {"input_shape": [2], "target": {"kind": "classes", "num_classes": 3, "shape": []},
-            "train_size": 10, "class_names": ["a", "b", "c"], "vocabulary": None}
-    folder = _fake_run(tmp_path, 'dataset: csv("gone/wine.csv", label="kind")\n\ndense 3 softmax\n',
-                       info)
+    info = {
+        "input_shape": [2],
+        "target": {"kind": "classes", "num_classes": 3, "shape": []},
+        "train_size": 10,
+        "class_names": ["a", "b", "c"],
+        "vocabulary": None,
+    }
+    folder = _fake_run(
+        tmp_path, 'dataset: csv("gone/wine.csv", label="kind")\n\ndense 3 softmax\n', info
+    )
     assert check_run(folder, builtin_registry()).data.target.num_classes == 3
 
 
 def test_emit_from_a_run_folder_needs_no_data(tmp_path: Path) -> None:
-    info = {"input_shape": [8, 8, 3], "target": {"kind": "classes", "num_classes": 2, "shape": []},
-            "train_size": None, "class_names": ["cats", "dogs"], "vocabulary": None}
-    folder = _fake_run(tmp_path, "dataset: images\ninput: 8x8x3\n\nflatten -> dense 2 softmax\n", info)
+    info = {
+        "input_shape": [8, 8, 3],
+        "target": {"kind": "classes", "num_classes": 2, "shape": []},
+        "train_size": None,
+        "class_names": ["cats", "dogs"],
+        "vocabulary": None,
+    }
+    folder = _fake_run(
+        tmp_path, "dataset: images\ninput: 8x8x3\n\nflatten -> dense 2 softmax\n", info
+    )
     result = CliRunner().invoke(main, ["emit", str(folder)])
     assert result.exit_code == 0, result.output
     assert "image_dataset_from_directory" in result.output and '["cats", "dogs"]' in result.output
 
 
 # --- normalize: true in summary and emit ---------------------------------------------------------
+
 
 def test_summary_and_emit_count_the_normalization_layer() -> None:
     model = netdsl.check(NORMALIZED, builtin_registry())
@@ -175,22 +209,34 @@ print(*(type(m.optimizer._learning_rate).__name__ for m in (ours, plain)))
 def test_one_cycle_run_loads_in_a_fresh_process(tmp_path: Path) -> None:
     spec = tmp_path / "fast.net"
     spec.write_text(ONE_CYCLE)
-    result = CliRunner().invoke(main, ["run", str(spec), "--out", str(tmp_path / "runs"), "--quiet"])
+    result = CliRunner().invoke(
+        main, ["run", str(spec), "--out", str(tmp_path / "runs"), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     folder = next((tmp_path / "runs").iterdir())
     objects = json.loads((folder / "objects.json").read_text())["custom_objects"]
     assert objects == {"netdsl>OneCycle": "netdsl_builtins.schedules:OneCycle"}
     assert json.loads((folder / "metrics.json").read_text())["reload_check_seconds"] > 0
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", _FRESH, str(folder)], capture_output=True,
-                          text=True, env=env, timeout=300)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH, str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == ["OneCycle", "OneCycle"]
 
 
 @pytest.mark.slow
-def test_reload_check_runs_in_another_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reload_check_runs_in_another_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An object only this process knows (registered here, importable nowhere) passes an
     in-process load; the check in a fresh process refuses it."""
     import keras
@@ -214,6 +260,7 @@ def test_reload_check_runs_in_another_process(tmp_path: Path, monkeypatch: pytes
 
 # --- export of a normalized model; LiteRT without converter noise ---------------------------------
 
+
 @pytest.mark.slow
 def test_onnx_export_of_a_normalized_model(tmp_path: Path) -> None:
     pytest.importorskip("tf2onnx")
@@ -235,8 +282,9 @@ def test_onnx_export_of_a_normalized_model(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_litert_export_of_an_lstm_prints_no_converter_errors(tmp_path: Path,
-                                                              capfd: pytest.CaptureFixture[str]) -> None:
+def test_litert_export_of_an_lstm_prints_no_converter_errors(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     from netdsl.keras.export import export_model
 
     net = netdsl.build(netdsl.check((ROOT / "examples/lstm.net").read_text(), builtin_registry()))
@@ -249,9 +297,11 @@ def test_litert_export_of_an_lstm_prints_no_converter_errors(tmp_path: Path,
 
 # --- the images test split is not called "validation" --------------------------------------------
 
+
 @pytest.mark.slow
-def test_images_loader_prints_no_keras_validation_message(tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_images_loader_prints_no_keras_validation_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Keras's "Using 2 files for validation" spoke of what is netdsl's test split
     (examples/data/run_all.py printed it): the loader keeps it to itself."""
     from datafiles import write_image_folder

@@ -143,7 +143,9 @@ def test_unregistered_custom_activation_is_never_reported_saved(tmp_path: Path, 
     assert "cannot be loaded back" in output and "swishy" in output and "custom_objects" in output
     assert not (folder / "model.keras").exists()
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert (metrics["status"], metrics["code"]) == ("failed", "NDL310") and "swishy" in metrics["error"]
+    assert (metrics["status"], metrics["code"]) == ("failed", "NDL310") and "swishy" in metrics[
+        "error"
+    ]
     with pytest.raises(NetdslError, match="could not be loaded back"):
         netdsl.load_model(folder)
 
@@ -167,20 +169,32 @@ def test_declared_custom_activation_saves_and_reloads(tmp_path: Path, site: Site
 
 @pytest.mark.slow
 def test_custom_layer_class_from_a_keras_module_reloads(tmp_path: Path, site: Site) -> None:
-    site.add("netdsl-doubler", {"doubler_plugin": LAYER_PLUGIN.format(mod="doubler"),
-                                "doubler_objects": LAYER_OBJECTS})
+    site.add(
+        "netdsl-doubler",
+        {"doubler_plugin": LAYER_PLUGIN.format(mod="doubler"), "doubler_objects": LAYER_OBJECTS},
+    )
     spec = tmp_path / "tiny.net"
-    spec.write_text(PROGRAM.format(act="relu").replace("dense 4 relu ->", "dense 4 relu -> doubler ->"))
-    result = CliRunner().invoke(main, ["run", str(spec), "--out", str(tmp_path / "runs"), "--quiet"])
+    spec.write_text(
+        PROGRAM.format(act="relu").replace("dense 4 relu ->", "dense 4 relu -> doubler ->")
+    )
+    result = CliRunner().invoke(
+        main, ["run", str(spec), "--out", str(tmp_path / "runs"), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     folder = next((tmp_path / "runs").iterdir())
     net = netdsl.load_model(folder)
     assert type(net.layers[2]).__name__ == "Doubler"
     # the plugin module itself imports no Keras: netdsl can check files without TensorFlow
-    probe = (f"import sys; sys.path.insert(0, {str(site.root)!r}); import doubler_plugin; "
-             "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules")
-    subprocess.run([sys.executable, "-c", probe], check=True, cwd=ROOT,
-                   env={"PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}", "PATH": "/usr/bin:/bin"})
+    probe = (
+        f"import sys; sys.path.insert(0, {str(site.root)!r}); import doubler_plugin; "
+        "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules"
+    )
+    subprocess.run(
+        [sys.executable, "-c", probe],
+        check=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}", "PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_custom_objects_must_be_import_paths() -> None:
@@ -190,11 +204,15 @@ def test_custom_objects_must_be_import_paths() -> None:
     assert good.problems() == []
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("missing", "no such file or folder"),
-    ("empty_dir", "has no model.keras"),
-    ("model.h5", "is not a .keras file"),
-], ids=["missing", "folder-without-model", "wrong-suffix"])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("missing", "no such file or folder"),
+        ("empty_dir", "has no model.keras"),
+        ("model.h5", "is not a .keras file"),
+    ],
+    ids=["missing", "folder-without-model", "wrong-suffix"],
+)
 def test_load_model_names_what_is_wrong(tmp_path: Path, name: str, expected: str) -> None:
     (tmp_path / "empty_dir").mkdir()
     (tmp_path / "model.h5").write_bytes(b"x")

@@ -77,7 +77,9 @@ def keras() -> ModuleType:
 def test_the_table_covers_every_built_in_layer() -> None:
     covered = set()
     for shape, net in CASES:
-        model = netdsl.check(f"input: {shape}\ndataset: synthetic\n{net} -> flatten -> dense 10 softmax\n")
+        model = netdsl.check(
+            f"input: {shape}\ndataset: synthetic\n{net} -> flatten -> dense 10 softmax\n"
+        )
         covered.update(node.layer for node in model.nodes)
     builtin = {e.component.name for e in REG.entries("layer") if "built-in" in str(e.provider)}
     assert builtin - covered == set()
@@ -88,7 +90,9 @@ def test_the_table_covers_every_built_in_layer() -> None:
 def test_rule_matches_real_tensors(keras: ModuleType, shape: str, net: str) -> None:
     from netdsl.keras.compiler import build_layers
 
-    model = netdsl.check(f"input: {shape}\ndataset: synthetic\n{net} -> flatten -> dense 10 softmax\n")
+    model = netdsl.check(
+        f"input: {shape}\ndataset: synthetic\n{net} -> flatten -> dense 10 softmax\n"
+    )
     inputs, layers, tensors = build_layers(model)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 10, (2, *model.input_shape)).astype("float32")  # ids for embedding too
@@ -96,7 +100,9 @@ def test_rule_matches_real_tensors(keras: ModuleType, shape: str, net: str) -> N
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     for node, layer, value in zip(model.nodes, layers, outputs):
         real = tuple(np.shape(value)[1:])
-        assert (real, int(layer.count_params())) == (tuple(node.output_shape), node.params), node.text
+        assert (real, int(layer.count_params())) == (tuple(node.output_shape), node.params), (
+            node.text
+        )
 
 
 def test_glu_halves_the_last_axis_in_the_summary() -> None:

@@ -39,7 +39,9 @@ def test_the_example_plugin_rule_matches_keras() -> None:
     from netdsl.testing import assert_layer_matches_keras
     from netdsl_extras import MAX_NORM_DENSE
 
-    assert_layer_matches_keras(MAX_NORM_DENSE, [("8", (4,)), ("3 relu 2.5 use_bias=false", (6,))], REG)
+    assert_layer_matches_keras(
+        MAX_NORM_DENSE, [("8", (4,)), ("3 relu 2.5 use_bias=false", (6,))], REG
+    )
 
 
 def test_a_wrong_rule_is_reported_with_both_answers() -> None:
@@ -71,7 +73,10 @@ def test_build_refuses_a_plugin_rule_that_disagrees_with_keras() -> None:
     def wrong_rule(shape: Any, a: Mapping[str, Any]) -> Any:
         return (a["units"],), shape[-1] * a["units"]  # forgets the bias
 
-    reg.add(dataclasses.replace(dense, name="bad_dense", infer=wrong_rule), Provider("netdsl-bad", "0.3", "bad"))
+    reg.add(
+        dataclasses.replace(dense, name="bad_dense", infer=wrong_rule),
+        Provider("netdsl-bad", "0.3", "bad"),
+    )
     model = netdsl.check("bad_dense 32 relu -> dense 10 softmax", reg)
     assert model.nodes[1].params == 784 * 32  # what the rule claims
     with pytest.raises(NetdslPluginError) as info:

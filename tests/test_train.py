@@ -28,7 +28,9 @@ REG = load_registry(third_party=False)
 
 
 def _idx(path: Path, array: np.ndarray) -> None:
-    header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = struct.pack(">BBBB", 0, 0, 8, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     with gzip.open(path, "wb") as f:
         f.write(header + array.astype(np.uint8).tobytes())
 
@@ -39,7 +41,7 @@ def _learnable(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray
     x = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
     for i, k in enumerate(y):
         r, c = 2 + (k // 5) * 12, 2 + (k % 5) * 5
-        x[i, r:r + 4, c:c + 4] = 255
+        x[i, r : r + 4, c : c + 4] = 255
     return x, y
 
 
@@ -58,13 +60,18 @@ def tiny_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --- equivalence with the hand-written model -------------------------------------------------
 
+
 def _seed_by_hand() -> keras.Model:
     """The seed article's model, written the way a person writes it."""
-    model = keras.Sequential([
-        keras.Input(shape=(784,)),
-        keras.layers.Dense(64, activation="relu", kernel_regularizer=keras.regularizers.l2(0.01)),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(784,)),
+            keras.layers.Dense(
+                64, activation="relu", kernel_regularizer=keras.regularizers.l2(0.01)
+            ),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -87,20 +94,40 @@ def test_seed_spec_builds_the_seed_model() -> None:
     assert _dense_configs(ours) == _dense_configs(theirs)
     assert ours.layers[2].kernel_regularizer.get_config() == {"l2": 0.01}
     assert type(ours.optimizer) is type(theirs.optimizer) is keras.optimizers.Adam
-    assert ours.optimizer.get_config() | {"name": None} == theirs.optimizer.get_config() | {"name": None}
+    assert ours.optimizer.get_config() | {"name": None} == theirs.optimizer.get_config() | {
+        "name": None
+    }
     assert ours.loss.get_config()["name"] == "categorical_crossentropy"
 
 
 SPECS = [
-    pytest.param("dense 128 relu -> dropout 0.2 -> dense 10 softmax", [(784,), (128,), (128,), (10,)], id="mlp-dropout"),
-    pytest.param("dense 64 l2(0.001) relu -> batchnorm -> dense 10 softmax", [(784,), (64,), (64,), (10,)], id="batchnorm"),
-    pytest.param("dense 32 tanh kernel_regularizer=l1_l2(l1=0.01, l2=0.001) use_bias=false -> dense 10",
-                 [(784,), (32,), (10,)], id="l1_l2-no-bias-logits"),
+    pytest.param(
+        "dense 128 relu -> dropout 0.2 -> dense 10 softmax",
+        [(784,), (128,), (128,), (10,)],
+        id="mlp-dropout",
+    ),
+    pytest.param(
+        "dense 64 l2(0.001) relu -> batchnorm -> dense 10 softmax",
+        [(784,), (64,), (64,), (10,)],
+        id="batchnorm",
+    ),
+    pytest.param(
+        "dense 32 tanh kernel_regularizer=l1_l2(l1=0.01, l2=0.001) use_bias=false -> dense 10",
+        [(784,), (32,), (10,)],
+        id="l1_l2-no-bias-logits",
+    ),
     pytest.param("input: 784\ndense 10 softmax", [(10,)], id="flat-input"),
-    pytest.param("flatten -> reshape 7x112 -> flatten -> activation relu -> dense 10 softmax",
-                 [(784,), (7, 112), (784,), (784,), (10,)], id="reshape"),
-    pytest.param("optimizer: sgd(learning_rate=0.1, momentum=0.9, nesterov=true)\nloss: sparse_categorical_crossentropy\n"
-                 "dense 16 gelu -> dense 10 softmax", [(784,), (16,), (10,)], id="sgd-sparse"),
+    pytest.param(
+        "flatten -> reshape 7x112 -> flatten -> activation relu -> dense 10 softmax",
+        [(784,), (7, 112), (784,), (784,), (10,)],
+        id="reshape",
+    ),
+    pytest.param(
+        "optimizer: sgd(learning_rate=0.1, momentum=0.9, nesterov=true)\nloss: sparse_categorical_crossentropy\n"
+        "dense 16 gelu -> dense 10 softmax",
+        [(784,), (16,), (10,)],
+        id="sgd-sparse",
+    ),
 ]
 
 
@@ -116,12 +143,19 @@ def test_checker_shapes_and_params_equal_keras(spec: str, shapes: list[tuple]) -
 
 
 def test_optimizer_loss_and_regularizer_configs_reach_keras() -> None:
-    checked = netdsl.check("optimizer: sgd(learning_rate=0.1, momentum=0.9, nesterov=true)\n"
-                           "loss: sparse_categorical_crossentropy\ndense 16 relu l1(0.002) -> dense 10 softmax", REG)
+    checked = netdsl.check(
+        "optimizer: sgd(learning_rate=0.1, momentum=0.9, nesterov=true)\n"
+        "loss: sparse_categorical_crossentropy\ndense 16 relu l1(0.002) -> dense 10 softmax",
+        REG,
+    )
     net = netdsl.build(checked)
     cfg = net.optimizer.get_config()
-    assert (type(net.optimizer), round(float(cfg["learning_rate"]), 6), cfg["momentum"], cfg["nesterov"]) == \
-        (keras.optimizers.SGD, 0.1, 0.9, True)
+    assert (
+        type(net.optimizer),
+        round(float(cfg["learning_rate"]), 6),
+        cfg["momentum"],
+        cfg["nesterov"],
+    ) == (keras.optimizers.SGD, 0.1, 0.9, True)
     assert net.layers[2].kernel_regularizer.get_config() == pytest.approx({"l1": 0.002})
     assert checked.labels == "sparse"
 
@@ -134,26 +168,44 @@ def test_logits_output_gets_from_logits_loss() -> None:
 
 # --- netdsl run --------------------------------------------------------------------------------
 
+
 def _run(args: list[str]) -> CliRunner.Result:
     return CliRunner().invoke(main, ["--no-plugins", "run", *args], catch_exceptions=False)
 
 
 def test_run_trains_evaluates_and_saves_a_fresh_folder(tmp_path: Path, tiny_mnist: Path) -> None:
     spec = tmp_path / "tiny.net"
-    spec.write_text("# a comment the saved spec keeps\nepochs: 3\ndense 32 relu -> dense 10 softmax\n")
+    spec.write_text(
+        "# a comment the saved spec keeps\nepochs: 3\ndense 32 relu -> dense 10 softmax\n"
+    )
     out = tmp_path / "runs"
-    first = _run([str(spec), "--data", str(tiny_mnist), "--out", str(out), "--quiet", "--batch-size", "64"])
+    first = _run(
+        [str(spec), "--data", str(tiny_mnist), "--out", str(out), "--quiet", "--batch-size", "64"]
+    )
     assert first.exit_code == 0, first.output
-    second = _run([str(spec), "--data", str(tiny_mnist), "--out", str(out), "--quiet", "--epochs", "1"])
+    second = _run(
+        [str(spec), "--data", str(tiny_mnist), "--out", str(out), "--quiet", "--epochs", "1"]
+    )
     assert second.exit_code == 0, second.output
     folders = sorted(out.iterdir())
     assert len(folders) == 2, "a second run must never reuse the first run's folder"
     a, b = folders
     for folder in folders:
-        assert {p.name for p in folder.iterdir()} == {"model.keras", "model.net", "history.json", "history.csv",
-                                                      "metrics.json", "confusion.json", "checkpoints", "tensorboard",
-                                                      "data.json", "labels.json", "fingerprint.json", "run.lock",
-                                                      "objects.json"}
+        assert {p.name for p in folder.iterdir()} == {
+            "model.keras",
+            "model.net",
+            "history.json",
+            "history.csv",
+            "metrics.json",
+            "confusion.json",
+            "checkpoints",
+            "tensorboard",
+            "data.json",
+            "labels.json",
+            "fingerprint.json",
+            "run.lock",
+            "objects.json",
+        }
     record = json.loads((a / "data.json").read_text())
     assert record["dataset"]["name"] == "mnist" and record["data_path"] == str(tiny_mnist)
     assert json.loads((a / "labels.json").read_text())["classes"][7] == "7"
@@ -171,7 +223,9 @@ def test_run_trains_evaluates_and_saves_a_fresh_folder(tmp_path: Path, tiny_mnis
 
 
 def test_same_seed_gives_same_weights(tiny_mnist: Path) -> None:
-    checked = netdsl.check("epochs: 1\nseed: 3\ndense 16 relu -> dropout 0.1 -> dense 10 softmax", REG)
+    checked = netdsl.check(
+        "epochs: 1\nseed: 3\ndense 16 relu -> dropout 0.1 -> dense 10 softmax", REG
+    )
     data = load_data(checked, tiny_mnist)
     w1 = netdsl.train(checked, data, verbose=0)[0].get_weights()
     w2 = netdsl.train(checked, data, verbose=0)[0].get_weights()
@@ -180,7 +234,9 @@ def test_same_seed_gives_same_weights(tiny_mnist: Path) -> None:
     assert not all(np.array_equal(x, y) for x, y in zip(w1, w3))
 
 
-def test_ctrl_c_keeps_the_finished_epochs(tmp_path: Path, tiny_mnist: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_keeps_the_finished_epochs(
+    tmp_path: Path, tiny_mnist: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from netdsl.run import driver
 
     class InterruptInEpoch3(keras.callbacks.Callback):
@@ -189,23 +245,42 @@ def test_ctrl_c_keeps_the_finished_epochs(tmp_path: Path, tiny_mnist: Path, monk
                 raise KeyboardInterrupt
 
     real_fit = driver.fit
-    monkeypatch.setattr(driver, "fit", lambda *a, **k: real_fit(*a, **k, callbacks=[InterruptInEpoch3()]))
+    monkeypatch.setattr(
+        driver, "fit", lambda *a, **k: real_fit(*a, **k, callbacks=[InterruptInEpoch3()])
+    )
     spec = tmp_path / "m.net"
     spec.write_text("epochs: 5\ndense 16 relu -> dense 10 softmax\n")
     result = _run([str(spec), "--data", str(tiny_mnist), "--out", str(tmp_path / "runs"), "-q"])
     assert result.exit_code == 130
     (folder,) = (tmp_path / "runs").iterdir()
     metrics = json.loads((folder / "metrics.json").read_text())
-    assert metrics["status"] == "stopped" and metrics["reason"] == "interrupt" and metrics["epochs_completed"] == 2
+    assert (
+        metrics["status"] == "stopped"
+        and metrics["reason"] == "interrupt"
+        and metrics["epochs_completed"] == 2
+    )
     assert (folder / "STOPPED").exists() and (folder / "model.keras").exists()
     assert "interrupted after 2" in result.output
 
 
 def test_nan_loss_stops_with_a_clear_error(tmp_path: Path, tiny_mnist: Path) -> None:
     spec = tmp_path / "nan.net"
-    spec.write_text("epochs: 4\noptimizer: sgd(learning_rate=1e30)\ndense 64 relu -> dense 10 softmax\n")
-    result = CliRunner().invoke(main, ["--no-plugins", "run", str(spec), "--data", str(tiny_mnist),
-                                       "--out", str(tmp_path / "runs"), "-q"])
+    spec.write_text(
+        "epochs: 4\noptimizer: sgd(learning_rate=1e30)\ndense 64 relu -> dense 10 softmax\n"
+    )
+    result = CliRunner().invoke(
+        main,
+        [
+            "--no-plugins",
+            "run",
+            str(spec),
+            "--data",
+            str(tiny_mnist),
+            "--out",
+            str(tmp_path / "runs"),
+            "-q",
+        ],
+    )
     assert result.exit_code == 1
     assert "error[NDL303]: the loss became NaN in epoch 1" in result.output
     assert "Traceback" not in result.output
@@ -218,8 +293,18 @@ def test_nan_loss_stops_with_a_clear_error(tmp_path: Path, tiny_mnist: Path) -> 
 def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
     spec = tmp_path / "m.net"
     spec.write_text("dense 10 softmax\n")
-    result = CliRunner().invoke(main, ["--no-plugins", "run", str(spec), "--data", str(tmp_path / "nowhere"),
-                                       "--out", str(tmp_path / "runs")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "--no-plugins",
+            "run",
+            str(spec),
+            "--data",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(tmp_path / "runs"),
+        ],
+    )
     assert result.exit_code == 1 and "nowhere" in result.output and "Traceback" not in result.output
     assert "records it" not in result.output  # the data is read first: no run folder to record it
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
@@ -227,7 +312,10 @@ def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
 
 # --- the real thing ------------------------------------------------------------------------------
 
-@pytest.mark.skipif(not (REAL_MNIST / "train-images-idx3-ubyte.gz").exists(), reason="real MNIST not here")
+
+@pytest.mark.skipif(
+    not (REAL_MNIST / "train-images-idx3-ubyte.gz").exists(), reason="real MNIST not here"
+)
 def test_learns_real_mnist_in_a_few_hundred_steps(tmp_path: Path) -> None:
     """CI's smoke run: 1 epoch of 500 steps (batch 120) of the seed model on the real MNIST."""
     spec = tmp_path / "seed.net"
@@ -239,7 +327,9 @@ def test_learns_real_mnist_in_a_few_hundred_steps(tmp_path: Path) -> None:
     assert metrics["test"]["accuracy"] > 0.85, metrics["test"]
 
 
-def test_speed_options_change_speed_not_weights_and_are_recorded(tmp_path: Path, tiny_mnist: Path) -> None:
+def test_speed_options_change_speed_not_weights_and_are_recorded(
+    tmp_path: Path, tiny_mnist: Path
+) -> None:
     from netdsl.keras.training import TrainOptions
 
     checked = netdsl.check("epochs: 2\nseed: 5\ndense 16 relu -> dense 10 softmax", REG)
@@ -249,9 +339,22 @@ def test_speed_options_change_speed_not_weights_and_are_recorded(tmp_path: Path,
     assert all(np.array_equal(x, y) for x, y in zip(one.get_weights(), many.get_weights()))
     spec = tmp_path / "m.net"
     spec.write_text("epochs: 1\ndense 16 relu -> dense 10 softmax\n")
-    result = _run([str(spec), "--data", str(tiny_mnist), "--out", str(tmp_path / "runs"), "-q",
-                   "--steps-per-execution", "4", "--no-jit"])
+    result = _run(
+        [
+            str(spec),
+            "--data",
+            str(tiny_mnist),
+            "--out",
+            str(tmp_path / "runs"),
+            "-q",
+            "--steps-per-execution",
+            "4",
+            "--no-jit",
+        ]
+    )
     assert result.exit_code == 0, result.output
     (folder,) = (tmp_path / "runs").iterdir()
     recorded = json.loads((folder / "metrics.json").read_text())
-    assert "steps_per_execution" in json.dumps(recorded) and '"jit_compile": false' in json.dumps(recorded)
+    assert "steps_per_execution" in json.dumps(recorded) and '"jit_compile": false' in json.dumps(
+        recorded
+    )

@@ -31,15 +31,27 @@ def _errors(settings: str) -> list[str]:
 
 
 ACCEPTED = [
-    ("early-stopping", "validation_split: 0.2\ncallbacks: [early_stopping(monitor=val_loss, patience=3, "
-                       "restore_best_weights=true)]\n"),
+    (
+        "early-stopping",
+        "validation_split: 0.2\ncallbacks: [early_stopping(monitor=val_loss, patience=3, "
+        "restore_best_weights=true)]\n",
+    ),
     ("train-metric", "callbacks: [early_stopping(monitor=accuracy, mode=max)]\n"),
-    ("reduce-lr", "validation_split: 0.1\ncallbacks: [reduce_lr_on_plateau(factor=0.5, patience=2)]\n"),
-    ("both", "validation_split: 0.1\ncallbacks: [early_stopping(patience=3), reduce_lr(factor=0.5)]\n"),
+    (
+        "reduce-lr",
+        "validation_split: 0.1\ncallbacks: [reduce_lr_on_plateau(factor=0.5, patience=2)]\n",
+    ),
+    (
+        "both",
+        "validation_split: 0.1\ncallbacks: [early_stopping(patience=3), reduce_lr(factor=0.5)]\n",
+    ),
     ("cosine", "optimizer: adam(learning_rate=cosine_decay(1e-3, warmup_steps=500))\n"),
     ("cosine-positional", "optimizer: adam(cosine_decay(1e-3))\n"),
     ("exponential", "optimizer: sgd(learning_rate=exponential_decay(0.1, decay_rate=0.5))\n"),
-    ("piecewise", "optimizer: sgd(learning_rate=piecewise_constant([100, 200], [0.1, 0.01, 0.001]))\n"),
+    (
+        "piecewise",
+        "optimizer: sgd(learning_rate=piecewise_constant([100, 200], [0.1, 0.01, 0.001]))\n",
+    ),
     ("one-cycle", "optimizer: adamw(learning_rate=one_cycle(3e-3, pct_start=0.25))\n"),
     ("plain-rate", "optimizer: adam(learning_rate=0.01)\n"),
 ]
@@ -49,23 +61,51 @@ ACCEPTED = [
 def test_callbacks_and_schedules_check(settings: str) -> None:
     model = _check(settings)
     assert model.settings is not None
-    assert netdsl.check(netdsl.format(netdsl.parse(HEAD + settings + NET)), builtin_registry()).settings == \
-        model.settings, "the canonical form checks to the same settings"
+    assert (
+        netdsl.check(
+            netdsl.format(netdsl.parse(HEAD + settings + NET)), builtin_registry()
+        ).settings
+        == model.settings
+    ), "the canonical form checks to the same settings"
 
 
 REFUSED = [
-    ("val-needs-validation", "callbacks: [early_stopping(monitor=val_accuracy)]\n",
-     "`early_stopping` watches `val_accuracy`, but the program has no validation data"),
-    ("default-monitor-is-val-loss", "callbacks: [early_stopping(patience=2)]\n",
-     "`early_stopping` watches `val_loss`, but the program has no validation data"),
-    ("unknown-metric", "validation_split: 0.1\ncallbacks: [early_stopping(monitor=val_auc)]\n",
-     "`early_stopping` watches `val_auc`, which training does not log"),
-    ("bad-mode", "callbacks: [early_stopping(monitor=loss, mode=up)]\n", "`up` is not allowed here"),
-    ("negative-patience", "callbacks: [early_stopping(monitor=loss, patience=-1)]\n", "out of range"),
-    ("factor-one", "validation_split: 0.1\ncallbacks: [reduce_lr_on_plateau(factor=1)]\n", "out of range"),
-    ("lr-callback-with-schedule", "validation_split: 0.1\noptimizer: adam(cosine_decay(1e-3))\n"
-                                  "callbacks: [reduce_lr_on_plateau]\n",
-     "`reduce_lr_on_plateau` changes the learning rate, which the schedule `cosine_decay` already decides"),
+    (
+        "val-needs-validation",
+        "callbacks: [early_stopping(monitor=val_accuracy)]\n",
+        "`early_stopping` watches `val_accuracy`, but the program has no validation data",
+    ),
+    (
+        "default-monitor-is-val-loss",
+        "callbacks: [early_stopping(patience=2)]\n",
+        "`early_stopping` watches `val_loss`, but the program has no validation data",
+    ),
+    (
+        "unknown-metric",
+        "validation_split: 0.1\ncallbacks: [early_stopping(monitor=val_auc)]\n",
+        "`early_stopping` watches `val_auc`, which training does not log",
+    ),
+    (
+        "bad-mode",
+        "callbacks: [early_stopping(monitor=loss, mode=up)]\n",
+        "`up` is not allowed here",
+    ),
+    (
+        "negative-patience",
+        "callbacks: [early_stopping(monitor=loss, patience=-1)]\n",
+        "out of range",
+    ),
+    (
+        "factor-one",
+        "validation_split: 0.1\ncallbacks: [reduce_lr_on_plateau(factor=1)]\n",
+        "out of range",
+    ),
+    (
+        "lr-callback-with-schedule",
+        "validation_split: 0.1\noptimizer: adam(cosine_decay(1e-3))\n"
+        "callbacks: [reduce_lr_on_plateau]\n",
+        "`reduce_lr_on_plateau` changes the learning rate, which the schedule `cosine_decay` already decides",
+    ),
     ("not-a-callback", "callbacks: [relu]\n", "relu"),
     ("zero-rate", "optimizer: adam(cosine_decay(0))\n", "out of range"),
     ("schedule-typo", "optimizer: adam(cosine_decy(1e-3))\n", "cosine_decay"),
@@ -74,8 +114,11 @@ REFUSED = [
 
 @pytest.mark.parametrize("settings, message", [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED])
 def test_bad_callbacks_and_schedules_are_check_errors(settings: str, message: str) -> None:
-    text = "\n".join(_errors(settings)) + "\n" + "\n".join(
-        str(e.help) for e in _raised(settings).errors)
+    text = (
+        "\n".join(_errors(settings))
+        + "\n"
+        + "\n".join(str(e.help) for e in _raised(settings).errors)
+    )
     assert message in text
 
 
@@ -105,17 +148,23 @@ def test_total_steps_come_from_data_size_batch_and_epochs() -> None:
 @pytest.mark.slow
 def test_a_run_with_callbacks_and_a_schedule_records_everything(tmp_path: Path) -> None:
     spec = tmp_path / "ctl.net"
-    spec.write_text(HEAD.replace("epochs: 3", "epochs: 6") + "validation_split: 0.25\n"
-                    "optimizer: adam(cosine_decay(0.01))\n"
-                    "callbacks: [early_stopping(monitor=val_loss, patience=0, min_delta=100)]\n" + NET)
+    spec.write_text(
+        HEAD.replace("epochs: 3", "epochs: 6") + "validation_split: 0.25\n"
+        "optimizer: adam(cosine_decay(0.01))\n"
+        "callbacks: [early_stopping(monitor=val_loss, patience=0, min_delta=100)]\n" + NET
+    )
     out = tmp_path / "runs"
     result = CliRunner().invoke(main, ["--no-plugins", "run", str(spec), "--out", str(out), "-q"])
     assert result.exit_code == 0, result.output
     (folder,) = out.iterdir()
     history = json.loads((folder / "history.json").read_text())["epochs"]
-    assert len(history) == 2, "min_delta=100 never counts as improving: patience 0 stops after epoch 2"
+    assert len(history) == 2, (
+        "min_delta=100 never counts as improving: patience 0 stops after epoch 2"
+    )
     assert all("val_loss" in row and "val_accuracy" in row for row in history)
-    assert history[1]["learning_rate"] < history[0]["learning_rate"] < 0.01, "the cosine schedule decays"
+    assert history[1]["learning_rate"] < history[0]["learning_rate"] < 0.01, (
+        "the cosine schedule decays"
+    )
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["status"] == "finished" and metrics["stopped_early"] is True
     csv = (folder / "history.csv").read_text().splitlines()
@@ -130,7 +179,9 @@ def test_a_run_with_callbacks_and_a_schedule_records_everything(tmp_path: Path) 
     assert table.exit_code == 0 and folder.name in table.output and "finished" in table.output
     listed = json.loads(CliRunner().invoke(main, ["runs", str(out), "--json"]).output)["runs"]
     assert listed[0]["name"] == folder.name and listed[0]["epochs"] == 2
-    assert folder.name not in CliRunner().invoke(main, ["runs", str(out), "--status", "failed"]).output
+    assert (
+        folder.name not in CliRunner().invoke(main, ["runs", str(out), "--status", "failed"]).output
+    )
     pytest.importorskip("matplotlib")
     png = tmp_path / "curves.png"
     drawn = CliRunner().invoke(main, ["plot", str(folder), str(folder), "-o", str(png)])
@@ -139,17 +190,49 @@ def test_a_run_with_callbacks_and_a_schedule_records_everything(tmp_path: Path) 
     assert (tmp_path / f"curves-{folder.name}-confusion.png").exists()
 
 
-def _fake_run(root: Path, name: str, status: str, acc: float | None, started: str, resumed: int = 0) -> Path:
+def _fake_run(
+    root: Path, name: str, status: str, acc: float | None, started: str, resumed: int = 0
+) -> Path:
     folder = root / name
     folder.mkdir(parents=True)
     (folder / "model.net").write_text(NET)
     test = {"loss": 1 - (acc or 0), "accuracy": acc} if acc is not None else {}
-    (folder / "metrics.json").write_text(json.dumps({
-        "status": status, "started": started, "file": f"{name}.net", "epochs_completed": 2, "epochs_planned": 3,
-        "test": test, "wall_seconds": 12.5, "resumed": ["x"] * resumed}))
-    (folder / "history.json").write_text(json.dumps({"epochs": [
-        {"loss": 2.0, "accuracy": 0.3, "val_loss": 2.1, "val_accuracy": 0.25, "learning_rate": 1e-3},
-        {"loss": 1.0, "accuracy": 0.6, "val_loss": 1.2, "val_accuracy": 0.55, "learning_rate": 5e-4}]}))
+    (folder / "metrics.json").write_text(
+        json.dumps(
+            {
+                "status": status,
+                "started": started,
+                "file": f"{name}.net",
+                "epochs_completed": 2,
+                "epochs_planned": 3,
+                "test": test,
+                "wall_seconds": 12.5,
+                "resumed": ["x"] * resumed,
+            }
+        )
+    )
+    (folder / "history.json").write_text(
+        json.dumps(
+            {
+                "epochs": [
+                    {
+                        "loss": 2.0,
+                        "accuracy": 0.3,
+                        "val_loss": 2.1,
+                        "val_accuracy": 0.25,
+                        "learning_rate": 1e-3,
+                    },
+                    {
+                        "loss": 1.0,
+                        "accuracy": 0.6,
+                        "val_loss": 1.2,
+                        "val_accuracy": 0.55,
+                        "learning_rate": 5e-4,
+                    },
+                ]
+            }
+        )
+    )
     return folder
 
 
@@ -186,7 +269,9 @@ def test_plot_overlays_runs_and_refuses_a_non_run(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "not a run folder" in bad.output and "Traceback" not in bad.output
 
 
-def test_plot_without_matplotlib_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plot_without_matplotlib_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sys
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)

@@ -57,8 +57,9 @@ def substitute(value: ir.Node, subst: Mapping[str, ir.Value]) -> Any:
     if isinstance(value, (ir.Tuple, ir.List)):
         return type(value)(tuple(substitute(v, subst) for v in value.items), value.span)
     if isinstance(value, ir.Call):
-        return ir.Call(value.name, tuple(substitute(a, subst) for a in value.args), value.span,
-                       value.name_span)
+        return ir.Call(
+            value.name, tuple(substitute(a, subst) for a in value.args), value.span, value.name_span
+        )
     return value
 
 
@@ -74,14 +75,23 @@ class Binder:
         self.refs: dict[tuple[str, str], Ref] | None = None
 
     def error(self, err: NetdslError) -> None:
-        err.__traceback__ = None  # a caught error is kept: its frames would hold this binder (a cycle)
+        err.__traceback__ = (
+            None  # a caught error is kept: its frames would hold this binder (a cycle)
+        )
         if self.notes:
             err.notes = err.notes + self.notes
         self.errors.append(err)
 
     # --- components -----------------------------------------------------------------------------
-    def bind(self, component: Component, args: Sequence[ir.Arg], where: Span | None, *,
-             partial: bool = False, by_position: bool = False) -> dict[str, Any] | None:
+    def bind(
+        self,
+        component: Component,
+        args: Sequence[ir.Arg],
+        where: Span | None,
+        *,
+        partial: bool = False,
+        by_position: bool = False,
+    ) -> dict[str, Any] | None:
         """Bound values by parameter name (defaults filled), or None if any argument failed.
 
         ``partial``: after errors (which are still reported), return the values that did bind,
@@ -99,15 +109,25 @@ class Binder:
         position = iter([p for p in params if p.positional])
         for arg in args:
             unknown = has_placeholder(arg.value)
-            if unknown and arg.key is None and not by_position and not isinstance(arg.value, ir.Call):
+            if (
+                unknown
+                and arg.key is None
+                and not by_position
+                and not isinstance(arg.value, ir.Call)
+            ):
                 deferred.append(arg)
                 continue
             if by_position and arg.key is None:
                 param = next(position, None)
                 if param is None:
-                    self.error(NetdslArgumentError(
-                        f"{_what(component)} takes {_count(component)}", arg.span,
-                        label="one too many", code="NDL005"))
+                    self.error(
+                        NetdslArgumentError(
+                            f"{_what(component)} takes {_count(component)}",
+                            arg.span,
+                            label="one too many",
+                            code="NDL005",
+                        )
+                    )
                     ok = False
                     continue
             else:
@@ -117,11 +137,16 @@ class Binder:
                 continue
             if param.name in given:
                 first = given[param.name][0]
-                self.error(NetdslArgumentError(
-                    f"{_what(component)} gets `{param.name}` twice", arg.span,
-                    label=f"second `{param.name}`", code="NDL006",
-                    notes=[Note(first.span, "first given here")] if first.span else [],
-                    help=f"give `{param.name}` once"))
+                self.error(
+                    NetdslArgumentError(
+                        f"{_what(component)} gets `{param.name}` twice",
+                        arg.span,
+                        label=f"second `{param.name}`",
+                        code="NDL006",
+                        notes=[Note(first.span, "first given here")] if first.span else [],
+                        help=f"give `{param.name}` once",
+                    )
+                )
                 ok = False
                 continue
             if unknown:
@@ -174,31 +199,50 @@ class Binder:
         for rule in component.rules:
             found, broken = apply_rule(rule, (bound,), names)
             for what in broken:
-                self.error(NetdslPluginError(
-                    f"a rule of {_what(component)} ({getattr(rule, '__qualname__', rule)}) {what}",
-                    where, code="NDL206", label="plugin error",
-                    help="this is a bug in the plugin that declares it; report it there"))
+                self.error(
+                    NetdslPluginError(
+                        f"a rule of {_what(component)} ({getattr(rule, '__qualname__', rule)}) {what}",
+                        where,
+                        code="NDL206",
+                        label="plugin error",
+                        help="this is a bug in the plugin that declares it; report it there",
+                    )
+                )
             for v in found:
                 arg = bound.sources.get(v.param)
-                self.error(NetdslArgumentError(
-                    f"bad `{v.param}` for {_what(component)}: {v.message}",
-                    arg.span if arg is not None and arg.span is not None else where,
-                    label="not allowed here" if arg is not None else f"`{v.param}` by default",
-                    code="NDL005", help=v.help))
+                self.error(
+                    NetdslArgumentError(
+                        f"bad `{v.param}` for {_what(component)}: {v.message}",
+                        arg.span if arg is not None and arg.span is not None else where,
+                        label="not allowed here" if arg is not None else f"`{v.param}` by default",
+                        code="NDL005",
+                        help=v.help,
+                    )
+                )
             ok = ok and not found and not broken
         return ok
 
-    def _param_for(self, component: Component, arg: ir.Arg, by_name: Mapping[str, Param],
-                   given: Mapping[str, Any]) -> Param | None:
+    def _param_for(
+        self,
+        component: Component,
+        arg: ir.Arg,
+        by_name: Mapping[str, Param],
+        given: Mapping[str, Any],
+    ) -> Param | None:
         if arg.key is not None:
             param = by_name.get(arg.key)
             if param is None:
                 close = suggest(arg.key, by_name)
-                self.error(NetdslArgumentError(
-                    f"{_what(component)} has no parameter `{arg.key}`", arg.key_span or arg.span,
-                    label="unknown parameter", code="NDL007",
-                    expected=_names(by_name) or f"no arguments ({_what(component)} takes none)",
-                    help=f"did you mean `{close}`?" if close else None))
+                self.error(
+                    NetdslArgumentError(
+                        f"{_what(component)} has no parameter `{arg.key}`",
+                        arg.key_span or arg.span,
+                        label="unknown parameter",
+                        code="NDL007",
+                        expected=_names(by_name) or f"no arguments ({_what(component)} takes none)",
+                        help=f"did you mean `{close}`?" if close else None,
+                    )
+                )
             return param
         value = arg.value
         positional = [p for p in component.params if p.positional]
@@ -208,10 +252,15 @@ class Binder:
             if len(claims) == 1:
                 return claims[0]
             if len(claims) > 1:
-                self.error(NetdslArgumentError(
-                    f"`{name}` could be {' or '.join(f'`{p.name}`' for p in claims)} of {_what(component)}",
-                    arg.span, label="ambiguous", code="NDL006",
-                    help=f"say which: `{claims[0].name}={name}`"))
+                self.error(
+                    NetdslArgumentError(
+                        f"`{name}` could be {' or '.join(f'`{p.name}`' for p in claims)} of {_what(component)}",
+                        arg.span,
+                        label="ambiguous",
+                        code="NDL006",
+                        help=f"say which: `{claims[0].name}={name}`",
+                    )
+                )
                 return None
             self._unknown_name(component, name, value, positional)
             return None
@@ -228,26 +277,39 @@ class Binder:
         if taken and all(p.name in given for p in taken):
             p = taken[-1]
             first = given[p.name][0]
-            self.error(NetdslArgumentError(
-                f"too many values for {_what(component)}: `{p.name}` is already given", arg.span,
-                label="one value too many", code="NDL006",
-                notes=[Note(first.span, f"`{p.name}` given here")] if first.span else [],
-                help=f"give `{p.name}` once"))
+            self.error(
+                NetdslArgumentError(
+                    f"too many values for {_what(component)}: `{p.name}` is already given",
+                    arg.span,
+                    label="one value too many",
+                    code="NDL006",
+                    notes=[Note(first.span, f"`{p.name}` given here")] if first.span else [],
+                    help=f"give `{p.name}` once",
+                )
+            )
             return None
-        self.error(NetdslArgumentError(
-            f"{_what(component)} takes no positional argument like {describe_value(value)}", arg.span,
-            label="unexpected argument", code="NDL005",
-            expected=str(_positional_words(component)) or _names({p.name: p for p in component.params}),
-            help=self._positional_help(component, value, given)))
+        self.error(
+            NetdslArgumentError(
+                f"{_what(component)} takes no positional argument like {describe_value(value)}",
+                arg.span,
+                label="unexpected argument",
+                code="NDL005",
+                expected=str(_positional_words(component))
+                or _names({p.name: p for p in component.params}),
+                help=self._positional_help(component, value, given),
+            )
+        )
         return None
 
-    def _positional_help(self, component: Component, value: ir.Value,
-                         given: Mapping[str, Any]) -> str | None:
+    def _positional_help(
+        self, component: Component, value: ir.Value, given: Mapping[str, Any]
+    ) -> str | None:
         """How to pass a positional value nothing positional takes: a quoted name unquoted
         (``dense 64 "relu"``), else by name, naming the open parameters that take such a value
         (``synthetic(10)`` → ``classes=10``)."""
-        if isinstance(value, ir.Str) and any(p.positional and p.type.claims(value.value, self)
-                                             for p in component.params):
+        if isinstance(value, ir.Str) and any(
+            p.positional and p.type.claims(value.value, self) for p in component.params
+        ):
             return quoted_name_help(value)
         fits = [p.name for p in component.params if p.name not in given and p.type.takes(value)]
         if not fits:
@@ -255,8 +317,9 @@ class Binder:
         others = f", or one of {', '.join(f'`{n}`' for n in fits[1:])}" if fits[1:] else ""
         return f"name the parameter: `{fits[0]}={_fmt(value)}`{others}"
 
-    def _unknown_name(self, component: Component, name: str, value: ir.Node,
-                      positional: Sequence[Param]) -> None:
+    def _unknown_name(
+        self, component: Component, name: str, value: ir.Node, positional: Sequence[Param]
+    ) -> None:
         span = value.name_span if isinstance(value, ir.Call) else getattr(value, "span", None)
         pool = [n for p in positional for n in p.type.names(self)]
         wanted = _positional_words(component, names_only=True)
@@ -271,16 +334,28 @@ class Binder:
         else:
             msg = f"unknown name `{name}` for {_what(component)}"
             label = f"not {_or([article(w) for w in wanted])}"
-        self.error(NetdslNameError(
-            msg, span, label=label, code="NDL003",
-            expected=_or([article(w) for w in wanted]) if wanted else None,
-            help=f"did you mean `{close}`?" if close else None))
+        self.error(
+            NetdslNameError(
+                msg,
+                span,
+                label=label,
+                code="NDL003",
+                expected=_or([article(w) for w in wanted]) if wanted else None,
+                help=f"did you mean `{close}`?" if close else None,
+            )
+        )
 
     def _missing(self, component: Component, p: Param, where: Span | None) -> None:
         how = f"`{component.name} <{p.name}>`" if p.positional else f"`{p.name}=...`"
-        self.error(NetdslArgumentError(
-            f"{_what(component)} needs `{p.name}` ({p.type.label})", where,
-            label=f"missing `{p.name}`", code="NDL007", help=f"give it as {how}"))
+        self.error(
+            NetdslArgumentError(
+                f"{_what(component)} needs `{p.name}` ({p.type.label})",
+                where,
+                label=f"missing `{p.name}`",
+                code="NDL007",
+                help=f"give it as {how}",
+            )
+        )
 
     def _problem(self, p: Problem, arg: ir.Arg, param: Param, component: Component) -> None:
         node = p.node if p.node is not None and getattr(p.node, "span", None) else arg
@@ -291,9 +366,15 @@ class Binder:
         label = f"expected {p.expected}" if p.expected else None
         if label and len(label) > 48 and p.expected and p.expected in p.message:
             label = "not allowed here"  # a long list of choices reads once, in the message
-        self.error(NetdslArgumentError(
-            f"bad `{param.name}` for {_what(component)}: {p.message}", getattr(node, "span", None),
-            label=label, code="NDL005", help=help_))
+        self.error(
+            NetdslArgumentError(
+                f"bad `{param.name}` for {_what(component)}: {p.message}",
+                getattr(node, "span", None),
+                label=label,
+                code="NDL005",
+                help=help_,
+            )
+        )
 
     # --- references (called by types.Ref) -------------------------------------------------------
     def bind_ref(self, kind: str, value: ir.Value) -> Ref:
@@ -318,7 +399,9 @@ class Binder:
             from ..errors import NetdslErrors
 
             raise NetdslErrors(inner.errors)
-        ref = Ref(kind, component.name, tuple((bound or {}).items()), component, str(entry.provider))
+        ref = Ref(
+            kind, component.name, tuple((bound or {}).items()), component, str(entry.provider)
+        )
         if isinstance(value, ir.Name) and self.refs is not None:
             self.refs[(kind, value.value)] = ref
         return ref
@@ -326,7 +409,11 @@ class Binder:
 
 def _what(component: Component) -> str:
     """How messages name a component: "`dense`", or "block `hidden`" for a block's parameters."""
-    return f"{component.kind} `{component.name}`" if component.kind == "block" else f"`{component.name}`"
+    return (
+        f"{component.kind} `{component.name}`"
+        if component.kind == "block"
+        else f"`{component.name}`"
+    )
 
 
 def _count(component: Component) -> str:
@@ -343,17 +430,27 @@ class _Bound(dict[str, Any]):
 def _unknown(registry: Registry, kind: str, name: str, span: Span | None) -> NetdslNameError:
     close = registry.suggest(kind, name)
     kinds = registry.kinds_of(name)
-    msg = (f"`{name}` is {article(kinds[0])}, not {article(kind)}" if kinds
-           else f"unknown {kind} `{name}`")
+    msg = (
+        f"`{name}` is {article(kinds[0])}, not {article(kind)}"
+        if kinds
+        else f"unknown {kind} `{name}`"
+    )
     names = registry.names(kind)
     return NetdslNameError(
-        msg, span, label=f"not {article(kind)}", code="NDL003",
-        expected=f"{article(kind)}: " + ", ".join(f"`{n}`" for n in names[:8]) + (", …" if len(names) > 8 else ""),
-        help=f"did you mean `{close}`?" if close else f"`netdsl plugins --all` lists every {kind}")
+        msg,
+        span,
+        label=f"not {article(kind)}",
+        code="NDL003",
+        expected=f"{article(kind)}: "
+        + ", ".join(f"`{n}`" for n in names[:8])
+        + (", …" if len(names) > 8 else ""),
+        help=f"did you mean `{close}`?" if close else f"`netdsl plugins --all` lists every {kind}",
+    )
 
 
-def unknown_name(registry: Registry, kind: str, name: str, span: Span | None,
-                 extra: Sequence[str] = ()) -> NetdslNameError:
+def unknown_name(
+    registry: Registry, kind: str, name: str, span: Span | None, extra: Sequence[str] = ()
+) -> NetdslNameError:
     """The error for a name not found in ``kind`` (``extra``: more candidates, e.g. blocks)."""
     err = _unknown(registry, kind, name, span)
     if extra and not (err.help or "").startswith("did you"):

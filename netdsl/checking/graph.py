@@ -18,7 +18,6 @@ from ..vocab.components import Layer, Shape, to_json
 __all__ = ["Node", "Shape", "format_shape"]
 
 
-
 def format_shape(shape: Sequence[Any] | None) -> str:
     """``(None, 784)``-style text the way Keras prints shapes (batch axis first)."""
     if shape is None:
@@ -62,10 +61,15 @@ class Node:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "index": self.index, "layer": self.layer, "text": self.text,
+            "index": self.index,
+            "layer": self.layer,
+            "text": self.text,
             "args": {k: to_json(v) for k, v in self.args},
-            "inputs": list(self.inputs), "output_shape": list(self.output_shape),
-            "params": self.params, "implicit": self.implicit, "depth": self.depth,
+            "inputs": list(self.inputs),
+            "output_shape": list(self.output_shape),
+            "params": self.params,
+            "implicit": self.implicit,
+            "depth": self.depth,
             "inner": self.inner.to_dict() if self.inner else None,
             "provider": self.provider,
             "span": self.span.to_dict() if self.span else None,

@@ -67,8 +67,11 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise NetdslTrainingError(f"{path}: not readable JSON ({exc})", code="NDL311",
-                                  help="the run folder is damaged; run the program again") from None
+        raise NetdslTrainingError(
+            f"{path}: not readable JSON ({exc})",
+            code="NDL311",
+            help="the run folder is damaged; run the program again",
+        ) from None
 
 
 def recorded_info(folder: str | os.PathLike[str]) -> DataInfo | None:
@@ -82,13 +85,17 @@ def recorded_info(folder: str | os.PathLike[str]) -> DataInfo | None:
         return None
     try:
         target = info["target"]
-        return DataInfo(tuple(info["input_shape"]),
-                        Target(target["kind"], int(target["num_classes"]), tuple(target["shape"])),
-                        info.get("train_size"), tuple(str(c) for c in info.get("class_names", ())),
-                        info.get("vocabulary"))
+        return DataInfo(
+            tuple(info["input_shape"]),
+            Target(target["kind"], int(target["num_classes"]), tuple(target["shape"])),
+            info.get("train_size"),
+            tuple(str(c) for c in info.get("class_names", ())),
+            info.get("vocabulary"),
+        )
     except (KeyError, TypeError, ValueError) as exc:
-        raise NetdslTrainingError(f"{path}: its `info` is not a dataset description ({exc})",
-                                  code="NDL311") from None
+        raise NetdslTrainingError(
+            f"{path}: its `info` is not a dataset description ({exc})", code="NDL311"
+        ) from None
 
 
 def check_run(folder: str | os.PathLike[str], registry: Registry | None = None) -> CheckedModel:
@@ -103,8 +110,11 @@ def check_run(folder: str | os.PathLike[str], registry: Registry | None = None) 
     path = Path(folder)
     spec = path / "model.net"
     if not path.is_dir() or not spec.is_file():
-        raise NetdslTrainingError(f"{folder}: not a run folder (it has no model.net)", code="NDL311",
-                                  help="give the folder `netdsl run` made, e.g. runs/mnist-20250101-120000/")
+        raise NetdslTrainingError(
+            f"{folder}: not a run folder (it has no model.net)",
+            code="NDL311",
+            help="give the folder `netdsl run` made, e.g. runs/mnist-20250101-120000/",
+        )
     registry = registry if registry is not None else default_registry()
     program = parse(spec.read_bytes(), str(spec), setting_names=TABLE)
     info = recorded_info(path)
@@ -126,8 +136,15 @@ def _describing(registry: Registry, program: Any, info: DataInfo) -> Registry:
 
     setting = program.setting("dataset")
     value = setting.value if setting is not None else None
-    name = (value.value if isinstance(value, ir.Name) else value.name if isinstance(value, ir.Call)
-            else TABLE["dataset"].default if value is None else None)
+    name = (
+        value.value
+        if isinstance(value, ir.Name)
+        else value.name
+        if isinstance(value, ir.Call)
+        else TABLE["dataset"].default
+        if value is None
+        else None
+    )
     entry = registry.entry("dataset", name) if isinstance(name, str) else None
     if entry is None or not isinstance(entry.component, Dataset):
         return registry  # the checker reports the unknown dataset
@@ -159,15 +176,19 @@ def read_labels(folder: str | os.PathLike[str]) -> list[str] | None:
         if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in data.values()):
             return _by_id({int(v): str(k) for k, v in data.items()})  # name -> id (before 0.2)
     raise NetdslTrainingError(
-        f"{path}: not a list of class names", code="NDL311",
-        help=f'expected {{"format": "{LABELS_FORMAT}", "classes": ["name", ...], "encoding": ...}}')
+        f"{path}: not a list of class names",
+        code="NDL311",
+        help=f'expected {{"format": "{LABELS_FORMAT}", "classes": ["name", ...], "encoding": ...}}',
+    )
 
 
 def _by_id(names: Mapping[int, str]) -> list[str]:
     return [names.get(i, str(i)) for i in range(max(names) + 1)]
 
 
-def data_source(path: str | os.PathLike[str] | None, given_by: str, env: str | None) -> dict[str, Any]:
+def data_source(
+    path: str | os.PathLike[str] | None, given_by: str, env: str | None
+) -> dict[str, Any]:
     """Where a run's data was found, for ``data.json``: an absolute path and what gave it (the
     dataset's ``path`` argument or ``--data``), or the dataset's environment variable, or the
     dataset's own default (a download cache, generated data)."""

@@ -19,8 +19,15 @@ from ..errors import NetdslError, NetdslPluginError, NetdslTrainingError
 from ..vocab.components import Activation, Callback, Ref, Schedule
 from .runtime import import_keras
 
-__all__ = ["NORMALIZE_LAYER", "build", "build_layers", "keras_name", "materialise", "total_steps",
-           "verify_shapes"]
+__all__ = [
+    "NORMALIZE_LAYER",
+    "build",
+    "build_layers",
+    "keras_name",
+    "materialise",
+    "total_steps",
+    "verify_shapes",
+]
 
 #: the name of the Normalization layer ``normalize: true`` puts before the network; training
 #: adapts it on the training data (:func:`netdsl.keras.training.adapt_normalization`)
@@ -41,8 +48,11 @@ def materialise(value: Any, steps: int | None = None) -> Any:
     if isinstance(value, Ref):
         component = value.component
         if component is None or component.build is None:
-            raise NetdslTrainingError(f"{value.kind} `{value.name}` ({value.provider or 'unknown plugin'}) "
-                                      "has no build function", code="NDL302")
+            raise NetdslTrainingError(
+                f"{value.kind} `{value.name}` ({value.provider or 'unknown plugin'}) "
+                "has no build function",
+                code="NDL302",
+            )
         kwargs = {k: materialise(v, steps) for k, v in value.args}
         if isinstance(component, Schedule) and component.uses_steps:
             kwargs["total_steps"] = steps or 1
@@ -52,14 +62,20 @@ def materialise(value: Any, steps: int | None = None) -> Any:
             raise
         except (ValueError, TypeError) as exc:
             if isinstance(component, (Schedule, Callback)):  # arguments Keras refuses together
-                raise NetdslTrainingError(f"{value.kind} `{value.name}`: {exc}", code="NDL302") from None
+                raise NetdslTrainingError(
+                    f"{value.kind} `{value.name}`: {exc}", code="NDL302"
+                ) from None
             raise NetdslPluginError(
                 f"{value.kind} `{value.name}` ({value.provider or 'unknown plugin'}) failed to build: "
-                f"{type(exc).__name__}: {exc}", code="NDL206") from None
+                f"{type(exc).__name__}: {exc}",
+                code="NDL206",
+            ) from None
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's build error is named
             raise NetdslPluginError(
                 f"{value.kind} `{value.name}` ({value.provider or 'unknown plugin'}) failed to build: "
-                f"{type(exc).__name__}: {exc}", code="NDL206") from None
+                f"{type(exc).__name__}: {exc}",
+                code="NDL206",
+            ) from None
     if isinstance(value, list):
         return [materialise(v, steps) for v in value]
     return value
@@ -82,14 +98,19 @@ def _layer(node: Node) -> Any:
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's build error is named, not a traceback
         raise NetdslPluginError(
             f"layer `{node.layer}` ({node.provider}) failed to build: {type(exc).__name__}: {exc}",
-            node.span, code="NDL206") from None
+            node.span,
+            code="NDL206",
+        ) from None
     keras = import_keras()
     if not isinstance(built, keras.layers.Layer):  # the contract: `build` returns a Keras layer
         raise NetdslPluginError(
             f"layer `{node.layer}` ({node.provider}) built {_short(built)}, not a Keras layer",
-            node.span, label="plugin error", code="NDL206",
+            node.span,
+            label="plugin error",
+            code="NDL206",
             help="a layer's `build` must return a keras.layers.Layer; this is a bug in the "
-                 "plugin that provides the layer: report it there")
+            "plugin that provides the layer: report it there",
+        )
     return keras.Sequential([built, after]) if after is not None else built
 
 
@@ -115,8 +136,14 @@ def _shaping_activation(node: Node) -> Any:
     return component.build(**ref.kwargs)
 
 
-def build(model: CheckedModel, *, compile: bool = True, verify: bool = True, train_examples: int | None = None,
-          **compile_options: Any) -> Any:
+def build(
+    model: CheckedModel,
+    *,
+    compile: bool = True,
+    verify: bool = True,
+    train_examples: int | None = None,
+    **compile_options: Any,
+) -> Any:
     """The Keras functional model for a checked model, compiled with its loss, optimizer and
     metrics; ``compile_options`` (``steps_per_execution``, ``jit_compile``) go to ``compile``.
     ``verify`` compares every layer with its shape rule (:func:`verify_shapes`);
@@ -172,10 +199,13 @@ def verify_shapes(model: CheckedModel, layers: list[Any], tensors: list[Any]) ->
         raise NetdslPluginError(
             f"the shape rule of `{node.layer}` ({node.provider or 'unknown plugin'}) disagrees with "
             f"Keras: it says {format_shape(node.output_shape)} and {node.params:,} parameters, Keras "
-            f"built {format_shape(built_shape)} and {built_params:,}", node.span,
-            label="shape rule disagrees", code="NDL208",
+            f"built {format_shape(built_shape)} and {built_params:,}",
+            node.span,
+            label="shape rule disagrees",
+            code="NDL208",
             help="fix the layer's `infer` in its plugin; netdsl.testing.assert_layer_matches_keras "
-                 "checks a rule against Keras")
+            "checks a rule against Keras",
+        )
 
 
 def keras_name(filename: str | None, fallback: str = "netdsl") -> str:

@@ -434,8 +434,9 @@ def _fill(f: BinaryIO, member: Member, where: str, error: type[NetdslDataError])
             )
         view[got : got + len(chunk)] = chunk
         got += len(chunk)
-    out: np.ndarray = buf.view(member.dtype).reshape(member.shape,
-                                                    order="F" if member.fortran else "C")
+    out: np.ndarray = buf.view(member.dtype).reshape(
+        member.shape, order="F" if member.fortran else "C"
+    )
     return out
 
 

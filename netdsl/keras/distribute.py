@@ -78,8 +78,10 @@ class Cluster:
     def __post_init__(self) -> None:
         m = _ADDRESS.match(self.coordinator)
         if not m or not 0 < int(m["port"]) < 65536:
-            raise _error(f"the coordinator address `{self.coordinator}` is not host:port",
-                         help="e.g. --coordinator 10.0.0.1:29500 (process 0's address and a free port)")
+            raise _error(
+                f"the coordinator address `{self.coordinator}` is not host:port",
+                help="e.g. --coordinator 10.0.0.1:29500 (process 0's address and a free port)",
+            )
         if self.num_processes < 1:
             raise _error(f"the number of processes must be at least 1, got {self.num_processes}")
         if not 0 <= self.process_id < self.num_processes:
@@ -88,13 +90,21 @@ class Cluster:
             raise _error(f"the timeout must be positive, got {self.timeout}")
 
     @classmethod
-    def resolve(cls, coordinator: str | None = None, num_processes: int | None = None,
-                process_id: int | None = None, timeout: float | None = None,
-                environ: Mapping[str, str] = os.environ) -> Cluster | None:
+    def resolve(
+        cls,
+        coordinator: str | None = None,
+        num_processes: int | None = None,
+        process_id: int | None = None,
+        timeout: float | None = None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> Cluster | None:
         """From flags, else the environment (:data:`ENV`); None when neither names a
         coordinator (a single-process run). A partial description is an error."""
-        given: dict[str, Any] = {"coordinator": coordinator, "num_processes": num_processes,
-                                 "process_id": process_id}
+        given: dict[str, Any] = {
+            "coordinator": coordinator,
+            "num_processes": num_processes,
+            "process_id": process_id,
+        }
         source: dict[str, str] = {}
         for key, names in ENV.items():
             if given[key] is not None:
@@ -107,24 +117,34 @@ class Cluster:
         if given["coordinator"] is None:
             extra = [source[k] for k in ("num_processes", "process_id") if k in source]
             if extra and int(given["num_processes"] or 1) > 1:
-                raise _error(f"{' and '.join(extra)} given, but no coordinator address",
-                             help="give --coordinator HOST:PORT (or KERAS_DISTRIBUTION_JOB_ADDRESSES)")
+                raise _error(
+                    f"{' and '.join(extra)} given, but no coordinator address",
+                    help="give --coordinator HOST:PORT (or KERAS_DISTRIBUTION_JOB_ADDRESSES)",
+                )
             return None
-        address = str(given["coordinator"]).split(",")[0].strip()  # Keras lists every job; the first leads
+        address = (
+            str(given["coordinator"]).split(",")[0].strip()
+        )  # Keras lists every job; the first leads
         missing = [k for k in ("num_processes", "process_id") if given[k] is None]
         if missing:
-            raise _error(f"a coordinator is given ({source['coordinator']}) but not "
-                         + " or ".join("--" + k.replace("_", "-") for k in missing),
-                         help="every process needs --coordinator, --num-processes and --process-id "
-                              "(or their environment variables, see docs/distributed.md)")
+            raise _error(
+                f"a coordinator is given ({source['coordinator']}) but not "
+                + " or ".join("--" + k.replace("_", "-") for k in missing),
+                help="every process needs --coordinator, --num-processes and --process-id "
+                "(or their environment variables, see docs/distributed.md)",
+            )
         values: dict[str, int] = {}
         for key in ("num_processes", "process_id"):
             try:
                 values[key] = int(given[key])
             except (TypeError, ValueError):
                 raise _error(f"{source[key]}={given[key]!r} is not a whole number") from None
-        return cls(address, values["num_processes"], values["process_id"],
-                   DEFAULT_TIMEOUT if timeout is None else float(timeout))
+        return cls(
+            address,
+            values["num_processes"],
+            values["process_id"],
+            DEFAULT_TIMEOUT if timeout is None else float(timeout),
+        )
 
 
 @dataclass
@@ -160,9 +180,11 @@ class Context:
         """This process's share of a global batch; it must split evenly over every device."""
         total = len(self.devices) if self.backend == "jax" else self.num_processes
         if total > 1 and global_batch % total:
-            raise _error(f"the batch size {global_batch} does not split evenly over {total} devices",
-                         help=f"the batch size is the global batch; use a multiple of {total}, "
-                              f"e.g. --batch-size {max(total, global_batch - global_batch % total)}")
+            raise _error(
+                f"the batch size {global_batch} does not split evenly over {total} devices",
+                help=f"the batch size is the global batch; use a multiple of {total}, "
+                f"e.g. --batch-size {max(total, global_batch - global_batch % total)}",
+            )
         return global_batch // self.num_processes
 
     def _trim(self, n: int) -> int:
@@ -179,7 +201,7 @@ class Context:
             size = len(x) // self.num_processes
             start = self.process_id * size
             keep = self._trim(size)
-            parts += [x[start:start + keep], y[start:start + keep]]
+            parts += [x[start : start + keep], y[start : start + keep]]
         return type(data)(*parts)
 
     def trim_size(self, n: int) -> int:
@@ -232,16 +254,26 @@ class Context:
             self._watchdog.on_abort = record
 
     def to_dict(self) -> dict[str, Any]:
-        return {"backend": self.backend, "devices": list(self.devices),
-                "process_id": self.process_id, "num_processes": self.num_processes}
+        return {
+            "backend": self.backend,
+            "devices": list(self.devices),
+            "process_id": self.process_id,
+            "num_processes": self.num_processes,
+        }
 
     def describe(self) -> str:
         """One line for the run's header."""
         where = f"{len(self.devices)} device{'s' * (len(self.devices) != 1)}"
         if self.num_processes > 1:
             where += f" in {self.num_processes} processes"
-        note = "; one batch per compiled step (MirroredStrategy)" if self.backend == "tensorflow" else ""
-        return f"data-parallel on {where} ({self.backend}); the batch size is the global batch{note}"
+        note = (
+            "; one batch per compiled step (MirroredStrategy)"
+            if self.backend == "tensorflow"
+            else ""
+        )
+        return (
+            f"data-parallel on {where} ({self.backend}); the batch size is the global batch{note}"
+        )
 
 
 def local(backend: str) -> Context:
@@ -258,14 +290,19 @@ def start(backend: str, *, distribute: bool = False, cluster: Cluster | None = N
     key = (backend, distribute, cluster)
     if key in _STARTED:
         return _STARTED[key]
-    if cluster is not None and cluster.num_processes > 1 and backend != "jax":  # a wrong request first
+    if (
+        cluster is not None and cluster.num_processes > 1 and backend != "jax"
+    ):  # a wrong request first
         raise _error(
             "training in several processes needs the JAX backend",
             help=f"add --backend jax. TensorFlow's MultiWorkerMirroredStrategy fails on Keras 3 "
-                 f"({TF_MULTI_WORKER_ISSUE}); see docs/distributed.md")
+            f"({TF_MULTI_WORKER_ISSUE}); see docs/distributed.md",
+        )
     if any(ctx.distributed for ctx in _STARTED.values()) or (_STARTED and (distribute or cluster)):
-        raise _error("this process is already set up for another kind of training",
-                     help="run each training setup in its own process")
+        raise _error(
+            "this process is already set up for another kind of training",
+            help="run each training setup in its own process",
+        )
     if cluster is not None and cluster.num_processes == 1:
         cluster = None
     if backend == "tensorflow":
@@ -300,7 +337,8 @@ def _jax_devices() -> Context:
 
     devices = jax.devices()
     keras.distribution.set_distribution(
-        keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False))
+        keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
+    )
     return Context("jax", tuple(str(d) for d in devices), local_devices=len(devices))
 
 
@@ -319,30 +357,42 @@ def _jax_cluster(cluster: Cluster) -> Context:
         wait_for_coordinator(cluster)  # JAX itself aborts the process when it cannot connect
     try:
         jax.distributed.initialize(
-            coordinator_address=cluster.coordinator, num_processes=cluster.num_processes,
-            process_id=cluster.process_id, initialization_timeout=timeout,
+            coordinator_address=cluster.coordinator,
+            num_processes=cluster.num_processes,
+            process_id=cluster.process_id,
+            initialization_timeout=timeout,
             # JAX's own heartbeat check aborts the process; ours (below) fires first, clearly
             heartbeat_timeout_seconds=timeout + 30,
             # at the end, process 0 saves while the others wait for it at JAX's shutdown barrier
-            shutdown_timeout_seconds=max(300, timeout))
+            shutdown_timeout_seconds=max(300, timeout),
+        )
     except Exception as exc:  # noqa: BLE001 - JAX raises plain RuntimeError/XlaRuntimeError
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _error(
             f"process {cluster.process_id} of {cluster.num_processes} could not join the run at "
             f"{cluster.coordinator} within {timeout} s: {first[:300]}",
             help="start every process with the same --coordinator and --num-processes and a "
-                 "different --process-id; process 0 listens on the coordinator's port (open it in "
-                 "the firewall)") from None
+            "different --process-id; process 0 listens on the coordinator's port (open it in "
+            "the firewall)",
+        ) from None
     devices = jax.devices()
     seed = _shared_seed(jax)
     keras.utils.set_random_seed(seed)  # the same initial weights in every process
     keras.distribution.set_distribution(
-        keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False))
+        keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
+    )
     watchdog = _Watchdog(cluster)
     watchdog.start()
-    ctx = Context("jax", tuple(str(d) for d in devices), cluster.process_id, cluster.num_processes,
-                  local_devices=len(jax.local_devices()), seed=seed,
-                  _scope=lambda: _collective_errors(cluster), _watchdog=watchdog)
+    ctx = Context(
+        "jax",
+        tuple(str(d) for d in devices),
+        cluster.process_id,
+        cluster.num_processes,
+        local_devices=len(jax.local_devices()),
+        seed=seed,
+        _scope=lambda: _collective_errors(cluster),
+        _watchdog=watchdog,
+    )
     atexit.register(_leave_if_unfinished, ctx)  # runs before JAX's own exit handler (LIFO)
     return ctx
 
@@ -356,19 +406,24 @@ def _collective_errors(cluster: Cluster) -> Iterator[None]:
     except NetdslError:
         raise
     except Exception as exc:
-        if not (type(exc).__name__ in ("JaxRuntimeError", "XlaRuntimeError") or _PEER_TROUBLE.search(str(exc))):
+        if not (
+            type(exc).__name__ in ("JaxRuntimeError", "XlaRuntimeError")
+            or _PEER_TROUBLE.search(str(exc))
+        ):
             raise
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         cause = cause.rsplit("Error dispatching computation: ", 1)[-1][:300]
         raise _error(
             f"process {cluster.process_id} of {cluster.num_processes}: a training step shared with "
             f"the other processes failed ({cause})",
-            help="another process has probably stopped; look at its output for its error") from None
+            help="another process has probably stopped; look at its output for its error",
+        ) from None
 
 
 #: words of a failed collective step or a lost peer, whatever exception type carries them
-_PEER_TROUBLE = re.compile(r"gloo|nccl|connection (reset|closed|refused)|coordination service|barrier",
-                           re.I)
+_PEER_TROUBLE = re.compile(
+    r"gloo|nccl|connection (reset|closed|refused)|coordination service|barrier", re.I
+)
 
 
 def _leave_if_unfinished(ctx: Context) -> None:
@@ -397,7 +452,8 @@ def wait_for_coordinator(cluster: Cluster, interval: float = 0.5) -> None:
                     f"process {cluster.process_id} of {cluster.num_processes}: nothing answers at the "
                     f"coordinator {cluster.coordinator} after {cluster.timeout:g} s ({exc.strerror or exc})",
                     help="start process 0 (it listens there) with the same --coordinator; check the "
-                         "address, the port and the firewall (docs/distributed.md)") from None
+                    "address, the port and the firewall (docs/distributed.md)",
+                ) from None
         time.sleep(interval)
 
 
@@ -433,7 +489,9 @@ class _Watchdog:
         """Mark this process finished (peers stop watching it) and stop watching."""
         self._stop.set()
         with contextlib.suppress(Exception):
-            self.client.key_value_set(f"netdsl/done/{self.cluster.process_id}", "1", allow_overwrite=True)
+            self.client.key_value_set(
+                f"netdsl/done/{self.cluster.process_id}", "1", allow_overwrite=True
+            )
 
     def _run(self) -> None:
         me, n = self.cluster.process_id, self.cluster.num_processes
@@ -451,14 +509,18 @@ class _Watchdog:
                     if peer not in last or last[peer][0] != value:
                         last[peer] = (value, now)
                     elif now - last[peer][1] > self.cluster.timeout:
-                        self._die(f"process {peer} of {n} stopped responding "
-                                  f"{now - last[peer][1]:.0f} s ago (it died or hangs)")
+                        self._die(
+                            f"process {peer} of {n} stopped responding "
+                            f"{now - last[peer][1]:.0f} s ago (it died or hangs)"
+                        )
             except Exception as exc:  # noqa: BLE001 - the coordinator's store is gone
                 if self._stop.is_set():
                     return
                 who = "the coordinator (process 0)" if me != 0 else "the run's key-value store"
-                self._die(f"lost contact with {who} at {self.cluster.coordinator}: "
-                          f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__}")
+                self._die(
+                    f"lost contact with {who} at {self.cluster.coordinator}: "
+                    f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__}"
+                )
             self._stop.wait(self.interval)
 
     def _try_get(self, key: str) -> str:
@@ -478,7 +540,8 @@ class _Watchdog:
         err: NetdslError = _error(
             f"process {self.cluster.process_id} stops: {why}; training cannot go on without it",
             help=f"waited {self.cluster.timeout:g} s (--timeout); the run folder of process 0 keeps "
-                 "what was written so far. Look at the other process's output for its error")
+            "what was written so far. Look at the other process's output for its error",
+        )
         sys.stderr.write(render(err) + "\n")
         sys.stderr.flush()
         if self.on_abort is not None:  # e.g. process 0 records "failed" in its run folder

@@ -36,6 +36,7 @@ LINE_LENGTH = 88
 
 # --- expressions --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Src:
     """Python source that is laid out as is (a name, a literal, a plugin's expression)."""
@@ -92,8 +93,12 @@ def _layout(e: _Expr, indent: int, prefix: str = "", suffix: str = "") -> list[s
         head = f"{pad}{prefix}{opener}"
     else:
         closer = ")"
-        if not isinstance(e.func, str):  # layer(...)(x): open the layer's call, keep the input short
-            return _layout(e.func, indent, prefix, suffix=f"({', '.join(_flat(v) for _, v in e.args)}){suffix}")
+        if not isinstance(
+            e.func, str
+        ):  # layer(...)(x): open the layer's call, keep the input short
+            return _layout(
+                e.func, indent, prefix, suffix=f"({', '.join(_flat(v) for _, v in e.args)}){suffix}"
+            )
         items = list(e.args)
         head = f"{pad}{prefix}{e.func}("
     out = [head]
@@ -115,13 +120,24 @@ def _parsed(source: str) -> _Expr:
 
 def _node(tree: ast.expr, source: str) -> _Expr:
     text = ast.get_source_segment(source, tree) or ast.unparse(tree)
-    if isinstance(tree, ast.Call) and not any(isinstance(a, ast.Starred) for a in tree.args) and all(
-            k.arg is not None for k in tree.keywords):
+    if (
+        isinstance(tree, ast.Call)
+        and not any(isinstance(a, ast.Starred) for a in tree.args)
+        and all(k.arg is not None for k in tree.keywords)
+    ):
         func = ast.get_source_segment(source, tree.func) or ast.unparse(tree.func)
-        return _Call(func, tuple([(None, _node(a, source)) for a in tree.args]
-                                 + [(k.arg, _node(k.value, source)) for k in tree.keywords]))
-    if isinstance(tree, (ast.List, ast.Tuple)) and tree.elts and not any(
-            isinstance(e, ast.Starred) for e in tree.elts):
+        return _Call(
+            func,
+            tuple(
+                [(None, _node(a, source)) for a in tree.args]
+                + [(k.arg, _node(k.value, source)) for k in tree.keywords]
+            ),
+        )
+    if (
+        isinstance(tree, (ast.List, ast.Tuple))
+        and tree.elts
+        and not any(isinstance(e, ast.Starred) for e in tree.elts)
+    ):
         return _Seq(tuple(_node(e, source) for e in tree.elts), tuple_=isinstance(tree, ast.Tuple))
     return _Src(text)
 
@@ -145,6 +161,7 @@ def _literal(value: Any) -> _Expr:
 
 # --- components ---------------------------------------------------------------------------------
 
+
 class _Writer:
     """Turns components into expressions, collecting the imports and top-level definitions their
     hooks ask for; ``uses_steps`` says a schedule reads the run's ``total_steps``."""
@@ -161,15 +178,24 @@ class _Writer:
             return _Seq(tuple(self.value(v) for v in value))
         return _literal(value)
 
-    def component(self, component: Component | None, kind: str, name: str,
-                  args: Sequence[tuple[str, Any]], extra: Sequence[tuple[str, _Expr]] = (),
-                  where: str = "") -> _Expr:
+    def component(
+        self,
+        component: Component | None,
+        kind: str,
+        name: str,
+        args: Sequence[tuple[str, Any]],
+        extra: Sequence[tuple[str, _Expr]] = (),
+        where: str = "",
+    ) -> _Expr:
         """``keras.<path>(...)``, a Keras name, or the component's own ``emit``."""
         if component is None:
             raise EmitError(f"{kind} `{name}` was not resolved by the checker")
         defaults = {p.name: p.default for p in component.params}
-        given = [(k, self.value(v)) for k, v in args if k not in defaults or defaults[k] != v
-                 or type(defaults[k]) is not type(v)]
+        given = [
+            (k, self.value(v))
+            for k, v in args
+            if k not in defaults or defaults[k] != v or type(defaults[k]) is not type(v)
+        ]
         if isinstance(component, Schedule) and component.uses_steps:  # as compiler.materialise
             extra = [*extra, ("total_steps", _Src("total_steps"))]
             self.uses_steps = True
@@ -180,16 +206,20 @@ class _Writer:
             try:
                 out = component.emit({k: _flat(v) for k, v in every})
             except Exception as exc:  # noqa: BLE001 - a plugin's emit bug is named, not a traceback
-                raise EmitError(f"{kind} `{name}`{where}: its emit hook failed: "
-                                f"{type(exc).__name__}: {exc}") from None
+                raise EmitError(
+                    f"{kind} `{name}`{where}: its emit hook failed: {type(exc).__name__}: {exc}"
+                ) from None
             if isinstance(out, Code):
                 self.imports.update(out.imports)
-                self.definitions += [d.strip("\n") for d in out.definitions
-                                     if d.strip("\n") not in self.definitions]
+                self.definitions += [
+                    d.strip("\n") for d in out.definitions if d.strip("\n") not in self.definitions
+                ]
                 out = out.source
             if not isinstance(out, str):
-                raise EmitError(f"{kind} `{name}`{where}: its emit hook returned "
-                                f"{type(out).__name__}, not a str or netdsl.vocab.components.Code")
+                raise EmitError(
+                    f"{kind} `{name}`{where}: its emit hook returned "
+                    f"{type(out).__name__}, not a str or netdsl.vocab.components.Code"
+                )
             return _parsed(out)
         path = getattr(build, "keras_path", None)
         if isinstance(path, str):
@@ -200,8 +230,9 @@ class _Writer:
         raise EmitError(
             f"{kind} `{name}`{where} cannot be written as Keras code: its build is not "
             "keras_factory(...) or keras_value(...) and it declares no `emit`",
-            help="give the declaration `emit=lambda args: \"my_module.MyLayer(...)\"` (see "
-                 "docs/plugins.md, \"netdsl emit\")")
+            help='give the declaration `emit=lambda args: "my_module.MyLayer(...)"` (see '
+            'docs/plugins.md, "netdsl emit")',
+        )
 
     def layer(self, node: Node) -> _Expr:
         extra = [("layer", self.layer(node.inner))] if node.inner is not None else []
@@ -213,23 +244,27 @@ class _Writer:
 
 #: where the emitted program carries each setting: one row per row of the settings table (a
 #: test walks every setting through ``emit`` and fails on one this table or the text misses)
-SETTINGS_WRITTEN: Mapping[str, str] = MappingProxyType({
-    "dataset": "load_data(path), written by the dataset's own emit",
-    "input": "INPUT_SHAPE and keras.Input",
-    "normalize": "a Normalization layer named normalize, adapted on the training examples",
-    "loss": "model.compile(loss=...)",
-    "optimizer": "model.compile(optimizer=...)",
-    "metrics": "model.compile(metrics=[...])",
-    "epochs": "EPOCHS, the default of --epochs",
-    "batch_size": "BATCH_SIZE",
-    "validation_split": "VALIDATION_SPLIT: the last examples held out, floored as Keras does",
-    "callbacks": "model.fit(callbacks=[...])",
-    "seed": "SEED: keras.utils.set_random_seed and the batch order",
-    "backend": "BACKEND: the program stops unless Keras runs on it",
-})
+SETTINGS_WRITTEN: Mapping[str, str] = MappingProxyType(
+    {
+        "dataset": "load_data(path), written by the dataset's own emit",
+        "input": "INPUT_SHAPE and keras.Input",
+        "normalize": "a Normalization layer named normalize, adapted on the training examples",
+        "loss": "model.compile(loss=...)",
+        "optimizer": "model.compile(optimizer=...)",
+        "metrics": "model.compile(metrics=[...])",
+        "epochs": "EPOCHS, the default of --epochs",
+        "batch_size": "BATCH_SIZE",
+        "validation_split": "VALIDATION_SPLIT: the last examples held out, floored as Keras does",
+        "callbacks": "model.fit(callbacks=[...])",
+        "seed": "SEED: keras.utils.set_random_seed and the batch order",
+        "backend": "BACKEND: the program stops unless Keras runs on it",
+    }
+)
 
 #: the layer ``normalize: true`` puts first (the name netdsl's own model gives it)
-_NORMALIZE = _Call("keras.layers.Normalization", (("axis", _Src("-1")), ("name", _Src('"normalize"'))))
+_NORMALIZE = _Call(
+    "keras.layers.Normalization", (("axis", _Src("-1")), ("name", _Src('"normalize"')))
+)
 
 
 def _is_chain(model: CheckedModel) -> bool:
@@ -259,17 +294,25 @@ def _build_model(model: CheckedModel, w: _Writer) -> list[str]:
     if _is_chain(model):
         layers = _Seq((inputs, *first, *(w.layer(n) for n in model.nodes)))
         lines.append("    model = keras.Sequential(")
-        lines += ["        [", *[line for item in layers.items for line in _layout(item, 12, "", ",")], "        ],"]
+        lines += [
+            "        [",
+            *[line for item in layers.items for line in _layout(item, 12, "", ",")],
+            "        ],",
+        ]
         lines += [f"        name={name},", "    )"]
     else:
         lines += _layout(inputs, 4, "inputs = ")
         lines += _functional(model, w)
         lines.append(f"    model = keras.Model(inputs, outputs, name={name})")
     s = model.settings
-    compile_call = _Call("model.compile", (
-        ("optimizer", w.value(s.optimizer)), ("loss", w.value(s.loss)),
-        ("metrics", _Seq(tuple(w.value(m) for m in s.metrics or ()))),
-    ))
+    compile_call = _Call(
+        "model.compile",
+        (
+            ("optimizer", w.value(s.optimizer)),
+            ("loss", w.value(s.loss)),
+            ("metrics", _Seq(tuple(w.value(m) for m in s.metrics or ()))),
+        ),
+    )
     lines += _layout(compile_call, 4)
     lines.append("    return model")
     return lines
@@ -285,10 +328,18 @@ def _functional(model: CheckedModel, w: _Writer) -> list[str]:
     last = len(model.nodes) - 1
     names: dict[int, str] = {-1: "normalized" if model.settings.normalize else "inputs"}
     for n in model.nodes:
-        names[n.index] = ("outputs" if n.index == last else "x" if readers.get(n.index) == [n.index + 1]
-                          else f"x{n.index}")
-    lines = _layout(_Call(_NORMALIZE, ((None, _Src("inputs")),)), 4, "normalized = ") \
-        if model.settings.normalize else []
+        names[n.index] = (
+            "outputs"
+            if n.index == last
+            else "x"
+            if readers.get(n.index) == [n.index + 1]
+            else f"x{n.index}"
+        )
+    lines = (
+        _layout(_Call(_NORMALIZE, ((None, _Src("inputs")),)), 4, "normalized = ")
+        if model.settings.normalize
+        else []
+    )
     for n in model.nodes:
         sources = [names[i] for i in (n.inputs or (-1,))]
         component = n.component
@@ -320,17 +371,28 @@ def _dataset(model: CheckedModel, w: _Writer, data_path: str | None = None) -> l
     ref = model.dataset
     component = ref.component
     if not isinstance(component, Dataset) or component.emit is None:
-        raise EmitError(f"dataset `{ref.name}` cannot be written as Keras code: it declares no `emit`",
-                        help="a Dataset's emit(request, info) returns Code whose source defines "
-                             "load_data(path) (see docs/plugins.md, \"netdsl emit\")")
-    request = DataRequest(component.name, ref.kwargs, data_path or ref.kwargs.get("path"),
-                          component.env, model.input_shape)
+        raise EmitError(
+            f"dataset `{ref.name}` cannot be written as Keras code: it declares no `emit`",
+            help="a Dataset's emit(request, info) returns Code whose source defines "
+            'load_data(path) (see docs/plugins.md, "netdsl emit")',
+        )
+    request = DataRequest(
+        component.name,
+        ref.kwargs,
+        data_path or ref.kwargs.get("path"),
+        component.env,
+        model.input_shape,
+    )
     try:
         code = component.emit(request, model.data)
     except Exception as exc:  # noqa: BLE001 - a plugin's emit bug is named, not a traceback
-        raise EmitError(f"dataset `{ref.name}`: its emit hook failed: {type(exc).__name__}: {exc}") from None
+        raise EmitError(
+            f"dataset `{ref.name}`: its emit hook failed: {type(exc).__name__}: {exc}"
+        ) from None
     if not isinstance(code, Code) or "def load_data(" not in code.source:
-        raise EmitError(f"dataset `{ref.name}`: its emit hook must return Code defining load_data(path)")
+        raise EmitError(
+            f"dataset `{ref.name}`: its emit hook must return Code defining load_data(path)"
+        )
     w.imports.update(code.imports)
     w.definitions += [d.strip("\n") for d in code.definitions if d.strip("\n") not in w.definitions]
     return code.source.strip("\n").splitlines()
@@ -367,29 +429,39 @@ def _steps_comment(model: CheckedModel) -> list[str]:
     n, train = model.data.train_size, model.sizes.train
     if n and train is not None and model.total_steps is not None:
         if s.validation_split:
-            lines.append(f"    # {train:,} = floor({n:,} x (1 - {s.validation_split!r})) examples "
-                         "train, the rest validate")
-        lines.append(f"    # ceil({train:,} examples / {s.batch_size}) x {s.epochs} epochs = "
-                     f"{model.total_steps:,} with the full dataset")
+            lines.append(
+                f"    # {train:,} = floor({n:,} x (1 - {s.validation_split!r})) examples "
+                "train, the rest validate"
+            )
+        lines.append(
+            f"    # ceil({train:,} examples / {s.batch_size}) x {s.epochs} epochs = "
+            f"{model.total_steps:,} with the full dataset"
+        )
     else:
         lines.append("    # batches per epoch x epochs")
     return lines
 
 
-def emit_program(model: CheckedModel, source: str | None = None, data_path: str | None = None) -> str:
+def emit_program(
+    model: CheckedModel, source: str | None = None, data_path: str | None = None
+) -> str:
     """The whole program for ``model``; ``source`` names the ``.net`` file in its docstring;
     ``data_path`` is where the data is when known (a run folder records it)."""
     w = _Writer()
-    w.imports.update({"import argparse", "import itertools", "import math", "import keras",
-                      "import numpy as np"})
+    w.imports.update(
+        {"import argparse", "import itertools", "import math", "import keras", "import numpy as np"}
+    )
     build = _build_model(model, w)
     callbacks = [w.value(c) for c in model.settings.callbacks or []]
     data = _dataset(model, w, data_path)
     s = model.settings
     name = _model_name(model)
     origin = f" from {source}" if source else ""
-    constants = [f"INPUT_SHAPE = {_flat(_literal(tuple(model.input_shape)))}",
-                 f"EPOCHS = {s.epochs}", f"BATCH_SIZE = {s.batch_size}"]
+    constants = [
+        f"INPUT_SHAPE = {_flat(_literal(tuple(model.input_shape)))}",
+        f"EPOCHS = {s.epochs}",
+        f"BATCH_SIZE = {s.batch_size}",
+    ]
     if s.validation_split:
         constants.append(f"VALIDATION_SPLIT = {s.validation_split!r}")
     if s.seed is not None:
@@ -397,30 +469,55 @@ def emit_program(model: CheckedModel, source: str | None = None, data_path: str 
     if s.backend is not None:
         constants.append(f"BACKEND = {json.dumps(s.backend)}")
     order_seed = "SEED" if s.seed is not None else "seed=0"
-    fit = _Call("model.fit", (
-        (None, _Call("training_batches", ((None, _Src("x_train")), (None, _Src("y_train")),
-                                          (None, _Src(order_seed))))),
-        ("steps_per_epoch", _Src("math.ceil(len(x_train) / BATCH_SIZE)")),
-        ("epochs", _Src("args.epochs")),
-        ("shuffle", _Src("False")),  # training_batches orders them
-        *((("validation_data", _Src("(x_val, y_val)")),) if s.validation_split else ()),
-        *((("callbacks", _Seq(tuple(callbacks))),) if callbacks else ()),
-    ))
-    split = [
-        "    # the last VALIDATION_SPLIT of the training examples are held out, before any shuffling",
-        "    split = math.floor(len(x_train) * (1 - VALIDATION_SPLIT))",
-        "    x_train, x_val = x_train[:split], x_train[split:]",
-        "    y_train, y_val = y_train[:split], y_train[split:]",
-    ] if s.validation_split else []
-    steps = [*_steps_comment(model), "    total_steps = math.ceil(len(x_train) / BATCH_SIZE) * args.epochs",
-             "    model = build_model(total_steps)"] if w.uses_steps else ["    model = build_model()"]
+    fit = _Call(
+        "model.fit",
+        (
+            (
+                None,
+                _Call(
+                    "training_batches",
+                    ((None, _Src("x_train")), (None, _Src("y_train")), (None, _Src(order_seed))),
+                ),
+            ),
+            ("steps_per_epoch", _Src("math.ceil(len(x_train) / BATCH_SIZE)")),
+            ("epochs", _Src("args.epochs")),
+            ("shuffle", _Src("False")),  # training_batches orders them
+            *((("validation_data", _Src("(x_val, y_val)")),) if s.validation_split else ()),
+            *((("callbacks", _Seq(tuple(callbacks))),) if callbacks else ()),
+        ),
+    )
+    split = (
+        [
+            "    # the last VALIDATION_SPLIT of the training examples are held out, before any shuffling",
+            "    split = math.floor(len(x_train) * (1 - VALIDATION_SPLIT))",
+            "    x_train, x_val = x_train[:split], x_train[split:]",
+            "    y_train, y_val = y_train[:split], y_train[split:]",
+        ]
+        if s.validation_split
+        else []
+    )
+    steps = (
+        [
+            *_steps_comment(model),
+            "    total_steps = math.ceil(len(x_train) / BATCH_SIZE) * args.epochs",
+            "    model = build_model(total_steps)",
+        ]
+        if w.uses_steps
+        else ["    model = build_model()"]
+    )
     if s.normalize:
-        steps += ["    # the normalize layer learns the training examples' mean and variance",
-                  '    model.get_layer("normalize").adapt(x_train)']
-    backend = [
-        "    if keras.backend.backend() != BACKEND:",
-        '        raise SystemExit(f"run it with KERAS_BACKEND={BACKEND}: the model was checked for it")',
-    ] if s.backend is not None else []
+        steps += [
+            "    # the normalize layer learns the training examples' mean and variance",
+            '    model.get_layer("normalize").adapt(x_train)',
+        ]
+    backend = (
+        [
+            "    if keras.backend.backend() != BACKEND:",
+            '        raise SystemExit(f"run it with KERAS_BACKEND={BACKEND}: the model was checked for it")',
+        ]
+        if s.backend is not None
+        else []
+    )
     main = [
         "def main(argv=None):",
         '    """Train on the training set, report the test set; returns the trained model."""',
@@ -436,8 +533,11 @@ def emit_program(model: CheckedModel, source: str | None = None, data_path: str 
         *split,
         *steps,
         "    model.summary()",
-        *([] if s.seed is not None else
-          ["    # netdsl orders the batches of a run without a seed with seed 0"]),
+        *(
+            []
+            if s.seed is not None
+            else ["    # netdsl orders the batches of a run without a seed with seed 0"]
+        ),
         *_layout(fit, 4),
         "    results = model.evaluate(x_test, y_test, return_dict=True)",
         "    for metric, value in results.items():",
@@ -452,10 +552,20 @@ def emit_program(model: CheckedModel, source: str | None = None, data_path: str 
     ]
     signature = "def build_model(total_steps):" if w.uses_steps else "def build_model():"
     parts = [
-        doc, _imports(w.imports), constants, data, _prepare(model), _training_batches(),
+        doc,
+        _imports(w.imports),
+        constants,
+        data,
+        _prepare(model),
+        _training_batches(),
         *(d.splitlines() for d in w.definitions),
-        [signature, f'    """The network ({model.total_params:,} parameters), compiled."""', *build],
-        main, ['if __name__ == "__main__":', "    main()"],
+        [
+            signature,
+            f'    """The network ({model.total_params:,} parameters), compiled."""',
+            *build,
+        ],
+        main,
+        ['if __name__ == "__main__":', "    main()"],
     ]
     out: list[str] = []
     for i, part in enumerate(parts):

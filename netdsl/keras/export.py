@@ -48,7 +48,9 @@ class ExportFormat:
 #: the formats ``netdsl export --format`` takes
 FORMATS: Mapping[str, ExportFormat] = {
     "savedmodel": ExportFormat("savedmodel", "tf_saved_model", "", (), "tf.saved_model.load", ()),
-    "onnx": ExportFormat("onnx", "onnx", ".onnx", ("tf2onnx", "onnx"), "onnxruntime", ("onnxruntime",)),
+    "onnx": ExportFormat(
+        "onnx", "onnx", ".onnx", ("tf2onnx", "onnx"), "onnxruntime", ("onnxruntime",)
+    ),
     "litert": ExportFormat("litert", "litert", ".tflite", (), "the LiteRT interpreter", ()),
 }
 
@@ -67,15 +69,23 @@ class ExportReport:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "format": self.format, "input_shape": list(self.input_shape),
-                "max_abs_diff": self.max_abs_diff, "examples_compared": self.examples, "note": self.note}
+        return {
+            "path": str(self.path),
+            "format": self.format,
+            "input_shape": list(self.input_shape),
+            "max_abs_diff": self.max_abs_diff,
+            "examples_compared": self.examples,
+            "note": self.note,
+        }
 
     def text(self) -> str:
         shape = "x".join("N" if d is None else str(d) for d in self.input_shape)
         lines = [f"exported {self.format} to {self.path} (input {shape})"]
         if self.max_abs_diff is not None:
-            lines.append(f"{FORMATS[self.format].runtime} reproduces the Keras model on "
-                         f"{self.examples} inputs: largest difference {self.max_abs_diff:.2g}")
+            lines.append(
+                f"{FORMATS[self.format].runtime} reproduces the Keras model on "
+                f"{self.examples} inputs: largest difference {self.max_abs_diff:.2g}"
+            )
         if self.note:
             lines.append(self.note)
         return "\n".join(lines)
@@ -94,12 +104,21 @@ def _require(modules: tuple[str, ...], what: str) -> None:
 
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise NetdslExportError(f"{what} needs {', '.join(missing)}, which is not installed",
-                                help=_INSTALL, code="NDL314")
+        raise NetdslExportError(
+            f"{what} needs {', '.join(missing)}, which is not installed",
+            help=_INSTALL,
+            code="NDL314",
+        )
 
 
-def export_model(net: Any, fmt: str, out: str | os.PathLike[str], *,
-                 check_inputs: np.ndarray | None = None, tolerance: float = 1e-5) -> ExportReport:
+def export_model(
+    net: Any,
+    fmt: str,
+    out: str | os.PathLike[str],
+    *,
+    check_inputs: np.ndarray | None = None,
+    tolerance: float = 1e-5,
+) -> ExportReport:
     """Export the Keras model ``net`` as ``fmt`` to ``out`` (never over an existing path), load it
     with its runtime and compare its outputs with Keras's on ``check_inputs`` (default: 8 random
     inputs in [0, 1)). A difference over ``tolerance`` is an error and the artefact is removed."""
@@ -110,8 +129,10 @@ def export_model(net: Any, fmt: str, out: str | os.PathLike[str], *,
     if spec.suffix and out.suffix != spec.suffix:
         raise NetdslExportError(f"{out}: a {fmt} file must end in {spec.suffix}")
     if out.exists():
-        raise NetdslExportError(f"{out} already exists; netdsl does not overwrite it",
-                                help="give another path with -o, or remove it first")
+        raise NetdslExportError(
+            f"{out} already exists; netdsl does not overwrite it",
+            help="give another path with -o, or remove it first",
+        )
     _require(spec.needs, f"--format {fmt}")
     if check_inputs is None:
         shape = tuple(net.inputs[0].shape[1:])
@@ -133,9 +154,12 @@ def export_model(net: Any, fmt: str, out: str | os.PathLike[str], *,
         if diff is not None and not diff <= tolerance:
             raise NetdslExportError(
                 f"the {fmt} export does not reproduce the model: {spec.runtime} differs from Keras "
-                f"by up to {diff:.3g} (over {tolerance:g}) on {len(x)} inputs")
+                f"by up to {diff:.3g} (over {tolerance:g}) on {len(x)} inputs"
+            )
         if got is None:
-            note = (note + "; " if note else "") + (f"not checked: {spec.runtime} is not installed ({_INSTALL})")
+            note = (note + "; " if note else "") + (
+                f"not checked: {spec.runtime} is not installed ({_INSTALL})"
+            )
         os.replace(staged, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -156,8 +180,12 @@ def _statistics_as_variables(net: Any) -> Iterator[None]:
     changed = []
     for layer in _all_layers(net):
         mean, variance = getattr(layer, "adapt_mean", None), getattr(layer, "adapt_variance", None)
-        if not (isinstance(layer, keras.layers.Normalization) and isinstance(mean, keras.Variable)
-                and isinstance(variance, keras.Variable) and _last_axis_only(layer.mean, mean)):
+        if not (
+            isinstance(layer, keras.layers.Normalization)
+            and isinstance(mean, keras.Variable)
+            and isinstance(variance, keras.Variable)
+            and _last_axis_only(layer.mean, mean)
+        ):
             continue
         changed.append((layer, layer.mean, layer.variance))
         object.__setattr__(layer, "mean", mean)  # past Keras's tracking: nothing new is tracked
@@ -198,12 +226,16 @@ def _export(net: Any, fmt: str, path: Path) -> tuple[str, int | None]:
         second_try = _HeldStderr()
         try:
             with second_try:
-                _call_export(net, path, spec.keras_format, {**builtins, "input_signature": signature})
+                _call_export(
+                    net, path, spec.keras_format, {**builtins, "input_signature": signature}
+                )
         except NetdslExportError:
             raise first from None
         second_try.replay()
-        return ("fixed batch size 1: this model needs a static shape in LiteRT "
-                f"({first.message.split(': ', 1)[-1]})"), 1
+        return (
+            "fixed batch size 1: this model needs a static shape in LiteRT "
+            f"({first.message.split(': ', 1)[-1]})"
+        ), 1
     first_try.replay()
     return "", None
 
@@ -211,8 +243,10 @@ def _export(net: Any, fmt: str, path: Path) -> tuple[str, int | None]:
 #: native log lines of the converters and runtimes that say nothing to the user
 #: (and TensorFlow's own info and warning lines, `I0000 00:00:...` / `W0000 ...`, which the
 #: converter writes by the dozen whatever TF_CPP_MIN_LOG_LEVEL says)
-_EXPORT_NOISE = re.compile(r"Created TensorFlow Lite XNNPACK delegate|oneDNN custom operations"
-                           r"|absl::InitializeLog|cpu_feature_guard|^[IW]\d{4} \d\d:\d\d:\d\d")
+_EXPORT_NOISE = re.compile(
+    r"Created TensorFlow Lite XNNPACK delegate|oneDNN custom operations"
+    r"|absl::InitializeLog|cpu_feature_guard|^[IW]\d{4} \d\d:\d\d:\d\d"
+)
 
 
 class _HeldStderr:
@@ -251,7 +285,9 @@ class _HeldStderr:
     def replay(self) -> None:
         import sys
 
-        kept = [line for line in self.text.splitlines(keepends=True) if not _EXPORT_NOISE.search(line)]
+        kept = [
+            line for line in self.text.splitlines(keepends=True) if not _EXPORT_NOISE.search(line)
+        ]
         if kept:
             sys.stderr.write("".join(kept))
             sys.stderr.flush()
@@ -269,39 +305,59 @@ def _call_export(net: Any, path: Path, keras_format: str, kwargs: dict[str, Any]
     except NetdslError:
         raise
     except ImportError as exc:
-        raise NetdslExportError(f"--format needs {exc.name or exc}, which is not installed",
-                                help=_INSTALL, code="NDL314") from None
+        raise NetdslExportError(
+            f"--format needs {exc.name or exc}, which is not installed",
+            help=_INSTALL,
+            code="NDL314",
+        ) from None
     except Exception as exc:  # noqa: BLE001 - converter failures, turned into the layer they hit
         raise _explain(net, keras_format, exc) from None
 
 
 #: operation names in converter and runtime messages ('tf.Erfinv' op, No Op registered for Erfinv,
 #: fused["MatrixDeterminant:", ...])
-_OP = re.compile(r"'tf\.([A-Za-z0-9_]+)' op|No Op registered for ([A-Za-z0-9_]+)|fused\[\"([A-Z][A-Za-z0-9]+):")
+_OP = re.compile(
+    r"'tf\.([A-Za-z0-9_]+)' op|No Op registered for ([A-Za-z0-9_]+)|fused\[\"([A-Z][A-Za-z0-9]+):"
+)
 
 
-def _explain(net: Any, keras_format: str, exc: BaseException, runtime: bool = False) -> NetdslExportError:
+def _explain(
+    net: Any, keras_format: str, exc: BaseException, runtime: bool = False
+) -> NetdslExportError:
     """A converter's (or runtime's) failure as: which layer (by its name and class), which operation."""
     text = str(exc)
     names = {layer.name: layer for layer in _all_layers(net)}
     hit = []
-    for part in dict.fromkeys(re.findall(r"/([A-Za-z0-9_]+)/", text)):  # graph scopes: model_1/layer_1/Op
+    for part in dict.fromkeys(
+        re.findall(r"/([A-Za-z0-9_]+)/", text)
+    ):  # graph scopes: model_1/layer_1/Op
         for candidate in (part, re.sub(r"_\d+$", "", part)):
             if candidate in names and names[candidate] is not net and names[candidate] not in hit:
                 hit.append(names[candidate])
                 break
-    ops = sorted({next(g for g in m if g) for m in _OP.findall(text)}
-                 - {"StatefulPartitionedCall", "PartitionedCall"})
+    ops = sorted(
+        {next(g for g in m if g) for m in _OP.findall(text)}
+        - {"StatefulPartitionedCall", "PartitionedCall"}
+    )
     fmt = next(k for k, v in FORMATS.items() if v.keras_format == keras_format)
-    what = (f"layer `{hit[0].name}` ({type(hit[0]).__name__})" if hit else "this model")
+    what = f"layer `{hit[0].name}` ({type(hit[0]).__name__})" if hit else "this model"
     if runtime:
         what += f": {FORMATS[fmt].runtime} refuses the converted file"
-    detail = f": operation {', '.join(ops[:4])} " + ("is" if len(ops) == 1 else "are") + " not supported" if ops else ""
-    first = next((ln.strip() for ln in text.splitlines() if "error" in ln.lower()), text.strip()[:200])
+    detail = (
+        f": operation {', '.join(ops[:4])} " + ("is" if len(ops) == 1 else "are") + " not supported"
+        if ops
+        else ""
+    )
+    first = next(
+        (ln.strip() for ln in text.splitlines() if "error" in ln.lower()), text.strip()[:200]
+    )
     return NetdslExportError(
         f"{fmt} cannot take {what}{detail}",
-        help=("README 'Export' lists which formats take which layers; savedmodel takes every "
-              f"layer. Converter said: {first[:300]}"))
+        help=(
+            "README 'Export' lists which formats take which layers; savedmodel takes every "
+            f"layer. Converter said: {first[:300]}"
+        ),
+    )
 
 
 def _all_layers(net: Any) -> list[Any]:
@@ -353,11 +409,11 @@ def _invoke_litert(path: Path, x: np.ndarray) -> np.ndarray:
     batch = int(inp["shape"][0])
     rows = []
     for start in range(0, len(x), batch):
-        chunk = x[start:start + batch]
+        chunk = x[start : start + batch]
         padded = np.concatenate([chunk, np.zeros((batch - len(chunk), *x.shape[1:]), x.dtype)])
         it.set_tensor(inp["index"], padded)
         it.invoke()
-        rows.append(np.asarray(it.get_tensor(out["index"]))[:len(chunk)])
+        rows.append(np.asarray(it.get_tensor(out["index"]))[: len(chunk)])
     return np.concatenate(rows)
 
 
@@ -378,7 +434,9 @@ def _run_onnx(path: Path, x: np.ndarray) -> np.ndarray | None:
 
 
 _RUNTIMES: Mapping[str, Callable[[Path, np.ndarray], np.ndarray | None]] = {
-    "savedmodel": _run_savedmodel, "onnx": _run_onnx, "litert": _run_litert,
+    "savedmodel": _run_savedmodel,
+    "onnx": _run_onnx,
+    "litert": _run_litert,
 }
 
 

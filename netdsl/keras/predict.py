@@ -35,7 +35,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..checking.plan import CheckedModel
     from ..vocab.registry import Registry
 
-__all__ = ["IMAGE_SUFFIXES", "NetdslInputError", "Predictor", "load_predictor", "read_inputs", "results_text"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "NetdslInputError",
+    "Predictor",
+    "load_predictor",
+    "read_inputs",
+    "results_text",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
@@ -58,8 +65,9 @@ def read_inputs(paths: Sequence[str], input_shape: Sequence[int]) -> list[Exampl
     Every file goes through the bounded reader (:mod:`netdsl.keras.datafiles`)."""
     out: list[Example] = []
     for path in paths:
-        p = regular_file(Path(path), "an image, a .npy/.npz array file or a .csv file",
-                         NetdslInputError)
+        p = regular_file(
+            Path(path), "an image, a .npy/.npz array file or a .csv file", NetdslInputError
+        )
         suffix = p.suffix.lower()
         if suffix in IMAGE_SUFFIXES:
             out.append(_image(p, tuple(input_shape)))
@@ -72,7 +80,8 @@ def read_inputs(paths: Sequence[str], input_shape: Sequence[int]) -> list[Exampl
         else:
             raise NetdslInputError(
                 f"{path}: cannot tell what `{suffix or p.name}` holds",
-                help=f"give images ({', '.join(IMAGE_SUFFIXES)}), .npy/.npz arrays or .csv rows")
+                help=f"give images ({', '.join(IMAGE_SUFFIXES)}), .npy/.npz arrays or .csv rows",
+            )
     return out
 
 
@@ -80,7 +89,9 @@ def _npz(p: Path, shape: Sequence[int]) -> Iterator[Example]:
     with Npz(p, NetdslInputError) as archive:
         for member in archive.members.values():
             if not member.numeric:
-                raise NetdslInputError(f"{p}:{member.name}: holds {member.dtype} values, not numbers")
+                raise NetdslInputError(
+                    f"{p}:{member.name}: holds {member.dtype} values, not numbers"
+                )
         arrays = archive.arrays(list(archive.members))
     for key, array in arrays.items():
         yield from _arrays(f"{p}:{key}", array, shape)
@@ -90,22 +101,29 @@ def _image(p: Path, shape: tuple[int, ...]) -> Example:
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
-        raise NetdslInputError("reading images needs Pillow, which is not installed",
-                               help="pip install 'netdsl[predict]'", code="NDL121") from None
+        raise NetdslInputError(
+            "reading images needs Pillow, which is not installed",
+            help="pip install 'netdsl[predict]'",
+            code="NDL121",
+        ) from None
     if len(shape) == 3 and shape[2] in (1, 3, 4):
         height, width, channels = shape
     elif len(shape) == 2:
         (height, width), channels = shape, 0
     else:
-        raise NetdslInputError(f"{p}: the model takes {_shape_text(shape)}, not an image",
-                               help="give a .npy, .npz or .csv file of that shape")
+        raise NetdslInputError(
+            f"{p}: the model takes {_shape_text(shape)}, not an image",
+            help="give a .npy, .npz or .csv file of that shape",
+        )
     image_size(p, NetdslInputError)  # header checked, pixels counted, before any decoding
     try:
         with Image.open(p) as img:
             size = img.size
             if size[0] * size[1] > MAX_IMAGE_PIXELS:  # a format the header reader leaves to Pillow
-                raise NetdslInputError(f"{p}: the image declares {size[0]:,}x{size[1]:,} pixels, over "
-                                       f"the limit of {MAX_IMAGE_PIXELS:,}; refused before decoding")
+                raise NetdslInputError(
+                    f"{p}: the image declares {size[0]:,}x{size[1]:,} pixels, over "
+                    f"the limit of {MAX_IMAGE_PIXELS:,}; refused before decoding"
+                )
             img.load()
             mode = {0: "L", 1: "L", 3: "RGB", 4: "RGBA"}[channels]
             converted = img.convert(mode)
@@ -114,8 +132,13 @@ def _image(p: Path, shape: tuple[int, ...]) -> Example:
                 converted = converted.resize((width, height), Image.Resampling.BILINEAR)
                 note = f"resized from {size[0]}x{size[1]}"
             x = np.asarray(converted, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError,
-            SyntaxError) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        Image.DecompressionBombError,
+        ValueError,
+        SyntaxError,
+    ) as exc:
         raise NetdslInputError(f"{p}: not a readable image ({type(exc).__name__}: {exc})") from None
     return Example(str(p), x.reshape(shape), note)
 
@@ -141,7 +164,8 @@ def _arrays(name: str, array: np.ndarray, shape: Sequence[int]) -> Iterator[Exam
         return
     raise NetdslInputError(
         f"{name}: an array of shape {_shape_text(a.shape)} is neither one input of shape "
-        f"{_shape_text(shape)} ({size:,} values) nor a batch of them")
+        f"{_shape_text(shape)} ({size:,} values) nor a batch of them"
+    )
 
 
 def _csv(p: Path, shape: Sequence[int]) -> Iterator[Example]:
@@ -159,11 +183,14 @@ def _csv(p: Path, shape: Sequence[int]) -> Iterator[Example]:
                 if line == 1:
                     continue  # a header row
                 col = next(i for i, v in enumerate(values) if v is None)
-                raise NetdslInputError(f"{p}:{line}: `{row[col][:40]}` (column {col + 1}) is not a number")
+                raise NetdslInputError(
+                    f"{p}:{line}: `{row[col][:40]}` (column {col + 1}) is not a number"
+                )
             if len(values) != size:
                 raise NetdslInputError(
                     f"{p}:{line}: {len(values)} columns, but the model takes {size:,} values "
-                    f"({_shape_text(shape)}) per row")
+                    f"({_shape_text(shape)}) per row"
+                )
             x = np.asarray(values, dtype=np.float32)
             if not np.all(np.isfinite(x)):
                 raise NetdslInputError(f"{p}:{line}: a value is NaN or infinite")
@@ -207,9 +234,11 @@ class Predictor:
                 result["values"] = [float(v) for v in row.ravel()]
             else:
                 probs = self._probabilities(row.ravel(), target.kind)
-                order = np.argsort(-probs, kind="stable")[:max(1, top)]
-                result["top"] = [{"class": int(i), "label": self._label(int(i)),
-                                  "probability": float(probs[i])} for i in order]
+                order = np.argsort(-probs, kind="stable")[: max(1, top)]
+                result["top"] = [
+                    {"class": int(i), "label": self._label(int(i)), "probability": float(probs[i])}
+                    for i in order
+                ]
             results.append(result)
         return results
 

@@ -27,7 +27,8 @@ _TF_NOISE = re.compile(
     r"|This TensorFlow binary is optimized|rebuild TensorFlow with the appropriate compiler flags"
     r"|Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered"
     r"|TF-TRT Warning|successful NUMA node read|Could not find cuda drivers"
-    r"|\[Gloo\] Rank \d+ is connected to \d+ peer ranks")
+    r"|\[Gloo\] Rank \d+ is connected to \d+ peer ranks"
+)
 
 
 def native_noise(line: str) -> bool:
@@ -54,8 +55,11 @@ def quiet_native_logs() -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             held.seek(0)
-            kept = [line for line in held.read().decode("utf-8", "replace").splitlines(keepends=True)
-                    if not _TF_NOISE.search(line)]
+            kept = [
+                line
+                for line in held.read().decode("utf-8", "replace").splitlines(keepends=True)
+                if not _TF_NOISE.search(line)
+            ]
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()
@@ -104,9 +108,11 @@ def import_keras(backend: str | None = None) -> Any:
         if backend is not None and current != backend:
             raise NetdslTrainingError(
                 f"Keras is already running on the {current} backend in this process; it cannot "
-                f"switch to {backend}", code="NDL320",
+                f"switch to {backend}",
+                code="NDL320",
                 help="Keras fixes its backend when it is first imported: run netdsl in a new "
-                     f"process (or set KERAS_BACKEND={backend} before importing Keras)")
+                f"process (or set KERAS_BACKEND={backend} before importing Keras)",
+            )
         return loaded
     name = resolve(backend)
     os.environ["KERAS_BACKEND"] = name
@@ -120,7 +126,8 @@ def import_keras(backend: str | None = None) -> Any:
         what = "TensorFlow is" if name == "tensorflow" else f"The {name} backend is"
         raise NetdslTrainingError(
             f"{what} needed to build and train models, and it is not installed ({e})",
-            help=install_hint(name) + ("  (or 'netdsl[gpu]' for the CUDA build on Linux)"
-                                       if name == "tensorflow" else ""),
-            code="NDL301") from None
+            help=install_hint(name)
+            + ("  (or 'netdsl[gpu]' for the CUDA build on Linux)" if name == "tensorflow" else ""),
+            code="NDL301",
+        ) from None
     return keras

@@ -62,12 +62,15 @@ def _import(path: str, component: Component) -> Any:
     except (ImportError, AttributeError) as exc:
         raise NetdslPluginError(
             f"{component.kind} `{component.name}` lists custom object `{path}`, which cannot be "
-            f"imported: {type(exc).__name__}: {exc}", code="NDL220",
-            help='custom_objects entries are "module:attribute" paths importable where netdsl runs') from None
+            f"imported: {type(exc).__name__}: {exc}",
+            code="NDL220",
+            help='custom_objects entries are "module:attribute" paths importable where netdsl runs',
+        ) from None
 
 
-def register_custom_objects(components: Iterable[Component],
-                            problems: list[NetdslError] | None = None) -> dict[str, Any]:
+def register_custom_objects(
+    components: Iterable[Component], problems: list[NetdslError] | None = None
+) -> dict[str, Any]:
     """Import every ``custom_objects`` entry of ``components`` and register it with Keras (as
     ``module>attribute``, unless its author registered it already). Returns the objects by the
     name Keras saves them under. An entry that cannot be imported raises, or with ``problems``
@@ -129,8 +132,11 @@ def _recorded_paths(folder: Path) -> dict[str, str]:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in objects.items()):
             raise TypeError("a name or a path is not a string")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise NetdslTrainingError(f"{path}: not a record of custom objects ({exc})", code="NDL311",
-                                  help='expected {"custom_objects": {"name": "module:attr"}}') from None
+        raise NetdslTrainingError(
+            f"{path}: not a record of custom objects ({exc})",
+            code="NDL311",
+            help='expected {"custom_objects": {"name": "module:attr"}}',
+        ) from None
     return dict(objects)
 
 
@@ -148,8 +154,10 @@ def objects_for_keras(folder: str | os.PathLike[str]) -> dict[str, Any]:
         except (ImportError, AttributeError) as exc:
             raise NetdslTrainingError(
                 f"{folder}/{OBJECTS_NAME} names `{path}`, which cannot be imported here: "
-                f"{type(exc).__name__}: {exc}", code="NDL310",
-                help="install the plugin that trained the model") from None
+                f"{type(exc).__name__}: {exc}",
+                code="NDL310",
+                help="install the plugin that trained the model",
+            ) from None
         _register(keras, obj, path)
         out[name] = obj
     return out
@@ -196,19 +204,28 @@ def resolve_model_file(path: str | os.PathLike[str]) -> Path:
             raise NetdslTrainingError(
                 f"{p}/ holds {UNLOADABLE_NAME}: its run saved a model that could not be loaded back",
                 help="its plugin must list the custom objects it uses (docs/plugins.md, "
-                     "'Saved models'); run it again after that", code="NDL311")
-        raise NetdslTrainingError(f"{p}/ has no model.keras: it is not a finished run folder",
-                                  help="give a run folder (runs/NAME/) or a .keras file", code="NDL311")
+                "'Saved models'); run it again after that",
+                code="NDL311",
+            )
+        raise NetdslTrainingError(
+            f"{p}/ has no model.keras: it is not a finished run folder",
+            help="give a run folder (runs/NAME/) or a .keras file",
+            code="NDL311",
+        )
     if not p.exists():
         raise NetdslTrainingError(f"{p}: no such file or folder", code="NDL311")
     if p.suffix != ".keras":
-        raise NetdslTrainingError(f"{p} is not a .keras file or a run folder", code="NDL311",
-                                  help="give a run folder (runs/NAME/) or a .keras file")
+        raise NetdslTrainingError(
+            f"{p} is not a .keras file or a run folder",
+            code="NDL311",
+            help="give a run folder (runs/NAME/) or a .keras file",
+        )
     return p
 
 
-def load_model(path: str | os.PathLike[str], registry: Registry | None = None, *,
-               compile: bool = True) -> Any:
+def load_model(
+    path: str | os.PathLike[str], registry: Registry | None = None, *, compile: bool = True
+) -> Any:
     """Load a model netdsl saved (a run folder or a ``.keras`` file), with the custom objects of
     every plugin in ``registry`` (default: all installed plugins) registered with Keras."""
     from ..vocab.registry import default_registry
@@ -226,12 +243,17 @@ def load_model(path: str | os.PathLike[str], registry: Registry | None = None, *
         raise
     except Exception as exc:  # noqa: BLE001 - Keras's reasons are many; each is named, not a traceback
         skipped = "".join(f"; {p.message}" for p in problems)
-        raise NetdslTrainingError(f"{file} cannot be loaded: {_first_line(exc)}",
-                                  help=_RELOAD_HELP + skipped, code="NDL310") from None
+        raise NetdslTrainingError(
+            f"{file} cannot be loaded: {_first_line(exc)}",
+            help=_RELOAD_HELP + skipped,
+            code="NDL310",
+        ) from None
 
 
-_RELOAD_HELP = ("a plugin that builds its own Python function or class must list it in its "
-                "component's `custom_objects` (see docs/plugins.md, 'Saved models')")
+_RELOAD_HELP = (
+    "a plugin that builds its own Python function or class must list it in its "
+    "component's `custom_objects` (see docs/plugins.md, 'Saved models')"
+)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -271,8 +293,10 @@ def verify_reload(file: str | os.PathLike[str], net: Any) -> float:
         data.update(status="unloadable", error=f"the saved model cannot be loaded back: {problem}")
         metrics.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     raise NetdslTrainingError(
-        f"the trained model was saved but cannot be loaded back ({problem}); it is kept as "
-        f"{kept}", help=_RELOAD_HELP, code="NDL310")
+        f"the trained model was saved but cannot be loaded back ({problem}); it is kept as {kept}",
+        help=_RELOAD_HELP,
+        code="NDL310",
+    )
 
 
 def _digests(weights: Iterable[Any]) -> list[str]:
@@ -311,15 +335,27 @@ def _spawn(backend: str) -> tuple[str, subprocess.Popen[str], Any]:
     for the run does not reach it); it ends when our end of its stdin closes."""
     import tempfile
 
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
-           "NETDSL_RELOAD_PATH": json.dumps([p for p in sys.path if p])}
-    code = ("import json, os, sys; sys.path[:0] = json.loads(os.environ['NETDSL_RELOAD_PATH']); "
-            "import netdsl.keras.saving as s; s._probe_main()")  # this netdsl, wherever it lies
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "NETDSL_RELOAD_PATH": json.dumps([p for p in sys.path if p]),
+    }
+    code = (
+        "import json, os, sys; sys.path[:0] = json.loads(os.environ['NETDSL_RELOAD_PATH']); "
+        "import netdsl.keras.saving as s; s._probe_main()"
+    )  # this netdsl, wherever it lies
     # open while the child lives (closed by _discard): no `with` can span that
     errors = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=errors, text=True, env=env,
-                             start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     return backend, child, errors
 
 

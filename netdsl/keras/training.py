@@ -83,15 +83,19 @@ class TrainOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.steps_per_execution, int) or self.steps_per_execution < 1:
             raise NetdslTrainingError(
-                f"steps_per_execution must be an integer >= 1, got {self.steps_per_execution!r}")
+                f"steps_per_execution must be an integer >= 1, got {self.steps_per_execution!r}"
+            )
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise NetdslTrainingError(f"threads must be an integer >= 1, got {self.threads!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"steps_per_execution": self.steps_per_execution,
-                "jit_compile": "auto" if self.jit_compile is None else self.jit_compile,
-                "threads": self.threads, "distribute": self.distribute,
-                **({"cluster": dataclasses.asdict(self.cluster)} if self.cluster else {})}
+        return {
+            "steps_per_execution": self.steps_per_execution,
+            "jit_compile": "auto" if self.jit_compile is None else self.jit_compile,
+            "threads": self.threads,
+            "distribute": self.distribute,
+            **({"cluster": dataclasses.asdict(self.cluster)} if self.cluster else {}),
+        }
 
 
 class Data(NamedTuple):
@@ -133,10 +137,14 @@ class StreamData:
 
         if self.labels == "categorical":
             n = self.num_classes
-            return ds.map(lambda x, y: (x, tf.one_hot(tf.reshape(tf.cast(y, tf.int32), [-1]), n)),
-                          num_parallel_calls=tf.data.AUTOTUNE)
+            return ds.map(
+                lambda x, y: (x, tf.one_hot(tf.reshape(tf.cast(y, tf.int32), [-1]), n)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
         if self.labels == "sparse":
-            return ds.map(lambda x, y: (x, tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
+            return ds.map(
+                lambda x, y: (x, tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE
+            )
         return ds.map(lambda x, y: (x, tf.cast(y, tf.float32)), num_parallel_calls=tf.data.AUTOTUNE)
 
     def train(self, batch_size: int, seed: int | None, clock: EpochClock | None = None) -> Any:
@@ -157,7 +165,11 @@ class StreamData:
         # every row once, in batches of batch_size: Keras knows the epoch's length from the start
         # (no end-of-data probing, no retrace for a short last step group in the second epoch)
         steps = max(1, math.ceil(self.train_size / batch_size))
-        ds = tf.data.Dataset.range(1).flat_map(one_epoch).apply(tf.data.experimental.assert_cardinality(steps))
+        ds = (
+            tf.data.Dataset.range(1)
+            .flat_map(one_epoch)
+            .apply(tf.data.experimental.assert_cardinality(steps))
+        )
         return self._encoded(ds).prefetch(tf.data.AUTOTUNE)
 
     def test(self, batch_size: int) -> Any:
@@ -186,33 +198,51 @@ def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's loader bug is named, not a traceback
         raise NetdslPluginError(
-            f"dataset `{ref.name}` ({who}) failed to load: {type(exc).__name__}: {exc}", code="NDL205") from None
+            f"dataset `{ref.name}` ({who}) failed to load: {type(exc).__name__}: {exc}",
+            code="NDL205",
+        ) from None
     if isinstance(arrays, Streams):
         return StreamData(arrays, model.labels, model.data.target.num_classes)
     if not isinstance(arrays, (tuple, list)) or len(arrays) != 4:
-        raise NetdslPluginError(f"dataset `{ref.name}` ({who}) returned {type(arrays).__name__}, not "
-                                "(x_train, y_train, x_test, y_test)", code="NDL205")
+        raise NetdslPluginError(
+            f"dataset `{ref.name}` ({who}) returned {type(arrays).__name__}, not "
+            "(x_train, y_train, x_test, y_test)",
+            code="NDL205",
+        )
     try:
         x_train, y_train, x_test, y_test = (np.asarray(a) for a in arrays)
     except (TypeError, ValueError) as exc:
-        raise NetdslPluginError(f"dataset `{ref.name}` ({who}) returned something that is not an "
-                                f"array: {type(exc).__name__}: {exc}", code="NDL205") from None
+        raise NetdslPluginError(
+            f"dataset `{ref.name}` ({who}) returned something that is not an "
+            f"array: {type(exc).__name__}: {exc}",
+            code="NDL205",
+        ) from None
     for x, y, split in ((x_train, y_train, "training"), (x_test, y_test, "test")):
         if x.ndim == 0 or y.ndim == 0:
-            raise NetdslPluginError(f"dataset `{ref.name}` ({who}) returned a single value as its "
-                                    f"{split} {'examples' if x.ndim == 0 else 'labels'}, not an array",
-                                    code="NDL205")
+            raise NetdslPluginError(
+                f"dataset `{ref.name}` ({who}) returned a single value as its "
+                f"{split} {'examples' if x.ndim == 0 else 'labels'}, not an array",
+                code="NDL205",
+            )
         if len(x) != len(y):
             raise NetdslPluginError(
                 f"dataset `{ref.name}` ({who}) returned {len(x):,} {split} examples but "
-                f"{len(y):,} labels; they must match one to one", code="NDL205")
+                f"{len(y):,} labels; they must match one to one",
+                code="NDL205",
+            )
         _check_values(ref.name, who, split, x, y)
     target = model.data.target
-    y_train, y_test = (encode_labels(y, target.num_classes, model.labels) for y in (y_train, y_test))
+    y_train, y_test = (
+        encode_labels(y, target.num_classes, model.labels) for y in (y_train, y_test)
+    )
     if target.kind != "classes":  # one value per example: a column, as the (N, 1) output gives
-        y_train, y_test = (y.reshape((len(y), *target.output_shape)) if y.ndim == 1 else y
-                           for y in (y_train, y_test))
-    return Data(_shape(x_train, model.input_shape), y_train, _shape(x_test, model.input_shape), y_test)
+        y_train, y_test = (
+            y.reshape((len(y), *target.output_shape)) if y.ndim == 1 else y
+            for y in (y_train, y_test)
+        )
+    return Data(
+        _shape(x_train, model.input_shape), y_train, _shape(x_test, model.input_shape), y_test
+    )
 
 
 def _first_non_finite(a: np.ndarray) -> int | None:
@@ -222,7 +252,9 @@ def _first_non_finite(a: np.ndarray) -> int | None:
         return None
     block = max(1, (1 << 24) // max(1, int(np.prod(a.shape[1:])) if a.ndim > 1 else 1))
     for start in range(0, len(a), block):
-        bad = ~np.isfinite(a[start:start + block]).reshape(min(block, len(a) - start), -1).all(axis=1)
+        bad = ~np.isfinite(a[start : start + block]).reshape(min(block, len(a) - start), -1).all(
+            axis=1
+        )
         if bad.any():
             return start + int(np.argmax(bad))
     return None
@@ -233,9 +265,11 @@ def _check_values(name: str, who: str, split: str, x: np.ndarray, y: np.ndarray)
     dataset and its plugin, before anything trains on them."""
     if len(x) == 0:
         raise NetdslPluginError(
-            f"dataset `{name}` ({who}) returned 0 {split} examples", code="NDL205",
+            f"dataset `{name}` ({who}) returned 0 {split} examples",
+            code="NDL205",
             help="its data source is empty, or its loader drops every example; check the data it "
-                 f"reads, else report it to the plugin ({who})")
+            f"reads, else report it to the plugin ({who})",
+        )
     for what, a in (("examples", x), ("labels", y)):
         at = _first_non_finite(a)
         if at is not None:
@@ -243,7 +277,8 @@ def _check_values(name: str, who: str, split: str, x: np.ndarray, y: np.ndarray)
                 f"dataset `{name}` ({who}) returned {split} {what} holding NaN or infinite values "
                 f"(the first at {split} example {at:,})",
                 help="fill in or drop the missing values in the data; if the data has none, the "
-                     f"dataset's loader makes them (report it to the plugin, {who})")
+                f"dataset's loader makes them (report it to the plugin, {who})",
+            )
 
 
 def encode_labels(y: np.ndarray, num_classes: int, labels: str) -> np.ndarray:
@@ -254,7 +289,8 @@ def encode_labels(y: np.ndarray, num_classes: int, labels: str) -> np.ndarray:
         return y.astype(np.float32)
     if y.size and (int(y.min()) < 0 or int(y.max()) >= num_classes):
         raise NetdslDataError(
-            f"labels run {int(y.min())}..{int(y.max())} but the model has {num_classes} classes")
+            f"labels run {int(y.min())}..{int(y.max())} but the model has {num_classes} classes"
+        )
     if labels == "categorical":
         return np.eye(num_classes, dtype=np.float32)[y.astype(np.int64)]
     return y.astype(np.int32)
@@ -267,7 +303,8 @@ def _shape(x: np.ndarray, input_shape: Sequence[int]) -> np.ndarray:
         raise NetdslDataError(
             f"the data has examples of shape {'x'.join(map(str, x.shape[1:]))}, which cannot be "
             f"the model input {'x'.join(map(str, input_shape))}",
-            help="remove the `input:` setting or give one with the same number of values")
+            help="remove the `input:` setting or give one with the same number of values",
+        )
     return x.reshape((len(x), *input_shape))
 
 
@@ -293,12 +330,18 @@ def set_threads(threads: int | None) -> None:
     if threads is None:
         return
     if import_keras().backend.backend() != "tensorflow":
-        raise NetdslTrainingError("--threads sets TensorFlow's thread pools; it does not apply to "
-                                  "the jax backend", code="NDL320", help="leave --threads out with --backend jax")
+        raise NetdslTrainingError(
+            "--threads sets TensorFlow's thread pools; it does not apply to the jax backend",
+            code="NDL320",
+            help="leave --threads out with --backend jax",
+        )
     import tensorflow as tf
 
     threading = tf.config.threading
-    if (threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads()) == (threads, threads):
+    if (
+        threading.get_intra_op_parallelism_threads(),
+        threading.get_inter_op_parallelism_threads(),
+    ) == (threads, threads):
         return
     try:
         threading.set_intra_op_parallelism_threads(threads)
@@ -306,30 +349,45 @@ def set_threads(threads: int | None) -> None:
     except RuntimeError:
         import warnings
 
-        warnings.warn(f"TensorFlow is already running in this process; threads={threads} is ignored",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"TensorFlow is already running in this process; threads={threads} is ignored",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
-def compile_net(model: CheckedModel, options: TrainOptions | None = None,
-                train_examples: int | None = None) -> Any:
+def compile_net(
+    model: CheckedModel, options: TrainOptions | None = None, train_examples: int | None = None
+) -> Any:
     """The Keras model for ``model``, compiled with its loss, optimizer, metrics and ``options``;
     ``train_examples`` sizes schedules that decay over the run."""
     options = options or TrainOptions()
-    return build(model, train_examples=train_examples, steps_per_execution=options.steps_per_execution,
-                 jit_compile="auto" if options.jit_compile is None else options.jit_compile)
+    return build(
+        model,
+        train_examples=train_examples,
+        steps_per_execution=options.steps_per_execution,
+        jit_compile="auto" if options.jit_compile is None else options.jit_compile,
+    )
 
 
-def split_validation(data: Data, fraction: float) -> tuple[Data, tuple[np.ndarray, np.ndarray] | None]:
+def split_validation(
+    data: Data, fraction: float
+) -> tuple[Data, tuple[np.ndarray, np.ndarray] | None]:
     """Hold out the last ``fraction`` of the training examples for validation, as Keras's
     ``validation_split`` does (before any shuffling)."""
     if not fraction:
         return data, None
     at, held = split_sizes(len(data.x_train), fraction)
     if not at or not held:  # the checker refuses this for a dataset that says its size
-        raise NetdslTrainingError(f"validation_split {fraction} leaves no training or no validation "
-                                  f"examples out of {len(data.x_train):,}", code="NDL304")
-    return (data._replace(x_train=data.x_train[:at], y_train=data.y_train[:at]),
-            (data.x_train[at:], data.y_train[at:]))
+        raise NetdslTrainingError(
+            f"validation_split {fraction} leaves no training or no validation "
+            f"examples out of {len(data.x_train):,}",
+            code="NDL304",
+        )
+    return (
+        data._replace(x_train=data.x_train[:at], y_train=data.y_train[:at]),
+        (data.x_train[at:], data.y_train[at:]),
+    )
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -377,10 +435,16 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, clock: Epo
         indices = tf.reshape(tf.numpy_function(order, [dummy], tf.int64, stateful=True), [n])
         return tf.data.Dataset.from_tensor_slices(indices).batch(batch_size)
 
-    ds = tf.data.Dataset.range(1).flat_map(one_epoch).apply(
-        tf.data.experimental.assert_cardinality(math.ceil(n / batch_size)))
-    return ds.map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)),
-                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    ds = (
+        tf.data.Dataset.range(1)
+        .flat_map(one_epoch)
+        .apply(tf.data.experimental.assert_cardinality(math.ceil(n / batch_size)))
+    )
+    return ds.map(
+        lambda i: (tf.gather(xs, i), tf.gather(ys, i)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    ).prefetch(tf.data.AUTOTUNE)
 
 
 class _Recorder:
@@ -388,8 +452,12 @@ class _Recorder:
     rate, stops on a NaN loss, and hands every good epoch's state to ``on_epoch`` (the run
     folder's checkpoint). Keeps the last good state for an interrupted run."""
 
-    def __new__(cls, keras: Any, history: list[dict[str, float]],
-                on_epoch: Callable[[int, list[np.ndarray], list[np.ndarray]], None] | None) -> Any:
+    def __new__(
+        cls,
+        keras: Any,
+        history: list[dict[str, float]],
+        on_epoch: Callable[[int, list[np.ndarray], list[np.ndarray]], None] | None,
+    ) -> Any:
         class Recorder(keras.callbacks.Callback):
             def __init__(self) -> None:
                 super().__init__()
@@ -401,12 +469,19 @@ class _Recorder:
             def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
                 row = {k: float(v) for k, v in (logs or {}).items()}
                 optimizer = self.model.optimizer
-                state = ([v.numpy() for v in self.model.variables],
-                         [v.numpy() for v in optimizer.variables])
+                state = (
+                    [v.numpy() for v in self.model.variables],
+                    [v.numpy() for v in optimizer.variables],
+                )
                 # the loss is measured before each step's update: the last step can still
                 # leave NaN weights behind a finite loss
-                self.nan = ("loss" if not math.isfinite(row.get("loss", 0.0))
-                            else "weights" if not _finite(state[0]) else None)
+                self.nan = (
+                    "loss"
+                    if not math.isfinite(row.get("loss", 0.0))
+                    else "weights"
+                    if not _finite(state[0])
+                    else None
+                )
                 if self.nan is not None:
                     self.nan_epoch = epoch + 1
                     self.model.stop_training = True
@@ -425,17 +500,23 @@ def _finite(arrays: Sequence[np.ndarray]) -> bool:
     return all(bool(np.isfinite(a).all()) for a in arrays if a.dtype.kind in "fc")
 
 
-def restore_state(net: Any, model_arrays: Sequence[np.ndarray], optimizer_arrays: Sequence[np.ndarray]) -> None:
+def restore_state(
+    net: Any, model_arrays: Sequence[np.ndarray], optimizer_arrays: Sequence[np.ndarray]
+) -> None:
     """Put saved variables back into a compiled model and its optimizer (built first)."""
     optimizer = net.optimizer
     if not optimizer.built:
         optimizer.build(net.trainable_variables)
     targets = [*net.variables, *optimizer.variables]
     arrays = [*model_arrays, *optimizer_arrays]
-    if len(net.variables) != len(model_arrays) or len(targets) != len(arrays) or any(
-            tuple(v.shape) != a.shape for v, a in zip(targets, arrays)):
-        raise NetdslTrainingError("the checkpoint does not fit this model (was model.net edited?)",
-                                  code="NDL306")
+    if (
+        len(net.variables) != len(model_arrays)
+        or len(targets) != len(arrays)
+        or any(tuple(v.shape) != a.shape for v, a in zip(targets, arrays))
+    ):
+        raise NetdslTrainingError(
+            "the checkpoint does not fit this model (was model.net edited?)", code="NDL306"
+        )
     for v, a in zip(targets, arrays):
         v.assign(a)
 
@@ -450,12 +531,21 @@ class Fit:
     stopped: str | None = None
 
 
-def fit(model: CheckedModel, data: Data | StreamData, *, net: Any = None, verbose: int | str = "auto",
-        callbacks: Sequence[Any] = (), options: TrainOptions | None = None,
-        history: Sequence[dict[str, float]] = (), initial_epoch: int = 0, shuffle_seed: int | None = None,
-        on_epoch: Callable[[int, list[np.ndarray], list[np.ndarray]], None] | None = None,
-        state: tuple[Sequence[np.ndarray], Sequence[np.ndarray]] | None = None,
-        context: dist.Context | None = None) -> Fit:
+def fit(
+    model: CheckedModel,
+    data: Data | StreamData,
+    *,
+    net: Any = None,
+    verbose: int | str = "auto",
+    callbacks: Sequence[Any] = (),
+    options: TrainOptions | None = None,
+    history: Sequence[dict[str, float]] = (),
+    initial_epoch: int = 0,
+    shuffle_seed: int | None = None,
+    on_epoch: Callable[[int, list[np.ndarray], list[np.ndarray]], None] | None = None,
+    state: tuple[Sequence[np.ndarray], Sequence[np.ndarray]] | None = None,
+    context: dist.Context | None = None,
+) -> Fit:
     """Fit from ``initial_epoch`` (with the saved ``state`` and ``history`` when resuming).
     Epoch ``e`` visits the examples in :func:`epoch_order` of ``shuffle_seed`` (default: the
     program's seed, else 0), so a resumed run computes what the uninterrupted one would. The
@@ -468,8 +558,9 @@ def fit(model: CheckedModel, data: Data | StreamData, *, net: Any = None, verbos
     process's share. ``data`` is already this process's shard (``context.shard``)."""
     keras = import_keras(model.settings.backend)
     options = options or TrainOptions()
-    ctx = context or dist.start(keras.backend.backend(), distribute=options.distribute,
-                                cluster=options.cluster)
+    ctx = context or dist.start(
+        keras.backend.backend(), distribute=options.distribute, cluster=options.cluster
+    )
     options = ctx.adjust(options)
     set_threads(options.threads)
     settings = model.settings
@@ -477,8 +568,9 @@ def fit(model: CheckedModel, data: Data | StreamData, *, net: Any = None, verbos
     if isinstance(data, StreamData) and settings.validation_split:
         raise NetdslSettingError(
             f"`validation_split` needs the data in memory, and `{model.dataset.name}` streams it",
-            code="NDL004", help="remove `validation_split:`; the dataset's test split is "
-                                "evaluated after training")
+            code="NDL004",
+            help="remove `validation_split:`; the dataset's test split is evaluated after training",
+        )
     validation = None
     if isinstance(data, Data):
         data, validation = split_validation(data, settings.validation_split)
@@ -505,11 +597,18 @@ def fit(model: CheckedModel, data: Data | StreamData, *, net: Any = None, verbos
     clock = EpochClock()
     try:
         with ctx.scope():
-            net.fit(data.train(local, seed, clock) if isinstance(data, StreamData)
-                    else batches(data.x_train, data.y_train, local, seed, clock),
-                    epochs=epochs, initial_epoch=initial_epoch, shuffle=False, validation_data=validation,
-                    validation_batch_size=local if ctx.distributed else max(local, 256), verbose=verbose,
-                    callbacks=[clock.callback(keras), *program_callbacks, *callbacks, recorder])
+            net.fit(
+                data.train(local, seed, clock)
+                if isinstance(data, StreamData)
+                else batches(data.x_train, data.y_train, local, seed, clock),
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                shuffle=False,
+                validation_data=validation,
+                validation_batch_size=local if ctx.distributed else max(local, 256),
+                verbose=verbose,
+                callbacks=[clock.callback(keras), *program_callbacks, *callbacks, recorder],
+            )
     except Exception as exc:
         if isinstance(data, StreamData):
             raise _stream_error(exc, model) from None
@@ -525,13 +624,21 @@ def fit(model: CheckedModel, data: Data | StreamData, *, net: Any = None, verbos
         raise NetdslTrainingError(
             f"the {what} became NaN in epoch {recorder.nan_epoch}; training stopped",
             help="lower the learning rate, e.g. `optimizer: adam(learning_rate=1e-4)`, "
-                 "or check the data for NaN values", code="NDL303")
+            "or check the data for NaN values",
+            code="NDL303",
+        )
     return result
 
 
-def train(model: CheckedModel, data: Data | StreamData, *, net: Any = None, verbose: int | str = "auto",
-          callbacks: Sequence[Any] = (), options: TrainOptions | None = None,
-          ) -> tuple[Any, list[dict[str, float]], str | None]:
+def train(
+    model: CheckedModel,
+    data: Data | StreamData,
+    *,
+    net: Any = None,
+    verbose: int | str = "auto",
+    callbacks: Sequence[Any] = (),
+    options: TrainOptions | None = None,
+) -> tuple[Any, list[dict[str, float]], str | None]:
     """Fit the model. Returns the Keras model, per-epoch history and how it stopped
     (None when it ran to its end, "interrupt" on Ctrl-C, "SIGTERM"). A NaN loss raises
     NetdslTrainingError. ``options`` (:class:`TrainOptions`) set how fast it runs; a ``net``
@@ -546,9 +653,11 @@ def _stream_error(exc: Exception, model: CheckedModel) -> Exception:
     if not type(exc).__module__.startswith("tensorflow"):
         return exc
     text = (getattr(exc, "message", None) or str(exc)).strip().splitlines()
-    return NetdslDataError(f"reading `{model.dataset.name}` while training failed: "
-                           f"{text[0] if text else type(exc).__name__}",
-                           help="a file in the dataset is damaged or not in the expected format")
+    return NetdslDataError(
+        f"reading `{model.dataset.name}` while training failed: "
+        f"{text[0] if text else type(exc).__name__}",
+        help="a file in the dataset is damaged or not in the expected format",
+    )
 
 
 def adapt_normalization(net: Any, data: Data | StreamData, batch_size: int) -> None:
@@ -575,7 +684,9 @@ def evaluate(net: Any, model: CheckedModel, data: Data | StreamData) -> dict[str
         except Exception as exc:  # noqa: BLE001 - a dataset's stream fails its own way: named for the user
             raise _stream_error(exc, model) from None
     else:
-        values = net.evaluate(data.x_test, data.y_test, batch_size=batch, verbose=0, return_dict=True)
+        values = net.evaluate(
+            data.x_test, data.y_test, batch_size=batch, verbose=0, return_dict=True
+        )
     return {k: float(v) for k, v in values.items()}
 
 
@@ -602,7 +713,9 @@ def confusion(net: Any, model: CheckedModel, data: Data | StreamData) -> dict[st
         k, predicted = target.num_classes, np.argmax(scores, axis=-1)
         true = labels if labels.ndim == 1 else np.argmax(labels, axis=-1)
     matrix = np.bincount(true.astype(np.int64) * k + predicted, minlength=k * k).reshape(k, k)
-    known = (data.streams.class_names if isinstance(data, StreamData) else ()) or model.data.class_names
+    known = (
+        data.streams.class_names if isinstance(data, StreamData) else ()
+    ) or model.data.class_names
     names = list(known) if len(known) == k else [str(i) for i in range(k)]
     return {"classes": names, "matrix": matrix.tolist()}
 
@@ -611,7 +724,10 @@ def spec_text(model: CheckedModel) -> str:
     """The program as run: every effective setting written out (defaults, the dataset's answers
     and command-line overrides included), then its blocks and network."""
     effective = {s.key: s for s in model.settings.to_ir()}
-    written = [dataclasses.replace(effective.pop(s.key), span=s.span, key_span=s.key_span)
-               for s in model.program.settings if s.key in effective]  # comments stay in place
+    written = [
+        dataclasses.replace(effective.pop(s.key), span=s.span, key_span=s.key_span)
+        for s in model.program.settings
+        if s.key in effective
+    ]  # comments stay in place
     program = dataclasses.replace(model.program, settings=(*written, *effective.values()))
     return format_program(program)

@@ -23,8 +23,13 @@ from ..errors import NetdslError, SourceLines, Span
 __all__ = ["MAX_RENDERED", "render", "render_all", "to_json", "visible"]
 
 _STYLE = {
-    "error": "\x1b[1;31m", "warning": "\x1b[1;33m", "primary": "\x1b[1;31m",
-    "secondary": "\x1b[1;36m", "gutter": "\x1b[1;34m", "bold": "\x1b[1m", "reset": "\x1b[0m",
+    "error": "\x1b[1;31m",
+    "warning": "\x1b[1;33m",
+    "primary": "\x1b[1;31m",
+    "secondary": "\x1b[1;36m",
+    "gutter": "\x1b[1;34m",
+    "bold": "\x1b[1m",
+    "reset": "\x1b[0m",
 }
 _TAB = 4
 _MORE = "    "  # where the second and later lines of a help or expected note start
@@ -107,7 +112,9 @@ class _Source:
     def __init__(self, text: str | SourceLines) -> None:
         self.text = text
         self.lines = text if isinstance(text, SourceLines) else None
-        self.starts = [] if self.lines is not None else [0] + [m.end() for m in re.finditer("\n", str(text))]
+        self.starts = (
+            [] if self.lines is not None else [0] + [m.end() for m in re.finditer("\n", str(text))]
+        )
 
     def line(self, n: int) -> str:
         if self.lines is not None:
@@ -120,7 +127,9 @@ class _Source:
         return self.text[start:end].rstrip("\r")
 
 
-def render(error: NetdslError, source: str | SourceLines | None = None, *, color: bool = False) -> str:
+def render(
+    error: NetdslError, source: str | SourceLines | None = None, *, color: bool = False
+) -> str:
     """Render one error (or every error of a group) as text for a terminal."""
     if len(error.errors) > 1 or error.errors[0] is not error:
         return render_all(error.errors, source, color=color)
@@ -128,8 +137,13 @@ def render(error: NetdslError, source: str | SourceLines | None = None, *, color
     return _render_one(error, _Source(text) if text is not None else None, color)
 
 
-def render_all(errors: Iterable[NetdslError], source: str | SourceLines | None = None, *, color: bool = False,
-               limit: int = MAX_RENDERED) -> str:
+def render_all(
+    errors: Iterable[NetdslError],
+    source: str | SourceLines | None = None,
+    *,
+    color: bool = False,
+    limit: int = MAX_RENDERED,
+) -> str:
     """Render several errors, blank line between, with a count at the end. Only the first
     ``limit`` are drawn (a line says how many more there are); each source is indexed once."""
     errs = list(errors)
@@ -163,8 +177,14 @@ def _render_one(error: NetdslError, source: _Source | None, color: bool) -> str:
     marks += [(n.span, "secondary", visible(n.label)) for n in error.notes]
     if source is not None and marks:
         out += _snippet(source, marks, span.file if span else None, color)
-    if error.expected and error.expected not in (error.label or "") and error.expected not in error.message:
-        out.append(f"  {_c('=', 'gutter', color)} expected: {_visible_lines(error.expected, _MORE)}")
+    if (
+        error.expected
+        and error.expected not in (error.label or "")
+        and error.expected not in error.message
+    ):
+        out.append(
+            f"  {_c('=', 'gutter', color)} expected: {_visible_lines(error.expected, _MORE)}"
+        )
     if error.help:
         out.append(f"  {_c('=', 'gutter', color)} help: {_visible_lines(error.help, _MORE)}")
     return "\n".join(out)
@@ -180,7 +200,9 @@ def _window(text: str, marks: list[tuple[Span, str, str]]) -> tuple[int, int]:
     return a, min(len(text), a + MAX_LINE_WIDTH)
 
 
-def _snippet(source: _Source, marks: list[tuple[Span, str, str]], file: str | None, color: bool) -> list[str]:
+def _snippet(
+    source: _Source, marks: list[tuple[Span, str, str]], file: str | None, color: bool
+) -> list[str]:
     by_line: dict[int, list[tuple[Span, str, str]]] = {}
     other_files = []
     for m in marks:
@@ -216,7 +238,9 @@ def _snippet(source: _Source, marks: list[tuple[Span, str, str]], file: str | No
             out.append(f"{' ' * gw} {bar} {under}")
     for sp, _kind, label in other_files:
         place = visible(sp.file or file or "<input>")
-        out.append(f"{' ' * gw} {_c(':::', 'gutter', color)} {place}:{sp.line}:{sp.column}: {label}")
+        out.append(
+            f"{' ' * gw} {_c(':::', 'gutter', color)} {place}:{sp.line}:{sp.column}: {label}"
+        )
     return out
 
 

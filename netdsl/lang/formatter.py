@@ -90,10 +90,17 @@ def format(program: ir.Program) -> str:
     """Canonical source text for a program (ends with a newline unless empty)."""
     comments = _Comments(program.comments)
     sections: list[list[str]] = []
-    settings = [_with(comments, s.span, f"{s.key}: {format_value(s.value)}") for s in program.settings]
+    settings = [
+        _with(comments, s.span, f"{s.key}: {format_value(s.value)}") for s in program.settings
+    ]
     blocks = [
-        _with(comments, b.span, f"block {b.name}" + (f"({', '.join(b.params)})" if b.params else "")
-              + f" = {format_chain(b.body)}")
+        _with(
+            comments,
+            b.span,
+            f"block {b.name}"
+            + (f"({', '.join(b.params)})" if b.params else "")
+            + f" = {format_chain(b.body)}",
+        )
         for b in program.blocks
     ]
     for part in (settings, blocks):
@@ -126,7 +133,9 @@ def _network(chain: ir.Chain, comments: _Comments) -> list[str]:
     for i, (before, text, trailing) in enumerate(placed):
         indent = "" if i == 0 else "  "
         out += [indent + c for c in before]
-        out.append(indent + ("" if i == 0 else "-> ") + text + (f"  {trailing}" if trailing else ""))
+        out.append(
+            indent + ("" if i == 0 else "-> ") + text + (f"  {trailing}" if trailing else "")
+        )
     return out
 
 
@@ -154,9 +163,14 @@ class _Comments:
     def trailing(self, span: object, limit: int | None = None) -> str | None:
         line, end = getattr(span, "end_line", None), getattr(span, "end", None)
         found = []
-        while (self.i < len(self.items) and line is not None and end is not None
-               and getattr(self.items[self.i].span, "line", None) == line and self._at(self.i) >= end
-               and (limit is None or self._at(self.i) < limit)):
+        while (
+            self.i < len(self.items)
+            and line is not None
+            and end is not None
+            and getattr(self.items[self.i].span, "line", None) == line
+            and self._at(self.i) >= end
+            and (limit is None or self._at(self.i) < limit)
+        ):
             found.append(self.items[self.i].text)
             self.i += 1
         return " ".join(found) if found else None
@@ -166,6 +180,6 @@ class _Comments:
         return span.start if span else 0
 
     def rest(self) -> list[str]:
-        out = [c.text for c in self.items[self.i:]]
+        out = [c.text for c in self.items[self.i :]]
         self.i = len(self.items)
         return out

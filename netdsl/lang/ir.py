@@ -70,6 +70,7 @@ def _encode(value: Any) -> Any:
 
 # --- values -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Int(Node):
     type: ClassVar[str] = "int"
@@ -155,6 +156,7 @@ Value = Int | Float | Bool | Str | Name | Shape | Tuple | List | Call
 
 # --- network ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Layer(Node):
     """``NAME arg*``, or the call form ``NAME(arg, ..., chain, ...)`` used for blocks and wrappers.
@@ -207,6 +209,7 @@ class Chain(Node):
 
 
 # --- program ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Setting(Node):
@@ -288,8 +291,26 @@ class Program(Node):
 
 _NODE_TYPES: dict[str, type[Node]] = {
     cls.type: cls
-    for cls in (Int, Float, Bool, Str, Name, Shape, Tuple, List, Call, Arg, Layer, Repeat,
-                Branches, Chain, Setting, BlockDef, Comment, Program)
+    for cls in (
+        Int,
+        Float,
+        Bool,
+        Str,
+        Name,
+        Shape,
+        Tuple,
+        List,
+        Call,
+        Arg,
+        Layer,
+        Repeat,
+        Branches,
+        Chain,
+        Setting,
+        BlockDef,
+        Comment,
+        Program,
+    )
 }
 _SPAN_FIELDS = {"span", "name_span", "key_span", "times_span", "merge_span"}
 _SPAN_KEYS = ("start", "end", "line", "column", "end_line", "end_column")
@@ -299,7 +320,7 @@ _VALUES: tuple[type[Node], ...] = (Int, Float, Bool, Str, Name, Shape, Tuple, Li
 _STEPS: tuple[type[Node], ...] = (Layer, Repeat, Branches)
 #: JSON nesting deeper than this is refused (the parser's 50 levels of brackets need ~250)
 _MAX_JSON_DEPTH = 400
-_MAX_INT = 10 ** 18  # 18 digits, as the parser allows
+_MAX_INT = 10**18  # 18 digits, as the parser allows
 
 
 class _Decoder:
@@ -320,13 +341,21 @@ class _Decoder:
             raise self.fail(where, f"expected an object of type {kinds}, got {_json_kind(data)}")
         cls = _NODE_TYPES.get(data["type"]) if isinstance(data.get("type"), str) else None
         if cls is None or cls not in allowed:
-            raise self.fail(where, f"expected an object of type {kinds}, got type {_short(data.get('type'))}")
-        known = {f.name for f in fields(cls)} | {"type"} | ({"version"} if cls is Program else set())
+            raise self.fail(
+                where, f"expected an object of type {kinds}, got type {_short(data.get('type'))}"
+            )
+        known = (
+            {f.name for f in fields(cls)} | {"type"} | ({"version"} if cls is Program else set())
+        )
         extra = sorted(str(k) for k in data if k not in known)
         if extra:
             raise self.fail(where, f"unknown field {_short(extra[0])} in a {cls.type}")
-        if cls is Program and (type(data.get("version", 1)) is not int or data.get("version", 1) != 1):
-            raise self.fail(where, f"version {_short(data.get('version'))} is not supported (only 1)")
+        if cls is Program and (
+            type(data.get("version", 1)) is not int or data.get("version", 1) != 1
+        ):
+            raise self.fail(
+                where, f"version {_short(data.get('version'))} is not supported (only 1)"
+            )
         kwargs: dict[str, Any] = {}
         for f in fields(cls):
             if f.name == "source":
@@ -348,16 +377,24 @@ class _Decoder:
 
     def span(self, raw: Any, where: str) -> Span:
         if not isinstance(raw, dict) or set(raw) != set(_SPAN_KEYS):
-            raise self.fail(where, "a span is an object with start, end, line, column, end_line, end_column")
+            raise self.fail(
+                where, "a span is an object with start, end, line, column, end_line, end_column"
+            )
         values = [raw[k] for k in _SPAN_KEYS]
-        if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2 ** 62 for v in values):
+        if not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**62 for v in values
+        ):
             raise self.fail(where, "a span's fields are whole numbers from 0")
         start, end, line, column, end_line, end_column = values
         if end < start or end_line < line or min(line, column, end_line, end_column) < 1:
-            raise self.fail(where, "a span must not end before it starts (lines and columns count from 1)")
+            raise self.fail(
+                where, "a span must not end before it starts (lines and columns count from 1)"
+            )
         return Span(start, end, line, column, end_line, end_column, self.file)
 
-    def many(self, raw: Any, where: str, item: Callable[[Any, str], Any], least: int = 0) -> tuple[Any, ...]:
+    def many(
+        self, raw: Any, where: str, item: Callable[[Any, str], Any], least: int = 0
+    ) -> tuple[Any, ...]:
         if not isinstance(raw, list):
             raise self.fail(where, f"expected a list, got {_json_kind(raw)}")
         if len(raw) < least:
@@ -422,7 +459,10 @@ def _text(d: _Decoder, raw: Any, where: str, depth: int = 0) -> str:
 
 def _ident(d: _Decoder, raw: Any, where: str, depth: int = 0) -> str:
     if not isinstance(raw, str) or not _IDENT.match(raw) or raw in _RESERVED:
-        raise d.fail(where, f"expected a name (letters, digits, `_`; not true/false/block), got {_short(raw)}")
+        raise d.fail(
+            where,
+            f"expected a name (letters, digits, `_`; not true/false/block), got {_short(raw)}",
+        )
     return raw
 
 
@@ -444,15 +484,19 @@ def _dims(d: _Decoder, raw: Any, where: str, depth: int = 0) -> tuple[int, ...]:
     return dims
 
 
-def _nodes(*allowed: type[Node], least: int = 0) -> Callable[[_Decoder, Any, str, int], tuple[Any, ...]]:
+def _nodes(
+    *allowed: type[Node], least: int = 0
+) -> Callable[[_Decoder, Any, str, int], tuple[Any, ...]]:
     def read(d: _Decoder, raw: Any, where: str, depth: int) -> tuple[Any, ...]:
         return d.many(raw, where, lambda x, w: d.node(x, w, allowed, depth + 1), least)
+
     return read
 
 
 def _one(*allowed: type[Node], optional: bool = False) -> Callable[[_Decoder, Any, str, int], Any]:
     def read(d: _Decoder, raw: Any, where: str, depth: int) -> Any:
         return None if optional and raw is None else d.node(raw, where, allowed, depth + 1)
+
     return read
 
 
@@ -467,25 +511,43 @@ def _filename(d: _Decoder, raw: Any, where: str, depth: int = 0) -> str | None:
 
 
 _FIELDS: dict[tuple[type[Node], str], Callable[[_Decoder, Any, str, int], Any]] = {
-    (Int, "value"): _int, (Float, "value"): _float, (Bool, "value"): _bool, (Str, "value"): _text,
-    (Name, "value"): _ident, (Shape, "dims"): _dims,
-    (Tuple, "items"): _nodes(*_VALUES, least=1), (List, "items"): _nodes(*_VALUES),
-    (Call, "name"): _ident, (Call, "args"): _nodes(Arg),
-    (Arg, "value"): _one(*_VALUES), (Arg, "key"): _opt_ident,
-    (Layer, "name"): _ident, (Layer, "args"): _nodes(Arg), (Layer, "body"): _nodes(Chain),
+    (Int, "value"): _int,
+    (Float, "value"): _float,
+    (Bool, "value"): _bool,
+    (Str, "value"): _text,
+    (Name, "value"): _ident,
+    (Shape, "dims"): _dims,
+    (Tuple, "items"): _nodes(*_VALUES, least=1),
+    (List, "items"): _nodes(*_VALUES),
+    (Call, "name"): _ident,
+    (Call, "args"): _nodes(Arg),
+    (Arg, "value"): _one(*_VALUES),
+    (Arg, "key"): _opt_ident,
+    (Layer, "name"): _ident,
+    (Layer, "args"): _nodes(Arg),
+    (Layer, "body"): _nodes(Chain),
     (Layer, "call"): _bool,
-    (Repeat, "chain"): _one(Chain), (Repeat, "times"): _int,
-    (Branches, "chains"): _nodes(Chain, least=2), (Branches, "merge"): _opt_ident,
+    (Repeat, "chain"): _one(Chain),
+    (Repeat, "times"): _int,
+    (Branches, "chains"): _nodes(Chain, least=2),
+    (Branches, "merge"): _opt_ident,
     (Chain, "steps"): _nodes(*_STEPS, least=1),
-    (Setting, "key"): _ident, (Setting, "value"): _one(*_VALUES),
-    (BlockDef, "name"): _ident, (BlockDef, "params"): _params, (BlockDef, "body"): _one(Chain),
+    (Setting, "key"): _ident,
+    (Setting, "value"): _one(*_VALUES),
+    (BlockDef, "name"): _ident,
+    (BlockDef, "params"): _params,
+    (BlockDef, "body"): _one(Chain),
     (Comment, "text"): _comment,
-    (Program, "settings"): _nodes(Setting), (Program, "blocks"): _nodes(BlockDef),
-    (Program, "network"): _one(Chain, optional=True), (Program, "filename"): _filename,
+    (Program, "settings"): _nodes(Setting),
+    (Program, "blocks"): _nodes(BlockDef),
+    (Program, "network"): _one(Chain, optional=True),
+    (Program, "filename"): _filename,
     (Program, "comments"): _nodes(Comment),
 }
 #: fields that may be left out (their default is used), as in data written by hand
 _OPTIONAL: dict[type[Node], tuple[str, ...]] = {
-    Arg: ("key",), Layer: ("args", "body", "call"), Branches: ("merge",),
+    Arg: ("key",),
+    Layer: ("args", "body", "call"),
+    Branches: ("merge",),
     Program: ("settings", "blocks", "network", "filename", "comments"),
 }

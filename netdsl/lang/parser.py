@@ -71,14 +71,22 @@ def grammar_text() -> str:
 
 # --- spans ------------------------------------------------------------------------------------
 
+
 def _i(v: int | None) -> int:
     """A token position (the lexer always sets them; Lark types them optional)."""
     return v if v is not None else 0
 
 
 def _tok_span(tok: Token, file: str | None, skip: int = 0) -> Span:
-    return Span(_i(tok.start_pos) + skip, _i(tok.end_pos), _i(tok.line), _i(tok.column) + skip,
-                _i(tok.end_line), _i(tok.end_column), file)
+    return Span(
+        _i(tok.start_pos) + skip,
+        _i(tok.end_pos),
+        _i(tok.line),
+        _i(tok.column) + skip,
+        _i(tok.end_line),
+        _i(tok.end_column),
+        file,
+    )
 
 
 def _join(a: Span | None, b: Span | None) -> Span | None:
@@ -104,8 +112,9 @@ class _ToIR(Transformer[Token, ir.Program]):
         self.prior: ir.Chain | None = None
         self.setting_names: Collection[str] = ()
 
-    def reset(self, file: str | None, prior: ir.Chain | None = None,
-              setting_names: Collection[str] = ()) -> None:
+    def reset(
+        self, file: str | None, prior: ir.Chain | None = None, setting_names: Collection[str] = ()
+    ) -> None:
         """Start a parse; ``prior`` is a network in a part of the text blanked after an error;
         ``setting_names`` lets a misplaced ``epochs 10`` line be called a setting."""
         self.setting_names = setting_names
@@ -122,12 +131,22 @@ class _ToIR(Transformer[Token, ir.Program]):
         if d > MAX_DEPTH:
             span = getattr(node, "name_span", None) or getattr(node, "span", None)
             if getattr(node, "name_span", None) is None and span is not None:
-                span = Span(span.start, span.start + 1, span.line, span.column, span.line,
-                            span.column + 1, span.file)  # the opening bracket
+                span = Span(
+                    span.start,
+                    span.start + 1,
+                    span.line,
+                    span.column,
+                    span.line,
+                    span.column + 1,
+                    span.file,
+                )  # the opening bracket
             raise NetdslLimitError(
-                f"brackets nest more than {MAX_DEPTH} levels deep", span,
-                label=f"level {d} opens here", code="NDL012",
-                help="flatten the structure, or use repetition `(...) * N` instead of nesting")
+                f"brackets nest more than {MAX_DEPTH} levels deep",
+                span,
+                label=f"level {d} opens here",
+                code="NDL012",
+                help="flatten the structure, or use repetition `(...) * N` instead of nesting",
+            )
         if d:
             self.depth[id(node)] = d
         return node
@@ -144,9 +163,12 @@ class _ToIR(Transformer[Token, ir.Program]):
         value = float(c[0])
         if math.isinf(value):
             raise NetdslArgumentError(
-                f"the number `{_clip(str(c[0]))}` is too large: it overflows to infinity", self._s(c[0]),
-                label="too large for a float", code="NDL005",
-                help="write a number below 1.8e308 (every layer parameter is far smaller)")
+                f"the number `{_clip(str(c[0]))}` is too large: it overflows to infinity",
+                self._s(c[0]),
+                label="too large for a float",
+                code="NDL005",
+                help="write a number below 1.8e308 (every layer parameter is far smaller)",
+            )
         return ir.Float(value, self._s(c[0]))
 
     def true(self, c: list[Token]) -> ir.Bool:
@@ -160,13 +182,23 @@ class _ToIR(Transformer[Token, ir.Program]):
         if "\\" in raw:
             for m in _ESCAPE.finditer(raw):
                 if m.group(1) not in ESCAPES:
-                    at, line, col = _i(c[0].start_pos) + 1 + m.start(), _i(c[0].line), _i(c[0].column)
-                    span = Span(at, at + 2, line, col + 1 + m.start(), line, col + 3 + m.start(), self.file)
+                    at, line, col = (
+                        _i(c[0].start_pos) + 1 + m.start(),
+                        _i(c[0].line),
+                        _i(c[0].column),
+                    )
+                    span = Span(
+                        at, at + 2, line, col + 1 + m.start(), line, col + 3 + m.start(), self.file
+                    )
                     shown = m.group(0) if m.group(1).isprintable() else repr(m.group(1))[1:-1]
                     raise NetdslSyntaxError(
-                        f"unknown escape `{shown}` in a string", span, label="not an escape",
-                        expected='`\\"` or `\\\\`', code="NDL002",
-                        help='a string may escape only `"` (as `\\"`) and `\\` (as `\\\\`)')
+                        f"unknown escape `{shown}` in a string",
+                        span,
+                        label="not an escape",
+                        expected='`\\"` or `\\\\`',
+                        code="NDL002",
+                        help='a string may escape only `"` (as `\\"`) and `\\` (as `\\\\`)',
+                    )
             raw = _ESCAPE.sub(lambda m: ESCAPES[m.group(1)], raw)
         return ir.Str(raw, self._s(c[0]))
 
@@ -209,20 +241,32 @@ class _ToIR(Transformer[Token, ir.Program]):
         head, *args = c
         args_ = tuple(_as_arg(a) for a in args)
         span = _join(self._s(head), args_[-1].span if args_ else None)
-        return self._nest(ir.Layer(str(head), args_, span=span, name_span=self._s(head)),
-                          [a.value for a in args_], bracket=False)
+        return self._nest(
+            ir.Layer(str(head), args_, span=span, name_span=self._s(head)),
+            [a.value for a in args_],
+            bracket=False,
+        )
 
     def call_layer(self, c: list[Any]) -> ir.Layer:
         head = c[0]
         close_at = next(i for i, x in enumerate(c) if isinstance(x, Token) and x.type == "RPAR")
         inner = [x for x in c[1:close_at] if x is not None]
-        after = [_as_arg(a) for a in c[close_at + 1:]]
-        args = [x if isinstance(x, ir.Arg) else ir.Arg(x, span=x.span)
-                for x in inner if not isinstance(x, ir.Chain)] + after
+        after = [_as_arg(a) for a in c[close_at + 1 :]]
+        args = [
+            x if isinstance(x, ir.Arg) else ir.Arg(x, span=x.span)
+            for x in inner
+            if not isinstance(x, ir.Chain)
+        ] + after
         body = tuple(x for x in inner if isinstance(x, ir.Chain))
         end = after[-1].span if after else self._s(c[close_at])
-        node = ir.Layer(str(head)[:-1], tuple(args), body, True,
-                        _join(self._s(head), end), _name_span(head, self.file))
+        node = ir.Layer(
+            str(head)[:-1],
+            tuple(args),
+            body,
+            True,
+            _join(self._s(head), end),
+            _name_span(head, self.file),
+        )
         return self._nest(node, [x.value if isinstance(x, ir.Arg) else x for x in [*inner, *after]])
 
     def chain(self, c: list[Any]) -> ir.Chain:
@@ -236,8 +280,12 @@ class _ToIR(Transformer[Token, ir.Program]):
         open_, chain, close, *rest = c
         times_tok = rest[0] if rest else None
         span = _join(self._s(open_), self._s(times_tok) if times_tok else self._s(close))
-        node = ir.Repeat(chain, _int(times_tok, self.file) if times_tok else 1, span,
-                         self._s(times_tok) if times_tok else None)
+        node = ir.Repeat(
+            chain,
+            _int(times_tok, self.file) if times_tok else 1,
+            span,
+            self._s(times_tok) if times_tok else None,
+        )
         return self._nest(node, [chain])
 
     def branches(self, c: list[Any]) -> ir.Branches:
@@ -245,8 +293,9 @@ class _ToIR(Transformer[Token, ir.Program]):
         close = next(x for x in c if isinstance(x, Token) and x.type == "RSQB")
         merge = c[-1] if isinstance(c[-1], Token) and c[-1].type == "NAME" else None
         span = _join(self._s(c[0]), self._s(merge) if merge else self._s(close))
-        node = ir.Branches(chains, str(merge) if merge else None, span,
-                           self._s(merge) if merge else None)
+        node = ir.Branches(
+            chains, str(merge) if merge else None, span, self._s(merge) if merge else None
+        )
         return self._nest(node, chains)
 
     # program
@@ -263,7 +312,9 @@ class _ToIR(Transformer[Token, ir.Program]):
         body: ir.Chain = c[-1]
         name = str(head)[:-1] if head.type == "CALL_NAME" else str(head)
         span = _join(self._s(keyword), body.span)
-        return ir.BlockDef(name, tuple(str(p) for p in params), body, span, _name_span(head, self.file))
+        return ir.BlockDef(
+            name, tuple(str(p) for p in params), body, span, _name_span(head, self.file)
+        )
 
     def start(self, c: list[Any]) -> ir.Program:
         settings = tuple(x for x in c if isinstance(x, ir.Setting))
@@ -281,10 +332,13 @@ class _ToIR(Transformer[Token, ir.Program]):
                     help_ = f"`{step.name}` is a setting: write `{step.name}: {value}`"
             raise NetdslSyntaxError(
                 "a program has one network, and this line starts a second one",
-                second.steps[0].span, label="second network starts here",
-                expected="`->` between layers", code="NDL002",
+                second.steps[0].span,
+                label="second network starts here",
+                expected="`->` between layers",
+                code="NDL002",
                 notes=[Note(first.span, "the network started here")],  # type: ignore[arg-type]
-                help=help_)
+                help=help_,
+            )
         return ir.Program(settings, blocks, chains[0] if chains else None, self.file)
 
 
@@ -296,9 +350,12 @@ def _clip(text: str, keep: int = 12) -> str:
 def _too_many_digits(digits: str, span: Span) -> NetdslArgumentError:
     n = len(digits.lstrip("-"))
     return NetdslArgumentError(
-        f"the number `{_clip(digits)}` is too large: {n:,} digits, at most {MAX_INT_DIGITS}", span,
-        label="too many digits", code="NDL005",
-        help="every layer parameter fits in 18 digits; was a character left out between two numbers?")
+        f"the number `{_clip(digits)}` is too large: {n:,} digits, at most {MAX_INT_DIGITS}",
+        span,
+        label="too many digits",
+        code="NDL005",
+        help="every layer parameter fits in 18 digits; was a character left out between two numbers?",
+    )
 
 
 def _int(tok: Token, file: str | None) -> int:
@@ -389,7 +446,8 @@ def _load_tables(text: str, transformer: _ToIR, path: Path | None = None) -> Lar
     try:
         # the loader Lark's own standalone parsers use; same Lark version as wrote it (the key)
         loaded: Lark = Lark._load_from_dict(  # type: ignore[no-untyped-call]  # Lark's loader is untyped
-            blob["data"], blob["memo"], transformer=transformer)
+            blob["data"], blob["memo"], transformer=transformer
+        )
         return loaded
     except Exception:  # noqa: BLE001 - a damaged file is no reason to fail: build instead
         return None
@@ -398,9 +456,16 @@ def _load_tables(text: str, transformer: _ToIR, path: Path | None = None) -> Lar
 def _tables_blob(text: str) -> dict[str, Any]:
     lark = Lark(text, **_OPTIONS)
     data, memo = lark.memo_serialize([TerminalDef, Rule])
-    blob = {"key": _tables_key(text), "lark": lark_version, "grammar": _grammar_hash(text),
-            "data": _to_json(data), "memo": _to_json(memo)}
-    back = json.loads(json.dumps({"data": blob["data"], "memo": blob["memo"]}), object_hook=_json_hook)
+    blob = {
+        "key": _tables_key(text),
+        "lark": lark_version,
+        "grammar": _grammar_hash(text),
+        "data": _to_json(data),
+        "memo": _to_json(memo),
+    }
+    back = json.loads(
+        json.dumps({"data": blob["data"], "memo": blob["memo"]}), object_hook=_json_hook
+    )
     if back["data"] != data or back["memo"] != memo:  # pragma: no cover
         raise RuntimeError("the LALR tables do not survive a JSON round trip")
     return blob
@@ -409,7 +474,9 @@ def _tables_blob(text: str) -> dict[str, Any]:
 def write_tables(path: Path = TABLES) -> Path:
     """Build the LALR tables from the grammar and save them (JSON) next to this module."""
     blob = _tables_blob(grammar_text())
-    path.write_text(json.dumps(blob, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(blob, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8"
+    )
     return path
 
 
@@ -423,8 +490,9 @@ def _get_parser() -> tuple[Lark, _ToIR]:
     return _parser
 
 
-def parse(text: str | bytes, filename: str | None = None, *,
-          setting_names: Collection[str] = ()) -> ir.Program:
+def parse(
+    text: str | bytes, filename: str | None = None, *, setting_names: Collection[str] = ()
+) -> ir.Program:
     """Parse netdsl source into an IR :class:`~netdsl.lang.ir.Program` (syntax only, no registry).
 
     Raises a :class:`~netdsl.errors.NetdslError` with a span on any bad input: a
@@ -447,8 +515,14 @@ def parse(text: str | bytes, filename: str | None = None, *,
         source = source[1:]  # editors hide the BOM: lines and columns count from after it
     check_steps(source, filename)
     program = _parse_reporting_all(source, filename, setting_names)
-    return ir.Program(program.settings, program.blocks, program.network, filename,
-                      tuple(_comments(source, filename)), source)
+    return ir.Program(
+        program.settings,
+        program.blocks,
+        program.network,
+        filename,
+        tuple(_comments(source, filename)),
+        source,
+    )
 
 
 def check_size(size: int, filename: str | None = None) -> None:
@@ -457,8 +531,11 @@ def check_size(size: int, filename: str | None = None) -> None:
     if size > MAX_INPUT_BYTES:
         raise NetdslLimitError(
             f"the input is too large: over {MAX_INPUT_BYTES // (1024 * 1024)} MB "
-            f"({MAX_INPUT_BYTES:,} bytes is the limit)", Span(0, 0, 1, 1, 1, 1, filename),
-            code="NDL012", help="a netdsl program is a few lines; is this the right file?")
+            f"({MAX_INPUT_BYTES:,} bytes is the limit)",
+            Span(0, 0, 1, 1, 1, 1, filename),
+            code="NDL012",
+            help="a netdsl program is a few lines; is this the right file?",
+        )
 
 
 #: what separates two steps (``->``, ``|``), and what hides one (a comment, a string)
@@ -479,16 +556,19 @@ def check_steps(source: str, filename: str | None = None) -> None:
         return
     seen = 0
     for m in _SEPARATOR.finditer(source):
-        if m.group()[0] in "#\"":
+        if m.group()[0] in '#"':
             continue
         seen += 1
         if seen >= MAX_STEPS:  # the steps before this separator and the one it starts
             span = Span.point(source, m.start(), filename, len(m.group()))
             err = NetdslLimitError(
-                f"the program is too long: more than {MAX_STEPS:,} steps", span,
-                label=f"step {MAX_STEPS + 1:,} (at least) starts here", code="NDL012",
+                f"the program is too long: more than {MAX_STEPS:,} steps",
+                span,
+                label=f"step {MAX_STEPS + 1:,} (at least) starts here",
+                code="NDL012",
                 help="write a large network with repetition `(...) * N` or blocks; "
-                     "is this the right file?")
+                "is this the right file?",
+            )
             err.source = source
             raise err
 
@@ -499,8 +579,9 @@ _NOT_NL = re.compile(r"[^\n]")
 _SETTING_LINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*[ \t]*:")
 
 
-def _parse_reporting_all(source: str, filename: str | None,
-                         setting_names: Collection[str] = ()) -> ir.Program:
+def _parse_reporting_all(
+    source: str, filename: str | None, setting_names: Collection[str] = ()
+) -> ir.Program:
     """Parse; on a syntax error, blank out everything up to the end of the statement it is in
     and go on, so one pass reports the syntax errors of every statement (one each), not only
     the first. Blanking the statements already parsed too keeps the work linear: each retry
@@ -522,18 +603,23 @@ def _parse_reporting_all(source: str, filename: str | None,
             except (NetdslSyntaxError, NetdslArgumentError, NetdslLimitError) as e:
                 err = e
             except RecursionError:  # pragma: no cover - the nesting limit keeps us far from this
-                err = NetdslLimitError("program is nested too deeply", Span.point(source, 0, filename),
-                                        code="NDL012")
+                err = NetdslLimitError(
+                    "program is nested too deeply", Span.point(source, 0, filename), code="NDL012"
+                )
             chains = transformer.chains
         err.source = source
         errors.append(err)
         start, end = _statement(text, err.span.start if err.span else 0, blanked)
-        if err.code not in ("NDL001", "NDL002", "NDL005") or err.message.startswith("unclosed string"):
+        if err.code not in ("NDL001", "NDL002", "NDL005") or err.message.startswith(
+            "unclosed string"
+        ):
             break  # too deep, or a string running on: what follows would only echo this error
         if end <= start or len(errors) >= MAX_SYNTAX_ERRORS or not text[start:end].strip():
             break
         prior = prior or _network_before(text, blanked, start, chains)
-        text = text[:blanked] + _NOT_NL.sub(" ", text[blanked:end]) + text[end:]  # the rest is blank
+        text = (
+            text[:blanked] + _NOT_NL.sub(" ", text[blanked:end]) + text[end:]
+        )  # the rest is blank
         blanked = end
     if errors:
         error = errors[0] if len(errors) == 1 else NetdslErrors(errors)
@@ -544,7 +630,9 @@ def _parse_reporting_all(source: str, filename: str | None,
     return program
 
 
-def _network_before(text: str, since: int, upto: int, chains: dict[int, ir.Chain]) -> ir.Chain | None:
+def _network_before(
+    text: str, since: int, upto: int, chains: dict[int, ir.Chain]
+) -> ir.Chain | None:
     """The network among the statements in ``text[since:upto]`` (parsed whole before the
     error; ``since`` starts a line), if any: the chain that starts where a statement that is
     not a setting or a block starts."""
@@ -589,7 +677,9 @@ def _statement(text: str, offset: int, floor: int = 0) -> tuple[int, int]:
         at += len(line) + 1
     k = max(0, min(len(lines) - 1, text.count("\n", 0, min(offset, len(text)))))
     if not _code(lines[k]) and k > 0 and offset >= len(text.rstrip()):
-        k = max(i for i in range(k + 1) if _code(lines[i]) or i == 0)  # error at the end of the file
+        k = max(
+            i for i in range(k + 1) if _code(lines[i]) or i == 0
+        )  # error at the end of the file
 
     def joined(a: int, b: int) -> bool:  # line b continues line a's statement
         return _code(lines[a]).endswith("->") or _code(lines[b]).startswith("->")
@@ -634,7 +724,9 @@ def _comments(source: str, file: str | None) -> list[ir.Comment]:
             j = n if j < 0 else j
             text = source[i:j].rstrip("\r \t")
             col = i - line_start + 1
-            out.append(ir.Comment(text, Span(i, i + len(text), line, col, line, col + len(text), file)))
+            out.append(
+                ir.Comment(text, Span(i, i + len(text), line, col, line, col + len(text), file))
+            )
             i = j
             continue
         i += 1
@@ -647,12 +739,16 @@ def decode(data: bytes | bytearray, filename: str | None = None) -> str:
         return bytes(data).decode("utf-8")
     except UnicodeDecodeError as e:
         good = bytes(data[: e.start]).decode("utf-8", errors="replace")
-        shown = good + "\ufffd" + bytes(data[e.end:]).decode("utf-8", errors="replace")
+        shown = good + "\ufffd" + bytes(data[e.end :]).decode("utf-8", errors="replace")
         span = Span.point(shown, len(good), filename)
         err = NetdslSyntaxError(
-            f"the file is not valid UTF-8 (byte 0x{data[e.start]:02x})", span,
-            label="not UTF-8", expected="UTF-8 text", code="NDL009",
-            help="save the file as UTF-8")
+            f"the file is not valid UTF-8 (byte 0x{data[e.start]:02x})",
+            span,
+            label="not UTF-8",
+            expected="UTF-8 text",
+            code="NDL009",
+            help="save the file as UTF-8",
+        )
         err.source = shown
         raise err from None
 
@@ -660,11 +756,27 @@ def decode(data: bytes | bytearray, filename: str | None = None) -> str:
 # --- syntax errors in words -------------------------------------------------------------------
 
 _WORDS = {
-    "NAME": "a name", "CALL_NAME": "a name", "INT": "a value", "FLOAT": "a value",
-    "SHAPE": "a value", "STRING": "a value", "TRUE": "a value", "FALSE": "a value",
-    "ARROW": "`->`", "_NL": "a new line", "$END": "the end of the file", "LPAR": "`(`",
-    "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "COMMA": "`,`", "COLON": "`:`",
-    "EQUAL": "`=`", "STAR": "`*`", "VBAR": "`|`", "BLOCK": "`block`",
+    "NAME": "a name",
+    "CALL_NAME": "a name",
+    "INT": "a value",
+    "FLOAT": "a value",
+    "SHAPE": "a value",
+    "STRING": "a value",
+    "TRUE": "a value",
+    "FALSE": "a value",
+    "ARROW": "`->`",
+    "_NL": "a new line",
+    "$END": "the end of the file",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "COMMA": "`,`",
+    "COLON": "`:`",
+    "EQUAL": "`=`",
+    "STAR": "`*`",
+    "VBAR": "`|`",
+    "BLOCK": "`block`",
 }
 _ORDER = list(dict.fromkeys(_WORDS.values()))
 _CLOSERS = {"(": ")", "[": "]"}
@@ -713,9 +825,13 @@ def _lookalike_arrow(source: str, pos: int) -> tuple[int, str] | None:
 def _arrow_error(source: str, found: tuple[int, str], file: str | None) -> NetdslSyntaxError:
     at, arrow = found
     err = NetdslSyntaxError(
-        f"`{arrow}` is not an arrow in netdsl: write `->`", Span.point(source, at, file, len(arrow)),
-        label="write `->` here", expected="`->` between layers", code="NDL002",
-        help="layers are joined with the two characters `-` and `>`")
+        f"`{arrow}` is not an arrow in netdsl: write `->`",
+        Span.point(source, at, file, len(arrow)),
+        label="write `->` here",
+        expected="`->` between layers",
+        code="NDL002",
+        help="layers are joined with the two characters `-` and `>`",
+    )
     err.source = source
     return err
 
@@ -725,7 +841,11 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
     tok_ = getattr(e, "token", None)
     if isinstance(tok_, Token) and tok_.start_pos is not None:
         pos = tok_.start_pos
-    if isinstance(pos, int) and pos < len(source) and source[pos] in "\u2192\u27f6\u2014\u2013=>\u21d2\u27f9":
+    if (
+        isinstance(pos, int)
+        and pos < len(source)
+        and source[pos] in "\u2192\u27f6\u2014\u2013=>\u21d2\u27f9"
+    ):
         arrow = _lookalike_arrow(source, pos)
         if arrow is not None:
             return _arrow_error(source, arrow, file)
@@ -738,18 +858,30 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
         shown = repr(ch)[1:-1] if not ch.isprintable() or ch in "\t" else ch
         if ch == '"':
             err = NetdslSyntaxError(
-                "unclosed string: it has no closing `\"` on its line", span,
-                label="the string starts here", code="NDL002",
-                help='close it with `"` before the end of the line')
+                'unclosed string: it has no closing `"` on its line',
+                span,
+                label="the string starts here",
+                code="NDL002",
+                help='close it with `"` before the end of the line',
+            )
         else:
             err = NetdslSyntaxError(
-                f"unexpected character `{shown}`", span, label="not part of the language",
-                expected=words or None, code="NDL002", notes=_unclosed(source, at, file))
+                f"unexpected character `{shown}`",
+                span,
+                label="not part of the language",
+                expected=words or None,
+                code="NDL002",
+                notes=_unclosed(source, at, file),
+            )
     else:
         tok: Token | None = getattr(e, "token", None)
         if isinstance(e, UnexpectedEOF) or tok is None or tok.type == "$END":
             last = _previous_token(e)
-            pos = last.end_pos if last is not None and last.end_pos is not None else len(source.rstrip())
+            pos = (
+                last.end_pos
+                if last is not None and last.end_pos is not None
+                else len(source.rstrip())
+            )
             span = Span.point(source, pos, file, width=0)
             found = "the end of the file"
         else:
@@ -767,21 +899,31 @@ def _syntax_error(e: UnexpectedInput, source: str, file: str | None) -> NetdslSy
         expected = _expected(names, prev)
         if tok is not None and tok.type == "COMMA" and not notes:
             err = NetdslSyntaxError(
-                "unexpected `,` outside brackets", span, label="not inside `(...)` or `[...]`",
-                help="separate a layer's arguments with spaces (`dense 64 relu`), layers with `->`")
+                "unexpected `,` outside brackets",
+                span,
+                label="not inside `(...)` or `[...]`",
+                help="separate a layer's arguments with spaces (`dense 64 relu`), layers with `->`",
+            )
             err.source = source
             return err
         msg = f"expected {expected}, found {found}" if expected else f"unexpected {found}"
         if notes and ("`)`" in expected or "`]`" in expected):
             msg = f"unclosed `{notes[0].label[1]}`: " + msg
-        err = NetdslSyntaxError(msg, span, label=f"expected {expected}" if expected else None,
-                                expected=expected or None, notes=notes)
+        err = NetdslSyntaxError(
+            msg,
+            span,
+            label=f"expected {expected}" if expected else None,
+            expected=expected or None,
+            notes=notes,
+        )
     err.source = source
     return err
 
 
 def _previous_token(e: UnexpectedInput) -> Token | None:
-    state = getattr(e, "state", None) or getattr(getattr(e, "interactive_parser", None), "parser_state", None)
+    state = getattr(e, "state", None) or getattr(
+        getattr(e, "interactive_parser", None), "parser_state", None
+    )
     stack = getattr(state, "value_stack", None)
     for last in reversed(stack or ()):
         if isinstance(last, Token) and last.type == "_NL":
@@ -818,8 +960,10 @@ def _unclosed(source: str, upto: int, file: str | None) -> list[Note]:
         elif ch in ")]" and stack:
             stack.pop()
         i += 1
-    return [Note(Span.point(source, p, file), f"`{source[p]}` opened here") for p in reversed(stack[-1:])]
-
+    return [
+        Note(Span.point(source, p, file), f"`{source[p]}` opened here")
+        for p in reversed(stack[-1:])
+    ]
 
 
 if __name__ == "__main__":  # python -m netdsl.lang.parser: rebuild the packaged LALR tables

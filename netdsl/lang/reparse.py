@@ -47,7 +47,7 @@ def changed_region(old: str, new: str) -> tuple[int, int, int]:
     lo, hi = 0, most - start
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if old[len(old) - mid:] == new[len(new) - mid:]:
+        if old[len(old) - mid :] == new[len(new) - mid :]:
             lo = mid
         else:
             hi = mid - 1
@@ -64,9 +64,15 @@ class _Move:
         self.offset, self.lines, self.columns, self.row = offset, lines, columns, row
 
     def span(self, s: Span) -> Span:
-        return Span(s.start + self.offset, s.end + self.offset, s.line + self.lines,
-                    s.column + (self.columns if s.line == self.row else 0), s.end_line + self.lines,
-                    s.end_column + (self.columns if s.end_line == self.row else 0), s.file)
+        return Span(
+            s.start + self.offset,
+            s.end + self.offset,
+            s.line + self.lines,
+            s.column + (self.columns if s.line == self.row else 0),
+            s.end_line + self.lines,
+            s.end_column + (self.columns if s.end_line == self.row else 0),
+            s.file,
+        )
 
     def value(self, v: Any) -> Any:
         if v is None or type(v) in _PLAIN:
@@ -100,28 +106,47 @@ def _after(node: Any, at: int) -> bool:
     return span is not None and span.start >= at
 
 
-def reparse(previous: ir.Program, text: str, filename: str | None = None, *,
-            setting_names: Collection[str] = ()) -> ir.Program:
+def reparse(
+    previous: ir.Program,
+    text: str,
+    filename: str | None = None,
+    *,
+    setting_names: Collection[str] = (),
+) -> ir.Program:
     """The program of ``text``, given the ``previous`` program parsed from the text before an
     edit: exactly :func:`~netdsl.lang.parser.parse`'s result (or its errors), usually much faster."""
     old, net = previous.source, previous.network
-    if (old is None or net is None or previous.filename != filename or text.startswith("\ufeff")
-            or len(text) > MAX_INPUT_BYTES // 4 or may_pass_step_limit(text)):
+    if (
+        old is None
+        or net is None
+        or previous.filename != filename
+        or text.startswith("\ufeff")
+        or len(text) > MAX_INPUT_BYTES // 4
+        or may_pass_step_limit(text)
+    ):
         # (near the step limit: the whole parse counts the steps)
         return parse(text, filename, setting_names=setting_names)
     if text == old:
         return previous
     start, old_end, new_end = changed_region(old, text)
-    if _UNSAFE_EDIT.intersection(old[start:old_end]) or _UNSAFE_EDIT.intersection(text[start:new_end]):
+    if _UNSAFE_EDIT.intersection(old[start:old_end]) or _UNSAFE_EDIT.intersection(
+        text[start:new_end]
+    ):
         return parse(text, filename, setting_names=setting_names)
-    at = next((i for i, step in enumerate(net.steps)
-               if step.span is not None and step.span.start <= start and old_end <= step.span.end), None)
+    at = next(
+        (
+            i
+            for i, step in enumerate(net.steps)
+            if step.span is not None and step.span.start <= start and old_end <= step.span.end
+        ),
+        None,
+    )
     if at is None:
         return parse(text, filename, setting_names=setting_names)
     step_span = net.steps[at].span
     assert step_span is not None
     delta = new_end - old_end
-    snippet = text[step_span.start:step_span.end + delta]
+    snippet = text[step_span.start : step_span.end + delta]
     if step_span.line != step_span.end_line or "\n" in snippet or "\r" in snippet:
         return parse(text, filename, setting_names=setting_names)
     try:
@@ -129,17 +154,35 @@ def reparse(previous: ir.Program, text: str, filename: str | None = None, *,
     except Exception:  # noqa: BLE001 - any error: the whole parse says it exactly
         return parse(text, filename, setting_names=setting_names)
     if alone.settings or alone.blocks or alone.network is None:
-        return parse(text, filename, setting_names=setting_names)  # `name: ...` or `block ...` typed in: another statement
+        return parse(
+            text, filename, setting_names=setting_names
+        )  # `name: ...` or `block ...` typed in: another statement
     place = _Move(step_span.start, step_span.line - 1, step_span.column - 1, 1)
     later = _Move(delta, 0, delta, step_span.line)
-    steps = (*net.steps[:at], *(place.node(s) for s in alone.network.steps),
-             *(later.node(s) for s in net.steps[at + 1:]))
+    steps = (
+        *net.steps[:at],
+        *(place.node(s) for s in alone.network.steps),
+        *(later.node(s) for s in net.steps[at + 1 :]),
+    )
     first, last = steps[0].span, steps[-1].span
     assert first is not None and last is not None
-    network = ir.Chain(steps, Span(first.start, last.end, first.line, first.column, last.end_line,
-                                   last.end_column, first.file))
+    network = ir.Chain(
+        steps,
+        Span(
+            first.start,
+            last.end,
+            first.line,
+            first.column,
+            last.end_line,
+            last.end_column,
+            first.file,
+        ),
+    )
     return ir.Program(
         tuple(later.node(s) if _after(s, start) else s for s in previous.settings),
         tuple(later.node(b) if _after(b, start) else b for b in previous.blocks),
-        network, filename,
-        tuple(later.node(c) if _after(c, start) else c for c in previous.comments), text)
+        network,
+        filename,
+        tuple(later.node(c) if _after(c, start) else c for c in previous.comments),
+        text,
+    )

@@ -72,9 +72,13 @@ __all__ = ["RunReport", "crash_summary", "resume_data", "resume_run", "run_model
 
 Echo = Callable[[str], None]
 #: short names for the test line of a regression's metrics (Keras's names otherwise)
-_METRIC_LABELS = {"mean_absolute_error": "MAE", "mean_squared_error": "MSE",
-                  "root_mean_squared_error": "RMSE", "mean_absolute_percentage_error": "MAPE",
-                  "compile_metrics": "accuracy"}
+_METRIC_LABELS = {
+    "mean_absolute_error": "MAE",
+    "mean_squared_error": "MSE",
+    "root_mean_squared_error": "RMSE",
+    "mean_absolute_percentage_error": "MAPE",
+    "compile_metrics": "accuracy",
+}
 
 
 def _stderr(text: str) -> None:
@@ -112,10 +116,15 @@ class RunReport:
         lines.append(f"{self.epochs_done} epoch(s) in {_duration(self.wall_seconds)}")
         if self.distributed:
             d = self.distributed
-            lines.append(f"process {d['process_id']} of {d['num_processes']}, {len(d['devices'])} "
-                         f"device(s): weights {d['weights']}")
-        lines.append(f"saved in {self.folder}/" if self.folder is not None
-                     else "the run folder is written by process 0")
+            lines.append(
+                f"process {d['process_id']} of {d['num_processes']}, {len(d['devices'])} "
+                f"device(s): weights {d['weights']}"
+            )
+        lines.append(
+            f"saved in {self.folder}/"
+            if self.folder is not None
+            else "the run folder is written by process 0"
+        )
         return "\n".join(lines)
 
     def _stopped_line(self) -> str:
@@ -124,10 +133,14 @@ class RunReport:
         why = "interrupted" if self.reason == "interrupt" else f"stopped by {self.reason}"
         again = f"netdsl run --resume {self.folder}/"
         if self.epochs_done == 0:
-            return (f"{why} before the first epoch finished: no epoch is saved yet ({again} "
-                    "starts the run again from epoch 1)")
-        return (f"{why} after {self.epochs_done} finished epoch(s); they are saved ({again} "
-                "finishes the run)")
+            return (
+                f"{why} before the first epoch finished: no epoch is saved yet ({again} "
+                "starts the run again from epoch 1)"
+            )
+        return (
+            f"{why} after {self.epochs_done} finished epoch(s); they are saved ({again} "
+            "finishes the run)"
+        )
 
 
 def test_line(test: Mapping[str, float]) -> str:
@@ -153,8 +166,10 @@ def _sharded(ctx: Any, data: Any) -> Any:
         if ctx.distributed:
             raise NetdslTrainingError(
                 "a dataset read as a stream (csv, images) cannot be shared out over several "
-                "devices or processes yet", code="NDL322",
-                help="train it without --distribute and the multi-process options")
+                "devices or processes yet",
+                code="NDL322",
+                help="train it without --distribute and the multi-process options",
+            )
         return data
     return ctx.shard(data)
 
@@ -181,15 +196,23 @@ class _Tensorboard:
         self.tf = tf
         self.op = summary_ops_v2.write
         self.metadata = summary_pb2.SummaryMetadata(
-            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")).SerializeToString()
-        self.writers = {part: tf.summary.create_file_writer(str(folder / "tensorboard" / part))
-                        for part in ("train", "validation")}
+            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+        ).SerializeToString()
+        self.writers = {
+            part: tf.summary.create_file_writer(str(folder / "tensorboard" / part))
+            for part in ("train", "validation")
+        }
 
     def write(self, epoch: int, row: dict[str, float]) -> None:
         for key, value in row.items():
             part, tag = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
             with self.writers[part].as_default():
-                self.op(tag, self.tf.constant(value, self.tf.float32), step=epoch, metadata=self.metadata)
+                self.op(
+                    tag,
+                    self.tf.constant(value, self.tf.float32),
+                    step=epoch,
+                    metadata=self.metadata,
+                )
         for w in self.writers.values():
             w.flush()
 
@@ -238,21 +261,25 @@ class _Progress:
     def enter(self, phase: str) -> None:
         """Start ``phase``; ``metrics.json`` says so."""
         self.phase = phase
-        self.folder.set_status("running", phase=phase, epochs_completed=len(self.history),
-                               wall_seconds=self.wall())
+        self.folder.set_status(
+            "running", phase=phase, epochs_completed=len(self.history), wall_seconds=self.wall()
+        )
 
-    def on_epoch(self, done: int, model_arrays: list[np.ndarray],
-                 optimizer_arrays: list[np.ndarray]) -> None:
+    def on_epoch(
+        self, done: int, model_arrays: list[np.ndarray], optimizer_arrays: list[np.ndarray]
+    ) -> None:
         """A good epoch ended (:func:`netdsl.keras.training.fit`): checkpoint it, log it."""
         t0 = time.perf_counter()
         seed = int(self.folder.meta["shuffle_seed"])
-        self.folder.save_checkpoint(Checkpoint(done, model_arrays, optimizer_arrays,
-                                               list(self.history), seed))
+        self.folder.save_checkpoint(
+            Checkpoint(done, model_arrays, optimizer_arrays, list(self.history), seed)
+        )
         self.folder.write_history(self.history)
         if self.tensorboard is not None:
             self.tensorboard.write(done, self.history[-1])
-        self.folder.set_status("running", phase="fitting", epochs_completed=done,
-                               wall_seconds=self.wall())
+        self.folder.set_status(
+            "running", phase="fitting", epochs_completed=done, wall_seconds=self.wall()
+        )
         self.bookkeeping += time.perf_counter() - t0
 
     def save_model(self) -> None:
@@ -273,8 +300,11 @@ class _Progress:
         """The run's last word in ``metrics.json``."""
         if self.history:
             self.folder.write_history(self.history)  # a signal may have cut the last write short
-        extra = {"epochs_completed": len(self.history), "wall_seconds": self.wall(),
-                 "run_folder_seconds": round(self.bookkeeping, 4)}
+        extra = {
+            "epochs_completed": len(self.history),
+            "wall_seconds": self.wall(),
+            "run_folder_seconds": round(self.bookkeeping, 4),
+        }
         self.folder.set_status(status, **{**extra, **fields})
 
     def record_failure(self, status: str, err: NetdslError) -> None:
@@ -290,9 +320,15 @@ class _Progress:
             self.tensorboard = None
 
 
-def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None,
-              out_dir: str | os.PathLike[str] = "runs", quiet: bool = False, echo: Echo = _stderr,
-              options: TrainOptions | None = None) -> RunReport:
+def run_model(
+    model: CheckedModel,
+    *,
+    data: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] = "runs",
+    quiet: bool = False,
+    echo: Echo = _stderr,
+    options: TrainOptions | None = None,
+) -> RunReport:
     """Load data, build, train, evaluate, save into a new run folder: ``netdsl run``. In a
     multi-process run every process trains on its shard and only the first writes the folder."""
     options = options or TrainOptions()
@@ -310,8 +346,10 @@ def run_model(model: CheckedModel, *, data: str | os.PathLike[str] | None = None
         lock = _locked(folder)
     folder.meta = {
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "file": model.program.filename, "params": model.total_params,
-        "settings": model.settings.to_dict(), "options": options.to_dict(),
+        "file": model.program.filename,
+        "params": model.total_params,
+        "settings": model.settings.to_dict(),
+        "options": options.to_dict(),
         "epochs_planned": model.settings.epochs,
         "shuffle_seed": seed if seed is not None else random.randrange(2**31),
         "process": process_record(),
@@ -361,7 +399,9 @@ def _released_on_error(lock: RunLock | None, ctx: dist.Context | None = None) ->
 def _context(model: CheckedModel, options: TrainOptions) -> dist.Context:
     """Keras on the model's backend, and where this process trains (:func:`netdsl.keras.distribute.start`)."""
     keras = import_keras(model.settings.backend)
-    return dist.start(keras.backend.backend(), distribute=options.distribute, cluster=options.cluster)
+    return dist.start(
+        keras.backend.backend(), distribute=options.distribute, cluster=options.cluster
+    )
 
 
 def _close(ctx: dist.Context) -> None:
@@ -382,8 +422,13 @@ def _load(model: CheckedModel, data: str | None, ctx: dist.Context) -> Data | St
         raise
 
 
-def _execute_worker(model: CheckedModel, ctx: dist.Context, data: str | os.PathLike[str] | None,
-                    options: TrainOptions, seed: int | None) -> RunReport:
+def _execute_worker(
+    model: CheckedModel,
+    ctx: dist.Context,
+    data: str | os.PathLike[str] | None,
+    options: TrainOptions,
+    seed: int | None,
+) -> RunReport:
     """A process of a multi-process run other than the first: train on its shard and evaluate
     with the others, write nothing, and report its weights' fingerprint."""
     started = time.perf_counter()
@@ -391,29 +436,46 @@ def _execute_worker(model: CheckedModel, ctx: dist.Context, data: str | os.PathL
     with signals_stop():
         try:
             arrays = _sharded(ctx, load_data(model, data))
-            result = fit(model, arrays, verbose=0, options=options, history=history,
-                         shuffle_seed=seed if seed is not None else 0, context=ctx)
+            result = fit(
+                model,
+                arrays,
+                verbose=0,
+                options=options,
+                history=history,
+                shuffle_seed=seed if seed is not None else 0,
+                context=ctx,
+            )
         except KeyboardInterrupt as e:
             reason = getattr(e, "reason", "interrupt")
-            return RunReport(None, "stopped", len(history), time.perf_counter() - started, {},
-                             reason)
+            return RunReport(
+                None, "stopped", len(history), time.perf_counter() - started, {}, reason
+            )
         if result.stopped:
-            return RunReport(None, "stopped", len(history), time.perf_counter() - started, {},
-                             result.stopped)
+            return RunReport(
+                None, "stopped", len(history), time.perf_counter() - started, {}, result.stopped
+            )
         with ctx.scope():
             test = evaluate(result.net, model, arrays)
         _close(ctx)
     distributed = {**ctx.to_dict(), "weights": dist.fingerprint(result.net.get_weights())}
-    return RunReport(None, "finished", len(history), time.perf_counter() - started, test,
-                     distributed=distributed)
+    return RunReport(
+        None, "finished", len(history), time.perf_counter() - started, test, distributed=distributed
+    )
 
 
 # --- resume --------------------------------------------------------------------------------
 
-def resume_run(folder_path: str | os.PathLike[str], model: CheckedModel, *,
-               data: str | os.PathLike[str] | None = None, quiet: bool = False,
-               echo: Echo = _stderr, options: TrainOptions | None = None,
-               accept_changes: bool = False) -> RunReport:
+
+def resume_run(
+    folder_path: str | os.PathLike[str],
+    model: CheckedModel,
+    *,
+    data: str | os.PathLike[str] | None = None,
+    quiet: bool = False,
+    echo: Echo = _stderr,
+    options: TrainOptions | None = None,
+    accept_changes: bool = False,
+) -> RunReport:
     """Finish a killed or stopped run in its own folder from its newest whole checkpoint
     (``model`` is the folder's ``model.net``, checked). The data is read where the run read it
     (``data.json``) unless ``data`` says where it is now. A program or data that differs from
@@ -450,13 +512,19 @@ def _check_resumable(folder: RunFolder, meta: dict[str, Any], options: TrainOpti
     if int(before.get("num_processes", 1)) > 1 or (asked is not None and asked.num_processes > 1):
         raise NetdslTrainingError(
             f"the run in {folder.path}/ was trained in several processes; netdsl cannot resume a "
-            "multi-process run" if before else "--resume continues a run in one process; a "
-            "multi-process run cannot be resumed", code="NDL322",
+            "multi-process run"
+            if before
+            else "--resume continues a run in one process; a multi-process run cannot be resumed",
+            code="NDL322",
             help="start a new run; a multi-process run keeps its finished epochs' checkpoints in "
-                 "process 0's run folder, but resuming them across processes is not supported")
+            "process 0's run folder, but resuming them across processes is not supported",
+        )
     if meta.get("status") == "finished":
-        raise NetdslTrainingError(f"the run in {folder.path}/ already finished", code="NDL306",
-                                  help="start a new run with `netdsl run FILE`")
+        raise NetdslTrainingError(
+            f"the run in {folder.path}/ already finished",
+            code="NDL306",
+            help="start a new run with `netdsl run FILE`",
+        )
 
 
 def _refuse_changes(folder: RunFolder, changed: list[str], accept: bool) -> None:
@@ -466,9 +534,11 @@ def _refuse_changes(folder: RunFolder, changed: list[str], accept: bool) -> None
     lines = "\n".join(f"  - {line}" for line in changed)
     raise NetdslTrainingError(
         f"the run in {folder.path}/ started with another program or other data; changed since:\n"
-        f"{lines}", code="NDL306",
+        f"{lines}",
+        code="NDL306",
         help="resume with the program and data it started with, start a new run, or pass "
-             "--accept-changes to finish it anyway (the change is recorded in fingerprint.json)")
+        "--accept-changes to finish it anyway (the change is recorded in fingerprint.json)",
+    )
 
 
 def _recorded_options(meta: Mapping[str, Any]) -> TrainOptions:
@@ -477,8 +547,9 @@ def _recorded_options(meta: Mapping[str, Any]) -> TrainOptions:
     return TrainOptions(**{k: v for k, v in (meta.get("options") or {}).items() if k in kept})
 
 
-def resume_data(folder: str | os.PathLike[str],
-                data: str | os.PathLike[str] | None = None) -> str | None:
+def resume_data(
+    folder: str | os.PathLike[str], data: str | os.PathLike[str] | None = None
+) -> str | None:
     """Where a resume reads its data: ``data`` (``--data``) when given, else where the run read
     it (``data.json``'s ``data_path``, absolute), else None (the dataset finds it itself).
     A recorded path that is gone is an ``NDL100`` saying where the run found it."""
@@ -489,28 +560,36 @@ def resume_data(folder: str | os.PathLike[str],
     if not isinstance(path, str):
         return None
     if not os.path.exists(path):
-        raise NetdslDataError(f"the run read its data from {path} (data.json), and nothing is "
-                              "there now", help="pass --data PATH to say where the data is now")
+        raise NetdslDataError(
+            f"the run read its data from {path} (data.json), and nothing is there now",
+            help="pass --data PATH to say where the data is now",
+        )
     return path
 
 
-def _resume_load(model: CheckedModel, path: str | None, ctx: dist.Context,
-                 given: bool) -> Data | StreamData:
+def _resume_load(
+    model: CheckedModel, path: str | None, ctx: dist.Context, given: bool
+) -> Data | StreamData:
     """The data for a resume; when it cannot be read, the error says where the run read it."""
     try:
         return _load(model, path, ctx)
     except NetdslError as e:
         if not given:
-            where = (f"the run read its data from {path} (data.json)" if path else
-                     "the run found its data itself (no path in data.json: the dataset's own "
-                     "argument, environment variable or cache)")
-            e.help = (e.help + "\n" if e.help else "") + f"{where}; pass --data PATH to say " \
-                "where it is now"
+            where = (
+                f"the run read its data from {path} (data.json)"
+                if path
+                else "the run found its data itself (no path in data.json: the dataset's own "
+                "argument, environment variable or cache)"
+            )
+            e.help = (
+                e.help + "\n" if e.help else ""
+            ) + f"{where}; pass --data PATH to say where it is now"
         raise
 
 
-def _settle_fingerprint(folder: RunFolder, before: Any, program: dict[str, Any],
-                        data: dict[str, Any], accept: bool) -> None:
+def _settle_fingerprint(
+    folder: RunFolder, before: Any, program: dict[str, Any], data: dict[str, Any], accept: bool
+) -> None:
     """Compare the data too; refuse a change, or record an accepted one (``fingerprint.json``'s
     ``changes``, and ``data.json``'s ``changed_on_resume`` for the data). A folder from before
     fingerprints were recorded gets one now."""
@@ -529,30 +608,48 @@ def _settle_fingerprint(folder: RunFolder, before: Any, program: dict[str, Any],
         write_json(folder.path / "data.json", record)
 
 
-def _reopen(folder: RunFolder, meta: dict[str, Any], model: CheckedModel,
-            echo: Echo) -> Checkpoint | None:
+def _reopen(
+    folder: RunFolder, meta: dict[str, Any], model: CheckedModel, echo: Echo
+) -> Checkpoint | None:
     """The newest whole checkpoint, and the folder's record made ready for the run to go on."""
     checkpoint, skipped = folder.latest_checkpoint()
     for line in skipped:
         echo(f"warning: checkpoint {line}")
-    dropped = ("status", "error", "test", "wall_seconds", "wall_seconds_before", "epochs_completed",
-               "phase", "reason", "code", "stopped_early")
+    dropped = (
+        "status",
+        "error",
+        "test",
+        "wall_seconds",
+        "wall_seconds_before",
+        "epochs_completed",
+        "phase",
+        "reason",
+        "code",
+        "stopped_early",
+    )
     folder.meta = {k: v for k, v in meta.items() if k not in dropped}
     folder.meta["wall_seconds_before"] = float(meta.get("wall_seconds") or 0.0)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     folder.meta["resumed"] = [*meta.get("resumed", []), now]
     folder.meta["process"] = process_record()
     if "shuffle_seed" not in folder.meta:
-        folder.meta["shuffle_seed"] = (checkpoint.shuffle_seed if checkpoint
-                                       else model.settings.seed or 0)
+        folder.meta["shuffle_seed"] = (
+            checkpoint.shuffle_seed if checkpoint else model.settings.seed or 0
+        )
     (folder.path / "STOPPED").unlink(missing_ok=True)
     return checkpoint
 
 
 # --- the phases ----------------------------------------------------------------------------
 
-def _execute(job: _Job, folder: RunFolder, arrays: Data | StreamData,
-             checkpoint: Checkpoint | None, lock: RunLock) -> RunReport:
+
+def _execute(
+    job: _Job,
+    folder: RunFolder,
+    arrays: Data | StreamData,
+    checkpoint: Checkpoint | None,
+    lock: RunLock,
+) -> RunReport:
     """The phases, with the folder's status kept true whatever happens. A context of one
     process is always closed at the end (a later run in this process may set up another);
     a multi-process one only after a finished run, since an unclosed one makes the process
@@ -599,11 +696,18 @@ def _fit_and_test(job: _Job, run: _Progress, arrays: Data | StreamData) -> dict[
     _header(job, run, arrays)
     run.tensorboard = _Tensorboard(run.folder.path)
     verbose: int | str = 0 if job.quiet else (1 if sys.stdout.isatty() else 2)
-    result = fit(model, arrays, verbose=verbose, options=job.options, history=run.history,
-                 initial_epoch=checkpoint.epoch if checkpoint else 0,
-                 shuffle_seed=int(run.folder.meta["shuffle_seed"]), on_epoch=run.on_epoch,
-                 state=(checkpoint.model, checkpoint.optimizer) if checkpoint else None,
-                 context=ctx)
+    result = fit(
+        model,
+        arrays,
+        verbose=verbose,
+        options=job.options,
+        history=run.history,
+        initial_epoch=checkpoint.epoch if checkpoint else 0,
+        shuffle_seed=int(run.folder.meta["shuffle_seed"]),
+        on_epoch=run.on_epoch,
+        state=(checkpoint.model, checkpoint.optimizer) if checkpoint else None,
+        context=ctx,
+    )
     run.net = result.net
     if result.stopped:
         raise Stopped(result.stopped)
@@ -627,10 +731,12 @@ def _header(job: _Job, run: _Progress, arrays: Data | StreamData) -> None:
         return
     model, checkpoint = job.model, run.checkpoint
     epochs = model.settings.epochs
-    job.echo(f"training {job.name}: {len(model.nodes)} layers, {model.total_params:,} parameters "
-             f"on {model.dataset.name} ({arrays.train_size:,} train / {arrays.test_size:,} test), "
-             f"{epochs} epoch{'s' * (epochs != 1)}, batch size {model.settings.batch_size}"
-             + (f", from epoch {checkpoint.epoch + 1}" if checkpoint else ""))
+    job.echo(
+        f"training {job.name}: {len(model.nodes)} layers, {model.total_params:,} parameters "
+        f"on {model.dataset.name} ({arrays.train_size:,} train / {arrays.test_size:,} test), "
+        f"{epochs} epoch{'s' * (epochs != 1)}, batch size {model.settings.batch_size}"
+        + (f", from epoch {checkpoint.epoch + 1}" if checkpoint else "")
+    )
     if job.ctx.distributed:
         job.echo(job.ctx.describe())
 
@@ -641,19 +747,35 @@ def _check_finite(test: Mapping[str, float], epochs: int) -> None:
     if bad:
         raise NetdslTrainingError(
             f"the test {bad[0]} is {test[bad[0]]} after {epochs} epoch(s): the model's output on "
-            "the test set is not a number", code="NDL303",
+            "the test set is not a number",
+            code="NDL303",
             help="check the test data for NaN or infinite values; lower the learning rate if the "
-                 "training loss grew too; the finished epochs are in the run folder's checkpoints/")
+            "training loss grew too; the finished epochs are in the run folder's checkpoints/",
+        )
 
 
 def _finished(job: _Job, run: _Progress, test: dict[str, float]) -> RunReport:
     ctx = job.ctx
-    distributed = ({**ctx.to_dict(), "weights": dist.fingerprint(run.net.get_weights())}
-                   if ctx.distributed else None)
-    run.finish("finished", test=test, stopped_early=len(run.history) < job.model.settings.epochs,
-               **({"distributed": distributed} if distributed else {}))
-    return RunReport(run.folder.path, "finished", len(run.history), run.wall(), test,
-                     resumed_from=run.resumed_from, distributed=distributed)
+    distributed = (
+        {**ctx.to_dict(), "weights": dist.fingerprint(run.net.get_weights())}
+        if ctx.distributed
+        else None
+    )
+    run.finish(
+        "finished",
+        test=test,
+        stopped_early=len(run.history) < job.model.settings.epochs,
+        **({"distributed": distributed} if distributed else {}),
+    )
+    return RunReport(
+        run.folder.path,
+        "finished",
+        len(run.history),
+        run.wall(),
+        test,
+        resumed_from=run.resumed_from,
+        distributed=distributed,
+    )
 
 
 def _stopped(run: _Progress, reason: str) -> RunReport:
@@ -664,10 +786,19 @@ def _stopped(run: _Progress, reason: str) -> RunReport:
         except (OSError, KeyboardInterrupt):
             pass  # the checkpoints still hold every finished epoch
     run.finish("stopped", phase=run.phase, reason=reason)
-    write_atomic(run.folder.path / "STOPPED", f"stopped ({reason}) while {run.phase}, after "
-                                              f"{len(run.history)} finished epoch(s)\n")
-    return RunReport(run.folder.path, "stopped", len(run.history), run.wall(), {}, reason,
-                     resumed_from=run.resumed_from)
+    write_atomic(
+        run.folder.path / "STOPPED",
+        f"stopped ({reason}) while {run.phase}, after {len(run.history)} finished epoch(s)\n",
+    )
+    return RunReport(
+        run.folder.path,
+        "stopped",
+        len(run.history),
+        run.wall(),
+        {},
+        reason,
+        resumed_from=run.resumed_from,
+    )
 
 
 def _failed(job: _Job, run: _Progress, err: NetdslError) -> NetdslError:
@@ -688,20 +819,24 @@ def _remove(folder: RunFolder) -> None:
 
 
 def _disk_error(run: _Progress, e: OSError) -> NetdslTrainingError:
-    err = NetdslTrainingError(f"{run.phase} failed: {e.strerror or e}"
-                              + (f": {e.filename}" if e.filename else ""), code="NDL305",
-                              help=f"every finished epoch is in {run.folder.path}/checkpoints/; "
-                                   "free some space, then "
-                                   f"`netdsl run --resume {run.folder.path}/`")
+    err = NetdslTrainingError(
+        f"{run.phase} failed: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""),
+        code="NDL305",
+        help=f"every finished epoch is in {run.folder.path}/checkpoints/; "
+        "free some space, then "
+        f"`netdsl run --resume {run.folder.path}/`",
+    )
     run.record_failure("failed", err)
     return err
 
 
 def _crashed(run: _Progress, e: Exception) -> NetdslTrainingError:
     what = f"{type(e).__name__}: {crash_summary(e)}"
-    err = NetdslTrainingError(f"the run crashed while {run.phase}: {what}", code="NDL304",
-                              help=f"the run folder {run.folder.path}/ records it; run with -v "
-                                   "for the traceback")
+    err = NetdslTrainingError(
+        f"the run crashed while {run.phase}: {what}",
+        code="NDL304",
+        help=f"the run folder {run.folder.path}/ records it; run with -v for the traceback",
+    )
     err.traceback = _traceback()  # type: ignore[attr-defined]
     run.record_failure("crashed", err)
     return err
@@ -715,12 +850,15 @@ def crash_summary(error: BaseException, limit: int = 600) -> str:
     node = re.search(r"Detected at node '?([^\s']+?)'? defined at", text)
     if node is not None:
         lines = [line.strip() for line in text.splitlines() if line.strip()]
-        said = [line for line in lines
-                if not line.startswith(("File ", "Detected at node", "Graph execution error", "[["))]
+        said = [
+            line
+            for line in lines
+            if not line.startswith(("File ", "Detected at node", "Graph execution error", "[["))
+        ]
         message = re.sub(r"\s*\[\[\{\{node [^}]*\}\}\]\].*$", "", said[-1] if said else lines[-1])
         return f"{message} (at node {node.group(1)})"
     folded = " ".join(text.split())
-    return folded if len(folded) <= limit else folded[:limit - 1] + "…"
+    return folded if len(folded) <= limit else folded[: limit - 1] + "…"
 
 
 def _json(data: Any) -> str:
@@ -739,5 +877,10 @@ def _versions() -> dict[str, str]:
     keras = import_keras()
     backend = keras.backend.backend()
     engine = __import__(backend)
-    return {"netdsl": __version__, "keras": keras.__version__, "backend": backend,
-            backend: engine.__version__, "python": platform.python_version()}
+    return {
+        "netdsl": __version__,
+        "keras": keras.__version__,
+        "backend": backend,
+        backend: engine.__version__,
+        "python": platform.python_version(),
+    }

@@ -118,7 +118,11 @@ def _hash_files(source: Path) -> str:
 def data_print(arrays: Data | StreamData, path: str | None) -> dict[str, Any]:
     """The data as read: where (``path``, or the stream's source), how many examples, and a
     digest of the arrays, or of the files a stream reads."""
-    out: dict[str, Any] = {"path": path, "train_size": arrays.train_size, "test_size": arrays.test_size}
+    out: dict[str, Any] = {
+        "path": path,
+        "train_size": arrays.train_size,
+        "test_size": arrays.test_size,
+    }
     if isinstance(arrays, StreamData):
         source = arrays.streams.record.get("source")
         out["source"] = os.path.abspath(source) if source else None
@@ -140,8 +144,9 @@ def _data_words(d: Mapping[str, Any]) -> str:
     return f"{where} ({d.get('train_size', '?'):,} train / {d.get('test_size', '?'):,} test)"
 
 
-def differences(before: Mapping[str, Any], program: Mapping[str, Any],
-                data: Mapping[str, Any] | None) -> list[str]:
+def differences(
+    before: Mapping[str, Any], program: Mapping[str, Any], data: Mapping[str, Any] | None
+) -> list[str]:
     """What differs between the recorded fingerprint and the program and data now, one line
     each (``data`` None: not compared)."""
     out = []
@@ -160,7 +165,9 @@ def differences(before: Mapping[str, Any], program: Mapping[str, Any],
         if (was.get("train_size"), was.get("test_size")) != (data["train_size"], data["test_size"]):
             out.append(f"the data: {_data_words(was)} then, {_data_words(data)} now")
         else:
-            out.append(f"the data: the same sizes, different contents (read from {_data_words(data)})")
+            out.append(
+                f"the data: the same sizes, different contents (read from {_data_words(data)})"
+            )
     return out
 
 
@@ -169,12 +176,26 @@ def record(folder: Path, program: Mapping[str, Any], data: Mapping[str, Any]) ->
     write_json(folder / FILE, {"program": dict(program), "data": dict(data), "changes": []})
 
 
-def accept(folder: Path, before: Mapping[str, Any], program: Mapping[str, Any],
-           data: Mapping[str, Any], changed: list[str]) -> None:
+def accept(
+    folder: Path,
+    before: Mapping[str, Any],
+    program: Mapping[str, Any],
+    data: Mapping[str, Any],
+    changed: list[str],
+) -> None:
     """A resume that accepted ``changed``: the new fingerprint becomes current, and the change
     (what it was, what it became, when) is appended to ``changes``."""
-    entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "changed": changed,
-             "program_before": before.get("program"), "data_before": before.get("data")}
-    write_json(folder / FILE, {"program": dict(program), "data": dict(data),
-                               "changes": [*before.get("changes", []), entry]})
-
+    entry = {
+        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "changed": changed,
+        "program_before": before.get("program"),
+        "data_before": before.get("data"),
+    }
+    write_json(
+        folder / FILE,
+        {
+            "program": dict(program),
+            "data": dict(data),
+            "changes": [*before.get("changes", []), entry],
+        },
+    )

@@ -58,7 +58,13 @@ __all__ = [
 #: what ``metrics.json``'s ``status`` may say
 STATUSES = ("running", "finished", "stopped", "failed", "crashed")
 #: ``netdsl run``'s exit code for each way a run ends (``stopped`` by Ctrl-C or SIGTERM)
-EXIT_CODES: Mapping[str, int] = {"finished": 0, "failed": 1, "crashed": 1, "interrupt": 130, "SIGTERM": 143}
+EXIT_CODES: Mapping[str, int] = {
+    "finished": 0,
+    "failed": 1,
+    "crashed": 1,
+    "interrupt": 130,
+    "SIGTERM": 143,
+}
 #: checkpoints kept in ``checkpoints/``: the newest, and the one before it in case it is damaged
 KEEP_CHECKPOINTS = 2
 #: the file a process holds locked (``flock``) while it works in a run folder
@@ -143,8 +149,11 @@ def read_json(path: Path) -> Any:
 
 def _fs_error(what: str, path: Path, exc: OSError) -> NetdslTrainingError:
     reason = exc.strerror or str(exc)
-    return NetdslTrainingError(f"cannot {what} {path}: {reason}", code="NDL305",
-                               help="pass --out a folder you can write to" if "create" in what else None)
+    return NetdslTrainingError(
+        f"cannot {what} {path}: {reason}",
+        code="NDL305",
+        help="pass --out a folder you can write to" if "create" in what else None,
+    )
 
 
 def create_run_folder(out_dir: str | os.PathLike[str], stem: str) -> Path:
@@ -158,8 +167,11 @@ def create_run_folder(out_dir: str | os.PathLike[str], stem: str) -> Path:
     except OSError as e:
         raise _fs_error("create run folders in", base, e) from None
     if not base.is_dir():
-        raise NetdslTrainingError(f"cannot create run folders in {base}: it is a file", code="NDL305",
-                                  help="pass --out a folder")
+        raise NetdslTrainingError(
+            f"cannot create run folders in {base}: it is a file",
+            code="NDL305",
+            help="pass --out a folder",
+        )
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for n in range(1, 10_000):
         folder = base / (f"{stem}-{stamp}" + (f"-{n}" if n > 1 else ""))
@@ -198,7 +210,9 @@ class RunLock:
             who = _describe_process(holder)
             raise NetdslTrainingError(
                 f"the run in {self.path.parent}/ is in use by another netdsl process{who}",
-                code="NDL306", help="wait for it to end (or stop it), then resume") from None
+                code="NDL306",
+                help="wait for it to end (or stop it), then resume",
+            ) from None
         self._fd = fd
 
     def release(self) -> None:
@@ -216,8 +230,11 @@ def _describe_process(holder: Mapping[str, Any] | None) -> str:
 
 def process_record() -> dict[str, Any]:
     """This process, as ``metrics.json`` records it: its id, its host and when it started."""
-    return {"pid": os.getpid(), "host": socket.gethostname(),
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def process_gone(folder: Path, process: Mapping[str, Any] | None) -> bool:
@@ -258,7 +275,11 @@ def _locked(lock: Path) -> bool:
 def main_metric(test: Mapping[str, float], kind: str | None) -> tuple[str, float] | None:
     """The test metric a run is judged by (:data:`MAIN_METRICS`): accuracy for classes and
     binary targets, MAE for regression; None when the run did not report it."""
-    rows = [MAIN_METRICS[kind]] if kind is not None and kind in MAIN_METRICS else list(MAIN_METRICS.values())
+    rows = (
+        [MAIN_METRICS[kind]]
+        if kind is not None and kind in MAIN_METRICS
+        else list(MAIN_METRICS.values())
+    )
     for name, keys in rows:
         for key in keys:
             if key in test:
@@ -330,10 +351,18 @@ class RunFolder:
             f.write(data)
 
         write_atomic(self.checkpoints / f"{stem}.npz", save)
-        write_json(self.checkpoints / f"{stem}.json", {
-            "epoch": cp.epoch, "sha256": digest.hexdigest(), "model_arrays": len(cp.model),
-            "optimizer_arrays": len(cp.optimizer), "history": cp.history,
-            "shuffle_seed": cp.shuffle_seed, **cp.extra})
+        write_json(
+            self.checkpoints / f"{stem}.json",
+            {
+                "epoch": cp.epoch,
+                "sha256": digest.hexdigest(),
+                "model_arrays": len(cp.model),
+                "optimizer_arrays": len(cp.optimizer),
+                "history": cp.history,
+                "shuffle_seed": cp.shuffle_seed,
+                **cp.extra,
+            },
+        )
         for old in self._manifests()[:-KEEP_CHECKPOINTS]:
             for p in (old, old.with_suffix(".npz")):
                 with contextlib.suppress(OSError):
@@ -365,10 +394,27 @@ class RunFolder:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             model = [npz[f"m{i}"] for i in range(int(info["model_arrays"]))]
             optimizer = [npz[f"o{i}"] for i in range(int(info["optimizer_arrays"]))]
-        extra = {k: v for k, v in info.items() if k not in
-                 ("epoch", "sha256", "model_arrays", "optimizer_arrays", "history", "shuffle_seed")}
-        return Checkpoint(int(info["epoch"]), model, optimizer, list(info["history"]),
-                          int(info["shuffle_seed"]), extra)
+        extra = {
+            k: v
+            for k, v in info.items()
+            if k
+            not in (
+                "epoch",
+                "sha256",
+                "model_arrays",
+                "optimizer_arrays",
+                "history",
+                "shuffle_seed",
+            )
+        }
+        return Checkpoint(
+            int(info["epoch"]),
+            model,
+            optimizer,
+            list(info["history"]),
+            int(info["shuffle_seed"]),
+            extra,
+        )
 
 
 def list_runs(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -378,29 +424,44 @@ def list_runs(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
     SIGKILL, the machine rebooted) is shown as ``crashed``."""
     base = Path(root)
     rows = []
-    for folder in sorted(p for p in base.iterdir() if (p / "model.net").is_file()) if base.is_dir() else []:
+    for folder in (
+        sorted(p for p in base.iterdir() if (p / "model.net").is_file()) if base.is_dir() else []
+    ):
         m = read_json(folder / "metrics.json")
         m = m if isinstance(m, dict) else {}
         status = m.get("status", "unknown")
         if status == "running" and process_gone(folder, m.get("process")):
             status = "crashed"
         data = read_json(folder / "data.json")
-        kind = ((data.get("target") or {}).get("kind") if isinstance(data, dict) else None)
+        kind = (data.get("target") or {}).get("kind") if isinstance(data, dict) else None
         test = m.get("test", {}) if isinstance(m.get("test"), dict) else {}
         metric = main_metric(test, kind)
-        rows.append({
-            "name": folder.name, "path": str(folder), "started": m.get("started", ""),
-            "file": m.get("file"), "status": status, "resumed": len(m.get("resumed", [])),
-            "epochs": m.get("epochs_completed", 0), "epochs_planned": m.get("epochs_planned"),
-            "test": test, "wall_seconds": m.get("wall_seconds"), "error": m.get("error"),
-            "metric": {"name": metric[0], "value": metric[1]} if metric else None,
-        })
+        rows.append(
+            {
+                "name": folder.name,
+                "path": str(folder),
+                "started": m.get("started", ""),
+                "file": m.get("file"),
+                "status": status,
+                "resumed": len(m.get("resumed", [])),
+                "epochs": m.get("epochs_completed", 0),
+                "epochs_planned": m.get("epochs_planned"),
+                "test": test,
+                "wall_seconds": m.get("wall_seconds"),
+                "error": m.get("error"),
+                "metric": {"name": metric[0], "value": metric[1]} if metric else None,
+            }
+        )
     rows.sort(key=lambda r: (r["started"], r["name"]), reverse=True)
     return rows
 
 
-def write_data_record(folder: Path, model: CheckedModel, data: Data | StreamData,
-                      path: str | os.PathLike[str] | None = None) -> None:
+def write_data_record(
+    folder: Path,
+    model: CheckedModel,
+    data: Data | StreamData,
+    path: str | os.PathLike[str] | None = None,
+) -> None:
     """``data.json`` (the dataset, its arguments, where it was found, the split sizes, how the
     split was made, and ``info``: what the dataset said of itself, which ``predict``, ``export``
     and ``emit`` use instead of the data) and, for classes, ``labels.json`` (the class names in
@@ -410,15 +471,24 @@ def write_data_record(folder: Path, model: CheckedModel, data: Data | StreamData
 
     ref = model.dataset
     given = ref.kwargs.get("path")
-    source = data_source(given or path, "the dataset's `path` argument" if given else "--data",
-                         getattr(ref.component, "env", None))
+    source = data_source(
+        given or path,
+        "the dataset's `path` argument" if given else "--data",
+        getattr(ref.component, "env", None),
+    )
     names = model.data.class_names
     if isinstance(data, StreamData):
         names = data.streams.class_names or names
     info = {**model.data.to_json(), "class_names": list(names)}
-    record: dict[str, Any] = {"dataset": ref.to_json(), "data_path": source["path"], "data_source": source,
-                              "train_size": data.train_size, "test_size": data.test_size,
-                              "target": model.data.target.to_json(), "info": info}
+    record: dict[str, Any] = {
+        "dataset": ref.to_json(),
+        "data_path": source["path"],
+        "data_source": source,
+        "train_size": data.train_size,
+        "test_size": data.test_size,
+        "target": model.data.target.to_json(),
+        "info": info,
+    }
     if isinstance(data, StreamData):
         record.update(data.streams.record)
     write_atomic(folder / "data.json", json.dumps(record, indent=2) + "\n")
@@ -427,4 +497,6 @@ def write_data_record(folder: Path, model: CheckedModel, data: Data | StreamData
         if not names:
             names = tuple(str(i) for i in range(max(target.num_classes, 2)))
         encoding = "binary" if target.kind == "binary" else model.labels
-        write_atomic(folder / "labels.json", json.dumps(labels_record(names, encoding), indent=2) + "\n")
+        write_atomic(
+            folder / "labels.json", json.dumps(labels_record(names, encoding), indent=2) + "\n"
+        )

@@ -37,14 +37,22 @@ class _Box:
 
 #: box kind -> (Graphviz node attributes, Mermaid class style)
 _STYLES: Mapping[str, tuple[str, str]] = {
-    "input": ('style="rounded,filled", fillcolor="#e3f1e4", color="#3f7f46"',
-              "fill:#e3f1e4,stroke:#3f7f46"),
-    "layer": ('style="rounded,filled", fillcolor="#eaf0fa", color="#4a6fa5"',
-              "fill:#eaf0fa,stroke:#4a6fa5"),
-    "merge": ('style="rounded,filled", fillcolor="#fdf0dc", color="#b7791f"',
-              "fill:#fdf0dc,stroke:#b7791f"),
-    "implicit": ('style="rounded,dashed,filled", fillcolor="#ffffff", color="#888888", '
-                 'fontcolor="#555555"', "fill:#ffffff,stroke:#888888,stroke-dasharray:5 5,color:#555555"),
+    "input": (
+        'style="rounded,filled", fillcolor="#e3f1e4", color="#3f7f46"',
+        "fill:#e3f1e4,stroke:#3f7f46",
+    ),
+    "layer": (
+        'style="rounded,filled", fillcolor="#eaf0fa", color="#4a6fa5"',
+        "fill:#eaf0fa,stroke:#4a6fa5",
+    ),
+    "merge": (
+        'style="rounded,filled", fillcolor="#fdf0dc", color="#b7791f"',
+        "fill:#fdf0dc,stroke:#b7791f",
+    ),
+    "implicit": (
+        'style="rounded,dashed,filled", fillcolor="#ffffff", color="#888888", fontcolor="#555555"',
+        "fill:#ffffff,stroke:#888888,stroke-dasharray:5 5,color:#555555",
+    ),
 }
 
 
@@ -60,11 +68,15 @@ def _kind(node: Node) -> str:
 def _boxes(model: CheckedModel) -> tuple[list[_Box], list[tuple[str, str, bool]]]:
     """The boxes (the input, then every layer) and the arrows between them; an arrow is
     ``skip`` when it carries a residual block's input around its body."""
-    boxes = [_Box("input", f"input ({model.dataset.name})", format_shape(model.input_shape), "input")]
+    boxes = [
+        _Box("input", f"input ({model.dataset.name})", format_shape(model.input_shape), "input")
+    ]
     edges: list[tuple[str, str, bool]] = []
     for n in model.nodes:
         params = f"{n.params:,} param{'s' * (n.params != 1)}"
-        boxes.append(_Box(f"n{n.index}", n.text, f"{format_shape(n.output_shape)} · {params}", _kind(n)))
+        boxes.append(
+            _Box(f"n{n.index}", n.text, f"{format_shape(n.output_shape)} · {params}", _kind(n))
+        )
         chain = n.component is not None and n.component.wrapper == "chain"
         for k, i in enumerate(n.inputs or (-1,)):
             edges.append(("input" if i < 0 else f"n{i}", f"n{n.index}", chain and k == 0))
@@ -83,13 +95,15 @@ def to_dot(model: CheckedModel, dpi: int | None = None) -> str:
     lines = [
         f"digraph {_dot_id(_name(model))} {{",
         '  graph [rankdir=TB, ordering=out, fontname="Helvetica", fontsize=12, nodesep=0.25, ranksep=0.3, '
-        f'labelloc=b, label={_dot_id(caption)}{f", dpi={dpi}" if dpi else ""}];',
+        f"labelloc=b, label={_dot_id(caption)}{f', dpi={dpi}' if dpi else ''}];",
         '  node [shape=box, fontname="Helvetica", fontsize=11, margin="0.12,0.05", penwidth=1.2];',
         '  edge [color="#666666", arrowsize=0.6];',
     ]
     for b in boxes:
-        label = (f"<<b>{html.escape(b.title)}</b><br/>"
-                 f'<font point-size="9" color="#444444">{html.escape(b.detail)}</font>>')
+        label = (
+            f"<<b>{html.escape(b.title)}</b><br/>"
+            f'<font point-size="9" color="#444444">{html.escape(b.detail)}</font>>'
+        )
         lines.append(f"  {b.id} [label={label}, {_STYLES[b.kind][0]}];")
     skip = ' [style=dashed, color="#b7791f", label=" skip", fontname="Helvetica", fontsize=9, fontcolor="#b7791f"]'
     lines += [f"  {a} -> {b}{skip if is_skip else ''};" for a, b, is_skip in edges]
@@ -106,7 +120,9 @@ def to_mermaid(model: CheckedModel) -> str:
     boxes, edges = _boxes(model)
     lines = ["flowchart TD"]
     for b in boxes:
-        lines.append(f'  {b.id}["{_mermaid_text(b.title)}<br/><small>{_mermaid_text(b.detail)}</small>"]')
+        lines.append(
+            f'  {b.id}["{_mermaid_text(b.title)}<br/><small>{_mermaid_text(b.detail)}</small>"]'
+        )
     lines += [f"  {a} -. skip .-> {b}" if is_skip else f"  {a} --> {b}" for a, b, is_skip in edges]
     for kind, (_, style) in _STYLES.items():
         members = [b.id for b in boxes if b.kind == kind]
@@ -125,15 +141,20 @@ def _graphviz(model: CheckedModel, fmt: str) -> bytes:
     try:
         import graphviz
     except ImportError:
-        raise DiagramError(f"drawing .{fmt} needs the graphviz package, which is not installed",
-                           help="pip install 'netdsl[diagram]' (and Graphviz's `dot`); "
-                                ".dot and .mmd need nothing") from None
+        raise DiagramError(
+            f"drawing .{fmt} needs the graphviz package, which is not installed",
+            help="pip install 'netdsl[diagram]' (and Graphviz's `dot`); .dot and .mmd need nothing",
+        ) from None
     try:
-        return bytes(graphviz.Source(to_dot(model, PNG_DPI if fmt == "png" else None)).pipe(format=fmt))
+        return bytes(
+            graphviz.Source(to_dot(model, PNG_DPI if fmt == "png" else None)).pipe(format=fmt)
+        )
     except graphviz.ExecutableNotFound:
-        raise DiagramError(f"drawing .{fmt} needs Graphviz's `dot` program, which is not on PATH",
-                           help="install Graphviz (apt-get install graphviz, brew install graphviz, "
-                                "or https://graphviz.org/download/); .dot and .mmd need nothing") from None
+        raise DiagramError(
+            f"drawing .{fmt} needs Graphviz's `dot` program, which is not on PATH",
+            help="install Graphviz (apt-get install graphviz, brew install graphviz, "
+            "or https://graphviz.org/download/); .dot and .mmd need nothing",
+        ) from None
 
 
 #: format -> what makes it (text formats return str, pictures bytes)
@@ -152,8 +173,10 @@ def format_for(path: str | None, fmt: str | None) -> str:
         fmt = {"gv": "dot", "mermaid": "mmd"}.get(fmt or "", fmt)
     fmt = fmt or "dot"
     if fmt not in FORMATS:
-        raise DiagramError(f"cannot draw a .{fmt} file",
-                           help=f"choose one of {', '.join('.' + f for f in FORMATS)} (or --format)")
+        raise DiagramError(
+            f"cannot draw a .{fmt} file",
+            help=f"choose one of {', '.join('.' + f for f in FORMATS)} (or --format)",
+        )
     return fmt
 
 

@@ -45,9 +45,10 @@ def rewrite(path: str, text: str) -> str:
     if not stat.S_ISREG(st.st_mode):
         raise NetdslFileError(f"cannot write {path}: not a regular file")
     if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
-        raise NetdslFileError(f"cannot write {path}: the file is read-only "
-                              f"(mode {stat.S_IMODE(st.st_mode):03o})",
-                              help=f"make it writable first (chmod u+w {path}) if you mean to reformat it")
+        raise NetdslFileError(
+            f"cannot write {path}: the file is read-only (mode {stat.S_IMODE(st.st_mode):03o})",
+            help=f"make it writable first (chmod u+w {path}) if you mean to reformat it",
+        )
     data = text.encode("utf-8")
     tmp = _write_temporary(target, data, path)
     try:
@@ -58,7 +59,9 @@ def rewrite(path: str, text: str) -> str:
             return target
     except OSError as e:
         _remove(tmp)
-        raise NetdslFileError(f"cannot write {path}: {e.strerror or e}; the file is unchanged") from None
+        raise NetdslFileError(
+            f"cannot write {path}: {e.strerror or e}; the file is unchanged"
+        ) from None
     except BaseException:
         _remove(tmp)
         raise
@@ -71,7 +74,9 @@ def _write_temporary(target: str, data: bytes, shown: str) -> str:
     """A flushed sibling of ``target`` holding ``data`` (same folder: a rename stays atomic)."""
     folder = os.path.dirname(target)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".netdsl-tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{os.path.basename(target)}.", suffix=".netdsl-tmp", dir=folder
+        )
     except OSError as e:
         raise NetdslFileError(f"cannot write {shown}: {e.strerror or e} (in {folder})") from None
     try:
@@ -81,7 +86,9 @@ def _write_temporary(target: str, data: bytes, shown: str) -> str:
             os.fsync(f.fileno())
     except OSError as e:
         _remove(tmp)
-        raise NetdslFileError(f"cannot write {shown}: {e.strerror or e}; the file is unchanged") from None
+        raise NetdslFileError(
+            f"cannot write {shown}: {e.strerror or e}; the file is unchanged"
+        ) from None
     except BaseException:
         _remove(tmp)
         raise
@@ -109,8 +116,9 @@ def _copy_into(tmp: str, target: str, data: bytes, shown: str) -> None:
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:
-        raise NetdslFileError(f"cannot write {shown}: {e.strerror or e}",
-                              help=f"the formatted text is kept in {tmp}") from None
+        raise NetdslFileError(
+            f"cannot write {shown}: {e.strerror or e}", help=f"the formatted text is kept in {tmp}"
+        ) from None
 
 
 def _remove(path: str) -> None:

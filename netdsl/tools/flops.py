@@ -60,7 +60,11 @@ class MacsReport:
         self.unknown = [n.index for n, m in zip(model.nodes, self.per_layer) if m is None]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"per_layer": self.per_layer, "total_macs": self.total, "unknown_layers": self.unknown}
+        return {
+            "per_layer": self.per_layer,
+            "total_macs": self.total,
+            "unknown_layers": self.unknown,
+        }
 
 
 def model_macs(model: CheckedModel) -> MacsReport:

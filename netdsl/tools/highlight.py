@@ -44,7 +44,10 @@ class NetdslLexer(RegexLexer):
             (r"\b(true|false)\b", Keyword.Constant),
             (r'"([^"\\\n]|\\.)*"', String.Double),
             (r"[0-9]+(x[0-9]+)+(?![A-Za-z0-9_])", Number.Integer),  # a shape, 28x28x1
-            (r"-?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|-?[0-9]+[eE][-+]?[0-9]+", Number.Float),
+            (
+                r"-?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?|-?[0-9]+[eE][-+]?[0-9]+",
+                Number.Float,
+            ),
             (r"-?[0-9]+", Number.Integer),
             (rf"({_NAME})(\s*)(=)(?!=)", bygroups(Name.Attribute, Whitespace, Operator)),
             (rf"{_NAME}(?=\()", Name.Function),
@@ -54,7 +57,11 @@ class NetdslLexer(RegexLexer):
         "root": [
             (r"\n", Whitespace),
             include("common"),
-            (rf"^(block)(\s+)({_NAME})", bygroups(Keyword.Declaration, Whitespace, Name.Function), "blockhead"),
+            (
+                rf"^(block)(\s+)({_NAME})",
+                bygroups(Keyword.Declaration, Whitespace, Name.Function),
+                "blockhead",
+            ),
             (rf"^({_NAME})(\s*)(:)", bygroups(Name.Attribute, Whitespace, Punctuation), "setting"),
             (r"", Text, "step"),
         ],

@@ -41,9 +41,16 @@ SETTLE_SECONDS = 0.3
 class NetdslLanguageServer(LanguageServer):
     """The server: the registry (loaded on first use) and the last analysis of each document."""
 
-    def __init__(self, *, third_party: bool = True, strict: bool | None = None,
-                 registry: Registry | None = None) -> None:
-        super().__init__("netdsl", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental)
+    def __init__(
+        self,
+        *,
+        third_party: bool = True,
+        strict: bool | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        super().__init__(
+            "netdsl", __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental
+        )
         self.third_party = third_party
         self.strict = strict
         self._registry = registry
@@ -58,12 +65,14 @@ class NetdslLanguageServer(LanguageServer):
         if self._registry is None:
             problems: list[NetdslError] = []
             try:
-                self._registry = load_registry(third_party=self.third_party, strict=self.strict,
-                                               on_problem=problems.append)
+                self._registry = load_registry(
+                    third_party=self.third_party, strict=self.strict, on_problem=problems.append
+                )
             except NetdslError as e:  # strict: say so, and carry on with what loads
                 problems.append(e)
-                self._registry = load_registry(third_party=self.third_party, strict=False,
-                                               on_problem=problems.append)
+                self._registry = load_registry(
+                    third_party=self.third_party, strict=False, on_problem=problems.append
+                )
             self.pending += [p.message for p in problems]
         return self._registry
 
@@ -75,7 +84,9 @@ class NetdslLanguageServer(LanguageServer):
                 continue
             self._shown.add(message)
             try:
-                self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, f"netdsl: {message}"))
+                self.window_show_message(
+                    lsp.ShowMessageParams(lsp.MessageType.Warning, f"netdsl: {message}")
+                )
             except Exception:  # noqa: BLE001 - no client attached (tests, benchmarks)
                 log.warning("netdsl: %s", message)
 
@@ -140,7 +151,10 @@ class NetdslLanguageServer(LanguageServer):
             self.analyses[uri] = result
         self.warn_once()
         self.text_document_publish_diagnostics(
-            lsp.PublishDiagnosticsParams(uri=uri, diagnostics=result.diagnostics(), version=doc.version))
+            lsp.PublishDiagnosticsParams(
+                uri=uri, diagnostics=result.diagnostics(), version=doc.version
+            )
+        )
         return result
 
     def changed(self, uri: str) -> None:
@@ -195,6 +209,7 @@ class NetdslLanguageServer(LanguageServer):
 
 def _safe(default: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Bad input never crashes the server: a handler that raises logs and answers ``default``."""
+
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         def handler(ls: NetdslLanguageServer, params: Any) -> Any:
             try:
@@ -202,14 +217,17 @@ def _safe(default: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             except Exception:
                 log.exception("netdsl lsp: %s failed", fn.__name__)
                 return default
+
         handler.__name__ = fn.__name__
         handler.__doc__ = fn.__doc__
         return handler
+
     return wrap
 
 
-def create_server(*, third_party: bool = True, strict: bool | None = None,
-                  registry: Registry | None = None) -> NetdslLanguageServer:
+def create_server(
+    *, third_party: bool = True, strict: bool | None = None, registry: Registry | None = None
+) -> NetdslLanguageServer:
     """A server with every feature registered (not yet started)."""
     server = NetdslLanguageServer(third_party=third_party, strict=strict, registry=registry)
 
@@ -238,10 +256,14 @@ def create_server(*, third_party: bool = True, strict: bool | None = None,
     @_safe(None)
     def did_close(ls: NetdslLanguageServer, params: lsp.DidCloseTextDocumentParams) -> None:
         ls.forget(params.text_document.uri)
-        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(params.text_document.uri, []))
+        ls.text_document_publish_diagnostics(
+            lsp.PublishDiagnosticsParams(params.text_document.uri, [])
+        )
 
-    @server.feature(lsp.TEXT_DOCUMENT_COMPLETION,
-                    lsp.CompletionOptions(trigger_characters=[" ", "=", "(", ",", ">", "|", "[", ":"]))
+    @server.feature(
+        lsp.TEXT_DOCUMENT_COMPLETION,
+        lsp.CompletionOptions(trigger_characters=[" ", "=", "(", ",", ">", "|", "[", ":"]),
+    )
     @_safe(None)
     def completion(ls: NetdslLanguageServer, params: lsp.CompletionParams) -> lsp.CompletionList:
         items = ls.analysis(params.text_document.uri).completion(params.position)
@@ -259,19 +281,27 @@ def create_server(*, third_party: bool = True, strict: bool | None = None,
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     @_safe([])
-    def symbols(ls: NetdslLanguageServer, params: lsp.DocumentSymbolParams) -> list[lsp.DocumentSymbol]:
+    def symbols(
+        ls: NetdslLanguageServer, params: lsp.DocumentSymbolParams
+    ) -> list[lsp.DocumentSymbol]:
         return ls.analysis(params.text_document.uri).symbols()
 
     @server.feature(lsp.TEXT_DOCUMENT_FORMATTING)
     @_safe(None)
-    def formatting(ls: NetdslLanguageServer, params: lsp.DocumentFormattingParams) -> list[lsp.TextEdit] | None:
+    def formatting(
+        ls: NetdslLanguageServer, params: lsp.DocumentFormattingParams
+    ) -> list[lsp.TextEdit] | None:
         return ls.analysis(params.text_document.uri).formatting()
 
-    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION,
-                    lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]))
+    @server.feature(
+        lsp.TEXT_DOCUMENT_CODE_ACTION,
+        lsp.CodeActionOptions(code_action_kinds=[lsp.CodeActionKind.QuickFix]),
+    )
     @_safe([])
     def code_action(ls: NetdslLanguageServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
-        return ls.analysis(params.text_document.uri).code_actions(params.range, params.context.diagnostics)
+        return ls.analysis(params.text_document.uri).code_actions(
+            params.range, params.context.diagnostics
+        )
 
     return server
 

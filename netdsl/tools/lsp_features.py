@@ -29,7 +29,8 @@ __all__ = ["FIX_PATTERN", "Analysis", "Positions", "analyze", "settings_params"]
 FIX_PATTERN = re.compile(r"^did you mean `([^`]+)`\?$")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FIXABLE = re.compile(r'^"?[A-Za-z_][A-Za-z0-9_]*"?$')
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<comment>\#[^\n]*)
   | (?P<nl>\r?\n)
   | (?P<arrow>->)
@@ -40,11 +41,16 @@ _TOKEN = re.compile(r"""
   | (?P<punct>[()\[\]|,=:*])
   | (?P<space>[ \t\r]+)
   | (?P<other>.)
-""", re.X)
+""",
+    re.X,
+)
 _KIND_ITEM = {
-    "layer": lsp.CompletionItemKind.Class, "activation": lsp.CompletionItemKind.Function,
-    "regularizer": lsp.CompletionItemKind.Function, "optimizer": lsp.CompletionItemKind.Module,
-    "loss": lsp.CompletionItemKind.Function, "metric": lsp.CompletionItemKind.Function,
+    "layer": lsp.CompletionItemKind.Class,
+    "activation": lsp.CompletionItemKind.Function,
+    "regularizer": lsp.CompletionItemKind.Function,
+    "optimizer": lsp.CompletionItemKind.Module,
+    "loss": lsp.CompletionItemKind.Function,
+    "metric": lsp.CompletionItemKind.Function,
     "dataset": lsp.CompletionItemKind.Module,
 }
 
@@ -89,9 +95,11 @@ class Positions:
         if self._starts is None and self._counted < self.COUNTED:
             self._counted += 1
             start = self.text.rfind("\n", 0, offset) + 1
-            return lsp.Position(self.text.count("\n", 0, offset), self._units(self.text[start:offset]))
+            return lsp.Position(
+                self.text.count("\n", 0, offset), self._units(self.text[start:offset])
+            )
         line = bisect_right(self.starts, offset) - 1
-        return lsp.Position(line, self._units(self.text[self.starts[line]:offset]))
+        return lsp.Position(line, self._units(self.text[self.starts[line] : offset]))
 
     def range(self, start: int, end: int) -> lsp.Range:
         return lsp.Range(self.position(start), self.position(max(start, end)))
@@ -146,7 +154,9 @@ def _first_line(text: str) -> str:
 
 @dataclass
 class _Frame:
-    kind: str  # "chain" (steps), "call" (a value call's arguments), "other" (tuple, list, block use)
+    kind: (
+        str  # "chain" (steps), "call" (a value call's arguments), "other" (tuple, list, block use)
+    )
     expect_step: bool = True
     layer: str | None = None
     component: Any = None
@@ -156,8 +166,15 @@ class _Frame:
 class Analysis:
     """One parse and check of a document; every editor feature reads from it."""
 
-    def __init__(self, uri: str, text: str, registry: Registry, *, encoding: str = "utf-16",
-                 previous: ir.Program | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        text: str,
+        registry: Registry,
+        *,
+        encoding: str = "utf-16",
+        previous: ir.Program | None = None,
+    ) -> None:
         from ..checking.checker import check
         from ..lang.parser import parse
         from ..lang.reparse import reparse
@@ -175,8 +192,11 @@ class Analysis:
         before = interrupt_count()
         try:
             # after an edit, only the changed step is parsed again (the same program, faster)
-            self.program = (parse(text, name, setting_names=TABLE) if previous is None
-                            else reparse(previous, text, name, setting_names=TABLE))
+            self.program = (
+                parse(text, name, setting_names=TABLE)
+                if previous is None
+                else reparse(previous, text, name, setting_names=TABLE)
+            )
             self.model = check(self.program, registry)
         except NetdslError as e:
             self.errors = e.errors
@@ -199,24 +219,44 @@ class Analysis:
                 message += f"\nexpected: {e.expected}"
             if e.help:
                 message += f"\nhelp: {e.help}"
-            related = [lsp.DiagnosticRelatedInformation(lsp.Location(self.uri, self.pos.span(n.span)), n.label)
-                       for n in e.notes]
+            related = [
+                lsp.DiagnosticRelatedInformation(
+                    lsp.Location(self.uri, self.pos.span(n.span)), n.label
+                )
+                for n in e.notes
+            ]
             fix = FIX_PATTERN.match(e.help or "")
             data = None
-            if fix and e.span is not None and _FIXABLE.match(self.text[e.span.start:e.span.end]):
+            if fix and e.span is not None and _FIXABLE.match(self.text[e.span.start : e.span.end]):
                 data = {"fix": fix.group(1)}
-            out.append(lsp.Diagnostic(
-                range=self.pos.span(e.span), message=message,
-                severity=lsp.DiagnosticSeverity.Warning if e.kind == "warning" else lsp.DiagnosticSeverity.Error,
-                code=e.code, source="netdsl", related_information=related or None, data=data))
+            out.append(
+                lsp.Diagnostic(
+                    range=self.pos.span(e.span),
+                    message=message,
+                    severity=lsp.DiagnosticSeverity.Warning
+                    if e.kind == "warning"
+                    else lsp.DiagnosticSeverity.Error,
+                    code=e.code,
+                    source="netdsl",
+                    related_information=related or None,
+                    data=data,
+                )
+            )
         if self.crash:
-            out.append(lsp.Diagnostic(
-                range=self.pos.range(0, 0), severity=lsp.DiagnosticSeverity.Warning, source="netdsl",
-                message=f"netdsl could not finish checking this file (a plugin failed?): {self.crash}"))
+            out.append(
+                lsp.Diagnostic(
+                    range=self.pos.range(0, 0),
+                    severity=lsp.DiagnosticSeverity.Warning,
+                    source="netdsl",
+                    message=f"netdsl could not finish checking this file (a plugin failed?): {self.crash}",
+                )
+            )
         return out
 
     # --- code actions ---------------------------------------------------------------------------
-    def code_actions(self, rng: lsp.Range, given: Sequence[lsp.Diagnostic] = ()) -> list[lsp.CodeAction]:
+    def code_actions(
+        self, rng: lsp.Range, given: Sequence[lsp.Diagnostic] = ()
+    ) -> list[lsp.CodeAction]:
         """A quick fix for each "did you mean" diagnostic touching ``rng``."""
         lo, hi = self.pos.offset(rng.start), self.pos.offset(rng.end)
         mine = self.diagnostics()
@@ -231,10 +271,15 @@ class Analysis:
             old = self.text[start:end]
             new = f'"{fix}"' if old.startswith('"') else fix
             matching = [g for g in given if g.range == d.range and g.code == d.code] or [d]
-            out.append(lsp.CodeAction(
-                title=f"Replace `{old.strip(chr(34))}` with `{fix}`", kind=lsp.CodeActionKind.QuickFix,
-                diagnostics=matching, is_preferred=True,
-                edit=lsp.WorkspaceEdit(changes={self.uri: [lsp.TextEdit(d.range, new)]})))
+            out.append(
+                lsp.CodeAction(
+                    title=f"Replace `{old.strip(chr(34))}` with `{fix}`",
+                    kind=lsp.CodeActionKind.QuickFix,
+                    diagnostics=matching,
+                    is_preferred=True,
+                    edit=lsp.WorkspaceEdit(changes={self.uri: [lsp.TextEdit(d.range, new)]}),
+                )
+            )
         return out
 
     # --- formatting -----------------------------------------------------------------------------
@@ -261,26 +306,50 @@ class Analysis:
             return []
         out = []
         for s in p.settings:
-            out.append(lsp.DocumentSymbol(
-                name=s.key, detail=format_value(s.value), kind=lsp.SymbolKind.Property,
-                range=self.pos.span(s.span), selection_range=self.pos.span(s.key_span or s.span)))
+            out.append(
+                lsp.DocumentSymbol(
+                    name=s.key,
+                    detail=format_value(s.value),
+                    kind=lsp.SymbolKind.Property,
+                    range=self.pos.span(s.span),
+                    selection_range=self.pos.span(s.key_span or s.span),
+                )
+            )
         for b in p.blocks:
-            out.append(lsp.DocumentSymbol(
-                name=b.name + (f"({', '.join(b.params)})" if b.params else ""), detail=format_chain(b.body),
-                kind=lsp.SymbolKind.Function, range=self.pos.span(b.span),
-                selection_range=self.pos.span(b.name_span or b.span)))
+            out.append(
+                lsp.DocumentSymbol(
+                    name=b.name + (f"({', '.join(b.params)})" if b.params else ""),
+                    detail=format_chain(b.body),
+                    kind=lsp.SymbolKind.Function,
+                    range=self.pos.span(b.span),
+                    selection_range=self.pos.span(b.name_span or b.span),
+                )
+            )
         if p.network is not None:
-            steps = [lsp.DocumentSymbol(
-                name=format_step(st), kind=lsp.SymbolKind.Field, range=self.pos.span(st.span),
-                selection_range=self.pos.span(getattr(st, "name_span", None) or st.span))
-                for st in p.network.steps]
+            steps = [
+                lsp.DocumentSymbol(
+                    name=format_step(st),
+                    kind=lsp.SymbolKind.Field,
+                    range=self.pos.span(st.span),
+                    selection_range=self.pos.span(getattr(st, "name_span", None) or st.span),
+                )
+                for st in p.network.steps
+            ]
             detail = None
             if self.model is not None:
                 detail = f"{len(self.model.nodes)} layers, {self.model.total_params:,} parameters"
-            out.append(lsp.DocumentSymbol(
-                name="network", detail=detail, kind=lsp.SymbolKind.Class, range=self.pos.span(p.network.span),
-                selection_range=self.pos.span(p.network.steps[0].span if p.network.steps else p.network.span),
-                children=steps))
+            out.append(
+                lsp.DocumentSymbol(
+                    name="network",
+                    detail=detail,
+                    kind=lsp.SymbolKind.Class,
+                    range=self.pos.span(p.network.span),
+                    selection_range=self.pos.span(
+                        p.network.steps[0].span if p.network.steps else p.network.span
+                    ),
+                    children=steps,
+                )
+            )
         return out
 
     def definition(self, position: lsp.Position) -> lsp.Location | None:
@@ -293,7 +362,9 @@ class Analysis:
                 if b.name == word:
                     return lsp.Location(self.uri, self.pos.span(b.name_span or b.span))
             return None
-        m = re.search(rf"^[ \t]*block[ \t]+({re.escape(word)})\b", self.text, re.M)  # text that does not parse
+        m = re.search(
+            rf"^[ \t]*block[ \t]+({re.escape(word)})\b", self.text, re.M
+        )  # text that does not parse
         return lsp.Location(self.uri, self.pos.range(m.start(1), m.end(1))) if m else None
 
     def word_at(self, position: lsp.Position) -> tuple[str, int, int]:
@@ -324,8 +395,11 @@ class Analysis:
         if self.program is None:
             return None
         for node in _walk(self.program):
-            if isinstance(node, ir.Layer) and node.name_span is not None \
-                    and node.name_span.start <= offset < node.name_span.end:
+            if (
+                isinstance(node, ir.Layer)
+                and node.name_span is not None
+                and node.name_span.start <= offset < node.name_span.end
+            ):
                 return node
         return None
 
@@ -349,9 +423,16 @@ class Analysis:
                 parts.append(f"used {len(nodes)} times in this program")
             for n in nodes[:4]:
                 defaults = {p.name: p.default for p in component.params}
-                args = ", ".join(f"{k}={_show(v)}" for k, v in n.args
-                                 if k not in defaults or _show(defaults[k]) != _show(v))
-                shape = "(" + ", ".join("None" if d is None else str(d) for d in (None, *n.output_shape)) + ")"
+                args = ", ".join(
+                    f"{k}={_show(v)}"
+                    for k, v in n.args
+                    if k not in defaults or _show(defaults[k]) != _show(v)
+                )
+                shape = (
+                    "("
+                    + ", ".join("None" if d is None else str(d) for d in (None, *n.output_shape))
+                    + ")"
+                )
                 parts.append(f"`{n.layer}({args})`  \noutput `{shape}`, {n.params:,} parameters")
         elif self.errors:
             parts.append("_shape and parameters: fix the errors first_")
@@ -370,7 +451,10 @@ class Analysis:
         for p in component.params:
             default = "" if p.required else f" = {_show(p.default)}"
             pos = ", positional" if p.positional else ""
-            lines.append(f"- `{p.name}`: {p.type.label}{pos}{default}" + (f" — {_markdown(p.help)}" if p.help else ""))
+            lines.append(
+                f"- `{p.name}`: {p.type.label}{pos}{default}"
+                + (f" — {_markdown(p.help)}" if p.help else "")
+            )
         return head, "\n".join(lines)
 
     def _name_hover(self, word: str, offset: int) -> str | None:
@@ -397,8 +481,9 @@ class Completion:
     """Completion items at a position of one document: the statement's tokens so far decide
     whether a setting key or value, a layer, an argument or a block name comes next."""
 
-    def __init__(self, text: str, pos: Positions, program: ir.Program | None,
-                 registry: Registry) -> None:
+    def __init__(
+        self, text: str, pos: Positions, program: ir.Program | None, registry: Registry
+    ) -> None:
         self.text = text
         self.pos = pos
         self.program = program
@@ -408,7 +493,9 @@ class Completion:
         """Names that fit where the cursor is (see the module doc), each with its one-line help."""
         offset = self.pos.offset(position)
         prefix_start = offset
-        while prefix_start > 0 and (self.text[prefix_start - 1].isalnum() or self.text[prefix_start - 1] == "_"):
+        while prefix_start > 0 and (
+            self.text[prefix_start - 1].isalnum() or self.text[prefix_start - 1] == "_"
+        ):
             prefix_start -= 1
         tokens = self._statement_tokens(prefix_start)
         if not tokens:
@@ -419,7 +506,7 @@ class Completion:
         if first == ("name", "block"):
             if ("punct", "=") not in tokens:
                 return []
-            tokens = tokens[tokens.index(("punct", "=")) + 1:]
+            tokens = tokens[tokens.index(("punct", "=")) + 1 :]
         return self._in_chain(tokens)
 
     def _statement_tokens(self, upto: int) -> list[tuple[str, str]]:
@@ -443,14 +530,22 @@ class Completion:
                 depth = max(0, depth - 1)
             toks.append((kind, value))
         last_nl = max((i for i, t in enumerate(toks) if t[0] == "nl"), default=-1)
-        return toks[last_nl + 1:]
+        return toks[last_nl + 1 :]
 
     def _item(self, name: str, kind: str, *, sort: str = "1") -> lsp.CompletionItem:
         component = self.registry.get(kind, name)
-        doc = _first_line(component.description) if component is not None and component.description else ""
-        return lsp.CompletionItem(label=name, kind=_KIND_ITEM.get(kind, lsp.CompletionItemKind.Value),
-                                  detail=f"{kind}" + (f" — {doc}" if doc else ""),
-                                  documentation=doc or None, sort_text=f"{sort}{name}")
+        doc = (
+            _first_line(component.description)
+            if component is not None and component.description
+            else ""
+        )
+        return lsp.CompletionItem(
+            label=name,
+            kind=_KIND_ITEM.get(kind, lsp.CompletionItemKind.Value),
+            detail=f"{kind}" + (f" — {doc}" if doc else ""),
+            documentation=doc or None,
+            sort_text=f"{sort}{name}",
+        )
 
     def _names_of(self, kinds: Sequence[str], sort: str = "1") -> list[lsp.CompletionItem]:
         return [self._item(n, k, sort=sort) for k in kinds for n in self.registry.names(k)]
@@ -460,29 +555,58 @@ class Completion:
         if self.program is not None:
             blocks = [(b.name, b.params) for b in self.program.blocks]
         else:
-            for m in re.finditer(r"^[ \t]*block[ \t]+([A-Za-z_]\w*)(?:\(([^)]*)\))?", self.text, re.M):
-                blocks.append((m.group(1), tuple(x.strip() for x in (m.group(2) or "").split(",") if x.strip())))
-        return [lsp.CompletionItem(label=name, kind=lsp.CompletionItemKind.Snippet if params else lsp.CompletionItemKind.Reference,
-                                   detail="block" + (f"({', '.join(params)})" if params else ""),
-                                   documentation="a block defined in this file", sort_text=f"0{name}")
-                for name, params in blocks]
+            for m in re.finditer(
+                r"^[ \t]*block[ \t]+([A-Za-z_]\w*)(?:\(([^)]*)\))?", self.text, re.M
+            ):
+                blocks.append(
+                    (
+                        m.group(1),
+                        tuple(x.strip() for x in (m.group(2) or "").split(",") if x.strip()),
+                    )
+                )
+        return [
+            lsp.CompletionItem(
+                label=name,
+                kind=lsp.CompletionItemKind.Snippet if params else lsp.CompletionItemKind.Reference,
+                detail="block" + (f"({', '.join(params)})" if params else ""),
+                documentation="a block defined in this file",
+                sort_text=f"0{name}",
+            )
+            for name, params in blocks
+        ]
 
     def _statement_start(self) -> list[lsp.CompletionItem]:
         items = []
         for key, p in settings_params().items():
-            items.append(lsp.CompletionItem(
-                label=f"{key}:", kind=lsp.CompletionItemKind.Property, insert_text=f"{key}: ",
-                filter_text=key, detail=f"setting — {p.type.label}", documentation=p.help, sort_text=f"2{key}"))
-        items.append(lsp.CompletionItem(label="block", kind=lsp.CompletionItemKind.Keyword,
-                                        insert_text="block ", detail="define a block: block NAME(params) = chain",
-                                        sort_text="3block"))
+            items.append(
+                lsp.CompletionItem(
+                    label=f"{key}:",
+                    kind=lsp.CompletionItemKind.Property,
+                    insert_text=f"{key}: ",
+                    filter_text=key,
+                    detail=f"setting — {p.type.label}",
+                    documentation=p.help,
+                    sort_text=f"2{key}",
+                )
+            )
+        items.append(
+            lsp.CompletionItem(
+                label="block",
+                kind=lsp.CompletionItemKind.Keyword,
+                insert_text="block ",
+                detail="define a block: block NAME(params) = chain",
+                sort_text="3block",
+            )
+        )
         return items + self._block_items() + self._names_of(["layer"])
 
     def _setting_value(self, key: str, tokens: list[tuple[str, str]]) -> list[lsp.CompletionItem]:
         param = settings_params().get(key)
         if param is None:
             return []
-        kind = getattr(param.type, "kind", None) or getattr(getattr(param.type, "item", None), "kind", None)
+        kind = getattr(param.type, "kind", None) or getattr(
+            getattr(param.type, "item", None), "kind", None
+        )
         calls = []
         depth = 0
         for k, v in tokens:
@@ -499,7 +623,9 @@ class Completion:
             return self._args_of(component, tokens) if component is not None else []
         return self._names_of([kind]) if kind else []
 
-    def _args_of(self, component: Any, tokens: list[tuple[str, str]], given: Sequence[str] = ()) -> list[lsp.CompletionItem]:
+    def _args_of(
+        self, component: Any, tokens: list[tuple[str, str]], given: Sequence[str] = ()
+    ) -> list[lsp.CompletionItem]:
         """Inside a layer or a call: after ``key=`` the names that key takes, else parameters and
         the names the positional parameters take."""
         names = _Names(self.registry)
@@ -511,10 +637,17 @@ class Completion:
             if p.name in given:
                 continue
             default = "required" if p.required else f"default {_show(p.default)}"
-            items.append(lsp.CompletionItem(
-                label=f"{p.name}=", kind=lsp.CompletionItemKind.Field, insert_text=f"{p.name}=",
-                filter_text=p.name, detail=f"{p.type.label}, {default}", documentation=p.help or None,
-                sort_text=f"2{p.name}"))
+            items.append(
+                lsp.CompletionItem(
+                    label=f"{p.name}=",
+                    kind=lsp.CompletionItemKind.Field,
+                    insert_text=f"{p.name}=",
+                    filter_text=p.name,
+                    detail=f"{p.type.label}, {default}",
+                    documentation=p.help or None,
+                    sort_text=f"2{p.name}",
+                )
+            )
         for p in component.params:
             if p.positional and p.name not in given:
                 items += self._param_values(p, names)
@@ -532,8 +665,14 @@ class Completion:
             if kinds and kinds[0]:
                 out.append(self._item(v, kinds[0]))
             else:
-                out.append(lsp.CompletionItem(label=v, kind=lsp.CompletionItemKind.EnumMember,
-                                              detail=f"option of `{p.name}`", sort_text=f"1{v}"))
+                out.append(
+                    lsp.CompletionItem(
+                        label=v,
+                        kind=lsp.CompletionItemKind.EnumMember,
+                        detail=f"option of `{p.name}`",
+                        sort_text=f"1{v}",
+                    )
+                )
         return out
 
     def _in_chain(self, tokens: list[tuple[str, str]]) -> list[lsp.CompletionItem]:
@@ -542,7 +681,12 @@ class Completion:
         for i, (kind, value) in enumerate(tokens):
             top = stack[-1]
             if kind == "arrow" or value == "|" or (value == "," and top.kind == "chain"):
-                top.expect_step, top.layer, top.component, top.after_branches = True, None, None, False
+                top.expect_step, top.layer, top.component, top.after_branches = (
+                    True,
+                    None,
+                    None,
+                    False,
+                )
             elif kind == "call":
                 name = value[:-1]
                 if top.kind == "chain" and top.expect_step:
@@ -573,11 +717,19 @@ class Completion:
         if top.kind == "chain" and (top.expect_step or top.after_branches):
             layers = self._names_of(["layer"])
             if top.after_branches:
-                return [i for i in layers if getattr(self.registry.get("layer", i.label), "merge", False)]
+                return [
+                    i
+                    for i in layers
+                    if getattr(self.registry.get("layer", i.label), "merge", False)
+                ]
             return self._block_items() + layers
         if top.kind == "chain" and top.component is not None:
             rest = tokens[step_start:]
-            keys = [t[1] for i, t in enumerate(rest[:-1]) if t[0] == "name" and rest[i + 1] == ("punct", "=")]
+            keys = [
+                t[1]
+                for i, t in enumerate(rest[:-1])
+                if t[0] == "name" and rest[i + 1] == ("punct", "=")
+            ]
             return self._args_of(top.component, tokens, keys)
         if top.kind == "call" and top.component is not None:
             return self._args_of(top.component, tokens)
@@ -617,8 +769,13 @@ def document_name(uri: str) -> str | None:
     return uri.rsplit("/", 1)[-1] or None
 
 
-def analyze(uri: str, text: str, registry: Registry, encoding: str = "utf-16",
-            previous: ir.Program | None = None) -> Analysis:
+def analyze(
+    uri: str,
+    text: str,
+    registry: Registry,
+    encoding: str = "utf-16",
+    previous: ir.Program | None = None,
+) -> Analysis:
     """Parse and check ``text`` once (never raises); ``previous``: the program of the text
     before an edit, if it parsed (see :func:`netdsl.lang.reparse.reparse`)."""
     return Analysis(uri, text, registry, encoding=encoding, previous=previous)

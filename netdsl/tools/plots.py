@@ -25,8 +25,11 @@ __all__ = ["plot_confusion", "plot_curves", "plot_runs"]
 def _history(folder: Path) -> list[dict[str, float]]:
     data = read_json(folder / "history.json")
     if not isinstance(data, dict) or not isinstance(data.get("epochs"), list):
-        raise NetdslTrainingError(f"{folder} is not a run folder with a history.json", code="NDL307",
-                          help="give folders made by `netdsl run` (see `netdsl runs`)")
+        raise NetdslTrainingError(
+            f"{folder} is not a run folder with a history.json",
+            code="NDL307",
+            help="give folders made by `netdsl run` (see `netdsl runs`)",
+        )
     return [row for row in data["epochs"] if isinstance(row, dict)]
 
 
@@ -48,7 +51,9 @@ def plot_curves(folders: Sequence[Path], output: Path) -> Path:
     histories = [_history(f) for f in folders]
     names = _quantities(histories)
     if not names:
-        raise NetdslTrainingError("no finished epochs to plot in " + ", ".join(map(str, folders)), code="NDL307")
+        raise NetdslTrainingError(
+            "no finished epochs to plot in " + ", ".join(map(str, folders)), code="NDL307"
+        )
     fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 4.2), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, name in zip(axes[0], names):
@@ -60,8 +65,17 @@ def plot_curves(folders: Sequence[Path], output: Path) -> Path:
                 if not points:
                     continue
                 xs, ys = zip(*points)
-                ax.plot(xs, ys, style, marker="o", markersize=3, color=colour,
-                        label=f"{label} {part}".strip() if name != "learning_rate" else label or "learning rate")
+                ax.plot(
+                    xs,
+                    ys,
+                    style,
+                    marker="o",
+                    markersize=3,
+                    color=colour,
+                    label=f"{label} {part}".strip()
+                    if name != "learning_rate"
+                    else label or "learning rate",
+                )
         ax.set_title(name.replace("_", " "))
         ax.set_xlabel("epoch")
         ax.set_ylabel(name.replace("_", " "))
@@ -97,13 +111,22 @@ def plot_confusion(folder: Path, output: Path) -> Path | None:
     ax.set_ylabel("true class")
     total = sum(map(sum, matrix)) or 1
     correct = sum(matrix[i][i] for i in range(k))
-    ax.set_title(f"{folder.name}: test confusion matrix ({100 * correct / total:.2f}% correct)", fontsize=10)
+    ax.set_title(
+        f"{folder.name}: test confusion matrix ({100 * correct / total:.2f}% correct)", fontsize=10
+    )
     if k <= 20:
         peak = max(max(row) for row in matrix) or 1
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, str(matrix[i][j]), ha="center", va="center", fontsize=8,
-                        color="white" if matrix[i][j] > peak / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(matrix[i][j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if matrix[i][j] > peak / 2 else "black",
+                )
     fig.tight_layout()
     fig.savefig(output, dpi=110)
     plt.close(fig)

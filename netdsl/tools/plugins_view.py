@@ -15,23 +15,32 @@ def plugins_json(registry: Registry, show_all: bool) -> list[dict[str, Any]]:
     for info in registry.plugins:
         if info.provider.builtin and not show_all:
             continue
-        out.append({
-            "distribution": info.provider.distribution, "version": info.provider.version,
-            "plugin": info.provider.plugin, "builtin": info.provider.builtin,
-            "hooks": sorted(set(info.hooks)), "names": info.names,
-        })
+        out.append(
+            {
+                "distribution": info.provider.distribution,
+                "version": info.provider.version,
+                "plugin": info.provider.plugin,
+                "builtin": info.provider.builtin,
+                "hooks": sorted(set(info.hooks)),
+                "names": info.names,
+            }
+        )
     return out
 
 
 def plugins_text(registry: Registry, show_all: bool) -> str:
     rows = plugins_json(registry, show_all)
     if not rows:
-        return ("no third-party plugins installed (`netdsl plugins --all` lists the built-ins; "
-                "`pip install netdsl-<name>` adds one)")
+        return (
+            "no third-party plugins installed (`netdsl plugins --all` lists the built-ins; "
+            "`pip install netdsl-<name>` adds one)"
+        )
     lines = []
     for r in rows:
-        lines.append(f"{r['distribution']} {r['version']}  ({r['plugin']})"
-                     + ("  [built-in]" if r["builtin"] else ""))
+        lines.append(
+            f"{r['distribution']} {r['version']}  ({r['plugin']})"
+            + ("  [built-in]" if r["builtin"] else "")
+        )
         lines.append(f"  hooks: {', '.join(r['hooks']) or '-'}")
         for kind, names in sorted(r["names"].items()):
             lines.append(f"  {kind}: {', '.join(sorted(names))}")
@@ -59,11 +68,25 @@ def components_json(registry: Registry, name: str) -> list[dict[str, Any]]:
         assert entry is not None
         c = entry.component
         item: dict[str, Any] = {
-            "kind": kind, "name": c.name, "aliases": list(c.aliases), "description": c.description,
-            "provider": {"distribution": entry.provider.distribution, "version": entry.provider.version,
-                         "builtin": entry.provider.builtin},
-            "params": [{"name": p.name, "type": p.type.label, "default": _default(p.default),
-                        "positional": p.positional, "help": p.help} for p in c.params],
+            "kind": kind,
+            "name": c.name,
+            "aliases": list(c.aliases),
+            "description": c.description,
+            "provider": {
+                "distribution": entry.provider.distribution,
+                "version": entry.provider.version,
+                "builtin": entry.provider.builtin,
+            },
+            "params": [
+                {
+                    "name": p.name,
+                    "type": p.type.label,
+                    "default": _default(p.default),
+                    "positional": p.positional,
+                    "help": p.help,
+                }
+                for p in c.params
+            ],
         }
         if isinstance(c, Layer):
             item["accepts"] = c.accepts
@@ -78,8 +101,11 @@ def component_text(registry: Registry, name: str) -> str:
     for item in components_json(registry, name):
         prov = item["provider"]
         head = f"{item['name']} ({item['kind']}) — {item['description']}"
-        lines = [head, f"  provided by {prov['distribution']} {prov['version']}"
-                 + (" (built-in)" if prov["builtin"] else "")]
+        lines = [
+            head,
+            f"  provided by {prov['distribution']} {prov['version']}"
+            + (" (built-in)" if prov["builtin"] else ""),
+        ]
         if item["aliases"]:
             lines.append(f"  aliases: {', '.join(item['aliases'])}")
         if item.get("env"):

@@ -28,7 +28,9 @@ METRIC_HEADERS = {frozenset({"accuracy"}): "TEST ACC", frozenset({"mae"}): "TEST
 _FORMAT = {"accuracy": lambda v: f"{100 * v:.2f}%", "mae": lambda v: f"{v:.4g}"}
 
 
-def filter_sort(rows: Sequence[dict[str, Any]], status: str | None, sort: str) -> list[dict[str, Any]]:
+def filter_sort(
+    rows: Sequence[dict[str, Any]], status: str | None, sort: str
+) -> list[dict[str, Any]]:
     """Rows with ``status`` (``resumed``: resumed at least once), in ``sort`` order."""
     if status == "resumed":
         rows = [r for r in rows if r["resumed"]]
@@ -61,11 +63,17 @@ def runs_table(rows: Sequence[dict[str, Any]]) -> str:
         test = r["test"] or {}
         status = r["status"] + (f" (resumed x{r['resumed']})" if r["resumed"] else "")
         planned = r["epochs_planned"]
-        lines.append((
-            r["name"], (r["started"] or "")[:19].replace("T", " "), r["file"] or "-",
-            f"{r['epochs']}/{planned}" if planned else str(r["epochs"]), status,
-            f"{test['loss']:.4f}" if "loss" in test else "-", metric,
-            f"{r['wall_seconds']:.1f} s" if r["wall_seconds"] is not None else "-",
-        ))
+        lines.append(
+            (
+                r["name"],
+                (r["started"] or "")[:19].replace("T", " "),
+                r["file"] or "-",
+                f"{r['epochs']}/{planned}" if planned else str(r["epochs"]),
+                status,
+                f"{test['loss']:.4f}" if "loss" in test else "-",
+                metric,
+                f"{r['wall_seconds']:.1f} s" if r["wall_seconds"] is not None else "-",
+            )
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines)

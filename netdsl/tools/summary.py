@@ -25,9 +25,17 @@ def summary_text(model: CheckedModel, macs: MacsReport | None = None) -> str:
     (``--flops``), a column of multiply-accumulates per example and their total."""
     rows: list[tuple[str, ...]] = [("#", "layer", "output shape", "params")]
     rows.append(("", f"input ({model.dataset.name})", format_shape(model.input_shape), ""))
-    if model.normalize_params:  # `normalize: true`: adapted on the training data, saved in the model
-        rows.append(("", "normalize (implicit)", format_shape(model.input_shape),
-                     f"{model.normalize_params:,}"))
+    if (
+        model.normalize_params
+    ):  # `normalize: true`: adapted on the training data, saved in the model
+        rows.append(
+            (
+                "",
+                "normalize (implicit)",
+                format_shape(model.input_shape),
+                f"{model.normalize_params:,}",
+            )
+        )
     for n in model.nodes:
         label = "  " * n.depth + n.text
         if len(n.inputs) > 1 or (n.inputs and n.inputs[0] != n.index - 1):
@@ -38,16 +46,25 @@ def summary_text(model: CheckedModel, macs: MacsReport | None = None) -> str:
     totals: tuple[str, ...] = ()
     if macs is not None:
         head = 3 if model.normalize_params else 2
-        rows = [(*rows[0], "MACs"), *[(*r, "") for r in rows[1:head]],
-                *[(*r, "?" if m is None else f"{m:,}") for r, m in zip(rows[head:], macs.per_layer)]]
+        rows = [
+            (*rows[0], "MACs"),
+            *[(*r, "") for r in rows[1:head]],
+            *[(*r, "?" if m is None else f"{m:,}") for r, m in zip(rows[head:], macs.per_layer)],
+        ]
         totals = ("", "total (MACs per example)", "", f"{model.total_params:,}", f"{macs.total:,}")
     columns = len(rows[0])
-    widths = [max(len(r[i]) for r in (*rows, *([totals] if totals else []))) for i in range(columns)]
+    widths = [
+        max(len(r[i]) for r in (*rows, *([totals] if totals else []))) for i in range(columns)
+    ]
     widths[1] = min(widths[1], 60)
 
     def line(r: tuple[str, ...]) -> str:
-        cells = [f"{r[0]:>{widths[0]}}", f"{r[1]:<{widths[1]}}", f"{r[2]:<{widths[2]}}",
-                 *(f"{c:>{w}}" for c, w in zip(r[3:], widths[3:]))]
+        cells = [
+            f"{r[0]:>{widths[0]}}",
+            f"{r[1]:<{widths[1]}}",
+            f"{r[2]:<{widths[2]}}",
+            *(f"{c:>{w}}" for c, w in zip(r[3:], widths[3:])),
+        ]
         return "  ".join(cells).rstrip()
 
     out = [line(rows[0]), "-" * len(line(rows[0]))]
@@ -59,14 +76,20 @@ def summary_text(model: CheckedModel, macs: MacsReport | None = None) -> str:
     else:
         out.append(line(totals))
         if macs.unknown:
-            out.append(f"  leaves out {len(macs.unknown)} layer(s) whose declaration gives no MACs "
-                       f"rule: " + ", ".join(f"#{i}" for i in macs.unknown))
+            out.append(
+                f"  leaves out {len(macs.unknown)} layer(s) whose declaration gives no MACs "
+                f"rule: " + ", ".join(f"#{i}" for i in macs.unknown)
+            )
         out.append("  (about twice as many FLOPs; activations not counted)")
     s = model.settings
     out.append("")
-    out.append(f"loss {_setting(s.loss)} · optimizer {_setting(s.optimizer)} · "
-               f"metrics {_setting(s.metrics)}")
-    out.append(f"{s.epochs} epoch{'s' * (s.epochs != 1)} · batch size {s.batch_size}"
-               + (f" · validation split {s.validation_split:g}" if s.validation_split else "")
-               + (f" · seed {s.seed}" if s.seed is not None else ""))
+    out.append(
+        f"loss {_setting(s.loss)} · optimizer {_setting(s.optimizer)} · "
+        f"metrics {_setting(s.metrics)}"
+    )
+    out.append(
+        f"{s.epochs} epoch{'s' * (s.epochs != 1)} · batch size {s.batch_size}"
+        + (f" · validation split {s.validation_split:g}" if s.validation_split else "")
+        + (f" · seed {s.seed}" if s.seed is not None else "")
+    )
     return "\n".join(out)

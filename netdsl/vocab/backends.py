@@ -27,10 +27,15 @@ class Backend:
 
 
 #: name -> row; the first is the default
-BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
-    Backend("tensorflow", "tensorflow", "cpu", "TensorFlow (the default)"),
-    Backend("jax", "jax", "jax", "JAX; the engine of multi-process training"),
-)})
+BACKENDS: Mapping[str, Backend] = MappingProxyType(
+    {
+        b.name: b
+        for b in (
+            Backend("tensorflow", "tensorflow", "cpu", "TensorFlow (the default)"),
+            Backend("jax", "jax", "jax", "JAX; the engine of multi-process training"),
+        )
+    }
+)
 DEFAULT = "tensorflow"
 
 
@@ -39,17 +44,22 @@ def resolve(backend: str | None, environ: Mapping[str, str] = os.environ) -> str
     ``$KERAS_BACKEND`` (Keras's own variable), else TensorFlow."""
     if backend is not None:
         if backend not in BACKENDS:
-            raise NetdslTrainingError(f"`{backend}` is not a backend netdsl trains on", code="NDL320",
-                                     expected=", ".join(f"`{b}`" for b in BACKENDS))
+            raise NetdslTrainingError(
+                f"`{backend}` is not a backend netdsl trains on",
+                code="NDL320",
+                expected=", ".join(f"`{b}`" for b in BACKENDS),
+            )
         return backend
     env = environ.get("KERAS_BACKEND")
     if env is None or env == "":
         return DEFAULT
     if env not in BACKENDS:
         raise NetdslTrainingError(
-            f"KERAS_BACKEND={env} is not a backend netdsl trains on", code="NDL320",
+            f"KERAS_BACKEND={env} is not a backend netdsl trains on",
+            code="NDL320",
             expected=", ".join(f"`{b}`" for b in BACKENDS),
-            help="unset KERAS_BACKEND, or give `--backend tensorflow` or `--backend jax`")
+            help="unset KERAS_BACKEND, or give `--backend tensorflow` or `--backend jax`",
+        )
     return env
 
 

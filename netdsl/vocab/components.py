@@ -90,8 +90,9 @@ Rule = Callable[[Mapping[str, Any]], Iterable[Violation]]
 OutputRule = Callable[[Mapping[str, Any], Shape], Iterable[Violation]]
 
 
-def apply_rule(rule: Callable[..., Iterable[Violation]], args: Sequence[Any],
-               names: Collection[str]) -> tuple[list[Violation], list[str]]:
+def apply_rule(
+    rule: Callable[..., Iterable[Violation]], args: Sequence[Any], names: Collection[str]
+) -> tuple[list[Violation], list[str]]:
     """Run a plugin's rule on ``args``: the violations it found, and what was wrong with the rule
     itself (it raised, or returned something other than a :class:`Violation` naming one of
     ``names``), as text for a plugin error. A plugin's rule never crashes ``check``."""
@@ -100,8 +101,11 @@ def apply_rule(rule: Callable[..., Iterable[Violation]], args: Sequence[Any],
     except Exception as exc:  # noqa: BLE001 - a plugin's bug is reported, not raised
         return [], [f"raised {type(exc).__name__}: {exc}"]
     good = [v for v in found if isinstance(v, Violation) and v.param in names]
-    bad = [f"returned {v!r}, not a Violation naming a parameter" for v in found
-           if not (isinstance(v, Violation) and v.param in names)]
+    bad = [
+        f"returned {v!r}, not a Violation naming a parameter"
+        for v in found
+        if not (isinstance(v, Violation) and v.param in names)
+    ]
     return good, bad
 
 
@@ -111,8 +115,11 @@ def at_most_one(*names: str) -> Rule:
     def rule(args: Mapping[str, Any]) -> Iterable[Violation]:
         given = [n for n in names if args.get(n) is not None]
         if len(given) > 1:
-            yield Violation(given[1], f"`{given[0]}` and `{given[1]}` cannot be given together",
-                            help=f"give one of {', '.join(f'`{n}`' for n in names)}")
+            yield Violation(
+                given[1],
+                f"`{given[0]}` and `{given[1]}` cannot be given together",
+                help=f"give one of {', '.join(f'`{n}`' for n in names)}",
+            )
 
     rule.__qualname__ = f"at_most_one{names!r}"
     return rule
@@ -125,8 +132,11 @@ def needs(name: str, other: str, value: Any = True) -> Rule:
     def rule(args: Mapping[str, Any]) -> Iterable[Violation]:
         if args.get(name) is not None and args.get(other) != value:
             written = str(value).lower() if isinstance(value, bool) else value
-            yield Violation(name, f"`{name}` needs `{other}={written}`",
-                            help=f"add `{other}={written}`, or leave out `{name}`")
+            yield Violation(
+                name,
+                f"`{name}` needs `{other}={written}`",
+                help=f"add `{other}={written}`, or leave out `{name}`",
+            )
 
     rule.__qualname__ = f"needs({name!r}, {other!r})"
     return rule
@@ -202,7 +212,9 @@ TargetKind = Literal["classes", "binary", "regression"]
 Wrapper = Literal["layer", "chain"]
 
 _ENUMS: Mapping[str, tuple[str | None, ...]] = {
-    "accepts": get_args(InputKind), "labels": get_args(Labels), "wrapper": (*get_args(Wrapper), None),
+    "accepts": get_args(InputKind),
+    "labels": get_args(Labels),
+    "wrapper": (*get_args(Wrapper), None),
 }
 
 
@@ -259,7 +271,8 @@ class Component:
         if self.build is not None and not callable(self.build):
             out.append("build: must be callable")
         if not isinstance(self.custom_objects, tuple) or not all(
-                isinstance(c, str) and _IMPORT_PATH.fullmatch(c) for c in self.custom_objects):
+            isinstance(c, str) and _IMPORT_PATH.fullmatch(c) for c in self.custom_objects
+        ):
             out.append('custom_objects: must be a tuple of "module:attribute" import paths')
         if self.emit is not None and not callable(self.emit):
             out.append("emit: must be callable")
@@ -307,7 +320,11 @@ class Loss(Component):
     targets: tuple[TargetKind, ...] = get_args(TargetKind)
 
     def problems(self) -> list[str]:
-        return [*super().problems(), *_target_problems(self.default_for), *_target_problems(self.targets, "targets")]
+        return [
+            *super().problems(),
+            *_target_problems(self.default_for),
+            *_target_problems(self.targets, "targets"),
+        ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -324,7 +341,9 @@ class Optimizer(Component):
 
     def problems(self) -> list[str]:
         out = super().problems()
-        if not isinstance(self.sparse_rules, tuple) or not all(callable(r) for r in self.sparse_rules):
+        if not isinstance(self.sparse_rules, tuple) or not all(
+            callable(r) for r in self.sparse_rules
+        ):
             out.append("sparse_rules: must be a tuple of callables (args) -> violations")
         return out
 
@@ -351,8 +370,12 @@ class Metric(Component):
 
     def problems(self) -> list[str]:
         out = [*super().problems(), *_target_problems(self.default_for)]
-        if not isinstance(self.output_rules, tuple) or not all(callable(r) for r in self.output_rules):
-            out.append("output_rules: must be a tuple of callables (bound arguments, output shape) -> Violations")
+        if not isinstance(self.output_rules, tuple) or not all(
+            callable(r) for r in self.output_rules
+        ):
+            out.append(
+                "output_rules: must be a tuple of callables (bound arguments, output shape) -> Violations"
+            )
         return out
 
 
@@ -426,13 +449,17 @@ class Layer(Component):
         if self.default_merge and not self.merge:
             out.append("default_merge: only a merge layer can be the default merge")
         if not isinstance(self.adapters, tuple) or not all(
-                isinstance(a, Adapter) and a.to in INPUT_KINDS and callable(a.args) for a in self.adapters):
+            isinstance(a, Adapter) and a.to in INPUT_KINDS and callable(a.args)
+            for a in self.adapters
+        ):
             out.append("adapters: must be a tuple of Adapter(to=<input kind>, args=<callable>)")
         if self.macs is not None and not callable(self.macs):
             out.append("macs: must be callable: (input_shape, output_shape, args) -> int")
         if self.reads_ids is not None and not (
-                isinstance(self.reads_ids, str) and self.param(self.reads_ids) is not None
-                and isinstance(getattr(self.param(self.reads_ids), "type", None), T.Int)):
+            isinstance(self.reads_ids, str)
+            and self.param(self.reads_ids) is not None
+            and isinstance(getattr(self.param(self.reads_ids), "type", None), T.Int)
+        ):
             out.append(f"reads_ids: {self.reads_ids!r} must name an integer parameter of the layer")
         return out
 
@@ -475,10 +502,15 @@ class DataInfo:
     streamed: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"input_shape": list(self.input_shape), "target": self.target.to_json(),
-                "train_size": self.train_size, "test_size": self.test_size,
-                "streamed": self.streamed,
-                "class_names": list(self.class_names), "vocabulary": self.vocabulary}
+        return {
+            "input_shape": list(self.input_shape),
+            "target": self.target.to_json(),
+            "train_size": self.train_size,
+            "test_size": self.test_size,
+            "streamed": self.streamed,
+            "class_names": list(self.class_names),
+            "vocabulary": self.vocabulary,
+        }
 
 
 @dataclass(frozen=True)
@@ -529,7 +561,9 @@ class Dataset(Component):
 
     kind: ClassVar[str] = "dataset"
     describe: Callable[[DataRequest], DataInfo] = field(compare=False, repr=False)
-    load: Callable[[DataRequest, DataInfo], Sequence[Any] | Streams] = field(compare=False, repr=False)
+    load: Callable[[DataRequest, DataInfo], Sequence[Any] | Streams] = field(
+        compare=False, repr=False
+    )
     env: str | None = None
 
     def problems(self) -> list[str]:
@@ -573,8 +607,18 @@ class Schedule(Component):
 
 
 KINDS: Mapping[str, type[Component]] = {
-    cls.kind: cls for cls in (Activation, Loss, Optimizer, Regularizer, Metric, Layer, Dataset,
-                              Callback, Schedule)
+    cls.kind: cls
+    for cls in (
+        Activation,
+        Loss,
+        Optimizer,
+        Regularizer,
+        Metric,
+        Layer,
+        Dataset,
+        Callback,
+        Schedule,
+    )
 }
 
 

@@ -139,7 +139,7 @@ class Registry:
         return [k for k in KINDS if self.entry(k, name) is not None]
 
     def entries(self, kind: str | None = None) -> Iterator[Entry]:
-        for k in ([kind] if kind else list(KINDS)):
+        for k in [kind] if kind else list(KINDS):
             yield from self._entries[k].values()
 
     def suggest(self, kind: str, name: str) -> str | None:
@@ -150,7 +150,11 @@ class Registry:
         other = Registry()
         other._entries = {k: dict(v) for k, v in self._entries.items()}
         other._aliases = {k: dict(v) for k, v in self._aliases.items()}
-        other.plugins, other.problems, other.notices = list(self.plugins), list(self.problems), list(self.notices)
+        other.plugins, other.problems, other.notices = (
+            list(self.plugins),
+            list(self.problems),
+            list(self.notices),
+        )
         return other
 
     # --- writing ------------------------------------------------------------------------------
@@ -163,7 +167,8 @@ class Registry:
         for n in names:
             if not _NAME.match(n):
                 raise NetdslPluginError(
-                    f"{provider}: {kind} name `{n}` must be lowercase letters, digits and `_`")
+                    f"{provider}: {kind} name `{n}` must be lowercase letters, digits and `_`"
+                )
         for n in names:
             other = self.entry(kind, n)
             if other is not None and not override:
@@ -191,6 +196,7 @@ class Registry:
 
 # --- loading -----------------------------------------------------------------------------------
 
+
 def _netdsl_version() -> str:
     from .._version import __version__
 
@@ -201,9 +207,13 @@ def _builtin_plugins() -> list[tuple[Any, Provider]]:
     """The built-in plugin modules, as the built-ins package lists them."""
     package = importlib.import_module(BUILTIN_PACKAGE)
     version = _netdsl_version()
-    return [(importlib.import_module(f"{BUILTIN_PACKAGE}.{mod}"),
-             Provider("netdsl", version, f"{BUILTIN_PACKAGE}.{mod}", builtin=True))
-            for mod in package.BUILTIN_MODULES]
+    return [
+        (
+            importlib.import_module(f"{BUILTIN_PACKAGE}.{mod}"),
+            Provider("netdsl", version, f"{BUILTIN_PACKAGE}.{mod}", builtin=True),
+        )
+        for mod in package.BUILTIN_MODULES
+    ]
 
 
 def _allowed(env: str | None, only: Iterable[str] | None) -> set[str] | None:
@@ -229,8 +239,11 @@ def env_flag(name: str, default: bool = False) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise NetdslPluginError(f"{name}={raw!r} is not a boolean", code="NDL207",
-                            help=f"use one of {', '.join(sorted(_TRUE | _FALSE))}")
+    raise NetdslPluginError(
+        f"{name}={raw!r} is not a boolean",
+        code="NDL207",
+        help=f"use one of {', '.join(sorted(_TRUE | _FALSE))}",
+    )
 
 
 _TRUE = {"1", "true", "on", "yes", "y"}
@@ -283,8 +296,9 @@ def load_registry(
 def _outside_a_hook(component: Any, **_: Any) -> None:
     """The ``register`` pluggy passes: each implementation is given its own plugin's instead
     (a hook wrapper sees this one)."""
-    raise NetdslPluginError("`register` was called outside a plugin's own hook implementation",
-                            code="NDL204")
+    raise NetdslPluginError(
+        "`register` was called outside a plugin's own hook implementation", code="NDL204"
+    )
 
 
 class _Manager(pluggy.PluginManager):
@@ -300,9 +314,13 @@ class _Manager(pluggy.PluginManager):
 class _Loading:
     """One load: the registry filled, and where its problems and notices go."""
 
-    def __init__(self, registry: Registry, strict: bool,
-                 on_problem: Callable[[NetdslPluginError], None] | None,
-                 on_notice: Callable[[str], None] | None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        strict: bool,
+        on_problem: Callable[[NetdslPluginError], None] | None,
+        on_notice: Callable[[str], None] | None,
+    ) -> None:
         self.registry = registry
         self.strict = strict
         self.on_problem = on_problem
@@ -324,8 +342,9 @@ class _Loading:
         else:
             warnings.warn(message, PluginWarning, stacklevel=4)
 
-    def plug(self, pm: pluggy.PluginManager, obj: Any, provider: Provider,
-             seconds: float) -> PluginInfo | None:
+    def plug(
+        self, pm: pluggy.PluginManager, obj: Any, provider: Provider, seconds: float
+    ) -> PluginInfo | None:
         """Register one plugin with pluggy (which validates its hook implementations); a hook
         name netdsl does not have skips it. Each of its implementations is then isolated."""
         try:
@@ -339,10 +358,15 @@ class _Loading:
             pm.unregister(obj)
             for name in unknown:
                 close = suggest(name, hookspecs.HOOKS)
-                self.problem(NetdslPluginError(
-                    f"plugin {provider.distribution} {provider.version} implements `{name}`, "
-                    "which is not a netdsl hook" + (f" (did you mean `{close}`?)" if close else "")
-                    + "; the plugin was skipped", code="NDL203"))
+                self.problem(
+                    NetdslPluginError(
+                        f"plugin {provider.distribution} {provider.version} implements `{name}`, "
+                        "which is not a netdsl hook"
+                        + (f" (did you mean `{close}`?)" if close else "")
+                        + "; the plugin was skipped",
+                        code="NDL203",
+                    )
+                )
             return None
         info = PluginInfo(provider, seconds=seconds)
         for caller in callers:
@@ -351,11 +375,13 @@ class _Loading:
                     # pluggy calls `impl.function`; the host swaps in the isolated call once, at
                     # registration, before any call (pluggy types the slot Final for its users)
                     impl.function = self._isolated(  # type: ignore[misc]
-                        impl.function, caller.name, info)
+                        impl.function, caller.name, info
+                    )
         return info
 
-    def _isolated(self, function: Callable[..., Any], hook: str,
-                  info: PluginInfo) -> Callable[..., None]:
+    def _isolated(
+        self, function: Callable[..., Any], hook: str, info: PluginInfo
+    ) -> Callable[..., None]:
         """A hook implementation as pluggy calls it: given its own plugin's ``register``, its
         time counted, and anything it raises reported as that plugin's problem."""
         register = _register_function(self, hook, hookspecs.HOOKS[hook], info)
@@ -378,8 +404,11 @@ class _Loading:
         return impl
 
 
-def _entry_point_plugins(allowed: set[str] | None, problem: Callable[[NetdslPluginError], None],
-                         origin: str = "NETDSL_PLUGINS") -> list[tuple[Any, Provider, float]]:
+def _entry_point_plugins(
+    allowed: set[str] | None,
+    problem: Callable[[NetdslPluginError], None],
+    origin: str = "NETDSL_PLUGINS",
+) -> list[tuple[Any, Provider, float]]:
     """The objects the allowed ``netdsl`` entry points name, imported (a failure is reported)."""
     out = []
     seen: set[tuple[str, str]] = set()
@@ -406,10 +435,14 @@ def _entry_point_plugins(allowed: set[str] | None, problem: Callable[[NetdslPlug
         out.append((obj, provider, time.perf_counter() - start))
     for name in sorted((allowed or set()) - {_norm(d) for d in installed}):
         close = suggest(name, {_norm(d) for d in installed})
-        problem(NetdslPluginError(
-            f"{origin} names `{name}`, but no installed distribution provides netdsl plugins "
-            "under that name" + (f"; did you mean `{close}`?" if close else ""), code="NDL209",
-            help="installed: " + (", ".join(sorted(installed)) or "none")))
+        problem(
+            NetdslPluginError(
+                f"{origin} names `{name}`, but no installed distribution provides netdsl plugins "
+                "under that name" + (f"; did you mean `{close}`?" if close else ""),
+                code="NDL209",
+                help="installed: " + (", ".join(sorted(installed)) or "none"),
+            )
+        )
     return out
 
 
@@ -424,8 +457,9 @@ def _plugin_failed(provider: Provider, what: str, exc: BaseException) -> NetdslP
     return err
 
 
-def _register_function(loading: _Loading, hook: str, kind: str,
-                       info: PluginInfo) -> Callable[..., None]:
+def _register_function(
+    loading: _Loading, hook: str, kind: str, info: PluginInfo
+) -> Callable[..., None]:
     """The ``register`` one plugin's hook receives: validates each declaration, records it
     under that plugin, and guards a third-party declaration's functions (see
     :func:`~netdsl.vocab.isolation.guard_component`)."""
@@ -435,24 +469,38 @@ def _register_function(loading: _Loading, hook: str, kind: str,
         if not isinstance(component, KINDS[kind]):
             raise NetdslPluginError(
                 f"plugin {provider.distribution} {provider.version}: {hook} must register "
-                f"{KINDS[kind].__name__} declarations, got {component!r}", code="NDL204")
+                f"{KINDS[kind].__name__} declarations, got {component!r}",
+                code="NDL204",
+            )
         bad = component.problems()
         for line in bad:
-            loading.problem(NetdslPluginError(
-                f"plugin {provider.distribution} {provider.version}: {kind} `{component.name}`: "
-                f"{line}; it was not registered", code="NDL204"))
+            loading.problem(
+                NetdslPluginError(
+                    f"plugin {provider.distribution} {provider.version}: {kind} `{component.name}`: "
+                    f"{line}; it was not registered",
+                    code="NDL204",
+                )
+            )
         if bad:
             return
         existing = registry.entry(kind, component.name)
-        if (existing is not None and not override and provider.builtin
-                and not existing.provider.builtin):
+        if (
+            existing is not None
+            and not override
+            and provider.builtin
+            and not existing.provider.builtin
+        ):
             # a plugin that ran first (tryfirst) cannot take a built-in name: the built-in keeps it
             _forget(registry, existing)
             registry.remove(kind, component.name)
-            loading.problem(NetdslPluginError(
-                f"{existing.provider} registers {kind} `{component.name}`, already provided by "
-                f"{provider}; two plugins cannot both provide it", code="NDL201",
-                help="pass override=True to register() to replace it on purpose"))
+            loading.problem(
+                NetdslPluginError(
+                    f"{existing.provider} registers {kind} `{component.name}`, already provided by "
+                    f"{provider}; two plugins cannot both provide it",
+                    code="NDL201",
+                    help="pass override=True to register() to replace it on purpose",
+                )
+            )
         replaced = registry.entry(kind, component.name) if override else None
         if not provider.builtin:
             component = guard_component(component, f"{provider.distribution} {provider.version}")
@@ -463,8 +511,10 @@ def _register_function(loading: _Loading, hook: str, kind: str,
             return
         if replaced is not None:
             _forget(registry, replaced)
-            loading.notice(f"plugin {provider.distribution} {provider.version} overrides {kind} "
-                           f"`{component.name}` of {replaced.provider}")
+            loading.notice(
+                f"plugin {provider.distribution} {provider.version} overrides {kind} "
+                f"`{component.name}` of {replaced.provider}"
+            )
         info.names.setdefault(kind, []).append(component.name)
 
     return register

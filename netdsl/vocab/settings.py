@@ -18,8 +18,16 @@ from . import types as T
 from .backends import BACKENDS
 from .components import Ref
 
-__all__ = ["SETTINGS", "TABLE", "Setting", "Settings", "Stage", "convert_override", "literal",
-           "value_to_ir"]
+__all__ = [
+    "SETTINGS",
+    "TABLE",
+    "Setting",
+    "Settings",
+    "Stage",
+    "convert_override",
+    "literal",
+    "value_to_ir",
+]
 
 #: who reads a setting: the checker (shapes), the data loader, or training
 Stage = Literal["check", "data", "train"]
@@ -46,31 +54,91 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("dataset", T.Ref("dataset"), "mnist", "the data to train and evaluate on", "data"),
-    Setting("input", T.ShapeT(), None, "input shape without the batch axis (default: the dataset's)",
-            "check"),
-    Setting("normalize", T.Bool(), False,
-            "standardise the input features: a Keras Normalization layer adapted on the training "
-            "data, saved inside the model", "train", flag=True),
-    Setting("loss", T.Ref("loss"), None,
-            "the loss (default: the one the dataset's target calls for, e.g. "
-            "categorical_crossentropy for classes)", "train"),
-    Setting("optimizer", T.Ref("optimizer"), "adam", "an optimizer, e.g. adam(learning_rate=1e-3)",
-            "train"),
-    Setting("metrics", T.ListOf(T.Ref("metric")), None,
-            "metrics to report (default: the target's, e.g. accuracy for classes)", "train"),
-    Setting("epochs", T.Int(min=1, max=1_000_000), 10, "passes over the training data", "train",
-            flag=True),
-    Setting("batch_size", T.Int(min=1, max=1 << 24), 32, "examples per training step", "train",
-            flag=True),
-    Setting("validation_split", T.Float(min=0, max=0.99), 0.0,
-            "fraction of the training data held out for validation", "train", flag=True),
-    Setting("callbacks", T.ListOf(T.Ref("callback")), None,
-            "training callbacks, e.g. [early_stopping(monitor=val_loss, patience=3)]", "train"),
-    Setting("seed", T.Int(min=0, max=2**32 - 1), None, "random seed for a reproducible run", "train",
-            flag=True),
-    Setting("backend", T.Choice(tuple(BACKENDS)), None,
-            "the Keras backend: tensorflow or jax (default: $KERAS_BACKEND, else tensorflow)",
-            "train", flag=True),
+    Setting(
+        "input",
+        T.ShapeT(),
+        None,
+        "input shape without the batch axis (default: the dataset's)",
+        "check",
+    ),
+    Setting(
+        "normalize",
+        T.Bool(),
+        False,
+        "standardise the input features: a Keras Normalization layer adapted on the training "
+        "data, saved inside the model",
+        "train",
+        flag=True,
+    ),
+    Setting(
+        "loss",
+        T.Ref("loss"),
+        None,
+        "the loss (default: the one the dataset's target calls for, e.g. "
+        "categorical_crossentropy for classes)",
+        "train",
+    ),
+    Setting(
+        "optimizer",
+        T.Ref("optimizer"),
+        "adam",
+        "an optimizer, e.g. adam(learning_rate=1e-3)",
+        "train",
+    ),
+    Setting(
+        "metrics",
+        T.ListOf(T.Ref("metric")),
+        None,
+        "metrics to report (default: the target's, e.g. accuracy for classes)",
+        "train",
+    ),
+    Setting(
+        "epochs",
+        T.Int(min=1, max=1_000_000),
+        10,
+        "passes over the training data",
+        "train",
+        flag=True,
+    ),
+    Setting(
+        "batch_size",
+        T.Int(min=1, max=1 << 24),
+        32,
+        "examples per training step",
+        "train",
+        flag=True,
+    ),
+    Setting(
+        "validation_split",
+        T.Float(min=0, max=0.99),
+        0.0,
+        "fraction of the training data held out for validation",
+        "train",
+        flag=True,
+    ),
+    Setting(
+        "callbacks",
+        T.ListOf(T.Ref("callback")),
+        None,
+        "training callbacks, e.g. [early_stopping(monitor=val_loss, patience=3)]",
+        "train",
+    ),
+    Setting(
+        "seed",
+        T.Int(min=0, max=2**32 - 1),
+        None,
+        "random seed for a reproducible run",
+        "train",
+        flag=True,
+    ),
+    Setting(
+        "backend",
+        T.Choice(tuple(BACKENDS)),
+        None,
+        "the Keras backend: tensorflow or jax (default: $KERAS_BACKEND, else tensorflow)",
+        "train",
+        flag=True,
+    ),
 )
 
 #: name -> row
@@ -166,13 +234,17 @@ def convert_override(key: str, value: Any) -> tuple[Any, Any]:
     row = TABLE.get(key)
     if row is None:
         close = _suggest(key)
-        return NetdslSettingError(f"unknown setting `{key}`", code="NDL004",
-                                  help=f"did you mean `{close}`?" if close else None), None
+        return NetdslSettingError(
+            f"unknown setting `{key}`",
+            code="NDL004",
+            help=f"did you mean `{close}`?" if close else None,
+        ), None
     if value is None:
         if row.default is None:
             return None, None
-        return NetdslArgumentError(f"bad `{key}`: it needs a value ({row.type.label})",
-                                   code="NDL005"), None
+        return NetdslArgumentError(
+            f"bad `{key}`: it needs a value ({row.type.label})", code="NDL005"
+        ), None
     try:
         return None, row.type.convert(literal(value), _NO_REFERENCES)
     except (T.Problem, TypeError) as p:
@@ -210,8 +282,9 @@ def literal(value: Any) -> ir.Value:
         return ir.Float(value)
     if isinstance(value, str):
         return ir.Str(value)
-    if isinstance(value, (tuple, list)) and all(isinstance(v, int) and not isinstance(v, bool)
-                                                for v in value):
+    if isinstance(value, (tuple, list)) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
         if len(value) > 1:
             return ir.Shape(tuple(value))
         return ir.Int(value[0]) if value else ir.Tuple(())
@@ -230,9 +303,11 @@ def value_to_ir(value: Any, type: T.ParamType | None = None) -> ir.Value:
     from its component's defaults."""
     if isinstance(value, Ref):
         params = {p.name: p for p in value.component.params} if value.component else {}
-        args = tuple(ir.Arg(value_to_ir(v, params[k].type if k in params else None), k)
-                     for k, v in value.args
-                     if v is not None and (k not in params or params[k].default != v))
+        args = tuple(
+            ir.Arg(value_to_ir(v, params[k].type if k in params else None), k)
+            for k, v in value.args
+            if v is not None and (k not in params or params[k].default != v)
+        )
         return ir.Call(value.name, args) if args else ir.Name(value.name)
     if isinstance(value, list):
         item = getattr(type, "item", None)

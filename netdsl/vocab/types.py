@@ -33,8 +33,13 @@ __all__ = [
 class Problem(Exception):
     """A value that does not fit its type; the binder adds the span and the parameter's name."""
 
-    def __init__(self, message: str, expected: str | None = None, node: ir.Node | None = None,
-                 help: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        expected: str | None = None,
+        node: ir.Node | None = None,
+        help: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.expected = expected
@@ -60,8 +65,14 @@ class Binder(Protocol):
 def describe_value(value: ir.Node) -> str:
     """Words for a value in an error message: "the number `1.5`", "the name `relu`"."""
     words = {
-        ir.Int: "the integer", ir.Float: "the number", ir.Bool: "the boolean", ir.Str: "the string",
-        ir.Name: "the name", ir.Shape: "the shape", ir.Tuple: "the tuple", ir.List: "the list",
+        ir.Int: "the integer",
+        ir.Float: "the number",
+        ir.Bool: "the boolean",
+        ir.Str: "the string",
+        ir.Name: "the name",
+        ir.Shape: "the shape",
+        ir.Tuple: "the tuple",
+        ir.List: "the list",
         ir.Call: "the call",
     }
     from ..lang.formatter import format_value  # local: formatter imports types indirectly
@@ -154,15 +165,20 @@ class Float(ParamType):
             raise self.fail(value)
         v = float(value.value)
         if math.isfinite(v) and abs(v) > FLOAT32_MAX:
-            raise Problem(f"{value.value} is beyond float32's range (±3.4e38), which Keras computes in",
-                          self.label, value)
+            raise Problem(
+                f"{value.value} is beyond float32's range (±3.4e38), which Keras computes in",
+                self.label,
+                value,
+            )
         bad = not math.isfinite(v)
         if self.min is not None:
             bad |= v <= self.min if self.min_open else v < self.min
         if self.max is not None:
             bad |= v >= self.max if self.max_open else v > self.max
         if bad:
-            raise Problem(f"{value.value} is out of range: expected {self.label}", self.label, value)
+            raise Problem(
+                f"{value.value} is out of range: expected {self.label}", self.label, value
+            )
         return v
 
 
@@ -209,8 +225,9 @@ class Choice(ParamType):
         if isinstance(value, (ir.Name, ir.Str)) and value.value in self.choices:
             return value.value
         if isinstance(value, (ir.Name, ir.Str)):
-            raise Problem(f"`{value.value}` is not allowed here: expected {self.label}",
-                          self.label, value)
+            raise Problem(
+                f"`{value.value}` is not allowed here: expected {self.label}", self.label, value
+            )
         raise self.fail(value)
 
 
@@ -279,7 +296,9 @@ class Size(ParamType):
         else:
             raise self.fail(value)
         if len(dims) != self.rank or any(d < self.min for d in dims):
-            raise Problem(f"expected {self.label}, found {describe_value(value)}", self.label, value)
+            raise Problem(
+                f"expected {self.label}, found {describe_value(value)}", self.label, value
+            )
         return dims
 
 
@@ -296,7 +315,11 @@ class ShapeT(ParamType):
             dims: tuple[int, ...] = (value.value,)
         elif isinstance(value, ir.Shape):
             dims = value.dims
-        elif isinstance(value, ir.Tuple) and value.items and all(isinstance(i, ir.Int) for i in value.items):
+        elif (
+            isinstance(value, ir.Tuple)
+            and value.items
+            and all(isinstance(i, ir.Int) for i in value.items)
+        ):
             dims = tuple(i.value for i in value.items if isinstance(i, ir.Int))
         else:
             raise self.fail(value)

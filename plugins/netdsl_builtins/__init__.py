@@ -5,6 +5,22 @@ Nothing here imports TensorFlow at import time: each ``build`` imports Keras whe
 
 #: the built-in plugin modules, in the order their names are registered (netdsl's registry
 #: imports each and registers it with pluggy before any third-party plugin can take a name)
-BUILTIN_MODULES = ("activations", "losses", "optimizers", "regularizers", "metrics", "layers",
-                   "conv", "pooling", "normalization", "embedding", "recurrent", "wrappers",
-                   "noise", "merge", "datasets", "callbacks", "schedules")
+BUILTIN_MODULES = (
+    "activations",
+    "losses",
+    "optimizers",
+    "regularizers",
+    "metrics",
+    "layers",
+    "conv",
+    "pooling",
+    "normalization",
+    "embedding",
+    "recurrent",
+    "wrappers",
+    "noise",
+    "merge",
+    "datasets",
+    "callbacks",
+    "schedules",
+)

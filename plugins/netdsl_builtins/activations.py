@@ -15,11 +15,13 @@ from netdsl.vocab.hookspecs import Register, hookimpl
 __all__ = ["ACTIVATIONS", "register_activations"]
 
 
-def _activation(name: str, description: str, aliases: tuple[str, ...] = (),
-                shape: Any = None) -> Activation:
+def _activation(
+    name: str, description: str, aliases: tuple[str, ...] = (), shape: Any = None
+) -> Activation:
     """An activation Keras knows by ``name``."""
-    return Activation(name=name, description=description, aliases=aliases, build=keras_value(name),
-                      shape=shape)
+    return Activation(
+        name=name, description=description, aliases=aliases, build=keras_value(name), shape=shape
+    )
 
 
 _GLU_LAYER: Any = None
@@ -50,8 +52,10 @@ def _halve_last(shape: Shape) -> Shape:
     """``glu``: the last axis is split in two halves, a * sigmoid(b)."""
     n = shape[-1] if shape else None
     if n is not None and n % 2:
-        raise ShapeProblem(f"`glu` splits the last axis in two halves, and it has {n} values",
-                           help="give the layer an even number of outputs")
+        raise ShapeProblem(
+            f"`glu` splits the last axis in two halves, and it has {n} values",
+            help="give the layer an even number of outputs",
+        )
     return (*shape[:-1], None if n is None else n // 2)
 
 
@@ -65,8 +69,7 @@ ACTIVATIONS: tuple[Activation, ...] = (
     _activation("celu", "continuously differentiable elu: max(x, 0) + min(0, exp(x) - 1)"),
     _activation("gelu", "Gaussian error linear unit: x * P(X <= x) for X ~ N(0, 1)"),
     _activation("silu", "sigmoid linear unit (swish): x * sigmoid(x)", aliases=("swish",)),
-    _activation("hard_silu", "piecewise-linear approximation of silu",
-                aliases=("hard_swish",)),
+    _activation("hard_silu", "piecewise-linear approximation of silu", aliases=("hard_swish",)),
     _activation("mish", "x * tanh(softplus(x))"),
     _activation("sigmoid", "logistic sigmoid: 1 / (1 + exp(-x)), outputs in (0, 1)"),
     _activation("hard_sigmoid", "piecewise-linear approximation of sigmoid"),
@@ -83,8 +86,12 @@ ACTIVATIONS: tuple[Activation, ...] = (
     _activation("squareplus", "smooth relu: (x + sqrt(x^2 + 4)) / 2"),
     _activation("exponential", "exp(x)"),
     _activation("linear", "identity: x unchanged (no activation)"),
-    Activation(name="glu", description="gated linear unit: halves the last axis, a * sigmoid(b)",
-               build=_glu_layer, shape=_halve_last),
+    Activation(
+        name="glu",
+        description="gated linear unit: halves the last axis, a * sigmoid(b)",
+        build=_glu_layer,
+        shape=_halve_last,
+    ),
     _activation("soft_shrink", "soft shrinkage: x - 0.5 if x > 0.5, x + 0.5 if x < -0.5, else 0"),
     _activation("hard_shrink", "hard shrinkage: x if abs(x) > 0.5 else 0"),
     _activation("tanh_shrink", "x - tanh(x)"),

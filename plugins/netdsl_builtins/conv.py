@@ -64,8 +64,9 @@ def _conv_params(rank: int, padding: T.Choice = PADDING) -> tuple[Param, ...]:
         Param("filters", T.Int(min=1), positional=True, help="number of output channels"),
         Param("kernel_size", T.Size(rank), positional=True, help="window size, e.g. 3 or 3x3"),
         Param("strides", T.Size(rank), one),
-        Param("padding", padding, "valid", positional=True,
-              help="`valid` shrinks, `same` keeps size"),
+        Param(
+            "padding", padding, "valid", positional=True, help="`valid` shrinks, `same` keeps size"
+        ),
         Param("dilation_rate", T.Size(rank), one),
         Param("activation", ACT, None, positional=True),
         Param("use_bias", T.Bool(), True),
@@ -77,9 +78,12 @@ def _conv_params(rank: int, padding: T.Choice = PADDING) -> tuple[Param, ...]:
 
 def _conv_rules(rank: int) -> tuple[Any, ...]:
     """What Keras refuses in a convolution's arguments: weights of rank+2 dimensions."""
-    return (initializer_ranks(kernel_initializer=rank + 2, bias_initializer=1),
-            matrix_regularizers(kernel_regularizer=rank + 2, bias_regularizer=1,
-                                activity_regularizer=rank + 2))
+    return (
+        initializer_ranks(kernel_initializer=rank + 2, bias_initializer=1),
+        matrix_regularizers(
+            kernel_regularizer=rank + 2, bias_regularizer=1, activity_regularizer=rank + 2
+        ),
+    )
 
 
 CONV1D = Layer(
@@ -144,9 +148,15 @@ SEPARABLE_CONV2D = Layer(
     ),
     infer=_separable,
     accepts="image",
-    rules=(initializer_ranks(depthwise_initializer=4, pointwise_initializer=4, bias_initializer=1),
-           matrix_regularizers(depthwise_regularizer=4, pointwise_regularizer=4, bias_regularizer=1,
-                               activity_regularizer=4)),
+    rules=(
+        initializer_ranks(depthwise_initializer=4, pointwise_initializer=4, bias_initializer=1),
+        matrix_regularizers(
+            depthwise_regularizer=4,
+            pointwise_regularizer=4,
+            bias_regularizer=1,
+            activity_regularizer=4,
+        ),
+    ),
     build=keras_factory("layers.SeparableConv2D"),
     macs=_separable_macs,
 )
@@ -171,7 +181,7 @@ def _depthwise_macs(shape: Shape, out: Shape, a: Args) -> int:
 DEPTHWISE_CONV2D = Layer(
     name="depthwise_conv2d",
     description="a separate kernel_size convolution for each channel "
-                "(depth_multiplier per channel)",
+    "(depth_multiplier per channel)",
     params=(
         Param("kernel_size", T.Size(2), positional=True),
         Param("strides", T.Size(2), (1, 1)),
@@ -186,9 +196,10 @@ DEPTHWISE_CONV2D = Layer(
     ),
     infer=_depthwise,
     accepts="image",
-    rules=(initializer_ranks(depthwise_initializer=4, bias_initializer=1),
-           matrix_regularizers(depthwise_regularizer=4, bias_regularizer=1,
-                               activity_regularizer=4)),
+    rules=(
+        initializer_ranks(depthwise_initializer=4, bias_initializer=1),
+        matrix_regularizers(depthwise_regularizer=4, bias_regularizer=1, activity_regularizer=4),
+    ),
     build=keras_factory("layers.DepthwiseConv2D"),
     macs=_depthwise_macs,
 )
@@ -196,8 +207,9 @@ DEPTHWISE_CONV2D = Layer(
 # --- conv2d_transpose ---------------------------------------------------------------------------
 
 
-def _transpose_length(n: int | None, k: int, s: int, d: int, padding: str,
-                      extra: int | None) -> int | None:
+def _transpose_length(
+    n: int | None, k: int, s: int, d: int, padding: str, extra: int | None
+) -> int | None:
     """One spatial output size of a transposed convolution (Keras's TensorFlow-padding rule)."""
     if n is None:
         return None
@@ -212,15 +224,24 @@ def _conv_transpose(shape: Shape, a: Args) -> tuple[Shape, int]:
     c = channels(shape, 3)
     k, s, d = axes(a["kernel_size"], 2), axes(a["strides"], 2), axes(a["dilation_rate"], 2)
     if max(s) > 1 and max(d) > 1:
-        raise ShapeProblem("`strides` > 1 cannot be combined with `dilation_rate` > 1",
-                           "dilation_rate", help="use strides 1 with dilation, or no dilation")
+        raise ShapeProblem(
+            "`strides` > 1 cannot be combined with `dilation_rate` > 1",
+            "dilation_rate",
+            help="use strides 1 with dilation, or no dilation",
+        )
     extra = None if a["output_padding"] is None else axes(a["output_padding"], 2)
     if extra is not None and any(e >= st for e, st in zip(extra, s)):
         raise ShapeProblem(
             f"`output_padding` {dims(extra)} must be smaller than `strides` {dims(s)}",
-            "output_padding", help="use an output_padding below the strides, or none")
-    sizes = tuple(_transpose_length(shape[i], k[i], s[i], d[i], a["padding"],
-                                    None if extra is None else extra[i]) for i in range(2))
+            "output_padding",
+            help="use an output_padding below the strides, or none",
+        )
+    sizes = tuple(
+        _transpose_length(
+            shape[i], k[i], s[i], d[i], a["padding"], None if extra is None else extra[i]
+        )
+        for i in range(2)
+    )
     f = a["filters"]
     return activated((*sizes, f), a["activation"]), prod(k) * c * f + bias(a, f)
 
@@ -232,7 +253,7 @@ def _transpose_macs(shape: Shape, out: Shape, a: Args) -> int:
 
 CONV2D_TRANSPOSE = Layer(
     name="conv2d_transpose",
-    description="transposed 2D convolution (\"deconvolution\"): upsamples by strides",
+    description='transposed 2D convolution ("deconvolution"): upsamples by strides',
     params=(
         Param("filters", T.Int(min=1), positional=True, help="number of output channels"),
         Param("kernel_size", T.Size(2), positional=True),

@@ -88,17 +88,32 @@ def emit_csv(chunk_rows: int) -> Callable[[DataRequest, DataInfo], Code]:
 
     def emit(request: DataRequest, info: DataInfo) -> Code:
         a = request.args
-        label = (f"header.index({json.dumps(a['label'])})" if a.get("label") else "len(header) - 1")
+        label = f"header.index({json.dumps(a['label'])})" if a.get("label") else "len(header) - 1"
         kind = info.target.kind
-        what = ("class ids (the names below, in order)" if info.class_names else
-                "0/1 values" if kind == "binary" else "class ids" if kind == "classes"
-                else "float32 values")
-        return Code(_CSV % {
-            "default": _default(request, None), "default_doc": request.path or "nothing: give --data",
-            "what": what, "chunk": chunk_rows, "test_split": float(a["test_split"]),
-            "delimiter": json.dumps(a.get("delimiter", ",")), "label": label,
-            "classes": json.dumps(list(info.class_names)), "seed": int(a["seed"]),
-        }, ("import csv",))
+        what = (
+            "class ids (the names below, in order)"
+            if info.class_names
+            else "0/1 values"
+            if kind == "binary"
+            else "class ids"
+            if kind == "classes"
+            else "float32 values"
+        )
+        return Code(
+            _CSV
+            % {
+                "default": _default(request, None),
+                "default_doc": request.path or "nothing: give --data",
+                "what": what,
+                "chunk": chunk_rows,
+                "test_split": float(a["test_split"]),
+                "delimiter": json.dumps(a.get("delimiter", ",")),
+                "label": label,
+                "classes": json.dumps(list(info.class_names)),
+                "seed": int(a["seed"]),
+            },
+            ("import csv",),
+        )
 
     return emit
 
@@ -138,11 +153,19 @@ def emit_npz(request: DataRequest, info: DataInfo) -> Code:
     """``npz``: the arrays as :func:`load_npz` reads them."""
     a = request.args
     kind = info.target.kind
-    return Code(_NPZ % {
-        "default": _default(request, None), "default_doc": request.path or "nothing: give --data",
-        "test_split": float(a["test_split"]), "seed": int(a["seed"]),
-        "one_hot": kind == "classes", "dtype": '"int64"' if kind == "classes" else '"float32"',
-    }, (), (_SPLIT,))
+    return Code(
+        _NPZ
+        % {
+            "default": _default(request, None),
+            "default_doc": request.path or "nothing: give --data",
+            "test_split": float(a["test_split"]),
+            "seed": int(a["seed"]),
+            "one_hot": kind == "classes",
+            "dtype": '"int64"' if kind == "classes" else '"float32"',
+        },
+        (),
+        (_SPLIT,),
+    )
 
 
 # --- images --------------------------------------------------------------------------------------
@@ -183,11 +206,20 @@ def emit_images(colors: dict[str, int]) -> Callable[[DataRequest, DataInfo], Cod
         a = request.args
         height, width, channels = info.input_shape
         color = next(c for c, n in colors.items() if n == channels)
-        return Code(_IMAGES % {
-            "default": _default(request, None), "default_doc": request.path or "nothing: give --data",
-            "classes": json.dumps(list(info.class_names)), "height": height, "width": width,
-            "color": color, "seed": int(a["seed"]), "test_split": float(a["test_split"]),
-        }, ("import os",))
+        return Code(
+            _IMAGES
+            % {
+                "default": _default(request, None),
+                "default_doc": request.path or "nothing: give --data",
+                "classes": json.dumps(list(info.class_names)),
+                "height": height,
+                "width": width,
+                "color": color,
+                "seed": int(a["seed"]),
+                "test_split": float(a["test_split"]),
+            },
+            ("import os",),
+        )
 
     return emit
 
@@ -209,7 +241,9 @@ def read_idx(folder, name):
     return np.frombuffer(data, np.uint8, offset=4 + 4 * data[3]).reshape(dims)
 '''
 
-_IDX = READ_IDX_CODE + '''
+_IDX = (
+    READ_IDX_CODE
+    + '''
 
 def load_data(path=None):
     """%(title)s: float32 images in [0, 1] shaped (N, 28, 28, 1) and their class ids.
@@ -231,14 +265,23 @@ def load_data(path=None):
 
     return scale(x_train), y_train, scale(x_test), y_test
 '''
+)
 
 
 def emit_idx(keras_name: str, title: str) -> Callable[[DataRequest, DataInfo], Code]:
     """``load_data`` for an IDX data set (Fashion-MNIST): the four files, else Keras's download."""
 
     def emit(request: DataRequest, info: DataInfo) -> Code:
-        return Code(_IDX % {"title": title, "env": request.env, "keras": keras_name,
-                            "default": _default(request, request.env)}, ("import gzip", "import os"))
+        return Code(
+            _IDX
+            % {
+                "title": title,
+                "env": request.env,
+                "keras": keras_name,
+                "default": _default(request, request.env),
+            },
+            ("import gzip", "import os"),
+        )
 
     return emit
 
@@ -286,18 +329,36 @@ def load_data(path=None):
 '''
 
 
-def emit_cifar(keras_name: str, title: str, archive: str, folder: str, train: tuple[str, ...],
-               test: str, label_key: Callable[[Any], str]) -> Callable[[DataRequest, DataInfo], Code]:
+def emit_cifar(
+    keras_name: str,
+    title: str,
+    archive: str,
+    folder: str,
+    train: tuple[str, ...],
+    test: str,
+    label_key: Callable[[Any], str],
+) -> Callable[[DataRequest, DataInfo], Code]:
     """``load_data`` for CIFAR-10 or CIFAR-100: the official batches, else Keras's download."""
 
     def emit(request: DataRequest, info: DataInfo) -> Code:
         key = label_key(request.args)
-        keras_args = (f'label_mode="{key.split("_")[0]}"' if keras_name == "cifar100" else "")
-        return Code(_CIFAR % {
-            "title": title, "env": request.env, "keras": keras_name, "keras_args": keras_args,
-            "archive": archive, "folder": folder, "train": json.dumps(list(train)),
-            "test": json.dumps(test), "label_key": key, "default": _default(request, request.env),
-        }, ("import os", "import pickle", "import tarfile"))
+        keras_args = f'label_mode="{key.split("_")[0]}"' if keras_name == "cifar100" else ""
+        return Code(
+            _CIFAR
+            % {
+                "title": title,
+                "env": request.env,
+                "keras": keras_name,
+                "keras_args": keras_args,
+                "archive": archive,
+                "folder": folder,
+                "train": json.dumps(list(train)),
+                "test": json.dumps(test),
+                "label_key": key,
+                "default": _default(request, request.env),
+            },
+            ("import os", "import pickle", "import tarfile"),
+        )
 
     return emit
 
@@ -361,9 +422,17 @@ def load_data(path=None):
 def _sequences(template: str, extra: tuple[str, ...]) -> Callable[[DataRequest, DataInfo], Code]:
     def emit(request: DataRequest, info: DataInfo) -> Code:
         a = request.args
-        return Code(template % {**a, "test_split": float(a.get("test_split", 0.0)), "env": request.env,
-                                "default": _default(request, request.env)},
-                    ("import os",), (_WORDS, *extra))
+        return Code(
+            template
+            % {
+                **a,
+                "test_split": float(a.get("test_split", 0.0)),
+                "env": request.env,
+                "default": _default(request, request.env),
+            },
+            ("import os",),
+            (_WORDS, *extra),
+        )
 
     return emit
 
@@ -390,16 +459,27 @@ def find_npz(path, name):
 '''
 
 
-def emit_table(title: str, file: str, features: int,
-               size: Callable[[Any], int]) -> Callable[[DataRequest, DataInfo], Code]:
+def emit_table(
+    title: str, file: str, features: int, size: Callable[[Any], int]
+) -> Callable[[DataRequest, DataInfo], Code]:
     """``load_data`` for a Keras regression table (boston_housing, california_housing)."""
 
     def emit(request: DataRequest, info: DataInfo) -> Code:
         a = request.args
-        return Code(_TABLE % {"title": title, "file": file, "features": features,
-                              "size": size(a), "env": request.env, "seed": int(a["seed"]),
-                              "test_split": float(a["test_split"]),
-                              "default": _default(request, request.env)},
-                    ("import os",), (_SPLIT,))
+        return Code(
+            _TABLE
+            % {
+                "title": title,
+                "file": file,
+                "features": features,
+                "size": size(a),
+                "env": request.env,
+                "seed": int(a["seed"]),
+                "test_split": float(a["test_split"]),
+                "default": _default(request, request.env),
+            },
+            ("import os",),
+            (_SPLIT,),
+        )
 
     return emit

@@ -37,6 +37,7 @@ def register_datasets(register: Register) -> None:
 
 # --- synthetic ----------------------------------------------------------------------------------
 
+
 def describe_synthetic(request: DataRequest) -> DataInfo:
     """Shaped by the program's ``input:``; the target by ``task`` (and ``classes``/``outputs``)."""
     from netdsl.errors import NetdslArgumentError
@@ -44,16 +45,24 @@ def describe_synthetic(request: DataRequest) -> DataInfo:
     if request.input_shape is None:
         raise NetdslArgumentError(
             "`synthetic` makes examples of the program's input shape, and the program gives none",
-            label="no `input:`", code="NDL005", help="add a line such as `input: 28x28x1`")
+            label="no `input:`",
+            code="NDL005",
+            help="add a line such as `input: 28x28x1`",
+        )
     a = request.args
-    target = {"classes": Target("classes", a["classes"]), "binary": Target("binary"),
-              "regression": Target("regression", shape=(a["outputs"],))}[a["task"]]
-    return DataInfo(tuple(request.input_shape), target, train_size=a["train_size"],
-                    test_size=a["test_size"])
+    target = {
+        "classes": Target("classes", a["classes"]),
+        "binary": Target("binary"),
+        "regression": Target("regression", shape=(a["outputs"],)),
+    }[a["task"]]
+    return DataInfo(
+        tuple(request.input_shape), target, train_size=a["train_size"], test_size=a["test_size"]
+    )
 
 
 def load_synthetic(
-    request: DataRequest, info: DataInfo,
+    request: DataRequest,
+    info: DataInfo,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Uniform random examples in [0, 1) and random targets, the same for the same ``seed``."""
     import numpy as np
@@ -112,12 +121,19 @@ SYNTHETIC = Dataset(
     load=load_synthetic,
     emit=emit_synthetic,
     description="random examples of the program's `input:` shape with random targets: for trying "
-                "an architecture, timing it, or testing a plugin without any data",
+    "an architecture, timing it, or testing a plugin without any data",
     params=(
-        Param("task", T.Choice(("classes", "binary", "regression")), "classes", positional=True,
-              help="what the targets are"),
+        Param(
+            "task",
+            T.Choice(("classes", "binary", "regression")),
+            "classes",
+            positional=True,
+            help="what the targets are",
+        ),
         Param("classes", T.Int(min=2, max=1_000_000), 10, help="number of classes (task=classes)"),
-        Param("outputs", T.Int(min=1, max=1_000_000), 1, help="regression outputs (task=regression)"),
+        Param(
+            "outputs", T.Int(min=1, max=1_000_000), 1, help="regression outputs (task=regression)"
+        ),
         Param("train_size", T.Int(min=1, max=10_000_000), 1024, help="training examples"),
         Param("test_size", T.Int(min=1, max=10_000_000), 256, help="test examples"),
         Param("seed", T.Int(min=0, max=2**32 - 1), 0, help="the random generator's seed"),

@@ -38,20 +38,25 @@ CACHE_BYTES = 256 << 20
 
 def _root(request: DataRequest) -> Path:
     if not request.path:
-        raise NetdslDataError("`images` needs a folder: `dataset: images(\"photos/\")` or "
-                              "`netdsl run --data photos/`")
+        raise NetdslDataError(
+            '`images` needs a folder: `dataset: images("photos/")` or `netdsl run --data photos/`'
+        )
     root = Path(request.path).expanduser()
     kind = path_kind(root)
     if kind is None:
         raise NetdslDataError(f"{root}: no such folder")
     if kind != "a folder":
-        raise NetdslDataError(f"{root} is {kind}; `images` reads a folder with one sub-folder per class")
+        raise NetdslDataError(
+            f"{root} is {kind}; `images` reads a folder with one sub-folder per class"
+        )
     return root
 
 
 def _subfolders(folder: Path) -> list[str]:
     with os.scandir(folder) as it:
-        return sorted(e.name for e in it if e.is_dir(follow_symlinks=True) and not e.name.startswith("."))
+        return sorted(
+            e.name for e in it if e.is_dir(follow_symlinks=True) and not e.name.startswith(".")
+        )
 
 
 def class_folders(request: DataRequest) -> tuple[Path, Path | None, tuple[str, ...]]:
@@ -64,30 +69,41 @@ def class_folders(request: DataRequest) -> tuple[Path, Path | None, tuple[str, .
         subs = _subfolders(train)
         extra = sorted(set(_subfolders(test)) - set(subs))
         if extra:
-            raise NetdslDataError(f"{test} has class folder(s) {', '.join(extra)} that {train} lacks",
-                                  help="the test classes must be the training classes")
+            raise NetdslDataError(
+                f"{test} has class folder(s) {', '.join(extra)} that {train} lacks",
+                help="the test classes must be the training classes",
+            )
     if len(subs) < 2:
         raise NetdslDataError(
             f"{train} holds {len(subs)} sub-folder(s); `images` needs one sub-folder per class, "
-            "at least two", help=f"e.g. {train}/cats/*.jpg and {train}/dogs/*.jpg")
+            "at least two",
+            help=f"e.g. {train}/cats/*.jpg and {train}/dogs/*.jpg",
+        )
     return train, test, tuple(subs)
 
 
 def _shape(request: DataRequest) -> tuple[int, int, int]:
     a = request.args
     given = request.input_shape if request.input_shape and len(request.input_shape) == 3 else None
-    color = a.get("color") or next((c for c, n in COLORS.items() if given and n == given[2]), None) or "rgb"
+    color = (
+        a.get("color")
+        or next((c for c, n in COLORS.items() if given and n == given[2]), None)
+        or "rgb"
+    )
     size = a.get("size") or (tuple(given[:2]) if given else _DEFAULT_SIZE)
     if len(size) != 2:
-        raise NetdslDataError(f"`size` is height x width, e.g. 64x64, not {'x'.join(map(str, size))}")
+        raise NetdslDataError(
+            f"`size` is height x width, e.g. 64x64, not {'x'.join(map(str, size))}"
+        )
     return int(size[0]), int(size[1]), COLORS[color]
 
 
 def describe_images(request: DataRequest) -> DataInfo:
     """Class names from the sub-folders; the shape from the arguments or the program's ``input:``."""
     _train, _test, names = class_folders(request)
-    return DataInfo(_shape(request), Target("classes", len(names)), class_names=names,
-                    streamed=True)
+    return DataInfo(
+        _shape(request), Target("classes", len(names)), class_names=names, streamed=True
+    )
 
 
 def _labels(folder: Path, paths: list[str], names: tuple[str, ...]) -> list[int]:
@@ -106,24 +122,39 @@ def _undecodable(paths: list[str], decode: Any, exc: Any) -> NetdslDataError:
             decode(tf.constant(path))
         except tf.errors.OpError as one:
             text = (one.message or "").strip().splitlines() or text
-            return NetdslDataError(f"{path}: does not decode as an image: {text[0] if text else one}",
-                                   help="the file is damaged or not an image (.png, .jpg, .gif, .bmp); "
-                                        "repair it or move it out of the folder")
-    return NetdslDataError(f"an image does not decode: {text[0] if text else exc}",
-                           help="a file in the dataset is damaged or not an image (.png, .jpg, .gif, .bmp)")
+            return NetdslDataError(
+                f"{path}: does not decode as an image: {text[0] if text else one}",
+                help="the file is damaged or not an image (.png, .jpg, .gif, .bmp); "
+                "repair it or move it out of the folder",
+            )
+    return NetdslDataError(
+        f"an image does not decode: {text[0] if text else exc}",
+        help="a file in the dataset is damaged or not an image (.png, .jpg, .gif, .bmp)",
+    )
 
 
-def _from_directory(keras: Any, train_dir: Path, test_dir: Path | None, a: Any,
-                    common: dict[str, Any]) -> tuple[Any, Any]:
+def _from_directory(
+    keras: Any, train_dir: Path, test_dir: Path | None, a: Any, common: dict[str, Any]
+) -> tuple[Any, Any]:
     """Keras's training and test datasets of the folders (the seeded split, or test/)."""
     if test_dir is None:
-        return tuple(keras.utils.image_dataset_from_directory(
-            str(train_dir), shuffle=True, seed=a["seed"], validation_split=a["test_split"],
-            subset="both", **common))
-    train_ds = keras.utils.image_dataset_from_directory(str(train_dir), shuffle=True,
-                                                        seed=a["seed"], **common)
+        return tuple(
+            keras.utils.image_dataset_from_directory(
+                str(train_dir),
+                shuffle=True,
+                seed=a["seed"],
+                validation_split=a["test_split"],
+                subset="both",
+                **common,
+            )
+        )
+    train_ds = keras.utils.image_dataset_from_directory(
+        str(train_dir), shuffle=True, seed=a["seed"], **common
+    )
     test_ds = keras.utils.image_dataset_from_directory(str(test_dir), shuffle=False, **common)
     return train_ds, test_ds
+
+
 def check_headers(paths: list[str]) -> None:
     """Every picture's header read (never its pixels) before anything decodes it: an empty,
     truncated or damaged file, or one declaring more than :data:`MAX_IMAGE_PIXELS`, is an error
@@ -146,11 +177,17 @@ def decoder(height: int, width: int, channels: int) -> Any:
         have = tf.shape(img)[-1]
         grey_in = have < 3  # 1: grey, 2: grey and alpha
         rgb = tf.cond(grey_in, lambda: tf.tile(img[..., :1], [1, 1, 3]), lambda: img[..., :3])
-        alpha = tf.cond(tf.equal(have % 2, 0), lambda: img[..., -1:],
-                        lambda: tf.fill(tf.concat([tf.shape(img)[:2], [1]], 0), 255.0))
+        alpha = tf.cond(
+            tf.equal(have % 2, 0),
+            lambda: img[..., -1:],
+            lambda: tf.fill(tf.concat([tf.shape(img)[:2], [1]], 0), 255.0),
+        )
         if channels == 1:
-            out = tf.cond(grey_in, lambda: img[..., :1],
-                          lambda: tf.reduce_sum(rgb * weights, axis=-1, keepdims=True))
+            out = tf.cond(
+                grey_in,
+                lambda: img[..., :1],
+                lambda: tf.reduce_sum(rgb * weights, axis=-1, keepdims=True),
+            )
         else:
             out = rgb if channels == 3 else tf.concat([rgb, alpha], axis=-1)
         out = tf.image.resize(out, (height, width), method="bilinear")
@@ -172,21 +209,32 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
     a = request.args
     height, width, channels = info.input_shape
     color = next(c for c, n in COLORS.items() if n == channels)
-    common = {"labels": "inferred", "label_mode": "int", "class_names": list(names), "color_mode": color,
-                  "image_size": (height, width), "batch_size": None, "verbose": False}
+    common = {
+        "labels": "inferred",
+        "label_mode": "int",
+        "class_names": list(names),
+        "color_mode": color,
+        "image_size": (height, width),
+        "batch_size": None,
+        "verbose": False,
+    }
     try:
         # Keras says "Using N files for validation" of what is netdsl's test split: not printed
         with contextlib.redirect_stdout(io.StringIO()):
             train_ds, test_ds = _from_directory(keras, train_dir, test_dir, a, common)
     except ValueError as exc:  # Keras: no images found, a class folder empty, ...
-        raise NetdslDataError(f"{train_dir}: {str(exc).splitlines()[0]}",
-                              help="each class folder needs image files (.png, .jpg, .gif, .bmp)") from None
+        raise NetdslDataError(
+            f"{train_dir}: {str(exc).splitlines()[0]}",
+            help="each class folder needs image files (.png, .jpg, .gif, .bmp)",
+        ) from None
     paths = list(getattr(train_ds, "file_paths", ()))
     test_paths = list(getattr(test_ds, "file_paths", ()))
     sizes = [len(paths), len(test_paths)]
     if not all(sizes):
-        raise NetdslDataError(f"{train_dir}: the split leaves {sizes[0]} training and {sizes[1]} "
-                              "test images", help="add images, or another test_split")
+        raise NetdslDataError(
+            f"{train_dir}: the split leaves {sizes[0]} training and {sizes[1]} test images",
+            help="add images, or another test_split",
+        )
     check_headers(paths + test_paths)
     files = tf.constant(paths)
     labels = tf.constant(_labels(train_dir, paths, names), tf.int32)
@@ -198,8 +246,14 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
     pixels = None
     if cached:  # decoded once here, then each epoch is an in-memory gather
         try:
-            pixels = tf.concat(list(tf.data.Dataset.from_tensor_slices(files).map(
-                decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(1024)), axis=0)
+            pixels = tf.concat(
+                list(
+                    tf.data.Dataset.from_tensor_slices(files)
+                    .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                    .batch(1024)
+                ),
+                axis=0,
+            )
         except tf.errors.OpError as exc:
             raise _undecodable(paths, decode, exc) from None
 
@@ -208,39 +262,78 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
         order = tf.argsort(tf.random.stateless_uniform([sizes[0]], seed=tf.stack([epoch_seed, 0])))
         ids = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
         if pixels is not None:
-            return ids.map(lambda i: (tf.gather(pixels, i), tf.gather(labels, i)),
-                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return ids.map(lambda i: (tf.map_fn(decode, tf.gather(files, i), fn_output_signature=tf.float32),
-                                  tf.gather(labels, i)), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            return ids.map(
+                lambda i: (tf.gather(pixels, i), tf.gather(labels, i)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True,
+            )
+        return ids.map(
+            lambda i: (
+                tf.map_fn(decode, tf.gather(files, i), fn_output_signature=tf.float32),
+                tf.gather(labels, i),
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
 
     def test(batch_size: int) -> Any:
-        return tf.data.Dataset.from_tensor_slices((test_files, test_labels)).map(
-            lambda f, y: (decode(f), y), num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True).batch(batch_size)
+        return (
+            tf.data.Dataset.from_tensor_slices((test_files, test_labels))
+            .map(
+                lambda f, y: (decode(f), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+            )
+            .batch(batch_size)
+        )
 
-    record = {"source": str(request.path), "format": "images", "streamed": not cached,
-              "cached_in_memory": cached,
-              "test_folder": str(test_dir) if test_dir else None,
-              "split": None if test_dir else {"test_split": a["test_split"], "seed": a["seed"],
-                                              "method": "keras.utils.image_dataset_from_directory(validation_split, seed)"},
-              "order": "each epoch, a permutation of the training images seeded by the epoch's seed",
-              "image_size": [height, width], "color": color, "max_pixels": MAX_IMAGE_PIXELS}
+    record = {
+        "source": str(request.path),
+        "format": "images",
+        "streamed": not cached,
+        "cached_in_memory": cached,
+        "test_folder": str(test_dir) if test_dir else None,
+        "split": None
+        if test_dir
+        else {
+            "test_split": a["test_split"],
+            "seed": a["seed"],
+            "method": "keras.utils.image_dataset_from_directory(validation_split, seed)",
+        },
+        "order": "each epoch, a permutation of the training images seeded by the epoch's seed",
+        "image_size": [height, width],
+        "color": color,
+        "max_pixels": MAX_IMAGE_PIXELS,
+    }
     return Streams(train, test, sizes[0], sizes[1], names, record)
 
 
 IMAGES = Dataset(
-    name="images", describe=describe_images, load=load_images, emit=emit_images(dict(COLORS)),
+    name="images",
+    describe=describe_images,
+    load=load_images,
+    emit=emit_images(dict(COLORS)),
     description="your own pictures: a folder with one sub-folder per class (or train/ and test/ "
-                "folders of class folders), resized to `size` and scaled to [0, 1], streamed "
-                "through tf.data; `netdsl check` lists the class folders only",
+    "folders of class folders), resized to `size` and scaled to [0, 1], streamed "
+    "through tf.data; `netdsl check` lists the class folders only",
     params=(
         Param("path", T.Str(), None, positional=True, help="the folder (else --data PATH)"),
-        Param("size", T.Size(), None,
-              help="height x width to resize to (default: the program's input, else 256x256)"),
-        Param("color", T.Choice(tuple(COLORS)), None,
-              help="grayscale, rgb or rgba (default: from the program's input, else rgb)"),
-        Param("test_split", T.Float(min=0.01, max=0.9), 0.2,
-              help="fraction held out for test when there is no test/ folder"),
+        Param(
+            "size",
+            T.Size(),
+            None,
+            help="height x width to resize to (default: the program's input, else 256x256)",
+        ),
+        Param(
+            "color",
+            T.Choice(tuple(COLORS)),
+            None,
+            help="grayscale, rgb or rgba (default: from the program's input, else rgb)",
+        ),
+        Param(
+            "test_split",
+            T.Float(min=0.01, max=0.9),
+            0.2,
+            help="fraction held out for test when there is no test/ folder",
+        ),
         Param("seed", T.Int(min=0, max=2**32 - 1), 0, help="seed of the split and the file order"),
     ),
 )

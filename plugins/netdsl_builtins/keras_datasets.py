@@ -70,12 +70,24 @@ _ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 #: A file that must be unpickled is read only if its hash is here, for that dataset. Tests add
 #: the hashes of the tiny files they build.
 KNOWN_SHA256: dict[str, tuple[str, str]] = {
-    "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce": ("cifar10", "cifar-10-python.tar.gz"),
-    "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7": ("cifar100", "cifar-100-python.tar.gz"),
+    "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce": (
+        "cifar10",
+        "cifar-10-python.tar.gz",
+    ),
+    "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7": (
+        "cifar100",
+        "cifar-100-python.tar.gz",
+    ),
     "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f": ("imdb", "imdb.npz"),
     "d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916": ("reuters", "reuters.npz"),
-    "f553886a1f8d56431e820c5b82552d9d95cfcb96d1e678153f8839538947dff5": ("boston_housing", "boston_housing.npz"),
-    "1a2e3a52e0398de6463aebe6f4a8da34fb21fbb6b934cf88c3425e766f2a1a6f": ("california_housing", "california_housing.npz"),
+    "f553886a1f8d56431e820c5b82552d9d95cfcb96d1e678153f8839538947dff5": (
+        "boston_housing",
+        "boston_housing.npz",
+    ),
+    "1a2e3a52e0398de6463aebe6f4a8da34fb21fbb6b934cf88c3425e766f2a1a6f": (
+        "california_housing",
+        "california_housing.npz",
+    ),
 }
 
 
@@ -111,7 +123,9 @@ class KerasFile:
     origin: str
     get_file: Mapping[str, Any]  # keyword arguments of keras.utils.get_file
     pickled: bool  # needs unpickling: only with a known hash
-    folders: tuple[str, ...] = ()  # the archive's extracted folder, as a user's folder or Keras's cache holds it
+    folders: tuple[
+        str, ...
+    ] = ()  # the archive's extracted folder, as a user's folder or Keras's cache holds it
 
     @property
     def env(self) -> str:
@@ -120,26 +134,53 @@ class KerasFile:
 
 def _npz(name: str, pickled: bool) -> KerasFile:
     sha = next(h for h, (d, _) in KNOWN_SHA256.items() if d == name)
-    return KerasFile(name, (f"{name}.npz",), f"{name}.npz", f"{_ORIGIN}{name}.npz",
-                     {"fname": f"{name}.npz", "file_hash": sha}, pickled)
+    return KerasFile(
+        name,
+        (f"{name}.npz",),
+        f"{name}.npz",
+        f"{_ORIGIN}{name}.npz",
+        {"fname": f"{name}.npz", "file_hash": sha},
+        pickled,
+    )
 
 
 def _cifar_file(name: str, archive: str, url: str) -> KerasFile:
     sha = next(h for h, (d, _) in KNOWN_SHA256.items() if d == name)
-    target = archive.replace("-python.tar.gz", "-batches-py-target" if name == "cifar10" else "-python-target")
+    target = archive.replace(
+        "-python.tar.gz", "-batches-py-target" if name == "cifar10" else "-python-target"
+    )
     folder = "cifar-10-batches-py" if name == "cifar10" else "cifar-100-python"
-    return KerasFile(name, (archive, f"{target}_archive"), f"{target}_archive", url,
-                     {"fname": target, "file_hash": sha, "extract": True}, True,
-                     (folder, f"{target}/{folder}"))  # Keras 3 extracts into <target>/<folder>
+    return KerasFile(
+        name,
+        (archive, f"{target}_archive"),
+        f"{target}_archive",
+        url,
+        {"fname": target, "file_hash": sha, "extract": True},
+        True,
+        (folder, f"{target}/{folder}"),
+    )  # Keras 3 extracts into <target>/<folder>
 
 
 #: dataset -> where its file lives (the IDX datasets have their own rules in mnist_files)
-FILES: Mapping[str, KerasFile] = {f.dataset: f for f in (
-    _cifar_file("cifar10", "cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
-    _cifar_file("cifar100", "cifar-100-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
-    _npz("imdb", True), _npz("reuters", True),
-    _npz("boston_housing", False), _npz("california_housing", False),
-)}
+FILES: Mapping[str, KerasFile] = {
+    f.dataset: f
+    for f in (
+        _cifar_file(
+            "cifar10",
+            "cifar-10-python.tar.gz",
+            "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        ),
+        _cifar_file(
+            "cifar100",
+            "cifar-100-python.tar.gz",
+            "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        ),
+        _npz("imdb", True),
+        _npz("reuters", True),
+        _npz("boston_housing", False),
+        _npz("california_housing", False),
+    )
+}
 
 
 def _keras_datasets_dir() -> list[Path]:
@@ -151,8 +192,9 @@ def _keras_datasets_dir() -> list[Path]:
     return dirs
 
 
-def find_file(spec: KerasFile, request: DataRequest,
-              download: Callable[[KerasFile], Path] | None = None) -> Path:
+def find_file(
+    spec: KerasFile, request: DataRequest, download: Callable[[KerasFile], Path] | None = None
+) -> Path:
     """The dataset's file: the user's path, its variable, Keras's cache, else Keras's download."""
     looked: list[str] = []
     given = request.path
@@ -179,11 +221,18 @@ def find_file(spec: KerasFile, request: DataRequest,
             also = f", nor an extracted {spec.folders[0]}/" if spec.folders else ""
             raise NetdslDataError(
                 f"{origin} {given}: the folder holds none of {', '.join(spec.names)}{also}",
-                help=_how_to(spec))
+                help=_how_to(spec),
+            )
         kind = path_kind(path)
-        raise NetdslDataError(f"{origin} {given}: " + (f"is {kind}; expected the file or a folder "
-                                                       "holding it" if kind else "no such file or folder"),
-                              help=_how_to(spec))
+        raise NetdslDataError(
+            f"{origin} {given}: "
+            + (
+                f"is {kind}; expected the file or a folder holding it"
+                if kind
+                else "no such file or folder"
+            ),
+            help=_how_to(spec),
+        )
     for folder in _keras_datasets_dir():
         candidate = folder / spec.cache_name
         if candidate.is_file():
@@ -195,10 +244,13 @@ def find_file(spec: KerasFile, request: DataRequest,
     try:
         return (download or _download)(spec)
     except Exception as exc:
-        looked.append(f"download from {spec.origin}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        looked.append(
+            f"download from {spec.origin}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
         places = "\n".join(f"  - {p}" for p in looked)
-        raise NetdslDataError(f"`{spec.dataset}` not found. Looked in:\n{places}",
-                              help=_how_to(spec)) from exc
+        raise NetdslDataError(
+            f"`{spec.dataset}` not found. Looked in:\n{places}", help=_how_to(spec)
+        ) from exc
 
 
 def _extracted(spec: KerasFile, path: Path) -> Path | None:
@@ -213,8 +265,10 @@ def _extracted(spec: KerasFile, path: Path) -> Path | None:
 
 
 def _how_to(spec: KerasFile) -> str:
-    return (f"point netdsl at the official {spec.names[0]} with `--data PATH`, the dataset's "
-            f"`path` argument, or {spec.env}=PATH (the file, or a folder holding it)")
+    return (
+        f"point netdsl at the official {spec.names[0]} with `--data PATH`, the dataset's "
+        f"`path` argument, or {spec.env}=PATH (the file, or a folder holding it)"
+    )
 
 
 def _download(spec: KerasFile) -> Path:
@@ -240,8 +294,9 @@ def _verified_member(spec: KerasFile, folder: Path, member: str) -> Path:
     want = KNOWN_FOLDER_MD5.get(spec.dataset, {}).get(member)
     listed = ", ".join(KNOWN_FOLDER_MD5.get(spec.dataset, {}))
     if not path.is_file():
-        raise NetdslDataError(f"{path}: missing; an extracted {spec.folders[0]}/ holds {listed}",
-                              help=_how_to(spec))
+        raise NetdslDataError(
+            f"{path}: missing; an extracted {spec.folders[0]}/ holds {listed}", help=_how_to(spec)
+        )
     h = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -252,7 +307,8 @@ def _verified_member(spec: KerasFile, folder: Path, member: str) -> Path:
             f"{path}: refused: reading it means unpickling, which netdsl does only for the official "
             f"{spec.folders[0]}/{member}, and this is not the published file (MD5 {digest})",
             help=f"the official {member} has MD5 {want}; extract it again from the official "
-                 f"{spec.names[0]}, or point netdsl at the archive itself")
+            f"{spec.names[0]}, or point netdsl at the archive itself",
+        )
     return path
 
 
@@ -267,15 +323,20 @@ def _verified(spec: KerasFile, path: Path) -> None:
         f"{path}: refused: reading it means unpickling, which netdsl does only for the official "
         f"{spec.names[0]}, and {what} (SHA-256 {digest})",
         help=f"download the official file (Keras checks SHA-256 {spec.get_file['file_hash']}); "
-             "a pickled file from elsewhere could run code when read")
+        "a pickled file from elsewhere could run code when read",
+    )
 
 
 # --- unpickling that rebuilds NumPy arrays and nothing else -----------------------------------
 
-_ALLOWED_GLOBALS = frozenset({
-    ("numpy", "ndarray"), ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-})
+_ALLOWED_GLOBALS = frozenset(
+    {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+    }
+)
 
 
 class _ArraysOnly(pickle.Unpickler):
@@ -314,29 +375,39 @@ def safe_npz(path: Path, spec: KerasFile) -> dict[str, np.ndarray]:
                 except ValueError:
                     buffer.seek(0)
                     version = np.lib.format.read_magic(buffer)
-                    reader = (np.lib.format.read_array_header_1_0 if version[0] == 1
-                              else np.lib.format.read_array_header_2_0)
+                    reader = (
+                        np.lib.format.read_array_header_1_0
+                        if version[0] == 1
+                        else np.lib.format.read_array_header_2_0
+                    )
                     reader(buffer)
                     out[member[:-4]] = _unpickle(buffer, f"{path}: {member}")
     except NetdslDataError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise NetdslDataError(f"{path}: cannot read as {spec.names[0]}: {type(exc).__name__}: {exc}",
-                              help=_how_to(spec)) from exc
+        raise NetdslDataError(
+            f"{path}: cannot read as {spec.names[0]}: {type(exc).__name__}: {exc}",
+            help=_how_to(spec),
+        ) from exc
     return out
 
 
-def _arrays(got: Mapping[str, np.ndarray], keys: tuple[str, ...], path: Path, spec: KerasFile) -> list[np.ndarray]:
+def _arrays(
+    got: Mapping[str, np.ndarray], keys: tuple[str, ...], path: Path, spec: KerasFile
+) -> list[np.ndarray]:
     missing = [k for k in keys if k not in got]
     if missing:
-        raise NetdslDataError(f"{path}: missing array(s) {', '.join(missing)}; {spec.names[0]} holds "
-                              f"{', '.join(keys)} (found: {', '.join(sorted(got)) or 'nothing'})")
+        raise NetdslDataError(
+            f"{path}: missing array(s) {', '.join(missing)}; {spec.names[0]} holds "
+            f"{', '.join(keys)} (found: {', '.join(sorted(got)) or 'nothing'})"
+        )
     return [got[k] for k in keys]
 
 
 def split_seeded(n: int, test_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Keras's split: shuffle ``range(n)`` with ``RandomState(seed)``, the last ``test_split`` is test."""
     import numpy as np
+
     order = np.arange(n)
     np.random.RandomState(seed).shuffle(order)
     cut = int(n * (1 - test_split))
@@ -347,24 +418,29 @@ def pad_sequences(seqs: Any, maxlen: int) -> np.ndarray:
     """Word-id sequences as ``int32 (N, maxlen)``: zeros in front, the last ``maxlen`` ids kept
     (``keras.utils.pad_sequences`` with padding and truncating "pre")."""
     import numpy as np
+
     out = np.zeros((len(seqs), maxlen), np.int32)
     for i, s in enumerate(seqs):
         s = np.asarray(s, np.int64)[-maxlen:]
         if s.size:
-            out[i, -s.size:] = s
+            out[i, -s.size :] = s
     return out
 
 
 # --- images ------------------------------------------------------------------------------------
 
+
 def _scaled(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     import numpy as np
+
     out = x.astype(np.float32).reshape((len(x), *shape))
     out /= 255.0
     return out
 
 
-_MNIST_CODE = READ_IDX_CODE + '''
+_MNIST_CODE = (
+    READ_IDX_CODE
+    + '''
 
 def has_idx(folder):
     """Whether FOLDER holds the MNIST IDX files (else it holds mnist.npz)."""
@@ -398,6 +474,7 @@ def load_data(path=None):
 
     return scale(x_train), y_train, scale(x_test), y_test
 '''
+)
 
 
 def emit_mnist(request: DataRequest, info: DataInfo) -> Code:
@@ -405,48 +482,111 @@ def emit_mnist(request: DataRequest, info: DataInfo) -> Code:
     env = request.env or "NETDSL_MNIST"
     default = f'os.environ.get("{env}")'
     if request.path:
-        default = f'{json.dumps(request.path)} or {default}'
-    return Code(_MNIST_CODE % {"env": env, "default": default},
-                ("import gzip", "import os"))
+        default = f"{json.dumps(request.path)} or {default}"
+    return Code(_MNIST_CODE % {"env": env, "default": default}, ("import gzip", "import os"))
 
 
-
-def _idx_dataset(name: str, spec_name: str, env: str, npz: bool, class_names: tuple[str, ...],
-                 title: str, emit: Any = None) -> Dataset:
+def _idx_dataset(
+    name: str,
+    spec_name: str,
+    env: str,
+    npz: bool,
+    class_names: tuple[str, ...],
+    title: str,
+    emit: Any = None,
+) -> Dataset:
     def describe(request: DataRequest) -> DataInfo:
-        return DataInfo((28, 28, 1), Target("classes", 10), train_size=60_000, class_names=class_names)
+        return DataInfo(
+            (28, 28, 1), Target("classes", 10), train_size=60_000, class_names=class_names
+        )
 
     def load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
         from . import mnist_files as mf
 
         spec = getattr(mf, spec_name)
         m = mf.load_idx_dataset(spec, request.path, env=request.env or spec.env)
-        return (_scaled(m.x_train, (28, 28, 1)), m.y_train, _scaled(m.x_test, (28, 28, 1)), m.y_test)
+        return (
+            _scaled(m.x_train, (28, 28, 1)),
+            m.y_train,
+            _scaled(m.x_test, (28, 28, 1)),
+            m.y_test,
+        )
 
     return Dataset(
-        name=name, describe=describe, load=load, env=env, emit=emit,
-        description=(f"{title}: 60,000 training and 10,000 test images, 28x28 grey, 10 classes. "
-                     f"Read from its path argument or --data PATH, else ${env} (the four IDX "
-                     f".gz files{' or mnist.npz' if npz else ''}), else Keras's cache, "
-                     "else downloaded by Keras."),
-        params=(Param("path", T.Str(), None, positional=True,
-                      help="a folder with the four IDX files" + (" or mnist.npz, or the .npz itself"
-                                                               if npz else "")),),
+        name=name,
+        describe=describe,
+        load=load,
+        env=env,
+        emit=emit,
+        description=(
+            f"{title}: 60,000 training and 10,000 test images, 28x28 grey, 10 classes. "
+            f"Read from its path argument or --data PATH, else ${env} (the four IDX "
+            f".gz files{' or mnist.npz' if npz else ''}), else Keras's cache, "
+            "else downloaded by Keras."
+        ),
+        params=(
+            Param(
+                "path",
+                T.Str(),
+                None,
+                positional=True,
+                help="a folder with the four IDX files"
+                + (" or mnist.npz, or the .npz itself" if npz else ""),
+            ),
+        ),
     )
 
 
-MNIST = _idx_dataset("mnist", "MNIST_SPEC", "NETDSL_MNIST", True, tuple(str(d) for d in range(10)),
-                     "MNIST handwritten digits", emit=emit_mnist)
-FASHION_MNIST = _idx_dataset("fashion_mnist", "FASHION_MNIST_SPEC", "NETDSL_FASHION_MNIST", False, (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-    "Ankle boot"), "Fashion-MNIST (Zalando's clothing pictures)",
-    emit=de.emit_idx("fashion_mnist", "Fashion-MNIST"))
+MNIST = _idx_dataset(
+    "mnist",
+    "MNIST_SPEC",
+    "NETDSL_MNIST",
+    True,
+    tuple(str(d) for d in range(10)),
+    "MNIST handwritten digits",
+    emit=emit_mnist,
+)
+FASHION_MNIST = _idx_dataset(
+    "fashion_mnist",
+    "FASHION_MNIST_SPEC",
+    "NETDSL_FASHION_MNIST",
+    False,
+    (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    "Fashion-MNIST (Zalando's clothing pictures)",
+    emit=de.emit_idx("fashion_mnist", "Fashion-MNIST"),
+)
 
-_CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+_CIFAR10_NAMES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 
 
-def _cifar_batches(path: Path, spec: KerasFile, members: tuple[str, ...], label_key: str,
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def _cifar_batches(
+    path: Path,
+    spec: KerasFile,
+    members: tuple[str, ...],
+    label_key: str,
+) -> tuple[np.ndarray, np.ndarray]:
     """CIFAR pickled batches read from the verified archive, or from its extracted folder with
     every file verified: images ``(N, 32, 32, 3)`` uint8."""
     import tarfile
@@ -483,23 +623,40 @@ def _cifar_batches(path: Path, spec: KerasFile, members: tuple[str, ...], label_
                     raise NetdslDataError(f"{path}: the archive has no `{member}`")
                 f = tar.extractfile(info)
                 assert f is not None
-                add(_unpickle(io.BytesIO(f.read()), f"{path}: {member}", encoding="bytes"), str(path), member)
+                add(
+                    _unpickle(io.BytesIO(f.read()), f"{path}: {member}", encoding="bytes"),
+                    str(path),
+                    member,
+                )
     except NetdslDataError:
         raise
     except (OSError, tarfile.TarError, EOFError, ValueError, zlib.error) as exc:
-        raise NetdslDataError(f"{path}: cannot read as {spec.names[0]}: {type(exc).__name__}: {exc}") from exc
+        raise NetdslDataError(
+            f"{path}: cannot read as {spec.names[0]}: {type(exc).__name__}: {exc}"
+        ) from exc
     return np.concatenate(xs).transpose(0, 2, 3, 1), np.concatenate(ys)
 
 
-def _cifar(name: str, classes: Callable[[Mapping[str, Any]], int], train: tuple[str, ...], test: str,
-           label_key: Callable[[Mapping[str, Any]], str], names: tuple[str, ...], doc: str,
-           params: tuple[Param, ...] = ()) -> Dataset:
+def _cifar(
+    name: str,
+    classes: Callable[[Mapping[str, Any]], int],
+    train: tuple[str, ...],
+    test: str,
+    label_key: Callable[[Mapping[str, Any]], str],
+    names: tuple[str, ...],
+    doc: str,
+    params: tuple[Param, ...] = (),
+) -> Dataset:
     spec = FILES[name]
 
     def describe(request: DataRequest) -> DataInfo:
         n = classes(request.args)
-        return DataInfo((32, 32, 3), Target("classes", n), train_size=50_000,
-                        class_names=names if len(names) == n else ())
+        return DataInfo(
+            (32, 32, 3),
+            Target("classes", n),
+            train_size=50_000,
+            class_names=names if len(names) == n else (),
+        )
 
     def load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
         path = find_file(spec, request)
@@ -509,32 +666,71 @@ def _cifar(name: str, classes: Callable[[Mapping[str, Any]], int], train: tuple[
         n = info.target.num_classes
         for y, where in ((y_train, "training"), (y_test, "test")):
             if y.size and (y.min() < 0 or y.max() >= n):
-                raise NetdslDataError(f"{path}: a {where} label is {int(y.max())}, outside 0..{n - 1}")
+                raise NetdslDataError(
+                    f"{path}: a {where} label is {int(y.max())}, outside 0..{n - 1}"
+                )
         return _scaled(x_train, (32, 32, 3)), y_train, _scaled(x_test, (32, 32, 3)), y_test
 
-    emit = de.emit_cifar(name, name.upper().replace("CIFAR", "CIFAR-"), spec.names[0],
-                         spec.folders[0], train, test, label_key)
-    return Dataset(name=name, describe=describe, load=load, env=spec.env, description=doc, emit=emit,
-                   params=(Param("path", T.Str(), None, positional=True,
-                                 help=f"{spec.names[0]} (the official archive), a folder holding it, or "
-                                      f"the folder {spec.folders[0]}/ extracted from it"),
-                           *params))
+    emit = de.emit_cifar(
+        name,
+        name.upper().replace("CIFAR", "CIFAR-"),
+        spec.names[0],
+        spec.folders[0],
+        train,
+        test,
+        label_key,
+    )
+    return Dataset(
+        name=name,
+        describe=describe,
+        load=load,
+        env=spec.env,
+        description=doc,
+        emit=emit,
+        params=(
+            Param(
+                "path",
+                T.Str(),
+                None,
+                positional=True,
+                help=f"{spec.names[0]} (the official archive), a folder holding it, or "
+                f"the folder {spec.folders[0]}/ extracted from it",
+            ),
+            *params,
+        ),
+    )
 
 
 CIFAR10 = _cifar(
-    "cifar10", lambda a: 10, tuple(f"data_batch_{i}" for i in range(1, 6)), "test_batch",
-    lambda a: "labels", _CIFAR10_NAMES,
+    "cifar10",
+    lambda a: 10,
+    tuple(f"data_batch_{i}" for i in range(1, 6)),
+    "test_batch",
+    lambda a: "labels",
+    _CIFAR10_NAMES,
     "CIFAR-10: 50,000 training and 10,000 test colour images, 32x32, 10 classes. Read from the "
     "official cifar-10-python.tar.gz (its SHA-256 checked before anything is unpickled) or its "
-    "extracted cifar-10-batches-py/ (each file's published MD5 checked first).")
+    "extracted cifar-10-batches-py/ (each file's published MD5 checked first).",
+)
 CIFAR100 = _cifar(
-    "cifar100", lambda a: 100 if a.get("label_mode", "fine") == "fine" else 20, ("train",), "test",
-    lambda a: f"{a.get('label_mode', 'fine')}_labels", (),
+    "cifar100",
+    lambda a: 100 if a.get("label_mode", "fine") == "fine" else 20,
+    ("train",),
+    "test",
+    lambda a: f"{a.get('label_mode', 'fine')}_labels",
+    (),
     "CIFAR-100: 50,000 training and 10,000 test colour images, 32x32, 100 fine or 20 coarse "
     "classes. Read from the official cifar-100-python.tar.gz (its SHA-256 checked first) or its "
     "extracted cifar-100-python/ (each file's MD5 checked first).",
-    (Param("label_mode", T.Choice(("fine", "coarse")), "fine",
-           help="fine: 100 classes; coarse: 20 superclasses"),))
+    (
+        Param(
+            "label_mode",
+            T.Choice(("fine", "coarse")),
+            "fine",
+            help="fine: 100 classes; coarse: 20 superclasses",
+        ),
+    ),
+)
 
 
 # --- word sequences ----------------------------------------------------------------------------
@@ -545,6 +741,7 @@ _START, _OOV, _INDEX_FROM = 1, 2, 3
 def _words(xs: Any, num_words: int) -> list[np.ndarray]:
     """Keras's encoding: a start id, ids shifted by 3, ids past ``num_words`` as the OOV id."""
     import numpy as np
+
     out = []
     for x in xs:
         w = np.asarray(x, np.int64) + _INDEX_FROM
@@ -555,43 +752,67 @@ def _words(xs: Any, num_words: int) -> list[np.ndarray]:
 
 def _sequence_params(num_words: int, maxlen: int) -> tuple[Param, ...]:
     return (
-        Param("path", T.Str(), None, positional=True, help="the official .npz or a folder holding it"),
-        Param("num_words", T.Int(min=4, max=10_000_000), num_words,
-              help="keep the most frequent words; rarer ones become the out-of-vocabulary id 2"),
-        Param("maxlen", T.Int(min=1, max=1_000_000), maxlen,
-              help="sequence length: longer reviews keep their last words, shorter are padded with 0"),
+        Param(
+            "path", T.Str(), None, positional=True, help="the official .npz or a folder holding it"
+        ),
+        Param(
+            "num_words",
+            T.Int(min=4, max=10_000_000),
+            num_words,
+            help="keep the most frequent words; rarer ones become the out-of-vocabulary id 2",
+        ),
+        Param(
+            "maxlen",
+            T.Int(min=1, max=1_000_000),
+            maxlen,
+            help="sequence length: longer reviews keep their last words, shorter are padded with 0",
+        ),
         Param("seed", T.Int(min=0, max=2**32 - 1), 113, help="shuffle seed (Keras's default 113)"),
     )
 
 
 def _imdb_describe(request: DataRequest) -> DataInfo:
-    return DataInfo((request.args["maxlen"],), Target("binary"), train_size=25_000,
-                    class_names=("negative", "positive"), vocabulary=request.args["num_words"])
+    return DataInfo(
+        (request.args["maxlen"],),
+        Target("binary"),
+        train_size=25_000,
+        class_names=("negative", "positive"),
+        vocabulary=request.args["num_words"],
+    )
 
 
 def _imdb_load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
     import numpy as np
+
     spec, a = FILES["imdb"], request.args
     path = find_file(spec, request)
-    x_train, y_train, x_test, y_test = _arrays(safe_npz(path, spec), ("x_train", "y_train", "x_test", "y_test"), path, spec)
+    x_train, y_train, x_test, y_test = _arrays(
+        safe_npz(path, spec), ("x_train", "y_train", "x_test", "y_test"), path, spec
+    )
     rng = np.random.RandomState(a["seed"])
     out = []
     for x, y in ((x_train, y_train), (x_test, y_test)):
         order = np.arange(len(x))
         rng.shuffle(order)
-        out += [pad_sequences(_words(x[order], a["num_words"]), a["maxlen"]),
-                np.asarray(y, np.float32)[order]]
+        out += [
+            pad_sequences(_words(x[order], a["num_words"]), a["maxlen"]),
+            np.asarray(y, np.float32)[order],
+        ]
     return tuple(out)
 
 
 def _reuters_describe(request: DataRequest) -> DataInfo:
-    return DataInfo((request.args["maxlen"],), Target("classes", 46),
-                    train_size=int(11_228 * (1 - request.args["test_split"])),
-                    vocabulary=request.args["num_words"])
+    return DataInfo(
+        (request.args["maxlen"],),
+        Target("classes", 46),
+        train_size=int(11_228 * (1 - request.args["test_split"])),
+        vocabulary=request.args["num_words"],
+    )
 
 
 def _reuters_load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
     import numpy as np
+
     spec, a = FILES["reuters"], request.args
     path = find_file(spec, request)
     x, y = _arrays(safe_npz(path, spec), ("x", "y"), path, spec)
@@ -599,66 +820,122 @@ def _reuters_load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...
     y = np.asarray(y, np.int64)
     if y.size and (y.min() < 0 or y.max() >= 46):
         raise NetdslDataError(f"{path}: a topic label is {int(y.max())}, outside 0..45")
-    return (pad_sequences(_words(x[train], a["num_words"]), a["maxlen"]), y[train],
-            pad_sequences(_words(x[test], a["num_words"]), a["maxlen"]), y[test])
+    return (
+        pad_sequences(_words(x[train], a["num_words"]), a["maxlen"]),
+        y[train],
+        pad_sequences(_words(x[test], a["num_words"]), a["maxlen"]),
+        y[test],
+    )
 
 
 IMDB = Dataset(
-    name="imdb", describe=_imdb_describe, load=_imdb_load, env=FILES["imdb"].env, emit=de.emit_imdb,
+    name="imdb",
+    describe=_imdb_describe,
+    load=_imdb_load,
+    env=FILES["imdb"].env,
+    emit=de.emit_imdb,
     description="IMDB movie reviews: 25,000 training and 25,000 test reviews as word-id "
-                "sequences, positive or negative (binary). Read from the official imdb.npz "
-                "(its SHA-256 checked before its object arrays are unpickled).",
-    params=_sequence_params(10_000, 200))
+    "sequences, positive or negative (binary). Read from the official imdb.npz "
+    "(its SHA-256 checked before its object arrays are unpickled).",
+    params=_sequence_params(10_000, 200),
+)
 REUTERS = Dataset(
-    name="reuters", describe=_reuters_describe, load=_reuters_load, env=FILES["reuters"].env,
+    name="reuters",
+    describe=_reuters_describe,
+    load=_reuters_load,
+    env=FILES["reuters"].env,
     emit=de.emit_reuters,
     description="Reuters newswires: 11,228 word-id sequences in 46 topics, split by test_split. "
-                "Read from the official reuters.npz (its SHA-256 checked first).",
-    params=(*_sequence_params(10_000, 200),
-            Param("test_split", T.Float(min=0.0, max=0.99), 0.2, help="fraction held out for test")))
+    "Read from the official reuters.npz (its SHA-256 checked first).",
+    params=(
+        *_sequence_params(10_000, 200),
+        Param("test_split", T.Float(min=0.0, max=0.99), 0.2, help="fraction held out for test"),
+    ),
+)
 
 
 # --- tables (regression) -----------------------------------------------------------------------
 
-def _table(name: str, features: int, total: int, doc: str, params: tuple[Param, ...] = ()) -> Dataset:
+
+def _table(
+    name: str, features: int, total: int, doc: str, params: tuple[Param, ...] = ()
+) -> Dataset:
     spec = FILES[name]
 
     def size(a: Mapping[str, Any]) -> int:
         return 600 if a.get("version") == "small" else total
 
     def describe(request: DataRequest) -> DataInfo:
-        return DataInfo((features,), Target("regression", shape=(1,)),
-                        train_size=int(size(request.args) * (1 - request.args["test_split"])))
+        return DataInfo(
+            (features,),
+            Target("regression", shape=(1,)),
+            train_size=int(size(request.args) * (1 - request.args["test_split"])),
+        )
 
     def load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
         import numpy as np
+
         a = request.args
         path = find_file(spec, request)
         x, y = _arrays(safe_npz(path, spec), ("x", "y"), path, spec)
         if x.ndim != 2 or x.shape[1] != features or len(y) != len(x):
-            raise NetdslDataError(f"{path}: x is {x.shape} and y {y.shape}; {spec.names[0]} has "
-                                  f"(N, {features}) features and N targets")
-        x, y = x[:size(a)].astype(np.float32), y[:size(a)].astype(np.float32)
+            raise NetdslDataError(
+                f"{path}: x is {x.shape} and y {y.shape}; {spec.names[0]} has "
+                f"(N, {features}) features and N targets"
+            )
+        x, y = x[: size(a)].astype(np.float32), y[: size(a)].astype(np.float32)
         train, test = split_seeded(len(x), a["test_split"], a["seed"])
         return x[train], y[train], x[test], y[test]
 
     emit = de.emit_table(name, spec.names[0], features, size)
-    return Dataset(name=name, describe=describe, load=load, env=spec.env, description=doc, emit=emit, params=(
-        Param("path", T.Str(), None, positional=True, help="the official .npz or a folder holding it"),
-        Param("test_split", T.Float(min=0.0, max=0.99), 0.2, help="fraction held out for test"),
-        Param("seed", T.Int(min=0, max=2**32 - 1), 113, help="split seed (Keras's default 113)"),
-        *params))
+    return Dataset(
+        name=name,
+        describe=describe,
+        load=load,
+        env=spec.env,
+        description=doc,
+        emit=emit,
+        params=(
+            Param(
+                "path",
+                T.Str(),
+                None,
+                positional=True,
+                help="the official .npz or a folder holding it",
+            ),
+            Param("test_split", T.Float(min=0.0, max=0.99), 0.2, help="fraction held out for test"),
+            Param(
+                "seed", T.Int(min=0, max=2**32 - 1), 113, help="split seed (Keras's default 113)"
+            ),
+            *params,
+        ),
+    )
 
 
 BOSTON_HOUSING = _table(
-    "boston_housing", 13, 506,
+    "boston_housing",
+    13,
+    506,
     "Boston house prices (regression): 506 rows of 13 features, the target in k$, split by "
-    "test_split. Read from Keras's boston_housing.npz.")
+    "test_split. Read from Keras's boston_housing.npz.",
+)
 CALIFORNIA_HOUSING = _table(
-    "california_housing", 8, 20_640,
+    "california_housing",
+    8,
+    20_640,
     "California house values (regression): 20,640 block groups of 8 features (the `small` "
     "version: the first 600). Read from Keras's california_housing.npz.",
-    (Param("version", T.Choice(("large", "small")), "large", help="all rows, or the first 600"),))
+    (Param("version", T.Choice(("large", "small")), "large", help="all rows, or the first 600"),),
+)
 
 #: every dataset of keras.datasets, registered by netdsl_builtins.datasets
-KERAS_DATASETS = (MNIST, FASHION_MNIST, CIFAR10, CIFAR100, IMDB, REUTERS, BOSTON_HOUSING, CALIFORNIA_HOUSING)
+KERAS_DATASETS = (
+    MNIST,
+    FASHION_MNIST,
+    CIFAR10,
+    CIFAR100,
+    IMDB,
+    REUTERS,
+    BOSTON_HOUSING,
+    CALIFORNIA_HOUSING,
+)

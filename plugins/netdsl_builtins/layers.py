@@ -15,9 +15,22 @@ from netdsl.vocab.components import Adapter, Layer, Param, Shape, ShapeProblem, 
 from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.rules import SEED_MAX, activated, initializer_ranks, matrix_regularizers
 
-INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
-                "lecun_normal", "zeros", "ones", "random_normal", "random_uniform",
-                "truncated_normal", "orthogonal", "identity", "variance_scaling")
+INITIALIZERS = (
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "zeros",
+    "ones",
+    "random_normal",
+    "random_uniform",
+    "truncated_normal",
+    "orthogonal",
+    "identity",
+    "variance_scaling",
+)
 
 
 def _dense(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
@@ -47,12 +60,15 @@ def _reshape(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
     total, known = prod(shape), prod(d for d in target if d != -1)
     if -1 in target:
         if total % known:
-            raise ShapeProblem(f"cannot reshape {total} values into {_dims(target)}", "target_shape")
+            raise ShapeProblem(
+                f"cannot reshape {total} values into {_dims(target)}", "target_shape"
+            )
         return tuple(total // known if d == -1 else d for d in target), 0
     if known != total:
         raise ShapeProblem(
             f"cannot reshape {_dims(shape)} ({total} values) into {_dims(target)} ({known} values)",
-            "target_shape")
+            "target_shape",
+        )
     return tuple(target), 0
 
 
@@ -60,7 +76,9 @@ def _batchnorm(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
     full = len(shape) + 1  # Keras counts the batch axis: axis=1 is the first axis of `shape`
     axis = a["axis"]
     if not -full <= axis < full or axis % full == 0:
-        raise ShapeProblem(f"axis {axis} is not a feature axis of an input of shape {_dims(shape)}", "axis")
+        raise ShapeProblem(
+            f"axis {axis} is not a feature axis of an input of shape {_dims(shape)}", "axis"
+        )
     c = shape[axis % full - 1]
     if c is None:
         raise ShapeProblem(f"axis {axis} has an unknown size in {_dims(shape)}", "axis")
@@ -68,6 +86,7 @@ def _batchnorm(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
 
 
 # --- multiply-accumulates per example (``netdsl summary --flops``) -------------------------------
+
 
 def _dense_macs(shape: Shape, out: Shape, a: Mapping[str, Any]) -> int:
     """One multiply-add per input feature and unit, at every position."""
@@ -106,8 +125,10 @@ DENSE = Layer(
     ),
     infer=_dense,
     accepts="vector",
-    rules=(initializer_ranks(kernel_initializer=2, bias_initializer=1),
-           matrix_regularizers(bias_regularizer=1, activity_regularizer=2)),
+    rules=(
+        initializer_ranks(kernel_initializer=2, bias_initializer=1),
+        matrix_regularizers(bias_regularizer=1, activity_regularizer=2),
+    ),
     build=keras_factory("layers.Dense"),
     macs=_dense_macs,
 )
@@ -115,8 +136,10 @@ DENSE = Layer(
 DROPOUT = Layer(
     name="dropout",
     description="randomly zero a fraction `rate` of inputs while training (fights over-fitting)",
-    params=(Param("rate", T.Float(min=0, max=1, max_open=True), positional=True),
-            Param("seed", T.Int(min=0, max=SEED_MAX), None)),
+    params=(
+        Param("rate", T.Float(min=0, max=1, max_open=True), positional=True),
+        Param("seed", T.Int(min=0, max=SEED_MAX), None),
+    ),
     infer=_same,
     transparent=True,
     build=keras_factory("layers.Dropout"),
@@ -131,7 +154,9 @@ FLATTEN = Layer(
     keeps_values=True,
     adapters=(
         Adapter("vector", lambda shape: {} if len(shape) >= 3 else None),  # images
-        Adapter("vector", lambda shape: {} if len(shape) == 2 else None, implicit=False),  # sequences
+        Adapter(
+            "vector", lambda shape: {} if len(shape) == 2 else None, implicit=False
+        ),  # sequences
     ),
     build=keras_factory("layers.Flatten"),
     macs=_no_macs,
@@ -146,9 +171,17 @@ RESHAPE = Layer(
     keeps_values=True,
     adapters=(
         # a one-channel image is read row by row; another rank-3 input only gets the suggestion
-        Adapter("sequence", lambda s: {"target_shape": tuple(s[:2])} if len(s) == 3 and s[-1] == 1 else None),
-        Adapter("sequence", lambda s: {"target_shape": (s[0], prod(s[1:]))} if len(s) >= 2 and None not in s
-                else None, implicit=False),
+        Adapter(
+            "sequence",
+            lambda s: {"target_shape": tuple(s[:2])} if len(s) == 3 and s[-1] == 1 else None,
+        ),
+        Adapter(
+            "sequence",
+            lambda s: (
+                {"target_shape": (s[0], prod(s[1:]))} if len(s) >= 2 and None not in s else None
+            ),
+            implicit=False,
+        ),
         Adapter("image", lambda s: {"target_shape": (*s, 1)} if len(s) == 2 else None),
     ),
     build=keras_factory("layers.Reshape"),

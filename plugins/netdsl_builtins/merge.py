@@ -26,7 +26,8 @@ def _residual(shapes: Sequence[Shape], a: Args) -> tuple[Shape, int]:
     if out is None:
         raise ShapeProblem(
             f"the body changes the shape from {dims(x)} to {dims(y)}, so the input cannot be added",
-            help=_residual_help(x))
+            help=_residual_help(x),
+        )
     return out, 0
 
 
@@ -34,8 +35,10 @@ def _residual_help(x: Shape) -> str:
     """How to make a residual body keep its input's shape."""
     n = x[-1]
     if len(x) == 3:
-        return (f"keep {n} channels and the size: use `same` padding and stride 1, and end the "
-                f"body with {n} filters or a projection such as `conv2d {n} 1`")
+        return (
+            f"keep {n} channels and the size: use `same` padding and stride 1, and end the "
+            f"body with {n} filters or a projection such as `conv2d {n} 1`"
+        )
     if len(x) == 1:
         return f"keep {n} features: end the body with `dense {n}`"
     return f"end the body with a layer that gives {dims(x)}"
@@ -44,7 +47,7 @@ def _residual_help(x: Shape) -> str:
 RESIDUAL = Layer(
     name="residual",
     description="add a block's input to its output: "
-                "`residual(conv2d 32 3 relu same -> conv2d 32 3 same)`",
+    "`residual(conv2d 32 3 relu same -> conv2d 32 3 same)`",
     infer=_residual,
     wrapper="chain",
     build=keras_factory("layers.Add"),
@@ -60,15 +63,18 @@ def _elementwise(shapes: Sequence[Shape], a: Args) -> tuple[Shape, int]:
     if out is None:
         raise ShapeProblem(
             "the branches give different shapes: " + ", ".join(dims(s) for s in shapes),
-            help="end every branch with the same shape (same filters or units, `same` padding)")
+            help="end every branch with the same shape (same filters or units, `same` padding)",
+        )
     return out, 0
 
 
 def _subtract(shapes: Sequence[Shape], a: Args) -> tuple[Shape, int]:
     """Subtract: exactly two inputs of one shape, the first minus the second."""
     if len(shapes) != 2:
-        raise ShapeProblem(f"subtract takes exactly 2 branches, found {len(shapes)}",
-                           help="write `[a | b] subtract`")
+        raise ShapeProblem(
+            f"subtract takes exactly 2 branches, found {len(shapes)}",
+            help="write `[a | b] subtract`",
+        )
     return _elementwise(shapes, a)
 
 
@@ -78,18 +84,22 @@ def _concat(shapes: Sequence[Shape], a: Args) -> tuple[Shape, int]:
     if any(len(s) != rank for s in shapes):
         raise ShapeProblem(
             "the branches have different ranks: " + ", ".join(dims(s) for s in shapes),
-            help="flatten or reshape the branches to the same rank")
+            help="flatten or reshape the branches to the same rank",
+        )
     if not -(rank + 1) <= axis <= rank or axis % (rank + 1) == 0:
         raise ShapeProblem(
-            f"axis {axis} is not an axis of {dims(shapes[0])} to join along", "axis",
-            help="axis counts the batch axis as 0; -1 (the channels) is the usual choice")
+            f"axis {axis} is not an axis of {dims(shapes[0])} to join along",
+            "axis",
+            help="axis counts the batch axis as 0; -1 (the channels) is the usual choice",
+        )
     i = axis % (rank + 1) - 1
-    rest = same_shape([s[:i] + s[i + 1:] for s in shapes])
+    rest = same_shape([s[:i] + s[i + 1 :] for s in shapes])
     if rest is None:
         raise ShapeProblem(
             "the branches must agree on every axis but the joined one: "
             + ", ".join(dims(s) for s in shapes),
-            help="give the branches `same` padding and equal strides so their sizes agree")
+            help="give the branches `same` padding and equal strides so their sizes agree",
+        )
     total = None if any(s[i] is None for s in shapes) else sum(s[i] for s in shapes)
     return (*rest[:i], total, *rest[i:]), 0
 
@@ -99,28 +109,49 @@ def _merge_macs(shapes: Sequence[Shape], out: Shape, a: Args) -> int:
     return (len(shapes) - 1) * prod(out)
 
 
-def _merge_layer(name: str, what: str, path: str,
-                 infer: Callable[..., tuple[Shape, int]] = _elementwise,
-                 params: tuple[Param, ...] = (), aliases: tuple[str, ...] = (),
-                 default: bool = False) -> Layer:
+def _merge_layer(
+    name: str,
+    what: str,
+    path: str,
+    infer: Callable[..., tuple[Shape, int]] = _elementwise,
+    params: tuple[Param, ...] = (),
+    aliases: tuple[str, ...] = (),
+    default: bool = False,
+) -> Layer:
     """A merge declaration (``[a | b] name``)."""
-    return Layer(name=name, aliases=aliases, description=what, params=params, infer=infer,
-                 macs=no_macs if infer is _concat else _merge_macs, merge=True,
-                 keeps_values=infer is _concat or name in ("maximum", "minimum"),
-                 default_merge=default, build=keras_factory(path))
+    return Layer(
+        name=name,
+        aliases=aliases,
+        description=what,
+        params=params,
+        infer=infer,
+        macs=no_macs if infer is _concat else _merge_macs,
+        merge=True,
+        keeps_values=infer is _concat or name in ("maximum", "minimum"),
+        default_merge=default,
+        build=keras_factory(path),
+    )
 
 
 MERGES = (
     _merge_layer("add", "add the branches value by value", "layers.Add"),
-    _merge_layer("subtract", "subtract the second branch from the first", "layers.Subtract",
-                 _subtract),
+    _merge_layer(
+        "subtract", "subtract the second branch from the first", "layers.Subtract", _subtract
+    ),
     _merge_layer("multiply", "multiply the branches value by value", "layers.Multiply"),
     _merge_layer("average", "average the branches value by value", "layers.Average"),
     _merge_layer("maximum", "the largest of the branches, value by value", "layers.Maximum"),
     _merge_layer("minimum", "the smallest of the branches, value by value", "layers.Minimum"),
-    _merge_layer("concat", "join the branches along axis (the channels by default); the merge of "
-                 "branches written without one", "layers.Concatenate", _concat,
-                 (Param("axis", T.Int(), -1),), ("concatenate",), default=True),
+    _merge_layer(
+        "concat",
+        "join the branches along axis (the channels by default); the merge of "
+        "branches written without one",
+        "layers.Concatenate",
+        _concat,
+        (Param("axis", T.Int(), -1),),
+        ("concatenate",),
+        default=True,
+    ),
 )
 
 LAYERS = (RESIDUAL, *MERGES)

@@ -80,8 +80,14 @@ MAX_BYTES = 256 * 2**20
 _LARGEST_IDX = 16 + 60_000 * 28 * 28  # train-images-idx3-ubyte
 _EXTRA_PROBE = 2**20  # bytes read past the declared end to say how many extra follow
 _IDX_UBYTE = 0x08
-_IDX_TYPES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int",
-              0x0D: "float", 0x0E: "double"}
+_IDX_TYPES = {
+    0x08: "unsigned byte",
+    0x09: "signed byte",
+    0x0B: "short",
+    0x0C: "int",
+    0x0D: "float",
+    0x0E: "double",
+}
 
 _CacheKey = tuple[tuple[str, int, int], ...]
 _CACHE: dict[tuple[str, _CacheKey], MnistArrays] = {}
@@ -127,8 +133,14 @@ class IdxSpec:
 
 
 MNIST_SPEC = IdxSpec("mnist", "MNIST", ENV_VAR, NPZ_NAME, NPZ_NAME, "download_mnist")
-FASHION_MNIST_SPEC = IdxSpec("fashion_mnist", "Fashion-MNIST", "NETDSL_FASHION_MNIST",
-                             "fashion-mnist", None, "download_fashion_mnist")
+FASHION_MNIST_SPEC = IdxSpec(
+    "fashion_mnist",
+    "Fashion-MNIST",
+    "NETDSL_FASHION_MNIST",
+    "fashion-mnist",
+    None,
+    "download_fashion_mnist",
+)
 _HOW_TO = MNIST_SPEC.how_to
 
 
@@ -146,12 +158,15 @@ def load_mnist(source: str | os.PathLike[str] | None = None, *, env: str = ENV_V
     return load_idx_dataset(MNIST_SPEC, source, env=env)
 
 
-def load_idx_dataset(spec: IdxSpec, source: str | os.PathLike[str] | None = None, *,
-                     env: str | None = None) -> MnistArrays:
+def load_idx_dataset(
+    spec: IdxSpec, source: str | os.PathLike[str] | None = None, *, env: str | None = None
+) -> MnistArrays:
     """The dataset ``spec`` from ``source``, else its variable, else Keras's cache, else a download."""
     env = env or spec.env
     if source is not None:
-        return _load_path(spec, Path(os.fspath(source)).expanduser(), f"data source {os.fspath(source)}")
+        return _load_path(
+            spec, Path(os.fspath(source)).expanduser(), f"data source {os.fspath(source)}"
+        )
     value = os.environ.get(env, "")
     if value.strip():
         return _load_path(spec, Path(value).expanduser(), f"{env}={value}")
@@ -215,8 +230,11 @@ def _load_path(spec: IdxSpec, path: Path, origin: str) -> MnistArrays:
     if kind is None:
         raise NetdslDataError(f"{origin}: {path}: no such file or folder", help=how_to)
     if kind not in ("a file", "a folder"):
-        raise NetdslDataError(f"{origin}: {path} is {kind}; expected a folder of the four IDX files"
-                              + (f" or {spec.npz_name}" if spec.npz_name else ""), help=how_to)
+        raise NetdslDataError(
+            f"{origin}: {path} is {kind}; expected a folder of the four IDX files"
+            + (f" or {spec.npz_name}" if spec.npz_name else ""),
+            help=how_to,
+        )
     if path.is_file():
         if path.name.removesuffix(".gz") in IDX_FILES.values():
             raise NetdslDataError(
@@ -224,8 +242,10 @@ def _load_path(spec: IdxSpec, path: Path, origin: str) -> MnistArrays:
                 help=f"pass the folder that holds it: {path.parent}",
             )
         if spec.npz_name is None:
-            raise NetdslDataError(f"{origin}: {path} is a file; {spec.title} is a folder of four "
-                                  "IDX files", help=how_to)
+            raise NetdslDataError(
+                f"{origin}: {path} is a file; {spec.title} is a folder of four IDX files",
+                help=how_to,
+            )
         return load_npz(path)
     found = {key: _find_idx(path, name) for key, name in IDX_FILES.items()}
     if all(found.values()):
@@ -239,8 +259,12 @@ def _load_path(spec: IdxSpec, path: Path, origin: str) -> MnistArrays:
             f"{origin}: {path} holds {', '.join(present)} but is missing {missing}", help=how_to
         )
     holds = f"the four {spec.title} IDX files" + (f" nor {spec.npz_name}" if spec.npz_name else "")
-    raise NetdslDataError(f"{origin}: {path} holds neither {holds}" if spec.npz_name
-                          else f"{origin}: {path} does not hold {holds}", help=how_to)
+    raise NetdslDataError(
+        f"{origin}: {path} holds neither {holds}"
+        if spec.npz_name
+        else f"{origin}: {path} does not hold {holds}",
+        help=how_to,
+    )
 
 
 def _refuse_foreign(files: dict[str, Path], spec: IdxSpec) -> None:
@@ -256,7 +280,8 @@ def _refuse_foreign(files: dict[str, Path], spec: IdxSpec) -> None:
                 f"{path} is {owner[0]}'s {owner[1]} (its MD5 {digest} is the published one), "
                 f"not {spec.title}'s",
                 help=f"`{spec.name}` and `{owner[0]}` use the same file names; point "
-                     f"`--data`/{spec.env} at a folder with {spec.title}'s own files")
+                f"`--data`/{spec.env} at a folder with {spec.title}'s own files",
+            )
 
 
 def _find_idx(folder: Path, name: str) -> Path | None:
@@ -296,8 +321,9 @@ def _load_idx_folder(files: dict[str, Path], spec: IdxSpec = MNIST_SPEC) -> Mnis
         return _CACHE[(spec.name, key)]
     _refuse_foreign(files, spec)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {k: pool.submit(read_idx, files[k], ndim=3 if k.startswith("x") else 1)
-                   for k in KEYS}
+        futures = {
+            k: pool.submit(read_idx, files[k], ndim=3 if k.startswith("x") else 1) for k in KEYS
+        }
         arrays = {k: f.result() for k, f in futures.items()}
     for part in ("train", "test"):
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
@@ -313,7 +339,8 @@ def _too_large(path: Path, size: int, what: str) -> NetdslDataError:
     return NetdslDataError(
         f"{path}: {what} {size:,} bytes, over the {MAX_BYTES:,}-byte limit for one MNIST file "
         f"(MNIST's largest is {_LARGEST_IDX:,} bytes uncompressed); refused without reading it",
-        help="this is not MNIST, or the file is damaged")
+        help="this is not MNIST, or the file is damaged",
+    )
 
 
 def _open_idx(path: Path) -> BinaryIO | gzip.GzipFile:
@@ -333,8 +360,10 @@ def _read(stream: BinaryIO | gzip.GzipFile, n: int, path: Path) -> bytes:
     try:
         return stream.read(n)
     except (OSError, EOFError, zlib.error) as exc:
-        raise NetdslDataError(f"{path}: not a valid gzip file ({_describe(exc)})",
-                              help="download it again; the copy is damaged") from exc
+        raise NetdslDataError(
+            f"{path}: not a valid gzip file ({_describe(exc)})",
+            help="download it again; the copy is damaged",
+        ) from exc
 
 
 def read_idx(path: str | os.PathLike[str], *, ndim: int) -> np.ndarray:
@@ -372,8 +401,9 @@ def _read_idx(stream: BinaryIO | gzip.GzipFile, path: Path, ndim: int) -> np.nda
     header = 4 + 4 * ndim
     rest = _read(stream, header - 4, path)
     if len(rest) < header - 4:
-        raise NetdslDataError(f"{path}: truncated: the IDX header needs {header} bytes, "
-                              f"the file has {4 + len(rest)}")
+        raise NetdslDataError(
+            f"{path}: truncated: the IDX header needs {header} bytes, the file has {4 + len(rest)}"
+        )
     dims = tuple(int(d) for d in np.frombuffer(rest, ">u4", count=ndim))
     if ndim == 3 and dims[1:] != IMAGE_SIZE:
         raise NetdslDataError(
@@ -393,7 +423,10 @@ def _read_idx(stream: BinaryIO | gzip.GzipFile, path: Path, ndim: int) -> np.nda
             problem, follow = "truncated", f"{len(data)}"
         else:
             more = declared + len(extra)
-            problem, follow = "extra bytes", f"{more}" if len(extra) < _EXTRA_PROBE else f"more than {more}"
+            problem, follow = (
+                "extra bytes",
+                f"{more}" if len(extra) < _EXTRA_PROBE else f"more than {more}",
+            )
         raise NetdslDataError(
             f"{path}: {problem}: header declares {dims[0]} {what}{shape} "
             f"({declared} bytes) but {follow} follow"
@@ -450,12 +483,16 @@ def _check_npz(path: Path) -> None:
     except OSError as exc:
         raise NetdslDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     if head.startswith(_NPY_MAGIC):
-        raise NetdslDataError(f"{path}: a single .npy array, not an .npz archive of {', '.join(KEYS)}",
-                              help=_HOW_TO)
+        raise NetdslDataError(
+            f"{path}: a single .npy array, not an .npz archive of {', '.join(KEYS)}", help=_HOW_TO
+        )
     if not head.startswith(_ZIP_MAGICS):
         shown = head[:4].hex(" ") if head else "nothing"
-        raise NetdslDataError(f"{path}: cannot read as an MNIST .npz: not a zip archive "
-                              f"(it starts with {shown}; an .npz starts with 50 4b 03 04)", help=_HOW_TO)
+        raise NetdslDataError(
+            f"{path}: cannot read as an MNIST .npz: not a zip archive "
+            f"(it starts with {shown}; an .npz starts with 50 4b 03 04)",
+            help=_HOW_TO,
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
@@ -469,8 +506,9 @@ def _check_npz(path: Path) -> None:
     except NetdslDataError:
         raise
     except (OSError, EOFError, zipfile.BadZipFile, ValueError, zlib.error) as exc:
-        raise NetdslDataError(f"{path}: cannot read as an MNIST .npz: {_describe(exc)}",
-                              help=_HOW_TO) from exc
+        raise NetdslDataError(
+            f"{path}: cannot read as an MNIST .npz: {_describe(exc)}", help=_HOW_TO
+        ) from exc
 
 
 def _npy_declared_bytes(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> int:

@@ -23,8 +23,10 @@ def _same(shape: Shape, a: Args) -> tuple[Shape, int]:
 GAUSSIAN_NOISE = Layer(
     name="gaussian_noise",
     description="add zero-mean noise of standard deviation stddev while training",
-    params=(Param("stddev", T.Float(min=0, max=1), positional=True, help="Keras takes 0 to 1"),
-            Param("seed", T.Int(min=0, max=SEED_MAX), None)),
+    params=(
+        Param("stddev", T.Float(min=0, max=1), positional=True, help="Keras takes 0 to 1"),
+        Param("seed", T.Int(min=0, max=SEED_MAX), None),
+    ),
     infer=_same,
     build=keras_factory("layers.GaussianNoise"),
     macs=no_macs,

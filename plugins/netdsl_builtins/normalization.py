@@ -18,12 +18,18 @@ def _layernorm(shape: Shape, a: Args) -> tuple[Shape, int]:
     """LayerNormalization: gamma and beta per feature of ``axis`` (which counts the batch axis)."""
     axis, full = a["axis"], len(shape) + 1
     if not -full <= axis < full or axis % full == 0:
-        raise ShapeProblem(f"axis {axis} is not a feature axis of an input of shape {dims(shape)}",
-                           "axis", help="-1 (the last axis) normalises each position's features")
+        raise ShapeProblem(
+            f"axis {axis} is not a feature axis of an input of shape {dims(shape)}",
+            "axis",
+            help="-1 (the last axis) normalises each position's features",
+        )
     n = shape[axis % full - 1]
     if n is None:
-        raise ShapeProblem(f"axis {axis} of {dims(shape)} must have a known size", "axis",
-                           help="normalise an axis of known size, e.g. the last (`axis=-1`)")
+        raise ShapeProblem(
+            f"axis {axis} of {dims(shape)} must have a known size",
+            "axis",
+            help="normalise an axis of known size, e.g. the last (`axis=-1`)",
+        )
     return shape, n * (int(a["center"]) + int(a["scale"]))
 
 

@@ -42,15 +42,17 @@ def _pool_macs(shape: Shape, out: Shape, a: Args) -> int:
 def _pool_params(rank: int, default: Any) -> tuple[Param, ...]:
     """The parameters of a max/average pooling layer."""
     return (
-        Param("pool_size", T.Size(rank), default, positional=True,
-              help="window size, e.g. 2 or 2x2"),
+        Param(
+            "pool_size", T.Size(rank), default, positional=True, help="window size, e.g. 2 or 2x2"
+        ),
         Param("strides", T.Size(rank), None, help="step of the window (default: pool_size)"),
         Param("padding", PADDING, "valid", positional=True),
     )
 
 
-def _pool_layer(name: str, alias: str | None, what: str, rank: int, default: Any,
-                path: str) -> Layer:
+def _pool_layer(
+    name: str, alias: str | None, what: str, rank: int, default: Any, path: str
+) -> Layer:
     """A max/average pooling declaration."""
     return Layer(
         name=name,
@@ -102,7 +104,8 @@ def _global_layer(name: str, alias: str | None, what: str, rank: int, path: str)
         accepts="sequence" if rank == 1 else "image",
         # suggested (never inserted) to end a sequence or an image where a vector is needed
         adapters=(Adapter("vector", lambda s: {} if len(s) == rank + 1 else None, implicit=False),)
-        if what == "average" else (),
+        if what == "average"
+        else (),
         build=keras_factory(path),
     )
 
@@ -113,11 +116,11 @@ POOLS = (
     _pool_layer("avgpool1d", None, "average", 1, REQUIRED, "layers.AveragePooling1D"),
     _pool_layer("avgpool2d", "avgpool", "average", 2, REQUIRED, "layers.AveragePooling2D"),
     _global_layer("global_avgpool1d", None, "average", 1, "layers.GlobalAveragePooling1D"),
-    _global_layer("global_avgpool2d", "global_avgpool", "average", 2,
-                  "layers.GlobalAveragePooling2D"),
+    _global_layer(
+        "global_avgpool2d", "global_avgpool", "average", 2, "layers.GlobalAveragePooling2D"
+    ),
     _global_layer("global_maxpool1d", None, "maximum", 1, "layers.GlobalMaxPooling1D"),
-    _global_layer("global_maxpool2d", "global_maxpool", "maximum", 2,
-                  "layers.GlobalMaxPooling2D"),
+    _global_layer("global_maxpool2d", "global_maxpool", "maximum", 2, "layers.GlobalMaxPooling2D"),
 )
 
 # --- upsample2d ---------------------------------------------------------------------------------
@@ -135,8 +138,12 @@ UPSAMPLE2D = Layer(
     description="enlarge an image by repeating (or interpolating) rows and columns size times",
     params=(
         Param("size", T.Size(2), (2, 2), positional=True),
-        Param("interpolation", T.Choice(("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5")),
-              "nearest", positional=True),
+        Param(
+            "interpolation",
+            T.Choice(("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5")),
+            "nearest",
+            positional=True,
+        ),
     ),
     infer=_upsample,
     accepts="image",
@@ -157,8 +164,15 @@ def _zeropad(shape: Shape, a: Args) -> tuple[Shape, int]:
 ZEROPAD2D = Layer(
     name="zeropad2d",
     description="add padding rows and columns of zeros around an image",
-    params=(Param("padding", T.Size(2, min=0), (1, 1), positional=True,
-                  help="rows (and columns) added on each side"),),
+    params=(
+        Param(
+            "padding",
+            T.Size(2, min=0),
+            (1, 1),
+            positional=True,
+            help="rows (and columns) added on each side",
+        ),
+    ),
     infer=_zeropad,
     accepts="image",
     keeps_values=True,  # zero is an id too

@@ -60,9 +60,12 @@ def _rnn_activity(a: Mapping[str, Any]) -> Any:
     return matrix_regularizers(activity_regularizer=3 if a["return_sequences"] else 2)(a)
 
 
-_RNN_RULES = (initializer_ranks(kernel_initializer=2, recurrent_initializer=2, bias_initializer=1),
-              matrix_regularizers(bias_regularizer=1), _rnn_activity,
-              shape_keeping_activations("activation", "recurrent_activation"))
+_RNN_RULES = (
+    initializer_ranks(kernel_initializer=2, recurrent_initializer=2, bias_initializer=1),
+    matrix_regularizers(bias_regularizer=1),
+    _rnn_activity,
+    shape_keeping_activations("activation", "recurrent_activation"),
+)
 
 
 def _rnn_params(*extra: Param) -> tuple[Param, ...]:

@@ -17,24 +17,47 @@ _FACTOR = T.Float(min=0)  # Keras refuses negative (and non-finite) penalty fact
 
 def _regularizer(name: str, keras_class: str, description: str, *params: Param) -> Regularizer:
     """A regularizer built as ``keras.regularizers.<keras_class>(**kwargs)``."""
-    return Regularizer(name=name, params=params, description=description,
-                       build=keras_factory(f"regularizers.{keras_class}"))
+    return Regularizer(
+        name=name,
+        params=params,
+        description=description,
+        build=keras_factory(f"regularizers.{keras_class}"),
+    )
 
 
 #: every built-in regularizer
 REGULARIZERS: tuple[Regularizer, ...] = (
-    _regularizer("l1", "L1", "penalty l1 * sum(abs(w)): drives weights to exactly zero",
-                 Param("l1", _FACTOR, 0.01, positional=True, help="the L1 factor")),
-    _regularizer("l2", "L2", "penalty l2 * sum(w^2) (weight decay): keeps weights small",
-                 Param("l2", _FACTOR, 0.01, positional=True, help="the L2 factor")),
-    _regularizer("l1_l2", "L1L2", "both penalties: l1 * sum(abs(w)) + l2 * sum(w^2)",
-                 Param("l1", _FACTOR, 0.0, positional=True, help="the L1 factor"),
-                 Param("l2", _FACTOR, 0.0, positional=True, help="the L2 factor")),
-    _regularizer("orthogonal_regularizer", "OrthogonalRegularizer",
-                 "penalty pushing a kernel's rows (or columns) to be orthogonal",
-                 Param("factor", _FACTOR, 0.01, positional=True, help="the penalty factor"),
-                 Param("mode", T.Choice(("rows", "columns")), "rows",
-                       help="make the rows or the columns orthogonal")),
+    _regularizer(
+        "l1",
+        "L1",
+        "penalty l1 * sum(abs(w)): drives weights to exactly zero",
+        Param("l1", _FACTOR, 0.01, positional=True, help="the L1 factor"),
+    ),
+    _regularizer(
+        "l2",
+        "L2",
+        "penalty l2 * sum(w^2) (weight decay): keeps weights small",
+        Param("l2", _FACTOR, 0.01, positional=True, help="the L2 factor"),
+    ),
+    _regularizer(
+        "l1_l2",
+        "L1L2",
+        "both penalties: l1 * sum(abs(w)) + l2 * sum(w^2)",
+        Param("l1", _FACTOR, 0.0, positional=True, help="the L1 factor"),
+        Param("l2", _FACTOR, 0.0, positional=True, help="the L2 factor"),
+    ),
+    _regularizer(
+        "orthogonal_regularizer",
+        "OrthogonalRegularizer",
+        "penalty pushing a kernel's rows (or columns) to be orthogonal",
+        Param("factor", _FACTOR, 0.01, positional=True, help="the penalty factor"),
+        Param(
+            "mode",
+            T.Choice(("rows", "columns")),
+            "rows",
+            help="make the rows or the columns orthogonal",
+        ),
+    ),
 )
 
 

@@ -52,10 +52,17 @@ def shape_keeping_activations(*params: str) -> Rule:
     def rule(args: Mapping[str, Any]) -> Iterable[Violation]:
         for name in params:
             ref = args.get(name)
-            if isinstance(ref, Ref) and isinstance(ref.component, Activation) and ref.component.shape:
-                yield Violation(name, f"`{ref.name}` changes the shape of what it is applied to, and "
-                                      "this activation runs inside the layer's cell",
-                                help="use an activation that keeps the shape, e.g. `tanh`")
+            if (
+                isinstance(ref, Ref)
+                and isinstance(ref.component, Activation)
+                and ref.component.shape
+            ):
+                yield Violation(
+                    name,
+                    f"`{ref.name}` changes the shape of what it is applied to, and "
+                    "this activation runs inside the layer's cell",
+                    help="use an activation that keeps the shape, e.g. `tanh`",
+                )
 
     return rule
 
@@ -71,8 +78,11 @@ def initializer_ranks(**ranks: int) -> Rule:
                 continue
             low, high, why = need
             if rank < low or (high is not None and rank > high):
-                yield Violation(name, f"{why}, and `{name}` fills a {rank}-D weight",
-                                help="use e.g. `glorot_uniform`, or `zeros` for a bias")
+                yield Violation(
+                    name,
+                    f"{why}, and `{name}` fills a {rank}-D weight",
+                    help="use e.g. `glorot_uniform`, or `zeros` for a bias",
+                )
 
     return rule
 
@@ -85,13 +95,23 @@ def matrix_regularizers(**ranks: int) -> Rule:
         for name, rank in ranks.items():
             ref = args.get(name)
             if isinstance(ref, Ref) and ref.name in _MATRIX_REGULARIZERS and rank != 2:
-                yield Violation(name, f"`{ref.name}` works on 2-D weights, and `{name}` regularizes "
-                                      f"a {rank}-D tensor",
-                                help="use `l2` or `l1` here, or put it on a dense layer's kernel")
-            elif isinstance(ref, Ref) and ref.name in _MATRIX_REGULARIZERS and name == "activity_regularizer":
+                yield Violation(
+                    name,
+                    f"`{ref.name}` works on 2-D weights, and `{name}` regularizes "
+                    f"a {rank}-D tensor",
+                    help="use `l2` or `l1` here, or put it on a dense layer's kernel",
+                )
+            elif (
+                isinstance(ref, Ref)
+                and ref.name in _MATRIX_REGULARIZERS
+                and name == "activity_regularizer"
+            ):
                 # found by the fuzz's graph-mode fit: eager steps work, `netdsl run`'s do not
-                yield Violation(name, f"`{ref.name}` on the activity is a matrix over the batch, whose "
-                                      "size Keras does not know in the compiled training step",
-                                help="use `l2` or `l1` here, or put it on a dense layer's kernel")
+                yield Violation(
+                    name,
+                    f"`{ref.name}` on the activity is a matrix over the batch, whose "
+                    "size Keras does not know in the compiled training step",
+                    help="use `l2` or `l1` here, or put it on a dense layer's kernel",
+                )
 
     return rule

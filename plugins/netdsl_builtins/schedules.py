@@ -18,7 +18,12 @@ from netdsl.vocab import types as T
 from netdsl.vocab.components import Code, Param, Schedule, keras_factory
 from netdsl.vocab.hookspecs import Register, hookimpl
 
-__all__ = ["ONE_CYCLE_SOURCE", "SCHEDULES", "one_cycle_class", "register_schedules"]  # OneCycle: lazy
+__all__ = [
+    "ONE_CYCLE_SOURCE",
+    "SCHEDULES",
+    "one_cycle_class",
+    "register_schedules",
+]  # OneCycle: lazy
 
 _RATE = T.Float(min=0, min_open=True)
 _STEPS = T.Int(min=1)
@@ -29,19 +34,25 @@ def _rate(name: str = "learning_rate") -> Param:
 
 
 def _decay_steps() -> Param:
-    return Param("decay_steps", _STEPS, None,
-                 help="steps over which the rate decays (default: the whole run)")
+    return Param(
+        "decay_steps",
+        _STEPS,
+        None,
+        help="steps over which the rate decays (default: the whole run)",
+    )
 
 
-def _cosine(total_steps: int, learning_rate: float, warmup_steps: int, decay_steps: int | None,
-            alpha: float) -> Any:
+def _cosine(
+    total_steps: int, learning_rate: float, warmup_steps: int, decay_steps: int | None, alpha: float
+) -> Any:
     """Keras's CosineDecay, rising linearly from 0 to ``learning_rate`` over ``warmup_steps``."""
     import keras
 
     decay = decay_steps or max(1, total_steps - warmup_steps)
     if warmup_steps:
-        return keras.optimizers.schedules.CosineDecay(0.0, decay, alpha=alpha, warmup_target=learning_rate,
-                                                      warmup_steps=warmup_steps)
+        return keras.optimizers.schedules.CosineDecay(
+            0.0, decay, alpha=alpha, warmup_target=learning_rate, warmup_steps=warmup_steps
+        )
     return keras.optimizers.schedules.CosineDecay(learning_rate, decay, alpha=alpha)
 
 
@@ -57,11 +68,24 @@ def _emit_cosine(args: Mapping[str, str]) -> str:
     if decay == "None":
         decay = f"max(1, total_steps - {args['warmup_steps']})" if warmup else args["total_steps"]
     if not warmup:
-        return _keras_call("CosineDecay", (("initial_learning_rate", args["learning_rate"]),
-                                           ("decay_steps", decay), ("alpha", args["alpha"])))
-    return _keras_call("CosineDecay", (
-        ("initial_learning_rate", "0.0"), ("decay_steps", decay), ("alpha", args["alpha"]),
-        ("warmup_target", args["learning_rate"]), ("warmup_steps", args["warmup_steps"])))
+        return _keras_call(
+            "CosineDecay",
+            (
+                ("initial_learning_rate", args["learning_rate"]),
+                ("decay_steps", decay),
+                ("alpha", args["alpha"]),
+            ),
+        )
+    return _keras_call(
+        "CosineDecay",
+        (
+            ("initial_learning_rate", "0.0"),
+            ("decay_steps", decay),
+            ("alpha", args["alpha"]),
+            ("warmup_target", args["learning_rate"]),
+            ("warmup_steps", args["warmup_steps"]),
+        ),
+    )
 
 
 def _emit_decaying(keras_class: str) -> Any:
@@ -69,9 +93,15 @@ def _emit_decaying(keras_class: str) -> Any:
 
     def emit(args: Mapping[str, str]) -> str:
         decay = args["total_steps"] if args["decay_steps"] == "None" else args["decay_steps"]
-        rest = [(k, v) for k, v in args.items() if k not in ("learning_rate", "decay_steps", "total_steps")]
-        return _keras_call(keras_class, (("initial_learning_rate", args["learning_rate"]),
-                                         ("decay_steps", decay), *rest))
+        rest = [
+            (k, v)
+            for k, v in args.items()
+            if k not in ("learning_rate", "decay_steps", "total_steps")
+        ]
+        return _keras_call(
+            keras_class,
+            (("initial_learning_rate", args["learning_rate"]), ("decay_steps", decay), *rest),
+        )
 
     return emit
 
@@ -80,8 +110,12 @@ def _decaying(keras_class: str) -> Any:
     """A Keras decay schedule whose ``decay_steps`` defaults to the whole run."""
     factory = keras_factory(f"optimizers.schedules.{keras_class}")
 
-    def build(total_steps: int, learning_rate: float, decay_steps: int | None = None, **kw: Any) -> Any:
-        return factory(initial_learning_rate=learning_rate, decay_steps=decay_steps or total_steps, **kw)
+    def build(
+        total_steps: int, learning_rate: float, decay_steps: int | None = None, **kw: Any
+    ) -> Any:
+        return factory(
+            initial_learning_rate=learning_rate, decay_steps=decay_steps or total_steps, **kw
+        )
 
     return build
 
@@ -91,8 +125,10 @@ def _piecewise(boundaries: list[int], values: list[float]) -> Any:
     import keras
 
     if len(values) != len(boundaries) + 1:
-        raise ValueError(f"piecewise_constant needs one more value than boundaries "
-                         f"({len(boundaries)} boundaries, {len(values)} values)")
+        raise ValueError(
+            f"piecewise_constant needs one more value than boundaries "
+            f"({len(boundaries)} boundaries, {len(values)} values)"
+        )
     return keras.optimizers.schedules.PiecewiseConstantDecay(list(boundaries), list(values))
 
 
@@ -155,8 +191,14 @@ def one_cycle_class() -> Any:
         """Smith's one-cycle policy: cosine rise from max/div to max over ``pct_start`` of the
         steps, then cosine fall to max/(div x final_div)."""
 
-        def __init__(self, max_learning_rate: float, total_steps: int, pct_start: float = 0.3,
-                     div_factor: float = 25.0, final_div_factor: float = 1e4) -> None:
+        def __init__(
+            self,
+            max_learning_rate: float,
+            total_steps: int,
+            pct_start: float = 0.3,
+            div_factor: float = 25.0,
+            final_div_factor: float = 1e4,
+        ) -> None:
             self.max_learning_rate = max_learning_rate
             self.total_steps = total_steps
             self.pct_start = pct_start
@@ -175,9 +217,13 @@ def one_cycle_class() -> Any:
             return ops.where(step < peak, rising, falling)
 
         def get_config(self) -> dict[str, Any]:
-            return {"max_learning_rate": self.max_learning_rate, "total_steps": self.total_steps,
-                    "pct_start": self.pct_start, "div_factor": self.div_factor,
-                    "final_div_factor": self.final_div_factor}
+            return {
+                "max_learning_rate": self.max_learning_rate,
+                "total_steps": self.total_steps,
+                "pct_start": self.pct_start,
+                "div_factor": self.div_factor,
+                "final_div_factor": self.final_div_factor,
+            }
 
     _ONE_CYCLE.append(OneCycle)
     return OneCycle
@@ -198,66 +244,122 @@ def _one_cycle(total_steps: int, learning_rate: float, **kw: Any) -> Any:
 def _emit_one_cycle(args: Mapping[str, str]) -> Code:
     """``OneCycle(...)``, with the class written into the program."""
     given = ", ".join(f"{k}={args[k]}" for k in ("pct_start", "div_factor", "final_div_factor"))
-    return Code(f"OneCycle({args['learning_rate']}, {args['total_steps']}, {given})",
-                imports=("import math",), definitions=(ONE_CYCLE_SOURCE,))
+    return Code(
+        f"OneCycle({args['learning_rate']}, {args['total_steps']}, {given})",
+        imports=("import math",),
+        definitions=(ONE_CYCLE_SOURCE,),
+    )
 
 
 def _emit_piecewise(args: Mapping[str, str]) -> str:
-    return _keras_call("PiecewiseConstantDecay", (("boundaries", args["boundaries"]),
-                                                  ("values", args["values"])))
+    return _keras_call(
+        "PiecewiseConstantDecay", (("boundaries", args["boundaries"]), ("values", args["values"]))
+    )
 
 
 #: every built-in schedule
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule(
-        name="cosine_decay", build=_cosine, emit=_emit_cosine, uses_steps=True,
+        name="cosine_decay",
+        build=_cosine,
+        emit=_emit_cosine,
+        uses_steps=True,
         description="cosine decay to alpha x the rate over the run, after an optional linear warmup",
-        params=(_rate(), Param("warmup_steps", T.Int(min=0), 0,
-                               help="steps of linear rise from 0 to the rate first"),
-                _decay_steps(),
-                Param("alpha", T.Float(min=0, max=1), 0.0, help="the final rate as a fraction")),
+        params=(
+            _rate(),
+            Param(
+                "warmup_steps",
+                T.Int(min=0),
+                0,
+                help="steps of linear rise from 0 to the rate first",
+            ),
+            _decay_steps(),
+            Param("alpha", T.Float(min=0, max=1), 0.0, help="the final rate as a fraction"),
+        ),
     ),
     Schedule(
-        name="exponential_decay", build=_decaying("ExponentialDecay"),
-        emit=_emit_decaying("ExponentialDecay"), uses_steps=True,
+        name="exponential_decay",
+        build=_decaying("ExponentialDecay"),
+        emit=_emit_decaying("ExponentialDecay"),
+        uses_steps=True,
         description="rate x decay_rate ^ (step / decay_steps)",
-        params=(_rate(), Param("decay_rate", _RATE, 0.1, help="the factor per decay_steps"),
-                _decay_steps(),
-                Param("staircase", T.Bool(), False, help="decay in whole steps of decay_steps")),
+        params=(
+            _rate(),
+            Param("decay_rate", _RATE, 0.1, help="the factor per decay_steps"),
+            _decay_steps(),
+            Param("staircase", T.Bool(), False, help="decay in whole steps of decay_steps"),
+        ),
     ),
     Schedule(
-        name="inverse_time_decay", build=_decaying("InverseTimeDecay"),
-        emit=_emit_decaying("InverseTimeDecay"), uses_steps=True,
+        name="inverse_time_decay",
+        build=_decaying("InverseTimeDecay"),
+        emit=_emit_decaying("InverseTimeDecay"),
+        uses_steps=True,
         description="rate / (1 + decay_rate x step / decay_steps)",
-        params=(_rate(), Param("decay_rate", _RATE, 1.0, help="how fast the rate falls"),
-                _decay_steps(), Param("staircase", T.Bool(), False, help="decay in whole steps")),
+        params=(
+            _rate(),
+            Param("decay_rate", _RATE, 1.0, help="how fast the rate falls"),
+            _decay_steps(),
+            Param("staircase", T.Bool(), False, help="decay in whole steps"),
+        ),
     ),
     Schedule(
-        name="polynomial_decay", build=_decaying("PolynomialDecay"),
-        emit=_emit_decaying("PolynomialDecay"), uses_steps=True,
+        name="polynomial_decay",
+        build=_decaying("PolynomialDecay"),
+        emit=_emit_decaying("PolynomialDecay"),
+        uses_steps=True,
         description="polynomial decay from the rate to end_learning_rate over decay_steps",
-        params=(_rate(), _decay_steps(),
-                Param("end_learning_rate", T.Float(min=0), 1e-4, help="the rate at the end"),
-                Param("power", _RATE, 1.0, help="the polynomial's power (1 is linear)"),
-                Param("cycle", T.Bool(), False, help="start again after decay_steps")),
+        params=(
+            _rate(),
+            _decay_steps(),
+            Param("end_learning_rate", T.Float(min=0), 1e-4, help="the rate at the end"),
+            Param("power", _RATE, 1.0, help="the polynomial's power (1 is linear)"),
+            Param("cycle", T.Bool(), False, help="start again after decay_steps"),
+        ),
     ),
     Schedule(
-        name="piecewise_constant", build=_piecewise, emit=_emit_piecewise,
+        name="piecewise_constant",
+        build=_piecewise,
+        emit=_emit_piecewise,
         description="constant rates between step boundaries: values[i] until boundaries[i]",
-        params=(Param("boundaries", T.ListOf(T.Int(min=1)), positional=True,
-                      help="the steps at which the rate changes, increasing"),
-                Param("values", T.ListOf(_RATE), positional=True,
-                      help="the rates, one more than the boundaries")),
+        params=(
+            Param(
+                "boundaries",
+                T.ListOf(T.Int(min=1)),
+                positional=True,
+                help="the steps at which the rate changes, increasing",
+            ),
+            Param(
+                "values",
+                T.ListOf(_RATE),
+                positional=True,
+                help="the rates, one more than the boundaries",
+            ),
+        ),
     ),
     Schedule(
-        name="one_cycle", build=_one_cycle, emit=_emit_one_cycle, uses_steps=True,
+        name="one_cycle",
+        build=_one_cycle,
+        emit=_emit_one_cycle,
+        uses_steps=True,
         custom_objects=("netdsl_builtins.schedules:OneCycle",),
         description="one-cycle policy: rise to the rate for pct_start of the run, then anneal",
-        params=(_rate(), Param("pct_start", T.Float(min=0, max=1, min_open=True, max_open=True), 0.3,
-                               help="fraction of the run spent rising"),
-                Param("div_factor", T.Float(min=1), 25.0, help="the start rate is rate / div_factor"),
-                Param("final_div_factor", T.Float(min=1), 1e4,
-                      help="the final rate is the start rate / final_div_factor")),
+        params=(
+            _rate(),
+            Param(
+                "pct_start",
+                T.Float(min=0, max=1, min_open=True, max_open=True),
+                0.3,
+                help="fraction of the run spent rising",
+            ),
+            Param("div_factor", T.Float(min=1), 25.0, help="the start rate is rate / div_factor"),
+            Param(
+                "final_div_factor",
+                T.Float(min=1),
+                1e4,
+                help="the final rate is the start rate / final_div_factor",
+            ),
+        ),
         aliases=("onecycle",),
     ),
 )

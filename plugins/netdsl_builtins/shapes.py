@@ -39,10 +39,16 @@ __all__ = [
 Args = Mapping[str, Any]
 
 #: what an input of each rank is, and how to get one, for "expected ..." messages
-WHAT = {1: "a vector", 2: "a sequence (steps x features)",
-        3: "an image (height x width x channels)"}
-HINT = {1: "flatten first: `flatten`", 2: "reshape first, e.g. `reshape 28x28`",
-        3: "reshape first, e.g. `reshape 28x28x1`"}
+WHAT = {
+    1: "a vector",
+    2: "a sequence (steps x features)",
+    3: "an image (height x width x channels)",
+}
+HINT = {
+    1: "flatten first: `flatten`",
+    2: "reshape first, e.g. `reshape 28x28`",
+    3: "reshape first, e.g. `reshape 28x28x1`",
+}
 
 REG = T.Ref("regularizer")
 ACT = T.Ref("activation")
@@ -78,18 +84,28 @@ def channels(shape: Shape, rank: int) -> int:
     """The (known) last axis of an input of ``rank`` axes."""
     require_rank(shape, rank)
     if shape[-1] is None:
-        raise ShapeProblem(f"the last axis of {dims(shape)} must have a known size",
-                           help="give the input a fixed number of channels or features")
+        raise ShapeProblem(
+            f"the last axis of {dims(shape)} must have a known size",
+            help="give the input a fixed number of channels or features",
+        )
     return int(shape[-1])
 
 
-def _window(sizes: Sequence[int | None], window: tuple[int, ...], strides: tuple[int, ...],
-            dilation: tuple[int, ...], padding: str, param: str) -> tuple[int | None, ...]:
+def _window(
+    sizes: Sequence[int | None],
+    window: tuple[int, ...],
+    strides: tuple[int, ...],
+    dilation: tuple[int, ...],
+    padding: str,
+    param: str,
+) -> tuple[int | None, ...]:
     """Output sizes of a sliding window (convolution or pooling) per axis, as Keras computes
     them."""
     span = tuple((k - 1) * d + 1 for k, d in zip(window, dilation))
-    out = tuple(None if n is None else (n - k) // s + 1 if padding == "valid" else (n - 1) // s + 1
-                for n, k, s in zip(sizes, span, strides))
+    out = tuple(
+        None if n is None else (n - k) // s + 1 if padding == "valid" else (n - 1) // s + 1
+        for n, k, s in zip(sizes, span, strides)
+    )
     if any(o is not None and o <= 0 for o in out):
         dilated = span != window
         what = {"pool_size": "pool"}.get(param, "dilated kernel" if dilated else "kernel")
@@ -97,19 +113,24 @@ def _window(sizes: Sequence[int | None], window: tuple[int, ...], strides: tuple
         raise ShapeProblem(
             f"the {what} {dims(span)} is larger than the input {dims(sizes)} with `valid` padding",
             "dilation_rate" if dilated and fits else param,
-            help=f"use `same` padding, a smaller `{param}`, or downsample less before this layer")
+            help=f"use `same` padding, a smaller `{param}`, or downsample less before this layer",
+        )
     return out
 
 
-def sliding(shape: Shape, a: Args, rank: int, window: str = "kernel_size",
-            dilation_ok: bool = True) -> tuple[int | None, ...]:
+def sliding(
+    shape: Shape, a: Args, rank: int, window: str = "kernel_size", dilation_ok: bool = True
+) -> tuple[int | None, ...]:
     """Spatial output sizes of a convolution or pooling of ``rank`` spatial axes."""
     size = axes(a[window], rank)
     strides = size if a["strides"] is None else axes(a["strides"], rank)
     dilation = axes(a.get("dilation_rate", 1), rank)
     if not dilation_ok and max(strides) > 1 and max(dilation) > 1:
-        raise ShapeProblem("`strides` > 1 cannot be combined with `dilation_rate` > 1",
-                           "dilation_rate", help="use strides 1 with dilation, or no dilation")
+        raise ShapeProblem(
+            "`strides` > 1 cannot be combined with `dilation_rate` > 1",
+            "dilation_rate",
+            help="use strides 1 with dilation, or no dilation",
+        )
     return _window(shape[:-1], size, strides, dilation, a["padding"], window)
 
 
@@ -131,6 +152,7 @@ def same_shape(shapes: Sequence[Shape]) -> Shape | None:
 # A layer's main arithmetic for one example: matrix products and convolutions, every element of
 # a pooling window, one per value for a merge or normalisation. Activations are not counted.
 
+
 def per_value(shape: Shape, out: Shape, a: Args) -> int:
     """One multiply-add per output value (a normalisation, or the add of a residual block)."""
     return prod(out)
@@ -143,5 +165,8 @@ def no_macs(shape: Any, out: Shape, a: Args) -> int:
 
 def regularizer_params(kernel: str = "kernel") -> tuple[Param, ...]:
     """The kernel (positional), bias and activity regularizers."""
-    return (Param(f"{kernel}_regularizer", REG, None, positional=True),
-            Param("bias_regularizer", REG, None), Param("activity_regularizer", REG, None))
+    return (
+        Param(f"{kernel}_regularizer", REG, None, positional=True),
+        Param("bias_regularizer", REG, None),
+        Param("activity_regularizer", REG, None),
+    )

@@ -64,7 +64,9 @@ class Spill:
     def read(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows ``start`` to ``start + count``: features (count, features) float32 and labels
         (count, 1), both contiguous, read with one plain read."""
-        block = np.fromfile(self.path, self.record, count=count, offset=start * self.record.itemsize)
+        block = np.fromfile(
+            self.path, self.record, count=count, offset=start * self.record.itemsize
+        )
         return np.ascontiguousarray(block["x"]), np.ascontiguousarray(block["y"]).reshape(-1, 1)
 
     def remove(self) -> None:

@@ -114,13 +114,16 @@ def _kb() -> int:
 
 def _path(request: DataRequest, what: str) -> Path:
     if not request.path:
-        raise NetdslDataError(f"`{request.name}` needs a {what}: `dataset: {request.name}(\"PATH\")` "
-                              "or `netdsl run --data PATH`")
+        raise NetdslDataError(
+            f'`{request.name}` needs a {what}: `dataset: {request.name}("PATH")` '
+            "or `netdsl run --data PATH`"
+        )
     path = Path(request.path).expanduser()
     return regular_file(path, f"a {what}", help=f"`{request.name}` reads a {what}")
 
 
 # --- CSV ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CsvLayout:
@@ -142,12 +145,21 @@ class CsvLayout:
         return tuple(i for i in range(len(self.header)) if i != self.label)
 
 
-def _cell_error(path: Path, line_no: int, text: str, col: int, width: int, message: str,
-                label: str, help: str | None = None) -> NetdslDataError:
+def _cell_error(
+    path: Path,
+    line_no: int,
+    text: str,
+    col: int,
+    width: int,
+    message: str,
+    label: str,
+    help: str | None = None,
+) -> NetdslDataError:
     """An error at ``path:line:col`` carrying that line, so it is drawn with a caret."""
     span = Span(0, 0, line_no, col + 1, line_no, col + 1 + max(width, 1), str(path))
-    return NetdslDataError(message, span, label=label, help=help, code="NDL101",
-                           source=SourceLines({line_no: text}))
+    return NetdslDataError(
+        message, span, label=label, help=help, code="NDL101", source=SourceLines({line_no: text})
+    )
 
 
 def _lines(path: Path, limit: int | None) -> Iterator[tuple[int, str]]:
@@ -165,17 +177,39 @@ def _header(path: Path, delimiter: str) -> tuple[str, list[tuple[str, int]]]:
         raise NetdslDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     cells = split_row(first, delimiter)
     if not first.strip() or len(cells) < 2:
-        raise _cell_error(path, 1, first, 0, len(first), "a CSV for netdsl starts with a header row "
-                          "naming at least two columns (features and a label)", "expected a header",
-                          help="add a first line such as `sepal_length,sepal_width,species`")
+        raise _cell_error(
+            path,
+            1,
+            first,
+            0,
+            len(first),
+            "a CSV for netdsl starts with a header row "
+            "naming at least two columns (features and a label)",
+            "expected a header",
+            help="add a first line such as `sepal_length,sepal_width,species`",
+        )
     seen: set[str] = set()  # one look-up per column: a header of 100,000 columns is linear
     for i, (name, col) in enumerate(cells):
         if not name:
-            raise _cell_error(path, 1, first, col, 1, f"column {i + 1} of the header has no name",
-                              "empty column name")
+            raise _cell_error(
+                path,
+                1,
+                first,
+                col,
+                1,
+                f"column {i + 1} of the header has no name",
+                "empty column name",
+            )
         if name in seen:
-            raise _cell_error(path, 1, first, col, len(name), f"column `{name}` is named twice",
-                              "second column of this name")
+            raise _cell_error(
+                path,
+                1,
+                first,
+                col,
+                len(name),
+                f"column `{name}` is named twice",
+                "second column of this name",
+            )
         seen.add(name)
     return first, cells
 
@@ -190,33 +224,62 @@ def _finite(text: str) -> bool:
     return number is not None and math.isfinite(number)
 
 
-def check_row(path: Path, n: int, text: str, layout_header: Sequence[str], label: int,
-              delimiter: str) -> tuple[str, int]:
+def check_row(
+    path: Path, n: int, text: str, layout_header: Sequence[str], label: int, delimiter: str
+) -> tuple[str, int]:
     """One data row checked: as many cells as the header, every feature a finite number.
     Returns the label cell and its column."""
     cells = split_row(text, delimiter)
     if len(cells) != len(layout_header):
         many = len(cells) > len(layout_header)
         col = cells[len(layout_header)][1] if many else len(text)
-        raise _cell_error(path, n, text, col, 1 if not many else len(text) - col,
-                          f"row has {len(cells)} cells but the header names {len(layout_header)} columns",
-                          "extra cells" if many else f"missing `{layout_header[len(cells)]}`")
+        raise _cell_error(
+            path,
+            n,
+            text,
+            col,
+            1 if not many else len(text) - col,
+            f"row has {len(cells)} cells but the header names {len(layout_header)} columns",
+            "extra cells" if many else f"missing `{layout_header[len(cells)]}`",
+        )
     for i, (value, col) in enumerate(cells):
         if i == label:
             if not value:
-                raise _cell_error(path, n, text, col, 1, f"missing value in label column "
-                                  f"`{layout_header[i]}`", "empty label")
+                raise _cell_error(
+                    path,
+                    n,
+                    text,
+                    col,
+                    1,
+                    f"missing value in label column `{layout_header[i]}`",
+                    "empty label",
+                )
             continue
         if not value:
-            raise _cell_error(path, n, text, col, 1, f"missing value in column `{layout_header[i]}`",
-                              "empty cell", help="fill it in or drop the row; netdsl does not guess values")
+            raise _cell_error(
+                path,
+                n,
+                text,
+                col,
+                1,
+                f"missing value in column `{layout_header[i]}`",
+                "empty cell",
+                help="fill it in or drop the row; netdsl does not guess values",
+            )
         number = _number(value)
         if number is None or not math.isfinite(number):
             what = "not a number" if number is None else "not a finite number"
-            raise _cell_error(path, n, text, col, len(value),
-                              f"`{value}` in column `{layout_header[i]}` is {what}; feature columns "
-                              "must be numeric", what,
-                              help="encode it as numbers, or make this column the label")
+            raise _cell_error(
+                path,
+                n,
+                text,
+                col,
+                len(value),
+                f"`{value}` in column `{layout_header[i]}` is {what}; feature columns "
+                "must be numeric",
+                what,
+                help="encode it as numbers, or make this column the label",
+            )
     return cells[label]
 
 
@@ -228,8 +291,11 @@ def _label_cell(text: str, delimiter: str, label: int, columns: int) -> tuple[st
         if len(plain) != columns or not plain[label]:
             return None
         value = plain[label]
-        col = len(text) - len(value) if label == columns - 1 else \
-            sum(map(len, plain[:label])) + label * len(delimiter)
+        col = (
+            len(text) - len(value)
+            if label == columns - 1
+            else sum(map(len, plain[:label])) + label * len(delimiter)
+        )
         return value, col
     return cells[label] if len(cells) == columns and cells[label][0] else None
 
@@ -249,9 +315,20 @@ def read_layout(request: DataRequest) -> CsvLayout:
         label = header.index(want)
     else:
         close = suggest(want, header)
-        raise _cell_error(path, 1, first, 0, len(first), f"no column `{want}` in the header of {path.name}",
-                          "the header", help=(f"did you mean `{close}`?" if close else
-                                              f"the columns are {', '.join(f'`{h}`' for h in header)}"))
+        raise _cell_error(
+            path,
+            1,
+            first,
+            0,
+            len(first),
+            f"no column `{want}` in the header of {path.name}",
+            "the header",
+            help=(
+                f"did you mean `{close}`?"
+                if close
+                else f"the columns are {', '.join(f'`{h}`' for h in header)}"
+            ),
+        )
     labels: list[tuple[str, int, int, str]] = []  # value, line, col, text
     size = path.stat().st_size
     whole = size <= LABEL_SCAN_BYTES
@@ -275,12 +352,22 @@ def read_layout(request: DataRequest) -> CsvLayout:
     return _target(path, header, label, delimiter, labels, a.get("task", "auto"), whole)
 
 
-def _target(path: Path, header: tuple[str, ...], label: int, delimiter: str,
-            labels: list[tuple[str, int, int, str]], task: str, whole: bool) -> CsvLayout:
+def _target(
+    path: Path,
+    header: tuple[str, ...],
+    label: int,
+    delimiter: str,
+    labels: list[tuple[str, int, int, str]],
+    task: str,
+    whole: bool,
+) -> CsvLayout:
     # labels that are names show it on the first row: don't try to read thousands as numbers
     # each distinct text parsed once: a label column of classes repeats a few texts many times
-    parsed = {text: _number(text) for text in {t[0] for t in labels}} \
-        if _number(labels[0][0]) is not None else {}
+    parsed = (
+        {text: _number(text) for text in {t[0] for t in labels}}
+        if _number(labels[0][0]) is not None
+        else {}
+    )
     numbers = [parsed[t[0]] for t in labels] if parsed else []
     name = header[label]
     names: tuple[str, ...] = ()
@@ -295,57 +382,96 @@ def _target(path: Path, header: tuple[str, ...], label: int, delimiter: str,
         else:
             if not integral:
                 v, n, col, text = next(t for t, x in zip(labels, values) if not x.is_integer())
-                raise _cell_error(path, n, text, col, len(v), f"label `{v}` is not a class id "
-                                  f"(task={task} needs whole numbers 0, 1, 2, ...)", "not a class id",
-                                  help="use task=regression for real-valued targets")
+                raise _cell_error(
+                    path,
+                    n,
+                    text,
+                    col,
+                    len(v),
+                    f"label `{v}` is not a class id (task={task} needs whole numbers 0, 1, 2, ...)",
+                    "not a class id",
+                    help="use task=regression for real-valued targets",
+                )
             low = min(values)
             if low < 0:
                 v, n, col, text = next(t for t, x in zip(labels, values) if x < 0)
-                raise _cell_error(path, n, text, col, len(v), f"class id `{v}` is negative",
-                                  "negative class id", help="class ids run 0, 1, 2, ...")
+                raise _cell_error(
+                    path,
+                    n,
+                    text,
+                    col,
+                    len(v),
+                    f"class id `{v}` is negative",
+                    "negative class id",
+                    help="class ids run 0, 1, 2, ...",
+                )
             top = int(max(values))
             binary = task == "binary" or (task == "auto" and top <= 1)
             if binary and top > 1:
                 v, n, col, text = next(t for t, x in zip(labels, values) if x > 1)
-                raise _cell_error(path, n, text, col, len(v), f"label `{v}`: a binary target is 0 or 1",
-                                  "not 0 or 1")
+                raise _cell_error(
+                    path,
+                    n,
+                    text,
+                    col,
+                    len(v),
+                    f"label `{v}`: a binary target is 0 or 1",
+                    "not 0 or 1",
+                )
             target = Target("binary") if binary else Target("classes", max(top + 1, 2))
             kind = "ints"
     else:
         if task == "regression":
             v, n, col, text = next(t for t in labels if not _finite(t[0]))
-            raise _cell_error(path, n, text, col, len(v), f"label `{v}` is not a number, and "
-                              "task=regression needs numbers", "not a number")
+            raise _cell_error(
+                path,
+                n,
+                text,
+                col,
+                len(v),
+                f"label `{v}` is not a number, and task=regression needs numbers",
+                "not a number",
+            )
         names = tuple(sorted({t[0] for t in labels}))
         if len(names) < 2:
-            raise NetdslDataError(f"{path}: label column `{name}` holds only `{names[0]}`"
-                                  + ("" if whole else f" in its first {_kb()} KB"),
-                                  help="a classifier needs at least two classes")
+            raise NetdslDataError(
+                f"{path}: label column `{name}` holds only `{names[0]}`"
+                + ("" if whole else f" in its first {_kb()} KB"),
+                help="a classifier needs at least two classes",
+            )
         if task == "binary" and len(names) != 2:
-            raise NetdslDataError(f"{path}: task=binary needs two label names, `{name}` has "
-                                  f"{len(names)}: {', '.join(names[:5])}")
+            raise NetdslDataError(
+                f"{path}: task=binary needs two label names, `{name}` has "
+                f"{len(names)}: {', '.join(names[:5])}"
+            )
         target = Target("binary") if task == "binary" else Target("classes", len(names))
         kind = "names"
     return CsvLayout(path, header, label, delimiter, target, names, kind, len(labels), whole, note)
 
 
-def _regression_reason(name: str, labels: list[tuple[str, int, int, str]], values: list[float],
-                       whole: bool) -> str | None:
+def _regression_reason(
+    name: str, labels: list[tuple[str, int, int, str]], values: list[float], whole: bool
+) -> str | None:
     """Why a numeric label column is a regression target under ``task=auto``, or None (classes):
     a value written as a real number (``151.0``), or, when the whole column was read, so many
     distinct whole numbers that most would be classes of one or two rows."""
-    real = next((text for text in dict.fromkeys(t[0] for t in labels) if not is_integer_text(text)),
-                None)
+    real = next(
+        (text for text in dict.fromkeys(t[0] for t in labels) if not is_integer_text(text)), None
+    )
     if real is not None:
-        return (f"label `{name}` is written as real numbers (`{real}`), so it is a regression "
-                "target; give task=classes (or task=binary) if they are class ids")
+        return (
+            f"label `{name}` is written as real numbers (`{real}`), so it is a regression "
+            "target; give task=classes (or task=binary) if they are class ids"
+        )
     counts = Counter(values)
     rare = sum(1 for c in counts.values() if c <= 2)
     if not whole or len(counts) < MANY_CLASSES or 2 * rare <= len(counts):
         return None
-    return (f"label `{name}` holds {len(counts):,} distinct whole numbers on {len(values):,} rows, "
-            f"{rare:,} of them on one or two rows: read as a regression target, not "
-            f"{len(counts):,} classes; give task=classes to train a classifier of them")
+    return (
+        f"label `{name}` holds {len(counts):,} distinct whole numbers on {len(values):,} rows, "
+        f"{rare:,} of them on one or two rows: read as a regression target, not "
+        f"{len(counts):,} classes; give task=classes to train a classifier of them"
+    )
 
 
 def describe_csv(request: DataRequest) -> DataInfo:
@@ -356,11 +482,18 @@ def describe_csv(request: DataRequest) -> DataInfo:
         warnings.warn(f"netdsl: {layout.path.name}: {layout.note}", UserWarning, stacklevel=2)
     train = test = None
     if layout.whole_file:
-        train, test = split_counts(layout.path, int(request.args["seed"]),
-                                   float(request.args["test_split"]))
+        train, test = split_counts(
+            layout.path, int(request.args["seed"]), float(request.args["test_split"])
+        )
         _split_leaves_rows(layout.path, train, test)
-    return DataInfo((len(layout.features),), layout.target, train_size=train, test_size=test,
-                    class_names=layout.class_names, streamed=True)
+    return DataInfo(
+        (len(layout.features),),
+        layout.target,
+        train_size=train,
+        test_size=test,
+        class_names=layout.class_names,
+        streamed=True,
+    )
 
 
 def split_counts(path: Path, seed: int, test_split: float) -> tuple[int, int]:
@@ -373,8 +506,9 @@ def split_counts(path: Path, seed: int, test_split: float) -> tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=32)
-def _split_counts(path: str, size: int, mtime: int, seed: int, test_split: float,
-                  chunk_rows: int) -> tuple[int, int]:
+def _split_counts(
+    path: str, size: int, mtime: int, seed: int, test_split: float, chunk_rows: int
+) -> tuple[int, int]:
     from .draws import below
 
     lines = Path(path).read_bytes().split(b"\n")
@@ -383,7 +517,7 @@ def _split_counts(path: str, size: int, mtime: int, seed: int, test_split: float
     rows = lines[1:]
     train = test = 0
     for chunk, start in enumerate(range(0, len(rows), chunk_rows)):
-        n = sum(1 for line in rows[start:start + chunk_rows] if line.strip())
+        n = sum(1 for line in rows[start : start + chunk_rows] if line.strip())
         held = below(n, (seed, chunk), test_split)
         train, test = train + n - held, test + held
     return train, test
@@ -392,8 +526,10 @@ def _split_counts(path: str, size: int, mtime: int, seed: int, test_split: float
 def _split_leaves_rows(path: Path, train: int, test: int) -> None:
     """Both sides of the test split need a row (training refuses an empty one)."""
     if train == 0 or test == 0:
-        raise NetdslDataError(f"{path}: the split leaves {train} training and {test} test rows",
-                              help="the file needs more rows, or another test_split")
+        raise NetdslDataError(
+            f"{path}: the split leaves {train} training and {test} test rows",
+            help="the file needs more rows, or another test_split",
+        )
 
 
 def _locate(layout: CsvLayout, bad: Callable[[str], bool] | None = None) -> None:
@@ -402,8 +538,10 @@ def _locate(layout: CsvLayout, bad: Callable[[str], bool] | None = None) -> None
     try:
         _scan(layout, bad)
     except UnicodeDecodeError as exc:
-        raise NetdslDataError(f"{layout.path}: not UTF-8 text ({exc.reason} at byte {exc.start} "
-                              "of a line past the first rows)") from None
+        raise NetdslDataError(
+            f"{layout.path}: not UTF-8 text ({exc.reason} at byte {exc.start} "
+            "of a line past the first rows)"
+        ) from None
 
 
 def _scan(layout: CsvLayout, bad: Callable[[str], bool] | None) -> None:
@@ -412,13 +550,22 @@ def _scan(layout: CsvLayout, bad: Callable[[str], bool] | None) -> None:
             continue
         value, col = check_row(layout.path, n, text, layout.header, layout.label, layout.delimiter)
         if bad is not None and bad(value):
-            known = (", ".join(f"`{c}`" for c in layout.class_names[:8]) if layout.class_names
-                     else f"0..{layout.target.num_classes - 1}")
+            known = (
+                ", ".join(f"`{c}`" for c in layout.class_names[:8])
+                if layout.class_names
+                else f"0..{layout.target.num_classes - 1}"
+            )
             raise _cell_error(
-                layout.path, n, text, col, len(value),
+                layout.path,
+                n,
+                text,
+                col,
+                len(value),
                 f"label `{value}` is not one of the classes found in the first "
-                f"{_kb()} KB of the file ({known})", "unknown class",
-                help="put a row of every class near the top of the file (e.g. shuffle it)")
+                f"{_kb()} KB of the file ({known})",
+                "unknown class",
+                help="put a row of every class near the top of the file (e.g. shuffle it)",
+            )
 
 
 def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
@@ -436,30 +583,46 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
     seed, test_split = int(a["seed"]), float(a["test_split"])
     n_cols = len(layout.header)
     string_label = layout.label_kind == "names"
-    defaults = [tf.constant([], tf.string) if (i == layout.label and string_label) else
-                tf.constant([], tf.float32) for i in range(n_cols)]
+    defaults = [
+        tf.constant([], tf.string)
+        if (i == layout.label and string_label)
+        else tf.constant([], tf.float32)
+        for i in range(n_cols)
+    ]
     features = list(layout.features)
     table = None
     if string_label:
-        table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
-            tf.constant(layout.class_names), tf.range(len(layout.class_names), dtype=tf.int64)), -1)
+        table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(layout.class_names), tf.range(len(layout.class_names), dtype=tf.int64)
+            ),
+            -1,
+        )
 
     def decode(index: Any, lines: Any) -> tuple[Any, Any, Any]:
         lines = tf.strings.regex_replace(lines, "\r$", "")
-        lines = tf.boolean_mask(lines, tf.strings.length(tf.strings.strip(lines)) > 0)  # blank lines
+        lines = tf.boolean_mask(
+            lines, tf.strings.length(tf.strings.strip(lines)) > 0
+        )  # blank lines
         cols = tf.io.decode_csv(lines, defaults, field_delim=layout.delimiter)
         x = tf.reshape(tf.stack([cols[i] for i in features], axis=1), [-1, len(features)])
         y = cols[layout.label]
         y = table.lookup(tf.strings.strip(y)) if table is not None else y
-        draw = tf.random.stateless_uniform(tf.shape(lines), seed=tf.stack([tf.cast(seed, tf.int64), index]))
+        draw = tf.random.stateless_uniform(
+            tf.shape(lines), seed=tf.stack([tf.cast(seed, tf.int64), index])
+        )
         return x, y, draw < test_split
 
     def chunks() -> Any:
         # whole chunks of lines from the start: no per-row op anywhere in the pipeline
         lines = tf.data.TextLineDataset(str(layout.path)).skip(1).batch(CHUNK_ROWS)
-        return lines.enumerate().map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return lines.enumerate().map(
+            decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
 
-    scan_lines(layout.path)  # TensorFlow holds a whole line however long: refuse one over the cap first
+    scan_lines(
+        layout.path
+    )  # TensorFlow holds a whole line however long: refuse one over the cap first
     found = _check_pass(layout, chunks(), info, CACHE_BYTES, spill=bool(a.get("spill", True)))
     train_size, test_size, held, spilled = found.train, found.test, found.held, found.spill
     y_type = tf.int32 if layout.target.kind == "classes" else tf.float32
@@ -497,49 +660,85 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
         epoch_seed = tf.cast(0 if shuffle_seed is None else shuffle_seed, tf.int64)
         if memory is not None:  # held in memory: a permutation of all the training rows
             xs, ys = memory
-            order = tf.argsort(tf.random.stateless_uniform([train_size], seed=tf.stack([epoch_seed, 0])))
-            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).map(
-                lambda i: (tf.gather(xs, i), tf.gather(ys, i)), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True)
+            order = tf.argsort(
+                tf.random.stateless_uniform([train_size], seed=tf.stack([epoch_seed, 0]))
+            )
+            return (
+                tf.data.Dataset.from_tensor_slices(order)
+                .batch(batch_size)
+                .map(
+                    lambda i: (tf.gather(xs, i), tf.gather(ys, i)),
+                    num_parallel_calls=tf.data.AUTOTUNE,
+                    deterministic=True,
+                )
+            )
 
         def permute(index: Any, xy: tuple[Any, Any]) -> tuple[Any, Any]:
             x, y = xy
-            order = tf.argsort(tf.random.stateless_uniform(tf.shape(y)[:1], seed=tf.stack([epoch_seed, index])))
+            order = tf.argsort(
+                tf.random.stateless_uniform(tf.shape(y)[:1], seed=tf.stack([epoch_seed, index]))
+            )
             return tf.gather(x, order), tf.gather(y, order)
 
-        if spilled is not None:  # windows of the spill file, visited in an order seeded by the epoch
-            visit = tf.argsort(tf.random.stateless_uniform([n_windows], seed=tf.stack([epoch_seed, -1])))
+        if (
+            spilled is not None
+        ):  # windows of the spill file, visited in an order seeded by the epoch
+            visit = tf.argsort(
+                tf.random.stateless_uniform([n_windows], seed=tf.stack([epoch_seed, -1]))
+            )
             windows = tf.data.Dataset.from_tensor_slices(tf.cast(visit, tf.int64)).map(
-                from_spill, num_parallel_calls=SPILL_READ_AHEAD, deterministic=True)
-            return windows.map(permute, num_parallel_calls=SPILL_READ_AHEAD,
-                               deterministic=True).rebatch(batch_size)
+                from_spill, num_parallel_calls=SPILL_READ_AHEAD, deterministic=True
+            )
+            return windows.map(
+                permute, num_parallel_calls=SPILL_READ_AHEAD, deterministic=True
+            ).rebatch(batch_size)
         windows = part(False).rebatch(window).enumerate()
-        return windows.map(permute, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).rebatch(batch_size)
+        return windows.map(
+            permute, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        ).rebatch(batch_size)
 
     def test(batch_size: int) -> Any:
         return part(True).rebatch(batch_size)
 
     if spilled is not None:
-        order = (f"each epoch, the windows of {window:,} training rows of the spill file are visited in an "
-                 "order seeded by the epoch's seed, and the rows of each window permuted by a draw seeded by "
-                 "(the epoch's seed, window)")
+        order = (
+            f"each epoch, the windows of {window:,} training rows of the spill file are visited in an "
+            "order seeded by the epoch's seed, and the rows of each window permuted by a draw seeded by "
+            "(the epoch's seed, window)"
+        )
     elif memory is not None:
         order = "each epoch, a permutation of all training rows seeded by the epoch's seed"
     else:
-        order = (f"each epoch, the training rows of each window of {window:,} in the file are "
-                 "permuted by a draw seeded by (the epoch's seed, window)")
-    record = {"source": str(layout.path), "format": "csv", "streamed": memory is None,
-              "cached_in_memory": memory is not None,
-              "spilled": None if spilled is None else {
-                  "path": str(spilled.path), "bytes": spilled.bytes, "rows": spilled.rows,
-                  "what": "the decoded training rows (float32 features, a 4-byte label), written once by "
-                          "the checking pass, read each epoch; its folder is removed when the data is "
-                          "released or the process exits"},
-              "spill_failed": found.fallback,
-              "split": {"test_split": test_split, "seed": seed,
-                        "method": f"per row, a stateless uniform draw seeded by (seed, chunk of {CHUNK_ROWS} lines)"},
-              "order": order,
-              "label_column": layout.header[layout.label], "label_note": layout.note or None, "feature_columns": [layout.header[i] for i in features]}
+        order = (
+            f"each epoch, the training rows of each window of {window:,} in the file are "
+            "permuted by a draw seeded by (the epoch's seed, window)"
+        )
+    record = {
+        "source": str(layout.path),
+        "format": "csv",
+        "streamed": memory is None,
+        "cached_in_memory": memory is not None,
+        "spilled": None
+        if spilled is None
+        else {
+            "path": str(spilled.path),
+            "bytes": spilled.bytes,
+            "rows": spilled.rows,
+            "what": "the decoded training rows (float32 features, a 4-byte label), written once by "
+            "the checking pass, read each epoch; its folder is removed when the data is "
+            "released or the process exits",
+        },
+        "spill_failed": found.fallback,
+        "split": {
+            "test_split": test_split,
+            "seed": seed,
+            "method": f"per row, a stateless uniform draw seeded by (seed, chunk of {CHUNK_ROWS} lines)",
+        },
+        "order": order,
+        "label_column": layout.header[layout.label],
+        "label_note": layout.note or None,
+        "feature_columns": [layout.header[i] for i in features],
+    }
     return Streams(train, test, train_size, test_size, layout.class_names, record)
 
 
@@ -625,9 +824,13 @@ class _Rows:
         """The spill file failed (no folder, disk full): drop it, warn, decode text each epoch."""
         self.drop()
         self.fallback = f"{type(exc).__name__}: {exc}"
-        warnings.warn(f"netdsl: cannot write the decoded rows of {self.layout.path.name} to a "
-                      f"temporary file ({self.fallback}); reading the CSV text again each epoch "
-                      "(slower)", RuntimeWarning, stacklevel=5)
+        warnings.warn(
+            f"netdsl: cannot write the decoded rows of {self.layout.path.name} to a "
+            f"temporary file ({self.fallback}); reading the CSV text again each epoch "
+            "(slower)",
+            RuntimeWarning,
+            stacklevel=5,
+        )
 
     def finish(self, out: _Pass) -> None:
         """Close the spill file (a full disk may only show here) and fill in ``out``."""
@@ -640,22 +843,28 @@ class _Rows:
                 self._give_up(exc)
         out.spill, out.fallback = self.spill, self.fallback
         if self.kept is not None:
-            out.held = (np.concatenate([x for x, _ in self.kept]).astype(np.float32),
-                        np.concatenate([y for _, y in self.kept]).reshape(-1, 1))
+            out.held = (
+                np.concatenate([x for x, _ in self.kept]).astype(np.float32),
+                np.concatenate([y for _, y in self.kept]).reshape(-1, 1),
+            )
 
 
 def _fail(layout: CsvLayout, bad: Callable[[str], bool] | None, what: str) -> NoReturn:
     """Find the first bad row in Python and raise at its file:line:col (else a plain error)."""
     _locate(layout, bad)
-    raise NetdslDataError(f"{layout.path}: {what}, but no row could be pointed at",
-                          help="check the file for cells TensorFlow's CSV reader and Python read differently")
+    raise NetdslDataError(
+        f"{layout.path}: {what}, but no row could be pointed at",
+        help="check the file for cells TensorFlow's CSV reader and Python read differently",
+    )
 
 
 def _is_class_id(top: int) -> Callable[[str], bool]:
     """A test for a cell that is *not* a class id in ``0..top``."""
+
     def bad(v: str) -> bool:
         number = _number(v)
         return not (number is not None and number.is_integer() and 0 <= number <= top)
+
     return bad
 
 
@@ -673,11 +882,16 @@ def _verify(layout: CsvLayout, target: Target, x: Any, y: Any) -> None:
     elif target.kind in ("classes", "binary"):
         top = target.num_classes - 1 if target.kind == "classes" else 1
         yv = y.numpy()
-        if not np.all(np.isfinite(yv)) or (yv.size and (yv.min() < 0 or yv.max() > top
-                                                        or not np.all(yv == np.round(yv)))):
+        if not np.all(np.isfinite(yv)) or (
+            yv.size and (yv.min() < 0 or yv.max() > top or not np.all(yv == np.round(yv)))
+        ):
             _fail(layout, _is_class_id(top), "a label is not a known class id")
     elif not bool(tf.reduce_all(tf.math.is_finite(y))):
-        _fail(layout, lambda v: not math.isfinite(_number(v) or math.nan), "a target is NaN or infinite")
+        _fail(
+            layout,
+            lambda v: not math.isfinite(_number(v) or math.nan),
+            "a target is NaN or infinite",
+        )
 
 
 @contextmanager
@@ -689,11 +903,14 @@ def _read_faults(layout: CsvLayout) -> Iterator[None]:
         yield
     except tf.errors.OpError as exc:
         _locate(layout)
-        raise NetdslDataError(f"{layout.path}: cannot be read as CSV: "
-                              f"{exc.message.splitlines()[0]}") from None
+        raise NetdslDataError(
+            f"{layout.path}: cannot be read as CSV: {exc.message.splitlines()[0]}"
+        ) from None
 
 
-def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo, budget: int, spill: bool = True) -> _Pass:
+def _check_pass(
+    layout: CsvLayout, chunks: Any, info: DataInfo, budget: int, spill: bool = True
+) -> _Pass:
     """One pass over the whole file: counts, label range; on any problem, its exact place. The
     training rows' features and labels come back as arrays while they fit in ``budget`` bytes
     (float32/int32); past it they are written to a spill file when ``spill`` (see :class:`_Rows`,
@@ -720,47 +937,68 @@ def _check_pass(layout: CsvLayout, chunks: Any, info: DataInfo, budget: int, spi
 _CSV_PARAMS = (
     Param("path", T.Str(), None, positional=True, help="the CSV file (else --data PATH)"),
     Param("label", T.Str(), None, help="the label column's name (default: the last column)"),
-    Param("task", T.Choice(_TASKS), "auto",
-          help="auto: names or integers are classes (0/1 only: binary), numbers written as reals "
-               "regression (and integers so varied that most classes would have one or two rows)"),
+    Param(
+        "task",
+        T.Choice(_TASKS),
+        "auto",
+        help="auto: names or integers are classes (0/1 only: binary), numbers written as reals "
+        "regression (and integers so varied that most classes would have one or two rows)",
+    ),
     Param("test_split", T.Float(min=0.01, max=0.9), 0.2, help="fraction of rows held out for test"),
     Param("seed", T.Int(min=0, max=2**32 - 1), 0, help="seed of the test split"),
     Param("delimiter", T.Str(), ",", help="the cell separator"),
-    Param("spill", T.Bool(), True,
-          help="training rows over the 32 MiB memory budget are decoded once into a temporary binary "
-               "file read each epoch (false: decode the CSV text again each epoch, slower, no disk used)"),
+    Param(
+        "spill",
+        T.Bool(),
+        True,
+        help="training rows over the 32 MiB memory budget are decoded once into a temporary binary "
+        "file read each epoch (false: decode the CSV text again each epoch, slower, no disk used)",
+    ),
 )
 
 CSV = Dataset(
-    name="csv", describe=describe_csv, load=csv_streams, params=_CSV_PARAMS, emit=emit_csv(CHUNK_ROWS),
+    name="csv",
+    describe=describe_csv,
+    load=csv_streams,
+    params=_CSV_PARAMS,
+    emit=emit_csv(CHUNK_ROWS),
     description="your own table: a CSV with a header row, numeric feature columns and a label "
-                "column (names or integers: classes; numbers written as reals: regression). Streamed through "
-                "tf.data while training (past 32 MiB of rows, from a decoded temporary copy); "
-                "`netdsl check` reads the header, 8 KB of rows and (up to 1 MB) the label column.",
+    "column (names or integers: classes; numbers written as reals: regression). Streamed through "
+    "tf.data while training (past 32 MiB of rows, from a decoded temporary copy); "
+    "`netdsl check` reads the header, 8 KB of rows and (up to 1 MB) the label column.",
 )
 
 
 # --- NPZ ---------------------------------------------------------------------------------------
 
 _NPZ_KEYS = (("x_train", "y_train", "x_test", "y_test"), ("x", "y"))
-_TEXT_LABELS_HELP = ("save class ids: `names, y = np.unique(labels, return_inverse=True)`, or use a "
-                     "CSV, whose label column may hold names")
+_TEXT_LABELS_HELP = (
+    "save class ids: `names, y = np.unique(labels, return_inverse=True)`, or use a "
+    "CSV, whose label column may hold names"
+)
 
 
 def _check_member(path: Path, m: Member) -> None:
     """An array of examples (x) or labels (y): at least one axis, one example or more, numbers."""
     if not m.shape:
-        raise NetdslDataError(f"{path}: `{m.name}` is a single value (a 0-d array), not an array "
-                              "of examples", help="save one row per example: e.g. np.savez(path, x=x, y=y) "
-                                                  "with x of shape (N, ...) and y of shape (N,)")
+        raise NetdslDataError(
+            f"{path}: `{m.name}` is a single value (a 0-d array), not an array of examples",
+            help="save one row per example: e.g. np.savez(path, x=x, y=y) "
+            "with x of shape (N, ...) and y of shape (N,)",
+        )
     if m.shape[0] == 0:
         raise NetdslDataError(f"{path}: `{m.name}` holds no examples (its shape is {m.shape})")
     if m.text and m.name.startswith("y"):
-        raise NetdslDataError(f"{path}: `{m.name}` holds text labels ({m.dtype}); `npz` labels are "
-                              "numbers (class ids 0, 1, 2, ... or values)", help=_TEXT_LABELS_HELP)
+        raise NetdslDataError(
+            f"{path}: `{m.name}` holds text labels ({m.dtype}); `npz` labels are "
+            "numbers (class ids 0, 1, 2, ... or values)",
+            help=_TEXT_LABELS_HELP,
+        )
     if not m.numeric:
-        raise NetdslDataError(f"{path}: `{m.name}` holds {m.dtype} values; netdsl trains on numbers",
-                              help="save numbers: e.g. x.astype('float32')")
+        raise NetdslDataError(
+            f"{path}: `{m.name}` holds {m.dtype} values; netdsl trains on numbers",
+            help="save numbers: e.g. x.astype('float32')",
+        )
 
 
 def _npz_layout(request: DataRequest) -> tuple[Path, dict[str, Member], tuple[str, ...]]:
@@ -773,17 +1011,22 @@ def _npz_layout(request: DataRequest) -> tuple[Path, dict[str, Member], tuple[st
         raise NetdslDataError(
             f"{path}: holds {', '.join(sorted(members)) or 'no arrays'}; `npz` reads "
             "x_train, y_train, x_test, y_test, or x and y (split by test_split)",
-            help="np.savez(path, x=features, y=labels)")
+            help="np.savez(path, x=features, y=labels)",
+        )
     heads = {k: members[k] for k in keys}
     for member in heads.values():
         _check_member(path, member)
     for xs, ys in (("x_train", "y_train"), ("x_test", "y_test"), ("x", "y")):
         if xs in heads and heads[xs].shape[0] != heads[ys].shape[0]:
-            raise NetdslDataError(f"{path}: `{xs}` has {heads[xs].shape[0]} rows but `{ys}` "
-                                  f"has {heads[ys].shape[0]}; they must match one to one")
+            raise NetdslDataError(
+                f"{path}: `{xs}` has {heads[xs].shape[0]} rows but `{ys}` "
+                f"has {heads[ys].shape[0]}; they must match one to one"
+            )
     if "x_test" in heads and heads["x_train"].shape[1:] != heads["x_test"].shape[1:]:
-        raise NetdslDataError(f"{path}: x_train examples are {heads['x_train'].shape[1:]} but x_test's "
-                              f"are {heads['x_test'].shape[1:]}")
+        raise NetdslDataError(
+            f"{path}: x_train examples are {heads['x_train'].shape[1:]} but x_test's "
+            f"are {heads['x_test'].shape[1:]}"
+        )
     return path, heads, keys
 
 
@@ -829,7 +1072,10 @@ class _Labels:
             finite = np.isfinite(y)
             self.finite = self.finite and bool(finite.all())
             self.whole = self.whole and bool(np.all(y[finite] == np.round(y[finite])))
-        self.low, self.high = min(self.low, float(np.nanmin(y))), max(self.high, float(np.nanmax(y)))
+        self.low, self.high = (
+            min(self.low, float(np.nanmin(y))),
+            max(self.high, float(np.nanmax(y))),
+        )
         if self.ndim == 2 and self.one_hot:
             self.one_hot = bool(np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all())
 
@@ -843,8 +1089,10 @@ def _npz_target(path: Path, y: _Labels, task: str, shape: tuple[int, ...]) -> Ta
             raise NetdslDataError(f"{path}: y holds NaN or infinite values")
         return Target("regression", shape=shape or (1,))
     if y.ndim != 1 or not y.finite or (not y.integral and not y.whole):
-        raise NetdslDataError(f"{path}: task={task} needs one whole-number class id per example; "
-                              f"y is not (shape {('N', *shape)})")
+        raise NetdslDataError(
+            f"{path}: task={task} needs one whole-number class id per example; "
+            f"y is not (shape {('N', *shape)})"
+        )
     if y.low < 0:
         raise NetdslDataError(f"{path}: y holds the negative class id {int(y.low)}")
     top = int(y.high)
@@ -859,7 +1107,9 @@ def _label_shape(m: Member) -> tuple[int, ...]:
     return tuple(m.shape[1:]) if tuple(m.shape[1:]) != (1,) else ()
 
 
-def _labels_of(path: Path, heads: dict[str, Member], keys: Sequence[str]) -> tuple[_Labels, tuple[int, ...]]:
+def _labels_of(
+    path: Path, heads: dict[str, Member], keys: Sequence[str]
+) -> tuple[_Labels, tuple[int, ...]]:
     """The label arrays' summary, read in blocks, and one label's shape."""
     ys = [k for k in keys if k.startswith("y")]
     labels = _Labels.of(heads[ys[0]])
@@ -909,8 +1159,10 @@ def _examples(path: Path, m: Member, x: np.ndarray, input_shape: tuple[int, ...]
     out = x.astype(np.float32)
     if not np.all(np.isfinite(out)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
-        raise NetdslDataError(f"{path}: `{m.name}` holds NaN or infinite values (first at index {bad})",
-                              help="fill in or drop those examples; netdsl does not guess values")
+        raise NetdslDataError(
+            f"{path}: `{m.name}` holds NaN or infinite values (first at index {bad})",
+            help="fill in or drop those examples; netdsl does not guess values",
+        )
     return out.reshape((len(x), *input_shape))
 
 
@@ -925,30 +1177,38 @@ def load_npz(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
     a = request.args
     target = info.target
     if "x_train" in got:
-        return (_examples(path, heads["x_train"], got["x_train"], info.input_shape),
-                _encode(got["y_train"], target),
-                _examples(path, heads["x_test"], got["x_test"], info.input_shape),
-                _encode(got["y_test"], target))
+        return (
+            _examples(path, heads["x_train"], got["x_train"], info.input_shape),
+            _encode(got["y_train"], target),
+            _examples(path, heads["x_test"], got["x_test"], info.input_shape),
+            _encode(got["y_test"], target),
+        )
     y = _encode(got["y"], target)
     train, test = split_seeded(len(y), a["test_split"], a["seed"])
     if not len(train) or not len(test):
-        raise NetdslDataError(f"{path}: {len(y)} examples split into {len(train)} training and "
-                              f"{len(test)} test; give more examples or another test_split")
+        raise NetdslDataError(
+            f"{path}: {len(y)} examples split into {len(train)} training and "
+            f"{len(test)} test; give more examples or another test_split"
+        )
     x = _examples(path, heads["x"], got["x"], info.input_shape)
     return x[train], y[train], x[test], y[test]
 
 
 NPZ = Dataset(
-    name="npz", describe=describe_npz, load=load_npz, emit=emit_npz,
+    name="npz",
+    describe=describe_npz,
+    load=load_npz,
+    emit=emit_npz,
     description="your own arrays: an .npz with x_train, y_train, x_test, y_test, or x and y "
-                "split by test_split (seeded). Integer labels are classes (0/1 only: binary), "
-                "real ones regression; uint8 (N, H, W) are grey pictures, as mnist gives them. Read "
-                "headers first, bounded in size, never unpickled.",
+    "split by test_split (seeded). Integer labels are classes (0/1 only: binary), "
+    "real ones regression; uint8 (N, H, W) are grey pictures, as mnist gives them. Read "
+    "headers first, bounded in size, never unpickled.",
     params=(
         Param("path", T.Str(), None, positional=True, help="the .npz file (else --data PATH)"),
         Param("task", T.Choice(_TASKS), "auto", help="auto: decided from the labels' type"),
-        Param("test_split", T.Float(min=0.01, max=0.9), 0.2, help="fraction of x, y held out for test"),
+        Param(
+            "test_split", T.Float(min=0.01, max=0.9), 0.2, help="fraction of x, y held out for test"
+        ),
         Param("seed", T.Int(min=0, max=2**32 - 1), 113, help="seed of the test split"),
     ),
 )
-

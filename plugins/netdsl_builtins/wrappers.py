@@ -24,11 +24,18 @@ def _bidirectional(shape: Shape, a: Args, inner: Inner, inner_layer: Layer) -> t
     """Bidirectional: the wrapped RNN twice (forwards and backwards); concat doubles the
     features."""
     if inner_layer.param("go_backwards") is None:
-        raise ShapeProblem(f"bidirectional wraps a recurrent layer (lstm, gru, simple_rnn), not "
-                           f"`{inner_layer.name}`", help="e.g. `bidirectional(lstm 64)`")
+        raise ShapeProblem(
+            f"bidirectional wraps a recurrent layer (lstm, gru, simple_rnn), not "
+            f"`{inner_layer.name}`",
+            help="e.g. `bidirectional(lstm 64)`",
+        )
     if getattr(inner, "args", {}).get("go_backwards"):
-        raise ShapeProblem("bidirectional runs the wrapped layer both ways itself, so it cannot be "
-                           "`go_backwards=true`", "go_backwards", help="leave out `go_backwards`")
+        raise ShapeProblem(
+            "bidirectional runs the wrapped layer both ways itself, so it cannot be "
+            "`go_backwards=true`",
+            "go_backwards",
+            help="leave out `go_backwards`",
+        )
     out, params = inner(shape)
     if a["merge_mode"] == "concat":
         out = (*out[:-1], 2 * out[-1])
@@ -43,9 +50,10 @@ def _bidirectional_macs(shape: Shape, out: Shape, a: Args, inner: Callable[[Shap
 BIDIRECTIONAL = Layer(
     name="bidirectional",
     description="run a recurrent layer forwards and backwards and merge both: "
-                "`bidirectional(lstm 64)`",
-    params=(Param("merge_mode", T.Choice(("concat", "sum", "mul", "ave")), "concat",
-                  positional=True),),
+    "`bidirectional(lstm 64)`",
+    params=(
+        Param("merge_mode", T.Choice(("concat", "sum", "mul", "ave")), "concat", positional=True),
+    ),
     infer=_bidirectional,
     accepts="sequence",
     wrapper="layer",
@@ -59,14 +67,12 @@ BIDIRECTIONAL = Layer(
 def _timedistributed(shape: Shape, a: Args, inner: Inner, inner_layer: Layer) -> tuple[Shape, int]:
     """TimeDistributed: the wrapped layer applied to every step (shared weights)."""
     if len(shape) < 2:
-        raise ShapeProblem(f"expected steps and features, found shape {dims(shape)}",
-                           help=HINT[2])
+        raise ShapeProblem(f"expected steps and features, found shape {dims(shape)}", help=HINT[2])
     out, params = inner(tuple(shape[1:]))
     return (shape[0], *out), params
 
 
-def _timedistributed_macs(shape: Shape, out: Shape, a: Args,
-                          inner: Callable[[Shape], int]) -> int:
+def _timedistributed_macs(shape: Shape, out: Shape, a: Args, inner: Callable[[Shape], int]) -> int:
     """The wrapped layer once per step."""
     return int(shape[0] * inner(tuple(shape[1:])))
 

@@ -28,25 +28,23 @@ VERBS: Mapping[str, str] = {
     "diagram": "Draw FILE's network: every layer with its arguments, output shape and parameters.",
     "emit": "Write FILE's model as a standalone Keras program (no netdsl needed to run it).",
     "export": "Export SOURCE (a run folder or a .keras file) for deployment, through Keras's "
-              "Model.export.",
+    "Model.export.",
     "fmt": "Print FILES in canonical form (`-` reads standard input).",
-    "launch": "Start N local processes of one multi-process `netdsl run` and collect their "
-              "output.",
+    "launch": "Start N local processes of one multi-process `netdsl run` and collect their output.",
     "lsp": "Run the language server (for editors) on standard input/output.",
     "parse": "Parse FILE (syntax only, no registry; `-` reads standard input) and print what it "
-             "holds: a short account, or with --json the IR.",
+    "holds: a short account, or with --json the IR.",
     "plot": "Plot the loss and metric curves (training and validation) of one or more run "
-            "FOLDERS, overlaid and labelled, and each classifier run's test-set confusion matrix.",
+    "FOLDERS, overlaid and labelled, and each classifier run's test-set confusion matrix.",
     "plugins": "List plugins and the names they add, or show the component NAME.",
     "predict": "Run the model of RUN_FOLDER on INPUTS: image files (PNG, JPEG, ...; converted and "
-               "resized to the model's input, pixels scaled to [0, 1]), .npy/.npz arrays (one "
-               "input or a batch) or .csv files (one input per row).",
+    "resized to the model's input, pixels scaled to [0, 1]), .npy/.npz arrays (one "
+    "input or a batch) or .csv files (one input per row).",
     "run": "Train FILE's model, evaluate it on the test set and save the run.",
     "runs": "List the run folders under ROOT (default: runs/): name, date, spec, epochs, status "
-            "(a run whose process is gone shows as crashed), test loss, the main test metric "
-            "(accuracy, or MAE for regression), wall time.",
-    "summary": "Show FILE's layers, output shapes and parameter counts (`-` reads standard "
-               "input).",
+    "(a run whose process is gone shows as crashed), test loss, the main test metric "
+    "(accuracy, or MAE for regression), wall time.",
+    "summary": "Show FILE's layers, output shapes and parameter counts (`-` reads standard input).",
 }
 
 
@@ -54,8 +52,13 @@ class NetdslGroup(click.Group):
     """A click group whose verbs are imported on first use, and whose :meth:`invoke` renders a
     command's :class:`~netdsl.errors.NetdslError` once (exit 1), so no command handles its own."""
 
-    def __init__(self, *args: Any, verbs: Mapping[str, str] = VERBS,
-                 package: str = COMMANDS_PACKAGE, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        verbs: Mapping[str, str] = VERBS,
+        package: str = COMMANDS_PACKAGE,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.verbs = verbs
         self.package = package
@@ -99,26 +102,40 @@ class NetdslGroup(click.Group):
             report(exc, verbose=isinstance(ctx.obj, State) and ctx.obj.verbose)
 
 
-
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: Any = None, line: str | None = None) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
     """A warning netdsl or a plugin of it gave as one ``warning:`` line; any other as Python
     prints it."""
     text = str(message)
     ours = text.startswith("netdsl: ") or category.__name__ == "PluginWarning"
     if not ours:
-        click.echo(warnings.formatwarning(message, category, filename, lineno, line), err=True,
-                   nl=False)
+        click.echo(
+            warnings.formatwarning(message, category, filename, lineno, line), err=True, nl=False
+        )
         return
     click.echo(f"warning: {text.removeprefix('netdsl: ')}", err=True)
 
+
 @click.group(cls=NetdslGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="netdsl")
-@click.option("-v", "--verbose", is_flag=True,
-              help="Show tracebacks of failing plugins and TensorFlow's own log lines.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Show tracebacks of failing plugins and TensorFlow's own log lines.",
+)
 @click.option("--no-plugins", is_flag=True, help="Load only the built-in vocabulary.")
-@click.option("--strict-plugins", is_flag=True,
-              help="Make any plugin problem fatal (also NETDSL_STRICT_PLUGINS=1/true/on/yes).")
+@click.option(
+    "--strict-plugins",
+    is_flag=True,
+    help="Make any plugin problem fatal (also NETDSL_STRICT_PLUGINS=1/true/on/yes).",
+)
 @click.pass_context
 def main(ctx: click.Context, verbose: bool, no_plugins: bool, strict_plugins: bool) -> None:
     """Describe, check and train neural networks from one line of text.

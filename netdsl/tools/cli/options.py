@@ -22,14 +22,16 @@ __all__ = ["setting_option", "setting_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 def _click_type(kind: T.ParamType) -> Any:
     """What click reads for a setting of type ``kind``: its range or its choices from the table,
     so click names the option in its error (``check`` validates the value again by the row)."""
     if isinstance(kind, T.Int):
         return click.IntRange(min=kind.min, max=kind.max)
     if isinstance(kind, T.Float):
-        return click.FloatRange(min=kind.min, max=kind.max, min_open=kind.min_open,
-                                max_open=kind.max_open)
+        return click.FloatRange(
+            min=kind.min, max=kind.max, min_open=kind.min_open, max_open=kind.max_open
+        )
     if isinstance(kind, T.Choice):
         return click.Choice(list(kind.choices))
     return str
@@ -47,6 +49,7 @@ def setting_option(row: Setting) -> Callable[[F], F]:
     settings the user named override the program's."""
     help_ = f"Override the program's `{row.name}:` ({row.help})."
     if isinstance(row.type, T.Bool):
-        return click.option(f"{row.option}/--no-{row.option[2:]}", row.name, default=None,
-                            help=help_)
+        return click.option(
+            f"{row.option}/--no-{row.option[2:]}", row.name, default=None, help=help_
+        )
     return click.option(row.option, row.name, type=_click_type(row.type), default=None, help=help_)

@@ -49,12 +49,19 @@ class State:
         if self._registry is None:
             from netdsl.vocab.registry import load_registry
 
-            self._registry = load_registry(third_party=not self.no_plugins, strict=self.strict,
-                                           on_problem=self._warn, on_notice=self._notice)
+            self._registry = load_registry(
+                third_party=not self.no_plugins,
+                strict=self.strict,
+                on_problem=self._warn,
+                on_notice=self._notice,
+            )
             if self.verbose:
                 for info in self._registry.slow_plugins():
-                    click.echo(f"note: plugin {info.provider} took {info.seconds:.1f} s to load "
-                               f"({info.provider.plugin})", err=True)
+                    click.echo(
+                        f"note: plugin {info.provider} took {info.seconds:.1f} s to load "
+                        f"({info.provider.plugin})",
+                        err=True,
+                    )
         return self._registry
 
     def _notice(self, message: str) -> None:
@@ -137,8 +144,9 @@ def load(path: str) -> Program:
 def write_new(path: str, data: str | bytes, force: bool) -> None:
     """Write an output file; an existing file is kept unless ``--force`` (nothing is lost)."""
     if os.path.exists(path) and not force:
-        click.echo(f"error: {path} exists; choose another -o or pass --force to replace it",
-                   err=True)
+        click.echo(
+            f"error: {path} exists; choose another -o or pass --force to replace it", err=True
+        )
         sys.exit(1)
     try:
         if isinstance(data, bytes):
@@ -157,4 +165,3 @@ def quiet_tensorflow(state: State) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     else:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-

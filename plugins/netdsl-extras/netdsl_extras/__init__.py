@@ -18,13 +18,13 @@ __all__ = ["MAX_NORM_DENSE", "WEIGHT_DECAY", "register_layers", "register_regula
 __version__ = "0.1.0"
 
 
-
 def _max_norm_dense_infer(shape: Shape, a: Mapping[str, Any]) -> tuple[Shape, int]:
     """Same shape rule as ``dense``: the last axis becomes ``units``; weights n*units (+ units)."""
     n = shape[-1]
     if n is None:
-        raise ShapeProblem("max_norm_dense needs a known input size",
-                           help="give the input a fixed size")
+        raise ShapeProblem(
+            "max_norm_dense needs a known input size", help="give the input a fixed size"
+        )
     units = a["units"]
     return (*shape[:-1], units), n * units + (units if a["use_bias"] else 0)
 
@@ -46,13 +46,20 @@ def _build_weight_decay(*, rate: float) -> Any:
 
 MAX_NORM_DENSE = Layer(
     name="max_norm_dense",
-    description=("dense layer whose weights into each unit are rescaled after every step to an "
-                 "L2 norm of at most max_value (the max-norm constraint used with dropout)"),
+    description=(
+        "dense layer whose weights into each unit are rescaled after every step to an "
+        "L2 norm of at most max_value (the max-norm constraint used with dropout)"
+    ),
     params=(
         Param("units", T.Int(min=1), positional=True, help="number of outputs"),
         Param("activation", T.Ref("activation"), None, positional=True),
-        Param("max_value", T.Float(min=0, min_open=True), 3.0, positional=True,
-              help="largest L2 norm of one unit's incoming weights (3 to 4 is usual)"),
+        Param(
+            "max_value",
+            T.Float(min=0, min_open=True),
+            3.0,
+            positional=True,
+            help="largest L2 norm of one unit's incoming weights (3 to 4 is usual)",
+        ),
         Param("use_bias", T.Bool(), True),
         Param("kernel_regularizer", T.Ref("regularizer"), None, positional=True),
     ),
@@ -63,10 +70,13 @@ MAX_NORM_DENSE = Layer(
 
 WEIGHT_DECAY = Regularizer(
     name="weight_decay",
-    description=("weight decay with the rate papers quote: penalty rate/2 * sum(w^2), whose "
-                 "gradient rate * w shrinks each weight by rate per step (same as l2(rate/2))"),
-    params=(Param("rate", T.Float(min=0), 5e-4, positional=True,
-                  help="decay rate, e.g. 1e-4 or 5e-4"),),
+    description=(
+        "weight decay with the rate papers quote: penalty rate/2 * sum(w^2), whose "
+        "gradient rate * w shrinks each weight by rate per step (same as l2(rate/2))"
+    ),
+    params=(
+        Param("rate", T.Float(min=0), 5e-4, positional=True, help="decay rate, e.g. 1e-4 or 5e-4"),
+    ),
     build=_build_weight_decay,
 )
 

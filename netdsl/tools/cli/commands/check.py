@@ -16,12 +16,16 @@ from netdsl.tools.cli.terminal import State, fail, load
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON on stdout.")
-@click.option("--data", type=click.Path(),
-              help="The file or folder holding the dataset (its metadata is read).")
+@click.option(
+    "--data",
+    type=click.Path(),
+    help="The file or folder holding the dataset (its metadata is read).",
+)
 @setting_options
 @click.pass_obj
-def check(state: State, /, files: tuple[str, ...], as_json: bool, data: str | None,
-          **overrides: Any) -> None:
+def check(
+    state: State, /, files: tuple[str, ...], as_json: bool, data: str | None, **overrides: Any
+) -> None:
     """Check FILES (`-` reads standard input); exit 1 if any has an error.
 
     The setting options check the program as `netdsl run` with them would train it
@@ -41,12 +45,23 @@ def check(state: State, /, files: tuple[str, ...], as_json: bool, data: str | No
                 model = check_program(load(path), state.registry, data=data, overrides=given)
             except NetdslError as e:
                 failed.extend(e.errors)
-                results.append({"file": path, "ok": False, "errors": [x.to_dict() for x in e.errors]})
+                results.append(
+                    {"file": path, "ok": False, "errors": [x.to_dict() for x in e.errors]}
+                )
                 continue
-            results.append({"file": path, "ok": True, "errors": [], "layers": len(model.nodes),
-                            "params": model.total_params})
+            results.append(
+                {
+                    "file": path,
+                    "ok": True,
+                    "errors": [],
+                    "layers": len(model.nodes),
+                    "params": model.total_params,
+                }
+            )
             if not as_json:
-                click.echo(f"{path}: ok ({len(model.nodes)} layers, {model.total_params:,} parameters)")
+                click.echo(
+                    f"{path}: ok ({len(model.nodes)} layers, {model.total_params:,} parameters)"
+                )
     if as_json:
         click.echo(json.dumps({"files": results}, indent=2))
         if failed:

@@ -13,10 +13,18 @@ from netdsl.tools.diagram import FORMATS
 
 @click.command()
 @click.argument("file", type=click.Path(allow_dash=True))
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write here; the extension picks the format: .svg, .png, .dot or .mmd.")
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)),
-              help="The format (default: from -o's extension; DOT when printing).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write here; the extension picks the format: .svg, .png, .dot or .mmd.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    help="The format (default: from -o's extension; DOT when printing).",
+)
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 @click.pass_obj
 def diagram(state: State, file: str, output: str | None, fmt: str | None, force: bool) -> None:
@@ -34,8 +42,9 @@ def diagram(state: State, file: str, output: str | None, fmt: str | None, force:
     if output is None:
         if isinstance(picture, bytes):
             if sys.stdout.isatty():
-                click.echo("error: not writing a binary picture to the terminal; use -o FILE",
-                           err=True)
+                click.echo(
+                    "error: not writing a binary picture to the terminal; use -o FILE", err=True
+                )
                 sys.exit(1)
             sys.stdout.buffer.write(picture)
         else:

@@ -9,8 +9,12 @@ from netdsl.tools.cli.terminal import State, load, write_new
 
 @click.command()
 @click.argument("file", type=click.Path(allow_dash=True))
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Write the program here (default: print it).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the program here (default: print it).",
+)
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 @click.pass_obj
 def emit(state: State, file: str, output: str | None, force: bool) -> None:

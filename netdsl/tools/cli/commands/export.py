@@ -14,12 +14,19 @@ from netdsl.tools.cli.terminal import State, quiet_tensorflow
 
 @click.command()
 @click.argument("source", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), required=True,
-              help="savedmodel (TensorFlow Serving), onnx (ONNX Runtime), litert (.tflite, "
-                   "mobile).")
-@click.option("-o", "--output", type=click.Path(),
-              help="Where to write (default: beside the model: model_savedmodel/, model.onnx, "
-                   "model.tflite).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    required=True,
+    help="savedmodel (TensorFlow Serving), onnx (ONNX Runtime), litert (.tflite, mobile).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    help="Where to write (default: beside the model: model_savedmodel/, model.onnx, model.tflite).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @click.pass_obj
 def export(state: State, source: str, fmt: str, output: str | None, as_json: bool) -> None:

@@ -22,10 +22,13 @@ def parse(file: str, as_json: bool) -> None:
         click.echo(json.dumps(program.to_dict(), indent=2))
         return
     steps = _count_steps(program.network) if program.network else 0
-    parts = [f"{len(program.settings)} setting{'s' if len(program.settings) != 1 else ''}",
-             f"{len(program.blocks)} block{'s' if len(program.blocks) != 1 else ''}",
-             f"a network of {steps} step{'s' if steps != 1 else ''}" if program.network
-             else "no network"]
+    parts = [
+        f"{len(program.settings)} setting{'s' if len(program.settings) != 1 else ''}",
+        f"{len(program.blocks)} block{'s' if len(program.blocks) != 1 else ''}",
+        f"a network of {steps} step{'s' if steps != 1 else ''}"
+        if program.network
+        else "no network",
+    ]
     click.echo(f"{file}: parsed ({', '.join(parts)})")
     from netdsl.lang.formatter import format as format_program
 

@@ -11,10 +11,16 @@ from netdsl.tools.cli.terminal import fail_text
 
 @click.command()
 @click.argument("folders", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), default="curves.png",
-              show_default=True,
-              help="The picture of the curves; a classifier's confusion matrix goes beside it "
-                   "(NAME-confusion.png, one per run).")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    type=click.Path(dir_okay=False),
+    default="curves.png",
+    show_default=True,
+    help="The picture of the curves; a classifier's confusion matrix goes beside it "
+    "(NAME-confusion.png, one per run).",
+)
 def plot(folders: tuple[str, ...], output: str) -> None:
     """Plot the loss and metric curves (training and validation) of one or more run FOLDERS,
     overlaid and labelled, and each classifier run's test-set confusion matrix."""

@@ -32,8 +32,11 @@ def plugins(state: State, name: str | None, show_all: bool, as_json: bool) -> No
 
             pool = [e.component.name for e in registry.entries()]
             close = suggest(name, pool)
-            click.echo(f"error: no component named `{name}`"
-                       + (f"; did you mean `{close}`?" if close else ""), err=True)
+            click.echo(
+                f"error: no component named `{name}`"
+                + (f"; did you mean `{close}`?" if close else ""),
+                err=True,
+            )
             sys.exit(1)
         click.echo(json.dumps(found, indent=2) if as_json else component_text(registry, name))
         return

@@ -19,50 +19,106 @@ from netdsl.tools.cli.terminal import State, fail_text, load
 @click.command()
 @click.argument("file", type=click.Path(allow_dash=True), required=False)
 @setting_options
-@click.option("--data", type=click.Path(),
-              help="The file or folder holding the program's dataset (default: the dataset's own "
-                   "environment variable, e.g. $NETDSL_MNIST, then Keras's cache).")
-@click.option("--out", "out_dir", type=click.Path(), default="runs", show_default=True,
-              help="Where run folders are created.")
-@click.option("--resume", "resume", type=click.Path(file_okay=False), metavar="RUN_FOLDER",
-              help="Finish a killed or stopped run in its folder, from its last finished epoch "
-                   "(FILE is then the folder's model.net).")
-@click.option("--accept-changes", is_flag=True,
-              help="With --resume: finish the run even though its model.net or its data changed "
-                   "since it started (--resume refuses that otherwise); the change is recorded "
-                   "in the folder's fingerprint.json.")
+@click.option(
+    "--data",
+    type=click.Path(),
+    help="The file or folder holding the program's dataset (default: the dataset's own "
+    "environment variable, e.g. $NETDSL_MNIST, then Keras's cache).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(),
+    default="runs",
+    show_default=True,
+    help="Where run folders are created.",
+)
+@click.option(
+    "--resume",
+    "resume",
+    type=click.Path(file_okay=False),
+    metavar="RUN_FOLDER",
+    help="Finish a killed or stopped run in its folder, from its last finished epoch "
+    "(FILE is then the folder's model.net).",
+)
+@click.option(
+    "--accept-changes",
+    is_flag=True,
+    help="With --resume: finish the run even though its model.net or its data changed "
+    "since it started (--resume refuses that otherwise); the change is recorded "
+    "in the folder's fingerprint.json.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-@click.option("--steps-per-execution", type=click.IntRange(min=1, max=1 << 20),
-              help="Batches per call of the compiled training step (default 16). Higher is faster "
-                   "for small models (see BENCHMARKS.md); same weights for a given seed, coarser "
-                   "progress bar.")
-@click.option("--jit/--no-jit", "jit", default=None,
-              help="Compile the training step with XLA. Default: Keras's choice (off on a CPU-only "
-                   "machine, where it measured no faster; see BENCHMARKS.md).")
-@click.option("--threads", type=click.IntRange(min=1, max=4096),
-              help="TensorFlow threads (intra- and inter-op). Default: TensorFlow's (every core).")
-@click.option("--distribute", is_flag=True,
-              help="Train data-parallel on every device of this machine (MirroredStrategy on "
-                   "tensorflow, DataParallel on jax). The batch size is the global batch.")
-@click.option("--coordinator", metavar="HOST:PORT",
-              help="Multi-process training (jax backend): process 0's address and port, the same "
-                   "for every process. Default: $KERAS_DISTRIBUTION_JOB_ADDRESSES or "
-                   "$JAX_COORDINATOR_ADDRESS.")
-@click.option("--num-processes", type=click.IntRange(min=1, max=1 << 16),
-              help="Multi-process: how many processes (default: "
-                   "$KERAS_DISTRIBUTION_NUM_PROCESSES).")
-@click.option("--process-id", type=click.IntRange(min=0, max=1 << 16),
-              help="Multi-process: this process, 0..N-1; 0 writes the run folder "
-                   "(default: $KERAS_DISTRIBUTION_PROCESS_ID).")
-@click.option("--timeout", type=click.FloatRange(min=1), default=None,
-              help="Multi-process: seconds to wait for the others to join, or for a silent one, "
-                   "before stopping with an error (default 60).")
+@click.option(
+    "--steps-per-execution",
+    type=click.IntRange(min=1, max=1 << 20),
+    help="Batches per call of the compiled training step (default 16). Higher is faster "
+    "for small models (see BENCHMARKS.md); same weights for a given seed, coarser "
+    "progress bar.",
+)
+@click.option(
+    "--jit/--no-jit",
+    "jit",
+    default=None,
+    help="Compile the training step with XLA. Default: Keras's choice (off on a CPU-only "
+    "machine, where it measured no faster; see BENCHMARKS.md).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1, max=4096),
+    help="TensorFlow threads (intra- and inter-op). Default: TensorFlow's (every core).",
+)
+@click.option(
+    "--distribute",
+    is_flag=True,
+    help="Train data-parallel on every device of this machine (MirroredStrategy on "
+    "tensorflow, DataParallel on jax). The batch size is the global batch.",
+)
+@click.option(
+    "--coordinator",
+    metavar="HOST:PORT",
+    help="Multi-process training (jax backend): process 0's address and port, the same "
+    "for every process. Default: $KERAS_DISTRIBUTION_JOB_ADDRESSES or "
+    "$JAX_COORDINATOR_ADDRESS.",
+)
+@click.option(
+    "--num-processes",
+    type=click.IntRange(min=1, max=1 << 16),
+    help="Multi-process: how many processes (default: $KERAS_DISTRIBUTION_NUM_PROCESSES).",
+)
+@click.option(
+    "--process-id",
+    type=click.IntRange(min=0, max=1 << 16),
+    help="Multi-process: this process, 0..N-1; 0 writes the run folder "
+    "(default: $KERAS_DISTRIBUTION_PROCESS_ID).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Multi-process: seconds to wait for the others to join, or for a silent one, "
+    "before stopping with an error (default 60).",
+)
 @click.pass_obj
-def run(state: State, /, file: str | None, data: str | None, out_dir: str, resume: str | None,
-        accept_changes: bool, quiet: bool, steps_per_execution: int | None, jit: bool | None,
-        threads: int | None, distribute: bool, coordinator: str | None,
-        num_processes: int | None, process_id: int | None, timeout: float | None,
-        **overrides: Any) -> None:
+def run(
+    state: State,
+    /,
+    file: str | None,
+    data: str | None,
+    out_dir: str,
+    resume: str | None,
+    accept_changes: bool,
+    quiet: bool,
+    steps_per_execution: int | None,
+    jit: bool | None,
+    threads: int | None,
+    distribute: bool,
+    coordinator: str | None,
+    num_processes: int | None,
+    process_id: int | None,
+    timeout: float | None,
+    **overrides: Any,
+) -> None:
     """Train FILE's model, evaluate it on the test set and save the run.
 
     --steps-per-execution, --jit and --threads change how fast training runs on this machine,
@@ -75,9 +131,24 @@ def run(state: State, /, file: str | None, data: str | None, out_dir: str, resum
 
     try:
         with signals_stop():
-            report = _train(state, file, data, out_dir, resume, accept_changes, quiet,
-                            steps_per_execution, jit, threads, distribute, coordinator,
-                            num_processes, process_id, timeout, overrides)
+            report = _train(
+                state,
+                file,
+                data,
+                out_dir,
+                resume,
+                accept_changes,
+                quiet,
+                steps_per_execution,
+                jit,
+                threads,
+                distribute,
+                coordinator,
+                num_processes,
+                process_id,
+                timeout,
+                overrides,
+            )
     except KeyboardInterrupt as e:  # before the run folder was made (or, resuming, touched)
         reason = getattr(e, "reason", "interrupt")
         why = "interrupted" if reason == "interrupt" else f"stopped by {reason}"
@@ -89,11 +160,24 @@ def run(state: State, /, file: str | None, data: str | None, out_dir: str, resum
         sys.exit(EXIT_CODES.get(report.stopped, 1))
 
 
-def _train(state: State, file: str | None, data: str | None, out_dir: str, resume: str | None,
-           accept_changes: bool, quiet: bool, steps_per_execution: int | None,
-           jit: bool | None, threads: int | None, distribute: bool, coordinator: str | None,
-           num_processes: int | None, process_id: int | None, timeout: float | None,
-           overrides: dict[str, Any]) -> Any:
+def _train(
+    state: State,
+    file: str | None,
+    data: str | None,
+    out_dir: str,
+    resume: str | None,
+    accept_changes: bool,
+    quiet: bool,
+    steps_per_execution: int | None,
+    jit: bool | None,
+    threads: int | None,
+    distribute: bool,
+    coordinator: str | None,
+    num_processes: int | None,
+    process_id: int | None,
+    timeout: float | None,
+    overrides: dict[str, Any],
+) -> Any:
     """``run``'s body: check, then train or resume; the report."""
     from netdsl.checking.checker import check as check_program
     from netdsl.errors import NetdslTrainingError
@@ -104,8 +188,9 @@ def _train(state: State, file: str | None, data: str | None, out_dir: str, resum
     given = {k: v for k, v in overrides.items() if v is not None}
     if resume is not None:
         if file is not None or given:
-            raise click.UsageError("--resume continues a run as it was: give no FILE and no "
-                                   "setting overrides")
+            raise click.UsageError(
+                "--resume continues a run as it was: give no FILE and no setting overrides"
+            )
         file = os.path.join(resume, "model.net")
         if not os.path.isfile(file):
             fail_text(f"{resume} is not a run folder (it has no model.net)")
@@ -127,15 +212,27 @@ def _train(state: State, file: str | None, data: str | None, out_dir: str, resum
     if resume is not None and cluster is not None and cluster.num_processes > 1:
         raise NetdslTrainingError(
             "--resume continues a run in one process; a multi-process run cannot be resumed",
-            code="NDL322", help="start a new multi-process run, or resume this folder in one "
-                                "process without --coordinator (add --distribute for every "
-                                "local device)")
-    options = TrainOptions(**speed, jit_compile=jit, threads=threads, distribute=distribute,
-                           cluster=cluster) \
-        if speed or jit is not None or threads or distribute or cluster is not None \
+            code="NDL322",
+            help="start a new multi-process run, or resume this folder in one "
+            "process without --coordinator (add --distribute for every "
+            "local device)",
+        )
+    options = (
+        TrainOptions(
+            **speed, jit_compile=jit, threads=threads, distribute=distribute, cluster=cluster
+        )
+        if speed or jit is not None or threads or distribute or cluster is not None
         else (None if resume else TrainOptions())
+    )
     echo = lambda text: click.echo(text, err=True)  # noqa: E731
     if resume is not None:
-        return resume_run(resume, model, data=data, quiet=quiet, echo=echo, options=options,
-                          accept_changes=accept_changes)
+        return resume_run(
+            resume,
+            model,
+            data=data,
+            quiet=quiet,
+            echo=echo,
+            options=options,
+            accept_changes=accept_changes,
+        )
     return run_model(model, data=data, out_dir=out_dir, quiet=quiet, echo=echo, options=options)

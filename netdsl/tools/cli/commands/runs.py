@@ -13,12 +13,21 @@ from netdsl.tools.runs_view import SORT_KEYS
 @click.command()
 @click.argument("root", default="runs", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
-@click.option("--status", "status", type=click.Choice([*STATUSES, "resumed"]),
-              help="Only runs with this status (resumed: runs resumed at least once).")
-@click.option("--sort", "sort", type=click.Choice(list(SORT_KEYS)), default="date",
-              show_default=True,
-              help="Order of the rows (date: newest first; accuracy: best first; mae, loss, "
-                   "wall: lowest first).")
+@click.option(
+    "--status",
+    "status",
+    type=click.Choice([*STATUSES, "resumed"]),
+    help="Only runs with this status (resumed: runs resumed at least once).",
+)
+@click.option(
+    "--sort",
+    "sort",
+    type=click.Choice(list(SORT_KEYS)),
+    default="date",
+    show_default=True,
+    help="Order of the rows (date: newest first; accuracy: best first; mae, loss, "
+    "wall: lowest first).",
+)
 def runs(root: str, as_json: bool, status: str | None, sort: str) -> None:
     """List the run folders under ROOT (default: runs/): name, date, spec, epochs, status
     (a run whose process is gone shows as crashed), test loss, the main test metric (accuracy,

@@ -12,10 +12,16 @@ from netdsl.tools.cli.terminal import State, load
 @click.command()
 @click.argument("file", type=click.Path(allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the checked model as JSON.")
-@click.option("--data", type=click.Path(),
-              help="The file or folder holding the dataset (its metadata is read).")
-@click.option("--flops", is_flag=True,
-              help="Add multiply-accumulates (MACs) per layer and in total, for one example.")
+@click.option(
+    "--data",
+    type=click.Path(),
+    help="The file or folder holding the dataset (its metadata is read).",
+)
+@click.option(
+    "--flops",
+    is_flag=True,
+    help="Add multiply-accumulates (MACs) per layer and in total, for one example.",
+)
 @click.pass_obj
 def summary(state: State, file: str, as_json: bool, data: str | None, flops: bool) -> None:
     """Show FILE's layers, output shapes and parameter counts (`-` reads standard input)."""
