@@ -70,13 +70,18 @@ PROGRAMS: list[tuple[str, str, str]] = [
     ("100 KB, 3,700 layers each with an error", "100 KB", _errors_100k()),
     ("100 KB of ` use_bias=true`", "100 KB", "dense 10 softmax" + " use_bias=true" * 7_140 + "\n"),
     ("10,000 × `epochs: 1` (100 KB)", "100 KB", "epochs: 1\n" * 10_000 + "dense 10 softmax\n"),
+    # the shipped examples: what users check every day (their datasets need no file to describe)
+    *(
+        (f"examples/{path.name}", "example", path.read_text("utf-8"))
+        for path in sorted((ROOT / "examples").glob("*.net"))
+    ),
 ]
 
 CHILD = r"""
 import json, sys, time, tracemalloc
 sys.path[:0] = [sys.argv[1], sys.argv[1] + "/plugins"]
 import netdsl
-from netdsl.lang.diagnostics import render
+from netdsl import render  # the public name: the same in an older tree
 from netdsl.errors import NetdslError
 text = sys.stdin.read()
 

@@ -315,3 +315,29 @@ def test_images_loader_prints_no_keras_validation_message(
     streams = images.load(request, images.describe(request))
     assert streams.train_size + streams.test_size == 10
     assert "validation" not in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_predict_refuses_a_model_keras_that_does_not_fit_model_net(tmp_path: Path) -> None:
+    """A model.keras copied in from another run (another input size) is NDL313 before any
+    input reaches Keras, not Keras's ValueError (issue 27)."""
+    folders = []
+    for name, size in (("a", 8), ("b", 6)):
+        program = tmp_path / f"{name}.net"
+        program.write_text(
+            f"dataset: synthetic(classes=3, train_size=64, test_size=16)\ninput: {size}\n"
+            "epochs: 1\ndense 4 relu -> dense 3 softmax\n"
+        )
+        out = tmp_path / f"runs_{name}"
+        result = CliRunner().invoke(main, ["run", str(program), "--out", str(out), "-q"])
+        assert result.exit_code == 0, result.output
+        (folder,) = out.iterdir()
+        folders.append(folder)
+    (folders[1] / "model.keras").replace(folders[0] / "model.keras")
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.zeros((2, 8), np.float32))
+    result = CliRunner().invoke(main, ["predict", str(folders[0]), str(tmp_path / "x.npy")])
+    assert result.exit_code == 1
+    assert "error[NDL313]" in result.stderr and "maps 6 to 3, the program 8 to 3" in result.stderr
+    assert "Traceback" not in result.output + result.stderr

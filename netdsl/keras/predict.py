@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import NetdslInputError
+from ..errors import NetdslInputError, NetdslTrainingError
 from .datafiles import (
     MAX_IMAGE_PIXELS,
     Npz,
@@ -265,8 +265,24 @@ def load_predictor(folder: str | os.PathLike[str], registry: Registry | None = N
 
     model = check_run(folder, registry)
     net = load_model(folder, registry, compile=False)
+    _check_fits(folder, net, model)
     names = read_labels(folder) or list(model.data.class_names)
     return Predictor(net, model, names)
+
+
+def _check_fits(folder: str | os.PathLike[str], net: Any, model: CheckedModel) -> None:
+    """``model.keras`` takes and gives the shapes ``model.net`` says, or the folder was changed
+    by hand (a file copied from another run): an error before any input is fed to it."""
+    said = ((None, *model.input_shape), (None, *model.output_shape))
+    has = (tuple(net.input_shape), tuple(net.output_shape))
+    if has != said:
+        raise NetdslTrainingError(
+            f"{folder}: model.keras does not fit model.net: the saved model maps "
+            f"{_shape_text(has[0][1:])} to {_shape_text(has[1][1:])}, the program "
+            f"{_shape_text(said[0][1:])} to {_shape_text(said[1][1:])}",
+            code="NDL313",
+            help="one of the two was replaced or edited: put back the run's own files, or train again",
+        )
 
 
 def results_text(results: Sequence[dict[str, Any]]) -> str:
