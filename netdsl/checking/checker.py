@@ -143,7 +143,7 @@ def _run(
         return None
     values.update(input=tuple(input_shape or ()), loss=target.loss, metrics=target.metrics)
     model = _plan(program, tuple(nodes), Settings.of(values), info, target.labels, backend, origin)
-    if backend is not None:  # every component must run on the backend training will use
+    if backend is not None and registry.restricts_backends:  # each component runs there
         collector.extend(backend_problems(model, backend))
     return None if collector.errors else model
 

@@ -109,6 +109,7 @@ class Registry:
         self.plugins: list[PluginInfo] = []
         self.problems: list[NetdslPluginError] = []
         self.notices: list[str] = []  # not problems: e.g. a plugin overriding a name on purpose
+        self._restricted = 0  # how many entries run on some backends only
 
     def slow_plugins(self, limit: float = SLOW_PLUGIN_SECONDS) -> list[PluginInfo]:
         """Plugins that took longer than ``limit`` seconds to import and register."""
@@ -142,6 +143,12 @@ class Registry:
         for k in [kind] if kind else list(KINDS):
             yield from self._entries[k].values()
 
+    @property
+    def restricts_backends(self) -> bool:
+        """Whether any component here runs on some backends only: when none does (the usual
+        case), no program can break the backend rule and ``check`` need not walk it."""
+        return self._restricted > 0
+
     def suggest(self, kind: str, name: str) -> str | None:
         return suggest(name, self.names(kind, aliases=True))
 
@@ -150,6 +157,7 @@ class Registry:
         other = Registry()
         other._entries = {k: dict(v) for k, v in self._entries.items()}
         other._aliases = {k: dict(v) for k, v in self._aliases.items()}
+        other._restricted = self._restricted
         other.plugins, other.problems, other.notices = (
             list(self.plugins),
             list(self.problems),
@@ -182,6 +190,7 @@ class Registry:
             for n in names:
                 self.remove(kind, n)
         self._entries[kind][component.name] = Entry(component, provider)
+        self._restricted += bool(getattr(component, "backends", ()))
         for a in component.aliases:
             self._aliases[kind][a] = component.name
 
@@ -190,6 +199,7 @@ class Registry:
         canonical = self._aliases[kind].pop(name, None) or name
         entry = self._entries[kind].pop(canonical, None)
         if entry:
+            self._restricted -= bool(getattr(entry.component, "backends", ()))
             for a in entry.component.aliases:
                 self._aliases[kind].pop(a, None)
 

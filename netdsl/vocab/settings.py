@@ -181,6 +181,10 @@ class Settings(Mapping[str, Any]):
             raise KeyError(key)
         return getattr(self, key)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """``settings.get("seed")``: the Mapping's own, without its try/except round trip."""
+        return self.__dict__.get(key, default) if key in TABLE else default
+
     def __iter__(self) -> Iterator[str]:
         return iter(TABLE)
 
