@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLES, ROOT
+from datafiles import write_image_folder
 
 import netdsl
 from netdsl.keras.emit import EmitError, emit_program
@@ -552,3 +553,30 @@ def test_built_in_defaults_are_keras_defaults() -> None:
                         f"{'has none' if keras_param is None else repr(keras_param.default)}"
                     )
     assert checked > 200 and wrong == []
+
+
+# --- the emitted images loader ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["split", "test-folder"], ids=["split", "test-folder"])
+def test_the_emitted_images_loader_prints_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], layout: str
+) -> None:
+    """Keras's "Using N files for validation" is netdsl's test split: the emitted loader keeps
+    quiet about it, as the ``images`` dataset does, and still loads both parts."""
+    folder = tmp_path / "pictures"
+    if layout == "split":
+        write_image_folder(folder, per_class=5)
+    else:
+        write_image_folder(folder / "train", per_class=4)
+        write_image_folder(folder / "test", per_class=2, seed=1)
+    text = "dataset: images\ninput: 8x8x3\n\nconv2d 4 3 relu -> flatten -> dense 2 softmax"
+    program = emit_program(netdsl.check(text, filename="pictures.net", data=folder))
+    namespace: dict[str, object] = {"__name__": "emitted"}
+    exec(compile(program, "emitted.py", "exec"), namespace)
+    capsys.readouterr()
+    x_train, y_train, x_test, y_test = namespace["load_data"](str(folder))  # type: ignore[operator]
+    assert capsys.readouterr().out == ""
+    assert len(x_train) == len(y_train) > 0 and len(x_test) == len(y_test) > 0
+    assert x_train.shape[1:] == (8, 8, 3)

@@ -27,6 +27,7 @@ from ..checking.graph import Node
 from ..checking.plan import CheckedModel
 from ..errors import EmitError
 from ..vocab.components import Code, Component, DataRequest, Dataset, Ref, Schedule
+from ..vocab.settings import Settings
 
 __all__ = ["LINE_LENGTH", "SETTINGS_WRITTEN", "EmitError", "emit_program"]
 
@@ -442,21 +443,15 @@ def _steps_comment(model: CheckedModel) -> list[str]:
     return lines
 
 
-def emit_program(
-    model: CheckedModel, source: str | None = None, data_path: str | None = None
-) -> str:
-    """The whole program for ``model``; ``source`` names the ``.net`` file in its docstring;
-    ``data_path`` is where the data is when known (a run folder records it)."""
-    w = _Writer()
-    w.imports.update(
-        {"import argparse", "import itertools", "import math", "import keras", "import numpy as np"}
-    )
-    build = _build_model(model, w)
-    callbacks = [w.value(c) for c in model.settings.callbacks or []]
-    data = _dataset(model, w, data_path)
+#: the modules every emitted program imports (a layer or dataset may add more)
+_BASE_IMPORTS = frozenset(
+    {"import argparse", "import itertools", "import math", "import keras", "import numpy as np"}
+)
+
+
+def _constants(model: CheckedModel) -> list[str]:
+    """The module constants: the settings ``main`` reads, each written only when it is set."""
     s = model.settings
-    name = _model_name(model)
-    origin = f" from {source}" if source else ""
     constants = [
         f"INPUT_SHAPE = {_flat(_literal(tuple(model.input_shape)))}",
         f"EPOCHS = {s.epochs}",
@@ -468,108 +463,157 @@ def emit_program(
         constants.append(f"SEED = {s.seed}")
     if s.backend is not None:
         constants.append(f"BACKEND = {json.dumps(s.backend)}")
-    order_seed = "SEED" if s.seed is not None else "seed=0"
-    fit = _Call(
+    return constants
+
+
+def _fit_call(settings: Settings, callbacks: list[_Expr]) -> _Call:
+    """``model.fit`` on netdsl's batch order (seed 0 without a seed), as a run trains."""
+    order_seed = "SEED" if settings.seed is not None else "seed=0"
+    batches = _Call(
+        "training_batches",
+        ((None, _Src("x_train")), (None, _Src("y_train")), (None, _Src(order_seed))),
+    )
+    return _Call(
         "model.fit",
         (
-            (
-                None,
-                _Call(
-                    "training_batches",
-                    ((None, _Src("x_train")), (None, _Src("y_train")), (None, _Src(order_seed))),
-                ),
-            ),
+            (None, batches),
             ("steps_per_epoch", _Src("math.ceil(len(x_train) / BATCH_SIZE)")),
             ("epochs", _Src("args.epochs")),
             ("shuffle", _Src("False")),  # training_batches orders them
-            *((("validation_data", _Src("(x_val, y_val)")),) if s.validation_split else ()),
+            *((("validation_data", _Src("(x_val, y_val)")),) if settings.validation_split else ()),
             *((("callbacks", _Seq(tuple(callbacks))),) if callbacks else ()),
         ),
     )
-    split = (
-        [
-            "    # the last VALIDATION_SPLIT of the training examples are held out, before any shuffling",
-            "    split = math.floor(len(x_train) * (1 - VALIDATION_SPLIT))",
-            "    x_train, x_val = x_train[:split], x_train[split:]",
-            "    y_train, y_val = y_train[:split], y_train[split:]",
-        ]
-        if s.validation_split
-        else []
-    )
-    steps = (
+
+
+def _validation_lines(settings: Settings) -> list[str]:
+    """``main``'s hold-out of the validation examples, as netdsl makes it (none without one)."""
+    if not settings.validation_split:
+        return []
+    return [
+        "    # the last VALIDATION_SPLIT of the training examples are held out, before any shuffling",
+        "    split = math.floor(len(x_train) * (1 - VALIDATION_SPLIT))",
+        "    x_train, x_val = x_train[:split], x_train[split:]",
+        "    y_train, y_val = y_train[:split], y_train[split:]",
+    ]
+
+
+def _model_lines(model: CheckedModel, uses_steps: bool) -> list[str]:
+    """``main``'s model building: the step count first when a schedule needs it, then the
+    normalize layer's adaptation when the program normalizes."""
+    lines = (
         [
             *_steps_comment(model),
             "    total_steps = math.ceil(len(x_train) / BATCH_SIZE) * args.epochs",
             "    model = build_model(total_steps)",
         ]
-        if w.uses_steps
+        if uses_steps
         else ["    model = build_model()"]
     )
-    if s.normalize:
-        steps += [
+    if model.settings.normalize:
+        lines += [
             "    # the normalize layer learns the training examples' mean and variance",
             '    model.get_layer("normalize").adapt(x_train)',
         ]
-    backend = (
-        [
-            "    if keras.backend.backend() != BACKEND:",
-            '        raise SystemExit(f"run it with KERAS_BACKEND={BACKEND}: the model was checked for it")',
-        ]
-        if s.backend is not None
-        else []
-    )
-    main = [
+    return lines
+
+
+def _backend_lines(settings: Settings) -> list[str]:
+    """``main``'s refusal of another Keras backend than the one the model was checked for."""
+    if settings.backend is None:
+        return []
+    return [
+        "    if keras.backend.backend() != BACKEND:",
+        '        raise SystemExit(f"run it with KERAS_BACKEND={BACKEND}: the model was checked for it")',
+    ]
+
+
+def _main(model: CheckedModel, callbacks: list[_Expr], uses_steps: bool) -> list[str]:
+    """The program's ``main``: parse the options, load and prepare the data, build, train on
+    netdsl's batch order, report the test set."""
+    s = model.settings
+    return [
         "def main(argv=None):",
         '    """Train on the training set, report the test set; returns the trained model."""',
         "    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])",
         '    parser.add_argument("--data", help="where the dataset is (see load_data)")',
         '    parser.add_argument("--epochs", type=int, default=EPOCHS)',
         "    args = parser.parse_args(argv)",
-        *backend,
+        *_backend_lines(s),
         *(["    keras.utils.set_random_seed(SEED)"] if s.seed is not None else []),
         "    x_train, y_train, x_test, y_test = load_data(args.data)",
         "    x_train, y_train = prepare(x_train, y_train)",
         "    x_test, y_test = prepare(x_test, y_test)",
-        *split,
-        *steps,
+        *_validation_lines(s),
+        *_model_lines(model, uses_steps),
         "    model.summary()",
         *(
             []
             if s.seed is not None
             else ["    # netdsl orders the batches of a run without a seed with seed 0"]
         ),
-        *_layout(fit, 4),
+        *_layout(_fit_call(s, callbacks), 4),
         "    results = model.evaluate(x_test, y_test, return_dict=True)",
         "    for metric, value in results.items():",
         '        print(f"test {metric}: {value:.4f}")',
         "    return model",
     ]
-    doc = [
+
+
+def _docstring(model: CheckedModel, source: str | None) -> list[str]:
+    """The module docstring: what wrote the program, from which file, and how to run it."""
+    name = _model_name(model)
+    origin = f" from {source}" if source else ""
+    return [
         f'"""{name}: a Keras model written by `netdsl emit`{origin}.',
         "",
         f"Plain Keras and NumPy, no netdsl needed: python {name}.py [--data PATH] [--epochs N]",
         '"""',
     ]
-    signature = "def build_model(total_steps):" if w.uses_steps else "def build_model():"
-    parts = [
-        doc,
-        _imports(w.imports),
-        constants,
-        data,
-        _prepare(model),
-        _training_batches(),
-        *(d.splitlines() for d in w.definitions),
-        [
-            signature,
-            f'    """The network ({model.total_params:,} parameters), compiled."""',
-            *build,
-        ],
-        main,
-        ['if __name__ == "__main__":', "    main()"],
+
+
+def _build_function(model: CheckedModel, body: list[str], uses_steps: bool) -> list[str]:
+    """``build_model`` (taking the step count when a schedule needs it) around its ``body``."""
+    signature = "def build_model(total_steps):" if uses_steps else "def build_model():"
+    return [
+        signature,
+        f'    """The network ({model.total_params:,} parameters), compiled."""',
+        *body,
     ]
+
+
+def _join(parts: list[list[str]]) -> str:
+    """The parts as one module: one blank line after the docstring and the imports, two
+    between the others (PEP 8's spacing of top-level definitions)."""
     out: list[str] = []
     for i, part in enumerate(parts):
         if i:
             out += [""] if i <= 2 else ["", ""]
         out += part
     return "\n".join(out) + "\n"
+
+
+def emit_program(
+    model: CheckedModel, source: str | None = None, data_path: str | None = None
+) -> str:
+    """The whole program for ``model``; ``source`` names the ``.net`` file in its docstring;
+    ``data_path`` is where the data is when known (a run folder records it)."""
+    w = _Writer()
+    w.imports.update(_BASE_IMPORTS)
+    build = _build_model(model, w)  # the writer learns the imports, definitions and steps here
+    callbacks = [w.value(c) for c in model.settings.callbacks or []]
+    data = _dataset(model, w, data_path)
+    return _join(
+        [
+            _docstring(model, source),
+            _imports(w.imports),
+            _constants(model),
+            data,
+            _prepare(model),
+            _training_batches(),
+            *(d.splitlines() for d in w.definitions),
+            _build_function(model, build, w.uses_steps),
+            _main(model, callbacks, w.uses_steps),
+            ['if __name__ == "__main__":', "    main()"],
+        ]
+    )

@@ -180,14 +180,16 @@ def load_data(path=None):
                    color_mode="%(color)s", image_size=(%(height)d, %(width)d), batch_size=None,
                    verbose=False)
     train_dir, test_dir = os.path.join(path, "train"), os.path.join(path, "test")
-    if os.path.isdir(train_dir) and os.path.isdir(test_dir):
-        train = keras.utils.image_dataset_from_directory(
-            train_dir, shuffle=True, seed=%(seed)d, **options)
-        test = keras.utils.image_dataset_from_directory(test_dir, shuffle=False, **options)
-    else:
-        train, test = keras.utils.image_dataset_from_directory(
-            path, shuffle=True, seed=%(seed)d, validation_split=%(test_split)r, subset="both",
-            **options)
+    # Keras says "Using N files for validation" of what is netdsl's test split: not printed
+    with contextlib.redirect_stdout(io.StringIO()):
+        if os.path.isdir(train_dir) and os.path.isdir(test_dir):
+            train = keras.utils.image_dataset_from_directory(
+                train_dir, shuffle=True, seed=%(seed)d, **options)
+            test = keras.utils.image_dataset_from_directory(test_dir, shuffle=False, **options)
+        else:
+            train, test = keras.utils.image_dataset_from_directory(
+                path, shuffle=True, seed=%(seed)d, validation_split=%(test_split)r,
+                subset="both", **options)
 
     def arrays(images):
         pairs = [(np.asarray(x), np.asarray(y)) for x, y in images]
@@ -218,7 +220,7 @@ def emit_images(colors: dict[str, int]) -> Callable[[DataRequest, DataInfo], Cod
                 "seed": int(a["seed"]),
                 "test_split": float(a["test_split"]),
             },
-            ("import os",),
+            ("import contextlib", "import io", "import os"),
         )
 
     return emit

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -196,20 +197,10 @@ def decoder(height: int, width: int, channels: int) -> Any:
     return decode
 
 
-def load_images(request: DataRequest, info: DataInfo) -> Streams:
-    """The folders as ``tf.data`` pipelines. Keras's ``image_dataset_from_directory`` lists the
-    files and makes the seeded split; every file's header is checked first
-    (:func:`check_headers`), then decoded by :func:`decoder`. The training images are decoded
-    once and kept in memory when they fit in :data:`CACHE_BYTES`, else decoded again each epoch;
-    either way each epoch visits them in an order seeded by the epoch's seed."""
-    import keras
-    import tensorflow as tf
-
-    train_dir, test_dir, names = class_folders(request)
-    a = request.args
-    height, width, channels = info.input_shape
-    color = next(c for c, n in COLORS.items() if n == channels)
-    common = {
+def _options(names: tuple[str, ...], color: str, height: int, width: int) -> dict[str, Any]:
+    """The ``image_dataset_from_directory`` options both layouts share: labels by class folder
+    in netdsl's order, undecoded (``batch_size=None``: only the file list is used), quiet."""
+    return {
         "labels": "inferred",
         "label_mode": "int",
         "class_names": list(names),
@@ -218,6 +209,13 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
         "batch_size": None,
         "verbose": False,
     }
+
+
+def _listed(
+    keras: Any, train_dir: Path, test_dir: Path | None, a: Any, common: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """The training and test files as Keras lists and splits them; an empty folder, class or
+    side of the split is an error naming the folder."""
     try:
         # Keras says "Using N files for validation" of what is netdsl's test split: not printed
         with contextlib.redirect_stdout(io.StringIO()):
@@ -229,63 +227,85 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
         ) from None
     paths = list(getattr(train_ds, "file_paths", ()))
     test_paths = list(getattr(test_ds, "file_paths", ()))
-    sizes = [len(paths), len(test_paths)]
-    if not all(sizes):
+    if not (paths and test_paths):
         raise NetdslDataError(
-            f"{train_dir}: the split leaves {sizes[0]} training and {sizes[1]} test images",
+            f"{train_dir}: the split leaves {len(paths)} training and {len(test_paths)} test images",
             help="add images, or another test_split",
         )
-    check_headers(paths + test_paths)
-    files = tf.constant(paths)
-    labels = tf.constant(_labels(train_dir, paths, names), tf.int32)
-    test_files = tf.constant(test_paths)
-    test_labels = tf.constant(_labels(test_dir or train_dir, test_paths, names), tf.int32)
-    decode = decoder(height, width, channels)
+    return paths, test_paths
 
-    cached = sizes[0] * height * width * channels * 4 <= CACHE_BYTES
-    pixels = None
-    if cached:  # decoded once here, then each epoch is an in-memory gather
-        try:
-            pixels = tf.concat(
-                list(
-                    tf.data.Dataset.from_tensor_slices(files)
-                    .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                    .batch(1024)
-                ),
-                axis=0,
-            )
-        except tf.errors.OpError as exc:
-            raise _undecodable(paths, decode, exc) from None
 
-    def train(batch_size: int, seed: Any) -> Any:
-        epoch_seed = tf.cast(0 if seed is None else seed, tf.int64)
-        order = tf.argsort(tf.random.stateless_uniform([sizes[0]], seed=tf.stack([epoch_seed, 0])))
-        ids = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
-        if pixels is not None:
-            return ids.map(
-                lambda i: (tf.gather(pixels, i), tf.gather(labels, i)),
-                num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=True,
-            )
-        return ids.map(
-            lambda i: (
-                tf.map_fn(decode, tf.gather(files, i), fn_output_signature=tf.float32),
-                tf.gather(labels, i),
+def _decode_all(paths: list[str], decode: Any) -> Any:
+    """Every training image decoded once, in file order, as one float32 tensor (the in-memory
+    cache); a file that does not decode is an error naming it."""
+    import tensorflow as tf
+
+    try:
+        return tf.concat(
+            list(
+                tf.data.Dataset.from_tensor_slices(tf.constant(paths))
+                .map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                .batch(1024)
             ),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
+            axis=0,
         )
+    except tf.errors.OpError as exc:
+        raise _undecodable(paths, decode, exc) from None
 
-    def test(batch_size: int) -> Any:
+
+@dataclass(frozen=True)
+class _Pipelines:
+    """The ``train``/``test`` pipelines of :class:`Streams` over the listed files: the training
+    images from ``pixels`` when cached, else decoded by ``decode`` batch by batch."""
+
+    files: Any
+    labels: Any
+    test_files: Any
+    test_labels: Any
+    decode: Any
+    pixels: Any
+    train_size: int
+
+    def train(self, batch_size: int, seed: Any) -> Any:
+        """One epoch: a permutation of the training images seeded by the epoch's ``seed``."""
+        import tensorflow as tf
+
+        epoch_seed = tf.cast(0 if seed is None else seed, tf.int64)
+        draw = tf.random.stateless_uniform([self.train_size], seed=tf.stack([epoch_seed, 0]))
+        ids = tf.data.Dataset.from_tensor_slices(tf.argsort(draw)).batch(batch_size)
+        return ids.map(self._gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def _gather(self, i: Any) -> tuple[Any, Any]:
+        """The batch of training images ``i``: gathered from the cache, else decoded."""
+        import tensorflow as tf
+
+        if self.pixels is not None:
+            return tf.gather(self.pixels, i), tf.gather(self.labels, i)
+        images = tf.map_fn(self.decode, tf.gather(self.files, i), fn_output_signature=tf.float32)
+        return images, tf.gather(self.labels, i)
+
+    def test(self, batch_size: int) -> Any:
+        """The test images in file order, decoded each time."""
+        import tensorflow as tf
+
         return (
-            tf.data.Dataset.from_tensor_slices((test_files, test_labels))
-            .map(
-                lambda f, y: (decode(f), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-            )
+            tf.data.Dataset.from_tensor_slices((self.test_files, self.test_labels))
+            .map(self._decode_one, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .batch(batch_size)
         )
 
-    record = {
+    def _decode_one(self, f: Any, y: Any) -> tuple[Any, Any]:
+        """One test example: its file decoded, its label."""
+        return self.decode(f), y
+
+
+def _record(
+    request: DataRequest, test_dir: Path | None, cached: bool, shape: tuple[int, int, str]
+) -> dict[str, Any]:
+    """What ``data.json`` says of the images: where, how split, in which order, how decoded."""
+    a = request.args
+    height, width, color = shape
+    return {
         "source": str(request.path),
         "format": "images",
         "streamed": not cached,
@@ -303,7 +323,37 @@ def load_images(request: DataRequest, info: DataInfo) -> Streams:
         "color": color,
         "max_pixels": MAX_IMAGE_PIXELS,
     }
-    return Streams(train, test, sizes[0], sizes[1], names, record)
+
+
+def load_images(request: DataRequest, info: DataInfo) -> Streams:
+    """The folders as ``tf.data`` pipelines. Keras's ``image_dataset_from_directory`` lists the
+    files and makes the seeded split; every file's header is checked first
+    (:func:`check_headers`), then decoded by :func:`decoder`. The training images are decoded
+    once and kept in memory when they fit in :data:`CACHE_BYTES`, else decoded again each epoch;
+    either way each epoch visits them in an order seeded by the epoch's seed."""
+    import keras
+    import tensorflow as tf
+
+    train_dir, test_dir, names = class_folders(request)
+    height, width, channels = info.input_shape
+    color = next(c for c, n in COLORS.items() if n == channels)
+    common = _options(names, color, height, width)
+    paths, test_paths = _listed(keras, train_dir, test_dir, request.args, common)
+    check_headers(paths + test_paths)
+    decode = decoder(height, width, channels)
+    cached = len(paths) * height * width * channels * 4 <= CACHE_BYTES
+    pipelines = _Pipelines(
+        files=tf.constant(paths),
+        labels=tf.constant(_labels(train_dir, paths, names), tf.int32),
+        test_files=tf.constant(test_paths),
+        test_labels=tf.constant(_labels(test_dir or train_dir, test_paths, names), tf.int32),
+        decode=decode,
+        # decoded once here, then each epoch is an in-memory gather
+        pixels=_decode_all(paths, decode) if cached else None,
+        train_size=len(paths),
+    )
+    record = _record(request, test_dir, cached, (height, width, color))
+    return Streams(pipelines.train, pipelines.test, len(paths), len(test_paths), names, record)
 
 
 IMAGES = Dataset(

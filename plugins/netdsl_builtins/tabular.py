@@ -568,28 +568,82 @@ def _scan(layout: CsvLayout, bad: Callable[[str], bool] | None) -> None:
             )
 
 
-def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
-    """The CSV as ``tf.data`` pipelines: one checking pass (C++ decoding; a problem is then found
-    in Python at its file:line:col), then train/test split per row by a seeded stateless draw.
-    Training rows within :data:`CACHE_BYTES` are kept from that pass and each epoch is a seeded
-    permutation of them; more are spilled by that pass to a binary file whose windows of
-    :func:`window_rows` rows each epoch visits in a seeded order, permuting each window's rows;
-    without a spill file the text is decoded again each epoch in chunks, its rows permuted within
-    windows in file order (whole-chunk tensor ops, nothing per row)."""
+@dataclass(frozen=True, eq=False)
+class _CsvChunks:
+    """The CSV read in whole chunks of :data:`CHUNK_ROWS` lines (C++ decoding, no per-row op),
+    each row's train/test side drawn statelessly from (``seed``, chunk): the same split on
+    every read of the file."""
+
+    layout: CsvLayout
+    defaults: list[Any]  # one empty tensor per column: its type for decode_csv
+    table: Any  # class name -> id for a label column of names, else None
+    seed: int
+    test_split: float
+    y_type: Any
+
+    def decode(self, index: Any, lines: Any) -> tuple[Any, Any, Any]:
+        """One chunk's ``(x, y, is_test)``, its blank lines dropped."""
+        import tensorflow as tf
+
+        layout, features = self.layout, list(self.layout.features)
+        lines = tf.strings.regex_replace(lines, "\r$", "")
+        lines = tf.boolean_mask(lines, tf.strings.length(tf.strings.strip(lines)) > 0)
+        cols = tf.io.decode_csv(lines, self.defaults, field_delim=layout.delimiter)
+        x = tf.reshape(tf.stack([cols[i] for i in features], axis=1), [-1, len(features)])
+        y = cols[layout.label]
+        y = self.table.lookup(tf.strings.strip(y)) if self.table is not None else y
+        draw = tf.random.stateless_uniform(
+            tf.shape(lines), seed=tf.stack([tf.cast(self.seed, tf.int64), index])
+        )
+        return x, y, draw < self.test_split
+
+    def chunks(self) -> Any:
+        """The decoded chunks from the start of the file, in order."""
+        import tensorflow as tf
+
+        lines = tf.data.TextLineDataset(str(self.layout.path)).skip(1).batch(CHUNK_ROWS)
+        return lines.enumerate().map(
+            self.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
+
+    def part(self, test: bool) -> Any:
+        """The chunks' test rows (``test``) or training rows, as ``(x, y)`` with y a column."""
+        import tensorflow as tf
+
+        pick = self._test_rows if test else self._train_rows
+        return self.chunks().map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def _train_rows(self, x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
+        """A chunk's training rows."""
+        import tensorflow as tf
+
+        return self._rows(x, y, tf.logical_not(is_test))
+
+    def _test_rows(self, x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
+        """A chunk's test rows."""
+        return self._rows(x, y, is_test)
+
+    def _rows(self, x: Any, y: Any, keep: Any) -> tuple[Any, Any]:
+        """The rows ``keep`` selects, y cast to the target's type as a column."""
+        import tensorflow as tf
+
+        y = tf.boolean_mask(y, keep)
+        y = tf.reshape(tf.cast(y, self.y_type), [-1, 1])
+        return tf.boolean_mask(x, keep), y
+
+
+def _csv_chunks(layout: CsvLayout, seed: int, test_split: float) -> _CsvChunks:
+    """The chunk reader of ``layout``: column types for decode_csv (the label a string when it
+    holds class names, looked up in a table of them), float32 everywhere else."""
     import tensorflow as tf
 
-    layout = read_layout(request)
-    a = request.args
-    seed, test_split = int(a["seed"]), float(a["test_split"])
-    n_cols = len(layout.header)
     string_label = layout.label_kind == "names"
     defaults = [
         tf.constant([], tf.string)
         if (i == layout.label and string_label)
         else tf.constant([], tf.float32)
-        for i in range(n_cols)
+        for i in range(len(layout.header))
     ]
-    features = list(layout.features)
     table = None
     if string_label:
         table = tf.lookup.StaticHashTable(
@@ -598,126 +652,150 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
             ),
             -1,
         )
-
-    def decode(index: Any, lines: Any) -> tuple[Any, Any, Any]:
-        lines = tf.strings.regex_replace(lines, "\r$", "")
-        lines = tf.boolean_mask(
-            lines, tf.strings.length(tf.strings.strip(lines)) > 0
-        )  # blank lines
-        cols = tf.io.decode_csv(lines, defaults, field_delim=layout.delimiter)
-        x = tf.reshape(tf.stack([cols[i] for i in features], axis=1), [-1, len(features)])
-        y = cols[layout.label]
-        y = table.lookup(tf.strings.strip(y)) if table is not None else y
-        draw = tf.random.stateless_uniform(
-            tf.shape(lines), seed=tf.stack([tf.cast(seed, tf.int64), index])
-        )
-        return x, y, draw < test_split
-
-    def chunks() -> Any:
-        # whole chunks of lines from the start: no per-row op anywhere in the pipeline
-        lines = tf.data.TextLineDataset(str(layout.path)).skip(1).batch(CHUNK_ROWS)
-        return lines.enumerate().map(
-            decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
-
-    scan_lines(
-        layout.path
-    )  # TensorFlow holds a whole line however long: refuse one over the cap first
-    found = _check_pass(layout, chunks(), info, CACHE_BYTES, spill=bool(a.get("spill", True)))
-    train_size, test_size, held, spilled = found.train, found.test, found.held, found.spill
     y_type = tf.int32 if layout.target.kind == "classes" else tf.float32
+    return _CsvChunks(layout, defaults, table, seed, test_split, y_type)
 
-    def part(test: bool) -> Any:
-        def pick(x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
-            keep = is_test if test else tf.logical_not(is_test)
-            y = tf.boolean_mask(y, keep)
-            y = tf.reshape(tf.cast(y, y_type), [-1, 1])
-            return tf.boolean_mask(x, keep), y
 
-        return chunks().map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+@dataclass(frozen=True, eq=False)
+class _SpillWindows:
+    """Windows of the spill file read into the pipeline. TensorFlow keeps the functions of
+    ``numpy_function`` alive with its graphs: this reader holds the spill only weakly (the
+    Streams, through its training pipeline, strongly), so releasing the data removes it."""
 
-    window = window_rows(len(features))
-    n_windows = -(-train_size // window)
+    spill: weakref.ref[Spill]
+    window: int
+    train_size: int
+    features: int
+    y_type: Any
 
-    memory = None if held is None else (tf.constant(held[0]), tf.constant(held[1]))
-
-    # TensorFlow keeps the functions of `numpy_function` alive with its graphs: the reader holds
-    # the spill weakly, the Streams (through `train`) strongly, so releasing the data removes it
-    spill_ref = None if spilled is None else weakref.ref(spilled)
-
-    def read_window(index: Any) -> tuple[Any, Any]:
-        source = spill_ref() if spill_ref is not None else None
+    def read(self, index: Any) -> tuple[Any, Any]:
+        """Window ``index``'s rows, read from the file (NumPy, outside the graph)."""
+        source = self.spill()
         if source is None:
             raise RuntimeError("the spill file of this CSV was released while its rows were read")
-        start = int(index) * window
-        return source.read(start, min(window, train_size - start))
+        start = int(index) * self.window
+        return source.read(start, min(self.window, self.train_size - start))
 
-    def from_spill(index: Any) -> tuple[Any, tuple[Any, Any]]:
-        x, y = tf.numpy_function(read_window, [index], (tf.float32, y_type), stateful=False)
-        return index, (tf.ensure_shape(x, [None, len(features)]), tf.ensure_shape(y, [None, 1]))
+    def load(self, index: Any) -> tuple[Any, tuple[Any, Any]]:
+        """``(index, (x, y))`` of window ``index``, shaped for the graph."""
+        import tensorflow as tf
 
-    def train(batch_size: int, shuffle_seed: Any) -> Any:
+        x, y = tf.numpy_function(self.read, [index], (tf.float32, self.y_type), stateful=False)
+        return index, (tf.ensure_shape(x, [None, self.features]), tf.ensure_shape(y, [None, 1]))
+
+
+@dataclass(frozen=True, eq=False)
+class _WindowShuffle:
+    """The rows of each window permuted by a draw seeded by (the epoch's seed, window)."""
+
+    epoch_seed: Any
+
+    def permute(self, index: Any, xy: tuple[Any, Any]) -> tuple[Any, Any]:
+        """Window ``index``'s rows in this epoch's order."""
+        import tensorflow as tf
+
+        x, y = xy
+        order = tf.argsort(
+            tf.random.stateless_uniform(tf.shape(y)[:1], seed=tf.stack([self.epoch_seed, index]))
+        )
+        return tf.gather(x, order), tf.gather(y, order)
+
+
+@dataclass(frozen=True, eq=False)
+class _CsvPipelines:
+    """The ``train``/``test`` pipelines of :class:`Streams` over the CSV: the training rows from
+    ``memory``, else the ``spill`` file's windows, else the text decoded again."""
+
+    chunks: _CsvChunks
+    train_size: int
+    window: int
+    memory: tuple[Any, Any] | None
+    spill: Spill | None  # held strongly here: the file lives as long as these pipelines
+    windows: _SpillWindows | None
+
+    def train(self, batch_size: int, shuffle_seed: Any) -> Any:
+        """One epoch of training batches, in an order seeded by ``shuffle_seed``."""
+        import tensorflow as tf
+
         epoch_seed = tf.cast(0 if shuffle_seed is None else shuffle_seed, tf.int64)
-        if memory is not None:  # held in memory: a permutation of all the training rows
-            xs, ys = memory
-            order = tf.argsort(
-                tf.random.stateless_uniform([train_size], seed=tf.stack([epoch_seed, 0]))
-            )
-            return (
-                tf.data.Dataset.from_tensor_slices(order)
-                .batch(batch_size)
-                .map(
-                    lambda i: (tf.gather(xs, i), tf.gather(ys, i)),
-                    num_parallel_calls=tf.data.AUTOTUNE,
-                    deterministic=True,
-                )
-            )
-
-        def permute(index: Any, xy: tuple[Any, Any]) -> tuple[Any, Any]:
-            x, y = xy
-            order = tf.argsort(
-                tf.random.stateless_uniform(tf.shape(y)[:1], seed=tf.stack([epoch_seed, index]))
-            )
-            return tf.gather(x, order), tf.gather(y, order)
-
-        if (
-            spilled is not None
-        ):  # windows of the spill file, visited in an order seeded by the epoch
-            visit = tf.argsort(
-                tf.random.stateless_uniform([n_windows], seed=tf.stack([epoch_seed, -1]))
-            )
-            windows = tf.data.Dataset.from_tensor_slices(tf.cast(visit, tf.int64)).map(
-                from_spill, num_parallel_calls=SPILL_READ_AHEAD, deterministic=True
-            )
-            return windows.map(
-                permute, num_parallel_calls=SPILL_READ_AHEAD, deterministic=True
-            ).rebatch(batch_size)
-        windows = part(False).rebatch(window).enumerate()
+        if self.memory is not None:
+            return self._from_memory(batch_size, epoch_seed)
+        shuffle = _WindowShuffle(epoch_seed)
+        if self.windows is not None:
+            return self._from_spill(batch_size, epoch_seed, shuffle, self.windows)
+        windows = self.chunks.part(False).rebatch(self.window).enumerate()
         return windows.map(
-            permute, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+            shuffle.permute, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
         ).rebatch(batch_size)
 
-    def test(batch_size: int) -> Any:
-        return part(True).rebatch(batch_size)
+    def _from_memory(self, batch_size: int, epoch_seed: Any) -> Any:
+        """Held in memory: a permutation of all the training rows."""
+        import tensorflow as tf
 
-    if spilled is not None:
-        order = (
+        order = tf.argsort(
+            tf.random.stateless_uniform([self.train_size], seed=tf.stack([epoch_seed, 0]))
+        )
+        return (
+            tf.data.Dataset.from_tensor_slices(order)
+            .batch(batch_size)
+            .map(self._gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        )
+
+    def _gather(self, i: Any) -> tuple[Any, Any]:
+        """The held rows ``i``."""
+        import tensorflow as tf
+
+        assert self.memory is not None
+        xs, ys = self.memory
+        return tf.gather(xs, i), tf.gather(ys, i)
+
+    def _from_spill(
+        self, batch_size: int, epoch_seed: Any, shuffle: _WindowShuffle, windows: _SpillWindows
+    ) -> Any:
+        """The windows of the spill file, visited in an order seeded by the epoch."""
+        import tensorflow as tf
+
+        n_windows = -(-self.train_size // self.window)
+        visit = tf.argsort(
+            tf.random.stateless_uniform([n_windows], seed=tf.stack([epoch_seed, -1]))
+        )
+        loaded = tf.data.Dataset.from_tensor_slices(tf.cast(visit, tf.int64)).map(
+            windows.load, num_parallel_calls=SPILL_READ_AHEAD, deterministic=True
+        )
+        return loaded.map(
+            shuffle.permute, num_parallel_calls=SPILL_READ_AHEAD, deterministic=True
+        ).rebatch(batch_size)
+
+    def test(self, batch_size: int) -> Any:
+        """The test rows in file order."""
+        return self.chunks.part(True).rebatch(batch_size)
+
+
+def _csv_order(window: int, spilled: bool, held: bool) -> str:
+    """``data.json``'s account of the training order, by where the rows are kept."""
+    if spilled:
+        return (
             f"each epoch, the windows of {window:,} training rows of the spill file are visited in an "
             "order seeded by the epoch's seed, and the rows of each window permuted by a draw seeded by "
             "(the epoch's seed, window)"
         )
-    elif memory is not None:
-        order = "each epoch, a permutation of all training rows seeded by the epoch's seed"
-    else:
-        order = (
-            f"each epoch, the training rows of each window of {window:,} in the file are "
-            "permuted by a draw seeded by (the epoch's seed, window)"
-        )
-    record = {
+    if held:
+        return "each epoch, a permutation of all training rows seeded by the epoch's seed"
+    return (
+        f"each epoch, the training rows of each window of {window:,} in the file are "
+        "permuted by a draw seeded by (the epoch's seed, window)"
+    )
+
+
+def _csv_record(layout: CsvLayout, found: _Pass, chunks: _CsvChunks, window: int) -> dict[str, Any]:
+    """What ``data.json`` says of the CSV: where, how split, where the rows are kept, in which
+    order, which columns."""
+    spilled, held = found.spill, found.held is not None
+    return {
         "source": str(layout.path),
         "format": "csv",
-        "streamed": memory is None,
-        "cached_in_memory": memory is not None,
+        "streamed": not held,
+        "cached_in_memory": held,
         "spilled": None
         if spilled is None
         else {
@@ -730,16 +808,48 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
         },
         "spill_failed": found.fallback,
         "split": {
-            "test_split": test_split,
-            "seed": seed,
+            "test_split": chunks.test_split,
+            "seed": chunks.seed,
             "method": f"per row, a stateless uniform draw seeded by (seed, chunk of {CHUNK_ROWS} lines)",
         },
-        "order": order,
+        "order": _csv_order(window, spilled is not None, held),
         "label_column": layout.header[layout.label],
         "label_note": layout.note or None,
-        "feature_columns": [layout.header[i] for i in features],
+        "feature_columns": [layout.header[i] for i in layout.features],
     }
-    return Streams(train, test, train_size, test_size, layout.class_names, record)
+
+
+def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
+    """The CSV as ``tf.data`` pipelines: one checking pass (C++ decoding; a problem is then found
+    in Python at its file:line:col), then train/test split per row by a seeded stateless draw.
+    Training rows within :data:`CACHE_BYTES` are kept from that pass and each epoch is a seeded
+    permutation of them; more are spilled by that pass to a binary file whose windows of
+    :func:`window_rows` rows each epoch visits in a seeded order, permuting each window's rows;
+    without a spill file the text is decoded again each epoch in chunks, its rows permuted within
+    windows in file order (whole-chunk tensor ops, nothing per row)."""
+    import tensorflow as tf
+
+    layout = read_layout(request)
+    a = request.args
+    chunks = _csv_chunks(layout, int(a["seed"]), float(a["test_split"]))
+    # TensorFlow holds a whole line however long: refuse one over the cap first
+    scan_lines(layout.path)
+    spill = bool(a.get("spill", True))
+    found = _check_pass(layout, chunks.chunks(), info, CACHE_BYTES, spill=spill)
+    window = window_rows(len(layout.features))
+    windows = None
+    if found.spill is not None:
+        windows = _SpillWindows(
+            weakref.ref(found.spill), window, found.train, len(layout.features), chunks.y_type
+        )
+    memory = (
+        None if found.held is None else (tf.constant(found.held[0]), tf.constant(found.held[1]))
+    )
+    pipelines = _CsvPipelines(chunks, found.train, window, memory, found.spill, windows)
+    record = _csv_record(layout, found, chunks, window)
+    return Streams(
+        pipelines.train, pipelines.test, found.train, found.test, layout.class_names, record
+    )
 
 
 def window_rows(features: int) -> int:
