@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from netdsl.tools.cli.options import setting_options
 from netdsl.tools.cli.terminal import State, fail_text, load
+from netdsl.vocab.settings import SETTINGS
 
 
 @click.command()
@@ -100,25 +102,7 @@ from netdsl.tools.cli.terminal import State, fail_text, load
     "before stopping with an error (default 60).",
 )
 @click.pass_obj
-def run(
-    state: State,
-    /,
-    file: str | None,
-    data: str | None,
-    out_dir: str,
-    resume: str | None,
-    accept_changes: bool,
-    quiet: bool,
-    steps_per_execution: int | None,
-    jit: bool | None,
-    threads: int | None,
-    distribute: bool,
-    coordinator: str | None,
-    num_processes: int | None,
-    process_id: int | None,
-    timeout: float | None,
-    **overrides: Any,
-) -> None:
+def run(state: State, /, **params: Any) -> None:
     """Train FILE's model, evaluate it on the test set and save the run.
 
     --steps-per-execution, --jit and --threads change how fast training runs on this machine,
@@ -129,30 +113,19 @@ def run(
     """
     from netdsl.run.runs import EXIT_CODES, signals_stop
 
+    overrides = {row.name: params.pop(row.name) for row in SETTINGS if row.flag}
+    request = RunRequest(**params, overrides=overrides)
     try:
         with signals_stop():
-            report = _train(
-                state,
-                file,
-                data,
-                out_dir,
-                resume,
-                accept_changes,
-                quiet,
-                steps_per_execution,
-                jit,
-                threads,
-                distribute,
-                coordinator,
-                num_processes,
-                process_id,
-                timeout,
-                overrides,
-            )
+            report = _train(state, request)
     except KeyboardInterrupt as e:  # before the run folder was made (or, resuming, touched)
         reason = getattr(e, "reason", "interrupt")
         why = "interrupted" if reason == "interrupt" else f"stopped by {reason}"
-        kept = "the run folder is as it was" if resume is not None else "no run folder was made"
+        kept = (
+            "the run folder is as it was"
+            if request.resume is not None
+            else "no run folder was made"
+        )
         click.echo(f"{why} before training started; {kept}", err=True)
         sys.exit(EXIT_CODES[reason])
     click.echo(report.text())
@@ -160,32 +133,38 @@ def run(
         sys.exit(EXIT_CODES.get(report.stopped, 1))
 
 
-def _train(
-    state: State,
-    file: str | None,
-    data: str | None,
-    out_dir: str,
-    resume: str | None,
-    accept_changes: bool,
-    quiet: bool,
-    steps_per_execution: int | None,
-    jit: bool | None,
-    threads: int | None,
-    distribute: bool,
-    coordinator: str | None,
-    num_processes: int | None,
-    process_id: int | None,
-    timeout: float | None,
-    overrides: dict[str, Any],
-) -> Any:
+@dataclass(frozen=True)
+class RunRequest:
+    """What `netdsl run` was asked: the program or run folder, where the data and the run go,
+    the speed and cluster options, and the setting overrides (None: not given)."""
+
+    file: str | None
+    data: str | None
+    out_dir: str
+    resume: str | None
+    accept_changes: bool
+    quiet: bool
+    steps_per_execution: int | None
+    jit: bool | None
+    threads: int | None
+    distribute: bool
+    coordinator: str | None
+    num_processes: int | None
+    process_id: int | None
+    timeout: float | None
+    overrides: dict[str, Any]
+
+
+def _train(state: State, request: RunRequest) -> Any:
     """``run``'s body: check, then train or resume; the report."""
     from netdsl.checking.checker import check as check_program
     from netdsl.errors import NetdslTrainingError
 
+    file, data, resume = request.file, request.data, request.resume
     if state.verbose:  # TensorFlow's own log lines: shown with -v only
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
         os.environ["NETDSL_TF_LOGS"] = "1"
-    given = {k: v for k, v in overrides.items() if v is not None}
+    given = {k: v for k, v in request.overrides.items() if v is not None}
     if resume is not None:
         if file is not None or given:
             raise click.UsageError(
@@ -199,7 +178,7 @@ def _train(
         data = resume_data(resume, data)  # where the run found it: check reads it too
     elif file is None:
         raise click.UsageError("give a FILE to train, or --resume RUN_FOLDER")
-    if accept_changes and resume is None:
+    if request.accept_changes and resume is None:
         raise click.UsageError("--accept-changes goes with --resume RUN_FOLDER")
     # the overrides are part of the check: every rule (the backend's included) sees them
     model = check_program(load(file), state.registry, data=data, overrides=given)
@@ -207,8 +186,12 @@ def _train(
     from netdsl.keras.training import TrainOptions
     from netdsl.run.driver import resume_run, run_model
 
-    cluster = Cluster.resolve(coordinator, num_processes, process_id, timeout)
-    speed = {"steps_per_execution": steps_per_execution} if steps_per_execution else {}
+    cluster = Cluster.resolve(
+        request.coordinator, request.num_processes, request.process_id, request.timeout
+    )
+    speed = (
+        {"steps_per_execution": request.steps_per_execution} if request.steps_per_execution else {}
+    )
     if resume is not None and cluster is not None and cluster.num_processes > 1:
         raise NetdslTrainingError(
             "--resume continues a run in one process; a multi-process run cannot be resumed",
@@ -219,9 +202,17 @@ def _train(
         )
     options = (
         TrainOptions(
-            **speed, jit_compile=jit, threads=threads, distribute=distribute, cluster=cluster
+            **speed,
+            jit_compile=request.jit,
+            threads=request.threads,
+            distribute=request.distribute,
+            cluster=cluster,
         )
-        if speed or jit is not None or threads or distribute or cluster is not None
+        if speed
+        or request.jit is not None
+        or request.threads
+        or request.distribute
+        or cluster is not None
         else (None if resume else TrainOptions())
     )
     echo = lambda text: click.echo(text, err=True)  # noqa: E731
@@ -230,9 +221,11 @@ def _train(
             resume,
             model,
             data=data,
-            quiet=quiet,
+            quiet=request.quiet,
             echo=echo,
             options=options,
-            accept_changes=accept_changes,
+            accept_changes=request.accept_changes,
         )
-    return run_model(model, data=data, out_dir=out_dir, quiet=quiet, echo=echo, options=options)
+    return run_model(
+        model, data=data, out_dir=request.out_dir, quiet=request.quiet, echo=echo, options=options
+    )
