@@ -41,6 +41,8 @@ def format_value(v: ir.Node) -> str:
         return "[" + ", ".join(format_value(i) for i in v.items) + "]"
     if isinstance(v, ir.Call):
         return f"{v.name}(" + ", ".join(format_value(a) for a in v.args) + ")"
+    if isinstance(v, ir.Map):
+        return "{" + ", ".join(f"{a.key}: {format_value(a.value)}" for a in v.items) + "}"
     raise TypeError(f"not a value: {v!r}")
 
 
@@ -106,6 +108,10 @@ def format(program: ir.Program) -> str:
     for part in (settings, blocks):
         if part:
             sections.append([line for lines in part for line in lines])
+    if program.bindings:
+        sections.append(
+            [line for b in program.bindings for line in _network(b.chain, comments, _head(b))]
+        )
     if program.network is not None:
         sections.append(_network(program.network, comments))
     tail = comments.rest()
@@ -114,7 +120,15 @@ def format(program: ir.Program) -> str:
     return "\n\n".join("\n".join(s) for s in sections) + ("\n" if sections else "")
 
 
-def _network(chain: ir.Chain, comments: _Comments) -> list[str]:
+def _head(binding: ir.Binding) -> str:
+    """What a binding writes before its chain: ``e1 = ``, ``output digit = ``."""
+    keyword = "" if binding.kind == "tensor" else f"{binding.kind} "
+    return f"{keyword}{binding.name} = "
+
+
+def _network(chain: ir.Chain, comments: _Comments, head_text: str = "") -> list[str]:
+    """A chain on one line when it fits, else one step per line (``head_text`` starts it:
+    a binding's ``name = ``)."""
     steps = chain.steps
     placed = []
     for i, s in enumerate(steps):
@@ -123,7 +137,7 @@ def _network(chain: ir.Chain, comments: _Comments) -> list[str]:
         before = comments.before(s.span)
         placed.append((before, format_step(s), comments.trailing(s.span, limit)))
     head = placed[0][0]  # comments above the network stay above it, wherever it breaks
-    placed[0] = ([], placed[0][1], placed[0][2])
+    placed[0] = ([], head_text + placed[0][1], placed[0][2])
     one_line = " -> ".join(text for _, text, _ in placed)
     fits = len(one_line) <= WIDTH and not any(b or t for b, _, t in placed[:-1])
     if fits and (len(placed) == 1 or not placed[-1][0]):

@@ -17,6 +17,7 @@ from ..errors import NetdslIRError, Span
 
 __all__ = [
     "Arg",
+    "Binding",
     "BlockDef",
     "Bool",
     "Branches",
@@ -27,6 +28,7 @@ __all__ = [
     "Int",
     "Layer",
     "List",
+    "Map",
     "Name",
     "NetdslIRError",
     "Node",
@@ -151,7 +153,21 @@ class Call(Node):
     name_span: Span | None = _span()
 
 
-Value = Int | Float | Bool | Str | Name | Shape | Tuple | List | Call
+@dataclass(frozen=True)
+class Map(Node):
+    """``{digit: 1.0, odd: 0.5}``: a value per name (per-output settings); each item is an
+    :class:`Arg` with its ``key`` set, so a key keeps its own span."""
+
+    type: ClassVar[str] = "map"
+    items: tuple[Arg, ...]
+    span: Span | None = _span()
+
+    def get(self, key: str) -> Value | None:
+        """The value written for ``key`` (the first, if written twice)."""
+        return next((a.value for a in self.items if a.key == key), None)
+
+
+Value = Int | Float | Bool | Str | Name | Shape | Tuple | List | Call | Map
 
 
 # --- network ----------------------------------------------------------------------------------
@@ -234,6 +250,24 @@ class BlockDef(Node):
     name_span: Span | None = _span()
 
 
+#: what a binding names: a tensor (``e1 = ...``), an output (``output digit = ...``), or a
+#: chain of layers with one set of weights (``shared tower = ...``)
+BINDING_KINDS = ("tensor", "output", "shared")
+
+
+@dataclass(frozen=True)
+class Binding(Node):
+    """``NAME = chain``, ``output NAME = chain`` or ``shared NAME = chain`` (``kind`` says which;
+    see :data:`BINDING_KINDS`). Syntax only: which names are tensors is decided by the checker."""
+
+    type: ClassVar[str] = "binding"
+    name: str
+    chain: Chain
+    kind: str = "tensor"
+    span: Span | None = _span()
+    name_span: Span | None = _span()
+
+
 @dataclass(frozen=True)
 class Comment(Node):
     """``# text`` (kept so that ``netdsl fmt`` loses nothing); never part of equality."""
@@ -245,7 +279,9 @@ class Comment(Node):
 
 @dataclass(frozen=True)
 class Program(Node):
-    """A whole file: settings, block definitions and (at most) one network."""
+    """A whole file: settings, block definitions, named chains (``bindings``, in source order:
+    tensors, outputs and shared chains of a graph) and (at most) one unnamed chain, the
+    network: a chain program's only chain, a graph's last (its sole output, if unnamed)."""
 
     type: ClassVar[str] = "program"
     settings: tuple[Setting, ...] = ()
@@ -254,6 +290,7 @@ class Program(Node):
     filename: str | None = field(default=None, compare=False)
     comments: tuple[Comment, ...] = field(default=(), compare=False, repr=False)
     source: str | None = field(default=None, compare=False, repr=False)
+    bindings: tuple[Binding, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (see the README's "IR" section); ``source`` is left out."""
@@ -265,7 +302,13 @@ class Program(Node):
             "blocks": [b.to_dict() for b in self.blocks],
             "network": self.network.to_dict() if self.network else None,
             "comments": [c.to_dict() for c in self.comments],
+            **({"bindings": [b.to_dict() for b in self.bindings]} if self.bindings else {}),
         }
+
+    @property
+    def is_graph(self) -> bool:
+        """Whether the program names anything (a graph); a chain program has no bindings."""
+        return bool(self.bindings)
 
     @classmethod
     def from_dict(cls, data: Any) -> Program:
@@ -300,6 +343,7 @@ _NODE_TYPES: dict[str, type[Node]] = {
         Shape,
         Tuple,
         List,
+        Map,
         Call,
         Arg,
         Layer,
@@ -308,6 +352,7 @@ _NODE_TYPES: dict[str, type[Node]] = {
         Chain,
         Setting,
         BlockDef,
+        Binding,
         Comment,
         Program,
     )
@@ -316,7 +361,9 @@ _SPAN_FIELDS = {"span", "name_span", "key_span", "times_span", "merge_span"}
 _SPAN_KEYS = ("start", "end", "line", "column", "end_line", "end_column")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _RESERVED = {"true", "false", "block"}
-_VALUES: tuple[type[Node], ...] = (Int, Float, Bool, Str, Name, Shape, Tuple, List, Call)
+#: words that start a binding at the start of a line, so no layer or block there may take them
+_KEYWORDS = {"output", "shared"}
+_VALUES: tuple[type[Node], ...] = (Int, Float, Bool, Str, Name, Shape, Tuple, List, Call, Map)
 _STEPS: tuple[type[Node], ...] = (Layer, Repeat, Branches)
 #: JSON nesting deeper than this is refused (the parser's 50 levels of brackets need ~250)
 _MAX_JSON_DEPTH = 400
@@ -466,6 +513,28 @@ def _ident(d: _Decoder, raw: Any, where: str, depth: int = 0) -> str:
     return raw
 
 
+def _key_ident(d: _Decoder, raw: Any, where: str, depth: int = 0) -> str:
+    """A name that may not be a keyword either: a binding's, a block's, a setting's."""
+    name = _ident(d, raw, where)
+    if name in _KEYWORDS:
+        raise d.fail(where, f"`{name}` is a keyword (it starts a binding); use another name")
+    return name
+
+
+def _kind(d: _Decoder, raw: Any, where: str, depth: int = 0) -> str:
+    if raw not in BINDING_KINDS:
+        raise d.fail(where, f"expected one of {', '.join(BINDING_KINDS)}, got {_short(raw)}")
+    return str(raw)
+
+
+def _map_items(d: _Decoder, raw: Any, where: str, depth: int = 0) -> tuple[Arg, ...]:
+    items: tuple[Arg, ...] = _nodes(Arg)(d, raw, where, depth)
+    for i, item in enumerate(items):
+        if item.key is None:
+            raise d.fail(f"{where}[{i}]", "a map's items are `key: value` (the key is needed)")
+    return items
+
+
 def _opt_ident(d: _Decoder, raw: Any, where: str, depth: int = 0) -> str | None:
     return None if raw is None else _ident(d, raw, where)
 
@@ -519,11 +588,12 @@ _FIELDS: dict[tuple[type[Node], str], Callable[[_Decoder, Any, str, int], Any]] 
     (Shape, "dims"): _dims,
     (Tuple, "items"): _nodes(*_VALUES, least=1),
     (List, "items"): _nodes(*_VALUES),
+    (Map, "items"): _map_items,
     (Call, "name"): _ident,
     (Call, "args"): _nodes(Arg),
     (Arg, "value"): _one(*_VALUES),
     (Arg, "key"): _opt_ident,
-    (Layer, "name"): _ident,
+    (Layer, "name"): _key_ident,
     (Layer, "args"): _nodes(Arg),
     (Layer, "body"): _nodes(Chain),
     (Layer, "call"): _bool,
@@ -532,22 +602,27 @@ _FIELDS: dict[tuple[type[Node], str], Callable[[_Decoder, Any, str, int], Any]] 
     (Branches, "chains"): _nodes(Chain, least=2),
     (Branches, "merge"): _opt_ident,
     (Chain, "steps"): _nodes(*_STEPS, least=1),
-    (Setting, "key"): _ident,
+    (Setting, "key"): _key_ident,
     (Setting, "value"): _one(*_VALUES),
-    (BlockDef, "name"): _ident,
+    (BlockDef, "name"): _key_ident,
     (BlockDef, "params"): _params,
     (BlockDef, "body"): _one(Chain),
+    (Binding, "name"): _key_ident,
+    (Binding, "chain"): _one(Chain),
+    (Binding, "kind"): _kind,
     (Comment, "text"): _comment,
     (Program, "settings"): _nodes(Setting),
     (Program, "blocks"): _nodes(BlockDef),
     (Program, "network"): _one(Chain, optional=True),
     (Program, "filename"): _filename,
     (Program, "comments"): _nodes(Comment),
+    (Program, "bindings"): _nodes(Binding),
 }
 #: fields that may be left out (their default is used), as in data written by hand
 _OPTIONAL: dict[type[Node], tuple[str, ...]] = {
     Arg: ("key",),
     Layer: ("args", "body", "call"),
     Branches: ("merge",),
-    Program: ("settings", "blocks", "network", "filename", "comments"),
+    Binding: ("kind",),
+    Program: ("settings", "blocks", "network", "filename", "comments", "bindings"),
 }

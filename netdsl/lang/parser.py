@@ -232,6 +232,15 @@ class _ToIR(Transformer[Token, ir.Program]):
         items = tuple(v for v in c[1:-1] if v is not None)
         return self._nest(ir.List(items, _join(self._s(c[0]), self._s(c[-1]))), items)
 
+    def pair(self, c: list[Any]) -> ir.Arg:
+        key, value = c
+        return ir.Arg(value, str(key), _join(self._s(key), value.span), self._s(key))
+
+    def map_lit(self, c: list[Any]) -> ir.Map:
+        items = tuple(v for v in c[1:-1] if v is not None)
+        node = ir.Map(items, _join(self._s(c[0]), self._s(c[-1])))
+        return self._nest(node, [a.value for a in items])
+
     def kwarg(self, c: list[Any]) -> ir.Arg:
         key, value = c
         return ir.Arg(value, str(key), _join(self._s(key), value.span), self._s(key))
@@ -316,10 +325,19 @@ class _ToIR(Transformer[Token, ir.Program]):
             name, tuple(str(p) for p in params), body, span, _name_span(head, self.file)
         )
 
+    def binding(self, c: list[Any]) -> ir.Binding:
+        *head, name, chain = c
+        keyword = head[0] if head else None
+        kind = str(keyword) if keyword is not None else "tensor"
+        span = _join(self._s(keyword) if keyword is not None else self._s(name), chain.span)
+        return ir.Binding(str(name), chain, kind, span, self._s(name))
+
     def start(self, c: list[Any]) -> ir.Program:
         settings = tuple(x for x in c if isinstance(x, ir.Setting))
         blocks = tuple(x for x in c if isinstance(x, ir.BlockDef))
+        bindings = tuple(x for x in c if isinstance(x, ir.Binding))
         chains = [x for x in c if isinstance(x, ir.Chain)]
+        _binding_after_network(c)
         if self.prior is not None and chains:
             chains.insert(0, self.prior)
         if len(chains) > 1:
@@ -339,7 +357,30 @@ class _ToIR(Transformer[Token, ir.Program]):
                 notes=[Note(first.span, "the network started here")],  # type: ignore[arg-type]
                 help=help_,
             )
-        return ir.Program(settings, blocks, chains[0] if chains else None, self.file)
+        return ir.Program(
+            settings, blocks, chains[0] if chains else None, self.file, bindings=bindings
+        )
+
+
+def _binding_after_network(items: list[Any]) -> None:
+    """The unnamed chain of a graph comes last: a binding after it is an error at the binding
+    (the unnamed chain is the network's output, so nothing named may follow it)."""
+    network = next((x for x in items if isinstance(x, ir.Chain)), None)
+    if network is None:
+        return
+    after = items[items.index(network) + 1 :]
+    late = next((x for x in after if isinstance(x, ir.Binding)), None)
+    if late is not None:
+        raise NetdslSyntaxError(
+            f"`{late.name}` is named after the unnamed chain, which must come last",
+            late.name_span,
+            label="named after the output",
+            expected="every `NAME = ...` before the program's unnamed chain",
+            code="NDL002",
+            notes=[Note(network.span, "the unnamed chain (the output) is here")],  # type: ignore[arg-type]
+            help="move this line above the unnamed chain, or name that chain "
+            "`output NAME = ...`",
+        )
 
 
 def _clip(text: str, keep: int = 12) -> str:
@@ -522,6 +563,7 @@ def parse(
         filename,
         tuple(_comments(source, filename)),
         source,
+        program.bindings,
     )
 
 

@@ -119,6 +119,7 @@ def reparse(
     if (
         old is None
         or net is None
+        or previous.bindings  # a graph: parsed whole (the fast path knows one chain)
         or previous.filename != filename
         or text.startswith("\ufeff")
         or len(text) > MAX_INPUT_BYTES // 4
@@ -153,7 +154,7 @@ def reparse(
         alone = parse(snippet, filename, setting_names=setting_names)
     except Exception:  # noqa: BLE001 - any error: the whole parse says it exactly
         return parse(text, filename, setting_names=setting_names)
-    if alone.settings or alone.blocks or alone.network is None:
+    if alone.settings or alone.blocks or alone.bindings or alone.network is None:
         return parse(
             text, filename, setting_names=setting_names
         )  # `name: ...` or `block ...` typed in: another statement
