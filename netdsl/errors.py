@@ -28,6 +28,7 @@ __all__ = [
     "NetdslShapeError",
     "NetdslSyntaxError",
     "NetdslTrainingError",
+    "NetdslWarning",
     "Note",
     "SourceLines",
     "Span",
@@ -176,7 +177,8 @@ class NetdslNameError(NetdslError):
     code = "NDL003"
     codes = {
         "NDL003": "unknown name, or a name of the wrong kind",
-        "NDL011": "a block defined twice, named like a layer, or using itself",
+        "NDL011": "a block or a named tensor defined twice, named like a layer, used before "
+        "its definition, or using itself",
     }
 
 
@@ -303,6 +305,15 @@ class NetdslInputError(NetdslDataError):
         "NDL120": "a `predict` input that cannot be read or does not fit the model's input",
         "NDL121": "Pillow is needed to read images for `predict`",
     }
+
+
+class NetdslWarning(NetdslError):
+    """Not an error: something in a graph that is probably a mistake (``check`` succeeds and
+    lists these on the plan's ``warnings``)."""
+
+    code = "NDL016"
+    kind = "warning"
+    codes = {"NDL016": "a warning: a named tensor never used, or an input the network never reads"}
 
 
 class EmitError(NetdslPluginError):

@@ -13,6 +13,7 @@ calls for) with the backend's rules.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -122,6 +123,8 @@ def _run(
     info = describe(values.get("dataset"), values.get("input"), origin.data, program, collector)
     if info is not None:
         check_data_settings(values, info, program, origin.overrides, collector)
+    if _is_graph(program, values, info):
+        return _run_graph(program, registry, origin, collector, values, blocks, info)
     if program.network is None:
         _no_network(program, collector)
         return None
@@ -144,6 +147,57 @@ def _run(
     values.update(input=tuple(input_shape or ()), loss=target.loss, metrics=target.metrics)
     model = _plan(program, tuple(nodes), Settings.of(values), info, target.labels, backend, origin)
     if backend is not None and registry.restricts_backends:  # each component runs there
+        collector.extend(backend_problems(model, backend))
+    return None if collector.errors else model
+
+
+def _is_graph(program: ir.Program, values: Mapping[str, Any], info: DataInfo | None) -> bool:
+    """A graph: names in the program, settings per output, or data with named inputs."""
+    per_output = any(isinstance(values.get(k), dict) for k in ("loss", "metrics", "loss_weights"))
+    return bool(program.bindings) or per_output or (info is not None and info.is_named)
+
+
+def _run_graph(
+    program: ir.Program,
+    registry: Registry,
+    origin: Origin,
+    collector: Collector,
+    values: dict[str, Any],
+    blocks: Blocks,
+    info: DataInfo | None,
+) -> CheckedModel | None:
+    """The graph passes: the walk over every named chain, the outputs matched with the
+    data's targets, a training target per output (:mod:`.graph_pass`, :mod:`.graph_targets`)."""
+    from .graph_pass import check_output_keys, match_outputs, walk_graph, warnings
+    from .graph_targets import graph_plan_parts
+
+    if program.network is None and not any(b.kind != "shared" for b in program.bindings):
+        _no_network(program, collector)
+        return None
+    walk = Walk(program, registry, collector, blocks, info)
+    scope, outputs = walk_graph(walk, program, registry, blocks, info, values.get("input"))
+    nodes = walk.nodes.made
+    if info is None or "dataset" not in values:
+        return None
+    named = match_outputs(outputs, info, program, collector)
+    collector.extend(check_output_keys(values, [o.name for o in named if o.name]))
+    if collector.errors or not named:
+        return None
+    parts = graph_plan_parts(values, info, nodes, named, scope, registry, collector, program)
+    backend = _effective_backend(values.get("backend"))
+    collector.extend(check_monitors(values, program))
+    collector.extend(check_optimizer(values, backend, nodes, program))
+    if program.network is not None:
+        _check_total_params(nodes, program.network, collector)
+    if collector.errors or parts is None:
+        return None
+    inputs, outs, labels = parts
+    values.update(input=tuple(inputs[0].shape))
+    model = _plan(program, tuple(nodes), Settings.of(values), info, labels, backend, origin)
+    model = dataclasses.replace(
+        model, inputs=inputs, outputs=outs, warnings=tuple(warnings(program, scope))
+    )
+    if backend is not None and registry.restricts_backends:
         collector.extend(backend_problems(model, backend))
     return None if collector.errors else model
 

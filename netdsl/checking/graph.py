@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..errors import Span
-from ..vocab.components import Layer, Shape, to_json
+from ..vocab.components import Layer, Ref, Shape, Target, to_json
 
-__all__ = ["Node", "Shape", "format_shape"]
+__all__ = ["GraphInput", "GraphOutput", "Node", "Shape", "format_shape"]
 
 
 def format_shape(shape: Sequence[Any] | None) -> str:
@@ -28,9 +28,11 @@ def format_shape(shape: Sequence[Any] | None) -> str:
 
 @dataclass(frozen=True)
 class Node:
-    """One layer. ``inputs`` are node indices (``-1`` is the model input; ``()`` means the model
-    input too, for the first layer); ``inner`` is the layer a wrapper encloses; ``provider`` names
-    the plugin whose declaration (and shape rule) it is."""
+    """One layer. ``inputs`` are node indices (``-1`` is the model input, ``-1 - i`` a graph's
+    input ``i`` in the plan's ``inputs`` order; ``()`` means the model input too, for the first
+    layer); ``inner`` is the layer a wrapper encloses; ``provider`` names the plugin whose
+    declaration (and shape rule) it is; ``shares`` is the node whose layer (weights) this one
+    calls again (a shared chain's later use: its ``params`` are 0), None for its own layer."""
 
     index: int
     layer: str
@@ -46,6 +48,7 @@ class Node:
     inner: Node | None = None
     component: Layer | None = field(default=None, compare=False, repr=False)
     provider: str = field(default="", compare=False)
+    shares: int | None = None
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -73,7 +76,58 @@ class Node:
             "inner": self.inner.to_dict() if self.inner else None,
             "provider": self.provider,
             "span": self.span.to_dict() if self.span else None,
+            **({"shares": self.shares} if self.shares is not None else {}),
         }
 
 
 _NODE_FIELDS = tuple(f.name for f in fields(Node))
+
+
+@dataclass(frozen=True)
+class GraphInput:
+    """One input of a graph: its name (the dataset's), ``node`` (the reference nodes use for
+    it, ``-1 - i``), one example's shape, and the dataset's dtype and kind for it."""
+
+    name: str
+    node: int
+    shape: Shape
+    dtype: str = "float32"
+    kind: str = "numeric"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "node": self.node,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class GraphOutput:
+    """One output of a graph: its name (the dataset's target's), the node that computes it,
+    its shape, the target it trains on, and its own loss, metrics, loss weight and label
+    encoding (``labels`` as the plan's: "categorical", "sparse" or "any")."""
+
+    name: str
+    node: int
+    shape: Shape
+    target: Target
+    loss: Ref | None
+    metrics: tuple[Ref, ...]
+    loss_weight: float = 1.0
+    labels: str = "any"
+    class_names: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "node": self.node,
+            "shape": list(self.shape),
+            "target": self.target.to_json(),
+            "loss": to_json(self.loss),
+            "metrics": [to_json(m) for m in self.metrics],
+            "loss_weight": self.loss_weight,
+            "labels": self.labels,
+        }

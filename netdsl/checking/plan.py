@@ -20,7 +20,7 @@ from typing import Any
 from ..lang import ir
 from ..vocab.components import DataInfo, Ref
 from ..vocab.settings import TABLE, Settings
-from .graph import Node, Shape
+from .graph import GraphInput, GraphOutput, Node, Shape
 
 __all__ = ["CheckedModel", "Origin", "Plan", "Sizes", "run_steps", "split_sizes"]
 
@@ -91,6 +91,17 @@ class CheckedModel:
     steps_per_epoch: int | None = None
     total_steps: int | None = None
     origin: Origin | None = field(default=None, compare=False, repr=False)
+    #: a graph's named inputs and outputs (empty for a chain program: one input, the last
+    #: node the one output); see :class:`~.graph.GraphInput` and :class:`~.graph.GraphOutput`
+    inputs: tuple[GraphInput, ...] = ()
+    outputs: tuple[GraphOutput, ...] = ()
+    #: what ``check`` warns about (an unused tensor, an unread input); never part of equality
+    warnings: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def is_graph(self) -> bool:
+        """Whether the program is a graph (named inputs and outputs, built functionally)."""
+        return bool(self.outputs)
 
     @property
     def input_shape(self) -> Shape:
@@ -98,6 +109,8 @@ class CheckedModel:
 
     @property
     def output_shape(self) -> Shape:
+        if self.outputs:
+            return self.outputs[0].shape
         return self.nodes[-1].output_shape if self.nodes else self.input_shape
 
     @property
@@ -162,6 +175,14 @@ class CheckedModel:
             "output_shape": list(self.output_shape),
             "layers": [n.to_dict() for n in self.nodes],
             "total_params": self.total_params,
+            **(
+                {
+                    "inputs": [i.to_dict() for i in self.inputs],
+                    "outputs": [o.to_dict() for o in self.outputs],
+                }
+                if self.is_graph
+                else {}
+            ),
         }
 
 

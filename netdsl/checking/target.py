@@ -340,7 +340,12 @@ def _check_output(
 def logged_quantities(settings: Mapping[str, Any]) -> list[str]:
     """What training logs each epoch, by Keras's names: ``loss``, each metric, and with
     validation data ``val_`` of each."""
-    base = ["loss", *[m.name for m in settings.get("metrics") or ()]]
+    metrics = settings.get("metrics") or ()
+    if isinstance(metrics, dict):  # a graph: Keras logs each output's loss and metrics by name
+        base = ["loss", *[f"{o}_loss" for o in metrics]]
+        base += [f"{o}_{m.name}" for o, ms in metrics.items() for m in ms]
+    else:
+        base = ["loss", *[m.name for m in metrics]]
     val = [f"val_{q}" for q in base] if settings.get("validation_split") else []
     return [*base, *val]
 

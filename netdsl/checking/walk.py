@@ -27,6 +27,7 @@ from .context import (
     note,
 )
 from .graph import Node
+from .graph_pass import apply_shared
 from .inputs import adapt, adapters, reads_ids
 from .limits import TOO_MANY_LAYERS, too_many_layers
 from .names import body_values, known_words, missing_arrow_after, unknown_layer, unknown_words
@@ -48,6 +49,7 @@ class Walk:
         "_words",
         "blocks",
         "collector",
+        "graph",
         "info",
         "nodes",
         "program",
@@ -73,6 +75,7 @@ class Walk:
         self._bound: dict[tuple[int, int], BoundStep] = {}  # (layer, block arguments) -> bound once
         self._words: frozenset[str] | None = None
         self._adapters: dict[str, list[tuple[Layer, Any]]] = {}  # input kind -> its adapters
+        self.graph: Any = None  # a graph's names (graph_pass.GraphScope); None for a chain
 
     def binder(self, ctx: Ctx) -> Binder:
         return self.collector.binder(self.registry, ctx.notes)
@@ -93,7 +96,12 @@ class Walk:
                     ctx.notes,
                 )
             return inp[0], UNKNOWN
-        for step in chain.steps:
+        steps = chain.steps
+        if self.graph is not None and not ctx.blocks:  # a chain may start from a named tensor
+            start = self.graph.start_of(chain, self.collector, ctx)
+            if start is not None:
+                inp, steps = start, steps[1:]
+        for step in steps:
             if self._too_big(step.span, "one layer too many", ctx):
                 return inp[0], UNKNOWN
             inp = _STEPS[type(step)](self, step, inp, ctx)
@@ -174,6 +182,8 @@ class Walk:
         args = self.binder(ctx).bind(merge, (), br.merge_span) or {}
         if any(s is UNKNOWN for s in shapes):
             return (), UNKNOWN
+        if self.graph is not None:  # a merge of named tensors: an error points at each one
+            ctx = ctx._replace(notes=(*_producers(br, outs), *ctx.notes))
         return self.nodes.infer(
             merge,
             args,
@@ -186,6 +196,12 @@ class Walk:
         )
 
     def _layer(self, layer: ir.Layer, inp: Out, ctx: Ctx) -> Out:
+        if self.graph is not None:
+            if layer.name in self.graph.shared:
+                return apply_shared(self, layer, inp, ctx)
+            misplaced: Out | None = self.graph.misplaced(layer, self.collector, ctx)
+            if misplaced is not None:
+                return misplaced
         hit = self._bound.get((id(layer), id(ctx.subst)))
         if hit is not None and hit.layer is layer and hit.subst is ctx.subst:
             return self._apply(hit, inp, ctx)  # a repeated step: bound once, inferred per input
@@ -317,6 +333,17 @@ class Walk:
         if self._words is None:
             self._words = known_words(self.registry, self.binder(Ctx()))
         return self._words
+
+
+def _producers(br: ir.Branches, outs: list[Out]) -> tuple[Note, ...]:
+    """A note per merged branch: where it is written and the shape it gives."""
+    from .graph import format_shape
+
+    return tuple(
+        Note(c.span, f"this branch gives {format_shape(o[1])}")
+        for c, o in zip(br.chains, outs)
+        if c.span is not None
+    )
 
 
 #: the walk of each kind of step. Plain functions on the class, not bound methods kept on the

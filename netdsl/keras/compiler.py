@@ -153,7 +153,10 @@ def build(
 
     register_custom_objects(model_components(model))  # saved under names load_model finds
     inputs, layers, tensors = build_layers(model)
-    outputs = tensors[-1] if tensors else inputs
+    if model.is_graph:  # named inputs and outputs: dicts by name, as the data gives them
+        outputs: Any = {o.name: tensors[o.node] for o in model.outputs}
+    else:
+        outputs = tensors[-1] if tensors else inputs
     net = keras.Model(inputs, outputs, name=_model_name(model))
     if verify:
         verify_shapes(model, layers, tensors)
@@ -161,17 +164,34 @@ def build(
         settings = model.settings
         net.compile(
             optimizer=materialise(settings.optimizer, total_steps(model, train_examples)),
-            loss=materialise(settings.loss),
-            metrics=[materialise(m) for m in settings.metrics or ()],
+            **_compile_targets(model),
             **compile_options,
         )
     return net
+
+
+def _compile_targets(model: CheckedModel) -> dict[str, Any]:
+    """``compile``'s loss and metrics (and for a graph, each per output by name, with the
+    loss weights)."""
+    settings = model.settings
+    if not model.is_graph:
+        return {
+            "loss": materialise(settings.loss),
+            "metrics": [materialise(m) for m in settings.metrics or ()],
+        }
+    return {
+        "loss": {o.name: materialise(o.loss) for o in model.outputs},
+        "metrics": {o.name: [materialise(m) for m in o.metrics] for o in model.outputs},
+        "loss_weights": {o.name: o.loss_weight for o in model.outputs},
+    }
 
 
 def build_layers(model: CheckedModel) -> tuple[Any, list[Any], list[Any]]:
     """The Keras input, and every node's layer and output tensor, in node order (what
     :func:`build` joins into a model; tests also run real data through the tensors)."""
     keras = import_keras()
+    if model.is_graph:
+        return _graph_layers(model)
     inputs = keras.Input(shape=tuple(model.input_shape))
     first = inputs
     if model.settings.normalize:
@@ -188,12 +208,35 @@ def build_layers(model: CheckedModel) -> tuple[Any, list[Any], list[Any]]:
     return inputs, layers, tensors
 
 
+def _graph_layers(model: CheckedModel) -> tuple[Any, list[Any], list[Any]]:
+    """A graph's named Keras inputs (a dict), and every node's layer and tensor: a node that
+    ``shares`` another's layer calls that very layer again (one set of weights)."""
+    keras = import_keras()
+    inputs = {i.name: keras.Input(shape=tuple(i.shape), name=i.name) for i in model.inputs}
+    by_ref = {i.node: inputs[i.name] for i in model.inputs}
+    if model.settings.normalize and len(model.inputs) == 1:
+        only = model.inputs[0]
+        by_ref[only.node] = keras.layers.Normalization(axis=-1, name=NORMALIZE_LAYER)(
+            inputs[only.name]
+        )
+    tensors: list[Any] = []
+    layers: list[Any] = []
+    for node in model.nodes:
+        sources = [by_ref[i] if i < 0 else tensors[i] for i in node.inputs]
+        layer = layers[node.shares] if node.shares is not None else _layer(node)
+        component = node.component
+        merge = component is not None and (component.merge or component.wrapper == "chain")
+        tensors.append(layer(sources if merge else sources[0]))
+        layers.append(layer)
+    return inputs, layers, tensors
+
+
 def verify_shapes(model: CheckedModel, layers: list[Any], tensors: list[Any]) -> None:
     """Every node's output shape and parameter count, as its plugin's rule said, against the
     Keras layer built from it; a disagreement is an error naming the plugin and the layer."""
     for node, layer, tensor in zip(model.nodes, layers, tensors):
         built_shape = tuple(tensor.shape[1:])
-        built_params = int(layer.count_params())
+        built_params = int(layer.count_params()) if node.shares is None else 0  # counted once
         if built_shape == tuple(node.output_shape) and built_params == node.params:
             continue
         raise NetdslPluginError(

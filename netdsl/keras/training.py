@@ -30,6 +30,7 @@ from ..lang.formatter import format as format_program
 from ..vocab.components import DataRequest, Dataset, Streams
 from . import distribute as dist
 from .compiler import build, materialise
+from .named import plain
 from .runtime import import_keras
 
 __all__ = [
@@ -202,7 +203,16 @@ def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -
             code="NDL205",
         ) from None
     if isinstance(arrays, Streams):
+        if model.is_graph:
+            raise NetdslDataError(
+                f"dataset `{ref.name}` streams its data, which a graph program cannot read yet",
+                help="use a dataset that loads its arrays (npz, csv of a few MB)",
+            )
         return StreamData(arrays, model.labels, model.data.target.num_classes)
+    if model.is_graph:
+        from .graph_data import graph_data
+
+        return graph_data(model, ref.name, who, arrays)
     if not isinstance(arrays, (tuple, list)) or len(arrays) != 4:
         raise NetdslPluginError(
             f"dataset `{ref.name}` ({who}) returned {type(arrays).__name__}, not "
@@ -426,7 +436,7 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, clock: Epo
     import tensorflow as tf
 
     n = len(x)
-    xs, ys = tf.constant(x), tf.constant(y)
+    xs, ys = (tf.nest.map_structure(tf.constant, plain(a)) for a in (x, y))
 
     def order(_: Any) -> np.ndarray:
         return epoch_order(seed, clock.epoch, n)
@@ -440,8 +450,12 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, clock: Epo
         .flat_map(one_epoch)
         .apply(tf.data.experimental.assert_cardinality(math.ceil(n / batch_size)))
     )
+
+    def take(i: Any) -> Any:
+        return tuple(tf.nest.map_structure(lambda a: tf.gather(a, i), s) for s in (xs, ys))
+
     return ds.map(
-        lambda i: (tf.gather(xs, i), tf.gather(ys, i)),
+        take,
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     ).prefetch(tf.data.AUTOTUNE)
@@ -604,7 +618,7 @@ def fit(
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 shuffle=False,
-                validation_data=validation,
+                validation_data=tuple(plain(v) for v in validation) if validation else None,
                 validation_batch_size=local if ctx.distributed else max(local, 256),
                 verbose=verbose,
                 callbacks=[clock.callback(keras), *program_callbacks, *callbacks, recorder],
@@ -685,7 +699,7 @@ def evaluate(net: Any, model: CheckedModel, data: Data | StreamData) -> dict[str
             raise _stream_error(exc, model) from None
     else:
         values = net.evaluate(
-            data.x_test, data.y_test, batch_size=batch, verbose=0, return_dict=True
+            plain(data.x_test), plain(data.y_test), batch_size=batch, verbose=0, return_dict=True
         )
     return {k: float(v) for k, v in values.items()}
 
@@ -694,8 +708,8 @@ def confusion(net: Any, model: CheckedModel, data: Data | StreamData) -> dict[st
     """The test set's confusion matrix (rows: true class, columns: predicted) for a classifier
     (classes or binary; a streamed test set is read once more for it), else None."""
     target = model.data.target
-    if target.kind not in ("classes", "binary"):
-        return None
+    if target.kind not in ("classes", "binary") or model.is_graph:
+        return None  # a graph's outputs: their metrics by name in metrics.json
     batch = max(model.settings.batch_size, 256)
     if isinstance(data, StreamData):
         pairs = [(np.asarray(net.predict_on_batch(x)), np.asarray(y)) for x, y in data.test(batch)]

@@ -378,8 +378,7 @@ def _binding_after_network(items: list[Any]) -> None:
             expected="every `NAME = ...` before the program's unnamed chain",
             code="NDL002",
             notes=[Note(network.span, "the unnamed chain (the output) is here")],  # type: ignore[arg-type]
-            help="move this line above the unnamed chain, or name that chain "
-            "`output NAME = ...`",
+            help="move this line above the unnamed chain, or name that chain `output NAME = ...`",
         )
 
 

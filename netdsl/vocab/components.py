@@ -21,6 +21,8 @@ from . import types as T
 from .backends import BACKENDS
 
 __all__ = [
+    "DEFAULT_INPUT",
+    "DEFAULT_TARGET",
     "INPUT_KINDS",
     "KINDS",
     "REQUIRED",
@@ -32,6 +34,7 @@ __all__ = [
     "DataInfo",
     "DataRequest",
     "Dataset",
+    "InputInfo",
     "InputKind",
     "Labels",
     "Layer",
@@ -48,6 +51,7 @@ __all__ = [
     "ShapeProblem",
     "Streams",
     "Target",
+    "TargetInfo",
     "TargetKind",
     "Violation",
     "Wrapper",
@@ -183,6 +187,8 @@ def to_json(value: Any) -> Any:
         return value.to_json()
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
     return value
 
 
@@ -487,6 +493,46 @@ class Target:
 
 
 @dataclass(frozen=True)
+class InputInfo:
+    """One named input of a dataset: its name (what a program starts a chain with), one
+    example's shape, its dtype, and ``kind`` (what the values are: ``numeric`` numbers,
+    or a kind a typed dataset declares, e.g. a CSV column's type)."""
+
+    name: str
+    shape: Shape
+    dtype: str = "float32"
+    kind: str = "numeric"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """One named target of a dataset (an output of the same name trains on it)."""
+
+    name: str
+    target: Target
+    class_names: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "target": self.target.to_json(),
+            "class_names": list(self.class_names),
+        }
+
+
+#: the names of a dataset's sole input and sole target (plain ``x`` and ``y``)
+DEFAULT_INPUT, DEFAULT_TARGET = "x", "y"
+
+
+@dataclass(frozen=True)
 class DataInfo:
     """What ``check`` needs of a dataset, answered from metadata alone (never by loading it)."""
 
@@ -500,9 +546,37 @@ class DataInfo:
     #: ``load`` returns :class:`Streams` (read batch by batch): ``check`` refuses the settings
     #: that need the data in memory (``validation_split``) at their line, not training
     streamed: bool = False
+    #: named inputs and targets of a dataset with several (``load`` then returns dicts of
+    #: arrays by name for x and y); empty: the sole input ``x`` and target ``y`` above
+    inputs: tuple[InputInfo, ...] = ()
+    targets: tuple[TargetInfo, ...] = ()
+
+    @property
+    def named_inputs(self) -> tuple[InputInfo, ...]:
+        """Every input by name (``x`` alone for a dataset of one input)."""
+        return self.inputs or (InputInfo(DEFAULT_INPUT, self.input_shape),)
+
+    @property
+    def named_targets(self) -> tuple[TargetInfo, ...]:
+        """Every target by name (``y`` alone for a dataset of one target)."""
+        return self.targets or (TargetInfo(DEFAULT_TARGET, self.target, self.class_names),)
+
+    @property
+    def is_named(self) -> bool:
+        """Whether ``load`` gives dicts by name (several inputs or targets, or other names)."""
+        return bool(self.inputs or self.targets)
 
     def to_json(self) -> dict[str, Any]:
+        named = (
+            {
+                "inputs": [i.to_json() for i in self.named_inputs],
+                "targets": [t.to_json() for t in self.named_targets],
+            }
+            if self.is_named
+            else {}
+        )
         return {
+            **named,
             "input_shape": list(self.input_shape),
             "target": self.target.to_json(),
             "train_size": self.train_size,

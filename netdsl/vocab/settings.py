@@ -72,10 +72,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "loss",
-        T.Ref("loss"),
+        T.PerOutput(T.Ref("loss")),
         None,
         "the loss (default: the one the dataset's target calls for, e.g. "
-        "categorical_crossentropy for classes)",
+        "categorical_crossentropy for classes); per output: {digit: ..., odd: ...}",
         "train",
     ),
     Setting(
@@ -87,9 +87,17 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "metrics",
-        T.ListOf(T.Ref("metric")),
+        T.PerOutput(T.ListOf(T.Ref("metric"))),
         None,
-        "metrics to report (default: the target's, e.g. accuracy for classes)",
+        "metrics to report (default: the target's, e.g. accuracy for classes); per output: "
+        "{digit: [accuracy], odd: [auc]}",
+        "train",
+    ),
+    Setting(
+        "loss_weights",
+        T.PerOutput(T.Float(min=0, max=1e6)),
+        None,
+        "how much each output's loss counts in the total, {digit: 1.0, odd: 0.5} (default 1)",
         "train",
     ),
     Setting(
@@ -155,9 +163,10 @@ class Settings(Mapping[str, Any]):
     dataset: Ref | None = None
     input: tuple[int, ...] | None = None
     normalize: bool = False
-    loss: Ref | None = None
+    loss: Ref | T.ByOutput | None = None
     optimizer: Ref | None = None
-    metrics: list[Ref] | None = None
+    metrics: list[Ref] | T.ByOutput | None = None
+    loss_weights: float | T.ByOutput | None = None
     epochs: int = 10
     batch_size: int = 32
     validation_split: float = 0.0
@@ -197,10 +206,11 @@ class Settings(Mapping[str, Any]):
     def references(self) -> Iterator[Ref]:
         """Every component reference among the values (``adam(...)``, each metric, ...)."""
         for value in self.__dict__.values():
-            if isinstance(value, Ref):
-                yield value
-            elif isinstance(value, list):
-                yield from (v for v in value if isinstance(v, Ref))
+            for v in value.values() if isinstance(value, dict) else (value,):
+                if isinstance(v, Ref):
+                    yield v
+                elif isinstance(v, list):
+                    yield from (x for x in v if isinstance(x, Ref))
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` (Python values, e.g. from the command line), each checked by
@@ -305,6 +315,9 @@ def value_to_ir(value: Any, type: T.ParamType | None = None) -> ir.Value:
     as IR; ``type`` is the parameter type it was bound by, when known (a word of a choice is
     written bare, any other string quoted). A reference keeps only the arguments that differ
     from its component's defaults."""
+    if isinstance(value, dict):  # a value per output
+        item = getattr(type, "item", None)
+        return ir.Map(tuple(ir.Arg(value_to_ir(v, item), str(k)) for k, v in value.items()))
     if isinstance(value, Ref):
         params = {p.name: p for p in value.component.params} if value.component else {}
         args = tuple(

@@ -14,12 +14,14 @@ from ..lang import ir
 
 __all__ = [
     "Bool",
+    "ByOutput",
     "Choice",
     "Float",
     "Int",
     "ListOf",
     "OneOf",
     "ParamType",
+    "PerOutput",
     "Problem",
     "Quantity",
     "Ref",
@@ -74,6 +76,7 @@ def describe_value(value: ir.Node) -> str:
         ir.Tuple: "the tuple",
         ir.List: "the list",
         ir.Call: "the call",
+        ir.Map: "the mapping",
     }
     from ..lang.formatter import format_value  # local: formatter imports types indirectly
 
@@ -392,3 +395,54 @@ class OneOf(ParamType):
         if fitting is not None and sum(o.takes(value) for o in self.options) == 1:
             raise fitting  # `-0.1` for a number or a schedule: say what is wrong with the number
         raise Problem(f"expected {self.label}, found {describe_value(value)}", self.label, value)
+
+
+class ByOutput(dict[str, Any]):
+    """A setting's value per output (``loss: {digit: ..., odd: ...}``): output name -> value.
+    ``spans`` keeps where each key was written, for an error at a key naming no output."""
+
+    spans: dict[str, Any]
+
+    def __init__(self, items: Any = (), spans: dict[str, Any] | None = None) -> None:
+        super().__init__(items)
+        self.spans = dict(spans or {})
+
+
+@dataclass(frozen=True)
+class PerOutput(ParamType):
+    """One value for every output, or ``{output: value, ...}`` (a mapping) per output."""
+
+    item: ParamType
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"{self.item.label}, or a mapping `{{output: value}}` of them"
+
+    def takes(self, value: ir.Value) -> bool:
+        return isinstance(value, ir.Map) or self.item.takes(value)
+
+    def claims(self, name: str, binder: Binder) -> bool:
+        return self.item.claims(name, binder)
+
+    def names(self, binder: Binder) -> list[str]:
+        return self.item.names(binder)
+
+    def convert(self, value: ir.Value, binder: Binder) -> Any:
+        from ..errors import NetdslError, NetdslErrors
+
+        if not isinstance(value, ir.Map):
+            return self.item.convert(value, binder)
+        out, spans, errors = ByOutput(), {}, []
+        for arg in value.items:
+            key = arg.key or ""
+            if key in out:
+                raise Problem(f"`{key}` is given twice", "each output once", arg)
+            try:
+                out[key] = self.item.convert(arg.value, binder)
+            except NetdslError as e:
+                errors.append(e)
+            spans[key] = arg.key_span
+        if errors:
+            raise errors[0] if len(errors) == 1 else NetdslErrors(errors)
+        out.spans = spans
+        return out

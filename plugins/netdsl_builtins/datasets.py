@@ -18,7 +18,8 @@ from netdsl.vocab.hookspecs import Register, hookimpl
 
 from .images import IMAGES
 from .keras_datasets import KERAS_DATASETS, MNIST
-from .tabular import CSV, NPZ
+from .named_npz import NPZ
+from .tabular import CSV
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy loads with the data, not with `netdsl check`
     import numpy as np

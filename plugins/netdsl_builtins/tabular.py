@@ -1111,11 +1111,16 @@ def _check_member(path: Path, m: Member) -> None:
         )
 
 
-def _npz_layout(request: DataRequest) -> tuple[Path, dict[str, Member], tuple[str, ...]]:
-    """The archive's array headers (never their data), checked: the keys, shapes, row counts."""
+def npz_members(request: DataRequest) -> tuple[Path, dict[str, Member]]:
+    """The archive's path and array headers (never their data)."""
     path = _path(request, ".npz file of arrays")
     with Npz(path) as npz:
-        members = npz.members
+        return path, npz.members
+
+
+def _npz_layout(request: DataRequest) -> tuple[Path, dict[str, Member], tuple[str, ...]]:
+    """The archive's array headers (never their data), checked: the keys, shapes, row counts."""
+    path, members = npz_members(request)
     keys = next((k for k in _NPZ_KEYS if all(n in members for n in k)), None)
     if keys is None:
         raise NetdslDataError(
