@@ -51,6 +51,9 @@ class GraphScope:
 
     inputs: dict[str, Out]
     order: tuple[InputInfo, ...]
+    #: whether a name is a layer, block or shared chain (a chain may start with one)
+    is_step: Any = None
+    layer_names: list[str] = field(default_factory=list)
     defs: dict[str, ir.Binding] = field(default_factory=dict)
     shared: dict[str, ir.Binding] = field(default_factory=dict)
     tensors: dict[str, Out] = field(default_factory=dict)
@@ -75,7 +78,7 @@ class GraphScope:
             return found
         binding = self.defs.get(name)
         if binding is None:
-            return None
+            return self._unknown(step, collector, ctx)
         self.reads[name] += 1
         collector.error(
             NetdslNameError(
@@ -85,6 +88,26 @@ class GraphScope:
                 code="NDL011",
                 notes=note(binding.name_span, "defined here"),
                 help="define a tensor above the lines that use it (a graph has no cycles)",
+            ),
+            ctx.notes,
+        )
+        return (), UNKNOWN
+
+    def _unknown(self, step: ir.Layer, collector: Collector, ctx: Ctx) -> Out | None:
+        """A bare first step that is no layer, block or shared chain: an unknown tensor or
+        input (did-you-mean over those, then over the layers); a layer is left to the walk."""
+        if self.is_step is None or self.is_step(step.name):
+            return None
+        names = [*self.inputs, *self.defs]
+        close = suggest(step.name, names) or suggest(step.name, self.layer_names)
+        collector.error(
+            NetdslNameError(
+                f"unknown name `{step.name}`: not a tensor, an input or a layer",
+                step.name_span,
+                label="unknown name",
+                code="NDL003",
+                expected=", ".join(f"`{n}`" for n in names),
+                help=f"did you mean `{close}`?" if close else "the inputs are named by the data",
             ),
             ctx.notes,
         )
@@ -111,7 +134,9 @@ class GraphScope:
 def _needs_input(chain: ir.Chain, scope: GraphScope) -> bool:
     """Whether ``chain`` reads what flows into it (it does not start from a named tensor)."""
     first = chain.steps[0]
-    if is_reference(first) and scope.known(first.name):  # type: ignore[union-attr]
+    if is_reference(first) and (  # a tensor, or an unknown name meant as one
+        scope.known(first.name) or not scope.is_step(first.name)  # type: ignore[union-attr]
+    ):
         return False
     if isinstance(first, ir.Branches):
         return any(_needs_input(c, scope) for c in first.chains)
@@ -143,6 +168,10 @@ def walk_graph(
     )
     walk.graph = scope
     _declare(program, registry, blocks, scope, collector)
+    scope.layer_names = list(registry.names("layer"))
+    scope.is_step = lambda name: (
+        name in scope.shared or name in blocks.defs or registry.get("layer", name) is not None
+    )
     shallow = _too_big(program, blocks, scope, collector)
     outputs: list[NamedOut] = []
     for b in program.bindings:

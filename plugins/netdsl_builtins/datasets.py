@@ -18,6 +18,7 @@ from netdsl.vocab.hookspecs import Register, hookimpl
 
 from .images import IMAGES
 from .keras_datasets import KERAS_DATASETS, MNIST
+from .mnist_tasks import MNIST as MNIST_TASKS
 from .named_npz import NPZ
 from .tabular import CSV
 
@@ -32,7 +33,8 @@ MNIST_SHAPE = (28, 28, 1)
 @hookimpl
 def register_datasets(register: Register) -> None:
     """Register the Keras datasets, ``csv``, ``npz``, ``images`` and ``synthetic``."""
-    for dataset in (*KERAS_DATASETS, CSV, NPZ, IMAGES, SYNTHETIC):
+    keras_datasets = (MNIST_TASKS if d is MNIST else d for d in KERAS_DATASETS)
+    for dataset in (*keras_datasets, CSV, NPZ, IMAGES, SYNTHETIC):
         register(dataset)
 
 

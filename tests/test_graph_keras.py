@@ -1,0 +1,114 @@
+"""Graph programs built by Keras's functional API: each example beside a hand-written Keras
+twin (the same layers, the same configs, the same parameter count), shared layers built once,
+and training with several outputs (tiny data, one epoch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES
+
+import netdsl
+from netdsl.keras.compiler import build
+from netdsl.keras.runtime import import_keras
+
+
+def _twin_unet(keras: Any) -> Any:
+    L = keras.layers
+
+    def convs(x: Any, f: int) -> Any:
+        x = L.Conv2D(f, 3, activation="relu", padding="same")(x)
+        return L.Conv2D(f, 3, activation="relu", padding="same")(x)
+
+    x = keras.Input((28, 28, 1), name="x")
+    e1 = convs(x, 16)
+    e2 = convs(L.MaxPooling2D(2)(e1), 32)
+    bottom = convs(L.MaxPooling2D(2)(e2), 64)
+    d2 = convs(L.Concatenate()([L.UpSampling2D(2)(bottom), e2]), 32)
+    d1 = convs(L.Concatenate()([L.UpSampling2D(2)(d2), e1]), 16)
+    return keras.Model({"x": x}, {"y": L.Conv2D(1, 1, activation="sigmoid")(d1)})
+
+
+def _twin_siamese(keras: Any) -> Any:
+    L = keras.layers
+    flat, d1, d2 = L.Flatten(), L.Dense(128, activation="relu"), L.Dense(64, activation="relu")
+    a, b = keras.Input((28, 28, 1), name="a"), keras.Input((28, 28, 1), name="b")
+    ta, tb = d2(d1(flat(a))), d2(d1(flat(b)))
+    h = L.Dense(64, activation="relu")(L.Concatenate()([ta, tb]))
+    return keras.Model({"a": a, "b": b}, {"same": L.Dense(1, activation="sigmoid")(h)})
+
+
+def _twin_multitask(keras: Any) -> Any:
+    L = keras.layers
+    x = keras.Input((28, 28, 1), name="x")
+    h = L.Conv2D(32, 3, activation="relu")(x)
+    h = L.Dense(64, activation="relu")(L.Flatten()(L.MaxPooling2D(2)(h)))
+    digit = L.Dense(10, activation="softmax")(h)
+    odd = L.Dense(1, activation="sigmoid")(h)
+    return keras.Model({"x": x}, {"digit": digit, "odd": odd})
+
+
+TWINS = {"unet": _twin_unet, "siamese": _twin_siamese, "multitask": _twin_multitask}
+PARAMS = {"unet": 117_985, "siamese": 117_057, "multitask": 347_211}
+#: the config keys a layer is compared on (not its name)
+KEYS = ("filters", "kernel_size", "strides", "padding", "units", "activation", "pool_size", "size")
+
+
+def _configs(net: Any) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for layer in net.layers:
+        config = layer.get_config()
+        out.append((type(layer).__name__, {k: config[k] for k in KEYS if k in config}))
+    return out
+
+
+@pytest.mark.parametrize("name", list(TWINS))
+def test_example_equals_its_keras_twin(name: str) -> None:
+    path: Path = EXAMPLES / f"{name}.net"
+    model = netdsl.check(path.read_text(), filename=path.name)
+    assert model.total_params == PARAMS[name]
+    keras = import_keras()
+    ours, theirs = build(model, compile=False), TWINS[name](keras)
+    assert int(ours.count_params()) == int(theirs.count_params()) == PARAMS[name]
+    assert sorted(_configs(ours), key=repr) == sorted(_configs(theirs), key=repr)
+    assert sorted(ours.input) == sorted(theirs.input)  # the same named inputs
+    assert sorted(ours.output) == sorted(theirs.output)  # the same named outputs
+
+
+def test_shared_layers_are_one_layer_called_twice() -> None:
+    model = netdsl.check((EXAMPLES / "siamese.net").read_text())
+    net = build(model, compile=False)
+    dense = [layer for layer in net.layers if type(layer).__name__ == "Dense"]
+    assert len(dense) == 4  # the tower's two, once each, and the head's two
+    assert sum(len(layer._inbound_nodes) for layer in dense) == 6
+
+
+@pytest.mark.slow
+def test_two_outputs_train_and_report_each(tmp_path: Path) -> None:
+    from netdsl.keras.training import evaluate, load_data, train
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "multi.npz"
+    np.savez(
+        data,
+        x=rng.random((48, 6)).astype("float32"),
+        y_digit=rng.integers(0, 3, 48),
+        y_odd=rng.integers(0, 2, 48),
+    )
+    src = (
+        f'dataset: npz("{data}")\nepochs: 1\nseed: 1\nloss_weights: {{digit: 1.0, odd: 0.5}}\n'
+        "trunk = dense 8 relu\noutput digit = trunk -> dense 3 softmax\n"
+        "output odd = trunk -> dense 1 sigmoid\n"
+    )
+    model = netdsl.check(src)
+    loaded = load_data(model)
+    net, history, _ = train(model, loaded, verbose=0)
+    logged = set(history[0])
+    assert {"digit_accuracy", "odd_accuracy", "digit_loss", "odd_loss", "loss"} <= logged
+    scores = evaluate(net, model, loaded)
+    assert scores["loss"] == pytest.approx(
+        scores["digit_loss"] + 0.5 * scores["odd_loss"], rel=1e-3
+    )
