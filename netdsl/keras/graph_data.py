@@ -3,7 +3,7 @@ output name, each target encoded as its output's loss wants (one-hot rows, class
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -11,6 +11,9 @@ from ..checking.plan import CheckedModel
 from ..errors import NetdslDataError, NetdslPluginError
 from ..vocab.components import DEFAULT_INPUT, DEFAULT_TARGET
 from .named import NamedArrays
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .training import Data
 
 __all__ = ["graph_data"]
 
@@ -22,7 +25,7 @@ def _by_name(value: Any, default: str) -> dict[str, np.ndarray]:
     return {default: np.asarray(value)}
 
 
-def graph_data(model: CheckedModel, name: str, who: str, arrays: Any) -> Any:
+def graph_data(model: CheckedModel, name: str, who: str, arrays: Any) -> Data:
     """``Data`` of named arrays for a graph's inputs and outputs; an error naming the dataset
     when an input or target is missing or the rows do not match."""
     from .training import Data, _check_values, _shape
@@ -51,7 +54,7 @@ def graph_data(model: CheckedModel, name: str, who: str, arrays: Any) -> Any:
             )
         for k in xs[-1]:
             _check_values(name, who, split, xs[-1][k], next(iter(ys[-1].values())))
-    return Data(xs[0], ys[0], xs[1], ys[1])
+    return Data(*(cast(Any, a) for a in (xs[0], ys[0], xs[1], ys[1])))
 
 
 def _get(arrays: dict[str, np.ndarray], key: str, name: str) -> np.ndarray:

@@ -72,6 +72,7 @@ def describe(request: DataRequest) -> DataInfo:
             _IMAGE, Target("regression", shape=_IMAGE), train_size=train, test_size=test
         )
     image = Target("binary")
+    inputs: tuple[InputInfo, ...]
     if task == "pairs":
         inputs = (InputInfo("a", _IMAGE), InputInfo("b", _IMAGE))
         targets: tuple[TargetInfo, ...] = (TargetInfo("same", image, ("different", "same")),)
@@ -96,7 +97,7 @@ def load(request: DataRequest, info: DataInfo) -> tuple[Any, ...]:
     """The plain MNIST arrays, made into the task's."""
     import numpy as np
 
-    x_train, y_train, x_test, y_test = _PLAIN.load(request, info)
+    x_train, y_train, x_test, y_test = _PLAIN.load(request, info)  # type: ignore[misc]
     task = request.args.get("task", "digits")
     train, test = _sizes(request)
     rng = np.random.default_rng(request.args.get("seed", 0))
@@ -125,7 +126,8 @@ def _noisy(rng: np.random.Generator, x: np.ndarray, noise: float) -> np.ndarray:
     import numpy as np
 
     out = x + noise * rng.standard_normal(x.shape, dtype=np.float32)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    clipped: np.ndarray = np.clip(out, 0.0, 1.0).astype(np.float32)
+    return clipped
 
 
 def _pairs(
@@ -161,7 +163,8 @@ def emit(request: DataRequest, info: DataInfo) -> Code:
             "arrays yourself",
         )
     assert _PLAIN.emit is not None
-    return _PLAIN.emit(request, info)
+    code: Code = _PLAIN.emit(request, info)
+    return code
 
 
 #: ``mnist``, with the tasks of graph programs
