@@ -5,6 +5,7 @@ with a loss, metrics and a loss weight per output, and data handled as dicts of 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..checking.plan import CheckedModel
@@ -55,7 +56,7 @@ def graph_build(model: CheckedModel, w: _Writer) -> list[str]:
 
 
 def dict_lines(
-    items: list[tuple[str, _Expr]], indent: int, prefix: str = "", suffix: str = ""
+    items: Sequence[tuple[str, _Expr]], indent: int, prefix: str = "", suffix: str = ""
 ) -> list[str]:
     """``{"key": value, ...}`` on one line when it fits, else one item per line (as ``ruff
     format`` lays it out)."""

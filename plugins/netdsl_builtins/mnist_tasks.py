@@ -17,6 +17,7 @@ files ``mnist`` reads (``$NETDSL_MNIST``, ``--data``, Keras's cache).
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import TYPE_CHECKING, Any
 
 from netdsl.vocab import types as T
@@ -202,7 +203,7 @@ def emit(request: DataRequest, info: DataInfo) -> Code:
         "test": test,
         "noise": float(a.get("noise", 0.4)),
         "seed": int(a.get("seed", 0)),
-        "quoted": '"%s"' % a.get("task", "digits"),
+        "quoted": json.dumps(a.get("task", "digits")),
     }
     helpers = tuple(_source(f) for f in (task_arrays, _noisy, _pairs))
     return dataclasses.replace(
