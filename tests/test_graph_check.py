@@ -206,3 +206,16 @@ def test_graph_expansion_is_bounded() -> None:
     with pytest.raises(NetdslError) as caught:
         netdsl.check(src)
     assert any(e.code == "NDL012" for e in caught.value.errors)
+
+
+def test_cli_check_shows_warnings_and_succeeds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from netdsl.tools.cli import main
+
+    path = tmp_path / "w.net"
+    path.write_text(PAIRS + "spare = b -> flatten\na -> flatten -> dense 1 sigmoid\n")
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "warning[NDL016]: the tensor `spare` is never used" in result.output
+    assert "spare = b -> flatten" in result.output  # the line, under the message
