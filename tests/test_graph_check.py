@@ -219,3 +219,11 @@ def test_cli_check_shows_warnings_and_succeeds(tmp_path) -> None:  # type: ignor
     assert result.exit_code == 0, result.output
     assert "warning[NDL016]: the tensor `spare` is never used" in result.output
     assert "spare = b -> flatten" in result.output  # the line, under the message
+
+
+def test_runs_judge_a_graph_by_its_first_outputs_metric() -> None:
+    from netdsl.run.runs import main_metric
+
+    test = {"loss": 0.3, "digit_accuracy": 0.98, "odd_accuracy": 0.97, "odd_loss": 0.1}
+    assert main_metric(test, "classes") == ("accuracy", 0.98)
+    assert main_metric({"loss": 0.3, "accuracy": 0.5}, "classes") == ("accuracy", 0.5)
