@@ -41,7 +41,7 @@ def test_npz_named_arrays_are_inputs_and_targets(tmp_path: Path) -> None:
         ("flag", "binary"),
     ]
     assert (info.train_size, info.test_size) == (6, 2)
-    x_train, y_train, x_test, y_test = npz.load(request, info)
+    x_train, _y_train, _x_test, y_test = npz.load(request, info)
     assert sorted(x_train) == ["a", "b"] and x_train["a"].shape == (6, 5, 5, 1)
     assert x_train["a"].max() <= 1.0 and sorted(y_test) == ["flag", "kind"]
 
