@@ -112,3 +112,65 @@ def test_two_outputs_train_and_report_each(tmp_path: Path) -> None:
     assert scores["loss"] == pytest.approx(
         scores["digit_loss"] + 0.5 * scores["odd_loss"], rel=1e-3
     )
+
+
+#: the examples on tiny data: the same network, a few examples
+TINY = {
+    "unet": ("train_size=6000, test_size=1000", "train_size=32, test_size=16"),
+    "siamese": ("train_size=30000, test_size=10000", "train_size=32, test_size=16"),
+    "multitask": ("task=parity)", "task=parity, train_size=32, test_size=16)"),
+}
+
+
+@pytest.mark.slow
+def test_emitted_graph_programs_build_and_train_like_netdsl(tmp_path: Path) -> None:
+    """``netdsl emit`` of each graph example: the plain Keras program builds the same layers
+    (configs, parameter count) and trains to the same weights as netdsl (two seeded epochs)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    from test_emit import _COMPARE, _idx
+
+    from netdsl.keras.emit import emit_program
+
+    mnist = tmp_path / "mnist"
+    mnist.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 48), ("t10k", 16)):
+        _idx(mnist / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        _idx(mnist / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
+    jobs = []
+    for name, (old, new) in TINY.items():
+        text = (EXAMPLES / f"{name}.net").read_text()
+        assert old in text
+        spec = tmp_path / f"{name}.net"
+        spec.write_text(text.replace(old, new))
+        program = tmp_path / f"{name}.py"
+        program.write_text(emit_program(netdsl.check(spec.read_text(), filename=spec.name)))
+        jobs.append([name, str(program), str(spec), spec.name, str(mnist)])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETDSL_")}
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "plugins"), str(ROOT / "tests")]),
+        TF_CPP_MIN_LOG_LEVEL="3",
+        KERAS_BACKEND="tensorflow",
+        CUDA_VISIBLE_DEVICES="",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", _COMPARE, json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        cwd=tmp_path,
+    )
+    marker = [line for line in proc.stdout.splitlines() if line.startswith("@@RESULTS@@")]
+    assert proc.returncode == 0 and marker, proc.stdout[-3000:] + proc.stderr[-5000:]
+    results = json.loads(marker[0].removeprefix("@@RESULTS@@"))
+    for name, row in results.items():
+        assert len(set(row["params"])) == 1 and row["params"][0] == PARAMS[name], (name, row)
+        assert row["configs"] and row["weights"] and row["changed"], (name, row)
+        assert row["compile"] == [True, True], (name, row)
+        assert row["max_weight_diff"] < 1e-5, (name, row)

@@ -40,6 +40,7 @@ CHANGED: dict[str, str] = {
     "loss": "categorical_crossentropy(label_smoothing=0.1)",
     "optimizer": "sgd(learning_rate=0.05)",
     "metrics": "[accuracy, top_k_categorical_accuracy(k=3)]",
+    "loss_weights": "{y: 2.0}",
     "epochs": "2",
     "batch_size": "16",
     "validation_split": "0.25",

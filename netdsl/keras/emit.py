@@ -28,6 +28,13 @@ from ..checking.plan import CheckedModel
 from ..errors import EmitError
 from ..vocab.components import Code, Component, DataRequest, Dataset, Ref, Schedule
 from ..vocab.settings import Settings
+from .emit_graph import (
+    graph_build,
+    graph_compile,
+    graph_constants,
+    graph_helpers,
+    graph_prepare,
+)
 
 __all__ = ["LINE_LENGTH", "SETTINGS_WRITTEN", "EmitError", "emit_program"]
 
@@ -253,6 +260,7 @@ SETTINGS_WRITTEN: Mapping[str, str] = MappingProxyType(
         "loss": "model.compile(loss=...)",
         "optimizer": "model.compile(optimizer=...)",
         "metrics": "model.compile(metrics=[...])",
+        "loss_weights": "model.compile(loss_weights={...}), one per output",
         "epochs": "EPOCHS, the default of --epochs",
         "batch_size": "BATCH_SIZE",
         "validation_split": "VALIDATION_SPLIT: the last examples held out, floored as Keras does",
@@ -292,6 +300,12 @@ def _build_model(model: CheckedModel, w: _Writer) -> list[str]:
     inputs = _Call("keras.Input", (("shape", _literal(tuple(model.input_shape))),))
     lines: list[str] = []
     first = (_NORMALIZE,) if model.settings.normalize else ()
+    if model.is_graph:  # named inputs and outputs (netdsl.keras.emit_graph)
+        lines += graph_build(model, w)
+        lines.append(f"    model = keras.Model(inputs, outputs, name={name})")
+        lines += graph_compile(model, w)
+        lines.append("    return model")
+        return lines
     if _is_chain(model):
         layers = _Seq((inputs, *first, *(w.layer(n) for n in model.nodes)))
         lines.append("    model = keras.Sequential(")
@@ -352,6 +366,8 @@ def _functional(model: CheckedModel, w: _Writer) -> list[str]:
 
 def _prepare(model: CheckedModel) -> list[str]:
     """``prepare(x, y)``: shape the examples like the input, encode the labels for the loss."""
+    if model.is_graph:
+        return graph_prepare(model)
     target = model.data.target
     if model.labels == "categorical":
         encode, why = f'np.eye({target.num_classes}, dtype="float32")[y]', "one-hot rows"
@@ -453,6 +469,7 @@ def _constants(model: CheckedModel) -> list[str]:
     """The module constants: the settings ``main`` reads, each written only when it is set."""
     s = model.settings
     constants = [
+        *(graph_constants(model) if model.is_graph else []),
         f"INPUT_SHAPE = {_flat(_literal(tuple(model.input_shape)))}",
         f"EPOCHS = {s.epochs}",
         f"BATCH_SIZE = {s.batch_size}",
@@ -466,7 +483,7 @@ def _constants(model: CheckedModel) -> list[str]:
     return constants
 
 
-def _fit_call(settings: Settings, callbacks: list[_Expr]) -> _Call:
+def _fit_call(settings: Settings, callbacks: list[_Expr], graph: bool = False) -> _Call:
     """``model.fit`` on netdsl's batch order (seed 0 without a seed), as a run trains."""
     order_seed = "SEED" if settings.seed is not None else "seed=0"
     batches = _Call(
@@ -477,7 +494,10 @@ def _fit_call(settings: Settings, callbacks: list[_Expr]) -> _Call:
         "model.fit",
         (
             (None, batches),
-            ("steps_per_epoch", _Src("math.ceil(len(x_train) / BATCH_SIZE)")),
+            (
+                "steps_per_epoch",
+                _Src(f"math.ceil({'rows(x_train)' if graph else 'len(x_train)'} / BATCH_SIZE)"),
+            ),
             ("epochs", _Src("args.epochs")),
             ("shuffle", _Src("False")),  # training_batches orders them
             *((("validation_data", _Src("(x_val, y_val)")),) if settings.validation_split else ()),
@@ -486,10 +506,18 @@ def _fit_call(settings: Settings, callbacks: list[_Expr]) -> _Call:
     )
 
 
-def _validation_lines(settings: Settings) -> list[str]:
+def _validation_lines(settings: Settings, graph: bool = False) -> list[str]:
     """``main``'s hold-out of the validation examples, as netdsl makes it (none without one)."""
     if not settings.validation_split:
         return []
+    if graph:
+        return [
+            "    # the last VALIDATION_SPLIT of the training examples are held out, before any "
+            "shuffling",
+            "    split = math.floor(rows(x_train) * (1 - VALIDATION_SPLIT))",
+            "    x_train, x_val = take(x_train, slice(None, split)), take(x_train, slice(split, None))",
+            "    y_train, y_val = take(y_train, slice(None, split)), take(y_train, slice(split, None))",
+        ]
     return [
         "    # the last VALIDATION_SPLIT of the training examples are held out, before any shuffling",
         "    split = math.floor(len(x_train) * (1 - VALIDATION_SPLIT))",
@@ -544,7 +572,7 @@ def _main(model: CheckedModel, callbacks: list[_Expr], uses_steps: bool) -> list
         "    x_train, y_train, x_test, y_test = load_data(args.data)",
         "    x_train, y_train = prepare(x_train, y_train)",
         "    x_test, y_test = prepare(x_test, y_test)",
-        *_validation_lines(s),
+        *_validation_lines(s, model.is_graph),
         *_model_lines(model, uses_steps),
         "    model.summary()",
         *(
@@ -552,7 +580,7 @@ def _main(model: CheckedModel, callbacks: list[_Expr], uses_steps: bool) -> list
             if s.seed is not None
             else ["    # netdsl orders the batches of a run without a seed with seed 0"]
         ),
-        *_layout(_fit_call(s, callbacks), 4),
+        *_layout(_fit_call(s, callbacks, model.is_graph), 4),
         "    results = model.evaluate(x_test, y_test, return_dict=True)",
         "    for metric, value in results.items():",
         '        print(f"test {metric}: {value:.4f}")',
@@ -610,7 +638,7 @@ def emit_program(
             _constants(model),
             data,
             _prepare(model),
-            _training_batches(),
+            *(graph_helpers() if model.is_graph else [_training_batches()]),
             *(d.splitlines() for d in w.definitions),
             _build_function(model, build, w.uses_steps),
             _main(model, callbacks, w.uses_steps),

@@ -1,8 +1,9 @@
 """IR to canonical text. ``parse(format(p)) == p`` for every program ``p`` (a property test).
 
 Canonical means: one setting per line in source order, a blank line, blocks, a blank line,
-then the network on one line when it fits in 88 columns, else one step per line with ``->``
-leading. Comments are kept: each stays before, or at the end of, the step or line it was on.
+then the named chains of a graph (``e1 = ...``) in source order and the network (a graph's
+last unnamed chain follows its named chains without a blank line), each on one line when it
+fits in 88 columns, else one step per line with ``->`` leading. Comments are kept: each stays before, or at the end of, the step or line it was on.
 """
 
 from __future__ import annotations
@@ -113,7 +114,11 @@ def format(program: ir.Program) -> str:
             [line for b in program.bindings for line in _network(b.chain, comments, _head(b))]
         )
     if program.network is not None:
-        sections.append(_network(program.network, comments))
+        lines = _network(program.network, comments)
+        if program.bindings:  # a graph's last chain goes with its named chains
+            sections[-1] += lines
+        else:
+            sections.append(lines)
     tail = comments.rest()
     if tail:
         sections.append(tail)

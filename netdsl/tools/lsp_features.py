@@ -325,6 +325,16 @@ class Analysis:
                     selection_range=self.pos.span(b.name_span or b.span),
                 )
             )
+        for g in p.bindings:  # a graph's named chains
+            out.append(
+                lsp.DocumentSymbol(
+                    name=g.name,
+                    detail=("" if g.kind == "tensor" else f"{g.kind} ") + format_chain(g.chain),
+                    kind=lsp.SymbolKind.Variable,
+                    range=self.pos.span(g.span),
+                    selection_range=self.pos.span(g.name_span or g.span),
+                )
+            )
         if p.network is not None:
             steps = [
                 lsp.DocumentSymbol(
@@ -604,9 +614,10 @@ class Completion:
         param = settings_params().get(key)
         if param is None:
             return []
-        kind = getattr(param.type, "kind", None) or getattr(
-            getattr(param.type, "item", None), "kind", None
-        )
+        typ = param.type
+        while getattr(typ, "kind", None) is None and getattr(typ, "item", None) is not None:
+            typ = typ.item  # a list, or a value per output, of references
+        kind = getattr(typ, "kind", None)
         calls = []
         depth = 0
         for k, v in tokens:

@@ -20,11 +20,29 @@ def _setting(value: Any) -> str:
     return format_value(value_to_ir(value))
 
 
+def _graph_notes(n: Any, names: dict[int, str], outputs: dict[int, str]) -> str:
+    """A graph node's inputs (by name or ``#index``), the layer it shares, the output it is."""
+    text = ""
+    if len(n.inputs) > 1 or (n.inputs and (n.inputs[0] < 0 or n.inputs[0] != n.index - 1)):
+        text += "  <- " + ", ".join(names.get(i, "input") if i < 0 else f"#{i}" for i in n.inputs)
+    if n.shares is not None:
+        text += f"  (shares #{n.shares})"
+    if n.index in outputs:
+        text += f"  -> output {outputs[n.index]}"
+    return text
+
+
 def summary_text(model: CheckedModel, macs: MacsReport | None = None) -> str:
     """A readable table; branches and wrapped sub-networks are indented. With ``macs``
     (``--flops``), a column of multiply-accumulates per example and their total."""
     rows: list[tuple[str, ...]] = [("#", "layer", "output shape", "params")]
-    rows.append(("", f"input ({model.dataset.name})", format_shape(model.input_shape), ""))
+    if model.is_graph:  # each named input, and who reads it
+        rows += [
+            ("", f"input {i.name} ({model.dataset.name})", format_shape(i.shape), "")
+            for i in model.inputs
+        ]
+    else:
+        rows.append(("", f"input ({model.dataset.name})", format_shape(model.input_shape), ""))
     if (
         model.normalize_params
     ):  # `normalize: true`: adapted on the training data, saved in the model
@@ -36,16 +54,20 @@ def summary_text(model: CheckedModel, macs: MacsReport | None = None) -> str:
                 f"{model.normalize_params:,}",
             )
         )
+    names = {i.node: i.name for i in model.inputs}
+    outputs = {o.node: o.name for o in model.outputs}
     for n in model.nodes:
         label = "  " * n.depth + n.text
-        if len(n.inputs) > 1 or (n.inputs and n.inputs[0] != n.index - 1):
+        if model.is_graph:
+            label += _graph_notes(n, names, outputs)
+        elif len(n.inputs) > 1 or (n.inputs and n.inputs[0] != n.index - 1):
             label += "  <- " + ", ".join("input" if i < 0 else f"#{i}" for i in n.inputs)
         elif not n.inputs and n.index > 0:
             label += "  <- input"  # a branch that starts at the model input
         rows.append((str(n.index), label, format_shape(n.output_shape), f"{n.params:,}"))
     totals: tuple[str, ...] = ()
     if macs is not None:
-        head = 3 if model.normalize_params else 2
+        head = 1 + (len(model.inputs) if model.is_graph else 1) + bool(model.normalize_params)
         rows = [
             (*rows[0], "MACs"),
             *[(*r, "") for r in rows[1:head]],

@@ -17,9 +17,9 @@ files ``mnist`` reads (``$NETDSL_MNIST``, ``--data``, Keras's cache).
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import TYPE_CHECKING, Any
 
-from netdsl.errors import EmitError
 from netdsl.vocab import types as T
 from netdsl.vocab.components import (
     Code,
@@ -94,25 +94,45 @@ def describe(request: DataRequest) -> DataInfo:
 
 
 def load(request: DataRequest, info: DataInfo) -> tuple[Any, ...]:
-    """The plain MNIST arrays, made into the task's."""
+    """The plain MNIST arrays, made into the task's (:func:`task_arrays`)."""
+    x_train, y_train, x_test, y_test = _PLAIN.load(request, info)  # type: ignore[misc]
+    a = request.args
+    train, test = _sizes(request)
+    return task_arrays(
+        a.get("task", "digits"),
+        (x_train, y_train, x_test, y_test),
+        train,
+        test,
+        float(a.get("noise", 0.4)),
+        int(a.get("seed", 0)),
+    )
+
+
+def task_arrays(
+    task: str,
+    arrays: tuple[np.ndarray, ...],
+    train: int,
+    test: int,
+    noise: float,
+    seed: int,
+) -> tuple[object, ...]:
+    """MNIST's ``(x_train, y_train, x_test, y_test)`` (images in [0, 1], digits) as the task's:
+    arrays, or dicts of them by input and target name. ``netdsl emit`` writes this very
+    function into the programs it writes, so both make the same examples."""
     import numpy as np
 
-    x_train, y_train, x_test, y_test = _PLAIN.load(request, info)  # type: ignore[misc]
-    task = request.args.get("task", "digits")
-    train, test = _sizes(request)
-    rng = np.random.default_rng(request.args.get("seed", 0))
+    x_train, y_train, x_test, y_test = arrays
+    rng = np.random.default_rng(seed)
     if task == "pairs":
-        return (*_pairs(rng, x_train, y_train, train), *_pairs(rng, x_test, y_test, test))
-    x_train, y_train, x_test, y_test = (
-        x_train[:train],
-        y_train[:train],
-        x_test[:test],
-        y_test[:test],
-    )
+        return (
+            *_pairs(rng, x_train, y_train, train),
+            *_pairs(rng, x_test, y_test, test),
+        )
+    x_train, y_train = x_train[:train], y_train[:train]
+    x_test, y_test = x_test[:test], y_test[:test]
     if task == "digits":
         return x_train, y_train, x_test, y_test
     if task == "denoise":
-        noise = float(request.args.get("noise", 0.4))
         return _noisy(rng, x_train, noise), x_train, _noisy(rng, x_test, noise), x_test
     return (
         {"x": x_train},
@@ -123,6 +143,7 @@ def load(request: DataRequest, info: DataInfo) -> tuple[Any, ...]:
 
 
 def _noisy(rng: np.random.Generator, x: np.ndarray, noise: float) -> np.ndarray:
+    """``clip(x + noise * N(0, 1), 0, 1)``, as Keras's denoising example adds noise."""
     import numpy as np
 
     out = x + noise * rng.standard_normal(x.shape, dtype=np.float32)
@@ -133,38 +154,65 @@ def _noisy(rng: np.random.Generator, x: np.ndarray, noise: float) -> np.ndarray:
 def _pairs(
     rng: np.random.Generator, x: np.ndarray, y: np.ndarray, n: int
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """``n`` pairs: the first of each drawn at random, the second of the same digit for half
-    of them (every other pair), of another digit for the rest."""
+    """``n`` pairs: the first of each drawn at random, the second drawn among the images of
+    the same digit for every other pair, among those of the other digits for the rest."""
     import numpy as np
 
-    by_digit = [np.flatnonzero(y == d) for d in range(10)]
     first = rng.integers(0, len(x), n)
     same = np.arange(n) % 2 == 0
-    digit = y[first].astype(np.int64)
-    other = (digit + rng.integers(1, 10, n)) % 10  # any digit but the first's
-    wanted = np.where(same, digit, other)
+    digit = y[first]
     second = np.empty(n, dtype=np.int64)
-    for d in range(10):
-        rows = np.flatnonzero(wanted == d)
-        second[rows] = rng.choice(by_digit[d], len(rows))
-    return (
-        {"a": x[first], "b": x[second]},
-        {"same": same.astype(np.float32)},
-    )
+    for d in np.unique(digit):
+        for wanted, pool in ((True, y == d), (False, y != d)):
+            rows = np.flatnonzero((digit == d) & (same == wanted))
+            candidates = np.flatnonzero(pool)
+            if len(rows) and not len(candidates):  # one digit only: no different pair
+                raise ValueError("pairs need images of at least two digits")
+            if len(rows):
+                second[rows] = rng.choice(candidates, len(rows))
+    return {"a": x[first], "b": x[second]}, {"same": same.astype(np.float32)}
+
+
+def _source(function: Any) -> str:
+    """A function's source as the emitted program holds it (NumPy is imported at its top)."""
+    import inspect
+
+    text = inspect.getsource(function)
+    return text.replace("    import numpy as np\n\n", "")
+
+
+_TASK_CODE = '''
+def load_data(path=None):
+    """MNIST made into the task %(quoted)s (as netdsl's `mnist(task=%(task)s)`)."""
+    arrays = load_mnist_digits(path)
+    return task_arrays(%(quoted)s, arrays, %(train)d, %(test)d, %(noise)r, %(seed)d)
+'''
 
 
 def emit(request: DataRequest, info: DataInfo) -> Code:
-    """``netdsl emit``'s loader: the plain task's; the others are not written yet."""
-    task = request.args.get("task", "digits")
-    if task != "digits" or request.args.get("train_size") or request.args.get("test_size"):
-        raise EmitError(
-            f"`mnist(task={task})` cannot be written as plain Keras code yet",
-            help="emit the program with the plain `mnist` dataset, or load the task's "
-            "arrays yourself",
-        )
+    """``netdsl emit``'s loader: plain MNIST's, and for a task the same :func:`task_arrays`."""
     assert _PLAIN.emit is not None
-    code: Code = _PLAIN.emit(request, info)
-    return code
+    plain: Code = _PLAIN.emit(request, info)
+    a = request.args
+    if a.get("task", "digits") == "digits" and not a.get("train_size") and not a.get("test_size"):
+        return plain
+    train, test = _sizes(request)
+    values = {
+        "task": a.get("task", "digits"),
+        "train": train,
+        "test": test,
+        "noise": float(a.get("noise", 0.4)),
+        "seed": int(a.get("seed", 0)),
+        "quoted": json.dumps(a.get("task", "digits")),
+    }
+    helpers = tuple(_source(f) for f in (task_arrays, _noisy, _pairs))
+    return dataclasses.replace(
+        plain,
+        source=plain.source.replace("def load_data(", "def load_mnist_digits(")
+        + "\n"
+        + _TASK_CODE % values,
+        definitions=(*plain.definitions, *helpers),
+    )
 
 
 #: ``mnist``, with the tasks of graph programs

@@ -66,9 +66,11 @@ def _parse(members: dict[str, Member]) -> dict[tuple[str, str], dict[str, Member
         m = _ARRAY.fullmatch(key)
         if m is None:
             continue
-        side = m["side"]
-        name = m["name"] or side
-        found.setdefault((side, name), {})[m["split"] or "all"] = member
+        side, name, split = m["side"], m["name"], m["split"]
+        if name in _SPLITS and split is None:  # `x_train`: the plain split, not a name
+            name, split = None, name
+        name = name or side
+        found.setdefault((side, name), {})[split or "all"] = member
     return found
 
 
