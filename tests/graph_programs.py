@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from conftest import EXAMPLES
 
 #: the examples of issue 22 with the hand-made program (its data written by :func:`write_tiny`)

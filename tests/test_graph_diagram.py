@@ -35,8 +35,8 @@ def test_dot_draws_the_dag(name: str, tmp_path: Path) -> None:
     model = _model(name, tmp_path)
     inputs, outputs, tensors, shares = EXPECTED[name]
     dot = to_dot(model)
-    assert [m for m in re.findall(r"<b>input (\w+)</b>", dot)] == inputs
-    assert [m for m in re.findall(r"<b>output (\w+)</b>", dot)] == outputs
+    assert re.findall(r"<b>input (\w+)</b>", dot) == inputs
+    assert re.findall(r"<b>output (\w+)</b>", dot) == outputs
     assert re.findall(r"<b>(\w+) = ", dot) == tensors
     assert dot.count('label=" same weights"') == shares
     arrows = re.findall(r"^  (\w+) -> (\w+)( \[style=dotted)?", dot, re.M)

@@ -66,7 +66,9 @@ def test_a_wrong_output_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(export_module, "runtime_outputs", off_by_one)
     out = tmp_path / "sm"
-    with pytest.raises(NetdslError, match=r"differs from Keras by up to 1 .* in the output `score`"):
+    with pytest.raises(
+        NetdslError, match=r"differs from Keras by up to 1 .* in the output `score`"
+    ):
         export_model(net, "savedmodel", out)
     assert not out.exists()
 

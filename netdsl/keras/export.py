@@ -109,9 +109,13 @@ class ExportReport:
                 f"{self.examples} inputs: largest difference {self.max_abs_diff:.2g}"
             )
             if self.output_diffs and len(self.output_diffs) > 1:
-                lines[-1] += " (" + ", ".join(
-                    f"{k} {v:.2g}" for k, v in self.output_diffs.items() if v is not None
-                ) + ")"
+                lines[-1] += (
+                    " ("
+                    + ", ".join(
+                        f"{k} {v:.2g}" for k, v in self.output_diffs.items() if v is not None
+                    )
+                    + ")"
+                )
         if self.note:
             lines.append(self.note)
         return "\n".join(lines)
@@ -135,7 +139,8 @@ def _random_inputs(net: Any, rows: int) -> Arrays:
     """``rows`` random inputs in [0, 1) for ``net`` (by name for a named model)."""
     rng = np.random.default_rng(0)
     if is_named(net):
-        return {k: rng.random((rows, *s), dtype=np.float32) for k, s in input_shapes(net).items()}
+        shapes = {k: tuple(int(d or 1) for d in s) for k, s in input_shapes(net).items()}
+        return {k: rng.random((rows, *s), dtype=np.float32) for k, s in shapes.items()}
     return rng.random((rows, *tuple(net.inputs[0].shape[1:])), dtype=np.float32)
 
 
@@ -306,7 +311,10 @@ def _export(net: Any, fmt: str, path: Path) -> tuple[str, int | None]:
         signature: list[Any] = [tf.TensorSpec((1, *net.inputs[0].shape[1:]), tf.float32)]
         if is_named(net):  # a graph's model: one spec per input, by name
             signature = [
-                {k: tf.TensorSpec((1, *s), tf.float32, name=k) for k, s in input_shapes(net).items()}
+                {
+                    k: tf.TensorSpec((1, *s), tf.float32, name=k)
+                    for k, s in input_shapes(net).items()
+                }
             ]
         second_try = _HeldStderr()
         try:

@@ -262,9 +262,7 @@ class Predictor:
                 names = list(o.class_names) or (
                     self.class_names if len(self.model.outputs) == 1 else []
                 )
-                result["outputs"][o.name] = self._read_out(
-                    row, o.target.kind, top, logits, names
-                )
+                result["outputs"][o.name] = self._read_out(row, o.target.kind, top, logits, names)
             results.append(result)
         return results
 

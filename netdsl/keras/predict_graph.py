@@ -115,8 +115,10 @@ def _joined(parts: dict[str, list[Any]], names: dict[str, str]) -> list[NamedExa
     for i in range(counts[first]):
         xs = {k: v[i].x for k, v in parts.items()}
         notes = sorted({v[i].note for v in parts.values() if v[i].note})
-        label = parts[first][i].name if len(parts) == 1 else " ".join(
-            f"{k}={v[i].name}" for k, v in parts.items()
+        label = (
+            parts[first][i].name
+            if len(parts) == 1
+            else " ".join(f"{k}={v[i].name}" for k, v in parts.items())
         )
         out.append(NamedExample(label, xs, "; ".join(notes)))
     return out
@@ -161,8 +163,8 @@ def _from_npz(p: Path, inputs: Sequence[GraphInput]) -> list[NamedExample]:
         name: list(_arrays(f"{p}:{key}", arrays[key], shapes[name])) for name, key in keys.items()
     }
     examples = _joined(parts, {k: f"{p}:{v}" for k, v in keys.items()})
-    for i, e in enumerate(examples):  # one name per row, not one per array
-        e.name = f"{p}[{i}]" if len(examples) > 1 else str(p)
+    for row, e in enumerate(examples):  # one name per row, not one per array
+        e.name = f"{p}[{row}]" if len(examples) > 1 else str(p)
     return examples
 
 
