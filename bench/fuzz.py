@@ -62,6 +62,8 @@ GROUPS = (
     ("> 100 KB", "refused (size limit)"),
 )
 INPUTS = {"vector": ["8", "12"], "sequence": ["6x4", "5x3"], "image": ["8x8x1", "6x6x2"]}
+#: the share of generated programs that are graphs (named tensors, merges of them, shared)
+GRAPH_SHARE = 0.3
 BUILD_DATA = "dataset: synthetic({task}, train_size={n}, test_size=8{extra})"
 
 
@@ -232,9 +234,48 @@ class Generator:
         else:
             start = ""
         head = self.output(task, extra)
-        lines.append(start + self.chain(0, rng.randint(1, 4), blocks) + " -> " + head)
+        if rng.random() < GRAPH_SHARE:  # a graph: named tensors, merges of them, shared chains
+            lines += self.graph(start, head, blocks)
+        else:
+            lines.append(start + self.chain(0, rng.randint(1, 4), blocks) + " -> " + head)
         text = "\n".join(lines) + "\n"
         return text if build else self.distort(text)
+
+    def graph(self, start: str, head: str, blocks: list[tuple[str, int]]) -> list[str]:
+        """A graph on the sole input ``x``: named tensors starting from ``x`` or an earlier
+        tensor (often flattened to one width, so merges of them fit), merges of two named
+        tensors, a shared chain used by several, the last unnamed chain the output."""
+        rng = self.rng
+        lines: list[str] = []
+        shared = rng.random() < 0.4
+        width = rng.choice([4, 8])
+        if shared:
+            inner = self.chain(1, 1, blocks) if rng.random() < 0.3 else f"dense {width} relu"
+            lines.append(f"shared sh = {inner} -> flatten -> dense {width}")
+        names: list[str] = []
+        for i in range(rng.randint(1, 5)):
+            source = rng.choice(["x", *names]) if names else "x"
+            random_body = rng.random() < 0.4  # else a simple one, so most graphs are accepted
+            body = (start if source == "x" else "") + (
+                self.chain(1, rng.randint(1, 2), blocks) if random_body else "flatten"
+            )
+            if shared and rng.random() < 0.5:
+                body = f"{body} -> sh"
+            if rng.random() < 0.7:
+                body += f" -> flatten -> dense {width} relu"
+            if len(names) >= 2 and rng.random() < 0.4:
+                a, b = rng.sample(names, 2)
+                merge = rng.choice(self.merges or ["concat"])
+                lines.append(f"t{i} = [{a} | {b} -> dense {width}] {merge}")
+            else:
+                lines.append(f"t{i} = {source} -> {body}")
+            names.append(f"t{i}")
+        last = rng.sample(names, min(2, len(names)))
+        if len(last) == 2 and rng.random() < 0.5:
+            lines.append(f"[{last[0]} | {last[1]}] {rng.choice(self.merges or ['add'])} -> {head}")
+        else:
+            lines.append(f"{last[0]} -> {head}")
+        return lines
 
     def output(self, task: str, extra: str) -> str:
         n = int(extra.split("=")[1].rstrip(")")) if extra else 1
@@ -553,7 +594,8 @@ def front(text: str, stats: Stats, timeout: float, measure_memory: bool) -> Any:
     try:
         program = netdsl.parse(text)
         stats.parsed += 1
-        netdsl.format(program)
+        if netdsl.parse(netdsl.format(program)) != program:  # fmt's one canonical form
+            raise AssertionError("parse(format(p)) != p")
         model = netdsl.check(program)
         stats.accepted += 1
     except NetdslError as e:
@@ -647,7 +689,8 @@ def worker_main() -> None:
     import numpy as np
 
     import netdsl
-    from netdsl.keras.compiler import build_layers, materialise
+    from netdsl.keras.compiler import build, build_layers, materialise
+    from netdsl.keras.named import plain
     from netdsl.keras.runtime import import_keras
     from netdsl.keras.saving import model_components, register_custom_objects
     from netdsl.keras.training import load_data, seed_everything
@@ -678,11 +721,11 @@ def worker_main() -> None:
             register_custom_objects(model_components(model))
             inputs, layers, tensors = build_layers(model)
             probe = keras.Model(inputs, tensors)
-            real = probe(data.x_train[:2])
+            real = probe(plain(data.x_train[:2]))
             real = real if isinstance(real, (list, tuple)) else [real]
             for node, layer, value in zip(model.nodes, layers, real):
                 shape = tuple(np.shape(value)[1:])
-                params = int(layer.count_params())
+                params = int(layer.count_params()) if node.shares is None else 0
                 if shape != tuple(node.output_shape) or params != node.params:
                     result = {
                         "ok": False,
@@ -696,6 +739,9 @@ def worker_main() -> None:
                 settings = model.settings
 
                 def compiled(eager: bool) -> Any:
+                    if model.is_graph:  # dicts by name: as `netdsl run` builds and compiles it
+                        net = build(model, verify=False, run_eagerly=eager)
+                        return net
                     net = keras.Model(inputs, tensors[-1])
                     net.compile(
                         optimizer=materialise(settings.optimizer),
@@ -707,28 +753,25 @@ def worker_main() -> None:
 
                 def fit(net: Any) -> None:
                     net.fit(
-                        data.x_train,
-                        data.y_train,
+                        plain(data.x_train),
+                        plain(data.y_train),
                         epochs=1,
                         batch_size=settings.batch_size,
                         validation_split=settings.validation_split,
                         verbose=0,
                     )
-                    net.evaluate(data.x_test, data.y_test, verbose=0)
+                    net.evaluate(plain(data.x_test), plain(data.y_test), verbose=0)
 
                 net = compiled(eager=True)
                 size = settings.batch_size
-                net.train_on_batch(data.x_train[:size], data.y_train[:size])  # one optimizer step
-                net.test_on_batch(data.x_test[:size], data.y_test[:size])
+                net.train_on_batch(plain(data.x_train[:size]), plain(data.y_train[:size]))
+                net.test_on_batch(plain(data.x_test[:size]), plain(data.y_test[:size]))
                 lap("eager step")
                 file = scratch / "model.keras"
                 net.save(file)
                 loaded = netdsl.load_model(file, compile=False)
-                x = data.x_test[:2]
-                a, b = (
-                    np.asarray(net(x)),
-                    np.asarray(loaded(x)),
-                )  # called, not predict(): no tracing
+                x = plain(data.x_test[:2])
+                a, b = (_flat(net(x)), _flat(loaded(x)))  # called, not predict(): no tracing
                 if np.shape(a) != np.shape(b) or not np.allclose(a, b, equal_nan=True):
                     raise RuntimeError(
                         "the reloaded model computes other outputs than the saved one"
@@ -752,6 +795,14 @@ def worker_main() -> None:
         result["phases"] = phases
         out.write(json.dumps(result) + "\n")
         out.flush()
+
+
+def _flat(out: Any) -> Any:
+    """A model's output as one array (a graph's dict of outputs side by side, by name)."""
+    import numpy as np
+
+    parts = [out[k] for k in sorted(out)] if isinstance(out, dict) else [out]
+    return np.concatenate([np.asarray(p).reshape(len(p), -1) for p in parts], axis=1)
 
 
 class BuildWorker:

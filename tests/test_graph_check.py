@@ -206,3 +206,24 @@ def test_graph_expansion_is_bounded() -> None:
     with pytest.raises(NetdslError) as caught:
         netdsl.check(src)
     assert any(e.code == "NDL012" for e in caught.value.errors)
+
+
+def test_cli_check_shows_warnings_and_succeeds(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from netdsl.tools.cli import main
+
+    path = tmp_path / "w.net"
+    path.write_text(PAIRS + "spare = b -> flatten\na -> flatten -> dense 1 sigmoid\n")
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "warning[NDL016]: the tensor `spare` is never used" in result.output
+    assert "spare = b -> flatten" in result.output  # the line, under the message
+
+
+def test_runs_judge_a_graph_by_its_first_outputs_metric() -> None:
+    from netdsl.run.runs import main_metric
+
+    test = {"loss": 0.3, "digit_accuracy": 0.98, "odd_accuracy": 0.97, "odd_loss": 0.1}
+    assert main_metric(test, "classes") == ("accuracy", 0.98)
+    assert main_metric({"loss": 0.3, "accuracy": 0.5}, "classes") == ("accuracy", 0.5)

@@ -194,9 +194,10 @@ def _run_graph(
     inputs, outs, labels = parts
     values.update(input=tuple(inputs[0].shape))
     model = _plan(program, tuple(nodes), Settings.of(values), info, labels, backend, origin)
-    model = dataclasses.replace(
-        model, inputs=inputs, outputs=outs, warnings=tuple(warnings(program, scope))
-    )
+    found = warnings(program, scope)
+    for w in found:
+        w.source = program.source
+    model = dataclasses.replace(model, inputs=inputs, outputs=outs, warnings=tuple(found))
     tensors = tuple((k, v[0][0]) for k, v in scope.tensors.items() if len(v[0]) == 1)
     model = dataclasses.replace(model, tensors=tuple((k, i) for k, i in tensors if i >= 0))
     if backend is not None and registry.restricts_backends:

@@ -274,7 +274,8 @@ def _locked(lock: Path) -> bool:
 
 def main_metric(test: Mapping[str, float], kind: str | None) -> tuple[str, float] | None:
     """The test metric a run is judged by (:data:`MAIN_METRICS`): accuracy for classes and
-    binary targets, MAE for regression; None when the run did not report it."""
+    binary targets, MAE for regression (a graph's: its first output's by name); None when the
+    run did not report it."""
     rows = (
         [MAIN_METRICS[kind]]
         if kind is not None and kind in MAIN_METRICS
@@ -284,6 +285,11 @@ def main_metric(test: Mapping[str, float], kind: str | None) -> tuple[str, float
         for key in keys:
             if key in test:
                 return name, float(test[key])
+    for name, keys in rows:  # a graph: Keras names each output's metrics `<output>_<metric>`
+        for key in keys:
+            found = sorted(k for k in test if k.endswith(f"_{key}"))
+            if found:
+                return name, float(test[found[0]])
     return None
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from netdsl.tools.cli.options import setting_options
-from netdsl.tools.cli.terminal import State, fail, load
+from netdsl.tools.cli.terminal import State, color, fail, load
 
 
 @click.command()
@@ -56,9 +56,11 @@ def check(
                     "errors": [],
                     "layers": len(model.nodes),
                     "params": model.total_params,
+                    "warnings": [w.to_dict() for w in model.warnings],
                 }
             )
             if not as_json:
+                _warnings(model.warnings)
                 click.echo(
                     f"{path}: ok ({len(model.nodes)} layers, {model.total_params:,} parameters)"
                 )
@@ -68,3 +70,12 @@ def check(
             sys.exit(1)
     elif failed:
         fail(failed)
+
+
+def _warnings(warnings: Any) -> None:
+    """A graph's warnings (an unused tensor, an unread input), rendered like errors."""
+    if not warnings:
+        return
+    from netdsl.lang.diagnostics import render_all
+
+    click.echo(render_all(warnings, color=color()), err=True)
