@@ -215,14 +215,6 @@ class Predictor:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.model.input_shape)
 
-    def read(self, paths: Sequence[str]) -> list[Any]:
-        """The examples in ``paths`` for this model (by input name for a graph's)."""
-        if self.model.is_graph:
-            from .predict_graph import read_named
-
-            return read_named(paths, self.model.inputs)
-        return read_inputs(paths, self.input_shape)
-
     def _logits(self) -> bool:
         loss = self.model.settings.loss
         return bool(getattr(loss, "kwargs", {}).get("from_logits"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -32,10 +33,15 @@ def predict(
     b=b.npy), one .npz of x_NAME arrays, or one .csv whose header names the columns (a, or
     a_0, a_1, ...); each output is printed by name."""
     quiet_tensorflow(state)
-    from netdsl.keras.predict import load_predictor, results_text
+    from netdsl.keras.predict import load_predictor, read_inputs, results_text
 
     predictor = load_predictor(run_folder, state.registry)
-    examples = predictor.read(inputs)
+    if predictor.model.is_graph:  # inputs by name (netdsl.keras.predict_graph)
+        from netdsl.keras.predict_graph import read_named
+
+        examples: list[Any] = read_named(inputs, predictor.model.inputs)
+    else:
+        examples = read_inputs(inputs, predictor.input_shape)
     results = predictor.predict(examples, top=top)
     if as_json:
         click.echo(json.dumps({"run": run_folder, "predictions": results}, indent=2))
