@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NetdslTrainingError
-from ..vocab.components import DataInfo, Dataset, Target
+from ..vocab.components import DataInfo, Dataset, InputInfo, Target, TargetInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..vocab.registry import Registry
@@ -91,11 +91,30 @@ def recorded_info(folder: str | os.PathLike[str]) -> DataInfo | None:
             info.get("train_size"),
             tuple(str(c) for c in info.get("class_names", ())),
             info.get("vocabulary"),
+            inputs=tuple(_input_info(i) for i in info.get("inputs", ())),
+            targets=tuple(_target_info(t) for t in info.get("targets", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise NetdslTrainingError(
             f"{path}: its `info` is not a dataset description ({exc})", code="NDL311"
         ) from None
+
+
+def _input_info(data: Any) -> InputInfo:
+    """One named input as ``DataInfo.to_json`` wrote it (a graph's run)."""
+    return InputInfo(
+        str(data["name"]),
+        tuple(int(d) for d in data["shape"]),
+        str(data.get("dtype", "float32")),
+        str(data.get("kind", "numeric")),
+    )
+
+
+def _target_info(data: Any) -> TargetInfo:
+    """One named target as ``DataInfo.to_json`` wrote it (a graph's run)."""
+    t = data["target"]
+    target = Target(t["kind"], int(t["num_classes"]), tuple(t["shape"]))
+    return TargetInfo(str(data["name"]), target, tuple(str(c) for c in data["class_names"]))
 
 
 def check_run(folder: str | os.PathLike[str], registry: Registry | None = None) -> CheckedModel:

@@ -4,6 +4,9 @@ Every format goes through Keras's own ``Model.export``. After writing, the artef
 its own runtime (``tf.saved_model.load``, ``onnxruntime``, the LiteRT interpreter) and run on
 inputs; its outputs are compared with the Keras model's, so an export that does not reproduce
 the model is never reported as done. A format that cannot take a layer fails naming the layer.
+
+A graph's model (named inputs and outputs, dicts by name) is exported with its names: every
+format's signature takes the inputs and gives the outputs by name, and every output is compared.
 """
 
 from __future__ import annotations
@@ -29,8 +32,13 @@ __all__ = [
     "NetdslExportError",
     "default_output",
     "export_model",
+    "input_shapes",
+    "is_named",
     "runtime_outputs",
 ]
+
+#: inputs or outputs by name (a graph's model), or one array (a chain's)
+Arrays = np.ndarray | dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,17 @@ class ExportReport:
     max_abs_diff: float | None  # None when the runtime is not installed
     examples: int
     note: str = ""
+    #: a graph's model: each input's shape by name, and each output's largest difference
+    inputs: dict[str, tuple[int | None, ...]] | None = None
+    output_diffs: dict[str, float | None] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        named = {}
+        if self.inputs is not None:
+            named = {
+                "inputs": {k: list(v) for k, v in self.inputs.items()},
+                "outputs": dict(self.output_diffs or {}),
+            }
         return {
             "path": str(self.path),
             "format": self.format,
@@ -76,19 +93,83 @@ class ExportReport:
             "max_abs_diff": self.max_abs_diff,
             "examples_compared": self.examples,
             "note": self.note,
+            **named,
         }
 
     def text(self) -> str:
-        shape = "x".join("N" if d is None else str(d) for d in self.input_shape)
-        lines = [f"exported {self.format} to {self.path} (input {shape})"]
+        if self.inputs is None:
+            what = "input " + _shape_text(self.input_shape)
+        else:
+            ins = ", ".join(f"{k} {_shape_text(v)}" for k, v in self.inputs.items())
+            what = f"inputs {ins}; outputs {', '.join(self.output_diffs or {})}"
+        lines = [f"exported {self.format} to {self.path} ({what})"]
         if self.max_abs_diff is not None:
             lines.append(
                 f"{FORMATS[self.format].runtime} reproduces the Keras model on "
                 f"{self.examples} inputs: largest difference {self.max_abs_diff:.2g}"
             )
+            if self.output_diffs and len(self.output_diffs) > 1:
+                lines[-1] += (
+                    " ("
+                    + ", ".join(
+                        f"{k} {v:.2g}" for k, v in self.output_diffs.items() if v is not None
+                    )
+                    + ")"
+                )
         if self.note:
             lines.append(self.note)
         return "\n".join(lines)
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return "x".join("N" if d is None else str(d) for d in shape)
+
+
+def is_named(net: Any) -> bool:
+    """Whether ``net`` takes its inputs by name (a graph's model: a dict of Keras inputs)."""
+    return isinstance(getattr(net, "input", None), dict)
+
+
+def input_shapes(net: Any) -> dict[str, tuple[int | None, ...]]:
+    """A named model's inputs: one example's shape by input name, in the model's order."""
+    return {str(k): tuple(v.shape[1:]) for k, v in net.input.items()}
+
+
+def _random_inputs(net: Any, rows: int) -> Arrays:
+    """``rows`` random inputs in [0, 1) for ``net`` (by name for a named model)."""
+    rng = np.random.default_rng(0)
+    if is_named(net):
+        shapes = {k: tuple(int(d or 1) for d in s) for k, s in input_shapes(net).items()}
+        return {k: rng.random((rows, *s), dtype=np.float32) for k, s in shapes.items()}
+    return rng.random((rows, *tuple(net.inputs[0].shape[1:])), dtype=np.float32)
+
+
+def _as_float(x: Any) -> Arrays:
+    if isinstance(x, Mapping):
+        return {str(k): np.asarray(v, dtype=np.float32) for k, v in x.items()}
+    return np.asarray(x, dtype=np.float32)
+
+
+def _rows(x: Arrays) -> int:
+    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+
+
+def _differences(got: Arrays, expected: Any) -> dict[str, float]:
+    """The largest difference of each output (by name; ``""`` for a chain's one output); an
+    output the runtime does not give, or gives in another shape, is an infinite difference."""
+    if not isinstance(expected, Mapping):
+        return {"": _largest(np.asarray(got), np.asarray(expected))}
+    given = got if isinstance(got, dict) else {}
+    return {
+        str(k): _largest(given[k], np.asarray(v)) if k in given else float("inf")
+        for k, v in expected.items()
+    }
+
+
+def _largest(got: np.ndarray, expected: np.ndarray) -> float:
+    if got.shape != expected.shape:
+        return float("inf")
+    return float(np.max(np.abs(got - expected))) if got.size else 0.0
 
 
 def default_output(source: Path, fmt: str) -> Path:
@@ -116,12 +197,13 @@ def export_model(
     fmt: str,
     out: str | os.PathLike[str],
     *,
-    check_inputs: np.ndarray | None = None,
+    check_inputs: Arrays | None = None,
     tolerance: float = 1e-5,
 ) -> ExportReport:
     """Export the Keras model ``net`` as ``fmt`` to ``out`` (never over an existing path), load it
     with its runtime and compare its outputs with Keras's on ``check_inputs`` (default: 8 random
-    inputs in [0, 1)). A difference over ``tolerance`` is an error and the artefact is removed."""
+    inputs in [0, 1); by input name for a named model). A difference over ``tolerance`` in any
+    output is an error and the artefact is removed."""
     if fmt not in FORMATS:
         raise NetdslExportError(f"unknown format `{fmt}`; one of {', '.join(FORMATS)}")
     spec = FORMATS[fmt]
@@ -134,27 +216,27 @@ def export_model(
             help="give another path with -o, or remove it first",
         )
     _require(spec.needs, f"--format {fmt}")
-    if check_inputs is None:
-        shape = tuple(net.inputs[0].shape[1:])
-        check_inputs = np.random.default_rng(0).random((8, *shape), dtype=np.float32)
-    x = np.asarray(check_inputs, dtype=np.float32)
+    x = _as_float(_random_inputs(net, 8) if check_inputs is None else check_inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
     # write beside the target, then move it into place: a failure leaves nothing half-written
     tmp = Path(tempfile.mkdtemp(prefix=".netdsl-export-", dir=out.parent))
     staged = tmp / out.name
     try:
-        expected = np.asarray(net.predict(x, verbose=0))  # also marks a loaded model as called
+        expected = net.predict(x, verbose=0)  # also marks a loaded model as called
         with _statistics_as_variables(net):
             note, batch = _export(net, fmt, staged)
         try:
             got = runtime_outputs(fmt, staged, x)
         except Exception as exc:  # noqa: BLE001 - a runtime that refuses the file: name the layer
             raise _explain(net, spec.keras_format, exc, runtime=True) from None
-        diff = None if got is None else float(np.max(np.abs(got - expected)))
-        if diff is not None and not diff <= tolerance:
+        diffs = None if got is None else _differences(got, expected)
+        diff = None if diffs is None else max(diffs.values())
+        if diffs is not None and diff is not None and not diff <= tolerance:
+            worst = max(diffs, key=lambda k: diffs[k])
             raise NetdslExportError(
                 f"the {fmt} export does not reproduce the model: {spec.runtime} differs from Keras "
-                f"by up to {diff:.3g} (over {tolerance:g}) on {len(x)} inputs"
+                f"by up to {diff:.3g} (over {tolerance:g}) on {_rows(x)} inputs"
+                + (f" in the output `{worst}`" if worst else "")
             )
         if got is None:
             note = (note + "; " if note else "") + (
@@ -164,7 +246,11 @@ def export_model(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     shape = (batch, *tuple(net.inputs[0].shape[1:]))
-    return ExportReport(out, fmt, shape, diff, len(x), note)
+    if not is_named(net):
+        return ExportReport(out, fmt, shape, diff, _rows(x), note)
+    named = {k: (batch, *s) for k, s in input_shapes(net).items()}
+    outputs = {str(k): (diffs or {}).get(str(k)) for k in net.output}
+    return ExportReport(out, fmt, shape, diff, _rows(x), note, named, outputs)
 
 
 @contextlib.contextmanager
@@ -222,7 +308,14 @@ def _export(net: Any, fmt: str, path: Path) -> tuple[str, int | None]:
     except NetdslExportError as first:
         # the converter's `error:` lines were about the attempt that failed, which the note
         # reports; they are dropped, not printed over a successful export
-        signature = [tf.TensorSpec((1, *net.inputs[0].shape[1:]), tf.float32)]
+        signature: list[Any] = [tf.TensorSpec((1, *net.inputs[0].shape[1:]), tf.float32)]
+        if is_named(net):  # a graph's model: one spec per input, by name
+            signature = [
+                {
+                    k: tf.TensorSpec((1, *s), tf.float32, name=k)
+                    for k, s in input_shapes(net).items()
+                }
+            ]
         second_try = _HeldStderr()
         try:
             with second_try:
@@ -385,14 +478,36 @@ def _litert_interpreter(path: Path) -> Any:
     return Interpreter(model_path=str(path))
 
 
-def _run_litert(path: Path, x: np.ndarray) -> np.ndarray:
+def _run_litert(path: Path, x: Arrays) -> Arrays:
     """The interpreter's outputs on ``x`` (its "XNNPACK delegate" notice held back)."""
     held = _HeldStderr()
     try:
         with held:
-            return _invoke_litert(path, x)
+            return _invoke_named(path, x) if isinstance(x, dict) else _invoke_litert(path, x)
     finally:
         held.replay()
+
+
+def _invoke_named(path: Path, x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Named inputs through the file's serving signature (outputs by name); a signature of a
+    fixed batch size is fed in padded chunks of that size."""
+    it = _litert_interpreter(path)
+    runner = it.get_signature_runner()
+    details = runner.get_input_details()
+    batch = {int(d["shape_signature"][0]) for d in details.values()}
+    if batch == {-1}:
+        return {k: np.asarray(v) for k, v in runner(**x).items()}
+    size, n = max(batch), _rows(x)
+    parts: list[dict[str, Any]] = []
+    for start in range(0, n, size):
+        chunk = {k: v[start : start + size] for k, v in x.items()}
+        rows = len(next(iter(chunk.values())))
+        padded = {
+            k: np.concatenate([v, np.zeros((size - rows, *v.shape[1:]), v.dtype)])
+            for k, v in chunk.items()
+        }
+        parts.append({k: np.asarray(v)[:rows] for k, v in runner(**padded).items()})
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _invoke_litert(path: Path, x: np.ndarray) -> np.ndarray:
@@ -417,29 +532,36 @@ def _invoke_litert(path: Path, x: np.ndarray) -> np.ndarray:
     return np.concatenate(rows)
 
 
-def _run_savedmodel(path: Path, x: np.ndarray) -> np.ndarray:
+def _run_savedmodel(path: Path, x: Arrays) -> Arrays:
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(path))  # kept alive while it runs: it owns the variables
-    return np.asarray(loaded.serve(x))
+    got = loaded.serve(x)
+    if isinstance(got, Mapping):
+        return {str(k): np.asarray(v) for k, v in got.items()}
+    return np.asarray(got)
 
 
-def _run_onnx(path: Path, x: np.ndarray) -> np.ndarray | None:
+def _run_onnx(path: Path, x: Arrays) -> Arrays | None:
     try:
         import onnxruntime as ort
     except ImportError:
         return None
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0])
+    if not isinstance(x, dict):
+        return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0])
+    names = [o.name for o in session.get_outputs()]
+    return {k: np.asarray(v) for k, v in zip(names, session.run(names, x))}
 
 
-_RUNTIMES: Mapping[str, Callable[[Path, np.ndarray], np.ndarray | None]] = {
+_RUNTIMES: Mapping[str, Callable[[Path, Any], Arrays | None]] = {
     "savedmodel": _run_savedmodel,
     "onnx": _run_onnx,
     "litert": _run_litert,
 }
 
 
-def runtime_outputs(fmt: str, path: str | os.PathLike[str], x: np.ndarray) -> np.ndarray | None:
-    """The artefact's outputs on ``x``, computed by its own runtime (None if not installed)."""
-    return _RUNTIMES[fmt](Path(path), np.asarray(x, dtype=np.float32))
+def runtime_outputs(fmt: str, path: str | os.PathLike[str], x: Any) -> Any:
+    """The artefact's outputs on ``x``, computed by its own runtime (None if not installed):
+    one array, or for inputs by name (a dict) the outputs by name."""
+    return _RUNTIMES[fmt](Path(path), _as_float(x))

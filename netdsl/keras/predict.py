@@ -5,7 +5,8 @@ the network outputs logits), ``data.json`` what the dataset said of itself (its 
 target and class names) and ``labels.json`` the class names; the training data is not read.
 Inputs are read into that shape: images are converted to the input's channels, resized to its
 height and width and scaled to [0, 1] (as the built-in datasets scale pixels); arrays and CSV
-rows are taken as model input values.
+rows are taken as model input values. A graph's model takes its inputs by name and gives
+each output by name (:mod:`netdsl.keras.predict_graph`).
 """
 
 from __future__ import annotations
@@ -222,6 +223,8 @@ class Predictor:
         """One result per example: top classes with probabilities, or regression values."""
         if not examples:
             return []
+        if self.model.is_graph:
+            return self._predict_graph(examples, top)
         x = np.stack([e.x for e in examples])
         y = np.asarray(self.net.predict(x, verbose=0), dtype=np.float64)
         target = self.model.data.target
@@ -230,31 +233,60 @@ class Predictor:
             result: dict[str, Any] = {"input": example.name}
             if example.note:
                 result["note"] = example.note
-            if target.kind == "regression":
-                result["values"] = [float(v) for v in row.ravel()]
-            else:
-                probs = self._probabilities(row.ravel(), target.kind)
-                order = np.argsort(-probs, kind="stable")[: max(1, top)]
-                result["top"] = [
-                    {"class": int(i), "label": self._label(int(i)), "probability": float(probs[i])}
-                    for i in order
-                ]
+            result.update(self._read_out(row, target.kind, top, self._logits(), self.class_names))
             results.append(result)
         return results
 
-    def _probabilities(self, row: np.ndarray, kind: str) -> np.ndarray:
+    def _predict_graph(self, examples: Sequence[Any], top: int) -> list[dict[str, Any]]:
+        """One result per example with each output's by name (``outputs``), in the
+        program's order of outputs."""
+        x = {i.name: np.stack([e.xs[i.name] for e in examples]) for i in self.model.inputs}
+        y = self.net.predict(x, verbose=0)
+        results = []
+        for k, example in enumerate(examples):
+            result: dict[str, Any] = {"input": example.name}
+            if example.note:
+                result["note"] = example.note
+            result["outputs"] = {}
+            for o in self.model.outputs:
+                row = np.asarray(y[o.name][k], dtype=np.float64)
+                logits = bool(getattr(o.loss, "kwargs", {}).get("from_logits"))
+                names = list(o.class_names) or (
+                    self.class_names if len(self.model.outputs) == 1 else []
+                )
+                result["outputs"][o.name] = self._read_out(row, o.target.kind, top, logits, names)
+            results.append(result)
+        return results
+
+    def _read_out(
+        self, row: np.ndarray, kind: str, top: int, logits: bool, names: Sequence[str]
+    ) -> dict[str, Any]:
+        """One output's reading: its top classes with probabilities, or its values."""
+        if kind == "regression":
+            return {"values": [float(v) for v in row.ravel()]}
+        probs = self._probabilities(row.ravel(), kind, logits)
+        order = np.argsort(-probs, kind="stable")[: max(1, top)]
+        return {
+            "top": [
+                {
+                    "class": int(i),
+                    "label": names[int(i)] if int(i) < len(names) else str(int(i)),
+                    "probability": float(probs[i]),
+                }
+                for i in order
+            ]
+        }
+
+    def _probabilities(self, row: np.ndarray, kind: str, logits: bool) -> np.ndarray:
         if kind == "binary":
             p = float(row[0])
-            if self._logits():
+            if logits:
                 p = 1.0 / (1.0 + np.exp(-p))
             return np.array([1.0 - p, p])
-        if self._logits():
+        if logits:
             e = np.exp(row - row.max())
             return np.asarray(e / e.sum())
         return row
-
-    def _label(self, i: int) -> str:
-        return self.class_names[i] if i < len(self.class_names) else str(i)
 
 
 def load_predictor(folder: str | os.PathLike[str], registry: Registry | None = None) -> Predictor:
@@ -273,6 +305,9 @@ def load_predictor(folder: str | os.PathLike[str], registry: Registry | None = N
 def _check_fits(folder: str | os.PathLike[str], net: Any, model: CheckedModel) -> None:
     """``model.keras`` takes and gives the shapes ``model.net`` says, or the folder was changed
     by hand (a file copied from another run): an error before any input is fed to it."""
+    if model.is_graph:
+        _check_graph_fits(folder, net, model)
+        return
     said = ((None, *model.input_shape), (None, *model.output_shape))
     has = (tuple(net.input_shape), tuple(net.output_shape))
     if has != said:
@@ -285,14 +320,48 @@ def _check_fits(folder: str | os.PathLike[str], net: Any, model: CheckedModel) -
         )
 
 
+def _check_graph_fits(folder: str | os.PathLike[str], net: Any, model: CheckedModel) -> None:
+    """A graph's ``model.keras`` takes the inputs and gives the outputs, by name and shape,
+    that ``model.net`` says."""
+
+    def named(tensors: Any) -> dict[str, tuple[Any, ...]]:
+        if not isinstance(tensors, dict):
+            return {"(unnamed)": tuple(getattr(tensors, "shape", ())[1:])}
+        return {str(k): tuple(v.shape[1:]) for k, v in tensors.items()}
+
+    said = (
+        {i.name: tuple(i.shape) for i in model.inputs},
+        {o.name: tuple(o.shape) for o in model.outputs},
+    )
+    has = (named(net.input), named(net.output))
+    if has != said:
+
+        def text(d: dict[str, tuple[Any, ...]]) -> str:
+            return ", ".join(f"{k} {_shape_text(v)}" for k, v in sorted(d.items()))
+
+        raise NetdslTrainingError(
+            f"{folder}: model.keras does not fit model.net: the saved model maps "
+            f"{text(has[0])} to {text(has[1])}, the program {text(said[0])} to {text(said[1])}",
+            code="NDL313",
+            help="one of the two was replaced or edited: put back the run's own files, or train again",
+        )
+
+
+def _reading_text(r: dict[str, Any]) -> str:
+    if "top" in r:
+        return " · ".join(f"{t['label']} {100 * t['probability']:.2f}%" for t in r["top"])
+    return ", ".join(f"{v:.6g}" for v in r["values"])
+
+
 def results_text(results: Sequence[dict[str, Any]]) -> str:
-    """One line per input: ``digit.png: 7 98.21% · 3 1.10%`` or its regression values."""
+    """One line per input: ``digit.png: 7 98.21% · 3 1.10%`` or its regression values; a
+    graph's outputs each on a line of its own under the input, by name."""
     lines = []
     for r in results:
-        if "top" in r:
-            body = " · ".join(f"{t['label']} {100 * t['probability']:.2f}%" for t in r["top"])
-        else:
-            body = ", ".join(f"{v:.6g}" for v in r["values"])
         note = f"  ({r['note']})" if r.get("note") else ""
-        lines.append(f"{r['input']}: {body}{note}")
+        if "outputs" in r:
+            lines.append(f"{r['input']}:{note}")
+            lines.extend(f"  {k}: {_reading_text(v)}" for k, v in r["outputs"].items())
+            continue
+        lines.append(f"{r['input']}: {_reading_text(r)}{note}")
     return "\n".join(lines)

@@ -59,6 +59,7 @@ from .runs import (
     RunFolder,
     RunLock,
     Stopped,
+    by_output,
     create_run_folder,
     process_record,
     read_json,
@@ -761,9 +762,11 @@ def _finished(job: _Job, run: _Progress, test: dict[str, float]) -> RunReport:
         if ctx.distributed
         else None
     )
+    outputs = [o.name for o in job.model.outputs]  # a graph's: its results by output too
     run.finish(
         "finished",
         test=test,
+        **({"outputs": by_output(test, outputs)} if outputs else {}),
         stopped_early=len(run.history) < job.model.settings.epochs,
         **({"distributed": distributed} if distributed else {}),
     )

@@ -43,12 +43,15 @@ __all__ = [
     "RunFolder",
     "RunLock",
     "Stopped",
+    "by_output",
     "create_run_folder",
     "list_runs",
     "main_metric",
+    "output_metrics",
     "process_gone",
     "process_record",
     "read_json",
+    "recorded_outputs",
     "signals_stop",
     "write_atomic",
     "write_data_record",
@@ -293,6 +296,52 @@ def main_metric(test: Mapping[str, float], kind: str | None) -> tuple[str, float
     return None
 
 
+def by_output(values: Mapping[str, float], outputs: Sequence[str]) -> dict[str, dict[str, float]]:
+    """A graph's results by output: Keras's ``<output>_loss``, ``<output>_<metric>`` keys
+    as ``{output: {"loss": ..., metric: ...}}`` (a longer output name is matched first, so
+    ``odd_2_loss`` is not ``odd``'s); the total ``loss`` belongs to no output."""
+    grouped: dict[str, dict[str, float]] = {o: {} for o in outputs}
+    for key, value in values.items():
+        for name in sorted(outputs, key=len, reverse=True):
+            if key.startswith(f"{name}_"):
+                grouped[name][key[len(name) + 1 :]] = value
+                break
+    return grouped
+
+
+def recorded_outputs(data: Any) -> list[tuple[str, str | None]]:
+    """A graph run's outputs as ``data.json`` recorded its targets: ``(name, target kind)``
+    in order; empty for a chain program's run (one unnamed output)."""
+    info = data.get("info") if isinstance(data, dict) else None
+    targets = info.get("targets") if isinstance(info, dict) else None
+    if not isinstance(targets, list):
+        return []
+    out = []
+    for t in targets:
+        if isinstance(t, dict) and isinstance(t.get("name"), str):
+            kind = t.get("target", {}).get("kind") if isinstance(t.get("target"), dict) else None
+            out.append((t["name"], kind if isinstance(kind, str) else None))
+    return out
+
+
+def output_metrics(test: Mapping[str, float], data: Any) -> list[dict[str, Any]]:
+    """Each output's loss and main test metric (a graph run's; empty for a chain's)."""
+    outputs = recorded_outputs(data)
+    grouped = by_output(test, [name for name, _ in outputs])
+    rows = []
+    for name, kind in outputs:
+        values = grouped.get(name, {})
+        metric = main_metric(values, kind)
+        rows.append(
+            {
+                "output": name,
+                "loss": values.get("loss"),
+                "metric": {"name": metric[0], "value": metric[1]} if metric else None,
+            }
+        )
+    return rows
+
+
 @dataclass
 class Checkpoint:
     """One epoch's saved state: ``epoch`` finished epochs, the model's and optimizer's variables,
@@ -442,6 +491,7 @@ def list_runs(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
         kind = (data.get("target") or {}).get("kind") if isinstance(data, dict) else None
         test = m.get("test", {}) if isinstance(m.get("test"), dict) else {}
         metric = main_metric(test, kind)
+        outputs = output_metrics(test, data)
         rows.append(
             {
                 "name": folder.name,
@@ -456,6 +506,7 @@ def list_runs(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
                 "wall_seconds": m.get("wall_seconds"),
                 "error": m.get("error"),
                 "metric": {"name": metric[0], "value": metric[1]} if metric else None,
+                **({"outputs": outputs} if outputs else {}),
             }
         )
     rows.sort(key=lambda r: (r["started"], r["name"]), reverse=True)

@@ -2,7 +2,10 @@
 
 Every layer is a box with what the program wrote for it (its key arguments), its output shape
 and its parameter count; branches, merges and residual blocks are drawn as the graph they are;
-layers the checker inserted on its own (implicit adapters) are dashed. DOT and Mermaid are plain
+layers the checker inserted on its own (implicit adapters) are dashed. A graph draws its DAG:
+one box per named input and per output, a named tensor's name on the box that computes it, and
+a shared chain's later uses in their own colour, tied to its first use by a dotted "same
+weights" line (one set of weights, drawn where each use is). DOT and Mermaid are plain
 text; SVG and PNG are rendered by Graphviz's ``dot`` through the ``graphviz`` package
 (``pip install 'netdsl[diagram]'`` and Graphviz itself).
 """
@@ -32,7 +35,12 @@ class _Box:
     id: str
     title: str
     detail: str
-    kind: str  # "input", "layer", "merge", "implicit"
+    kind: str  # "input", "layer", "merge", "implicit", "shared", "output"
+
+
+#: an arrow: (from, to, style) with style "" (data), "skip" (a residual block's input carried
+#: around its body) or "shares" (a shared layer's use, tied to its first use: no data flows)
+_Edge = tuple[str, str, str]
 
 
 #: box kind -> (Graphviz node attributes, Mermaid class style)
@@ -53,6 +61,29 @@ _STYLES: Mapping[str, tuple[str, str]] = {
         'style="rounded,dashed,filled", fillcolor="#ffffff", color="#888888", fontcolor="#555555"',
         "fill:#ffffff,stroke:#888888,stroke-dasharray:5 5,color:#555555",
     ),
+    "shared": (
+        'style="rounded,filled", fillcolor="#f1e8fa", color="#7a4fa5"',
+        "fill:#f1e8fa,stroke:#7a4fa5",
+    ),
+    "output": (
+        'style="rounded,filled,bold", fillcolor="#fbe4e4", color="#a54a4a"',
+        "fill:#fbe4e4,stroke:#a54a4a,stroke-width:2px",
+    ),
+}
+
+#: edge style -> (Graphviz edge attributes, Mermaid arrow)
+_EDGES: Mapping[str, tuple[str, str]] = {
+    "": ("", "-->"),
+    "skip": (
+        ' [style=dashed, color="#b7791f", label=" skip", fontname="Helvetica", fontsize=9, '
+        'fontcolor="#b7791f"]',
+        "-. skip .->",
+    ),
+    "shares": (
+        ' [style=dotted, color="#7a4fa5", arrowhead=none, constraint=false, '
+        'label=" same weights", fontname="Helvetica", fontsize=9, fontcolor="#7a4fa5"]',
+        "-. same weights .-",
+    ),
 }
 
 
@@ -60,26 +91,88 @@ def _kind(node: Node) -> str:
     component = node.component
     if node.implicit:
         return "implicit"
+    if node.shares is not None:
+        return "shared"
     if component is not None and (component.merge or component.wrapper == "chain"):
         return "merge"
     return "layer"
 
 
-def _boxes(model: CheckedModel) -> tuple[list[_Box], list[tuple[str, str, bool]]]:
+def _boxes(model: CheckedModel) -> tuple[list[_Box], list[_Edge]]:
     """The boxes (the input, then every layer) and the arrows between them; an arrow is
     ``skip`` when it carries a residual block's input around its body."""
+    if model.is_graph:
+        return _graph_boxes(model)
     boxes = [
         _Box("input", f"input ({model.dataset.name})", format_shape(model.input_shape), "input")
     ]
-    edges: list[tuple[str, str, bool]] = []
+    edges: list[_Edge] = []
     for n in model.nodes:
-        params = f"{n.params:,} param{'s' * (n.params != 1)}"
-        boxes.append(
-            _Box(f"n{n.index}", n.text, f"{format_shape(n.output_shape)} · {params}", _kind(n))
-        )
+        boxes.append(_Box(f"n{n.index}", n.text, _detail(n), _kind(n)))
         chain = n.component is not None and n.component.wrapper == "chain"
         for k, i in enumerate(n.inputs or (-1,)):
-            edges.append(("input" if i < 0 else f"n{i}", f"n{n.index}", chain and k == 0))
+            edges.append(("input" if i < 0 else f"n{i}", f"n{n.index}", _skip(chain and k == 0)))
+    return boxes, edges
+
+
+def _detail(n: Node, shared: str | None = None) -> str:
+    """A box's second line: the shape and parameters (a shared layer's use says whose)."""
+    if n.shares is not None:
+        return f"{format_shape(n.output_shape)} · {shared or 'shared'} again: same weights"
+    params = f"{format_shape(n.output_shape)} · {n.params:,} param{'s' * (n.params != 1)}"
+    return f"{params} · {shared}" if shared else params
+
+
+def _shared_names(model: CheckedModel) -> dict[int, str]:
+    """Each node of a shared chain's uses (first and later), to ``shared NAME``: the node's
+    span lies in the chain's definition."""
+    chains = [
+        (b.name, b.chain.span)
+        for b in model.program.bindings
+        if b.kind == "shared" and b.chain.span is not None
+    ]
+    firsts = {n.shares for n in model.nodes if n.shares is not None}
+    out = {}
+    for n in model.nodes:
+        if n.span is None or (n.shares is None and n.index not in firsts):
+            continue
+        for name, span in chains:
+            if span is not None and span.start <= n.span.start and n.span.end <= span.end:
+                out[n.index] = f"shared {name}"
+    return out
+
+
+def _skip(skip: bool) -> str:
+    return "skip" if skip else ""
+
+
+def _graph_boxes(model: CheckedModel) -> tuple[list[_Box], list[_Edge]]:
+    """A graph: a box per named input (``i<k>``), per layer (a named tensor's name before the
+    layer that computes it) and per output (``o<k>``); a shared layer's later use is tied to
+    its first use by a ``shares`` line."""
+    inputs = {i.node: f"i{k}" for k, i in enumerate(model.inputs)}
+    boxes = [
+        _Box(inputs[i.node], f"input {i.name}", format_shape(i.shape), "input")
+        for i in model.inputs
+    ]
+    outputs = {o.name for o in model.outputs}
+    names = {node: name for name, node in model.tensors if name not in outputs}
+    shared = _shared_names(model)
+    edges: list[_Edge] = []
+    for n in model.nodes:
+        title = f"{names[n.index]} = {n.text}" if n.index in names else n.text
+        kind = "shared" if n.index in shared else _kind(n)
+        boxes.append(_Box(f"n{n.index}", title, _detail(n, shared.get(n.index)), kind))
+        chain = n.component is not None and n.component.wrapper == "chain"
+        first = inputs.get(-1, "i0")
+        for k, i in enumerate(n.inputs or (-1,)):
+            source = inputs.get(i, first) if i < 0 else f"n{i}"
+            edges.append((source, f"n{n.index}", _skip(chain and k == 0)))
+        if n.shares is not None:
+            edges.append((f"n{n.shares}", f"n{n.index}", "shares"))
+    for k, o in enumerate(model.outputs):
+        boxes.append(_Box(f"o{k}", f"output {o.name}", format_shape(o.shape), "output"))
+        edges.append((f"n{o.node}", f"o{k}", ""))
     return boxes, edges
 
 
@@ -105,8 +198,7 @@ def to_dot(model: CheckedModel, dpi: int | None = None) -> str:
             f'<font point-size="9" color="#444444">{html.escape(b.detail)}</font>>'
         )
         lines.append(f"  {b.id} [label={label}, {_STYLES[b.kind][0]}];")
-    skip = ' [style=dashed, color="#b7791f", label=" skip", fontname="Helvetica", fontsize=9, fontcolor="#b7791f"]'
-    lines += [f"  {a} -> {b}{skip if is_skip else ''};" for a, b, is_skip in edges]
+    lines += [f"  {a} -> {b}{_EDGES[style][0]};" for a, b, style in edges]
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -123,7 +215,7 @@ def to_mermaid(model: CheckedModel) -> str:
         lines.append(
             f'  {b.id}["{_mermaid_text(b.title)}<br/><small>{_mermaid_text(b.detail)}</small>"]'
         )
-    lines += [f"  {a} -. skip .-> {b}" if is_skip else f"  {a} --> {b}" for a, b, is_skip in edges]
+    lines += [f"  {a} {_EDGES[style][1]} {b}" for a, b, style in edges]
     for kind, (_, style) in _STYLES.items():
         members = [b.id for b in boxes if b.kind == kind]
         if members:

@@ -25,7 +25,7 @@ from .._version import __version__
 from ..errors import NetdslError
 from ..lang import ir
 from ..vocab.registry import Registry, load_registry
-from .lsp_features import Analysis, analyze
+from .lsp_features import Analysis, RenameRefused, analyze
 from .lsp_transport import Framer
 
 __all__ = ["NetdslLanguageServer", "create_server", "main"]
@@ -146,7 +146,14 @@ class NetdslLanguageServer(LanguageServer):
         result = self.analyses.get(uri)
         if not reuse or result is None or result.text != doc.source:
             start = time.perf_counter()
-            result = analyze(uri, doc.source, self.registry, self.encoding(), self._previous(uri))
+            result = analyze(
+                uri,
+                doc.source,
+                self.registry,
+                self.encoding(),
+                self._previous(uri),
+                self._inputs(uri),
+            )
             self.seconds[uri] = time.perf_counter() - start
             self.analyses[uri] = result
         self.warn_once()
@@ -197,12 +204,25 @@ class NetdslLanguageServer(LanguageServer):
         last = self.analyses.get(uri)
         return last.program if last is not None else None
 
+    def _inputs(self, uri: str) -> list[str]:
+        """The data's input names the last analysis of this document knew (for completion
+        while the text being typed does not check)."""
+        last = self.analyses.get(uri)
+        return last.input_names if last is not None else []
+
     def analysis(self, uri: str) -> Analysis:
         """The analysis of the document's current text (made now if there is none)."""
         doc = self.workspace.get_text_document(uri)
         current = self.analyses.get(uri)
         if current is None or current.text != doc.source:
-            current = analyze(uri, doc.source, self.registry, self.encoding(), self._previous(uri))
+            current = analyze(
+                uri,
+                doc.source,
+                self.registry,
+                self.encoding(),
+                self._previous(uri),
+                self._inputs(uri),
+            )
             self.analyses[uri] = current
         return current
 
@@ -278,6 +298,22 @@ def create_server(
     @_safe(None)
     def definition(ls: NetdslLanguageServer, params: lsp.DefinitionParams) -> lsp.Location | None:
         return ls.analysis(params.text_document.uri).definition(params.position)
+
+    @server.feature(lsp.TEXT_DOCUMENT_PREPARE_RENAME)
+    @_safe(None)
+    def prepare_rename(
+        ls: NetdslLanguageServer, params: lsp.PrepareRenameParams
+    ) -> lsp.Range | None:
+        return ls.analysis(params.text_document.uri).prepare_rename(params.position)
+
+    @server.feature(lsp.TEXT_DOCUMENT_RENAME)
+    @_safe(None)
+    def rename(ls: NetdslLanguageServer, params: lsp.RenameParams) -> lsp.WorkspaceEdit | None:
+        try:
+            return ls.analysis(params.text_document.uri).rename(params.position, params.new_name)
+        except RenameRefused as refused:  # told, not applied
+            ls.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Warning, str(refused)))
+            return None
 
     @server.feature(lsp.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     @_safe([])

@@ -22,6 +22,7 @@ from ..errors import NetdslError, Span
 from ..lang import ir
 from ..vocab.isolation import interrupt_count, is_users
 from ..vocab.registry import Registry
+from .lsp_graph import GraphNames, defined_before
 
 __all__ = ["FIX_PATTERN", "Analysis", "Positions", "analyze", "settings_params"]
 
@@ -161,6 +162,7 @@ class _Frame:
     layer: str | None = None
     component: Any = None
     after_branches: bool = False
+    at_start: bool = True  # no step yet: a tensor's or an input's name may start it
 
 
 class Analysis:
@@ -174,6 +176,7 @@ class Analysis:
         *,
         encoding: str = "utf-16",
         previous: ir.Program | None = None,
+        known_inputs: Sequence[str] = (),
     ) -> None:
         from ..checking.checker import check
         from ..lang.parser import parse
@@ -206,6 +209,27 @@ class Analysis:
             if is_users(e, before):  # the user's own Ctrl-C stops the server
                 raise
             self.crash = f"{type(e).__name__}: {e}"
+        self._graph: GraphNames | None = None
+        #: the data's input names: the model's, else the last analysis's (while one types)
+        self.input_names = [i.name for i in getattr(self.model, "inputs", ()) or ()] or list(
+            known_inputs
+        )
+
+    @property
+    def graph(self) -> GraphNames | None:
+        """The graph's names and where they are written (None: no graph, or no parse)."""
+        if self._graph is None and self.program is not None and self.program.is_graph:
+            self._graph = GraphNames(self.program, self.model)
+        return self._graph
+
+    def _graph_name_at(self, offset: int, word: str) -> str | None:
+        """The graph name under ``offset``: a mention of a tensor, an output, a shared chain or
+        an input."""
+        graph = self.graph
+        if graph is None:
+            return None
+        m = graph.at(offset)
+        return m.name if m is not None and m.name == word else None
 
     # --- diagnostics ----------------------------------------------------------------------------
     def diagnostics(self) -> list[lsp.Diagnostic]:
@@ -364,9 +388,13 @@ class Analysis:
 
     def definition(self, position: lsp.Position) -> lsp.Location | None:
         """From a block use (or any mention of a block's name) to its ``block`` line."""
-        word, _, _ = self.word_at(position)
+        word, start, _ = self.word_at(position)
         if not word:
             return None
+        graph_name = self._graph_name_at(start, word)
+        if graph_name is not None and self.graph is not None:
+            span = self.graph.definition(graph_name)
+            return lsp.Location(self.uri, self.pos.span(span)) if span else None
         if self.program is not None:
             for b in self.program.blocks:
                 if b.name == word:
@@ -391,6 +419,11 @@ class Analysis:
         if not word:
             return None
         rng = self.pos.range(start, end)
+        graph_name = self._graph_name_at(start, word)
+        if graph_name is not None and self.graph is not None:
+            text = self.graph.hover(graph_name)
+            if text:
+                return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, text), rng)
         layer = self._layer_named_at(start)
         if layer is not None:
             text = self._layer_hover(layer)
@@ -481,10 +514,47 @@ class Analysis:
                 docs.append(self._component_doc(component))
         return "\n\n---\n\n".join(docs) or None
 
+    # --- rename ---------------------------------------------------------------------------------
+    def prepare_rename(self, position: lsp.Position) -> lsp.Range | None:
+        """The name a rename at ``position`` would change: a tensor's, an output's or a shared
+        chain's (an input's name comes from the data: not renamed here)."""
+        word, start, end = self.word_at(position)
+        name = self._graph_name_at(start, word) if word else None
+        if name is None or self.graph is None or name not in self.graph.bindings:
+            return None
+        return self.pos.range(start, end)
+
+    def rename(self, position: lsp.Position, new_name: str) -> lsp.WorkspaceEdit | None:
+        """The edits renaming the graph name at ``position``: its definition, every use, and
+        an output's keys in per-output settings. Raises :class:`RenameRefused` saying why not."""
+        word, start, _ = self.word_at(position)
+        name = self._graph_name_at(start, word) if word else None
+        if name is None or self.graph is None:
+            return None
+        problem = self.graph.rename_problem(name, new_name)
+        if problem is None and (
+            self.registry.get("layer", new_name) is not None
+            or any(b.name == new_name for b in (self.program.blocks if self.program else ()))
+        ):
+            problem = f"`{new_name}` is already a layer's or a block's name"
+        if problem is not None:
+            raise RenameRefused(problem)
+        edits = [
+            lsp.TextEdit(self.pos.span(m.span), new_name)
+            for m in sorted(self.graph.of(name), key=lambda m: m.span.start)
+        ]
+        return lsp.WorkspaceEdit(changes={self.uri: edits})
+
     # --- completion -----------------------------------------------------------------------------
     def completion(self, position: lsp.Position) -> list[lsp.CompletionItem]:
         """What may be typed at ``position``: see :class:`Completion`."""
-        return Completion(self.text, self.pos, self.program, self.registry).complete(position)
+        return Completion(
+            self.text, self.pos, self.program, self.registry, self.input_names
+        ).complete(position)
+
+
+class RenameRefused(ValueError):
+    """A rename that would break the program (the message says why)."""
 
 
 class Completion:
@@ -492,12 +562,19 @@ class Completion:
     whether a setting key or value, a layer, an argument or a block name comes next."""
 
     def __init__(
-        self, text: str, pos: Positions, program: ir.Program | None, registry: Registry
+        self,
+        text: str,
+        pos: Positions,
+        program: ir.Program | None,
+        registry: Registry,
+        inputs: Sequence[str] = (),
     ) -> None:
         self.text = text
         self.pos = pos
         self.program = program
         self.registry = registry
+        self.inputs = list(inputs)  # the data's input names (known when the program checks)
+        self.offset = 0
 
     def complete(self, position: lsp.Position) -> list[lsp.CompletionItem]:
         """Names that fit where the cursor is (see the module doc), each with its one-line help."""
@@ -507,6 +584,7 @@ class Completion:
             self.text[prefix_start - 1].isalnum() or self.text[prefix_start - 1] == "_"
         ):
             prefix_start -= 1
+        self.offset = prefix_start
         tokens = self._statement_tokens(prefix_start)
         if not tokens:
             return self._statement_start()
@@ -517,7 +595,43 @@ class Completion:
             if ("punct", "=") not in tokens:
                 return []
             tokens = tokens[tokens.index(("punct", "=")) + 1 :]
+        elif first in (("name", "output"), ("name", "shared")) or second == ("punct", "="):
+            if ("punct", "=") not in tokens:  # `output NAME`, `shared NAME` being typed
+                return []
+            tokens = tokens[tokens.index(("punct", "=")) + 1 :]  # a binding: its chain
         return self._in_chain(tokens)
+
+    def _graph_items(self, starts: bool) -> list[lsp.CompletionItem]:
+        """The graph names a step may be here: shared chains anywhere a step goes; tensors
+        (and outputs) and the data's inputs where a chain or a merge branch starts."""
+        named = defined_before(self.text, self.offset)
+        items = []
+        for name, kind in named:
+            if kind != "shared" and not starts:
+                continue
+            items.append(
+                lsp.CompletionItem(
+                    label=name,
+                    kind=lsp.CompletionItemKind.Variable
+                    if kind != "shared"
+                    else lsp.CompletionItemKind.Reference,
+                    detail=f"{'tensor' if kind == 'tensor' else kind} defined above",
+                    sort_text=f"0{name}",
+                )
+            )
+        if starts:
+            taken = {n for n, _ in named}
+            items += [
+                lsp.CompletionItem(
+                    label=name,
+                    kind=lsp.CompletionItemKind.Variable,
+                    detail="input of the data",
+                    sort_text=f"0{name}",
+                )
+                for name in self.inputs
+                if name not in taken
+            ]
+        return items
 
     def _statement_tokens(self, upto: int) -> list[tuple[str, str]]:
         """The tokens of the statement the cursor is in, up to the word being typed."""
@@ -608,7 +722,21 @@ class Completion:
                 sort_text="3block",
             )
         )
-        return items + self._block_items() + self._names_of(["layer"])
+        for word, what in (
+            ("output", "an output: output NAME = chain (named like a target of the data)"),
+            ("shared", "a shared chain: shared NAME = chain (one set of weights for every use)"),
+        ):
+            items.append(
+                lsp.CompletionItem(
+                    label=word,
+                    kind=lsp.CompletionItemKind.Keyword,
+                    insert_text=f"{word} ",
+                    detail=what,
+                    sort_text=f"3{word}",
+                )
+            )
+        graph = self._graph_items(starts=True)
+        return items + graph + self._block_items() + self._names_of(["layer"])
 
     def _setting_value(self, key: str, tokens: list[tuple[str, str]]) -> list[lsp.CompletionItem]:
         param = settings_params().get(key)
@@ -698,11 +826,12 @@ class Completion:
                     None,
                     False,
                 )
+                top.at_start = value == "|"  # a merge branch starts anew
             elif kind == "call":
                 name = value[:-1]
                 if top.kind == "chain" and top.expect_step:
                     is_block = any(b.label == name for b in self._block_items())
-                    stack.append(_Frame("other" if is_block else "chain"))
+                    stack.append(_Frame("other" if is_block else "chain", at_start=False))
                     top.expect_step, top.layer = False, name
                 else:
                     comp = None
@@ -713,16 +842,18 @@ class Completion:
                     stack.append(_Frame("call", False, name, comp))
             elif value in ("(", "["):
                 step = top.kind == "chain" and top.expect_step
-                stack.append(_Frame("chain" if step else "other", step))
+                stack.append(_Frame("chain" if step else "other", step, at_start=value == "["))
                 if step:
                     top.expect_step = False
                     top.after_branches = value == "["
+                    top.at_start = False
             elif value in (")", "]"):
                 if len(stack) > 1:
                     stack.pop()
             elif kind == "name" and top.kind == "chain" and (top.expect_step or top.after_branches):
                 top.expect_step, top.after_branches, top.layer = False, False, value
                 top.component = self.registry.get("layer", value)
+                top.at_start = False
                 step_start = i + 1
         top = stack[-1]
         if top.kind == "chain" and (top.expect_step or top.after_branches):
@@ -733,7 +864,8 @@ class Completion:
                     for i in layers
                     if getattr(self.registry.get("layer", i.label), "merge", False)
                 ]
-            return self._block_items() + layers
+            graph = self._graph_items(starts=top.at_start)
+            return graph + self._block_items() + layers
         if top.kind == "chain" and top.component is not None:
             rest = tokens[step_start:]
             keys = [
@@ -786,7 +918,11 @@ def analyze(
     registry: Registry,
     encoding: str = "utf-16",
     previous: ir.Program | None = None,
+    known_inputs: Sequence[str] = (),
 ) -> Analysis:
     """Parse and check ``text`` once (never raises); ``previous``: the program of the text
-    before an edit, if it parsed (see :func:`netdsl.lang.reparse.reparse`)."""
-    return Analysis(uri, text, registry, encoding=encoding, previous=previous)
+    before an edit, if it parsed (see :func:`netdsl.lang.reparse.reparse`); ``known_inputs``:
+    the data's input names an earlier analysis found (completion offers them meanwhile)."""
+    return Analysis(
+        uri, text, registry, encoding=encoding, previous=previous, known_inputs=known_inputs
+    )

@@ -1,7 +1,9 @@
 """``netdsl plot``: training curves of one or more runs, and a classifier's confusion matrix.
 
 Needs matplotlib (``pip install 'netdsl[plot]'``); reads only the run folders' JSON files
-(``history.json``, ``confusion.json``), never TensorFlow.
+(``history.json``, ``confusion.json``, and a graph run's ``data.json`` for its outputs' names),
+never TensorFlow. A graph's curves are laid out by output: the total loss on the first row,
+then a row per output with its own loss and metrics (Keras's ``<output>_<metric>``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt
 
 from ..errors import NetdslTrainingError
-from ..run.runs import read_json
+from ..run.runs import read_json, recorded_outputs
 
 __all__ = ["plot_confusion", "plot_curves", "plot_runs"]
 
@@ -46,6 +48,36 @@ def _quantities(histories: Sequence[list[dict[str, float]]]) -> list[str]:
     return sorted(names, key=lambda n: (order.get(n, 1), names.index(n)))
 
 
+def _outputs(folders: Sequence[Path]) -> list[str]:
+    """The graph outputs of the runs (in order, each once); empty when none is a graph's."""
+    names: list[str] = []
+    for folder in folders:
+        for name, _ in recorded_outputs(read_json(folder / "data.json")):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def _layout(names: list[str], outputs: Sequence[str]) -> list[list[tuple[str, str]]]:
+    """Panels by row, each ``(quantity, title)``: one row for a chain's runs; for a graph's,
+    the total loss (and the learning rate) first, then a row per output (its loss first)."""
+    if not outputs:
+        return [[(n, n.replace("_", " ")) for n in names]]
+    owner: dict[str, str] = {}
+    for n in names:
+        owner[n] = next(
+            (o for o in sorted(outputs, key=len, reverse=True) if n.startswith(o + "_")), ""
+        )
+    rows = [
+        [(n, "total loss" if n == "loss" else n.replace("_", " ")) for n in names if not owner[n]]
+    ]
+    for o in outputs:
+        mine = sorted((n for n in names if owner[n] == o), key=lambda n: n != f"{o}_loss")
+        if mine:
+            rows.append([(n, f"{o}: {n[len(o) + 1 :].replace('_', ' ')}") for n in mine])
+    return [r for r in rows if r]
+
+
 def plot_curves(folders: Sequence[Path], output: Path) -> Path:
     """One panel per quantity; each run one colour, training solid and validation dashed."""
     histories = [_history(f) for f in folders]
@@ -54,9 +86,21 @@ def plot_curves(folders: Sequence[Path], output: Path) -> Path:
         raise NetdslTrainingError(
             "no finished epochs to plot in " + ", ".join(map(str, folders)), code="NDL307"
         )
-    fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 4.2), squeeze=False)
+    layout = _layout(names, _outputs(folders))
+    cols = max(len(r) for r in layout)
+    fig, axes = plt.subplots(
+        len(layout), cols, figsize=(5.2 * cols, 4.2 * len(layout)), squeeze=False
+    )
+    for r, row in enumerate(layout):
+        for ax in axes[r][len(row) :]:
+            ax.set_visible(False)  # a shorter row leaves its last panels empty
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for ax, name in zip(axes[0], names):
+    panels = [
+        (axes[r][c], name, title)
+        for r, row in enumerate(layout)
+        for c, (name, title) in enumerate(row)
+    ]
+    for ax, name, title in panels:
         for i, (folder, history) in enumerate(zip(folders, histories)):
             colour = colours[i % len(colours)]
             label = folder.name if len(folders) > 1 else ""
@@ -76,9 +120,9 @@ def plot_curves(folders: Sequence[Path], output: Path) -> Path:
                     if name != "learning_rate"
                     else label or "learning rate",
                 )
-        ax.set_title(name.replace("_", " "))
+        ax.set_title(title)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(name.replace("_", " "))
+        ax.set_ylabel(title.split(": ")[-1])
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
         if name == "learning_rate":

@@ -42,20 +42,35 @@ def filter_sort(
 
 def _metric_column(rows: Sequence[dict[str, Any]]) -> tuple[str, list[str]]:
     """The main metric's header and cells: ``TEST ACC`` or ``TEST MAE`` when every run reports
-    the same one; with both, ``TEST METRIC`` and each cell naming its metric."""
-    names = frozenset(r["metric"]["name"] for r in rows if r.get("metric"))
+    the same one; with both, ``TEST METRIC`` and each cell naming its metric. A graph's run
+    shows each output's, by name (``digit 98.00% · odd 98.48%``)."""
+    metrics = [m for r in rows for m in _metrics_of(r)]
+    names = frozenset(m["name"] for m in metrics if m)
     header = METRIC_HEADERS.get(names, "TEST METRIC" if names else "TEST ACC")
     cells = []
     for r in rows:
-        m = r.get("metric")
-        text = _FORMAT[m["name"]](m["value"]) if m else "-"
-        cells.append(f"{m['name']} {text}" if m and len(names) > 1 else text)
+        parts = []
+        for m, output in zip(_metrics_of(r), _outputs_of(r)):
+            text = _FORMAT[m["name"]](m["value"]) if m else "-"
+            text = f"{m['name']} {text}" if m and len(names) > 1 else text
+            parts.append(f"{output} {text}" if output else text)
+        cells.append(" · ".join(parts))
     return header, cells
 
 
+def _outputs_of(r: dict[str, Any]) -> list[str]:
+    """The names a row's metric cell shows: a graph run's outputs, else one unnamed."""
+    return [o["output"] for o in r["outputs"]] if r.get("outputs") else [""]
+
+
+def _metrics_of(r: dict[str, Any]) -> list[Any]:
+    return [o["metric"] for o in r["outputs"]] if r.get("outputs") else [r.get("metric")]
+
+
 def runs_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A plain-text table: name, date, spec, epochs, status, test loss, the main test metric
-    (accuracy for classifiers, MAE for regression; the header says which), wall time."""
+    """A plain-text table: name, date, spec, epochs, status, test loss (a graph's: the total),
+    the main test metric (accuracy for classifiers, MAE for regression; the header says which;
+    a graph's: each output's), wall time."""
     metric_header, metric_cells = _metric_column(rows)
     header = ("NAME", "STARTED", "SPEC", "EPOCHS", "STATUS", "TEST LOSS", metric_header, "WALL")
     lines = [header]

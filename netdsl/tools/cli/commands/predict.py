@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -28,12 +29,19 @@ def predict(
     """Run the model of RUN_FOLDER on INPUTS: image files (PNG, JPEG, ...; converted and resized
     to the model's input, pixels scaled to [0, 1]), .npy/.npz arrays (one input or a batch) or
     .csv files (one input per row). Prints the top classes with probabilities, or the values
-    of a regression."""
+    of a regression. A model of several named inputs takes NAME=FILE for each (a=a.npy
+    b=b.npy), one .npz of x_NAME arrays, or one .csv whose header names the columns (a, or
+    a_0, a_1, ...); each output is printed by name."""
     quiet_tensorflow(state)
     from netdsl.keras.predict import load_predictor, read_inputs, results_text
 
     predictor = load_predictor(run_folder, state.registry)
-    examples = read_inputs(inputs, predictor.input_shape)
+    if predictor.model.is_graph:  # inputs by name (netdsl.keras.predict_graph)
+        from netdsl.keras.predict_graph import read_named
+
+        examples: list[Any] = read_named(inputs, predictor.model.inputs)
+    else:
+        examples = read_inputs(inputs, predictor.input_shape)
     results = predictor.predict(examples, top=top)
     if as_json:
         click.echo(json.dumps({"run": run_folder, "predictions": results}, indent=2))

@@ -31,7 +31,7 @@ from netdsl.tools.runs_view import SORT_KEYS
 def runs(root: str, as_json: bool, status: str | None, sort: str) -> None:
     """List the run folders under ROOT (default: runs/): name, date, spec, epochs, status
     (a run whose process is gone shows as crashed), test loss, the main test metric (accuracy,
-    or MAE for regression), wall time."""
+    or MAE for regression; a graph's: each output's, by name), wall time."""
     from netdsl.run.runs import list_runs
     from netdsl.tools.runs_view import filter_sort, runs_table
 
