@@ -18,6 +18,7 @@ BUILTIN_MODULES = (
     "embedding",
     "recurrent",
     "attention",
+    "reuse",
     "wrappers",
     "noise",
     "merge",
