@@ -1,10 +1,12 @@
-"""Baseline for `netdsl run examples/text_transformer.net`: the Keras example by hand.
+"""Baseline for `netdsl run examples/text/text_transformer.net`: the Keras example by hand.
 
 The model of keras.io/examples/nlp/text_classification_with_transformer (TransformerBlock and
 TokenAndPositionEmbedding written as the example writes them; maxlen 200, vocabulary 20,000,
 embedding 32, 2 heads, feed-forward 32), adam, sparse categorical cross-entropy, accuracy,
-trained on the same .npz netdsl reads (examples/data/debian_text.py; labels as one-hot rows,
+trained on the same .npz netdsl reads (examples/text/debian_text.py; labels as one-hot rows,
 turned into class ids here as the example's loss wants), then evaluated on its test split.
+Seed 42 means Keras's set_random_seed(42) plus TensorFlow's deterministic ops, as netdsl does
+for the file's `seed: 42`.
 
     python bench/baseline_text_transformer.py --data debian_text.npz [--epochs 2] [--batch-size 32]
 
@@ -25,6 +27,7 @@ import numpy as np  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 MAXLEN, VOCAB, EMBED, HEADS, FF = 200, 20_000, 32, 2, 32
@@ -98,7 +101,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-    keras.utils.set_random_seed(args.seed)
+    keras.utils.set_random_seed(args.seed)  # as netdsl does for the file's `seed: 42`:
+    tf.config.experimental.enable_op_determinism()  # the seed and TensorFlow's deterministic ops
 
     x_train, y_train, x_test, y_test = load(args.data)
     model = make_model()

@@ -173,7 +173,7 @@ def test_mnist_classes_describe_and_load(tmp_path: Path) -> None:
     info = MNIST.describe(request)
     assert info.target.num_classes == 5 and info.class_names == ("5", "6", "7", "8", "9")
     assert info.train_size == 5421 + 5918 + 6265 + 5851 + 5949  # the real MNIST's counts
-    x_train, y_train, x_test, y_test = MNIST.load(request, info)  # type: ignore[misc]
+    x_train, y_train, _, _ = MNIST.load(request, info)  # type: ignore[misc]
     kept = arrays["y_train"] >= 5
     assert len(x_train) == kept.sum() and set(y_train.tolist()) <= set(range(5))
     assert (y_train == arrays["y_train"][kept] - 5).all()
@@ -183,3 +183,16 @@ def test_mnist_classes_refuses_a_repeat() -> None:
     with pytest.raises(NetdslError) as caught:
         netdsl.check("dataset: mnist(classes=[1, 1])\nflatten -> dense 10 softmax", REG)
     assert "a class is listed twice" in caught.value.errors[0].message
+
+
+def test_a_run_name_means_its_newest_run_folder(in_tmp: Path) -> None:
+    folder = _folder(in_tmp)
+    folder.rename(in_tmp / "runs" / "earlier-20250101-120000")
+    older = _folder(in_tmp, source=EARLIER.replace("dense 8 relu", "dense 4 relu"))
+    older.rename(in_tmp / "runs" / "earlier-20240101-120000")
+    model = netdsl.check(
+        'dataset: synthetic\ninput: 12\nfrom_run("runs/earlier", upto="dense_1") '
+        "-> dense 10 softmax",
+        REG,
+    )
+    assert tuple(model.nodes[0].output_shape) == (8,)  # the 2025 run, not the 2024 one

@@ -8,12 +8,16 @@ loads the folder's ``model.keras`` and cuts it at that layer.
 
 A layer is named as Keras names the layers of a fresh model: the layer's name for its first
 use (``dense``), then ``dense_1``, ``dense_2``... in the order of ``netdsl summary`` of the earlier
-program. A relative folder is taken from the current directory, as ``--out`` writes it.
+program. A relative folder is taken from the current directory, as ``--out`` writes it; a path
+that is not a folder names the newest run of that name (``runs/digits04`` is the newest
+``runs/digits04-<date>-<time>``), so a program can build on the run of another.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,11 +72,32 @@ _CACHE: dict[tuple[str, tuple[float, ...]], Recorded] = {}
 _STACK = threading.local()  # folders being checked on this thread: a run that reuses itself
 
 
+#: the name `netdsl run` gives a run folder: the program's name, the date and time
+_STAMPED = re.compile(r"-\d{8}-\d{6}(?:-\d+)?")
+
+
+def resolve(path: str) -> Path:
+    """``path`` itself when it exists, else the newest run folder named ``path-<date>-<time>``
+    (``runs/digits04`` for ``runs/digits04-20250101-120000``, as `netdsl run` names them)."""
+    p = Path(path)
+    if p.exists() or not p.parent.is_dir():
+        return p
+    stamped = [
+        c
+        for c in p.parent.glob(glob.escape(p.name) + "-*")
+        if c.is_dir() and _STAMPED.fullmatch(c.name[len(p.name) :])
+    ]
+    return max(stamped, key=lambda c: c.name) if stamped else p
+
+
 def folder_problem(path: str) -> str | None:
     """Why ``path`` is not a finished run folder, or None when it is one."""
-    p = Path(path)
+    p = resolve(path)
     if not p.exists():
-        return f"there is no run folder at {path} (nothing at {p.resolve()})"
+        return (
+            f"there is no run folder at {path} (nothing at {p.resolve()}, and no "
+            f"{p.name}-<date>-<time> beside it)"
+        )
     if not p.is_dir():
         return f"{path} is a file, not a run folder"
     missing = [f"{name} ({why})" for name, why in NEEDED.items() if not (p / name).is_file()]
@@ -83,7 +108,7 @@ def folder_problem(path: str) -> str | None:
 
 def recorded(path: str) -> Recorded:
     """The earlier run's network, checked from its folder (cached while its files are unchanged)."""
-    folder = Path(path).resolve()
+    folder = resolve(path).resolve()
     stamp = tuple(os.stat(folder / name).st_mtime for name in NEEDED)
     key = (str(folder), stamp)
     hit = _CACHE.get(key)
@@ -184,7 +209,7 @@ def build_from_run(path: str, upto: str | None = None, trainable: bool = False) 
     from netdsl.keras.saving import load_model
 
     run = recorded(path)
-    loaded = load_model(path, compile=False)
+    loaded = load_model(resolve(path), compile=False)
     layers = [
         layer
         for layer in loaded.layers

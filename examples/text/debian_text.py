@@ -11,8 +11,8 @@ an ``.npz`` of ``x_train, y_train, x_test, y_test`` (int32; the labels as one-ho
 netdsl reads as two classes, as the example's ``dense 2 softmax`` wants, rather than as a binary
 0/1 target), 20% held out with a fixed seed.
 
-    python examples/data/debian_text.py debian_text.npz
-    netdsl run examples/text_transformer.net --data debian_text.npz
+    python examples/text/debian_text.py debian_text.npz
+    netdsl run examples/text/text_transformer.net --data debian_text.npz
 
 Reads ``/var/lib/apt/lists/*_Packages.lz4`` (decompressed with the ``lz4`` command) or
 ``*_Packages`` files, or the files given with ``--packages``.
