@@ -19,6 +19,7 @@ BUILTIN_MODULES = (
     "recurrent",
     "attention",
     "reuse",
+    "backbones",
     "wrappers",
     "noise",
     "merge",

@@ -219,7 +219,7 @@ def build_from_run(path: str, upto: str | None = None, trainable: bool = False) 
         raise NetdslTrainingError(
             f"{path}/model.keras has {len(layers)} layers, its model.net {len(run.names)}: "
             "the folder's files do not belong together",
-            code="NDL311",
+            code="NDL313",
         )
     cut = keras.Model(loaded.inputs, layers[run.index(upto)].output)
     cut.trainable = trainable
