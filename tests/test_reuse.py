@@ -196,3 +196,31 @@ def test_a_run_name_means_its_newest_run_folder(in_tmp: Path) -> None:
         REG,
     )
     assert tuple(model.nodes[0].output_shape) == (8,)  # the 2025 run, not the 2024 one
+
+
+@pytest.mark.slow
+def test_unfreeze_trains_the_reused_layers_from_its_epoch(in_tmp: Path) -> None:
+    keras = pytest.importorskip("keras")
+    from netdsl.keras.compiler import materialise
+
+    _folder(in_tmp, keras=keras)
+    model = netdsl.check(
+        "dataset: synthetic\ninput: 12\ncallbacks: [unfreeze(2, learning_rate=0.01)]\n"
+        'from_run("runs/earlier", upto="dense_1") -> dense 10 softmax',
+        REG,
+    )
+    net = netdsl.build(model)
+    (callback,) = [materialise(c) for c in model.settings.callbacks or ()]
+    reused = net.layers[1]
+    start = [w.copy() for w in reused.get_weights()]
+    seen: list[bool] = []
+
+    class Watch(keras.callbacks.Callback):  # type: ignore[misc,name-defined]
+        def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+            now = reused.get_weights()
+            seen.append(all(np.array_equal(a, b) for a, b in zip(start, now)))
+
+    x = np.random.default_rng(1).normal(size=(64, 12)).astype("float32")
+    net.fit(x, np.eye(10)[np.arange(64) % 10], epochs=3, verbose=0, callbacks=[callback, Watch()])
+    assert seen == [True, False, False]  # frozen in epoch 1, trained from epoch 2
+    assert float(net.optimizer.learning_rate.numpy()) == pytest.approx(0.01)

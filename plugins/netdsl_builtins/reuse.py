@@ -28,7 +28,7 @@ from typing import Any
 from netdsl.errors import NetdslError, NetdslTrainingError
 from netdsl.lang import ir
 from netdsl.vocab import types as T
-from netdsl.vocab.components import Layer, Param, Shape, ShapeProblem
+from netdsl.vocab.components import Callback, Code, Layer, Param, Shape, ShapeProblem
 from netdsl.vocab.hookspecs import hookimpl
 from netdsl_builtins.shapes import Args, dims
 
@@ -242,8 +242,70 @@ FROM_RUN = Layer(
 LAYERS = (FROM_RUN,)
 
 
+# --- unfreezing to fine-tune ------------------------------------------------------------------
+
+#: the Keras callback ``unfreeze`` builds, as source: run here to build it, and written as is
+#: into the program by ``netdsl emit``
+UNFREEZE_SOURCE = '''
+class Unfreeze(keras.callbacks.Callback):
+    """From epoch EPOCH (counted from 1) every layer trains: the frozen ones (reused layers,
+    backbones) are unfrozen and the model compiled again, with a fresh optimizer of the same
+    kind, at LEARNING_RATE when given (fine-tuning usually wants a small one)."""
+
+    def __init__(self, epoch, learning_rate=None):
+        super().__init__()
+        self.epoch = epoch
+        self.learning_rate = learning_rate
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch + 1 != self.epoch:
+            return
+        for layer in self.model.layers:
+            layer.trainable = True
+        config = dict(self.model._compile_config.config)
+        old = self.model.optimizer
+        settings = old.get_config()
+        if self.learning_rate is not None:
+            settings["learning_rate"] = self.learning_rate
+        config["optimizer"] = old.__class__.from_config(settings)
+        self.model.compile(**config)
+        self.model.make_train_function(force=True)
+'''
+
+
+def build_unfreeze(epoch: int, learning_rate: float | None = None) -> Any:
+    """The ``Unfreeze`` callback of :data:`UNFREEZE_SOURCE`."""
+    import keras
+
+    namespace: dict[str, Any] = {"keras": keras}
+    exec(UNFREEZE_SOURCE, namespace)  # netdsl's own source text, above
+    return namespace["Unfreeze"](epoch, learning_rate)
+
+
+UNFREEZE = Callback(
+    name="unfreeze",
+    description="from epoch `epoch` on, train the frozen layers too (fine-tuning), "
+    "optionally at a new learning rate",
+    params=(
+        Param("epoch", T.Int(min=1), positional=True, help="the first epoch that trains them"),
+        Param("learning_rate", T.Float(min=0, min_open=True), None, help="the rate from then on"),
+    ),
+    build=build_unfreeze,
+    emit=lambda args: Code(
+        f"Unfreeze({args['epoch']}, {args['learning_rate']})",
+        definitions=(UNFREEZE_SOURCE,),
+    ),
+)
+
+
 @hookimpl
 def register_layers(register: Any) -> None:
     """The layer that reuses an earlier run."""
     for layer in LAYERS:
         register(layer)
+
+
+@hookimpl
+def register_callbacks(register: Any) -> None:
+    """The callback that unfreezes reused layers for fine-tuning."""
+    register(UNFREEZE)
