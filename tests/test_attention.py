@@ -235,3 +235,19 @@ def test_merge_arguments_format_and_round_trip(text: str) -> None:
     assert format_chain(program.network) == text
     if formatted is not None:
         assert text in formatted
+
+
+def test_emit_writes_the_classes_into_the_program() -> None:
+    from netdsl.keras.emit import emit_program
+
+    model = netdsl.check(
+        "dataset: synthetic\ninput: 12\ntoken_position_embedding 50 12 8 mask_zero=true "
+        "-> sine_position_embedding -> [conv1d 8 1 | conv1d 8 1] attention 2 -> attention 2 4 "
+        "-> global_avgpool1d -> dense 10 softmax",
+        REG,
+    )
+    source = emit_program(model)
+    compile(source, "emitted.py", "exec")
+    for name in ("TokenPositionEmbedding", "SinePositionEmbedding", "Attention"):
+        assert source.count(f"class {name}(") == 1
+    assert "Attention(\n" in source or "Attention(num_heads=2" in source

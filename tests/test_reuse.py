@@ -224,3 +224,17 @@ def test_unfreeze_trains_the_reused_layers_from_its_epoch(in_tmp: Path) -> None:
     net.fit(x, np.eye(10)[np.arange(64) % 10], epochs=3, verbose=0, callbacks=[callback, Watch()])
     assert seen == [True, False, False]  # frozen in epoch 1, trained from epoch 2
     assert float(net.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
+
+
+def test_emit_loads_and_cuts_the_earlier_model(in_tmp: Path) -> None:
+    from netdsl.keras.emit import emit_program
+
+    folder = _folder(in_tmp)
+    model = netdsl.check(
+        'dataset: synthetic\ninput: 12\nfrom_run("runs/earlier", upto="dense_1") '
+        "-> dense 10 softmax",
+        REG,
+    )
+    source = emit_program(model)
+    compile(source, "emitted.py", "exec")
+    assert f'from_run("{folder.resolve()}", 2, False)' in source  # dense_1 is the third layer
