@@ -37,6 +37,7 @@ __all__ = [
     "Step",
     "Str",
     "Tuple",
+    "Use",
     "Value",
 ]
 
@@ -235,6 +236,16 @@ class BlockDef(Node):
 
 
 @dataclass(frozen=True)
+class Use(Node):
+    """``use "lib/blocks.net"``: import the blocks of another file (relative to this one)."""
+
+    type: ClassVar[str] = "use"
+    path: str
+    span: Span | None = _span()
+    path_span: Span | None = _span()
+
+
+@dataclass(frozen=True)
 class Comment(Node):
     """``# text`` (kept so that ``netdsl fmt`` loses nothing); never part of equality."""
 
@@ -254,6 +265,8 @@ class Program(Node):
     filename: str | None = field(default=None, compare=False)
     comments: tuple[Comment, ...] = field(default=(), compare=False, repr=False)
     source: str | None = field(default=None, compare=False, repr=False)
+    #: the libraries it imports (``use "file.net"``), in the order written
+    uses: tuple[Use, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (see the README's "IR" section); ``source`` is left out."""
@@ -261,6 +274,7 @@ class Program(Node):
             "type": "program",
             "version": 1,
             "filename": self.filename,
+            "uses": [u.to_dict() for u in self.uses],
             "settings": [s.to_dict() for s in self.settings],
             "blocks": [b.to_dict() for b in self.blocks],
             "network": self.network.to_dict() if self.network else None,
@@ -308,14 +322,15 @@ _NODE_TYPES: dict[str, type[Node]] = {
         Chain,
         Setting,
         BlockDef,
+        Use,
         Comment,
         Program,
     )
 }
-_SPAN_FIELDS = {"span", "name_span", "key_span", "times_span", "merge_span"}
+_SPAN_FIELDS = {"span", "name_span", "key_span", "times_span", "merge_span", "path_span"}
 _SPAN_KEYS = ("start", "end", "line", "column", "end_line", "end_column")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_RESERVED = {"true", "false", "block"}
+_RESERVED = {"true", "false", "block", "use"}
 _VALUES: tuple[type[Node], ...] = (Int, Float, Bool, Str, Name, Shape, Tuple, List, Call)
 _STEPS: tuple[type[Node], ...] = (Layer, Repeat, Branches)
 #: JSON nesting deeper than this is refused (the parser's 50 levels of brackets need ~250)
@@ -537,17 +552,19 @@ _FIELDS: dict[tuple[type[Node], str], Callable[[_Decoder, Any, str, int], Any]] 
     (BlockDef, "name"): _ident,
     (BlockDef, "params"): _params,
     (BlockDef, "body"): _one(Chain),
+    (Use, "path"): _text,
     (Comment, "text"): _comment,
     (Program, "settings"): _nodes(Setting),
     (Program, "blocks"): _nodes(BlockDef),
     (Program, "network"): _one(Chain, optional=True),
     (Program, "filename"): _filename,
     (Program, "comments"): _nodes(Comment),
+    (Program, "uses"): _nodes(Use),
 }
 #: fields that may be left out (their default is used), as in data written by hand
 _OPTIONAL: dict[type[Node], tuple[str, ...]] = {
     Arg: ("key",),
     Layer: ("args", "body", "call"),
     Branches: ("merge",),
-    Program: ("settings", "blocks", "network", "filename", "comments"),
+    Program: ("settings", "blocks", "network", "filename", "comments", "uses"),
 }

@@ -316,7 +316,13 @@ class _ToIR(Transformer[Token, ir.Program]):
             name, tuple(str(p) for p in params), body, span, _name_span(head, self.file)
         )
 
+    def use(self, c: list[Any]) -> ir.Use:
+        keyword, path = c
+        text = self.string([path])
+        return ir.Use(text.value, _join(self._s(keyword), text.span), text.span)
+
     def start(self, c: list[Any]) -> ir.Program:
+        uses = tuple(x for x in c if isinstance(x, ir.Use))
         settings = tuple(x for x in c if isinstance(x, ir.Setting))
         blocks = tuple(x for x in c if isinstance(x, ir.BlockDef))
         chains = [x for x in c if isinstance(x, ir.Chain)]
@@ -339,7 +345,9 @@ class _ToIR(Transformer[Token, ir.Program]):
                 notes=[Note(first.span, "the network started here")],  # type: ignore[arg-type]
                 help=help_,
             )
-        return ir.Program(settings, blocks, chains[0] if chains else None, self.file)
+        return ir.Program(
+            settings, blocks, chains[0] if chains else None, self.file, uses=uses
+        )
 
 
 def _clip(text: str, keep: int = 12) -> str:
@@ -522,6 +530,7 @@ def parse(
         filename,
         tuple(_comments(source, filename)),
         source,
+        program.uses,
     )
 
 
@@ -640,7 +649,7 @@ def _network_before(
     for line in text[since:upto].split("\n"):
         code = _code(line)
         if code and not continued and not code.startswith("->"):
-            if not _SETTING_LINE.match(code) and not re.match(r"block\b", code):
+            if not _SETTING_LINE.match(code) and not re.match(r"(block|use)\b", code):
                 chain = chains.get(at + len(line) - len(line.lstrip(" \t")))
                 if chain is not None:
                     return chain
@@ -777,6 +786,7 @@ _WORDS = {
     "STAR": "`*`",
     "VBAR": "`|`",
     "BLOCK": "`block`",
+    "USE": "`use`",
 }
 _ORDER = list(dict.fromkeys(_WORDS.values()))
 _CLOSERS = {"(": ")", "[": "]"}
@@ -786,6 +796,8 @@ def _expected(names: set[str], after: Token | None) -> str:
     if after is not None and after.type in ("ARROW", "VBAR"):
         return "a layer"
     words = {_WORDS.get(n, n) for n in names}
+    if after is not None and after.type == "USE":
+        return 'a file name in quotes: `use "lib/blocks.net"`'
     if after is not None and after.type == "EQUAL":
         return "a value"
     if "a value" in words:
