@@ -177,6 +177,8 @@ class NetdslNameError(NetdslError):
     codes = {
         "NDL003": "unknown name, or a name of the wrong kind",
         "NDL011": "a block defined twice, named like a layer, or using itself",
+        "NDL030": "a library (`use`) missing, unreadable, importing itself, or holding more "
+        "than blocks",
     }
 
 
