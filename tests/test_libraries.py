@@ -37,7 +37,10 @@ def test_use_round_trips_through_json() -> None:
     [
         ('use   "a.net"\ndense 2', 'use "a.net"\n\ndense 2\n'),
         ('epochs: 2\nuse "a.net"\ndense 2', 'use "a.net"\n\nepochs: 2\n\ndense 2\n'),
-        ('use "a.net"  # mine\nuse "b.net"\ndense 2', 'use "a.net"  # mine\nuse "b.net"\n\ndense 2\n'),
+        (
+            'use "a.net"  # mine\nuse "b.net"\ndense 2',
+            'use "a.net"  # mine\nuse "b.net"\n\ndense 2\n',
+        ),
         ('use "a \\"q\\".net"\ndense 2', 'use "a \\"q\\".net"\n\ndense 2\n'),
     ],
     ids=["spaces", "moved-to-top", "comment-kept", "escaped-quote"],
@@ -164,13 +167,19 @@ def test_an_error_inside_a_library_block_points_at_its_definition_and_use(tmp_pa
             ("m.net", 1, 5),
         ),
         (
-            {"lib/a.net": "block a = dense 2\nepochs: 3\n", "m.net": 'use "lib/a.net"\ninput: 4\na\n'},
+            {
+                "lib/a.net": "block a = dense 2\nepochs: 3\n",
+                "m.net": 'use "lib/a.net"\ninput: 4\na\n',
+            },
             "NDL030",
             "blocks only, and this is a setting",
             ("lib/a.net", 2, 1),
         ),
         (
-            {"lib/a.net": "block a = dense 2\ndense 3\n", "m.net": 'use "lib/a.net"\ninput: 4\na\n'},
+            {
+                "lib/a.net": "block a = dense 2\ndense 3\n",
+                "m.net": 'use "lib/a.net"\ninput: 4\na\n',
+            },
             "NDL030",
             "blocks only, and this is a network",
             ("lib/a.net", 2, 1),
@@ -195,7 +204,10 @@ def test_an_error_inside_a_library_block_points_at_its_definition_and_use(tmp_pa
             ("m.net", 2, 7),
         ),
         (
-            {"lib/a.net": "block dense = flatten\n", "m.net": 'use "lib/a.net"\ninput: 4\ndense 2\n'},
+            {
+                "lib/a.net": "block dense = flatten\n",
+                "m.net": 'use "lib/a.net"\ninput: 4\ndense 2\n',
+            },
             "NDL011",
             "has the name of a layer",
             ("lib/a.net", 1, 7),
@@ -237,8 +249,10 @@ def test_library_mistakes_are_errors_at_their_span(
 def test_a_library_bomb_stops_at_the_file_limit(tmp_path: Path) -> None:
     from netdsl.checking.libraries import MAX_LIBRARIES
 
-    files = {f"l{i}.net": f'use "l{i + 1}.net"\nuse "l{i + 1}.net"\nblock b{i} = dense 2\n'
-             for i in range(MAX_LIBRARIES + 5)}
+    files = {
+        f"l{i}.net": f'use "l{i + 1}.net"\nuse "l{i + 1}.net"\nblock b{i} = dense 2\n'
+        for i in range(MAX_LIBRARIES + 5)
+    }
     files["m.net"] = 'use "l0.net"\ninput: 4\nb0\n'
     _write(tmp_path, files)
     errs = [e for e in _error(tmp_path).errors if "library files" in e.message]

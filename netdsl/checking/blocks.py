@@ -14,7 +14,7 @@ from ..vocab.components import Block, Component, Param
 from ..vocab.registry import Registry
 from .collector import Collector
 from .context import note
-from .libraries import Libraries, read_libraries
+from .libraries import read_libraries
 
 __all__ = ["Blocks", "block_component", "read_blocks"]
 

@@ -252,7 +252,7 @@ def _error_of(
                 continue
             if e.span is None or e.span.file == program.filename:
                 e.source = program.source
-            elif e.span.file in sources:
+            elif e.span.file is not None and e.span.file in sources:
                 e.source = sources[e.span.file]
     merged = _merge_duplicates(errors)
     return merged[0] if len(merged) == 1 else NetdslErrors(merged)

@@ -53,7 +53,9 @@ class _Reader:
         self.bytes = 0
         self.stopped = False  # past a limit: reported once, nothing more read
 
-    def follow(self, uses: tuple[ir.Use, ...], base: str, chain: tuple[tuple[str, str], ...]) -> None:
+    def follow(
+        self, uses: tuple[ir.Use, ...], base: str, chain: tuple[tuple[str, str], ...]
+    ) -> None:
         for use in uses:
             if self.stopped:
                 return
@@ -104,8 +106,8 @@ class _Reader:
         try:
             program = parse(data, shown)
         except NetdslError as err:
-            for e in err.errors:
-                self.collector.error(e, tuple(note(use.span, f"imported here as `{use.path}`")))
+            for one in err.errors:
+                self.collector.error(one, tuple(note(use.span, f"imported here as `{use.path}`")))
             return None
         self.out.sources[shown] = program.source or ""
         self._only_blocks(program, use)

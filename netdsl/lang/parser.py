@@ -345,9 +345,7 @@ class _ToIR(Transformer[Token, ir.Program]):
                 notes=[Note(first.span, "the network started here")],  # type: ignore[arg-type]
                 help=help_,
             )
-        return ir.Program(
-            settings, blocks, chains[0] if chains else None, self.file, uses=uses
-        )
+        return ir.Program(settings, blocks, chains[0] if chains else None, self.file, uses=uses)
 
 
 def _clip(text: str, keep: int = 12) -> str:

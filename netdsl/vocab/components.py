@@ -643,9 +643,7 @@ class Block(Component):
         except Exception as e:  # noqa: BLE001 - a NetdslError: the text is not netdsl
             return [*out, f"source: {e}"]
         names = [b.name for b in program.blocks]
-        if program.settings or program.network is not None or program.uses or names != [
-            self.name
-        ]:
+        if program.settings or program.network is not None or program.uses or names != [self.name]:
             out.append(
                 f"source: must be exactly one definition `block {self.name}(...) = ...`, "
                 f"found {len(names)} block(s)"

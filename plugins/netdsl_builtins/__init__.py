@@ -23,4 +23,5 @@ BUILTIN_MODULES = (
     "datasets",
     "callbacks",
     "schedules",
+    "blocks",
 )
