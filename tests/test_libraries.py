@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -258,3 +259,58 @@ def test_a_library_bomb_stops_at_the_file_limit(tmp_path: Path) -> None:
     errs = [e for e in _error(tmp_path).errors if "library files" in e.message]
     assert [e.code for e in errs] == ["NDL012"]
     assert f"more than {MAX_LIBRARIES} library files" in str(errs[0])
+
+
+# --- the language server: library and plugin blocks -------------------------------------------
+
+
+def _analysis(root: Path, text: str) -> Any:
+    pytest.importorskip("lsprotocol")
+    from netdsl.tools.lsp_features import analyze
+
+    path = root / "m.net"
+    path.write_text(text, encoding="utf-8")
+    return analyze(path.as_uri(), text, netdsl.default_registry())
+
+
+_LIB = {"lib/x.net": "# lib\nblock unit(n) = dense n relu\n"}
+
+
+def test_lsp_hover_and_definition_reach_a_library_block(tmp_path: Path) -> None:
+    _write(tmp_path, _LIB)
+    text = f'use "lib/x.net"\n{_NET}flatten -> unit(8) -> dense 10 softmax\n'
+    a = _analysis(tmp_path, text)
+    at = a.pos.position(text.index("unit(8)") + 1)
+    hover = a.hover(at)
+    assert hover is not None and "block unit(n) = dense n relu" in hover.contents.value
+    assert "lib/x.net" in hover.contents.value
+    where = a.definition(at)
+    assert where is not None and where.uri == (tmp_path / "lib" / "x.net").as_uri()
+    assert (where.range.start.line, where.range.start.character) == (1, 6)
+
+
+def test_lsp_hover_shows_a_plugin_blocks_source_and_completion_offers_both(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path, _LIB)
+    text = f'use "lib/x.net"\n{_NET}conv2d 16 1 -> resnet_basic(16) -> flatten -> dense 10\n'
+    a = _analysis(tmp_path, text)
+    hover = a.hover(a.pos.position(text.index("resnet_basic") + 2))
+    assert hover is not None and "block resnet_basic(f) = residual(" in hover.contents.value
+    assert "shipped by netdsl" in hover.contents.value
+    assert a.definition(a.pos.position(text.index("resnet_basic") + 2)) is None
+    text = text.replace("dense 10\n", "")
+    a = _analysis(tmp_path, text)
+    labels = {i.label for i in a.completion(a.pos.position(len(text) - 1))}
+    assert {"unit", "resnet_basic", "inception_module", "dense"} <= labels
+
+
+def test_lsp_an_error_inside_a_library_is_shown_at_its_use(tmp_path: Path) -> None:
+    _write(tmp_path, {"lib/x.net": "block bad(f) = dense f nonsense\n"})
+    text = f'use "lib/x.net"\n{_NET}flatten -> bad(4) -> dense 10 softmax\n'
+    a = _analysis(tmp_path, text)
+    diag = next(d for d in a.diagnostics() if d.code == "NDL003")
+    assert (diag.range.start.line, diag.range.start.character) == (2, 11)
+    assert "x.net:1:24" in diag.message
+    lib = (tmp_path / "lib" / "x.net").as_uri()
+    assert any(r.location.uri == lib for r in diag.related_information or [])

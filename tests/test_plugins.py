@@ -798,7 +798,7 @@ def test_a_program_block_named_like_a_plugin_name_is_an_error(program: str, word
 
 def test_cli_plugins_lists_blocks_and_shows_a_blocks_source() -> None:
     listing = cli("plugins", "--all")
-    assert "block: inception, inverted_residual, resnet_basic" in listing.output
+    assert "block: inception_module, inverted_residual, resnet_basic" in listing.output
     shown = cli("plugins", "squeeze_excite")
     assert shown.exit_code == 0 and "written in netdsl:" in shown.output
     assert "block squeeze_excite(c, squeeze) =" in shown.output

@@ -74,7 +74,7 @@ CASES: dict[str, tuple[str, tuple[int, ...], Callable[[Any, Any], Any]]] = {
     "resnet_bottleneck": ("resnet_bottleneck(4, 16)", IMAGE, _resnet_bottleneck),
     "inverted_residual": ("inverted_residual(96, 16)", IMAGE, _inverted_residual),
     "squeeze_excite": ("squeeze_excite(16, 4)", IMAGE, _squeeze_excite),
-    "inception": ("inception(8, 4, 8, 2, 4, 4)", IMAGE, _inception),
+    "inception_module": ("inception_module(8, 4, 8, 2, 4, 4)", IMAGE, _inception),
 }
 
 
@@ -101,7 +101,7 @@ FIGURES: dict[str, tuple[int, tuple[int, ...]]] = {
     "resnet_bottleneck": (392, (8, 8, 16)),
     "inverted_residual": (4_768, (8, 8, 16)),
     "squeeze_excite": (148, (8, 8, 16)),
-    "inception": (806, (8, 8, 24)),
+    "inception_module": (806, (8, 8, 24)),
 }
 
 

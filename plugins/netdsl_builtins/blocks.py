@@ -42,10 +42,10 @@ STANDARD: dict[str, tuple[str, str]] = {
         " | global_avgpool2d -> dense squeeze relu -> dense c sigmoid -> reshape (1, 1, c)]"
         " multiply",
     ),
-    "inception": (
+    "inception_module": (
         "GoogLeNet inception module: 1x1, 1x1 then 3x3, 1x1 then 5x5, and 3x3 max pool then 1x1 "
         "branches (relu, same padding), joined along the channels",
-        "block inception(c1, r3, c3, r5, c5, pool) = [conv2d c1 1 relu"
+        "block inception_module(c1, r3, c3, r5, c5, pool) = [conv2d c1 1 relu"
         " | conv2d r3 1 relu -> conv2d c3 3 relu same"
         " | conv2d r5 1 relu -> conv2d c5 5 relu same"
         " | maxpool2d 3 strides=1 padding=same -> conv2d pool 1 relu] concat",
