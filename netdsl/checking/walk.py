@@ -171,7 +171,11 @@ class Walk:
             return (), UNKNOWN
         shapes = [o[1] for o in outs]
         inputs = tuple(o[0][0] if o[0] else -1 for o in outs)
-        args = self.binder(ctx).bind(merge, (), br.merge_span) or {}
+        given = tuple(substitute(a, ctx.subst) for a in br.merge_args)
+        bound = self.binder(ctx).bind(merge, given, br.merge_span)
+        if bound is None:
+            return (), UNKNOWN
+        args = bound
         if any(s is UNKNOWN for s in shapes):
             return (), UNKNOWN
         return self.nodes.infer(
@@ -201,7 +205,7 @@ class Walk:
         args = tuple(substitute(a, ctx.subst) for a in layer.args) if ctx.subst else layer.args
         if missing_arrow_after(self, component, layer, args, ctx):
             return inp[0], UNKNOWN
-        if component.merge:
+        if component.merge and not component.alone:
             self.collector.error(
                 NetdslShapeError(
                     f"`{layer.name}` merges branches and cannot stand alone",

@@ -60,7 +60,9 @@ def format_step(step: ir.Step) -> str:
         return inner if step.times == 1 else f"{inner} * {step.times}"
     if isinstance(step, ir.Branches):
         inner = "[" + " | ".join(format_chain(c) for c in step.chains) + "]"
-        return f"{inner} {step.merge}" if step.merge else inner
+        if not step.merge:
+            return inner
+        return " ".join([inner, step.merge, *(format_value(a) for a in step.merge_args)])
     raise TypeError(f"not a step: {step!r}")
 
 

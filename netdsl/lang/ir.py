@@ -195,6 +195,8 @@ class Branches(Node):
     merge: str | None = None
     span: Span | None = _span()
     merge_span: Span | None = _span()
+    #: the merge layer's arguments (``[q | kv] attention 4 32``)
+    merge_args: tuple[Arg, ...] = ()
 
 
 Step = Layer | Repeat | Branches
@@ -546,6 +548,7 @@ _FIELDS: dict[tuple[type[Node], str], Callable[[_Decoder, Any, str, int], Any]] 
     (Repeat, "times"): _int,
     (Branches, "chains"): _nodes(Chain, least=2),
     (Branches, "merge"): _opt_ident,
+    (Branches, "merge_args"): _nodes(Arg),
     (Chain, "steps"): _nodes(*_STEPS, least=1),
     (Setting, "key"): _ident,
     (Setting, "value"): _one(*_VALUES),
@@ -565,6 +568,6 @@ _FIELDS: dict[tuple[type[Node], str], Callable[[_Decoder, Any, str, int], Any]] 
 _OPTIONAL: dict[type[Node], tuple[str, ...]] = {
     Arg: ("key",),
     Layer: ("args", "body", "call"),
-    Branches: ("merge",),
+    Branches: ("merge", "merge_args"),
     Program: ("settings", "blocks", "network", "filename", "comments", "uses"),
 }

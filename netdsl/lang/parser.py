@@ -291,12 +291,15 @@ class _ToIR(Transformer[Token, ir.Program]):
     def branches(self, c: list[Any]) -> ir.Branches:
         chains = tuple(x for x in c if isinstance(x, ir.Chain))
         close = next(x for x in c if isinstance(x, Token) and x.type == "RSQB")
-        merge = c[-1] if isinstance(c[-1], Token) and c[-1].type == "NAME" else None
-        span = _join(self._s(c[0]), self._s(merge) if merge else self._s(close))
+        after = c[c.index(close) + 1 :]
+        merge = after[0] if after and isinstance(after[0], Token) else None
+        args = tuple(_as_arg(a) for a in after[1:] if a is not None)
+        end = args[-1].span if args else self._s(merge) if merge else self._s(close)
+        span = _join(self._s(c[0]), end)
         node = ir.Branches(
-            chains, str(merge) if merge else None, span, self._s(merge) if merge else None
+            chains, str(merge) if merge else None, span, self._s(merge) if merge else None, args
         )
-        return self._nest(node, chains)
+        return self._nest(node, [*chains, *(a.value for a in args)])
 
     # program
     def setting(self, c: list[Any]) -> ir.Setting:

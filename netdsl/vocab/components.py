@@ -428,6 +428,10 @@ class Layer(Component):
     accepts: InputKind = "any"
     merge: bool = False
     default_merge: bool = False
+    #: a merge that may also stand alone in a chain on one input (self-attention): its
+    #: ``infer`` then gets that one shape, not a list, and ``build``'s layer is called on a
+    #: list of one tensor
+    alone: bool = False
     wrapper: Wrapper | None = None
     adapters: tuple[Adapter, ...] = ()
     transparent: bool = False
@@ -447,6 +451,8 @@ class Layer(Component):
             out.append("infer: must be callable: (shape, args) -> (output_shape, params)")
         if self.build is None:
             out.append("build: a layer needs a build function that returns the Keras layer")
+        if self.alone and not self.merge:
+            out.append("alone: only a merge layer can also stand alone")
         if self.default_merge and not self.merge:
             out.append("default_merge: only a merge layer can be the default merge")
         if not isinstance(self.adapters, tuple) or not all(

@@ -17,6 +17,7 @@ BUILTIN_MODULES = (
     "normalization",
     "embedding",
     "recurrent",
+    "attention",
     "wrappers",
     "noise",
     "merge",
