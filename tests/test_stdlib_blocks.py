@@ -68,8 +68,47 @@ def _inception(k: Any, x: Any) -> Any:
     return k.layers.Concatenate()([a, b, c, d])
 
 
+#: a sequence input for the transformer blocks: 10 steps of width 16
+SEQUENCE = (10, 16)
+
+
+def _transformer(k: Any, x: Any, *, first: bool = False, causal: bool = False) -> Any:
+    """KerasHub's TransformerEncoder (and TransformerDecoder without an encoder sequence),
+    written in plain Keras: hidden 16, 4 heads (key size 4), intermediate 32, dropout 0.1,
+    relu, layer-norm epsilon 1e-5; ``first``: normalize_first (pre-norm)."""
+    norm = lambda: k.layers.LayerNormalization(epsilon=1e-5)  # noqa: E731
+    residual = x
+    y = norm()(x) if first else x
+    y = k.layers.MultiHeadAttention(num_heads=4, key_dim=16 // 4, dropout=0.1)(
+        y, y, use_causal_mask=causal
+    )
+    y = k.layers.Add()([residual, k.layers.Dropout(0.1)(y)])
+    y = y if first else norm()(y)
+    residual = y
+    z = norm()(y) if first else y
+    z = k.layers.Dense(16)(k.layers.Dense(32, activation="relu")(z))
+    z = k.layers.Add()([residual, k.layers.Dropout(0.1)(z)])
+    return z if first else norm()(z)
+
+
 #: name -> (the use in netdsl, its input shape, the Keras reference)
 CASES: dict[str, tuple[str, tuple[int, ...], Callable[[Any, Any], Any]]] = {
+    "transformer_encoder": ("transformer_encoder(16, 4, 32, 0.1)", SEQUENCE, _transformer),
+    "transformer_encoder_prenorm": (
+        "transformer_encoder_prenorm(16, 4, 32, 0.1)",
+        SEQUENCE,
+        lambda k, x: _transformer(k, x, first=True),
+    ),
+    "transformer_decoder": (
+        "transformer_decoder(16, 4, 32, 0.1)",
+        SEQUENCE,
+        lambda k, x: _transformer(k, x, causal=True),
+    ),
+    "transformer_decoder_prenorm": (
+        "transformer_decoder_prenorm(16, 4, 32, 0.1)",
+        SEQUENCE,
+        lambda k, x: _transformer(k, x, first=True, causal=True),
+    ),
     "resnet_basic": ("resnet_basic(16)", IMAGE, _resnet_basic),
     "resnet_bottleneck": ("resnet_bottleneck(4, 16)", IMAGE, _resnet_bottleneck),
     "inverted_residual": ("inverted_residual(96, 16)", IMAGE, _inverted_residual),
@@ -88,7 +127,7 @@ def _checked(use: str, shape: tuple[int, ...]) -> CheckedModel:
 def _block_figures(model: CheckedModel) -> tuple[int, tuple[Any, ...]]:
     """The block's parameters and output shape: every node but the flatten-dense head."""
     inner = model.nodes[:-2]
-    return sum(n.params for n in inner), tuple(model.nodes[-3].output_shape)
+    return sum(n.params for n in inner), tuple(inner[-1].output_shape)
 
 
 def test_every_standard_block_has_a_reference() -> None:
@@ -97,6 +136,10 @@ def test_every_standard_block_has_a_reference() -> None:
 
 #: what the checker says of each block here, measured once against Keras by the test below
 FIGURES: dict[str, tuple[int, tuple[int, ...]]] = {
+    "transformer_encoder": (2_224, (10, 16)),
+    "transformer_encoder_prenorm": (2_224, (10, 16)),
+    "transformer_decoder": (2_224, (10, 16)),
+    "transformer_decoder_prenorm": (2_224, (10, 16)),
     "resnet_basic": (4_768, (8, 8, 16)),
     "resnet_bottleneck": (392, (8, 8, 16)),
     "inverted_residual": (4_768, (8, 8, 16)),
@@ -124,3 +167,24 @@ def test_standard_block_matches_its_keras_reference(name: str) -> None:
     assert params == ref.count_params()
     assert out == tuple(ref.output.shape[1:])
     assert (params, out) == FIGURES[name]
+
+
+@pytest.mark.parametrize(
+    ("network", "out", "words"),
+    [
+        ("[activation linear | global_avgpool2d keepdims=true] multiply", (8, 8, 16), None),
+        ("[activation linear | conv2d 4 1] multiply", None, "neither agree nor broadcast"),
+        ("[activation linear | global_avgpool2d] multiply", None, "different ranks"),
+    ],
+    ids=["broadcasts-size-1", "sizes-differ", "ranks-differ"],
+)
+def test_multiply_broadcasts_a_size_1_axis_as_keras_does(
+    network: str, out: tuple[int, ...] | None, words: str | None
+) -> None:
+    source = f"dataset: synthetic\ninput: 8x8x16\n{network} -> flatten -> dense 10 softmax"
+    if words is None:
+        assert tuple(netdsl.check(source, REG).nodes[-3].output_shape) == out
+        return
+    with pytest.raises(netdsl.NetdslError) as info:
+        netdsl.check(source, REG)
+    assert info.value.errors[0].code == "NDL008" and words in info.value.errors[0].message

@@ -2,6 +2,9 @@
 layer (``resnet_basic(64)``). Each is tested against a hand-written Keras reference for its
 parameter count and output shape (``tests/test_stdlib_blocks.py``).
 
+The decoders are the self-attention form: cross-attention to an encoder's output needs two named
+tensors in one network (a graph), which the language does not have yet.
+
 Shortcut forms: the residual blocks add their input back, so their input must already have
 their output's channels (``out`` / ``f``), as in the identity blocks of ResNet and MobileNetV2.
 """
@@ -14,7 +17,35 @@ from netdsl.vocab.components import Block
 from netdsl.vocab.hookspecs import hookimpl
 
 #: name -> (what it is, its netdsl source)
+_FF = "timedistributed(dense ff relu) -> timedistributed(dense dim) -> dropout rate"
+_LN = "layernorm epsilon=1e-5"
+
 STANDARD: dict[str, tuple[str, str]] = {
+    "transformer_encoder": (
+        "transformer encoder, post-norm, as KerasHub's TransformerEncoder: self-attention of "
+        "heads heads (key size dim / heads), feed-forward ff relu, dropout rate; input width dim",
+        "block transformer_encoder(dim, heads, ff, rate) = residual(attention heads dropout=rate"
+        f" -> dropout rate) -> {_LN} -> residual({_FF}) -> {_LN}",
+    ),
+    "transformer_encoder_prenorm": (
+        "transformer encoder, pre-norm (KerasHub's normalize_first=True): layer norm before "
+        "the attention and before the feed-forward, inside the residuals",
+        f"block transformer_encoder_prenorm(dim, heads, ff, rate) = residual({_LN}"
+        f" -> attention heads dropout=rate -> dropout rate) -> residual({_LN} -> {_FF})",
+    ),
+    "transformer_decoder": (
+        "transformer decoder, post-norm, self-attention form (KerasHub's TransformerDecoder "
+        "without an encoder sequence): causal self-attention, feed-forward ff relu",
+        "block transformer_decoder(dim, heads, ff, rate) = residual(attention heads dropout=rate"
+        f" use_causal_mask=true -> dropout rate) -> {_LN} -> residual({_FF}) -> {_LN}",
+    ),
+    "transformer_decoder_prenorm": (
+        "transformer decoder, pre-norm, self-attention form: causal self-attention and "
+        "feed-forward, each after a layer norm inside its residual",
+        f"block transformer_decoder_prenorm(dim, heads, ff, rate) = residual({_LN}"
+        " -> attention heads dropout=rate use_causal_mask=true -> dropout rate)"
+        f" -> residual({_LN} -> {_FF})",
+    ),
     "resnet_basic": (
         "ResNet basic block (two 3x3 convolutions with batchnorm, identity shortcut, relu); "
         "the input has f channels",
