@@ -314,3 +314,26 @@ def test_lsp_an_error_inside_a_library_is_shown_at_its_use(tmp_path: Path) -> No
     assert "x.net:1:24" in diag.message
     lib = (tmp_path / "lib" / "x.net").as_uri()
     assert any(r.location.uri == lib for r in diag.related_information or [])
+
+
+# --- a run folder's model.net stands alone ---------------------------------------------------
+
+
+def test_the_run_folders_model_net_inlines_the_libraries(tmp_path: Path) -> None:
+    from netdsl.keras.training import spec_text
+    from netdsl.run.fingerprint import program_print
+
+    _write(tmp_path, {"lib/x.net": "block unit(n) = dense n relu\n"})
+    text = f'use "lib/x.net"\n{_NET}flatten -> unit(8) -> dense 10 softmax\n'
+    _write(tmp_path, {"m.net": text})
+    model = _check(tmp_path)
+    written = spec_text(model)
+    assert "use " not in written and "block unit(n) = dense n relu" in written
+    elsewhere = tmp_path / "run" / "model.net"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(written, encoding="utf-8")
+    again = netdsl.check(written, filename=str(elsewhere))
+    assert again.total_params == model.total_params
+    before = program_print(model)["sha256"]
+    _write(tmp_path, {"lib/x.net": "block unit(n) = dense n tanh\n"})
+    assert program_print(_check(tmp_path))["sha256"] != before  # a library edit is a change

@@ -14,7 +14,14 @@ from ..lang.parser import MAX_INPUT_BYTES, parse
 from .collector import Collector
 from .context import note
 
-__all__ = ["MAX_LIBRARIES", "MAX_LIBRARY_BYTES", "Imported", "Libraries", "read_libraries"]
+__all__ = [
+    "MAX_LIBRARIES",
+    "MAX_LIBRARY_BYTES",
+    "Imported",
+    "Libraries",
+    "inlined",
+    "read_libraries",
+]
 
 #: the most library files one program may load (its libraries' own imports counted)
 MAX_LIBRARIES = 64
@@ -178,3 +185,32 @@ def read_libraries(program: ir.Program, collector: Collector) -> Libraries:
 def imported_note(item: Imported) -> list[Note]:
     """A note at a library block's definition."""
     return note(item.block.name_span, f"defined in {item.file}")
+
+
+def inlined(program: ir.Program) -> tuple[ir.Program, str]:
+    """The program without its ``use`` lines, and the blocks they import as netdsl text (each
+    library's blocks after a comment naming it): what a run folder's ``model.net`` holds, so
+    it stands alone (a relative ``use`` path would not resolve from the run folder) and a
+    library edited before ``run --resume`` shows in the fingerprint."""
+    if not program.uses:
+        return program, ""
+    from ..lang.formatter import format as format_program  # the formatter needs no checker
+
+    libraries = read_libraries(program, Collector())
+    by_file: dict[str, list[ir.BlockDef]] = {}
+    for item in libraries.blocks.values():
+        by_file.setdefault(item.file, []).append(item.block)
+    parts = [
+        f"# blocks of {file} (`use` inlined)\n"
+        + format_program(ir.Program(blocks=tuple(blocks))).rstrip("\n")
+        for file, blocks in by_file.items()
+    ]
+    rest = ir.Program(
+        program.settings,
+        program.blocks,
+        program.network,
+        program.filename,
+        program.comments,
+        program.source,
+    )
+    return rest, "\n\n".join(parts) + "\n\n"
