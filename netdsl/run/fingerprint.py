@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from ..checking.libraries import inlined
 from ..checking.plan import CheckedModel
 from ..keras.training import Data, StreamData
-from ..checking.libraries import inlined
 from ..lang import ir
 from ..lang.formatter import format as format_program
 from .runs import write_json
