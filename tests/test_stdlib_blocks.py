@@ -4,7 +4,9 @@ as the checker says them must equal the reference model's."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -188,3 +190,31 @@ def test_multiply_broadcasts_a_size_1_axis_as_keras_does(
     with pytest.raises(netdsl.NetdslError) as info:
         netdsl.check(source, REG)
     assert info.value.errors[0].code == "NDL008" and words in info.value.errors[0].message
+
+
+# --- examples/vit.net: the vision transformer built from the standard library -----------------
+
+VIT = Path(__file__).resolve().parents[1] / "examples" / "vit.net"
+
+
+def test_the_vision_transformer_checks_with_its_header_figure() -> None:
+    model = netdsl.check(VIT.read_text(encoding="utf-8"), REG, filename=str(VIT))
+    assert model.total_params == 71_946
+    assert "71,946 parameters" in VIT.read_text(encoding="utf-8")
+    assert sum(n.layer == "attention" for n in model.nodes) == 2
+
+
+@pytest.mark.slow
+def test_the_vision_transformer_matches_its_keras_twin() -> None:
+    pytest.importorskip("keras")
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        import baseline_vit
+    finally:
+        sys.path.remove(str(bench))
+    twin = baseline_vit.build()
+    model = netdsl.check(VIT.read_text(encoding="utf-8"), REG, filename=str(VIT))
+    built = netdsl.build(model, compile=False)
+    assert built.count_params() == twin.count_params() == model.total_params
+    assert tuple(built.output.shape[1:]) == tuple(twin.output.shape[1:]) == (10,)
