@@ -262,6 +262,7 @@ class NetdslTrainingError(NetdslError):
         "NDL310": "a saved model does not load back (it is kept as model.unloadable.keras)",
         "NDL311": "not a .keras file or a run folder",
         "NDL313": "a run folder whose model.keras does not fit its model.net (one of them replaced or edited)",
+        "NDL315": "a weights file made for another network (a backbone's architecture or top)",
         "NDL320": "an unknown Keras backend, a switch of backend in one process, or a component that does not run on the chosen backend",
         "NDL321": "distributed training cannot start or go on (cluster options, coordinator unreachable, a process died, batch not divisible)",
         "NDL322": "an option that does not combine with distributed or multi-process training (e.g. --resume of a multi-process run)",

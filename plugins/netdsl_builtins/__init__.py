@@ -18,6 +18,8 @@ BUILTIN_MODULES = (
     "embedding",
     "recurrent",
     "attention",
+    "reuse",
+    "backbones",
     "wrappers",
     "noise",
     "merge",

@@ -27,7 +27,7 @@ import os
 import pickle
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,15 @@ from typing import TYPE_CHECKING, Any
 from netdsl.errors import NetdslDataError
 from netdsl.keras.datafiles import Npz, path_kind
 from netdsl.vocab import types as T
-from netdsl.vocab.components import Code, DataInfo, DataRequest, Dataset, Param, Target
+from netdsl.vocab.components import (
+    Code,
+    DataInfo,
+    DataRequest,
+    Dataset,
+    Param,
+    Target,
+    Violation,
+)
 
 from . import dataset_emit as de
 from .dataset_emit import READ_IDX_CODE
@@ -483,7 +491,68 @@ def emit_mnist(request: DataRequest, info: DataInfo) -> Code:
     default = f'os.environ.get("{env}")'
     if request.path:
         default = f"{json.dumps(request.path)} or {default}"
-    return Code(_MNIST_CODE % {"env": env, "default": default}, ("import gzip", "import os"))
+    code = _MNIST_CODE % {"env": env, "default": default}
+    classes = request.args.get("classes")
+    if classes is not None:
+        code = code.replace("def load_data(path=None):", "def load_all(path=None):") + (
+            _KEEP_CLASSES_CODE % {"classes": list(classes)}
+        )
+    return Code(code, ("import gzip", "import os"))
+
+
+#: ``mnist(classes=[...])`` in ``netdsl emit``: the examples of those classes, renumbered
+_KEEP_CLASSES_CODE = """
+
+def keep_classes(x, y, classes):
+    \"\"\"The examples of CLASSES only, their labels renumbered 0.. in that order.\"\"\"
+    table = np.full(10, -1)
+    table[classes] = np.arange(len(classes))
+    keep = table[y] >= 0
+    return x[keep], table[y[keep]]
+
+
+def load_data(path=None):
+    \"\"\"MNIST's images of the digits %(classes)s, labelled 0.. in that order.\"\"\"
+    x_train, y_train, x_test, y_test = load_all(path)
+    return (*keep_classes(x_train, y_train, %(classes)s),
+            *keep_classes(x_test, y_test, %(classes)s))
+"""
+
+
+#: training images of each class, for the train size of a class subset (``mnist(classes=...)``)
+CLASS_COUNTS = {
+    "mnist": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+    "fashion_mnist": (6000,) * 10,
+}
+TEST_COUNTS = {
+    "mnist": (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
+    "fashion_mnist": (1000,) * 10,
+}
+
+
+def _distinct_classes(args: Mapping[str, Any]) -> Iterable[Violation]:
+    """``classes=[...]`` keeps at least two classes, each once."""
+    classes = args.get("classes")
+    if classes is None:
+        return
+    if len(set(classes)) != len(classes):
+        yield Violation("classes", "a class is listed twice", help="list each class once")
+    elif len(classes) < 2:
+        yield Violation("classes", "keep at least 2 classes", help="e.g. `classes=[0, 1]`")
+
+
+def keep_classes(
+    x: np.ndarray, y: np.ndarray, classes: Sequence[int] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The examples of ``classes`` only, their labels renumbered 0.. in the order given."""
+    import numpy as np
+
+    if classes is None:
+        return x, y
+    table = np.full(max(10, int(y.max()) + 1), -1, dtype=np.int64)
+    table[list(classes)] = np.arange(len(classes))
+    keep = table[y] >= 0
+    return x[keep], table[y[keep]].astype(y.dtype)
 
 
 def _idx_dataset(
@@ -496,8 +565,17 @@ def _idx_dataset(
     emit: Any = None,
 ) -> Dataset:
     def describe(request: DataRequest) -> DataInfo:
+        classes = request.args.get("classes")
+        if classes is None:
+            return DataInfo(
+                (28, 28, 1), Target("classes", 10), train_size=60_000, class_names=class_names
+            )
         return DataInfo(
-            (28, 28, 1), Target("classes", 10), train_size=60_000, class_names=class_names
+            (28, 28, 1),
+            Target("classes", len(classes)),
+            train_size=sum(CLASS_COUNTS[name][c] for c in classes),
+            class_names=tuple(class_names[c] for c in classes),
+            test_size=sum(TEST_COUNTS[name][c] for c in classes),
         )
 
     def load(request: DataRequest, info: DataInfo) -> tuple[np.ndarray, ...]:
@@ -505,11 +583,14 @@ def _idx_dataset(
 
         spec = getattr(mf, spec_name)
         m = mf.load_idx_dataset(spec, request.path, env=request.env or spec.env)
+        classes = request.args.get("classes")
+        x_train, y_train = keep_classes(m.x_train, m.y_train, classes)
+        x_test, y_test = keep_classes(m.x_test, m.y_test, classes)
         return (
-            _scaled(m.x_train, (28, 28, 1)),
-            m.y_train,
-            _scaled(m.x_test, (28, 28, 1)),
-            m.y_test,
+            _scaled(x_train, (28, 28, 1)),
+            y_train,
+            _scaled(x_test, (28, 28, 1)),
+            y_test,
         )
 
     return Dataset(
@@ -533,7 +614,15 @@ def _idx_dataset(
                 help="a folder with the four IDX files"
                 + (" or mnist.npz, or the .npz itself" if npz else ""),
             ),
+            Param(
+                "classes",
+                T.ListOf(T.Int(min=0, max=9)),
+                None,
+                help="keep these classes only, their labels renumbered 0.. in this order "
+                "(`classes=[5, 6, 7, 8, 9]`)",
+            ),
         ),
+        rules=(_distinct_classes,),
     )
 
 

@@ -77,6 +77,20 @@ def _timedistributed_macs(shape: Shape, out: Shape, a: Args, inner: Callable[[Sh
     return int(shape[0] * inner(tuple(shape[1:])))
 
 
+def _timedistributed_build(layer: Any, **kwargs: Any) -> Any:
+    """``keras.layers.TimeDistributed``, except around a ``Dense``: Keras's TimeDistributed
+    unrolls a Python loop over the steps (200 copies of the layer's graph for a 200-step text),
+    while a Dense already applies the same weights to the last axis at every step — the same
+    values and parameters in one matrix product (as the transformer examples write it)."""
+    import keras
+
+    if type(layer) is keras.layers.Dense and not kwargs:
+        return layer
+    return keras.layers.TimeDistributed(layer=layer, **kwargs)
+
+
+_timedistributed_build.keras_path = "layers.TimeDistributed"  # type: ignore[attr-defined]
+
 TIMEDISTRIBUTED = Layer(
     name="timedistributed",
     aliases=("time_distributed",),
@@ -84,7 +98,7 @@ TIMEDISTRIBUTED = Layer(
     infer=_timedistributed,
     accepts="any",
     wrapper="layer",
-    build=keras_factory("layers.TimeDistributed"),
+    build=_timedistributed_build,
     macs=_timedistributed_macs,
 )
 
