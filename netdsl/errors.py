@@ -179,6 +179,8 @@ class NetdslNameError(NetdslError):
         "NDL003": "unknown name, or a name of the wrong kind",
         "NDL011": "a block or a named tensor defined twice, named like a layer, used before "
         "its definition, or using itself",
+        "NDL030": "a library (`use`) missing, unreadable, importing itself, or holding more "
+        "than blocks",
     }
 
 

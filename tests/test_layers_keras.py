@@ -265,6 +265,8 @@ MERGE_CASES: list[tuple[str, list[Shape]]] = [
     ("add", [(16,), (16,), (16,)]),
     ("subtract", [(5, 3), (5, 3)]),
     ("multiply", [(4, 4, 2)] * 3),
+    ("multiply", [(4, 4, 2), (1, 1, 2)]),
+    ("multiply", [(1, 4, 2), (4, 1, 2)]),
     ("average", [(6,), (6,)]),
     ("maximum", [(3, 7), (3, 7)]),
     ("minimum", [(2, 2, 2)] * 4),

@@ -488,7 +488,16 @@ def test_json_shape_is_the_documented_one() -> None:
     data = netdsl.parse(
         "epochs: 3\nblock b(n) = dense n\nb(2) -> dense 10 softmax # c\n", "m.net"
     ).to_dict()
-    assert set(data) == {"type", "version", "filename", "settings", "blocks", "network", "comments"}
+    assert set(data) == {
+        "type",
+        "version",
+        "filename",
+        "uses",
+        "settings",
+        "blocks",
+        "network",
+        "comments",
+    }
     assert data["type"] == "program" and data["version"] == 1 and data["filename"] == "m.net"
     assert data["settings"][0] == {
         "type": "setting",

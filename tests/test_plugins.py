@@ -23,7 +23,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from netdsl.checking.checker import check
-from netdsl.errors import NetdslPluginError
+from netdsl.errors import NetdslError, NetdslPluginError
+from netdsl.lang.diagnostics import render
 from netdsl.tools.cli import main
 from netdsl.vocab.components import ShapeProblem
 from netdsl.vocab.registry import PluginWarning, Registry, load_registry
@@ -708,3 +709,96 @@ def test_a_plugin_writing_to_fd_1_cannot_corrupt_check_json(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["files"][0]["ok"] is True
     assert "NOISE" in done.stderr
+
+
+# --- blocks written in netdsl (register_blocks) ---------------------------------------------------
+
+
+def blocks_plugin(**blocks: str) -> str:
+    """A plugin registering each ``name=source`` as a Block."""
+    lines = "\n    ".join(
+        f"register(Block(name={name!r}, source={source!r}, description='a block'))"
+        for name, source in blocks.items()
+    )
+    return (
+        "from netdsl.vocab.components import Block\nfrom netdsl.vocab.hookspecs import hookimpl\n"
+        f"@hookimpl\ndef register_blocks(register):\n    {lines}\n"
+    )
+
+
+def test_a_plugin_block_is_a_global_name_recorded_under_its_plugin(site: Site) -> None:
+    site.add("blocks-dist", blocks_plugin(twice="block twice(n) = dense n relu -> dense n relu"))
+    registry, problems = load()
+    assert problems == []
+    entry = registry.entry("block", "twice")
+    assert entry is not None and entry.provider.distribution == "blocks-dist"
+    info = next(p for p in registry.plugins if p.provider.distribution == "blocks-dist")
+    assert info.names == {"block": ["twice"]}
+    model = check("dataset: mnist\nflatten -> twice(8) -> dense 10 softmax", registry)
+    assert [n.layer for n in model.nodes] == ["flatten", "dense", "dense", "dense"]
+
+
+BAD_BLOCKS: dict[str, tuple[dict[str, str], str]] = {
+    "not-netdsl": ({"b": "block b = dense 2 ->"}, "source:"),
+    "other-name": ({"b": "block c = dense 2"}, "exactly one definition `block b"),
+    "a-network-too": ({"b": "block b = dense 2\ndense 3"}, "exactly one definition"),
+    "two-blocks": ({"b": "block b = dense 2\nblock c = dense 2"}, "found 2 block(s)"),
+    "layer-name": ({"dense": "block dense = flatten"}, "already a layer of netdsl"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BLOCKS), ids=list(BAD_BLOCKS))
+def test_a_bad_plugin_block_is_refused_with_a_problem(site: Site, case: str) -> None:
+    blocks, words = BAD_BLOCKS[case]
+    site.add("blocks-dist", blocks_plugin(**blocks))
+    registry, problems = load()
+    assert len(problems) == 1 and words in problems[0].message, [p.message for p in problems]
+    name = next(iter(blocks))
+    entry = registry.entry("block", name)
+    assert entry is None or entry.provider.builtin
+
+
+def test_two_plugins_shipping_one_block_name_are_refused_naming_both(site: Site) -> None:
+    site.add("dist-a", blocks_plugin(same="block same = dense 2"), entry="a")
+    site.add("dist-b", blocks_plugin(same="block same = dense 3"), version="2.0", entry="b")
+    _, problems = load()
+    assert len(problems) == 1 and problems[0].code == "NDL201"
+    assert "dist-a" in problems[0].message and "dist-b" in problems[0].message
+
+
+def test_an_error_inside_a_plugin_block_shows_its_source_and_the_use(site: Site) -> None:
+    site.add("blocks-dist", blocks_plugin(needs_image="block needs_image = conv2d 4 3"))
+    registry, _ = load()
+    with pytest.raises(NetdslError) as info:
+        check(
+            "dataset: mnist\nflatten -> needs_image -> dense 10 softmax", registry, filename="m.net"
+        )
+    err = next(e for e in info.value.errors if e.code == "NDL008")
+    assert err.span is not None and err.span.file == "<block needs_image>"
+    text = render(err)
+    assert "block needs_image = conv2d 4 3" in text
+    assert "m.net:2:12: in this use of `needs_image`" in text
+
+
+@pytest.mark.parametrize(
+    ("program", "words"),
+    [
+        ("block resnet_basic = dense 2\ndataset: mnist\nflatten -> dense 10 softmax", "block of"),
+        ("block dense = flatten\ndataset: mnist\nflatten -> dense 10 softmax", "a layer"),
+    ],
+    ids=["shadows-plugin-block", "shadows-layer"],
+)
+def test_a_program_block_named_like_a_plugin_name_is_an_error(program: str, words: str) -> None:
+    with pytest.raises(NetdslError) as info:
+        check(program)
+    err = info.value.errors[0]
+    assert err.code == "NDL011" and words in err.message
+    assert err.span is not None and (err.span.line, err.span.column) == (1, 7)
+
+
+def test_cli_plugins_lists_blocks_and_shows_a_blocks_source() -> None:
+    listing = cli("plugins", "--all")
+    assert "block: inception_module, inverted_residual, resnet_basic" in listing.output
+    shown = cli("plugins", "squeeze_excite")
+    assert shown.exit_code == 0 and "written in netdsl:" in shown.output
+    assert "block squeeze_excite(c, squeeze) =" in shown.output

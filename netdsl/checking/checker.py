@@ -102,7 +102,7 @@ def check(
         err.source = program.source
         raise err from None
     if collector.errors:
-        error = _error_of(collector.errors, program)
+        error = _error_of(collector.errors, program, collector.sources)
         del collector  # the error's traceback keeps this frame: it must not lead back to the
         try:  # error, or the whole checked graph becomes a reference cycle
             raise error
@@ -120,6 +120,7 @@ def _run(
     if "dataset" in values:
         values["dataset"] = anchored(values["dataset"], program, origin.overrides)
     blocks = read_blocks(program, registry, collector)
+    collector.sources = blocks.sources
     info = describe(values.get("dataset"), values.get("input"), origin.data, program, collector)
     if info is not None:
         check_data_settings(values, info, program, origin.overrides, collector)
@@ -297,12 +298,19 @@ def _plan(
     )
 
 
-def _error_of(errors: list[NetdslError], program: ir.Program) -> NetdslError:
-    """The one error to raise for ``errors`` (duplicates merged), each knowing its source."""
+def _error_of(
+    errors: list[NetdslError], program: ir.Program, sources: Mapping[str, str]
+) -> NetdslError:
+    """The one error to raise for ``errors`` (duplicates merged), each knowing its source (the
+    program's, or that of the library or plugin block its span is in)."""
     for group in errors:
         for e in group.errors:
-            if e.source is None and (e.span is None or e.span.file == program.filename):
+            if e.source is not None:
+                continue
+            if e.span is None or e.span.file == program.filename:
                 e.source = program.source
+            elif e.span.file is not None and e.span.file in sources:
+                e.source = sources[e.span.file]
     merged = _merge_duplicates(errors)
     return merged[0] if len(merged) == 1 else NetdslErrors(merged)
 

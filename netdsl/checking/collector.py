@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 
 from ..errors import NetdslError, Note
 from ..vocab.components import Ref
@@ -16,10 +16,12 @@ class Collector:
     """The errors found so far (each pass appends; the binder too), which mistakes were already
     reported once, and the references bound once per check (``relu``, see ``Binder.refs``)."""
 
-    __slots__ = ("_reported", "errors", "refs")
+    __slots__ = ("_reported", "errors", "refs", "sources")
 
     def __init__(self) -> None:
         self.errors: list[NetdslError] = []
+        #: the text of other files an error may be in (libraries, plugin blocks), by name
+        self.sources: Mapping[str, str] = {}
         self._reported: set[Hashable] = set()
         self.refs: dict[tuple[str, str], Ref] = {}
 

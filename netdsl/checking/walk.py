@@ -114,7 +114,7 @@ class Walk:
         its parameters unknown: names and arguments that do not depend on them."""
         count = len(self.nodes.made)
         for name, block in self.blocks.defs.items():
-            if name in self.walked:
+            if name in self.walked or name in self.blocks.shipped:
                 continue
             self.walked.add(name)
             subst: dict[str, Any] = {p: Placeholder(p) for p in block.params}

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..checking.libraries import inlined
 from ..checking.plan import CheckedModel, split_sizes
 from ..errors import (
     NetdslDataError,
@@ -743,5 +744,6 @@ def spec_text(model: CheckedModel) -> str:
         for s in model.program.settings
         if s.key in effective
     ]  # comments stay in place
-    program = dataclasses.replace(model.program, settings=(*written, *effective.values()))
-    return format_program(program)
+    program, imported = inlined(model.program)  # a library's blocks written out: stands alone
+    program = dataclasses.replace(program, settings=(*written, *effective.values()))
+    return imported + format_program(program)

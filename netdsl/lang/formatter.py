@@ -95,6 +95,7 @@ def format(program: ir.Program) -> str:
     """Canonical source text for a program (ends with a newline unless empty)."""
     comments = _Comments(program.comments)
     sections: list[list[str]] = []
+    uses = [_with(comments, u.span, f"use {format_value(ir.Str(u.path))}") for u in program.uses]
     settings = [
         _with(comments, s.span, f"{s.key}: {format_value(s.value)}") for s in program.settings
     ]
@@ -108,7 +109,7 @@ def format(program: ir.Program) -> str:
         )
         for b in program.blocks
     ]
-    for part in (settings, blocks):
+    for part in (uses, settings, blocks):
         if part:
             sections.append([line for lines in part for line in lines])
     if program.bindings:

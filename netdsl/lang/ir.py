@@ -39,6 +39,7 @@ __all__ = [
     "Step",
     "Str",
     "Tuple",
+    "Use",
     "Value",
 ]
 
@@ -271,6 +272,16 @@ class Binding(Node):
 
 
 @dataclass(frozen=True)
+class Use(Node):
+    """``use "lib/blocks.net"``: import the blocks of another file (relative to this one)."""
+
+    type: ClassVar[str] = "use"
+    path: str
+    span: Span | None = _span()
+    path_span: Span | None = _span()
+
+
+@dataclass(frozen=True)
 class Comment(Node):
     """``# text`` (kept so that ``netdsl fmt`` loses nothing); never part of equality."""
 
@@ -293,6 +304,8 @@ class Program(Node):
     comments: tuple[Comment, ...] = field(default=(), compare=False, repr=False)
     source: str | None = field(default=None, compare=False, repr=False)
     bindings: tuple[Binding, ...] = ()
+    #: the libraries it imports (``use "file.net"``), in the order written
+    uses: tuple[Use, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready data (see the README's "IR" section); ``source`` is left out."""
@@ -300,6 +313,7 @@ class Program(Node):
             "type": "program",
             "version": 1,
             "filename": self.filename,
+            "uses": [u.to_dict() for u in self.uses],
             "settings": [s.to_dict() for s in self.settings],
             "blocks": [b.to_dict() for b in self.blocks],
             "network": self.network.to_dict() if self.network else None,
@@ -355,14 +369,15 @@ _NODE_TYPES: dict[str, type[Node]] = {
         Setting,
         BlockDef,
         Binding,
+        Use,
         Comment,
         Program,
     )
 }
-_SPAN_FIELDS = {"span", "name_span", "key_span", "times_span", "merge_span"}
+_SPAN_FIELDS = {"span", "name_span", "key_span", "times_span", "merge_span", "path_span"}
 _SPAN_KEYS = ("start", "end", "line", "column", "end_line", "end_column")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_RESERVED = {"true", "false", "block"}
+_RESERVED = {"true", "false", "block", "use"}
 #: words that start a binding at the start of a line, so no layer or block there may take them
 _KEYWORDS = {"output", "shared"}
 _VALUES: tuple[type[Node], ...] = (Int, Float, Bool, Str, Name, Shape, Tuple, List, Call, Map)
@@ -613,6 +628,7 @@ _FIELDS: dict[tuple[type[Node], str], Callable[[_Decoder, Any, str, int], Any]] 
     (Binding, "name"): _key_ident,
     (Binding, "chain"): _one(Chain),
     (Binding, "kind"): _kind,
+    (Use, "path"): _text,
     (Comment, "text"): _comment,
     (Program, "settings"): _nodes(Setting),
     (Program, "blocks"): _nodes(BlockDef),
@@ -620,6 +636,7 @@ _FIELDS: dict[tuple[type[Node], str], Callable[[_Decoder, Any, str, int], Any]] 
     (Program, "filename"): _filename,
     (Program, "comments"): _nodes(Comment),
     (Program, "bindings"): _nodes(Binding),
+    (Program, "uses"): _nodes(Use),
 }
 #: fields that may be left out (their default is used), as in data written by hand
 _OPTIONAL: dict[type[Node], tuple[str, ...]] = {
@@ -627,5 +644,5 @@ _OPTIONAL: dict[type[Node], tuple[str, ...]] = {
     Layer: ("args", "body", "call"),
     Branches: ("merge", "merge_args"),
     Binding: ("kind",),
-    Program: ("settings", "blocks", "network", "filename", "comments", "bindings"),
+    Program: ("settings", "blocks", "network", "filename", "comments", "bindings", "uses"),
 }

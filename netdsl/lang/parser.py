@@ -334,8 +334,13 @@ class _ToIR(Transformer[Token, ir.Program]):
         kind = str(keyword) if keyword is not None else "tensor"
         span = _join(self._s(keyword) if keyword is not None else self._s(name), chain.span)
         return ir.Binding(str(name), chain, kind, span, self._s(name))
+    def use(self, c: list[Any]) -> ir.Use:
+        keyword, path = c
+        text = self.string([path])
+        return ir.Use(text.value, _join(self._s(keyword), text.span), text.span)
 
     def start(self, c: list[Any]) -> ir.Program:
+        uses = tuple(x for x in c if isinstance(x, ir.Use))
         settings = tuple(x for x in c if isinstance(x, ir.Setting))
         blocks = tuple(x for x in c if isinstance(x, ir.BlockDef))
         bindings = tuple(x for x in c if isinstance(x, ir.Binding))
@@ -361,7 +366,12 @@ class _ToIR(Transformer[Token, ir.Program]):
                 help=help_,
             )
         return ir.Program(
-            settings, blocks, chains[0] if chains else None, self.file, bindings=bindings
+            settings,
+            blocks,
+            chains[0] if chains else None,
+            self.file,
+            bindings=bindings,
+            uses=uses,
         )
 
 
@@ -566,6 +576,7 @@ def parse(
         tuple(_comments(source, filename)),
         source,
         program.bindings,
+        program.uses,
     )
 
 
@@ -684,7 +695,7 @@ def _network_before(
     for line in text[since:upto].split("\n"):
         code = _code(line)
         if code and not continued and not code.startswith("->"):
-            if not _SETTING_LINE.match(code) and not re.match(r"block\b", code):
+            if not _SETTING_LINE.match(code) and not re.match(r"(block|use)\b", code):
                 chain = chains.get(at + len(line) - len(line.lstrip(" \t")))
                 if chain is not None:
                     return chain
@@ -821,6 +832,7 @@ _WORDS = {
     "STAR": "`*`",
     "VBAR": "`|`",
     "BLOCK": "`block`",
+    "USE": "`use`",
 }
 _ORDER = list(dict.fromkeys(_WORDS.values()))
 _CLOSERS = {"(": ")", "[": "]"}
@@ -830,6 +842,8 @@ def _expected(names: set[str], after: Token | None) -> str:
     if after is not None and after.type in ("ARROW", "VBAR"):
         return "a layer"
     words = {_WORDS.get(n, n) for n in names}
+    if after is not None and after.type == "USE":
+        return 'a file name in quotes: `use "lib/blocks.net"`'
     if after is not None and after.type == "EQUAL":
         return "a value"
     if "a value" in words:

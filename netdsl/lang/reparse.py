@@ -154,7 +154,7 @@ def reparse(
         alone = parse(snippet, filename, setting_names=setting_names)
     except Exception:  # noqa: BLE001 - any error: the whole parse says it exactly
         return parse(text, filename, setting_names=setting_names)
-    if alone.settings or alone.blocks or alone.bindings or alone.network is None:
+    if alone.settings or alone.blocks or alone.bindings or alone.uses or alone.network is None:
         return parse(
             text, filename, setting_names=setting_names
         )  # `name: ...` or `block ...` typed in: another statement
@@ -186,4 +186,5 @@ def reparse(
         filename,
         tuple(later.node(c) if _after(c, start) else c for c in previous.comments),
         text,
+        tuple(later.node(u) if _after(u, start) else u for u in previous.uses),
     )

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checking.libraries import inlined
 from ..checking.plan import CheckedModel
 from ..keras.training import Data, StreamData
 from ..lang import ir
@@ -47,9 +48,9 @@ _SAMPLES = 16
 
 def _network_text(model: CheckedModel) -> str:
     """The blocks and the network in canonical form, without settings or comments."""
-    program = model.program
+    program, imported = inlined(model.program)  # a library's blocks count as the program's
     bare = ir.Program(blocks=program.blocks, network=program.network)
-    return format_program(bare)
+    return imported + format_program(bare)
 
 
 def program_print(model: CheckedModel) -> dict[str, Any]:

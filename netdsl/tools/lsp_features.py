@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
@@ -191,6 +192,7 @@ class Analysis:
         self.model: Any = None
         self.errors: tuple[NetdslError, ...] = ()
         self.crash: str | None = None
+        self._imported: dict[str, tuple[ir.BlockDef, str]] | None = None
         name = document_name(uri)
         before = interrupt_count()
         try:
@@ -244,18 +246,21 @@ class Analysis:
             if e.help:
                 message += f"\nhelp: {e.help}"
             related = [
-                lsp.DiagnosticRelatedInformation(
-                    lsp.Location(self.uri, self.pos.span(n.span)), n.label
-                )
-                for n in e.notes
+                lsp.DiagnosticRelatedInformation(self._location(n.span), n.label) for n in e.notes
             ]
             fix = FIX_PATTERN.match(e.help or "")
             data = None
-            if fix and e.span is not None and _FIXABLE.match(self.text[e.span.start : e.span.end]):
+            here = self._here(e.span)
+            if not here:  # inside a library or plugin block: shown at its use in this file
+                related.insert(0, lsp.DiagnosticRelatedInformation(self._location(e.span), "here"))
+                message = f"{_where(e.span)}: {message}"
+            elif (
+                fix and e.span is not None and _FIXABLE.match(self.text[e.span.start : e.span.end])
+            ):
                 data = {"fix": fix.group(1)}
             out.append(
                 lsp.Diagnostic(
-                    range=self.pos.span(e.span),
+                    range=self.pos.span(e.span) if here else self._use_range(e),
                     message=message,
                     severity=lsp.DiagnosticSeverity.Warning
                     if e.kind == "warning"
@@ -276,6 +281,52 @@ class Analysis:
                 )
             )
         return out
+
+    def _here(self, span: Span | None) -> bool:
+        """Whether ``span`` is in this document (not in a library or a plugin's block)."""
+        return span is None or span.file is None or span.file == document_name(self.uri)
+
+    def _location(self, span: Span | None) -> lsp.Location:
+        """Where ``span`` is: in this document, a library file, or a plugin block (whose text
+        has no file: the location is this document's start)."""
+        if self._here(span):
+            return lsp.Location(self.uri, self.pos.span(span))
+        assert span is not None and span.file is not None
+        if span.file.startswith("<"):
+            return lsp.Location(self.uri, self.pos.range(0, 0))
+        return lsp.Location(Path(span.file).resolve().as_uri(), _line_range(span))
+
+    def _use_range(self, e: NetdslError) -> lsp.Range:
+        """For an error in another file: its note in this document (the block's use), else the
+        first `use` line, else the start."""
+        for n in e.notes:
+            if self._here(n.span) and n.span.file is not None:
+                return self.pos.span(n.span)
+        if self.program is not None and self.program.uses:
+            return self.pos.span(self.program.uses[0].span)
+        return self.pos.range(0, 0)
+
+    def imported_blocks(self) -> dict[str, tuple[ir.BlockDef, str]]:
+        """The blocks of this program's libraries and of plugins, by name, with where each is
+        (a library file, or ``<block NAME>`` for a plugin's), read once per analysis."""
+        if self._imported is None:
+            from ..checking.collector import Collector
+            from ..checking.libraries import read_libraries
+            from ..vocab.components import Block
+
+            found: dict[str, tuple[ir.BlockDef, str]] = {}
+            for entry in self.registry.entries("block"):
+                c = entry.component
+                if isinstance(c, Block) and c.definition() is not None:
+                    found[c.name] = (c.definition(), c.file)
+            program = self.program or ir.Program(  # text that does not parse: its `use` lines
+                filename=document_name(self.uri),
+                uses=tuple(ir.Use(m.group(1)) for m in _USE_LINE.finditer(self.text)),
+            )
+            for name, item in read_libraries(program, Collector()).blocks.items():
+                found.setdefault(name, (item.block, item.file))
+            self._imported = found
+        return self._imported
 
     # --- code actions ---------------------------------------------------------------------------
     def code_actions(
@@ -399,6 +450,9 @@ class Analysis:
             for b in self.program.blocks:
                 if b.name == word:
                     return lsp.Location(self.uri, self.pos.span(b.name_span or b.span))
+            found = self.imported_blocks().get(word)
+            if found is not None and not found[1].startswith("<"):  # a plugin's has no file
+                return self._location(found[0].name_span)
             return None
         m = re.search(
             rf"^[ \t]*block[ \t]+({re.escape(word)})\b", self.text, re.M
@@ -447,13 +501,19 @@ class Analysis:
         return None
 
     def _layer_hover(self, layer: ir.Layer) -> str | None:
-        blocks = {b.name: b for b in self.program.blocks} if self.program else {}
+        blocks = {b.name: (b, "") for b in self.program.blocks} if self.program else {}
+        if layer.name not in blocks and layer.name in self.imported_blocks():
+            b, where = self.imported_blocks()[layer.name]
+            entry = self.registry.entry("block", layer.name)
+            origin = f"shipped by {entry.provider}" if entry else f"from {where}"
+            blocks[layer.name] = (b, origin)
         if layer.name in blocks:
             from ..lang.formatter import format_chain
 
-            b = blocks[layer.name]
+            b, origin = blocks[layer.name]
             head = f"block {b.name}" + (f"({', '.join(b.params)})" if b.params else "")
-            return f"```netdsl\n{head} = {format_chain(b.body)}\n```"
+            text = f"```netdsl\n{head} = {format_chain(b.body)}\n```"
+            return f"{text}\n\n{_markdown(origin)}" if origin else text
         component = self.registry.get("layer", layer.name)
         if component is None:
             return None
@@ -490,6 +550,9 @@ class Analysis:
         head = f"**{component.name}** ({component.kind})"
         if component.description:
             head += "\n" + _markdown(component.description.strip())
+        source = getattr(component, "source", None)
+        if component.kind == "block" and isinstance(source, str):
+            return head, f"```netdsl\n{source}\n```"  # a plugin's block: its netdsl text
         lines = []
         for p in component.params:
             default = "" if p.required else f" = {_show(p.default)}"
@@ -549,7 +612,12 @@ class Analysis:
     def completion(self, position: lsp.Position) -> list[lsp.CompletionItem]:
         """What may be typed at ``position``: see :class:`Completion`."""
         return Completion(
-            self.text, self.pos, self.program, self.registry, self.input_names
+            self.text,
+            self.pos,
+            self.program,
+            self.registry,
+            self.input_names,
+            self.imported_blocks,
         ).complete(position)
 
 
@@ -568,6 +636,7 @@ class Completion:
         program: ir.Program | None,
         registry: Registry,
         inputs: Sequence[str] = (),
+        imported: Callable[[], dict[str, tuple[ir.BlockDef, str]]] = dict,
     ) -> None:
         self.text = text
         self.pos = pos
@@ -575,6 +644,7 @@ class Completion:
         self.registry = registry
         self.inputs = list(inputs)  # the data's input names (known when the program checks)
         self.offset = 0
+        self.imported_blocks = imported  # library and plugin blocks, asked only when needed
 
     def complete(self, position: lsp.Position) -> list[lsp.CompletionItem]:
         """Names that fit where the cursor is (see the module doc), each with its one-line help."""
@@ -688,15 +758,24 @@ class Completion:
                         tuple(x.strip() for x in (m.group(2) or "").split(",") if x.strip()),
                     )
                 )
+        local = {name for name, _ in blocks}
+        imported = [
+            (name, b.params, f"a block from {where}")
+            for name, (b, where) in sorted(self.imported_blocks().items())
+            if name not in local
+        ]
         return [
             lsp.CompletionItem(
                 label=name,
                 kind=lsp.CompletionItemKind.Snippet if params else lsp.CompletionItemKind.Reference,
                 detail="block" + (f"({', '.join(params)})" if params else ""),
-                documentation="a block defined in this file",
+                documentation=doc,
                 sort_text=f"0{name}",
             )
-            for name, params in blocks
+            for name, params, doc in [
+                *((n, p, "a block defined in this file") for n, p in blocks),
+                *imported,
+            ]
         ]
 
     def _statement_start(self) -> list[lsp.CompletionItem]:
@@ -901,6 +980,22 @@ def _show(value: Any) -> str:
     if value is None:
         return "none"
     return str(value)
+
+
+#: a `use` line of a text that does not parse (a plain path, no escapes)
+_USE_LINE = re.compile(r'^[ \t]*use[ \t]+"([^"\\\n]*)"', re.M)
+
+
+def _line_range(span: Span) -> lsp.Range:
+    """A span of another file as an LSP range, from its lines and columns (1-based)."""
+    return lsp.Range(
+        lsp.Position(span.line - 1, span.column - 1),
+        lsp.Position(span.end_line - 1, span.end_column - 1),
+    )
+
+
+def _where(span: Span | None) -> str:
+    return f"{span.file}:{span.line}:{span.column}" if span is not None else ""
 
 
 def document_name(uri: str) -> str | None:

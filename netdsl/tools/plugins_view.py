@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..vocab.components import REQUIRED, Dataset, Layer
+from ..vocab.components import REQUIRED, Block, Dataset, Layer
 from ..vocab.registry import Registry
 
 __all__ = ["component_text", "components_json", "plugins_json", "plugins_text"]
@@ -92,6 +92,8 @@ def components_json(registry: Registry, name: str) -> list[dict[str, Any]]:
             item["accepts"] = c.accepts
         if isinstance(c, Dataset):
             item["env"] = c.env
+        if isinstance(c, Block):
+            item["source"] = c.source
         out.append(item)
     return out
 
@@ -110,7 +112,9 @@ def component_text(registry: Registry, name: str) -> str:
             lines.append(f"  aliases: {', '.join(item['aliases'])}")
         if item.get("env"):
             lines.append(f"  its files may also be given with ${item['env']}")
-        if item["params"]:
+        if "source" in item:
+            lines.append(f"  written in netdsl:\n    {item['source']}")
+        elif item["params"]:
             lines.append("  parameters (positional ones can be written without `name=`):")
             width = max(len(p["name"]) for p in item["params"])
             for p in item["params"]:

@@ -28,6 +28,7 @@ __all__ = [
     "REQUIRED",
     "Activation",
     "Adapter",
+    "Block",
     "Callback",
     "Code",
     "Component",
@@ -686,6 +687,51 @@ class Schedule(Component):
         return out
 
 
+@dataclass(frozen=True, kw_only=True)
+class Block(Component):
+    """A block written in netdsl, shipped by a plugin: ``source`` is one definition
+    ``block NAME(param, ...) = chain`` of this very name. A global name used like a layer (no
+    ``use`` needed); checked and expanded exactly as a block the program defines."""
+
+    kind: ClassVar[str] = "block"
+    source: str = ""
+
+    @property
+    def file(self) -> str:
+        """The name its spans carry (errors inside it say ``<block NAME>:line:col``)."""
+        return f"<block {self.name}>"
+
+    def definition(self) -> Any:
+        """The parsed :class:`netdsl.lang.ir.BlockDef` (parsed once, on first use)."""
+        cached = self.__dict__.get("_definition")
+        if cached is None:
+            from ..lang.parser import parse  # the parser imports no plugin code: no cycle
+
+            program = parse(self.source, self.file)
+            cached = program.blocks[0] if len(program.blocks) == 1 else None
+            object.__setattr__(self, "_definition", cached)
+        return cached
+
+    def problems(self) -> list[str]:
+        out = super().problems()
+        if not isinstance(self.source, str):
+            return [*out, "source: must be netdsl text (a string)"]
+        try:
+            from ..lang.parser import parse
+
+            program = parse(self.source, self.file)
+        except Exception as e:  # noqa: BLE001 - a NetdslError: the text is not netdsl
+            return [*out, f"source: {e}"]
+        names = [b.name for b in program.blocks]
+        if program.settings or program.network is not None or program.uses or names != [self.name]:
+            out.append(
+                f"source: must be exactly one definition `block {self.name}(...) = ...`, "
+                f"found {len(names)} block(s)"
+                + (", settings, a network or `use` lines" if len(names) == 1 else "")
+            )
+        return out
+
+
 KINDS: Mapping[str, type[Component]] = {
     cls.kind: cls
     for cls in (
@@ -698,6 +744,7 @@ KINDS: Mapping[str, type[Component]] = {
         Dataset,
         Callback,
         Schedule,
+        Block,
     )
 }
 

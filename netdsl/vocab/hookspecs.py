@@ -64,6 +64,12 @@ def register_schedules(register: Register) -> None:
     """Register learning-rate schedules (``cosine_decay``, …) as ``Schedule`` declarations."""
 
 
+@hookspec
+def register_blocks(register: Register) -> None:
+    """Register blocks written in netdsl (``Block(name=..., source="block name(p) = ...")``):
+    global names used like layers, checked and expanded as a program's own blocks."""
+
+
 #: hook name -> the component kind it registers
 HOOKS = {
     "register_activations": "activation",
@@ -75,4 +81,5 @@ HOOKS = {
     "register_metrics": "metric",
     "register_callbacks": "callback",
     "register_schedules": "schedule",
+    "register_blocks": "block",
 }

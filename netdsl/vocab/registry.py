@@ -178,6 +178,14 @@ class Registry:
                     f"{provider}: {kind} name `{n}` must be lowercase letters, digits and `_`"
                 )
         for n in names:
+            layer = self.entry("layer", n) if kind == "block" else None
+            if layer is not None:
+                raise NetdslPluginError(
+                    f"{provider} registers block `{n}`, already a layer of {layer.provider}; "
+                    "a block cannot take a layer's name",
+                    help="give the block another name",
+                    code="NDL201",
+                )
             other = self.entry(kind, n)
             if other is not None and not override:
                 raise NetdslPluginError(

@@ -26,4 +26,5 @@ BUILTIN_MODULES = (
     "datasets",
     "callbacks",
     "schedules",
+    "blocks",
 )

@@ -68,6 +68,27 @@ def _elementwise(shapes: Sequence[Shape], a: Args) -> tuple[Shape, int]:
     return out, 0
 
 
+def _broadcast(shapes: Sequence[Shape], a: Args) -> tuple[Shape, int]:
+    """Multiply: inputs of one rank whose sizes agree or are 1 on each axis, as Keras's Multiply
+    broadcasts a size-1 axis (squeeze-and-excitation: per-channel scales 1x1xC times an image)."""
+    if any(len(s) != len(shapes[0]) for s in shapes):
+        raise ShapeProblem(
+            "the branches have different ranks: " + ", ".join(dims(s) for s in shapes),
+            help="give the branches the same rank (`global_avgpool2d keepdims=true` keeps it)",
+        )
+    out: list[int | None] = []
+    for sizes in zip(*shapes):
+        known = {d for d in sizes if d is not None and d != 1}
+        if len(known) > 1:
+            raise ShapeProblem(
+                "the branches give shapes that neither agree nor broadcast: "
+                + ", ".join(dims(s) for s in shapes),
+                help="end every branch with the same shape, or size 1 on an axis to broadcast",
+            )
+        out.append(None if None in sizes else (known.pop() if known else 1))
+    return tuple(out), 0
+
+
 def _subtract(shapes: Sequence[Shape], a: Args) -> tuple[Shape, int]:
     """Subtract: exactly two inputs of one shape, the first minus the second."""
     if len(shapes) != 2:
@@ -138,7 +159,12 @@ MERGES = (
     _merge_layer(
         "subtract", "subtract the second branch from the first", "layers.Subtract", _subtract
     ),
-    _merge_layer("multiply", "multiply the branches value by value", "layers.Multiply"),
+    _merge_layer(
+        "multiply",
+        "multiply the branches value by value (a size-1 axis broadcasts)",
+        "layers.Multiply",
+        _broadcast,
+    ),
     _merge_layer("average", "average the branches value by value", "layers.Average"),
     _merge_layer("maximum", "the largest of the branches, value by value", "layers.Maximum"),
     _merge_layer("minimum", "the smallest of the branches, value by value", "layers.Minimum"),
