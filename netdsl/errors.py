@@ -26,8 +26,10 @@ __all__ = [
     "NetdslPluginError",
     "NetdslSettingError",
     "NetdslShapeError",
+    "NetdslSpaceError",
     "NetdslSyntaxError",
     "NetdslTrainingError",
+    "NetdslTuneError",
     "Note",
     "SourceLines",
     "Span",
@@ -263,6 +265,28 @@ class NetdslTrainingError(NetdslError):
         "NDL320": "an unknown Keras backend, a switch of backend in one process, or a component that does not run on the chosen backend",
         "NDL321": "distributed training cannot start or go on (cluster options, coordinator unreachable, a process died, batch not divisible)",
         "NDL322": "an option that does not combine with distributed or multi-process training (e.g. --resume of a multi-process run)",
+    }
+
+
+class NetdslSpaceError(NetdslError):
+    """A search space (``choice(...)``, ``range(...)``) that is malformed, or whose points fail
+    the check (``netdsl.search``)."""
+
+    code = "NDL016"
+    codes = {
+        "NDL016": "a malformed search space (an empty choice, a range with low > high or a log "
+        "range through zero, a search space where one program is needed)",
+        "NDL017": "a point of a search space fails the check, or no point passes it",
+    }
+
+
+class NetdslTuneError(NetdslTrainingError):
+    """``netdsl tune`` cannot start or go on."""
+
+    code = "NDL330"
+    codes = {
+        "NDL330": "tuning cannot start or go on (Optuna not installed, a study storage that "
+        "cannot be reached, a study made from another program)",
     }
 
 
