@@ -89,6 +89,8 @@ class SpaceReport:
     params: tuple[int, int] | None = None
     macs: tuple[int, int] | None = None
     seconds: float = 0.0
+    #: the first passing point's plan (its settings tell the tuner the metrics, the split)
+    example: CheckedModel | None = None
 
     def lines(self) -> list[str]:
         """The report as `netdsl check` prints it."""
@@ -254,6 +256,7 @@ def check_space(
             report.over_limit += 1
             continue
         report.passed += 1
+        report.example = report.example or result.model
         sizes.append(result.model.total_params)
         if macs:
             flops.append(model_macs(result.model).total)

@@ -1,0 +1,241 @@
+"""An Optuna study for a space: its storage (a journal file in the study folder, or an RDB URL
+shared by machines), sampler and pruner from the tune settings, a point asked of Optuna
+parameter by parameter (define-by-run, so a parameter inside an unchosen option is never
+asked), and what the study holds (trials that count, trials left behind by a killed tuner).
+
+Optuna is imported here only (``pip install 'netdsl[tune]'``); never TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import NetdslTuneError
+from ..lang.formatter import format as format_program
+from .settings import TuneSettings
+from .space import Param, Space
+
+__all__ = [
+    "counted",
+    "ask_point",
+    "import_optuna",
+    "make_pruner",
+    "make_sampler",
+    "open_study",
+    "space_key",
+    "stale_trials",
+]
+
+#: user attributes netdsl keeps on a trial
+REFUSED, INTERRUPTED, OWNER, FOLDER, SKIPPED = "refused", "interrupted", "owner", "folder", "skip"
+JOURNAL = "journal.log"
+
+
+def import_optuna() -> Any:
+    """The optuna module, or NDL330 saying what to install."""
+    try:
+        import optuna
+    except ImportError:
+        raise NetdslTuneError(
+            "netdsl tune needs Optuna, which is not installed",
+            code="NDL330",
+            help="pip install 'netdsl[tune]'",
+        ) from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def space_key(space: Space) -> str:
+    """A digest of the space (its plain program and parameters): a study remembers it, so
+    continuing it from another program is refused."""
+    text = format_program(space.program) + "\n".join(p.describe() + p.name for p in space.params)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _masked(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def open_storage(optuna: Any, folder: Path, url: str | None) -> Any:
+    """The study's storage: the RDB at ``url`` (connected now, so an unreachable one is a clear
+    error before anything is written locally), else the journal file in ``folder``."""
+    if url is not None:
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        except ImportError as e:
+            raise NetdslTuneError(
+                f"the storage {_masked(url)} needs a driver that is not installed ({e})",
+                code="NDL330",
+                help="pip install 'netdsl[tune]' (SQLAlchemy and psycopg)",
+            ) from None
+        except Exception as e:  # noqa: BLE001 - SQLAlchemy's errors: any means "cannot reach"
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise NetdslTuneError(
+                f"cannot reach the study storage {_masked(url)}: {first}",
+                code="NDL330",
+                help="check the URL, that the server runs and accepts this user; nothing "
+                "was written locally",
+            ) from None
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
+
+
+def make_sampler(optuna: Any, space: Space, settings: TuneSettings) -> Any:
+    """The sampler the ``tune_sampler`` row names."""
+    if settings.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=settings.seed)
+    if settings.sampler == "grid":
+        return optuna.samplers.GridSampler(_grid(space), seed=settings.seed)
+    return optuna.samplers.TPESampler(seed=settings.seed)
+
+
+def _grid(space: Space) -> dict[str, list[Any]]:
+    grid: dict[str, list[Any]] = {}
+    for p in space.params:
+        n = p.count
+        if n is None or n > 100_000:
+            raise NetdslTuneError(
+                f"the grid sampler needs every parameter discrete and small; {p.name} is "
+                f"{p.describe()}",
+                p.span,
+                code="NDL330",
+                help="give the range a step= (or use tune_sampler: tpe)",
+            )
+        grid[p.name] = _labels(p) if p.options else _range_values(p)
+    return grid
+
+
+def _range_values(p: Param) -> list[Any]:
+    step = p.step or 1
+    n = p.count or 0
+    if p.kind == "int":
+        return [int(p.low + i * step) for i in range(n)]
+    return [p.low + i * step for i in range(n)]
+
+
+def make_pruner(optuna: Any, settings: TuneSettings) -> Any:
+    """The pruner the ``tune_pruner`` row names (it reads the trials' per-epoch reports)."""
+    if settings.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    if settings.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(
+    optuna: Any,
+    storage: Any,
+    name: str,
+    space: Space,
+    settings: TuneSettings,
+    direction: str,
+) -> Any:
+    """Create the study, or load it to continue; one made from another space is refused."""
+    key = space_key(space)
+    study = optuna.create_study(
+        storage=storage,
+        study_name=name,
+        direction=direction,
+        sampler=make_sampler(optuna, space, settings),
+        pruner=make_pruner(optuna, settings),
+        load_if_exists=True,
+    )
+    made = study.user_attrs.get("space")
+    if made is None:
+        study.set_user_attr("space", key)
+        study.set_user_attr("direction", direction)
+    elif made != key:
+        raise NetdslTuneError(
+            f"the study `{name}` was made from another program (its space differs)",
+            code="NDL330",
+            help="use another --study folder (or --name), or the program the study was made from",
+        )
+    if study.direction.name.lower() != direction:
+        raise NetdslTuneError(
+            f"the study `{name}` is set to {study.direction.name.lower()}, the program says "
+            f"{direction}",
+            code="NDL330",
+            help="use another --study folder (or --name)",
+        )
+    return study
+
+
+def _labels(p: Param) -> list[Any]:
+    """Optuna's categorical values of a choice: the numbers themselves when every option is
+    one (plots then read them as numbers), else each option's text."""
+    from ..lang import ir
+
+    if all(isinstance(o, (ir.Int, ir.Float)) for o in p.options):
+        return [o.value for o in p.options]
+    return [p.option_text(i) for i in range(len(p.options))]
+
+
+def ask_point(trial: Any, space: Space) -> dict[str, Any]:
+    """Ask the trial for each active parameter in source order (a step choice before what its
+    options hold); the point maps a choice to its option's index."""
+    point: dict[str, Any] = {}
+    for p in space.params:
+        if not space.active(p, point):
+            continue
+        if p.options:
+            labels = _labels(p)
+            point[p.name] = labels.index(trial.suggest_categorical(p.name, labels))
+        elif p.kind == "int":
+            point[p.name] = trial.suggest_int(
+                p.name, int(p.low), int(p.high), step=int(p.step or 1), log=p.log
+            )
+        else:
+            point[p.name] = trial.suggest_float(p.name, p.low, p.high, step=p.step, log=p.log)
+    return point
+
+
+def point_of(params: dict[str, Any], space: Space) -> dict[str, Any]:
+    """A recorded trial's parameters (Optuna's values) as a point (option indices)."""
+    point: dict[str, Any] = {}
+    for p in space.params:
+        if p.name in params:
+            point[p.name] = _labels(p).index(params[p.name]) if p.options else params[p.name]
+    return point
+
+
+def counted(trial: Any) -> bool:
+    """Whether a trial uses up the budget: finished, pruned or failed on its own, not a point
+    refused before training, one interrupted by a killed tuner, or one started past the budget."""
+    attrs = trial.user_attrs
+    if trial.state.name == "WAITING":  # enqueued, not started
+        return False
+    return not (REFUSED in attrs or INTERRUPTED in attrs or SKIPPED in attrs)
+
+
+def owner() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def stale_trials(study: Any) -> Iterator[Any]:
+    """RUNNING trials whose tuner process on this host is gone (killed mid-trial)."""
+    from optuna.trial import TrialState
+
+    here = socket.gethostname()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        who = t.user_attrs.get(OWNER) or {}
+        if who.get("host") == here and not _alive(int(who.get("pid", -1))):
+            yield t
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
