@@ -92,8 +92,19 @@ def make_sampler(optuna: Any, space: Space, settings: TuneSettings) -> Any:
     if settings.sampler == "random":
         return optuna.samplers.RandomSampler(seed=settings.seed)
     if settings.sampler == "grid":
-        return optuna.samplers.GridSampler(_grid(space), seed=settings.seed)
+        return _grid_sampler(optuna)(_grid(space), seed=settings.seed)
     return optuna.samplers.TPESampler(seed=settings.seed)
+
+
+def _grid_sampler(optuna: Any) -> Any:
+    """Optuna's grid sampler without its ``study.stop()`` when the grid is spent, which only an
+    ``optimize`` loop may call; the tuner asks ``is_exhausted`` itself (ask-and-tell)."""
+
+    class Grid(optuna.samplers.GridSampler):  # type: ignore[misc]
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return Grid
 
 
 def _grid(space: Space) -> dict[str, list[Any]]:

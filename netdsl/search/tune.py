@@ -70,6 +70,8 @@ class TuneOptions:
     timeout: float | None = None
     threads: int | None = None
     run_args: tuple[str, ...] = ()
+    #: what runs a trial, given ``FILE --quiet --out DIR ...`` (tests put a stand-in here)
+    trial_command: tuple[str, ...] = ()
 
 
 def objective_of(report: SpaceReport, settings: TuneSettings) -> tuple[str, str]:
@@ -218,8 +220,8 @@ class Tuner:
         text = format_program(_seeded(program, trial.number))
         (folder / "trial.net").write_text(text, encoding="utf-8")
         trial.set_user_attr(FOLDER, str(folder))
-        cmd = [sys.executable, "-m", "netdsl", "run", str(folder / "trial.net"), "--quiet",
-               "--out", str(folder)]
+        base = self.options.trial_command or (sys.executable, "-m", "netdsl", "run")
+        cmd = [*base, str(folder / "trial.net"), "--quiet", "--out", str(folder)]
         if self.options.data:
             cmd += ["--data", self.options.data]
         if self.options.threads:
