@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,18 @@ def open_storage(optuna: Any, folder: Path, url: str | None) -> Any:
     """The study's storage: the RDB at ``url`` (connected now, so an unreachable one is a clear
     error before anything is written locally), else the journal file in ``folder``."""
     if url is not None:
+        return _rdb(optuna, url)
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
+
+
+def _rdb(optuna: Any, url: str, tries: int = 5) -> Any:
+    """Optuna's RDB storage at ``url``. Tuners started together may race to create its tables
+    (a unique-key error in one): that is tried again; a server that cannot be reached is not."""
+    if url.startswith("postgresql://") and not _has("psycopg2") and _has("psycopg"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")  # the driver we ship
+    for attempt in range(tries):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
         except ImportError as e:
@@ -74,17 +87,25 @@ def open_storage(optuna: Any, folder: Path, url: str | None) -> Any:
                 code="NDL330",
                 help="pip install 'netdsl[tune]' (SQLAlchemy and psycopg)",
             ) from None
-        except Exception as e:  # noqa: BLE001 - SQLAlchemy's errors: any means "cannot reach"
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        except Exception as e:  # noqa: BLE001 - SQLAlchemy's errors, told apart by name
+            if type(e).__name__ == "IntegrityError" and attempt + 1 < tries:
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            text = str(e).strip()
+            first = text.splitlines()[0] if text else type(e).__name__
             raise NetdslTuneError(
                 f"cannot reach the study storage {_masked(url)}: {first}",
                 code="NDL330",
                 help="check the URL, that the server runs and accepts this user; nothing "
                 "was written locally",
             ) from None
-    from optuna.storages.journal import JournalFileBackend
+    raise AssertionError("unreachable")  # pragma: no cover
 
-    return optuna.storages.JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def make_sampler(optuna: Any, space: Space, settings: TuneSettings) -> Any:
