@@ -15,9 +15,9 @@ from netdsl.checking.checker import check
 from netdsl.errors import NetdslError, NetdslSettingError, NetdslSpaceError
 from netdsl.lang.formatter import format as fmt
 from netdsl.lang.parser import parse
+from netdsl.lang.space import extract, resolve
 from netdsl.search.check import check_space, points
 from netdsl.search.settings import read_tune_settings
-from netdsl.search.space import extract, resolve
 from netdsl.tools import cli
 from netdsl.vocab.registry import Registry
 
@@ -68,8 +68,10 @@ def test_a_point_resolves_to_a_plain_program_that_checks(registry: Registry) -> 
     [
         ("dense choice() relu -> dense 10 softmax", "no options"),
         ("dense range(64, 16) relu -> dense 10 softmax", "low > high"),
-        ("optimizer: adam(learning_rate=range(0, 0.1, log=true))\ndense 10 softmax",
-         "log range through zero"),
+        (
+            "optimizer: adam(learning_rate=range(0, 0.1, log=true))\ndense 10 softmax",
+            "log range through zero",
+        ),
         ("dense range(16, 120, step=16) -> dense 10 softmax", "does not divide"),
         ("dense range(16) -> dense 10 softmax", "needs low and high"),
         ("dense range(16, 32, steps=2) -> dense 10 softmax", "not step or log"),
@@ -109,10 +111,15 @@ def test_max_params_removes_points(registry: Registry) -> None:
 
 
 def test_a_trillion_point_space_is_covered_pairwise_in_bounded_time(registry: Registry) -> None:
-    layer = "dense choice(8, 16, 32, 64, 128) choice(relu, tanh, gelu) -> dropout " \
-            "choice(0.0, 0.1, 0.2, 0.3)"
-    text = "batch_size: choice(16, 32, 64, 128)\n" + " -> ".join([layer] * 8) + \
-        " -> dense 10 softmax\n"
+    layer = (
+        "dense choice(8, 16, 32, 64, 128) choice(relu, tanh, gelu) -> dropout "
+        "choice(0.0, 0.1, 0.2, 0.3)"
+    )
+    text = (
+        "batch_size: choice(16, 32, 64, 128)\n"
+        + " -> ".join([layer] * 8)
+        + " -> dense 10 softmax\n"
+    )
     assert len(text.encode()) < 1024
     sp = space_of(text)
     assert sp.size()[0] > 10**12
@@ -139,7 +146,7 @@ def test_a_pair_only_invalid_together_is_found_by_the_covering_set(registry: Reg
         "choice(3, 5, 7, 9, 11, 13) relu -> " + extra + " -> dense 10 softmax\n"
     )
     sp = space_of(text)
-    chosen, method = points(sp)
+    _chosen, method = points(sp)
     assert method == "a pairwise covering set"
     report = check_space(sp, registry)
     # 28 - k1 + 1 pooled by 2 must be >= k2: fails e.g. for (13, 13), (11, 13), ...
@@ -176,8 +183,9 @@ def test_repeat_space_in_ir_json_round_trips() -> None:
     data = p.to_dict()
     assert data["network"]["steps"][0]["times_space"]["name"] == "choice"
     assert ir.Program.from_dict(data) == p
-    assert "times_space" not in parse("(dense 8) * 2 -> dense 10\n").to_dict()["network"][
-        "steps"][0]
+    assert (
+        "times_space" not in parse("(dense 8) * 2 -> dense 10\n").to_dict()["network"]["steps"][0]
+    )
 
 
 def test_cli_check_prints_size_and_ranges(tmp_path: Path) -> None:

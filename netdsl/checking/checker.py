@@ -28,7 +28,7 @@ from ..errors import (
 )
 from ..lang import ir
 from ..lang.parser import parse
-from ..search.space import has_space
+from ..lang.space import has_space
 from ..vocab.backends import resolve as resolve_backend
 from ..vocab.components import DataInfo
 from ..vocab.registry import Registry, default_registry
@@ -124,7 +124,7 @@ def check(
 def _refuse_space(program: ir.Program) -> None:
     """A search space is checked point by point (:mod:`netdsl.search.check`), never as one
     program: say so at its first ``choice``/``range``, not "unknown name `choice`"."""
-    from ..search.space import first_space_span
+    from ..lang.space import first_space_span
 
     err = NetdslSpaceError(
         "this program is a search space, not one network",

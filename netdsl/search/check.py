@@ -15,18 +15,25 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..checking.checker import check
 from ..checking.plan import CheckedModel
 from ..errors import NetdslError, Note
+from ..lang.space import Param, Point, Space, resolve
 from ..vocab.registry import Registry
-from .space import Param, Point, Space, resolve
 
-__all__ = ["ALL_VALUES_UP_TO", "ENUMERATE_LIMIT", "PointResult", "SpaceReport", "check_point",
-           "check_space", "points"]
+__all__ = [
+    "ALL_VALUES_UP_TO",
+    "ENUMERATE_LIMIT",
+    "PointResult",
+    "SpaceReport",
+    "check_point",
+    "check_space",
+    "points",
+]
 
 #: every checked point is enumerated up to this many; above, a pairwise covering set
 ENUMERATE_LIMIT = 256
@@ -97,8 +104,10 @@ class SpaceReport:
         size = f"{self.size:,} point{'s' if self.size != 1 else ''}"
         if self.continuous:
             size += " (and real ranges)"
-        out = [f"search space: {size}; checked {self.checked:,} by {self.method}"
-               f" in {self.seconds:.2f} s: {self.passed:,} pass"]
+        out = [
+            f"search space: {size}; checked {self.checked:,} by {self.method}"
+            f" in {self.seconds:.2f} s: {self.passed:,} pass"
+        ]
         if self.failing:
             out[0] += f", {len(self.failing):,} fail the check"
         if self.over_limit:
@@ -160,7 +169,7 @@ def _cover(space: Space) -> list[dict[str, Any]]:
             if want.get(k, v) != v:
                 return False
             want[k] = v
-        return want.get(params[i].name, a) == a and want.get(params[j].name, b) == b
+        return bool(want.get(params[i].name, a) == a and want.get(params[j].name, b) == b)
 
     todo = {
         (i, a, j, b)
@@ -181,8 +190,9 @@ def _cover(space: Space) -> list[dict[str, Any]]:
         def gain(p: Param, v: Any, row: dict[str, Any] = seed) -> int:
             k = index[p.name]
             return sum(
-                1 for q, w in row.items() if q in index
-                and ((index[q], w, k, v) in todo or (k, v, index[q], w) in todo)
+                1
+                for q, w in row.items()
+                if q in index and ((index[q], w, k, v) in todo or (k, v, index[q], w) in todo)
             )
 
         row = _row(space, values, seed, gain, True)
@@ -212,8 +222,9 @@ def _row(
     return {k: v for k, v in row.items() if space.active(space.param(k), row)}
 
 
-def _strike(todo: set[tuple[int, Any, int, Any]], row: dict[str, Any],
-            index: dict[str, int]) -> None:
+def _strike(
+    todo: set[tuple[int, Any, int, Any]], row: dict[str, Any], index: dict[str, int]
+) -> None:
     items = sorted((index[k], v) for k, v in row.items())
     for (i, a), (j, b) in itertools.combinations(items, 2):
         todo.discard((i, a, j, b))
@@ -226,12 +237,11 @@ def check_space(
     data: str | os.PathLike[str] | None = None,
     overrides: Mapping[str, Any] | None = None,
     max_params: int | None = None,
-    macs: bool = True,
+    macs: Callable[[CheckedModel], int] | None = None,
 ) -> SpaceReport:
     """Check the space's points (:func:`points`); each distinct error is kept once, with a note
-    at the span of each option that the first failing point chose."""
-    from ..tools.flops import model_macs
-
+    at the span of each option that the first failing point chose. ``macs`` counts a passing
+    point's multiply-accumulates (:func:`netdsl.tools.flops.model_macs`), for their range."""
     started = time.perf_counter()
     size, continuous = space.size()
     chosen, method = points(space)
@@ -241,8 +251,9 @@ def check_space(
     sizes: list[int] = []
     flops: list[int] = []
     for point in chosen:
-        result = check_point(space, point, registry, data=data, overrides=overrides,
-                             max_params=max_params)
+        result = check_point(
+            space, point, registry, data=data, overrides=overrides, max_params=max_params
+        )
         if result.errors:
             report.failing.append(point)
             for e in result.errors:
@@ -258,8 +269,8 @@ def check_space(
         report.passed += 1
         report.example = report.example or result.model
         sizes.append(result.model.total_params)
-        if macs:
-            flops.append(model_macs(result.model).total)
+        if macs is not None:
+            flops.append(macs(result.model))
     for key, e in seen.items():
         e.help = (e.help + "; " if e.help else "") + (
             f"fails in {counts[key]:,} of {report.checked:,} checked points"

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import NetdslTuneError
 from ..lang import ir
 from ..lang.formatter import format as format_program
-from .space import Space, resolve
+from ..lang.space import Space, resolve
 from .study import FOLDER, INTERRUPTED, REFUSED, SKIPPED, point_of
 
 __all__ = ["best_program", "plot_study", "trial_rows", "trials_table"]
@@ -25,7 +25,7 @@ def _state(t: Any) -> str:
         return "refused"
     if INTERRUPTED in attrs:
         return "interrupted"
-    return t.state.name.lower()
+    return str(t.state.name).lower()
 
 
 def trial_rows(study: Any, space: Space) -> list[dict[str, Any]]:
@@ -35,19 +35,23 @@ def trial_rows(study: Any, space: Space) -> list[dict[str, Any]]:
         if SKIPPED in t.user_attrs or t.state.name == "WAITING":
             continue
         point = point_of(dict(t.params), space)
-        rows.append({
-            "number": t.number,
-            "state": _state(t),
-            "value": t.value,
-            "last_report": max(t.intermediate_values.items())[1] if t.intermediate_values
-            else None,
-            "epochs": len(t.intermediate_values),
-            "seconds": t.user_attrs.get("seconds"),
-            "params": {p.name: p.value_text(point[p.name]) for p in space.params
-                       if p.name in point},
-            "folder": t.user_attrs.get(FOLDER),
-            "why": t.user_attrs.get(REFUSED) or t.user_attrs.get("error"),
-        })
+        rows.append(
+            {
+                "number": t.number,
+                "state": _state(t),
+                "value": t.value,
+                "last_report": max(t.intermediate_values.items())[1]
+                if t.intermediate_values
+                else None,
+                "epochs": len(t.intermediate_values),
+                "seconds": t.user_attrs.get("seconds"),
+                "params": {
+                    p.name: p.value_text(point[p.name]) for p in space.params if p.name in point
+                },
+                "folder": t.user_attrs.get(FOLDER),
+                "why": t.user_attrs.get(REFUSED) or t.user_attrs.get("error"),
+            }
+        )
     return rows
 
 
@@ -59,14 +63,18 @@ def trials_table(study: Any, space: Space, metric: str) -> str:
     body = []
     for r in rows:
         value = r["value"] if r["value"] is not None else r["last_report"]
-        body.append([
-            str(r["number"]), r["state"], "" if value is None else f"{value:.4f}",
-            str(r["epochs"]), "" if r["seconds"] is None else f"{r['seconds']:.1f}",
-            *[_short(r["params"].get(n, "-")) for n in names],
-        ])
+        body.append(
+            [
+                str(r["number"]),
+                r["state"],
+                "" if value is None else f"{value:.4f}",
+                str(r["epochs"]),
+                "" if r["seconds"] is None else f"{r['seconds']:.1f}",
+                *[_short(r["params"].get(n, "-")) for n in names],
+            ]
+        )
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
-    lines = ["  ".join(x.ljust(w) for x, w in zip(line, widths)).rstrip()
-             for line in (head, *body)]
+    lines = ["  ".join(x.ljust(w) for x, w in zip(line, widths)).rstrip() for line in (head, *body)]
     best = _best(study)
     if best is not None:
         lines.append(f"best: trial {best.number}, {metric}={best.value:.4f}")
@@ -88,16 +96,18 @@ def best_program(study: Any, space: Space, metric: str) -> str:
     """The best trial's program, every choice resolved, with the seed it trained with."""
     best = _best(study)
     if best is None:
-        raise NetdslTuneError("the study has no finished trial yet", code="NDL330",
-                              help="run `netdsl tune` (again) to finish some")
+        raise NetdslTuneError(
+            "the study has no finished trial yet",
+            code="NDL330",
+            help="run `netdsl tune` (again) to finish some",
+        )
     program = resolve(space, point_of(dict(best.params), space))
     if program.setting("seed") is None:
         program = replace(
             program, settings=(*program.settings, ir.Setting("seed", ir.Int(best.number)))
         )
     program = replace(program, comments=())
-    head = (f"# best trial {best.number} of study `{study.study_name}`: "
-            f"{metric}={best.value:.6g}\n")
+    head = f"# best trial {best.number} of study `{study.study_name}`: {metric}={best.value:.6g}\n"
     return head + format_program(program)
 
 
@@ -110,8 +120,9 @@ def plot_study(study: Any, space: Space, metric: str, out: Path) -> list[Path]:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise NetdslTuneError("plots need matplotlib", code="NDL330",
-                              help="pip install 'netdsl[plot]'") from None
+        raise NetdslTuneError(
+            "plots need matplotlib", code="NDL330", help="pip install 'netdsl[plot]'"
+        ) from None
     done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if not done:
         raise NetdslTuneError("the study has no finished trial to plot", code="NDL330")
@@ -121,8 +132,7 @@ def plot_study(study: Any, space: Space, metric: str, out: Path) -> list[Path]:
     return paths
 
 
-def _history_plot(plt: Any, done: Sequence[Any], metric: str, maximize: bool,
-                  path: Path) -> Path:
+def _history_plot(plt: Any, done: Sequence[Any], metric: str, maximize: bool, path: Path) -> Path:
     xs = [t.number for t in done]
     ys = [float(t.value) for t in done]
     best, running = [], -math.inf if maximize else math.inf
@@ -149,7 +159,7 @@ def _params_plot(plt: Any, done: Sequence[Any], space: Space, metric: str, path:
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows), squeeze=False)
-    for ax in axes.flat[len(params):]:
+    for ax in axes.flat[len(params) :]:
         ax.set_visible(False)
     for ax, p in zip(axes.flat, params):
         pts = [(t.params[p.name], float(t.value)) for t in done if p.name in t.params]
@@ -157,8 +167,9 @@ def _params_plot(plt: Any, done: Sequence[Any], space: Space, metric: str, path:
         if p.options and not all(isinstance(x, (int, float)) for x in xs):
             labels = [p.option_text(i) for i in range(len(p.options))]
             ax.scatter([labels.index(x) if x in labels else -1 for x in xs], ys, alpha=0.7)
-            ax.set_xticks(range(len(labels)), [_short(x, 16) for x in labels], rotation=20,
-                          fontsize=7)
+            ax.set_xticks(
+                range(len(labels)), [_short(x, 16) for x in labels], rotation=20, fontsize=7
+            )
         else:
             ax.scatter(xs, ys, alpha=0.7)
             if p.log:

@@ -59,26 +59,70 @@ def _metric(v: ir.Node) -> Any:
 
 #: the rows; ``netdsl tune --help`` and docs/search.md list them
 TUNE_SETTINGS: tuple[TuneSetting, ...] = (
-    TuneSetting("tune_metric", "a history metric name, e.g. val_accuracy", _metric, None,
-                "what a trial is judged by: its last epoch's value of this history entry "
-                "(default: val_ of the main metric with validation_split, else the metric)"),
-    TuneSetting("tune_direction", "maximize or minimize", _one_of("maximize", "minimize"), None,
-                "default: minimize for a loss or an error, else maximize"),
-    TuneSetting("tune_trials", "a whole number from 1", _int_from(1), 20,
-                "how many trials the study runs (refused points are not trials)"),
-    TuneSetting("tune_timeout", "seconds above 0", _seconds, None,
-                "stop starting trials after this long (this tuner process)"),
-    TuneSetting("tune_trial_timeout", "seconds above 0", _seconds, None,
-                "a trial running longer is stopped and recorded failed"),
-    TuneSetting("tune_sampler", "tpe, random or grid", _one_of("tpe", "random", "grid"), "tpe",
-                "how points are proposed"),
-    TuneSetting("tune_pruner", "none, median or hyperband",
-                _one_of("none", "median", "hyperband"), "median",
-                "stopping trials early from their per-epoch reports"),
-    TuneSetting("tune_max_params", "a whole number from 1", _int_from(1), None,
-                "points with more parameters are removed before sampling"),
-    TuneSetting("tune_seed", "a whole number from 0", _int_from(0), None,
-                "the sampler's seed (a reproducible sequence of points)"),
+    TuneSetting(
+        "tune_metric",
+        "a history metric name, e.g. val_accuracy",
+        _metric,
+        None,
+        "what a trial is judged by: its last epoch's value of this history entry "
+        "(default: val_ of the main metric with validation_split, else the metric)",
+    ),
+    TuneSetting(
+        "tune_direction",
+        "maximize or minimize",
+        _one_of("maximize", "minimize"),
+        None,
+        "default: minimize for a loss or an error, else maximize",
+    ),
+    TuneSetting(
+        "tune_trials",
+        "a whole number from 1",
+        _int_from(1),
+        20,
+        "how many trials the study runs (refused points are not trials)",
+    ),
+    TuneSetting(
+        "tune_timeout",
+        "seconds above 0",
+        _seconds,
+        None,
+        "stop starting trials after this long (this tuner process)",
+    ),
+    TuneSetting(
+        "tune_trial_timeout",
+        "seconds above 0",
+        _seconds,
+        None,
+        "a trial running longer is stopped and recorded failed",
+    ),
+    TuneSetting(
+        "tune_sampler",
+        "tpe, random or grid",
+        _one_of("tpe", "random", "grid"),
+        "tpe",
+        "how points are proposed",
+    ),
+    TuneSetting(
+        "tune_pruner",
+        "none, median or hyperband",
+        _one_of("none", "median", "hyperband"),
+        "median",
+        "stopping trials early from their per-epoch reports",
+    ),
+    TuneSetting(
+        "tune_max_params",
+        "a whole number from 1",
+        _int_from(1),
+        None,
+        "points with more parameters are removed before sampling",
+    ),
+    TuneSetting(
+        "tune_seed",
+        "a whole number from 0",
+        _int_from(0),
+        None,
+        "the sampler's seed (a reproducible sequence of points)",
+    ),
 )
 TABLE: Mapping[str, TuneSetting] = MappingProxyType({s.name: s for s in TUNE_SETTINGS})
 
@@ -108,8 +152,11 @@ def read_tune_settings(lines: tuple[ir.Setting, ...]) -> TuneSettings:
             errors.append(_unknown(s))
             continue
         if s.key in values:
-            errors.append(NetdslSettingError(f"`{s.key}` is set twice", s.key_span,
-                                             label="set before", code="NDL004"))
+            errors.append(
+                NetdslSettingError(
+                    f"`{s.key}` is set twice", s.key_span, label="set before", code="NDL004"
+                )
+            )
             continue
         try:
             values[s.key] = row.read(s.value)
@@ -125,15 +172,20 @@ def read_tune_settings(lines: tuple[ir.Setting, ...]) -> TuneSettings:
 def _unknown(s: ir.Setting) -> NetdslSettingError:
     guess = suggest(s.key, TABLE)
     return NetdslSettingError(
-        f"unknown tune setting `{s.key}`", s.key_span, label="not a tune setting",
-        code="NDL004", help=f"did you mean `{guess}`?" if guess else
-        "the tune settings: " + ", ".join(TABLE),
+        f"unknown tune setting `{s.key}`",
+        s.key_span,
+        label="not a tune setting",
+        code="NDL004",
+        help=f"did you mean `{guess}`?" if guess else "the tune settings: " + ", ".join(TABLE),
     )
 
 
 def _wrong(s: ir.Setting, row: TuneSetting) -> NetdslSettingError:
     span: Span | None = getattr(s.value, "span", None)
     return NetdslSettingError(
-        f"`{s.key}` takes {row.takes}", span or s.span, label=f"not {row.takes}",
-        code="NDL004", help=row.help,
+        f"`{s.key}` takes {row.takes}",
+        span or s.span,
+        label=f"not {row.takes}",
+        code="NDL004",
+        help=row.help,
     )

@@ -19,12 +19,12 @@ from typing import Any
 
 from ..errors import NetdslTuneError
 from ..lang.formatter import format as format_program
+from ..lang.space import Param, Space
 from .settings import TuneSettings
-from .space import Param, Space
 
 __all__ = [
-    "counted",
     "ask_point",
+    "counted",
     "import_optuna",
     "make_pruner",
     "make_sampler",
@@ -121,7 +121,7 @@ def _grid_sampler(optuna: Any) -> Any:
     """Optuna's grid sampler without its ``study.stop()`` when the grid is spent, which only an
     ``optimize`` loop may call; the tuner asks ``is_exhausted`` itself (ask-and-tell)."""
 
-    class Grid(optuna.samplers.GridSampler):  # type: ignore[misc]
+    class Grid(optuna.samplers.GridSampler):
         def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
             return None
 

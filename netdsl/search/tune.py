@@ -14,7 +14,6 @@ continues it: a trial it left running is recorded failed and its point is tried 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -24,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import NetdslSpaceError, NetdslTuneError
+from ..errors import NetdslSpaceError
 from ..lang.formatter import format as format_program
+from ..lang.space import Space, resolve
 from ..run.runs import read_json
 from ..vocab.registry import Registry
 from .check import SpaceReport, check_point, check_space
 from .settings import TuneSettings
-from .space import Space, resolve
 from .study import (
     FOLDER,
     INTERRUPTED,
@@ -43,7 +42,6 @@ from .study import (
     open_storage,
     open_study,
     owner,
-    point_of,
     stale_trials,
 )
 
@@ -121,15 +119,18 @@ class Tuner:
         """Check the space, open the study, run trials until the budget is spent; the study."""
         optuna = import_optuna()
         self.report = check_space(
-            self.space, self.registry, data=self.options.data,
-            max_params=self.settings.max_params, macs=False,
+            self.space,
+            self.registry,
+            data=self.options.data,
+            max_params=self.settings.max_params,
         )
         for line in self.report.lines():
             self.say(line)
         if self.report.passed == 0:
             err = NetdslSpaceError(
                 "no point of the search space passes the check; nothing to tune",
-                self.space.params[0].span if self.space.params else None, code="NDL017",
+                self.space.params[0].span if self.space.params else None,
+                code="NDL017",
                 help="`netdsl check` shows why each point fails",
             )
             err.source = self.space.program.source
@@ -140,10 +141,11 @@ class Tuner:
         # an RDB is reached before anything is written here: an unreachable one leaves no trace
         storage = open_storage(optuna, self.options.study_dir, self.options.storage)
         self.options.study_dir.mkdir(parents=True, exist_ok=True)
-        study = open_study(optuna, storage, self.options.name, self.space, self.settings,
-                           direction)
-        self.say(f"study {self.options.name}: {self.metric} ({direction}), "
-                 f"folder {self.options.study_dir}")
+        study = open_study(optuna, storage, self.options.name, self.space, self.settings, direction)
+        self.say(
+            f"study {self.options.name}: {self.metric} ({direction}), "
+            f"folder {self.options.study_dir}"
+        )
         self._recover(study)
         self._loop(study, optuna)
         return study
@@ -176,14 +178,16 @@ class Tuner:
 
         done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
         mine = {r.trial.number for r in self.running}
-        return sum(1 for t in study.get_trials(deepcopy=False, states=done)
-                   if counted(t) and t.number not in mine)
+        return sum(
+            1
+            for t in study.get_trials(deepcopy=False, states=done)
+            if counted(t) and t.number not in mine
+        )
 
     def _earlier(self, study: Any, number: int) -> int:
         """Trials before ``number`` that use up the budget: trial numbers are handed out in
         order by the storage, so of tuners racing for the last slot the first asked wins."""
-        return sum(1 for t in study.get_trials(deepcopy=False)
-                   if t.number < number and counted(t))
+        return sum(1 for t in study.get_trials(deepcopy=False) if t.number < number and counted(t))
 
     def _start(self, study: Any, optuna: Any, refused: int) -> int:
         """Ask for a point; refuse it (told as pruned) or start its trial. The refusals in a
@@ -195,8 +199,13 @@ class Tuner:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             return refused
         point = ask_point(trial, self.space)
-        result = check_point(self.space, point, self.registry, data=self.options.data,
-                             max_params=self.settings.max_params)
+        result = check_point(
+            self.space,
+            point,
+            self.registry,
+            data=self.options.data,
+            max_params=self.settings.max_params,
+        )
         if not result.ok:
             why = result.refused or "it fails the check"
             if result.errors:
@@ -207,7 +216,8 @@ class Tuner:
             if refused + 1 >= MAX_REFUSED_IN_A_ROW:
                 raise NetdslSpaceError(
                     f"the sampler proposed {MAX_REFUSED_IN_A_ROW} refused points in a row",
-                    code="NDL017", help="narrow the space to points that pass `netdsl check`",
+                    code="NDL017",
+                    help="narrow the space to points that pass `netdsl check`",
                 )
             return refused + 1
         self.running.append(self._launch(trial, point))
@@ -228,8 +238,9 @@ class Tuner:
             cmd += ["--threads", str(self.options.threads)]
         cmd += list(self.options.run_args)
         log = open(folder / "output.log", "wb")  # noqa: SIM115 - closed when the trial ends
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                preexec_fn=_die_with_parent)  # noqa: PLW1509
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
         self.say(f"trial {trial.number}: started ({self.space.describe_point(point)})")
         return Running(trial, proc, folder, time.monotonic(), log)
 
@@ -251,7 +262,7 @@ class Tuner:
 
     def _report_epochs(self, r: Running, study: Any) -> None:
         history = _history(r.folder)
-        for epoch, row in enumerate(history[r.reported:], r.reported + 1):
+        for epoch, row in enumerate(history[r.reported :], r.reported + 1):
             value = row.get(self.metric)
             if value is None:
                 keys = ", ".join(sorted(row))
@@ -316,14 +327,17 @@ class Tuner:
         optuna = import_optuna()
         for t in list(stale_trials(study)):
             _interrupted(study, optuna, t.number, t.params)
-            self.say(f"trial {t.number}: its tuner was killed mid-trial; recorded failed, "
-                     "its point is tried again")
+            self.say(
+                f"trial {t.number}: its tuner was killed mid-trial; recorded failed, "
+                "its point is tried again"
+            )
 
 
 def _interrupted(study: Any, optuna: Any, number: int, params: dict[str, Any]) -> None:
     study._storage.set_trial_user_attr(  # the trial object may be gone (a killed tuner)
         study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number),
-        INTERRUPTED, True,
+        INTERRUPTED,
+        True,
     )
     study.tell(number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
     if params:

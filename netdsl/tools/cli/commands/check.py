@@ -32,7 +32,7 @@ def check(
     (`--backend jax`: every component must run on JAX, and only its rules apply)."""
     from netdsl.checking.checker import check as check_program
     from netdsl.errors import NetdslError
-    from netdsl.search.space import has_space
+    from netdsl.lang.space import has_space
     from netdsl.vocab.isolation import stdout_to_stderr
 
     given = {k: v for k, v in overrides.items() if v is not None}
@@ -83,30 +83,43 @@ def check_space_file(
     """Check a search space (every point, or a covering set) and say its size and ranges; the
     errors of failing points go back under ``raised`` for the caller to report."""
     from netdsl.errors import NetdslErrors, NetdslSpaceError
+    from netdsl.lang.space import extract
     from netdsl.search.check import check_space
     from netdsl.search.settings import read_tune_settings
-    from netdsl.search.space import extract
+    from netdsl.tools.flops import model_macs
 
     space = extract(program)
     tune = read_tune_settings(space.tune)
     report = check_space(
-        space, state.registry, data=data, overrides=given, max_params=tune.max_params
+        space,
+        state.registry,
+        data=data,
+        overrides=given,
+        max_params=tune.max_params,
+        macs=lambda m: model_macs(m).total,
     )
     errors = list(report.errors)
     if report.passed == 0 and not errors:
-        errors.append(NetdslSpaceError(
-            "no point of the search space passes: every one is over tune_max_params",
-            space.tune[0].span if space.tune else None, code="NDL017",
-            help="raise tune_max_params or choose smaller options",
-        ))
+        errors.append(
+            NetdslSpaceError(
+                "no point of the search space passes: every one is over tune_max_params",
+                space.tune[0].span if space.tune else None,
+                code="NDL017",
+                help="raise tune_max_params or choose smaller options",
+            )
+        )
     out: dict[str, Any] = {
         "file": path,
         "ok": not errors,
         "errors": [e.to_dict() for e in errors],
         "space": {
-            "size": report.size, "continuous": report.continuous, "method": report.method,
-            "checked": report.checked, "passed": report.passed,
-            "failing": len(report.failing), "over_max_params": report.over_limit,
+            "size": report.size,
+            "continuous": report.continuous,
+            "method": report.method,
+            "checked": report.checked,
+            "passed": report.passed,
+            "failing": len(report.failing),
+            "over_max_params": report.over_limit,
             "params": list(report.params) if report.params else None,
             "macs": list(report.macs) if report.macs else None,
             "parameters": [

@@ -12,34 +12,65 @@ from netdsl.tools.cli.terminal import State, load
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--study", "study_dir", type=click.Path(file_okay=False),
-              help="The study folder (journal, trials, best.net, plots). Default: "
-              "studies/<FILE's stem>.")
+@click.option(
+    "--study",
+    "study_dir",
+    type=click.Path(file_okay=False),
+    help="The study folder (journal, trials, best.net, plots). Default: studies/<FILE's stem>.",
+)
 @click.option("--name", help="The study's name in its storage (default: FILE's stem).")
-@click.option("--storage", metavar="URL",
-              help="An Optuna RDB storage shared by machines, e.g. postgresql://user@host/db "
-              "(default: the journal file in the study folder).")
-@click.option("--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Trials run at once on this machine.")
+@click.option(
+    "--storage",
+    metavar="URL",
+    help="An Optuna RDB storage shared by machines, e.g. postgresql://user@host/db "
+    "(default: the journal file in the study folder).",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Trials run at once on this machine.",
+)
 @click.option("--trials", type=click.IntRange(min=1), help="Overrides tune_trials.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
-              help="Seconds after which no trial starts (overrides tune_timeout).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds after which no trial starts (overrides tune_timeout).",
+)
 @click.option("--data", type=click.Path(), help="The dataset's file or folder (as `run`).")
-@click.option("--threads", type=click.IntRange(1, 4096),
-              help="TensorFlow threads per trial (as `run --threads`).")
-@click.option("--show", is_flag=True,
-              help="Print the study's trials and write best.net and plots; run nothing.")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 4096),
+    help="TensorFlow threads per trial (as `run --threads`).",
+)
+@click.option(
+    "--show",
+    is_flag=True,
+    help="Print the study's trials and write best.net and plots; run nothing.",
+)
 @click.pass_obj
-def tune(state: State, /, file: str, study_dir: str | None, name: str | None,
-         storage: str | None, jobs: int, trials: int | None, timeout: float | None,
-         data: str | None, threads: int | None, show: bool) -> None:
+def tune(
+    state: State,
+    /,
+    file: str,
+    study_dir: str | None,
+    name: str | None,
+    storage: str | None,
+    jobs: int,
+    trials: int | None,
+    timeout: float | None,
+    data: str | None,
+    threads: int | None,
+    show: bool,
+) -> None:
     """Tune FILE's search space with Optuna: each trial is a `netdsl run` in its own process.
 
     The study lives in its folder (or --storage): running the same command again continues
     it. The program's tune_* settings choose the metric, direction, trials, sampler (tpe,
     random, grid), pruner (median, hyperband, none), tune_max_params and timeouts."""
+    from netdsl.lang.space import extract
     from netdsl.search.settings import read_tune_settings
-    from netdsl.search.space import extract
     from netdsl.search.tune import TuneOptions, Tuner
 
     program = load(file)
@@ -47,8 +78,14 @@ def tune(state: State, /, file: str, study_dir: str | None, name: str | None,
     settings = read_tune_settings(space.tune)
     stem = Path(file).stem
     options = TuneOptions(
-        Path(study_dir or Path("studies") / stem), name or stem, storage, jobs, data, trials,
-        timeout, threads,
+        Path(study_dir or Path("studies") / stem),
+        name or stem,
+        storage,
+        jobs,
+        data,
+        trials,
+        timeout,
+        threads,
     )
     tuner = Tuner(space, settings, options, state.registry, click.echo)
     study = _open_to_show(tuner) if show else tuner.run()
@@ -65,14 +102,17 @@ def _open_to_show(tuner: Any) -> Any:
     optuna = import_optuna()
     opts = tuner.options
     if opts.storage is None and not (opts.study_dir / "journal.log").exists():
-        raise NetdslTuneError(f"no study in {opts.study_dir}", code="NDL330",
-                              help="run `netdsl tune FILE` first (or give --study)")
+        raise NetdslTuneError(
+            f"no study in {opts.study_dir}",
+            code="NDL330",
+            help="run `netdsl tune FILE` first (or give --study)",
+        )
     storage = open_storage(optuna, opts.study_dir, opts.storage)
     try:
         study = optuna.load_study(study_name=opts.name, storage=storage)
     except KeyError:
         raise NetdslTuneError(f"the storage has no study `{opts.name}`", code="NDL330") from None
-    tuner.report = check_space(tuner.space, tuner.registry, data=opts.data, macs=False)
+    tuner.report = check_space(tuner.space, tuner.registry, data=opts.data)
     tuner.metric, _ = objective_of(tuner.report, tuner.settings)
     return study
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..errors import NetdslError, NetdslErrors, NetdslSpaceError, Span
-from ..lang import ir
-from ..lang.formatter import format_chain, format_value
+from . import ir
+from .formatter import format_chain, format_value
 
 __all__ = [
     "Param",
@@ -69,7 +69,7 @@ class Param:
         if not self.discrete:
             return None
         step = self.step or 1
-        return int(math.floor((self.high - self.low) / step + 1e-9)) + 1
+        return math.floor((self.high - self.low) / step + 1e-9) + 1
 
     def option_text(self, i: int) -> str:
         opt = self.options[i]
@@ -110,7 +110,7 @@ class Param:
 def _num(x: float | None) -> str:
     if x is None:
         return "none"
-    if isinstance(x, int) or float(x).is_integer() and abs(x) < 1e15:
+    if isinstance(x, int) or (float(x).is_integer() and abs(x) < 1e15):
         return str(int(x))
     return f"{x:.6g}"
 
@@ -254,7 +254,9 @@ class _Extractor:
     # values
     def value(self, v: ir.Node, where: str, parent: tuple[str, int] | None) -> None:
         if isinstance(v, ir.Call) and v.name in SPACE_CALLS:
-            made = self.choice(v, where, parent) if v.name == CHOICE else self.range(v, where, parent)
+            made = (
+                self.choice(v, where, parent) if v.name == CHOICE else self.range(v, where, parent)
+            )
             if made is not None and made.options:
                 for i, opt in enumerate(made.options):
                     self.value(opt, where, (made.name, i))
@@ -278,7 +280,9 @@ class _Extractor:
         if keyed:
             a = keyed[0]
             self.fail(
-                f"`choice` takes options, not `{a.key}=`", a.span, "not an option",
+                f"`choice` takes options, not `{a.key}=`",
+                a.span,
+                "not an option",
                 "write the options alone: choice(32, 64, 128)",
             )
             return None
@@ -306,8 +310,15 @@ class _Extractor:
         kind: Kind = "int" if both_int else "float"
         return self.add(
             Param(
-                self.name(where, call.span), kind, call.span, where,
-                low=low, high=high, step=step, log=log, parent=parent,
+                self.name(where, call.span),
+                kind,
+                call.span,
+                where,
+                low=low,
+                high=high,
+                step=step,
+                log=log,
+                parent=parent,
             )
         )
 
@@ -337,7 +348,9 @@ class _Extractor:
         if layer.args:
             a = layer.args[0]
             self.fail(
-                "a `choice` step chooses between chains, not values", a.span, "not a chain",
+                "a `choice` step chooses between chains, not values",
+                a.span,
+                "not a chain",
                 "write the options as chains: choice(dense 64 relu, dense 128 relu)",
             )
             return
@@ -345,8 +358,9 @@ class _Extractor:
             self.fail("an empty choice", layer.span, "no options", "choice(dense 64, dense 128)")
             return
         param = self.add(
-            Param(self.name("step", layer.span), "step", layer.span, "step", layer.body,
-                  parent=parent)
+            Param(
+                self.name("step", layer.span), "step", layer.span, "step", layer.body, parent=parent
+            )
         )
         for i, body in enumerate(layer.body):
             self.chain(body, (param.name, i))
@@ -357,21 +371,27 @@ class _Extractor:
         if call.name not in SPACE_CALLS:
             self.fail(
                 f"a repetition count is a number or a search space, not `{call.name}(...)`",
-                call.name_span or call.span, "not choice or range", "write `* choice(1, 2, 3)`",
+                call.name_span or call.span,
+                "not choice or range",
+                "write `* choice(1, 2, 3)`",
             )
             return
         before = len(self.params)
         self.value(call, "repeat", parent)
-        made = self.params[before:before + 1]
+        made = self.params[before : before + 1]
         if not made:
             return
         p = made[0]
-        bad = p.kind == "float" or any(
-            not isinstance(o, ir.Int) or o.value < 1 for o in p.options
-        ) or (p.kind == "int" and p.low < 1)
+        bad = (
+            p.kind == "float"
+            or any(not isinstance(o, ir.Int) or o.value < 1 for o in p.options)
+            or (p.kind == "int" and p.low < 1)
+        )
         if bad:
             self.fail(
-                "a repetition count takes whole numbers from 1", call.span, "not counts from 1",
+                "a repetition count takes whole numbers from 1",
+                call.span,
+                "not counts from 1",
                 "write `* choice(1, 2, 3)` or `* range(1, 4)`",
             )
 
@@ -390,11 +410,19 @@ def _read_range(call: ir.Call) -> tuple[Any, Any, Any, bool] | NetdslError:
     keyed = {a.key: a for a in call.args if a.key}
     for key, a in keyed.items():
         if key not in _RANGE_KEYS:
-            return err(f"`range` has no parameter `{key}`", a.key_span or a.span,
-                       "not step or log", f"write {usage}")
+            return err(
+                f"`range` has no parameter `{key}`",
+                a.key_span or a.span,
+                "not step or log",
+                f"write {usage}",
+            )
     if len(pos) != 2:
-        return err(f"`range` takes a low and a high value, not {len(pos)}", call.span,
-                   "needs low and high", f"write {usage}")
+        return err(
+            f"`range` takes a low and a high value, not {len(pos)}",
+            call.span,
+            "needs low and high",
+            f"write {usage}",
+        )
     nums = []
     for a in pos:
         if not isinstance(a.value, (ir.Int, ir.Float)):
@@ -413,19 +441,39 @@ def _read_range(call: ir.Call) -> tuple[Any, Any, Any, bool] | NetdslError:
             return err("`log` is true or false", log_arg.span, "not true or false")
         log = log_arg.value.value
     if low > high:
-        return err(f"a range's low end {_num(low)} is above its high end {_num(high)}",
-                   call.span, "low > high", f"write range({_num(high)}, {_num(low)}, ...)")
+        return err(
+            f"a range's low end {_num(low)} is above its high end {_num(high)}",
+            call.span,
+            "low > high",
+            f"write range({_num(high)}, {_num(low)}, ...)",
+        )
     if log and low <= 0:
-        return err(f"a log range cannot reach {_num(low)}: its ends must be above 0", call.span,
-                   "log range through zero", "start the range above 0, e.g. range(1e-5, ...)")
+        return err(
+            f"a log range cannot reach {_num(low)}: its ends must be above 0",
+            call.span,
+            "log range through zero",
+            "start the range above 0, e.g. range(1e-5, ...)",
+        )
     if log and step is not None:
-        return err("a range is either logarithmic or stepped, not both", call.span,
-                   "log and step", "drop `step=` or `log=true`")
-    if step is not None and isinstance(low, int) and isinstance(step, int) and isinstance(
-        high, int
-    ) and (high - low) % step:
-        return err(f"the step {step} does not reach {high} from {low}", step_arg.span if step_arg
-                   else call.span, "does not divide", f"end at {high - (high - low) % step}")
+        return err(
+            "a range is either logarithmic or stepped, not both",
+            call.span,
+            "log and step",
+            "drop `step=` or `log=true`",
+        )
+    if (
+        step is not None
+        and isinstance(low, int)
+        and isinstance(step, int)
+        and isinstance(high, int)
+        and (high - low) % step
+    ):
+        return err(
+            f"the step {step} does not reach {high} from {low}",
+            step_arg.span if step_arg else call.span,
+            "does not divide",
+            f"end at {high - (high - low) % step}",
+        )
     return low, high, step, log
 
 
