@@ -201,3 +201,38 @@ def test_cli_check_prints_size_and_ranges(tmp_path: Path) -> None:
     bad.write_text("conv2d 8 3 relu -> maxpool choice(2, 30) -> dense 10 softmax\n")
     r = CliRunner().invoke(cli.main, ["--no-plugins", "check", str(bad)])
     assert r.exit_code == 1 and "NDL008" in r.output and "1 fail the check" in r.output
+
+
+def test_summary_shows_the_parameters_and_the_first_passing_point(tmp_path: Path) -> None:
+    f = tmp_path / "s.net"
+    f.write_text(SPACE)
+    r = CliRunner().invoke(cli.main, ["--no-plugins", "summary", str(f)])
+    assert r.exit_code == 0, r.output
+    assert "search space: 192 points (and real ranges)" in r.output
+    assert "range(8, 64, step=8)" in r.output and "choice(32, 64)" in r.output
+    assert "when step@6:6 = dense 128 relu -> dropout choice(0.1, 0.5)" in r.output
+    assert "first passing point: " in r.output and "total parameters" in r.output
+
+
+def test_diagram_draws_the_first_passing_point_and_says_so(tmp_path: Path) -> None:
+    f = tmp_path / "s.net"
+    f.write_text("conv2d 8 3 relu -> maxpool choice(30, 2) -> dense 10 softmax\n")
+    r = CliRunner().invoke(cli.main, ["--no-plugins", "diagram", str(f)])
+    assert r.exit_code == 0, r.output
+    assert "first passing point of 2 (maxpool@1:28=2)" in r.output
+
+
+def test_hover_on_a_choice_lists_its_options(registry: Registry) -> None:
+    pytest.importorskip("lsprotocol")
+    from lsprotocol import types as lsp
+
+    from netdsl.tools.lsp_features import analyze
+
+    text = "dense choice(32, 64, 128) relu -> dropout choice(0.1, 0.2) -> dense 10 softmax\n"
+    a = analyze("file:///m.net", text, registry)
+    hover = a.hover(lsp.Position(0, 8))
+    assert hover is not None
+    value = hover.contents.value  # type: ignore[union-attr]
+    assert "`dense@1:7`" in value and "3 options" in value and "- `128`" in value
+    assert a.model is not None  # hover on layers reads the first passing point
+    assert all(e.code != "NDL016" for e in a.errors)
