@@ -236,3 +236,15 @@ def test_hover_on_a_choice_lists_its_options(registry: Registry) -> None:
     assert "`dense@1:7`" in value and "3 options" in value and "- `128`" in value
     assert a.model is not None  # hover on layers reads the first passing point
     assert all(e.code != "NDL016" for e in a.errors)
+
+
+def test_an_error_names_only_the_options_that_make_it(registry: Registry) -> None:
+    text = (
+        "batch_size: choice(32, 64)\n"
+        "conv2d choice(16, 32) 3 relu -> maxpool choice(2, 4)\n"
+        "  -> (conv2d 32 3 relu) * choice(1, 3) -> flatten -> dense 10 softmax\n"
+    )
+    report = check_space(space_of(text), registry)
+    (err,) = report.errors
+    assert err.message.endswith("(with maxpool@2:41=4, repeat@3:27=3)")
+    assert sorted(n.label for n in err.notes) == ["with maxpool@2:41 = 4", "with repeat@3:27 = 3"]

@@ -246,7 +246,7 @@ def check_space(
     size, continuous = space.size()
     chosen, method = points(space)
     report = SpaceReport(size, continuous, method, checked=len(chosen))
-    seen: dict[tuple[Any, ...], NetdslError] = {}
+    seen: dict[tuple[Any, ...], tuple[NetdslError, Point]] = {}
     counts: dict[tuple[Any, ...], int] = {}
     sizes: list[int] = []
     flops: list[int] = []
@@ -257,10 +257,10 @@ def check_space(
         if result.errors:
             report.failing.append(point)
             for e in result.errors:
-                key = (e.code, e.message, e.span.start if e.span else None)
+                key = _key(e)
                 counts[key] = counts.get(key, 0) + 1
                 if key not in seen:
-                    seen[key] = _at_point(e, space, point)
+                    seen[key] = (e, point)
             continue
         assert result.model is not None
         if result.refused:
@@ -271,7 +271,9 @@ def check_space(
         sizes.append(result.model.total_params)
         if macs is not None:
             flops.append(macs(result.model))
-    for key, e in seen.items():
+    for key, (e, point) in seen.items():
+        causes = _causes(space, point, key, registry, data, overrides)
+        _at_point(e, space, point, causes)
         e.help = (e.help + "; " if e.help else "") + (
             f"fails in {counts[key]:,} of {report.checked:,} checked points"
         )
@@ -284,15 +286,57 @@ def check_space(
     return report
 
 
-def _at_point(e: NetdslError, space: Space, point: Point) -> NetdslError:
-    """The error with a note at each option the failing point chose (where it came from)."""
-    notes = []
+def _key(e: NetdslError) -> tuple[Any, ...]:
+    return (e.code, e.message, e.span.start if e.span else None)
+
+
+def _causes(
+    space: Space,
+    point: Point,
+    key: tuple[Any, ...],
+    registry: Registry,
+    data: str | os.PathLike[str] | None,
+    overrides: Mapping[str, Any] | None,
+) -> set[str]:
+    """The parameters of ``point`` whose value makes the error: those for which another of
+    their values (the rest kept) makes this error go away. One check per value tried."""
+    causes = set()
     for p in space.params:
         if p.name not in point or not space.active(p, point):
+            continue
+        for v in p.check_values(ALL_VALUES_UP_TO):
+            if v == point[p.name]:
+                continue
+            other = {**point, p.name: v}
+            other = {k: x for k, x in other.items() if space.active(space.param(k), other)}
+            other.update(_defaults(space, other))
+            result = check_point(space, other, registry, data=data, overrides=overrides)
+            if all(_key(e) != key for e in result.errors):
+                causes.add(p.name)
+                break
+    return causes
+
+
+def _defaults(space: Space, point: Point) -> dict[str, Any]:
+    """First values for the parameters a changed step choice made active."""
+    out: dict[str, Any] = {}
+    for p in space.params:
+        if p.name not in point and space.active(p, {**point, **out}):
+            out[p.name] = p.check_values(ALL_VALUES_UP_TO)[0]
+    return out
+
+
+def _at_point(e: NetdslError, space: Space, point: Point, causes: set[str]) -> NetdslError:
+    """The error with a note at each option that makes it (where it came from); all the
+    point's options when no single one is to blame (several together are)."""
+    notes = []
+    shown = {p.name for p in space.params if p.name in causes} or set(point)
+    for p in space.params:
+        if p.name not in shown or p.name not in point or not space.active(p, point):
             continue
         span = p.option_span(int(point[p.name])) if p.options else p.span
         if span is not None and span != e.span:
             notes.append(Note(span, f"with {p.name} = {p.value_text(point[p.name])}"))
     e.notes = e.notes + tuple(notes)
-    e.message = f"{e.message} (with {space.describe_point(point)})"
+    e.message = f"{e.message} (with {space.describe_point({k: point[k] for k in shown})})"
     return e
