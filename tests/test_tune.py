@@ -320,3 +320,15 @@ def test_real_trials_and_best_net_reproduces_the_best_trial(tmp_path: Path) -> N
     first = json.loads((trial_run / "history.json").read_text())["epochs"]
     second = json.loads((rerun / "history.json").read_text())["epochs"]
     assert first == second  # same program, same seed: the same training
+
+
+def test_resume_needs_an_existing_study_and_run_resume_points_at_tune(tmp_path: Path) -> None:
+    f = tmp_path / "m.net"
+    f.write_text(HEAD + "dense choice(20, 30) -> dense 10 softmax\n")
+    study = tmp_path / "study"
+    r = cli_run("tune", str(f), "--study", str(study), "--resume")
+    assert r.exit_code == 1 and "no study to resume in" in r.output and not study.exists()
+    study.mkdir()
+    (study / "journal.log").write_text("")
+    r = cli_run("run", "--resume", str(study))
+    assert r.exit_code == 1 and "is a study folder, not a run folder" in r.output

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import NetdslSpaceError
+from ..errors import NetdslSpaceError, NetdslTuneError
 from ..lang.formatter import format as format_program
 from ..lang.space import Space, resolve
 from ..run.runs import read_json
@@ -33,6 +33,7 @@ from .settings import TuneSettings
 from .study import (
     FOLDER,
     INTERRUPTED,
+    JOURNAL,
     OWNER,
     REFUSED,
     SKIPPED,
@@ -68,6 +69,8 @@ class TuneOptions:
     timeout: float | None = None
     threads: int | None = None
     run_args: tuple[str, ...] = ()
+    #: only continue an existing study (a missing one is an error, not a new study)
+    resume: bool = False
     #: what runs a trial, given ``FILE --quiet --out DIR ...`` (tests put a stand-in here)
     trial_command: tuple[str, ...] = ()
 
@@ -136,6 +139,8 @@ class Tuner:
             err.source = self.space.program.source
             raise err
         self.metric, direction = objective_of(self.report, self.settings)
+        if self.options.resume:
+            _must_exist(optuna, self.options)
         if self.options.storage is None:  # the journal file needs its folder first
             self.options.study_dir.mkdir(parents=True, exist_ok=True)
         # an RDB is reached before anything is written here: an unreachable one leaves no trace
@@ -330,6 +335,24 @@ class Tuner:
             self.say(
                 f"trial {t.number}: its tuner was killed mid-trial; recorded failed, "
                 "its point is tried again"
+            )
+
+
+def _must_exist(optuna: Any, options: TuneOptions) -> None:
+    """``--resume``: the study must be there already."""
+    if options.storage is None and not (options.study_dir / JOURNAL).exists():
+        raise NetdslTuneError(
+            f"no study to resume in {options.study_dir}",
+            code="NDL330",
+            help="run without --resume to start one, or give the study's --study folder",
+        )
+    if options.storage is not None:
+        names = optuna.get_all_study_names(open_storage(optuna, options.study_dir, options.storage))
+        if options.name not in names:
+            raise NetdslTuneError(
+                f"no study `{options.name}` to resume in the storage",
+                code="NDL330",
+                help="its studies: " + (", ".join(names) or "none"),
             )
 
 

@@ -45,6 +45,12 @@ from netdsl.tools.cli.terminal import State, load
     help="TensorFlow threads per trial (as `run --threads`).",
 )
 @click.option(
+    "--resume",
+    is_flag=True,
+    help="Only continue an existing study (the same command continues it anyway; with "
+    "--resume a missing study is an error instead of a new study).",
+)
+@click.option(
     "--show",
     is_flag=True,
     help="Print the study's trials and write best.net and plots; run nothing.",
@@ -62,6 +68,7 @@ def tune(
     timeout: float | None,
     data: str | None,
     threads: int | None,
+    resume: bool,
     show: bool,
 ) -> None:
     """Tune FILE's search space with Optuna: each trial is a `netdsl run` in its own process.
@@ -86,6 +93,7 @@ def tune(
         trials,
         timeout,
         threads,
+        resume=resume,
     )
     tuner = Tuner(space, settings, options, state.registry, click.echo)
     study = _open_to_show(tuner) if show else tuner.run()
