@@ -271,9 +271,9 @@ def check_space(
         sizes.append(result.model.total_params)
         if macs is not None:
             flops.append(macs(result.model))
-    for key, (e, point) in seen.items():
-        causes = _causes(space, point, key, registry, data, overrides)
-        _at_point(e, space, point, causes)
+    for key, (e, failed) in seen.items():
+        causes = _causes(space, failed, key, registry, data, overrides)
+        _at_point(e, space, failed, causes)
         e.help = (e.help + "; " if e.help else "") + (
             f"fails in {counts[key]:,} of {report.checked:,} checked points"
         )
