@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+REUSE = False
 TRAIN, TEST, EPOCHS, BATCH = 4000, 2000, 2, 64
 
 MLP = """dense choice(64, 128, 256) relu -> dropout choice(0.0, 0.2) -> dense 32 relu
@@ -147,6 +148,12 @@ def netdsl_side(space: str, trials: int, data: Path, work: Path, epochs: int) ->
 def kt_side(space: str, trials: int, data: Path, work: Path, epochs: int) -> dict[str, Any]:
     import keras
     import keras_tuner as kt
+    from keras_tuner.src.engine import tuner as kt_tuner
+
+    # KerasTuner imports tensorboard in every trial, to patch a TensorBoard callback; there is
+    # none here and the CPU wheel has no tensorboard: the patching is skipped (same behaviour)
+    kt_tuner.Tuner._configure_tensorboard_dir = lambda self, *a, **k: None
+    keras.config.disable_traceback_filtering()
 
     arrays = np.load(data)
     x, y = arrays["x_train"][..., None] / 255.0, arrays["y_train"]
@@ -179,7 +186,11 @@ def kt_side(space: str, trials: int, data: Path, work: Path, epochs: int) -> dic
         m.add(keras.layers.Flatten())
         m.add(keras.layers.Dense(10, activation="softmax"))
         lr = hp.Float("lr", 1e-4, 1e-2, sampling="log")
-        m.compile(keras.optimizers.Adam(lr), "categorical_crossentropy", ["accuracy"])
+        m.compile(
+            optimizer=keras.optimizers.Adam(lr),
+            loss="categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         return m
 
     class Model(kt.HyperModel):  # type: ignore[misc]
@@ -239,6 +250,8 @@ def child(
     jobs: int = 1,
 ) -> dict[str, Any]:
     out = work / f"{side}-{space}.json"
+    if REUSE and out.exists():  # --reuse: a side measured before, in the same work folder
+        return dict(json.loads(out.read_text()))
     cmd = [
         sys.executable,
         __file__,
@@ -317,10 +330,18 @@ def main() -> None:
     ap.add_argument("--memory-trials", type=int, default=30)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "tune_vs_kerastuner.json"))
     ap.add_argument("--only", choices=("spaces", "memory", "kill"), action="append")
+    ap.add_argument(
+        "--reuse",
+        metavar="WORK",
+        help="a work folder of an earlier run: its "
+        "measured sides are kept (delete a side's JSON to measure it again)",
+    )
     args = ap.parse_args()
+    global REUSE
+    REUSE = args.reuse is not None
     mnist = Path(os.environ.get("NETDSL_MNIST", ROOT.parent / "shared" / "data" / "mnist"))
-    work = Path(tempfile.mkdtemp(prefix="tune-bench-"))
-    data = subset(mnist, work)
+    work = Path(args.reuse or tempfile.mkdtemp(prefix="tune-bench-"))
+    data = work / "mnist.npz" if args.reuse else subset(mnist, work)
     report: dict[str, Any] = {
         "train": TRAIN,
         "test": TEST,
