@@ -199,6 +199,8 @@ def kt_side(space: str, trials: int, data: Path, work: Path, epochs: int) -> dic
 
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
             history = model.fit(*args, **kwargs)
+            if deadline and time.monotonic() - begin > deadline:  # no trial starts after it
+                tuner.oracle.max_trials = len(tuner.oracle.trials)
             test = model.evaluate(xt, yt, verbose=0)[1]
             rows.append(
                 {
@@ -211,10 +213,13 @@ def kt_side(space: str, trials: int, data: Path, work: Path, epochs: int) -> dic
             rss.append(rss_mb())
             return history
 
+    deadline = float(os.environ.get("BENCH_DEADLINE", "0"))
+    limits = {"max_consecutive_failed_trials": 10**6} if deadline else {}
     tuner = kt.RandomSearch(
         Model(),
         objective="val_accuracy",
-        max_trials=trials,
+        max_trials=10**6 if deadline else trials,
+        **limits,
         seed=0,
         directory=str(work),
         project_name=f"kt-{space}",
@@ -248,8 +253,9 @@ def child(
     epochs: int = EPOCHS,
     timeout: float = 3600,
     jobs: int = 1,
+    deadline: float = 0,
 ) -> dict[str, Any]:
-    out = work / f"{side}-{space}.json"
+    out = work / f"{side}-{space}{'-timed' if deadline else ''}.json"
     if REUSE and out.exists():  # --reuse: a side measured before, in the same work folder
         return dict(json.loads(out.read_text()))
     cmd = [
@@ -264,7 +270,12 @@ def child(
         str(epochs),
         str(out),
     ]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "BENCH_JOBS": str(jobs)}
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "BENCH_JOBS": str(jobs),
+        "BENCH_DEADLINE": str(deadline),
+    }
     subprocess.run(cmd, check=True, timeout=timeout, env=env)
     return json.loads(out.read_text())
 
@@ -329,7 +340,13 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=8)
     ap.add_argument("--memory-trials", type=int, default=30)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "tune_vs_kerastuner.json"))
-    ap.add_argument("--only", choices=("spaces", "memory", "kill"), action="append")
+    ap.add_argument("--only", choices=("spaces", "equal-time", "memory", "kill"), action="append")
+    ap.add_argument(
+        "--seconds",
+        type=float,
+        default=240,
+        help="the wall time both sides get in the equal-time comparison",
+    )
     ap.add_argument(
         "--reuse",
         metavar="WORK",
@@ -349,7 +366,7 @@ def main() -> None:
         "trials": args.trials,
         "work": str(work),
     }
-    only = set(args.only or ("spaces", "memory", "kill"))
+    only = set(args.only or ("spaces", "equal-time", "memory", "kill"))
     if "spaces" in only:
         for space in ("mlp", "cnn"):
             a = child("netdsl", space, args.trials, data, work)
@@ -381,6 +398,29 @@ def main() -> None:
                     }
                 ),
             )
+    if "equal-time" in only:
+        # KerasTuner gets --seconds of wall time (trials until then, failures not fatal);
+        # netdsl's trials finished by then are read from its trial-budget run above
+        report["equal_time"] = {"seconds": args.seconds}
+        for space in ("mlp", "cnn"):
+            a = child("netdsl", space, args.trials, data, work)
+            b = child("kerastuner", space, args.trials, data, work, deadline=args.seconds)
+            done = [r for r in b["trials"] if r["at"] is not None and r["at"] <= args.seconds]
+            report["equal_time"][space] = {
+                "netdsl": {
+                    "best_test": best_at(a["trials"], args.seconds),
+                    "trials": sum(
+                        1 for r in a["trials"] if r["at"] is not None and r["at"] <= args.seconds
+                    ),
+                },
+                "kerastuner": {
+                    "best_test": best_at(b["trials"], args.seconds),
+                    "trials": len(done),
+                    "wasted": b["wasted"],
+                    "wall": b["wall"],
+                },
+            }
+        print("equal time", json.dumps(report["equal_time"]))
     if "memory" in only:
         report["memory"] = {
             side: child(side, "tiny", args.memory_trials, data, work, epochs=1, jobs=2)["rss"]

@@ -332,3 +332,17 @@ def test_resume_needs_an_existing_study_and_run_resume_points_at_tune(tmp_path: 
     (study / "journal.log").write_text("")
     r = cli_run("run", "--resume", str(study))
     assert r.exit_code == 1 and "is a study folder, not a run folder" in r.output
+
+
+def test_an_option_in_no_passing_point_is_never_offered(
+    tmp_path: Path, registry: Registry
+) -> None:
+    text = (
+        "tune_trials: 4\ntune_sampler: random\ntune_seed: 0\ntune_pruner: none\n"
+        "dense 8 relu -> reshape choice(2x4, 3x3, 4x2) -> flatten -> dense 10 softmax\n"
+    )
+    lines: list[str] = []
+    study = tuner(tmp_path, text, registry, lines).run()
+    assert [x.state.name for x in study.trials] == ["COMPLETE"] * 4  # nothing refused
+    assert {x.params[next(iter(x.params))] for x in study.trials} <= {"2x4", "4x2"}
+    assert any("3x3 left out (in no point that passes)" in line for line in lines)

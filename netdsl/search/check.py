@@ -98,6 +98,23 @@ class SpaceReport:
     seconds: float = 0.0
     #: the first passing point's plan (its settings tell the tuner the metrics, the split)
     example: CheckedModel | None = None
+    #: the points that pass (kept while every combination is checked: at most ENUMERATE_LIMIT)
+    passing: list[Point] = field(default_factory=list)
+
+    def allowed(self, space: Space) -> dict[str, tuple[int, ...]]:
+        """Each choice's options that some passing point takes, for the choices where some
+        option is in none. Only when every combination was checked (then an option outside
+        is in no valid point at all); else nothing is left out."""
+        if self.method != "every combination" or not self.passing:
+            return {}
+        out = {}
+        for p in space.params:
+            if not p.options:
+                continue
+            seen = sorted({int(pt[p.name]) for pt in self.passing if p.name in pt})
+            if seen and len(seen) < len(p.options):
+                out[p.name] = tuple(seen)
+        return out
 
     def lines(self) -> list[str]:
         """The report as `netdsl check` prints it."""
@@ -267,6 +284,7 @@ def check_space(
             report.over_limit += 1
             continue
         report.passed += 1
+        report.passing.append(point)
         report.example = report.example or result.model
         sizes.append(result.model.total_params)
         if macs is not None:

@@ -13,7 +13,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -108,12 +108,14 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def make_sampler(optuna: Any, space: Space, settings: TuneSettings) -> Any:
+def make_sampler(
+    optuna: Any, space: Space, settings: TuneSettings, allowed: Allowed | None = None
+) -> Any:
     """The sampler the ``tune_sampler`` row names."""
     if settings.sampler == "random":
         return optuna.samplers.RandomSampler(seed=settings.seed)
     if settings.sampler == "grid":
-        return _grid_sampler(optuna)(_grid(space), seed=settings.seed)
+        return _grid_sampler(optuna)(_grid(space, allowed), seed=settings.seed)
     return optuna.samplers.TPESampler(seed=settings.seed)
 
 
@@ -128,7 +130,7 @@ def _grid_sampler(optuna: Any) -> Any:
     return Grid
 
 
-def _grid(space: Space) -> dict[str, list[Any]]:
+def _grid(space: Space, allowed: Allowed | None = None) -> dict[str, list[Any]]:
     grid: dict[str, list[Any]] = {}
     for p in space.params:
         n = p.count
@@ -140,7 +142,7 @@ def _grid(space: Space) -> dict[str, list[Any]]:
                 code="NDL330",
                 help="give the range a step= (or use tune_sampler: tpe)",
             )
-        grid[p.name] = _labels(p) if p.options else _range_values(p)
+        grid[p.name] = _offered(p, _labels(p), allowed) if p.options else _range_values(p)
     return grid
 
 
@@ -168,6 +170,7 @@ def open_study(
     space: Space,
     settings: TuneSettings,
     direction: str,
+    allowed: Allowed | None = None,
 ) -> Any:
     """Create the study, or load it to continue; one made from another space is refused."""
     key = space_key(space)
@@ -175,7 +178,7 @@ def open_study(
         storage=storage,
         study_name=name,
         direction=direction,
-        sampler=make_sampler(optuna, space, settings),
+        sampler=make_sampler(optuna, space, settings, allowed),
         pruner=make_pruner(optuna, settings),
         load_if_exists=True,
     )
@@ -209,16 +212,22 @@ def _labels(p: Param) -> list[Any]:
     return [p.option_text(i) for i in range(len(p.options))]
 
 
-def ask_point(trial: Any, space: Space) -> dict[str, Any]:
+#: a choice's options the static check found in some passing point (a choice left out: all)
+Allowed = Mapping[str, tuple[int, ...]]
+
+
+def ask_point(trial: Any, space: Space, allowed: Allowed | None = None) -> dict[str, Any]:
     """Ask the trial for each active parameter in source order (a step choice before what its
-    options hold); the point maps a choice to its option's index."""
+    options hold); the point maps a choice to its option's index. Options outside ``allowed``
+    (those in no passing point) are never offered to the sampler."""
     point: dict[str, Any] = {}
     for p in space.params:
         if not space.active(p, point):
             continue
         if p.options:
             labels = _labels(p)
-            point[p.name] = labels.index(trial.suggest_categorical(p.name, labels))
+            offered = _offered(p, labels, allowed)
+            point[p.name] = labels.index(trial.suggest_categorical(p.name, offered))
         elif p.kind == "int":
             point[p.name] = trial.suggest_int(
                 p.name, int(p.low), int(p.high), step=int(p.step or 1), log=p.log
@@ -226,6 +235,11 @@ def ask_point(trial: Any, space: Space) -> dict[str, Any]:
         else:
             point[p.name] = trial.suggest_float(p.name, p.low, p.high, step=p.step, log=p.log)
     return point
+
+
+def _offered(p: Param, labels: list[Any], allowed: Allowed | None) -> list[Any]:
+    keep = (allowed or {}).get(p.name)
+    return labels if keep is None else [labels[i] for i in keep]
 
 
 def point_of(params: dict[str, Any], space: Space) -> dict[str, Any]:

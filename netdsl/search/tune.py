@@ -116,6 +116,7 @@ class Tuner:
     registry: Registry
     say: Callable[[str], None]
     report: SpaceReport | None = None
+    allowed: dict[str, tuple[int, ...]] = field(default_factory=dict)
     running: list[Running] = field(default_factory=list)
 
     def run(self) -> Any:
@@ -146,7 +147,14 @@ class Tuner:
         # an RDB is reached before anything is written here: an unreachable one leaves no trace
         storage = open_storage(optuna, self.options.study_dir, self.options.storage)
         self.options.study_dir.mkdir(parents=True, exist_ok=True)
-        study = open_study(optuna, storage, self.options.name, self.space, self.settings, direction)
+        self.allowed = self.report.allowed(self.space)
+        study = open_study(
+            optuna, storage, self.options.name, self.space, self.settings, direction, self.allowed
+        )
+        for name, keep in self.allowed.items():
+            p = self.space.param(name)
+            dropped = [p.option_text(i) for i in range(len(p.options)) if i not in keep]
+            self.say(f"{name}: {', '.join(dropped)} left out (in no point that passes)")
         self.say(
             f"study {self.options.name}: {self.metric} ({direction}), "
             f"folder {self.options.study_dir}"
@@ -203,7 +211,7 @@ class Tuner:
             trial.set_user_attr(SKIPPED, "the trial budget was spent by another process")
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             return refused
-        point = ask_point(trial, self.space)
+        point = ask_point(trial, self.space, self.allowed)
         result = check_point(
             self.space,
             point,
