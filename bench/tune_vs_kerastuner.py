@@ -136,7 +136,13 @@ def netdsl_side(space: str, trials: int, data: Path, work: Path, epochs: int) ->
         "wall": wall,
         "trials": rows,
         "refused": sum(1 for t in study.trials if "refused" in t.user_attrs),
-        "wasted": sum(1 for r in rows if r["state"] == "FAIL"),
+        "wasted": sum(
+            1
+            for t in study.trials
+            if t.state.name == "FAIL" and not t.user_attrs.get("interrupted")
+        ),
+        "interrupted": sum(1 for t in study.trials if t.user_attrs.get("interrupted")),
+        "complete": sum(1 for t in study.trials if t.state.name == "COMPLETE"),
         "rss": rss,
         "tensorflow_in_tuner": "tensorflow" in sys.modules,
     }

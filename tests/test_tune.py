@@ -334,9 +334,7 @@ def test_resume_needs_an_existing_study_and_run_resume_points_at_tune(tmp_path: 
     assert r.exit_code == 1 and "is a study folder, not a run folder" in r.output
 
 
-def test_an_option_in_no_passing_point_is_never_offered(
-    tmp_path: Path, registry: Registry
-) -> None:
+def test_an_option_in_no_passing_point_is_never_offered(tmp_path: Path, registry: Registry) -> None:
     text = (
         "tune_trials: 4\ntune_sampler: random\ntune_seed: 0\ntune_pruner: none\n"
         "dense 8 relu -> reshape choice(2x4, 3x3, 4x2) -> flatten -> dense 10 softmax\n"
@@ -346,3 +344,25 @@ def test_an_option_in_no_passing_point_is_never_offered(
     assert [x.state.name for x in study.trials] == ["COMPLETE"] * 4  # nothing refused
     assert {x.params[next(iter(x.params))] for x in study.trials} <= {"2x4", "4x2"}
     assert any("3x3 left out (in no point that passes)" in line for line in lines)
+
+
+def test_a_metric_the_history_lacks_stops_the_study(tmp_path: Path, registry: Registry) -> None:
+    from netdsl.errors import NetdslTuneError
+
+    text = "tune_trials: 3\ntune_metric: val_auc\ndense choice(20, 30) -> dense 10 softmax\n"
+    with pytest.raises(NetdslTuneError, match="has no `val_auc` \\(it has loss, val_accuracy\\)"):
+        tuner(tmp_path, text, registry).run()
+    study = import_optuna().load_study(study_name="t", storage=_journal(tmp_path))
+    assert [x.state.name for x in study.trials] == ["FAIL"]
+
+
+def test_a_held_out_metric_without_a_split_is_refused(tmp_path: Path, registry: Registry) -> None:
+    from netdsl.errors import NetdslTuneError
+
+    text = "validation_split: 0\ntune_metric: val_accuracy\ndense choice(20, 30) -> dense 10\n"
+    space = extract(parse(HEAD.replace("validation_split: 0.25\n", "") + text, "t.net"))
+    opts = TuneOptions(tmp_path / "study", "t", trial_command=DOUBLE)
+    t = Tuner(space, read_tune_settings(space.tune), opts, registry, print)
+    with pytest.raises(NetdslTuneError, match="holds none out"):
+        t.run()
+    assert not (tmp_path / "study").exists()

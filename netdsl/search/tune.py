@@ -52,6 +52,8 @@ __all__ = ["TuneOptions", "Tuner", "objective_of"]
 POLL = 0.2
 #: refused points in a row before the tuner gives up (the sampler keeps proposing them)
 MAX_REFUSED_IN_A_ROW = 1000
+#: why a trial stops when its history lacks the objective (then the tuner stops too)
+NO_METRIC = "its history has no"
 #: a stopped trial gets this long to write its folder before it is killed
 GRACE = 10.0
 
@@ -79,8 +81,16 @@ def objective_of(report: SpaceReport, settings: TuneSettings) -> tuple[str, str]
     """The history entry a trial is judged by, and the direction (from the tune settings, else
     from the checked program: ``val_`` + its first metric when it holds data out)."""
     metric = settings.metric
+    model = report.example
+    if metric is not None and metric.startswith("val_") and model is not None:
+        if not model.settings.validation_split:
+            raise NetdslTuneError(
+                f"tune_metric `{metric}` is measured on held-out data, and the program holds "
+                "none out",
+                code="NDL330",
+                help="set validation_split (e.g. 0.2), or tune on a training metric",
+            )
     if metric is None:
-        model = report.example
         first = model.settings.metrics[0].name if model and model.settings.metrics else "loss"
         held_out = bool(model and model.settings.validation_split)
         metric = ("val_" if held_out else "") + first
@@ -279,7 +289,7 @@ class Tuner:
             value = row.get(self.metric)
             if value is None:
                 keys = ", ".join(sorted(row))
-                self._stop(r, f"its history has no `{self.metric}` (it has {keys})")
+                self._stop(r, f"{NO_METRIC} `{self.metric}` (it has {keys})")
                 return
             r.trial.report(float(value), epoch)
             r.last = float(value)
@@ -309,6 +319,12 @@ class Tuner:
             r.trial.set_user_attr("error", r.stopping)
             study.tell(r.trial, state=state.FAIL)
             self.say(f"trial {r.trial.number}: failed, {r.stopping}")
+            if r.stopping.startswith(NO_METRIC):  # every trial would: the program must say
+                raise NetdslTuneError(
+                    f"trial {r.trial.number}: {r.stopping}",
+                    code="NDL330",
+                    help="set tune_metric to one of the history's entries",
+                )
         elif code == 0 and r.last is not None:
             test = (_metrics(r.folder) or {}).get("test") or {}
             r.trial.set_user_attr("test", test)
