@@ -26,9 +26,11 @@ __all__ = [
     "NetdslPluginError",
     "NetdslSettingError",
     "NetdslShapeError",
+    "NetdslSpaceError",
     "NetdslSyntaxError",
     "NetdslTrainingError",
     "NetdslWarning",
+    "NetdslTuneError",
     "Note",
     "SourceLines",
     "Span",
@@ -271,6 +273,28 @@ class NetdslTrainingError(NetdslError):
     }
 
 
+class NetdslSpaceError(NetdslError):
+    """A search space (``choice(...)``, ``range(...)``) that is malformed, or whose points fail
+    the check (``netdsl.search``)."""
+
+    code = "NDL016"
+    codes = {
+        "NDL016": "a malformed search space (an empty choice, a range with low > high or a log "
+        "range through zero, a search space where one program is needed)",
+        "NDL017": "a point of a search space fails the check, or no point passes it",
+    }
+
+
+class NetdslTuneError(NetdslTrainingError):
+    """``netdsl tune`` cannot start or go on."""
+
+    code = "NDL330"
+    codes = {
+        "NDL330": "tuning cannot start or go on (Optuna not installed, a study storage that "
+        "cannot be reached, a study made from another program)",
+    }
+
+
 class NetdslIRError(NetdslError, ValueError):
     """Data given to :meth:`Program.from_dict` that is not a netdsl IR: the only error it raises.
 
@@ -314,9 +338,9 @@ class NetdslWarning(NetdslError):
     """Not an error: something in a graph that is probably a mistake (``check`` succeeds and
     lists these on the plan's ``warnings``)."""
 
-    code = "NDL016"
+    code = "NDL018"
     kind = "warning"
-    codes = {"NDL016": "a warning: a named tensor never used, or an input the network never reads"}
+    codes = {"NDL018": "a warning: a named tensor never used, or an input the network never reads"}
 
 
 class EmitError(NetdslPluginError):

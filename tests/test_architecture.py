@@ -2,7 +2,7 @@
 level and ``TYPE_CHECKING`` blocks included, runs one way through the layers, and no module
 imports itself back through others.
 
-    front ends (tools) → run → keras → checking → vocab → lang → errors
+    front ends (tools) → run, search → keras → checking → vocab → lang → errors
 
 A layer may import its own modules and any layer to its right, never one to its left.
 """
@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "netdsl.checking": 3,
     "netdsl.keras": 4,
     "netdsl.run": 5,
+    "netdsl.search": 5,  # search spaces checked and tuned (the space itself is netdsl.lang.space)
     "netdsl.tools": 6,
     "netdsl.testing": 7,  # the public helpers for plugin authors' tests
     "netdsl.__main__": 7,

@@ -197,7 +197,7 @@ def test_warnings_for_unused_tensor_and_unread_input() -> None:
     assert words == ["the tensor `spare` is never used"]
     m = netdsl.check(PAIRS + "a -> flatten -> dense 1 sigmoid\n")
     assert [w.message for w in m.warnings] == ["the data's input `b` is never read"]
-    assert all(w.code == "NDL016" and w.kind == "warning" for w in m.warnings)
+    assert all(w.code == "NDL018" and w.kind == "warning" for w in m.warnings)
 
 
 def test_graph_expansion_is_bounded() -> None:
@@ -217,7 +217,7 @@ def test_cli_check_shows_warnings_and_succeeds(tmp_path) -> None:  # type: ignor
     path.write_text(PAIRS + "spare = b -> flatten\na -> flatten -> dense 1 sigmoid\n")
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 0, result.output
-    assert "warning[NDL016]: the tensor `spare` is never used" in result.output
+    assert "warning[NDL018]: the tensor `spare` is never used" in result.output
     assert "spare = b -> flatten" in result.output  # the line, under the message
 
 

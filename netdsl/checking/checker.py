@@ -19,9 +19,17 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import NetdslError, NetdslErrors, NetdslLimitError, NetdslSyntaxError, Span
+from ..errors import (
+    NetdslError,
+    NetdslErrors,
+    NetdslLimitError,
+    NetdslSpaceError,
+    NetdslSyntaxError,
+    Span,
+)
 from ..lang import ir
 from ..lang.parser import parse
+from ..lang.space import has_space
 from ..vocab.backends import resolve as resolve_backend
 from ..vocab.components import DataInfo
 from ..vocab.registry import Registry, default_registry
@@ -81,6 +89,8 @@ def check(
         if isinstance(program_or_text, ir.Program)
         else parse(program_or_text, filename, setting_names=TABLE)
     )
+    if has_space(program):
+        _refuse_space(program)
     origin = Origin(
         check,
         registry,
@@ -110,6 +120,23 @@ def check(
             del error
     assert model is not None
     return model
+
+
+def _refuse_space(program: ir.Program) -> None:
+    """A search space is checked point by point (:mod:`netdsl.search.check`), never as one
+    program: say so at its first ``choice``/``range``, not "unknown name `choice`"."""
+    from ..lang.space import first_space_span
+
+    err = NetdslSpaceError(
+        "this program is a search space, not one network",
+        first_space_span(program),
+        label="a search space",
+        code="NDL018",
+        help="`netdsl check` checks every point, `netdsl tune` trains it; `netdsl run` takes "
+        "a plain program, such as the best.net a study writes",
+    )
+    err.source = program.source
+    raise err
 
 
 def _run(

@@ -60,6 +60,8 @@ def format_step(step: ir.Step) -> str:
         return _layer(step)
     if isinstance(step, ir.Repeat):
         inner = f"({format_chain(step.chain)})"
+        if step.times_space is not None:
+            return f"{inner} * {format_value(step.times_space)}"
         return inner if step.times == 1 else f"{inner} * {step.times}"
     if isinstance(step, ir.Branches):
         inner = "[" + " | ".join(format_chain(c) for c in step.chains) + "]"

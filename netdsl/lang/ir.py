@@ -193,13 +193,21 @@ class Layer(Node):
 
 @dataclass(frozen=True)
 class Repeat(Node):
-    """``(chain) * times`` (``times`` 1 for a plain group)."""
+    """``(chain) * times`` (``times`` 1 for a plain group). ``times_space`` holds a search
+    space's count (``* choice(1, 2, 3)``, ``times`` then 1); ``netdsl.search`` resolves it."""
 
     type: ClassVar[str] = "repeat"
     chain: Chain
     times: int
     span: Span | None = _span()
     times_span: Span | None = _span()
+    times_space: Call | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.times_space is None:  # the JSON of a plain repeat is what it always was
+            del out["times_space"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -616,6 +624,7 @@ _FIELDS: dict[tuple[type[Node], str], Callable[[_Decoder, Any, str, int], Any]] 
     (Layer, "call"): _bool,
     (Repeat, "chain"): _one(Chain),
     (Repeat, "times"): _int,
+    (Repeat, "times_space"): _one(Call, optional=True),
     (Branches, "chains"): _nodes(Chain, least=2),
     (Branches, "merge"): _opt_ident,
     (Branches, "merge_args"): _nodes(Arg),
@@ -644,5 +653,6 @@ _OPTIONAL: dict[type[Node], tuple[str, ...]] = {
     Layer: ("args", "body", "call"),
     Branches: ("merge", "merge_args"),
     Binding: ("kind",),
+    Repeat: ("times_space",),
     Program: ("settings", "blocks", "network", "filename", "comments", "bindings", "uses"),
 }

@@ -288,6 +288,10 @@ class _ToIR(Transformer[Token, ir.Program]):
     def group(self, c: list[Any]) -> ir.Repeat:
         open_, chain, close, *rest = c
         times_tok = rest[0] if rest else None
+        if isinstance(times_tok, ir.Call):  # `* choice(1, 2)`: a search space's count
+            span = _join(self._s(open_), times_tok.span)
+            node = ir.Repeat(chain, 1, span, times_tok.span, times_tok)
+            return self._nest(node, [chain, times_tok])
         span = _join(self._s(open_), self._s(times_tok) if times_tok else self._s(close))
         node = ir.Repeat(
             chain,
@@ -296,6 +300,9 @@ class _ToIR(Transformer[Token, ir.Program]):
             self._s(times_tok) if times_tok else None,
         )
         return self._nest(node, [chain])
+
+    def times_call(self, c: list[Any]) -> ir.Call:
+        return self.call(c)
 
     def branches(self, c: list[Any]) -> ir.Branches:
         chains = tuple(x for x in c if isinstance(x, ir.Chain))

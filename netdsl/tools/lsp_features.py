@@ -182,6 +182,7 @@ class Analysis:
         from ..checking.checker import check
         from ..lang.parser import parse
         from ..lang.reparse import reparse
+        from ..lang.space import has_space
         from ..vocab.settings import TABLE
 
         self.uri = uri
@@ -190,6 +191,7 @@ class Analysis:
         self.pos = Positions(text, encoding)
         self.program: ir.Program | None = None
         self.model: Any = None
+        self.space: Any = None
         self.errors: tuple[NetdslError, ...] = ()
         self.crash: str | None = None
         self._imported: dict[str, tuple[ir.BlockDef, str]] | None = None
@@ -202,7 +204,11 @@ class Analysis:
                 if previous is None
                 else reparse(previous, text, name, setting_names=TABLE)
             )
-            self.model = check(self.program, registry)
+            if has_space(self.program):  # every point checked; hover shows the parameters
+                self.space, self.model, errors = _space_analysis(self.program, registry)
+                self.errors = tuple(errors)
+            else:
+                self.model = check(self.program, registry)
         except NetdslError as e:
             self.errors = e.errors
             for err in (e, *e.errors):  # kept: their tracebacks would hold this frame, so `self`
@@ -478,6 +484,9 @@ class Analysis:
             text = self.graph.hover(graph_name)
             if text:
                 return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, text), rng)
+        found = self._space_hover(start)
+        if found:
+            return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, found), rng)
         layer = self._layer_named_at(start)
         if layer is not None:
             text = self._layer_hover(layer)
@@ -487,6 +496,29 @@ class Analysis:
         if text:
             return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, text), rng)
         return None
+
+    def _space_hover(self, offset: int) -> str | None:
+        """On a ``choice``/``range`` of a search space: the parameter, its options or range."""
+        if self.space is None:
+            return None
+        inside = [p for p in self.space.params if _inside(p.span, offset)]
+        if not inside:
+            return None
+        p = min(inside, key=lambda q: q.span.end - q.span.start)  # the innermost
+        lines = [f"**search parameter** `{p.name}`", "", f"`{p.describe()}`"]
+        if p.options:
+            lines += ["", f"{len(p.options)} options:"]
+            lines += [f"- `{p.option_text(i)}`" for i in range(len(p.options))]
+        elif p.count is not None:
+            lines += ["", f"{p.count:,} values" + (" (log scale)" if p.log else "")]
+        else:
+            lines += ["", "real values" + (" on a log scale" if p.log else "")]
+        if p.parent is not None:
+            parent = self.space.param(p.parent[0])
+            lines += ["", f"only when `{parent.name}` is `{parent.option_text(p.parent[1])}`"]
+        size, continuous = self.space.size()
+        lines += ["", f"the space: {size:,} points" + (" and real ranges" if continuous else "")]
+        return "\n".join(lines)
 
     def _layer_named_at(self, offset: int) -> ir.Layer | None:
         if self.program is None:
@@ -956,6 +988,24 @@ class Completion:
         if top.kind == "call" and top.component is not None:
             return self._args_of(top.component, tokens)
         return []
+
+
+def _space_analysis(program: ir.Program, registry: Registry) -> tuple[Any, Any, list[Any]]:
+    """A search space's parameters, its first passing point's plan (for hover on layers) and
+    the errors its static check found (each failing combination at its spans)."""
+    from ..lang.space import extract
+    from ..search.check import check_space
+    from ..search.settings import read_tune_settings
+
+    space = extract(program)
+    errors: list[Any] = []
+    try:
+        max_params = read_tune_settings(space.tune).max_params
+    except NetdslError as e:
+        errors.extend(e.errors)
+        max_params = None
+    report = check_space(space, registry, max_params=max_params)
+    return space, report.example, [*errors, *report.errors]
 
 
 def _markdown(text: str) -> str:

@@ -45,6 +45,8 @@ VERBS: Mapping[str, str] = {
     "(a run whose process is gone shows as crashed), test loss, the main test metric "
     "(accuracy, or MAE for regression), wall time.",
     "summary": "Show FILE's layers, output shapes and parameter counts (`-` reads standard input).",
+    "tune": "Tune FILE's search space with Optuna: each trial is a `netdsl run` in its own "
+    "process.",
 }
 
 

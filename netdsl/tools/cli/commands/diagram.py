@@ -35,9 +35,15 @@ def diagram(state: State, file: str, output: str | None, fmt: str | None, force:
     `pip install 'netdsl[diagram]'` and Graphviz's `dot` program.
     """
     from netdsl.checking.checker import check as check_program
+    from netdsl.lang.space import extract, has_space
+    from netdsl.search.view import first_point
     from netdsl.tools.diagram import format_for, render
 
-    model = check_program(load(file), state.registry)
+    program = load(file)
+    if has_space(program):  # a search space: drawn at its first passing point (the caption says)
+        _, model = first_point(extract(program), state.registry)
+    else:
+        model = check_program(program, state.registry)
     picture = render(model, format_for(output, fmt))
     if output is None:
         if isinstance(picture, bytes):

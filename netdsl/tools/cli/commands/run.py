@@ -171,6 +171,11 @@ def _train(state: State, request: RunRequest) -> Any:
                 "--resume continues a run as it was: give no FILE and no setting overrides"
             )
         file = os.path.join(resume, "model.net")
+        if os.path.isfile(os.path.join(resume, "journal.log")):  # a `netdsl tune` study
+            fail_text(
+                f"{resume} is a study folder, not a run folder: running the same `netdsl tune "
+                "FILE` again continues the study (its trials' run folders are under trials/)"
+            )
         if not os.path.isfile(file):
             fail_text(f"{resume} is not a run folder (it has no model.net)")
         from netdsl.run.driver import resume_data

@@ -26,10 +26,23 @@ from netdsl.tools.cli.terminal import State, load
 def summary(state: State, file: str, as_json: bool, data: str | None, flops: bool) -> None:
     """Show FILE's layers, output shapes and parameter counts (`-` reads standard input)."""
     from netdsl.checking.checker import check as check_program
+    from netdsl.lang.space import extract, has_space
+    from netdsl.search.view import first_point, parameter_lines
     from netdsl.tools.flops import model_macs
     from netdsl.tools.summary import summary_text
 
-    model = check_program(load(file), state.registry, data=data)
+    program = load(file)
+    space_text: list[str] = []
+    if has_space(program):  # a search space: its parameters, then its first passing point
+        space = extract(program)
+        point, model = first_point(space, state.registry, data)
+        space_text = [
+            *parameter_lines(space),
+            f"the layers below are its first passing point: {space.describe_point(point)}",
+            "",
+        ]
+    else:
+        model = check_program(program, state.registry, data=data)
     macs = model_macs(model) if flops else None
     if as_json:
         data_out = model.to_dict()
@@ -38,6 +51,8 @@ def summary(state: State, file: str, as_json: bool, data: str | None, flops: boo
                 layer["macs"] = m
             data_out["total_macs"] = macs.total
             data_out["macs_unknown_layers"] = macs.unknown
+        if space_text:
+            data_out["search_space"] = space_text
         click.echo(json.dumps(data_out, indent=2))
     else:
-        click.echo(summary_text(model, macs))
+        click.echo("\n".join([*space_text, summary_text(model, macs)]))
