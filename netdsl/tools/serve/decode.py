@@ -130,9 +130,9 @@ def _values(instance: Any, sig: Signature, where: str) -> list[tuple[InputSpec, 
     named = isinstance(instance, dict) and not _is_b64(instance)
     if not named and len(sig.inputs) == 1:
         return [(sig.inputs[0], instance, where)]
-    names = ", ".join(spec.name for spec in sig.inputs)
+    names = "an object of the inputs " + ", ".join(spec.name for spec in sig.inputs)
     if not isinstance(instance, dict):
-        raise RequestError(422, f"a JSON {_kind(instance)}", where, f"an object of {names}")
+        raise RequestError(422, f"a JSON {_kind(instance)}", where, names)
     unknown = sorted(set(instance) - {spec.name for spec in sig.inputs})
     if unknown:
         raise RequestError(
