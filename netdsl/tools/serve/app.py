@@ -193,7 +193,7 @@ async def _read_batch(
             return key, _columnar(items, service.signature)
         return key, batch_of(items, service.signature, key)
 
-    if len(body) > PARSE_INLINE_BYTES or service.signature.inputs[0].image:
+    if len(body) > PARSE_INLINE_BYTES or b'"b64"' in body:  # big, or images to decode
         return await run_in_threadpool(decode)
     return decode()
 
