@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: an 8x8 grey picture classified into three classes: small enough to train in a second, and
 #: an input that takes images (base64, multipart) as well as numbers
@@ -79,7 +80,15 @@ class Server:
 @contextmanager
 def serving(folder: Path, *options: str, startup: float = 120) -> Iterator[Server]:
     """``netdsl serve FOLDER --port 0 OPTIONS``, up and listening; stopped on exit."""
-    errors = tempfile.TemporaryFile("w+")
+    with tempfile.TemporaryFile("w+") as errors:
+        server = _start(folder, options, startup, errors)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def _start(folder: Path, options: tuple[str, ...], startup: float, errors: Any) -> Server:
     process = subprocess.Popen(
         [sys.executable, "-m", "netdsl", "serve", str(folder), "--port", "0", *options],
         stdout=subprocess.PIPE,
@@ -97,8 +106,7 @@ def serving(folder: Path, *options: str, startup: float = 120) -> Iterator[Serve
             if not found and (m := LISTENING.search(line)):
                 found.append(m)
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    threading.Thread(target=read, daemon=True).start()
     deadline = time.monotonic() + startup
     while not found and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -107,13 +115,7 @@ def serving(folder: Path, *options: str, startup: float = 120) -> Iterator[Serve
         process.wait()
         errors.seek(0)
         raise RuntimeError(f"netdsl serve did not start: {''.join(lines)}{errors.read()[-3000:]}")
-    server = Server(process, found[0].group(1), int(found[0].group(2)), lines)
-    try:
-        yield server
-    finally:
-        server.stop()
-        reader.join(5)
-        errors.close()
+    return Server(process, found[0].group(1), int(found[0].group(2)), lines)
 
 
 def raw(port: int, data: bytes, timeout: float = 10) -> socket.socket:

@@ -257,3 +257,44 @@ def test_stats_count_calls_requests_and_instances() -> None:
     asyncio.run(_submit_all(batcher, [1, 2, 3]))
     assert json.loads(json.dumps(batcher.stats.to_json()))["model_calls"] == 1
     assert batcher.stats.to_json()["instances"] == 6
+
+
+@pytest.mark.parametrize(
+    "program, output",
+    [
+        (
+            "dataset: synthetic(regression, outputs=2)\ninput: 4\ndense 2",
+            {"name": "y", "kind": "regression", "shape": [2], "from_logits": False},
+        ),
+        (
+            "dataset: synthetic(binary)\ninput: 4\ndense 1 sigmoid",
+            {
+                "name": "y",
+                "kind": "binary",
+                "shape": [1],
+                "classes": ["no", "yes"],
+                "from_logits": False,
+            },
+        ),
+        (
+            "dataset: synthetic(classes=3)\ninput: 2x2\nflatten -> dense 3 softmax",
+            {
+                "name": "y",
+                "kind": "classes",
+                "shape": [3],
+                "classes": ["no", "yes", "2"],
+                "from_logits": False,
+            },
+        ),
+    ],
+    ids=["regression", "binary", "classes-unnamed-third"],
+)
+def test_the_signature_comes_from_the_plan(
+    registry: Any, program: str, output: dict[str, Any]
+) -> None:
+    import netdsl
+    from netdsl.tools.serve.signature import signature_of
+
+    sig = signature_of(netdsl.check(program, registry), ["no", "yes"], "m").to_json()
+    assert sig["outputs"] == [output]
+    assert [i["name"] for i in sig["inputs"]] == ["x"]
