@@ -100,7 +100,7 @@ def load_service(
 
     def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
         """One model call on a batch: ``predict_on_batch``, which skips ``predict``'s
-        per-call data pipeline (about 0.6 ms in place of 60 ms for the seed MLP)."""
+        per-call data pipeline (measured 0.6 ms in place of 60 ms for a 784-128-10 MLP)."""
         x: Any = inputs[sole] if sole is not None else inputs
         y = np.asarray(net.predict_on_batch(x))
         if not np.all(np.isfinite(y)):
