@@ -150,13 +150,30 @@ def measure(
     request = request_bytes(name)
     try:
         asyncio.run(load(port, request, 4, 40))  # warm-up: compiled batch sizes, pools
-        return {c: asyncio.run(load(port, request, c, n)) for c, n in levels}
+        results = {}
+        for c, n in levels:
+            calls = model_calls(port)
+            results[c] = asyncio.run(load(port, request, c, n))
+            if calls is not None:  # netdsl serve counts its model calls
+                results[c]["model_calls"] = model_calls(port) - calls  # type: ignore[operator]
+        return results
     finally:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(60)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def model_calls(port: int) -> int | None:
+    """``netdsl serve``'s count of model calls so far (``GET /health``); None for the baseline."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    batching = json.loads(reply.partition(b"\r\n\r\n")[2]).get("batching")
+    return int(batching["model_calls"]) if batching else None
 
 
 def table(results: dict[str, dict[int, dict[str, float]]]) -> str:
@@ -173,7 +190,12 @@ def table(results: dict[str, dict[int, dict[str, float]]]) -> str:
             f"| {c} | {a['requests']:.0f} / {b['requests']:.0f}{cut} | {a['rps']:.1f} | {a['p50_ms']:.1f} | {a['p99_ms']:.1f} "
             f"| {b['rps']:.1f} | {b['p50_ms']:.1f} | {b['p99_ms']:.1f} | {a['rps'] / b['rps']:.1f} |"
         )
-    return "\n".join(lines)
+    calls = ", ".join(
+        f"{c}: {ours[c]['requests'] / ours[c]['model_calls']:.1f}"
+        for c in ours
+        if ours[c].get("model_calls")
+    )
+    return "\n".join(lines) + f"\n\nnetdsl serve, requests per model call by concurrency: {calls}"
 
 
 def main() -> None:
