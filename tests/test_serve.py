@@ -177,6 +177,26 @@ def test_bad_input_is_refused_with_its_field(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("top", ["0", "-1", "two", "²", "1.5"], ids=str)
+def test_a_bad_top_is_refused(client: Any, top: str) -> None:
+    r = client.post("/predict", params={"top": top}, json={"instances": [[0] * 64]})
+    assert r.status_code == 422 and r.json()["field"] == "top", r.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "length", [b"\xb2", b"-5", b"1e3"], ids=["superscript", "negative", "float"]
+)
+def test_a_bad_content_length_is_refused(server: Server, length: bytes) -> None:
+    sock = raw(
+        server.port, b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n"
+    )
+    reply = read_reply(sock)
+    sock.close()
+    assert reply.startswith(b"HTTP/1.1 400"), reply[:200]
+
+
+@pytest.mark.slow
 def test_a_multipart_part_that_is_not_an_image(client: Any) -> None:
     r = client.post("/predict", files=[("x", ("notes.txt", b"hello", "text/plain"))])
     assert r.status_code == 422 and r.json()["field"] == "x[0]"

@@ -119,7 +119,7 @@ def _endpoints(name: str) -> dict[str, str]:
 
 def _top(request: Request, classes: int) -> int:
     text = request.query_params.get("top", "3")
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise RequestError(422, f"top is `{text[:20]}`", "top", "a whole number of 1 or more")
     return min(int(text), classes)
 
@@ -142,7 +142,9 @@ async def read_body(request: Request, limits: Limits) -> bytes:
     declared or only counted as it streams in, and (408) when it takes longer than
     ``limits.read_timeout`` to arrive."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limits.max_body):
+    if declared is not None and not (declared.isascii() and declared.isdigit()):
+        raise RequestError(400, f"Content-Length is `{declared[:20]}`", "content-length")
+    if declared is not None and int(declared) > limits.max_body:
         raise _too_large(limits, declared)
     chunks: list[bytes] = []
     size = 0
