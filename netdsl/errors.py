@@ -32,6 +32,7 @@ __all__ = [
     "NetdslWarning",
     "NetdslTuneError",
     "Note",
+    "ServeError",
     "SourceLines",
     "Span",
     "error_codes",
@@ -355,6 +356,16 @@ class DiagramError(NetdslError):
 
     code = "NDL400"
     codes = {"NDL400": "a diagram that cannot be made here (unknown format, Graphviz missing)"}
+
+
+class ServeError(NetdslError):
+    """``netdsl serve`` cannot start: the web extra is missing, or the address cannot be used."""
+
+    code = "NDL430"
+    codes = {
+        "NDL430": "`netdsl serve` needs the web extra (Starlette, uvicorn), which is not installed",
+        "NDL431": "`netdsl serve` cannot listen on the address (in use, not this machine's, no permission)",
+    }
 
 
 def error_codes() -> dict[str, tuple[str, str]]:

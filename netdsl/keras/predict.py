@@ -40,6 +40,8 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "NetdslInputError",
     "Predictor",
+    "image_array",
+    "image_layout",
     "load_predictor",
     "read_inputs",
     "results_text",
@@ -107,11 +109,7 @@ def _image(p: Path, shape: tuple[int, ...]) -> Example:
             help="pip install 'netdsl[predict]'",
             code="NDL121",
         ) from None
-    if len(shape) == 3 and shape[2] in (1, 3, 4):
-        height, width, channels = shape
-    elif len(shape) == 2:
-        (height, width), channels = shape, 0
-    else:
+    if image_layout(shape) is None:
         raise NetdslInputError(
             f"{p}: the model takes {_shape_text(shape)}, not an image",
             help="give a .npy, .npz or .csv file of that shape",
@@ -125,14 +123,7 @@ def _image(p: Path, shape: tuple[int, ...]) -> Example:
                     f"{p}: the image declares {size[0]:,}x{size[1]:,} pixels, over "
                     f"the limit of {MAX_IMAGE_PIXELS:,}; refused before decoding"
                 )
-            img.load()
-            mode = {0: "L", 1: "L", 3: "RGB", 4: "RGBA"}[channels]
-            converted = img.convert(mode)
-            note = ""
-            if converted.size != (width, height):
-                converted = converted.resize((width, height), Image.Resampling.BILINEAR)
-                note = f"resized from {size[0]}x{size[1]}"
-            x = np.asarray(converted, dtype=np.float32) / 255.0
+            x, note = image_array(img, shape)
     except (
         UnidentifiedImageError,
         OSError,
@@ -141,7 +132,38 @@ def _image(p: Path, shape: tuple[int, ...]) -> Example:
         SyntaxError,
     ) as exc:
         raise NetdslInputError(f"{p}: not a readable image ({type(exc).__name__}: {exc})") from None
-    return Example(str(p), x.reshape(shape), note)
+    return Example(str(p), x, note)
+
+
+def image_layout(shape: Sequence[int]) -> tuple[int, int, int] | None:
+    """``(height, width, channels)`` of an input that takes pictures (channels 0: no channel
+    axis), or None: an image is read into a 2-axis input or a 3-axis one of 1, 3 or 4 channels."""
+    if len(shape) == 3 and shape[2] in (1, 3, 4):
+        return int(shape[0]), int(shape[1]), int(shape[2])
+    if len(shape) == 2:
+        return int(shape[0]), int(shape[1]), 0
+    return None
+
+
+def image_array(img: Any, shape: Sequence[int]) -> tuple[np.ndarray, str]:
+    """An opened Pillow image as the input ``shape`` takes it (see :func:`image_layout`):
+    decoded, converted to its channels, resized to its height and width, scaled to [0, 1];
+    with a note when it was resized. The caller has checked the pixel count."""
+    from PIL import Image
+
+    layout = image_layout(shape)
+    if layout is None:
+        raise ValueError(f"an input of shape {_shape_text(shape)} does not take images")
+    height, width, channels = layout
+    size = img.size
+    img.load()
+    converted = img.convert({0: "L", 1: "L", 3: "RGB", 4: "RGBA"}[channels])
+    note = ""
+    if converted.size != (width, height):
+        converted = converted.resize((width, height), Image.Resampling.BILINEAR)
+        note = f"resized from {size[0]}x{size[1]}"
+    x = np.asarray(converted, dtype=np.float32) / 255.0
+    return x.reshape(tuple(shape)), note
 
 
 def _arrays(name: str, array: np.ndarray, shape: Sequence[int]) -> Iterator[Example]:
@@ -227,13 +249,12 @@ class Predictor:
             return self._predict_graph(examples, top)
         x = np.stack([e.x for e in examples])
         y = np.asarray(self.net.predict(x, verbose=0), dtype=np.float64)
-        target = self.model.data.target
         results = []
         for example, row in zip(examples, y):
             result: dict[str, Any] = {"input": example.name}
             if example.note:
                 result["note"] = example.note
-            result.update(self._read_out(row, target.kind, top, self._logits(), self.class_names))
+            result.update(self.explain(row, top))
             results.append(result)
         return results
 
@@ -257,6 +278,15 @@ class Predictor:
                 result["outputs"][o.name] = self._read_out(row, o.target.kind, top, logits, names)
             results.append(result)
         return results
+
+    def explain(self, row: np.ndarray, top: int = 3) -> dict[str, Any]:
+        """One output row of a one-output model as ``{"top": [{"class", "label",
+        "probability"}]}`` (the ``top`` most likely classes) or ``{"values": [...]}`` for a
+        regression (``netdsl serve`` uses it too)."""
+        kind = self.model.data.target.kind
+        return self._read_out(
+            np.asarray(row, dtype=np.float64), kind, top, self._logits(), self.class_names
+        )
 
     def _read_out(
         self, row: np.ndarray, kind: str, top: int, logits: bool, names: Sequence[str]

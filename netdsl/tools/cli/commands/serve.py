@@ -1,0 +1,128 @@
+"""``netdsl serve``: a trained run's model over HTTP (the ``web`` extra)."""
+
+from __future__ import annotations
+
+import click
+
+from netdsl.tools.cli.terminal import State, quiet_tensorflow
+
+
+@click.command()
+@click.argument("run_folder", type=click.Path())
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but this machine's loopback prints a warning.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on (0: a free one, printed).",
+)
+@click.option("--name", help="The model's name in /v1/models/NAME (default: the run's name).")
+@click.option(
+    "--max-batch",
+    type=click.IntRange(1, 4096),
+    default=64,
+    show_default=True,
+    help="Most instances gathered into one model call.",
+)
+@click.option(
+    "--batch-window-ms",
+    type=click.FloatRange(0, 1000),
+    default=2.0,
+    show_default=True,
+    help="How long the first request of a batch waits for others.",
+)
+@click.option(
+    "--max-body-mb",
+    type=click.FloatRange(0.001, 1024),
+    default=16.0,
+    show_default=True,
+    help="Largest request body (413 past it).",
+)
+@click.option(
+    "--max-instances",
+    type=click.IntRange(1, 1_000_000),
+    default=1024,
+    show_default=True,
+    help="Most instances in one request (413 past it).",
+)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(0.01, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds a client may take to send a request body (408 past it).",
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(0.01, 3600),
+    default=10.0,
+    show_default=True,
+    help="Seconds a connection may take to send a request's headers (closed past it).",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1, 1_000_000),
+    default=1024,
+    show_default=True,
+    help="Open connections past which new requests get 503.",
+)
+@click.option(
+    "--drain-timeout",
+    type=click.IntRange(0, 3600),
+    default=30,
+    show_default=True,
+    help="Seconds SIGTERM waits for requests in flight.",
+)
+@click.option("--access-log", is_flag=True, help="Log every request on standard error.")
+@click.pass_obj
+def serve(
+    state: State,
+    run_folder: str,
+    host: str,
+    port: int,
+    name: str | None,
+    max_batch: int,
+    batch_window_ms: float,
+    max_body_mb: float,
+    max_instances: int,
+    read_timeout: float,
+    header_timeout: float,
+    max_connections: int,
+    drain_timeout: int,
+    access_log: bool,
+) -> None:
+    """Serve the model of RUN_FOLDER over HTTP until SIGTERM or Ctrl-C. GET / describes its
+    inputs and outputs, POST /predict takes {"instances": [...]} (numbers, or images as
+    {"b64": ...} or multipart files) and answers top classes or values, POST
+    /v1/models/NAME:predict speaks TensorFlow Serving's REST protocol, GET /health. Requests
+    that arrive together share one model call. Needs pip install 'netdsl[web]'."""
+    from netdsl.tools.serve.server import LOOPBACK, ServeOptions, require_web
+    from netdsl.tools.serve.server import serve as run_server
+    from netdsl.tools.serve.service import Limits
+
+    require_web()  # before TensorFlow loads
+    if host not in LOOPBACK:
+        click.echo(
+            f"warning: listening on {host}: any machine that reaches it can use the model "
+            "(and spend this machine's CPU); netdsl serve has no authentication",
+            err=True,
+        )
+    quiet_tensorflow(state)
+    limits = Limits(
+        max_body=int(max_body_mb * (1 << 20)),
+        read_timeout=read_timeout,
+        max_instances=max_instances,
+        max_batch=max_batch,
+        window=batch_window_ms / 1000,
+    )
+    options = ServeOptions(
+        host, port, name, limits, header_timeout, 5, max_connections, drain_timeout, access_log
+    )
+    stopped = run_server(run_folder, options, state.registry, echo=click.echo)
+    click.echo(f"stopped{f' by {stopped}' if stopped else ''}; requests in flight were answered")
