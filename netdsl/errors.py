@@ -31,6 +31,7 @@ __all__ = [
     "Note",
     "SourceLines",
     "Span",
+    "StudioError",
     "error_codes",
 ]
 
@@ -317,6 +318,13 @@ class DiagramError(NetdslError):
 
     code = "NDL400"
     codes = {"NDL400": "a diagram that cannot be made here (unknown format, Graphviz missing)"}
+
+
+class StudioError(NetdslError):
+    """A ``netdsl studio`` request it refuses: a path outside its folder, an unknown run."""
+
+    code = "NDL410"
+    codes = {"NDL410": "a studio request for a file outside its folder, or an unknown run"}
 
 
 def error_codes() -> dict[str, tuple[str, str]]:

@@ -45,6 +45,7 @@ VERBS: Mapping[str, str] = {
     "(a run whose process is gone shows as crashed), test loss, the main test metric "
     "(accuracy, or MAE for regression), wall time.",
     "summary": "Show FILE's layers, output shapes and parameter counts (`-` reads standard input).",
+    "studio": "Open the studio: a local web page to write, check, draw, train and watch networks.",
 }
 
 
