@@ -147,7 +147,9 @@ def _files(s: Studio, a: dict[str, Any]) -> Any:
     names = sorted(
         s.files.shown(p)
         for p in root.rglob("*.net")
-        if "runs" not in p.relative_to(root).parts[:1] and s.files.root in p.resolve().parents
+        if p.is_file()
+        and "runs" not in p.relative_to(root).parts[:1]
+        and root in p.resolve().parents  # a link to a file outside is not listed
     )
     return {"files": names[:500]}
 
@@ -157,7 +159,7 @@ def _start(s: Studio, a: dict[str, Any]) -> Any:
     epochs = int(a["epochs"]) if a.get("epochs") not in (None, "") else None
     if epochs is not None and not 1 <= epochs <= 100_000:
         raise ValueError("epochs must be between 1 and 100000")
-    return s.trainer.start(_text(a), path.parent, epochs)
+    return s.trainer.start(_text(a), path, epochs)
 
 
 ROUTES: list[tuple[str, str, Handler]] = [

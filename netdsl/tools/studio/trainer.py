@@ -1,7 +1,8 @@
 """Training from the studio: ordinary ``netdsl run`` processes writing ordinary run folders.
 
-A run is started as ``python -m netdsl run -`` with the editor's text on standard input (so an
-unsaved program trains as shown), in the program's folder, its run folders under ``runs/`` of
+A run is started as ``python -m netdsl run FILE`` when the editor's text is the saved file, else
+as ``python -m netdsl run -`` with the text on standard input (so an unsaved program trains as
+shown), in the program's folder, its run folders under ``runs/`` of
 the studio's folder. Stop sends SIGTERM (the run records ``stopped`` and keeps its finished
 epochs); resume is ``netdsl run --resume FOLDER``. The page polls the run folder's
 ``history.json``, which the run rewrites after every epoch, so curves grow as epochs finish.
@@ -54,12 +55,14 @@ class Trainer:
         self._lock = threading.Lock()
 
     # --- processes ------------------------------------------------------------------------------
-    def start(self, text: str, cwd: Path, epochs: int | None = None) -> dict[str, Any]:
-        """Train ``text`` in a new process; its run folder appears under ``runs/``."""
-        args = ["run", "-", "--out", str(self.runs)]
+    def start(self, text: str, path: Path, epochs: int | None = None) -> dict[str, Any]:
+        """Train ``text`` (the document at ``path``) in a new process; its run folder appears
+        under ``runs/``, named after the file when the text is the saved file's, else ``model``."""
+        saved = path.is_file() and path.read_text("utf-8", errors="replace") == text
+        args = ["run", str(path) if saved else "-", "--out", str(self.runs)]
         if epochs is not None:
             args += ["--epochs", str(epochs)]
-        return self._spawn(args, cwd, text)
+        return self._spawn(args, path.parent, None if saved else text)
 
     def resume(self, name: str) -> dict[str, Any]:
         """Finish a stopped (or crashed) run in its folder."""

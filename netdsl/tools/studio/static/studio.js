@@ -253,7 +253,7 @@ async function complete(ctx) {
 const PALETTE = ["#2f6fdf", "#e0662f", "#2a9d5b", "#9b59b6", "#c0392b", "#16a2b8", "#7f8c8d"];
 
 function lineChart(title, series, epochs) {
-  const W = 300, H = 170, L = 44, R = 8, T = 18, B = 24;
+  const W = 300, H = 180, L = 46, R = 10, T = 26, B = 30;
   const all = series.flatMap((s) => s.values.filter((v) => Number.isFinite(v)));
   if (!all.length) return null;
   let lo = Math.min(...all), hi = Math.max(...all);
@@ -271,7 +271,11 @@ function lineChart(title, series, epochs) {
     inner += `<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#eef0f4"/>`;
     inner += `<text x="${L - 4}" y="${y(v) + 4}" text-anchor="end">${v.toPrecision(3)}</text>`;
   }
-  inner += `<text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle">epoch</text>`;
+  inner += `<text x="${(L + W - R) / 2}" y="${H - 4}" text-anchor="middle">epoch</text>`;
+  const step = Math.max(1, Math.ceil(n / 8));
+  for (let i = 0; i < n; i += step) {
+    inner += `<text x="${x(i)}" y="${H - B + 13}" text-anchor="middle">${i + 1}</text>`;
+  }
   for (const s of series) {
     const pts = s.values.map((v, i) => [x(i), y(v)]).filter((p) => Number.isFinite(p[1]));
     const d = pts.map((p, i) => `${i ? "L" : "M"}${p[0].toFixed(1)},${p[1].toFixed(1)}`).join("");
@@ -383,7 +387,8 @@ async function poll() {
   running = s.running;
   if (s.active) {
     $("log").textContent = s.log.join("\n");
-    $("run-state").textContent = s.running ? `running · ${s.seconds} s` : `ended (exit ${s.exit})`;
+    $("run-state").textContent = s.running ? `running · ${s.seconds} s`
+      : s.exit === 0 ? "done" : `ended (exit ${s.exit}; see the output)`;
     if (s.run && s.run !== state.shown) show(s.run);
     else if (s.run && (s.running || was)) drawCurves();
     if (!s.running && was) { await refreshRuns(); if (s.run) drawConfusion(s.run); }
