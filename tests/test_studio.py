@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from conftest import ROOT
 
 with warnings.catch_warnings():  # Starlette 1.x prefers httpx2 for its test client; httpx works
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 from netdsl.errors import StudioError
@@ -144,7 +144,11 @@ def test_run_names_are_plain_names_under_runs(client: TestClient, folder: Path) 
             },
             True,
         ),
-        ("POST", {"host": "127.0.0.1:8765", "origin": "null", "content-type": "application/json"}, True),
+        (
+            "POST",
+            {"host": "127.0.0.1:8765", "origin": "null", "content-type": "application/json"},
+            True,
+        ),
         ("POST", {"host": "127.0.0.1:8765", "content-type": "text/plain"}, True),  # a form's
         ("POST", {"host": "127.0.0.1:8765"}, True),
         (
@@ -194,15 +198,13 @@ def test_the_server_answers_only_its_own_pages(
     r = post(client, "/api/save", {"name": "new.net", "text": GOOD}, **headers)
     assert r.status_code == status
     assert (folder / "new.net").exists() == (status == 200)
-    assert client.get("/", headers={k: v for k, v in headers.items() if k == "Host"}).status_code == (
-        403 if "Host" in headers else 200
-    )
+    assert client.get(
+        "/", headers={k: v for k, v in headers.items() if k == "Host"}
+    ).status_code == (403 if "Host" in headers else 200)
 
 
 def test_a_form_post_from_another_site_is_refused(client: TestClient, folder: Path) -> None:
-    r = client.post(
-        "/api/save", data={"name": "form.net", "text": "x"}, headers={"Origin": "null"}
-    )
+    r = client.post("/api/save", data={"name": "form.net", "text": "x"}, headers={"Origin": "null"})
     assert r.status_code == 403
     assert not (folder / "form.net").exists()
 
@@ -421,3 +423,86 @@ def test_listening_beyond_loopback_warns(tmp_path: Path, host: str, warned: bool
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+# --- training for real: start, stop, resume -------------------------------------------------
+LONG = (
+    "dataset: synthetic(classes, classes=3, train_size=8000, test_size=64)\n"
+    "input: 8x8x1\nbatch_size: 32\n"
+    "conv2d 8 3 relu same -> dense 32 relu -> dense 3 softmax\n"
+)
+
+
+def _wait(client: TestClient, until: Any, timeout: float = 240.0) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status: dict[str, Any] = client.get("/api/status").json()
+        if until(status):
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"timed out; the run said: {status}")
+
+
+@pytest.mark.slow
+def test_start_stop_and_resume_a_run(
+    client: TestClient, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), *sys.path]))
+    (folder / "long.net").write_text(LONG)  # saved: the run is named after the file
+    r = post(client, "/api/run", {"name": "long.net", "text": LONG, "epochs": 4})
+    assert r.status_code == 200 and r.json()["running"]
+    again = post(client, "/api/run", {"name": "long.net", "text": LONG})
+    assert again.status_code == 400 and "already in progress" in again.json()["error"]
+
+    def one_epoch(s: dict[str, Any]) -> bool:
+        if not s["run"]:
+            return False
+        return len(client.get(f"/api/runs/{s['run']}/history").json()["epochs"]) >= 1
+
+    name = _wait(client, one_epoch)["run"]
+    assert name.startswith("long-")
+    post(client, "/api/stop", {})
+    status = _wait(client, lambda s: not s["running"])
+    assert status["exit"] == 143, status["log"]  # stopped by SIGTERM
+    h = client.get(f"/api/runs/{name}/history").json()
+    assert h["status"] == "stopped" and 1 <= len(h["epochs"]) < 4
+
+    assert post(client, "/api/resume", {"run": name}).json()["running"]
+    status = _wait(client, lambda s: not s["running"])
+    assert status["exit"] == 0 and status["run"] == name, status["log"]
+    h = client.get(f"/api/runs/{name}/history").json()
+    assert h["status"] == "finished" and len(h["epochs"]) == 4
+    (row,) = client.get("/api/runs").json()["runs"]
+    assert row["resumed"] == 1 and row["metric"]["name"] == "accuracy"
+
+
+def test_the_listening_socket_lets_asyncio_turn_nagle_off() -> None:
+    """A regression: a socket made with protocol 0 kept Nagle on, and every keep-alive answer
+    of the studio waited ~40 ms for a delayed ACK (the page's checks took 45 ms, not 5)."""
+    import asyncio
+    import socket
+
+    from netdsl.tools.cli.commands.studio import _listen
+
+    sock = _listen("127.0.0.1", 0)
+    nodelay: list[int] = []
+
+    async def main() -> None:
+        def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            peer = writer.get_extra_info("socket")
+            nodelay.append(peer.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(accepted, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        for _ in range(100):
+            if nodelay:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+
+    asyncio.run(main())
+    assert nodelay and nodelay[0] != 0

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ROOT
 
 CHROMIUM = os.environ.get("NETDSL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -94,9 +93,7 @@ def page(tmp_path: Path) -> Iterator[Page]:
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on(
-            "console", lambda m: errors.append(m.text) if m.type == "error" else None
-        )
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         yield page
         context.close()
         assert errors == [], f"the page logged errors: {errors}"

@@ -7,11 +7,16 @@ const state = { name: "example.net", checked: -1, version: 0, selected: new Set(
   timings: [], fixes: [], runs: [] };
 window.studio = state;  // the tests and the bench read timings from here
 
+const SERVER_TIMING = /(\w+);dur=([0-9.]+)/g;
 async function api(path, body) {
   const init = body === undefined ? {} : { method: "POST", body: JSON.stringify(body),
     headers: { "Content-Type": "application/json" } };
   const r = await fetch(path, init);
   const data = await r.json();
+  const timing = r.headers.get("Server-Timing");
+  if (timing && data && typeof data === "object") {
+    data.serverTiming = Object.fromEntries([...timing.matchAll(SERVER_TIMING)].map((m) => [m[1], +m[2]]));
+  }
   if (!r.ok) throw new Error(data.error + (data.help ? ` (${data.help})` : ""));
   return data;
 }
@@ -128,9 +133,13 @@ async function check() {
     return;
   }
   if (version !== state.version) return;  // a newer check is on its way
+  const answered = performance.now();
   showDiagnostics(result, text);
   state.checked = version;
-  state.timings.push(performance.now() - sent);
+  // request -> answer, -> diagnostics in the DOM, -> the next frame painted (the bench reads these)
+  const timing = { version, answered: answered - sent, rendered: performance.now() - sent,
+    server: (result.serverTiming || {}).app, serverCpu: (result.serverTiming || {}).cpu };
+  requestAnimationFrame(() => { timing.frame = performance.now() - sent; state.timings.push(timing); });
   scheduleOutline(text, result.summary);
 }
 
