@@ -161,6 +161,18 @@ def test_type_a_mistake_fix_it_and_watch_a_two_epoch_run(
     page.locator(".cm-line", has_text="dense 16 relu").get_by_text("dense").first.hover()
     expect(page.locator(".cm-tooltip-hover")).to_contain_text("(None, 16)", timeout=10_000)
 
+    # completion after an arrow offers layers, with their help
+    page.locator(".cm-line", has_text="dense 3 softmax").click()
+    page.keyboard.press("End")
+    page.keyboard.type(" -> dro")
+    options = page.locator(".cm-tooltip-autocomplete .cm-completionLabel")
+    expect(options.get_by_text("dropout", exact=True)).to_have_count(1, timeout=10_000)
+    shoot(page, tmp_path, "3-completion")
+    page.keyboard.press("Escape")
+    for _ in range(len(" -> dro")):
+        page.keyboard.press("Backspace")
+    expect(page.locator("#problems")).to_contain_text("No problems", timeout=20_000)
+
     # train two epochs and watch the curves grow
     page.fill("#epochs", "2")
     page.click("#run")
@@ -170,5 +182,5 @@ def test_type_a_mistake_fix_it_and_watch_a_two_epoch_run(
     expect(page.locator("#runs tbody tr").first).to_contain_text("finished", timeout=180_000)
     expect(page.locator('#charts svg[data-title="accuracy"]')).to_have_count(1)
     expect(page.locator("#confusion table")).to_be_visible(timeout=20_000)
-    expect(page.locator("#run-state")).to_contain_text("exit 0", timeout=20_000)
-    shoot(page, tmp_path, "3-trained")
+    expect(page.locator("#run-state")).to_have_text("done", timeout=20_000)
+    shoot(page, tmp_path, "4-trained")

@@ -228,6 +228,7 @@ function markdown(md) {
     .replace(/```[a-z]*\n([\s\S]*?)```/g, (m, code) => `<pre>${code}</pre>`)
     .replace(/`([^`]+)`/g, "<code>$1</code>")
     .replace(/\*\*([^*]+)\*\*/g, "<b>$1</b>")
+    .replace(/(^|[\s(])_((?:[^_\\]|\\.)+)_(?=[\s).,:]|$)/gm, "$1<i>$2</i>")
     .replace(/\\([\\_*])/g, "$1");
   return html.split(/\n\n+/).map((p) => `<p>${p.replace(/\n/g, "<br>")}</p>`).join("");
 }
@@ -452,6 +453,7 @@ $("save").addEventListener("click", async () => {
     const r = await api("/api/save", { name: $("file-name").value.trim(), text: view.state.doc.toString() });
     state.name = r.name;
     $("check-state").textContent = `saved ${r.name}`;
+    listFiles();
   } catch (e) { $("check-state").textContent = String(e.message); }
 });
 $("run").addEventListener("click", startRun);
@@ -461,8 +463,14 @@ $("resume").addEventListener("click", async () => {
   catch (e) { $("run-state").textContent = String(e.message); }
 });
 
+async function listFiles() {
+  const { files } = await api("/api/files");
+  $("files").innerHTML = files.map((f) => `<option value="${escapeHtml(f)}">`).join("");
+}
+
 (async () => {
   await open(await api("/api/open", {}));
+  listFiles();
   await refreshRuns();
   drawCurves();
   poll();
