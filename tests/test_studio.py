@@ -225,6 +225,14 @@ def test_allowed_hosts(host: str, port: int, expected: set[str], not_expected: s
     assert not (not_expected & hosts)
 
 
+def test_on_every_address_the_machine_s_own_name_is_accepted() -> None:
+    import socket
+
+    hosts = allowed_hosts("0.0.0.0", 8765)
+    assert f"{socket.gethostname()}:8765" in hosts
+    assert f"{socket.gethostname()}:8765" not in allowed_hosts("127.0.0.1", 8765)
+
+
 # --- the editor's answers are the language server's ------------------------------------------
 def test_check_gives_diagnostics_with_their_fix(client: TestClient) -> None:
     r = post(client, "/api/check", {"name": "model.net", "text": BAD}).json()

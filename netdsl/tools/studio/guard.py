@@ -9,6 +9,7 @@ cannot send that across sites without the browser asking first).
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -48,14 +49,25 @@ class Confined:
         )
 
 
+def _machine_names() -> tuple[str, ...]:
+    """This machine's names and addresses: what others reach a server on every address by."""
+    names = {socket.gethostname(), socket.getfqdn()}
+    for name in list(names):
+        try:
+            names.update(str(info[4][0]) for info in socket.getaddrinfo(name, None))
+        except OSError:  # a name that does not resolve here is still a name to accept
+            pass
+    return tuple(sorted(n for n in names if n))
+
+
 def allowed_hosts(host: str, port: int) -> frozenset[str]:
-    """``Host`` header values the server accepts: its own address and port, and the loopback
-    names when it listens on a loopback address."""
+    """``Host`` header values the server accepts: its own address and port, the loopback names
+    when it listens on loopback, and this machine's names and addresses when on every address."""
     names: Iterable[str] = (host,)
     if host in ("127.0.0.1", "localhost", "::1"):
         names = LOOPBACK_NAMES
     elif host in ("0.0.0.0", "::"):
-        names = (*LOOPBACK_NAMES, host)
+        names = (*LOOPBACK_NAMES, host, *_machine_names())
     out = set()
     for name in names:
         name = f"[{name}]" if ":" in name and not name.startswith("[") else name

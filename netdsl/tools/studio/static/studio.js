@@ -398,7 +398,9 @@ async function poll() {
   if (s.active) {
     $("log").textContent = s.log.join("\n");
     $("run-state").textContent = s.running ? `running · ${s.seconds} s`
-      : s.exit === 0 ? "done" : `ended (exit ${s.exit}; see the output)`;
+      : s.exit === 0 ? "done"
+      : [130, 143, -2, -15].includes(s.exit) ? "stopped: select it in the runs table to resume it"
+      : `ended (exit ${s.exit}; see the output)`;
     if (s.run && s.run !== state.shown) show(s.run);
     else if (s.run && (s.running || was)) drawCurves();
     if (!s.running && was) { await refreshRuns(); if (s.run) drawConfusion(s.run); }
