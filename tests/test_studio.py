@@ -301,6 +301,19 @@ def test_diagram_is_graphviz_svg_with_implicit_layers_dashed(client: TestClient)
     assert r["svg"] is None and "checks" in r["message"]
 
 
+def test_graphviz_runs_once_per_graph(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edit that leaves the graph as it was (a comment, a setting) reuses its picture."""
+    import netdsl.tools.diagram as diagram
+
+    drawn: list[str] = []
+    monkeypatch.setattr(diagram, "render", lambda model, fmt: drawn.append(fmt) or "<svg/>")
+    for text in (GOOD, "# a comment\n" + GOOD, "epochs: 3\n" + GOOD):
+        assert post(client, "/api/diagram", {"name": "m.net", "text": text}).json()["svg"]
+    assert drawn == ["svg"]
+    post(client, "/api/diagram", {"name": "m.net", "text": GOOD.replace("64", "65")})
+    assert drawn == ["svg", "svg"]
+
+
 def test_open_and_save_stay_in_the_folder_and_never_lose_a_file(
     client: TestClient, folder: Path
 ) -> None:

@@ -41,6 +41,7 @@ class Editor:
         self.registry = registry
         self.root = root
         self._last: dict[str, Analysis] = {}
+        self._pictures: dict[str, str] = {}  # DOT text -> its SVG: Graphviz runs once per graph
         self._lock = threading.Lock()
 
     def uri(self, name: str) -> str:
@@ -117,13 +118,22 @@ class Editor:
     def diagram(self, name: str, text: str) -> dict[str, str | None]:
         """The network drawn by Graphviz (SVG), or why there is no picture."""
         from ...errors import DiagramError
-        from ..diagram import render
+        from ..diagram import render, to_dot
 
         a = self.analysis(name, text)
         if a.model is None:
             return {"svg": None, "message": "the diagram appears when the program checks"}
+        dot = to_dot(a.model)
+        with self._lock:
+            if dot in self._pictures:  # most edits (a comment, a setting) draw the same graph
+                return {"svg": self._pictures[dot], "message": None}
         try:
             svg = render(a.model, "svg")
         except DiagramError as e:
             return {"svg": None, "message": f"{e.message} ({e.help})"}
-        return {"svg": svg.decode() if isinstance(svg, bytes) else svg, "message": None}
+        picture = svg.decode() if isinstance(svg, bytes) else svg
+        with self._lock:
+            self._pictures[dot] = picture
+            while len(self._pictures) > KEEP:
+                self._pictures.pop(next(iter(self._pictures)))
+        return {"svg": picture, "message": None}
