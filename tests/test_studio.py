@@ -326,6 +326,11 @@ def test_open_and_save_stay_in_the_folder_and_never_lose_a_file(
     assert (folder / "model.net").read_text() == BAD
     (folder / "adir.net").mkdir()
     assert post(client, "/api/save", {"name": "adir.net", "text": BAD}).status_code == 400
+    (folder / ".hidden").mkdir()
+    (folder / ".hidden" / "h.net").write_text(GOOD)
+    (folder / "runs" / "r").mkdir(parents=True)
+    (folder / "runs" / "r" / "model.net").write_text(GOOD)
+    (folder / "out.net").symlink_to(folder.parent / "secret.net")
     assert client.get("/api/files").json()["files"] == ["model.net", "sub/new.net"]
 
 

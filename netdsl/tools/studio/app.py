@@ -8,6 +8,7 @@ the trainer); a :class:`~netdsl.errors.NetdslError` becomes a 400 with the error
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -156,16 +157,24 @@ def _save(s: Studio, a: dict[str, Any]) -> Any:
     return {"name": s.files.shown(path), "saved": True}
 
 
+#: folders the file list does not descend into (run folders, tools' caches, hidden ones)
+SKIPPED = frozenset({"runs", "node_modules", "__pycache__", "site-packages"})
+#: at most this many folders are looked at for the file list (a studio started in a big tree)
+MAX_FOLDERS = 2000
+
+
 def _files(s: Studio, a: dict[str, Any]) -> Any:
-    root = s.files.root
-    names = sorted(
-        s.files.shown(p)
-        for p in root.rglob("*.net")
-        if p.is_file()
-        and "runs" not in p.relative_to(root).parts[:1]
-        and root in p.resolve().parents  # a link to a file outside is not listed
-    )
-    return {"files": names[:500]}
+    """The ``.net`` files under the folder (not following links out), for the file picker."""
+    root, names = s.files.root, []
+    for seen, (here, folders, files) in enumerate(os.walk(root), 1):
+        folders[:] = sorted(f for f in folders if f not in SKIPPED and not f.startswith("."))
+        for f in files:
+            path = Path(here) / f
+            if f.endswith(".net") and path.is_file() and root in path.resolve().parents:
+                names.append(s.files.shown(path))
+        if seen >= MAX_FOLDERS or len(names) >= 500:
+            break
+    return {"files": sorted(names)[:500]}
 
 
 def _start(s: Studio, a: dict[str, Any]) -> Any:
