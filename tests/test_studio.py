@@ -334,6 +334,30 @@ def test_open_and_save_stay_in_the_folder_and_never_lose_a_file(
     assert client.get("/api/files").json()["files"] == ["model.net", "sub/new.net"]
 
 
+def test_the_file_given_opens_first(folder: Path, registry: Registry) -> None:
+    app = create_app(folder, "model.net", registry, allowed_hosts("127.0.0.1", PORT))
+    opened = post(TestClient(app, base_url=BASE), "/api/open", {}).json()
+    assert opened == {"name": "model.net", "text": GOOD, "example": False}
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files")
+def test_a_file_that_cannot_be_written_is_a_clear_error(client: TestClient, folder: Path) -> None:
+    (folder / "locked").mkdir()
+    (folder / "locked").chmod(0o500)
+    try:
+        r = post(client, "/api/save", {"name": "locked/new.net", "text": GOOD})
+    finally:
+        (folder / "locked").chmod(0o700)
+    assert r.status_code == 400 and "Permission denied" in r.json()["error"]
+
+
+def test_a_runs_file_in_the_way_is_a_clear_error(client: TestClient, folder: Path) -> None:
+    (folder / "runs").write_text("not a folder")
+    r = post(client, "/api/run", {"name": "model.net", "text": GOOD})
+    assert r.status_code == 400 and "runs" in r.json()["error"]
+    assert (folder / "runs").read_text() == "not a folder"
+
+
 def test_the_example_checks_and_trains_on_synthetic_data(client: TestClient) -> None:
     example = post(client, "/api/open", {}).json()
     r = post(client, "/api/check", {"name": example["name"], "text": example["text"]}).json()

@@ -97,8 +97,22 @@ def _route(
             return JSONResponse({"error": e.message, "help": e.help, "code": e.code}, 400)
         except (KeyError, TypeError, ValueError) as e:
             return JSONResponse({"error": f"a bad request: {e}"}, status_code=400)
+        except OSError as e:  # the disk said no: a file that cannot be read or written
+            where = f" ({studio.files.shown(Path(e.filename))})" if _inside(studio, e) else ""
+            return JSONResponse({"error": f"{e.strerror or e}{where}"}, status_code=400)
 
     return endpoint
+
+
+def _inside(studio: Studio, e: OSError) -> bool:
+    """Whether the failing file of ``e`` is inside the folder (then it may be named)."""
+    if not isinstance(e.filename, str):
+        return False
+    try:
+        studio.files.shown(Path(e.filename))
+    except ValueError:
+        return False
+    return True
 
 
 def _name(args: dict[str, Any]) -> str:
