@@ -320,6 +320,8 @@ def test_open_and_save_stay_in_the_folder_and_never_lose_a_file(
     opened = post(client, "/api/open", {}).json()
     assert opened["example"] is True and "synthetic" in opened["text"]
     assert post(client, "/api/open", {"name": "model.net"}).json()["text"] == GOOD
+    new = post(client, "/api/open", {"name": "sub/new.net"}).json()
+    assert new == {"name": "sub/new.net", "text": None, "example": False}
     assert post(client, "/api/save", {"name": "sub/new.net", "text": BAD}).json()["saved"]
     assert (folder / "sub" / "new.net").read_text() == BAD
     post(client, "/api/save", {"name": "model.net", "text": BAD})

@@ -55,7 +55,8 @@ PROGRAM = (
 
 @pytest.fixture()
 def studio(tmp_path: Path) -> Iterator[str]:
-    """A studio server started in an empty folder on a free loopback port; its URL."""
+    """A studio server started in an empty folder (``tmp_path/work``) on a free loopback
+    port; its URL."""
     folder = tmp_path / "work"
     folder.mkdir()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
@@ -173,6 +174,15 @@ def test_type_a_mistake_fix_it_and_watch_a_two_epoch_run(
         page.keyboard.press("Backspace")
     expect(page.locator("#problems")).to_contain_text("No problems", timeout=20_000)
 
+    # name the file and save it (Ctrl-S): the run is then named after it
+    page.fill("#file-name", "first.net")
+    page.locator("#file-name").press("Tab")
+    expect(page.locator("#check-state")).to_have_text("first.net is new: Save creates it")
+    page.locator(".cm-content").focus()
+    page.keyboard.press("Control+s")
+    expect(page.locator("#check-state")).to_have_text("saved first.net", timeout=10_000)
+    assert (tmp_path / "work" / "first.net").read_text() == editor_text(page)
+
     # train two epochs and watch the curves grow
     page.fill("#epochs", "2")
     page.click("#run")
@@ -180,6 +190,7 @@ def test_type_a_mistake_fix_it_and_watch_a_two_epoch_run(
     expect(loss).to_have_count(1, timeout=180_000)
     expect(loss.locator("circle")).to_have_count(4, timeout=180_000)  # training + validation
     expect(page.locator("#runs tbody tr").first).to_contain_text("finished", timeout=180_000)
+    expect(page.locator("#runs tbody tr").first).to_contain_text("first-")
     expect(page.locator('#charts svg[data-title="accuracy"]')).to_have_count(1)
     expect(page.locator("#confusion table")).to_be_visible(timeout=20_000)
     expect(page.locator("#run-state")).to_have_text("done", timeout=20_000)

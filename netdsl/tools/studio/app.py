@@ -151,8 +151,10 @@ def _open(s: Studio, a: dict[str, Any]) -> Any:
     if "name" not in a:
         return s.opened()
     path = s.files.path(str(a["name"]))
+    if not path.exists():  # a new file: the page keeps its text until it is saved there
+        return {"name": s.files.shown(path), "text": None, "example": False}
     if not path.is_file():
-        raise StudioError(f"there is no file {a['name']!r} in the studio's folder", code="NDL410")
+        raise StudioError(f"{a['name']!r} is not a file", code="NDL410")
     return {"name": s.files.shown(path), "text": path.read_text("utf-8"), "example": False}
 
 

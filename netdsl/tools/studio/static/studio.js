@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { name: "example.net", checked: -1, version: 0, selected: new Set(), shown: null,
+const state = { name: "example.net", checked: -1, version: 0, selected: new Set(), shown: null, errors: 0,
   timings: [], fixes: [], runs: [] };
 window.studio = state;  // the tests and the bench read timings from here
 
@@ -158,7 +158,8 @@ function showDiagnostics(result, text) {
   renderProblems(diagnostics);
   const errors = diagnostics.filter((d) => d.severity === "error").length;
   $("check-state").textContent = errors ? `${errors} error${errors > 1 ? "s" : ""}` : "✓ checks";
-  $("run").disabled = errors > 0;
+  state.errors = errors;
+  updateButtons();
 }
 
 function applyFix(f) {
@@ -386,6 +387,9 @@ function show(name) {
 
 let running = false;
 function updateButtons() {
+  $("run").disabled = running || state.errors > 0;
+  $("run").title = state.errors > 0 ? "Fix the problems first" : running ? "A run is in progress"
+    : "Train the program as it is in the editor";
   $("stop").disabled = !running;
   const row = state.runs.find((r) => r.name === state.shown);
   $("resume").disabled = running || !row || !["stopped", "crashed"].includes(row.status);
@@ -403,7 +407,11 @@ async function poll() {
       : `ended (exit ${s.exit}; see the output)`;
     if (s.run && s.run !== state.shown) show(s.run);
     else if (s.run && (s.running || was)) drawCurves();
-    if (!s.running && was) { await refreshRuns(); if (s.run) drawConfusion(s.run); }
+    if (!s.running && was) {
+      await refreshRuns();
+      if (s.run) drawConfusion(s.run);
+      if (![0, 130, 143, -2, -15].includes(s.exit)) $("log-box").open = true;  // say why
+    }
     else if (s.running) refreshRuns();
   }
   updateButtons();
@@ -427,6 +435,7 @@ const view = new CM.EditorView({
   state: CM.EditorState.create({
     doc: "",
     extensions: [
+      CM.keymap.of([{ key: "Mod-s", preventDefault: true, run: () => { save(); return true; } }]),
       CM.basicSetup,
       netdsl,
       CM.syntaxHighlighting(colours),
@@ -442,6 +451,10 @@ state.view = view;
 async function open(doc) {
   state.name = doc.name;
   $("file-name").value = doc.name;
+  if (doc.text === null) {  // a new file: keep the text; Save creates it
+    $("check-state").textContent = `${doc.name} is new: Save creates it`;
+    return;
+  }
   view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: doc.text } });
 }
 
@@ -450,14 +463,15 @@ $("file-name").addEventListener("change", async () => {
   try { await open(await api("/api/open", { name })); }
   catch (e) { state.name = name; $("check-state").textContent = String(e.message); }
 });
-$("save").addEventListener("click", async () => {
+async function save() {
   try {
     const r = await api("/api/save", { name: $("file-name").value.trim(), text: view.state.doc.toString() });
     state.name = r.name;
     $("check-state").textContent = `saved ${r.name}`;
     listFiles();
   } catch (e) { $("check-state").textContent = String(e.message); }
-});
+}
+$("save").addEventListener("click", save);
 $("run").addEventListener("click", startRun);
 $("stop").addEventListener("click", () => api("/api/stop", {}).catch((e) => { $("run-state").textContent = e.message; }));
 $("resume").addEventListener("click", async () => {
