@@ -135,6 +135,9 @@ def measure(edits: int, warmup: int, pause_ms: int) -> dict[str, Any]:
             k: _summary([t[k] for t in timings if k in t])
             for k in ("server", "serverCpu", "answered", "rendered", "frame")
         },
+        # the same, apart: the keystrokes that made the mistake, and those that fixed it
+        "rendered_with_error": _summary([t["rendered"] for t in timings if t["problems"]]),
+        "rendered_valid": _summary([t["rendered"] for t in timings if not t["problems"]]),
     }
 
 
@@ -153,7 +156,15 @@ def main() -> None:
         return
     print(f"{r['edits']} edits of a {r['program_lines']}-line program, load {r['load_before']}")
     print("ms           p50    p90    p99    max")
-    for k in ("server", "serverCpu", "answered", "rendered", "frame"):
+    for k in (
+        "server",
+        "serverCpu",
+        "answered",
+        "rendered",
+        "frame",
+        "rendered_with_error",
+        "rendered_valid",
+    ):
         s = r[k]
         print(f"{k:<11} {s['p50']:>6} {s['p90']:>6} {s['p99']:>6} {s['max']:>6}")
 

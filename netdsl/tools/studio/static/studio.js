@@ -138,7 +138,8 @@ async function check() {
   state.checked = version;
   // request -> answer, -> diagnostics in the DOM, -> the next frame painted (the bench reads these)
   const timing = { version, answered: answered - sent, rendered: performance.now() - sent,
-    server: (result.serverTiming || {}).app, serverCpu: (result.serverTiming || {}).cpu };
+    server: (result.serverTiming || {}).app, serverCpu: (result.serverTiming || {}).cpu,
+    problems: result.diagnostics.length };
   requestAnimationFrame(() => { timing.frame = performance.now() - sent; state.timings.push(timing); });
   scheduleOutline(text, result.summary);
 }
