@@ -558,3 +558,33 @@ def test_the_listening_socket_lets_asyncio_turn_nagle_off() -> None:
 
     asyncio.run(main())
     assert nodelay and nodelay[0] != 0
+
+
+def test_the_server_never_imports_tensorflow(tmp_path: Path) -> None:
+    """Training runs in its own process; the page's server stays light (checks, diagrams)."""
+    code = (
+        "import sys\n"
+        "from starlette.testclient import TestClient\n"
+        "from netdsl.vocab.registry import load_registry\n"
+        "from netdsl.tools.studio.app import create_app\n"
+        "from netdsl.tools.studio.guard import allowed_hosts\n"
+        "app = create_app('.', None, load_registry(), allowed_hosts('127.0.0.1', 8765))\n"
+        "c = TestClient(app, base_url='http://127.0.0.1:8765')\n"
+        "h = {'Content-Type': 'application/json'}\n"
+        "text = c.post('/api/open', json={}, headers=h).json()['text']\n"
+        "for path in ('/api/check', '/api/diagram'):\n"
+        "    assert c.post(path, json={'text': text}, headers=h).status_code == 200\n"
+        "assert c.get('/api/runs').status_code == 200\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax')]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
