@@ -62,9 +62,7 @@ def test_wheel_ships_the_studio_page_and_its_assets(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("netdsl-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     static = "netdsl/tools/studio/static/"
-    assert {
-        f"{static}{f}" for f in ("index.html", "studio.js", "studio.css", "editor.js")
-    } <= names
+    assert {f"{static}{f}" for f in ("index.html", "studio.js", "studio.css", "editor.js")} <= names
     assert "netdsl/tools/studio/example.net" in names
     page = zipfile.ZipFile(wheel).read(f"{static}index.html").decode()
     assert "http" not in page.replace('xmlns="http', "")  # every asset is local
