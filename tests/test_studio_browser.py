@@ -125,6 +125,14 @@ def test_type_a_mistake_fix_it_and_watch_a_two_epoch_run(
     expect(page.locator("#summary .implicit")).to_have_count(1)
     expect(page.locator("#diagram svg, #diagram .message")).to_have_count(1, timeout=20_000)
     assert "synthetic" in editor_text(page)
+    # highlighted as the Pygments lexer does: layer names, setting keys, comments apart
+    colours = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('.cm-line span')]
+        .map((e) => [e.textContent, getComputedStyle(e).color]))"""
+    )
+    assert colours["conv2d"] == colours["dense"] == "rgb(179, 29, 40)"
+    assert colours["dataset"] == colours["epochs"] != colours["conv2d"]
+    assert colours["->"] != colours["dense"]
     shoot(page, tmp_path, "1-example")
 
     # replace it with a small program, then type a mistake: `relu` becomes `relux`
