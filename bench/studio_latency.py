@@ -10,7 +10,7 @@ list and the summary are in the DOM (CodeMirror updates it synchronously on disp
 ``frame`` when the next frame is painted (``requestAnimationFrame``); and the server's own
 share, from its ``Server-Timing`` header: ``server`` (wall time in the handler) and
 ``serverCpu`` (the server process's CPU time meanwhile; on a shared machine, what the check
-costs without the time other processes held the cores). The 150 ms debounce
+costs without the time other processes held the cores). The 90 ms debounce
 before the request is by design and not counted. After each check lands the bench waits
 ``--pause`` ms before the next keystroke, so the diagram request (250 ms after a check) runs
 between some of them, as when someone types and stops.

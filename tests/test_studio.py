@@ -298,7 +298,7 @@ def test_diagram_is_graphviz_svg_with_implicit_layers_dashed(client: TestClient)
     assert "<svg" in r["svg"] and "flatten (implicit)" in r["svg"]
     assert "stroke-dasharray" in r["svg"]
     r = post(client, "/api/diagram", {"name": "model.net", "text": BAD}).json()
-    assert r["svg"] is None and "checks" in r["message"]
+    assert r["svg"] is None and "checks" in r["message"] and r["key"] is None
 
 
 def test_graphviz_runs_once_per_graph(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -312,6 +312,20 @@ def test_graphviz_runs_once_per_graph(client: TestClient, monkeypatch: pytest.Mo
     assert drawn == ["svg"]
     post(client, "/api/diagram", {"name": "m.net", "text": GOOD.replace("64", "65")})
     assert drawn == ["svg", "svg"]
+
+
+def test_the_page_s_own_picture_is_not_sent_again(client: TestClient) -> None:
+    first = post(client, "/api/diagram", {"name": "m.net", "text": GOOD}).json()
+    assert first["key"]
+    body = {"name": "m.net", "text": "# same graph\n" + GOOD, "have": first["key"]}
+    assert post(client, "/api/diagram", body).json() == {
+        "svg": None,
+        "key": first["key"],
+        "message": None,
+    }
+    body["text"] = GOOD.replace("64", "65")
+    changed = post(client, "/api/diagram", body).json()
+    assert changed["key"] != first["key"] and (changed["svg"] or changed["message"])
 
 
 def test_open_and_save_stay_in_the_folder_and_never_lose_a_file(

@@ -144,7 +144,8 @@ def _complete(s: Studio, a: dict[str, Any]) -> Any:
 
 
 def _diagram(s: Studio, a: dict[str, Any]) -> Any:
-    return s.editor.diagram(_name(a), _text(a))
+    have = a.get("have")
+    return s.editor.diagram(_name(a), _text(a), have if isinstance(have, str) else None)
 
 
 def _open(s: Studio, a: dict[str, Any]) -> Any:

@@ -9,6 +9,7 @@ what the browser's strings count.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ class Editor:
         self.registry = registry
         self.root = root
         self._last: dict[str, Analysis] = {}
-        self._pictures: dict[str, str] = {}  # DOT text -> its SVG: Graphviz runs once per graph
+        self._pictures: dict[str, str] = {}  # graph key -> its SVG: Graphviz runs once per graph
         self._lock = threading.Lock()
 
     def uri(self, name: str) -> str:
@@ -115,25 +116,30 @@ class Editor:
             for i in items
         ]
 
-    def diagram(self, name: str, text: str) -> dict[str, str | None]:
-        """The network drawn by Graphviz (SVG), or why there is no picture."""
+    def diagram(self, name: str, text: str, have: str | None = None) -> dict[str, str | None]:
+        """The network drawn by Graphviz (SVG) with its ``key`` (a digest of the graph), or why
+        there is no picture. ``have``: the key of the picture the page shows; when the graph is
+        the same, no SVG is sent (the page keeps its own, and does not draw it again)."""
         from ...errors import DiagramError
         from ..diagram import render, to_dot
 
         a = self.analysis(name, text)
         if a.model is None:
-            return {"svg": None, "message": "the diagram appears when the program checks"}
+            return {"svg": None, "key": None, "message": "the diagram appears when it checks"}
         dot = to_dot(a.model)
+        key = hashlib.sha256(dot.encode()).hexdigest()[:20]
+        if key == have:
+            return {"svg": None, "key": key, "message": None}
         with self._lock:
-            if dot in self._pictures:  # most edits (a comment, a setting) draw the same graph
-                return {"svg": self._pictures[dot], "message": None}
-        try:
-            svg = render(a.model, "svg")
-        except DiagramError as e:
-            return {"svg": None, "message": f"{e.message} ({e.help})"}
-        picture = svg.decode() if isinstance(svg, bytes) else svg
-        with self._lock:
-            self._pictures[dot] = picture
-            while len(self._pictures) > KEEP:
-                self._pictures.pop(next(iter(self._pictures)))
-        return {"svg": picture, "message": None}
+            picture = self._pictures.get(key)  # most edits (a comment, a setting) keep the graph
+        if picture is None:
+            try:
+                svg = render(a.model, "svg")
+            except DiagramError as e:
+                return {"svg": None, "key": None, "message": f"{e.message} ({e.help})"}
+            picture = svg.decode() if isinstance(svg, bytes) else svg
+            with self._lock:
+                self._pictures[key] = picture
+                while len(self._pictures) > KEEP:
+                    self._pictures.pop(next(iter(self._pictures)))
+        return {"svg": picture, "key": key, "message": None}

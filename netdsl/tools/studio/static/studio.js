@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { name: "example.net", checked: -1, version: 0, selected: new Set(), shown: null, errors: 0,
+const state = { name: "example.net", checked: -1, version: 0, selected: new Set(), shown: null, errors: 0, diagramKey: null,
   timings: [], fixes: [], runs: [] };
 window.studio = state;  // the tests and the bench read timings from here
 
@@ -113,7 +113,9 @@ function fromLsp(doc, p) {
 }
 
 // --- checking as you type -------------------------------------------------------------------
-const DEBOUNCE_MS = 150;
+// under CodeMirror's 100 ms before it asks for completions, so a check is not queued behind the
+// completion request (which then reuses the check's analysis of the same text)
+const DEBOUNCE_MS = 90;
 let timer = null;
 function scheduleCheck() {
   clearTimeout(timer);
@@ -217,8 +219,10 @@ function scheduleOutline(text, summary) {
   pre.style.opacity = "1";
   clearTimeout(outlineTimer);
   outlineTimer = setTimeout(async () => {
-    const d = await api("/api/diagram", { name: state.name, text });
+    const d = await api("/api/diagram", { name: state.name, text, have: state.diagramKey });
     const box = $("diagram");
+    if (d.key && d.key === state.diagramKey) return;  // the same graph: nothing to draw again
+    state.diagramKey = d.key;
     if (d.svg) box.innerHTML = d.svg.slice(d.svg.indexOf("<svg"));
     else box.innerHTML = `<div class="message">${escapeHtml(d.message)}</div>`;
   }, 250);
