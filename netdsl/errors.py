@@ -35,6 +35,7 @@ __all__ = [
     "ServeError",
     "SourceLines",
     "Span",
+    "StudioError",
     "error_codes",
 ]
 
@@ -366,6 +367,11 @@ class ServeError(NetdslError):
         "NDL430": "`netdsl serve` needs the web extra (Starlette, uvicorn), which is not installed",
         "NDL431": "`netdsl serve` cannot listen on the address (in use, not this machine's, no permission)",
     }
+class StudioError(NetdslError):
+    """A ``netdsl studio`` request it refuses: a path outside its folder, an unknown run."""
+
+    code = "NDL410"
+    codes = {"NDL410": "a studio request for a file outside its folder, or an unknown run"}
 
 
 def error_codes() -> dict[str, tuple[str, str]]:

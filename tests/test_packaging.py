@@ -38,3 +38,31 @@ def test_wheel_ships_grammar_tables_and_builtin_plugins(tmp_path: Path) -> None:
     assert packaged == (ROOT / "grammar" / "netdsl.lark").read_text()
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "netdsl = netdsl.tools.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_wheel_ships_the_studio_page_and_its_assets(tmp_path: Path) -> None:
+    """`netdsl studio` works offline: its page, script, styles, editor bundle and example are
+    package data (nothing comes from a CDN)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("netdsl-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    static = "netdsl/tools/studio/static/"
+    assert {f"{static}{f}" for f in ("index.html", "studio.js", "studio.css", "editor.js")} <= names
+    assert "netdsl/tools/studio/example.net" in names
+    page = zipfile.ZipFile(wheel).read(f"{static}index.html").decode()
+    assert "http" not in page.replace('xmlns="http', "")  # every asset is local

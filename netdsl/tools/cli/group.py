@@ -45,6 +45,7 @@ VERBS: Mapping[str, str] = {
     "(a run whose process is gone shows as crashed), test loss, the main test metric "
     "(accuracy, or MAE for regression), wall time.",
     "serve": "Serve the model of RUN_FOLDER over HTTP until SIGTERM or Ctrl-C.",
+    "studio": "Open the studio: a local web page to write, check, draw, train and watch networks.",
     "summary": "Show FILE's layers, output shapes and parameter counts (`-` reads standard input).",
     "tune": "Tune FILE's search space with Optuna: each trial is a `netdsl run` in its own "
     "process.",
