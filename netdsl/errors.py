@@ -29,8 +29,8 @@ __all__ = [
     "NetdslSpaceError",
     "NetdslSyntaxError",
     "NetdslTrainingError",
-    "NetdslWarning",
     "NetdslTuneError",
+    "NetdslWarning",
     "Note",
     "ServeError",
     "SourceLines",
@@ -367,6 +367,8 @@ class ServeError(NetdslError):
         "NDL430": "`netdsl serve` needs the web extra (Starlette, uvicorn), which is not installed",
         "NDL431": "`netdsl serve` cannot listen on the address (in use, not this machine's, no permission)",
     }
+
+
 class StudioError(NetdslError):
     """A ``netdsl studio`` request it refuses: a path outside its folder, an unknown run."""
 

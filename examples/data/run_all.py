@@ -23,7 +23,12 @@ import netdsl  # noqa: E402
 from netdsl.run.driver import run_model  # noqa: E402
 from netdsl_builtins import keras_datasets  # noqa: E402
 
-RUNS = {"tabular": "iris.csv", "regression": "houses.csv", "images": "shapes", "imdb": "imdb/imdb.npz"}
+RUNS = {
+    "tabular": "iris.csv",
+    "regression": "houses.csv",
+    "images": "shapes",
+    "imdb": "imdb/imdb.npz",
+}
 
 
 def main(out: Path) -> None:
@@ -34,8 +39,18 @@ def main(out: Path) -> None:
         path = HERE / f"{name}.net"
         model = netdsl.check(path.read_text(), filename=str(path), data=str(out / data))
         report = run_model(model, data=out / data, out_dir=out / "runs", quiet=True)
-        print(json.dumps({"example": name, "test": report.test, "epochs": report.epochs_done,
-                          "wall_s": round(report.wall_seconds, 1), "folder": str(report.folder)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "example": name,
+                    "test": report.test,
+                    "epochs": report.epochs_done,
+                    "wall_s": round(report.wall_seconds, 1),
+                    "folder": str(report.folder),
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -341,6 +341,7 @@ class _ToIR(Transformer[Token, ir.Program]):
         kind = str(keyword) if keyword is not None else "tensor"
         span = _join(self._s(keyword) if keyword is not None else self._s(name), chain.span)
         return ir.Binding(str(name), chain, kind, span, self._s(name))
+
     def use(self, c: list[Any]) -> ir.Use:
         keyword, path = c
         text = self.string([path])
