@@ -186,5 +186,5 @@ def reparse(
         filename,
         tuple(later.node(c) if _after(c, start) else c for c in previous.comments),
         text,
-        tuple(later.node(u) if _after(u, start) else u for u in previous.uses),
+        uses=tuple(later.node(u) if _after(u, start) else u for u in previous.uses),
     )

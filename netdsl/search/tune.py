@@ -77,6 +77,21 @@ class TuneOptions:
     trial_command: tuple[str, ...] = ()
 
 
+def _first_metric(model: Any) -> str:
+    """The program's first metric as Keras logs it: a graph of several outputs logs each
+    output's as ``<output>_<metric>``, so its first output's first metric; else ``loss``."""
+    if model is None:
+        return "loss"
+    outputs = getattr(model, "outputs", ())
+    if len(outputs) > 1:
+        first = next((o for o in outputs if o.metrics), None)
+        return f"{first.name}_{first.metrics[0].name}" if first else "loss"
+    metrics = model.settings.metrics
+    if isinstance(metrics, dict):  # one output, its metrics given by name
+        metrics = next(iter(metrics.values()), None)
+    return metrics[0].name if metrics else "loss"
+
+
 def objective_of(report: SpaceReport, settings: TuneSettings) -> tuple[str, str]:
     """The history entry a trial is judged by, and the direction (from the tune settings, else
     from the checked program: ``val_`` + its first metric when it holds data out)."""
@@ -91,7 +106,7 @@ def objective_of(report: SpaceReport, settings: TuneSettings) -> tuple[str, str]
                 help="set validation_split (e.g. 0.2), or tune on a training metric",
             )
     if metric is None:
-        first = model.settings.metrics[0].name if model and model.settings.metrics else "loss"
+        first = _first_metric(model)
         held_out = bool(model and model.settings.validation_split)
         metric = ("val_" if held_out else "") + first
     direction = settings.direction
