@@ -43,7 +43,7 @@ VERBS: Mapping[str, str] = {
     "run": "Train FILE's model, evaluate it on the test set and save the run.",
     "runs": "List the run folders under ROOT (default: runs/): name, date, spec, epochs, status "
     "(a run whose process is gone shows as crashed), test loss, the main test metric "
-    "(accuracy, or MAE for regression), wall time.",
+    "(accuracy, or MAE for regression; a graph's: each output's, by name), wall time.",
     "serve": "Serve the model of RUN_FOLDER over HTTP until SIGTERM or Ctrl-C.",
     "studio": "Open the studio: a local web page to write, check, draw, train and watch networks.",
     "summary": "Show FILE's layers, output shapes and parameter counts (`-` reads standard input).",
