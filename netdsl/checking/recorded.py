@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NetdslTrainingError
 from ..vocab.components import DataInfo, Dataset, Target
+from ..vocab.columns import Column
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..vocab.registry import Registry
@@ -91,6 +92,7 @@ def recorded_info(folder: str | os.PathLike[str]) -> DataInfo | None:
             info.get("train_size"),
             tuple(str(c) for c in info.get("class_names", ())),
             info.get("vocabulary"),
+            columns=tuple(Column.from_json(c) for c in info.get("columns", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise NetdslTrainingError(

@@ -19,6 +19,7 @@ from typing import (
 
 from . import types as T
 from .backends import BACKENDS
+from .columns import Column
 
 __all__ = [
     "INPUT_KINDS",
@@ -500,9 +501,13 @@ class DataInfo:
     #: ``load`` returns :class:`Streams` (read batch by batch): ``check`` refuses the settings
     #: that need the data in memory (``validation_split``) at their line, not training
     streamed: bool = False
+    #: a typed table's feature columns (:mod:`netdsl.vocab.columns`): the model then takes one
+    #: raw input per column and encodes it; ``input_shape`` is the encoded feature vector's
+    columns: tuple[Column, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
+            **({"columns": [c.to_json() for c in self.columns]} if self.columns else {}),
             "input_shape": list(self.input_shape),
             "target": self.target.to_json(),
             "train_size": self.train_size,
@@ -542,6 +547,9 @@ class Streams:
     test_size: int
     class_names: tuple[str, ...] = ()
     record: Mapping[str, Any] = field(default_factory=dict)
+    #: what the stateful preprocessing layers learned from the training split (a typed CSV's
+    #: means and vocabularies, by column name: :func:`netdsl.keras.features.adapt`)
+    state: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
