@@ -19,6 +19,7 @@ BUILTIN_MODULES = (
     "recurrent",
     "wrappers",
     "noise",
+    "preprocessing",
     "merge",
     "datasets",
     "callbacks",

@@ -57,7 +57,7 @@ from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Strea
 from netdsl.vocab.registry import suggest
 
 from .dataset_emit import emit_csv, emit_npz
-from .typed_csv import columns_of, row_problem
+from .typed_csv import columns_of, row_problem, utf8_fault
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not with `check`
     import numpy as np
@@ -176,8 +176,8 @@ def _lines(path: Path, limit: int | None) -> Iterator[tuple[int, str]]:
 def _header(path: Path, delimiter: str) -> tuple[str, list[tuple[str, int]]]:
     try:
         first = next((text for _, text in read_lines(path, 0)), "")
-    except UnicodeDecodeError as exc:
-        raise NetdslDataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except UnicodeDecodeError:
+        raise utf8_fault(path) from None
     except OSError as exc:
         raise NetdslDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     cells = split_row(first, delimiter)
@@ -352,7 +352,7 @@ def read_layout(request: DataRequest) -> CsvLayout:
                 else f"the columns are {', '.join(f'`{h}`' for h in header)}"
             ),
         )
-    columns = columns_of(path, header, label, delimiter, a)
+    columns = columns_of(path, header, label, delimiter, a, SAMPLE_BYTES)
     labels: list[tuple[str, int, int, str]] = []  # value, line, col, text
     size = path.stat().st_size
     whole = size <= LABEL_SCAN_BYTES
@@ -369,8 +369,8 @@ def read_layout(request: DataRequest) -> CsvLayout:
                 cell = _label_cell(text, delimiter, label, len(header))
                 if cell is not None:
                     labels.append((cell[0], n, cell[1], text))
-    except UnicodeDecodeError as exc:
-        raise NetdslDataError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    except UnicodeDecodeError:
+        raise utf8_fault(path) from None
     if not labels:
         raise NetdslDataError(f"{path}: the header is followed by no rows", help="add data rows")
     layout = _target(path, header, label, delimiter, labels, a.get("task", "auto"), whole)
@@ -564,11 +564,8 @@ def _locate(layout: CsvLayout, bad: Callable[[str], bool] | None = None) -> None
     a wrong cell count, or a label ``bad`` says is unknown) and raise its error at file:line:col."""
     try:
         _scan(layout, bad)
-    except UnicodeDecodeError as exc:
-        raise NetdslDataError(
-            f"{layout.path}: not UTF-8 text ({exc.reason} at byte {exc.start} "
-            "of a line past the first rows)"
-        ) from None
+    except UnicodeDecodeError:
+        raise utf8_fault(layout.path) from None
 
 
 def _scan(layout: CsvLayout, bad: Callable[[str], bool] | None) -> None:
@@ -860,9 +857,12 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
 
     layout = read_layout(request)
     if layout.columns:
-        from .typed_streams import typed_streams
+        from .typed_streams import CsvChecks, typed_streams
 
-        return typed_streams(layout, request, info)
+        checks = CsvChecks(
+            _verify, _fail, _locate, _split_leaves_rows, _csv_order, window_rows, CHUNK_ROWS
+        )
+        return typed_streams(layout, request, info, checks)
     a = request.args
     chunks = _csv_chunks(layout, int(a["seed"]), float(a["test_split"]))
     # TensorFlow holds a whole line however long: refuse one over the cap first

@@ -1,6 +1,6 @@
 """Typed CSV columns: numbers, categories, binary values and text, with missing cells.
 
-``check`` reads the first :data:`TYPE_SAMPLE_BYTES` of rows and gives every feature column a type
+``check`` reads the first rows (``csv``'s sample, 8 KB) and gives every feature column a type
 (:func:`netdsl.vocab.columns.infer_type`) unless the program names it:
 ``csv("t.csv", label="y", text=["description"], category=["zip"], ignore=["id"])``. A table
 whose features are all numbers without a missing cell in the sample, and no override, stays on
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netdsl.errors import NetdslDataError, SourceLines, Span
-from netdsl.keras.datafiles import parse_number, read_lines, split_row
+from netdsl.keras.datafiles import MAX_LINE_CHARS, parse_number, read_lines, split_row
 from netdsl.vocab.columns import MISSING, TYPES, Column, infer_type, is_missing, make_column
 from netdsl.vocab.registry import suggest
 
@@ -33,14 +33,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "HELD_BYTES",
     "OVERRIDES",
-    "TYPE_SAMPLE_BYTES",
     "columns_of",
     "overrides_of",
     "row_problem",
 ]
 
-#: how much of the file after the header ``check`` reads to give columns their types
-TYPE_SAMPLE_BYTES = 64 << 10
 #: the types a dataset argument may list columns under (``text=["description"]``)
 OVERRIDES = TYPES
 #: the training split's decoded cells are held in memory when the file is at most this big;
@@ -132,10 +129,11 @@ def row_problem(
 
 
 def _sample(
-    path: Path, header: Sequence[str], delimiter: str
+    path: Path, header: Sequence[str], delimiter: str, limit: int
 ) -> Iterator[tuple[int, str, list[tuple[str, int]]]]:
-    """The sample's data rows, split, each checked for its cell count."""
-    for n, text in read_lines(path, TYPE_SAMPLE_BYTES):
+    """The sample's data rows (about ``limit`` characters), split, each checked for its cell
+    count."""
+    for n, text in read_lines(path, limit):
         if n == 1 or not text.strip():
             continue
         cells = split_row(text, delimiter)
@@ -147,7 +145,12 @@ def _sample(
 
 
 def columns_of(
-    path: Path, header: Sequence[str], label: int, delimiter: str, args: Mapping[str, Any]
+    path: Path,
+    header: Sequence[str],
+    label: int,
+    delimiter: str,
+    args: Mapping[str, Any],
+    sample: int,
 ) -> tuple[Column, ...]:
     """Every feature column's type and encoder, from the sample and the overrides; ``()`` for a
     table of numbers alone without a missing cell in the sample and without overrides (read on
@@ -159,7 +162,7 @@ def columns_of(
     missing = dict.fromkeys(features, 0)
     rows: list[tuple[int, str, list[tuple[str, int]]]] = []
     try:
-        for n, text, row in _sample(path, header, delimiter):
+        for n, text, row in _sample(path, header, delimiter, sample):
             rows.append((n, text, row))
             for i in features:
                 value = row[i][0]
@@ -175,10 +178,12 @@ def columns_of(
     for i in features:
         name = header[i]
         type_ = overrides.get(name) or _inferred(path, name, cells[i], len(rows))
+        if name not in overrides and type_ != "number":
+            _mostly_numbers(path, name, i, cells[i], rows)
         if type_ == "ignore":
             continue
         columns.append(make_column(name, i, type_, cells[i], missing[i], name in overrides))
-        _fits(path, columns[-1], cells[i], rows)
+        _fits(path, columns[-1], cells[i], rows, header, delimiter)
     if not columns:
         raise NetdslDataError(f"{path}: every feature column is ignored", help="keep one")
     plain = all(c.type == "number" and not c.missing for c in columns)
@@ -188,34 +193,50 @@ def columns_of(
 def _inferred(path: Path, name: str, cells: list[str], rows: int) -> str:
     if not cells:
         raise NetdslDataError(
-            f"{path}: column `{name}` is empty in all {rows:,} rows of the first "
-            f"{TYPE_SAMPLE_BYTES >> 10} KB, so its type cannot be told",
+            f"{path}: column `{name}` is empty in all {rows:,} rows read by `check` (the "
+            "first rows), so its type cannot be told",
             help=f'drop it with `ignore=["{name}"]`, or give its type, e.g. `number=["{name}"]`',
         )
-    return infer_type(cells, _is_number)
+    return infer_type(cells, lambda c: parse_number(c) is not None)
 
 
-def _is_number(cell: str) -> bool:
-    number = parse_number(cell)
-    return number is not None and math.isfinite(number)
+def _mostly_numbers(
+    path: Path, name: str, index: int, cells: list[str], rows: list[tuple[int, str, list[Any]]]
+) -> None:
+    """A column whose first rows are at least half numbers, but not all, is refused at its
+    first other cell (a typo, or a spelling of "missing" netdsl does not know), unless the
+    program gives its type."""
+    numbers = sum(parse_number(c) is not None for c in cells)
+    if not numbers or 2 * numbers < len(cells):
+        return
+    for n, text, row in rows:
+        value, col = row[index]
+        if not is_missing(value) and parse_number(value) is None:
+            what = "not a number"
+            raise _error(
+                path, n, text, col, len(value),
+                f"`{value}` in column `{name}` is {what}, and {numbers:,} of the "
+                f"{len(cells):,} cells of its first rows are numbers",
+                what,
+                help=f"fix the cell, or give the column's type: `category=[\"{name}\"]`",
+            )
 
 
 def _fits(
-    path: Path, column: Column, cells: list[str], rows: list[tuple[int, str, list[Any]]]
+    path: Path,
+    column: Column,
+    cells: list[str],
+    rows: list[tuple[int, str, list[Any]]],
+    header: Sequence[str],
+    delimiter: str,
 ) -> None:
     """An overridden type must hold the sample's values: numbers for ``number``, at most two
     values for ``binary``."""
     if column.type == "number":
-        for n, text, row in rows:
-            value, col = row[column.index]
-            if not is_missing(value) and not _is_number(value):
-                raise _error(
-                    path, n, text, col, len(value),
-                    f"`{value}` in column `{column.name}` is not a number, and the program "
-                    "lists the column as a number",
-                    "not a number",
-                    help=f'list it as a category (`category=["{column.name}"]`) or text',
-                )
+        for n, text, _ in rows:
+            problem = row_problem(path, n, text, header, (column,), delimiter)
+            if problem is not None:
+                raise problem
     if column.type == "binary" and column.distinct > 2:
         raise NetdslDataError(
             f"{path}: column `{column.name}` is listed as binary but holds {column.distinct} "
@@ -226,8 +247,8 @@ def _fits(
 
 def utf8_fault(path: Path) -> NetdslDataError:
     """The first line of ``path`` that is not UTF-8, as an error at its line and column."""
-    with open(path, "rb") as f:
-        for n, raw in enumerate(f, 1):
+    with open(path, "rb") as f:  # a line at most the reader's cap at a time: memory bounded
+        for n, raw in enumerate(iter(lambda: f.readline(MAX_LINE_CHARS + 1), b""), 1):
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:

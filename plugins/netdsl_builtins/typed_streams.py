@@ -10,8 +10,10 @@ from the training rows only, what the preprocessing layers need (:class:`~.typed
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from netdsl.errors import NetdslDataError
 from netdsl.keras.datafiles import scan_lines
@@ -22,7 +24,22 @@ from .typed_csv import HELD_BYTES, Learned, missing_constant, utf8_fault
 if TYPE_CHECKING:  # pragma: no cover
     from .tabular import CsvLayout
 
-__all__ = ["typed_streams"]
+__all__ = ["CsvChecks", "typed_streams"]
+
+
+@dataclass(frozen=True)
+class CsvChecks:
+    """What the typed reader shares with the numeric one in :mod:`netdsl_builtins.tabular` (which
+    imports this module, so they are handed in): checking a chunk's labels, failing at the first
+    bad row, refusing an empty side of the split, the record of the order, the chunk size."""
+
+    verify: Callable[[Any, Any, Any, Any], None]
+    fail: Callable[[Any, Any, str], NoReturn]
+    locate: Callable[[Any], None]
+    split_leaves_rows: Callable[[Path, int, int], None]
+    order: Callable[[int, bool, bool], str]
+    window_rows: Callable[[int], int]
+    chunk_rows: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +52,7 @@ class _TypedChunks:
     test_split: float
     y_type: Any
     missing: Any
+    chunk_rows: int
 
     def decode(self, index: Any, lines: Any) -> tuple[Any, Any, Any]:
         """One chunk's ``(x, y, is_test)``: x a dict of column values, blank lines dropped."""
@@ -64,9 +82,7 @@ class _TypedChunks:
     def chunks(self) -> Any:
         import tensorflow as tf
 
-        from .tabular import CHUNK_ROWS
-
-        lines = tf.data.TextLineDataset(str(self.layout.path)).skip(1).batch(CHUNK_ROWS)
+        lines = tf.data.TextLineDataset(str(self.layout.path)).skip(1).batch(self.chunk_rows)
         return lines.enumerate().map(
             self.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
         )
@@ -164,15 +180,13 @@ def _label_table(layout: CsvLayout) -> Any:
     )
 
 
-def _pass(layout: CsvLayout, chunks: _TypedChunks, info: DataInfo, hold: bool) -> tuple[
-    _Found, Learned
-]:
+def _pass(
+    layout: CsvLayout, chunks: _TypedChunks, info: DataInfo, hold: bool, checks: CsvChecks
+) -> tuple[_Found, Learned]:
     """The one pass: every row checked, the training rows' statistics learned (and, for a small
     file, the training rows kept)."""
     import numpy as np
     import tensorflow as tf
-
-    from .tabular import _fail, _split_leaves_rows, _verify
 
     found, learned = _Found(), Learned.of(layout.columns)
     kept: list[tuple[dict[str, np.ndarray], np.ndarray]] = []
@@ -186,15 +200,15 @@ def _pass(layout: CsvLayout, chunks: _TypedChunks, info: DataInfo, hold: bool) -
             for name in strings:  # raises on bad UTF-8, found below at its line
                 tf.strings.unicode_decode(x[name], "UTF-8", errors="strict")
             if numbers and not all(bool(tf.reduce_all(~tf.math.is_inf(x[n]))) for n in numbers):
-                _fail(layout, None, "a number is infinite")
-            _verify(layout, info.target, tf.zeros([1]), y)
+                checks.fail(layout, None, "a number is infinite")
+            checks.verify(layout, info.target, tf.zeros([1]), y)
             keep = ~is_test.numpy()
             learned.add(x, keep)
             if hold:
                 kept.append(({n: v.numpy()[keep] for n, v in x.items()}, y.numpy()[keep]))
     except tf.errors.OpError as exc:
-        _fault(layout, exc)
-    _split_leaves_rows(layout.path, found.train, found.test)
+        _fault(layout, exc, checks)
+    checks.split_leaves_rows(layout.path, found.train, found.test)
     if hold and kept:
         xs = {n: tf.constant(np.concatenate([x[n] for x, _ in kept])) for n in kept[0][0]}
         ys = np.concatenate([y for _, y in kept]).astype(chunks.y_type.as_numpy_dtype)
@@ -202,35 +216,33 @@ def _pass(layout: CsvLayout, chunks: _TypedChunks, info: DataInfo, hold: bool) -
     return found, learned
 
 
-def _fault(layout: CsvLayout, exc: Any) -> None:
+def _fault(layout: CsvLayout, exc: Any, checks: CsvChecks) -> NoReturn:
     """A TensorFlow read error as the file's own: bad UTF-8 or the row Python finds at fault."""
-    from .tabular import _locate
-
     fault = utf8_fault(layout.path)
     if fault.span is not None:
         raise fault
-    _locate(layout)
+    checks.locate(layout)
     raise NetdslDataError(
         f"{layout.path}: cannot be read as CSV: {exc.message.splitlines()[0]}"
     ) from None
 
 
-def typed_streams(layout: CsvLayout, request: DataRequest, info: DataInfo) -> Streams:
+def typed_streams(
+    layout: CsvLayout, request: DataRequest, info: DataInfo, checks: CsvChecks
+) -> Streams:
     """The typed CSV as :class:`Streams` whose ``state`` is what the preprocessing layers learn."""
     import tensorflow as tf
-
-    from .tabular import _csv_order, window_rows
 
     a = request.args
     scan_lines(layout.path)  # line lengths, NUL bytes, bare CRs: before TensorFlow reads a line
     y_type = tf.int32 if info.target.kind == "classes" else tf.float32
     chunks = _TypedChunks(
         layout, _label_table(layout), int(a["seed"]), float(a["test_split"]), y_type,
-        missing_constant(),
+        missing_constant(), checks.chunk_rows,
     )
     hold = layout.path.stat().st_size <= HELD_BYTES
-    found, learned = _pass(layout, chunks, info, hold)
-    window = window_rows(len(layout.columns) * 8)
+    found, learned = _pass(layout, chunks, info, hold, checks)
+    window = checks.window_rows(len(layout.columns) * 8)
     pipelines = _Pipelines(chunks, found.train, window, found.held)
     record = {
         "source": str(layout.path),
@@ -242,7 +254,7 @@ def typed_streams(layout: CsvLayout, request: DataRequest, info: DataInfo) -> St
             "seed": chunks.seed,
             "method": "per row, a stateless uniform draw seeded by (seed, chunk of lines)",
         },
-        "order": _csv_order(window, False, found.held is not None),
+        "order": checks.order(window, False, found.held is not None),
         "label_column": layout.header[layout.label],
         "label_note": layout.note or None,
         "feature_columns": [c.name for c in layout.columns],

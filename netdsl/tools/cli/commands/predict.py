@@ -33,7 +33,7 @@ def predict(
     from netdsl.keras.predict import load_predictor, read_inputs, results_text
 
     predictor = load_predictor(run_folder, state.registry)
-    examples = read_inputs(inputs, predictor.input_shape)
+    examples = read_inputs(inputs, predictor.input_shape, predictor.columns)
     results = predictor.predict(examples, top=top)
     if as_json:
         click.echo(json.dumps({"run": run_folder, "predictions": results}, indent=2))
