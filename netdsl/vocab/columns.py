@@ -56,8 +56,9 @@ TEXT_TOKENS = 10_000
 TEXT_DIM = 32
 #: bounds of the token sequence length learned from the sample (95th percentile, rounded up to 8)
 TEXT_LENGTH = (8, 256)
-#: a string column is text when its cells average at least this many words
-TEXT_WORDS = 2.5
+#: a string column is text when its cells average at least this many words (or two, when
+#: nearly every cell is distinct: a title, a synopsis, not a name repeated down the column)
+TEXT_WORDS = 4
 _WORDS = re.compile(r"\S+")
 
 
@@ -124,16 +125,18 @@ def encoded_width(column: Column) -> int:
 
 def infer_type(cells: Sequence[str], is_number: Any) -> str:
     """The type of a column from its sample's non-missing cells: ``number`` when every one is
-    a number (``is_number``), ``binary`` for exactly two distinct strings, ``text`` when they
-    average :data:`TEXT_WORDS` words or more, else ``category``."""
+    a number (``is_number``), ``text`` when they average :data:`TEXT_WORDS` words or more (or
+    two, nine in ten of them distinct), ``binary`` for exactly two distinct strings, else
+    ``category``."""
     if cells and all(is_number(c) for c in cells):
         return "number"
     if not cells:
         return "category"
     words = sum(len(_WORDS.findall(c)) for c in cells) / len(cells)
-    if words >= TEXT_WORDS:
+    distinct = len(set(cells))
+    if words >= TEXT_WORDS or (words >= 2 and 10 * distinct >= 9 * len(cells)):
         return "text"
-    if len(set(cells)) == 2:
+    if distinct == 2:
         return "binary"
     return "category"
 

@@ -19,6 +19,7 @@ from netdsl.vocab.hookspecs import Register, hookimpl
 from .images import IMAGES
 from .keras_datasets import KERAS_DATASETS, MNIST
 from .tabular import CSV, NPZ
+from .text_files import TEXT_FILES
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy loads with the data, not with `netdsl check`
     import numpy as np
@@ -30,8 +31,8 @@ MNIST_SHAPE = (28, 28, 1)
 
 @hookimpl
 def register_datasets(register: Register) -> None:
-    """Register the Keras datasets, ``csv``, ``npz``, ``images`` and ``synthetic``."""
-    for dataset in (*KERAS_DATASETS, CSV, NPZ, IMAGES, SYNTHETIC):
+    """Register the Keras datasets, ``csv``, ``npz``, ``images``, ``text_files``, ``synthetic``."""
+    for dataset in (*KERAS_DATASETS, CSV, NPZ, IMAGES, TEXT_FILES, SYNTHETIC):
         register(dataset)
 
 
