@@ -24,8 +24,28 @@ import time
 from pathlib import Path
 
 PROGRAM = 'dataset: csv("{path}", label="y")\ndense 16 relu -> dense 2 softmax\n'
-WORDS = ("fast small python library tool network graph server daemon file data parser "
-         "driver font theme plugin module binding shared documentation").split()
+WORDS = [
+    "fast",
+    "small",
+    "python",
+    "library",
+    "tool",
+    "network",
+    "graph",
+    "server",
+    "daemon",
+    "file",
+    "data",
+    "parser",
+    "driver",
+    "font",
+    "theme",
+    "plugin",
+    "module",
+    "binding",
+    "shared",
+    "documentation",
+]
 
 
 def write(path: Path, megabytes: int) -> None:
@@ -59,14 +79,16 @@ def time_check(path: Path) -> dict[str, float]:
         start = time.perf_counter()
         netdsl.check(text)
         times.append(time.perf_counter() - start)
-    return {"check_best_s": round(min(times), 4), "check_median_s": round(statistics.median(times), 4)}
+    return {
+        "check_best_s": round(min(times), 4),
+        "check_median_s": round(statistics.median(times), 4),
+    }
 
 
 def one_pass(path: str) -> None:
     """In a child: the load (the one pass), then its wall time and peak memory as JSON."""
-    from netdsl_builtins.tabular import CSV
-
     from netdsl.vocab.components import DataRequest
+    from netdsl_builtins.tabular import CSV
 
     args = {p.name: p.default for p in CSV.params}
     args["label"] = "y"
@@ -76,7 +98,11 @@ def one_pass(path: str) -> None:
     streams = CSV.load(request, info)
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"pass_s": round(wall, 1), "peak_mb": round(peak), "train_rows": streams.train_size}))
+    print(
+        json.dumps(
+            {"pass_s": round(wall, 1), "peak_mb": round(peak), "train_rows": streams.train_size}
+        )
+    )
 
 
 def main() -> None:
@@ -97,7 +123,9 @@ def main() -> None:
         row = {"file_mb": round(path.stat().st_size / 2**20), **time_check(path)}
         if a.run_pass:
             out = subprocess.run(
-                [sys.executable, __file__, "--child", str(path)], capture_output=True, text=True,
+                [sys.executable, __file__, "--child", str(path)],
+                capture_output=True,
+                text=True,
                 check=True,
             )
             row.update(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -26,8 +26,12 @@ CASES: dict[str, tuple[Any, list[tuple[str, Any]]]] = {
     "normalization": (P.NORMALIZATION, [("0.5 2.0", (4,)), ("0.0 1.0", (3, 5))]),
     "discretization": (
         P.DISCRETIZATION,
-        [("[0.0, 1.0]", (4,)), ("[0.0, 1.0, 2.0] output_mode=multi_hot", (4,)),
-         ("[0.5] output_mode=one_hot", (1,)), ("[0.5] output_mode=one_hot", (3,))],
+        [
+            ("[0.0, 1.0]", (4,)),
+            ("[0.0, 1.0, 2.0] output_mode=multi_hot", (4,)),
+            ("[0.5] output_mode=one_hot", (1,)),
+            ("[0.5] output_mode=one_hot", (3,)),
+        ],
     ),
     "category_encoding": (
         P.CATEGORY_ENCODING,
@@ -60,12 +64,18 @@ def test_augmentation_is_idle_at_inference() -> None:
 
 
 BAD = {
-    "resizing-a-vector": ("input: 10\ndataset: synthetic\nresizing 4x4 -> dense 10 softmax", "image"),
+    "resizing-a-vector": (
+        "input: 10\ndataset: synthetic\nresizing 4x4 -> dense 10 softmax",
+        "image",
+    ),
     "unsorted-bins": (
         "input: 4\ndataset: synthetic\ndiscretization [1.0, 0.0] -> dense 10 softmax",
         "increasing order",
     ),
-    "factor-over-one": ("input: 8x8x1\ndataset: synthetic\nrandom_zoom 2.0 -> flatten -> dense 10 softmax", "random_zoom"),
+    "factor-over-one": (
+        "input: 8x8x1\ndataset: synthetic\nrandom_zoom 2.0 -> flatten -> dense 10 softmax",
+        "random_zoom",
+    ),
 }
 
 

@@ -118,7 +118,12 @@ def test_check_types_every_column_and_prints_the_table(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "description  text" in result.output and "missing" in result.output
     assert column_table(m.data.columns).splitlines()[0].split() == [
-        "column", "type", "encoder", "width", "missing", "distinct"
+        "column",
+        "type",
+        "encoder",
+        "width",
+        "missing",
+        "distinct",
     ]
 
 
@@ -151,7 +156,11 @@ def test_an_override_of_a_numeric_table_reads_it_typed(tmp_path: Path) -> None:
 
 
 BAD_OVERRIDES = {
-    "missing-column": (', text=["descripton"]', "no column `descripton`", "did you mean `description`?"),
+    "missing-column": (
+        ', text=["descripton"]',
+        "no column `descripton`",
+        "did you mean `description`?",
+    ),
     "label": (', text=["y"]', "`y` is the label column", None),
     "twice": (', text=["arch"], category=["arch"]', "listed as both category and text", None),
     "number-of-words": (', number=["arch"]', "in column `arch` is not a number", None),

@@ -34,8 +34,16 @@ from pathlib import Path
 #: the sections read (the largest of bookworm's main index)
 SECTIONS = ("libs", "libdevel", "python", "doc", "perl", "devel", "utils", "net")
 LISTS = "/var/lib/apt/lists/*_Packages.lz4"
-FIELDS = ("Package", "Section", "Architecture", "Priority", "Installed-Size", "Depends",
-          "Maintainer", "Description")
+FIELDS = (
+    "Package",
+    "Section",
+    "Architecture",
+    "Priority",
+    "Installed-Size",
+    "Depends",
+    "Maintainer",
+    "Description",
+)
 
 
 def _decompressed(path: str) -> str:
@@ -100,8 +108,15 @@ def packages(per_section: int) -> list[dict[str, str]]:
 def write(out: Path, per_section: int) -> Counter[str]:
     rows = packages(per_section)
     out.mkdir(parents=True, exist_ok=True)
-    columns = ["architecture", "priority", "installed_kb", "depends", "maintainer",
-               "description", "section"]
+    columns = [
+        "architecture",
+        "priority",
+        "installed_kb",
+        "depends",
+        "maintainer",
+        "description",
+        "section",
+    ]
     order = sorted(rows, key=lambda r: hash_key(r["package"]))  # classes mixed through the file
     with open(out / "packages.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NetdslTrainingError
-from ..vocab.components import DataInfo, Dataset, Target
 from ..vocab.columns import Column
+from ..vocab.components import DataInfo, Dataset, Target
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..vocab.registry import Registry

@@ -271,12 +271,13 @@ def _batch(examples: Sequence[Example]) -> Any:
     """The examples as one model input: stacked arrays, or for a table a dict of columns."""
     first = examples[0].x
     if not isinstance(first, dict):
-        return np.stack([e.x for e in examples])
+        return np.stack([np.asarray(e.x) for e in examples])
     import tensorflow as tf
 
+    rows = [e.x for e in examples if isinstance(e.x, dict)]
     out = {}
     for name, value in first.items():
-        column = [e.x[name] for e in examples]  # type: ignore[index]
+        column = [row[name] for row in rows]
         if isinstance(value, str):
             out[name] = tf.constant([[v] for v in column], tf.string)
         else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 __all__ = [
@@ -162,35 +162,30 @@ def make_column(
     its default encoder, decided by the sample (cardinality, words per cell)."""
     distinct = len(set(cells))
     rows = len(cells) + missing
-    base = dict(
-        name=name,
-        index=index,
-        type=type_,
+    base = Column(
+        name,
+        index,
+        type_,
+        "normalize",
         missing=missing,
         distinct=distinct,
         rows=rows,
         overridden=overridden,
     )
     if type_ == "number":
-        return Column(encoder="normalize", indicator=missing > 0, **base)  # type: ignore[arg-type]
+        return replace(base, indicator=missing > 0)
     if type_ == "binary":
-        values = tuple(sorted(set(cells)))
-        return Column(encoder="one_hot", tokens=3, values=values, **base)  # type: ignore[arg-type]
+        return replace(base, encoder="one_hot", tokens=3, values=tuple(sorted(set(cells))))
     if type_ == "text":
-        return Column(
-            encoder="text",
-            tokens=TEXT_TOKENS,
-            dim=TEXT_DIM,
-            length=text_length(cells),
-            **base,  # type: ignore[arg-type]
+        return replace(
+            base, encoder="text", tokens=TEXT_TOKENS, dim=TEXT_DIM, length=text_length(cells)
         )
     if distinct <= ONE_HOT_MAX:
         # room for values past the sample: twice what it showed, the OOV/missing bucket included
-        tokens = max(4, 2 * distinct) + 1
-        return Column(encoder="one_hot", tokens=tokens, **base)  # type: ignore[arg-type]
+        return replace(base, encoder="one_hot", tokens=max(4, 2 * distinct) + 1)
     if len(cells) >= 100 and distinct > len(cells) // 2:
-        return Column(encoder="hash", tokens=HASH_BINS, dim=EMBED_DIM, **base)  # type: ignore[arg-type]
-    return Column(encoder="embed", tokens=EMBED_TOKENS, dim=EMBED_DIM, **base)  # type: ignore[arg-type]
+        return replace(base, encoder="hash", tokens=HASH_BINS, dim=EMBED_DIM)
+    return replace(base, encoder="embed", tokens=EMBED_TOKENS, dim=EMBED_DIM)
 
 
 def column_table(columns: Sequence[Column]) -> str:
@@ -200,9 +195,17 @@ def column_table(columns: Sequence[Column]) -> str:
     for c in columns:
         encoder = c.encoder + (" +missing" if c.indicator else "")
         rows.append(
-            (c.name, c.type + ("*" if c.overridden else ""), encoder, str(c.width),
-             f"{c.missing}/{c.rows}", str(c.distinct))
+            (
+                c.name,
+                c.type + ("*" if c.overridden else ""),
+                encoder,
+                str(c.width),
+                f"{c.missing}/{c.rows}",
+                str(c.distinct),
+            )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
-    return "\n".join(lines) + ("\n(* given in the program)" if any(c.overridden for c in columns) else "")
+    return "\n".join(lines) + (
+        "\n(* given in the program)" if any(c.overridden for c in columns) else ""
+    )

@@ -248,7 +248,12 @@ def check_row(
         value, col = split_row(text, delimiter)[label]
         if not value:
             raise _cell_error(
-                path, n, text, col, 1, f"missing value in label column `{layout_header[label]}`",
+                path,
+                n,
+                text,
+                col,
+                1,
+                f"missing value in label column `{layout_header[label]}`",
                 "empty label",
             )
         return value, col

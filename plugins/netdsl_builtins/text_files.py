@@ -89,8 +89,7 @@ def _files(folder: Path, names: tuple[str, ...]) -> tuple[list[str], list[int]]:
             size = os.stat(path).st_size
             if size > MAX_FILE_BYTES:
                 raise NetdslDataError(
-                    f"{path}: {size:,} bytes; a text file may hold at most "
-                    f"{MAX_FILE_BYTES:,}",
+                    f"{path}: {size:,} bytes; a text file may hold at most {MAX_FILE_BYTES:,}",
                     help="split it into several files",
                 )
         paths += found
@@ -122,9 +121,7 @@ def describe_text_files(request: DataRequest) -> DataInfo:
         raise NetdslDataError(f"{train}: no .txt files in the class folders")
     column = make_column(_INPUT, 0, "text", texts, 0)
     target = Target("binary") if len(names) == 2 else Target("classes", len(names))
-    return DataInfo(
-        (column.width,), target, class_names=names, streamed=True, columns=(column,)
-    )
+    return DataInfo((column.width,), target, class_names=names, streamed=True, columns=(column,))
 
 
 def _split(n: int, test_split: float, seed: int) -> tuple[list[int], list[int]]:
@@ -229,7 +226,12 @@ def load_text_files(request: DataRequest, info: DataInfo) -> Streams:
         "adapted_on": "the training files only, in one pass",
     }
     return Streams(
-        train.train, test.batches, len(train.paths), len(test.paths), names, record,
+        train.train,
+        test.batches,
+        len(train.paths),
+        len(test.paths),
+        names,
+        record,
         state=learned.state(),
     )
 

@@ -51,7 +51,13 @@ STRIP_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
 
 
 def _error(
-    path: Path, line: int, text: str, col: int, width: int, message: str, label: str,
+    path: Path,
+    line: int,
+    text: str,
+    col: int,
+    width: int,
+    message: str,
+    label: str,
     help: str | None = None,
 ) -> NetdslDataError:
     span = Span(0, 0, line, col + 1, line, col + 1 + max(width, 1), str(path))
@@ -94,7 +100,11 @@ def _check_overrides(
 
 
 def row_problem(
-    path: Path, n: int, text: str, header: Sequence[str], columns: Sequence[Column],
+    path: Path,
+    n: int,
+    text: str,
+    header: Sequence[str],
+    columns: Sequence[Column],
     delimiter: str,
 ) -> NetdslDataError | None:
     """What is wrong with one data row of a typed table (cell count, a cell its column's type
@@ -104,7 +114,11 @@ def row_problem(
         many = len(cells) > len(header)
         col = cells[len(header)][1] if many else len(text)
         return _error(
-            path, n, text, col, 1 if not many else len(text) - col,
+            path,
+            n,
+            text,
+            col,
+            1 if not many else len(text) - col,
             f"row has {len(cells)} cells but the header names {len(header)} columns",
             "extra cells" if many else f"missing `{header[len(cells)]}`",
         )
@@ -118,7 +132,11 @@ def row_problem(
         if number is None or not math.isfinite(number):
             what = "not a number" if number is None else "not a finite number"
             return _error(
-                path, n, text, col, len(value),
+                path,
+                n,
+                text,
+                col,
+                len(value),
                 f"`{value}` in column `{column.name}` is {what}, and the column holds numbers"
                 + ("" if column.overridden else " (its type, from the first rows)"),
                 what,
@@ -214,11 +232,15 @@ def _mostly_numbers(
         if not is_missing(value) and parse_number(value) is None:
             what = "not a number"
             raise _error(
-                path, n, text, col, len(value),
+                path,
+                n,
+                text,
+                col,
+                len(value),
                 f"`{value}` in column `{name}` is {what}, and {numbers:,} of the "
                 f"{len(cells):,} cells of its first rows are numbers",
                 what,
-                help=f"fix the cell, or give the column's type: `category=[\"{name}\"]`",
+                help=f'fix the cell, or give the column\'s type: `category=["{name}"]`',
             )
 
 
@@ -255,7 +277,11 @@ def utf8_fault(path: Path) -> NetdslDataError:
                 good = raw[: exc.start].decode("utf-8")
                 shown = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                 return _error(
-                    path, n, shown, len(good), 1,
+                    path,
+                    n,
+                    shown,
+                    len(good),
+                    1,
                     f"not UTF-8 text ({exc.reason}, byte 0x{raw[exc.start]:02x})",
                     "not UTF-8",
                     help="save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
@@ -330,7 +356,8 @@ def _words(values: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
     text = tf.strings.regex_replace(tf.strings.lower(values), STRIP_PUNCTUATION, "")
-    return tf.strings.split(text).flat_values.numpy()
+    words: np.ndarray = tf.strings.split(text).flat_values.numpy()
+    return words
 
 
 def missing_constant() -> Any:

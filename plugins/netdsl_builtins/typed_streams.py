@@ -237,8 +237,13 @@ def typed_streams(
     scan_lines(layout.path)  # line lengths, NUL bytes, bare CRs: before TensorFlow reads a line
     y_type = tf.int32 if info.target.kind == "classes" else tf.float32
     chunks = _TypedChunks(
-        layout, _label_table(layout), int(a["seed"]), float(a["test_split"]), y_type,
-        missing_constant(), checks.chunk_rows,
+        layout,
+        _label_table(layout),
+        int(a["seed"]),
+        float(a["test_split"]),
+        y_type,
+        missing_constant(),
+        checks.chunk_rows,
     )
     hold = layout.path.stat().st_size <= HELD_BYTES
     found, learned = _pass(layout, chunks, info, hold, checks)
@@ -262,6 +267,11 @@ def typed_streams(
         "adapted_on": "the training split only, in one pass",
     }
     return Streams(
-        pipelines.train, pipelines.test, found.train, found.test, layout.class_names, record,
+        pipelines.train,
+        pipelines.test,
+        found.train,
+        found.test,
+        layout.class_names,
+        record,
         state=learned.state(),
     )
