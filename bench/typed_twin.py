@@ -111,7 +111,9 @@ def twin_table(data: Path, epochs: int) -> dict[str, Any]:
         x = {
             "architecture": np.array([r[0] for r in rows]),
             "priority": np.array([r[1] for r in rows]),
-            "installed_kb": np.array([float(r[2]) for r in rows], np.float32)[:, None],
+            "installed_kb": np.array([float(r[2]) if r[2] else np.nan for r in rows], np.float32)[
+                :, None
+            ],
             "depends": depends[:, None],
             "maintainer": np.array([r[4] for r in rows]),
             "description": np.array([r[5] for r in rows]),
@@ -129,16 +131,16 @@ def twin_table(data: Path, epochs: int) -> dict[str, Any]:
     words = keras.layers.TextVectorization(max_tokens=10000, output_sequence_length=16)
     arch.adapt(xt["architecture"])
     prio.adapt(xt["priority"])
-    size.adapt(xt["installed_kb"])
+    size.adapt(xt["installed_kb"][~np.isnan(xt["installed_kb"])])
     deps.adapt(xt["depends"][~np.isnan(xt["depends"])])
     maint.adapt(xt["maintainer"])
     words.adapt(xt["description"])
 
     def prep(x: dict[str, Any], y: Any) -> tuple[dict[str, Any], Any]:
-        d = deps(x["depends"])
+        d, k = deps(x["depends"]), size(x["installed_kb"])
         numbers = tf.concat(
             [
-                size(x["installed_kb"]),
+                tf.where(tf.math.is_nan(k), 0.0, k),
                 tf.where(tf.math.is_nan(d), 0.0, d),
                 tf.cast(tf.math.is_nan(x["depends"]), tf.float32),
             ],
