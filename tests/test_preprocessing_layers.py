@@ -22,7 +22,6 @@ CASES: dict[str, tuple[Any, list[tuple[str, Any]]]] = {
     "random_zoom": (P.RANDOM_ZOOM, [("0.2", (8, 8, 3)), ("0.2 width_factor=0.1", (8, 8, 1))]),
     "random_translation": (P.RANDOM_TRANSLATION, [("0.1 0.2", (8, 8, 3))]),
     "random_contrast": (P.RANDOM_CONTRAST, [("0.3", (8, 8, 3))]),
-    "random_brightness": (P.RANDOM_BRIGHTNESS, [("0.2", (8, 8, 3))]),
     "normalization": (P.NORMALIZATION, [("0.5 2.0", (4,)), ("0.0 1.0", (3, 5))]),
     "discretization": (
         P.DISCRETIZATION,

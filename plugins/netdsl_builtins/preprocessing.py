@@ -1,8 +1,7 @@
 """Built-in preprocessing layers: Keras's, in the language, saved inside the model.
 
 Images: ``rescaling``, ``resizing``, ``center_crop`` and the augmentations ``random_flip``,
-``random_rotation``, ``random_zoom``, ``random_translation``, ``random_contrast`` and
-``random_brightness`` (Keras runs these while training only; at inference they pass the image
+``random_rotation``, ``random_zoom``, ``random_translation``, ``random_contrast`` (Keras runs these while training only; at inference they pass the image
 through). Numbers: ``normalization`` with a given mean and variance (``normalize: true`` is the
 one adapted on the training data), ``discretization`` into bins, ``category_encoding`` of
 integer ids and ``hashing``. The string layers (``StringLookup``, ``TextVectorization``) are
@@ -52,8 +51,7 @@ def _sized(path: str) -> Any:
     def build(size: tuple[int, int], **kwargs: Any) -> Any:
         return keras_factory(path)(height=size[0], width=size[1], **kwargs)
 
-    build.__qualname__ = f"sized({path!r})"
-    build.keras_path = path  # type: ignore[attr-defined]
+    build.__qualname__ = f"sized({path!r})"  # no keras_path: Keras takes height and width
     return build
 
 
@@ -74,6 +72,8 @@ def _encoded(shape: Shape, tokens: int, mode: str) -> Shape:
 
 
 def _category_encoding(shape: Shape, a: Args) -> tuple[Shape, int]:
+    if a["num_tokens"] is None:
+        raise ShapeProblem("category_encoding needs num_tokens", "num_tokens")
     mode = a["output_mode"]
     if mode == "int":
         raise ShapeProblem("category_encoding does not output ids", "output_mode")
@@ -81,6 +81,8 @@ def _category_encoding(shape: Shape, a: Args) -> tuple[Shape, int]:
 
 
 def _discretization(shape: Shape, a: Args) -> tuple[Shape, int]:
+    if a["bin_boundaries"] is None:
+        raise ShapeProblem("discretization needs its bin_boundaries", "bin_boundaries")
     bins = list(a["bin_boundaries"])
     if bins != sorted(bins):
         raise ShapeProblem("bin_boundaries must be in increasing order", "bin_boundaries")
@@ -92,6 +94,13 @@ def _hashing(shape: Shape, a: Args) -> tuple[Shape, int]:
 
 
 def _normalization(shape: Shape, a: Args) -> tuple[Shape, int]:
+    for name in ("mean", "variance"):
+        if a[name] is None:
+            raise ShapeProblem(
+                f"normalization needs its {name} (netdsl adapts only `normalize: true`)",
+                name,
+                help="give both: `normalization 0.5 0.25`, or set `normalize: true`",
+            )
     return shape, 0
 
 
@@ -204,27 +213,13 @@ RANDOM_CONTRAST = Layer(
     macs=no_macs,
 )
 
-RANDOM_BRIGHTNESS = Layer(
-    name="random_brightness",
-    description="change image brightness at random by up to `factor` while training",
-    params=(
-        Param("factor", _FACTOR, positional=True),
-        Param("value_range", T.ListOf(T.Float()), [0.0, 1.0], help="the pixels' range"),
-        _SEED,
-    ),
-    infer=_image_same,
-    accepts="image",
-    build=keras_factory("layers.RandomBrightness"),
-    macs=no_macs,
-)
-
 NORMALIZATION = Layer(
     name="normalization",
     description="subtract `mean` and divide by the square root of `variance` (given; "
     "`normalize: true` adapts one on the training data)",
     params=(
-        Param("mean", T.Float(), positional=True),
-        Param("variance", T.Float(min=0, min_open=True), positional=True),
+        Param("mean", T.Float(), None, positional=True),
+        Param("variance", T.Float(min=0, min_open=True), None, positional=True),
     ),
     infer=_normalization,
     build=keras_factory("layers.Normalization"),
@@ -235,7 +230,7 @@ DISCRETIZATION = Layer(
     name="discretization",
     description="bucket numbers by `bin_boundaries` into ids 0..n (or their one-hot encoding)",
     params=(
-        Param("bin_boundaries", T.ListOf(T.Float()), positional=True),
+        Param("bin_boundaries", T.ListOf(T.Float()), None, positional=True),
         Param("output_mode", _ENCODED, "int"),
     ),
     infer=_discretization,
@@ -247,7 +242,7 @@ CATEGORY_ENCODING = Layer(
     name="category_encoding",
     description="encode integer ids below `num_tokens` as one-hot, multi-hot or count vectors",
     params=(
-        Param("num_tokens", T.Int(min=1, max=10_000_000), positional=True),
+        Param("num_tokens", T.Int(min=1, max=10_000_000), None, positional=True),
         Param("output_mode", _ENCODED, "multi_hot"),
     ),
     infer=_category_encoding,
@@ -277,7 +272,6 @@ LAYERS = (
     RANDOM_ZOOM,
     RANDOM_TRANSLATION,
     RANDOM_CONTRAST,
-    RANDOM_BRIGHTNESS,
     NORMALIZATION,
     DISCRETIZATION,
     CATEGORY_ENCODING,
