@@ -244,6 +244,11 @@ def _mostly_numbers(
             )
 
 
+def _finite(cell: str) -> bool:
+    number = parse_number(cell)
+    return number is not None and math.isfinite(number)
+
+
 def _fits(
     path: Path,
     column: Column,
@@ -254,8 +259,10 @@ def _fits(
 ) -> None:
     """An overridden type must hold the sample's values: numbers for ``number``, at most two
     values for ``binary``."""
-    if column.type == "number":
-        for n, text, _ in rows:
+    if column.type == "number":  # the row is split already: only a bad one is split again
+        for n, text, row in rows:
+            if is_missing(row[column.index][0]) or _finite(row[column.index][0]):
+                continue
             problem = row_problem(path, n, text, header, (column,), delimiter)
             if problem is not None:
                 raise problem
