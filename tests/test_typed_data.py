@@ -337,3 +337,99 @@ def test_load_model_takes_raw_values(tmp_path: Path) -> None:
         "description": tf.constant([["fast tool"], [""]]),
     }
     assert np.allclose(again.predict(rows, verbose=0), net.predict(rows, verbose=0))
+
+
+# --- text files -----------------------------------------------------------------------------------
+
+
+def text_folder(root: Path, files: int = 20) -> Path:
+    rng = random.Random(0)
+    for name, words in (("pos", WORDS_A), ("neg", WORDS_B)):
+        (root / name).mkdir(parents=True)
+        for i in range(files):
+            text = " ".join(rng.choice(words) for _ in range(6)) + f" only{name}{i}"
+            (root / name / f"{i:03d}.txt").write_text(text)
+    return root
+
+
+def test_text_files_are_described_from_the_folders_and_first_files(tmp_path: Path) -> None:
+    root = text_folder(tmp_path / "reviews")
+    m = netdsl.check(
+        f'dataset: text_files("{root}")\ndense 8 relu -> dense 1 sigmoid', builtin_registry()
+    )
+    (column,) = m.data.columns
+    assert (column.name, column.type, m.input_shape) == ("text", "text", (32,))
+    assert m.data.class_names == ("neg", "pos") and m.data.target.kind == "binary"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda root: (root / "only").mkdir(parents=True), "holds 1 sub-folder"),
+        (lambda root: root.parent.mkdir(exist_ok=True), "no such folder"),
+    ],
+    ids=["one-class", "missing"],
+)
+def test_text_files_bad_folders(tmp_path: Path, make: Any, message: str) -> None:
+    root = tmp_path / "reviews"
+    make(root)
+    with pytest.raises(NetdslDataError) as info:
+        netdsl.check(f'dataset: text_files("{root}")\ndense 1 sigmoid', builtin_registry())
+    assert message in info.value.message
+
+
+def _load_text(root: Path) -> Any:
+    from netdsl_builtins.text_files import TEXT_FILES
+
+    args = {p.name: p.default for p in TEXT_FILES.params}
+    req = DataRequest("text_files", args, str(root))
+    return TEXT_FILES.load(req, TEXT_FILES.describe(req))
+
+
+def test_text_files_learn_words_from_the_training_files_only(tmp_path: Path) -> None:
+    streams = _load_text(text_folder(tmp_path / "reviews"))
+    vocabulary = set(streams.state["text"]["vocabulary"])
+    train = {
+        w.decode()
+        for x, _ in streams.train(64, 0)
+        for t in x["text"].numpy().ravel()
+        for w in t.split()
+    }
+    test = {
+        w.decode()
+        for x, _ in streams.test(64)
+        for t in x["text"].numpy().ravel()
+        for w in t.split()
+    }
+    assert streams.train_size == 32 and streams.test_size == 8
+    assert vocabulary == train and not vocabulary & (test - train)
+
+
+def test_a_text_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    root = text_folder(tmp_path / "reviews", files=5)
+    (root / "pos" / "bad.txt").write_bytes(b"caf\xe9 au lait")
+    with pytest.raises(NetdslDataError) as info:
+        _load_text(root)
+    assert "bad.txt: not UTF-8" in info.value.message
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_export_carries_the_preprocessing_to_savedmodel_and_refuses_onnx(tmp_path: Path) -> None:
+    from netdsl.errors import NetdslExportError
+    from netdsl.keras import features
+    from netdsl.keras.compiler import build
+    from netdsl.keras.export import export_model
+
+    path = mixed_csv(tmp_path / "t.csv", rows=200)
+    m = check(path)
+    net = build(m)
+    features.adapt(net, m.data.columns, _load(path).state)
+    report = export_model(net, "savedmodel", tmp_path / "sm")
+    assert report.max_abs_diff is not None and report.max_abs_diff <= 1e-5
+    for fmt, name in (("onnx", "m.onnx"), ("litert", "m.tflite")):
+        with pytest.raises(NetdslExportError) as info:
+            export_model(net, fmt, tmp_path / name)
+        assert "no string inputs" in info.value.message and "savedmodel" in (info.value.help or "")

@@ -133,7 +133,6 @@ def export_model(
             f"{out} already exists; netdsl does not overwrite it",
             help="give another path with -o, or remove it first",
         )
-    _require(spec.needs, f"--format {fmt}")
     table = _string_inputs(net)
     if table and fmt != "savedmodel":
         raise NetdslExportError(
@@ -142,6 +141,7 @@ def export_model(
             "cannot carry that preprocessing",
             help="export --format savedmodel, which carries it",
         )
+    _require(spec.needs, f"--format {fmt}")
     if table and check_inputs is None:
         return _export_table(net, fmt, spec, out)
     if check_inputs is None:
