@@ -131,8 +131,8 @@ def twin_table(data: Path, epochs: int) -> dict[str, Any]:
     words = keras.layers.TextVectorization(max_tokens=10000, output_sequence_length=16)
     arch.adapt(xt["architecture"])
     prio.adapt(xt["priority"])
-    size.adapt(xt["installed_kb"][~np.isnan(xt["installed_kb"])])
-    deps.adapt(xt["depends"][~np.isnan(xt["depends"])])
+    size.adapt(xt["installed_kb"][~np.isnan(xt["installed_kb"])].reshape(-1, 1))
+    deps.adapt(xt["depends"][~np.isnan(xt["depends"])].reshape(-1, 1))
     maint.adapt(xt["maintainer"])
     words.adapt(xt["description"])
 
@@ -147,7 +147,14 @@ def twin_table(data: Path, epochs: int) -> dict[str, Any]:
             axis=1,
         )
         return {
-            "dense": tf.concat([arch(x["architecture"]), prio(x["priority"]), numbers], axis=1),
+            "numbers": tf.concat(
+                [
+                    tf.cast(arch(x["architecture"]), tf.float32),
+                    tf.cast(prio(x["priority"]), tf.float32),
+                    numbers,
+                ],
+                axis=1,
+            ),
             "maintainer": maint(x["maintainer"]),
             "description": words(x["description"]),
         }, y
@@ -158,7 +165,7 @@ def twin_table(data: Path, epochs: int) -> dict[str, Any]:
             ds = ds.shuffle(len(y), seed=0)
         return ds.batch(BATCH).map(prep, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
-    dense_in = keras.Input((11,), name="dense")
+    dense_in = keras.Input((11,), name="numbers")
     m_in = keras.Input((), dtype="int64", name="maintainer")
     d_in = keras.Input((16,), dtype="int64", name="description")
     m = keras.layers.Embedding(1000, 16)(m_in)
@@ -169,7 +176,7 @@ def twin_table(data: Path, epochs: int) -> dict[str, Any]:
     h = keras.layers.Dense(64, activation="relu")(h)
     h = keras.layers.Dropout(0.2)(h)
     out = keras.layers.Dense(len(sections), activation="softmax")(h)
-    net = keras.Model({"dense": dense_in, "maintainer": m_in, "description": d_in}, out)
+    net = keras.Model({"numbers": dense_in, "maintainer": m_in, "description": d_in}, out)
     net.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     clock = Clock()
     net.fit(pipeline(xt, yt, True), epochs=epochs, verbose=0, callbacks=[clock.callback()])
