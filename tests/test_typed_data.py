@@ -433,3 +433,28 @@ def test_export_carries_the_preprocessing_to_savedmodel_and_refuses_onnx(tmp_pat
         with pytest.raises(NetdslExportError) as info:
             export_model(net, fmt, tmp_path / name)
         assert "no string inputs" in info.value.message and "savedmodel" in (info.value.help or "")
+
+
+def test_normalize_is_refused_for_a_typed_table(tmp_path: Path) -> None:
+    path = mixed_csv(tmp_path / "t.csv")
+    with pytest.raises(NetdslError) as info:
+        netdsl.check(
+            f'dataset: csv("{path}", label="y")\nnormalize: true\ndense 2 softmax',
+            builtin_registry(),
+        )
+    assert "encoded inside the model" in info.value.message and info.value.span.line == 2
+
+
+def test_a_text_cell_of_10_mb_is_read_and_counted(tmp_path: Path) -> None:
+    """One 10 MB cell: `check` stops its sample before it (whole lines, about 8 KB), the pass
+    counts its words (a line under the 16 M cap); inside the model the sequence is cut to the
+    column's length."""
+    path = mixed_csv(tmp_path / "t.csv", rows=60)
+    lines = path.read_text().splitlines()
+    big = " ".join(["fast"] * 2_000_000)  # 10 MB of words
+    lines[30] = f"5,all,optional,{big},a"
+    path.write_text("\n".join(lines) + "\n")
+    (text,) = [c for c in check(path).data.columns if c.type == "text"]
+    assert text.length == 8
+    streams = _load(path)
+    assert streams.state["description"]["vocabulary"][0] == "fast"
