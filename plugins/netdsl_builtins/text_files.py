@@ -7,7 +7,8 @@ reads the first :data:`SAMPLE_FILES` files' first :data:`SAMPLE_BYTES` bytes (to
 sequences), never the rest. The model takes the raw text (one string input, ``text``) and
 encodes it inside itself as a typed table's text column does (:mod:`netdsl.keras.features`):
 words learned from the training files in one streamed pass, so ``predict`` takes raw strings.
-Training reads the files through ``tf.data`` each epoch, a batch at a time.
+Training keeps the texts in memory after that pass when they total at most
+:data:`HELD_BYTES`; a bigger folder is read from its files each epoch, a batch at a time.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ SAMPLE_BYTES = 4 << 10
 MAX_FILE_BYTES = MAX_LINE_CHARS
 #: files decoded together in the learning pass
 PASS_BATCH = 256
+#: the training texts are kept in memory after the pass when they total at most this many
+#: bytes; a bigger folder is read from its files each epoch
+HELD_BYTES = 32 << 20
 _INPUT = "text"
 
 
@@ -138,6 +142,7 @@ class _Reader:
     paths: tuple[str, ...]
     labels: tuple[int, ...]
     y_type: Any
+    held: Any = None  # the texts, (n, 1) strings, when the pass kept them (a small folder)
 
     def _read(self, path: Any, label: Any) -> tuple[Any, Any]:
         import tensorflow as tf
@@ -165,17 +170,38 @@ class _Reader:
         order = tf.argsort(
             tf.random.stateless_uniform([len(self.paths)], seed=tf.stack([epoch_seed, 0]))
         )
-        return self.batches(batch_size, order)
+        if self.held is None:
+            return self.batches(batch_size, order)
+        return (
+            tf.data.Dataset.from_tensor_slices(order)
+            .batch(batch_size)
+            .map(self._gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        )
+
+    def _gather(self, i: Any) -> tuple[Any, Any]:
+        import tensorflow as tf
+
+        labels = tf.cast(tf.constant(self.labels), self.y_type)
+        return {_INPUT: tf.gather(self.held, i)}, tf.reshape(tf.gather(labels, i), [-1, 1])
 
 
-def _learn(reader: _Reader, info: DataInfo) -> Learned:
-    """One streamed pass over the training files: their words counted (bounded), UTF-8 checked."""
+def _learn(reader: _Reader, info: DataInfo) -> tuple[Learned, Any]:
+    """One streamed pass over the training files: their words counted (bounded), UTF-8 checked;
+    the texts kept, as an (n, 1) string tensor, while they total at most :data:`HELD_BYTES`."""
     import numpy as np
     import tensorflow as tf
 
     learned = Learned.of(info.columns)
+    kept: list[Any] | None = []
+    size = 0
     for start, (x, _) in enumerate(reader.batches(PASS_BATCH)):
         text = x[_INPUT]
+        if kept is not None:
+            size += int(tf.reduce_sum(tf.strings.length(text)))
+            if size <= HELD_BYTES:
+                kept.append(text)
+            else:  # too big to hold: read from the files each epoch
+                kept = None
         try:
             tf.strings.unicode_decode(text, "UTF-8", errors="strict")
         except tf.errors.InvalidArgumentError:
@@ -189,7 +215,7 @@ def _learn(reader: _Reader, info: DataInfo) -> Learned:
                     ) from None
             raise
         learned.add(x, np.ones(len(text), bool))
-    return learned
+    return learned, (tf.concat(kept, axis=0) if kept else None)
 
 
 def load_text_files(request: DataRequest, info: DataInfo) -> Streams:
@@ -214,11 +240,14 @@ def load_text_files(request: DataRequest, info: DataInfo) -> Streams:
         )
     y_type = tf.int32 if info.target.kind == "classes" else tf.float32
     train, test = (_Reader(r.paths, r.labels, y_type) for r in (train, test))
-    learned = _learn(train, info)
+    learned, held = _learn(train, info)
+    if held is not None:
+        train = _Reader(train.paths, train.labels, y_type, held)
     record = {
         "source": str(train_dir),
         "format": "text_files",
-        "streamed": True,
+        "streamed": held is None,
+        "cached_in_memory": held is not None,
         "split": {"test_split": a["test_split"], "seed": a["seed"], "method": "per file, seeded"}
         if test_dir is None
         else {"method": "the test/ folder"},
