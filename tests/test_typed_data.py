@@ -458,3 +458,83 @@ def test_a_text_cell_of_10_mb_is_read_and_counted(tmp_path: Path) -> None:
     assert text.length == 8
     streams = _load(path)
     assert streams.state["description"]["vocabulary"][0] == "fast"
+
+
+# --- the examples on real data (run here on a few packages written by the test) --------------------
+
+PACKAGES = """Package: python3-foo
+Installed-Size: 120
+Maintainer: Debian Python Team <team@example.org>
+Architecture: all
+Depends: python3, python3-bar (>= 1)
+Description: fast parser library for Python 3
+ long text that is dropped
+Section: python
+Priority: optional
+
+Package: libfoo1
+Installed-Size: 300
+Maintainer: Jane Doe <jane@example.org>
+Architecture: amd64
+Description: shared library for foo, a graph tool
+Section: libs
+Priority: optional
+"""
+
+
+def test_the_package_index_is_read_as_rows() -> None:
+    import sys
+
+    from conftest import EXAMPLES
+
+    sys.path.insert(0, str(EXAMPLES / "data"))
+    try:
+        import debian_packages as deb
+    finally:
+        sys.path.pop(0)
+    rows = [deb._row(p) for p in deb.stanzas(PACKAGES)]
+    assert rows == [
+        {
+            "architecture": "all",
+            "priority": "optional",
+            "installed_kb": "120",
+            "depends": "2",
+            "maintainer": "Debian Python Team",
+            "description": "fast parser library for Python 3",
+            "section": "python",
+        },
+        {
+            "architecture": "amd64",
+            "priority": "optional",
+            "installed_kb": "300",
+            "depends": "",
+            "maintainer": "Jane Doe",
+            "description": "shared library for foo  a graph tool",
+            "section": "libs",
+        },
+    ]
+
+
+@pytest.mark.parametrize("name", ["packages", "package_text"])
+def test_the_debian_examples_check_on_a_table_of_their_shape(tmp_path: Path, name: str) -> None:
+    from conftest import EXAMPLES
+
+    rng = random.Random(0)
+    sections = ["libs", "libdevel", "python", "doc", "perl", "devel", "utils", "net"]
+    rows = ["architecture,priority,installed_kb,depends,maintainer,description,section"]
+    for i in range(200):
+        words = " ".join(rng.choice(WORDS_A + WORDS_B) for _ in range(5))
+        rows.append(
+            f"{rng.choice(['amd64', 'all'])},optional,{rng.randint(1, 999)},"
+            f"{rng.choice(['', '1', '3'])},team {i % 40},{words} {i},{sections[i % 8]}"
+        )
+    (tmp_path / "packages.csv").write_text("\n".join(rows) + "\n")
+    for section in sections:
+        (tmp_path / "text" / section).mkdir(parents=True)
+        (tmp_path / "text" / section / "a.txt").write_text(f"{section} package of words")
+    path = EXAMPLES / "data" / f"{name}.net"
+    text = path.read_text()
+    assert text.startswith("#") and "test accuracy" in text
+    data = tmp_path / ("packages.csv" if name == "packages" else "text")
+    m = netdsl.check(text, builtin_registry(), filename=str(path), data=str(data))
+    assert m.data.target.num_classes == 8 and m.data.columns
