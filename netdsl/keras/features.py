@@ -26,7 +26,7 @@ from typing import Any
 from ..vocab.columns import Column
 from .runtime import import_keras
 
-__all__ = ["adapt", "encode", "input_name", "layer_name"]
+__all__ = ["adapt", "encode", "encode_columns", "input_name", "layer_name"]
 
 
 def layer_name(column: Column, part: str) -> str:
@@ -89,19 +89,27 @@ def input_name(column: Column) -> str:
 _ENCODERS = {"normalize": _number, "one_hot": _lookup, "embed": _lookup, "hash": _lookup}
 
 
-def encode(columns: Sequence[Column]) -> tuple[dict[str, Any], Any]:
-    """The model's inputs, one per column keyed by the column's name, and the concatenated
-    encoded feature vector (as wide as the columns' widths summed)."""
+def encode_columns(columns: Sequence[Column]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The model's inputs and each column's encoded tensor, both keyed by the column's name:
+    what a program's named inputs start from (``description -> ...``) once they route columns."""
     keras = import_keras()
     inputs: dict[str, Any] = {}
-    parts = []
+    encoded: dict[str, Any] = {}
     for column in columns:
         x = keras.Input(shape=(1,), dtype=column.input_dtype, name=input_name(column))
         inputs[column.name] = x
-        parts.append(_ENCODERS.get(column.encoder, _text)(keras, column, x))
+        encoded[column.name] = _ENCODERS.get(column.encoder, _text)(keras, column, x)
+    return inputs, encoded
+
+
+def encode(columns: Sequence[Column]) -> tuple[dict[str, Any], Any]:
+    """The model's inputs, one per column keyed by the column's name, and the concatenated
+    encoded feature vector (as wide as the columns' widths summed)."""
+    inputs, encoded = encode_columns(columns)
+    parts = list(encoded.values())
     if len(parts) == 1:
         return inputs, parts[0]
-    return inputs, keras.layers.Concatenate(name="features")(parts)
+    return inputs, import_keras().layers.Concatenate(name="features")(parts)
 
 
 def adapt(net: Any, columns: Sequence[Column], state: Mapping[str, Mapping[str, Any]]) -> None:

@@ -315,29 +315,55 @@ class Learned:
             {c.name: Counter() for c in columns if c.encoder in ("one_hot", "embed", "text")},
         )
 
-    def add(self, x: Mapping[str, Any], keep: np.ndarray) -> None:
-        """One chunk's training rows (``keep``)."""
-        import numpy as np
+    def summarise(self, x: Mapping[str, Any], keep: Any) -> dict[str, Any]:
+        """One chunk's training rows (``keep``) summarised in TensorFlow ops (so inside a
+        ``tf.data`` map, in parallel): a number column's count, sum and sum of squares; a
+        lookup's values and a text column's words with their counts; every string checked as
+        UTF-8 (a bad one raises, and is then found at its line)."""
+        import tensorflow as tf
 
+        out: dict[str, Any] = {}
         for column in self.columns:
+            values = tf.boolean_mask(tf.reshape(x[column.name], [-1]), keep)
+            if column.type != "number":  # raises on bad UTF-8
+                tf.strings.unicode_transcode(values, "UTF-8", "UTF-8", errors="strict")
             if column.encoder == "hash":
                 continue
-            values = x[column.name].numpy().reshape(-1)[keep]
             if column.encoder == "normalize":
-                v = values[~np.isnan(values)].astype(np.float64)
-                s = self.sums[column.name]
-                s[0] += v.size
-                s[1] += float(v.sum())
-                s[2] += float((v * v).sum())
+                v = tf.cast(tf.boolean_mask(values, ~tf.math.is_nan(values)), tf.float64)
+                out[column.name] = tf.stack(
+                    [tf.cast(tf.size(v), tf.float64), tf.reduce_sum(v), tf.reduce_sum(v * v)]
+                )
                 continue
             if column.encoder == "text":
-                values = _words(values)
-            uniq, n = np.unique(values, return_counts=True)
+                values = tf.strings.split(
+                    tf.strings.regex_replace(tf.strings.lower(values), STRIP_PUNCTUATION, "")
+                ).flat_values
+            uniq, _, counts = tf.unique_with_counts(values)
+            out[column.name] = (uniq, counts)
+        return out
+
+    def merge(self, summary: Mapping[str, Any]) -> None:
+        """Add one chunk's :meth:`summarise` (eager tensors) to the running totals; counts past
+        :data:`PRUNE_FACTOR` times a lookup's size are pruned to the most frequent."""
+        for column in self.columns:
+            if column.name not in summary:
+                continue
+            if column.encoder == "normalize":
+                n, total, squares = (float(v) for v in summary[column.name].numpy())
+                s = self.sums[column.name]
+                s[0], s[1], s[2] = s[0] + n, s[1] + total, s[2] + squares
+                continue
+            uniq, n = summary[column.name]
             counts = self.counts[column.name]
-            counts.update(dict(zip(uniq.tolist(), n.tolist())))
+            counts.update(dict(zip(uniq.numpy().tolist(), n.numpy().tolist())))
             limit = PRUNE_FACTOR * column.tokens
             if len(counts) > limit:  # keep the most frequent: bounded, approximately the top
                 self.counts[column.name] = Counter(dict(counts.most_common(limit // 2)))
+
+    def add(self, x: Mapping[str, Any], keep: np.ndarray) -> None:
+        """One batch's rows (``keep``), summarised eagerly and merged."""
+        self.merge(self.summarise(x, keep))
 
     def state(self) -> dict[str, dict[str, Any]]:
         """What :func:`netdsl.keras.features.adapt` sets on each column's layers."""
@@ -355,16 +381,6 @@ class Learned:
 def _ranked(counts: Counter[bytes]) -> list[tuple[bytes, int]]:
     """Most frequent first; ties by value, so the vocabulary is the same on every run."""
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
-def _words(values: np.ndarray) -> np.ndarray:
-    """The words of text cells as TextVectorization splits them (lower case, punctuation
-    stripped, split on whitespace)."""
-    import tensorflow as tf
-
-    text = tf.strings.regex_replace(tf.strings.lower(values), STRIP_PUNCTUATION, "")
-    words: np.ndarray = tf.strings.split(text).flat_values.numpy()
-    return words
 
 
 def missing_constant() -> Any:

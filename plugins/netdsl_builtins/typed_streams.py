@@ -192,20 +192,25 @@ def _pass(
     found, learned = _Found(), Learned.of(layout.columns)
     kept: list[tuple[dict[str, np.ndarray], np.ndarray]] = []
     numbers = [c.name for c in layout.columns if c.type == "number"]
-    strings = [c.name for c in layout.columns if c.type != "number"]
+
+    def summarise(x: Any, y: Any, is_test: Any) -> tuple[Any, Any, Any, Any, Any]:
+        infinite = tf.reduce_any([tf.reduce_any(tf.math.is_inf(x[n])) for n in numbers] or [False])
+        return x, y, is_test, infinite, learned.summarise(x, tf.logical_not(is_test))
+
+    summaries = chunks.chunks().map(
+        summarise, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
     try:
-        for x, y, is_test in chunks.chunks():
+        for x, y, is_test, infinite, summary in summaries:
             k = int(tf.reduce_sum(tf.cast(is_test, tf.int32)))
             found.test += k
             found.train += int(tf.size(is_test)) - k
-            for name in strings:  # raises on bad UTF-8, found below at its line
-                tf.strings.unicode_decode(x[name], "UTF-8", errors="strict")
-            if numbers and not all(bool(tf.reduce_all(~tf.math.is_inf(x[n]))) for n in numbers):
+            if bool(infinite):
                 checks.fail(layout, None, "a number is infinite")
             checks.verify(layout, info.target, tf.zeros([1]), y)
-            keep = ~is_test.numpy()
-            learned.add(x, keep)
+            learned.merge(summary)
             if hold:
+                keep = ~is_test.numpy()
                 kept.append(({n: v.numpy()[keep] for n, v in x.items()}, y.numpy()[keep]))
     except tf.errors.OpError as exc:
         _fault(layout, exc, checks)
