@@ -1,6 +1,8 @@
 """The user's own tables and arrays: ``csv("table.csv", label="species")`` and ``npz("data.npz")``.
 
-``csv``: a header row, numeric feature columns and one label column, which may hold names
+``csv``: a header row, feature columns and one label column. A table of numbers alone is read
+here as a float32 matrix; one with other columns (categories, text) or missing cells is a typed
+table (:mod:`netdsl_builtins.typed_csv`, :mod:`netdsl_builtins.typed_streams`). The label may hold names
 (classes, the name -> id mapping saved in the run folder), integers (classes, or a binary
 target when they are only 0 and 1; so many distinct ones that most classes would have one or two
 rows: a regression target, with a note) or numbers written as reals (a regression target). Lines,
@@ -1125,7 +1127,9 @@ CSV = Dataset(
     load=csv_streams,
     params=_CSV_PARAMS,
     emit=emit_csv(CHUNK_ROWS),
-    description="your own table: a CSV with a header row, numeric feature columns and a label "
+    description="your own table: a CSV with a header row, feature columns (numbers, categories, "
+    "binary values, text; missing cells allowed: typed from the first rows, or by number=[...], "
+    "category=[...], binary=[...], text=[...], ignore=[...]) and a label "
     "column (names or integers: classes; numbers written as reals: regression). Streamed through "
     "tf.data while training (past 32 MiB of rows, from a decoded temporary copy); "
     "`netdsl check` reads the header, 8 KB of rows and (up to 1 MB) the label column.",
