@@ -56,7 +56,8 @@ def write(path: Path, megabytes: int) -> None:
         size = "" if i % 17 == 0 else str(rng.randint(1, 5000))
         text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 12)))
         rows.append(
-            f"{size},{rng.choice(['amd64', 'all'])},{rng.choice(['optional', 'required', 'extra'])},"
+            f"{size},{rng.choice(['amd64', 'all'])},"
+            f"{rng.choice(['optional', 'required', 'extra'])},"
             f"team{rng.randint(0, 300)},{text},{rng.choice('ab')}\n"
         )
     block = "".join(rows).encode()

@@ -460,7 +460,7 @@ def test_a_text_cell_of_10_mb_is_read_and_counted(tmp_path: Path) -> None:
     assert streams.state["description"]["vocabulary"][0] == "fast"
 
 
-# --- the examples on real data (run here on a few packages written by the test) --------------------
+# --- the examples on real data (run here on a few packages written by the test) ---------------
 
 PACKAGES = """Package: python3-foo
 Installed-Size: 120

@@ -1,8 +1,8 @@
 """Built-in preprocessing layers: Keras's, in the language, saved inside the model.
 
 Images: ``rescaling``, ``resizing``, ``center_crop`` and the augmentations ``random_flip``,
-``random_rotation``, ``random_zoom``, ``random_translation``, ``random_contrast`` (Keras runs these while training only; at inference they pass the image
-through). Numbers: ``normalization`` with a given mean and variance (``normalize: true`` is the
+``random_rotation``, ``random_zoom``, ``random_translation``, ``random_contrast`` (Keras runs
+these while training only; at inference they pass the image through). Numbers: ``normalization`` with a given mean and variance (``normalize: true`` is the
 one adapted on the training data), ``discretization`` into bins, ``category_encoding`` of
 integer ids and ``hashing``. The string layers (``StringLookup``, ``TextVectorization``) are
 built for a typed table's columns (:mod:`netdsl.keras.features`), whose inputs are strings.

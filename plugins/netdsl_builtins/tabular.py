@@ -2,8 +2,8 @@
 
 ``csv``: a header row, feature columns and one label column. A table of numbers alone is read
 here as a float32 matrix; one with other columns (categories, text) or missing cells is a typed
-table (:mod:`netdsl_builtins.typed_csv`, :mod:`netdsl_builtins.typed_streams`). The label may hold names
-(classes, the name -> id mapping saved in the run folder), integers (classes, or a binary
+table (:mod:`netdsl_builtins.typed_csv`, :mod:`netdsl_builtins.typed_streams`). The label
+may hold names (classes, the name -> id mapping saved in the run folder), integers (classes, or a binary
 target when they are only 0 and 1; so many distinct ones that most classes would have one or two
 rows: a regression target, with a note) or numbers written as reals (a regression target). Lines,
 cells and numbers are read by :mod:`netdsl.keras.datafiles` as TensorFlow reads them in training
