@@ -538,3 +538,12 @@ def test_the_debian_examples_check_on_a_table_of_their_shape(tmp_path: Path, nam
     data = tmp_path / ("packages.csv" if name == "packages" else "text")
     m = netdsl.check(text, builtin_registry(), filename=str(path), data=str(data))
     assert m.data.target.num_classes == 8 and m.data.columns
+
+
+def test_emit_refuses_a_typed_table_plainly(tmp_path: Path) -> None:
+    from netdsl.errors import EmitError
+    from netdsl.keras.emit import emit_program as emit
+
+    with pytest.raises(EmitError) as info:
+        emit(check(mixed_csv(tmp_path / "t.csv")))
+    assert "description: text" in info.value.message and "netdsl run" in (info.value.help or "")
