@@ -547,3 +547,32 @@ def test_emit_refuses_a_typed_table_plainly(tmp_path: Path) -> None:
     with pytest.raises(EmitError) as info:
         emit(check(mixed_csv(tmp_path / "t.csv")))
     assert "description: text" in info.value.message and "netdsl run" in (info.value.help or "")
+
+
+def test_a_file_over_the_memory_budget_is_decoded_each_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the budget nothing is held: each epoch decodes the text, every training row once,
+    in an order seeded by the epoch."""
+    import numpy as np
+
+    from netdsl_builtins import typed_streams
+
+    monkeypatch.setattr(typed_streams, "HELD_BYTES", 0)
+    path = mixed_csv(tmp_path / "t.csv", rows=300)
+    streams = _load(path)
+    assert streams.record["streamed"] and not streams.record["cached_in_memory"]
+
+    def epoch(seed: int) -> list[str]:
+        return [
+            t.decode() for x, _ in streams.train(32, seed) for t in x["description"].numpy().ravel()
+        ]
+
+    first, again, other = epoch(1), epoch(1), epoch(2)
+    assert len(first) == streams.train_size and sorted(first) == sorted(other)
+    assert first == again and first != other
+    held = _load(path)  # the same rows when they are held in memory
+    assert sorted(first) == sorted(
+        t.decode() for x, _ in held.train(32, 0) for t in x["description"].numpy().ravel()
+    )
+    assert np.isclose(held.state["size"]["mean"], streams.state["size"]["mean"])
