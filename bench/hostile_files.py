@@ -179,4 +179,20 @@ MAKERS: dict[str, tuple[str, Callable[[Path], object]]] = {
     "csv-arabic-digit": (".csv", lambda p: p.write_text("a,b,label\n\u0661,2,0\n3,4,1\n")),
     "csv-underscore": (".csv", lambda p: p.write_text("a,b,label\n1_0,2,0\n3,4,1\n")),
     "csv-cr-only": (".csv", lambda p: p.write_bytes(b"a,b,label\r1,2,0\r3,4,1\r5,6,0\r")),
+    # typed tables (issue 23): text, categories, missing cells, broken bytes
+    "csv-typed-bad-utf8": (
+        ".csv",
+        lambda p: p.write_bytes(b"a,b,label\n1,x,0\n" * 20 + b"2,caf\xe9,1\n"),
+    ),
+    "csv-typed-all-empty": (".csv", lambda p: p.write_text("a,b,label\n" + "1,,0\n2,,1\n" * 20)),
+    "csv-typed-million-ids": (
+        ".csv",
+        lambda p: p.write_text("id,label\n" + "".join(f"u{i},{i % 2}\n" for i in range(10**6))),
+    ),
+    "csv-typed-text-10MB": (
+        ".csv",
+        lambda p: p.write_text(
+            "n,t,label\n" + "1,w x,0\n2,y z,1\n" * 20 + "3," + "w " * (5 << 20) + ",1\n"
+        ),
+    ),
 }

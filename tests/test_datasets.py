@@ -392,15 +392,14 @@ CSV_ERRORS = {
         "`abc` in column `b` is not a number",
         "3,abc,y",
     ),
-    "missing-value": ("a,b,species\n1,,x\n", 2, 3, "missing value in column `b`", "1,,x"),
     "short-row": ("a,b,species\n1,2\n", 2, 4, "row has 2 cells but the header names 3", "1,2"),
     "long-row": ("a,b,species\n1,2,x,9\n", 2, 7, "row has 4 cells", "1,2,x,9"),
-    "nan": (
-        "a,b,species\n1,nan,x\n",
+    "inf": (
+        "a,b,species\n1,inf,x\n",
         2,
         3,
-        "`nan` in column `b` is not a finite number",
-        "1,nan,x",
+        "`inf` in column `b` is not a finite number",
+        "1,inf,x",
     ),
     "no-header": ("a\n", 1, 1, "starts with a header row", "a"),
 }

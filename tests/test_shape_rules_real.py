@@ -64,6 +64,18 @@ CASES: list[tuple[str, str]] = [
     ("8", "[dense 4 | dense 4] maximum"),
     ("8", "[dense 4 | dense 4] minimum"),
     ("8", "[dense 4 | dense 6] concat"),
+    ("8x8x1", "rescaling 0.5 offset=1.0"),
+    ("8x8x1", "resizing 4x6"),
+    ("8x8x1", "center_crop 4x4"),
+    ("8x8x3", "random_flip seed=1"),
+    ("8x8x3", "random_rotation 0.1 seed=1"),
+    ("8x8x3", "random_zoom 0.1 seed=1"),
+    ("8x8x3", "random_translation 0.1 0.1 seed=1"),
+    ("8x8x3", "random_contrast 0.2 seed=1"),
+    ("8", "normalization 0.5 2.0"),
+    ("8", "discretization [2.0, 5.0] output_mode=one_hot"),
+    ("8", "category_encoding 10 output_mode=count"),
+    ("8", "hashing 16 output_mode=multi_hot"),
 ]
 
 

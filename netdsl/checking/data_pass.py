@@ -121,6 +121,18 @@ def check_data_settings(
                 help=f"remove the line, or give a shape of {size(info.input_shape):,} values",
             )
         )
+    if info.columns and values.get("normalize"):
+        where = None if "normalize" in overridden else program.setting("normalize")
+        collector.error(
+            NetdslSettingError(
+                "`normalize: true` normalizes one array input, and this table's columns are "
+                "encoded inside the model (its numbers normalized by their own layers)",
+                where.value.span if where else None,
+                label="not for a typed table",
+                code="NDL004",
+                help="remove `normalize:`",
+            )
+        )
     split = values.get("validation_split")
     where = None if "validation_split" in overridden else program.setting("validation_split")
     at = where.value.span if where else None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NetdslTrainingError
+from ..vocab.columns import Column
 from ..vocab.components import DataInfo, Dataset, InputInfo, Target, TargetInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,6 +94,7 @@ def recorded_info(folder: str | os.PathLike[str]) -> DataInfo | None:
             info.get("vocabulary"),
             inputs=tuple(_input_info(i) for i in info.get("inputs", ())),
             targets=tuple(_target_info(t) for t in info.get("targets", ())),
+            columns=tuple(Column.from_json(c) for c in info.get("columns", ())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise NetdslTrainingError(

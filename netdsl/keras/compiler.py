@@ -194,7 +194,11 @@ def build_layers(model: CheckedModel) -> tuple[Any, list[Any], list[Any]]:
         return _graph_layers(model)
     inputs = keras.Input(shape=tuple(model.input_shape))
     first = inputs
-    if model.settings.normalize:
+    if model.data.columns:  # a typed table: one raw input per column, encoded in the model
+        from .features import encode
+
+        inputs, first = encode(model.data.columns)
+    elif model.settings.normalize:
         first = keras.layers.Normalization(axis=-1, name=NORMALIZE_LAYER)(inputs)
     tensors: list[Any] = []
     layers: list[Any] = []

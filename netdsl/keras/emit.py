@@ -402,6 +402,8 @@ def _dataset(model: CheckedModel, w: _Writer, data_path: str | None = None) -> l
     )
     try:
         code = component.emit(request, model.data)
+    except EmitError:  # a dataset that says plainly what it cannot write
+        raise
     except Exception as exc:  # noqa: BLE001 - a plugin's emit bug is named, not a traceback
         raise EmitError(
             f"dataset `{ref.name}`: its emit hook failed: {type(exc).__name__}: {exc}"

@@ -215,7 +215,17 @@ def export_model(
             f"{out} already exists; netdsl does not overwrite it",
             help="give another path with -o, or remove it first",
         )
+    table = _string_inputs(net)
+    if table and fmt != "savedmodel":
+        raise NetdslExportError(
+            f"this model takes raw text or category values ({', '.join(table)}: string inputs, "
+            f"with their preprocessing inside the model); {fmt} has no string inputs, so it "
+            "cannot carry that preprocessing",
+            help="export --format savedmodel, which carries it",
+        )
     _require(spec.needs, f"--format {fmt}")
+    if table and check_inputs is None:
+        return _export_table(net, fmt, spec, out)
     x = _as_float(_random_inputs(net, 8) if check_inputs is None else check_inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
     # write beside the target, then move it into place: a failure leaves nothing half-written
@@ -251,6 +261,67 @@ def export_model(
     named = {k: (batch, *s) for k, s in input_shapes(net).items()}
     outputs = {str(k): (diffs or {}).get(str(k)) for k in net.output}
     return ExportReport(out, fmt, shape, diff, _rows(x), note, named, outputs)
+
+
+def _string_inputs(net: Any) -> list[str]:
+    """The names of the model's string inputs (a typed table's columns), if any."""
+    return [t.name for t in net.inputs if "string" in str(t.dtype)]
+
+
+def _table_examples(net: Any) -> dict[str, Any]:
+    """Eight raw rows for a typed table's model: numbers in [0, 1) (one missing), short
+    strings (one empty: missing)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    rows: dict[str, Any] = {}
+    for t in net.inputs:
+        if "string" in str(t.dtype):
+            rows[t.name] = tf.constant([["a"], ["b c"], [""], ["x"]] * 2)
+        else:
+            values = rng.random((8, 1), dtype=np.float32)
+            values[2, 0] = np.nan
+            rows[t.name] = values
+    return rows
+
+
+def _export_table(net: Any, fmt: str, spec: ExportFormat, out: Path) -> ExportReport:
+    """A typed table's model as a SavedModel whose ``serve`` takes the raw columns (a dict),
+    checked against Keras on eight raw rows."""
+    import tensorflow as tf
+
+    x = _table_examples(net)
+    names = {t.name: key for key, t in zip(_input_keys(net), net.inputs)}
+    feed = {names[k]: v for k, v in x.items()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".netdsl-export-", dir=out.parent))
+    staged = tmp / out.name
+    try:
+        expected = np.asarray(net.predict(feed, verbose=0))
+        with _statistics_as_variables(net):
+            note, batch = _export(net, fmt, staged)
+        loaded = tf.saved_model.load(str(staged))
+        got = np.asarray(loaded.serve(feed))
+        diff = float(np.max(np.abs(got - expected)))
+        if not diff <= 1e-5:
+            raise NetdslExportError(
+                f"the {fmt} export does not reproduce the model: it differs from Keras by up to "
+                f"{diff:.3g} on {len(expected)} raw rows"
+            )
+        os.replace(staged, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    note = (note + "; " if note else "") + "serve takes a dict of raw columns (strings and numbers)"
+    return ExportReport(out, fmt, (batch, 1), diff, len(expected), note)
+
+
+def _input_keys(net: Any) -> list[str]:
+    """The keys the model's inputs are fed by (a dict model's keys, else the inputs' names)."""
+    struct = getattr(net, "_inputs_struct", None)
+    if isinstance(struct, dict):
+        by_tensor = {id(v): k for k, v in struct.items()}
+        return [by_tensor.get(id(t), t.name) for t in net.inputs]
+    return [t.name for t in net.inputs]
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ each output by name (:mod:`netdsl.keras.predict_graph`).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from .datafiles import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..checking.plan import CheckedModel
+    from ..vocab.columns import Column
     from ..vocab.registry import Registry
 
 __all__ = [
@@ -59,13 +61,18 @@ class Example:
     """One input, named for the output (``digit.png``, ``batch.npy[3]``, ``rows.csv:2``)."""
 
     name: str
-    x: np.ndarray
+    x: np.ndarray | dict[str, Any]  # a typed table's row: the raw value of each column
     note: str = ""
 
 
-def read_inputs(paths: Sequence[str], input_shape: Sequence[int]) -> list[Example]:
+def read_inputs(
+    paths: Sequence[str], input_shape: Sequence[int], columns: Sequence[Column] = ()
+) -> list[Example]:
     """Every example in ``paths``, shaped as ``input_shape``; a bad file is an error naming it.
-    Every file goes through the bounded reader (:mod:`netdsl.keras.datafiles`)."""
+    Every file goes through the bounded reader (:mod:`netdsl.keras.datafiles`). A model trained
+    on a typed table (``columns``) takes raw CSV rows with a header naming its columns."""
+    if columns:
+        return _typed_inputs(paths, columns)
     out: list[Example] = []
     for path in paths:
         p = regular_file(
@@ -225,6 +232,82 @@ def _csv(p: Path, shape: Sequence[int]) -> Iterator[Example]:
         raise NetdslInputError(f"{p}: no rows of numbers")
 
 
+def _typed_inputs(paths: Sequence[str], columns: Sequence[Column]) -> list[Example]:
+    out: list[Example] = []
+    for path in paths:
+        p = regular_file(Path(path), "a .csv file of raw rows", NetdslInputError)
+        if p.suffix.lower() != ".csv":
+            raise NetdslInputError(
+                f"{p}: this model was trained on a table; give a .csv file whose header names "
+                "its columns: " + ", ".join(c.name for c in columns)
+            )
+        out.extend(_typed_csv(p, columns))
+    return out
+
+
+def _typed_csv(p: Path, columns: Sequence[Column]) -> Iterator[Example]:
+    """Raw rows of a table, as training read them: a header naming the model's columns (others,
+    the label among them, are left out), missing cells as missing, numbers by the one number
+    grammar; anything else is passed as written (a value unseen in training is out of the
+    vocabulary, not an error)."""
+    from ..vocab.columns import is_missing
+    from ..vocab.registry import suggest
+
+    where: dict[str, int] = {}
+    try:
+        for line, text in read_lines(p, error=NetdslInputError):
+            cells = split_row(text, ",")
+            if line == 1:
+                header = [c for c, _ in cells]
+                for column in columns:
+                    if column.name not in header:
+                        close = suggest(column.name, header)
+                        raise NetdslInputError(
+                            f"{p}:1: the header has no column `{column.name}`, which the model "
+                            "takes" + (f" (did you mean `{close}`?)" if close else "")
+                        )
+                    where[column.name] = header.index(column.name)
+                continue
+            if not text.strip():
+                continue
+            if len(cells) != len(where) and len(cells) < max(where.values()) + 1:
+                raise NetdslInputError(f"{p}:{line}: {len(cells)} cells, fewer than the header's")
+            x: dict[str, Any] = {}
+            for column in columns:
+                value, col = cells[where[column.name]]
+                if column.type != "number":
+                    x[column.name] = "" if is_missing(value) else value
+                    continue
+                number = math.nan if is_missing(value) else parse_number(value)
+                if number is None:
+                    raise NetdslInputError(
+                        f"{p}:{line}:{col + 1}: `{value[:40]}` in column `{column.name}` is not "
+                        "a number"
+                    )
+                x[column.name] = number
+            yield Example(f"{p}:{line}", x)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NetdslInputError(f"{p}: not a readable CSV file ({exc})") from None
+
+
+def _batch(examples: Sequence[Example]) -> Any:
+    """The examples as one model input: stacked arrays, or for a table a dict of columns."""
+    first = examples[0].x
+    if not isinstance(first, dict):
+        return np.stack([np.asarray(e.x) for e in examples])
+    import tensorflow as tf
+
+    rows = [e.x for e in examples if isinstance(e.x, dict)]
+    out = {}
+    for name, value in first.items():
+        column = [row[name] for row in rows]
+        if isinstance(value, str):
+            out[name] = tf.constant([[v] for v in column], tf.string)
+        else:
+            out[name] = np.asarray(column, np.float32).reshape(-1, 1)
+    return out
+
+
 class Predictor:
     """A run folder's model with what it expects and what its outputs mean."""
 
@@ -237,6 +320,11 @@ class Predictor:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.model.input_shape)
 
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """A typed table's columns, each a raw input of the model; () for one array input."""
+        return tuple(self.model.data.columns)
+
     def _logits(self) -> bool:
         loss = self.model.settings.loss
         return bool(getattr(loss, "kwargs", {}).get("from_logits"))
@@ -247,8 +335,7 @@ class Predictor:
             return []
         if self.model.is_graph:
             return self._predict_graph(examples, top)
-        x = np.stack([e.x for e in examples])
-        y = np.asarray(self.net.predict(x, verbose=0), dtype=np.float64)
+        y = np.asarray(self.net.predict(_batch(examples), verbose=0), dtype=np.float64)
         results = []
         for example, row in zip(examples, y):
             result: dict[str, Any] = {"input": example.name}
@@ -339,7 +426,11 @@ def _check_fits(folder: str | os.PathLike[str], net: Any, model: CheckedModel) -
         _check_graph_fits(folder, net, model)
         return
     said = ((None, *model.input_shape), (None, *model.output_shape))
-    has = (tuple(net.input_shape), tuple(net.output_shape))
+    if model.data.columns:  # raw inputs, one per column: the encoded width is inside the model
+        said = ((None, 1),) * len(model.data.columns) + said[1:]
+        has = (*_shapes(net.input_shape), tuple(net.output_shape))
+    else:
+        has = (tuple(net.input_shape), tuple(net.output_shape))
     if has != said:
         raise NetdslTrainingError(
             f"{folder}: model.keras does not fit model.net: the saved model maps "
@@ -381,6 +472,12 @@ def _reading_text(r: dict[str, Any]) -> str:
     if "top" in r:
         return " · ".join(f"{t['label']} {100 * t['probability']:.2f}%" for t in r["top"])
     return ", ".join(f"{v:.6g}" for v in r["values"])
+
+
+def _shapes(shapes: Any) -> list[tuple[Any, ...]]:
+    """The input shapes of a model of several inputs (a dict or a list of them)."""
+    values = shapes.values() if isinstance(shapes, dict) else shapes
+    return [tuple(s) for s in values]
 
 
 def results_text(results: Sequence[dict[str, Any]]) -> str:

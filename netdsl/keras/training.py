@@ -599,6 +599,10 @@ def fit(
         # schedules count the steps of the whole run, the same in every process
         net = net if net is not None else compile_net(model, options, examples * ctx.num_processes)
         adapt_normalization(net, data, settings.batch_size)
+        if isinstance(data, StreamData) and data.streams.state:  # a typed table's layers
+            from .features import adapt
+
+            adapt(net, model.data.columns, data.streams.state)
         if state is not None:
             restore_state(net, *state)
     done = history if isinstance(history, list) else list(history)  # the caller's list grows

@@ -19,6 +19,7 @@ from typing import (
 
 from . import types as T
 from .backends import BACKENDS
+from .columns import Column
 
 __all__ = [
     "DEFAULT_INPUT",
@@ -573,6 +574,10 @@ class DataInfo:
         """Whether ``load`` gives dicts by name (several inputs or targets, or other names)."""
         return bool(self.inputs or self.targets)
 
+    #: a typed table's feature columns (:mod:`netdsl.vocab.columns`): the model then takes one
+    #: raw input per column and encodes it; ``input_shape`` is the encoded feature vector's
+    columns: tuple[Column, ...] = ()
+
     def to_json(self) -> dict[str, Any]:
         named = (
             {
@@ -584,6 +589,7 @@ class DataInfo:
         )
         return {
             **named,
+            **({"columns": [c.to_json() for c in self.columns]} if self.columns else {}),
             "input_shape": list(self.input_shape),
             "target": self.target.to_json(),
             "train_size": self.train_size,
@@ -623,6 +629,9 @@ class Streams:
     test_size: int
     class_names: tuple[str, ...] = ()
     record: Mapping[str, Any] = field(default_factory=dict)
+    #: what the stateful preprocessing layers learned from the training split (a typed CSV's
+    #: means and vocabularies, by column name: :func:`netdsl.keras.features.adapt`)
+    state: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

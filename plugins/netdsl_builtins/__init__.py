@@ -22,6 +22,7 @@ BUILTIN_MODULES = (
     "backbones",
     "wrappers",
     "noise",
+    "preprocessing",
     "merge",
     "datasets",
     "callbacks",

@@ -21,6 +21,7 @@ from .keras_datasets import KERAS_DATASETS, MNIST
 from .mnist_tasks import MNIST as MNIST_TASKS
 from .named_npz import NPZ
 from .tabular import CSV
+from .text_files import TEXT_FILES
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy loads with the data, not with `netdsl check`
     import numpy as np
@@ -32,9 +33,9 @@ MNIST_SHAPE = (28, 28, 1)
 
 @hookimpl
 def register_datasets(register: Register) -> None:
-    """Register the Keras datasets, ``csv``, ``npz``, ``images`` and ``synthetic``."""
+    """Register the Keras datasets, ``csv``, ``npz``, ``images``, ``text_files``, ``synthetic``."""
     keras_datasets = (MNIST_TASKS if d is MNIST else d for d in KERAS_DATASETS)
-    for dataset in (*keras_datasets, CSV, NPZ, IMAGES, SYNTHETIC):
+    for dataset in (*keras_datasets, CSV, NPZ, IMAGES, TEXT_FILES, SYNTHETIC):
         register(dataset)
 
 

@@ -1,7 +1,9 @@
 """The user's own tables and arrays: ``csv("table.csv", label="species")`` and ``npz("data.npz")``.
 
-``csv``: a header row, numeric feature columns and one label column, which may hold names
-(classes, the name -> id mapping saved in the run folder), integers (classes, or a binary
+``csv``: a header row, feature columns and one label column. A table of numbers alone is read
+here as a float32 matrix; one with other columns (categories, text) or missing cells is a typed
+table (:mod:`netdsl_builtins.typed_csv`, :mod:`netdsl_builtins.typed_streams`). The label
+may hold names (classes, the name -> id mapping saved in the run folder), integers (classes, or a binary
 target when they are only 0 and 1; so many distinct ones that most classes would have one or two
 rows: a regression target, with a note) or numbers written as reals (a regression target). Lines,
 cells and numbers are read by :mod:`netdsl.keras.datafiles` as TensorFlow reads them in training
@@ -27,6 +29,7 @@ folder's ``data.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -51,10 +54,12 @@ from netdsl.keras.datafiles import (
     split_row,
 )
 from netdsl.vocab import types as T
+from netdsl.vocab.columns import Column
 from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
 from netdsl.vocab.registry import suggest
 
 from .dataset_emit import emit_csv, emit_npz
+from .typed_csv import columns_of, row_problem, utf8_fault
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not with `check`
     import numpy as np
@@ -139,6 +144,8 @@ class CsvLayout:
     rows_sampled: int
     whole_file: bool  # the sample was the whole file
     note: str = ""  # how task=auto read an ambiguous label column, and how to ask otherwise
+    #: typed feature columns (:mod:`netdsl_builtins.typed_csv`); () for a plain numeric table
+    columns: tuple[Column, ...] = ()
 
     @property
     def features(self) -> tuple[int, ...]:
@@ -171,8 +178,8 @@ def _lines(path: Path, limit: int | None) -> Iterator[tuple[int, str]]:
 def _header(path: Path, delimiter: str) -> tuple[str, list[tuple[str, int]]]:
     try:
         first = next((text for _, text in read_lines(path, 0)), "")
-    except UnicodeDecodeError as exc:
-        raise NetdslDataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except UnicodeDecodeError:
+        raise utf8_fault(path) from None
     except OSError as exc:
         raise NetdslDataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     cells = split_row(first, delimiter)
@@ -225,10 +232,33 @@ def _finite(text: str) -> bool:
 
 
 def check_row(
-    path: Path, n: int, text: str, layout_header: Sequence[str], label: int, delimiter: str
+    path: Path,
+    n: int,
+    text: str,
+    layout_header: Sequence[str],
+    label: int,
+    delimiter: str,
+    columns: Sequence[Column] = (),
 ) -> tuple[str, int]:
-    """One data row checked: as many cells as the header, every feature a finite number.
-    Returns the label cell and its column."""
+    """One data row checked: as many cells as the header, every feature a finite number (of a
+    typed table, ``columns``: every cell one its column's type holds). Returns the label cell
+    and its column."""
+    if columns:
+        problem = row_problem(path, n, text, layout_header, columns, delimiter)
+        if problem is not None:
+            raise problem
+        value, col = split_row(text, delimiter)[label]
+        if not value:
+            raise _cell_error(
+                path,
+                n,
+                text,
+                col,
+                1,
+                f"missing value in label column `{layout_header[label]}`",
+                "empty label",
+            )
+        return value, col
     cells = split_row(text, delimiter)
     if len(cells) != len(layout_header):
         many = len(cells) > len(layout_header)
@@ -329,6 +359,7 @@ def read_layout(request: DataRequest) -> CsvLayout:
                 else f"the columns are {', '.join(f'`{h}`' for h in header)}"
             ),
         )
+    columns = columns_of(path, header, label, delimiter, a, SAMPLE_BYTES)
     labels: list[tuple[str, int, int, str]] = []  # value, line, col, text
     size = path.stat().st_size
     whole = size <= LABEL_SCAN_BYTES
@@ -339,17 +370,18 @@ def read_layout(request: DataRequest) -> CsvLayout:
             if n == 1 or not text.strip():
                 continue
             if read <= SAMPLE_BYTES or len(labels) < 2:  # the sample: every cell checked
-                value, col = check_row(path, n, text, header, label, delimiter)
+                value, col = check_row(path, n, text, header, label, delimiter, columns)
                 labels.append((value, n, col, text))
             else:  # past it, in a small file: the label only (a bad row is found when the data loads)
                 cell = _label_cell(text, delimiter, label, len(header))
                 if cell is not None:
                     labels.append((cell[0], n, cell[1], text))
-    except UnicodeDecodeError as exc:
-        raise NetdslDataError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    except UnicodeDecodeError:
+        raise utf8_fault(path) from None
     if not labels:
         raise NetdslDataError(f"{path}: the header is followed by no rows", help="add data rows")
-    return _target(path, header, label, delimiter, labels, a.get("task", "auto"), whole)
+    layout = _target(path, header, label, delimiter, labels, a.get("task", "auto"), whole)
+    return dataclasses.replace(layout, columns=columns) if columns else layout
 
 
 def _target(
@@ -486,13 +518,15 @@ def describe_csv(request: DataRequest) -> DataInfo:
             layout.path, int(request.args["seed"]), float(request.args["test_split"])
         )
         _split_leaves_rows(layout.path, train, test)
+    width = sum(c.width for c in layout.columns) if layout.columns else len(layout.features)
     return DataInfo(
-        (len(layout.features),),
+        (width,),
         layout.target,
         train_size=train,
         test_size=test,
         class_names=layout.class_names,
         streamed=True,
+        columns=layout.columns,
     )
 
 
@@ -537,18 +571,17 @@ def _locate(layout: CsvLayout, bad: Callable[[str], bool] | None = None) -> None
     a wrong cell count, or a label ``bad`` says is unknown) and raise its error at file:line:col."""
     try:
         _scan(layout, bad)
-    except UnicodeDecodeError as exc:
-        raise NetdslDataError(
-            f"{layout.path}: not UTF-8 text ({exc.reason} at byte {exc.start} "
-            "of a line past the first rows)"
-        ) from None
+    except UnicodeDecodeError:
+        raise utf8_fault(layout.path) from None
 
 
 def _scan(layout: CsvLayout, bad: Callable[[str], bool] | None) -> None:
     for n, text in _lines(layout.path, None):
         if n == 1 or not text.strip():
             continue
-        value, col = check_row(layout.path, n, text, layout.header, layout.label, layout.delimiter)
+        value, col = check_row(
+            layout.path, n, text, layout.header, layout.label, layout.delimiter, layout.columns
+        )
         if bad is not None and bad(value):
             known = (
                 ", ".join(f"`{c}`" for c in layout.class_names[:8])
@@ -830,6 +863,13 @@ def csv_streams(request: DataRequest, info: DataInfo) -> Streams:
     import tensorflow as tf
 
     layout = read_layout(request)
+    if layout.columns:
+        from .typed_streams import CsvChecks, typed_streams
+
+        checks = CsvChecks(
+            _verify, _fail, _locate, _split_leaves_rows, _csv_order, window_rows, CHUNK_ROWS
+        )
+        return typed_streams(layout, request, info, checks)
     a = request.args
     chunks = _csv_chunks(layout, int(a["seed"]), float(a["test_split"]))
     # TensorFlow holds a whole line however long: refuse one over the cap first
@@ -1064,6 +1104,21 @@ _CSV_PARAMS = (
         help="training rows over the 32 MiB memory budget are decoded once into a temporary binary "
         "file read each epoch (false: decode the CSV text again each epoch, slower, no disk used)",
     ),
+    *(
+        Param(
+            type_,
+            T.ListOf(T.Str()),
+            None,
+            help=f"feature columns read as {what} (overriding the type the first rows suggest)",
+        )
+        for type_, what in (
+            ("number", "numbers (missing cells imputed, with a missing indicator)"),
+            ("category", "categories (one-hot, embedded or hashed by cardinality)"),
+            ("binary", "two-valued categories"),
+            ("text", "text (words through an embedding, averaged)"),
+            ("ignore", "nothing: left out"),
+        )
+    ),
 )
 
 CSV = Dataset(
@@ -1072,7 +1127,9 @@ CSV = Dataset(
     load=csv_streams,
     params=_CSV_PARAMS,
     emit=emit_csv(CHUNK_ROWS),
-    description="your own table: a CSV with a header row, numeric feature columns and a label "
+    description="your own table: a CSV with a header row, feature columns (numbers, categories, "
+    "binary values, text; missing cells allowed: typed from the first rows, or by number=[...], "
+    "category=[...], binary=[...], text=[...], ignore=[...]) and a label "
     "column (names or integers: classes; numbers written as reals: regression). Streamed through "
     "tf.data while training (past 32 MiB of rows, from a decoded temporary copy); "
     "`netdsl check` reads the header, 8 KB of rows and (up to 1 MB) the label column.",

@@ -64,6 +64,11 @@ def check(
                     "layers": len(model.nodes),
                     "params": model.total_params,
                     "warnings": [w.to_dict() for w in model.warnings],
+                    **(
+                        {"columns": [c.to_json() for c in model.data.columns]}
+                        if model.data.columns
+                        else {}
+                    ),
                 }
             )
             if not as_json:
@@ -71,6 +76,10 @@ def check(
                 click.echo(
                     f"{path}: ok ({len(model.nodes)} layers, {model.total_params:,} parameters)"
                 )
+                if model.data.columns:  # a typed table: what each column is and how it is read
+                    from netdsl.vocab.columns import column_table
+
+                    click.echo(column_table(model.data.columns))
     if as_json:
         click.echo(json.dumps({"files": results}, indent=2))
         if failed:

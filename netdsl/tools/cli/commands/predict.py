@@ -41,7 +41,7 @@ def predict(
 
         examples: list[Any] = read_named(inputs, predictor.model.inputs)
     else:
-        examples = read_inputs(inputs, predictor.input_shape)
+        examples = read_inputs(inputs, predictor.input_shape, predictor.columns)
     results = predictor.predict(examples, top=top)
     if as_json:
         click.echo(json.dumps({"run": run_folder, "predictions": results}, indent=2))
