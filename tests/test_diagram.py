@@ -14,7 +14,14 @@ from conftest import EXAMPLES
 import netdsl
 from netdsl.checking.graph import format_shape
 from netdsl.tools.cli import main
-from netdsl.tools.diagram import DiagramError, format_for, render, to_dot, to_mermaid
+from netdsl.tools.diagram import (
+    DiagramError,
+    format_for,
+    input_id,
+    render,
+    to_dot,
+    to_mermaid,
+)
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.net"))
 HAS_DOT = shutil.which("dot") is not None
@@ -26,7 +33,7 @@ def _model(path: Path) -> netdsl.CheckedModel:
 
 def _edges(model: netdsl.CheckedModel) -> set[tuple[str, str]]:
     return {
-        ("input" if i < 0 else f"n{i}", f"n{n.index}")
+        (input_id(i) if i < 0 else f"n{i}", f"n{n.index}")
         for n in model.nodes
         for i in (n.inputs or (-1,))
     }
@@ -145,3 +152,11 @@ def test_cli(tmp_path: Path) -> None:
         svg = tmp_path / "seed.svg"
         assert runner.invoke(main, ["diagram", seed, "-o", str(svg)]).exit_code == 0
         assert "<svg" in svg.read_text()
+
+
+def test_a_graph_draws_each_input_and_names_its_outputs() -> None:
+    dot = to_dot(_model(EXAMPLES / "siamese.net"))
+    assert "input a" in dot and "input b" in dot and "input1 -> n3" in dot
+    assert "· output same" in dot and "· shares n1" in dot
+    multitask = to_mermaid(_model(EXAMPLES / "multitask.net"))
+    assert "output digit" in multitask and "output odd" in multitask

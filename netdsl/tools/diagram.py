@@ -18,7 +18,7 @@ from ..checking.graph import Node, format_shape
 from ..checking.plan import CheckedModel
 from ..errors import DiagramError
 
-__all__ = ["FORMATS", "DiagramError", "format_for", "render", "to_dot", "to_mermaid"]
+__all__ = ["FORMATS", "DiagramError", "format_for", "input_id", "render", "to_dot", "to_mermaid"]
 
 
 #: a PNG's resolution: Graphviz's 96 makes 9-point shape lines hard to read
@@ -68,19 +68,33 @@ def _kind(node: Node) -> str:
 def _boxes(model: CheckedModel) -> tuple[list[_Box], list[tuple[str, str, bool]]]:
     """The boxes (the input, then every layer) and the arrows between them; an arrow is
     ``skip`` when it carries a residual block's input around its body."""
-    boxes = [
-        _Box("input", f"input ({model.dataset.name})", format_shape(model.input_shape), "input")
-    ]
+    if model.is_graph:  # one box per named input; each output's box says its name
+        boxes = [
+            _Box(input_id(i.node), f"input {i.name}", format_shape(i.shape), "input")
+            for i in model.inputs
+        ]
+    else:
+        boxes = [
+            _Box("input", f"input ({model.dataset.name})", format_shape(model.input_shape), "input")
+        ]
+    outputs = {o.node: o.name for o in model.outputs}
     edges: list[tuple[str, str, bool]] = []
     for n in model.nodes:
         params = f"{n.params:,} param{'s' * (n.params != 1)}"
-        boxes.append(
-            _Box(f"n{n.index}", n.text, f"{format_shape(n.output_shape)} · {params}", _kind(n))
-        )
+        detail = f"{format_shape(n.output_shape)} · {params}"
+        detail += f" · output {outputs[n.index]}" if n.index in outputs else ""
+        detail += f" · shares n{n.shares}" if n.shares is not None else ""
+        boxes.append(_Box(f"n{n.index}", n.text, detail, _kind(n)))
         chain = n.component is not None and n.component.wrapper == "chain"
         for k, i in enumerate(n.inputs or (-1,)):
-            edges.append(("input" if i < 0 else f"n{i}", f"n{n.index}", chain and k == 0))
+            edges.append((input_id(i) if i < 0 else f"n{i}", f"n{n.index}", chain and k == 0))
     return boxes, edges
+
+
+def input_id(node: int) -> str:
+    """The box of a model input: ``input`` (the sole or first input), ``input1``, ... (a
+    graph's input ``i`` is node ``-1 - i``)."""
+    return "input" if node == -1 else f"input{-1 - node}"
 
 
 def _name(model: CheckedModel) -> str:
