@@ -430,7 +430,7 @@ def _build_model(model: CheckedModel, w: _Writer) -> list[str]:
     inputs = _Call("keras.Input", (("shape", _literal(tuple(model.input_shape))),))
     lines: list[str] = []
     first = (_NORMALIZE,) if model.settings.normalize else ()
-    if model.is_graph:  # named inputs and outputs (netdsl.keras.emit_graph)
+    if model.is_graph:  # named inputs and outputs (graph_build, graph_compile)
         lines += graph_build(model, w)
         lines.append(f"    model = keras.Model(inputs, outputs, name={name})")
         lines += graph_compile(model, w)
