@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NetdslTrainingError
-from ..vocab.components import DataInfo, Dataset, Target
+from ..vocab.components import DataInfo, Dataset, InputInfo, Target, TargetInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..vocab.registry import Registry
@@ -75,8 +75,9 @@ def _read_json(path: Path) -> Any:
 
 
 def recorded_info(folder: str | os.PathLike[str]) -> DataInfo | None:
-    """What the dataset said of itself when the run was checked (``data.json``'s ``info``);
-    None for a run folder written before netdsl recorded it."""
+    """What the dataset said of itself when the run was checked (``data.json``'s ``info``,
+    a graph's named inputs and targets included); None for a run folder written before netdsl
+    recorded it."""
     path = Path(folder) / "data.json"
     if not path.is_file():
         return None
@@ -84,18 +85,31 @@ def recorded_info(folder: str | os.PathLike[str]) -> DataInfo | None:
     if info is None:
         return None
     try:
-        target = info["target"]
         return DataInfo(
             tuple(info["input_shape"]),
-            Target(target["kind"], int(target["num_classes"]), tuple(target["shape"])),
+            _target(info["target"]),
             info.get("train_size"),
             tuple(str(c) for c in info.get("class_names", ())),
             info.get("vocabulary"),
+            inputs=tuple(
+                InputInfo(str(i["name"]), tuple(i["shape"]), str(i["dtype"]), str(i["kind"]))
+                for i in info.get("inputs", ())
+            ),
+            targets=tuple(
+                TargetInfo(
+                    str(t["name"]), _target(t["target"]), tuple(str(c) for c in t["class_names"])
+                )
+                for t in info.get("targets", ())
+            ),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise NetdslTrainingError(
             f"{path}: its `info` is not a dataset description ({exc})", code="NDL311"
         ) from None
+
+
+def _target(target: Mapping[str, Any]) -> Target:
+    return Target(target["kind"], int(target["num_classes"]), tuple(target["shape"]))
 
 
 def check_run(folder: str | os.PathLike[str], registry: Registry | None = None) -> CheckedModel:
