@@ -134,6 +134,13 @@ def export_model(
             help="give another path with -o, or remove it first",
         )
     _require(spec.needs, f"--format {fmt}")
+    if len(net.inputs) != 1 or isinstance(net.output, dict):  # a graph's named inputs/outputs
+        raise NetdslExportError(
+            f"{fmt} export takes a model of one input and one output yet; this one has "
+            f"{len(net.inputs)} input(s) and {len(net.outputs)} output(s) by name",
+            help="save it as .keras (the run folder's model.keras) until export carries "
+            "named inputs and outputs",
+        )
     if check_inputs is None:
         shape = tuple(net.inputs[0].shape[1:])
         check_inputs = np.random.default_rng(0).random((8, *shape), dtype=np.float32)
