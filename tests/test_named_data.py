@@ -124,3 +124,28 @@ def test_mnist_pairs_are_half_same_and_reproducible() -> None:
     digits_a = [int(np.flatnonzero((x == a[i]).all(axis=(1, 2, 3)))[0]) % 10 for i in range(30)]
     digits_b = [int(np.flatnonzero((x == b[i]).all(axis=(1, 2, 3)))[0]) % 10 for i in range(30)]
     assert [int(s) for s in same] == [int(p == q) for p, q in zip(digits_a, digits_b)]
+
+
+def test_a_run_folders_record_keeps_the_named_inputs_and_targets(tmp_path: Path) -> None:
+    """data.json's `info` carries a graph's inputs and targets, so predict, export and emit
+    check the run folder's model.net without the data (check_run)."""
+    import json
+
+    from netdsl.checking.recorded import check_run, recorded_info
+
+    src = (
+        "dataset: mnist(task=parity)\ntrunk = flatten -> dense 8 relu\n"
+        "output digit = trunk -> dense 10 softmax\noutput odd = trunk -> dense 1 sigmoid\n"
+    )
+    model = netdsl.check(src)
+    (tmp_path / "model.net").write_text(src)
+    (tmp_path / "data.json").write_text(json.dumps({"info": model.data.to_json()}))
+    info = recorded_info(tmp_path)
+    assert info is not None and info.is_named
+    assert (info.inputs, info.targets) == (model.data.inputs, model.data.targets)
+    again = check_run(tmp_path)
+    assert [o.name for o in again.outputs] == ["digit", "odd"] and again.is_graph
+    from netdsl.keras.predict import load_predictor
+
+    with pytest.raises(NetdslError, match="cannot be used by `predict` yet"):
+        load_predictor(tmp_path)

@@ -76,8 +76,9 @@ def _read_json(path: Path) -> Any:
 
 
 def recorded_info(folder: str | os.PathLike[str]) -> DataInfo | None:
-    """What the dataset said of itself when the run was checked (``data.json``'s ``info``);
-    None for a run folder written before netdsl recorded it."""
+    """What the dataset said of itself when the run was checked (``data.json``'s ``info``,
+    a graph's named inputs and targets included); None for a run folder written before netdsl
+    recorded it."""
     path = Path(folder) / "data.json"
     if not path.is_file():
         return None
@@ -85,10 +86,9 @@ def recorded_info(folder: str | os.PathLike[str]) -> DataInfo | None:
     if info is None:
         return None
     try:
-        target = info["target"]
         return DataInfo(
             tuple(info["input_shape"]),
-            Target(target["kind"], int(target["num_classes"]), tuple(target["shape"])),
+            _target(info["target"]),
             info.get("train_size"),
             tuple(str(c) for c in info.get("class_names", ())),
             info.get("vocabulary"),
@@ -114,9 +114,12 @@ def _input_info(data: Any) -> InputInfo:
 
 def _target_info(data: Any) -> TargetInfo:
     """One named target as ``DataInfo.to_json`` wrote it (a graph's run)."""
-    t = data["target"]
-    target = Target(t["kind"], int(t["num_classes"]), tuple(t["shape"]))
+    target = _target(data["target"])
     return TargetInfo(str(data["name"]), target, tuple(str(c) for c in data["class_names"]))
+
+
+def _target(target: Mapping[str, Any]) -> Target:
+    return Target(target["kind"], int(target["num_classes"]), tuple(target["shape"]))
 
 
 def check_run(folder: str | os.PathLike[str], registry: Registry | None = None) -> CheckedModel:

@@ -63,7 +63,11 @@ def check(
                     "errors": [],
                     "layers": len(model.nodes),
                     "params": model.total_params,
-                    "warnings": [w.to_dict() for w in model.warnings],
+                    **(
+                        {"warnings": [w.to_dict() for w in model.warnings]}
+                        if model.warnings
+                        else {}
+                    ),
                     **(
                         {"columns": [c.to_json() for c in model.data.columns]}
                         if model.data.columns
