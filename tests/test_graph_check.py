@@ -227,3 +227,30 @@ def test_runs_judge_a_graph_by_its_first_outputs_metric() -> None:
     test = {"loss": 0.3, "digit_accuracy": 0.98, "odd_accuracy": 0.97, "odd_loss": 0.1}
     assert main_metric(test, "classes") == ("accuracy", 0.98)
     assert main_metric({"loss": 0.3, "accuracy": 0.5}, "classes") == ("accuracy", 0.5)
+
+
+def test_graph_cost_bench_programs() -> None:
+    """bench/graph_cost.py's programs: a skip graph checks with two nodes a line, each merge
+    reading two tensors; the 1 KB bombs are refused (NDL012) at once."""
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import graph_cost
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    model = netdsl.check(graph_cost.skip_graph(200))
+    assert len(model.nodes) == 200
+    merges = [n for n in model.nodes if n.layer == "add"]
+    assert len(merges) == 99 and all(len(n.inputs) == 2 for n in merges)
+    for name, text in graph_cost.PROGRAMS.items():
+        if text is None:
+            continue
+        start = time.process_time()
+        with pytest.raises(NetdslError) as caught:
+            netdsl.check(text)
+        assert caught.value.errors[0].code == "NDL012", name
+        assert time.process_time() - start < 1.0 and len(text.encode()) <= 1024

@@ -46,6 +46,7 @@ class Walk:
     __slots__ = (
         "_adapters",
         "_bound",
+        "_merges",
         "_words",
         "blocks",
         "collector",
@@ -75,6 +76,7 @@ class Walk:
         self._bound: dict[tuple[int, int], BoundStep] = {}  # (layer, block arguments) -> bound once
         self._words: frozenset[str] | None = None
         self._adapters: dict[str, list[tuple[Layer, Any]]] = {}  # input kind -> its adapters
+        self._merges: list[Layer] | None = None
         self.graph: Any = None  # a graph's names (graph_pass.GraphScope); None for a chain
 
     def binder(self, ctx: Ctx) -> Binder:
@@ -153,11 +155,7 @@ class Walk:
     def _branches(self, br: ir.Branches, inp: Out, ctx: Ctx) -> Out:
         inner = Ctx(ctx.subst, ctx.notes, ctx.blocks, ctx.depth + 1, ctx.nesting + 1, ctx.shallow)
         outs = [self.chain(c, inp, inner) for c in br.chains]
-        merges = [
-            e.component
-            for e in self.registry.entries("layer")
-            if isinstance(e.component, Layer) and e.component.merge
-        ]
+        merges = self._merge_layers()
         merge_name = br.merge or next((m.name for m in merges if m.default_merge), None)
         merge = self.registry.get("layer", merge_name) if merge_name else None
         if not isinstance(merge, Layer) or not merge.merge:
@@ -321,6 +319,16 @@ class Walk:
             values, (*use, *ctx.notes), (*ctx.blocks, block.name), ctx.depth, ctx.nesting + 1
         )
         return self.chain(block.body, inp, inner)
+
+    def _merge_layers(self) -> list[Layer]:
+        """The registry's merge layers, looked up once per walk (a graph merges thousands)."""
+        if self._merges is None:
+            self._merges = [
+                e.component
+                for e in self.registry.entries("layer")
+                if isinstance(e.component, Layer) and e.component.merge
+            ]
+        return self._merges
 
     def adapters(self, want: str) -> list[tuple[Layer, Any]]:
         """The adapter layers to ``want`` (looked up in the registry once per walk)."""

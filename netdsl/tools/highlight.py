@@ -2,7 +2,8 @@
 
 Registered through the ``pygments.lexers`` entry point. It needs no registry: a name where a
 step starts (the start of the network, after ``->``, ``(``, ``[`` or ``|``) is a layer, a name
-before ``:`` at the start of a line is a setting, other names are arguments.
+before ``:`` at the start of a line is a setting, before ``=`` a graph's named tensor (after
+``output`` or ``shared``, a keyword), other names are arguments.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class NetdslLexer(RegexLexer):
             (rf"({_NAME})(\s*)(=)(?!=)", bygroups(Name.Attribute, Whitespace, Operator)),
             (rf"{_NAME}(?=\()", Name.Function),
             (_NAME, Name.Builtin),
-            (r"[(),\[\]]", Punctuation),
+            (r"[(),\[\]{}]", Punctuation),
+            (r":", Punctuation),  # a mapping's `key: value`
         ],
         "root": [
             (r"\n", Whitespace),
@@ -63,6 +65,16 @@ class NetdslLexer(RegexLexer):
                 "blockhead",
             ),
             (rf"^({_NAME})(\s*)(:)", bygroups(Name.Attribute, Whitespace, Punctuation), "setting"),
+            (
+                rf"^(output|shared)(\s+)({_NAME})(\s*)(=)",
+                bygroups(Keyword.Declaration, Whitespace, Name.Variable, Whitespace, Operator),
+                "step",
+            ),
+            (
+                rf"^({_NAME})(\s*)(=)",
+                bygroups(Name.Variable, Whitespace, Operator),
+                "step",
+            ),  # a graph's named tensor
             (r"", Text, "step"),
         ],
         "setting": [
