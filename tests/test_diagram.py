@@ -14,7 +14,14 @@ from conftest import EXAMPLES
 import netdsl
 from netdsl.checking.graph import format_shape
 from netdsl.tools.cli import main
-from netdsl.tools.diagram import DiagramError, format_for, render, to_dot, to_mermaid
+from netdsl.tools.diagram import (
+    DiagramError,
+    format_for,
+    input_id,
+    render,
+    to_dot,
+    to_mermaid,
+)
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.net"))
 HAS_DOT = shutil.which("dot") is not None
@@ -27,9 +34,8 @@ def _model(path: Path) -> netdsl.CheckedModel:
 def _edges(model: netdsl.CheckedModel) -> set[tuple[str, str]]:
     """The data arrows: from the input (a graph's: each named input ``i<k>``) to the outputs
     (a graph's: each ``o<k>``)."""
-    refs = {i.node: f"i{k}" for k, i in enumerate(model.inputs)}
     edges = {
-        (refs.get(i, "input") if i < 0 else f"n{i}", f"n{n.index}")
+        (input_id(i) if i < 0 else f"n{i}", f"n{n.index}")
         for n in model.nodes
         for i in (n.inputs or (-1,))
     }
@@ -152,3 +158,12 @@ def test_cli(tmp_path: Path) -> None:
         svg = tmp_path / "seed.svg"
         assert runner.invoke(main, ["diagram", seed, "-o", str(svg)]).exit_code == 0
         assert "<svg" in svg.read_text()
+
+
+def test_a_graph_draws_each_input_and_names_its_outputs() -> None:
+    dot = to_dot(_model(EXAMPLES / "siamese.net"))
+    assert "input a" in dot and "input b" in dot and "input1 -> n3" in dot
+    assert "<b>output same</b>" in dot and "n8 -> o0;" in dot  # an output's own box
+    assert "shared tower again: same weights" in dot  # n3..n5 reuse n0..n2
+    multitask = to_mermaid(_model(EXAMPLES / "multitask.net"))
+    assert "output digit" in multitask and "output odd" in multitask

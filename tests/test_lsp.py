@@ -780,3 +780,18 @@ def test_a_file_documents_dataset_path_resolves_against_its_folder(
     assert a.diagnostics() == []
     [missing] = analyze((tmp_path / "sub" / "m.net").as_uri(), text, registry).diagnostics()
     assert str(tmp_path / "sub" / "t.csv") in missing.message
+
+
+def test_graph_names_hover_with_their_shape_and_go_to_their_definition(
+    registry: Registry,
+) -> None:
+    text = (EXAMPLES / "multitask.net").read_text()
+    a = analyze(URI, text, registry)
+    line = next(i for i, t in enumerate(text.splitlines()) if t.startswith("output digit"))
+    hover = a.hover(lsp.Position(line, 16))  # on `trunk`
+    assert hover is not None and "**trunk** (tensor): (None, 64)" in hover.contents.value
+    target = a.definition(lsp.Position(line, 16))
+    defined = next(i for i, t in enumerate(text.splitlines()) if t.startswith("trunk ="))
+    assert target is not None and target.range.start.line == defined
+    hover = a.hover(lsp.Position(line, 8))  # on `digit`
+    assert hover is not None and "(output): (None, 10)" in hover.contents.value

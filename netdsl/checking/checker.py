@@ -197,9 +197,14 @@ def _run_graph(
     found = warnings(program, scope)
     for w in found:
         w.source = program.source
-    model = dataclasses.replace(model, inputs=inputs, outputs=outs, warnings=tuple(found))
-    tensors = tuple((k, v[0][0]) for k, v in scope.tensors.items() if len(v[0]) == 1)
-    model = dataclasses.replace(model, tensors=tuple((k, i) for k, i in tensors if i >= 0))
+    tensors = tuple((name, out[0][0]) for name, out in scope.tensors.items() if out[0])
+    model = dataclasses.replace(
+        model,
+        inputs=inputs,
+        outputs=outs,
+        tensors=tensors,
+        warnings=tuple(found),
+    )
     if backend is not None and registry.restricts_backends:
         collector.extend(backend_problems(model, backend))
     return None if collector.errors else model

@@ -95,11 +95,10 @@ class CheckedModel:
     #: node the one output); see :class:`~.graph.GraphInput` and :class:`~.graph.GraphOutput`
     inputs: tuple[GraphInput, ...] = ()
     outputs: tuple[GraphOutput, ...] = ()
+    #: a graph's named tensors: name -> the node that computes it (``-1 - i``: input ``i``)
+    tensors: tuple[tuple[str, int], ...] = ()
     #: what ``check`` warns about (an unused tensor, an unread input); never part of equality
     warnings: tuple[Any, ...] = field(default=(), compare=False, repr=False)
-    #: a graph's named tensors: (name, the node that computes it), in source order (what the
-    #: diagram labels and the language server hovers); an input's name is not among them
-    tensors: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def is_graph(self) -> bool:
@@ -182,6 +181,7 @@ class CheckedModel:
                 {
                     "inputs": [i.to_dict() for i in self.inputs],
                     "outputs": [o.to_dict() for o in self.outputs],
+                    "tensors": dict(self.tensors),
                 }
                 if self.is_graph
                 else {}

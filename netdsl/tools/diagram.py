@@ -21,7 +21,7 @@ from ..checking.graph import Node, format_shape
 from ..checking.plan import CheckedModel
 from ..errors import DiagramError
 
-__all__ = ["FORMATS", "DiagramError", "format_for", "render", "to_dot", "to_mermaid"]
+__all__ = ["FORMATS", "DiagramError", "format_for", "input_id", "render", "to_dot", "to_mermaid"]
 
 
 #: a PNG's resolution: Graphviz's 96 makes 9-point shape lines hard to read
@@ -146,11 +146,17 @@ def _skip(skip: bool) -> str:
     return "skip" if skip else ""
 
 
+def input_id(node: int) -> str:
+    """The box of a model input: ``input`` (the sole or first input), ``input1``, ... (a
+    graph's input ``i`` is node ``-1 - i``)."""
+    return "input" if node == -1 else f"input{-1 - node}"
+
+
 def _graph_boxes(model: CheckedModel) -> tuple[list[_Box], list[_Edge]]:
-    """A graph: a box per named input (``i<k>``), per layer (a named tensor's name before the
-    layer that computes it) and per output (``o<k>``); a shared layer's later use is tied to
-    its first use by a ``shares`` line."""
-    inputs = {i.node: f"i{k}" for k, i in enumerate(model.inputs)}
+    """A graph: a box per named input (:func:`input_id`), per layer (a named tensor's name
+    before the layer that computes it) and per output (``o<k>``); a shared layer's later use
+    is tied to its first use by a ``shares`` line."""
+    inputs = {i.node: input_id(i.node) for i in model.inputs}
     boxes = [
         _Box(inputs[i.node], f"input {i.name}", format_shape(i.shape), "input")
         for i in model.inputs
@@ -164,7 +170,7 @@ def _graph_boxes(model: CheckedModel) -> tuple[list[_Box], list[_Edge]]:
         kind = "shared" if n.index in shared else _kind(n)
         boxes.append(_Box(f"n{n.index}", title, _detail(n, shared.get(n.index)), kind))
         chain = n.component is not None and n.component.wrapper == "chain"
-        first = inputs.get(-1, "i0")
+        first = inputs.get(-1, "input")
         for k, i in enumerate(n.inputs or (-1,)):
             source = inputs.get(i, first) if i < 0 else f"n{i}"
             edges.append((source, f"n{n.index}", _skip(chain and k == 0)))

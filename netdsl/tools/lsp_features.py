@@ -399,6 +399,9 @@ class Analysis:
             for b in self.program.blocks:
                 if b.name == word:
                     return lsp.Location(self.uri, self.pos.span(b.name_span or b.span))
+            for g in self.program.bindings:  # a graph's named tensor, output or shared chain
+                if g.name == word:
+                    return lsp.Location(self.uri, self.pos.span(g.name_span or g.span))
             return None
         m = re.search(
             rf"^[ \t]*block[ \t]+({re.escape(word)})\b", self.text, re.M
@@ -500,7 +503,28 @@ class Analysis:
             )
         return head, "\n".join(lines)
 
+    def _tensor_hover(self, word: str) -> str | None:
+        """A graph's named tensor or input: what it is and its shape."""
+        model = self.model
+        if model is None or not model.is_graph:
+            return None
+        from ..checking.graph import format_shape
+
+        for i in model.inputs:
+            if i.name == word:
+                return f"**{word}** (input of `{model.dataset.name}`): {format_shape(i.shape)}"
+        node = dict(model.tensors).get(word)
+        if node is None:
+            return None
+        shape = model.nodes[node].output_shape if node >= 0 else model.inputs[-1 - node].shape
+        output = next((o for o in model.outputs if o.name == word), None)
+        what = "output" if output is not None else "tensor"
+        return f"**{word}** ({what}): {format_shape(shape)}"
+
     def _name_hover(self, word: str, offset: int) -> str | None:
+        tensor = self._tensor_hover(word)
+        if tensor is not None:
+            return tensor
         rows = settings_params()
         line_start = self.text.rfind("\n", 0, offset) + 1
         if word in rows and re.match(rf"[ \t]*{word}[ \t]*:", self.text[line_start:]):
