@@ -170,6 +170,14 @@ def test_chain_program_is_not_a_graph() -> None:
             id="tensor-mid-chain",
         ),
         pytest.param(
+            SIAMESE + "normalize: true\n",
+            "NDL004",
+            "`normalize`",
+            (6, 1),
+            0,
+            id="normalize-in-a-graph",
+        ),
+        pytest.param(
             PAIRS + "shared t = flatten -> t\n[a -> t | b -> t] concat -> dense 1\n",
             "NDL011",
             "uses itself",

@@ -174,6 +174,7 @@ def _run_graph(
     if program.network is None and not any(b.kind != "shared" for b in program.bindings):
         _no_network(program, collector)
         return None
+    _no_normalize(program, values, collector)
     walk = Walk(program, registry, collector, blocks, info)
     scope, outputs = walk_graph(walk, program, registry, blocks, info, values.get("input"))
     nodes = walk.nodes.made
@@ -208,6 +209,25 @@ def _run_graph(
     if backend is not None and registry.restricts_backends:
         collector.extend(backend_problems(model, backend))
     return None if collector.errors else model
+
+
+def _no_normalize(program: ir.Program, values: Mapping[str, Any], collector: Collector) -> None:
+    """``normalize: true`` adapts one Normalization layer on the one input: not for a graph."""
+    if not values.get("normalize"):
+        return
+    from ..errors import NetdslSettingError
+
+    setting = program.setting("normalize")
+    collector.error(
+        NetdslSettingError(
+            "`normalize` standardises a chain program's one input; a graph cannot use it yet",
+            setting.key_span if setting else None,
+            label="not for a graph",
+            code="NDL004",
+            help="remove `normalize:`, or add a `normalization` step after each input that "
+            "needs one",
+        )
+    )
 
 
 def _walk_network(walk: Walk, network: ir.Chain, blocks: Blocks, input_shape: Any) -> Out:

@@ -213,12 +213,7 @@ def _graph_layers(model: CheckedModel) -> tuple[Any, list[Any], list[Any]]:
     ``shares`` another's layer calls that very layer again (one set of weights)."""
     keras = import_keras()
     inputs = {i.name: keras.Input(shape=tuple(i.shape), name=i.name) for i in model.inputs}
-    by_ref = {i.node: inputs[i.name] for i in model.inputs}
-    if model.settings.normalize and len(model.inputs) == 1:
-        only = model.inputs[0]
-        by_ref[only.node] = keras.layers.Normalization(axis=-1, name=NORMALIZE_LAYER)(
-            inputs[only.name]
-        )
+    by_ref = {i.node: inputs[i.name] for i in model.inputs}  # (`check` refuses `normalize`)
     tensors: list[Any] = []
     layers: list[Any] = []
     for node in model.nodes:

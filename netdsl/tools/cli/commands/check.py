@@ -56,7 +56,11 @@ def check(
                     "errors": [],
                     "layers": len(model.nodes),
                     "params": model.total_params,
-                    "warnings": [w.to_dict() for w in model.warnings],
+                    **(
+                        {"warnings": [w.to_dict() for w in model.warnings]}
+                        if model.warnings
+                        else {}
+                    ),
                 }
             )
             if not as_json:
