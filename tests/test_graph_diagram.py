@@ -12,7 +12,7 @@ import pytest
 from graph_programs import EXAMPLE_NAMES, source
 
 import netdsl
-from netdsl.tools.diagram import render, to_dot, to_mermaid
+from netdsl.tools.diagram import input_id, render, to_dot, to_mermaid
 
 PROGRAMS = (*EXAMPLE_NAMES, "tiny")
 
@@ -42,8 +42,9 @@ def test_dot_draws_the_dag(name: str, tmp_path: Path) -> None:
     arrows = re.findall(r"^  (\w+) -> (\w+)( \[style=dotted)?", dot, re.M)
     data = [(a, b) for a, b, dotted in arrows if not dotted]
     # every node is reached by an arrow from each of its inputs: the input boxes by name
-    refs = {i.node: f"i{k}" for k, i in enumerate(model.inputs)}
-    want = {(refs[i] if i < 0 else f"n{i}", f"n{n.index}") for n in model.nodes for i in n.inputs}
+    want = {
+        (input_id(i) if i < 0 else f"n{i}", f"n{n.index}") for n in model.nodes for i in n.inputs
+    }
     want |= {(f"n{o.node}", f"o{k}") for k, o in enumerate(model.outputs)}
     assert set(data) == want
     mermaid = to_mermaid(model)

@@ -170,6 +170,13 @@ def test_end_to_end_over_a_real_client(tmp_path: Path) -> None:
         results["refused"] = await c.text_document_rename_async(
             lsp.RenameParams(base.doc(), at, "ta")
         )
+        # a line being typed does not check: the inputs the last check found are offered
+        end = len(lines)
+        base.change(s, 2, (end, 0), (end, 0), "z = ")
+        await s.published(URI, 2)
+        results["typing"] = await c.text_document_completion_async(
+            lsp.CompletionParams(base.doc(), lsp.Position(end, 4))
+        )
 
     session = base.run_session(scenario)
     assert not results["diagnostics"]
@@ -183,3 +190,4 @@ def test_end_to_end_over_a_real_client(tmp_path: Path) -> None:
     ]
     assert results["refused"] is None
     assert any("already a name" in m.message for m in session.messages)
+    assert {"a", "b", "ta", "tb", "tower"} <= set(base.labels(results["typing"]))

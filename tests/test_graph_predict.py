@@ -137,3 +137,15 @@ def test_examples_predict_each_output(name: str, tmp_path: Path) -> None:
     assert list(predictions[0]["outputs"]) == [o.name for o in model.outputs]
     if name == "unet":  # one output of 28x28x1 values (a picture)
         assert len(predictions[0]["outputs"]["y"]["values"]) == 784
+
+
+@pytest.mark.slow
+def test_a_model_file_of_another_graph_is_refused(tmp_path: Path) -> None:
+    run = _run_folder("tiny", tmp_path)
+    other = _run_folder("siamese", tmp_path)
+    (run / "model.keras").unlink()
+    (other / "model.keras").rename(run / "model.keras")
+    result = _predict(str(run), str(tmp_path / "tiny.npz"))
+    assert result.exit_code != 0
+    assert "model.keras does not fit model.net" in result.output
+    assert "a 28x28x1, b 28x28x1 to same 1" in result.output

@@ -99,9 +99,6 @@ class CheckedModel:
     tensors: tuple[tuple[str, int], ...] = ()
     #: what ``check`` warns about (an unused tensor, an unread input); never part of equality
     warnings: tuple[Any, ...] = field(default=(), compare=False, repr=False)
-    #: a graph's named tensors: (name, the node that computes it), in source order (what the
-    #: diagram labels and the language server hovers); an input's name is not among them
-    tensors: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def is_graph(self) -> bool:

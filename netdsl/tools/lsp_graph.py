@@ -114,17 +114,17 @@ class GraphNames:
 
         if name in self.inputs:
             i = self.inputs[name]
-            return f"**{name}** (input of the data)\n\nshape `{_shape(i.shape)}`"
+            dataset = self.model.dataset.name
+            return f"**{name}** (input of `{dataset}`): {_shape(i.shape)}"
         b = self.bindings.get(name)
         if b is None:
             return None
         what = {"tensor": "tensor", "output": "output", "shared": "shared chain"}[b.kind]
-        head = "" if b.kind == "tensor" else f"{b.kind} "
-        parts = [f"**{name}** ({what})", f"```netdsl\n{head}{name} = {format_chain(b.chain)}\n```"]
         shape = self._shape(b)
-        if shape:
-            parts.append(shape)
-        elif self.model is None:
+        title = f"**{name}** ({what})" + (f": {shape}" if shape else "")
+        head = "" if b.kind == "tensor" else f"{b.kind} "
+        parts = [title, f"```netdsl\n{head}{name} = {format_chain(b.chain)}\n```"]
+        if self.model is None:
             parts.append("_shape: fix the errors first_")
         uses = sum(1 for m in self.of(name) if m.role == "use")
         parts.append(f"used {uses} time{'s' * (uses != 1)}")
@@ -136,13 +136,15 @@ class GraphNames:
             return None
         if b.kind == "output":
             out = next((o for o in model.outputs if o.name == b.name), None)
-            return f"shape `{_shape(out.shape)}`" if out is not None else None
+            return _shape(out.shape) if out is not None else None
         if b.kind == "shared":
             return self._shared_shape(b)
         node = dict(getattr(model, "tensors", ())).get(b.name)
-        if node is None or node >= len(model.nodes):
+        if node is None or node >= len(model.nodes) or -1 - node >= len(model.inputs):
             return None
-        return f"shape `{_shape(model.nodes[node].output_shape)}`"
+        # a tensor that names an input (``-1 - i``) has the input's shape
+        shape = model.nodes[node].output_shape if node >= 0 else model.inputs[-1 - node].shape
+        return _shape(shape)
 
     def _shared_shape(self, b: ir.Binding) -> str | None:
         """A shared chain's input and output shapes and its parameters (of its first use)."""
@@ -158,7 +160,7 @@ class GraphNames:
         if not first:
             return None
         params = sum(n.params for n in first)
-        return f"output shape `{_shape(first[-1].output_shape)}`, {params:,} parameters (once)"
+        return f"{_shape(first[-1].output_shape)}, {params:,} parameters (once)"
 
     # --- rename -------------------------------------------------------------------------------
     def rename_problem(self, name: str, new: str) -> str | None:
