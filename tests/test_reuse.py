@@ -108,7 +108,10 @@ def test_incomplete_folder_names_what_it_lacks(in_tmp: Path) -> None:
 
 def test_unknown_layer_lists_the_names(in_tmp: Path) -> None:
     _folder(in_tmp)
-    source = 'dataset: synthetic\ninput: 12\nfrom_run("runs/earlier", upto="dense_7") -> dense 10 softmax'
+    source = (
+        'dataset: synthetic\ninput: 12\nfrom_run("runs/earlier", upto="dense_7") '
+        "-> dense 10 softmax"
+    )
     message, column = _refusal(source)
     assert "no layer `dense_7`; its layers are dense, dropout, dense_1, dense_2" in message
     assert column == source.splitlines()[2].index("upto") + 1
@@ -224,3 +227,18 @@ def test_unfreeze_trains_the_reused_layers_from_its_epoch(in_tmp: Path) -> None:
     net.fit(x, np.eye(10)[np.arange(64) % 10], epochs=3, verbose=0, callbacks=[callback, Watch()])
     assert seen == [True, False, False]  # frozen in epoch 1, trained from epoch 2
     assert float(net.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
+
+
+def test_emit_loads_and_cuts_the_earlier_model(in_tmp: Path) -> None:
+    from netdsl.keras.emit import emit_program
+
+    folder = _folder(in_tmp)
+    model = netdsl.check(
+        'dataset: synthetic\ninput: 12\nfrom_run("runs/earlier", upto="dense_1") '
+        "-> dense 10 softmax",
+        REG,
+    )
+    source = emit_program(model)
+    compile(source, "emitted.py", "exec")
+    call = f'from_run("{folder.resolve()}",2,False'  # dense_1 is the third layer
+    assert call in "".join(source.split())

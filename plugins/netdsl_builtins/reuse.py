@@ -15,11 +15,13 @@ that is not a folder names the newest run of that name (``runs/digits04`` is the
 
 from __future__ import annotations
 
+import ast
 import glob
+import json
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,6 +228,35 @@ def build_from_run(path: str, upto: str | None = None, trainable: bool = False) 
     return cut
 
 
+#: ``from_run`` in ``netdsl emit``: the earlier model.keras loaded and cut, by plain Keras
+FROM_RUN_SOURCE = '''
+def from_run(folder, index, trainable):
+    """The trained layers of an earlier netdsl run, up to its layer number INDEX."""
+    loaded = keras.saving.load_model(os.path.join(folder, "model.keras"), compile=False)
+    layers = [
+        layer
+        for layer in loaded.layers
+        if type(layer).__name__ != "InputLayer" and layer.name != "normalize"
+    ]
+    cut = keras.Model(loaded.inputs, layers[index].output)
+    cut.trainable = trainable
+    return cut
+'''
+
+
+def emit_from_run(args: Mapping[str, str]) -> Code:
+    """``from_run(folder, index, trainable)``: the folder and layer number found at check."""
+    path = ast.literal_eval(args["path"])
+    upto = ast.literal_eval(args["upto"])
+    index = recorded(path).index(upto)
+    folder = json.dumps(str(resolve(path).resolve()))
+    return Code(
+        f"from_run({folder}, {index}, {args['trainable']})",
+        imports=("import os",),
+        definitions=(FROM_RUN_SOURCE,),
+    )
+
+
 FROM_RUN = Layer(
     name="from_run",
     description="the trained layers of an earlier run, up to a named layer: "
@@ -237,6 +268,7 @@ FROM_RUN = Layer(
     ),
     infer=_from_run,
     build=build_from_run,
+    emit=emit_from_run,
 )
 
 LAYERS = (FROM_RUN,)
