@@ -8,7 +8,7 @@ turned into class ids here as the example's loss wants), then evaluated on its t
 Seed 42 means Keras's set_random_seed(42) plus TensorFlow's deterministic ops, as netdsl does
 for the file's `seed: 42`.
 
-    python bench/baseline_text_transformer.py --data debian_text.npz [--epochs 2] [--batch-size 32]
+    python bench/baseline_text_transformer.py --data debian_text.npz [--epochs 5] [--batch-size 32]
 
 Prints one line of JSON: {"test_accuracy", "test_loss", "params", "wall_seconds"} (wall_seconds
 from the start of the script, imports included, as netdsl's process is timed).
@@ -97,7 +97,7 @@ def load(path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="the .npz debian_text.py wrote")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()

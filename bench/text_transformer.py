@@ -109,11 +109,11 @@ def main() -> None:
         order = ["baseline", "netdsl"] if r % 2 == 0 else ["netdsl", "baseline"]
         for name in order:
             log(f"round {r + 1}/{args.rounds}: {name} ({args.epochs} epochs)")
-            run = (
-                baseline_run(data, args.epochs)
-                if name == "baseline"
-                else netdsl_run(data, out, args.epochs)
-            )
+            if name == "baseline":
+                run = cpu_of(lambda: baseline_run(data, args.epochs))
+            else:
+                run = cpu_of(lambda: netdsl_run(data, out, args.epochs))
+            log(f"  {json.dumps(run)}")
             runs[name].append(run)
     walls = {k: [x["wall"] for x in v] for k, v in runs.items()}
     cpus = {k: [x["cpu"] for x in v] for k, v in runs.items()}

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import BENCH, NETDSL, PYTHON, ROOT, Stats, log, machine, ratio_stats, run_proc
 
 
-def netdsl_run(data: str, epochs: int, out: Path) -> dict[str, Any]:
+def netdsl_run(data: str, epochs: int, out: Path, extra: list[str]) -> dict[str, Any]:
     """One `netdsl run` (default options), its wall time and test accuracy."""
     cmd = [NETDSL] if NETDSL else [PYTHON, "-m", "netdsl"]
     proc = run_proc(
@@ -35,6 +35,7 @@ def netdsl_run(data: str, epochs: int, out: Path) -> dict[str, Any]:
             "-q",
             "--epochs",
             str(epochs),
+            *extra,
         ],
         timeout=7200,
     )
@@ -66,6 +67,11 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument(
+        "--netdsl-args",
+        default="",
+        help="more `netdsl run` options, e.g. '--steps-per-execution 1'",
+    )
     args = parser.parse_args()
     runs: dict[str, list[dict[str, Any]]] = {"twin": [], "netdsl": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,7 +80,7 @@ def main() -> None:
             for side in order:
                 log(f"vit round {r + 1}/{args.rounds}: {side}")
                 run = (
-                    netdsl_run(args.data, args.epochs, Path(tmp))
+                    netdsl_run(args.data, args.epochs, Path(tmp), args.netdsl_args.split())
                     if side == "netdsl"
                     else twin_run(args.data, args.epochs)
                 )
@@ -84,6 +90,7 @@ def main() -> None:
         json.dumps(
             {
                 "epochs": args.epochs,
+                "netdsl_args": args.netdsl_args,
                 "rounds": args.rounds,
                 "machine": machine(),
                 "runs": runs,

@@ -95,7 +95,8 @@ def _keras_token_position(keras: ModuleType, maxlen: int, vocab: int, dim: int) 
 
 def test_token_position_embedding_matches_the_keras_example(keras: ModuleType) -> None:
     model = netdsl.check(
-        "dataset: synthetic\ninput: 20\ntoken_position_embedding 100 20 8 -> flatten -> dense 10 softmax",
+        "dataset: synthetic\ninput: 20\n"
+        "token_position_embedding 100 20 8 -> flatten -> dense 10 softmax",
         REG,
     )
     node = model.nodes[0]
@@ -122,6 +123,7 @@ MODELS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", MODELS.values(), ids=MODELS.keys())
 def test_models_match_keras(keras: ModuleType, source: str) -> None:
     model = netdsl.check(source, REG)
@@ -130,6 +132,7 @@ def test_models_match_keras(keras: ModuleType, source: str) -> None:
     assert tuple(net.output.shape[1:]) == tuple(model.output_shape)
 
 
+@pytest.mark.slow
 def test_padding_is_invisible_through_the_mask(keras: ModuleType) -> None:
     """With ``mask_zero``, the attention output at real tokens is the same with and without
     trailing padding: padded keys get no weight (Keras carries the mask through)."""
@@ -160,6 +163,7 @@ def test_padding_is_invisible_through_the_mask(keras: ModuleType) -> None:
     assert not np.allclose(seen[0, :3], unpadded, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_saved_model_reloads(keras: ModuleType, tmp_path: Any) -> None:
     model = netdsl.check(MODELS["encoder"], REG)
     net = netdsl.build(model)

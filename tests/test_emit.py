@@ -78,6 +78,7 @@ TRAINING_SPECS = {
     "plateau": "callbacks: [reduce_lr_on_plateau(monitor=loss, factor=0.5, patience=0, min_delta=10.0)]\n",
     "ema": "optimizer: adam(use_ema=true)\nvalidation_split: 0.25\n"
     "callbacks: [swap_ema_weights(swap_on_epoch=true), early_stopping(monitor=loss)]\n",
+    "unfreeze": "epochs: 2\ncallbacks: [unfreeze(2, learning_rate=0.001)]\n",
 }
 SPECS |= {k: _TINY + v + _NET for k, v in TRAINING_SPECS.items()}
 

@@ -108,7 +108,10 @@ def test_incomplete_folder_names_what_it_lacks(in_tmp: Path) -> None:
 
 def test_unknown_layer_lists_the_names(in_tmp: Path) -> None:
     _folder(in_tmp)
-    source = 'dataset: synthetic\ninput: 12\nfrom_run("runs/earlier", upto="dense_7") -> dense 10 softmax'
+    source = (
+        'dataset: synthetic\ninput: 12\nfrom_run("runs/earlier", upto="dense_7") '
+        "-> dense 10 softmax"
+    )
     message, column = _refusal(source)
     assert "no layer `dense_7`; its layers are dense, dropout, dense_1, dense_2" in message
     assert column == source.splitlines()[2].index("upto") + 1

@@ -88,3 +88,16 @@ def test_debian_text_keeps_the_two_sections_without_the_giveaways(tmp_path: Path
     assert "perl" not in words and "cpan" not in words and "parse" in words
     x = dt.encode([["a", "b", "zzz"]], {"a": 2, "b": 3})
     assert x.shape == (1, 200) and x[0, :4].tolist() == [2, 3, 1, 0]
+
+
+SHIPPED = sorted([*ROOT.glob("examples/text/*.net"), *ROOT.glob("examples/transfer/*.net")])
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_these_examples_are_canonical(path: Path) -> None:
+    from click.testing import CliRunner
+
+    from netdsl.tools.cli import main
+
+    result = CliRunner().invoke(main, ["fmt", "--check", str(path)])
+    assert result.exit_code == 0, result.output
