@@ -131,7 +131,7 @@ def _refuse_space(program: ir.Program) -> None:
         "this program is a search space, not one network",
         first_space_span(program),
         label="a search space",
-        code="NDL018",
+        code="NDL016",
         help="`netdsl check` checks every point, `netdsl tune` trains it; `netdsl run` takes "
         "a plain program, such as the best.net a study writes",
     )
