@@ -242,3 +242,26 @@ def test_emit_loads_and_cuts_the_earlier_model(in_tmp: Path) -> None:
     compile(source, "emitted.py", "exec")
     call = f'from_run("{folder.resolve()}",2,False'  # dense_1 is the third layer
     assert call in "".join(source.split())
+
+
+@pytest.mark.slow
+def test_a_reused_attention_model_loads_back_in_a_fresh_interpreter(in_tmp: Path) -> None:
+    keras = pytest.importorskip("keras")
+    from netdsl.keras.saving import objects_json, verify_reload
+
+    attention = (
+        "dataset: synthetic\ninput: 12\n"
+        "embedding 50 8 -> attention 2 -> global_avgpool1d -> dense 10 softmax\n"
+    )
+    _folder(in_tmp, source=attention, keras=keras)
+    model = netdsl.check(
+        'dataset: synthetic\ninput: 12\nfrom_run("runs/earlier", upto="global_avgpool1d") '
+        "-> dense 10 softmax",
+        REG,
+    )
+    net = netdsl.build(model)
+    out = in_tmp / "new"
+    out.mkdir()
+    net.save(out / "model.keras")
+    (out / "objects.json").write_text(objects_json(model))
+    assert verify_reload(out / "model.keras", net) >= 0  # raises NDL310 when a class is missing

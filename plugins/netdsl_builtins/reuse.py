@@ -269,6 +269,17 @@ FROM_RUN = Layer(
     infer=_from_run,
     build=build_from_run,
     emit=emit_from_run,
+    # the earlier model is saved inside this one: the built-in classes it may hold must load
+    # with it (a third-party plugin's classes are named by the earlier run's objects.json only)
+    custom_objects=tuple(
+        f"netdsl_builtins.attention_layers:{name}"
+        for name in (
+            "Attention",
+            "TokenPositionEmbedding",
+            "PositionEmbedding",
+            "SinePositionEmbedding",
+        )
+    ),
 )
 
 LAYERS = (FROM_RUN,)
