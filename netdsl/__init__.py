@@ -18,6 +18,7 @@ __all__ = [
     "__version__",
     "build",
     "check",
+    "check_run",
     "default_registry",
     "evaluate",
     "format",
@@ -30,6 +31,7 @@ __all__ = [
 
 _LAZY = {
     "check": ("checking.checker", "check"),
+    "check_run": ("checking.recorded", "check_run"),
     "CheckedModel": ("checking.plan", "CheckedModel"),
     "format": ("lang.formatter", "format"),
     "build": ("keras.compiler", "build"),
@@ -74,6 +76,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .checking.checker import check
     from .checking.plan import CheckedModel
+    from .checking.recorded import check_run
     from .errors import NetdslError
     from .keras.compiler import build
     from .keras.saving import load_model

@@ -136,7 +136,7 @@ def _entering(folder: Path) -> Iterator[None]:
 
 
 def _check(folder: Path) -> Recorded:
-    from netdsl.checking.recorded import check_run
+    from netdsl import check_run  # the public API: a run folder's model.net, checked
 
     with _entering(folder):
         try:
@@ -208,7 +208,7 @@ def build_from_run(path: str, upto: str | None = None, trainable: bool = False) 
     """The earlier run's trained model cut at ``upto``, as one Keras layer (a functional model)."""
     import keras
 
-    from netdsl.keras.saving import load_model
+    from netdsl import load_model  # the public API: the reload-checked loader
 
     run = recorded(path)
     loaded = load_model(resolve(path), compile=False)
