@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import sys
@@ -94,9 +95,9 @@ def test_svg_and_png_are_drawn(path: Path) -> None:
     model = _model(path)
     svg = render(model, "svg")
     assert isinstance(svg, bytes) and b"<svg" in svg
-    text = svg.decode()
+    text = html.unescape(svg.decode())  # Graphviz writes `<` and `-` as entities
     for n in model.nodes:
-        assert n.text.replace("<", "&lt;") in text
+        assert n.text in text
     png = render(model, "png")
     assert isinstance(png, bytes) and png.startswith(b"\x89PNG\r\n\x1a\n")
 

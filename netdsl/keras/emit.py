@@ -549,10 +549,23 @@ def _dataset(model: CheckedModel, w: _Writer, data_path: str | None = None) -> l
 
 def _imports(names: set[str]) -> list[str]:
     """Import lines sorted as isort would: the standard library, then third-party."""
-    third = {"import keras", "import numpy as np"}
-    std = sorted(n for n in names if n not in third)
-    out = std + ([""] if std else []) + sorted(names & third)
-    return out
+    third = [n for n in names if _module_of(n) in _THIRD_PARTY]
+    std = sorted((n for n in names if n not in third), key=_import_key)
+    return std + ([""] if std and third else []) + sorted(third, key=_import_key)
+
+
+#: the third-party modules an emitted program may import; everything else is the standard library
+_THIRD_PARTY = frozenset({"keras", "numpy"})
+
+
+def _module_of(line: str) -> str:
+    """``keras`` of ``import keras``, ``from keras import ops`` and ``import keras.ops``."""
+    return line.split()[1].split(".")[0]
+
+
+def _import_key(line: str) -> tuple[bool, str]:
+    """isort's order within a section: ``import x`` lines, then ``from x import y``, by module."""
+    return (line.startswith("from "), line.split()[1])
 
 
 def _training_batches() -> list[str]:

@@ -13,7 +13,12 @@ from typing import Any
 import keras
 from keras import ops
 
-__all__ = ["Attention", "PositionEmbedding", "SinePositionEmbedding", "TokenPositionEmbedding"]
+__all__ = [
+    "Attention",
+    "PositionEmbedding",
+    "SinePositionEmbedding",
+    "TokenPositionEmbedding",
+]
 
 
 @keras.saving.register_keras_serializable(package="netdsl")
@@ -23,7 +28,11 @@ class Attention(keras.layers.MultiHeadAttention):
     the query's width divided by the heads. Padding masks (``mask_zero``) flow through."""
 
     def __init__(
-        self, num_heads: Any, key_dim: Any = None, use_causal_mask: Any = False, **kwargs: Any
+        self,
+        num_heads: Any,
+        key_dim: Any = None,
+        use_causal_mask: Any = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(num_heads, key_dim or 1, **kwargs)
         self._given_key_dim = key_dim
@@ -32,7 +41,8 @@ class Attention(keras.layers.MultiHeadAttention):
         self.use_causal_mask = use_causal_mask
 
     def build(self, input_shape: Any) -> Any:
-        shapes = list(input_shape) if isinstance(input_shape[0], (list, tuple)) else [input_shape]
+        nested = isinstance(input_shape[0], (list, tuple))
+        shapes = list(input_shape) if nested else [input_shape]
         if self._given_key_dim is None:
             self._key_dim = int(shapes[0][-1]) // self._num_heads
         if self._value_dim is None:
@@ -62,13 +72,19 @@ class Attention(keras.layers.MultiHeadAttention):
         )
 
     def compute_output_shape(self, input_shape: Any) -> Any:
-        shapes = list(input_shape) if isinstance(input_shape[0], (list, tuple)) else [input_shape]
+        nested = isinstance(input_shape[0], (list, tuple))
+        shapes = list(input_shape) if nested else [input_shape]
         query = tuple(shapes[0])
         if self._output_shape:
             return (*query[:-1], *self._output_shape)
         return query
 
-    def compute_output_spec(self, inputs: Any, mask: Any = None, training: Any = None) -> Any:
+    def compute_output_spec(
+        self,
+        inputs: Any,
+        mask: Any = None,
+        training: Any = None,
+    ) -> Any:
         inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         shape = self.compute_output_shape([tuple(x.shape) for x in inputs])
         return keras.KerasTensor(shape, dtype=self.compute_dtype)
@@ -155,7 +171,9 @@ class PositionEmbedding(keras.layers.Layer):
     def build(self, input_shape: Any) -> Any:
         self.maxlen = self.maxlen or int(input_shape[-2])
         self.position_embeddings = self.add_weight(
-            name="embeddings", shape=(self.maxlen, input_shape[-1]), initializer=self.initializer
+            name="embeddings",
+            shape=(self.maxlen, input_shape[-1]),
+            initializer=self.initializer,
         )
 
     def call(self, x: Any) -> Any:
@@ -186,7 +204,8 @@ class SinePositionEmbedding(keras.layers.Layer):
         positions = ops.cast(ops.arange(steps), "float32")
         features = ops.cast(ops.arange(width), "float32")
         timescales = ops.power(
-            ops.cast(self.max_wavelength, "float32"), -2.0 * ops.floor(features / 2.0) / width
+            ops.cast(self.max_wavelength, "float32"),
+            -2.0 * ops.floor(features / 2.0) / width,
         )
         angles = ops.expand_dims(positions, 1) * ops.expand_dims(timescales, 0)
         even = ops.equal(ops.mod(ops.arange(width), 2), 0)
