@@ -173,7 +173,7 @@ def _server(app: Any, options: ServeOptions, on_drain: Callable[[], None]) -> An
         app,
         http=guarded_protocol(options.header_timeout),
         lifespan="on",
-        log_level="warning",
+        log_level="info" if options.access_log else "warning",  # uvicorn logs access at info
         access_log=options.access_log,
         limit_concurrency=options.max_connections,
         timeout_keep_alive=options.keep_alive,
