@@ -338,6 +338,13 @@ def test_a_port_in_use_is_an_error_before_the_model_loads(tmp_path: Path) -> Non
     assert "NDL431" in result.output and f"cannot listen on 127.0.0.1:{port}" in result.output
 
 
+def test_the_socket_listens_before_the_address_is_printed() -> None:
+    from netdsl.tools.serve.server import listen
+
+    with listen("127.0.0.1", 0) as sock:  # accepted by nobody yet: the backlog holds it
+        socket.create_connection(sock.getsockname(), timeout=5).close()
+
+
 def test_another_host_is_warned_about(tmp_path: Path) -> None:
     result = _invoke("serve", str(tmp_path / "missing"), "--host", "0.0.0.0", "--port", "0")
     assert "warning: listening on 0.0.0.0" in result.output

@@ -67,13 +67,16 @@ def require_web() -> None:
         )
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` (port 0: a free one), or an error saying why not."""
+def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A socket listening on ``host:port`` (port 0: a free one), or an error saying why not.
+    It listens at once, so that a client who connects once the address is printed waits in the
+    backlog until uvicorn accepts (a bound socket that is not listening refuses)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(backlog)
     except (OSError, OverflowError) as exc:
         sock.close()
         raise ServeError(
