@@ -55,6 +55,7 @@ class Server:
     name: str
     port: int
     stdout: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -66,15 +67,19 @@ class Server:
         return int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
 
     def stop(self, timeout: float = 60) -> int:
-        """SIGTERM, then the exit status (the process is killed if it does not exit)."""
+        """SIGTERM, then the exit status (the process is killed if it does not exit), once
+        every line it printed is in :attr:`stdout`."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout)
+            code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
             raise
+        if self.reader is not None:
+            self.reader.join(timeout)
+        return code
 
 
 @contextmanager
@@ -106,7 +111,8 @@ def _start(folder: Path, options: tuple[str, ...], startup: float, errors: Any) 
             if not found and (m := LISTENING.search(line)):
                 found.append(m)
 
-    threading.Thread(target=read, daemon=True).start()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     deadline = time.monotonic() + startup
     while not found and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -115,7 +121,7 @@ def _start(folder: Path, options: tuple[str, ...], startup: float, errors: Any) 
         process.wait()
         errors.seek(0)
         raise RuntimeError(f"netdsl serve did not start: {''.join(lines)}{errors.read()[-3000:]}")
-    return Server(process, found[0].group(1), int(found[0].group(2)), lines)
+    return Server(process, found[0].group(1), int(found[0].group(2)), lines, reader)
 
 
 def raw(port: int, data: bytes, timeout: float = 10) -> socket.socket:

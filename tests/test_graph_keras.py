@@ -214,12 +214,3 @@ def test_netdsl_run_of_a_graph_writes_per_output_metrics(tmp_path: Path) -> None
     x = {"img": np.zeros((2, 4, 4, 1), "float32"), "tab": np.zeros((2, 3), "float32")}
     assert sorted(net(x)) == ["flag", "kind"]
 
-
-def test_export_refuses_named_inputs_and_outputs_clearly(tmp_path: Path) -> None:
-    from netdsl.errors import NetdslError
-    from netdsl.keras.export import export_model
-
-    model = netdsl.check((EXAMPLES / "multitask.net").read_text())
-    with pytest.raises(NetdslError, match="one input and one output yet") as caught:
-        export_model(build(model, compile=False), "savedmodel", tmp_path / "out")
-    assert caught.value.code == "NDL312" and not (tmp_path / "out").exists()

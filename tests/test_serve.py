@@ -301,20 +301,26 @@ def test_concurrent_requests_are_batched(server: Server) -> None:
 
 @pytest.mark.slow
 def test_sigterm_answers_requests_in_flight_then_exits(run_folder: Path) -> None:
-    with serving(run_folder, "--batch-window-ms", "1000", "--max-batch", "64") as server:
-        x = {"instances": [[0.5] * 64]}
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            futures = [
-                pool.submit(httpx.post, f"{server.url}/predict", json=x, timeout=30)
-                for _ in range(4)
-            ]
-            time.sleep(0.5)  # the requests wait in the batch window
-            assert server.process.poll() is None
-            code = server.stop()
-            replies = [f.result() for f in futures]
+    options = ("--batch-window-ms", "1000", "--max-batch", "64", "--access-log")
+    body = json.dumps({"instances": [[0.5] * 64]}).encode()
+    post = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
+    with serving(run_folder, *options) as server:
+        waiting = [raw(server.port, post, timeout=30) for _ in range(4)]
+        # answered after the four were read (one event loop, in order): they wait in the window
+        probe = raw(server.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", timeout=30)
+        assert read_reply(probe).startswith(b"HTTP/1.1 200")
+        code = server.stop()
+        replies = [read_reply(s) for s in waiting]
+        for s in (*waiting, probe):
+            s.close()
         assert code == 0
-        assert [r.status_code for r in replies] == [200] * 4
+        assert [r[:12] for r in replies] == [b"HTTP/1.1 200"] * 4
+        assert all(b'"predictions"' in r for r in replies)
         assert "stopped by SIGTERM" in "".join(server.stdout)
+        assert '"POST /predict HTTP/1.1" 200' in "".join(server.stdout)  # --access-log
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{server.url}/health", timeout=5)
 
@@ -330,6 +336,26 @@ def test_a_port_in_use_is_an_error_before_the_model_loads(tmp_path: Path) -> Non
         result = _invoke("serve", str(tmp_path), "--port", str(port))
     assert result.exit_code == 1
     assert "NDL431" in result.output and f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_the_socket_listens_before_the_address_is_printed() -> None:
+    from netdsl.tools.serve.server import listen
+
+    with listen("127.0.0.1", 0) as sock:  # accepted by nobody yet: the backlog holds it
+        socket.create_connection(sock.getsockname(), timeout=5).close()
+
+
+def test_connections_are_accepted_without_nagles_delay() -> None:
+    """asyncio sets TCP_NODELAY only on a socket whose protocol is TCP by name: without it a
+    response's body waited 40 ms for the client's delayed ACK of its headers."""
+    from netdsl.tools.serve.server import listen
+
+    with listen("127.0.0.1", 0) as sock:
+        client = socket.create_connection(sock.getsockname(), timeout=5)
+        accepted, _ = sock.accept()
+        with client, accepted:
+            assert accepted.proto == socket.IPPROTO_TCP
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_another_host_is_warned_about(tmp_path: Path) -> None:
