@@ -413,17 +413,6 @@ def load_predictor(folder: str | os.PathLike[str], registry: Registry | None = N
     from .saving import load_model
 
     model = check_run(folder, registry)
-    if model.is_graph:
-        from ..errors import NetdslTrainingError
-
-        raise NetdslTrainingError(
-            f"{folder}: a graph's model (inputs {', '.join(i.name for i in model.inputs)}; "
-            f"outputs {', '.join(o.name for o in model.outputs)}) cannot be used by "
-            "`predict` yet",
-            code="NDL300",
-            help="load it with netdsl.load_model(folder) and call it on a dict of arrays "
-            "by input name",
-        )
     net = load_model(folder, registry, compile=False)
     _check_fits(folder, net, model)
     names = read_labels(folder) or list(model.data.class_names)

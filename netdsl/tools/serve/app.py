@@ -70,7 +70,7 @@ def create_app(service: Service) -> Starlette:
         return JSONResponse(body, status_code=503 if draining else 200)
 
     async def predict(request: Request) -> Response:
-        top = _top(request, len(service.signature.outputs[0].classes) or 1)
+        top = _top(request, max(len(o.classes) for o in service.signature.outputs) or 1)
         _, batch = await _read_batch(request, service, ("instances",))
         rows = await _submit(request, batch)
         return JSONResponse(
@@ -81,7 +81,13 @@ def create_app(service: Service) -> Starlette:
         _servable(request, service)
         key, batch = await _read_batch(request, service, ("instances", "inputs"))
         rows = await _submit(request, batch)
-        values = [np.asarray(r).tolist() for r in rows]
+        if not service.signature.graph:
+            values: Any = [np.asarray(r).tolist() for r in rows]
+        elif key == "instances":  # TF Serving's row form of several outputs: an object a row
+            values = [{k: np.asarray(v).tolist() for k, v in r.items()} for r in rows]
+        else:  # its columnar form: one batch per output
+            names = [o.name for o in service.signature.outputs]
+            values = {k: [np.asarray(r[k]).tolist() for r in rows] for k in names}
         return JSONResponse({"predictions" if key == "instances" else "outputs": values})
 
     async def tf_status(request: Request) -> Response:
@@ -201,7 +207,8 @@ async def _read_batch(
 
 
 def _columnar(items: Any, sig: Signature) -> dict[str, np.ndarray]:
-    """TF Serving's ``{"inputs": [...]}``: the batch of the sole input, as instances."""
+    """TF Serving's ``{"inputs": ...}``: the batch of the sole input, as instances (a model
+    of named inputs' object of one batch per input came as instances from :func:`instances_of`)."""
     return batch_of(items, sig, "inputs")
 
 

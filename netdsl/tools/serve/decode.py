@@ -24,6 +24,7 @@ __all__ = [
     "MAX_PIXELS",
     "RequestError",
     "batch_of",
+    "column_value",
     "image_from_bytes",
     "instances_of",
     "parse_json",
@@ -98,6 +99,8 @@ def instances_of(doc: Any, keys: Sequence[str], limit: int) -> tuple[str, list[A
     if sig != "serving_default":
         raise RequestError(422, f"no signature `{sig}`", "signature_name", '"serving_default"')
     items = doc[key]
+    if key == "inputs" and isinstance(items, dict) and items:
+        items = _rows_of(items)
     if not isinstance(items, list) or not items:
         raise RequestError(422, f"`{key}` is a JSON {_kind(items)}", key, "a non-empty list")
     if len(items) > limit:
@@ -105,6 +108,24 @@ def instances_of(doc: Any, keys: Sequence[str], limit: int) -> tuple[str, list[A
             413, f"{len(items):,} instances, over the limit of {limit:,} a request", key
         )
     return key, items
+
+
+def _rows_of(columns: dict[str, Any]) -> list[dict[str, Any]]:
+    """TF Serving's columnar ``{"a": [a0, a1], "b": [b0, b1]}`` (a model of named inputs) as
+    the instances ``[{"a": a0, "b": b0}, ...]``: every batch a list of the same length (an
+    input missing or unknown is refused where the instances are read)."""
+    expected = "an object of one list per input, all of one length"
+    lengths = set()
+    for name, values in columns.items():
+        if not isinstance(values, list) or not values:
+            raise RequestError(
+                422, f"`{name}` is a JSON {_kind(values)}", f"inputs.{name}", expected
+            )
+        lengths.add(len(values))
+    if len(lengths) != 1:
+        raise RequestError(422, "the inputs' lists differ in length", "inputs", expected)
+    n = lengths.pop()
+    return [{name: values[i] for name, values in columns.items()} for i in range(n)]
 
 
 def _kind(value: Any) -> str:
@@ -117,7 +138,8 @@ def _kind(value: Any) -> str:
 
 def batch_of(instances: Sequence[Any], sig: Signature, key: str) -> dict[str, np.ndarray]:
     """One array per input, the instances stacked on a batch axis. An instance is the input's
-    value (a model of one input) or an object naming every input."""
+    value (a model of one input) or an object naming every input (every column of a table:
+    a string column's batch is an array of Python strings, shaped ``(n, 1)``)."""
     rows: dict[str, list[np.ndarray]] = {spec.name: [] for spec in sig.inputs}
     for i, instance in enumerate(instances):
         for spec, value, where in _values(instance, sig, f"{key}[{i}]"):
@@ -128,19 +150,22 @@ def batch_of(instances: Sequence[Any], sig: Signature, key: str) -> dict[str, np
 def _values(instance: Any, sig: Signature, where: str) -> list[tuple[InputSpec, Any, str]]:
     """The value of each input in one instance, with the field it was found at."""
     named = isinstance(instance, dict) and not _is_b64(instance)
-    if not named and len(sig.inputs) == 1:
+    if not named and not sig.named:
         return [(sig.inputs[0], instance, where)]
-    names = "an object of the inputs " + ", ".join(spec.name for spec in sig.inputs)
+    what = "column" if sig.table else "input"
+    names = f"an object of the {what}s " + ", ".join(spec.name for spec in sig.inputs)
+    if sig.table:
+        names += " (null for a missing value)"
     if not isinstance(instance, dict):
         raise RequestError(422, f"a JSON {_kind(instance)}", where, names)
     unknown = sorted(set(instance) - {spec.name for spec in sig.inputs})
     if unknown:
         raise RequestError(
-            422, f"the model has no input `{unknown[0]}`", f"{where}.{unknown[0]}", names
+            422, f"the model has no {what} `{unknown[0]}`", f"{where}.{unknown[0]}", names
         )
     missing = [spec.name for spec in sig.inputs if spec.name not in instance]
     if missing:
-        raise RequestError(422, f"input `{missing[0]}` is missing", f"{where}.{missing[0]}", names)
+        raise RequestError(422, f"{what} `{missing[0]}` is missing", f"{where}.{missing[0]}", names)
     return [(spec, instance[spec.name], f"{where}.{spec.name}") for spec in sig.inputs]
 
 
@@ -150,7 +175,10 @@ def _is_b64(value: Any) -> bool:
 
 def value_array(value: Any, spec: InputSpec, where: str) -> np.ndarray:
     """One input's value as an array of its shape: numbers in any nesting that holds exactly
-    its values (28x28 for 28x28x1, or a flat list), or an image as ``{"b64": ...}``."""
+    its values (28x28 for 28x28x1, or a flat list), or an image as ``{"b64": ...}``; a table
+    column's raw value (:func:`column_value`)."""
+    if spec.column:
+        return column_value(value, spec, where)
     if _is_b64(value):
         return _b64_image(value["b64"], spec, where)
     if isinstance(value, (dict, str, bool)) or value is None:
@@ -173,6 +201,32 @@ def value_array(value: Any, spec: InputSpec, where: str) -> np.ndarray:
             spec.expected(),
         )
     return _typed(a, spec, where).reshape(spec.shape)
+
+
+def column_value(value: Any, spec: InputSpec, where: str) -> np.ndarray:
+    """A table column's raw value, shaped ``(1,)``, as ``netdsl predict`` reads a CSV cell:
+    null or a missing spelling ("", "NA", ...) is missing (NaN for a number, "" for a string);
+    a number column takes a JSON number, a string column a JSON string (passed as written: a
+    value unseen in training is out of the vocabulary, not an error)."""
+    from ...vocab.columns import is_missing
+
+    missing = value is None or (isinstance(value, str) and is_missing(value))
+    if spec.dtype == "string":
+        if not (missing or isinstance(value, str)):
+            raise RequestError(422, f"a JSON {_kind(value)}", where, spec.expected())
+        return np.array(["" if missing else value], dtype=object)
+    if missing:
+        return np.array([np.nan], dtype=np.float32)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RequestError(422, f"a JSON {_kind(value)}", where, spec.expected())
+    try:
+        with np.errstate(over="ignore"):
+            x = np.array([float(value)], dtype=np.float64).astype(np.float32)
+    except OverflowError:  # an integer past float64's range
+        x = np.array([np.inf], dtype=np.float32)
+    if not np.all(np.isfinite(x)):
+        raise RequestError(422, "a number too large for float32", where, spec.expected())
+    return x
 
 
 def _typed(a: np.ndarray, spec: InputSpec, where: str) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ...errors import ServeError
 from .service import Limits, Service
+from .signature import InputSpec, Signature
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...vocab.registry import Registry
@@ -103,21 +104,70 @@ def load_service(
     predictor = load_predictor(folder, registry)
     sig = signature_of(predictor.model, predictor.class_names, name or model_name(folder))
     net = predictor.net
-    sole = sig.inputs[0].name if len(sig.inputs) == 1 else None
+    to_model = _model_input(sig)
 
-    def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
+    def run(inputs: dict[str, np.ndarray]) -> Any:
         """One model call on a batch: ``predict_on_batch``, which skips ``predict``'s
-        per-call data pipeline (measured 0.6 ms in place of 60 ms for a 784-128-10 MLP)."""
-        x: Any = inputs[sole] if sole is not None else inputs
-        y = np.asarray(net.predict_on_batch(x))
-        if not np.all(np.isfinite(y)):
-            raise FloatingPointError("the model's output holds NaN or infinite values")
-        return y
+        per-call data pipeline (measured 0.6 ms in place of 60 ms for a 784-128-10 MLP).
+        A graph's outputs come back as one ``{output: row}`` per instance."""
+        y = net.predict_on_batch(to_model(inputs))
+        if not sig.graph:
+            return _finite(np.asarray(y))
+        outs = {o.name: _finite(np.asarray(y[o.name])) for o in sig.outputs}
+        return [{k: v[i] for k, v in outs.items()} for i in range(len(next(iter(inputs.values()))))]
+
+    def explain(row: Any, top: int) -> dict[str, Any]:
+        """One instance's reading, as ``netdsl predict`` gives it (a graph's by output)."""
+        if not sig.graph:
+            return predictor.explain(row, top)
+        return {
+            "outputs": {
+                o.name: predictor._read_out(
+                    np.asarray(row[o.name], np.float64), o.kind, top, o.from_logits, o.classes
+                )
+                for o in sig.outputs
+            }
+        }
 
     for n in sorted({1, limits.max_batch}):
-        run({spec.name: np.zeros((n, *spec.shape), spec.dtype) for spec in sig.inputs})
+        run({spec.name: _blank(spec, n) for spec in sig.inputs})
     about = {"run": str(Path(folder).resolve()), "netdsl": __version__}
-    return Service(sig, run, predictor.explain, limits, about)
+    return Service(sig, run, explain, limits, about)
+
+
+def _finite(y: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(y)):
+        raise FloatingPointError("the model's output holds NaN or infinite values")
+    return y
+
+
+def _blank(spec: InputSpec, n: int) -> np.ndarray:
+    """A batch of ``n`` zero (or empty-string) values of one input, to warm the model up."""
+    if spec.dtype == "string":
+        return np.full((n, *spec.shape), "", dtype=object)
+    return np.zeros((n, *spec.shape), spec.dtype)
+
+
+def _model_input(sig: Signature) -> Callable[[dict[str, np.ndarray]], Any]:
+    """How a batch (one array per input) is handed to the model: the sole input's array for a
+    chain's model, the dict for a graph's, and for a table the dict with each string column
+    as a ``tf.string`` tensor (Keras takes no arrays of Python strings)."""
+    if sig.table:
+        import tensorflow as tf
+
+        strings = {spec.name for spec in sig.inputs if spec.dtype == "string"}
+
+        def table(inputs: dict[str, np.ndarray]) -> Any:
+            return {
+                k: tf.constant(v.tolist(), tf.string) if k in strings else v
+                for k, v in inputs.items()
+            }
+
+        return table
+    if sig.graph:
+        return dict
+    sole = sig.inputs[0].name
+    return lambda inputs: inputs[sole]
 
 
 def guarded_protocol(header_timeout: float) -> type[Any]:

@@ -1,6 +1,8 @@
 """What a served model takes and gives, read from its run folder's plan: the request schema of
-every input and the meaning of the output, as ``GET /`` shows them and :mod:`.decode` checks
-them. Nothing here imports TensorFlow or the web stack."""
+every input and the meaning of every output, as ``GET /`` shows them and :mod:`.decode` checks
+them. Three kinds of model: a chain's (one input ``x``, one output ``y``), a graph's (the plan's
+named inputs and outputs) and a typed table's (one raw input per column: a number, or a string
+for a text, category or binary column). Nothing here imports TensorFlow or the web stack."""
 
 from __future__ import annotations
 
@@ -26,16 +28,19 @@ _RUN_SUFFIX = re.compile(r"-\d{8}-\d{6}(-\d+)?$")
 class InputSpec:
     """One model input: its name, the values it takes (``float32`` numbers, or ``int32`` token
     ids below ``vocabulary``) and its shape without the batch axis; ``image`` when a picture
-    (base64 or a multipart file) can be given in place of the numbers."""
+    (base64 or a multipart file) can be given in place of the numbers. A typed table's column
+    (``column``: its type) takes one raw value: a number (``float32``, NaN when missing) or a
+    string (``string``, "" when missing)."""
 
     name: str
     shape: tuple[int, ...]
     dtype: str = "float32"
     vocabulary: int | None = None
+    column: str = ""
 
     @property
     def image(self) -> bool:
-        return self.dtype == "float32" and image_layout(self.shape) is not None
+        return not self.column and self.dtype == "float32" and image_layout(self.shape) is not None
 
     @property
     def size(self) -> int:
@@ -46,6 +51,9 @@ class InputSpec:
 
     def expected(self) -> str:
         """What a value of this input must be, in words (the 422's ``expected``)."""
+        if self.column:
+            what = "a number" if self.dtype == "float32" else "a string"
+            return f"{what} (the {self.column} column), or null when missing"
         shape = "x".join(str(d) for d in self.shape)
         if self.dtype == "int32":
             what = f"integer ids in [0, {self.vocabulary})" if self.vocabulary else "integers"
@@ -57,6 +65,13 @@ class InputSpec:
         return text
 
     def to_json(self) -> dict[str, Any]:
+        if self.column:
+            return {
+                "name": self.name,
+                "type": self.column,
+                "dtype": self.dtype,
+                "accepts": self.expected(),
+            }
         data: dict[str, Any] = {"name": self.name, "dtype": self.dtype, "shape": list(self.shape)}
         if self.vocabulary is not None:
             data["vocabulary"] = self.vocabulary
@@ -87,21 +102,35 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class Signature:
-    """A served model's inputs and outputs (one of each until programs name several)."""
+    """A served model's inputs and outputs; ``graph`` when they are named (the model takes a
+    dict of inputs and gives a dict of outputs), ``table`` when the inputs are raw columns."""
 
     name: str
     inputs: tuple[InputSpec, ...]
     outputs: tuple[OutputSpec, ...]
+    graph: bool = False
+
+    @property
+    def table(self) -> bool:
+        return any(i.column for i in self.inputs)
+
+    @property
+    def named(self) -> bool:
+        """Whether an instance must be an object naming each input (or column)."""
+        return self.table or len(self.inputs) > 1
 
     def input(self, name: str) -> InputSpec | None:
         return next((i for i in self.inputs if i.name == name), None)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "inputs": [i.to_json() for i in self.inputs],
-            "outputs": [o.to_json() for o in self.outputs],
-        }
+        data: dict[str, Any] = {"name": self.name}
+        if self.table:
+            data["instance"] = "an object of the raw value of each column, by its name"
+        elif self.named:
+            data["instance"] = "an object of the value of each input, by its name"
+        data["inputs"] = [i.to_json() for i in self.inputs]
+        data["outputs"] = [o.to_json() for o in self.outputs]
+        return data
 
 
 def model_name(folder: str | Path) -> str:
@@ -113,25 +142,60 @@ def model_name(folder: str | Path) -> str:
 
 def signature_of(model: Any, class_names: Sequence[str], name: str) -> Signature:
     """The signature of a checked run (:class:`~netdsl.checking.plan.CheckedModel`) whose
-    labels are ``class_names``: the input's shape and value type from the recorded dataset
-    description (integer ids when it declares a vocabulary), the output from its target."""
+    labels are ``class_names``: a graph's named inputs and outputs, a typed table's columns,
+    or a chain's sole input (its shape and value type from the recorded dataset description:
+    integer ids when it declares a vocabulary) and sole output (from its target)."""
+    if model.is_graph:
+        return _graph_signature(model, class_names, name)
     data = model.data
-    vocabulary = data.vocabulary
-    inp = InputSpec(
-        DEFAULT_INPUT,
-        tuple(int(d) for d in model.input_shape),
-        "int32" if vocabulary is not None else "float32",
-        vocabulary,
+    if data.columns:
+        inputs = tuple(InputSpec(c.name, (1,), c.input_dtype, column=c.type) for c in data.columns)
+    else:
+        vocabulary = data.vocabulary
+        inputs = (
+            InputSpec(
+                DEFAULT_INPUT,
+                tuple(int(d) for d in model.input_shape),
+                "int32" if vocabulary is not None else "float32",
+                vocabulary,
+            ),
+        )
+    out = _output(DEFAULT_OUTPUT, data.target, model.output_shape, model.settings.loss, class_names)
+    return Signature(name, inputs, (out,))
+
+
+def _graph_signature(model: Any, class_names: Sequence[str], name: str) -> Signature:
+    """A graph's inputs and outputs by name, in the program's order (as ``netdsl predict``
+    reads them: an output's own class names, else the run's when it is the only output)."""
+    inputs = tuple(
+        InputSpec(
+            i.name, tuple(int(d) for d in i.shape), "int32" if i.dtype == "int32" else "float32"
+        )
+        for i in model.inputs
     )
-    loss = model.settings.loss
+    sole = len(model.outputs) == 1
+    outputs = tuple(
+        _output(
+            o.name,
+            o.target,
+            o.shape,
+            o.loss,
+            list(o.class_names) or (list(class_names) if sole else []),
+        )
+        for o in model.outputs
+    )
+    return Signature(name, inputs, outputs, graph=True)
+
+
+def _output(
+    name: str, target: Any, shape: Sequence[int], loss: Any, class_names: Sequence[str]
+) -> OutputSpec:
+    """One output: its target's kind, its classes named (by index where no name is known),
+    and whether its loss reads logits."""
     logits = bool(getattr(loss, "kwargs", {}).get("from_logits"))
-    target = data.target
     classes: tuple[str, ...] = ()
     if target.kind != "regression":
         count = target.num_classes if target.kind == "classes" else 2
         names = list(class_names)
         classes = tuple(names[i] if i < len(names) else str(i) for i in range(count))
-    out = OutputSpec(
-        DEFAULT_OUTPUT, target.kind, tuple(int(d) for d in model.output_shape), classes, logits
-    )
-    return Signature(name, (inp,), (out,))
+    return OutputSpec(name, target.kind, tuple(int(d) for d in shape), classes, logits)
