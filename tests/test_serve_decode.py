@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from graph_programs import TINY_INPUTS, write_tiny
 
 from netdsl.tools.serve.batcher import Batcher
 from netdsl.tools.serve.decode import (
@@ -298,3 +299,169 @@ def test_the_signature_comes_from_the_plan(
     sig = signature_of(netdsl.check(program, registry), ["no", "yes"], "m").to_json()
     assert sig["outputs"] == [output]
     assert [i["name"] for i in sig["inputs"]] == ["x"]
+
+
+# --- graphs' named inputs and typed tables' raw columns (issue 26 for issues 22 and 23) --------
+
+A = InputSpec("a", (3,))
+B = InputSpec("b", (2,))
+GRAPH = Signature("m", (A, B), (), graph=True)
+SIZE = InputSpec("size", (1,), "float32", column="number")
+ARCH = InputSpec("arch", (1,), "string", column="category")
+TEXT = InputSpec("description", (1,), "string", column="text")
+TABLE = Signature("m", (SIZE, ARCH, TEXT), ())
+
+
+def _refused_by(sig: Signature, instances: list[Any]) -> RequestError:
+    with pytest.raises(RequestError) as info:
+        batch_of(instances, sig, "instances")
+    return info.value
+
+
+def test_a_graphs_instance_names_each_input() -> None:
+    batch = batch_of([{"a": [1, 2, 3], "b": [4, 5]}, {"b": [[6], [7]], "a": [0, 0, 0]}], GRAPH, "i")
+    assert batch["a"].shape == (2, 3) and batch["b"].tolist() == [[4, 5], [6, 7]]
+
+
+@pytest.mark.parametrize(
+    "instance, field, message, expected",
+    [
+        ({"a": [1, 2, 3]}, "instances[0].b", "input `b` is missing", "inputs a, b"),
+        ({"a": [1, 2, 3], "b": [1, 2], "c": [1]}, "instances[0].c", "no input `c`", "inputs a, b"),
+        ([1, 2, 3], "instances[0]", "a JSON list", "inputs a, b"),
+        ({"a": [1, 2, 3], "b": [1, 2, 3]}, "instances[0].b", "the input takes 2", "2 finite"),
+        ({"a": [1, 2, 3], "b": ["x", 2]}, "instances[0].b", "not all numbers", "2 finite"),
+    ],
+    ids=["missing", "unknown", "not-an-object", "bad-shape", "not-numbers"],
+)
+def test_a_bad_graph_instance_names_the_input(
+    instance: Any, field: str, message: str, expected: str
+) -> None:
+    err = _refused_by(GRAPH, [instance])
+    assert (err.status, err.field) == (422, field) and message in err.message
+    assert expected in (err.expected or "")
+
+
+def test_tf_servings_columnar_inputs_become_instances() -> None:
+    doc = {"inputs": {"a": [[1, 2, 3], [4, 5, 6]], "b": [[1, 2], [3, 4]]}}
+    key, items = instances_of(doc, ("instances", "inputs"), 8)
+    assert key == "inputs" and items[1] == {"a": [4, 5, 6], "b": [3, 4]}
+    assert batch_of(items, GRAPH, key)["b"].tolist() == [[1, 2], [3, 4]]
+
+
+@pytest.mark.parametrize(
+    "inputs, field, message",
+    [
+        ({"a": [[1, 2, 3]], "b": [[1, 2], [3, 4]]}, "inputs", "differ in length"),
+        ({"a": [[1, 2, 3]], "b": []}, "inputs.b", "empty list"),
+        ({"a": [[1, 2, 3]], "b": 3}, "inputs.b", "a JSON number"),
+    ],
+    ids=["lengths", "empty", "not-a-list"],
+)
+def test_bad_columnar_inputs_are_refused(inputs: Any, field: str, message: str) -> None:
+    with pytest.raises(RequestError) as info:
+        instances_of({"inputs": inputs}, ("instances", "inputs"), 8)
+    assert (info.value.status, info.value.field) == (422, field)
+    assert message in info.value.message
+
+
+def test_a_columnar_batch_past_the_limit_is_refused() -> None:
+    with pytest.raises(RequestError) as info:
+        instances_of({"inputs": {"a": [[1, 2, 3]] * 9, "b": [[1, 2]] * 9}}, ("inputs",), 8)
+    assert info.value.status == 413
+
+
+def test_a_tables_instance_is_raw_column_values_with_missing_ones() -> None:
+    rows = [
+        {"size": 12.5, "arch": "amd64", "description": "a tool for graphs"},
+        {"size": None, "arch": None, "description": ""},
+        {"size": "NA", "arch": "never-seen", "description": "NA"},
+        {"size": 3, "arch": "", "description": None},
+    ]
+    batch = batch_of(rows, TABLE, "instances")
+    assert batch["size"].dtype == np.float32 and batch["size"].shape == (4, 1)
+    np.testing.assert_array_equal(batch["size"].ravel(), [12.5, np.nan, np.nan, 3.0])
+    assert batch["arch"].ravel().tolist() == ["amd64", "", "never-seen", ""]
+    assert batch["description"].ravel().tolist() == ["a tool for graphs", "", "", ""]
+
+
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        ({"size": "big"}, "instances[0].size", "a JSON string"),
+        ({"size": True}, "instances[0].size", "a JSON boolean"),
+        ({"size": [1]}, "instances[0].size", "a JSON list"),
+        ({"size": 1e39}, "instances[0].size", "too large for float32"),
+        ({"size": 10**400}, "instances[0].size", "too large for float32"),
+        ({"arch": 3}, "instances[0].arch", "a JSON number"),
+        ({"arch": ["amd64"]}, "instances[0].arch", "a JSON list"),
+        ({"colour": "red"}, "instances[0].colour", "no column `colour`"),
+        ({"description": ...}, "instances[0].description", "column `description` is missing"),
+    ],
+    ids=[
+        "string-number",
+        "bool-number",
+        "list-number",
+        "huge",
+        "huge-int",
+        "number-category",
+        "list-category",
+        "unknown",
+        "missing",
+    ],
+)
+def test_a_bad_table_value_names_its_column(
+    change: dict[str, Any], field: str, message: str
+) -> None:
+    row: dict[str, Any] = {"size": 1.0, "arch": "all", "description": "fast tool"}
+    row.update(change)
+    row = {k: v for k, v in row.items() if v is not ...}
+    err = _refused_by(TABLE, [row])
+    assert (err.status, err.field) == (422, field) and message in err.message
+    assert err.expected
+
+
+def test_a_tables_instance_must_be_an_object_even_of_one_column() -> None:
+    err = _refused_by(Signature("m", (SIZE,), ()), [3.0])
+    assert (err.field, err.message) == ("instances[0]", "a JSON number")
+    assert "null for a missing value" in (err.expected or "")
+
+
+def test_the_signature_of_a_graph_names_every_input_and_output(
+    registry: Any, tmp_path: Any
+) -> None:
+    import netdsl
+    from netdsl.tools.serve.signature import signature_of
+
+    program = write_tiny(tmp_path)
+    sig = signature_of(netdsl.check(program.read_text(), registry), [], "m")
+    about = sig.to_json()
+    assert sig.graph and sig.named and not sig.table
+    assert [(i["name"], i["shape"]) for i in about["inputs"]] == [
+        (k, list(s)) for k, s in TINY_INPUTS.items()
+    ]
+    assert "image" in about["inputs"][0] and "image" not in about["inputs"][1]
+    assert [(o["name"], o["kind"], o.get("classes")) for o in about["outputs"]] == [
+        ("cls", "classes", ["0", "1", "2"]),
+        ("score", "regression", None),
+    ]
+
+
+def test_the_signature_of_a_typed_table_lists_its_columns(registry: Any, tmp_path: Any) -> None:
+    import netdsl
+    from netdsl.tools.serve.signature import signature_of
+
+    path = tmp_path / "t.csv"
+    rows = [
+        f"{i % 7 or ''},{'abc'[i % 3]}x,fast small tool number {i},{'ab'[i % 2]}" for i in range(40)
+    ]
+    path.write_text("size,arch,description,y\n" + "\n".join(rows) + "\n")
+    plan = netdsl.check(f'dataset: csv("{path.as_posix()}", label="y")\ndense 2 softmax', registry)
+    about = signature_of(plan, ["a", "b"], "m").to_json()
+    assert [(i["name"], i["type"], i["dtype"]) for i in about["inputs"]] == [
+        ("size", "number", "float32"),
+        ("arch", "category", "string"),
+        ("description", "text", "string"),
+    ]
+    assert "null when missing" in about["inputs"][0]["accepts"]
+    assert about["outputs"][0]["classes"] == ["a", "b"]

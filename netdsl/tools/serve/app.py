@@ -3,7 +3,7 @@ one place a refused request becomes a JSON answer.
 
 | route | answer |
 | --- | --- |
-| ``GET /`` | the model: inputs (names, dtypes, shapes, what they accept), outputs, classes |
+| ``GET /`` | the model: inputs (names, dtypes, shapes or column types, what they accept), outputs |
 | ``GET /health`` | ``{"status": "ok"}`` (``"draining"`` once SIGTERM came, with 503), batch counts |
 | ``POST /predict`` | ``{"instances": [...]}`` (JSON) or image files (multipart) → top classes or values |
 | ``POST /v1/models/<name>:predict`` | TensorFlow Serving's REST predict: ``instances``/``inputs`` |

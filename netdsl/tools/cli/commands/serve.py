@@ -99,9 +99,10 @@ def serve(
 ) -> None:
     """Serve the model of RUN_FOLDER over HTTP until SIGTERM or Ctrl-C. GET / describes its
     inputs and outputs, POST /predict takes {"instances": [...]} (numbers, or images as
-    {"b64": ...} or multipart files) and answers top classes or values, POST
-    /v1/models/NAME:predict speaks TensorFlow Serving's REST protocol, GET /health. Requests
-    that arrive together share one model call. Needs pip install 'netdsl[web]'."""
+    {"b64": ...} or multipart files; for a graph an object naming each input, for a typed
+    table an object of raw column values, null when missing) and answers top classes or
+    values (each output by name), POST /v1/models/NAME:predict speaks TensorFlow Serving's
+    REST protocol, GET /health. Requests that arrive together share one model call. Needs pip install 'netdsl[web]'."""
     from netdsl.tools.serve.server import LOOPBACK, ServeOptions, require_web
     from netdsl.tools.serve.server import serve as run_server
     from netdsl.tools.serve.service import Limits
