@@ -54,7 +54,7 @@ from netdsl.keras.datafiles import (
     split_row,
 )
 from netdsl.vocab import types as T
-from netdsl.vocab.columns import Column
+from netdsl.vocab.columns import TYPES, Column
 from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
 from netdsl.vocab.registry import suggest
 
@@ -1118,6 +1118,13 @@ _CSV_PARAMS = (
             ("text", "text (words through an embedding, averaged)"),
             ("ignore", "nothing: left out"),
         )
+    ),
+    Param(
+        "types",
+        T.MapOf(T.Choice(TYPES)),
+        None,
+        help="column types by name, `types={description: text, zip: category}` (beside the "
+        "lists above; the types are number, category, binary, text, ignore)",
     ),
 )
 
