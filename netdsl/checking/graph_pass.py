@@ -21,6 +21,7 @@ from ..vocab.components import DataInfo, InputInfo
 from ..vocab.registry import Registry, suggest
 from .blocks import Blocks
 from .collector import Collector
+from .column_inputs import column_inputs
 from .context import MAX_LAYERS, UNKNOWN, Ctx, Out, note
 from .graph import format_shape
 from .limits import Expansion
@@ -143,9 +144,12 @@ def _needs_input(chain: ir.Chain, scope: GraphScope) -> bool:
     return True
 
 
-def _inputs(info: DataInfo | None, input_shape: Any) -> tuple[InputInfo, ...]:
+def _inputs(info: DataInfo | None, input_shape: Any, program: ir.Program) -> tuple[InputInfo, ...]:
     if info is None:
         return (InputInfo("x", tuple(input_shape) if input_shape else ()),)
+    routed = column_inputs(program, info) if info.columns else None
+    if routed is not None:  # a typed table's columns named by the program
+        return routed
     named = info.named_inputs
     if len(named) == 1 and input_shape:  # `input:` reshapes the sole input, as in a chain
         return (InputInfo(named[0].name, tuple(input_shape), named[0].dtype, named[0].kind),)
@@ -162,7 +166,7 @@ def walk_graph(
 ) -> tuple[GraphScope, list[NamedOut]]:
     """Walk every binding and the unnamed chain in source order; the scope and the outputs."""
     collector: Collector = walk.collector
-    order = _inputs(info, input_shape)
+    order = _inputs(info, input_shape, program)
     scope = GraphScope(
         {i.name: ((-1 - k,), i.shape or UNKNOWN) for k, i in enumerate(order)}, order
     )

@@ -216,9 +216,15 @@ def _graph_layers(model: CheckedModel) -> tuple[Any, list[Any], list[Any]]:
     """A graph's named Keras inputs (a dict), and every node's layer and tensor: a node that
     ``shares`` another's layer calls that very layer again (one set of weights)."""
     keras = import_keras()
-    inputs = {i.name: keras.Input(shape=tuple(i.shape), name=i.name) for i in model.inputs}
-    by_ref = {i.node: inputs[i.name] for i in model.inputs}
-    if model.settings.normalize and len(model.inputs) == 1:
+    if model.data.columns:  # a typed table: raw columns in, routed columns and `x` encoded
+        from .features import graph_columns
+
+        inputs, by_name = graph_columns(model.data.columns, [i.name for i in model.inputs])
+        by_ref = {i.node: by_name[i.name] for i in model.inputs}
+    else:
+        inputs = {i.name: keras.Input(shape=tuple(i.shape), name=i.name) for i in model.inputs}
+        by_ref = {i.node: inputs[i.name] for i in model.inputs}
+    if model.settings.normalize and len(model.inputs) == 1 and not model.data.columns:
         only = model.inputs[0]
         by_ref[only.node] = keras.layers.Normalization(axis=-1, name=NORMALIZE_LAYER)(
             inputs[only.name]

@@ -114,7 +114,11 @@ class GraphNames:
 
         if name in self.inputs:
             i = self.inputs[name]
-            return f"**{name}** (input of the data)\n\nshape `{_shape(i.shape)}`"
+            kind = getattr(i, "kind", "numeric")
+            what = "" if kind == "numeric" else f", {kind}"
+            ids = getattr(i, "vocabulary", None)
+            ids_text = f", ids below {ids:,}" if ids is not None else ""
+            return f"**{name}** (input of the data{what})\n\nshape `{_shape(i.shape)}`{ids_text}"
         b = self.bindings.get(name)
         if b is None:
             return None
