@@ -225,7 +225,8 @@ def _run_graph(
     if collector.errors or parts is None:
         return None
     inputs, outs, labels = parts
-    values.update(input=tuple(inputs[0].shape))
+    # a typed table's `input:` is its whole encoded width (what `check` compares on reload)
+    values.update(input=tuple(info.input_shape if info.columns else inputs[0].shape))
     model = _plan(program, tuple(nodes), Settings.of(values), info, labels, backend, origin)
     found = warnings(program, scope)
     for w in found:
