@@ -75,7 +75,7 @@ def overrides_of(args: Mapping[str, Any]) -> dict[str, str]:
     for name, type_ in given:
         if name in out and out[name] != type_:
             raise NetdslDataError(
-                f"column `{name}` is given both as {out[name]} and as {type_}",
+                f"column `{name}` is listed as both {out[name]} and {type_}",
                 _key_span(args, name),
                 help="give each column one type",
             )
@@ -93,12 +93,12 @@ def _key_span(args: Mapping[str, Any], name: str) -> Span | None:
 def _check_overrides(
     path: Path,
     header: Sequence[str],
-    label: int,
+    labels: Sequence[int],
     overrides: Mapping[str, str],
     args: Mapping[str, Any],
 ) -> None:
     for name in overrides:
-        if name == header[label]:
+        if name in (header[i] for i in labels):
             raise NetdslDataError(
                 f"{path}: `{name}` is the label column; the type arguments name feature columns",
                 _key_span(args, name),
@@ -182,7 +182,7 @@ def _sample(
 def columns_of(
     path: Path,
     header: Sequence[str],
-    label: int,
+    labels: Sequence[int],
     delimiter: str,
     args: Mapping[str, Any],
     sample: int,
@@ -191,8 +191,8 @@ def columns_of(
     table of numbers alone without a missing cell in the sample and without overrides (read on
     the plain numeric path)."""
     overrides = overrides_of(args)
-    _check_overrides(path, header, label, overrides, args)
-    features = [i for i in range(len(header)) if i != label]
+    _check_overrides(path, header, labels, overrides, args)
+    features = [i for i in range(len(header)) if i not in labels]
     cells: dict[int, list[str]] = {i: [] for i in features}
     missing = dict.fromkeys(features, 0)
     rows: list[tuple[int, str, list[tuple[str, int]]]] = []
@@ -222,7 +222,8 @@ def columns_of(
     if not columns:
         raise NetdslDataError(f"{path}: every feature column is ignored", help="keep one")
     plain = all(c.type == "number" and not c.missing for c in columns)
-    return () if plain and not overrides else tuple(columns)
+    several = len(set(labels)) > 1  # several targets: read typed (a graph's data)
+    return () if plain and not overrides and not several else tuple(columns)
 
 
 def _inferred(path: Path, name: str, cells: list[str], rows: int) -> str:
