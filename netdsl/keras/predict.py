@@ -455,7 +455,9 @@ def _check_graph_fits(folder: str | os.PathLike[str], net: Any, model: CheckedMo
 
     columns = model.data.columns  # a typed table: one raw input per column, whatever it routes
     said = (
-        {c.name: (1,) for c in columns} if columns else {i.name: tuple(i.shape) for i in model.inputs},
+        {c.name: (1,) for c in columns}
+        if columns
+        else {i.name: tuple(i.shape) for i in model.inputs},
         {o.name: tuple(o.shape) for o in model.outputs},
     )
     has = (named(net.input), named(net.output))

@@ -354,9 +354,7 @@ def read_layout(request: DataRequest) -> CsvLayout:
     label = indices[0]
     columns = columns_of(path, header, indices, delimiter, a, SAMPLE_BYTES)
     layout = _first_label(request, path, header, label, delimiter, columns)
-    more = tuple(
-        _other_label(layout, i, a.get("task", "auto")) for i in dict.fromkeys(indices[1:])
-    )
+    more = tuple(_other_label(layout, i, a.get("task", "auto")) for i in dict.fromkeys(indices[1:]))
     return dataclasses.replace(layout, more=more) if more else layout
 
 
