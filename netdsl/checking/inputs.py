@@ -169,7 +169,10 @@ def reads_ids(walk: Walker, step: BoundStep, inputs: tuple[int, ...], ctx: Ctx) 
             ctx.notes,
         )
         return False
-    bound, vocabulary = step.bound.get(name), walk.info.vocabulary if walk.info else None
+    vocabulary = _input_vocabulary(walk, inputs)
+    if vocabulary is None and walk.info is not None:
+        vocabulary = walk.info.vocabulary
+    bound = step.bound.get(name)
     if vocabulary is not None and isinstance(bound, int) and bound < vocabulary:
         dataset = walk.program.setting("dataset")
         walk.collector.error(
@@ -187,6 +190,16 @@ def reads_ids(walk: Walker, step: BoundStep, inputs: tuple[int, ...], ctx: Ctx) 
         )
         return False
     return True
+
+
+def _input_vocabulary(walk: Walker, inputs: tuple[int, ...]) -> int | None:
+    """The vocabulary of the graph input read directly (a routed text column's token ids)."""
+    scope = getattr(walk, "graph", None)
+    if scope is None or len(inputs) != 1 or inputs[0] >= 0:
+        return None
+    order = scope.order
+    k = -1 - inputs[0]
+    return order[k].vocabulary if k < len(order) else None
 
 
 def _value_source(nodes: Nodes, inputs: tuple[int, ...]) -> Node | None:
