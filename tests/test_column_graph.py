@@ -172,6 +172,19 @@ def test_hover_shows_a_column_inputs_kind_and_vocabulary(tmp_path: Path) -> None
     assert "text" in hover.contents.value and f"ids below {TEXT_TOKENS:,}" in hover.contents.value
 
 
+def test_completion_offers_the_tables_columns_where_a_chain_starts(tmp_path: Path) -> None:
+    from netdsl.tools.lsp_features import analyze
+
+    path = table(tmp_path / "t.csv")
+    head = f'dataset: csv("{path}", label="kind", types={{description: text}})\nepochs: 1\n'
+    text = head + "h = dense 4 relu\noutput y = h -> dense 2 softmax\n"
+    before = analyze("file:///m.net", text, builtin_registry())  # the last analysis that checked
+    text += "z = "
+    a = analyze("file:///m.net", text, builtin_registry(), known_inputs=before.input_names)
+    labels = {i.label for i in a.completion(a.pos.position(len(text)))}
+    assert {"x", "age", "zip", "description", "score"} <= labels
+
+
 # --- end to end -----------------------------------------------------------------------------------
 
 
