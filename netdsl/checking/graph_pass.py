@@ -59,6 +59,8 @@ class GraphScope:
     shared: dict[str, ir.Binding] = field(default_factory=dict)
     tensors: dict[str, Out] = field(default_factory=dict)
     reads: Counter[str] = field(default_factory=Counter)
+    #: the data could not say its inputs (its error is reported): an unknown name is no error
+    inputs_unknown: bool = False
     #: shared name -> (input shape, node indices, span) of its first use
     first_use: dict[str, tuple[Any, list[int], Span | None]] = field(default_factory=dict)
 
@@ -99,6 +101,8 @@ class GraphScope:
         input (did-you-mean over those, then over the layers); a layer is left to the walk."""
         if self.is_step is None or self.is_step(step.name):
             return None
+        if self.inputs_unknown:  # maybe an input of data that failed to describe itself
+            return (), UNKNOWN
         names = [*self.inputs, *self.defs]
         close = suggest(step.name, names) or suggest(step.name, self.layer_names)
         collector.error(
@@ -171,6 +175,7 @@ def walk_graph(
         {i.name: ((-1 - k,), i.shape or UNKNOWN) for k, i in enumerate(order)}, order
     )
     walk.graph = scope
+    scope.inputs_unknown = info is None and program.setting("dataset") is not None
     _declare(program, registry, blocks, scope, collector)
     scope.layer_names = list(registry.names("layer"))
     scope.is_step = lambda name: (
