@@ -153,6 +153,11 @@ def test_several_labels_on_a_numeric_table_read_it_typed(tmp_path: Path) -> None
     assert [o.name for o in m.outputs] == ["c", "d"]
 
 
+def test_a_label_given_twice_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(NetdslError, match="`kind` is given twice in `label`"):
+        check(table(tmp_path / "t.csv"), TWO, ', label=["kind", "kind"]')
+
+
 def test_an_unknown_label_of_several_is_named(tmp_path: Path) -> None:
     with pytest.raises(NetdslError) as info:
         check(table(tmp_path / "t.csv"), TWO, ', label=["kind", "scor"]')

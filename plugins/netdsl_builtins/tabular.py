@@ -350,11 +350,16 @@ def read_layout(request: DataRequest) -> CsvLayout:
     first, cells = _header(path, delimiter)
     header = tuple(name for name, _ in cells)
     wants = _label_names(a.get("label"))
+    twice = next((w for i, w in enumerate(wants) if w in wants[:i]), None)
+    if twice is not None:
+        raise NetdslDataError(
+            f"`{twice}` is given twice in `label`", help="name each label column once"
+        )
     indices = [_label_index(path, first, header, w) for w in wants] or [len(header) - 1]
     label = indices[0]
     columns = columns_of(path, header, indices, delimiter, a, SAMPLE_BYTES)
     layout = _first_label(request, path, header, label, delimiter, columns)
-    more = tuple(_other_label(layout, i, a.get("task", "auto")) for i in dict.fromkeys(indices[1:]))
+    more = tuple(_other_label(layout, i, a.get("task", "auto")) for i in indices[1:])
     return dataclasses.replace(layout, more=more) if more else layout
 
 
