@@ -83,7 +83,7 @@ def test_which_inputs_a_program_gets(tmp_path: Path, net: str, inputs: list[str]
 def test_an_embedding_too_small_for_a_text_column_is_refused(tmp_path: Path) -> None:
     with pytest.raises(NetdslError) as info:
         check(table(tmp_path / "t.csv"), ROUTED.replace("embedding 10000", "embedding 100"))
-    assert "does not cover" in info.value.message
+    assert "does not cover the ids of `description`" in info.value.message
     assert f"vocabulary of {TEXT_TOKENS:,}" in info.value.message
 
 
