@@ -80,6 +80,20 @@ def test_which_inputs_a_program_gets(tmp_path: Path, net: str, inputs: list[str]
         assert [i.name for i in m.inputs] == inputs
 
 
+def test_check_prints_the_inputs_a_program_routes(tmp_path: Path) -> None:
+    from netdsl.tools.cli import main
+
+    program = tmp_path / "m.net"
+    path = table(tmp_path / "t.csv")
+    program.write_text(
+        f'dataset: csv("{path}", label="kind", types={{description: text}})\n{ROUTED}'
+    )
+    out = CliRunner().invoke(main, ["check", str(program)])
+    assert out.exit_code == 0, out.output
+    assert "input x: 10 float32 (the other columns, encoded)" in out.output
+    assert f"input description: 8 int64 ids below {TEXT_TOKENS:,} (text)" in out.output
+
+
 def test_an_embedding_too_small_for_a_text_column_is_refused(tmp_path: Path) -> None:
     with pytest.raises(NetdslError) as info:
         check(table(tmp_path / "t.csv"), ROUTED.replace("embedding 10000", "embedding 100"))
