@@ -68,7 +68,7 @@ def read_named(paths: Sequence[str], inputs: Sequence[GraphInput]) -> list[Named
     if len(inputs) == 1:  # one named input: files as for a chain's model
         only = inputs[0]
         return [
-            NamedExample(e.name, {only.name: e.x}, e.note)
+            NamedExample(e.name, {only.name: np.asarray(e.x)}, e.note)
             for e in read_inputs(paths, tuple(only.shape))
         ]
     if len(paths) == 1 and paths[0].lower().endswith(".npz"):
