@@ -213,4 +213,3 @@ def test_netdsl_run_of_a_graph_writes_per_output_metrics(tmp_path: Path) -> None
     net = netdsl.load_model(folder / "model.keras", compile=False)
     x = {"img": np.zeros((2, 4, 4, 1), "float32"), "tab": np.zeros((2, 3), "float32")}
     assert sorted(net(x)) == ["flag", "kind"]
-

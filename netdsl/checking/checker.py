@@ -182,6 +182,11 @@ def _run(
 def _is_graph(program: ir.Program, values: Mapping[str, Any], info: DataInfo | None) -> bool:
     """A graph: names in the program, settings per output, or data with named inputs."""
     per_output = any(isinstance(values.get(k), dict) for k in ("loss", "metrics", "loss_weights"))
+    if info is not None and info.columns:  # a typed table whose columns the program names
+        from .column_inputs import routed_columns
+
+        if routed_columns(program, info.columns):
+            return True
     return bool(program.bindings) or per_output or (info is not None and info.is_named)
 
 
@@ -221,7 +226,8 @@ def _run_graph(
     if collector.errors or parts is None:
         return None
     inputs, outs, labels = parts
-    values.update(input=tuple(inputs[0].shape))
+    # a typed table's `input:` is its whole encoded width (what `check` compares on reload)
+    values.update(input=tuple(info.input_shape if info.columns else inputs[0].shape))
     model = _plan(program, tuple(nodes), Settings.of(values), info, labels, backend, origin)
     found = warnings(program, scope)
     for w in found:

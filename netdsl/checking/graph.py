@@ -93,6 +93,7 @@ class GraphInput:
     shape: Shape
     dtype: str = "float32"
     kind: str = "numeric"
+    vocabulary: int | None = None  # ids below this (a routed text column's token ids)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +102,7 @@ class GraphInput:
             "shape": list(self.shape),
             "dtype": self.dtype,
             "kind": self.kind,
+            **({"vocabulary": self.vocabulary} if self.vocabulary is not None else {}),
         }
 
 

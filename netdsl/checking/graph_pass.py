@@ -21,6 +21,7 @@ from ..vocab.components import DataInfo, InputInfo
 from ..vocab.registry import Registry, suggest
 from .blocks import Blocks
 from .collector import Collector
+from .column_inputs import column_inputs
 from .context import MAX_LAYERS, UNKNOWN, Ctx, Out, note
 from .graph import format_shape
 from .limits import Expansion
@@ -58,6 +59,8 @@ class GraphScope:
     shared: dict[str, ir.Binding] = field(default_factory=dict)
     tensors: dict[str, Out] = field(default_factory=dict)
     reads: Counter[str] = field(default_factory=Counter)
+    #: the data could not say its inputs (its error is reported): an unknown name is no error
+    inputs_unknown: bool = False
     #: shared name -> (input shape, node indices, span) of its first use
     first_use: dict[str, tuple[Any, list[int], Span | None]] = field(default_factory=dict)
 
@@ -98,6 +101,8 @@ class GraphScope:
         input (did-you-mean over those, then over the layers); a layer is left to the walk."""
         if self.is_step is None or self.is_step(step.name):
             return None
+        if self.inputs_unknown:  # maybe an input of data that failed to describe itself
+            return (), UNKNOWN
         names = [*self.inputs, *self.defs]
         close = suggest(step.name, names) or suggest(step.name, self.layer_names)
         collector.error(
@@ -143,9 +148,12 @@ def _needs_input(chain: ir.Chain, scope: GraphScope) -> bool:
     return True
 
 
-def _inputs(info: DataInfo | None, input_shape: Any) -> tuple[InputInfo, ...]:
+def _inputs(info: DataInfo | None, input_shape: Any, program: ir.Program) -> tuple[InputInfo, ...]:
     if info is None:
         return (InputInfo("x", tuple(input_shape) if input_shape else ()),)
+    routed = column_inputs(program, info) if info.columns else None
+    if routed is not None:  # a typed table's columns named by the program
+        return routed
     named = info.named_inputs
     if len(named) == 1 and input_shape:  # `input:` reshapes the sole input, as in a chain
         return (InputInfo(named[0].name, tuple(input_shape), named[0].dtype, named[0].kind),)
@@ -162,11 +170,12 @@ def walk_graph(
 ) -> tuple[GraphScope, list[NamedOut]]:
     """Walk every binding and the unnamed chain in source order; the scope and the outputs."""
     collector: Collector = walk.collector
-    order = _inputs(info, input_shape)
+    order = _inputs(info, input_shape, program)
     scope = GraphScope(
         {i.name: ((-1 - k,), i.shape or UNKNOWN) for k, i in enumerate(order)}, order
     )
     walk.graph = scope
+    scope.inputs_unknown = info is None and program.setting("dataset") is not None
     _declare(program, registry, blocks, scope, collector)
     scope.layer_names = list(registry.names("layer"))
     scope.is_step = lambda name: (

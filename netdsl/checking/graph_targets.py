@@ -41,7 +41,7 @@ def graph_plan_parts(
     ``loss``, ``metrics`` and ``loss_weights`` become the effective mappings per output."""
     targets = {t.name: t for t in info.named_targets}
     inputs = tuple(
-        GraphInput(i.name, -1 - k, tuple(i.shape), i.dtype, i.kind)
+        GraphInput(i.name, -1 - k, tuple(i.shape), i.dtype, i.kind, i.vocabulary)
         for k, i in enumerate(scope.order)
     )
     outputs: list[GraphOutput] = []

@@ -169,24 +169,42 @@ def reads_ids(walk: Walker, step: BoundStep, inputs: tuple[int, ...], ctx: Ctx) 
             ctx.notes,
         )
         return False
-    bound, vocabulary = step.bound.get(name), walk.info.vocabulary if walk.info else None
+    vocabulary, column = _input_vocabulary(walk, inputs)
+    if vocabulary is None and walk.info is not None:
+        vocabulary = walk.info.vocabulary
+    whose = f"the ids of `{column}`" if column else "the dataset's ids"
+    bound = step.bound.get(name)
     if vocabulary is not None and isinstance(bound, int) and bound < vocabulary:
         dataset = walk.program.setting("dataset")
         walk.collector.error(
             NetdslArgumentError(
-                f"`{name}={bound:,}` of `{component.name}` does not cover the dataset's ids, which "
+                f"`{name}={bound:,}` of `{component.name}` does not cover {whose}, which "
                 "go "
                 f"up to {vocabulary - 1:,} (a vocabulary of {vocabulary:,})",
                 at,
                 label=f"ids up to {vocabulary - 1:,}",
                 code="NDL005",
                 notes=note(dataset.value.span if dataset else None, "the vocabulary is set here"),
-                help=f"use `{name}={vocabulary}`, or a smaller vocabulary in the dataset",
+                help=f"use `{name}={vocabulary}`"
+                + ("" if column else ", or a smaller vocabulary in the dataset"),
             ),
             ctx.notes,
         )
         return False
     return True
+
+
+def _input_vocabulary(walk: Walker, inputs: tuple[int, ...]) -> tuple[int | None, str]:
+    """The vocabulary of the graph input read directly (a routed text column's token ids)
+    and that input's name; ``(None, "")`` for any other input."""
+    scope = getattr(walk, "graph", None)
+    if scope is None or len(inputs) != 1 or inputs[0] >= 0:
+        return None, ""
+    k = -1 - inputs[0]
+    found = scope.order[k] if k < len(scope.order) else None
+    if found is None or found.vocabulary is None:
+        return None, ""
+    return found.vocabulary, found.name
 
 
 def _value_source(nodes: Nodes, inputs: tuple[int, ...]) -> Node | None:

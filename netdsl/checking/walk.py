@@ -184,7 +184,8 @@ class Walk:
         args = bound
         if any(s is UNKNOWN for s in shapes):
             return (), UNKNOWN
-        if self.graph is not None:  # a merge of named tensors: an error points at each one
+        if self.graph is not None and len(set(shapes)) > 1:
+            # tensors of different shapes merged: an error then points at each branch
             ctx = ctx._replace(notes=(*_producers(br, outs), *ctx.notes))
         return self.nodes.infer(
             merge,

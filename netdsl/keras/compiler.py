@@ -216,8 +216,14 @@ def _graph_layers(model: CheckedModel) -> tuple[Any, list[Any], list[Any]]:
     """A graph's named Keras inputs (a dict), and every node's layer and tensor: a node that
     ``shares`` another's layer calls that very layer again (one set of weights)."""
     keras = import_keras()
-    inputs = {i.name: keras.Input(shape=tuple(i.shape), name=i.name) for i in model.inputs}
-    by_ref = {i.node: inputs[i.name] for i in model.inputs}  # (`check` refuses `normalize`)
+    if model.data.columns:  # a typed table: raw columns in, routed columns and `x` encoded
+        from .features import graph_columns
+
+        inputs, by_name = graph_columns(model.data.columns, [i.name for i in model.inputs])
+        by_ref = {i.node: by_name[i.name] for i in model.inputs}
+    else:  # (`check` refuses `normalize` for a graph)
+        inputs = {i.name: keras.Input(shape=tuple(i.shape), name=i.name) for i in model.inputs}
+        by_ref = {i.node: inputs[i.name] for i in model.inputs}
     tensors: list[Any] = []
     layers: list[Any] = []
     for node in model.nodes:

@@ -297,22 +297,27 @@ def _export_table(net: Any, fmt: str, spec: ExportFormat, out: Path) -> ExportRe
     tmp = Path(tempfile.mkdtemp(prefix=".netdsl-export-", dir=out.parent))
     staged = tmp / out.name
     try:
-        expected = np.asarray(net.predict(feed, verbose=0))
+        expected = net.predict(feed, verbose=0)  # a graph's: a dict by output name
         with _statistics_as_variables(net):
             note, batch = _export(net, fmt, staged)
         loaded = tf.saved_model.load(str(staged))
-        got = np.asarray(loaded.serve(feed))
-        diff = float(np.max(np.abs(got - expected)))
+        served = loaded.serve(feed)
+        got = (
+            {str(k): np.asarray(v) for k, v in served.items()}
+            if isinstance(served, Mapping)
+            else np.asarray(served)
+        )
+        diff = max(_differences(got, expected).values())
         if not diff <= 1e-5:
             raise NetdslExportError(
                 f"the {fmt} export does not reproduce the model: it differs from Keras by up to "
-                f"{diff:.3g} on {len(expected)} raw rows"
+                f"{diff:.3g} on {_rows(feed)} raw rows"
             )
         os.replace(staged, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     note = (note + "; " if note else "") + "serve takes a dict of raw columns (strings and numbers)"
-    return ExportReport(out, fmt, (batch, 1), diff, len(expected), note)
+    return ExportReport(out, fmt, (batch, 1), diff, _rows(feed), note)
 
 
 def _input_keys(net: Any) -> list[str]:

@@ -24,9 +24,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..vocab.columns import Column
+from ..vocab.components import DEFAULT_INPUT
 from .runtime import import_keras
 
-__all__ = ["adapt", "encode", "encode_columns", "input_name", "layer_name"]
+__all__ = [
+    "adapt",
+    "encode",
+    "encode_columns",
+    "graph_columns",
+    "input_name",
+    "layer_name",
+]
 
 
 def layer_name(column: Column, part: str) -> str:
@@ -100,6 +108,46 @@ def encode_columns(columns: Sequence[Column]) -> tuple[dict[str, Any], dict[str,
         inputs[column.name] = x
         encoded[column.name] = _ENCODERS.get(column.encoder, _text)(keras, column, x)
     return inputs, encoded
+
+
+def _ids(keras: Any, column: Column, x: Any) -> Any:
+    """A routed text column's token ids: ``(length,)`` integers, 0 padding, 1 unknown."""
+    return keras.layers.TextVectorization(
+        max_tokens=column.tokens,
+        output_sequence_length=column.length,
+        name=layer_name(column, "words"),
+    )(keras.ops.reshape(x, (-1,)))
+
+
+def graph_columns(
+    columns: Sequence[Column], names: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A graph's raw inputs (one per column, by column name) and the tensor each of its
+    input ``names`` starts from: a routed column's (text: its token ids), and ``x`` the other
+    columns encoded and concatenated (:mod:`netdsl.checking.column_inputs`)."""
+    keras = import_keras()
+    routed = [c for c in columns if c.name in names and c.name != DEFAULT_INPUT]
+    rest = [c for c in columns if c not in routed]
+    inputs: dict[str, Any] = {}
+    starts: dict[str, Any] = {}
+    parts = []
+    for column in columns:
+        x = keras.Input(shape=(1,), dtype=column.input_dtype, name=input_name(column))
+        inputs[column.name] = x
+        if column in routed and column.encoder == "text":
+            starts[column.name] = _ids(keras, column, x)
+            continue
+        encoded = _ENCODERS.get(column.encoder, _text)(keras, column, x)
+        if column in routed:
+            starts[column.name] = encoded
+        else:
+            parts.append(encoded)
+    if rest:
+        many = len(parts) > 1
+        starts[DEFAULT_INPUT] = (
+            keras.layers.Concatenate(name="features")(parts) if many else parts[0]
+        )
+    return inputs, starts
 
 
 def encode(columns: Sequence[Column]) -> tuple[dict[str, Any], Any]:

@@ -348,7 +348,10 @@ class Predictor:
     def _predict_graph(self, examples: Sequence[Any], top: int) -> list[dict[str, Any]]:
         """One result per example with each output's by name (``outputs``), in the
         program's order of outputs."""
-        x = {i.name: np.stack([e.xs[i.name] for e in examples]) for i in self.model.inputs}
+        if self.columns:  # a typed table: raw rows, one input per column
+            x = _batch(examples)
+        else:
+            x = {i.name: np.stack([e.xs[i.name] for e in examples]) for i in self.model.inputs}
         y = self.net.predict(x, verbose=0)
         results = []
         for k, example in enumerate(examples):
@@ -450,8 +453,11 @@ def _check_graph_fits(folder: str | os.PathLike[str], net: Any, model: CheckedMo
             return {"(unnamed)": tuple(getattr(tensors, "shape", ())[1:])}
         return {str(k): tuple(v.shape[1:]) for k, v in tensors.items()}
 
+    columns = model.data.columns  # a typed table: one raw input per column, whatever it routes
     said = (
-        {i.name: tuple(i.shape) for i in model.inputs},
+        {c.name: (1,) for c in columns}
+        if columns
+        else {i.name: tuple(i.shape) for i in model.inputs},
         {o.name: tuple(o.shape) for o in model.outputs},
     )
     has = (named(net.input), named(net.output))

@@ -125,6 +125,8 @@ class StreamData:
     streams: Streams
     labels: str
     num_classes: int
+    #: a graph's outputs: (name, label encoding, classes) each; a sole y feeds the sole output
+    outputs: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def train_size(self) -> int:
@@ -137,6 +139,14 @@ class StreamData:
     def _encoded(self, ds: Any) -> Any:
         import tensorflow as tf
 
+        if self.outputs:  # a graph: y by output name, each encoded for its own loss
+            outputs = self.outputs
+
+            def by_name(x: Any, y: Any) -> tuple[Any, Any]:
+                got = y if isinstance(y, dict) else {outputs[0][0]: y}
+                return x, {n: _encode_batch(got[n], how, k) for n, how, k in outputs}
+
+            return ds.map(by_name, num_parallel_calls=tf.data.AUTOTUNE)
         if self.labels == "categorical":
             n = self.num_classes
             return ds.map(
@@ -184,6 +194,17 @@ class StreamData:
         return self._encoded(ds).prefetch(tf.data.AUTOTUNE)
 
 
+def _encode_batch(y: Any, labels: str, num_classes: int) -> Any:
+    """One batch of one target, encoded as its loss wants (one-hot, ids, values)."""
+    import tensorflow as tf
+
+    if labels == "categorical":
+        return tf.one_hot(tf.reshape(tf.cast(y, tf.int32), [-1]), num_classes)
+    if labels == "sparse":
+        return tf.cast(y, tf.int32)
+    return tf.cast(y, tf.float32)
+
+
 def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -> Data | StreamData:
     """Load the model's dataset and encode its labels for the loss. ``data`` is the path given
     with ``--data`` (the dataset's own ``path`` argument wins)."""
@@ -204,12 +225,15 @@ def load_data(model: CheckedModel, data: str | os.PathLike[str] | None = None) -
             code="NDL205",
         ) from None
     if isinstance(arrays, Streams):
-        if model.is_graph:
+        if model.is_graph and not model.data.columns:
             raise NetdslDataError(
                 f"dataset `{ref.name}` streams its data, which a graph program cannot read yet",
                 help="use a dataset that loads its arrays (npz, csv of a few MB)",
             )
-        return StreamData(arrays, model.labels, model.data.target.num_classes)
+        outputs = tuple(
+            (o.name, o.labels, o.target.num_classes) for o in model.outputs if model.is_graph
+        )
+        return StreamData(arrays, model.labels, model.data.target.num_classes, outputs)
     if model.is_graph:
         return _graph_data(model, ref.name, who, arrays)
     if not isinstance(arrays, (tuple, list)) or len(arrays) != 4:

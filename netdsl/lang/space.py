@@ -170,6 +170,9 @@ def has_space(program: ir.Program) -> bool:
     """Whether a program holds any search space or tune setting (a cheap scan)."""
     if any(s.key.startswith(TUNE_PREFIX) for s in program.settings):
         return True
+    source = program.source
+    if source is not None and not any(f"{name}(" in source for name in SPACE_CALLS):
+        return False  # a search call is written `choice(` or `range(`: without that text, none
     return any(True for _ in _calls(program))
 
 

@@ -222,6 +222,9 @@ class Analysis:
         self.input_names = [i.name for i in getattr(self.model, "inputs", ()) or ()] or list(
             known_inputs
         )
+        data = getattr(self.model, "data", None)  # a typed table: any column may start a chain
+        columns = [c.name for c in getattr(data, "columns", ()) or ()]
+        self.input_names += [n for n in columns if n not in self.input_names]
 
     @property
     def graph(self) -> GraphNames | None:

@@ -115,7 +115,11 @@ class GraphNames:
         if name in self.inputs:
             i = self.inputs[name]
             dataset = self.model.dataset.name
-            return f"**{name}** (input of `{dataset}`): {_shape(i.shape)}"
+            kind = getattr(i, "kind", "numeric")
+            what = "" if kind == "numeric" else f", {kind}"
+            ids = getattr(i, "vocabulary", None)
+            ids_text = f", ids below {ids:,}" if ids is not None else ""
+            return f"**{name}** (input of `{dataset}`{what}): {_shape(i.shape)}{ids_text}"
         b = self.bindings.get(name)
         if b is None:
             return None

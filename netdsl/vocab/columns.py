@@ -32,6 +32,7 @@ __all__ = [
     "column_table",
     "encoded_width",
     "infer_type",
+    "input_lines",
     "is_missing",
     "make_column",
     "text_length",
@@ -209,3 +210,15 @@ def column_table(columns: Sequence[Column]) -> str:
     return "\n".join(lines) + (
         "\n(* given in the program)" if any(c.overridden for c in columns) else ""
     )
+
+
+def input_lines(inputs: Sequence[Any]) -> str:
+    """A graph's inputs over a typed table, one line each: ``x`` (the columns it does not
+    route, encoded) and each routed column with its shape (and a text column's vocabulary)."""
+    lines = []
+    for i in inputs:
+        what = "the other columns, encoded" if i.kind == "columns" else i.kind
+        ids = f" ids below {i.vocabulary:,}" if getattr(i, "vocabulary", None) else ""
+        shape = "x".join(str(d) for d in i.shape)
+        lines.append(f"input {i.name}: {shape} {i.dtype}{ids} ({what})")
+    return "\n".join(lines)

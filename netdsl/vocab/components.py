@@ -510,6 +510,8 @@ class InputInfo:
     shape: Shape
     dtype: str = "float32"
     kind: str = "numeric"
+    #: integer ids below this number (a routed text column's token ids); None: not ids
+    vocabulary: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -517,6 +519,7 @@ class InputInfo:
             "shape": list(self.shape),
             "dtype": self.dtype,
             "kind": self.kind,
+            **({"vocabulary": self.vocabulary} if self.vocabulary is not None else {}),
         }
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "Float",
     "Int",
     "ListOf",
+    "MapOf",
     "OneOf",
     "ParamType",
     "PerOutput",
@@ -406,6 +407,30 @@ class ByOutput(dict[str, Any]):
     def __init__(self, items: Any = (), spans: dict[str, Any] | None = None) -> None:
         super().__init__(items)
         self.spans = dict(spans or {})
+
+
+@dataclass(frozen=True)
+class MapOf(ParamType):
+    """A mapping ``{name: value, ...}`` (``types={description: text}``): any names as keys,
+    each value of ``item``; a :class:`ByOutput` keeping each key's span, for an error there."""
+
+    item: ParamType
+    forms = (ir.Map,)
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"a mapping `{{name: value}}` of {self.item.label}"
+
+    def claims(self, name: str, binder: Binder) -> bool:
+        return self.item.claims(name, binder)
+
+    def names(self, binder: Binder) -> list[str]:
+        return self.item.names(binder)
+
+    def convert(self, value: ir.Value, binder: Binder) -> Any:
+        if not isinstance(value, ir.Map):
+            raise self.fail(value)
+        return PerOutput(self.item).convert(value, binder)
 
 
 @dataclass(frozen=True)

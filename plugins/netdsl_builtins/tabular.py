@@ -54,8 +54,16 @@ from netdsl.keras.datafiles import (
     split_row,
 )
 from netdsl.vocab import types as T
-from netdsl.vocab.columns import Column
-from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
+from netdsl.vocab.columns import TYPES, Column
+from netdsl.vocab.components import (
+    DataInfo,
+    DataRequest,
+    Dataset,
+    Param,
+    Streams,
+    Target,
+    TargetInfo,
+)
 from netdsl.vocab.registry import suggest
 
 from .dataset_emit import emit_csv, emit_npz
@@ -146,10 +154,13 @@ class CsvLayout:
     note: str = ""  # how task=auto read an ambiguous label column, and how to ask otherwise
     #: typed feature columns (:mod:`netdsl_builtins.typed_csv`); () for a plain numeric table
     columns: tuple[Column, ...] = ()
+    #: the other label columns of ``label=["a", "b"]`` (a typed table's), one layout each
+    more: tuple[CsvLayout, ...] = ()
 
     @property
     def features(self) -> tuple[int, ...]:
-        return tuple(i for i in range(len(self.header)) if i != self.label)
+        labels = {self.label, *(m.label for m in self.more)}
+        return tuple(i for i in range(len(self.header)) if i not in labels)
 
 
 def _cell_error(
@@ -338,28 +349,58 @@ def read_layout(request: DataRequest) -> CsvLayout:
     delimiter = a.get("delimiter", ",")
     first, cells = _header(path, delimiter)
     header = tuple(name for name, _ in cells)
-    want = a.get("label")
-    if want is None:
-        label = len(header) - 1
-    elif want in header:
-        label = header.index(want)
-    else:
-        close = suggest(want, header)
-        raise _cell_error(
-            path,
-            1,
-            first,
-            0,
-            len(first),
-            f"no column `{want}` in the header of {path.name}",
-            "the header",
-            help=(
-                f"did you mean `{close}`?"
-                if close
-                else f"the columns are {', '.join(f'`{h}`' for h in header)}"
-            ),
+    wants = _label_names(a.get("label"))
+    twice = next((w for i, w in enumerate(wants) if w in wants[:i]), None)
+    if twice is not None:
+        raise NetdslDataError(
+            f"`{twice}` is given twice in `label`", help="name each label column once"
         )
-    columns = columns_of(path, header, label, delimiter, a, SAMPLE_BYTES)
+    indices = [_label_index(path, first, header, w) for w in wants] or [len(header) - 1]
+    label = indices[0]
+    columns = columns_of(path, header, indices, delimiter, a, SAMPLE_BYTES)
+    layout = _first_label(request, path, header, label, delimiter, columns)
+    more = tuple(_other_label(layout, i, a.get("task", "auto")) for i in indices[1:])
+    return dataclasses.replace(layout, more=more) if more else layout
+
+
+def _label_names(given: Any) -> list[str]:
+    """``label="y"`` or ``label=["a", "b"]`` as a list of names (empty: the last column)."""
+    if given is None:
+        return []
+    return [given] if isinstance(given, str) else list(given)
+
+
+def _label_index(path: Path, first: str, header: tuple[str, ...], want: str) -> int:
+    """The header position of the label column ``want``; did-you-mean when there is none."""
+    if want in header:
+        return header.index(want)
+    close = suggest(want, header)
+    raise _cell_error(
+        path,
+        1,
+        first,
+        0,
+        len(first),
+        f"no column `{want}` in the header of {path.name}",
+        "the header",
+        help=(
+            f"did you mean `{close}`?"
+            if close
+            else f"the columns are {', '.join(f'`{h}`' for h in header)}"
+        ),
+    )
+
+
+def _first_label(
+    request: DataRequest,
+    path: Path,
+    header: tuple[str, ...],
+    label: int,
+    delimiter: str,
+    columns: tuple[Column, ...],
+) -> CsvLayout:
+    """The layout read for the (first) label column: every sampled row checked."""
+    a = request.args
     labels: list[tuple[str, int, int, str]] = []  # value, line, col, text
     size = path.stat().st_size
     whole = size <= LABEL_SCAN_BYTES
@@ -382,6 +423,23 @@ def read_layout(request: DataRequest) -> CsvLayout:
         raise NetdslDataError(f"{path}: the header is followed by no rows", help="add data rows")
     layout = _target(path, header, label, delimiter, labels, a.get("task", "auto"), whole)
     return dataclasses.replace(layout, columns=columns) if columns else layout
+
+
+def _other_label(layout: CsvLayout, label: int, task: str) -> CsvLayout:
+    """Another label column's layout: its cells over the rows the first label read."""
+    limit = None if layout.whole_file else SAMPLE_BYTES
+    cells: list[tuple[str, int, int, str]] = []
+    for n, text in _lines(layout.path, limit):
+        if n == 1 or not text.strip():
+            continue
+        value, col = check_row(
+            layout.path, n, text, layout.header, label, layout.delimiter, layout.columns
+        )
+        cells.append((value, n, col, text))
+    found = _target(
+        layout.path, layout.header, label, layout.delimiter, cells, task, layout.whole_file
+    )
+    return dataclasses.replace(found, columns=layout.columns)
 
 
 def _target(
@@ -519,6 +577,10 @@ def describe_csv(request: DataRequest) -> DataInfo:
         )
         _split_leaves_rows(layout.path, train, test)
     width = sum(c.width for c in layout.columns) if layout.columns else len(layout.features)
+    targets = tuple(
+        TargetInfo(one.header[one.label], one.target, one.class_names)
+        for one in ((layout, *layout.more) if layout.more else ())
+    )
     return DataInfo(
         (width,),
         layout.target,
@@ -527,6 +589,7 @@ def describe_csv(request: DataRequest) -> DataInfo:
         class_names=layout.class_names,
         streamed=True,
         columns=layout.columns,
+        targets=targets,
     )
 
 
@@ -1086,7 +1149,13 @@ def _check_pass(
 
 _CSV_PARAMS = (
     Param("path", T.Str(), None, positional=True, help="the CSV file (else --data PATH)"),
-    Param("label", T.Str(), None, help="the label column's name (default: the last column)"),
+    Param(
+        "label",
+        T.OneOf((T.Str(), T.ListOf(T.Str()))),
+        None,
+        help="the label column's name (default: the last column), or several "
+        '(`label=["a", "b"]`: a target each, named like its column, for a graph program)',
+    ),
     Param(
         "task",
         T.Choice(_TASKS),
@@ -1118,6 +1187,13 @@ _CSV_PARAMS = (
             ("text", "text (words through an embedding, averaged)"),
             ("ignore", "nothing: left out"),
         )
+    ),
+    Param(
+        "types",
+        T.MapOf(T.Choice(TYPES)),
+        None,
+        help="column types by name, `types={description: text, zip: category}` (beside the "
+        "lists above; the types are number, category, binary, text, ignore)",
     ),
 )
 

@@ -67,32 +67,49 @@ def _error(
 
 
 def overrides_of(args: Mapping[str, Any]) -> dict[str, str]:
-    """``{column: type}`` from the dataset's ``number=[...]``, ``text=[...]``, ... arguments."""
+    """``{column: type}`` from the dataset's ``number=[...]``, ``text=[...]``, ... arguments
+    and its ``types={column: type, ...}`` mapping."""
     out: dict[str, str] = {}
-    for type_ in OVERRIDES:
-        for name in args.get(type_) or ():
-            if name in out and out[name] != type_:
-                raise NetdslDataError(
-                    f"column `{name}` is listed as both {out[name]} and {type_}",
-                    help="list each column under one type",
-                )
-            out[name] = type_
+    given = [(name, type_) for type_ in OVERRIDES for name in args.get(type_) or ()]
+    given += list((args.get("types") or {}).items())
+    for name, type_ in given:
+        if name in out and out[name] != type_:
+            raise NetdslDataError(
+                f"column `{name}` is listed as both {out[name]} and {type_}",
+                _key_span(args, name),
+                help="give each column one type",
+            )
+        out[name] = type_
     return out
 
 
+def _key_span(args: Mapping[str, Any], name: str) -> Span | None:
+    """Where ``name`` is written as a key of ``types={...}`` (None: not there, or no span)."""
+    spans = getattr(args.get("types"), "spans", None) or {}
+    span = spans.get(name)
+    return span if isinstance(span, Span) else None
+
+
 def _check_overrides(
-    path: Path, header: Sequence[str], label: int, overrides: Mapping[str, str]
+    path: Path,
+    header: Sequence[str],
+    labels: Sequence[int],
+    overrides: Mapping[str, str],
+    args: Mapping[str, Any],
 ) -> None:
     for name in overrides:
-        if name == header[label]:
+        if name in (header[i] for i in labels):
             raise NetdslDataError(
                 f"{path}: `{name}` is the label column; the type arguments name feature columns",
+                _key_span(args, name),
                 help="remove it from the list",
             )
         if name not in header:
             close = suggest(name, list(header))
             raise NetdslDataError(
                 f"{path}: no column `{name}` in the header",
+                _key_span(args, name),
+                label="no such column",
                 help=f"did you mean `{close}`?"
                 if close
                 else "the columns are " + ", ".join(f"`{h}`" for h in header),
@@ -165,7 +182,7 @@ def _sample(
 def columns_of(
     path: Path,
     header: Sequence[str],
-    label: int,
+    labels: Sequence[int],
     delimiter: str,
     args: Mapping[str, Any],
     sample: int,
@@ -174,8 +191,8 @@ def columns_of(
     table of numbers alone without a missing cell in the sample and without overrides (read on
     the plain numeric path)."""
     overrides = overrides_of(args)
-    _check_overrides(path, header, label, overrides)
-    features = [i for i in range(len(header)) if i != label]
+    _check_overrides(path, header, labels, overrides, args)
+    features = [i for i in range(len(header)) if i not in labels]
     cells: dict[int, list[str]] = {i: [] for i in features}
     missing = dict.fromkeys(features, 0)
     rows: list[tuple[int, str, list[tuple[str, int]]]] = []
@@ -205,7 +222,8 @@ def columns_of(
     if not columns:
         raise NetdslDataError(f"{path}: every feature column is ignored", help="keep one")
     plain = all(c.type == "number" and not c.missing for c in columns)
-    return () if plain and not overrides else tuple(columns)
+    several = len(set(labels)) > 1  # several targets: read typed (a graph's data)
+    return () if plain and not overrides and not several else tuple(columns)
 
 
 def _inferred(path: Path, name: str, cells: list[str], rows: int) -> str:

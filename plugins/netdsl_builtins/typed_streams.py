@@ -48,7 +48,7 @@ class _TypedChunks:
     """The typed CSV read in whole chunks, each row's side drawn from (``seed``, chunk)."""
 
     layout: CsvLayout
-    table: Any  # class name -> id for a label column of names, else None
+    tables: tuple[Any, ...]  # per label column: class name -> id for names, else None
     seed: int
     test_split: float
     y_type: Any
@@ -73,8 +73,12 @@ class _TypedChunks:
             else:
                 value = tf.where(gone, "", cell)
             x[column.name] = tf.reshape(value, [-1, 1])
-        y = tf.strings.strip(cols[layout.label])
-        y = self.table.lookup(y) if self.table is not None else tf.strings.to_number(y, tf.float32)
+        ys = []
+        for one, table in zip(labels_of(layout), self.tables):
+            cell = tf.strings.strip(cols[one.label])
+            got = table.lookup(cell) if table is not None else tf.strings.to_number(cell)
+            ys.append(tf.cast(got, self.y_type))
+        y = ys[0] if len(ys) == 1 else tf.stack(ys, axis=1)  # several labels: a column each
         draw = tf.random.stateless_uniform(
             tf.shape(lines), seed=tf.stack([tf.cast(self.seed, tf.int64), index])
         )
@@ -105,7 +109,8 @@ class _TypedChunks:
     def _rows(self, x: Any, y: Any, keep: Any) -> tuple[Any, Any]:
         import tensorflow as tf
 
-        y = tf.reshape(tf.cast(tf.boolean_mask(y, keep), self.y_type), [-1, 1])
+        width = len(self.tables)
+        y = tf.reshape(tf.cast(tf.boolean_mask(y, keep), self.y_type), [-1, width])
         return {k: tf.boolean_mask(v, keep) for k, v in x.items()}, y
 
 
@@ -168,6 +173,23 @@ class _Found:
     held: tuple[dict[str, Any], Any] | None = None
 
 
+def labels_of(layout: CsvLayout) -> tuple[CsvLayout, ...]:
+    """The layout of each label column (one, or those of ``label=["a", "b"]``)."""
+    return (layout, *layout.more)
+
+
+def _by_label(layout: CsvLayout) -> Any:
+    """A map from ``(x, y)`` with y a column per label to y by label name (several labels)."""
+    import tensorflow as tf
+
+    names = [one.header[one.label] for one in labels_of(layout)]
+
+    def split(x: Any, y: Any) -> tuple[Any, Any]:
+        return x, {n: y[:, i : i + 1] for i, n in enumerate(names)}
+
+    return lambda ds: ds.map(split, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
 def _label_table(layout: CsvLayout) -> Any:
     import tensorflow as tf
 
@@ -207,7 +229,9 @@ def _pass(
             found.train += int(tf.size(is_test)) - k
             if bool(infinite):
                 checks.fail(layout, None, "a number is infinite")
-            checks.verify(layout, info.target, tf.zeros([1]), y)
+            for i, one in enumerate(labels_of(layout)):
+                y_i = y if not layout.more else y[:, i]
+                checks.verify(one, one.target, tf.zeros([1]), y_i)
             learned.merge(summary)
             if hold:
                 keep = ~is_test.numpy()
@@ -218,7 +242,7 @@ def _pass(
     if hold and kept:
         xs = {n: tf.constant(np.concatenate([x[n] for x, _ in kept])) for n in kept[0][0]}
         ys = np.concatenate([y for _, y in kept]).astype(chunks.y_type.as_numpy_dtype)
-        found.held = (xs, tf.constant(ys.reshape(-1, 1)))
+        found.held = (xs, tf.constant(ys.reshape(-1, len(chunks.tables))))
     return found, learned
 
 
@@ -241,10 +265,11 @@ def typed_streams(
 
     a = request.args
     scan_lines(layout.path)  # line lengths, NUL bytes, bare CRs: before TensorFlow reads a line
-    y_type = tf.int32 if info.target.kind == "classes" else tf.float32
+    several = bool(layout.more)  # several labels: ids and values side by side, as floats
+    y_type = tf.int32 if info.target.kind == "classes" and not several else tf.float32
     chunks = _TypedChunks(
         layout,
-        _label_table(layout),
+        tuple(_label_table(one) for one in labels_of(layout)),
         int(a["seed"]),
         float(a["test_split"]),
         y_type,
@@ -266,15 +291,18 @@ def typed_streams(
             "method": "per row, a stateless uniform draw seeded by (seed, chunk of lines)",
         },
         "order": checks.order(window, False, found.held is not None),
-        "label_column": layout.header[layout.label],
+        "label_column": layout.header[layout.label]
+        if not several
+        else [one.header[one.label] for one in labels_of(layout)],
         "label_note": layout.note or None,
         "feature_columns": [c.name for c in layout.columns],
         "columns": [c.to_json() for c in layout.columns],
         "adapted_on": "the training split only, in one pass",
     }
+    named = _by_label(layout) if several else (lambda ds: ds)
     return Streams(
-        pipelines.train,
-        pipelines.test,
+        lambda batch_size, seed: named(pipelines.train(batch_size, seed)),
+        lambda batch_size: named(pipelines.test(batch_size)),
         found.train,
         found.test,
         layout.class_names,

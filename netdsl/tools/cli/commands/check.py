@@ -81,9 +81,11 @@ def check(
                     f"{path}: ok ({len(model.nodes)} layers, {model.total_params:,} parameters)"
                 )
                 if model.data.columns:  # a typed table: what each column is and how it is read
-                    from netdsl.vocab.columns import column_table
+                    from netdsl.vocab.columns import column_table, input_lines
 
                     click.echo(column_table(model.data.columns))
+                    if model.is_graph:  # which columns the program routes, and what `x` holds
+                        click.echo(input_lines(model.inputs))
     if as_json:
         click.echo(json.dumps({"files": results}, indent=2))
         if failed:

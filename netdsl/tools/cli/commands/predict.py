@@ -36,7 +36,7 @@ def predict(
     from netdsl.keras.predict import load_predictor, read_inputs, results_text
 
     predictor = load_predictor(run_folder, state.registry)
-    if predictor.model.is_graph:  # inputs by name (netdsl.keras.predict_graph)
+    if predictor.model.is_graph and not predictor.columns:  # inputs by name (predict_graph)
         from netdsl.keras.predict_graph import read_named
 
         examples: list[Any] = read_named(inputs, predictor.model.inputs)
