@@ -465,3 +465,29 @@ def test_the_signature_of_a_typed_table_lists_its_columns(registry: Any, tmp_pat
     ]
     assert "null when missing" in about["inputs"][0]["accepts"]
     assert about["outputs"][0]["classes"] == ["a", "b"]
+
+
+def test_a_graph_over_a_typed_table_takes_its_raw_columns(registry: Any, tmp_path: Any) -> None:
+    """Its program's inputs are ``x`` and a routed column, but the saved model takes each raw
+    column (the encoders are inside it), so the request does too; the outputs are by name."""
+    import netdsl
+    from netdsl.tools.serve.signature import signature_of
+
+    path = tmp_path / "t.csv"
+    rows = [f"{i % 7},{'abc'[i % 3]}x,fast small tool {i},{'ab'[i % 2]},0.{i}" for i in range(40)]
+    path.write_text("size,arch,description,y,score\n" + "\n".join(rows) + "\n")
+    program = (
+        f'dataset: csv("{path.as_posix()}", label=["y", "score"], types={{description: text}})\n'
+        "d = description -> embedding 10000 8 -> lstm 8\n"
+        "output y = [x | d] concat -> dense 2 softmax\noutput score = x -> dense 1\n"
+    )
+    plan = netdsl.check(program, registry)
+    assert [i.name for i in plan.inputs] == ["x", "description"]
+    sig = signature_of(plan, [], "m")
+    assert sig.graph and sig.table
+    assert [(i.name, i.column) for i in sig.inputs] == [
+        ("size", "number"),
+        ("arch", "category"),
+        ("description", "text"),
+    ]
+    assert [o.name for o in sig.outputs] == ["y", "score"]

@@ -41,16 +41,17 @@ def _run(program: Path, out: Path) -> Path:
     return folder
 
 
-def write_table(path: Path, rows: int = 120, seed: int = 0) -> Path:
+def write_table(path: Path, rows: int = 120, seed: int = 0, score: bool = False) -> Path:
     """A small typed CSV: ``size`` (a number, every 9th cell missing), ``arch`` (a category),
-    ``description`` (text) and the label ``y``."""
+    ``description`` (text) and the label ``y``; with ``score``, a second label of reals."""
     rng = random.Random(seed)
-    lines = ["size,arch,description,y"]
+    lines = ["size,arch,description,y" + (",score" if score else "")]
     for i in range(rows):
         y = rng.choice("ab")
         size = "" if i % 9 == 0 else str(rng.randint(1, 100))
         text = " ".join(rng.choice(TABLE_WORDS[y]) for _ in range(5))
-        lines.append(f"{size},{rng.choice(['amd64', 'all', 'i386'])},{text},{y}")
+        extra = f",{rng.random():.3f}" if score else ""
+        lines.append(f"{size},{rng.choice(['amd64', 'all', 'i386'])},{text},{y}{extra}")
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -69,6 +70,30 @@ def table_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     program.write_text(
         f'dataset: csv("{data.as_posix()}", label="y")\nepochs: 1\nseed: 1\n'
         "dense 8 relu -> dense 2 softmax\n"
+    )
+    return _run(program, root / "runs")
+
+
+#: a graph over a typed table: the text column routed to its own layers, the other columns as
+#: ``x``, two outputs trained on two label columns; its saved model still takes raw columns
+TABLE_GRAPH = """\
+epochs: 1
+seed: 1
+d = description -> embedding 10000 8 -> lstm 8
+h = [x | d] concat -> dense 8 relu
+output y = h -> dense 2 softmax
+output score = h -> dense 1
+"""
+
+
+@pytest.fixture(scope="module")
+def table_graph_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("serve_table_graph")
+    data = write_table(root / "t.csv", score=True)
+    program = root / "both.net"
+    program.write_text(
+        f'dataset: csv("{data.as_posix()}", label=["y", "score"], types={{description: text}})\n'
+        + TABLE_GRAPH
     )
     return _run(program, root / "runs")
 
@@ -225,3 +250,31 @@ def test_a_bad_table_value_is_a_422_naming_its_column(
     reply = client.post("/predict", json={"instances": [{**TABLE_ROWS[0], **change}]})
     assert reply.status_code == 422 and reply.json()["field"] == field
     assert reply.json()["expected"]
+
+
+@pytest.mark.slow
+def test_a_graph_over_a_typed_table_takes_raw_columns_and_answers_by_output(
+    table_graph_folder: Path, tmp_path: Path
+) -> None:
+    csv = tmp_path / "rows.csv"
+    names = ("size", "arch", "description")
+    lines = [",".join(names)] + [",".join(_cell(r[n]) for n in names) for r in TABLE_ROWS]
+    csv.write_text("\n".join(lines) + "\n")
+    want = _predict_json(table_graph_folder, csv)
+    with serving(table_graph_folder) as server, httpx.Client(base_url=server.url) as client:
+        about = client.get("/").json()
+        got = client.post("/predict", json={"instances": TABLE_ROWS}).json()["predictions"]
+        url = f"/v1/models/{server.name}:predict"
+        tf = client.post(url, json={"instances": TABLE_ROWS}).json()["predictions"]
+    assert [(i["name"], i["type"]) for i in about["inputs"]] == [
+        ("size", "number"),
+        ("arch", "category"),
+        ("description", "text"),
+    ]
+    assert [o["name"] for o in about["outputs"]] == ["y", "score"]
+    for w, g, row in zip(want, got, tf):
+        assert set(g["outputs"]) == set(row) == {"y", "score"}
+        p, q = _probabilities(g["outputs"]["y"]), _probabilities(w["outputs"]["y"])
+        np.testing.assert_allclose([p[0], p[1]], row["y"], rtol=1e-5)
+        np.testing.assert_allclose([q[0], q[1]], row["y"], rtol=1e-4)
+        np.testing.assert_allclose(w["outputs"]["score"]["values"], row["score"], rtol=1e-4)

@@ -142,14 +142,17 @@ def model_name(folder: str | Path) -> str:
 
 def signature_of(model: Any, class_names: Sequence[str], name: str) -> Signature:
     """The signature of a checked run (:class:`~netdsl.checking.plan.CheckedModel`) whose
-    labels are ``class_names``: a graph's named inputs and outputs, a typed table's columns,
-    or a chain's sole input (its shape and value type from the recorded dataset description:
-    integer ids when it declares a vocabulary) and sole output (from its target)."""
-    if model.is_graph:
-        return _graph_signature(model, class_names, name)
+    labels are ``class_names``. Its inputs: a typed table's columns (a graph's over a table
+    too: its saved model takes the raw columns), a graph's named inputs, or a chain's sole
+    input (its shape and value type from the recorded dataset description: integer ids when it
+    declares a vocabulary). Its outputs: a graph's by name, or a chain's sole one."""
     data = model.data
     if data.columns:
         inputs = tuple(InputSpec(c.name, (1,), c.input_dtype, column=c.type) for c in data.columns)
+    elif model.is_graph:
+        inputs = tuple(
+            InputSpec(i.name, tuple(int(d) for d in i.shape), _dtype(i.dtype)) for i in model.inputs
+        )
     else:
         vocabulary = data.vocabulary
         inputs = (
@@ -160,20 +163,12 @@ def signature_of(model: Any, class_names: Sequence[str], name: str) -> Signature
                 vocabulary,
             ),
         )
-    out = _output(DEFAULT_OUTPUT, data.target, model.output_shape, model.settings.loss, class_names)
-    return Signature(name, inputs, (out,))
-
-
-def _graph_signature(model: Any, class_names: Sequence[str], name: str) -> Signature:
-    """A graph's inputs and outputs by name, in the program's order (as ``netdsl predict``
-    reads them: an output's own class names, else the run's when it is the only output)."""
-    inputs = tuple(
-        InputSpec(
-            i.name, tuple(int(d) for d in i.shape), "int32" if i.dtype == "int32" else "float32"
+    if not model.is_graph:
+        out = _output(
+            DEFAULT_OUTPUT, data.target, model.output_shape, model.settings.loss, class_names
         )
-        for i in model.inputs
-    )
-    sole = len(model.outputs) == 1
+        return Signature(name, inputs, (out,))
+    sole = len(model.outputs) == 1  # as `netdsl predict` names an output's classes
     outputs = tuple(
         _output(
             o.name,
@@ -185,6 +180,11 @@ def _graph_signature(model: Any, class_names: Sequence[str], name: str) -> Signa
         for o in model.outputs
     )
     return Signature(name, inputs, outputs, graph=True)
+
+
+def _dtype(dtype: str) -> str:
+    """A graph input's request dtype: integers (token ids) or float32 numbers."""
+    return "int32" if dtype.startswith("int") else "float32"
 
 
 def _output(
