@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from netdsl.errors import NetdslDataError, SourceLines, Span
+from netdsl.errors import NetdslDataError
 from netdsl.keras.datafiles import (
     Member,
     Npz,
@@ -66,8 +66,10 @@ from netdsl.vocab.components import (
 )
 from netdsl.vocab.registry import suggest
 
+from .chunked_csv import ChunkedCsv
 from .dataset_emit import emit_csv, emit_npz
-from .typed_csv import columns_of, row_problem, utf8_fault
+from .typed_csv import cell_error as _cell_error
+from .typed_csv import columns_of, count_problem, row_problem, utf8_fault
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not with `check`
     import numpy as np
@@ -163,23 +165,6 @@ class CsvLayout:
         return tuple(i for i in range(len(self.header)) if i not in labels)
 
 
-def _cell_error(
-    path: Path,
-    line_no: int,
-    text: str,
-    col: int,
-    width: int,
-    message: str,
-    label: str,
-    help: str | None = None,
-) -> NetdslDataError:
-    """An error at ``path:line:col`` carrying that line, so it is drawn with a caret."""
-    span = Span(0, 0, line_no, col + 1, line_no, col + 1 + max(width, 1), str(path))
-    return NetdslDataError(
-        message, span, label=label, help=help, code="NDL101", source=SourceLines({line_no: text})
-    )
-
-
 def _lines(path: Path, limit: int | None) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` of the file, up to about ``limit`` characters (whole lines only):
     the bounded reader's lines (split on LF only, as training splits them; none over its cap)."""
@@ -271,18 +256,9 @@ def check_row(
             )
         return value, col
     cells = split_row(text, delimiter)
-    if len(cells) != len(layout_header):
-        many = len(cells) > len(layout_header)
-        col = cells[len(layout_header)][1] if many else len(text)
-        raise _cell_error(
-            path,
-            n,
-            text,
-            col,
-            1 if not many else len(text) - col,
-            f"row has {len(cells)} cells but the header names {len(layout_header)} columns",
-            "extra cells" if many else f"missing `{layout_header[len(cells)]}`",
-        )
+    problem = count_problem(path, n, text, cells, layout_header)
+    if problem is not None:
+        raise problem
     for i, (value, col) in enumerate(cells):
         if i == label:
             if not value:
@@ -665,7 +641,7 @@ def _scan(layout: CsvLayout, bad: Callable[[str], bool] | None) -> None:
 
 
 @dataclass(frozen=True, eq=False)
-class _CsvChunks:
+class _CsvChunks(ChunkedCsv):
     """The CSV read in whole chunks of :data:`CHUNK_ROWS` lines (C++ decoding, no per-row op),
     each row's train/test side drawn statelessly from (``seed``, chunk): the same split on
     every read of the file."""
@@ -676,6 +652,11 @@ class _CsvChunks:
     seed: int
     test_split: float
     y_type: Any
+
+    @property
+    def chunk_rows(self) -> int:  # type: ignore[override]
+        """:data:`CHUNK_ROWS`, read when the file is chunked (tests shrink it)."""
+        return CHUNK_ROWS
 
     def decode(self, index: Any, lines: Any) -> tuple[Any, Any, Any]:
         """One chunk's ``(x, y, is_test)``, its blank lines dropped."""
@@ -692,40 +673,6 @@ class _CsvChunks:
             tf.shape(lines), seed=tf.stack([tf.cast(self.seed, tf.int64), index])
         )
         return x, y, draw < self.test_split
-
-    def chunks(self) -> Any:
-        """The decoded chunks from the start of the file, in order."""
-        import tensorflow as tf
-
-        lines = tf.data.TextLineDataset(str(self.layout.path)).skip(1).batch(CHUNK_ROWS)
-        return lines.enumerate().map(
-            self.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
-
-    def part(self, test: bool) -> Any:
-        """The chunks' test rows (``test``) or training rows, as ``(x, y)`` with y a column."""
-        import tensorflow as tf
-
-        pick = self._test_rows if test else self._train_rows
-        return self.chunks().map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-    def _train_rows(self, x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
-        """A chunk's training rows."""
-        import tensorflow as tf
-
-        return self._rows(x, y, tf.logical_not(is_test))
-
-    def _test_rows(self, x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
-        """A chunk's test rows."""
-        return self._rows(x, y, is_test)
-
-    def _rows(self, x: Any, y: Any, keep: Any) -> tuple[Any, Any]:
-        """The rows ``keep`` selects, y cast to the target's type as a column."""
-        import tensorflow as tf
-
-        y = tf.boolean_mask(y, keep)
-        y = tf.reshape(tf.cast(y, self.y_type), [-1, 1])
-        return tf.boolean_mask(x, keep), y
 
 
 def _csv_chunks(layout: CsvLayout, seed: int, test_split: float) -> _CsvChunks:

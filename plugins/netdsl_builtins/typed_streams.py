@@ -19,6 +19,7 @@ from netdsl.errors import NetdslDataError
 from netdsl.keras.datafiles import scan_lines
 from netdsl.vocab.components import DataInfo, DataRequest, Streams
 
+from .chunked_csv import ChunkedCsv
 from .typed_csv import HELD_BYTES, Learned, missing_constant, utf8_fault
 
 #: a :class:`netdsl_builtins.tabular.CsvLayout` (that module imports this one, so it is not
@@ -44,7 +45,7 @@ class CsvChecks:
 
 
 @dataclass(frozen=True, eq=False)
-class _TypedChunks:
+class _TypedChunks(ChunkedCsv):
     """The typed CSV read in whole chunks, each row's side drawn from (``seed``, chunk)."""
 
     layout: CsvLayout
@@ -54,6 +55,11 @@ class _TypedChunks:
     y_type: Any
     missing: Any
     chunk_rows: int
+
+    @property
+    def label_width(self) -> int:
+        """One y column per label column."""
+        return len(self.tables)
 
     def decode(self, index: Any, lines: Any) -> tuple[Any, Any, Any]:
         """One chunk's ``(x, y, is_test)``: x a dict of column values, blank lines dropped."""
@@ -83,35 +89,6 @@ class _TypedChunks:
             tf.shape(lines), seed=tf.stack([tf.cast(self.seed, tf.int64), index])
         )
         return x, y, draw < self.test_split
-
-    def chunks(self) -> Any:
-        import tensorflow as tf
-
-        lines = tf.data.TextLineDataset(str(self.layout.path)).skip(1).batch(self.chunk_rows)
-        return lines.enumerate().map(
-            self.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
-
-    def part(self, test: bool) -> Any:
-        import tensorflow as tf
-
-        pick = self._test if test else self._train
-        return self.chunks().map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-    def _train(self, x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
-        import tensorflow as tf
-
-        return self._rows(x, y, tf.logical_not(is_test))
-
-    def _test(self, x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
-        return self._rows(x, y, is_test)
-
-    def _rows(self, x: Any, y: Any, keep: Any) -> tuple[Any, Any]:
-        import tensorflow as tf
-
-        width = len(self.tables)
-        y = tf.reshape(tf.cast(tf.boolean_mask(y, keep), self.y_type), [-1, width])
-        return {k: tf.boolean_mask(v, keep) for k, v in x.items()}, y
 
 
 @dataclass(frozen=True, eq=False)
