@@ -3,13 +3,15 @@
 A subclass decodes one chunk of lines into ``(x, y, is_test)``; this base batches the file into
 chunks, splits each into its training and test rows, and casts y to a column per label. x may be
 a tensor (numeric reader) or a dict of column tensors (typed reader): rows are kept leaf by leaf.
+The training order (each window permuted, or all held rows permuted) is shared here too.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ChunkedCsv"]
+__all__ = ["ChunkedCsv", "WindowShuffle", "held_epoch"]
 
 
 class ChunkedCsv:
@@ -38,6 +40,16 @@ class ChunkedCsv:
             self.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
         )
 
+    def shuffled_windows(self, window: int, batch_size: int, shuffle: WindowShuffle) -> Any:
+        """One epoch of training batches decoded again from the text: the training rows of each
+        window of ``window`` rows permuted by ``shuffle``."""
+        import tensorflow as tf
+
+        windows = self.part(False).rebatch(window).enumerate()
+        return windows.map(
+            shuffle.permute, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        ).rebatch(batch_size)
+
     def part(self, test: bool) -> Any:
         """The chunks' test rows (``test``) or training rows, as ``(x, y)``, y a column a label."""
         import tensorflow as tf
@@ -61,3 +73,46 @@ class ChunkedCsv:
 
         y = tf.reshape(tf.cast(tf.boolean_mask(y, keep), self.y_type), [-1, self.label_width])
         return tf.nest.map_structure(lambda v: tf.boolean_mask(v, keep), x), y
+
+
+@dataclass(frozen=True, eq=False)
+class WindowShuffle:
+    """The rows of each window permuted by a draw seeded by (the epoch's seed, window)."""
+
+    epoch_seed: Any
+
+    def permute(self, index: Any, xy: tuple[Any, Any]) -> tuple[Any, Any]:
+        """Window ``index``'s rows in this epoch's order."""
+        import tensorflow as tf
+
+        x, y = xy
+        order = tf.argsort(
+            tf.random.stateless_uniform(tf.shape(y)[:1], seed=tf.stack([self.epoch_seed, index]))
+        )
+        return tf.nest.map_structure(lambda v: tf.gather(v, order), x), tf.gather(y, order)
+
+
+@dataclass(frozen=True, eq=False)
+class _HeldRows:
+    """Rows ``i`` of the training rows held in memory."""
+
+    rows: tuple[Any, Any]
+
+    def __call__(self, i: Any) -> tuple[Any, Any]:
+        import tensorflow as tf
+
+        xs, ys = self.rows
+        return tf.nest.map_structure(lambda v: tf.gather(v, i), xs), tf.gather(ys, i)
+
+
+def held_epoch(rows: tuple[Any, Any], size: int, batch_size: int, epoch_seed: Any) -> Any:
+    """One epoch of training batches from the ``size`` rows held in memory: a permutation of
+    them all, seeded by the epoch's seed."""
+    import tensorflow as tf
+
+    order = tf.argsort(tf.random.stateless_uniform([size], seed=tf.stack([epoch_seed, 0])))
+    return (
+        tf.data.Dataset.from_tensor_slices(order)
+        .batch(batch_size)
+        .map(_HeldRows(rows), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    )

@@ -66,7 +66,7 @@ from netdsl.vocab.components import (
 )
 from netdsl.vocab.registry import suggest
 
-from .chunked_csv import ChunkedCsv
+from .chunked_csv import ChunkedCsv, WindowShuffle, held_epoch
 from .dataset_emit import emit_csv, emit_npz
 from .typed_csv import cell_error as _cell_error
 from .typed_csv import columns_of, count_problem, row_problem, utf8_fault
@@ -728,23 +728,6 @@ class _SpillWindows:
 
 
 @dataclass(frozen=True, eq=False)
-class _WindowShuffle:
-    """The rows of each window permuted by a draw seeded by (the epoch's seed, window)."""
-
-    epoch_seed: Any
-
-    def permute(self, index: Any, xy: tuple[Any, Any]) -> tuple[Any, Any]:
-        """Window ``index``'s rows in this epoch's order."""
-        import tensorflow as tf
-
-        x, y = xy
-        order = tf.argsort(
-            tf.random.stateless_uniform(tf.shape(y)[:1], seed=tf.stack([self.epoch_seed, index]))
-        )
-        return tf.gather(x, order), tf.gather(y, order)
-
-
-@dataclass(frozen=True, eq=False)
 class _CsvPipelines:
     """The ``train``/``test`` pipelines of :class:`Streams` over the CSV: the training rows from
     ``memory``, else the ``spill`` file's windows, else the text decoded again."""
@@ -762,38 +745,14 @@ class _CsvPipelines:
 
         epoch_seed = tf.cast(0 if shuffle_seed is None else shuffle_seed, tf.int64)
         if self.memory is not None:
-            return self._from_memory(batch_size, epoch_seed)
-        shuffle = _WindowShuffle(epoch_seed)
+            return held_epoch(self.memory, self.train_size, batch_size, epoch_seed)
+        shuffle = WindowShuffle(epoch_seed)
         if self.windows is not None:
             return self._from_spill(batch_size, epoch_seed, shuffle, self.windows)
-        windows = self.chunks.part(False).rebatch(self.window).enumerate()
-        return windows.map(
-            shuffle.permute, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        ).rebatch(batch_size)
-
-    def _from_memory(self, batch_size: int, epoch_seed: Any) -> Any:
-        """Held in memory: a permutation of all the training rows."""
-        import tensorflow as tf
-
-        order = tf.argsort(
-            tf.random.stateless_uniform([self.train_size], seed=tf.stack([epoch_seed, 0]))
-        )
-        return (
-            tf.data.Dataset.from_tensor_slices(order)
-            .batch(batch_size)
-            .map(self._gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        )
-
-    def _gather(self, i: Any) -> tuple[Any, Any]:
-        """The held rows ``i``."""
-        import tensorflow as tf
-
-        assert self.memory is not None
-        xs, ys = self.memory
-        return tf.gather(xs, i), tf.gather(ys, i)
+        return self.chunks.shuffled_windows(self.window, batch_size, shuffle)
 
     def _from_spill(
-        self, batch_size: int, epoch_seed: Any, shuffle: _WindowShuffle, windows: _SpillWindows
+        self, batch_size: int, epoch_seed: Any, shuffle: WindowShuffle, windows: _SpillWindows
     ) -> Any:
         """The windows of the spill file, visited in an order seeded by the epoch."""
         import tensorflow as tf

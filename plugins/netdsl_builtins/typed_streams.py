@@ -19,7 +19,7 @@ from netdsl.errors import NetdslDataError
 from netdsl.keras.datafiles import scan_lines
 from netdsl.vocab.components import DataInfo, DataRequest, Streams
 
-from .chunked_csv import ChunkedCsv
+from .chunked_csv import ChunkedCsv, WindowShuffle, held_epoch
 from .typed_csv import HELD_BYTES, Learned, missing_constant, utf8_fault
 
 #: a :class:`netdsl_builtins.tabular.CsvLayout` (that module imports this one, so it is not
@@ -92,22 +92,6 @@ class _TypedChunks(ChunkedCsv):
 
 
 @dataclass(frozen=True, eq=False)
-class _Permute:
-    """The rows of each window permuted by a draw seeded by (the epoch's seed, window)."""
-
-    epoch_seed: Any
-
-    def __call__(self, index: Any, xy: tuple[Any, Any]) -> tuple[Any, Any]:
-        import tensorflow as tf
-
-        x, y = xy
-        order = tf.argsort(
-            tf.random.stateless_uniform(tf.shape(y)[:1], seed=tf.stack([self.epoch_seed, index]))
-        )
-        return {k: tf.gather(v, order) for k, v in x.items()}, tf.gather(y, order)
-
-
-@dataclass(frozen=True, eq=False)
 class _Pipelines:
     chunks: _TypedChunks
     train_size: int
@@ -119,25 +103,8 @@ class _Pipelines:
 
         epoch_seed = tf.cast(0 if shuffle_seed is None else shuffle_seed, tf.int64)
         if self.held is not None:
-            order = tf.argsort(
-                tf.random.stateless_uniform([self.train_size], seed=tf.stack([epoch_seed, 0]))
-            )
-            return (
-                tf.data.Dataset.from_tensor_slices(order)
-                .batch(batch_size)
-                .map(self._gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            )
-        windows = self.chunks.part(False).rebatch(self.window).enumerate()
-        return windows.map(
-            _Permute(epoch_seed), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        ).rebatch(batch_size)
-
-    def _gather(self, i: Any) -> tuple[Any, Any]:
-        import tensorflow as tf
-
-        assert self.held is not None
-        xs, ys = self.held
-        return {k: tf.gather(v, i) for k, v in xs.items()}, tf.gather(ys, i)
+            return held_epoch(self.held, self.train_size, batch_size, epoch_seed)
+        return self.chunks.shuffled_windows(self.window, batch_size, WindowShuffle(epoch_seed))
 
     def test(self, batch_size: int) -> Any:
         return self.chunks.part(True).rebatch(batch_size)
