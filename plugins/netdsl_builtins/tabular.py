@@ -227,6 +227,23 @@ def _finite(text: str) -> bool:
     return number is not None and math.isfinite(number)
 
 
+def _label_cell_of(
+    path: Path,
+    n: int,
+    text: str,
+    cells: Sequence[tuple[str, int]],
+    label: int,
+    header: Sequence[str],
+) -> tuple[str, int]:
+    """The label cell of a row and its column; an error at it when it is empty."""
+    value, col = cells[label]
+    if not value:
+        raise _cell_error(
+            path, n, text, col, 1, f"missing value in label column `{header[label]}`", "empty label"
+        )
+    return value, col
+
+
 def check_row(
     path: Path,
     n: int,
@@ -243,34 +260,14 @@ def check_row(
         problem = row_problem(path, n, text, layout_header, columns, delimiter)
         if problem is not None:
             raise problem
-        value, col = split_row(text, delimiter)[label]
-        if not value:
-            raise _cell_error(
-                path,
-                n,
-                text,
-                col,
-                1,
-                f"missing value in label column `{layout_header[label]}`",
-                "empty label",
-            )
-        return value, col
+        return _label_cell_of(path, n, text, split_row(text, delimiter), label, layout_header)
     cells = split_row(text, delimiter)
     problem = count_problem(path, n, text, cells, layout_header)
     if problem is not None:
         raise problem
     for i, (value, col) in enumerate(cells):
         if i == label:
-            if not value:
-                raise _cell_error(
-                    path,
-                    n,
-                    text,
-                    col,
-                    1,
-                    f"missing value in label column `{layout_header[i]}`",
-                    "empty label",
-                )
+            _label_cell_of(path, n, text, cells, label, layout_header)
             continue
         if not value:
             raise _cell_error(
