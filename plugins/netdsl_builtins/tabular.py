@@ -69,7 +69,7 @@ from netdsl.vocab.registry import suggest
 from .chunked_csv import ChunkedCsv, WindowShuffle, held_epoch
 from .dataset_emit import emit_csv, emit_npz
 from .typed_csv import cell_error as _cell_error
-from .typed_csv import columns_of, count_problem, row_problem, utf8_fault
+from .typed_csv import columns_of, count_problem, number_fault, row_problem, utf8_fault
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not with `check`
     import numpy as np
@@ -280,9 +280,8 @@ def check_row(
                 "empty cell",
                 help="fill it in or drop the row; netdsl does not guess values",
             )
-        number = _number(value)
-        if number is None or not math.isfinite(number):
-            what = "not a number" if number is None else "not a finite number"
+        what = number_fault(value)
+        if what is not None:
             raise _cell_error(
                 path,
                 n,

@@ -117,6 +117,15 @@ def _check_overrides(
             )
 
 
+def number_fault(value: str) -> str | None:
+    """What keeps a cell from being a feature number ("not a number", "not a finite number");
+    None when it is one."""
+    number = parse_number(value)
+    if number is None:
+        return "not a number"
+    return None if math.isfinite(number) else "not a finite number"
+
+
 def count_problem(
     path: Path, n: int, text: str, cells: Sequence[tuple[str, int]], header: Sequence[str]
 ) -> NetdslDataError | None:
@@ -157,9 +166,8 @@ def row_problem(
         value, col = cells[column.index]
         if is_missing(value):
             continue
-        number = parse_number(value)
-        if number is None or not math.isfinite(number):
-            what = "not a number" if number is None else "not a finite number"
+        what = number_fault(value)
+        if what is not None:
             return cell_error(
                 path,
                 n,
