@@ -25,7 +25,15 @@ from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Strea
 
 from .dataset_emit import emit_images
 
-__all__ = ["CACHE_BYTES", "COLORS", "IMAGES", "class_folders", "split_folders", "subfolders"]
+__all__ = [
+    "CACHE_BYTES",
+    "COLORS",
+    "IMAGES",
+    "class_folders",
+    "require_classes",
+    "split_folders",
+    "subfolders",
+]
 
 #: colour mode -> channels
 COLORS = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -70,6 +78,16 @@ def split_folders(root: Path) -> tuple[Path, Path | None, list[str]]:
     return root, None, subs
 
 
+def require_classes(train: Path, subs: list[str], needs: str, *examples: str) -> None:
+    """An error unless ``train`` holds at least two class folders; ``needs`` says what the
+    dataset reads, ``examples`` two class folders' files under ``train``."""
+    if len(subs) < 2:
+        raise NetdslDataError(
+            f"{train} holds {len(subs)} sub-folder(s); {needs}, at least two",
+            help="e.g. " + " and ".join(f"{train}/{e}" for e in examples),
+        )
+
+
 def class_folders(request: DataRequest) -> tuple[Path, Path | None, tuple[str, ...]]:
     """The training folder, the test folder (``test/`` layout) or None, and the class names."""
     train, test, subs = split_folders(_root(request))
@@ -80,12 +98,9 @@ def class_folders(request: DataRequest) -> tuple[Path, Path | None, tuple[str, .
                 f"{test} has class folder(s) {', '.join(extra)} that {train} lacks",
                 help="the test classes must be the training classes",
             )
-    if len(subs) < 2:
-        raise NetdslDataError(
-            f"{train} holds {len(subs)} sub-folder(s); `images` needs one sub-folder per class, "
-            "at least two",
-            help=f"e.g. {train}/cats/*.jpg and {train}/dogs/*.jpg",
-        )
+    require_classes(
+        train, subs, "`images` needs one sub-folder per class", "cats/*.jpg", "dogs/*.jpg"
+    )
     return train, test, tuple(subs)
 
 

@@ -25,7 +25,7 @@ from netdsl.vocab import types as T
 from netdsl.vocab.columns import make_column
 from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
 
-from .images import split_folders
+from .images import require_classes, split_folders
 from .typed_csv import Learned
 
 __all__ = ["SAMPLE_BYTES", "SAMPLE_FILES", "TEXT_FILES", "text_files"]
@@ -62,12 +62,7 @@ def _folder(request: DataRequest) -> Path:
 def text_files(request: DataRequest) -> tuple[Path, Path | None, tuple[str, ...]]:
     """The training folder, the test folder (``train/``+``test/`` layout) or None, the classes."""
     train, test, subs = split_folders(_folder(request))
-    if len(subs) < 2:
-        raise NetdslDataError(
-            f"{train} holds {len(subs)} sub-folder(s); `text_files` needs one per class, at "
-            "least two",
-            help=f"e.g. {train}/pos/*.txt and {train}/neg/*.txt",
-        )
+    require_classes(train, subs, "`text_files` needs one per class", "pos/*.txt", "neg/*.txt")
     return train, test, tuple(subs)
 
 
