@@ -7,10 +7,15 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_wheel_ships_grammar_tables_and_builtin_plugins(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel, built once (pip, no build isolation) for every test here."""
+    out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [
             sys.executable,
@@ -21,13 +26,17 @@ def test_wheel_ships_grammar_tables_and_builtin_plugins(tmp_path: Path) -> None:
             "--no-build-isolation",
             "-q",
             "-w",
-            str(tmp_path),
+            str(out),
             str(ROOT),
         ],
         check=True,
         capture_output=True,
     )
-    (wheel,) = tmp_path.glob("netdsl-*.whl")
+    (built,) = out.glob("netdsl-*.whl")
+    return built
+
+
+def test_wheel_ships_grammar_tables_and_builtin_plugins(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "netdsl/grammar/netdsl.lark" in names
     assert "netdsl/lang/_grammar_tables.json" in names
@@ -40,26 +49,9 @@ def test_wheel_ships_grammar_tables_and_builtin_plugins(tmp_path: Path) -> None:
     assert "netdsl = netdsl.tools.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
-def test_wheel_ships_the_studio_page_and_its_assets(tmp_path: Path) -> None:
+def test_wheel_ships_the_studio_page_and_its_assets(wheel: Path) -> None:
     """`netdsl studio` works offline: its page, script, styles, editor bundle and example are
     package data (nothing comes from a CDN)."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(tmp_path),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = tmp_path.glob("netdsl-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     static = "netdsl/tools/studio/static/"
     assert {f"{static}{f}" for f in ("index.html", "studio.js", "studio.css", "editor.js")} <= names

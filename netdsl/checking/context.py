@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from ..errors import Note, Span
+from ..errors import NetdslNameError, Note, Span
 from ..lang import ir
 from ..vocab.components import Layer
 from .graph import Shape
@@ -83,6 +83,21 @@ class BoundStep:
 
 def note(span: Span | None, label: str) -> list[Note]:
     return [Note(span, label)] if span is not None else []
+
+
+def name_clash(
+    message: str,
+    span: Span | None,
+    label: str,
+    there: Span | None,
+    there_label: str,
+    help: str | None = None,
+) -> NetdslNameError:
+    """An NDL011 name error (used before its definition, defined twice, using itself) at
+    ``span``, with a note at ``there``: the other place the name stands."""
+    return NetdslNameError(
+        message, span, label=label, code="NDL011", notes=note(there, there_label), help=help
+    )
 
 
 def size(shape: Sequence[int]) -> int:

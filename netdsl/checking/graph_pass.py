@@ -22,7 +22,7 @@ from ..vocab.registry import Registry, suggest
 from .blocks import Blocks
 from .collector import Collector
 from .column_inputs import column_inputs
-from .context import MAX_LAYERS, UNKNOWN, Ctx, Out, note
+from .context import MAX_LAYERS, UNKNOWN, Ctx, Out, name_clash, note
 from .graph import format_shape
 from .limits import Expansion
 
@@ -84,12 +84,12 @@ class GraphScope:
             return self._unknown(step, collector, ctx)
         self.reads[name] += 1
         collector.error(
-            NetdslNameError(
+            name_clash(
                 f"`{name}` is used before its definition",
                 step.name_span,
-                label="not defined yet",
-                code="NDL011",
-                notes=note(binding.name_span, "defined here"),
+                "not defined yet",
+                binding.name_span,
+                "defined here",
                 help="define a tensor above the lines that use it (a graph has no cycles)",
             ),
             ctx.notes,
@@ -236,12 +236,12 @@ def _declare(
         clash = _clash(b, registry, blocks, scope)
         if first is not None:
             collector.error(
-                NetdslNameError(
+                name_clash(
                     f"`{b.name}` is defined twice",
                     b.name_span,
-                    label="second definition",
-                    code="NDL011",
-                    notes=note(first.name_span, "first defined here"),
+                    "second definition",
+                    first.name_span,
+                    "first defined here",
                     help="give each tensor its own name",
                 )
             )
@@ -380,12 +380,12 @@ def match_outputs(
     if unnamed is not None:
         if named:
             collector.error(
-                NetdslNameError(
+                name_clash(
                     "this unnamed chain is one more output, but the others are named",
                     program.network.steps[0].span if program.network else None,
-                    label="an unnamed output",
-                    code="NDL011",
-                    notes=note(named[0].name_span, "a named output"),
+                    "an unnamed output",
+                    named[0].name_span,
+                    "a named output",
                     help="name it like a target of the data: `output NAME = ...`, "
                     "or name it as a tensor",
                 )

@@ -24,6 +24,7 @@ from .context import (
     BoundStep,
     Ctx,
     Out,
+    name_clash,
     note,
 )
 from .graph import Node
@@ -284,12 +285,12 @@ class Walk:
         block = self.blocks.defs[layer.name]
         if layer.name in ctx.blocks:
             self.collector.error(
-                NetdslNameError(
+                name_clash(
                     f"block `{layer.name}` uses itself",
                     layer.name_span,
-                    label="recursive use",
-                    code="NDL011",
-                    notes=note(block.name_span, "defined here"),
+                    "recursive use",
+                    block.name_span,
+                    "defined here",
                 ),
                 ctx.notes,
             )

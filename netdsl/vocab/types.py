@@ -410,22 +410,29 @@ class ByOutput(dict[str, Any]):
 
 
 @dataclass(frozen=True)
-class MapOf(ParamType):
-    """A mapping ``{name: value, ...}`` (``types={description: text}``): any names as keys,
-    each value of ``item``; a :class:`ByOutput` keeping each key's span, for an error there."""
+class _OverItem(ParamType):
+    """A type whose values hold values of ``item``: it claims and suggests the names ``item``
+    does, so a positional name and a did-you-mean reach the item type."""
 
     item: ParamType
-    forms = (ir.Map,)
-
-    @property
-    def label(self) -> str:  # type: ignore[override]
-        return f"a mapping `{{name: value}}` of {self.item.label}"
 
     def claims(self, name: str, binder: Binder) -> bool:
         return self.item.claims(name, binder)
 
     def names(self, binder: Binder) -> list[str]:
         return self.item.names(binder)
+
+
+@dataclass(frozen=True)
+class MapOf(_OverItem):
+    """A mapping ``{name: value, ...}`` (``types={description: text}``): any names as keys,
+    each value of ``item``; a :class:`ByOutput` keeping each key's span, for an error there."""
+
+    forms = (ir.Map,)
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        return f"a mapping `{{name: value}}` of {self.item.label}"
 
     def convert(self, value: ir.Value, binder: Binder) -> Any:
         if not isinstance(value, ir.Map):
@@ -434,10 +441,8 @@ class MapOf(ParamType):
 
 
 @dataclass(frozen=True)
-class PerOutput(ParamType):
+class PerOutput(_OverItem):
     """One value for every output, or ``{output: value, ...}`` (a mapping) per output."""
-
-    item: ParamType
 
     @property
     def label(self) -> str:  # type: ignore[override]
@@ -445,12 +450,6 @@ class PerOutput(ParamType):
 
     def takes(self, value: ir.Value) -> bool:
         return isinstance(value, ir.Map) or self.item.takes(value)
-
-    def claims(self, name: str, binder: Binder) -> bool:
-        return self.item.claims(name, binder)
-
-    def names(self, binder: Binder) -> list[str]:
-        return self.item.names(binder)
 
     def convert(self, value: ir.Value, binder: Binder) -> Any:
         from ..errors import NetdslError, NetdslErrors

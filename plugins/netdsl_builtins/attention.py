@@ -112,6 +112,21 @@ def _attention_macs(shape: Shape | Sequence[Shape], out: Shape, a: Args) -> int:
     )
 
 
+def _own_class(name: str) -> dict[str, Any]:
+    """A layer's ``build``, ``emit`` and ``custom_objects`` for its class ``name`` in
+    attention_layers.py: built from there (Keras imported on first use), written into an
+    emitted program, and registered for loading a saved model."""
+
+    def build(**kw: Any) -> Any:
+        return _keras(name)(**kw)
+
+    def emit(args: Mapping[str, str]) -> Code:
+        return _emit(name, args)
+
+    build.__qualname__ = f"attention_layers.{name}"
+    return {"build": build, "emit": emit, "custom_objects": (f"{_CLASSES}:{name}",)}
+
+
 ATTENTION = Layer(
     name="attention",
     aliases=("multi_head_attention",),
@@ -139,9 +154,7 @@ ATTENTION = Layer(
     infer=_attention,
     merge=True,
     alone=True,
-    build=lambda **kw: _keras("Attention")(**kw),
-    emit=lambda args: _emit("Attention", args),
-    custom_objects=(f"{_CLASSES}:Attention",),
+    **_own_class("Attention"),
     macs=_attention_macs,
 )
 
@@ -214,9 +227,7 @@ TOKEN_POSITION_EMBEDDING = Layer(
     infer=_token_position,
     accepts="vector",
     reads_ids="input_dim",
-    build=lambda **kw: _keras("TokenPositionEmbedding")(**kw),
-    emit=lambda args: _emit("TokenPositionEmbedding", args),
-    custom_objects=(f"{_CLASSES}:TokenPositionEmbedding",),
+    **_own_class("TokenPositionEmbedding"),
     macs=no_macs,
 )
 
@@ -235,9 +246,7 @@ POSITION_EMBEDDING = Layer(
     ),
     infer=_position,
     accepts="sequence",
-    build=lambda **kw: _keras("PositionEmbedding")(**kw),
-    emit=lambda args: _emit("PositionEmbedding", args),
-    custom_objects=(f"{_CLASSES}:PositionEmbedding",),
+    **_own_class("PositionEmbedding"),
     macs=per_value,
 )
 
@@ -247,9 +256,7 @@ SINE_POSITION_EMBEDDING = Layer(
     params=(Param("max_wavelength", T.Float(min=1), 10000.0, help="the longest wavelength"),),
     infer=_sine_position,
     accepts="sequence",
-    build=lambda **kw: _keras("SinePositionEmbedding")(**kw),
-    emit=lambda args: _emit("SinePositionEmbedding", args),
-    custom_objects=(f"{_CLASSES}:SinePositionEmbedding",),
+    **_own_class("SinePositionEmbedding"),
     macs=per_value,
 )
 

@@ -25,7 +25,15 @@ from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Strea
 
 from .dataset_emit import emit_images
 
-__all__ = ["CACHE_BYTES", "COLORS", "IMAGES", "class_folders"]
+__all__ = [
+    "CACHE_BYTES",
+    "COLORS",
+    "IMAGES",
+    "class_folders",
+    "require_classes",
+    "split_folders",
+    "subfolders",
+]
 
 #: colour mode -> channels
 COLORS = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -53,33 +61,46 @@ def _root(request: DataRequest) -> Path:
     return root
 
 
-def _subfolders(folder: Path) -> list[str]:
+def subfolders(folder: Path) -> list[str]:
+    """The sub-folders of ``folder`` (links to folders too; hidden ones left out), sorted."""
     with os.scandir(folder) as it:
         return sorted(
             e.name for e in it if e.is_dir(follow_symlinks=True) and not e.name.startswith(".")
         )
 
 
+def split_folders(root: Path) -> tuple[Path, Path | None, list[str]]:
+    """A class-folder dataset's training folder, its test folder (a ``train/``+``test/``
+    layout) or None, and the training folder's sub-folders (images and text files share it)."""
+    subs = subfolders(root)
+    if "train" in subs and "test" in subs:
+        return root / "train", root / "test", subfolders(root / "train")
+    return root, None, subs
+
+
+def require_classes(train: Path, subs: list[str], needs: str, *examples: str) -> None:
+    """An error unless ``train`` holds at least two class folders; ``needs`` says what the
+    dataset reads, ``examples`` two class folders' files under ``train``."""
+    if len(subs) < 2:
+        raise NetdslDataError(
+            f"{train} holds {len(subs)} sub-folder(s); {needs}, at least two",
+            help="e.g. " + " and ".join(f"{train}/{e}" for e in examples),
+        )
+
+
 def class_folders(request: DataRequest) -> tuple[Path, Path | None, tuple[str, ...]]:
     """The training folder, the test folder (``test/`` layout) or None, and the class names."""
-    root = _root(request)
-    subs = _subfolders(root)
-    train, test = root, None
-    if "train" in subs and "test" in subs:
-        train, test = root / "train", root / "test"
-        subs = _subfolders(train)
-        extra = sorted(set(_subfolders(test)) - set(subs))
+    train, test, subs = split_folders(_root(request))
+    if test is not None:
+        extra = sorted(set(subfolders(test)) - set(subs))
         if extra:
             raise NetdslDataError(
                 f"{test} has class folder(s) {', '.join(extra)} that {train} lacks",
                 help="the test classes must be the training classes",
             )
-    if len(subs) < 2:
-        raise NetdslDataError(
-            f"{train} holds {len(subs)} sub-folder(s); `images` needs one sub-folder per class, "
-            "at least two",
-            help=f"e.g. {train}/cats/*.jpg and {train}/dogs/*.jpg",
-        )
+    require_classes(
+        train, subs, "`images` needs one sub-folder per class", "cats/*.jpg", "dogs/*.jpg"
+    )
     return train, test, tuple(subs)
 
 

@@ -140,78 +140,70 @@ CENTER_CROP = Layer(
     macs=no_macs,
 )
 
-RANDOM_FLIP = Layer(
-    name="random_flip",
-    description="flip images at random while training",
-    params=(
-        Param(
-            "mode",
-            T.Choice(("horizontal", "vertical", "horizontal_and_vertical")),
-            "horizontal_and_vertical",
-            positional=True,
+
+def _augmentation(name: str, keras: str, description: str, *params: Param) -> Layer:
+    """An image augmentation: Keras's ``layers.<keras>`` (run while training only), the image's
+    shape kept, no weights, its ``params`` then ``seed``."""
+    return Layer(
+        name=name,
+        description=description,
+        params=(*params, _SEED),
+        infer=_image_same,
+        accepts="image",
+        build=keras_factory(f"layers.{keras}"),
+        macs=no_macs,
+    )
+
+
+#: the image augmentations: (name, Keras class, description, parameters before ``seed``)
+AUGMENTATIONS = tuple(
+    _augmentation(*row)
+    for row in (
+        (
+            "random_flip",
+            "RandomFlip",
+            "flip images at random while training",
+            Param(
+                "mode",
+                T.Choice(("horizontal", "vertical", "horizontal_and_vertical")),
+                "horizontal_and_vertical",
+                positional=True,
+            ),
         ),
-        _SEED,
-    ),
-    infer=_image_same,
-    accepts="image",
-    build=keras_factory("layers.RandomFlip"),
-    macs=no_macs,
+        (
+            "random_rotation",
+            "RandomRotation",
+            "rotate images at random by up to `factor` of a full turn while training",
+            Param("factor", _FACTOR, positional=True, help="0.1: up to 36 degrees either way"),
+            Param("fill_mode", _FILL, "reflect"),
+            Param("interpolation", _INTERPOLATION, "bilinear"),
+        ),
+        (
+            "random_zoom",
+            "RandomZoom",
+            "zoom images at random by up to `height_factor` while training",
+            Param("height_factor", _FACTOR, positional=True),
+            Param("width_factor", _FACTOR, None),
+            Param("fill_mode", _FILL, "reflect"),
+        ),
+        (
+            "random_translation",
+            "RandomTranslation",
+            "shift images at random by up to a fraction of their size while training",
+            Param("height_factor", _FACTOR, positional=True),
+            Param("width_factor", _FACTOR, positional=True),
+            Param("fill_mode", _FILL, "reflect"),
+        ),
+        (
+            "random_contrast",
+            "RandomContrast",
+            "change image contrast at random by up to `factor` while training",
+            Param("factor", _FACTOR, positional=True),
+        ),
+    )
 )
 
-RANDOM_ROTATION = Layer(
-    name="random_rotation",
-    description="rotate images at random by up to `factor` of a full turn while training",
-    params=(
-        Param("factor", _FACTOR, positional=True, help="0.1: up to 36 degrees either way"),
-        Param("fill_mode", _FILL, "reflect"),
-        Param("interpolation", _INTERPOLATION, "bilinear"),
-        _SEED,
-    ),
-    infer=_image_same,
-    accepts="image",
-    build=keras_factory("layers.RandomRotation"),
-    macs=no_macs,
-)
-
-RANDOM_ZOOM = Layer(
-    name="random_zoom",
-    description="zoom images at random by up to `height_factor` while training",
-    params=(
-        Param("height_factor", _FACTOR, positional=True),
-        Param("width_factor", _FACTOR, None),
-        Param("fill_mode", _FILL, "reflect"),
-        _SEED,
-    ),
-    infer=_image_same,
-    accepts="image",
-    build=keras_factory("layers.RandomZoom"),
-    macs=no_macs,
-)
-
-RANDOM_TRANSLATION = Layer(
-    name="random_translation",
-    description="shift images at random by up to a fraction of their size while training",
-    params=(
-        Param("height_factor", _FACTOR, positional=True),
-        Param("width_factor", _FACTOR, positional=True),
-        Param("fill_mode", _FILL, "reflect"),
-        _SEED,
-    ),
-    infer=_image_same,
-    accepts="image",
-    build=keras_factory("layers.RandomTranslation"),
-    macs=no_macs,
-)
-
-RANDOM_CONTRAST = Layer(
-    name="random_contrast",
-    description="change image contrast at random by up to `factor` while training",
-    params=(Param("factor", _FACTOR, positional=True), _SEED),
-    infer=_image_same,
-    accepts="image",
-    build=keras_factory("layers.RandomContrast"),
-    macs=no_macs,
-)
+RANDOM_FLIP, RANDOM_ROTATION, RANDOM_ZOOM, RANDOM_TRANSLATION, RANDOM_CONTRAST = AUGMENTATIONS
 
 NORMALIZATION = Layer(
     name="normalization",
@@ -267,11 +259,7 @@ LAYERS = (
     RESCALING,
     RESIZING,
     CENTER_CROP,
-    RANDOM_FLIP,
-    RANDOM_ROTATION,
-    RANDOM_ZOOM,
-    RANDOM_TRANSLATION,
-    RANDOM_CONTRAST,
+    *AUGMENTATIONS,
     NORMALIZATION,
     DISCRETIZATION,
     CATEGORY_ENCODING,

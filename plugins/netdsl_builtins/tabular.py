@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from netdsl.errors import NetdslDataError, SourceLines, Span
+from netdsl.errors import NetdslDataError
 from netdsl.keras.datafiles import (
     Member,
     Npz,
@@ -66,8 +66,10 @@ from netdsl.vocab.components import (
 )
 from netdsl.vocab.registry import suggest
 
+from .chunked_csv import ChunkedCsv, WindowShuffle, held_epoch
 from .dataset_emit import emit_csv, emit_npz
-from .typed_csv import columns_of, row_problem, utf8_fault
+from .typed_csv import cell_error as _cell_error
+from .typed_csv import columns_of, count_problem, number_fault, row_problem, utf8_fault
 
 if TYPE_CHECKING:  # pragma: no cover - NumPy/TensorFlow load with the data, not with `check`
     import numpy as np
@@ -163,23 +165,6 @@ class CsvLayout:
         return tuple(i for i in range(len(self.header)) if i not in labels)
 
 
-def _cell_error(
-    path: Path,
-    line_no: int,
-    text: str,
-    col: int,
-    width: int,
-    message: str,
-    label: str,
-    help: str | None = None,
-) -> NetdslDataError:
-    """An error at ``path:line:col`` carrying that line, so it is drawn with a caret."""
-    span = Span(0, 0, line_no, col + 1, line_no, col + 1 + max(width, 1), str(path))
-    return NetdslDataError(
-        message, span, label=label, help=help, code="NDL101", source=SourceLines({line_no: text})
-    )
-
-
 def _lines(path: Path, limit: int | None) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` of the file, up to about ``limit`` characters (whole lines only):
     the bounded reader's lines (split on LF only, as training splits them; none over its cap)."""
@@ -242,6 +227,23 @@ def _finite(text: str) -> bool:
     return number is not None and math.isfinite(number)
 
 
+def _label_cell_of(
+    path: Path,
+    n: int,
+    text: str,
+    cells: Sequence[tuple[str, int]],
+    label: int,
+    header: Sequence[str],
+) -> tuple[str, int]:
+    """The label cell of a row and its column; an error at it when it is empty."""
+    value, col = cells[label]
+    if not value:
+        raise _cell_error(
+            path, n, text, col, 1, f"missing value in label column `{header[label]}`", "empty label"
+        )
+    return value, col
+
+
 def check_row(
     path: Path,
     n: int,
@@ -258,43 +260,14 @@ def check_row(
         problem = row_problem(path, n, text, layout_header, columns, delimiter)
         if problem is not None:
             raise problem
-        value, col = split_row(text, delimiter)[label]
-        if not value:
-            raise _cell_error(
-                path,
-                n,
-                text,
-                col,
-                1,
-                f"missing value in label column `{layout_header[label]}`",
-                "empty label",
-            )
-        return value, col
+        return _label_cell_of(path, n, text, split_row(text, delimiter), label, layout_header)
     cells = split_row(text, delimiter)
-    if len(cells) != len(layout_header):
-        many = len(cells) > len(layout_header)
-        col = cells[len(layout_header)][1] if many else len(text)
-        raise _cell_error(
-            path,
-            n,
-            text,
-            col,
-            1 if not many else len(text) - col,
-            f"row has {len(cells)} cells but the header names {len(layout_header)} columns",
-            "extra cells" if many else f"missing `{layout_header[len(cells)]}`",
-        )
+    problem = count_problem(path, n, text, cells, layout_header)
+    if problem is not None:
+        raise problem
     for i, (value, col) in enumerate(cells):
         if i == label:
-            if not value:
-                raise _cell_error(
-                    path,
-                    n,
-                    text,
-                    col,
-                    1,
-                    f"missing value in label column `{layout_header[i]}`",
-                    "empty label",
-                )
+            _label_cell_of(path, n, text, cells, label, layout_header)
             continue
         if not value:
             raise _cell_error(
@@ -307,9 +280,8 @@ def check_row(
                 "empty cell",
                 help="fill it in or drop the row; netdsl does not guess values",
             )
-        number = _number(value)
-        if number is None or not math.isfinite(number):
-            what = "not a number" if number is None else "not a finite number"
+        what = number_fault(value)
+        if what is not None:
             raise _cell_error(
                 path,
                 n,
@@ -665,7 +637,7 @@ def _scan(layout: CsvLayout, bad: Callable[[str], bool] | None) -> None:
 
 
 @dataclass(frozen=True, eq=False)
-class _CsvChunks:
+class _CsvChunks(ChunkedCsv):
     """The CSV read in whole chunks of :data:`CHUNK_ROWS` lines (C++ decoding, no per-row op),
     each row's train/test side drawn statelessly from (``seed``, chunk): the same split on
     every read of the file."""
@@ -676,6 +648,11 @@ class _CsvChunks:
     seed: int
     test_split: float
     y_type: Any
+
+    @property
+    def chunk_rows(self) -> int:  # type: ignore[override]
+        """:data:`CHUNK_ROWS`, read when the file is chunked (tests shrink it)."""
+        return CHUNK_ROWS
 
     def decode(self, index: Any, lines: Any) -> tuple[Any, Any, Any]:
         """One chunk's ``(x, y, is_test)``, its blank lines dropped."""
@@ -692,40 +669,6 @@ class _CsvChunks:
             tf.shape(lines), seed=tf.stack([tf.cast(self.seed, tf.int64), index])
         )
         return x, y, draw < self.test_split
-
-    def chunks(self) -> Any:
-        """The decoded chunks from the start of the file, in order."""
-        import tensorflow as tf
-
-        lines = tf.data.TextLineDataset(str(self.layout.path)).skip(1).batch(CHUNK_ROWS)
-        return lines.enumerate().map(
-            self.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
-
-    def part(self, test: bool) -> Any:
-        """The chunks' test rows (``test``) or training rows, as ``(x, y)`` with y a column."""
-        import tensorflow as tf
-
-        pick = self._test_rows if test else self._train_rows
-        return self.chunks().map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-    def _train_rows(self, x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
-        """A chunk's training rows."""
-        import tensorflow as tf
-
-        return self._rows(x, y, tf.logical_not(is_test))
-
-    def _test_rows(self, x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
-        """A chunk's test rows."""
-        return self._rows(x, y, is_test)
-
-    def _rows(self, x: Any, y: Any, keep: Any) -> tuple[Any, Any]:
-        """The rows ``keep`` selects, y cast to the target's type as a column."""
-        import tensorflow as tf
-
-        y = tf.boolean_mask(y, keep)
-        y = tf.reshape(tf.cast(y, self.y_type), [-1, 1])
-        return tf.boolean_mask(x, keep), y
 
 
 def _csv_chunks(layout: CsvLayout, seed: int, test_split: float) -> _CsvChunks:
@@ -781,23 +724,6 @@ class _SpillWindows:
 
 
 @dataclass(frozen=True, eq=False)
-class _WindowShuffle:
-    """The rows of each window permuted by a draw seeded by (the epoch's seed, window)."""
-
-    epoch_seed: Any
-
-    def permute(self, index: Any, xy: tuple[Any, Any]) -> tuple[Any, Any]:
-        """Window ``index``'s rows in this epoch's order."""
-        import tensorflow as tf
-
-        x, y = xy
-        order = tf.argsort(
-            tf.random.stateless_uniform(tf.shape(y)[:1], seed=tf.stack([self.epoch_seed, index]))
-        )
-        return tf.gather(x, order), tf.gather(y, order)
-
-
-@dataclass(frozen=True, eq=False)
 class _CsvPipelines:
     """The ``train``/``test`` pipelines of :class:`Streams` over the CSV: the training rows from
     ``memory``, else the ``spill`` file's windows, else the text decoded again."""
@@ -815,38 +741,14 @@ class _CsvPipelines:
 
         epoch_seed = tf.cast(0 if shuffle_seed is None else shuffle_seed, tf.int64)
         if self.memory is not None:
-            return self._from_memory(batch_size, epoch_seed)
-        shuffle = _WindowShuffle(epoch_seed)
+            return held_epoch(self.memory, self.train_size, batch_size, epoch_seed)
+        shuffle = WindowShuffle(epoch_seed)
         if self.windows is not None:
             return self._from_spill(batch_size, epoch_seed, shuffle, self.windows)
-        windows = self.chunks.part(False).rebatch(self.window).enumerate()
-        return windows.map(
-            shuffle.permute, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        ).rebatch(batch_size)
-
-    def _from_memory(self, batch_size: int, epoch_seed: Any) -> Any:
-        """Held in memory: a permutation of all the training rows."""
-        import tensorflow as tf
-
-        order = tf.argsort(
-            tf.random.stateless_uniform([self.train_size], seed=tf.stack([epoch_seed, 0]))
-        )
-        return (
-            tf.data.Dataset.from_tensor_slices(order)
-            .batch(batch_size)
-            .map(self._gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        )
-
-    def _gather(self, i: Any) -> tuple[Any, Any]:
-        """The held rows ``i``."""
-        import tensorflow as tf
-
-        assert self.memory is not None
-        xs, ys = self.memory
-        return tf.gather(xs, i), tf.gather(ys, i)
+        return self.chunks.shuffled_windows(self.window, batch_size, shuffle)
 
     def _from_spill(
-        self, batch_size: int, epoch_seed: Any, shuffle: _WindowShuffle, windows: _SpillWindows
+        self, batch_size: int, epoch_seed: Any, shuffle: WindowShuffle, windows: _SpillWindows
     ) -> Any:
         """The windows of the spill file, visited in an order seeded by the epoch."""
         import tensorflow as tf

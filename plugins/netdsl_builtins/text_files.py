@@ -25,6 +25,7 @@ from netdsl.vocab import types as T
 from netdsl.vocab.columns import make_column
 from netdsl.vocab.components import DataInfo, DataRequest, Dataset, Param, Streams, Target
 
+from .images import require_classes, split_folders
 from .typed_csv import Learned
 
 __all__ = ["SAMPLE_BYTES", "SAMPLE_FILES", "TEXT_FILES", "text_files"]
@@ -58,25 +59,10 @@ def _folder(request: DataRequest) -> Path:
     return root
 
 
-def _subfolders(folder: Path) -> list[str]:
-    with os.scandir(folder) as it:
-        return sorted(e.name for e in it if e.is_dir() and not e.name.startswith("."))
-
-
 def text_files(request: DataRequest) -> tuple[Path, Path | None, tuple[str, ...]]:
     """The training folder, the test folder (``train/``+``test/`` layout) or None, the classes."""
-    root = _folder(request)
-    subs = _subfolders(root)
-    train, test = root, None
-    if "train" in subs and "test" in subs:
-        train, test = root / "train", root / "test"
-        subs = _subfolders(train)
-    if len(subs) < 2:
-        raise NetdslDataError(
-            f"{train} holds {len(subs)} sub-folder(s); `text_files` needs one per class, at "
-            "least two",
-            help=f"e.g. {train}/pos/*.txt and {train}/neg/*.txt",
-        )
+    train, test, subs = split_folders(_folder(request))
+    require_classes(train, subs, "`text_files` needs one per class", "pos/*.txt", "neg/*.txt")
     return train, test, tuple(subs)
 
 

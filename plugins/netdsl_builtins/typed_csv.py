@@ -50,7 +50,7 @@ PRUNE_FACTOR = 8
 STRIP_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
 
 
-def _error(
+def cell_error(
     path: Path,
     line: int,
     text: str,
@@ -60,6 +60,7 @@ def _error(
     label: str,
     help: str | None = None,
 ) -> NetdslDataError:
+    """An error at ``path:line:col`` carrying that line, so it is drawn with a caret."""
     span = Span(0, 0, line, col + 1, line, col + 1 + max(width, 1), str(path))
     return NetdslDataError(
         message, span, label=label, help=help, code="NDL101", source=SourceLines({line: text})
@@ -116,6 +117,35 @@ def _check_overrides(
             )
 
 
+def number_fault(value: str) -> str | None:
+    """What keeps a cell from being a feature number ("not a number", "not a finite number");
+    None when it is one."""
+    number = parse_number(value)
+    if number is None:
+        return "not a number"
+    return None if math.isfinite(number) else "not a finite number"
+
+
+def count_problem(
+    path: Path, n: int, text: str, cells: Sequence[tuple[str, int]], header: Sequence[str]
+) -> NetdslDataError | None:
+    """A row whose cell count is not the header's, as an error at its extra cells or its end;
+    None when the counts agree (shared by typed and untyped tables)."""
+    if len(cells) == len(header):
+        return None
+    many = len(cells) > len(header)
+    col = cells[len(header)][1] if many else len(text)
+    return cell_error(
+        path,
+        n,
+        text,
+        col,
+        1 if not many else len(text) - col,
+        f"row has {len(cells)} cells but the header names {len(header)} columns",
+        "extra cells" if many else f"missing `{header[len(cells)]}`",
+    )
+
+
 def row_problem(
     path: Path,
     n: int,
@@ -127,28 +157,18 @@ def row_problem(
     """What is wrong with one data row of a typed table (cell count, a cell its column's type
     cannot hold), as an error at its line and column; None when it is well formed."""
     cells = split_row(text, delimiter)
-    if len(cells) != len(header):
-        many = len(cells) > len(header)
-        col = cells[len(header)][1] if many else len(text)
-        return _error(
-            path,
-            n,
-            text,
-            col,
-            1 if not many else len(text) - col,
-            f"row has {len(cells)} cells but the header names {len(header)} columns",
-            "extra cells" if many else f"missing `{header[len(cells)]}`",
-        )
+    problem = count_problem(path, n, text, cells, header)
+    if problem is not None:
+        return problem
     for column in columns:
         if column.type != "number":
             continue
         value, col = cells[column.index]
         if is_missing(value):
             continue
-        number = parse_number(value)
-        if number is None or not math.isfinite(number):
-            what = "not a number" if number is None else "not a finite number"
-            return _error(
+        what = number_fault(value)
+        if what is not None:
+            return cell_error(
                 path,
                 n,
                 text,
@@ -249,7 +269,7 @@ def _mostly_numbers(
         value, col = row[index]
         if not is_missing(value) and parse_number(value) is None:
             what = "not a number"
-            raise _error(
+            raise cell_error(
                 path,
                 n,
                 text,
@@ -301,7 +321,7 @@ def utf8_fault(path: Path) -> NetdslDataError:
             except UnicodeDecodeError as exc:
                 good = raw[: exc.start].decode("utf-8")
                 shown = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                return _error(
+                return cell_error(
                     path,
                     n,
                     shown,

@@ -19,6 +19,7 @@ from netdsl.errors import NetdslDataError
 from netdsl.keras.datafiles import scan_lines
 from netdsl.vocab.components import DataInfo, DataRequest, Streams
 
+from .chunked_csv import ChunkedCsv, WindowShuffle, held_epoch
 from .typed_csv import HELD_BYTES, Learned, missing_constant, utf8_fault
 
 #: a :class:`netdsl_builtins.tabular.CsvLayout` (that module imports this one, so it is not
@@ -44,7 +45,7 @@ class CsvChecks:
 
 
 @dataclass(frozen=True, eq=False)
-class _TypedChunks:
+class _TypedChunks(ChunkedCsv):
     """The typed CSV read in whole chunks, each row's side drawn from (``seed``, chunk)."""
 
     layout: CsvLayout
@@ -54,6 +55,11 @@ class _TypedChunks:
     y_type: Any
     missing: Any
     chunk_rows: int
+
+    @property
+    def label_width(self) -> int:
+        """One y column per label column."""
+        return len(self.tables)
 
     def decode(self, index: Any, lines: Any) -> tuple[Any, Any, Any]:
         """One chunk's ``(x, y, is_test)``: x a dict of column values, blank lines dropped."""
@@ -84,51 +90,6 @@ class _TypedChunks:
         )
         return x, y, draw < self.test_split
 
-    def chunks(self) -> Any:
-        import tensorflow as tf
-
-        lines = tf.data.TextLineDataset(str(self.layout.path)).skip(1).batch(self.chunk_rows)
-        return lines.enumerate().map(
-            self.decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        )
-
-    def part(self, test: bool) -> Any:
-        import tensorflow as tf
-
-        pick = self._test if test else self._train
-        return self.chunks().map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-    def _train(self, x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
-        import tensorflow as tf
-
-        return self._rows(x, y, tf.logical_not(is_test))
-
-    def _test(self, x: Any, y: Any, is_test: Any) -> tuple[Any, Any]:
-        return self._rows(x, y, is_test)
-
-    def _rows(self, x: Any, y: Any, keep: Any) -> tuple[Any, Any]:
-        import tensorflow as tf
-
-        width = len(self.tables)
-        y = tf.reshape(tf.cast(tf.boolean_mask(y, keep), self.y_type), [-1, width])
-        return {k: tf.boolean_mask(v, keep) for k, v in x.items()}, y
-
-
-@dataclass(frozen=True, eq=False)
-class _Permute:
-    """The rows of each window permuted by a draw seeded by (the epoch's seed, window)."""
-
-    epoch_seed: Any
-
-    def __call__(self, index: Any, xy: tuple[Any, Any]) -> tuple[Any, Any]:
-        import tensorflow as tf
-
-        x, y = xy
-        order = tf.argsort(
-            tf.random.stateless_uniform(tf.shape(y)[:1], seed=tf.stack([self.epoch_seed, index]))
-        )
-        return {k: tf.gather(v, order) for k, v in x.items()}, tf.gather(y, order)
-
 
 @dataclass(frozen=True, eq=False)
 class _Pipelines:
@@ -142,25 +103,8 @@ class _Pipelines:
 
         epoch_seed = tf.cast(0 if shuffle_seed is None else shuffle_seed, tf.int64)
         if self.held is not None:
-            order = tf.argsort(
-                tf.random.stateless_uniform([self.train_size], seed=tf.stack([epoch_seed, 0]))
-            )
-            return (
-                tf.data.Dataset.from_tensor_slices(order)
-                .batch(batch_size)
-                .map(self._gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            )
-        windows = self.chunks.part(False).rebatch(self.window).enumerate()
-        return windows.map(
-            _Permute(epoch_seed), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        ).rebatch(batch_size)
-
-    def _gather(self, i: Any) -> tuple[Any, Any]:
-        import tensorflow as tf
-
-        assert self.held is not None
-        xs, ys = self.held
-        return {k: tf.gather(v, i) for k, v in xs.items()}, tf.gather(ys, i)
+            return held_epoch(self.held, self.train_size, batch_size, epoch_seed)
+        return self.chunks.shuffled_windows(self.window, batch_size, WindowShuffle(epoch_seed))
 
     def test(self, batch_size: int) -> Any:
         return self.chunks.part(True).rebatch(batch_size)
