@@ -7,7 +7,7 @@ two values, so it lives with the merges (``merge.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from netdsl.vocab import types as T
@@ -89,7 +89,15 @@ def _timedistributed_build(layer: Any, **kwargs: Any) -> Any:
     return keras.layers.TimeDistributed(layer=layer, **kwargs)
 
 
-_timedistributed_build.keras_path = "layers.TimeDistributed"  # type: ignore[attr-defined]
+def _timedistributed_emit(args: Mapping[str, str]) -> str:
+    """The Keras code of what the build makes: a wrapped ``Dense`` as itself, any other layer
+    inside ``keras.layers.TimeDistributed``."""
+    layer = args["layer"]
+    rest = [f"{k}={v}" for k, v in args.items() if k != "layer"]
+    if layer.startswith("keras.layers.Dense(") and not rest:
+        return layer
+    return f"keras.layers.TimeDistributed({', '.join([f'layer={layer}', *rest])})"
+
 
 TIMEDISTRIBUTED = Layer(
     name="timedistributed",
@@ -99,6 +107,7 @@ TIMEDISTRIBUTED = Layer(
     accepts="any",
     wrapper="layer",
     build=_timedistributed_build,
+    emit=_timedistributed_emit,
     macs=_timedistributed_macs,
 )
 
