@@ -2,9 +2,65 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from netdsl.tools.cli.terminal import State, quiet_tensorflow
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+#: the server's limits and timing: (flag, type, default, help), one `serve` option each
+_LIMITS = (
+    ("--max-batch", click.IntRange(1, 4096), 64, "Most instances gathered into one model call."),
+    (
+        "--batch-window-ms",
+        click.FloatRange(0, 1000),
+        2.0,
+        "How long the first request of a batch waits for others.",
+    ),
+    ("--max-body-mb", click.FloatRange(0.001, 1024), 16.0, "Largest request body (413 past it)."),
+    (
+        "--max-instances",
+        click.IntRange(1, 1_000_000),
+        1024,
+        "Most instances in one request (413 past it).",
+    ),
+    (
+        "--read-timeout",
+        click.FloatRange(0.01, 3600),
+        30.0,
+        "Seconds a client may take to send a request body (408 past it).",
+    ),
+    (
+        "--header-timeout",
+        click.FloatRange(0.01, 3600),
+        10.0,
+        "Seconds a connection may take to send a request's headers (closed past it).",
+    ),
+    (
+        "--max-connections",
+        click.IntRange(1, 1_000_000),
+        1024,
+        "Open connections past which new requests get 503.",
+    ),
+    (
+        "--drain-timeout",
+        click.IntRange(0, 3600),
+        30,
+        "Seconds SIGTERM waits for requests in flight.",
+    ),
+)
+
+
+def _limit_options(command: F) -> F:
+    """The options of :data:`_LIMITS`, in the table's order."""
+    for flag, kind, default, text in reversed(_LIMITS):
+        option = click.option(flag, type=kind, default=default, show_default=True, help=text)
+        command = option(command)
+    return command
 
 
 @click.command()
@@ -23,62 +79,7 @@ from netdsl.tools.cli.terminal import State, quiet_tensorflow
     help="Port to listen on (0: a free one, printed).",
 )
 @click.option("--name", help="The model's name in /v1/models/NAME (default: the run's name).")
-@click.option(
-    "--max-batch",
-    type=click.IntRange(1, 4096),
-    default=64,
-    show_default=True,
-    help="Most instances gathered into one model call.",
-)
-@click.option(
-    "--batch-window-ms",
-    type=click.FloatRange(0, 1000),
-    default=2.0,
-    show_default=True,
-    help="How long the first request of a batch waits for others.",
-)
-@click.option(
-    "--max-body-mb",
-    type=click.FloatRange(0.001, 1024),
-    default=16.0,
-    show_default=True,
-    help="Largest request body (413 past it).",
-)
-@click.option(
-    "--max-instances",
-    type=click.IntRange(1, 1_000_000),
-    default=1024,
-    show_default=True,
-    help="Most instances in one request (413 past it).",
-)
-@click.option(
-    "--read-timeout",
-    type=click.FloatRange(0.01, 3600),
-    default=30.0,
-    show_default=True,
-    help="Seconds a client may take to send a request body (408 past it).",
-)
-@click.option(
-    "--header-timeout",
-    type=click.FloatRange(0.01, 3600),
-    default=10.0,
-    show_default=True,
-    help="Seconds a connection may take to send a request's headers (closed past it).",
-)
-@click.option(
-    "--max-connections",
-    type=click.IntRange(1, 1_000_000),
-    default=1024,
-    show_default=True,
-    help="Open connections past which new requests get 503.",
-)
-@click.option(
-    "--drain-timeout",
-    type=click.IntRange(0, 3600),
-    default=30,
-    show_default=True,
-    help="Seconds SIGTERM waits for requests in flight.",
-)
+@_limit_options
 @click.option("--access-log", is_flag=True, help="Log every request on standard error.")
 @click.pass_obj
 def serve(
