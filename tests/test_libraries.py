@@ -337,3 +337,15 @@ def test_the_run_folders_model_net_inlines_the_libraries(tmp_path: Path) -> None
     before = program_print(model)["sha256"]
     _write(tmp_path, {"lib/x.net": "block unit(n) = dense n tanh\n"})
     assert program_print(_check(tmp_path))["sha256"] != before  # a library edit is a change
+
+
+def test_a_misspelt_library_path_gets_did_you_mean(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "lib/blocks.net": "block unit(n) = dense n softmax\n",
+            "m.net": f'use "lib/blokcs.net"\n{_NET}flatten -> unit(10)\n',
+        },
+    )
+    err = _error(tmp_path).errors[0]
+    assert err.code == "NDL030" and err.help == "did you mean `lib/blocks.net`?"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ..errors import NetdslError, NetdslLimitError, NetdslNameError, Note
 from ..lang import ir
 from ..lang.parser import MAX_INPUT_BYTES, parse
+from ..vocab.registry import suggest
 from .collector import Collector
 from .context import note
 
@@ -102,7 +103,9 @@ class _Reader:
                     f"cannot read library `{shown}`: {what}",
                     use.path_span,
                     "not found" if isinstance(e, FileNotFoundError) else "cannot be read",
-                    help="a `use` path is relative to the file that has the `use` line",
+                    help=_missing_help(use.path, real)
+                    if isinstance(e, FileNotFoundError)
+                    else "a `use` path is relative to the file that has the `use` line",
                 )
             )
             return None
@@ -214,3 +217,16 @@ def inlined(program: ir.Program) -> tuple[ir.Program, str]:
         program.source,
     )
     return rest, "\n\n".join(parts) + "\n\n"
+
+
+def _missing_help(written: str, real: str) -> str:
+    """Did-you-mean over the ``.net`` files beside where the library was looked for."""
+    folder = os.path.dirname(real)
+    try:
+        near = [n for n in os.listdir(folder) if n.endswith(".net")][:1000]
+    except OSError:
+        near = []
+    close = suggest(os.path.basename(real), near)
+    if close is None:
+        return "a `use` path is relative to the file that has the `use` line"
+    return f"did you mean `{os.path.join(os.path.dirname(written), close)}`?"
