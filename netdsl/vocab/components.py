@@ -713,27 +713,34 @@ class Block(Component):
         """The name its spans carry (errors inside it say ``<block NAME>:line:col``)."""
         return f"<block {self.name}>"
 
-    def definition(self) -> Any:
-        """The parsed :class:`netdsl.lang.ir.BlockDef` (parsed once, on first use)."""
-        cached = self.__dict__.get("_definition")
+    def _parsed(self) -> Any:
+        """Its source parsed once (the program, or the error saying why it is not netdsl):
+        registration checks it and the checker expands it from the same parse."""
+        cached = self.__dict__.get("_parsed_source")
         if cached is None:
             from ..lang.parser import parse  # the parser imports no plugin code: no cycle
 
-            program = parse(self.source, self.file)
-            cached = program.blocks[0] if len(program.blocks) == 1 else None
-            object.__setattr__(self, "_definition", cached)
+            try:
+                cached = parse(self.source, self.file)
+            except Exception as e:  # noqa: BLE001 - a NetdslError: the text is not netdsl
+                cached = e
+            object.__setattr__(self, "_parsed_source", cached)
         return cached
+
+    def definition(self) -> Any:
+        """The parsed :class:`netdsl.lang.ir.BlockDef` (parsed once, on first use)."""
+        program = self._parsed()
+        if isinstance(program, Exception) or len(program.blocks) != 1:
+            return None
+        return program.blocks[0]
 
     def problems(self) -> list[str]:
         out = super().problems()
         if not isinstance(self.source, str):
             return [*out, "source: must be netdsl text (a string)"]
-        try:
-            from ..lang.parser import parse
-
-            program = parse(self.source, self.file)
-        except Exception as e:  # noqa: BLE001 - a NetdslError: the text is not netdsl
-            return [*out, f"source: {e}"]
+        program = self._parsed()
+        if isinstance(program, Exception):
+            return [*out, f"source: {program}"]
         names = [b.name for b in program.blocks]
         if program.settings or program.network is not None or program.uses or names != [self.name]:
             out.append(
